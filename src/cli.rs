@@ -1,0 +1,409 @@
+//! Command-line types (clap derive only; no behaviour here).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::env_vars;
+use crate::source::Layout;
+
+/// Safe PostgreSQL schema changes, from a branch through staging to production.
+///
+/// Exit codes: 0 ok; 1 findings at error severity; 2 usage or configuration error;
+/// 3 refused by a gate (promotion, confirmation, backup, data-loss guard);
+/// 4 database or execution error.
+#[derive(Debug, Parser)]
+#[command(name = "stagegate", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Path to stagegate.toml (default: searched in the current directory and its parents)
+    #[arg(long, global = true, value_name = "FILE", env = env_vars::STAGEGATE_CONFIG)]
+    pub config: Option<PathBuf>,
+
+    /// When to colour output; `auto` colours only a terminal and honours NO_COLOR
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  lint findings at error severity (warnings too with --deny-warnings)
+  2  usage or configuration error (bad flags, broken stagegate.toml, unreadable migrations)
+  3  refused by a gate (promotion, confirmation, backup, data-loss guard, drift)
+  4  database or execution error";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout/stderr is a terminal and NO_COLOR is not set
+    Auto,
+    /// Always colour
+    Always,
+    /// Never colour
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check migrations for locking, rewriting, data-losing and backward-incompatible changes
+    Lint(LintArgs),
+    /// List the lint rules, or print one rule's documentation
+    Rule(RuleArgs),
+    /// Check the migration directory (layout, pairing, directives) and, with --env, that
+    /// applied migrations still match their files
+    Verify(VerifyArgs),
+    /// Apply, inspect and roll back migrations per environment
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// Show the event log of an environment and verify its hash chain
+    Audit(AuditArgs),
+    /// Create, list and verify pg_dump backups of an environment
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Write a release report for the DBA: hazards, locks, table sizes, schema diff
+    Report(ReportArgs),
+    /// Run migrations on a scratch database and record the locks and rewrites they cause
+    Trace(TraceArgs),
+    /// On a scratch database, run up, down and up again, and compare the schemas
+    CheckReversible(CheckReversibleArgs),
+    /// Create stagegate.toml, the migrations directory and a .gitattributes in this directory
+    Init(InitArgs),
+    /// Create the next migration (up and down) in the layout of the migrations directory
+    New(NewArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// Human-readable, with the source line underlined
+    Text,
+    /// Machine-readable, versioned schema
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools
+    Sarif,
+    /// GitHub Actions workflow annotations (::error file=..,line=..::)
+    Github,
+    /// A Markdown summary for a pull-request comment
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files or directories to lint (default: the configured migrations directory). A directory
+    /// is read as a migration set, so tables created earlier count as new later on
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+
+    /// Lint only migrations added or changed since this git ref; an edited migration that
+    /// already existed at the ref is an error of its own
+    #[arg(long, value_name = "GIT_REF")]
+    pub changed_since: Option<String>,
+
+    /// Exit 1 on warnings too, not only on errors
+    #[arg(long)]
+    pub deny_warnings: bool,
+
+    /// PostgreSQL major version the migrations target (overrides [lint] postgres_version)
+    #[arg(long, value_name = "MAJOR")]
+    pub postgres_version: Option<u32>,
+
+    /// Take settings such as lock_timeout from this environment's configuration
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// Write the report to this file instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// A rule code (SG101) or name (require-concurrent-index); omit to list every rule
+    #[arg(value_name = "CODE_OR_NAME")]
+    pub rule: Option<String>,
+
+    /// Output format of the listing
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// A table for people
+    Table,
+    /// JSON for scripts
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also compare the checksums recorded in these environments with the files on disk
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// A table of migrations by environment: applied (when), pending, checksum mismatch,
+    /// failed, applied but missing locally
+    Status(StatusArgs),
+    /// Show what apply would do: pending migrations, findings, locks, gates and a plan hash
+    Plan(PlanArgs),
+    /// Apply pending migrations to an environment, through its gates
+    Apply(ApplyArgs),
+    /// Roll back the newest applied migrations with their down scripts (guarded)
+    Down(DownArgs),
+    /// Clear a failed attempt after the database was repaired by hand (recorded)
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Environment to show; repeat for several (default: every configured environment)
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Environment to plan for
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Plan only up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Human-readable
+    Text,
+    /// Machine-readable
+    Json,
+}
+
+/// Confirmation for a gated environment, for runs without a terminal.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Confirm a gated environment without a prompt; must name the target environment
+    #[arg(long, value_name = "ENV", requires = "reason")]
+    pub confirm: Option<String>,
+
+    /// Why this change is being made; recorded in the event log with the confirmation
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Environment to apply to
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Apply only up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Check everything and print the plan, but change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    /// Refuse unless the plan still hashes to this value (from `migrate plan`)
+    #[arg(long, value_name = "HASH")]
+    pub plan_hash: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["steps", "to"])))]
+pub struct DownArgs {
+    /// Environment to roll back
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Roll back this many of the newest applied migrations
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+
+    /// Roll back every applied migration newer than this version (it stays applied)
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Check everything and print what would run, but change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Run down scripts even where they drop tables or columns that hold rows
+    #[arg(long)]
+    pub allow_data_loss: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Environment whose failed attempt is cleared
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Version of the failed migration
+    #[arg(value_name = "VERSION")]
+    pub version: String,
+
+    /// What was repaired, and by whom; recorded in the event log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Environment whose event log is shown
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Recompute the hash chain and name the first event that does not match
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a pg_dump backup now, verify it and record it
+    Create(BackupEnvArgs),
+    /// List the recorded backups of an environment
+    List(BackupListArgs),
+    /// Check a backup file against its recorded size and SHA-256 and with pg_restore --list
+    Verify(BackupVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupEnvArgs {
+    /// Environment to back up
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupListArgs {
+    /// Environment whose backups are listed
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// Environment the backup belongs to
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// The backup file to verify (default: the newest recorded backup)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown document
+    Markdown,
+    /// Standalone HTML page
+    Html,
+    /// Machine-readable
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Read live table sizes and migration state from this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// A scratch database to apply the release to, for the schema before/after diff; it is
+    /// modified, so never point it at a database you care about
+    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    pub shadow: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+
+    /// Write the report to this file instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The scratch database to run on; every migration is rolled back afterwards
+    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    pub shadow: String,
+
+    /// Migration files or directories (default: the configured migrations directory)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckReversibleArgs {
+    /// The scratch database to run on; it is modified
+    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    pub shadow: String,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Layout for new migrations
+    #[arg(long, value_enum, default_value_t = Layout::Sqlx)]
+    pub layout: Layout,
+
+    /// Directory for migrations, relative to the current directory
+    #[arg(long, value_name = "DIR", default_value = "migrations")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// What the migration does, e.g. add_orders_status; becomes part of the file name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Layout to use when the migrations directory is still empty (default: the configured
+    /// layout, else sqlx)
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+
+    /// Create only the up script
+    #[arg(long)]
+    pub no_down: bool,
+}

@@ -1,0 +1,62 @@
+//! One function per command. Each returns the outcome to exit with; reports go to stdout.
+
+mod init;
+mod new;
+mod verify;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{BackupCommand, Cli, Command, MigrateCommand};
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::printer::Printer;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
+    let name = match &cli.command {
+        Command::Init(args) => return init::run(args),
+        Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
+        Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
+        Command::Lint(_) => "lint",
+        Command::Rule(_) => "rule",
+        Command::Migrate(MigrateCommand::Status(_)) => "migrate status",
+        Command::Migrate(MigrateCommand::Plan(_)) => "migrate plan",
+        Command::Migrate(MigrateCommand::Apply(_)) => "migrate apply",
+        Command::Migrate(MigrateCommand::Down(_)) => "migrate down",
+        Command::Migrate(MigrateCommand::Resolve(_)) => "migrate resolve",
+        Command::Audit(_) => "audit",
+        Command::Backup(BackupCommand::Create(_)) => "backup create",
+        Command::Backup(BackupCommand::List(_)) => "backup list",
+        Command::Backup(BackupCommand::Verify(_)) => "backup verify",
+        Command::Report(_) => "report",
+        Command::Trace(_) => "trace",
+        Command::CheckReversible(_) => "check-reversible",
+    };
+    not_implemented(name)
+}
+
+fn not_implemented(name: &str) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`stagegate {name}` is not implemented yet")
+}
+
+/// The configuration for this run: `--config`, else the nearest stagegate.toml, else defaults.
+pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let cwd = current_dir()?;
+    Ok(Config::load(cli.config.as_deref(), &cwd)?)
+}
+
+fn current_dir() -> anyhow::Result<PathBuf> {
+    std::env::current_dir().context("cannot read the current directory")
+}
+
+/// Writes a report to stdout; a closed pipe surfaces as an error that exits 0.
+pub fn print_report(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}

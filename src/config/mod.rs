@@ -1,0 +1,611 @@
+//! `stagegate.toml`: where migrations live, lint settings, and the environments on the way to
+//! production.
+//!
+//! The file is found in the current directory or above it (or named with `--config`). Paths
+//! inside it are relative to the file's directory. `${VAR}` references are expanded when an
+//! environment is used, so a deploy to staging does not need production's variables.
+
+mod duration;
+mod interpolate;
+mod url;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::source::Layout;
+pub use duration::HumanDuration;
+use interpolate::{InterpolateError, interpolate};
+pub use url::{DatabaseUrl, redact};
+
+/// The file name searched for.
+pub const CONFIG_FILE: &str = "stagegate.toml";
+
+/// Default PostgreSQL major version that lint rules assume.
+pub const DEFAULT_POSTGRES_VERSION: u32 = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("environment `{environment}`: variable {variable} is not set")]
+    MissingVariable {
+        environment: String,
+        variable: String,
+    },
+    #[error("environment `{environment}`: malformed variable reference `{reference}` in {field}")]
+    MalformedVariable {
+        environment: String,
+        field: &'static str,
+        reference: String,
+    },
+    #[error("no environment `{name}` in {source_name}{}", known_list(known))]
+    UnknownEnvironment {
+        name: String,
+        source_name: String,
+        known: Vec<String>,
+    },
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        " (no environments are configured: add an [environments.<name>] table)".to_string()
+    } else {
+        format!(" (configured: {})", known.join(", "))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    migrations: MigrationsConfig,
+    #[serde(default)]
+    lint: LintConfig,
+    #[serde(default)]
+    environments: BTreeMap<String, RawEnvironment>,
+}
+
+/// `[migrations]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsConfig {
+    /// Directory of migration files, relative to the config file.
+    #[serde(default = "default_migrations_dir")]
+    pub dir: PathBuf,
+    /// Force a layout instead of detecting it.
+    #[serde(default)]
+    pub layout: Option<Layout>,
+}
+
+impl Default for MigrationsConfig {
+    fn default() -> Self {
+        MigrationsConfig {
+            dir: default_migrations_dir(),
+            layout: None,
+        }
+    }
+}
+
+fn default_migrations_dir() -> PathBuf {
+    PathBuf::from("migrations")
+}
+
+/// `[lint]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    /// PostgreSQL major version the migrations run on.
+    #[serde(default = "default_postgres_version")]
+    pub postgres_version: u32,
+    /// Fail on warnings too.
+    #[serde(default)]
+    pub deny_warnings: bool,
+    /// Rules (codes or names) that never run.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Severity overrides: rule code or name -> `error`, `warning` or `info`.
+    #[serde(default)]
+    pub severity: BTreeMap<String, String>,
+}
+
+impl Default for LintConfig {
+    fn default() -> Self {
+        LintConfig {
+            postgres_version: default_postgres_version(),
+            deny_warnings: false,
+            disable: Vec::new(),
+            severity: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_postgres_version() -> u32 {
+    DEFAULT_POSTGRES_VERSION
+}
+
+/// What lint findings do to an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LintGate {
+    /// Findings are not looked at.
+    Off,
+    /// Findings are shown; the apply goes on.
+    #[default]
+    Warn,
+    /// Error-level findings without an allow directive block the apply.
+    Deny,
+}
+
+/// `backup = { dir = "...", keep = 10 }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    dir: String,
+    #[serde(default = "default_keep")]
+    keep: u32,
+}
+
+fn default_keep() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    url: String,
+    #[serde(default)]
+    promote_from: Option<String>,
+    #[serde(default)]
+    min_soak: Option<HumanDuration>,
+    #[serde(default)]
+    confirm: bool,
+    #[serde(default)]
+    backup: Option<RawBackup>,
+    #[serde(default)]
+    lock_timeout: Option<HumanDuration>,
+    #[serde(default)]
+    statement_timeout: Option<HumanDuration>,
+    #[serde(default = "default_lock_retries")]
+    lock_retries: u32,
+    #[serde(default)]
+    lint: LintGate,
+}
+
+fn default_lock_retries() -> u32 {
+    3
+}
+
+/// Where backups of an environment go and how many are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupConfig {
+    pub dir: PathBuf,
+    pub keep: u32,
+}
+
+/// One environment, with every `${VAR}` expanded and relative paths resolved.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub url: DatabaseUrl,
+    /// Every migration applied here must have succeeded there first, with the same checksum.
+    pub promote_from: Option<String>,
+    /// ... and at least this long ago.
+    pub min_soak: Option<HumanDuration>,
+    /// A typed confirmation is required.
+    pub confirm: bool,
+    /// A verified backup is taken before the first statement.
+    pub backup: Option<BackupConfig>,
+    pub lock_timeout: Option<HumanDuration>,
+    pub statement_timeout: Option<HumanDuration>,
+    /// How often a statement that hit lock_timeout is retried.
+    pub lock_retries: u32,
+    pub lint: LintGate,
+}
+
+impl Environment {
+    /// Whether this environment needs confirmation, a backup or a promotion check.
+    pub fn is_gated(&self) -> bool {
+        self.confirm || self.backup.is_some() || self.promote_from.is_some()
+    }
+}
+
+/// The loaded configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it came from; `None` when no stagegate.toml was found and defaults apply.
+    pub path: Option<PathBuf>,
+    /// The directory relative paths are resolved against.
+    pub root: PathBuf,
+    pub migrations: MigrationsConfig,
+    pub lint: LintConfig,
+    environments: BTreeMap<String, RawEnvironment>,
+}
+
+impl Config {
+    /// Loads `explicit` if given, else the nearest stagegate.toml at or above `cwd`, else
+    /// defaults rooted at `cwd`.
+    pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(path) => Self::from_file(&cwd.join(path)),
+            None => match find_config(cwd) {
+                Some(path) => Self::from_file(&path),
+                None => Ok(Self::defaults(cwd)),
+            },
+        }
+    }
+
+    /// The configuration used where no stagegate.toml exists.
+    pub fn defaults(root: &Path) -> Config {
+        let raw = RawConfig::default();
+        Config {
+            path: None,
+            root: root.to_path_buf(),
+            migrations: raw.migrations,
+            lint: raw.lint,
+            environments: raw.environments,
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: error.to_string().trim_end().to_string(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        for (name, env) in &raw.environments {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "environment name `{name}` may only contain letters, digits, `-` and `_`"
+                )));
+            }
+            if let Some(from) = env
+                .promote_from
+                .as_ref()
+                .filter(|from| !raw.environments.contains_key(*from))
+            {
+                return Err(invalid(format!(
+                    "environment `{name}`: promote_from names `{from}`, which is not configured"
+                )));
+            }
+            if env.min_soak.is_some() && env.promote_from.is_none() {
+                return Err(invalid(format!(
+                    "environment `{name}`: min_soak needs promote_from (soak where?)"
+                )));
+            }
+        }
+        if let Some(cycle) = promotion_cycle(&raw.environments) {
+            return Err(invalid(format!(
+                "promote_from forms a cycle: {}",
+                cycle.join(" -> ")
+            )));
+        }
+        if !(9..=30).contains(&raw.lint.postgres_version) {
+            return Err(invalid(format!(
+                "[lint] postgres_version = {} is not a PostgreSQL major version (9 to 30)",
+                raw.lint.postgres_version
+            )));
+        }
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            root,
+            migrations: raw.migrations,
+            lint: raw.lint,
+            environments: raw.environments,
+        })
+    }
+
+    /// The migrations directory, resolved against the config file's directory.
+    pub fn migrations_dir(&self) -> PathBuf {
+        self.root.join(&self.migrations.dir)
+    }
+
+    /// Names of the configured environments, in promotion order where one exists
+    /// (staging before production), otherwise alphabetical.
+    pub fn environment_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.environments.keys().cloned().collect();
+        names.sort_by_key(|name| (self.promotion_depth(name), name.clone()));
+        names
+    }
+
+    fn promotion_depth(&self, name: &str) -> usize {
+        let mut depth = 0;
+        let mut current = name;
+        while let Some(from) = self
+            .environments
+            .get(current)
+            .and_then(|e| e.promote_from.as_deref())
+        {
+            depth += 1;
+            current = from;
+            if depth > self.environments.len() {
+                break;
+            }
+        }
+        depth
+    }
+
+    /// One environment with its variables expanded from the process environment.
+    pub fn environment(&self, name: &str) -> Result<Environment, ConfigError> {
+        self.environment_with(name, |var| std::env::var(var).ok())
+    }
+
+    /// As [`Config::environment`], with variables looked up by `lookup`.
+    pub fn environment_with(
+        &self,
+        name: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Environment, ConfigError> {
+        let raw = self
+            .environments
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownEnvironment {
+                name: name.to_string(),
+                source_name: self.path.as_ref().map_or_else(
+                    || format!("(no {CONFIG_FILE} found)"),
+                    |p| p.display().to_string(),
+                ),
+                known: self.environment_names(),
+            })?;
+        let expand = |field: &'static str, text: &str| {
+            interpolate(text, &lookup).map_err(|error| match error {
+                InterpolateError::Missing(variable) => ConfigError::MissingVariable {
+                    environment: name.to_string(),
+                    variable,
+                },
+                InterpolateError::Malformed(reference) => ConfigError::MalformedVariable {
+                    environment: name.to_string(),
+                    field,
+                    reference: redact(&reference),
+                },
+            })
+        };
+        let url = DatabaseUrl::new(expand("url", &raw.url)?);
+        let backup = match &raw.backup {
+            Some(backup) => Some(BackupConfig {
+                dir: self.root.join(expand("backup.dir", &backup.dir)?),
+                keep: backup.keep,
+            }),
+            None => None,
+        };
+        Ok(Environment {
+            name: name.to_string(),
+            url,
+            promote_from: raw.promote_from.clone(),
+            min_soak: raw.min_soak,
+            confirm: raw.confirm,
+            backup,
+            lock_timeout: raw.lock_timeout,
+            statement_timeout: raw.statement_timeout,
+            lock_retries: raw.lock_retries,
+            lint: raw.lint,
+        })
+    }
+}
+
+/// The nearest stagegate.toml in `start` or one of its ancestors.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .find(|path| path.is_file())
+}
+
+fn promotion_cycle(envs: &BTreeMap<String, RawEnvironment>) -> Option<Vec<String>> {
+    for start in envs.keys() {
+        let mut seen = vec![start.clone()];
+        let mut current = start;
+        while let Some(next) = envs.get(current).and_then(|e| e.promote_from.as_ref()) {
+            if next == start {
+                seen.push(next.clone());
+                return Some(seen);
+            }
+            if seen.contains(next) {
+                break;
+            }
+            seen.push(next.clone());
+            current = next;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+[migrations]
+dir = "db/migrations"
+
+[lint]
+postgres_version = 14
+
+[environments.staging]
+url = "${STAGING_DATABASE_URL}"
+lock_timeout = "3s"
+
+[environments.production]
+url = "${PRODUCTION_DATABASE_URL}"
+promote_from = "staging"
+min_soak = "30m"
+confirm = true
+backup = { dir = "backups/${DEPLOY_REGION:-eu}", keep = 5 }
+statement_timeout = "15min"
+lint = "deny"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/repo/stagegate.toml"))
+    }
+
+    #[test]
+    fn parses_environments_and_resolves_paths() {
+        let config = parse(SAMPLE).unwrap();
+        assert_eq!(
+            config.migrations_dir(),
+            PathBuf::from("/repo/db/migrations")
+        );
+        assert_eq!(config.lint.postgres_version, 14);
+        assert_eq!(config.environment_names(), ["staging", "production"]);
+        let prod = config
+            .environment_with("production", |v| {
+                (v == "PRODUCTION_DATABASE_URL").then(|| "postgres://app:hunter2@prod/app".into())
+            })
+            .unwrap();
+        assert_eq!(prod.promote_from.as_deref(), Some("staging"));
+        assert_eq!(prod.min_soak.unwrap().to_string(), "30min");
+        assert!(prod.confirm && prod.is_gated());
+        assert_eq!(
+            prod.backup.as_ref().unwrap().dir,
+            PathBuf::from("/repo/backups/eu")
+        );
+        assert_eq!(prod.backup.as_ref().unwrap().keep, 5);
+        assert_eq!(prod.lint, LintGate::Deny);
+        assert_eq!(prod.lock_retries, 3);
+        assert!(
+            !format!("{prod:?}").contains("hunter2"),
+            "Debug must redact: {prod:?}"
+        );
+        assert_eq!(prod.url.expose(), "postgres://app:hunter2@prod/app");
+    }
+
+    #[test]
+    fn missing_variable_names_environment_and_variable() {
+        let config = parse(SAMPLE).unwrap();
+        let error = config.environment_with("production", |_| None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment `production`: variable PRODUCTION_DATABASE_URL is not set"
+        );
+        // Staging's own variable is all staging needs.
+        let staging = config
+            .environment_with("staging", |v| {
+                (v == "STAGING_DATABASE_URL").then(|| "postgres://s/db".into())
+            })
+            .unwrap();
+        assert_eq!(staging.lock_timeout.unwrap().to_string(), "3s");
+        assert!(!staging.is_gated());
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_with_its_location() {
+        let error =
+            parse("[environments.staging]\nurl = \"x\"\nlock_timout = \"3s\"\n").unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("/repo/stagegate.toml"), "{message}");
+        assert!(message.contains("unknown field `lock_timout`"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn bad_duration_is_an_error() {
+        let error = parse("[environments.staging]\nurl = \"x\"\nlock_timeout = \"3 parsecs\"\n")
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown unit `parsecs`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn promotion_must_name_a_configured_environment_without_cycles() {
+        let error =
+            parse("[environments.prod]\nurl = \"x\"\npromote_from = \"stage\"\n").unwrap_err();
+        assert!(
+            error.to_string().contains("promote_from names `stage`"),
+            "{error}"
+        );
+        let error = parse(
+            "[environments.a]\nurl = \"x\"\npromote_from = \"b\"\n[environments.b]\nurl = \"y\"\npromote_from = \"a\"\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("cycle"), "{error}");
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_known_ones() {
+        let config = parse(SAMPLE).unwrap();
+        let error = config.environment("prod").unwrap_err().to_string();
+        assert!(error.contains("no environment `prod`"), "{error}");
+        assert!(error.contains("staging, production"), "{error}");
+        let none = Config::defaults(Path::new("/x"))
+            .environment("staging")
+            .unwrap_err()
+            .to_string();
+        assert!(none.contains("no environments are configured"), "{none}");
+    }
+
+    #[test]
+    fn malformed_reference_does_not_leak_the_url() {
+        let config = parse("[environments.s]\nurl = \"postgres://u:pw@h/${DB\"\n").unwrap();
+        let error = config
+            .environment_with("s", |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("malformed variable reference"), "{error}");
+        assert!(!error.contains("pw@"), "{error}");
+    }
+
+    #[test]
+    fn finds_the_config_in_a_parent_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[lint]\npostgres_version = 13\n",
+        )
+        .unwrap();
+        let config = Config::load(None, &nested).unwrap();
+        assert_eq!(config.lint.postgres_version, 13);
+        assert_eq!(config.root, dir.path());
+        let empty = tempfile::tempdir().unwrap();
+        let defaults = Config::load(None, empty.path()).unwrap();
+        assert!(defaults.path.is_none());
+        assert_eq!(defaults.migrations_dir(), empty.path().join("migrations"));
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stagegate.toml.example");
+        let config = Config::from_file(&path).unwrap();
+        let names = config.environment_names();
+        assert!(names.len() >= 2, "{names:?}");
+        for name in &names {
+            config
+                .environment_with(name, |var| Some(format!("postgres://localhost/{var}")))
+                .unwrap();
+        }
+    }
+}

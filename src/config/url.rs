@@ -1,0 +1,185 @@
+//! Database connection strings that never show their password.
+
+use std::fmt;
+
+/// A PostgreSQL connection string (URL or `key=value` form). `Debug` and `Display` print it
+/// with any password replaced by `***`; only [`DatabaseUrl::expose`] gives the real text, for
+/// handing to a driver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    /// The full connection string, password included. Only for drivers and child processes.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The connection string with the password replaced.
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.redacted())
+    }
+}
+
+const MASK: &str = "***";
+
+/// Replaces passwords in a connection string: the `user:password@` part of a URL, and
+/// `password=` parameters in a URL query or a `key=value` string.
+pub fn redact(text: &str) -> String {
+    match text.find("://") {
+        Some(scheme_end) => redact_url(text, scheme_end + 3),
+        None => redact_key_values(text),
+    }
+}
+
+fn redact_url(text: &str, authority_start: usize) -> String {
+    let rest = &text[authority_start..];
+    let query_start = rest.find('?').unwrap_or(rest.len());
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..authority_start]);
+    match rest[..query_start].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..colon]);
+                    out.push(':');
+                    out.push_str(MASK);
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&rest[at..query_start]);
+        }
+        None => out.push_str(&rest[..query_start]),
+    }
+    if query_start < rest.len() {
+        out.push('?');
+        let params: Vec<String> = rest[query_start + 1..]
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}={MASK}"),
+                _ => param.to_string(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn redact_key_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let lower = rest.to_ascii_lowercase();
+        let Some(pos) = find_password_key(&lower) else {
+            out.push_str(rest);
+            break;
+        };
+        let value_start = pos + lower[pos..].find('=').map_or(0, |eq| eq + 1);
+        out.push_str(&rest[..value_start]);
+        let after_eq = &rest[value_start..];
+        let trimmed = after_eq.trim_start();
+        out.push_str(&after_eq[..after_eq.len() - trimmed.len()]);
+        let value_len = if let Some(quoted) = trimmed.strip_prefix('\'') {
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                if c == '\\' {
+                    chars.next();
+                } else if c == '\'' {
+                    end = i + 1;
+                    break;
+                }
+            }
+            end + 1
+        } else {
+            trimmed.find(char::is_whitespace).unwrap_or(trimmed.len())
+        };
+        out.push_str(MASK);
+        rest = &trimmed[value_len.min(trimmed.len())..];
+    }
+    out
+}
+
+/// Position of a `password` key (followed by optional spaces and `=`) at a word start.
+fn find_password_key(lower: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("password") {
+        let pos = from + found;
+        let at_word_start = pos == 0 || lower.as_bytes()[pos - 1].is_ascii_whitespace();
+        let after = lower[pos + "password".len()..].trim_start();
+        if at_word_start && after.starts_with('=') {
+            return Some(pos);
+        }
+        from = pos + "password".len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_masked() {
+        let url = DatabaseUrl::new("postgres://app:s3cr3t@db.internal:5432/app?sslmode=require");
+        assert_eq!(
+            url.to_string(),
+            "postgres://app:***@db.internal:5432/app?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        assert_eq!(
+            url.expose(),
+            "postgres://app:s3cr3t@db.internal:5432/app?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn password_with_at_sign_and_query_password_are_masked() {
+        assert_eq!(
+            redact("postgresql://u:p@ss@h/db"),
+            "postgresql://u:***@h/db"
+        );
+        assert_eq!(
+            redact("postgres://h/db?user=u&password=hunter2&sslmode=verify-full"),
+            "postgres://h/db?user=u&password=***&sslmode=verify-full"
+        );
+    }
+
+    #[test]
+    fn url_without_password_is_unchanged() {
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1:5432/x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(redact("postgres://127.0.0.1/x"), "postgres://127.0.0.1/x");
+    }
+
+    #[test]
+    fn key_value_password_is_masked() {
+        assert_eq!(
+            redact("host=db user=app password=hunter2 dbname=app"),
+            "host=db user=app password=*** dbname=app"
+        );
+        assert_eq!(
+            redact("host=db password = 'a b\\' c' port=5432"),
+            "host=db password = *** port=5432"
+        );
+        assert_eq!(redact("host=db passwordfile=x"), "host=db passwordfile=x");
+    }
+}

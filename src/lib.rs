@@ -1,0 +1,14 @@
+//! stagegate: safe PostgreSQL schema changes from a branch, through staging, to production.
+//!
+//! The binary's `main` only parses arguments, calls [`commands::run`] and maps the outcome to
+//! an exit code ([`exit`]). The modules below are usable on their own; `source` and `config`
+//! do file I/O but no database work.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod env_vars;
+pub mod exit;
+pub mod printer;
+pub mod source;

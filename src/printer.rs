@@ -1,0 +1,99 @@
+//! Where output goes and whether it is coloured.
+//!
+//! Reports go to stdout; progress, warnings and errors to stderr. Colour is decided once:
+//! `--color always|never`, else `NO_COLOR` turns it off, `CLICOLOR_FORCE` on, and otherwise
+//! only a terminal gets it.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::ColorChoice;
+use crate::env_vars;
+
+/// Decides colour and writes the stderr side of the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Colour for stdout.
+    pub color_stdout: bool,
+    /// Colour for stderr.
+    pub color_stderr: bool,
+}
+
+impl Printer {
+    pub fn new(choice: ColorChoice) -> Printer {
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let no_color = env(env_vars::NO_COLOR).is_some();
+        let force = env(env_vars::CLICOLOR_FORCE).is_some_and(|v| v != "0");
+        Printer {
+            color_stdout: use_color(choice, no_color, force, std::io::stdout().is_terminal()),
+            color_stderr: use_color(choice, no_color, force, std::io::stderr().is_terminal()),
+        }
+    }
+
+    /// A printer that never colours (tests, files).
+    pub fn plain() -> Printer {
+        Printer {
+            color_stdout: false,
+            color_stderr: false,
+        }
+    }
+
+    pub fn error(&self, message: &str) {
+        self.tagged("error", "1;31", message);
+    }
+
+    pub fn warning(&self, message: &str) {
+        self.tagged("warning", "1;33", message);
+    }
+
+    /// A plain line on stderr (progress, notes).
+    pub fn note(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{message}");
+    }
+
+    fn tagged(&self, tag: &str, sgr: &str, message: &str) {
+        let tag = paint(self.color_stderr, sgr, tag);
+        let _ = writeln!(std::io::stderr().lock(), "{tag}: {message}");
+    }
+}
+
+/// The colour decision, separated from the environment for testing.
+pub fn use_color(choice: ColorChoice, no_color: bool, force: bool, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !no_color && (force || is_terminal),
+    }
+}
+
+/// `text` wrapped in an ANSI SGR sequence when `enabled`.
+pub fn paint(enabled: bool, sgr: &str, text: &str) -> String {
+    if enabled {
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_rules() {
+        assert!(use_color(ColorChoice::Auto, false, false, true));
+        assert!(
+            !use_color(ColorChoice::Auto, true, false, true),
+            "NO_COLOR wins over a terminal"
+        );
+        assert!(
+            !use_color(ColorChoice::Auto, true, true, true),
+            "NO_COLOR wins over CLICOLOR_FORCE"
+        );
+        assert!(!use_color(ColorChoice::Auto, false, false, false));
+        assert!(use_color(ColorChoice::Auto, false, true, false));
+        assert!(use_color(ColorChoice::Always, true, false, false));
+        assert!(!use_color(ColorChoice::Never, false, true, true));
+        assert_eq!(paint(false, "1", "x"), "x");
+        assert_eq!(paint(true, "1", "x"), "\x1b[1mx\x1b[0m");
+    }
+}

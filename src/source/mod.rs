@@ -1,0 +1,281 @@
+//! Finding migrations on disk: layouts, versions, up/down/verify scripts, directives and
+//! checksums.
+//!
+//! [`discover`] reads a directory's names (and, for dbmate, looks for section markers) and
+//! pairs the scripts; it keeps no script text. [`ScriptRef::load`] reads one script when it is
+//! needed, so linting thousands of files holds one file's text at a time.
+
+pub mod checksum;
+pub mod directives;
+mod discover;
+mod layout;
+mod new;
+mod version;
+
+use std::path::{Path, PathBuf};
+
+pub use checksum::Checksum;
+pub use directives::{Directive, DirectiveKind, ScriptSettings};
+pub use discover::{discover, discover_as};
+pub use layout::Layout;
+pub use new::{NewMigration, create_new};
+pub use version::Version;
+
+/// Something wrong with the migration files; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("migrations directory {} does not exist", dir.display())]
+    MissingDir { dir: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not valid UTF-8 (first bad byte at offset {offset}); save the file as UTF-8", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("duplicate version {version}: {} and {}", first.display(), second.display())]
+    DuplicateVersion {
+        version: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("{}: down script without an up script ({} is missing)", path.display(), expected.display())]
+    DownWithoutUp { path: PathBuf, expected: PathBuf },
+    #[error("{}: verify script without an up script", path.display())]
+    VerifyWithoutUp { path: PathBuf },
+    #[error("{}: up script is empty", path.display())]
+    EmptyUp { path: PathBuf },
+    #[error("{}: no `-- migrate:up` section (dbmate layout)", path.display())]
+    MissingDbmateUp { path: PathBuf },
+    #[error("{}:{line}: {message}", path.display())]
+    Directive {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Metadata { path: PathBuf, message: String },
+    #[error(
+        "{}: files of more than one layout ({}); set `layout` under [migrations] in stagegate.toml",
+        dir.display(), found.join(", ")
+    )]
+    AmbiguousLayout { dir: PathBuf, found: Vec<String> },
+}
+
+/// Which part of a file a script is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The whole file.
+    Whole,
+    /// The `-- migrate:up` section of a dbmate file.
+    DbmateUp,
+    /// The `-- migrate:down` section of a dbmate file.
+    DbmateDown,
+}
+
+/// Where a script lives, and what the layout says about running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptRef {
+    pub path: PathBuf,
+    pub section: Section,
+    /// The layout's own no-transaction marker (diesel metadata.toml, dbmate `transaction:false`).
+    pub layout_no_transaction: bool,
+}
+
+/// A script's text, ready to lint or run.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub path: PathBuf,
+    /// Normalised text (BOM removed, CRLF -> LF) of the script or its section.
+    pub text: String,
+    /// 1-based file line of the text's first line (above 1 for dbmate sections).
+    pub first_line: usize,
+    pub checksum: Checksum,
+    pub directives: Vec<Directive>,
+    pub settings: ScriptSettings,
+}
+
+impl Script {
+    /// True when the script holds nothing but whitespace and comments.
+    pub fn is_blank(&self) -> bool {
+        is_blank_sql(&self.text)
+    }
+}
+
+impl ScriptRef {
+    fn whole(path: PathBuf) -> ScriptRef {
+        ScriptRef {
+            path,
+            section: Section::Whole,
+            layout_no_transaction: false,
+        }
+    }
+
+    /// Reads the script, checks its encoding and directives, and computes its checksum.
+    pub fn load(&self) -> Result<Script, SourceError> {
+        let text = read_text(&self.path)?;
+        self.load_from(&text)
+    }
+
+    /// As [`ScriptRef::load`], from text already read (normalised or not).
+    pub fn load_from(&self, raw: &str) -> Result<Script, SourceError> {
+        let text = checksum::normalize(raw);
+        let (text, first_line) = match self.section {
+            Section::Whole => (text, 1),
+            Section::DbmateUp | Section::DbmateDown => {
+                let sections = layout::dbmate_sections(&text);
+                let section = if self.section == Section::DbmateUp {
+                    sections.up
+                } else {
+                    sections.down
+                };
+                match section {
+                    Some(section) => (text[section.range].to_string(), section.first_line),
+                    None if self.section == Section::DbmateUp => {
+                        return Err(SourceError::MissingDbmateUp {
+                            path: self.path.clone(),
+                        });
+                    }
+                    None => (String::new(), 1),
+                }
+            }
+        };
+        let (directives, mut settings) =
+            directives::parse(&text, first_line).map_err(|error| SourceError::Directive {
+                path: self.path.clone(),
+                line: error.line,
+                message: error.message,
+            })?;
+        settings.no_transaction |= self.layout_no_transaction;
+        Ok(Script {
+            path: self.path.clone(),
+            checksum: Checksum::of_normalized(&text),
+            text,
+            first_line,
+            directives,
+            settings,
+        })
+    }
+}
+
+/// One migration: an up script and its optional down and verify scripts.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: Version,
+    /// The descriptive part of the name (`create_users`).
+    pub name: String,
+    pub up: ScriptRef,
+    pub down: Option<ScriptRef>,
+    pub verify: Option<ScriptRef>,
+}
+
+impl Migration {
+    /// Loads the up script; an up script with no SQL in it is an error.
+    pub fn load_up(&self) -> Result<Script, SourceError> {
+        let script = self.up.load()?;
+        if script.is_blank() {
+            return Err(SourceError::EmptyUp { path: script.path });
+        }
+        Ok(script)
+    }
+
+    /// Loads the down script, if there is one with SQL in it.
+    pub fn load_down(&self) -> Result<Option<Script>, SourceError> {
+        match &self.down {
+            Some(down) => {
+                let script = down.load()?;
+                Ok((!script.is_blank()).then_some(script))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Loads the verify script, if there is one.
+    pub fn load_verify(&self) -> Result<Option<Script>, SourceError> {
+        self.verify.as_ref().map(ScriptRef::load).transpose()
+    }
+
+    /// `<version>_<name>`, the way people refer to a migration.
+    pub fn label(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+/// The migrations of one directory, in version order.
+#[derive(Debug, Clone)]
+pub struct MigrationSet {
+    pub dir: PathBuf,
+    pub layout: Layout,
+    pub migrations: Vec<Migration>,
+    /// Files that were not understood and were skipped.
+    pub warnings: Vec<String>,
+}
+
+impl MigrationSet {
+    pub fn find(&self, version: &str) -> Option<&Migration> {
+        self.migrations.iter().find(|m| m.version.matches(version))
+    }
+}
+
+/// Reads a file as UTF-8, naming the file and the first bad byte otherwise.
+pub fn read_text(path: &Path) -> Result<String, SourceError> {
+    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|error| SourceError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: error.utf8_error().valid_up_to(),
+    })
+}
+
+/// True when `sql` has nothing but whitespace, `--` comments and `/* */` comments.
+pub fn is_blank_sql(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if rest.is_empty() {
+            return true;
+        }
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after
+                .find('\n')
+                .map_or("", |nl| &after[nl + 1..])
+                .trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            let mut depth = 1;
+            let mut chars = after.char_indices().peekable();
+            let mut end = after.len();
+            while let Some((i, c)) = chars.next() {
+                if c == '/' && chars.peek().map(|&(_, n)| n) == Some('*') {
+                    chars.next();
+                    depth += 1;
+                } else if c == '*' && chars.peek().map(|&(_, n)| n) == Some('/') {
+                    chars.next();
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i + 2;
+                        break;
+                    }
+                }
+            }
+            rest = after[end.min(after.len())..].trim_start();
+        } else {
+            return false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_sql_is_only_comments_and_whitespace() {
+        assert!(is_blank_sql(""));
+        assert!(is_blank_sql(
+            "  -- Your SQL goes here\n\n/* nested /* comment */ */\n"
+        ));
+        assert!(!is_blank_sql("-- x\nSELECT 1;"));
+        assert!(!is_blank_sql("/* a */ DROP TABLE t;"));
+    }
+}

@@ -1,0 +1,296 @@
+//! The binary's command line: help, exit codes, init, new, verify.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+use crate::layouts::fixture;
+
+fn stagegate(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stagegate").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let output = stagegate(dir).args(args).output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A directory with a stagegate.toml whose migrations dir is `migrations`.
+fn config_for(migrations: &Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = toml::Value::String(migrations.display().to_string());
+    std::fs::write(
+        tmp.path().join("stagegate.toml"),
+        format!("[migrations]\ndir = {dir}\n"),
+    )
+    .unwrap();
+    tmp
+}
+
+const SUBCOMMANDS: &[&str] = &[
+    "lint",
+    "rule",
+    "verify",
+    "migrate status",
+    "migrate plan",
+    "migrate apply",
+    "migrate down",
+    "migrate resolve",
+    "audit",
+    "backup create",
+    "backup list",
+    "backup verify",
+    "report",
+    "trace",
+    "check-reversible",
+    "init",
+    "new",
+];
+
+#[test]
+fn top_level_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--help"]);
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("help", out.stdout);
+}
+
+#[test]
+fn every_subcommand_has_help_that_explains_each_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in SUBCOMMANDS {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let out = run(dir.path(), &args);
+        assert_eq!(out.code, 0, "{command}: {}", out.stderr);
+        assert!(
+            out.stdout.contains(&format!("Usage: stagegate {command}")),
+            "{command}:\n{}",
+            out.stdout
+        );
+        // Every option line has an explanation after it (clap prints undocumented flags bare).
+        let mut lines = out.stdout.lines().peekable();
+        while let Some(line) = lines.next() {
+            let trimmed = line.trim_start();
+            let bytes = trimmed.as_bytes();
+            let is_option = trimmed.starts_with("--")
+                || (bytes.len() > 2
+                    && bytes[0] == b'-'
+                    && bytes[1].is_ascii_alphabetic()
+                    && matches!(bytes[2], b',' | b' '));
+            if is_option {
+                let documented = trimmed.contains("  ")
+                    || lines
+                        .peek()
+                        .is_some_and(|next| next.starts_with("          "));
+                assert!(documented, "{command}: undocumented option `{trimmed}`");
+            }
+        }
+        let snapshot = format!("help-{}", command.replace(' ', "-"));
+        insta::assert_snapshot!(snapshot, out.stdout);
+    }
+}
+
+#[test]
+fn commands_of_later_issues_say_not_implemented_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["migrate", "apply", "--env", "staging"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("`stagegate migrate apply` is not implemented yet"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["migrate", "down", "--env", "staging"]);
+    assert_eq!(out.code, 2, "down needs --steps or --to");
+    assert!(
+        out.stderr.contains("--steps") && out.stderr.contains("--to"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "apply",
+            "--env",
+            "production",
+            "--confirm",
+            "production",
+        ],
+    );
+    assert_eq!(out.code, 2, "--confirm needs --reason");
+    assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+    assert_eq!(run(dir.path(), &["no-such-command"]).code, 2);
+}
+
+#[test]
+fn broken_config_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stagegate.toml"),
+        "[migrations]\ndir = \"m\"\nlayuot = \"sqlx\"\n",
+    )
+    .unwrap();
+    let nested = dir.path().join("sub");
+    std::fs::create_dir(&nested).unwrap();
+    let out = run(&nested, &["verify"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("stagegate.toml"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown field `layuot`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("line 3"), "{}", out.stderr);
+}
+
+#[test]
+fn init_then_new_in_each_layout() {
+    for (layout, expect_up, expect_down) in [
+        ("sqlx", ".up.sql", Some(".down.sql")),
+        (
+            "flyway",
+            "__add_orders_status.sql",
+            Some("__add_orders_status.sql"),
+        ),
+        ("diesel", "up.sql", Some("down.sql")),
+        ("dbmate", "_add_orders_status.sql", None),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(dir.path(), &["init", "--layout", layout]);
+        assert_eq!(out.code, 0, "{layout}: {}", out.stderr);
+        let attributes = std::fs::read_to_string(dir.path().join(".gitattributes")).unwrap();
+        assert!(attributes.contains("*.sql text eol=lf"));
+        assert!(dir.path().join("migrations").is_dir());
+
+        let out = run(dir.path(), &["new", "Add orders status"]);
+        assert_eq!(out.code, 0, "{layout}: {}", out.stderr);
+        let created: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            created[0].starts_with("created ") && created[0].ends_with(expect_up),
+            "{layout}: {created:?}"
+        );
+        match expect_down {
+            Some(down) => assert!(created[1].ends_with(down), "{layout}: {created:?}"),
+            None => assert_eq!(
+                created.len(),
+                1,
+                "{layout}: dbmate keeps both sections in one file"
+            ),
+        }
+
+        // The new migration is found in the configured layout, and its placeholder up
+        // script is reported as empty until someone writes SQL into it.
+        let out = run(dir.path(), &["verify"]);
+        assert_eq!(out.code, 2, "{layout}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("up script is empty"),
+            "{layout}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stdout
+                .contains(&format!("{layout} layout, 1 migrations")),
+            "{layout}: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn new_continues_a_numbered_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("0009_init.up.sql"),
+        "CREATE TABLE a (id int);\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "second", "--no-down"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        migrations.join("0010_second.sql").is_file(),
+        "{}",
+        out.stdout
+    );
+    let out = run(dir.path(), &["new", "third", "--layout", "flyway"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("holds sqlx migrations"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn verify_accepts_every_fixture_layout() {
+    for layout in [
+        "sqlx",
+        "sqlx-crlf",
+        "golang-migrate",
+        "flyway",
+        "diesel",
+        "dbmate",
+        "dbmate-crlf",
+    ] {
+        let tmp = config_for(&fixture(layout));
+        let out = run(tmp.path(), &["verify"]);
+        assert_eq!(out.code, 0, "{layout}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.ends_with("ok\n"), "{layout}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn verify_reports_each_bad_input_with_its_file() {
+    for (bad, expected) in [
+        ("duplicate-version", "duplicate version 0001"),
+        (
+            "down-without-up",
+            "0002_create_orders.down.sql: down script without an up script",
+        ),
+        ("empty-up", "0002_placeholder.up.sql: up script is empty"),
+        ("not-utf8", "0001_latin1.up.sql: not valid UTF-8"),
+        (
+            "allow-without-reason",
+            "0001_drop_note.up.sql:1: `stagegate:allow SG301` has no reason",
+        ),
+        ("ambiguous", "more than one layout"),
+    ] {
+        let tmp = config_for(&fixture(&format!("bad/{bad}")));
+        let out = run(tmp.path(), &["verify"]);
+        assert_eq!(out.code, 2, "{bad}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains(expected), "{bad}: {}", out.stderr);
+    }
+    let tmp = config_for(&fixture("bad/unknown-file"));
+    let out = run(tmp.path(), &["verify"]);
+    assert_eq!(out.code, 0, "an unknown file is a warning, not an error");
+    assert!(
+        out.stderr.contains("warning: ")
+            && out.stderr.contains("0002_create_orders.up.sq: skipped"),
+        "{}",
+        out.stderr
+    );
+}

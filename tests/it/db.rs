@@ -1,0 +1,144 @@
+//! The harness and the fixtures against a real PostgreSQL.
+
+use stagegate::config::DatabaseUrl;
+use stagegate::source::{self, Script};
+use tokio_postgres::Client;
+
+use crate::harness::{TestDb, block_on};
+use crate::layouts::fixture;
+
+/// Runs a script the way its directives ask: in a transaction with its verify script, or
+/// alone when it is marked no-transaction.
+async fn run(client: &mut Client, script: &Script, verify: Option<&Script>) {
+    let path = script.path.display().to_string();
+    let ok = |result: Result<(), tokio_postgres::Error>| {
+        result.unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    if script.settings.no_transaction {
+        ok(client.batch_execute(&script.text).await);
+    } else {
+        let transaction = client.transaction().await.unwrap();
+        ok(transaction.batch_execute(&script.text).await);
+        if let Some(verify) = verify {
+            ok(transaction.batch_execute(&verify.text).await);
+        }
+        ok(transaction.commit().await);
+    }
+}
+
+async fn tables(client: &Client) -> Vec<String> {
+    let rows = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[test]
+fn every_layout_applies_and_rolls_back_on_a_real_server() {
+    for layout in [
+        "sqlx",
+        "sqlx-crlf",
+        "golang-migrate",
+        "flyway",
+        "diesel",
+        "dbmate",
+        "dbmate-crlf",
+    ] {
+        let db = TestDb::create();
+        let set = source::discover(&fixture(layout)).unwrap();
+        let url = db.database_url();
+        block_on(async {
+            let mut client = stagegate::db::connect(&url).await.unwrap();
+            for migration in &set.migrations {
+                let up = migration.load_up().unwrap();
+                let verify = migration.load_verify().unwrap();
+                run(&mut client, &up, verify.as_ref()).await;
+            }
+            assert_eq!(tables(&client).await, ["orders", "users"], "{layout}");
+            let index = client
+                .query_one(
+                    "SELECT indisvalid FROM pg_index WHERE indexrelid = 'orders_user_id_idx'::regclass",
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert!(
+                index.get::<_, bool>(0),
+                "{layout}: the concurrent index is valid"
+            );
+            let comment: String = client
+                .query_one(
+                    "SELECT obj_description('orders'::regclass, 'pg_class')",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(
+                comment, "One row per checkout; 'status' follows the order's life",
+                "{layout}"
+            );
+
+            for migration in set.migrations.iter().rev() {
+                if let Some(down) = migration.load_down().unwrap() {
+                    run(&mut client, &down, None).await;
+                }
+            }
+            assert!(
+                tables(&client).await.is_empty(),
+                "{layout}: down scripts undo everything"
+            );
+        });
+    }
+}
+
+#[test]
+fn a_failing_verify_script_rolls_the_migration_back() {
+    let db = TestDb::create();
+    let url = db.database_url();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1_t.up.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    std::fs::write(
+        dir.path().join("1_t.verify.sql"),
+        "DO $$ BEGIN IF (SELECT count(*) FROM t) = 0 THEN RAISE EXCEPTION 't is empty'; END IF; END $$;\n",
+    )
+    .unwrap();
+    let set = source::discover(dir.path()).unwrap();
+    let up = set.migrations[0].load_up().unwrap();
+    let verify = set.migrations[0].load_verify().unwrap().unwrap();
+    block_on(async {
+        let mut client = stagegate::db::connect(&url).await.unwrap();
+        let transaction = client.transaction().await.unwrap();
+        transaction.batch_execute(&up.text).await.unwrap();
+        let error = transaction.batch_execute(&verify.text).await.unwrap_err();
+        assert!(
+            error
+                .as_db_error()
+                .unwrap()
+                .message()
+                .contains("t is empty")
+        );
+        drop(transaction);
+        assert!(
+            tables(&client).await.is_empty(),
+            "the up script was rolled back"
+        );
+    });
+}
+
+#[test]
+fn connection_errors_never_show_the_password() {
+    let url =
+        DatabaseUrl::new("postgres://postgres:s3cr3t-pw@127.0.0.1:1/nowhere?connect_timeout=2");
+    let error = block_on(async move { stagegate::db::connect(&url).await.map(drop) }).unwrap_err();
+    let message = format!("{error} {error:?}");
+    assert!(
+        message.contains("cannot connect to postgres://postgres:***@127.0.0.1:1/nowhere"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cr3t"), "{message}");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real binary, the real fixtures, a real PostgreSQL.
+//!
+//! One test binary (faster to link than one per file); modules by subject.
+
+mod cli;
+mod db;
+mod harness;
+mod layouts;
