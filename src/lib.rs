@@ -12,3 +12,4 @@ pub mod env_vars;
 pub mod exit;
 pub mod printer;
 pub mod source;
+pub mod sql;

@@ -1,0 +1,505 @@
+//! Splitting a script into statements, the way psql does.
+//!
+//! A `;` ends a statement unless it stands inside a comment (`--`, nested `/* */`), a string
+//! (`'...'` with `''`, `E'...'` with backslash escapes), a quoted identifier, a dollar-quoted
+//! body (`$$...$$`, `$fn$...$fn$`), parentheses (`CREATE RULE ... DO (a; b)`), or a
+//! `BEGIN ATOMIC ... END` function body. Lines starting with `\` between statements are psql
+//! meta-commands, and the data after `COPY ... FROM stdin;` up to its `\.` line is data.
+
+use std::ops::Range;
+
+/// What a piece of the script is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawKind {
+    /// A SQL statement.
+    Sql,
+    /// A psql meta-command line such as `\set ON_ERROR_STOP on` (without its newline).
+    PsqlMeta,
+    /// The data lines after `COPY ... FROM stdin;`, through the closing `\.` line.
+    CopyData,
+}
+
+/// One statement of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawStatement {
+    /// Byte range from the statement's first token through its `;` (or its last token when
+    /// the script ends without one). Leading comments are not part of it.
+    pub span: Range<usize>,
+    /// 1-based line of the first byte, counted in the text given to [`split`].
+    pub line: usize,
+    /// 1-based column (in characters) of the first byte.
+    pub column: usize,
+    pub kind: RawKind,
+}
+
+impl RawStatement {
+    /// The statement's text within `script`.
+    pub fn text<'a>(&self, script: &'a str) -> &'a str {
+        &script[self.span.clone()]
+    }
+}
+
+/// Splits `text` into statements, psql meta-commands and COPY data, in order.
+pub fn split(text: &str) -> Vec<RawStatement> {
+    Splitter::new(text).run()
+}
+
+struct Splitter<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    /// Byte offsets where lines start, for line/column lookups.
+    line_starts: Vec<usize>,
+    out: Vec<RawStatement>,
+}
+
+/// Words of the current statement that decide how it ends.
+#[derive(Default)]
+struct Words {
+    count: usize,
+    first_is_copy: bool,
+    previous_upper: String,
+    from_stdin: bool,
+    /// Depth of `BEGIN ATOMIC` bodies and the `CASE`s inside them.
+    atomic_depth: usize,
+}
+
+impl Words {
+    fn see(&mut self, word: &str) {
+        let upper = word.to_ascii_uppercase();
+        if self.count == 0 {
+            self.first_is_copy = upper == "COPY";
+        }
+        self.count += 1;
+        if self.first_is_copy && self.previous_upper == "FROM" && upper == "STDIN" {
+            self.from_stdin = true;
+        }
+        if self.atomic_depth > 0 {
+            match upper.as_str() {
+                "CASE" | "BEGIN" => self.atomic_depth += 1,
+                "END" => self.atomic_depth -= 1,
+                _ => {}
+            }
+        } else if self.previous_upper == "BEGIN" && upper == "ATOMIC" {
+            self.atomic_depth = 1;
+        }
+        self.previous_upper = upper;
+    }
+}
+
+impl<'a> Splitter<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Splitter {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            line_starts,
+            out: Vec::new(),
+        }
+    }
+
+    fn peek(&self, offset: usize) -> Option<u8> {
+        self.bytes.get(self.pos + offset).copied()
+    }
+
+    fn push(&mut self, span: Range<usize>, kind: RawKind) {
+        let line_index = self
+            .line_starts
+            .partition_point(|&start| start <= span.start)
+            - 1;
+        let column = self.text[self.line_starts[line_index]..span.start]
+            .chars()
+            .count()
+            + 1;
+        self.out.push(RawStatement {
+            span,
+            line: line_index + 1,
+            column,
+            kind,
+        });
+    }
+
+    fn at_line_start(&self) -> bool {
+        self.text[..self.pos]
+            .rsplit('\n')
+            .next()
+            .is_none_or(|before| before.trim().is_empty())
+    }
+
+    fn run(mut self) -> Vec<RawStatement> {
+        loop {
+            self.skip_blank();
+            if self.pos >= self.bytes.len() {
+                break;
+            }
+            if self.bytes[self.pos] == b'\\' && self.at_line_start() {
+                let end = self.text[self.pos..]
+                    .find('\n')
+                    .map_or(self.bytes.len(), |nl| self.pos + nl);
+                let end = self.pos + self.text[self.pos..end].trim_end().len();
+                self.push(self.pos..end, RawKind::PsqlMeta);
+                self.pos = end;
+                continue;
+            }
+            self.statement();
+        }
+        self.out
+    }
+
+    /// Skips whitespace and comments between statements.
+    fn skip_blank(&mut self) {
+        while self.pos < self.bytes.len() {
+            match self.bytes[self.pos] {
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => self.pos += 1,
+                b'-' if self.peek(1) == Some(b'-') => self.line_comment(),
+                b'/' if self.peek(1) == Some(b'*') => self.block_comment(),
+                _ => break,
+            }
+        }
+    }
+
+    fn line_comment(&mut self) {
+        self.pos = self.text[self.pos..]
+            .find('\n')
+            .map_or(self.bytes.len(), |nl| self.pos + nl);
+    }
+
+    fn block_comment(&mut self) {
+        let mut depth = 0usize;
+        while self.pos < self.bytes.len() {
+            if self.bytes[self.pos] == b'/' && self.peek(1) == Some(b'*') {
+                depth += 1;
+                self.pos += 2;
+            } else if self.bytes[self.pos] == b'*' && self.peek(1) == Some(b'/') {
+                depth -= 1;
+                self.pos += 2;
+                if depth == 0 {
+                    return;
+                }
+            } else {
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// Reads one statement starting at a token.
+    fn statement(&mut self) {
+        let start = self.pos;
+        let mut last_end = start;
+        let mut parens = 0usize;
+        let mut words = Words::default();
+        while self.pos < self.bytes.len() {
+            let byte = self.bytes[self.pos];
+            match byte {
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
+                    self.pos += 1;
+                    continue;
+                }
+                b'-' if self.peek(1) == Some(b'-') => {
+                    self.line_comment();
+                    continue;
+                }
+                b'/' if self.peek(1) == Some(b'*') => {
+                    self.block_comment();
+                    continue;
+                }
+                b';' if parens == 0 && words.atomic_depth == 0 => {
+                    self.pos += 1;
+                    self.push(start..self.pos, RawKind::Sql);
+                    if words.from_stdin {
+                        self.copy_data();
+                    }
+                    return;
+                }
+                b'(' => {
+                    parens += 1;
+                    self.pos += 1;
+                }
+                b')' => {
+                    parens = parens.saturating_sub(1);
+                    self.pos += 1;
+                }
+                b'\'' => self.quoted(b'\'', false),
+                b'"' => self.quoted(b'"', false),
+                b'$' if self.dollar_tag().is_some() => self.dollar_quoted(),
+                _ if is_word_start(byte) => {
+                    let word_start = self.pos;
+                    while self.pos < self.bytes.len() && is_word_byte(self.bytes[self.pos]) {
+                        self.pos += 1;
+                    }
+                    let word = &self.text[word_start..self.pos];
+                    if word.eq_ignore_ascii_case("e") && self.peek(0) == Some(b'\'') {
+                        self.quoted(b'\'', true);
+                    } else {
+                        words.see(word);
+                    }
+                }
+                _ => self.pos += char_len(byte),
+            }
+            last_end = self.pos;
+        }
+        self.push(start..last_end, RawKind::Sql);
+    }
+
+    /// A string or quoted identifier; a doubled quote stays inside, and in `E''` strings a
+    /// backslash escapes the next character.
+    fn quoted(&mut self, quote: u8, backslash_escapes: bool) {
+        self.pos += 1;
+        while self.pos < self.bytes.len() {
+            let byte = self.bytes[self.pos];
+            if backslash_escapes && byte == b'\\' {
+                self.pos += 2;
+            } else if byte == quote {
+                if self.peek(1) == Some(quote) {
+                    self.pos += 2;
+                } else {
+                    self.pos += 1;
+                    return;
+                }
+            } else {
+                self.pos += 1;
+            }
+        }
+        self.pos = self.pos.min(self.bytes.len());
+    }
+
+    /// The `$tag$` at the current position, if it opens a dollar quote (`$1` does not).
+    fn dollar_tag(&self) -> Option<&'a str> {
+        let rest = &self.text[self.pos + 1..];
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+        let tag = &rest[..end];
+        let valid = rest[end..].starts_with('$') && !tag.starts_with(|c: char| c.is_ascii_digit());
+        valid.then(|| &self.text[self.pos..self.pos + end + 2])
+    }
+
+    fn dollar_quoted(&mut self) {
+        let Some(tag) = self.dollar_tag() else { return };
+        let body_start = self.pos + tag.len();
+        self.pos = match self.text[body_start..].find(tag) {
+            Some(close) => body_start + close + tag.len(),
+            None => self.bytes.len(),
+        };
+    }
+
+    /// The data of `COPY ... FROM stdin`: from the next line through the `\.` line.
+    fn copy_data(&mut self) {
+        let Some(newline) = self.text[self.pos..].find('\n') else {
+            return;
+        };
+        let start = self.pos + newline + 1;
+        let mut offset = start;
+        let mut end = self.bytes.len();
+        for line in self.text[start..].split_inclusive('\n') {
+            offset += line.len();
+            if line.trim_end_matches(['\n', '\r']) == "\\." {
+                end = offset;
+                break;
+            }
+        }
+        if end > start {
+            let trimmed = start + self.text[start..end].trim_end().len();
+            self.push(start..trimmed, RawKind::CopyData);
+        }
+        self.pos = end;
+    }
+}
+
+fn is_word_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
+}
+
+/// Length of the UTF-8 character starting with `byte` (1 for continuation bytes, so a scan
+/// never stops inside a character).
+fn char_len(byte: u8) -> usize {
+    match byte {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str) -> Vec<&str> {
+        split(sql).iter().map(|s| s.text(sql)).collect()
+    }
+
+    #[test]
+    fn splits_on_semicolons_with_positions() {
+        let sql =
+            "-- header\nCREATE TABLE a (id int);\n  ALTER TABLE a ADD COLUMN b text;\nSELECT 1";
+        let statements = split(sql);
+        assert_eq!(
+            texts(sql),
+            [
+                "CREATE TABLE a (id int);",
+                "ALTER TABLE a ADD COLUMN b text;",
+                "SELECT 1"
+            ]
+        );
+        assert_eq!((statements[0].line, statements[0].column), (2, 1));
+        assert_eq!((statements[1].line, statements[1].column), (3, 3));
+        assert_eq!((statements[2].line, statements[2].column), (4, 1));
+    }
+
+    #[test]
+    fn semicolons_inside_comments_strings_and_identifiers_do_not_split() {
+        let sql = "INSERT INTO t VALUES ('a;b', 'it''s;', E'x\\';y'); /* c; /* nested; */ still; */ SELECT \"we;ird\"; -- tail;\n";
+        assert_eq!(
+            texts(sql),
+            [
+                "INSERT INTO t VALUES ('a;b', 'it''s;', E'x\\';y');",
+                "SELECT \"we;ird\";"
+            ]
+        );
+    }
+
+    #[test]
+    fn dollar_quotes_and_parameters() {
+        let sql = "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql;\nDO $$ BEGIN PERFORM 1; END $$;\nPREPARE p AS SELECT $1;";
+        assert_eq!(
+            texts(sql),
+            [
+                "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql;",
+                "DO $$ BEGIN PERFORM 1; END $$;",
+                "PREPARE p AS SELECT $1;",
+            ]
+        );
+    }
+
+    #[test]
+    fn begin_atomic_bodies_stay_whole() {
+        let sql = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END; SELECT 2; END;\nBEGIN;\nCOMMIT;";
+        assert_eq!(
+            texts(sql),
+            [
+                "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END; SELECT 2; END;",
+                "BEGIN;",
+                "COMMIT;",
+            ]
+        );
+    }
+
+    #[test]
+    fn parentheses_keep_rule_actions_together() {
+        let sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); INSERT INTO log VALUES (2));\nSELECT 1;";
+        assert_eq!(texts(sql).len(), 2);
+    }
+
+    #[test]
+    fn psql_meta_commands_and_copy_data() {
+        let sql =
+            "\\set ON_ERROR_STOP on\nCOPY t (a, b) FROM stdin;\n1\tx;y\n2\tz\n\\.\nSELECT 1;\n";
+        let statements = split(sql);
+        let kinds: Vec<_> = statements.iter().map(|s| (s.kind, s.text(sql))).collect();
+        assert_eq!(
+            kinds,
+            [
+                (RawKind::PsqlMeta, "\\set ON_ERROR_STOP on"),
+                (RawKind::Sql, "COPY t (a, b) FROM stdin;"),
+                (RawKind::CopyData, "1\tx;y\n2\tz\n\\."),
+                (RawKind::Sql, "SELECT 1;"),
+            ]
+        );
+        assert_eq!(statements[3].line, 6);
+    }
+
+    #[test]
+    fn unterminated_constructs_end_at_the_end_of_text() {
+        assert_eq!(texts("SELECT 'open"), ["SELECT 'open"]);
+        assert_eq!(texts("SELECT $$ open"), ["SELECT $$ open"]);
+        assert_eq!(texts("SELECT 1 /* open"), ["SELECT 1"]);
+        assert!(split("  -- only a comment\n/* and another */").is_empty());
+    }
+
+    #[test]
+    fn non_ascii_text_keeps_columns_in_characters() {
+        let sql = "SELECT 'é'; SELECT 2;";
+        let statements = split(sql);
+        assert_eq!(statements[1].column, 13);
+        assert_eq!(texts("CREATE TABLE ünïcode (x int); SELECT 1;").len(), 2);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for sql in [
+            "'",
+            "\"",
+            "$",
+            "$$",
+            "$a",
+            "E'\\",
+            "/*",
+            "--",
+            ";;;",
+            "\\",
+            "(((;",
+            ")))",
+            "é;ü'",
+            "COPY t FROM stdin;",
+        ] {
+            let _ = split(sql);
+        }
+    }
+
+    #[test]
+    fn spans_are_ordered_and_on_character_boundaries() {
+        const PIECES: &[&str] = &[
+            "SELECT 1",
+            ";",
+            "'",
+            "''",
+            "E'\\'",
+            "\"",
+            "$$",
+            "$x$",
+            "$1",
+            "--c\n",
+            "/*",
+            "*/",
+            "(",
+            ")",
+            "\n",
+            "\\.\n",
+            "\\set x\n",
+            "COPY t FROM stdin",
+            "BEGIN ATOMIC",
+            "END",
+            "CASE",
+            "é",
+            "ü'",
+            " ",
+            "e'",
+        ];
+        let mut seed: u64 = 0x5eed;
+        for _ in 0..3_000 {
+            let mut sql = String::new();
+            for _ in 0..(seed % 12 + 1) {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                sql.push_str(PIECES[(seed >> 33) as usize % PIECES.len()]);
+            }
+            let mut previous_end = 0;
+            for statement in split(&sql) {
+                assert!(statement.span.start >= previous_end, "{sql:?}");
+                assert!(statement.span.start < statement.span.end, "{sql:?}");
+                assert!(
+                    sql.is_char_boundary(statement.span.start)
+                        && sql.is_char_boundary(statement.span.end),
+                    "{sql:?}"
+                );
+                previous_end = statement.span.end;
+            }
+        }
+    }
+}
