@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::source::Layout;
 pub use duration::HumanDuration;
 use interpolate::{InterpolateError, interpolate};
-pub use url::{DatabaseUrl, redact};
+pub use url::{DatabaseUrl, redact, redact_text};
 
 /// The file name searched for.
 pub const CONFIG_FILE: &str = "stagegate.toml";
@@ -161,7 +161,7 @@ fn default_keep() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEnvironment {
-    url: String,
+    url: DatabaseUrl,
     #[serde(default)]
     promote_from: Option<String>,
     #[serde(default)]
@@ -267,7 +267,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: error.to_string().trim_end().to_string(),
+            message: redact_text(error.to_string().trim_end()),
         })?;
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -390,7 +390,7 @@ impl Config {
                 },
             })
         };
-        let url = DatabaseUrl::new(expand("url", &raw.url)?);
+        let url = DatabaseUrl::new(expand("url", raw.url.expose())?);
         let backup = match &raw.backup {
             Some(backup) => Some(BackupConfig {
                 dir: self.root.join(expand("backup.dir", &backup.dir)?),
@@ -564,6 +564,20 @@ lint = "deny"
             .unwrap_err()
             .to_string();
         assert!(none.contains("no environments are configured"), "{none}");
+    }
+
+    #[test]
+    fn literal_passwords_stay_out_of_errors_and_debug_output() {
+        let error = parse("[environments.s]\nurl = postgres://u:hunter2@h/db\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        let config = parse("[environments.s]\nurl = \"postgres://u:hunter2@h/db\"\n").unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(
+            config.environment("s").unwrap().url.expose(),
+            "postgres://u:hunter2@h/db"
+        );
     }
 
     #[test]

@@ -36,7 +36,42 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(DatabaseUrl)
+    }
+}
+
 const MASK: &str = "***";
+
+/// Masks passwords of connection URLs and `password=` settings wherever they appear in free
+/// text, such as a parser's error message that quotes a line of the config file.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        let authority_start = found + 3;
+        let authority_len = rest[authority_start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '?' | '`'))
+            .unwrap_or(rest.len() - authority_start);
+        let authority = &rest[authority_start..authority_start + authority_len];
+        out.push_str(&rest[..authority_start]);
+        match authority
+            .rfind('@')
+            .map(|at| (at, authority[..at].find(':')))
+        {
+            Some((at, Some(colon))) => {
+                out.push_str(&authority[..=colon]);
+                out.push_str(MASK);
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &rest[authority_start + authority_len..];
+    }
+    out.push_str(rest);
+    redact_key_values(&out)
+}
 
 /// Replaces passwords in a connection string: the `user:password@` part of a URL, and
 /// `password=` parameters in a URL query or a `key=value` string.
@@ -168,6 +203,16 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/x"
         );
         assert_eq!(redact("postgres://127.0.0.1/x"), "postgres://127.0.0.1/x");
+    }
+
+    #[test]
+    fn passwords_in_free_text_are_masked() {
+        let message = "TOML parse error at line 2\n  |\n2 | url = postgres://app:hunter2@db/app\n  |       ^ expected a value";
+        let redacted = redact_text(message);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains("postgres://app:***@db/app"), "{redacted}");
+        assert_eq!(redact_text("no secrets here"), "no secrets here");
+        assert!(!redact_text("x = 'host=h password=hunter2'").contains("hunter2"));
     }
 
     #[test]
