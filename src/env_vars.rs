@@ -16,3 +16,13 @@ pub const CLICOLOR_FORCE: &str = "CLICOLOR_FORCE";
 
 /// Server the test suite creates its scratch databases on.
 pub const STAGEGATE_TEST_DATABASE_URL: &str = "STAGEGATE_TEST_DATABASE_URL";
+
+/// How long `migrate apply` and `migrate resolve` wait for another run's lock on the database,
+/// as a duration (`30s`, `2min`); default 30 seconds.
+pub const STAGEGATE_LOCK_WAIT: &str = "STAGEGATE_LOCK_WAIT";
+
+/// The operating-system user, recorded with each applied migration and event (first of these
+/// that is set).
+pub const USER: &str = "USER";
+pub const LOGNAME: &str = "LOGNAME";
+pub const USERNAME: &str = "USERNAME";

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod deploy;
 pub mod env_vars;
 pub mod exit;
 pub mod printer;

@@ -1,7 +1,13 @@
 //! One function per command. Each returns the outcome to exit with; reports go to stdout.
 
+mod apply;
+mod audit;
 mod init;
 mod new;
+mod plan;
+mod resolve;
+mod status;
+mod table;
 mod verify;
 
 use std::io::Write;
@@ -22,12 +28,20 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
         Command::Lint(_) => "lint",
         Command::Rule(_) => "rule",
-        Command::Migrate(MigrateCommand::Status(_)) => "migrate status",
-        Command::Migrate(MigrateCommand::Plan(_)) => "migrate plan",
-        Command::Migrate(MigrateCommand::Apply(_)) => "migrate apply",
+        Command::Migrate(MigrateCommand::Status(args)) => {
+            return status::run(&load_config(&cli)?, args, printer);
+        }
+        Command::Migrate(MigrateCommand::Plan(args)) => {
+            return plan::run(&load_config(&cli)?, args, printer);
+        }
+        Command::Migrate(MigrateCommand::Apply(args)) => {
+            return apply::run(&load_config(&cli)?, args, printer);
+        }
         Command::Migrate(MigrateCommand::Down(_)) => "migrate down",
-        Command::Migrate(MigrateCommand::Resolve(_)) => "migrate resolve",
-        Command::Audit(_) => "audit",
+        Command::Migrate(MigrateCommand::Resolve(args)) => {
+            return resolve::run(&load_config(&cli)?, args, printer);
+        }
+        Command::Audit(args) => return audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(_)) => "backup create",
         Command::Backup(BackupCommand::List(_)) => "backup list",
         Command::Backup(BackupCommand::Verify(_)) => "backup verify",

@@ -1,7 +1,13 @@
-//! Database access for user migrations (tokio-postgres).
+//! Database access: user migrations on tokio-postgres ([`session`]), the run's advisory lock
+//! ([`lock`]), and stagegate's own state on sqlx ([`state`], [`events`]).
 //!
 //! Connection errors name the server with its password masked; nothing here prints a
 //! connection string as given.
+
+pub mod events;
+pub mod lock;
+pub mod session;
+pub mod state;
 
 use std::time::Duration;
 
@@ -51,4 +57,11 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Client, DbError> {
         let _ = connection.await;
     });
     Ok(client)
+}
+
+/// A single-threaded tokio runtime for one command's database work.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }

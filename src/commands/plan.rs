@@ -1,0 +1,154 @@
+//! `stagegate migrate plan`: what apply would do, without taking the lock or changing anything.
+
+use std::fmt::Write as _;
+
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::config::Config;
+use crate::db;
+use crate::db::state::{StateError, StateStore};
+use crate::deploy::plan::{self, Plan};
+use crate::deploy::{self, LocalMigration};
+use crate::exit::{self, Outcome};
+use crate::printer::Printer;
+use crate::source::Version;
+
+pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let env = config.environment(&args.env)?;
+    let local = super::status::load_migrations(config, printer)?;
+    let to = target_version(&local, args.to.as_deref())?;
+    let plan = db::runtime()?.block_on(async {
+        let mut store = StateStore::connect(&env.url)
+            .await
+            .map_err(exit::execution)?;
+        let rows = store.migrations().await.map_err(|e| match e {
+            StateError::NewerSchema { .. } => exit::refused(e),
+            other => exit::execution(other),
+        })?;
+        store.close().await;
+        let entries = deploy::compare(&local, &rows);
+        let refusals = deploy::refusals(&entries);
+        Ok::<_, anyhow::Error>(plan::build(&env, &entries, to.as_ref(), refusals))
+    })?;
+    let text = match args.format {
+        PlanFormat::Text => render_text(&plan),
+        PlanFormat::Json => format!("{}\n", serde_json::to_string_pretty(&plan)?),
+    };
+    super::print_report(&text)?;
+    // A plan that apply would refuse says so with the same exit code.
+    let gates_refuse = plan::gate_refusal(&plan.environment, &plan.gates).is_some();
+    Ok(if plan.refusals.is_empty() && !gates_refuse {
+        Outcome::Success
+    } else {
+        Outcome::Refused
+    })
+}
+
+/// `--to`: a version that exists locally.
+pub fn target_version(
+    local: &[LocalMigration],
+    to: Option<&str>,
+) -> anyhow::Result<Option<Version>> {
+    let Some(text) = to else {
+        return Ok(None);
+    };
+    let version = Version::parse(text)
+        .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?;
+    if !local.iter().any(|m| m.migration.version == version) {
+        anyhow::bail!("--to {text}: no migration with that version in the migrations directory");
+    }
+    Ok(Some(version))
+}
+
+/// The plan for people.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for `{}`: {} migration(s) to apply",
+        plan.environment,
+        plan.migrations.len()
+    );
+    if !plan.migrations.is_empty() {
+        out.push_str(&super::table::render(
+            &[
+                "version",
+                "name",
+                "mode",
+                "statements",
+                "timeouts",
+                "verify",
+                "why",
+                "checksum",
+            ],
+            plan.migrations.iter().map(|m| {
+                let statements = if m.resume_from > 0 {
+                    format!("{} (resume at {})", m.statements, m.resume_from + 1)
+                } else {
+                    m.statements.to_string()
+                };
+                vec![
+                    m.version.clone(),
+                    m.name.clone(),
+                    m.mode.to_string(),
+                    statements,
+                    format!(
+                        "lock {} / statement {}",
+                        m.lock_timeout.as_deref().unwrap_or("-"),
+                        m.statement_timeout.as_deref().unwrap_or("-")
+                    ),
+                    if m.has_verify { "yes" } else { "no" }.to_string(),
+                    m.reason.to_string(),
+                    m.checksum.clone(),
+                ]
+            }),
+        ));
+    }
+    if !plan.refusals.is_empty() {
+        let _ = writeln!(out, "apply would refuse:");
+        for refusal in &plan.refusals {
+            let _ = writeln!(out, "  - {}", refusal.message);
+        }
+    }
+    let _ = writeln!(out, "gates:");
+    for gate in &plan.gates {
+        let status = match gate.status {
+            "not-configured" => "not configured",
+            other => other,
+        };
+        if gate.detail.is_empty() {
+            let _ = writeln!(out, "  {:<13}{status}", gate.name);
+        } else {
+            let _ = writeln!(out, "  {:<13}{status}: {}", gate.name, gate.detail);
+        }
+    }
+    if plan.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "lint findings: none reported (lint integration pending)"
+        );
+    } else {
+        let _ = writeln!(out, "lint findings:");
+        for f in &plan.findings {
+            let _ = writeln!(
+                out,
+                "  {} line {}: {} {} {}",
+                f.version, f.line, f.severity, f.code, f.message
+            );
+        }
+    }
+    if !plan.locks.is_empty() {
+        let _ = writeln!(out, "locks:");
+        for l in &plan.locks {
+            let _ = writeln!(
+                out,
+                "  {}: {} on {}{}",
+                l.version,
+                l.lock,
+                l.table,
+                if l.rewrite { " (rewrite)" } else { "" }
+            );
+        }
+    }
+    let _ = writeln!(out, "plan hash: {}", plan.hash);
+    out
+}

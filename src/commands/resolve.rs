@@ -1,0 +1,29 @@
+//! `stagegate migrate resolve`.
+
+use crate::cli::ResolveArgs;
+use crate::config::Config;
+use crate::db;
+use crate::deploy::resolve;
+use crate::exit::Outcome;
+use crate::printer::Printer;
+use crate::source::Version;
+
+pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let env = config.environment(&args.env)?;
+    let version = Version::parse(&args.version)
+        .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;
+    let lock_wait = db::lock::configured_wait().map_err(anyhow::Error::msg)?;
+    let label = db::runtime()?.block_on(resolve::resolve(
+        &env,
+        &version,
+        &args.reason,
+        lock_wait,
+        printer,
+    ))?;
+    super::print_report(&format!(
+        "{}: resolved the failed attempt of {label}; the next apply runs it again (a \
+         no-transaction migration resumes at the statement that failed)\n",
+        env.name
+    ))?;
+    Ok(Outcome::Success)
+}

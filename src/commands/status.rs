@@ -1,0 +1,251 @@
+//! `stagegate migrate status`: what is deployed where.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cli::{StatusArgs, TableFormat};
+use crate::config::Config;
+use crate::db;
+use crate::db::state::{MigrationRow, StateStore};
+use crate::deploy::{self, Entry, LocalMigration, State};
+use crate::exit::Outcome;
+use crate::printer::Printer;
+use crate::source::{self, Version};
+
+/// Discovers and loads the configured migrations, printing discovery warnings.
+pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
+    let set = source::discover_as(&config.migrations_dir(), config.migrations.layout)?;
+    for warning in &set.warnings {
+        printer.warning(warning);
+    }
+    Ok(deploy::load_local(&set)?)
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    environments: Vec<EnvironmentStatus>,
+    migrations: Vec<MigrationStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvironmentStatus {
+    name: String,
+    reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MigrationStatus {
+    version: String,
+    name: String,
+    /// Checksum of the local file; absent when the file is missing locally.
+    checksum: Option<String>,
+    environments: BTreeMap<String, Cell>,
+}
+
+#[derive(Debug, Serialize)]
+struct Cell {
+    state: State,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded_checksum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statements_done: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statements_total: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let names = if args.envs.is_empty() {
+        config.environment_names()
+    } else {
+        args.envs.clone()
+    };
+    if names.is_empty() {
+        anyhow::bail!(
+            "no environments are configured: add an [environments.<name>] table to stagegate.toml"
+        );
+    }
+    let local = load_migrations(config, printer)?;
+    // Named environments must exist; their variables may be missing (shown per environment).
+    let mut targets = Vec::new();
+    for name in &names {
+        match config.environment(name) {
+            Ok(env) => targets.push((name.clone(), Ok(env))),
+            Err(error @ crate::config::ConfigError::UnknownEnvironment { .. }) => {
+                return Err(error.into());
+            }
+            Err(error) => targets.push((name.clone(), Err(error.to_string()))),
+        }
+    }
+    let results: Vec<(String, Result<Vec<MigrationRow>, String>)> =
+        db::runtime()?.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (index, (name, env)) in targets.into_iter().enumerate() {
+                tasks.spawn(async move {
+                    let rows = match env {
+                        Err(error) => Err(error),
+                        Ok(env) => read_rows(&env.url).await,
+                    };
+                    (index, name, rows)
+                });
+            }
+            let mut out = tasks.join_all().await;
+            out.sort_by_key(|(index, _, _)| *index);
+            out.into_iter()
+                .map(|(_, name, rows)| (name, rows))
+                .collect()
+        });
+
+    let mut report = StatusReport {
+        environments: Vec::new(),
+        migrations: Vec::new(),
+    };
+    let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
+    for (name, rows) in results {
+        match rows {
+            Ok(rows) => {
+                report.environments.push(EnvironmentStatus {
+                    name: name.clone(),
+                    reachable: true,
+                    error: None,
+                });
+                per_env.push((name, Some(deploy::compare(&local, &rows))));
+            }
+            Err(error) => {
+                printer.warning(&format!("{name}: {error}"));
+                report.environments.push(EnvironmentStatus {
+                    name: name.clone(),
+                    reachable: false,
+                    error: Some(error),
+                });
+                per_env.push((name, None));
+            }
+        }
+    }
+    // Every version: local ones and those recorded anywhere.
+    let mut versions: BTreeMap<Version, (String, Option<String>)> = local
+        .iter()
+        .map(|m| {
+            (
+                m.migration.version.clone(),
+                (m.migration.name.clone(), Some(m.up.checksum.to_string())),
+            )
+        })
+        .collect();
+    for (_, entries) in &per_env {
+        for entry in entries.iter().flatten() {
+            versions
+                .entry(entry.version.clone())
+                .or_insert_with(|| (entry.name.clone(), None));
+        }
+    }
+    for (version, (name, checksum)) in versions {
+        let mut environments = BTreeMap::new();
+        for (env_name, entries) in &per_env {
+            let Some(entries) = entries else { continue };
+            let entry = entries.iter().find(|e| e.version == version);
+            let cell = match entry {
+                Some(entry) => cell(entry),
+                None => Cell {
+                    state: State::Pending,
+                    applied_at: None,
+                    recorded_checksum: None,
+                    statements_done: None,
+                    statements_total: None,
+                    error: None,
+                },
+            };
+            environments.insert(env_name.clone(), cell);
+        }
+        report.migrations.push(MigrationStatus {
+            version: version.to_string(),
+            name,
+            checksum,
+            environments,
+        });
+    }
+
+    let text = match args.format {
+        TableFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        TableFormat::Table => render(&report),
+    };
+    super::print_report(&text)?;
+    Ok(if report.environments.iter().all(|e| e.reachable) {
+        Outcome::Success
+    } else {
+        Outcome::Execution
+    })
+}
+
+async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<Vec<MigrationRow>, String> {
+    let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
+    let rows = store.migrations().await.map_err(|e| e.to_string());
+    store.close().await;
+    rows
+}
+
+fn cell(entry: &Entry) -> Cell {
+    let row = entry.row.as_ref();
+    let applied_at = row
+        .filter(|_| {
+            matches!(
+                entry.state,
+                State::Applied | State::ChecksumMismatch | State::MissingLocally
+            )
+        })
+        .and_then(|r| r.finished_at)
+        .map(super::table::date);
+    let partial = matches!(
+        entry.state,
+        State::Failed | State::Resolved | State::Interrupted
+    );
+    Cell {
+        state: entry.state,
+        applied_at,
+        recorded_checksum: row
+            .filter(|_| entry.state == State::ChecksumMismatch)
+            .map(|r| r.checksum.clone()),
+        statements_done: row.filter(|_| partial).map(|r| r.statements_done),
+        statements_total: row.filter(|_| partial).map(|r| r.statements_total),
+        error: row
+            .filter(|_| !matches!(entry.state, State::Applied | State::MissingLocally))
+            .and_then(|r| r.error.clone()),
+    }
+}
+
+fn render(report: &StatusReport) -> String {
+    let mut header = vec!["version", "name"];
+    header.extend(report.environments.iter().map(|e| e.name.as_str()));
+    let rows = report.migrations.iter().map(|m| {
+        let mut row = vec![m.version.clone(), m.name.clone()];
+        for env in &report.environments {
+            row.push(match m.environments.get(&env.name) {
+                None => "unreachable".to_string(),
+                Some(cell) => match (cell.state, &cell.applied_at) {
+                    (State::Applied, Some(at)) => format!("applied {at}"),
+                    (State::Failed | State::Resolved | State::Interrupted, _) => format!(
+                        "{} (statement {} of {})",
+                        cell.state.label(),
+                        cell.statements_done.unwrap_or(0) + 1,
+                        cell.statements_total.unwrap_or(0)
+                    ),
+                    (state, _) => state.label().to_string(),
+                },
+            });
+        }
+        row
+    });
+    let mut out = super::table::render(&header, rows);
+    for env in &report.environments {
+        if let Some(error) = &env.error {
+            out.push_str(&format!("{}: unreachable: {error}\n", env.name));
+        }
+    }
+    out
+}

@@ -1,0 +1,164 @@
+//! One stagegate run per database at a time: a session-level advisory lock held on a
+//! connection of its own for the whole run.
+//!
+//! Advisory locks are scoped to the database, so one fixed key serves every database on a
+//! server. The lock goes away with the connection, so a killed run never leaves it behind.
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+
+use super::DbError;
+use crate::config::DatabaseUrl;
+
+/// `pg_advisory_lock` key: the first 8 bytes of SHA-256("stagegate"), as a signed integer.
+pub const LOCK_KEY: i64 = 0x5167_a5d2_77c0_3e11;
+
+/// Default bound on the wait for another run's lock.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// The session that holds the lock, from pg_locks and pg_stat_activity.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub application: Option<String>,
+    pub client: Option<String>,
+    pub backend_start: Option<String>,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {}", self.pid)?;
+        if let Some(user) = &self.user {
+            write!(f, ", user {user}")?;
+        }
+        if let Some(app) = self.application.as_deref().filter(|a| !a.is_empty()) {
+            write!(f, ", application {app}")?;
+        }
+        if let Some(client) = &self.client {
+            write!(f, ", from {client}")?;
+        }
+        if let Some(start) = &self.backend_start {
+            write!(f, ", connected since {start}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("taking the stagegate lock on {url}: {source}")]
+    Query {
+        url: String,
+        source: tokio_postgres::Error,
+    },
+    #[error(
+        "another stagegate run holds the lock on {url} ({}); gave up after waiting {}s \
+         (set {} to wait longer)",
+        holder.as_ref().map_or_else(|| "holder not visible to this user".to_string(), ToString::to_string),
+        waited.as_secs(),
+        crate::env_vars::STAGEGATE_LOCK_WAIT
+    )]
+    Busy {
+        url: String,
+        holder: Option<Holder>,
+        waited: Duration,
+    },
+}
+
+/// The held lock. Dropping it closes the connection, which releases the lock too;
+/// [`AdvisoryLock::release`] does it explicitly.
+pub struct AdvisoryLock {
+    client: Client,
+}
+
+impl AdvisoryLock {
+    /// Takes the lock, waiting at most `wait`; `on_wait` is told once who holds it.
+    pub async fn acquire(
+        url: &DatabaseUrl,
+        wait: Duration,
+        on_wait: impl FnOnce(Option<&Holder>),
+    ) -> Result<AdvisoryLock, LockError> {
+        let client = super::connect(url).await?;
+        let query = |source| LockError::Query {
+            url: url.redacted(),
+            source,
+        };
+        let started = Instant::now();
+        let mut on_wait = Some(on_wait);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let got: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+                .await
+                .map_err(query)?
+                .get(0);
+            if got {
+                return Ok(AdvisoryLock { client });
+            }
+            let holder = holder(&client).await.map_err(query)?;
+            if let Some(on_wait) = on_wait.take() {
+                on_wait(holder.as_ref());
+            }
+            let waited = started.elapsed();
+            if waited >= wait {
+                return Err(LockError::Busy {
+                    url: url.redacted(),
+                    holder,
+                    waited,
+                });
+            }
+            tokio::time::sleep(pause.min(wait - waited)).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Releases the lock and closes its connection.
+    pub async fn release(self) {
+        let _ = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+            .await;
+    }
+}
+
+/// Who holds the stagegate lock in the current database, if anyone visible does.
+pub async fn holder(client: &Client) -> Result<Option<Holder>, tokio_postgres::Error> {
+    // A bigint key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
+    let row = client
+        .query_opt(
+            "SELECT l.pid, a.usename::text, a.application_name::text, \
+                    host(a.client_addr) || ':' || a.client_port, \
+                    to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid \
+               AND l.objid = ($1::bigint & 4294967295)::bigint::oid \
+             LIMIT 1",
+            &[&LOCK_KEY],
+        )
+        .await?;
+    Ok(row.map(|row| Holder {
+        pid: row.get(0),
+        user: row.get(1),
+        application: row.get(2),
+        client: row.get(3),
+        backend_start: row.get(4),
+    }))
+}
+
+/// The bound on the lock wait: `STAGEGATE_LOCK_WAIT` if set, else [`DEFAULT_WAIT`].
+pub fn configured_wait() -> Result<Duration, String> {
+    match std::env::var(crate::env_vars::STAGEGATE_LOCK_WAIT) {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<crate::config::HumanDuration>()
+            .map(|d| d.0)
+            .map_err(|e| format!("{}: {e}", crate::env_vars::STAGEGATE_LOCK_WAIT)),
+        _ => Ok(DEFAULT_WAIT),
+    }
+}

@@ -1,0 +1,488 @@
+//! The state store: schema `stagegate` in each target database, owned by sqlx.
+//!
+//! The schema is created and upgraded by the tool's own migrations (`migrations/`, embedded
+//! with `sqlx::migrate!`, tracked in `stagegate._sqlx_migrations` so a project's own sqlx
+//! table is never touched). Queries are checked at compile time against the offline data in
+//! `.sqlx/`. The one write that must commit together with a user migration,
+//! `stagegate.record_apply`, runs on the migration's own connection ([`super::session`]).
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+use time::OffsetDateTime;
+
+use super::events::Event;
+use crate::config::DatabaseUrl;
+use crate::env_vars;
+
+/// The tool's own migrations, embedded at build time, tracked in [`TRACKING_TABLE`].
+fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.dangerous_set_table_name(TRACKING_TABLE);
+    migrator.create_schema(SCHEMA);
+    // Our own advisory lock already serialises runs on a database; sqlx's lock key would be
+    // shared with a project's own sqlx migrations.
+    migrator.set_locking(false);
+    migrator
+}
+
+/// Schema holding the state tables.
+pub const SCHEMA: &str = "stagegate";
+/// sqlx's tracking table for [`MIGRATOR`], inside [`SCHEMA`].
+pub const TRACKING_TABLE: &str = "stagegate._sqlx_migrations";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("cannot connect to {url}: no answer within {seconds}s")]
+    ConnectTimeout { url: String, seconds: u64 },
+    #[error(
+        "the stagegate state schema in {url} is at version {found}, newer than this stagegate \
+         knows ({known}); a newer stagegate has been used on this database: upgrade stagegate \
+         (this is {})",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema { url: String, found: i64, known: i64 },
+    #[error("setting up the stagegate state schema in {url}: {source}")]
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("reading or writing stagegate state in {url}: {source}")]
+    Query { url: String, source: sqlx::Error },
+}
+
+/// A migration's recorded state (one row of `stagegate.migrations`).
+#[derive(Debug, Clone)]
+pub struct MigrationRow {
+    pub version: String,
+    pub version_text: String,
+    pub name: String,
+    pub checksum: String,
+    pub down_checksum: Option<String>,
+    pub verify_checksum: Option<String>,
+    pub no_transaction: bool,
+    pub status: RowStatus,
+    pub rolled_back: bool,
+    pub started_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+    pub duration_ms: Option<i64>,
+    pub db_user: String,
+    pub os_user: Option<String>,
+    pub statements_done: i32,
+    pub statements_total: i32,
+    pub done_checksum: Option<String>,
+    pub error: Option<String>,
+    pub resolved_at: Option<OffsetDateTime>,
+    pub resolved_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Applied,
+    Failed,
+    /// Written before a no-transaction migration's first statement; left behind when the run
+    /// was killed.
+    Running,
+}
+
+impl RowStatus {
+    fn parse(text: &str) -> RowStatus {
+        match text {
+            "applied" => RowStatus::Applied,
+            "running" => RowStatus::Running,
+            _ => RowStatus::Failed,
+        }
+    }
+}
+
+/// What a no-transaction migration records before its first statement.
+#[derive(Debug, Clone)]
+pub struct RunningRecord<'a> {
+    pub version: &'a str,
+    pub version_text: &'a str,
+    pub name: &'a str,
+    pub checksum: &'a str,
+    pub down_checksum: Option<&'a str>,
+    pub verify_checksum: Option<&'a str>,
+    pub os_user: Option<&'a str>,
+    pub statements_done: i32,
+    pub statements_total: i32,
+    pub done_checksum: &'a str,
+}
+
+/// What a failed attempt records.
+#[derive(Debug, Clone)]
+pub struct FailureRecord<'a> {
+    pub version: &'a str,
+    pub version_text: &'a str,
+    pub name: &'a str,
+    pub checksum: &'a str,
+    pub no_transaction: bool,
+    pub rolled_back: bool,
+    pub os_user: Option<&'a str>,
+    pub statements_done: i32,
+    pub statements_total: i32,
+    pub done_checksum: Option<&'a str>,
+    pub error: &'a str,
+}
+
+/// A connection to one database's state schema.
+pub struct StateStore {
+    conn: PgConnection,
+    url: String,
+}
+
+/// The newest state schema version this binary knows.
+pub fn known_schema_version() -> i64 {
+    migrator().iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// sqlx connection options for `url`, read with tokio-postgres's parser so URL and
+/// `key=value` strings both work and mean the same thing to both drivers.
+fn options(url: &DatabaseUrl) -> Result<(PgConnectOptions, Duration), StateError> {
+    let bad = |message: String| StateError::Connect {
+        url: url.redacted(),
+        message,
+    };
+    let config: tokio_postgres::Config = url
+        .expose()
+        .parse()
+        .map_err(|e: tokio_postgres::Error| bad(format!("invalid connection string: {e}")))?;
+    let mut options = PgConnectOptions::new_without_pgpass();
+    match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => options = options.host(host),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(dir)) => options = options.socket(dir),
+        None => {}
+    }
+    if let Some(port) = config.get_ports().first() {
+        options = options.port(*port);
+    }
+    if let Some(user) = config.get_user() {
+        options = options.username(user);
+    }
+    if let Some(password) = config.get_password() {
+        options = options.password(&String::from_utf8_lossy(password));
+    }
+    if let Some(dbname) = config.get_dbname() {
+        options = options.database(dbname);
+    }
+    options = options
+        .application_name(config.get_application_name().unwrap_or("stagegate"))
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable)
+        .statement_cache_capacity(32)
+        .disable_statement_logging();
+    let timeout = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(super::DEFAULT_CONNECT_TIMEOUT);
+    Ok((options, timeout))
+}
+
+impl StateStore {
+    /// Connects; does not create anything.
+    pub async fn connect(url: &DatabaseUrl) -> Result<StateStore, StateError> {
+        let (options, timeout) = options(url)?;
+        let conn = match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(error)) => {
+                return Err(StateError::Connect {
+                    url: url.redacted(),
+                    message: crate::config::redact(&error.to_string()),
+                });
+            }
+            Err(_) => {
+                return Err(StateError::ConnectTimeout {
+                    url: url.redacted(),
+                    seconds: timeout.as_secs(),
+                });
+            }
+        };
+        Ok(StateStore {
+            conn,
+            url: url.redacted(),
+        })
+    }
+
+    fn query_error(&self) -> impl Fn(sqlx::Error) -> StateError + '_ {
+        |source| StateError::Query {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    /// The state schema's version here: `None` when stagegate never ran on this database.
+    /// A version newer than this binary knows is refused.
+    pub async fn schema_version(&mut self) -> Result<Option<i64>, StateError> {
+        let exists = sqlx::query_scalar!(
+            r#"SELECT to_regclass('stagegate._sqlx_migrations') IS NOT NULL AS "exists!""#
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())?;
+        if !exists {
+            return Ok(None);
+        }
+        // The tracking table is created by sqlx at run time, so this query cannot be checked
+        // against it at build time.
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM stagegate._sqlx_migrations WHERE success")
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(self.query_error())?;
+        let known = known_schema_version();
+        match found {
+            Some(found) if found > known => Err(StateError::NewerSchema {
+                url: self.url.clone(),
+                found,
+                known,
+            }),
+            other => Ok(Some(other.unwrap_or(0))),
+        }
+    }
+
+    /// Creates or upgrades the state schema. Call under the advisory lock.
+    pub async fn ensure_schema(&mut self) -> Result<(), StateError> {
+        let current = self.schema_version().await?;
+        if current == Some(known_schema_version()) {
+            return Ok(());
+        }
+        migrator()
+            .run_direct(None, &mut self.conn, false)
+            .await
+            .map_err(|source| StateError::Migrate {
+                url: self.url.clone(),
+                source,
+            })
+    }
+
+    /// Every recorded migration; empty when the state schema does not exist yet.
+    pub async fn migrations(&mut self) -> Result<Vec<MigrationRow>, StateError> {
+        if self.schema_version().await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query!(
+            r#"SELECT version, version_text, name, checksum, down_checksum, verify_checksum,
+                      no_transaction, status, rolled_back, started_at, finished_at, duration_ms,
+                      db_user, os_user, statements_done, statements_total, done_checksum, error,
+                      resolved_at, resolved_reason
+               FROM stagegate.migrations"#
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.query_error())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| MigrationRow {
+                version: r.version,
+                version_text: r.version_text,
+                name: r.name,
+                checksum: r.checksum,
+                down_checksum: r.down_checksum,
+                verify_checksum: r.verify_checksum,
+                no_transaction: r.no_transaction,
+                status: RowStatus::parse(&r.status),
+                rolled_back: r.rolled_back,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                duration_ms: r.duration_ms,
+                db_user: r.db_user,
+                os_user: r.os_user,
+                statements_done: r.statements_done,
+                statements_total: r.statements_total,
+                done_checksum: r.done_checksum,
+                error: r.error,
+                resolved_at: r.resolved_at,
+                resolved_reason: r.resolved_reason,
+            })
+            .collect())
+    }
+
+    /// The event log in order; empty when the state schema does not exist yet.
+    pub async fn events(&mut self) -> Result<Vec<Event>, StateError> {
+        if self.schema_version().await?.is_none() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as!(
+            Event,
+            r#"SELECT id, at, kind, version, name, checksum, db_user, os_user, detail,
+                      prev_hash, hash
+               FROM stagegate.events ORDER BY id"#
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
+    /// Records that a no-transaction migration is about to run (or resume) at statement
+    /// `statements_done`.
+    pub async fn start_running(&mut self, record: &RunningRecord<'_>) -> Result<(), StateError> {
+        sqlx::query!(
+            r#"INSERT INTO stagegate.migrations AS m
+                   (version, version_text, name, checksum, down_checksum, verify_checksum,
+                    no_transaction, status, started_at, db_user, os_user, statements_done,
+                    statements_total, done_checksum)
+               VALUES ($1, $2, $3, $4, $5, $6, true, 'running', clock_timestamp(), current_user,
+                       $7, $8, $9, $10)
+               ON CONFLICT (version) DO UPDATE SET
+                   version_text = excluded.version_text, name = excluded.name,
+                   checksum = excluded.checksum, down_checksum = excluded.down_checksum,
+                   verify_checksum = excluded.verify_checksum, no_transaction = true,
+                   status = 'running', rolled_back = false, db_user = excluded.db_user,
+                   os_user = excluded.os_user, statements_done = excluded.statements_done,
+                   statements_total = excluded.statements_total,
+                   done_checksum = excluded.done_checksum, error = NULL,
+                   finished_at = NULL, duration_ms = NULL"#,
+            record.version,
+            record.version_text,
+            record.name,
+            record.checksum,
+            record.down_checksum,
+            record.verify_checksum,
+            record.os_user,
+            record.statements_done,
+            record.statements_total,
+            record.done_checksum,
+        )
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// Records that statement `done` of a running no-transaction migration completed.
+    pub async fn progress(
+        &mut self,
+        version: &str,
+        done: i32,
+        done_checksum: &str,
+    ) -> Result<(), StateError> {
+        sqlx::query!(
+            "UPDATE stagegate.migrations SET statements_done = $2, done_checksum = $3
+             WHERE version = $1 AND status = 'running'",
+            version,
+            done,
+            done_checksum,
+        )
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and appends its `failure` event, in one transaction.
+    pub async fn record_failure(&mut self, record: &FailureRecord<'_>) -> Result<(), StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.conn.begin().await.map_err(error)?;
+        sqlx::query!(
+            r#"INSERT INTO stagegate.migrations AS m
+                   (version, version_text, name, checksum, no_transaction, status, rolled_back,
+                    started_at, finished_at, duration_ms, db_user, os_user, statements_done,
+                    statements_total, done_checksum, error)
+               VALUES ($1, $2, $3, $4, $5, 'failed', $6, clock_timestamp(), clock_timestamp(), 0,
+                       current_user, $7, $8, $9, $10, $11)
+               ON CONFLICT (version) DO UPDATE SET
+                   version_text = excluded.version_text, name = excluded.name,
+                   checksum = excluded.checksum, no_transaction = excluded.no_transaction,
+                   status = 'failed', rolled_back = excluded.rolled_back,
+                   finished_at = clock_timestamp(),
+                   duration_ms = (extract(epoch FROM clock_timestamp() - m.started_at) * 1000)::bigint,
+                   db_user = excluded.db_user, os_user = excluded.os_user,
+                   statements_done = excluded.statements_done,
+                   statements_total = excluded.statements_total,
+                   done_checksum = coalesce(excluded.done_checksum, m.done_checksum),
+                   error = excluded.error, resolved_at = NULL, resolved_reason = NULL
+               WHERE m.status <> 'applied'"#,
+            record.version,
+            record.version_text,
+            record.name,
+            record.checksum,
+            record.no_transaction,
+            record.rolled_back,
+            record.os_user,
+            record.statements_done,
+            record.statements_total,
+            record.done_checksum,
+            record.error,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('failure', $1, $2, $3, $4, $5) AS "hash!""#,
+            record.version_text,
+            record.name,
+            record.checksum,
+            record.os_user,
+            record.error,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        Ok(())
+    }
+
+    /// Marks a failed attempt resolved and appends its `resolve` event. Returns false when
+    /// there is no unresolved failed attempt of `version`.
+    pub async fn resolve(
+        &mut self,
+        version: &str,
+        os_user: Option<&str>,
+        reason: &str,
+    ) -> Result<bool, StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.conn.begin().await.map_err(error)?;
+        let row = sqlx::query!(
+            r#"UPDATE stagegate.migrations
+               SET status = 'failed', resolved_at = clock_timestamp(), resolved_reason = $2
+               WHERE version = $1 AND status IN ('failed', 'running') AND resolved_at IS NULL
+               RETURNING version_text, name, checksum"#,
+            version,
+            reason,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('resolve', $1, $2, $3, $4, $5) AS "hash!""#,
+            row.version_text,
+            row.name,
+            row.checksum,
+            os_user,
+            reason,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        Ok(true)
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// The operating-system user running stagegate, for the record.
+pub fn os_user() -> Option<String> {
+    [env_vars::USER, env_vars::LOGNAME, env_vars::USERNAME]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}

@@ -1,0 +1,286 @@
+//! Deploying migrations to an environment: comparing the files with the recorded state,
+//! refusing what must not run, planning, applying and resolving.
+//!
+//! [`compare`] is pure: it takes the local migrations and the rows of `stagegate.migrations`
+//! and says, for every version, where it stands. Everything that talks to a database lives in
+//! [`apply`], [`resolve`] and the commands.
+
+pub mod apply;
+pub mod plan;
+pub mod resolve;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::db::state::{MigrationRow, RowStatus};
+use crate::source::{Migration, MigrationSet, Script, SourceError, Version};
+
+/// A local migration with its up script loaded (text and checksum).
+#[derive(Debug, Clone)]
+pub struct LocalMigration {
+    pub migration: Migration,
+    pub up: Script,
+}
+
+impl LocalMigration {
+    pub fn canonical(&self) -> String {
+        self.migration.version.canonical()
+    }
+}
+
+/// Loads every up script of the set (checking encoding, directives and emptiness).
+pub fn load_local(set: &MigrationSet) -> Result<Vec<LocalMigration>, SourceError> {
+    set.migrations
+        .iter()
+        .map(|migration| {
+            Ok(LocalMigration {
+                up: migration.load_up()?,
+                migration: migration.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Where one migration stands in one environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Applied, and the file still has the checksum it was applied with.
+    Applied,
+    /// Not applied yet.
+    Pending,
+    /// Applied, but the file changed since.
+    ChecksumMismatch,
+    /// The last attempt failed and nothing of it remains (it ran in a transaction, which was
+    /// rolled back); the next apply tries again.
+    FailedRolledBack,
+    /// The last attempt failed part way outside a transaction; needs `migrate resolve` or a
+    /// fixed file before apply goes on.
+    Failed,
+    /// A failed attempt that was resolved; the next apply resumes it.
+    Resolved,
+    /// A no-transaction run was interrupted without recording its end (the process was
+    /// killed); treated like a failure.
+    Interrupted,
+    /// Applied here, but no file of that version exists locally.
+    MissingLocally,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::ChecksumMismatch => "checksum mismatch",
+            State::FailedRolledBack => "failed (rolled back)",
+            State::Failed => "failed",
+            State::Resolved => "failed, resolved",
+            State::Interrupted => "interrupted",
+            State::MissingLocally => "missing locally",
+        }
+    }
+
+    /// True when apply would (re)run this migration.
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            State::Pending | State::FailedRolledBack | State::Resolved | State::Failed
+        )
+    }
+}
+
+/// One version in one environment: the local file, the recorded row, or both.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub version: Version,
+    pub name: String,
+    pub local: Option<LocalMigration>,
+    pub row: Option<MigrationRow>,
+    pub state: State,
+}
+
+impl Entry {
+    pub fn label(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+/// Every version known locally or recorded, in version order, with its state.
+pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::with_capacity(local.len().max(rows.len()));
+    let mut by_version: std::collections::HashMap<&str, &MigrationRow> =
+        rows.iter().map(|row| (row.version.as_str(), row)).collect();
+    for migration in local {
+        let canonical = migration.canonical();
+        let row = by_version.remove(canonical.as_str()).cloned();
+        let state = match &row {
+            None => State::Pending,
+            Some(row) => match row.status {
+                RowStatus::Applied if row.checksum == migration.up.checksum.as_str() => {
+                    State::Applied
+                }
+                RowStatus::Applied => State::ChecksumMismatch,
+                RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
+                RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
+                RowStatus::Failed => State::Failed,
+                RowStatus::Running if row.resolved_at.is_some() => State::Resolved,
+                RowStatus::Running => State::Interrupted,
+            },
+        };
+        entries.push(Entry {
+            version: migration.migration.version.clone(),
+            name: migration.migration.name.clone(),
+            local: Some(migration.clone()),
+            row,
+            state,
+        });
+    }
+    for row in by_version.into_values() {
+        let Some(version) = Version::parse(&row.version_text) else {
+            continue;
+        };
+        // A failed attempt of a file that is gone left nothing to point at; it is still shown.
+        entries.push(Entry {
+            version,
+            name: row.name.clone(),
+            local: None,
+            row: Some(row.clone()),
+            state: match row.status {
+                RowStatus::Applied => State::MissingLocally,
+                RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
+                RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
+                RowStatus::Failed => State::Failed,
+                RowStatus::Running => State::Interrupted,
+            },
+        });
+    }
+    entries.sort_by(|a, b| a.version.cmp(&b.version));
+    entries
+}
+
+/// A reason apply must not start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub version: String,
+    pub kind: RefusalKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalKind {
+    ChecksumDrift,
+    MissingLocally,
+    OutOfOrder,
+    UnresolvedFailure,
+    Interrupted,
+}
+
+/// Checks that must pass before anything runs: no applied file was edited, none is missing
+/// locally, no pending migration is older than the newest applied one, and no failed
+/// no-transaction attempt is left unresolved (unless its file was fixed since).
+pub fn refusals(entries: &[Entry]) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    let newest_applied = entries
+        .iter()
+        .filter(|e| matches!(e.state, State::Applied | State::ChecksumMismatch))
+        .map(|e| &e.version)
+        .max();
+    for entry in entries {
+        let label = entry.label();
+        let refuse = |kind, message: String| Refusal {
+            version: entry.version.to_string(),
+            kind,
+            message,
+        };
+        match entry.state {
+            State::ChecksumMismatch => {
+                let (recorded, now) = checksums(entry);
+                out.push(refuse(
+                    RefusalKind::ChecksumDrift,
+                    format!(
+                        "{label} was applied with checksum {recorded} but the file now has \
+                         {now}: applied migrations must not be edited (restore the file, and \
+                         put the change in a new migration)"
+                    ),
+                ));
+            }
+            State::MissingLocally => out.push(refuse(
+                RefusalKind::MissingLocally,
+                format!(
+                    "{label} is applied in this environment but has no file in the migrations \
+                     directory (restore it; a branch without it must not deploy here)"
+                ),
+            )),
+            State::Failed => {
+                let row = entry.row.as_ref();
+                let (recorded, now) = checksums(entry);
+                if entry.local.is_none() || recorded == now {
+                    out.push(refuse(
+                        RefusalKind::UnresolvedFailure,
+                        format!(
+                            "{label} failed at statement {} of {}{}; repair the database, then \
+                             run `stagegate migrate resolve {} --reason ...` (or fix the file)",
+                            row.map_or(0, |r| r.statements_done + 1),
+                            row.map_or(0, |r| r.statements_total),
+                            row.and_then(|r| r.error.as_deref())
+                                .map_or(String::new(), |e| format!(": {e}")),
+                            entry.version
+                        ),
+                    ));
+                }
+            }
+            State::Interrupted => out.push(refuse(
+                RefusalKind::Interrupted,
+                format!(
+                    "{label} was interrupted after statement {} of {} without recording how it \
+                     ended (the process was killed?); check the database, then run \
+                     `stagegate migrate resolve {} --reason ...`",
+                    entry.row.as_ref().map_or(0, |r| r.statements_done),
+                    entry.row.as_ref().map_or(0, |r| r.statements_total),
+                    entry.version
+                ),
+            )),
+            _ => {}
+        }
+        if entry.state.is_pending()
+            && let Some(newest) = newest_applied
+            && entry.version < *newest
+        {
+            out.push(refuse(
+                RefusalKind::OutOfOrder,
+                format!(
+                    "{label} is pending but older than {newest}, which is already applied: \
+                     migrations must be applied in order (give it a newer version)"
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn checksums(entry: &Entry) -> (String, String) {
+    (
+        entry
+            .row
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |r| r.checksum.clone()),
+        entry
+            .local
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |l| l.up.checksum.to_string()),
+    )
+}
+
+/// The refusals as one message, one line each.
+pub fn refusal_message(env: &str, refusals: &[Refusal]) -> String {
+    let mut message = format!(
+        "refusing to apply to `{env}`: {} problem(s), nothing was run",
+        refusals.len()
+    );
+    for refusal in refusals {
+        let _ = write!(message, "\n  - {}", refusal.message);
+    }
+    message
+}

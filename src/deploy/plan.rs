@@ -1,0 +1,237 @@
+//! What apply would do: the pending migrations, how each runs, the gates, and a plan hash.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Entry, Refusal, State};
+use crate::config::{Environment, HumanDuration, LintGate};
+use crate::db::session::Timeouts;
+use crate::source::Version;
+
+/// One migration apply would run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedMigration {
+    pub version: String,
+    pub name: String,
+    pub checksum: String,
+    /// `transaction` or `no-transaction`.
+    pub mode: &'static str,
+    /// Statements in the up script.
+    pub statements: usize,
+    /// For a resumed no-transaction migration: statements already done, skipped this time.
+    pub resume_from: usize,
+    pub lock_timeout: Option<String>,
+    pub statement_timeout: Option<String>,
+    pub has_verify: bool,
+    /// Why it is in the plan: pending, retry after a rolled-back failure, resume, fixed file.
+    pub reason: &'static str,
+}
+
+/// A gate on the way to this environment and what it says now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gate {
+    pub name: &'static str,
+    /// `pass`, `refuse` or `not-configured`.
+    pub status: &'static str,
+    pub detail: String,
+}
+
+/// A lint finding on a pending migration. Filled by the lint integration (see
+/// [`lint_findings`]); kept as plain data so the plan does not depend on the lint engine's
+/// types.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanFinding {
+    pub version: String,
+    pub code: String,
+    pub severity: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// The lock each pending migration takes, per table. Filled by the lint integration.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockSummary {
+    pub version: String,
+    pub table: String,
+    pub lock: String,
+    pub rewrite: bool,
+}
+
+/// The plan for one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub environment: String,
+    pub migrations: Vec<PlannedMigration>,
+    pub refusals: Vec<Refusal>,
+    pub gates: Vec<Gate>,
+    pub findings: Vec<PlanFinding>,
+    pub locks: Vec<LockSummary>,
+    /// SHA-256 over the environment name and the pending versions with their checksums;
+    /// `migrate apply --plan-hash` refuses when it no longer matches.
+    pub hash: String,
+}
+
+/// **Seam for the lint integration.** Lint findings for the migrations about to run. Returns
+/// nothing until the lint engine (branch `lint`) is wired in here; the plan shows them and the
+/// lint gate of an environment with `lint = "deny"` will refuse on error-level ones.
+pub fn lint_findings(_pending: &[&Entry]) -> (Vec<PlanFinding>, Vec<LockSummary>) {
+    (Vec::new(), Vec::new())
+}
+
+/// The entries apply would run, in order, up to and including `to`.
+pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
+    entries
+        .iter()
+        .filter(|e| e.local.is_some() && e.state.is_pending())
+        .filter(|e| to.is_none_or(|to| e.version <= *to))
+        .collect()
+}
+
+/// The timeouts a migration runs with: the file's directives over the environment's settings.
+pub fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
+    let settings = entry.local.as_ref().map(|l| &l.up.settings);
+    Timeouts {
+        lock_timeout: settings.and_then(|s| s.lock_timeout).or(env.lock_timeout),
+        statement_timeout: settings
+            .and_then(|s| s.statement_timeout)
+            .or(env.statement_timeout),
+    }
+}
+
+/// Builds the plan (pure: everything it needs is in `entries`).
+pub fn build(
+    env: &Environment,
+    entries: &[Entry],
+    to: Option<&Version>,
+    refusals: Vec<Refusal>,
+) -> Plan {
+    let pending = pending(entries, to);
+    let migrations = pending
+        .iter()
+        .map(|entry| {
+            let local = entry.local.as_ref().expect("pending entries are local");
+            let statements = crate::sql::split(&local.up.text)
+                .iter()
+                .filter(|s| s.kind == crate::sql::RawKind::Sql)
+                .count();
+            let resume_from = match (&entry.row, local.up.settings.no_transaction) {
+                (Some(row), true) if !row.rolled_back => row.statements_done.max(0) as usize,
+                _ => 0,
+            };
+            let t = timeouts(env, entry);
+            PlannedMigration {
+                version: entry.version.to_string(),
+                name: entry.name.clone(),
+                checksum: local.up.checksum.to_string(),
+                mode: if local.up.settings.no_transaction {
+                    "no-transaction"
+                } else {
+                    "transaction"
+                },
+                statements,
+                resume_from,
+                lock_timeout: t.lock_timeout.map(|d: HumanDuration| d.to_string()),
+                statement_timeout: t.statement_timeout.map(|d| d.to_string()),
+                has_verify: local.migration.verify.is_some(),
+                reason: match entry.state {
+                    State::FailedRolledBack => "retry (last attempt rolled back)",
+                    State::Resolved => "resume (failure resolved)",
+                    State::Failed => "resume (file fixed since the failure)",
+                    _ => "pending",
+                },
+            }
+        })
+        .collect::<Vec<_>>();
+    let (findings, locks) = lint_findings(&pending);
+    let hash = plan_hash(&env.name, &migrations);
+    Plan {
+        environment: env.name.clone(),
+        gates: gates(env, &findings),
+        migrations,
+        refusals,
+        findings,
+        locks,
+        hash,
+    }
+}
+
+/// SHA-256 over the environment name and each pending version with its checksum.
+pub fn plan_hash(env: &str, migrations: &[PlannedMigration]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"stagegate-plan-v1\n");
+    hasher.update(env.as_bytes());
+    hasher.update(b"\n");
+    for migration in migrations {
+        hasher.update(migration.version.as_bytes());
+        hasher.update(b" ");
+        hasher.update(migration.checksum.as_bytes());
+        hasher.update(b"\n");
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// The gates of an environment. Promotion, confirmation and backup are built by later
+/// issues; until then an environment that configures one is refused, never silently let
+/// through. The same holds for `lint = "deny"` until the lint integration fills
+/// [`lint_findings`].
+pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
+    let not_yet = |name: &'static str, setting: String| Gate {
+        name,
+        status: "refuse",
+        detail: format!(
+            "{setting} is configured, and this gate is not implemented yet: apply refuses \
+             rather than skip it"
+        ),
+    };
+    let off = |name: &'static str| Gate {
+        name,
+        status: "not-configured",
+        detail: String::new(),
+    };
+    let mut gates = Vec::new();
+    gates.push(match &env.promote_from {
+        Some(from) => not_yet("promotion", format!("promote_from = \"{from}\"")),
+        None => off("promotion"),
+    });
+    gates.push(match env.lint {
+        LintGate::Deny => not_yet("lint", "lint = \"deny\"".to_string()),
+        LintGate::Warn => Gate {
+            name: "lint",
+            status: "pass",
+            detail: format!(
+                "lint = \"warn\": {} finding(s) shown, none blocks (lint integration pending: \
+                 findings are not computed yet)",
+                findings.len()
+            ),
+        },
+        LintGate::Off => off("lint"),
+    });
+    gates.push(if env.confirm {
+        not_yet("confirmation", "confirm = true".to_string())
+    } else {
+        off("confirmation")
+    });
+    gates.push(match &env.backup {
+        Some(backup) => not_yet("backup", format!("backup (dir {})", backup.dir.display())),
+        None => off("backup"),
+    });
+    gates
+}
+
+/// The gates that refuse, as one message; `None` when every gate lets the apply through.
+pub fn gate_refusal(env: &str, gates: &[Gate]) -> Option<String> {
+    let refusing: Vec<&Gate> = gates.iter().filter(|g| g.status == "refuse").collect();
+    if refusing.is_empty() {
+        return None;
+    }
+    let mut message = format!("refusing to apply to `{env}`: nothing was run");
+    for gate in refusing {
+        message.push_str(&format!("\n  - {} gate: {}", gate.name, gate.detail));
+    }
+    Some(message)
+}
