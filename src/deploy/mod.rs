@@ -220,13 +220,14 @@ pub fn refusals(entries: &[Entry]) -> Vec<Refusal> {
                     out.push(refuse(
                         RefusalKind::UnresolvedFailure,
                         format!(
-                            "{label} failed at statement {} of {}{}; repair the database, then \
-                             run `stagegate migrate resolve {} --reason ...` (or fix the file)",
+                            "{label} failed at statement {} of {} and is not resolved; repair \
+                             the database, then run `stagegate migrate resolve {} --reason ...` \
+                             (or fix the file){}",
                             row.map_or(0, |r| r.statements_done + 1),
                             row.map_or(0, |r| r.statements_total),
+                            entry.version,
                             row.and_then(|r| r.error.as_deref())
-                                .map_or(String::new(), |e| format!(": {e}")),
-                            entry.version
+                                .map_or(String::new(), |e| format!("\n    error: {e}")),
                         ),
                     ));
                 }

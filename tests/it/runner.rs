@@ -1,0 +1,980 @@
+//! `migrate apply|plan|status|resolve` and `audit`: the real binary against a real PostgreSQL.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use tokio_postgres::SimpleQueryMessage;
+
+use crate::harness::{TestDb, block_on};
+
+/// The variable the test configs read the database URL from.
+const URL_VAR: &str = "SG_TEST_TARGET_URL";
+
+/// A project directory (stagegate.toml + migrations/) pointed at a scratch database.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Project {
+    /// One environment, `staging`, with `extra` lines added to its table.
+    pub fn new(extra: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("migrations")).unwrap();
+        std::fs::write(
+            dir.path().join("stagegate.toml"),
+            format!("[environments.staging]\nurl = \"${{{URL_VAR}}}\"\n{extra}\n"),
+        )
+        .unwrap();
+        Project {
+            dir,
+            db: TestDb::create(),
+        }
+    }
+
+    pub fn migrations(&self) -> PathBuf {
+        self.dir.path().join("migrations")
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        let path = self.migrations().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::cargo_bin("stagegate").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("STAGEGATE_CONFIG")
+            .env("NO_COLOR", "1")
+            .env("STAGEGATE_LOCK_WAIT", "5s")
+            .env(URL_VAR, self.db.database_url().expose());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let output = self.command().args(args).output().unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    pub fn apply(&self) -> Output {
+        self.run(&["migrate", "apply", "--env", "staging"])
+    }
+
+    /// Runs `sql` (simple protocol) and returns the rows as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        query(&self.db, sql)
+    }
+
+    pub fn scalar(&self, sql: &str) -> Option<String> {
+        self.query(sql).remove(0).remove(0)
+    }
+}
+
+pub fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
+    let url = db.database_url();
+    let sql = sql.to_string();
+    block_on(async move {
+        let client = stagegate::db::connect(&url).await.unwrap();
+        let messages = client
+            .simple_query(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        messages
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.code, code,
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        out.stdout, out.stderr
+    );
+}
+
+fn tables(project: &Project) -> Vec<String> {
+    project
+        .query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect()
+}
+
+#[test]
+fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
+    let p = Project::new("");
+    p.write(
+        "1_users.up.sql",
+        "CREATE TABLE users (id int PRIMARY KEY);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("staging: applied 1 migration(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("applying 1_users"),
+        "progress on stderr"
+    );
+    assert_eq!(
+        p.query("SELECT version::text, success::text FROM stagegate._sqlx_migrations"),
+        [[Some("1".to_string()), Some("true".to_string())]]
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM pg_tables WHERE tablename = '_sqlx_migrations' AND schemaname <> 'stagegate'"),
+        Some("0".into()),
+        "a project's own sqlx table is never touched"
+    );
+    let row = &p.query(
+        "SELECT version, name, status, checksum, statements_done::text, statements_total::text, \
+                db_user, finished_at IS NOT NULL AND duration_ms >= 0 \
+         FROM stagegate.migrations",
+    )[0];
+    assert_eq!(row[0].as_deref(), Some("1"));
+    assert_eq!(row[1].as_deref(), Some("users"));
+    assert_eq!(row[2].as_deref(), Some("applied"));
+    assert!(row[3].as_deref().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        (row[4].as_deref(), row[5].as_deref()),
+        (Some("1"), Some("1"))
+    );
+    assert_eq!(row[6].as_deref(), Some("postgres"));
+    assert_eq!(row[7].as_deref(), Some("t"));
+
+    // A second run finds nothing to do.
+    let again = p.apply();
+    assert_exit(&again, 0);
+    assert!(again.stdout.contains("up to date"), "{}", again.stdout);
+}
+
+#[test]
+fn a_state_schema_newer_than_the_binary_is_refused() {
+    let p = Project::new("");
+    p.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.query(
+        "INSERT INTO stagegate._sqlx_migrations \
+         (version, description, success, checksum, execution_time) \
+         VALUES (999, 'from the future', true, '\\x00', 1)",
+    );
+    p.write("2_orders.up.sql", "CREATE TABLE orders (id int);\n");
+    for args in [
+        &["migrate", "apply", "--env", "staging"][..],
+        &["migrate", "plan", "--env", "staging"],
+    ] {
+        let out = p.run(args);
+        assert_exit(&out, 3);
+        assert!(
+            out.stderr
+                .contains("is at version 999, newer than this stagegate knows (1)"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(tables(&p), ["users"], "nothing was applied");
+}
+
+#[test]
+fn to_and_dry_run() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+
+    let dry = p.run(&["migrate", "apply", "--env", "staging", "--dry-run"]);
+    assert_exit(&dry, 0);
+    assert!(
+        dry.stdout.contains("3 migration(s) to apply"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("dry run: nothing was changed"));
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'stagegate'"),
+        Some("0".into()),
+        "a dry run creates nothing, not even the state schema"
+    );
+
+    let out = p.run(&["migrate", "apply", "--env", "staging", "--to", "2"]);
+    assert_exit(&out, 0);
+    assert_eq!(tables(&p), ["a", "b"]);
+
+    let bad = p.run(&["migrate", "apply", "--env", "staging", "--to", "7"]);
+    assert_exit(&bad, 2);
+    assert!(
+        bad.stderr
+            .contains("--to 7: no migration with that version")
+    );
+
+    assert_exit(&p.apply(), 0);
+    assert_eq!(tables(&p), ["a", "b", "c"]);
+}
+
+#[test]
+fn timeouts_come_from_the_environment_and_directives_override_them() {
+    let p = Project::new("lock_timeout = \"3s\"\nstatement_timeout = \"15min\"");
+    p.write(
+        "1_env.up.sql",
+        "CREATE TABLE seen_env AS SELECT current_setting('lock_timeout') AS lock, \
+         current_setting('statement_timeout') AS statement;\n",
+    );
+    p.write(
+        "2_file.up.sql",
+        "-- stagegate:lock-timeout 500ms\n\
+         CREATE TABLE seen_file AS SELECT current_setting('lock_timeout') AS lock, \
+         current_setting('statement_timeout') AS statement;\n",
+    );
+    p.write(
+        "3_notx.up.sql",
+        "-- stagegate:no-transaction\n-- stagegate:statement-timeout 1min\n\
+         CREATE TABLE seen_notx AS SELECT current_setting('lock_timeout') AS lock, \
+         current_setting('statement_timeout') AS statement;\n",
+    );
+    p.write(
+        "4_after.up.sql",
+        "CREATE TABLE seen_after AS SELECT current_setting('lock_timeout') AS lock, \
+         current_setting('statement_timeout') AS statement;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let seen = |table: &str| p.query(&format!("SELECT lock, statement FROM {table}"))[0].clone();
+    let pair = |a: &str, b: &str| vec![Some(a.to_string()), Some(b.to_string())];
+    assert_eq!(seen("seen_env"), pair("3s", "15min"));
+    assert_eq!(seen("seen_file"), pair("500ms", "15min"));
+    assert_eq!(seen("seen_notx"), pair("3s", "1min"));
+    assert_eq!(
+        seen("seen_after"),
+        pair("3s", "15min"),
+        "the no-transaction session settings do not leak into the next migration"
+    );
+}
+
+/// Holds ACCESS SHARE on `table` in an open transaction for `hold`, on a thread of its own.
+/// Returns once the lock is held.
+fn hold_table_lock(p: &Project, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
+    let url = p.db.database_url();
+    let sql = format!("BEGIN; SELECT count(*) FROM {table};");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        block_on(async move {
+            let client = stagegate::db::connect(&url).await.unwrap();
+            client.batch_execute(&sql).await.unwrap();
+            ready_tx.send(()).unwrap();
+            tokio::time::sleep(hold).await;
+            client.batch_execute("COMMIT").await.unwrap();
+        });
+    });
+    ready_rx.recv().unwrap();
+    handle
+}
+
+#[test]
+fn a_lock_timeout_restarts_the_whole_transaction_until_the_lock_is_free() {
+    let p = Project::new("lock_timeout = \"200ms\"\nlock_retries = 10");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "2_alter.up.sql",
+        "CREATE TABLE side (id int);\nALTER TABLE t ADD COLUMN note text;\n",
+    );
+    let holder = hold_table_lock(&p, "t", Duration::from_millis(1500));
+    let out = p.apply();
+    holder.join().unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("lock timeout on attempt 1 of 11")
+            && out
+                .stderr
+                .contains("canceling statement due to lock timeout (55P03)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        tables(&p),
+        ["side", "t"],
+        "each retry restarted the transaction"
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM information_schema.columns WHERE table_name = 't' AND column_name = 'note'"),
+        Some("1".into())
+    );
+}
+
+#[test]
+fn lock_retries_run_out_and_nothing_is_left_behind() {
+    let p = Project::new("lock_timeout = \"100ms\"\nlock_retries = 1");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "2_alter.up.sql",
+        "CREATE TABLE side (id int);\nALTER TABLE t ADD COLUMN note text;\n",
+    );
+    let holder = hold_table_lock(&p, "t", Duration::from_secs(4));
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("lock timeout on attempt 1 of 2"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("2_alter failed: canceling statement due to lock timeout (55P03)")
+            && out.stderr.contains("(after 2 attempt(s))")
+            && out.stderr.contains("nothing of 2_alter was applied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["t"]);
+    let row = &p
+        .query("SELECT status, rolled_back::text FROM stagegate.migrations WHERE version = '2'")[0];
+    assert_eq!(row, &[Some("failed".into()), Some("true".into())]);
+    holder.join().unwrap();
+    // A rolled-back failure left nothing behind: the next run simply tries again.
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert_eq!(tables(&p), ["side", "t"]);
+}
+
+#[test]
+fn a_failing_verify_script_rolls_back_the_migration_and_its_record() {
+    let p = Project::new("");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    p.write(
+        "1_t.verify.sql",
+        "DO $$ BEGIN IF (SELECT count(*) FROM t) = 0 THEN RAISE EXCEPTION 't is empty'; END IF; END $$;\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("1_t verify script failed: t is empty (P0001)"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    assert_eq!(
+        p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
+        Some("failure".into())
+    );
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n",
+    );
+    assert_exit(&p.apply(), 0);
+    assert_eq!(
+        p.scalar("SELECT verify_checksum IS NOT NULL FROM stagegate.migrations")
+            .as_deref(),
+        Some("t")
+    );
+}
+
+#[test]
+fn refusals_before_anything_runs() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    assert_exit(&p.apply(), 0);
+    let recorded = p
+        .scalar("SELECT checksum FROM stagegate.migrations WHERE version = '1'")
+        .unwrap();
+
+    // Out of order: 2 is older than the applied 3.
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("2_b is pending but older than 3, which is already applied"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(p.migrations().join("2_b.up.sql")).unwrap();
+
+    // Checksum drift, with both checksums.
+    p.write("1_a.up.sql", "CREATE TABLE a (id bigint);\n");
+    p.write("4_d.up.sql", "CREATE TABLE d (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 3);
+    let now = stagegate::source::Checksum::of_text("CREATE TABLE a (id bigint);\n").to_string();
+    assert!(
+        out.stderr.contains(&format!(
+            "1_a was applied with checksum {recorded} but the file now has {now}"
+        )),
+        "{}",
+        out.stderr
+    );
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+
+    // Missing locally.
+    std::fs::remove_file(p.migrations().join("3_c.up.sql")).unwrap();
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("3_c is applied in this environment but has no file"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing was run"));
+    assert_eq!(tables(&p), ["a", "c"], "4_d did not run");
+}
+
+#[test]
+fn a_failed_no_transaction_migration_resumes_at_the_failed_statement_after_resolve() {
+    let p = Project::new("");
+    p.write(
+        "1_steps.up.sql",
+        "-- stagegate:no-transaction\n\
+         CREATE TABLE a (id int);\n\
+         CREATE TABLE b (id int);\n\
+         INSERT INTO needed_by_hand VALUES (1);\n\
+         CREATE TABLE c (id int);\n",
+    );
+    p.write("2_after.up.sql", "CREATE TABLE after (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("1_steps failed at statement 3 of 4 (line 4): relation \"needed_by_hand\" does not exist (42P01)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("2 of 4 statement(s) are applied and stay applied")
+    );
+    assert_eq!(tables(&p), ["a", "b"]);
+
+    let status = p.run(&["migrate", "status", "--env", "staging", "--format", "json"]);
+    assert_exit(&status, 0);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let cell = &json["migrations"][0]["environments"]["staging"];
+    assert_eq!(cell["state"], "failed");
+    assert_eq!(cell["statements_done"], 2);
+    assert_eq!(
+        json["migrations"][1]["environments"]["staging"]["state"],
+        "pending"
+    );
+
+    // Unresolved: refused, nothing runs.
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_steps failed at statement 3 of 4 and is not resolved"),
+        "{}",
+        out.stderr
+    );
+
+    // A human repairs the database and says so.
+    p.query("CREATE TABLE needed_by_hand (id int)");
+    let out = p.run(&[
+        "migrate",
+        "resolve",
+        "--env",
+        "staging",
+        "1",
+        "--reason",
+        "created needed_by_hand",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("resolved the failed attempt of 1_steps")
+    );
+    let again = p.run(&[
+        "migrate", "resolve", "--env", "staging", "1", "--reason", "twice",
+    ]);
+    assert_exit(&again, 2);
+    assert!(
+        again.stderr.contains("already resolved"),
+        "{}",
+        again.stderr
+    );
+
+    // Resumes at statement 3: re-running CREATE TABLE a would fail.
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr
+            .contains("resuming 1_steps (no transaction) at statement 3 of 4"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a", "after", "b", "c", "needed_by_hand"]);
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM needed_by_hand"),
+        Some("1".into())
+    );
+    assert_eq!(
+        p.scalar("SELECT status || ' ' || statements_done || '/' || statements_total || ' ' || resolved_reason FROM stagegate.migrations WHERE version = '1'"),
+        Some("applied 4/4 created needed_by_hand".into())
+    );
+    assert_eq!(
+        p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
+        Some("failure,resolve,apply,apply".into())
+    );
+}
+
+#[test]
+fn a_fixed_file_resumes_without_resolve_but_the_done_part_must_not_change() {
+    let p = Project::new("");
+    let head = "-- stagegate:no-transaction\nCREATE TABLE a (id int);\n";
+    p.write(
+        "1_steps.up.sql",
+        &format!("{head}SELECT * FROM typo;\nCREATE TABLE c (id int);\n"),
+    );
+    assert_exit(&p.apply(), 4);
+
+    // Editing a statement that already ran is refused.
+    p.write(
+        "1_steps.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE a (id bigint);\nSELECT 1;\nCREATE TABLE c (id int);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("refusing to resume 1_steps: its first 1 statement(s) already ran"),
+        "{}",
+        out.stderr
+    );
+
+    // Fixing the failed statement resumes there.
+    p.write(
+        "1_steps.up.sql",
+        &format!("{head}SELECT 1;\nCREATE TABLE c (id int);\n"),
+    );
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr
+            .contains("resuming 1_steps (no transaction) at statement 2 of 3"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a", "c"]);
+}
+
+#[test]
+fn a_second_apply_waits_a_bounded_time_and_names_the_holder() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let url = p.db.database_url();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        block_on(async move {
+            let client = stagegate::db::connect(&url).await.unwrap();
+            let pid: i32 = client
+                .query_one(
+                    "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock($1)) l",
+                    &[&stagegate::db::lock::LOCK_KEY],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            ready_tx.send(pid).unwrap();
+            let _ = tokio::task::spawn_blocking(move || done_rx.recv()).await;
+        });
+    });
+    let pid = ready_rx.recv().unwrap();
+    let out = p
+        .command()
+        .env("STAGEGATE_LOCK_WAIT", "1s")
+        .args(["migrate", "apply", "--env", "staging"])
+        .output()
+        .unwrap();
+    done_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("another stagegate run holds the lock on"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "(pid {pid}, user postgres, application stagegate, from "
+        )) && stderr.contains("connected since ")
+            && stderr.contains("gave up after waiting 1s"),
+        "{stderr}"
+    );
+    assert!(tables(&p).is_empty());
+    // Once the holder is gone, apply goes through.
+    assert_exit(&p.apply(), 0);
+}
+
+#[test]
+fn ctrl_c_cancels_the_statement_on_the_server_records_the_failure_and_exits_4() {
+    let p = Project::new("");
+    p.write(
+        "1_sleep.up.sql",
+        "CREATE TABLE before_sleep (id int);\nSELECT pg_sleep(30);\n",
+    );
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
+        .current_dir(p.dir.path())
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1")
+        .env(URL_VAR, p.db.database_url().expose())
+        .args(["migrate", "apply", "--env", "staging"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the server is running the sleep.
+    let started = Instant::now();
+    let sleeping = "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' \
+                    AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()";
+    while p.scalar(sleeping).as_deref() != Some("1") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the migration never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("1_sleep interrupted (Ctrl-C): the running statement was cancelled on the server (canceling statement due to user request (57014)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        p.scalar(sleeping).as_deref(),
+        Some("0"),
+        "the server stopped sleeping"
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory'")
+            .as_deref(),
+        Some("0"),
+        "the lock was released"
+    );
+    assert!(tables(&p).is_empty(), "the transaction was rolled back");
+    let row = &p.query("SELECT status, error FROM stagegate.migrations WHERE version = '1'")[0];
+    assert_eq!(row[0].as_deref(), Some("failed"));
+    assert!(row[1].as_deref().unwrap().contains("interrupted (Ctrl-C)"));
+    assert_eq!(
+        p.scalar("SELECT kind FROM stagegate.events ORDER BY id DESC LIMIT 1"),
+        Some("failure".into())
+    );
+}
+
+#[test]
+fn audit_verify_detects_an_edited_event() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write(
+        "2_b.up.sql",
+        "-- stagegate:no-transaction\nSELECT * FROM nothing_here;\n",
+    );
+    assert_exit(&p.apply(), 4);
+    p.write("2_b.up.sql", "-- stagegate:no-transaction\nSELECT 1;\n");
+    assert_exit(&p.apply(), 0);
+
+    let out = p.run(&["audit", "--env", "staging", "--verify"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("verified: the hash chain of 3 event(s) is intact"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("│ 2  │") && out.stdout.contains("failure"),
+        "{}",
+        out.stdout
+    );
+
+    // The table refuses edits...
+    let url = p.db.database_url();
+    let refused = block_on(async move {
+        let client = stagegate::db::connect(&url).await.unwrap();
+        client
+            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 2")
+            .await
+            .unwrap_err()
+    });
+    assert!(
+        refused
+            .to_string()
+            .contains("stagegate.events is append-only")
+            || format!("{refused:?}").contains("append-only")
+    );
+    // ...but a superuser can switch that off; the chain still shows it.
+    p.query(
+        "ALTER TABLE stagegate.events DISABLE TRIGGER events_append_only; \
+         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 2; \
+         ALTER TABLE stagegate.events ENABLE TRIGGER events_append_only",
+    );
+    let out = p.run(&["audit", "--env", "staging", "--verify"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("the event log of `staging` was tampered with: event 2 does not match"),
+        "{}",
+        out.stderr
+    );
+    let json = p.run(&["audit", "--env", "staging", "--verify", "--format", "json"]);
+    assert_exit(&json, 3);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["verified"], false);
+    assert_eq!(json["first_mismatch"]["id"], 2);
+    assert_eq!(json["events"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn status_across_environments_with_one_unreachable() {
+    let p = Project::new("");
+    let other = TestDb::create();
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[environments.staging]\nurl = \"${{{URL_VAR}}}\"\n\n\
+             [environments.production]\nurl = \"${{SG_TEST_PROD_URL}}\"\n\n\
+             [environments.offline]\nurl = \"postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2\"\n"
+        ),
+    )
+    .unwrap();
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    assert_exit(&p.apply(), 0);
+    let prod = |args: &[&str]| {
+        let out = p
+            .command()
+            .env("SG_TEST_PROD_URL", other.database_url().expose())
+            .args(args)
+            .output()
+            .unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    };
+    assert_exit(
+        &prod(&["migrate", "apply", "--env", "production", "--to", "1"]),
+        0,
+    );
+    // Drift in staging: 3 edited; 4 exists only in staging's record.
+    p.write("4_d.up.sql", "CREATE TABLE d (id int);\n");
+    assert_exit(&p.apply(), 0);
+    std::fs::remove_file(p.migrations().join("4_d.up.sql")).unwrap();
+    p.write("3_c.up.sql", "CREATE TABLE c (id bigint);\n");
+
+    let out = prod(&["migrate", "status"]);
+    assert_exit(&out, 4);
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let line = |version: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("│ {version} ")))
+            .unwrap_or_else(|| panic!("no row {version}:\n{}", out.stdout))
+            .to_string()
+    };
+    assert!(
+        out.stdout.contains("│ version │ name │ offline"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("1").contains("applied 2") && line("1").matches("applied").count() == 2,
+        "{}",
+        line("1")
+    );
+    assert!(line("2").contains("pending"), "{}", line("2"));
+    assert!(line("3").contains("checksum mismatch"), "{}", line("3"));
+    assert!(line("4").contains("missing locally"), "{}", line("4"));
+    assert!(line("1").contains("unreachable"));
+    assert!(
+        out.stdout.contains(
+            "offline: unreachable: cannot connect to postgres://postgres:***@127.0.0.1:1/x"
+        ),
+        "{}",
+        out.stdout
+    );
+
+    let json = prod(&[
+        "migrate",
+        "status",
+        "--env",
+        "staging",
+        "--env",
+        "production",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&json, 0);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let state = |i: usize, env: &str| json["migrations"][i]["environments"][env]["state"].clone();
+    assert_eq!(state(0, "staging"), "applied");
+    assert_eq!(state(0, "production"), "applied");
+    assert_eq!(state(1, "production"), "pending");
+    assert_eq!(state(2, "staging"), "checksum-mismatch");
+    assert!(json["migrations"][2]["environments"]["staging"]["recorded_checksum"].is_string());
+    assert_eq!(state(3, "staging"), "missing-locally");
+    assert_eq!(state(3, "production"), "pending");
+
+    // A missing variable is shown for that environment only.
+    let out = p.run(&["migrate", "status"]);
+    assert_exit(&out, 4);
+    assert!(out.stdout.contains("production: unreachable: environment `production`: variable SG_TEST_PROD_URL is not set"), "{}", out.stdout);
+}
+
+#[test]
+fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
+    let p = Project::new("lock_timeout = \"2s\"");
+    p.write(
+        "1_a.up.sql",
+        "CREATE TABLE a (id int);\nCREATE TABLE a2 (id int);\n",
+    );
+    p.write(
+        "2_idx.up.sql",
+        "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+    );
+    let out = p.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&out, 0);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(plan["migrations"][0]["mode"], "transaction");
+    assert_eq!(plan["migrations"][0]["statements"], 2);
+    assert_eq!(plan["migrations"][0]["lock_timeout"], "2s");
+    assert_eq!(plan["migrations"][1]["mode"], "no-transaction");
+    assert_eq!(
+        plan["migrations"][1]["checksum"],
+        stagegate::source::Checksum::of_text(
+            "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+        )
+        .to_string()
+    );
+    assert_eq!(plan["findings"].as_array().unwrap().len(), 0, "lint seam");
+    let hash = plan["hash"].as_str().unwrap().to_string();
+
+    let text = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert!(text.stdout.contains(&format!("plan hash: {hash}")));
+    assert!(
+        text.stdout
+            .contains("lint findings: none reported (lint integration pending)")
+    );
+
+    // The plan changes: the hash no longer matches.
+    p.write("3_b.up.sql", "CREATE TABLE b (id int);\n");
+    let out = p.run(&["migrate", "apply", "--env", "staging", "--plan-hash", &hash]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("the plan changed since it was reviewed"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    let out = p.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "2",
+        "--plan-hash",
+        &hash,
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(tables(&p), ["a", "a2"]);
+}
+
+#[test]
+fn gates_that_are_not_built_yet_refuse_instead_of_being_skipped() {
+    for (setting, gate) in [
+        (
+            "confirm = true",
+            "confirmation gate: confirm = true is configured",
+        ),
+        (
+            "backup = { dir = \"backups\" }",
+            "backup gate: backup (dir ",
+        ),
+        (
+            "lint = \"deny\"",
+            "lint gate: lint = \"deny\" is configured",
+        ),
+    ] {
+        let p = Project::new(setting);
+        p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+        let out = p.apply();
+        assert_exit(&out, 3);
+        assert!(out.stderr.contains(gate), "{setting}: {}", out.stderr);
+        assert!(out.stderr.contains("not implemented yet"), "{}", out.stderr);
+        let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+        assert_exit(&plan, 3);
+        assert!(plan.stdout.contains("refuse"), "{}", plan.stdout);
+        assert!(tables(&p).is_empty());
+    }
+    let p = Project::new("");
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[environments.staging]\nurl = \"${{{URL_VAR}}}\"\n\
+             [environments.production]\nurl = \"${{{URL_VAR}}}\"\npromote_from = \"staging\"\n"
+        ),
+    )
+    .unwrap();
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.run(&["migrate", "apply", "--env", "production"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("promotion gate: promote_from = \"staging\" is configured"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn psql_meta_commands_are_refused_before_anything_runs() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write(
+        "2_b.up.sql",
+        "\\set ON_ERROR_STOP on\nCREATE TABLE b (id int);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr
+            .contains("2_b.up.sql:1: psql meta-command `\\set ON_ERROR_STOP on`"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+}
