@@ -6,4 +6,5 @@ mod cli;
 mod db;
 mod harness;
 mod layouts;
+mod real_world;
 mod runner;
