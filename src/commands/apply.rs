@@ -8,6 +8,7 @@ use crate::db;
 use crate::deploy::apply::{self, ApplyOptions, ApplyReport};
 use crate::exit::Outcome;
 use crate::printer::Printer;
+use crate::source::Version;
 
 pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
@@ -19,15 +20,35 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
             env.name
         );
     }
-    let local = super::status::load_migrations(config, printer)?;
-    let to = super::plan::target_version(&local, args.to.as_deref())?;
+    let to = match &args.to {
+        Some(text) => Some(
+            Version::parse(text)
+                .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?,
+        ),
+        None => None,
+    };
     let options = ApplyOptions {
-        to,
+        to: to.clone(),
         dry_run: args.dry_run,
         plan_hash: args.plan_hash.clone(),
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
     };
-    let report = db::runtime()?.block_on(apply::apply(&env, local, &options, printer))?;
+    let dir = config.migrations_dir();
+    let layout = config.migrations.layout;
+    let printer_copy = *printer;
+    let runtime = db::runtime()?;
+    let report = runtime.block_on(async {
+        // Read the files on a worker thread while the connections are set up.
+        let local = async move {
+            let local = tokio::task::spawn_blocking(move || {
+                super::status::load_migrations_from(&dir, layout, &printer_copy)
+            })
+            .await??;
+            super::plan::target_version(&local, to.as_ref().map(Version::as_str))?;
+            Ok(local)
+        };
+        apply::apply(&env, local, &options, printer).await
+    })?;
     super::print_report(&render(&report))?;
     Ok(Outcome::Success)
 }

@@ -15,7 +15,16 @@ use crate::source::{self, Version};
 
 /// Discovers and loads the configured migrations, printing discovery warnings.
 pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
-    let set = source::discover_as(&config.migrations_dir(), config.migrations.layout)?;
+    load_migrations_from(&config.migrations_dir(), config.migrations.layout, printer)
+}
+
+/// As [`load_migrations`], from a directory and layout.
+pub fn load_migrations_from(
+    dir: &std::path::Path,
+    layout: Option<source::Layout>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    let set = source::discover_as(dir, layout)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }

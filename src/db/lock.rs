@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::DbError;
 use crate::config::DatabaseUrl;
@@ -91,11 +91,13 @@ impl AdvisoryLock {
         let mut on_wait = Some(on_wait);
         let mut pause = Duration::from_millis(50);
         loop {
-            let got: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+            // Simple protocol: one round trip.
+            let got = client
+                .simple_query(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"))
                 .await
                 .map_err(query)?
-                .get(0);
+                .iter()
+                .any(|m| matches!(m, SimpleQueryMessage::Row(row) if row.get(0) == Some("t")));
             if got {
                 return Ok(AdvisoryLock { client });
             }
@@ -120,7 +122,7 @@ impl AdvisoryLock {
     pub async fn release(self) {
         let _ = self
             .client
-            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+            .simple_query(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
             .await;
     }
 }

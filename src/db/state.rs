@@ -218,22 +218,22 @@ impl StateStore {
     /// The state schema's version here: `None` when stagegate never ran on this database.
     /// A version newer than this binary knows is refused.
     pub async fn schema_version(&mut self) -> Result<Option<i64>, StateError> {
-        let exists = sqlx::query_scalar!(
-            r#"SELECT to_regclass('stagegate._sqlx_migrations') IS NOT NULL AS "exists!""#
+        // The tracking table is created by sqlx at run time, so this query cannot be checked
+        // against it at build time. One round trip: a missing table means no state yet.
+        let found: Option<i64> = match sqlx::query_scalar(
+            "SELECT max(version) FROM stagegate._sqlx_migrations WHERE success",
         )
         .fetch_one(&mut self.conn)
         .await
-        .map_err(self.query_error())?;
-        if !exists {
-            return Ok(None);
-        }
-        // The tracking table is created by sqlx at run time, so this query cannot be checked
-        // against it at build time.
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT max(version) FROM stagegate._sqlx_migrations WHERE success")
-                .fetch_one(&mut self.conn)
-                .await
-                .map_err(self.query_error())?;
+        {
+            Ok(found) => found,
+            Err(sqlx::Error::Database(error))
+                if matches!(error.code().as_deref(), Some("42P01" | "3F000")) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(self.query_error()(error)),
+        };
         let known = known_schema_version();
         match found {
             Some(found) if found > known => Err(StateError::NewerSchema {

@@ -6,6 +6,7 @@
 //! in its own transaction, with its record written in that transaction; a no-transaction one
 //! runs statement by statement, recording progress so a failure can resume where it stopped.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -54,10 +55,11 @@ pub struct ApplyReport {
     pub applied: Vec<AppliedMigration>,
 }
 
-/// Runs `migrate apply` for `env` with the local migrations `local`.
+/// Runs `migrate apply` for `env`. `local` reads the migration files; it runs while the
+/// connections are being set up.
 pub async fn apply(
     env: &Environment,
-    local: Vec<LocalMigration>,
+    local: impl Future<Output = anyhow::Result<Vec<LocalMigration>>>,
     options: &ApplyOptions,
     printer: &Printer,
 ) -> anyhow::Result<ApplyReport> {
@@ -66,12 +68,11 @@ pub async fn apply(
     if let Some(message) = plan::gate_refusal(&env.name, &gates) {
         return Err(exit::refused(anyhow::anyhow!(message)));
     }
-    check_scripts(&local)?;
 
     if options.dry_run {
-        let mut store = StateStore::connect(&env.url)
-            .await
-            .map_err(exit::execution)?;
+        let (local, store) = tokio::join!(local, StateStore::connect(&env.url));
+        let local = local?;
+        let mut store = store.map_err(exit::execution)?;
         let plan = prepare(env, &mut store, &local, options).await?;
         store.close().await;
         return Ok(ApplyReport {
@@ -82,7 +83,8 @@ pub async fn apply(
         });
     }
 
-    let (lock, store) = tokio::join!(
+    let (local, lock, store) = tokio::join!(
+        local,
         AdvisoryLock::acquire(&env.url, options.lock_wait, |holder| {
             printer.note(&format!(
                 "waiting up to {}s for another stagegate run on `{}` ({})",
@@ -93,15 +95,25 @@ pub async fn apply(
         }),
         StateStore::connect(&env.url)
     );
-    let lock = lock.map_err(|e| match e {
-        crate::db::lock::LockError::Busy { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
-    let mut store = match store {
-        Ok(store) => store,
-        Err(error) => {
-            lock.release().await;
-            return Err(exit::execution(error));
+    // A problem with the files is reported before one with the database; a lock that was
+    // taken is given back either way.
+    let (local, lock, mut store) = match (local, lock, store) {
+        (Ok(local), Ok(lock), Ok(store)) => (local, lock, store),
+        (local, lock, store) => {
+            let lock_error = match lock {
+                Ok(lock) => {
+                    lock.release().await;
+                    None
+                }
+                Err(error @ crate::db::lock::LockError::Busy { .. }) => Some(exit::refused(error)),
+                Err(error) => Some(exit::execution(error)),
+            };
+            return Err(match (local, lock_error, store) {
+                (Err(error), _, _) => error,
+                (_, Some(error), _) => error,
+                (_, None, Err(error)) => exit::execution(error),
+                (Ok(_), None, Ok(_)) => unreachable!("all three succeeded"),
+            });
         }
     };
     let result = apply_locked(env, &mut store, &local, options, printer).await;
@@ -164,6 +176,7 @@ async fn apply_locked(
     let rows = store.migrations().await.map_err(exit::execution)?;
     let entries = super::compare(local, &rows);
     let pending = plan::pending(&entries, options.to.as_ref());
+    check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
 
     store.ensure_schema().await.map_err(|e| match e {
         state::StateError::NewerSchema { .. } => exit::refused(e),
@@ -217,7 +230,7 @@ async fn apply_locked(
 }
 
 /// Refuses scripts stagegate cannot send as they are: psql meta-commands and COPY data.
-fn check_scripts(local: &[LocalMigration]) -> anyhow::Result<()> {
+fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
         for statement in sql::split(&migration.up.text) {
             let line = migration.up.first_line + statement.line - 1;
