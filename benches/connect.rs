@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench connect [-- URL]`: connects 50 times with each and prints the median
 //! and the slowest, so a stall in the handshake (such as Nagle's algorithm meeting delayed
-//! ACKs, ~40 ms) shows.
+//! ACKs, ~40 ms) shows. Then reads the state table 20 times on one connection (point it at a
+//! database with state to make that meaningful).
 
 use std::time::{Duration, Instant};
 
@@ -39,9 +40,19 @@ fn main() {
             drop(a);
             b.expect("sqlx").close().await;
         }
+        let mut rows = Vec::new();
+        let mut store = StateStore::connect(&url).await.expect("sqlx");
+        for _ in 0..20 {
+            let start = Instant::now();
+            let read = store.migrations().await.expect("state");
+            rows.push(start.elapsed());
+            std::hint::black_box(read);
+        }
+        store.close().await;
         report("tokio-postgres connect + first query", tp);
         report("sqlx connect + first query          ", sx);
         report("both in parallel (as apply does)    ", both);
+        report("reading stagegate.migrations        ", rows);
     });
 }
 

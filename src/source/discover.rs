@@ -74,7 +74,11 @@ fn list(dir: &Path) -> Result<Vec<Entry>, SourceError> {
         if name.starts_with('.') {
             continue;
         }
-        let is_dir = path.is_dir();
+        // The directory entry knows its type without a stat; only symlinks need following.
+        let is_dir = match item.file_type() {
+            Ok(kind) if !kind.is_symlink() => kind.is_dir(),
+            _ => path.is_dir(),
+        };
         entries.push(Entry { name, path, is_dir });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
