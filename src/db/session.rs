@@ -3,12 +3,12 @@
 //! Whole scripts go through the simple-query protocol (`batch_execute`), exactly as psql would
 //! send them. A transactional migration runs as BEGIN, `SET LOCAL` timeouts, the up script, the
 //! verify script, `stagegate.record_apply(...)`, COMMIT: the change and its record commit
-//! together or not at all.
+//! together or not at all, in two round trips (three with a verify script).
 
 use std::fmt::Write as _;
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{CancelToken, Client};
+use tokio_postgres::{CancelToken, Client, Statement};
 
 use super::DbError;
 use crate::config::{DatabaseUrl, HumanDuration};
@@ -67,6 +67,8 @@ pub enum Step {
 pub struct ScriptError {
     pub step: Step,
     pub source: tokio_postgres::Error,
+    /// Characters sent in front of the script (BEGIN and settings); error positions count them.
+    pub prefix_chars: usize,
 }
 
 impl ScriptError {
@@ -88,12 +90,15 @@ pub fn is_cancelled(error: &tokio_postgres::Error) -> bool {
 /// The connection user migrations run on.
 pub struct Session {
     client: Client,
+    /// `stagegate.record_apply(...)`, prepared on first use.
+    record_statement: tokio::sync::OnceCell<Statement>,
 }
 
 impl Session {
     pub async fn connect(url: &DatabaseUrl) -> Result<Session, DbError> {
         Ok(Session {
             client: super::connect(url).await?,
+            record_statement: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -128,24 +133,41 @@ impl Session {
         verify: Option<&str>,
         record: &ApplyRecord,
     ) -> Result<(), ScriptError> {
-        let at = |step: Step| move |source| ScriptError { step, source };
-        let begin = format!("BEGIN;{}", timeouts.set_sql(true));
+        let prefix = format!("BEGIN;{}", timeouts.set_sql(true));
+        let prefix_chars = prefix.chars().count();
+        let at = |step: Step| {
+            move |source| ScriptError {
+                prefix_chars: if matches!(step, Step::Up) {
+                    prefix_chars
+                } else {
+                    0
+                },
+                step,
+                source,
+            }
+        };
+        // BEGIN and the settings go in front of the script, in one simple query: one round
+        // trip, and if any of it fails nothing after it runs. The prefix has no newline, so
+        // error positions still give the script's own line numbers.
+        let sent = format!("{prefix}{up}");
         self.client
-            .batch_execute(&begin)
+            .batch_execute(&sent)
             .await
             .map_err(at(Step::Up))?;
-        self.client.batch_execute(up).await.map_err(at(Step::Up))?;
         if let Some(verify) = verify {
             self.client
                 .batch_execute(verify)
                 .await
                 .map_err(at(Step::Verify))?;
         }
-        self.record_apply(record).await.map_err(at(Step::Record))?;
-        self.client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(at(Step::Record))
+        // The record and COMMIT are pipelined (sent together, one round trip). If the record
+        // fails, the server answers COMMIT of the aborted transaction with a rollback.
+        let (recorded, committed) = tokio::join!(
+            self.record_apply(record),
+            self.client.batch_execute("COMMIT")
+        );
+        recorded.map_err(at(Step::Record))?;
+        committed.map_err(at(Step::Record))
     }
 
     /// Sets the timeouts for the session (no-transaction migrations run outside a
@@ -166,9 +188,17 @@ impl Session {
 
     /// `stagegate.record_apply(...)` in whatever transaction state the session is in.
     pub async fn record_apply(&self, record: &ApplyRecord) -> Result<(), tokio_postgres::Error> {
+        let statement = self
+            .record_statement
+            .get_or_try_init(|| {
+                self.client.prepare(
+                    "SELECT stagegate.record_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+            })
+            .await?;
         self.client
             .execute(
-                "SELECT stagegate.record_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                statement,
                 &[
                     &record.version,
                     &record.version_text,
@@ -191,6 +221,16 @@ impl Session {
 /// (from the error position, for a script whose first line is `first_line` of its file), detail
 /// and hint.
 pub fn describe_error(error: &tokio_postgres::Error, script: &str, first_line: usize) -> String {
+    describe_error_after(error, script, first_line, 0)
+}
+
+/// As [`describe_error`] for a script that was sent after `prefix_chars` other characters.
+pub fn describe_error_after(
+    error: &tokio_postgres::Error,
+    script: &str,
+    first_line: usize,
+    prefix_chars: usize,
+) -> String {
     let Some(db) = error.as_db_error() else {
         return error.to_string();
     };
@@ -199,7 +239,7 @@ pub fn describe_error(error: &tokio_postgres::Error, script: &str, first_line: u
         // 1-based position in characters.
         let offset = script
             .char_indices()
-            .nth((*position as usize).saturating_sub(1))
+            .nth((*position as usize).saturating_sub(1 + prefix_chars))
             .map_or(script.len(), |(i, _)| i);
         let line = first_line + script[..offset].matches('\n').count();
         let _ = write!(out, " at line {line}");

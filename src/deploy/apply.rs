@@ -392,15 +392,17 @@ impl Runner<'_> {
                 Step::Verify => "verify script failed",
                 Step::Record => "could not be recorded",
             };
-            let mut message = format!(
-                "{label} {what}: {}",
-                session::describe_error(&error.source, script, first_line)
+            let described = session::describe_error_after(
+                &error.source,
+                script,
+                first_line,
+                error.prefix_chars,
             );
+            let mut message = format!("{label} {what}: {described}");
             if interrupted && session::is_cancelled(&error.source) {
                 message = format!(
                     "{label} interrupted (Ctrl-C): the running statement was cancelled on the \
-                     server ({})",
-                    session::describe_error(&error.source, script, first_line)
+                     server ({described})"
                 );
             } else if error.is_lock_timeout() {
                 message.push_str(&format!(" (after {attempt} attempt(s))"));

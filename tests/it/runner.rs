@@ -978,3 +978,21 @@ fn psql_meta_commands_are_refused_before_anything_runs() {
     );
     assert!(tables(&p).is_empty());
 }
+
+#[test]
+fn an_error_names_the_line_of_the_file_even_behind_the_timeout_settings() {
+    let p = Project::new("lock_timeout = \"2s\"\nstatement_timeout = \"1min\"");
+    p.write(
+        "1_bad.up.sql",
+        "-- a comment\nCREATE TABLE ok (id int);\nCREATE TABLE bad (id int,);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("1_bad failed: syntax error at or near \")\" (42601) at line 3"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+}
