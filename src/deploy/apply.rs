@@ -229,12 +229,28 @@ async fn apply_locked(
     outcome.map(|()| report)
 }
 
-/// Refuses scripts stagegate cannot send as they are: psql meta-commands and COPY data.
+/// Refuses scripts stagegate cannot run as they are: psql meta-commands, COPY data, and
+/// transaction control in a migration that runs in a transaction (a COMMIT in the file would
+/// commit half a migration without its record and before its verify script).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
         for statement in sql::split(&migration.up.text) {
             let line = migration.up.first_line + statement.line - 1;
             let what = match statement.kind {
+                RawKind::Sql if !migration.up.settings.no_transaction => {
+                    let text = statement.text(&migration.up.text);
+                    match transaction_control(text) {
+                        Some(word) => {
+                            anyhow::bail!(
+                                "{}:{line}: `{word}` in a migration that stagegate runs in a \
+                                 transaction of its own; remove the transaction control from the \
+                                 file (or mark it `-- stagegate:no-transaction`)",
+                                migration.up.path.display()
+                            );
+                        }
+                        None => continue,
+                    }
+                }
                 RawKind::Sql => continue,
                 RawKind::PsqlMeta => format!(
                     "psql meta-command `{}`",
@@ -252,6 +268,22 @@ fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow:
     Ok(())
 }
 
+/// The transaction-control keyword a statement starts with, if any.
+fn transaction_control(statement: &str) -> Option<String> {
+    let mut words = statement
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase);
+    let first = words.next()?;
+    match first.as_str() {
+        "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" => Some(first),
+        "START" if words.next().as_deref() == Some("TRANSACTION") => {
+            Some("START TRANSACTION".to_string())
+        }
+        _ => None,
+    }
+}
+
 struct Runner<'a> {
     env: &'a Environment,
     session: &'a Session,
@@ -263,6 +295,7 @@ struct Runner<'a> {
 
 /// Pause before retry `attempt` (1-based) after a lock timeout.
 fn backoff(attempt: u32) -> Duration {
+    // 0.5 s, 1 s, 2 s, ... at most 10 s.
     Duration::from_millis(500u64.saturating_mul(1 << (attempt - 1).min(5)))
         .min(Duration::from_secs(10))
 }

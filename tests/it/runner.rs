@@ -996,3 +996,27 @@ fn an_error_names_the_line_of_the_file_even_behind_the_timeout_settings() {
     );
     assert!(tables(&p).is_empty());
 }
+
+#[test]
+fn transaction_control_in_a_transactional_migration_is_refused() {
+    let p = Project::new("");
+    p.write(
+        "1_wrapped.up.sql",
+        "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a migration that stagegate runs in a transaction of its own"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    // A function body's BEGIN is not transaction control.
+    p.write(
+        "1_wrapped.up.sql",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;\n\
+         CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n",
+    );
+    assert_exit(&p.apply(), 0);
+}
