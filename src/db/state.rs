@@ -252,7 +252,7 @@ impl StateStore {
             return Ok(());
         }
         migrator()
-            .run_direct(None, &mut self.conn, false)
+            .run(&mut self.conn)
             .await
             .map_err(|source| StateError::Migrate {
                 url: self.url.clone(),

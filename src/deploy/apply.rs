@@ -190,10 +190,11 @@ async fn apply_locked(
     let watcher = {
         let interrupted = Arc::clone(&interrupted);
         let token = session.cancel_token();
+        let printer = *printer;
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, Ordering::SeqCst);
-                eprintln!("interrupted: cancelling the running statement on the server");
+                printer.note("interrupted: cancelling the running statement on the server");
                 let _ = token.cancel_query(NoTls).await;
             }
         })
