@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{CancelToken, Client, Statement};
+use tokio_postgres::{CancelToken, Client};
 
 use super::DbError;
 use crate::config::{DatabaseUrl, HumanDuration};
@@ -60,6 +60,8 @@ pub enum Step {
     Up,
     Verify,
     Record,
+    /// COMMIT itself failed (a deferred constraint, a serialization failure).
+    Commit,
 }
 
 /// A failed run of a script.
@@ -90,15 +92,12 @@ pub fn is_cancelled(error: &tokio_postgres::Error) -> bool {
 /// The connection user migrations run on.
 pub struct Session {
     client: Client,
-    /// `stagegate.record_apply(...)`, prepared on first use.
-    record_statement: tokio::sync::OnceCell<Statement>,
 }
 
 impl Session {
     pub async fn connect(url: &DatabaseUrl) -> Result<Session, DbError> {
         Ok(Session {
             client: super::connect(url).await?,
-            record_statement: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -160,14 +159,23 @@ impl Session {
                 .await
                 .map_err(at(Step::Verify))?;
         }
-        // The record and COMMIT are pipelined (sent together, one round trip). If the record
-        // fails, the server answers COMMIT of the aborted transaction with a rollback.
-        let (recorded, committed) = tokio::join!(
-            self.record_apply(record),
-            self.client.batch_execute("COMMIT")
-        );
-        recorded.map_err(at(Step::Record))?;
-        committed.map_err(at(Step::Record))
+        // The record and COMMIT in one simple query: one round trip, in this order by
+        // construction; if the record fails, COMMIT is never reached and the caller rolls back.
+        // (Sending them as two pipelined requests would let COMMIT overtake a record whose
+        // statement is still being prepared.)
+        let finish = format!("{};COMMIT", record_apply_sql(record));
+        self.client.batch_execute(&finish).await.map_err(|source| {
+            // Errors inside the record carry the function in their context; COMMIT's do not.
+            let in_record = source
+                .as_db_error()
+                .and_then(|e| e.where_())
+                .is_some_and(|context| context.contains("stagegate."));
+            at(if in_record {
+                Step::Record
+            } else {
+                Step::Commit
+            })(source)
+        })
     }
 
     /// Sets the timeouts for the session (no-transaction migrations run outside a
@@ -188,33 +196,35 @@ impl Session {
 
     /// `stagegate.record_apply(...)` in whatever transaction state the session is in.
     pub async fn record_apply(&self, record: &ApplyRecord) -> Result<(), tokio_postgres::Error> {
-        let statement = self
-            .record_statement
-            .get_or_try_init(|| {
-                self.client.prepare(
-                    "SELECT stagegate.record_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-            })
-            .await?;
-        self.client
-            .execute(
-                statement,
-                &[
-                    &record.version,
-                    &record.version_text,
-                    &record.name,
-                    &record.checksum,
-                    &record.down_checksum,
-                    &record.verify_checksum,
-                    &record.no_transaction,
-                    &record.os_user,
-                    &record.statements_total,
-                    &record.done_checksum,
-                ],
-            )
-            .await
-            .map(drop)
+        self.client.batch_execute(&record_apply_sql(record)).await
     }
+}
+
+/// A string literal that means `text` whatever `standard_conforming_strings` is set to.
+fn literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+fn optional(text: Option<&str>) -> String {
+    text.map_or_else(|| "NULL".to_string(), literal)
+}
+
+/// The `SELECT stagegate.record_apply(...)` statement for `record`, with its values as
+/// literals so it can share a simple query with COMMIT.
+fn record_apply_sql(record: &ApplyRecord) -> String {
+    format!(
+        "SELECT stagegate.record_apply({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+        literal(&record.version),
+        literal(&record.version_text),
+        literal(&record.name),
+        literal(&record.checksum),
+        optional(record.down_checksum.as_deref()),
+        optional(record.verify_checksum.as_deref()),
+        record.no_transaction,
+        optional(record.os_user.as_deref()),
+        record.statements_total,
+        optional(record.done_checksum.as_deref()),
+    )
 }
 
 /// A database error as one readable line or a few: SQLSTATE, message, where in the script
@@ -254,4 +264,32 @@ pub fn describe_error_after(
         let _ = write!(out, "; context: {}", context.replace('\n', " / "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_survive_quotes_and_backslashes() {
+        assert_eq!(literal("it's"), "E'it''s'");
+        assert_eq!(literal("a\\b"), "E'a\\\\b'");
+        let record = ApplyRecord {
+            version: "1".into(),
+            version_text: "0001".into(),
+            name: "o'brien".into(),
+            checksum: "sha256:00".into(),
+            down_checksum: None,
+            verify_checksum: None,
+            no_transaction: false,
+            os_user: Some("ci".into()),
+            statements_total: 3,
+            done_checksum: None,
+        };
+        assert_eq!(
+            record_apply_sql(&record),
+            "SELECT stagegate.record_apply(E'1', E'0001', E'o''brien', E'sha256:00', NULL, NULL, \
+             false, E'ci', 3, NULL)"
+        );
+    }
 }

@@ -415,7 +415,7 @@ impl Runner<'_> {
                     let v = verify.expect("verify failed, so it exists");
                     (v.text.as_str(), v.first_line, v.path.display().to_string())
                 }
-                Step::Up | Step::Record => (
+                Step::Up | Step::Record | Step::Commit => (
                     local.up.text.as_str(),
                     local.up.first_line,
                     local.up.path.display().to_string(),
@@ -425,6 +425,7 @@ impl Runner<'_> {
                 Step::Up => "failed",
                 Step::Verify => "verify script failed",
                 Step::Record => "could not be recorded",
+                Step::Commit => "failed at COMMIT",
             };
             let described = session::describe_error_after(
                 &error.source,
@@ -618,10 +619,10 @@ impl Runner<'_> {
                     statements.len(),
                     format!(
                         "{label}: {} after all statements ran: {}",
-                        if matches!(error.step, Step::Verify) {
-                            "the verify script failed"
-                        } else {
-                            "recording failed"
+                        match error.step {
+                            Step::Verify => "the verify script failed",
+                            Step::Commit => "COMMIT failed",
+                            Step::Up | Step::Record => "recording failed",
                         },
                         session::describe_error(&error.source, script, first_line)
                     ),

@@ -1020,3 +1020,37 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     );
     assert_exit(&p.apply(), 0);
 }
+
+#[test]
+fn a_deferred_constraint_failing_at_commit_fails_the_migration() {
+    let p = Project::new("");
+    p.write(
+        "1_deferred.up.sql",
+        "CREATE TABLE parent (id int PRIMARY KEY);\n\
+         CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);\n\
+         INSERT INTO child VALUES (42);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("1_deferred failed at COMMIT: insert or update on table \"child\" violates foreign key constraint"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    assert_eq!(
+        p.scalar("SELECT status FROM stagegate.migrations"),
+        Some("failed".into())
+    );
+}
+
+#[test]
+fn names_with_quotes_and_backslashes_are_recorded_as_they_are() {
+    let p = Project::new("");
+    p.write("1_o'brien\\x.up.sql", "CREATE TABLE a (id int);\n");
+    assert_exit(&p.apply(), 0);
+    assert_eq!(
+        p.scalar("SELECT name FROM stagegate.migrations"),
+        Some("o'brien\\x".into())
+    );
+}
