@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 admin=${1:-postgres://postgres@127.0.0.1:5432/postgres}
 count=${2:-1000}
 base=${admin%/*}
-runs=5
+runs=${RUNS:-5}
 
 cargo build --release --quiet
 bin=$PWD/target/release/stagegate
@@ -53,6 +53,7 @@ measure() {
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+minimum() { sort -n | head -n 1; }
 
 echo "$count migrations, $runs runs each, medians (loopback, $(nproc) cores)" >&2
 psql_ms=(); sg_ms=(); sg_kb=(); psql_kb=()
@@ -78,4 +79,8 @@ printf 'psql, 1 session, 1 transaction per file : %6d ms   peak %6d KB\n' "$p" "
 printf 'stagegate migrate apply                 : %6d ms   peak %6d KB   (%+.1f %% vs psql; %s recorded)\n' \
   "$s" "$(printf '%s\n' "${sg_kb[@]}" | sort -n | tail -n 1)" "$(awk -v s="$s" -v p="$p" 'BEGIN { print (s - p) * 100 / p }')" "$applied"
 printf 'stagegate apply, nothing pending        : %6d ms   peak %6d KB\n' "$n" "$(printf '%s\n' "${noop_kb[@]}" | sort -n | tail -n 1)"
-echo "all runs (ms): psql ${psql_ms[*]} | stagegate ${sg_ms[*]} | no-op ${noop_ms[*]}"
+pm=$(printf '%s\n' "${psql_ms[@]}" | minimum)
+sm=$(printf '%s\n' "${sg_ms[@]}" | minimum)
+printf 'fastest runs: psql %d ms, stagegate %d ms (%+.1f %%), no-op %d ms\n' "$pm" "$sm" \
+  "$(awk -v s="$sm" -v p="$pm" 'BEGIN { print (s - p) * 100 / p }')" "$(printf '%s\n' "${noop_ms[@]}" | minimum)"
+echo "all runs (ms), psql and stagegate alternating: psql ${psql_ms[*]} | stagegate ${sg_ms[*]} | no-op ${noop_ms[*]}"
