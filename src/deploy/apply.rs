@@ -194,8 +194,17 @@ async fn apply_locked(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, Ordering::SeqCst);
-                printer.note("interrupted: cancelling the running statement on the server");
+                printer.note(
+                    "interrupted: cancelling the running statement on the server (Ctrl-C again \
+                     to exit without waiting)",
+                );
                 let _ = token.cancel_query(NoTls).await;
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    // The connections close with the process, which releases the lock; what
+                    // the server was doing is left as an interrupted attempt.
+                    printer.error("interrupted twice: exiting without recording the outcome");
+                    std::process::exit(i32::from(exit::Outcome::Execution.code()));
+                }
             }
         })
     };

@@ -629,13 +629,12 @@ fn a_second_apply_waits_a_bounded_time_and_names_the_holder() {
     assert_exit(&p.apply(), 0);
 }
 
-#[test]
-fn ctrl_c_cancels_the_statement_on_the_server_records_the_failure_and_exits_4() {
-    let p = Project::new("");
-    p.write(
-        "1_sleep.up.sql",
-        "CREATE TABLE before_sleep (id int);\nSELECT pg_sleep(30);\n",
-    );
+const SLEEPING: &str = "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' \
+     AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()";
+
+/// Starts `migrate apply`, waits until the server runs `pg_sleep(30)`, sends SIGINT and
+/// returns the exit code and stderr.
+fn apply_and_interrupt(p: &Project) -> (Option<i32>, String) {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
         .current_dir(p.dir.path())
         .env_remove("STAGEGATE_CONFIG")
@@ -648,9 +647,7 @@ fn ctrl_c_cancels_the_statement_on_the_server_records_the_failure_and_exits_4() 
         .unwrap();
     // Wait until the server is running the sleep.
     let started = Instant::now();
-    let sleeping = "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' \
-                    AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()";
-    while p.scalar(sleeping).as_deref() != Some("1") {
+    while p.scalar(SLEEPING).as_deref() != Some("1") {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "the migration never started"
@@ -663,14 +660,24 @@ fn ctrl_c_cancels_the_statement_on_the_server_records_the_failure_and_exits_4() 
         .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn ctrl_c_cancels_the_statement_on_the_server_records_the_failure_and_exits_4() {
+    let p = Project::new("");
+    p.write(
+        "1_sleep.up.sql",
+        "CREATE TABLE before_sleep (id int);\nSELECT pg_sleep(30);\n",
+    );
+    let (code, stderr) = apply_and_interrupt(&p);
+    assert_eq!(code, Some(4), "{stderr}");
     assert!(
         stderr.contains("1_sleep interrupted (Ctrl-C): the running statement was cancelled on the server (canceling statement due to user request (57014)"),
         "{stderr}"
     );
     assert_eq!(
-        p.scalar(sleeping).as_deref(),
+        p.scalar(SLEEPING).as_deref(),
         Some("0"),
         "the server stopped sleeping"
     );
@@ -1052,5 +1059,33 @@ fn names_with_quotes_and_backslashes_are_recorded_as_they_are() {
     assert_eq!(
         p.scalar("SELECT name FROM stagegate.migrations"),
         Some("o'brien\\x".into())
+    );
+}
+
+#[test]
+fn ctrl_c_in_a_no_transaction_migration_records_where_it_stopped() {
+    let p = Project::new("");
+    p.write(
+        "1_sleep.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE before_sleep (id int);\nSELECT pg_sleep(30);\nCREATE TABLE after_sleep (id int);\n",
+    );
+    let (code, stderr) = apply_and_interrupt(&p);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("1_sleep interrupted (Ctrl-C) at statement 2 of 3 (line 3): the statement was cancelled on the server"),
+        "{stderr}"
+    );
+    assert_eq!(tables(&p), ["before_sleep"], "statement 1 stays applied");
+    assert_eq!(
+        p.scalar("SELECT status || ' ' || statements_done || '/' || statements_total FROM stagegate.migrations"),
+        Some("failed 1/3".into())
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_sleep failed at statement 2 of 3 and is not resolved"),
+        "{}",
+        out.stderr
     );
 }
