@@ -682,8 +682,11 @@ fn ctrl_c_cancels_the_statement_on_the_server_records_the_failure_and_exits_4() 
         "the server stopped sleeping"
     );
     assert_eq!(
-        p.scalar("SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory'")
-            .as_deref(),
+        p.scalar(
+            "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        .as_deref(),
         Some("0"),
         "the lock was released"
     );
