@@ -148,7 +148,10 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
                 || column.identity
                 || column.generated_stored
                 || (pg < 11 && column.default.is_some());
-            let scan = column.primary_key || column.unique || column.check || column.not_null;
+            let scan = column.primary_key
+                || column.unique
+                || column.check
+                || (column.not_null && !column.fills_itself());
             let effect = if rewrite {
                 Rewrite
             } else if scan {
@@ -162,7 +165,13 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
             }
         }
         Change::DropColumn { table, .. } => push("drop-column", table, None),
-        Change::AlterColumnType { table, .. } => push("alter-column-type", table, None),
+        Change::AlterColumnType {
+            table, to, using, ..
+        } => {
+            // Without the old type, a target that may be binary-coercible is taken as free.
+            let free = !using && to.may_be_free_target();
+            push("alter-column-type", table, free.then_some(Brief));
+        }
         Change::SetNotNull { table, .. } => push("set-not-null", table, None),
         Change::DropNotNull { table, .. } => push("drop-not-null", table, None),
         Change::SetDefault { table, .. } => push("set-default", table, None),

@@ -22,7 +22,8 @@ use crate::sql::{self, Parsed, RawKind, TokKind};
 pub fn analyze(text: &str) -> Vec<Analyzed> {
     let mut out = Vec::new();
     for raw in sql::split(text) {
-        if raw.kind != RawKind::Sql {
+        // `;` alone is an empty statement: nothing to analyse.
+        if raw.kind != RawKind::Sql || raw.text(text).trim_end_matches(';').trim().is_empty() {
             continue;
         }
         analyze_statement(text, raw.span, false, &mut out);

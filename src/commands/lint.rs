@@ -160,11 +160,7 @@ fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
         );
     }
     let lock_timeout_configured = match &args.env {
-        // Only lock_timeout is needed: variables in the URL are not required for lint.
-        Some(env) => config
-            .environment_with(env, |_| Some(String::new()))?
-            .lock_timeout
-            .is_some(),
+        Some(env) => config.environment_lock_timeout(env)?.is_some(),
         None => false,
     };
     let mut options = Options {

@@ -139,7 +139,10 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         if lock.mode.blocks_traffic() {
             file.blocking_lock_taken = true;
         }
-        if file.in_txn_now && lock.mode == LockMode::AccessExclusive {
+        if file.in_txn_now
+            && lock.mode == LockMode::AccessExclusive
+            && !file.access_exclusive_held.contains(&lock.table)
+        {
             file.access_exclusive_held.push(lock.table.clone());
         }
     }
