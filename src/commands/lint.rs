@@ -198,7 +198,10 @@ fn scripts_of(
         return Ok(set.migrations.into_iter().map(|m| m.up).collect());
     }
     if !target.exists() {
-        anyhow::bail!("{}: no such file or directory", target.display());
+        anyhow::bail!(
+            "{}: no such file or directory (lint takes files or directories; the default is [migrations] dir)",
+            target.display()
+        );
     }
     // A file named on the command line is linted whatever its name; a dbmate file is read
     // for its up section.

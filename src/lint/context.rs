@@ -156,7 +156,12 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
     {
         file.ddl_tables.push(table.to_string());
     }
+    // Column facts are kept only for tables that existed before the run: rules exempt new
+    // tables anyway, and this keeps the run state small on long migration histories.
     let remember = |run: &mut RunState, table: &str, column: &ColumnSpec| {
+        if run.is_new(table) {
+            return;
+        }
         run.columns.insert(
             (table.to_string(), column.name.clone()),
             KnownColumn {
@@ -184,24 +189,8 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             file.ddl_tables.clear();
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
-        Change::CreateTable {
-            table,
-            columns,
-            constraints,
-            ..
-        } => {
+        Change::CreateTable { table, .. } => {
             run.new_tables.insert(table.clone());
-            for column in columns {
-                remember(run, table, column);
-            }
-            for constraint in constraints {
-                if let ConstraintKind::Check {
-                    not_null_of: Some(column),
-                } = &constraint.kind
-                {
-                    run.proven_not_null.insert((table.clone(), column.clone()));
-                }
-            }
         }
         Change::CreateView {
             name,
@@ -248,10 +237,13 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
                 run.proven_not_null.insert((table.clone(), column));
             }
         }
-        Change::CreateEnum { name }
-        | Change::CreateDomain { name, .. }
-        | Change::CreateSequence { name, .. } => {
+        Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
             run.new_types.insert(name.clone());
+        }
+        Change::CreateSequence { name, .. } => {
+            // A new sequence is locked like a table: nobody waits on it yet.
+            run.new_types.insert(name.clone());
+            run.new_tables.insert(name.clone());
         }
         Change::CreatePolicy { table } => {
             run.policies.insert(table.clone());

@@ -75,5 +75,10 @@ mod tests {
             "CREATE TABLE t (id bigint);\nALTER TABLE t ADD COLUMN note text;",
             15,
         );
+        lint_ok_pg(
+            "SG116",
+            "CREATE SEQUENCE s;\nALTER SEQUENCE s OWNED BY t.id;",
+            15,
+        );
     }
 }
