@@ -1,7 +1,9 @@
 //! One function per command. Each returns the outcome to exit with; reports go to stdout.
 
 mod init;
+mod lint;
 mod new;
+mod rule;
 mod verify;
 
 use std::io::Write;
@@ -20,8 +22,8 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Init(args) => return init::run(args),
         Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
-        Command::Lint(_) => "lint",
-        Command::Rule(_) => "rule",
+        Command::Lint(args) => return lint::run(&load_config(&cli)?, args, printer),
+        Command::Rule(args) => return rule::run(args),
         Command::Migrate(MigrateCommand::Status(_)) => "migrate status",
         Command::Migrate(MigrateCommand::Plan(_)) => "migrate plan",
         Command::Migrate(MigrateCommand::Apply(_)) => "migrate apply",

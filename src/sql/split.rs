@@ -62,6 +62,10 @@ struct Words {
     from_stdin: bool,
     /// Depth of `BEGIN ATOMIC` bodies and the `CASE`s inside them.
     atomic_depth: usize,
+    first_is_create: bool,
+    /// `CREATE [OR REPLACE] RULE`: only there do parentheses hold `;` (multi-action rules), so
+    /// an unbalanced `(` elsewhere can not swallow the rest of the file.
+    is_rule: bool,
 }
 
 impl Words {
@@ -69,6 +73,13 @@ impl Words {
         let upper = word.to_ascii_uppercase();
         if self.count == 0 {
             self.first_is_copy = upper == "COPY";
+            self.first_is_create = upper == "CREATE";
+        }
+        if self.first_is_create
+            && upper == "RULE"
+            && (self.count == 1 || (self.count == 3 && self.previous_upper == "REPLACE"))
+        {
+            self.is_rule = true;
         }
         self.count += 1;
         if self.first_is_copy && self.previous_upper == "FROM" && upper == "STDIN" {
@@ -205,7 +216,7 @@ impl<'a> Splitter<'a> {
                     self.block_comment();
                     continue;
                 }
-                b';' if parens == 0 && words.atomic_depth == 0 => {
+                b';' if (parens == 0 || !words.is_rule) && words.atomic_depth == 0 => {
                     self.pos += 1;
                     self.push(start..self.pos, RawKind::Sql);
                     if words.from_stdin {
@@ -393,6 +404,17 @@ mod tests {
     fn parentheses_keep_rule_actions_together() {
         let sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); INSERT INTO log VALUES (2));\nSELECT 1;";
         assert_eq!(texts(sql).len(), 2);
+        let sql = "CREATE OR REPLACE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); SELECT 2);\nSELECT 1;";
+        assert_eq!(texts(sql).len(), 2);
+    }
+
+    #[test]
+    fn an_unbalanced_parenthesis_does_not_swallow_the_rest() {
+        let sql = "ALTER TABLE ((( garbage;\nDROP TABLE t;\nSELECT (1;";
+        assert_eq!(
+            texts(sql),
+            ["ALTER TABLE ((( garbage;", "DROP TABLE t;", "SELECT (1;"]
+        );
     }
 
     #[test]

@@ -6,3 +6,4 @@ mod cli;
 mod db;
 mod harness;
 mod layouts;
+mod lint;
