@@ -4,6 +4,7 @@
 //! an exit code ([`exit`]). The modules below are usable on their own; `source` and `config`
 //! do file I/O but no database work.
 
+pub mod analyze;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod db;
 pub mod deploy;
 pub mod env_vars;
 pub mod exit;
+pub mod lint;
 pub mod printer;
 pub mod source;
 pub mod sql;

@@ -3,9 +3,11 @@
 mod apply;
 mod audit;
 mod init;
+mod lint;
 mod new;
 mod plan;
 mod resolve;
+mod rule;
 mod status;
 mod table;
 mod verify;
@@ -26,8 +28,8 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Init(args) => return init::run(args),
         Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
-        Command::Lint(_) => "lint",
-        Command::Rule(_) => "rule",
+        Command::Lint(args) => return lint::run(&load_config(&cli)?, args, printer),
+        Command::Rule(args) => return rule::run(args),
         Command::Migrate(MigrateCommand::Status(args)) => {
             return status::run(&load_config(&cli)?, args, printer);
         }

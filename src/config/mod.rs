@@ -360,6 +360,19 @@ impl Config {
         self.environment_with(name, |var| std::env::var(var).ok())
     }
 
+    /// An environment's lock_timeout, without expanding its variables (lint needs no URL).
+    pub fn environment_lock_timeout(
+        &self,
+        name: &str,
+    ) -> Result<Option<HumanDuration>, ConfigError> {
+        match self.environments.get(name) {
+            Some(raw) => Ok(raw.lock_timeout),
+            None => self
+                .environment_with(name, |_| None)
+                .map(|e| e.lock_timeout),
+        }
+    }
+
     /// As [`Config::environment`], with variables looked up by `lookup`.
     pub fn environment_with(
         &self,

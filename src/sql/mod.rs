@@ -1,6 +1,11 @@
-//! SQL text: splitting scripts into statements (and, with the lint engine, parsing them).
-//! Pure: no I/O.
+//! SQL text: splitting scripts into statements, parsing each (sqlparser first, tokens for
+//! what it rejects), and finding the SQL inside PL/pgSQL `DO` bodies. Pure: no I/O.
 
+pub mod parse;
+pub mod plpgsql;
 pub mod split;
+pub mod tokens;
 
+pub use parse::{Parsed, parse};
 pub use split::{RawKind, RawStatement, split};
+pub use tokens::{Tok, TokKind, tokenize};

@@ -53,37 +53,91 @@ struct Splitter<'a> {
     out: Vec<RawStatement>,
 }
 
+/// The few keywords that decide where a statement ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Keyword {
+    #[default]
+    Other,
+    Atomic,
+    Begin,
+    Case,
+    Copy,
+    Create,
+    End,
+    From,
+    Replace,
+    Rule,
+    Stdin,
+}
+
+impl Keyword {
+    /// Classifies a word without allocating (this runs for every word of every script).
+    fn of(word: &str) -> Keyword {
+        const KEYWORDS: &[(&str, Keyword)] = &[
+            ("ATOMIC", Keyword::Atomic),
+            ("BEGIN", Keyword::Begin),
+            ("CASE", Keyword::Case),
+            ("COPY", Keyword::Copy),
+            ("CREATE", Keyword::Create),
+            ("END", Keyword::End),
+            ("FROM", Keyword::From),
+            ("REPLACE", Keyword::Replace),
+            ("RULE", Keyword::Rule),
+            ("STDIN", Keyword::Stdin),
+        ];
+        if !(3..=7).contains(&word.len()) {
+            return Keyword::Other;
+        }
+        KEYWORDS
+            .iter()
+            .find(|(text, _)| text.eq_ignore_ascii_case(word))
+            .map_or(Keyword::Other, |&(_, keyword)| keyword)
+    }
+}
+
 /// Words of the current statement that decide how it ends.
 #[derive(Default)]
 struct Words {
     count: usize,
-    first_is_copy: bool,
-    previous_upper: String,
+    first: Keyword,
+    previous: Keyword,
     from_stdin: bool,
     /// Depth of `BEGIN ATOMIC` bodies and the `CASE`s inside them.
     atomic_depth: usize,
+    /// `CREATE [OR REPLACE] RULE`: only there do parentheses hold `;` (multi-action rules), so
+    /// an unbalanced `(` elsewhere can not swallow the rest of the file.
+    is_rule: bool,
 }
 
 impl Words {
     fn see(&mut self, word: &str) {
-        let upper = word.to_ascii_uppercase();
+        let keyword = Keyword::of(word);
         if self.count == 0 {
-            self.first_is_copy = upper == "COPY";
+            self.first = keyword;
+        }
+        if self.first == Keyword::Create
+            && keyword == Keyword::Rule
+            && (self.count == 1 || (self.count == 3 && self.previous == Keyword::Replace))
+        {
+            self.is_rule = true;
         }
         self.count += 1;
-        if self.first_is_copy && self.previous_upper == "FROM" && upper == "STDIN" {
+        if self.first == Keyword::Copy
+            && self.previous == Keyword::From
+            && keyword == Keyword::Stdin
+        {
             self.from_stdin = true;
         }
         if self.atomic_depth > 0 {
-            match upper.as_str() {
-                "CASE" | "BEGIN" => self.atomic_depth += 1,
-                "END" => self.atomic_depth -= 1,
+            match keyword {
+                Keyword::Case | Keyword::Begin => self.atomic_depth += 1,
+                Keyword::End => self.atomic_depth -= 1,
                 _ => {}
             }
-        } else if self.previous_upper == "BEGIN" && upper == "ATOMIC" {
+        } else if self.previous == Keyword::Begin && keyword == Keyword::Atomic {
             self.atomic_depth = 1;
         }
-        self.previous_upper = upper;
+        self.previous = keyword;
     }
 }
 
@@ -205,7 +259,7 @@ impl<'a> Splitter<'a> {
                     self.block_comment();
                     continue;
                 }
-                b';' if parens == 0 && words.atomic_depth == 0 => {
+                b';' if (parens == 0 || !words.is_rule) && words.atomic_depth == 0 => {
                     self.pos += 1;
                     self.push(start..self.pos, RawKind::Sql);
                     if words.from_stdin {
@@ -393,6 +447,17 @@ mod tests {
     fn parentheses_keep_rule_actions_together() {
         let sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); INSERT INTO log VALUES (2));\nSELECT 1;";
         assert_eq!(texts(sql).len(), 2);
+        let sql = "CREATE OR REPLACE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); SELECT 2);\nSELECT 1;";
+        assert_eq!(texts(sql).len(), 2);
+    }
+
+    #[test]
+    fn an_unbalanced_parenthesis_does_not_swallow_the_rest() {
+        let sql = "ALTER TABLE ((( garbage;\nDROP TABLE t;\nSELECT (1;";
+        assert_eq!(
+            texts(sql),
+            ["ALTER TABLE ((( garbage;", "DROP TABLE t;", "SELECT (1;"]
+        );
     }
 
     #[test]

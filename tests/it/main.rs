@@ -6,5 +6,6 @@ mod cli;
 mod db;
 mod harness;
 mod layouts;
+mod lint;
 mod real_world;
 mod runner;

@@ -1,0 +1,493 @@
+//! sqlparser's AST -> [`Change`]s. The only module that reads sqlparser's statement types.
+
+use sqlparser::ast::{
+    AlterColumnOperation, AlterSchemaOperation, AlterTableOperation, AlterTypeOperation, ColumnDef,
+    ColumnOption, DropBehavior, Expr, FromTable, GeneratedExpressionMode, GrantObjects, Ident,
+    LockTableMode, ObjectName, ObjectType, RenameTableNameKind, Set, Statement, TableConstraint,
+    TableFactor, TableObject, TableWithJoins, UserDefinedTypeRepresentation, Value,
+};
+
+use super::model::{
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, RewriteCommand,
+    TxnControl,
+};
+use super::names::{default_kind, normalize_ident, normalize_name};
+use super::types::ColumnType;
+
+/// The changes one parsed statement makes.
+pub fn changes(statement: &Statement) -> Vec<Change> {
+    match statement {
+        Statement::CreateTable(create) => {
+            let table = name(&create.name);
+            let mut columns: Vec<ColumnSpec> = create.columns.iter().map(column).collect();
+            let constraints: Vec<ConstraintSpec> = create
+                .constraints
+                .iter()
+                .filter_map(|c| constraint(c, false))
+                .collect();
+            for c in &create.constraints {
+                if let TableConstraint::PrimaryKey(pk) = c {
+                    for col in &pk.columns {
+                        let key = normalize_ident(&col.column.expr.to_string());
+                        if let Some(spec) = columns.iter_mut().find(|s| s.name == key) {
+                            spec.primary_key = true;
+                            spec.not_null = true;
+                        }
+                    }
+                }
+            }
+            vec![Change::CreateTable {
+                table,
+                columns,
+                constraints,
+                partition_of: create.partition_of.as_ref().map(name),
+            }]
+        }
+        Statement::AlterTable(alter) => {
+            let table = name(&alter.name);
+            alter
+                .operations
+                .iter()
+                .flat_map(|op| alter_table_op(&table, op))
+                .collect()
+        }
+        Statement::CreateIndex(index) => vec![Change::CreateIndex {
+            name: index.name.as_ref().map(name),
+            table: name(&index.table_name),
+            unique: index.unique,
+            concurrently: index.concurrently,
+            if_not_exists: index.if_not_exists,
+            only: false,
+        }],
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => {
+            let names: Vec<Name> = names.iter().map(name).collect();
+            let kind = match object_type {
+                ObjectType::Index => {
+                    return vec![Change::DropIndex {
+                        names,
+                        concurrently: false,
+                        if_exists: *if_exists,
+                        cascade: *cascade,
+                    }];
+                }
+                ObjectType::Table => ObjectKind::Table,
+                ObjectType::View => ObjectKind::View,
+                ObjectType::MaterializedView => ObjectKind::MaterializedView,
+                ObjectType::Schema => ObjectKind::Schema,
+                ObjectType::Type => ObjectKind::Type,
+                ObjectType::Sequence => ObjectKind::Sequence,
+                _ => ObjectKind::Other,
+            };
+            vec![Change::Drop {
+                kind,
+                names,
+                if_exists: *if_exists,
+                cascade: *cascade,
+            }]
+        }
+        Statement::DropFunction(drop) => vec![Change::Drop {
+            kind: ObjectKind::Function,
+            names: drop.func_desc.iter().map(|f| name(&f.name)).collect(),
+            if_exists: drop.if_exists,
+            cascade: matches!(drop.drop_behavior, Some(DropBehavior::Cascade)),
+        }],
+        Statement::DropDomain(drop) => vec![Change::Drop {
+            kind: ObjectKind::Domain,
+            names: vec![name(&drop.name)],
+            if_exists: drop.if_exists,
+            cascade: matches!(drop.drop_behavior, Some(DropBehavior::Cascade)),
+        }],
+        Statement::DropExtension(drop) => vec![Change::Drop {
+            kind: ObjectKind::Extension,
+            names: drop
+                .names
+                .iter()
+                .map(|n| normalize_ident(&n.to_string()))
+                .collect(),
+            if_exists: drop.if_exists,
+            cascade: matches!(
+                drop.cascade_or_restrict,
+                Some(sqlparser::ast::ReferentialAction::Cascade)
+            ),
+        }],
+        Statement::DropTrigger(drop) => vec![Change::DropTrigger {
+            table: drop.table_name.as_ref().map(name),
+            if_exists: drop.if_exists,
+        }],
+        Statement::Truncate(truncate) => vec![Change::Truncate {
+            tables: truncate.table_names.iter().map(|t| name(&t.name)).collect(),
+            cascade: matches!(
+                truncate.cascade,
+                Some(sqlparser::ast::CascadeOption::Cascade)
+            ),
+        }],
+        Statement::Update(update) => vec![Change::Update {
+            table: relation(&update.table).unwrap_or_default(),
+            has_where: update.selection.is_some(),
+        }],
+        Statement::Delete(delete) => {
+            let from = match &delete.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            vec![Change::Delete {
+                table: from.first().and_then(relation).unwrap_or_default(),
+                has_where: delete.selection.is_some() || delete.using.is_some(),
+            }]
+        }
+        Statement::Insert(insert) => vec![Change::Insert {
+            table: match &insert.table {
+                TableObject::TableName(n) => name(n),
+                other => normalize_ident(&other.to_string()),
+            },
+        }],
+        Statement::StartTransaction { .. } => vec![Change::Transaction(TxnControl::Begin)],
+        Statement::Commit { .. } => vec![Change::Transaction(TxnControl::Commit)],
+        Statement::Rollback { savepoint, .. } => {
+            if savepoint.is_some() {
+                vec![Change::Harmless]
+            } else {
+                vec![Change::Transaction(TxnControl::Rollback)]
+            }
+        }
+        Statement::Set(Set::SingleAssignment {
+            variable, values, ..
+        }) => vec![setting(&name(variable), values)],
+        Statement::AlterType(alter) => {
+            let type_name = name(&alter.name);
+            vec![match &alter.operation {
+                AlterTypeOperation::AddValue(add) => Change::EnumAddValue {
+                    type_name,
+                    if_not_exists: add.if_not_exists,
+                },
+                AlterTypeOperation::RenameValue(_) => Change::EnumRenameValue { type_name },
+                AlterTypeOperation::Rename(_) => Change::Harmless,
+            }]
+        }
+        Statement::CreateType {
+            name: type_name,
+            representation: Some(UserDefinedTypeRepresentation::Enum { .. }),
+        } => vec![Change::CreateEnum {
+            name: name(type_name),
+        }],
+        Statement::CreateDomain(domain) => vec![Change::CreateDomain {
+            name: name(&domain.name),
+            has_check: domain
+                .constraints
+                .iter()
+                .any(|c| matches!(c, TableConstraint::Check(_))),
+        }],
+        Statement::AlterSchema(alter) => {
+            let schema = name(&alter.name);
+            alter
+                .operations
+                .iter()
+                .map(|op| match op {
+                    AlterSchemaOperation::Rename { .. } => Change::RenameSchema {
+                        schema: schema.clone(),
+                    },
+                    _ => Change::Harmless,
+                })
+                .collect()
+        }
+        Statement::CreateView(view) => vec![Change::CreateView {
+            name: name(&view.name),
+            materialized: view.materialized,
+        }],
+        Statement::Grant(_) => vec![Change::Grant],
+        Statement::Revoke(revoke) => vec![Change::Revoke {
+            tables: match &revoke.objects {
+                Some(GrantObjects::Tables(tables)) => tables.iter().map(name).collect(),
+                _ => Vec::new(),
+            },
+        }],
+        Statement::Comment { .. } => vec![Change::Comment],
+        Statement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => vec![Change::CreateSchema {
+            name: normalize_name(&schema_name.to_string()),
+            if_not_exists: *if_not_exists,
+        }],
+        Statement::CreateExtension(_) => vec![Change::CreateExtension],
+        Statement::CreateFunction(_) | Statement::CreateProcedure { .. } => {
+            vec![Change::CreateFunction]
+        }
+        Statement::CreateSequence {
+            name: seq,
+            if_not_exists,
+            ..
+        } => vec![Change::CreateSequence {
+            name: name(seq),
+            if_not_exists: *if_not_exists,
+        }],
+        Statement::CreateTrigger(trigger) => vec![Change::CreateTrigger {
+            table: name(&trigger.table_name),
+        }],
+        Statement::CreatePolicy(policy) => vec![Change::CreatePolicy {
+            table: name(&policy.table_name),
+        }],
+        Statement::Lock(lock) => vec![Change::LockTable {
+            tables: lock.tables.iter().map(|t| name(&t.name)).collect(),
+            access_exclusive: matches!(lock.lock_mode, None | Some(LockTableMode::AccessExclusive)),
+        }],
+        _ => vec![Change::Harmless],
+    }
+}
+
+fn setting(variable: &str, values: &[Expr]) -> Change {
+    match variable {
+        "lock_timeout" => Change::SetLockTimeout {
+            enabled: !values.first().is_some_and(is_zero),
+        },
+        "statement_timeout" => Change::SetStatementTimeout,
+        _ => Change::Harmless,
+    }
+}
+
+fn is_zero(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n == "0",
+            Value::SingleQuotedString(s) => s.trim() == "0",
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn alter_table_op(table: &Name, op: &AlterTableOperation) -> Vec<Change> {
+    let table = table.clone();
+    let other = |what: &'static str, access_exclusive: bool| Change::AlterTableOther {
+        table: table.clone(),
+        what,
+        access_exclusive,
+    };
+    let change = match op {
+        AlterTableOperation::AddColumn {
+            if_not_exists,
+            column_def,
+            ..
+        } => Change::AddColumn {
+            table,
+            column: column(column_def),
+            if_not_exists: *if_not_exists,
+        },
+        AlterTableOperation::AddConstraint {
+            constraint: c,
+            not_valid,
+        } => match constraint(c, *not_valid) {
+            Some(constraint) => Change::AddConstraint { table, constraint },
+            None => other("ADD CONSTRAINT", true),
+        },
+        AlterTableOperation::DropColumn {
+            column_names,
+            drop_behavior,
+            ..
+        } => {
+            return column_names
+                .iter()
+                .map(|c| Change::DropColumn {
+                    table: table.clone(),
+                    column: ident(c),
+                    cascade: matches!(drop_behavior, Some(DropBehavior::Cascade)),
+                })
+                .collect();
+        }
+        AlterTableOperation::DropConstraint {
+            name: constraint,
+            drop_behavior,
+            ..
+        }
+        | AlterTableOperation::DropForeignKey {
+            name: constraint,
+            drop_behavior,
+        } => Change::DropConstraint {
+            table,
+            name: ident(constraint),
+            cascade: matches!(drop_behavior, Some(DropBehavior::Cascade)),
+        },
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => Change::RenameColumn {
+            table,
+            from: ident(old_column_name),
+            to: ident(new_column_name),
+        },
+        AlterTableOperation::RenameTable { table_name } => Change::RenameTable {
+            table,
+            to: match table_name {
+                RenameTableNameKind::As(n) | RenameTableNameKind::To(n) => name(n),
+            },
+        },
+        AlterTableOperation::RenameConstraint { .. } => Change::RenameConstraint { table },
+        AlterTableOperation::ValidateConstraint { name: constraint } => {
+            Change::ValidateConstraint {
+                table,
+                name: ident(constraint),
+            }
+        }
+        AlterTableOperation::AlterColumn { column_name, op } => {
+            let column = ident(column_name);
+            match op {
+                AlterColumnOperation::SetNotNull => Change::SetNotNull { table, column },
+                AlterColumnOperation::DropNotNull => Change::DropNotNull { table, column },
+                AlterColumnOperation::SetDefault { .. } => Change::SetDefault { table, column },
+                AlterColumnOperation::DropDefault => Change::DropDefault { table, column },
+                AlterColumnOperation::SetDataType {
+                    data_type, using, ..
+                } => Change::AlterColumnType {
+                    table,
+                    column,
+                    to: ColumnType::parse(&data_type.to_string()),
+                    using: using.is_some(),
+                },
+                AlterColumnOperation::AddGenerated { .. } => other("ADD GENERATED", true),
+            }
+        }
+        AlterTableOperation::SetLogged => Change::Rewrite {
+            table: Some(table),
+            command: RewriteCommand::SetLogged,
+        },
+        AlterTableOperation::SetUnlogged => Change::Rewrite {
+            table: Some(table),
+            command: RewriteCommand::SetUnlogged,
+        },
+        AlterTableOperation::EnableRowLevelSecurity
+        | AlterTableOperation::ForceRowLevelSecurity => Change::EnableRowLevelSecurity { table },
+        AlterTableOperation::DisableTrigger { .. }
+        | AlterTableOperation::EnableTrigger { .. }
+        | AlterTableOperation::EnableAlwaysTrigger { .. }
+        | AlterTableOperation::EnableReplicaTrigger { .. } => {
+            other("ENABLE/DISABLE TRIGGER", false)
+        }
+        AlterTableOperation::OwnerTo { .. } => other("OWNER TO", true),
+        AlterTableOperation::ReplicaIdentity { .. } => other("REPLICA IDENTITY", true),
+        AlterTableOperation::SetOptionsParens { .. } => other("SET (storage parameters)", false),
+        _ => other("ALTER TABLE", true),
+    };
+    vec![change]
+}
+
+/// A column definition as our model sees it.
+pub fn column(def: &ColumnDef) -> ColumnSpec {
+    let mut spec = ColumnSpec::new(
+        ident(&def.name),
+        ColumnType::parse(&def.data_type.to_string()),
+    );
+    for option in &def.options {
+        match &option.option {
+            ColumnOption::NotNull => spec.not_null = true,
+            ColumnOption::Null => spec.not_null = false,
+            ColumnOption::Default(expr) => {
+                spec.default = Some(default_kind(&expr.to_string()));
+            }
+            ColumnOption::PrimaryKey(_) => {
+                spec.primary_key = true;
+                spec.not_null = true;
+            }
+            ColumnOption::Unique(_) => spec.unique = true,
+            ColumnOption::ForeignKey(fk) => spec.references = Some(name(&fk.foreign_table)),
+            ColumnOption::Check(_) => spec.check = true,
+            ColumnOption::Generated {
+                generation_expr,
+                generation_expr_mode,
+                ..
+            } => {
+                if generation_expr.is_some() {
+                    spec.generated_stored =
+                        !matches!(generation_expr_mode, Some(GeneratedExpressionMode::Virtual));
+                } else {
+                    spec.identity = true;
+                }
+            }
+            ColumnOption::Identity(_) => spec.identity = true,
+            _ => {}
+        }
+    }
+    spec
+}
+
+fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
+    let (name, kind) = match c {
+        TableConstraint::Check(check) => (
+            check.name.as_ref(),
+            ConstraintKind::Check {
+                not_null_of: match check.expr.as_ref() {
+                    Expr::IsNotNull(inner) => match inner.as_ref() {
+                        Expr::Identifier(id) => Some(ident(id)),
+                        Expr::Nested(n) => match n.as_ref() {
+                            Expr::Identifier(id) => Some(ident(id)),
+                            _ => None,
+                        },
+                        _ => None,
+                    },
+                    _ => None,
+                },
+            },
+        ),
+        TableConstraint::ForeignKey(fk) => (
+            fk.name.as_ref(),
+            ConstraintKind::ForeignKey {
+                references: name(&fk.foreign_table),
+            },
+        ),
+        TableConstraint::Unique(u) => (
+            u.name.as_ref(),
+            ConstraintKind::Unique { using_index: false },
+        ),
+        TableConstraint::PrimaryKey(p) => (
+            p.name.as_ref(),
+            ConstraintKind::PrimaryKey { using_index: false },
+        ),
+        TableConstraint::UniqueUsingIndex(u) => (
+            u.name.as_ref(),
+            ConstraintKind::Unique { using_index: true },
+        ),
+        TableConstraint::PrimaryKeyUsingIndex(u) => (
+            u.name.as_ref(),
+            ConstraintKind::PrimaryKey { using_index: true },
+        ),
+        TableConstraint::Exclude(e) => (e.name.as_ref(), ConstraintKind::Exclude),
+        _ => return None,
+    };
+    Some(ConstraintSpec {
+        name: name.map(ident),
+        kind,
+        not_valid,
+    })
+}
+
+fn relation(table: &TableWithJoins) -> Option<Name> {
+    match &table.relation {
+        TableFactor::Table { name: n, .. } => Some(name(n)),
+        _ => None,
+    }
+}
+
+fn name(object: &ObjectName) -> Name {
+    let parts: Vec<String> = object
+        .0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(id) => ident(id),
+            None => part.to_string(),
+        })
+        .collect();
+    super::names::join(parts)
+}
+
+fn ident(id: &Ident) -> Name {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_ascii_lowercase()
+    }
+}

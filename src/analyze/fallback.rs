@@ -1,0 +1,910 @@
+//! The token classifier: [`Change`]s from the tokens of a statement sqlparser rejected (or
+//! would misread). It knows the PostgreSQL commands a migration linter must not miss.
+
+use crate::sql::{Tok, TokKind};
+
+use super::model::{
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, RewriteCommand,
+    TxnControl,
+};
+use super::names::{default_kind, join, normalize_ident};
+use super::types::ColumnType;
+
+/// A cursor over a statement's tokens.
+struct Cursor<'a> {
+    toks: &'a [Tok],
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<&'a Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn at(&self, keyword: &str) -> bool {
+        self.peek().is_some_and(|t| t.is(keyword))
+    }
+
+    /// Consumes `keywords` if they come next, in order.
+    fn eat(&mut self, keywords: &[&str]) -> bool {
+        let matches = keywords
+            .iter()
+            .enumerate()
+            .all(|(i, k)| self.toks.get(self.pos + i).is_some_and(|t| t.is(k)));
+        if matches {
+            self.pos += keywords.len();
+        }
+        matches
+    }
+
+    fn eat_punct(&mut self, punct: &str) -> bool {
+        if self.peek().is_some_and(|t| t.is_punct(punct)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A possibly qualified name (`a`, `s.a`, `"A"."b"`).
+    fn name(&mut self) -> Option<Name> {
+        let mut parts = Vec::new();
+        loop {
+            let tok = self.peek()?;
+            let TokKind::Word { value, quoted, .. } = &tok.kind else {
+                break;
+            };
+            parts.push(if *quoted {
+                value.clone()
+            } else {
+                value.to_ascii_lowercase()
+            });
+            self.pos += 1;
+            if !self.eat_punct(".") {
+                break;
+            }
+        }
+        (!parts.is_empty()).then(|| join(parts))
+    }
+
+    /// Skips a parenthesised group if one comes next.
+    fn skip_parens(&mut self) {
+        if !self.peek().is_some_and(|t| t.is_punct("(")) {
+            return;
+        }
+        let mut depth = 0;
+        while let Some(tok) = self.peek() {
+            self.pos += 1;
+            if tok.is_punct("(") {
+                depth += 1;
+            } else if tok.is_punct(")") {
+                depth -= 1;
+                if depth == 0 {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Upper-cased keywords of the rest, for simple "contains" questions.
+    fn rest_has(&self, keyword: &str) -> bool {
+        self.toks[self.pos.min(self.toks.len())..]
+            .iter()
+            .any(|t| t.is(keyword))
+    }
+}
+
+/// Classifies a statement from its tokens. `text` is the statement text the tokens index.
+pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
+    let mut c = Cursor { toks, text, pos: 0 };
+    let Some(first) = c.peek().and_then(Tok::keyword) else {
+        return vec![unrecognised(toks, text)];
+    };
+    c.pos = 1;
+    let change = match first {
+        "DO" => Change::DoBlock,
+        "VACUUM" => return vacuum(&mut c),
+        "CLUSTER" => {
+            c.eat(&["VERBOSE"]);
+            c.skip_parens();
+            Change::Rewrite {
+                table: c.name(),
+                command: RewriteCommand::Cluster,
+            }
+        }
+        "REINDEX" => {
+            c.skip_parens();
+            let many = c.at("SCHEMA") || c.at("DATABASE") || c.at("SYSTEM");
+            c.pos += 1;
+            let concurrently = c.eat(&["CONCURRENTLY"]);
+            Change::Reindex {
+                target: c.name(),
+                concurrently,
+                many,
+            }
+        }
+        "ANALYZE" | "SHOW" | "SELECT" | "WITH" | "VALUES" | "TABLE" | "EXPLAIN" | "COPY"
+        | "CALL" | "NOTIFY" | "LISTEN" | "UNLISTEN" | "DISCARD" | "CHECKPOINT" | "PREPARE"
+        | "EXECUTE" | "DEALLOCATE" | "SAVEPOINT" | "RELEASE" | "RESET" | "SECURITY" | "IMPORT"
+        | "LOAD" | "FETCH" | "DECLARE" | "CLOSE" | "MOVE" => Change::Harmless,
+        "BEGIN" | "START" => Change::Transaction(TxnControl::Begin),
+        "COMMIT" | "END" => Change::Transaction(TxnControl::Commit),
+        "ROLLBACK" | "ABORT" => {
+            if c.rest_has("TO") {
+                Change::Harmless
+            } else {
+                Change::Transaction(TxnControl::Rollback)
+            }
+        }
+        "SET" => {
+            c.eat(&["LOCAL"]);
+            c.eat(&["SESSION"]);
+            match c.name().as_deref() {
+                Some("lock_timeout") => {
+                    c.eat_punct("=");
+                    c.eat(&["TO"]);
+                    let zero = c.peek().is_some_and(|t| {
+                        let v = &text[t.start..t.end];
+                        v.trim_matches('\'').trim() == "0"
+                    });
+                    Change::SetLockTimeout { enabled: !zero }
+                }
+                Some("statement_timeout") => Change::SetStatementTimeout,
+                _ => Change::Harmless,
+            }
+        }
+        "COMMENT" => Change::Comment,
+        "GRANT" => Change::Grant,
+        "REVOKE" => revoke(&mut c),
+        "LOCK" => {
+            c.eat(&["TABLE"]);
+            c.eat(&["ONLY"]);
+            let mut tables = Vec::new();
+            while let Some(name) = c.name() {
+                tables.push(name);
+                if !c.eat_punct(",") {
+                    break;
+                }
+            }
+            let access_exclusive =
+                !c.rest_has("IN") || c.rest_has("ACCESS") && c.rest_has("EXCLUSIVE");
+            Change::LockTable {
+                tables,
+                access_exclusive,
+            }
+        }
+        "REFRESH" => {
+            c.eat(&["MATERIALIZED", "VIEW"]);
+            let concurrently = c.eat(&["CONCURRENTLY"]);
+            Change::RefreshMaterializedView {
+                name: c.name().unwrap_or_default(),
+                concurrently,
+            }
+        }
+        "UPDATE" => {
+            c.eat(&["ONLY"]);
+            Change::Update {
+                table: c.name().unwrap_or_default(),
+                has_where: c.rest_has("WHERE"),
+            }
+        }
+        "DELETE" => {
+            c.eat(&["FROM"]);
+            c.eat(&["ONLY"]);
+            Change::Delete {
+                table: c.name().unwrap_or_default(),
+                has_where: c.rest_has("WHERE") || c.rest_has("USING"),
+            }
+        }
+        "INSERT" => {
+            c.eat(&["INTO"]);
+            Change::Insert {
+                table: c.name().unwrap_or_default(),
+            }
+        }
+        "TRUNCATE" => {
+            c.eat(&["TABLE"]);
+            let mut tables = Vec::new();
+            loop {
+                c.eat(&["ONLY"]);
+                let Some(name) = c.name() else { break };
+                tables.push(name);
+                c.eat_punct("*");
+                if !c.eat_punct(",") {
+                    break;
+                }
+            }
+            Change::Truncate {
+                tables,
+                cascade: c.rest_has("CASCADE"),
+            }
+        }
+        "ALTER" => return alter(&mut c),
+        "CREATE" => create(&mut c),
+        "DROP" => drop(&mut c),
+        _ => unrecognised(toks, text),
+    };
+    vec![change]
+}
+
+fn unrecognised(toks: &[Tok], text: &str) -> Change {
+    let head: Vec<&str> = toks.iter().take(3).map(|t| &text[t.start..t.end]).collect();
+    Change::Unrecognised {
+        head: head.join(" "),
+    }
+}
+
+fn vacuum(c: &mut Cursor) -> Vec<Change> {
+    let mut full = false;
+    if c.peek().is_some_and(|t| t.is_punct("(")) {
+        let start = c.pos;
+        c.skip_parens();
+        full = c.toks[start..c.pos].iter().any(|t| t.is("FULL"));
+    }
+    while let Some(word) = c.peek().and_then(Tok::keyword) {
+        match word {
+            "FULL" => full = true,
+            "FREEZE" | "VERBOSE" | "ANALYZE" | "ANALYSE" => {}
+            _ => break,
+        }
+        c.pos += 1;
+    }
+    if !full {
+        return vec![Change::Vacuum];
+    }
+    let mut tables = Vec::new();
+    while let Some(name) = c.name() {
+        tables.push(name);
+        c.skip_parens();
+        if !c.eat_punct(",") {
+            break;
+        }
+    }
+    if tables.is_empty() {
+        return vec![Change::Rewrite {
+            table: None,
+            command: RewriteCommand::VacuumFull,
+        }];
+    }
+    tables
+        .into_iter()
+        .map(|table| Change::Rewrite {
+            table: Some(table),
+            command: RewriteCommand::VacuumFull,
+        })
+        .collect()
+}
+
+fn revoke(c: &mut Cursor) -> Change {
+    while let Some(tok) = c.peek() {
+        c.pos += 1;
+        if tok.is("ON") {
+            break;
+        }
+    }
+    if c.at("ALL") || c.at("SCHEMA") || c.at("FUNCTION") || c.at("SEQUENCE") {
+        return Change::Revoke { tables: Vec::new() };
+    }
+    c.eat(&["TABLE"]);
+    let mut tables = Vec::new();
+    while let Some(name) = c.name() {
+        tables.push(name);
+        if !c.eat_punct(",") {
+            break;
+        }
+    }
+    Change::Revoke { tables }
+}
+
+fn create(c: &mut Cursor) -> Change {
+    c.eat(&["OR", "REPLACE"]);
+    let unique = c.eat(&["UNIQUE"]);
+    for modifier in [
+        "TEMP",
+        "TEMPORARY",
+        "UNLOGGED",
+        "GLOBAL",
+        "LOCAL",
+        "CONSTRAINT",
+        "RECURSIVE",
+        "TRUSTED",
+        "PROCEDURAL",
+    ] {
+        c.eat(&[modifier]);
+    }
+    let Some(what) = c.peek().and_then(Tok::keyword) else {
+        return Change::Harmless;
+    };
+    c.pos += 1;
+    match what {
+        "INDEX" => {
+            let concurrently = c.eat(&["CONCURRENTLY"]);
+            let if_not_exists = c.eat(&["IF", "NOT", "EXISTS"]);
+            let name = if c.at("ON") { None } else { c.name() };
+            c.eat(&["ON"]);
+            let only = c.eat(&["ONLY"]);
+            Change::CreateIndex {
+                name,
+                table: c.name().unwrap_or_default(),
+                unique,
+                concurrently,
+                if_not_exists,
+                only,
+            }
+        }
+        "TABLE" => {
+            c.eat(&["IF", "NOT", "EXISTS"]);
+            let table = c.name().unwrap_or_default();
+            let partition_of = if c.eat(&["PARTITION", "OF"]) {
+                c.name()
+            } else {
+                None
+            };
+            Change::CreateTable {
+                table,
+                columns: Vec::new(),
+                constraints: Vec::new(),
+                partition_of,
+            }
+        }
+        "TRIGGER" => {
+            while let Some(tok) = c.peek() {
+                c.pos += 1;
+                if tok.is("ON") {
+                    break;
+                }
+            }
+            Change::CreateTrigger {
+                table: c.name().unwrap_or_default(),
+            }
+        }
+        "STATISTICS" => Change::CreateStatistics,
+        "VIEW" => Change::CreateView {
+            name: c.name().unwrap_or_default(),
+            materialized: false,
+        },
+        "MATERIALIZED" => {
+            c.eat(&["VIEW"]);
+            c.eat(&["IF", "NOT", "EXISTS"]);
+            Change::CreateView {
+                name: c.name().unwrap_or_default(),
+                materialized: true,
+            }
+        }
+        "SCHEMA" => {
+            let if_not_exists = c.eat(&["IF", "NOT", "EXISTS"]);
+            Change::CreateSchema {
+                name: c.name().unwrap_or_default(),
+                if_not_exists,
+            }
+        }
+        "SEQUENCE" => {
+            let if_not_exists = c.eat(&["IF", "NOT", "EXISTS"]);
+            Change::CreateSequence {
+                name: c.name().unwrap_or_default(),
+                if_not_exists,
+            }
+        }
+        "TYPE" => {
+            let name = c.name().unwrap_or_default();
+            if c.eat(&["AS", "ENUM"]) {
+                Change::CreateEnum { name }
+            } else {
+                Change::Harmless
+            }
+        }
+        "DOMAIN" => Change::CreateDomain {
+            name: c.name().unwrap_or_default(),
+            has_check: c.rest_has("CHECK"),
+        },
+        "POLICY" => {
+            while let Some(tok) = c.peek() {
+                c.pos += 1;
+                if tok.is("ON") {
+                    break;
+                }
+            }
+            Change::CreatePolicy {
+                table: c.name().unwrap_or_default(),
+            }
+        }
+        "EXTENSION" => Change::CreateExtension,
+        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => Change::CreateFunction,
+        "OPERATOR" | "CAST" | "COLLATION" | "CONVERSION" | "LANGUAGE" | "RULE" | "PUBLICATION"
+        | "SUBSCRIPTION" | "ROLE" | "USER" | "GROUP" | "SERVER" | "FOREIGN" | "TEXT" | "EVENT"
+        | "TRANSFORM" | "ACCESS" | "TABLESPACE" | "DATABASE" => Change::Harmless,
+        _ => unrecognised(c.toks, c.text),
+    }
+}
+
+fn drop(c: &mut Cursor) -> Change {
+    let Some(what) = c.peek().and_then(Tok::keyword) else {
+        return unrecognised(c.toks, c.text);
+    };
+    c.pos += 1;
+    let kind = match what {
+        "INDEX" => {
+            let concurrently = c.eat(&["CONCURRENTLY"]);
+            let if_exists = c.eat(&["IF", "EXISTS"]);
+            return Change::DropIndex {
+                names: names(c),
+                concurrently,
+                if_exists,
+                cascade: c.rest_has("CASCADE"),
+            };
+        }
+        "TRIGGER" => {
+            let if_exists = c.eat(&["IF", "EXISTS"]);
+            c.name();
+            c.eat(&["ON"]);
+            return Change::DropTrigger {
+                table: c.name(),
+                if_exists,
+            };
+        }
+        "TABLE" => ObjectKind::Table,
+        "VIEW" => ObjectKind::View,
+        "MATERIALIZED" => {
+            c.eat(&["VIEW"]);
+            ObjectKind::MaterializedView
+        }
+        "SCHEMA" => ObjectKind::Schema,
+        "TYPE" => ObjectKind::Type,
+        "DOMAIN" => ObjectKind::Domain,
+        "SEQUENCE" => ObjectKind::Sequence,
+        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => ObjectKind::Function,
+        "EXTENSION" => ObjectKind::Extension,
+        "POLICY" | "RULE" | "OPERATOR" | "CAST" | "PUBLICATION" | "SUBSCRIPTION" | "ROLE"
+        | "USER" | "GROUP" | "COLLATION" | "STATISTICS" | "SERVER" | "OWNED" | "EVENT" | "TEXT"
+        | "LANGUAGE" | "FOREIGN" | "TRANSFORM" | "ACCESS" | "CONVERSION" => ObjectKind::Other,
+        _ => return unrecognised(c.toks, c.text),
+    };
+    let if_exists = c.eat(&["IF", "EXISTS"]);
+    Change::Drop {
+        kind,
+        names: names(c),
+        if_exists,
+        cascade: c.rest_has("CASCADE"),
+    }
+}
+
+fn names(c: &mut Cursor) -> Vec<Name> {
+    let mut out = Vec::new();
+    while let Some(name) = c.name() {
+        out.push(name);
+        c.skip_parens();
+        if !c.eat_punct(",") {
+            break;
+        }
+    }
+    out
+}
+
+fn alter(c: &mut Cursor) -> Vec<Change> {
+    let Some(what) = c.peek().and_then(Tok::keyword) else {
+        return vec![unrecognised(c.toks, c.text)];
+    };
+    c.pos += 1;
+    match what {
+        "TABLE" => alter_table(c),
+        "SEQUENCE" => {
+            c.eat(&["IF", "EXISTS"]);
+            vec![Change::AlterSequence {
+                name: c.name().unwrap_or_default(),
+            }]
+        }
+        "TYPE" => {
+            let type_name = c.name().unwrap_or_default();
+            if c.eat(&["ADD", "VALUE"]) {
+                vec![Change::EnumAddValue {
+                    type_name,
+                    if_not_exists: c.eat(&["IF", "NOT", "EXISTS"]),
+                }]
+            } else if c.eat(&["RENAME", "VALUE"]) {
+                vec![Change::EnumRenameValue { type_name }]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "DOMAIN" => {
+            let name = c.name().unwrap_or_default();
+            if c.at("ADD") && c.rest_has("CHECK") {
+                vec![Change::AlterDomainAddCheck {
+                    name,
+                    not_valid: c.rest_has("VALID"),
+                }]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "SCHEMA" => {
+            let schema = c.name().unwrap_or_default();
+            if c.eat(&["RENAME", "TO"]) {
+                vec![Change::RenameSchema { schema }]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "INDEX" | "VIEW" | "MATERIALIZED" | "FUNCTION" | "PROCEDURE" | "AGGREGATE" | "ROLE"
+        | "USER" | "GROUP" | "DEFAULT" | "EXTENSION" | "DATABASE" | "POLICY" | "TRIGGER"
+        | "PUBLICATION" | "SUBSCRIPTION" | "STATISTICS" | "OPERATOR" | "COLLATION" | "TEXT"
+        | "SERVER" | "FOREIGN" | "EVENT" | "LANGUAGE" | "RULE" | "SYSTEM" | "TABLESPACE"
+        | "CONVERSION" | "LARGE" => vec![Change::Harmless],
+        _ => vec![unrecognised(c.toks, c.text)],
+    }
+}
+
+/// Column-constraint keywords that end a column's type.
+const COLUMN_STOP: &[&str] = &[
+    "NOT",
+    "NULL",
+    "DEFAULT",
+    "PRIMARY",
+    "UNIQUE",
+    "REFERENCES",
+    "CHECK",
+    "GENERATED",
+    "CONSTRAINT",
+    "COLLATE",
+    "COMPRESSION",
+    "STORAGE",
+];
+
+fn alter_table(c: &mut Cursor) -> Vec<Change> {
+    c.eat(&["IF", "EXISTS"]);
+    if c.eat(&["ALL", "IN", "TABLESPACE"]) {
+        return vec![Change::Rewrite {
+            table: None,
+            command: RewriteCommand::SetTablespace,
+        }];
+    }
+    c.eat(&["ONLY"]);
+    let table = c.name().unwrap_or_default();
+    c.eat_punct("*");
+    // One action per comma at depth 0.
+    let mut actions: Vec<&[Tok]> = Vec::new();
+    let mut depth = 0;
+    let mut start = c.pos;
+    for i in c.pos..c.toks.len() {
+        let tok = &c.toks[i];
+        if tok.is_punct("(") {
+            depth += 1;
+        } else if tok.is_punct(")") {
+            depth -= 1;
+        } else if depth == 0 && (tok.is_punct(",") || tok.is_punct(";")) {
+            actions.push(&c.toks[start..i]);
+            start = i + 1;
+        }
+    }
+    actions.push(&c.toks[start..]);
+    actions
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .map(|action| {
+            let mut a = Cursor {
+                toks: action,
+                text: c.text,
+                pos: 0,
+            };
+            alter_table_action(&mut a, &table)
+        })
+        .collect()
+}
+
+fn alter_table_action(a: &mut Cursor, table: &Name) -> Change {
+    let table = table.clone();
+    let other = |what: &'static str, access_exclusive: bool| Change::AlterTableOther {
+        table: table.clone(),
+        what,
+        access_exclusive,
+    };
+    if a.eat(&["RENAME"]) {
+        if a.eat(&["TO"]) {
+            return Change::RenameTable {
+                to: a.name().unwrap_or_default(),
+                table,
+            };
+        }
+        if a.eat(&["CONSTRAINT"]) {
+            return Change::RenameConstraint { table };
+        }
+        a.eat(&["COLUMN"]);
+        let from = a.name().unwrap_or_default();
+        a.eat(&["TO"]);
+        return Change::RenameColumn {
+            table,
+            from,
+            to: a.name().unwrap_or_default(),
+        };
+    }
+    if a.eat(&["SET", "SCHEMA"]) {
+        return Change::SetSchema { table };
+    }
+    if a.eat(&["DETACH", "PARTITION"]) {
+        let partition = a.name().unwrap_or_default();
+        return Change::DetachPartition {
+            parent: table,
+            partition,
+            concurrently: a.rest_has("CONCURRENTLY") || a.rest_has("FINALIZE"),
+        };
+    }
+    if a.eat(&["ATTACH", "PARTITION"]) {
+        return Change::AttachPartition {
+            parent: table,
+            partition: a.name().unwrap_or_default(),
+        };
+    }
+    if a.eat(&["ALTER", "CONSTRAINT"]) {
+        return other("ALTER CONSTRAINT", true);
+    }
+    if a.eat(&["VALIDATE", "CONSTRAINT"]) {
+        return Change::ValidateConstraint {
+            table,
+            name: a.name().unwrap_or_default(),
+        };
+    }
+    if a.eat(&["SET", "TABLESPACE"]) {
+        return Change::Rewrite {
+            table: Some(table),
+            command: RewriteCommand::SetTablespace,
+        };
+    }
+    if a.eat(&["SET", "LOGGED"]) {
+        return Change::Rewrite {
+            table: Some(table),
+            command: RewriteCommand::SetLogged,
+        };
+    }
+    if a.eat(&["SET", "UNLOGGED"]) {
+        return Change::Rewrite {
+            table: Some(table),
+            command: RewriteCommand::SetUnlogged,
+        };
+    }
+    if a.eat(&["SET", "ACCESS", "METHOD"]) {
+        return other("SET ACCESS METHOD", true);
+    }
+    if a.eat(&["ENABLE", "ROW", "LEVEL", "SECURITY"])
+        || a.eat(&["FORCE", "ROW", "LEVEL", "SECURITY"])
+    {
+        return Change::EnableRowLevelSecurity { table };
+    }
+    if a.at("ENABLE") || a.at("DISABLE") {
+        return other(
+            "ENABLE/DISABLE TRIGGER",
+            a.rest_has("RULE") || a.rest_has("ROW"),
+        );
+    }
+    if a.at("SET") || a.at("RESET") {
+        return other("SET (storage parameters)", false);
+    }
+    if a.eat(&["CLUSTER", "ON"]) {
+        return other("CLUSTER ON", false);
+    }
+    if a.eat(&["OWNER", "TO"]) {
+        return other("OWNER TO", true);
+    }
+    if a.eat(&["REPLICA", "IDENTITY"]) {
+        return other("REPLICA IDENTITY", true);
+    }
+    if a.eat(&["ADD"]) {
+        return add_action(a, table);
+    }
+    if a.eat(&["DROP"]) {
+        if a.eat(&["CONSTRAINT"]) {
+            a.eat(&["IF", "EXISTS"]);
+            return Change::DropConstraint {
+                table,
+                name: a.name().unwrap_or_default(),
+                cascade: a.rest_has("CASCADE"),
+            };
+        }
+        a.eat(&["COLUMN"]);
+        a.eat(&["IF", "EXISTS"]);
+        return Change::DropColumn {
+            table,
+            column: a.name().unwrap_or_default(),
+            cascade: a.rest_has("CASCADE"),
+        };
+    }
+    if a.eat(&["ALTER"]) {
+        a.eat(&["COLUMN"]);
+        let column = a.name().unwrap_or_default();
+        if a.eat(&["SET", "NOT", "NULL"]) {
+            return Change::SetNotNull { table, column };
+        }
+        if a.eat(&["DROP", "NOT", "NULL"]) {
+            return Change::DropNotNull { table, column };
+        }
+        if a.eat(&["SET", "DEFAULT"]) {
+            return Change::SetDefault { table, column };
+        }
+        if a.eat(&["DROP", "DEFAULT"]) {
+            return Change::DropDefault { table, column };
+        }
+        a.eat(&["SET", "DATA"]);
+        if a.eat(&["TYPE"]) {
+            let start = a.pos;
+            while let Some(tok) = a.peek() {
+                if tok.is("USING") || tok.is("COLLATE") {
+                    break;
+                }
+                a.pos += 1;
+            }
+            let ty = span_text(a, start, a.pos);
+            return Change::AlterColumnType {
+                table,
+                column,
+                to: ColumnType::parse(&ty),
+                using: a.at("USING"),
+            };
+        }
+        if a.eat(&["SET", "STATISTICS"]) {
+            return other("SET STATISTICS", false);
+        }
+        if a.at("SET") && a.rest_has("STORAGE") {
+            return other("SET STORAGE", true);
+        }
+        if a.at("SET") && a.rest_has("COMPRESSION") {
+            return other("SET COMPRESSION", true);
+        }
+        if a.at("SET") || a.at("RESET") {
+            return other("SET (attribute options)", false);
+        }
+        if a.eat(&["ADD", "GENERATED"]) {
+            return other("ADD GENERATED", true);
+        }
+        return other("ALTER COLUMN", true);
+    }
+    other("ALTER TABLE", true)
+}
+
+fn add_action(a: &mut Cursor, table: Name) -> Change {
+    let name = if a.eat(&["CONSTRAINT"]) {
+        a.name()
+    } else {
+        None
+    };
+    let kind = if a.at("CHECK") {
+        // `CHECK (c IS NOT NULL)` proves NOT NULL for a later SET NOT NULL.
+        let inner: Vec<&Tok> = a.toks[a.pos + 1..]
+            .iter()
+            .filter(|t| !t.is_punct("(") && !t.is_punct(")"))
+            .collect();
+        let not_null_of = match inner.as_slice() {
+            [col, is, not, null, ..] if is.is("IS") && not.is("NOT") && null.is("NULL") => {
+                match &col.kind {
+                    TokKind::Word { value, quoted, .. } => Some(if *quoted {
+                        value.clone()
+                    } else {
+                        value.to_ascii_lowercase()
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let single_condition = inner.iter().filter(|t| t.is("AND") || t.is("OR")).count() == 0;
+        Some(ConstraintKind::Check {
+            not_null_of: not_null_of.filter(|_| single_condition),
+        })
+    } else if a.at("FOREIGN") {
+        let references = a.toks[a.pos..]
+            .iter()
+            .position(|t| t.is("REFERENCES"))
+            .and_then(|i| {
+                let mut r = Cursor {
+                    toks: a.toks,
+                    text: a.text,
+                    pos: a.pos + i + 1,
+                };
+                r.name()
+            })
+            .unwrap_or_default();
+        Some(ConstraintKind::ForeignKey { references })
+    } else if a.at("UNIQUE") {
+        Some(ConstraintKind::Unique {
+            using_index: a.rest_has("USING") && a.rest_has("INDEX"),
+        })
+    } else if a.at("PRIMARY") {
+        Some(ConstraintKind::PrimaryKey {
+            using_index: a.rest_has("USING") && a.rest_has("INDEX"),
+        })
+    } else if a.at("EXCLUDE") {
+        Some(ConstraintKind::Exclude)
+    } else {
+        None
+    };
+    if let Some(kind) = kind {
+        let not_valid = a
+            .toks
+            .windows(2)
+            .any(|w| w[0].is("NOT") && w[1].is("VALID"));
+        return Change::AddConstraint {
+            table,
+            constraint: ConstraintSpec {
+                name,
+                kind,
+                not_valid,
+            },
+        };
+    }
+    a.eat(&["COLUMN"]);
+    let if_not_exists = a.eat(&["IF", "NOT", "EXISTS"]);
+    Change::AddColumn {
+        table,
+        column: column_spec(a),
+        if_not_exists,
+    }
+}
+
+/// A column definition from tokens: `name type [constraints...]`.
+fn column_spec(a: &mut Cursor) -> ColumnSpec {
+    let name = a
+        .peek()
+        .map(|t| normalize_ident(&a.text[t.start..t.end]))
+        .unwrap_or_default();
+    a.pos += 1;
+    let start = a.pos;
+    let mut depth = 0;
+    while let Some(tok) = a.peek() {
+        if tok.is_punct("(") {
+            depth += 1;
+        } else if tok.is_punct(")") {
+            depth -= 1;
+        } else if depth == 0 && tok.keyword().is_some_and(|k| COLUMN_STOP.contains(&k)) {
+            break;
+        }
+        a.pos += 1;
+    }
+    let mut spec = ColumnSpec::new(name, ColumnType::parse(&span_text(a, start, a.pos)));
+    while let Some(tok) = a.peek() {
+        a.pos += 1;
+        match tok.keyword() {
+            Some("NOT") if a.at("NULL") => spec.not_null = true,
+            Some("PRIMARY") => {
+                spec.primary_key = true;
+                spec.not_null = true;
+            }
+            Some("UNIQUE") => spec.unique = true,
+            Some("CHECK") => spec.check = true,
+            Some("REFERENCES") => spec.references = a.name(),
+            Some("GENERATED") => {
+                if a.rest_has("IDENTITY") {
+                    spec.identity = true;
+                } else if !a.rest_has("VIRTUAL") {
+                    spec.generated_stored = true;
+                }
+            }
+            Some("DEFAULT") => {
+                let start = a.pos;
+                let mut depth = 0;
+                while let Some(t) = a.peek() {
+                    if t.is_punct("(") {
+                        depth += 1;
+                    } else if t.is_punct(")") {
+                        depth -= 1;
+                    } else if depth == 0 && t.keyword().is_some_and(|k| COLUMN_STOP.contains(&k)) {
+                        break;
+                    }
+                    a.pos += 1;
+                }
+                spec.default = Some(default_kind(&span_text(a, start, a.pos)));
+            }
+            _ => {}
+        }
+    }
+    spec
+}
+
+/// The statement text covered by tokens `from..to`.
+fn span_text(a: &Cursor, from: usize, to: usize) -> String {
+    match (
+        a.toks.get(from),
+        to.checked_sub(1).and_then(|i| a.toks.get(i)),
+    ) {
+        (Some(first), Some(last)) if to > from => a.text[first.start..last.end].to_string(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,384 @@
+//! The lock model: which table lock a change takes, on which tables, and whether it is brief,
+//! scans or rewrites. The facts are a table (HAZARDS.md section 1, measured on PostgreSQL 15);
+//! [`locks`] looks a change up and adds what depends on the statement (a volatile default
+//! rewrites, a foreign key also locks the referenced table).
+
+use serde::Serialize;
+
+use super::model::{Change, ConstraintKind, DefaultKind, ObjectKind};
+
+/// Table-level lock modes, weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LockMode {
+    AccessShare,
+    RowShare,
+    RowExclusive,
+    ShareUpdateExclusive,
+    Share,
+    ShareRowExclusive,
+    Exclusive,
+    AccessExclusive,
+}
+
+impl LockMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            LockMode::AccessShare => "ACCESS SHARE",
+            LockMode::RowShare => "ROW SHARE",
+            LockMode::RowExclusive => "ROW EXCLUSIVE",
+            LockMode::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            LockMode::Share => "SHARE",
+            LockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            LockMode::Exclusive => "EXCLUSIVE",
+            LockMode::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+
+    /// What the application notices while the lock is held.
+    pub fn blocks(self) -> &'static str {
+        match self {
+            LockMode::AccessShare
+            | LockMode::RowShare
+            | LockMode::RowExclusive
+            | LockMode::ShareUpdateExclusive => "only other DDL",
+            LockMode::Share | LockMode::ShareRowExclusive => "writes",
+            LockMode::Exclusive => "writes and SELECT FOR UPDATE",
+            LockMode::AccessExclusive => "reads and writes",
+        }
+    }
+
+    /// Whether ordinary reads or writes wait for it (and queue behind it while it waits).
+    pub fn blocks_traffic(self) -> bool {
+        self >= LockMode::Share
+    }
+}
+
+/// How long the lock is held for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// A catalog change: milliseconds once granted.
+    Brief,
+    /// Reads the whole table (validation, index build).
+    Scan,
+    /// Writes a new copy of the table and its indexes.
+    Rewrite,
+}
+
+/// One lock a change takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lock {
+    pub mode: LockMode,
+    pub table: String,
+    pub effect: Effect,
+}
+
+use Effect::{Brief, Rewrite, Scan};
+use LockMode::{AccessExclusive, RowExclusive, Share, ShareRowExclusive, ShareUpdateExclusive};
+
+/// Lock facts per kind of change: (key, mode on the change's table, effect).
+const FACTS: &[(&str, LockMode, Effect)] = &[
+    ("add-column", AccessExclusive, Brief),
+    ("drop-column", AccessExclusive, Brief),
+    ("alter-column-type", AccessExclusive, Rewrite),
+    ("set-not-null", AccessExclusive, Scan),
+    ("drop-not-null", AccessExclusive, Brief),
+    ("set-default", AccessExclusive, Brief),
+    ("drop-default", AccessExclusive, Brief),
+    ("add-check", AccessExclusive, Scan),
+    ("add-foreign-key", ShareRowExclusive, Scan),
+    ("add-unique", AccessExclusive, Scan),
+    ("add-primary-key", AccessExclusive, Scan),
+    ("add-exclude", AccessExclusive, Scan),
+    ("validate-constraint", ShareUpdateExclusive, Scan),
+    ("drop-constraint", AccessExclusive, Brief),
+    ("rename", AccessExclusive, Brief),
+    ("set-schema", AccessExclusive, Brief),
+    ("attach-partition", ShareUpdateExclusive, Scan),
+    ("detach-partition", AccessExclusive, Brief),
+    ("detach-partition-concurrently", ShareUpdateExclusive, Brief),
+    ("rewrite", AccessExclusive, Rewrite),
+    ("enable-rls", AccessExclusive, Brief),
+    ("alter-table-ae", AccessExclusive, Brief),
+    ("alter-table-sue", ShareUpdateExclusive, Brief),
+    ("create-index", Share, Scan),
+    ("create-index-concurrently", ShareUpdateExclusive, Scan),
+    ("reindex", Share, Scan),
+    ("reindex-concurrently", ShareUpdateExclusive, Scan),
+    ("drop-table", AccessExclusive, Brief),
+    ("truncate", AccessExclusive, Brief),
+    ("update", RowExclusive, Scan),
+    ("delete", RowExclusive, Scan),
+    ("insert", RowExclusive, Brief),
+    ("alter-sequence", ShareRowExclusive, Brief),
+    ("create-trigger", ShareRowExclusive, Brief),
+    ("drop-trigger", AccessExclusive, Brief),
+    ("refresh-matview", AccessExclusive, Rewrite),
+    ("refresh-matview-concurrently", LockMode::Exclusive, Scan),
+    ("lock-table-ae", AccessExclusive, Brief),
+    ("lock-table", Share, Brief),
+    ("create-partition-of", AccessExclusive, Brief),
+    ("create-table-references", ShareRowExclusive, Brief),
+];
+
+fn fact(key: &str) -> (LockMode, Effect) {
+    FACTS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, mode, effect)| (mode, effect))
+        .unwrap_or((AccessExclusive, Brief))
+}
+
+/// The locks `change` takes on PostgreSQL `pg` (major version).
+pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
+    let mut out = Vec::new();
+    let mut push = |key: &str, table: &str, effect: Option<Effect>| {
+        let (mode, base) = fact(key);
+        out.push(Lock {
+            mode,
+            table: table.to_string(),
+            effect: effect.unwrap_or(base),
+        });
+    };
+    match change {
+        Change::AddColumn { table, column, .. } => {
+            let rewrite = column.default == Some(DefaultKind::Volatile)
+                || column.ty.is_serial()
+                || column.identity
+                || column.generated_stored
+                || (pg < 11 && column.default.is_some());
+            let scan = column.primary_key
+                || column.unique
+                || column.check
+                || (column.not_null && !column.fills_itself());
+            let effect = if rewrite {
+                Rewrite
+            } else if scan {
+                Scan
+            } else {
+                Brief
+            };
+            push("add-column", table, Some(effect));
+            if let Some(parent) = &column.references {
+                push("add-foreign-key", parent, Some(Brief));
+            }
+        }
+        Change::DropColumn { table, .. } => push("drop-column", table, None),
+        Change::AlterColumnType {
+            table, to, using, ..
+        } => {
+            // Without the old type, a target that may be binary-coercible is taken as free.
+            let free = !using && to.may_be_free_target();
+            push("alter-column-type", table, free.then_some(Brief));
+        }
+        Change::SetNotNull { table, .. } => push("set-not-null", table, None),
+        Change::DropNotNull { table, .. } => push("drop-not-null", table, None),
+        Change::SetDefault { table, .. } => push("set-default", table, None),
+        Change::DropDefault { table, .. } => push("drop-default", table, None),
+        Change::AddConstraint { table, constraint } => {
+            let brief = constraint.not_valid.then_some(Brief);
+            match &constraint.kind {
+                ConstraintKind::Check { .. } => push("add-check", table, brief),
+                ConstraintKind::ForeignKey { references } => {
+                    push("add-foreign-key", table, brief);
+                    push("add-foreign-key", references, brief);
+                }
+                ConstraintKind::Unique { using_index } => {
+                    push("add-unique", table, using_index.then_some(Brief));
+                }
+                ConstraintKind::PrimaryKey { using_index } => {
+                    push("add-primary-key", table, using_index.then_some(Brief));
+                }
+                ConstraintKind::Exclude => push("add-exclude", table, None),
+            }
+        }
+        Change::ValidateConstraint { table, .. } => push("validate-constraint", table, None),
+        Change::DropConstraint { table, .. } => push("drop-constraint", table, None),
+        Change::RenameColumn { table, .. }
+        | Change::RenameTable { table, .. }
+        | Change::RenameConstraint { table } => push("rename", table, None),
+        Change::SetSchema { table } => push("set-schema", table, None),
+        Change::AttachPartition { parent, partition } => {
+            let key = if pg >= 12 {
+                "attach-partition"
+            } else {
+                "alter-table-ae"
+            };
+            push(key, parent, Some(Brief));
+            push("alter-table-ae", partition, Some(Scan));
+        }
+        Change::DetachPartition {
+            parent,
+            partition,
+            concurrently,
+        } => {
+            let key = if *concurrently {
+                "detach-partition-concurrently"
+            } else {
+                "detach-partition"
+            };
+            push(key, parent, None);
+            push(key, partition, None);
+        }
+        Change::Rewrite {
+            table: Some(table), ..
+        } => push("rewrite", table, None),
+        Change::EnableRowLevelSecurity { table } => push("enable-rls", table, None),
+        Change::AlterTableOther {
+            table,
+            access_exclusive,
+            ..
+        } => push(
+            if *access_exclusive {
+                "alter-table-ae"
+            } else {
+                "alter-table-sue"
+            },
+            table,
+            None,
+        ),
+        Change::CreateIndex {
+            table,
+            concurrently,
+            only,
+            ..
+        } => push(
+            if *concurrently {
+                "create-index-concurrently"
+            } else {
+                "create-index"
+            },
+            table,
+            only.then_some(Brief),
+        ),
+        Change::Reindex {
+            target: Some(target),
+            concurrently,
+            ..
+        } => push(
+            if *concurrently {
+                "reindex-concurrently"
+            } else {
+                "reindex"
+            },
+            target,
+            None,
+        ),
+        Change::Drop {
+            kind: ObjectKind::Table | ObjectKind::MaterializedView | ObjectKind::View,
+            names,
+            ..
+        } => names.iter().for_each(|n| push("drop-table", n, None)),
+        Change::Truncate { tables, .. } => tables.iter().for_each(|t| push("truncate", t, None)),
+        Change::Update { table, has_where } => {
+            push("update", table, (*has_where).then_some(Brief));
+        }
+        Change::Delete { table, has_where } => {
+            push("delete", table, (*has_where).then_some(Brief));
+        }
+        Change::Insert { table } => push("insert", table, None),
+        Change::AlterSequence { name } => push("alter-sequence", name, None),
+        Change::CreateTrigger { table } => push("create-trigger", table, None),
+        Change::DropTrigger {
+            table: Some(table), ..
+        } => push("drop-trigger", table, None),
+        Change::RefreshMaterializedView { name, concurrently } => push(
+            if *concurrently {
+                "refresh-matview-concurrently"
+            } else {
+                "refresh-matview"
+            },
+            name,
+            None,
+        ),
+        Change::LockTable {
+            tables,
+            access_exclusive,
+        } => tables.iter().for_each(|t| {
+            push(
+                if *access_exclusive {
+                    "lock-table-ae"
+                } else {
+                    "lock-table"
+                },
+                t,
+                None,
+            );
+        }),
+        Change::CreateTable {
+            partition_of,
+            columns,
+            constraints,
+            ..
+        } => {
+            if let Some(parent) = partition_of {
+                push("create-partition-of", parent, None);
+            }
+            for parent in columns.iter().filter_map(|c| c.references.as_ref()) {
+                push("create-table-references", parent, None);
+            }
+            for c in constraints {
+                if let ConstraintKind::ForeignKey { references } = &c.kind {
+                    push("create-table-references", references, None);
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Label for messages: "ACCESS EXCLUSIVE lock".
+pub fn describe(lock: &Lock) -> String {
+    format!("{} lock", lock.mode.label())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::model::ColumnSpec;
+    use crate::analyze::types::ColumnType;
+
+    #[test]
+    fn volatile_default_rewrites_constant_does_not_on_11() {
+        let mut column = ColumnSpec::new("c".into(), ColumnType::Int);
+        column.default = Some(DefaultKind::Constant);
+        let add = Change::AddColumn {
+            table: "t".into(),
+            column: column.clone(),
+            if_not_exists: false,
+        };
+        assert_eq!(locks(&add, 15)[0].effect, Brief);
+        assert_eq!(locks(&add, 10)[0].effect, Rewrite);
+        column.default = Some(DefaultKind::Volatile);
+        let add = Change::AddColumn {
+            table: "t".into(),
+            column,
+            if_not_exists: false,
+        };
+        assert_eq!(locks(&add, 15)[0].effect, Rewrite);
+        assert_eq!(locks(&add, 15)[0].mode, AccessExclusive);
+    }
+
+    #[test]
+    fn foreign_key_locks_both_tables() {
+        let fk = Change::AddConstraint {
+            table: "child".into(),
+            constraint: crate::analyze::model::ConstraintSpec {
+                name: None,
+                kind: ConstraintKind::ForeignKey {
+                    references: "parent".into(),
+                },
+                not_valid: true,
+            },
+        };
+        let locks = locks(&fk, 15);
+        assert_eq!(locks.len(), 2);
+        assert!(
+            locks
+                .iter()
+                .all(|l| l.mode == ShareRowExclusive && l.effect == Brief)
+        );
+    }
+}

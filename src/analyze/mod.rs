@@ -1,0 +1,232 @@
+//! From statements to [`Change`]s: sqlparser's AST or, for what it rejects, the token
+//! classifier. Also the lock model. Rules see only this module's types. Pure: no I/O.
+
+mod ast;
+mod fallback;
+pub mod locks;
+pub mod model;
+pub mod names;
+pub mod types;
+
+pub use locks::{Effect, Lock, LockMode, locks};
+pub use model::{
+    Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, Name, ObjectKind,
+    RewriteCommand, TxnControl,
+};
+pub use types::{ColumnType, TypeChange, type_change};
+
+use crate::sql::{self, Parsed, RawKind, TokKind};
+
+/// Analyses every statement of a script, in order. Statements inside `DO` bodies follow
+/// their `DO` statement, with spans in the script text.
+pub fn analyze(text: &str) -> Vec<Analyzed> {
+    let mut out = Vec::new();
+    for raw in sql::split(text) {
+        // `;` alone is an empty statement: nothing to analyse.
+        if raw.kind != RawKind::Sql || raw.text(text).trim_end_matches(';').trim().is_empty() {
+            continue;
+        }
+        analyze_statement(text, raw.span, false, &mut out);
+    }
+    out
+}
+
+fn analyze_statement(
+    text: &str,
+    span: std::ops::Range<usize>,
+    in_do_block: bool,
+    out: &mut Vec<Analyzed>,
+) {
+    let statement = &text[span.clone()];
+    let (changes, bodies) = match sql::parse(statement) {
+        Parsed::Ast(ast) => (ast::changes(&ast), Vec::new()),
+        Parsed::Tokens(tokens) => {
+            let changes = fallback::changes(&tokens, statement);
+            let bodies: Vec<(usize, String)> = if changes.contains(&Change::DoBlock) {
+                tokens
+                    .iter()
+                    .filter_map(|t| match &t.kind {
+                        TokKind::Dollar { body, body_start } => Some((*body_start, body.clone())),
+                        _ => None,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (changes, bodies)
+        }
+        Parsed::Unreadable => (
+            vec![Change::Unrecognised {
+                head: statement
+                    .split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            }],
+            Vec::new(),
+        ),
+    };
+    out.push(Analyzed {
+        span: span.clone(),
+        changes,
+        in_do_block,
+    });
+    if in_do_block {
+        return;
+    }
+    for (body_start, body) in bodies {
+        let base = span.start + body_start;
+        // The body must be exactly where the tokenizer says, or positions would be wrong.
+        if text.get(base..base + body.len()) != Some(body.as_str()) {
+            continue;
+        }
+        for inner in sql::plpgsql::body_statements(&body) {
+            analyze_statement(text, base + inner.start..base + inner.end, true, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn do_block_statements_map_back_to_the_script() {
+        let text = "SELECT 1;\nDO $$\nBEGIN\n  ALTER TABLE t DROP COLUMN c;\nEND $$;\n";
+        let analyzed = analyze(text);
+        assert_eq!(analyzed.len(), 3);
+        assert_eq!(analyzed[1].changes, vec![Change::DoBlock]);
+        assert_eq!(
+            &text[analyzed[2].span.clone()],
+            "ALTER TABLE t DROP COLUMN c;"
+        );
+        assert!(analyzed[2].in_do_block);
+        assert!(matches!(analyzed[2].changes[0], Change::DropColumn { .. }));
+    }
+
+    #[test]
+    fn token_classifier_reads_what_sqlparser_rejects() {
+        let first = |sql: &str| analyze(sql).remove(0).changes;
+        assert_eq!(
+            first("DROP INDEX CONCURRENTLY IF EXISTS a, b;"),
+            vec![Change::DropIndex {
+                names: vec!["a".into(), "b".into()],
+                concurrently: true,
+                if_exists: true,
+                cascade: false
+            }]
+        );
+        assert!(matches!(
+            first("REINDEX INDEX CONCURRENTLY i;")[0],
+            Change::Reindex {
+                concurrently: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            first("VACUUM (FULL, ANALYZE) t;")[0],
+            Change::Rewrite {
+                command: RewriteCommand::VacuumFull,
+                ..
+            }
+        ));
+        assert!(matches!(
+            first("CLUSTER t USING i;")[0],
+            Change::Rewrite { .. }
+        ));
+        assert!(matches!(
+            first("ALTER SEQUENCE s RESTART 100;")[0],
+            Change::AlterSequence { .. }
+        ));
+        assert!(matches!(
+            first("ALTER TABLE p DETACH PARTITION c CONCURRENTLY;")[0],
+            Change::DetachPartition {
+                concurrently: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            first("ALTER TABLE p ATTACH PARTITION c FOR VALUES FROM (1) TO (2);")[0],
+            Change::AttachPartition { .. }
+        ));
+        assert!(matches!(
+            first("ALTER TABLE t SET SCHEMA s;")[0],
+            Change::SetSchema { .. }
+        ));
+        assert!(matches!(
+            first("ALTER TABLE t ALTER CONSTRAINT fk DEFERRABLE;")[0],
+            Change::AlterTableOther {
+                what: "ALTER CONSTRAINT",
+                ..
+            }
+        ));
+        assert!(matches!(
+            first("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();")[0],
+            Change::CreateTrigger { .. }
+        ));
+        assert!(matches!(
+            first("DROP TRIGGER IF EXISTS tr ON t;")[0],
+            Change::DropTrigger { .. }
+        ));
+        assert!(matches!(
+            first("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh' AFTER 'ok';")[0],
+            Change::EnumAddValue {
+                if_not_exists: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            first("ALTER TYPE mood RENAME VALUE 'a' TO 'b';")[0],
+            Change::EnumRenameValue { .. }
+        ));
+        assert_eq!(
+            first("COMMENT ON TABLE t IS 'it''s';"),
+            vec![Change::Comment]
+        );
+        assert_eq!(first("GRANT SELECT ON t TO r;"), vec![Change::Grant]);
+        assert!(matches!(
+            first("REVOKE SELECT ON TABLE t FROM r;")[0],
+            Change::Revoke { .. }
+        ));
+        assert_eq!(
+            first("CREATE STATISTICS s ON a, b FROM t;"),
+            vec![Change::CreateStatistics]
+        );
+        assert!(matches!(
+            first("ALTER TABLE t RENAME COLUMN a TO b;")[0],
+            Change::RenameColumn { .. }
+        ));
+        assert!(matches!(
+            first("FROBNICATE the database;")[0],
+            Change::Unrecognised { .. }
+        ));
+    }
+
+    #[test]
+    fn ast_path_reads_columns_and_constraints() {
+        let changes = analyze(
+            "ALTER TABLE public.Orders ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid(), ADD CONSTRAINT c CHECK (x IS NOT NULL) NOT VALID;",
+        )
+        .remove(0)
+        .changes;
+        let Change::AddColumn { table, column, .. } = &changes[0] else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(table, "orders");
+        assert_eq!(column.default, Some(DefaultKind::Volatile));
+        assert!(column.not_null);
+        assert_eq!(
+            changes[1],
+            Change::AddConstraint {
+                table: "orders".into(),
+                constraint: ConstraintSpec {
+                    name: Some("c".into()),
+                    kind: ConstraintKind::Check {
+                        not_null_of: Some("x".into())
+                    },
+                    not_valid: true
+                }
+            }
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! Our own model of what a statement changes. Rules match on these types only; nothing here
+//! depends on sqlparser.
+
+use std::ops::Range;
+
+use super::types::ColumnType;
+
+/// A table, index, type or other object name: lower-cased unless quoted, `public.` dropped.
+pub type Name = String;
+
+/// How a column default behaves when a column is added with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultKind {
+    /// A constant or an immutable expression: stored once as the "missing value" (PG >= 11).
+    Constant,
+    /// A stable expression such as `now()`: evaluated once for all existing rows.
+    Stable,
+    /// A volatile expression (`random()`, `gen_random_uuid()`, `nextval()`): every row differs.
+    Volatile,
+}
+
+/// What a column definition says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: Name,
+    pub ty: ColumnType,
+    pub not_null: bool,
+    pub default: Option<DefaultKind>,
+    pub primary_key: bool,
+    pub unique: bool,
+    /// The table an inline `REFERENCES` points to.
+    pub references: Option<Name>,
+    /// An inline `CHECK (...)`.
+    pub check: bool,
+    /// `GENERATED ALWAYS AS (...) STORED`.
+    pub generated_stored: bool,
+    /// `GENERATED ... AS IDENTITY`.
+    pub identity: bool,
+}
+
+impl ColumnSpec {
+    pub fn new(name: Name, ty: ColumnType) -> ColumnSpec {
+        ColumnSpec {
+            name,
+            ty,
+            not_null: false,
+            default: None,
+            primary_key: false,
+            unique: false,
+            references: None,
+            check: false,
+            generated_stored: false,
+            identity: false,
+        }
+    }
+
+    /// True when rows get a value without the INSERT naming the column.
+    pub fn fills_itself(&self) -> bool {
+        self.default.is_some() || self.identity || self.generated_stored || self.ty.is_serial()
+    }
+}
+
+/// The kind of a table constraint being added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConstraintKind {
+    /// `CHECK (...)`; `not_null_of` names the column when the check is `c IS NOT NULL`.
+    Check {
+        not_null_of: Option<Name>,
+    },
+    ForeignKey {
+        references: Name,
+    },
+    Unique {
+        using_index: bool,
+    },
+    PrimaryKey {
+        using_index: bool,
+    },
+    Exclude,
+}
+
+/// One constraint added by `ALTER TABLE ... ADD` or `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstraintSpec {
+    pub name: Option<Name>,
+    pub kind: ConstraintKind,
+    pub not_valid: bool,
+}
+
+/// Which kind of object a `DROP` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Table,
+    View,
+    MaterializedView,
+    Index,
+    Schema,
+    Type,
+    Domain,
+    Sequence,
+    Function,
+    Trigger,
+    Extension,
+    Other,
+}
+
+impl ObjectKind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Table => "table",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::Index => "index",
+            ObjectKind::Schema => "schema",
+            ObjectKind::Type => "type",
+            ObjectKind::Domain => "domain",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Function => "function",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::Extension => "extension",
+            ObjectKind::Other => "object",
+        }
+    }
+}
+
+/// Table maintenance and storage commands that rewrite the whole table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteCommand {
+    VacuumFull,
+    Cluster,
+    SetTablespace,
+    SetLogged,
+    SetUnlogged,
+}
+
+impl RewriteCommand {
+    pub fn label(self) -> &'static str {
+        match self {
+            RewriteCommand::VacuumFull => "VACUUM FULL",
+            RewriteCommand::Cluster => "CLUSTER",
+            RewriteCommand::SetTablespace => "SET TABLESPACE",
+            RewriteCommand::SetLogged => "SET LOGGED",
+            RewriteCommand::SetUnlogged => "SET UNLOGGED",
+        }
+    }
+}
+
+/// Transaction control written into a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnControl {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+/// One change a statement makes. A statement may make several (`ALTER TABLE t ADD a, ADD b`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    CreateTable {
+        table: Name,
+        columns: Vec<ColumnSpec>,
+        constraints: Vec<ConstraintSpec>,
+        /// `PARTITION OF parent`.
+        partition_of: Option<Name>,
+    },
+    AddColumn {
+        table: Name,
+        column: ColumnSpec,
+        if_not_exists: bool,
+    },
+    DropColumn {
+        table: Name,
+        column: Name,
+        cascade: bool,
+    },
+    /// `ALTER COLUMN c TYPE t [USING ...]`.
+    AlterColumnType {
+        table: Name,
+        column: Name,
+        to: ColumnType,
+        using: bool,
+    },
+    SetNotNull {
+        table: Name,
+        column: Name,
+    },
+    DropNotNull {
+        table: Name,
+        column: Name,
+    },
+    SetDefault {
+        table: Name,
+        column: Name,
+    },
+    DropDefault {
+        table: Name,
+        column: Name,
+    },
+    AddConstraint {
+        table: Name,
+        constraint: ConstraintSpec,
+    },
+    ValidateConstraint {
+        table: Name,
+        name: Name,
+    },
+    DropConstraint {
+        table: Name,
+        name: Name,
+        cascade: bool,
+    },
+    RenameColumn {
+        table: Name,
+        from: Name,
+        to: Name,
+    },
+    RenameTable {
+        table: Name,
+        to: Name,
+    },
+    RenameConstraint {
+        table: Name,
+    },
+    /// `ALTER TABLE t SET SCHEMA s`.
+    SetSchema {
+        table: Name,
+    },
+    RenameSchema {
+        schema: Name,
+    },
+    AttachPartition {
+        parent: Name,
+        partition: Name,
+    },
+    DetachPartition {
+        parent: Name,
+        partition: Name,
+        concurrently: bool,
+    },
+    /// A table-rewriting maintenance or storage command.
+    Rewrite {
+        table: Option<Name>,
+        command: RewriteCommand,
+    },
+    /// `ENABLE / FORCE ROW LEVEL SECURITY`.
+    EnableRowLevelSecurity {
+        table: Name,
+    },
+    CreatePolicy {
+        table: Name,
+    },
+    /// Any other `ALTER TABLE` sub-command, with the lock it takes.
+    AlterTableOther {
+        table: Name,
+        what: &'static str,
+        access_exclusive: bool,
+    },
+    CreateIndex {
+        name: Option<Name>,
+        table: Name,
+        unique: bool,
+        concurrently: bool,
+        if_not_exists: bool,
+        /// `ON ONLY parent`.
+        only: bool,
+    },
+    DropIndex {
+        names: Vec<Name>,
+        concurrently: bool,
+        if_exists: bool,
+        cascade: bool,
+    },
+    Reindex {
+        target: Option<Name>,
+        concurrently: bool,
+        /// `REINDEX SCHEMA/DATABASE/SYSTEM`, which can not run in a transaction.
+        many: bool,
+    },
+    /// Plain `VACUUM` (without FULL): no rewrite, but never inside a transaction.
+    Vacuum,
+    Drop {
+        kind: ObjectKind,
+        names: Vec<Name>,
+        if_exists: bool,
+        cascade: bool,
+    },
+    Truncate {
+        tables: Vec<Name>,
+        cascade: bool,
+    },
+    Update {
+        table: Name,
+        has_where: bool,
+    },
+    Delete {
+        table: Name,
+        has_where: bool,
+    },
+    Insert {
+        table: Name,
+    },
+    AlterSequence {
+        name: Name,
+    },
+    CreateSequence {
+        name: Name,
+        if_not_exists: bool,
+    },
+    CreateTrigger {
+        table: Name,
+    },
+    DropTrigger {
+        table: Option<Name>,
+        if_exists: bool,
+    },
+    EnumAddValue {
+        type_name: Name,
+        if_not_exists: bool,
+    },
+    EnumRenameValue {
+        type_name: Name,
+    },
+    CreateEnum {
+        name: Name,
+    },
+    CreateDomain {
+        name: Name,
+        has_check: bool,
+    },
+    AlterDomainAddCheck {
+        name: Name,
+        not_valid: bool,
+    },
+    RefreshMaterializedView {
+        name: Name,
+        concurrently: bool,
+    },
+    CreateView {
+        name: Name,
+        materialized: bool,
+    },
+    Grant,
+    Revoke {
+        tables: Vec<Name>,
+    },
+    Comment,
+    CreateStatistics,
+    CreateSchema {
+        name: Name,
+        if_not_exists: bool,
+    },
+    CreateExtension,
+    CreateFunction,
+    LockTable {
+        tables: Vec<Name>,
+        access_exclusive: bool,
+    },
+    Transaction(TxnControl),
+    /// `SET [LOCAL] lock_timeout = ...`.
+    SetLockTimeout {
+        /// False for `SET lock_timeout = 0` (no timeout).
+        enabled: bool,
+    },
+    SetStatementTimeout,
+    /// Other `SET` / `RESET` / `SHOW`, SELECT, and other statements with no schema effect.
+    Harmless,
+    /// A `DO` block (its SQL statements are analysed on their own).
+    DoBlock,
+    /// Neither sqlparser nor the token classifier understood the statement.
+    Unrecognised {
+        /// The first words, for the message.
+        head: String,
+    },
+}
+
+impl Change {
+    /// The table a change is about, when it is about one.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Change::CreateTable { table, .. }
+            | Change::AddColumn { table, .. }
+            | Change::DropColumn { table, .. }
+            | Change::AlterColumnType { table, .. }
+            | Change::SetNotNull { table, .. }
+            | Change::DropNotNull { table, .. }
+            | Change::SetDefault { table, .. }
+            | Change::DropDefault { table, .. }
+            | Change::AddConstraint { table, .. }
+            | Change::ValidateConstraint { table, .. }
+            | Change::DropConstraint { table, .. }
+            | Change::RenameColumn { table, .. }
+            | Change::RenameTable { table, .. }
+            | Change::RenameConstraint { table }
+            | Change::SetSchema { table }
+            | Change::EnableRowLevelSecurity { table }
+            | Change::CreatePolicy { table }
+            | Change::AlterTableOther { table, .. }
+            | Change::CreateIndex { table, .. }
+            | Change::Update { table, .. }
+            | Change::Delete { table, .. }
+            | Change::Insert { table }
+            | Change::CreateTrigger { table } => Some(table),
+            Change::AttachPartition { parent, .. } | Change::DetachPartition { parent, .. } => {
+                Some(parent)
+            }
+            Change::Rewrite { table, .. } | Change::DropTrigger { table, .. } => table.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// One analysed statement: where it is in the script and what it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analyzed {
+    /// Byte range in the script text.
+    pub span: Range<usize>,
+    pub changes: Vec<Change>,
+    /// True when this statement sits inside a `DO` block body.
+    pub in_do_block: bool,
+}

@@ -1,0 +1,234 @@
+//! `stagegate lint`: check migrations for hazards, one script in memory at a time.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{LintArgs, LintFormat};
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::lint::report::{self, JsonFinding, JsonReport, JsonSummary};
+use crate::lint::{self, Counts, Input, Options, RunState};
+use crate::printer::Printer;
+use crate::source::{self, Script, ScriptRef, Section};
+
+pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    if args.changed_since.is_some() {
+        anyhow::bail!(
+            "`stagegate lint --changed-since` is not implemented yet; name the files or directories to lint instead"
+        );
+    }
+    let format = args.format;
+    if !matches!(format, LintFormat::Text | LintFormat::Json) {
+        anyhow::bail!(
+            "`stagegate lint --format {}` is not implemented yet (use text or json)",
+            format_name(format)
+        );
+    }
+    let options = options(config, args)?;
+    let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
+    let targets = targets(config, args);
+
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let color = args.output.is_none() && printer.color_stdout;
+
+    let mut run = RunState::default();
+    let mut totals = Totals::default();
+    let mut json: Vec<(String, lint::Finding, String)> = Vec::new();
+    let mut broken = 0usize;
+    for target in &targets {
+        for script_ref in scripts_of(config, target, printer, &mut broken)? {
+            let script = match load(&script_ref) {
+                Ok(Some(script)) => script,
+                Ok(None) => continue,
+                Err(error) => {
+                    printer.error(&error.to_string());
+                    broken += 1;
+                    continue;
+                }
+            };
+            let result = lint::lint_script(
+                Input {
+                    text: &script.text,
+                    first_line: script.first_line,
+                    directives: &script.directives,
+                    settings: &script.settings,
+                },
+                &options,
+                &mut run,
+            );
+            let path = script.path.display().to_string();
+            totals.files += 1;
+            totals.statements += result.statements;
+            totals.suppressed += result.suppressed;
+            totals.counts.add(&result.findings);
+            match format {
+                LintFormat::Json => json.extend(result.findings.into_iter().map(|f| {
+                    let snippet = report::snippet(&script.text, &f);
+                    (path.clone(), f, snippet)
+                })),
+                _ => {
+                    let text = report::render_text(&path, &script.text, &result.findings, color);
+                    out.write_all(text.as_bytes())
+                        .context("writing the report")?;
+                }
+            }
+        }
+    }
+    match format {
+        LintFormat::Json => {
+            let report = JsonReport {
+                version: report::JSON_VERSION,
+                findings: json
+                    .iter()
+                    .map(|(path, finding, snippet)| JsonFinding {
+                        path: path.clone(),
+                        finding,
+                        snippet: snippet.clone(),
+                    })
+                    .collect(),
+                summary: JsonSummary {
+                    files: totals.files,
+                    statements: totals.statements,
+                    errors: totals.counts.errors,
+                    warnings: totals.counts.warnings,
+                    infos: totals.counts.infos,
+                    suppressed: totals.suppressed,
+                },
+            };
+            serde_json::to_writer_pretty(&mut out, &report).context("writing the report")?;
+            out.write_all(b"\n").context("writing the report")?;
+        }
+        _ => {
+            let summary = report::text_summary(
+                totals.counts,
+                totals.files,
+                totals.statements,
+                totals.suppressed,
+            );
+            out.write_all(summary.as_bytes())
+                .context("writing the report")?;
+        }
+    }
+    out.flush().context("writing the report")?;
+    if broken > 0 {
+        printer.error(&format!(
+            "{broken} migration file(s) could not be read or have bad directives; fix them and lint again"
+        ));
+        return Ok(Outcome::Usage);
+    }
+    let failed = totals.counts.errors > 0 || (deny_warnings && totals.counts.warnings > 0);
+    Ok(if failed {
+        Outcome::Findings
+    } else {
+        Outcome::Success
+    })
+}
+
+#[derive(Default)]
+struct Totals {
+    files: usize,
+    statements: usize,
+    suppressed: usize,
+    counts: Counts,
+}
+
+fn format_name(format: LintFormat) -> &'static str {
+    match format {
+        LintFormat::Text => "text",
+        LintFormat::Json => "json",
+        LintFormat::Sarif => "sarif",
+        LintFormat::Github => "github",
+        LintFormat::Markdown => "markdown",
+    }
+}
+
+fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
+    let postgres_version = args
+        .postgres_version
+        .unwrap_or(config.lint.postgres_version);
+    if !(9..=30).contains(&postgres_version) {
+        anyhow::bail!(
+            "--postgres-version {postgres_version} is not a PostgreSQL major version (9 to 30)"
+        );
+    }
+    let lock_timeout_configured = match &args.env {
+        Some(env) => config.environment_lock_timeout(env)?.is_some(),
+        None => false,
+    };
+    let mut options = Options {
+        postgres_version,
+        lock_timeout_configured,
+        ..Options::default()
+    };
+    options
+        .configure(&config.lint.disable, &config.lint.severity)
+        .map_err(|message| anyhow::anyhow!("{message}"))?;
+    Ok(options)
+}
+
+/// What to lint: the paths given, or the configured migrations directory.
+fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {
+    if args.paths.is_empty() {
+        vec![config.migrations_dir()]
+    } else {
+        args.paths.clone()
+    }
+}
+
+/// The up scripts of a directory (as a migration set, in version order), or the file itself.
+fn scripts_of(
+    config: &Config,
+    target: &Path,
+    printer: &Printer,
+    broken: &mut usize,
+) -> anyhow::Result<Vec<ScriptRef>> {
+    if target.is_dir() {
+        let set = source::discover_as(target, config.migrations.layout)?;
+        for warning in &set.warnings {
+            printer.warning(warning);
+        }
+        return Ok(set.migrations.into_iter().map(|m| m.up).collect());
+    }
+    if !target.exists() {
+        anyhow::bail!(
+            "{}: no such file or directory (lint takes files or directories; the default is [migrations] dir)",
+            target.display()
+        );
+    }
+    // A file named on the command line is linted whatever its name; a dbmate file is read
+    // for its up section.
+    let text = match source::read_text(target) {
+        Ok(text) => text,
+        Err(error) => {
+            printer.error(&error.to_string());
+            *broken += 1;
+            return Ok(Vec::new());
+        }
+    };
+    let marker = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("-- migrate:up"));
+    Ok(vec![ScriptRef {
+        path: target.to_path_buf(),
+        section: if marker.is_some() {
+            Section::DbmateUp
+        } else {
+            Section::Whole
+        },
+        layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false")),
+    }])
+}
+
+/// Loads a script; blank scripts have nothing to lint.
+fn load(script_ref: &ScriptRef) -> Result<Option<Script>, source::SourceError> {
+    let script = script_ref.load()?;
+    Ok((!script.is_blank()).then_some(script))
+}

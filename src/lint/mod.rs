@@ -1,0 +1,366 @@
+//! The lint engine: runs the rules of [`registry`] over each statement's [`Change`]s, with
+//! the context a static reading can know (PostgreSQL version, transaction, tables created
+//! earlier in the run, lock_timeout), applies `allow` directives, and returns findings.
+//! Pure: no I/O.
+
+mod context;
+pub mod registry;
+pub mod report;
+pub mod rules;
+#[cfg(test)]
+pub mod test_utils;
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::analyze::{self, Analyzed, Change};
+use crate::source::{Directive, DirectiveKind, ScriptSettings};
+
+pub use context::{Ctx, FileState, RunState};
+pub use registry::{RULES, Rule};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.to_ascii_lowercase().as_str() {
+            "error" => Some(Severity::Error),
+            "warning" | "warn" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+}
+
+/// What a rule reports: the engine adds the rule, severity and position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub message: String,
+    pub help: String,
+}
+
+impl Hit {
+    pub fn new(message: impl Into<String>, help: impl Into<String>) -> Hit {
+        Hit {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// One finding in one script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub help: String,
+    /// Byte range in the script text.
+    #[serde(skip)]
+    pub span: Range<usize>,
+    /// 1-based file line and character column of the span's start and end.
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+/// Settings for a lint run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub postgres_version: u32,
+    /// The environment the migrations run in sets a lock_timeout.
+    pub lock_timeout_configured: bool,
+    pub disabled: HashSet<&'static str>,
+    pub severity: HashMap<&'static str, Severity>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            postgres_version: crate::config::DEFAULT_POSTGRES_VERSION,
+            lock_timeout_configured: false,
+            disabled: HashSet::new(),
+            severity: HashMap::new(),
+        }
+    }
+}
+
+impl Options {
+    /// Applies `[lint]` `disable` and `severity` (codes or names); unknown rules are errors.
+    pub fn configure(
+        &mut self,
+        disable: &[String],
+        severity: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        for rule in disable {
+            let found = registry::find(rule)
+                .ok_or_else(|| format!("[lint] disable: unknown rule `{rule}`"))?;
+            self.disabled.insert(found.code);
+        }
+        for (rule, level) in severity {
+            let found = registry::find(rule)
+                .ok_or_else(|| format!("[lint] severity: unknown rule `{rule}`"))?;
+            let level = Severity::parse(level).ok_or_else(|| {
+                format!("[lint] severity.{rule} = `{level}`: expected error, warning or info")
+            })?;
+            self.severity.insert(found.code, level);
+        }
+        Ok(())
+    }
+}
+
+/// One script to lint.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub text: &'a str,
+    /// File line of the text's first line.
+    pub first_line: usize,
+    pub directives: &'a [Directive],
+    pub settings: &'a ScriptSettings,
+}
+
+/// The findings of one script plus what was suppressed.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptResult {
+    pub findings: Vec<Finding>,
+    pub statements: usize,
+    pub suppressed: usize,
+}
+
+/// Lints one script; `run` carries what earlier scripts of the run created.
+pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> ScriptResult {
+    let statements = analyze::analyze(input.text);
+    let in_transaction = !input.settings.no_transaction;
+    let mut file = FileState::new(&statements, in_transaction);
+    file.lock_timeout_set =
+        input.settings.lock_timeout.is_some() || options.lock_timeout_configured;
+    let mut raw: Vec<(&'static str, Hit, Range<usize>)> = Vec::new();
+    for (index, statement) in statements.iter().enumerate() {
+        file.index = index;
+        for change in &statement.changes {
+            let ctx = Ctx {
+                pg: options.postgres_version,
+                in_transaction,
+                run,
+                file: &file,
+                statement,
+                text: &input.text[statement.span.clone()],
+            };
+            for rule in RULES {
+                if options.disabled.contains(rule.code) {
+                    continue;
+                }
+                let mut hits = Vec::new();
+                (rule.check)(&ctx, change, &mut hits);
+                raw.extend(
+                    hits.into_iter()
+                        .map(|h| (rule.code, h, statement.span.clone())),
+                );
+            }
+            context::after_change(change, options.postgres_version, &mut file, run);
+        }
+    }
+    let lines = LineIndex::new(input.text, input.first_line);
+    let mut result = ScriptResult {
+        statements: statements.len(),
+        ..ScriptResult::default()
+    };
+    let allows = allow_targets(input, &statements);
+    let mut used = vec![false; allows.len()];
+    let mut seen = HashSet::new();
+    for (code, hit, span) in raw {
+        if !seen.insert((code, hit.message.clone(), span.start)) {
+            continue;
+        }
+        let allowed = allows.iter().enumerate().find(|(_, (codes, target, _))| {
+            codes
+                .iter()
+                .any(|c| registry::find(c).is_some_and(|r| r.code == code))
+                && target
+                    .as_ref()
+                    .is_none_or(|t| t.start <= span.start && span.end <= t.end)
+        });
+        if let Some((i, _)) = allowed {
+            used[i] = true;
+            result.suppressed += 1;
+            continue;
+        }
+        result
+            .findings
+            .push(finding(code, hit, span, options, &lines));
+    }
+    for (i, (codes, _, directive)) in allows.iter().enumerate() {
+        let span = directive_span(input.text, directive.offset);
+        for code in codes {
+            if registry::find(code).is_none() && !options.disabled.contains("SG508") {
+                result.findings.push(finding(
+                    "SG508",
+                    Hit::new(
+                        format!("`{code}` in this allow directive is not a stagegate rule, so it allows nothing"),
+                        "use a code or name listed by `stagegate rule`",
+                    ),
+                    span.clone(),
+                    options,
+                    &lines,
+                ));
+            }
+        }
+        let known = codes.iter().any(|c| registry::find(c).is_some());
+        if !used[i] && known && !options.disabled.contains("SG506") {
+            result.findings.push(finding(
+                "SG506",
+                Hit::new(
+                    format!("unused allow directive: {} reported nothing here", codes.join(", ")),
+                    "remove the directive, or move it to the line above the statement it is meant for",
+                ),
+                span,
+                options,
+                &lines,
+            ));
+        }
+    }
+    result.findings.sort_by_key(|f| (f.span.start, f.code));
+    result
+}
+
+/// An allow directive's codes, the span it covers (`None`: the whole file), and itself.
+type AllowTarget<'a> = (Vec<String>, Option<Range<usize>>, &'a Directive);
+
+/// For each allow directive: its codes, the statement span it covers (`None`: the whole
+/// file), and the directive.
+fn allow_targets<'a>(input: Input<'a>, statements: &[Analyzed]) -> Vec<AllowTarget<'a>> {
+    let mut out = Vec::new();
+    for directive in input.directives {
+        match &directive.kind {
+            DirectiveKind::Allow { codes, .. } => {
+                let target = statements
+                    .iter()
+                    .filter(|s| !s.in_do_block)
+                    .find(|s| s.span.start > directive.offset)
+                    .map_or(0..0, |s| s.span.clone());
+                out.push((codes.clone(), Some(target), directive));
+            }
+            DirectiveKind::AllowFile { codes, .. } => out.push((codes.clone(), None, directive)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The directive's comment on its line, for underlining.
+fn directive_span(text: &str, offset: usize) -> Range<usize> {
+    let line = &text[offset.min(text.len())..];
+    let end = line.find('\n').unwrap_or(line.len());
+    let start = line.len() - line.trim_start().len();
+    offset + start.min(end)..offset + end
+}
+
+fn finding(
+    code: &'static str,
+    hit: Hit,
+    span: Range<usize>,
+    options: &Options,
+    lines: &LineIndex,
+) -> Finding {
+    let rule = registry::get(code);
+    let (line, column) = lines.position(span.start);
+    let (end_line, end_column) = lines.position(span.end);
+    Finding {
+        code,
+        name: rule.name,
+        severity: options.severity.get(code).copied().unwrap_or(rule.severity),
+        message: hit.message,
+        help: hit.help,
+        span,
+        line,
+        column,
+        end_line,
+        end_column,
+    }
+}
+
+/// Byte offset -> (file line, character column).
+pub struct LineIndex<'a> {
+    text: &'a str,
+    first_line: usize,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str, first_line: usize) -> LineIndex<'a> {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex {
+            text,
+            first_line,
+            starts,
+        }
+    }
+
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.starts[line];
+        let column = self.text[start..offset].chars().count() + 1;
+        (self.first_line + line, column)
+    }
+}
+
+/// Counts of findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, findings: &[Finding]) {
+        for f in findings {
+            match f.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+                Severity::Info => self.infos += 1,
+            }
+        }
+    }
+}
+
+/// True for a statement that is a `CONCURRENTLY` (or otherwise non-transactional) command.
+pub fn is_concurrent(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::CreateIndex {
+            concurrently: true,
+            ..
+        } | Change::DropIndex {
+            concurrently: true,
+            ..
+        } | Change::Reindex {
+            concurrently: true,
+            ..
+        } | Change::DetachPartition {
+            concurrently: true,
+            ..
+        }
+    )
+}

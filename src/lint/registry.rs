@@ -1,0 +1,526 @@
+//! Every rule in one table: code, kebab-case name, default severity, one-line summary, its
+//! documentation (the rule file's leading `//!` comment) and its check. Codes are never reused.
+
+use super::rules;
+use super::{Ctx, Hit, Severity};
+use crate::analyze::Change;
+
+/// One lint rule.
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// The rule file's source; its leading `//!` lines are the documentation.
+    source: &'static str,
+    pub check: fn(&Ctx, &Change, &mut Vec<Hit>),
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.name)
+    }
+}
+
+impl Rule {
+    /// The rule's documentation, from its doc comment.
+    pub fn doc(&self) -> String {
+        let mut out = String::new();
+        for line in self.source.lines() {
+            let Some(rest) = line.strip_prefix("//!") else {
+                break;
+            };
+            out.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+use Severity::{Error, Info, Warning};
+
+macro_rules! rule {
+    ($code:expr, $name:expr, $severity:expr, $module:ident, $summary:expr) => {
+        Rule {
+            code: $code,
+            name: $name,
+            severity: $severity,
+            summary: $summary,
+            source: include_str!(concat!("rules/", stringify!($module), ".rs")),
+            check: rules::$module::check,
+        }
+    };
+}
+
+/// All rules, by code.
+pub static RULES: &[Rule] = &[
+    rule!(
+        "SG101",
+        "require-concurrent-index-creation",
+        Error,
+        require_concurrent_index_creation,
+        "CREATE INDEX without CONCURRENTLY on an existing table"
+    ),
+    rule!(
+        "SG102",
+        "require-concurrent-index-drop",
+        Warning,
+        require_concurrent_index_drop,
+        "DROP INDEX without CONCURRENTLY"
+    ),
+    rule!(
+        "SG103",
+        "require-concurrent-reindex",
+        Error,
+        require_concurrent_reindex,
+        "REINDEX without CONCURRENTLY"
+    ),
+    rule!(
+        "SG104",
+        "add-column-volatile-default",
+        Error,
+        add_column_volatile_default,
+        "ADD COLUMN with a volatile default rewrites the table"
+    ),
+    rule!(
+        "SG105",
+        "add-column-default-before-pg11",
+        Error,
+        add_column_default_before_pg11,
+        "ADD COLUMN with a default rewrites the table before PostgreSQL 11"
+    ),
+    rule!(
+        "SG106",
+        "add-column-serial-or-identity",
+        Error,
+        add_column_serial_or_identity,
+        "ADD COLUMN serial or identity rewrites the table"
+    ),
+    rule!(
+        "SG107",
+        "add-column-generated-stored",
+        Error,
+        add_column_generated_stored,
+        "ADD COLUMN ... GENERATED ALWAYS AS (...) STORED rewrites the table"
+    ),
+    rule!(
+        "SG108",
+        "add-column-constrained-domain",
+        Error,
+        add_column_constrained_domain,
+        "ADD COLUMN of a domain with a CHECK rewrites the table"
+    ),
+    rule!(
+        "SG109",
+        "column-type-change-rewrite",
+        Error,
+        column_type_change_rewrite,
+        "ALTER COLUMN ... TYPE that rewrites the table"
+    ),
+    rule!(
+        "SG110",
+        "set-not-null-scan",
+        Error,
+        set_not_null_scan,
+        "SET NOT NULL scans the table without a validated CHECK"
+    ),
+    rule!(
+        "SG111",
+        "check-constraint-missing-not-valid",
+        Error,
+        check_constraint_missing_not_valid,
+        "ADD CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE"
+    ),
+    rule!(
+        "SG112",
+        "foreign-key-missing-not-valid",
+        Error,
+        foreign_key_missing_not_valid,
+        "ADD FOREIGN KEY without NOT VALID blocks writes on both tables"
+    ),
+    rule!(
+        "SG113",
+        "unique-constraint-without-index",
+        Error,
+        unique_constraint_without_index,
+        "ADD UNIQUE / PRIMARY KEY builds an index under ACCESS EXCLUSIVE"
+    ),
+    rule!(
+        "SG114",
+        "exclusion-constraint",
+        Error,
+        exclusion_constraint,
+        "ADD EXCLUDE constraint on an existing table"
+    ),
+    rule!(
+        "SG115",
+        "table-rewrite-command",
+        Error,
+        table_rewrite_command,
+        "VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED rewrite the table"
+    ),
+    rule!(
+        "SG116",
+        "require-lock-timeout",
+        Warning,
+        require_lock_timeout,
+        "A traffic-blocking lock is taken without lock_timeout"
+    ),
+    rule!(
+        "SG117",
+        "statement-after-access-exclusive",
+        Warning,
+        statement_after_access_exclusive,
+        "More work after an ACCESS EXCLUSIVE lock in the same transaction"
+    ),
+    rule!(
+        "SG118",
+        "backfill-in-ddl-transaction",
+        Warning,
+        backfill_in_ddl_transaction,
+        "UPDATE/DELETE of every row in the same transaction as DDL"
+    ),
+    rule!(
+        "SG119",
+        "create-partition-locks-parent",
+        Warning,
+        create_partition_locks_parent,
+        "CREATE TABLE ... PARTITION OF locks the whole partitioned table"
+    ),
+    rule!(
+        "SG120",
+        "detach-partition-not-concurrent",
+        Error,
+        detach_partition_not_concurrent,
+        "DETACH PARTITION without CONCURRENTLY"
+    ),
+    rule!(
+        "SG121",
+        "refresh-materialized-view-not-concurrent",
+        Warning,
+        refresh_materialized_view_not_concurrent,
+        "REFRESH MATERIALIZED VIEW without CONCURRENTLY"
+    ),
+    rule!(
+        "SG122",
+        "alter-domain-add-check",
+        Warning,
+        alter_domain_add_check,
+        "ALTER DOMAIN ... ADD CHECK without NOT VALID"
+    ),
+    rule!(
+        "SG123",
+        "alter-sequence-blocks-inserts",
+        Info,
+        alter_sequence_blocks_inserts,
+        "ALTER SEQUENCE blocks nextval() until commit"
+    ),
+    rule!(
+        "SG124",
+        "attach-partition-before-pg12",
+        Warning,
+        attach_partition_before_pg12,
+        "ATTACH PARTITION locks the parent before PostgreSQL 12"
+    ),
+    rule!(
+        "SG201",
+        "drop-column",
+        Error,
+        drop_column,
+        "DROP COLUMN breaks code that still uses the column"
+    ),
+    rule!(
+        "SG202",
+        "rename-column",
+        Error,
+        rename_column,
+        "RENAME COLUMN breaks code that uses the old name"
+    ),
+    rule!(
+        "SG203",
+        "rename-table",
+        Error,
+        rename_table,
+        "RENAME TABLE breaks code that uses the old name"
+    ),
+    rule!(
+        "SG204",
+        "rename-schema",
+        Error,
+        rename_schema,
+        "ALTER SCHEMA ... RENAME breaks every query that names it"
+    ),
+    rule!(
+        "SG205",
+        "set-schema",
+        Error,
+        set_schema,
+        "ALTER TABLE ... SET SCHEMA moves a table away from running code"
+    ),
+    rule!(
+        "SG206",
+        "add-not-null-column-without-default",
+        Error,
+        add_not_null_column_without_default,
+        "ADD COLUMN ... NOT NULL without a default"
+    ),
+    rule!(
+        "SG207",
+        "drop-default-on-not-null",
+        Warning,
+        drop_default_on_not_null,
+        "DROP DEFAULT breaks inserts that rely on it"
+    ),
+    rule!(
+        "SG208",
+        "rename-enum-value",
+        Error,
+        rename_enum_value,
+        "ALTER TYPE ... RENAME VALUE breaks code that uses the old label"
+    ),
+    rule!(
+        "SG209",
+        "revoke-privileges",
+        Warning,
+        revoke_privileges,
+        "REVOKE breaks running code that needs the privilege"
+    ),
+    rule!(
+        "SG210",
+        "enable-rls-without-policy",
+        Warning,
+        enable_rls_without_policy,
+        "ENABLE ROW LEVEL SECURITY without a policy"
+    ),
+    rule!(
+        "SG211",
+        "drop-not-null",
+        Warning,
+        drop_not_null,
+        "DROP NOT NULL lets NULLs reach code that does not expect them"
+    ),
+    rule!(
+        "SG301",
+        "drop-table",
+        Error,
+        drop_table,
+        "DROP TABLE deletes data and breaks running code"
+    ),
+    rule!(
+        "SG302",
+        "drop-schema",
+        Error,
+        drop_schema,
+        "DROP SCHEMA deletes everything in it"
+    ),
+    rule!(
+        "SG303",
+        "drop-type",
+        Error,
+        drop_type,
+        "DROP TYPE / DROP DOMAIN breaks code and, with CASCADE, drops columns"
+    ),
+    rule!(
+        "SG304",
+        "drop-sequence",
+        Error,
+        drop_sequence,
+        "DROP SEQUENCE loses its value and breaks defaults"
+    ),
+    rule!(
+        "SG305",
+        "truncate",
+        Error,
+        truncate,
+        "TRUNCATE deletes every row"
+    ),
+    rule!(
+        "SG306",
+        "truncate-cascade",
+        Error,
+        truncate_cascade,
+        "TRUNCATE ... CASCADE empties tables you did not name"
+    ),
+    rule!(
+        "SG307",
+        "drop-cascade",
+        Error,
+        drop_cascade,
+        "DROP ... CASCADE silently drops dependent objects"
+    ),
+    rule!(
+        "SG308",
+        "delete-without-where",
+        Error,
+        delete_without_where,
+        "DELETE without WHERE removes every row"
+    ),
+    rule!(
+        "SG309",
+        "drop-view",
+        Warning,
+        drop_view,
+        "DROP VIEW / MATERIALIZED VIEW breaks code that queries it"
+    ),
+    rule!(
+        "SG401",
+        "prefer-bigint-keys",
+        Warning,
+        prefer_bigint_keys,
+        "int/smallint/serial primary keys overflow"
+    ),
+    rule!(
+        "SG402",
+        "prefer-identity",
+        Info,
+        prefer_identity,
+        "serial columns: prefer identity columns"
+    ),
+    rule!(
+        "SG403",
+        "prefer-text-over-varchar",
+        Warning,
+        prefer_text_over_varchar,
+        "varchar(n): prefer text with a CHECK"
+    ),
+    rule!(
+        "SG404",
+        "ban-char",
+        Warning,
+        ban_char,
+        "char(n) pads with blanks"
+    ),
+    rule!(
+        "SG405",
+        "prefer-timestamptz",
+        Warning,
+        prefer_timestamptz,
+        "timestamp without time zone discards the offset"
+    ),
+    rule!(
+        "SG406",
+        "prefer-jsonb",
+        Warning,
+        prefer_jsonb,
+        "json has no equality operator"
+    ),
+    rule!(
+        "SG407",
+        "identifier-too-long",
+        Warning,
+        identifier_too_long,
+        "Identifiers longer than 63 bytes are truncated"
+    ),
+    rule!(
+        "SG408",
+        "domain-with-check",
+        Warning,
+        domain_with_check,
+        "CREATE DOMAIN with a CHECK constraint"
+    ),
+    rule!(
+        "SG501",
+        "concurrent-in-transaction",
+        Error,
+        concurrent_in_transaction,
+        "CONCURRENTLY or VACUUM inside a transaction fails"
+    ),
+    rule!(
+        "SG502",
+        "transaction-control-in-migration",
+        Error,
+        transaction_control_in_migration,
+        "BEGIN/COMMIT/ROLLBACK inside a transactional migration"
+    ),
+    rule!(
+        "SG503",
+        "non-idempotent-no-transaction",
+        Warning,
+        non_idempotent_no_transaction,
+        "Non-idempotent statement in a no-transaction migration"
+    ),
+    rule!(
+        "SG504",
+        "concurrently-mixed-with-other-statements",
+        Warning,
+        concurrently_mixed_with_other_statements,
+        "CONCURRENTLY mixed with other statements in one migration"
+    ),
+    rule!(
+        "SG505",
+        "unrecognised-statement",
+        Info,
+        unrecognised_statement,
+        "A statement stagegate could not read"
+    ),
+    rule!(
+        "SG506",
+        "unused-allow-directive",
+        Warning,
+        unused_allow_directive,
+        "An allow directive that suppressed nothing"
+    ),
+    rule!(
+        "SG507",
+        "enum-add-value-in-transaction",
+        Error,
+        enum_add_value_in_transaction,
+        "ALTER TYPE ... ADD VALUE in a transaction before PostgreSQL 12"
+    ),
+    rule!(
+        "SG508",
+        "unknown-rule-in-allow",
+        Warning,
+        unknown_rule_in_allow,
+        "An allow directive names a rule that does not exist"
+    ),
+];
+
+/// A rule by code (`SG101`, any case) or name (`require-concurrent-index-creation`).
+pub fn find(code_or_name: &str) -> Option<&'static Rule> {
+    let wanted = code_or_name.trim();
+    RULES
+        .iter()
+        .find(|r| r.code.eq_ignore_ascii_case(wanted) || r.name.eq_ignore_ascii_case(wanted))
+}
+
+/// A rule by its exact code; the engine only asks for codes of this table.
+pub fn get(code: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.code == code)
+        .unwrap_or_else(|| panic!("rule {code} is not registered"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_documented() {
+        let mut codes = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for rule in RULES {
+            assert!(codes.insert(rule.code), "duplicate code {}", rule.code);
+            assert!(names.insert(rule.name), "duplicate name {}", rule.name);
+            let doc = rule.doc();
+            for section in [
+                "## What it does",
+                "## Why is this bad?",
+                "## Example",
+                "## Use instead",
+            ] {
+                assert!(doc.contains(section), "{} lacks {section}", rule.code);
+            }
+            assert!(!rule.summary.ends_with('.'));
+        }
+        assert!(RULES.len() >= 35, "{} rules", RULES.len());
+    }
+
+    #[test]
+    fn rules_are_found_by_code_or_name() {
+        assert_eq!(find("sg101").unwrap().code, "SG101");
+        assert_eq!(find("drop-column").unwrap().code, "SG201");
+        assert!(find("SG999").is_none());
+    }
+}

@@ -1,0 +1,147 @@
+//! Rendering findings: `text` (the source line with the span underlined) and `json` (a
+//! stable, versioned schema). Pure: returns strings.
+
+use serde::Serialize;
+
+use super::{Counts, Finding, Severity};
+use crate::printer::paint;
+
+/// Version of the JSON schema; bumped on any incompatible change.
+pub const JSON_VERSION: u32 = 1;
+
+/// The findings of one file, rendered as text. `text` is the script text the spans index.
+pub fn render_text(path: &str, text: &str, findings: &[Finding], color: bool) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        render_one(&mut out, path, text, finding, color);
+    }
+    out
+}
+
+fn severity_sgr(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "1;31",
+        Severity::Warning => "1;33",
+        Severity::Info => "1;36",
+    }
+}
+
+fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color: bool) {
+    use std::fmt::Write as _;
+    let sgr = severity_sgr(finding.severity);
+    let head = format!("{}[{}]", finding.severity.label(), finding.code);
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        paint(color, sgr, &head),
+        paint(color, "1", &finding.message)
+    );
+    let gutter = finding.line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let blue = |s: &str| paint(color, "1;34", s);
+    let _ = writeln!(
+        out,
+        "{pad}{} {path}:{}:{}",
+        blue("-->"),
+        finding.line,
+        finding.column
+    );
+    // The first line of the span, underlined from the span's start to its end on that line.
+    let start = finding.span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let source_line = &text[line_start..line_end];
+    let underline_end = finding.span.end.clamp(start, line_end);
+    let lead = text[line_start..start].chars().count();
+    let width = text[start..underline_end].trim_end().chars().count().max(1);
+    let _ = writeln!(out, "{pad} {}", blue("|"));
+    let _ = writeln!(
+        out,
+        "{} {} {}",
+        blue(&finding.line.to_string()),
+        blue("|"),
+        source_line.trim_end()
+    );
+    let _ = writeln!(
+        out,
+        "{pad} {} {}{}",
+        blue("|"),
+        " ".repeat(lead),
+        paint(color, sgr, &"^".repeat(width))
+    );
+    let _ = writeln!(out, "{pad} {} help: {}", blue("="), finding.help);
+    let _ = writeln!(
+        out,
+        "{pad} {} rule: {} {} (`stagegate rule {}` explains it)",
+        blue("="),
+        finding.code,
+        finding.name,
+        finding.code
+    );
+    out.push('\n');
+}
+
+/// The closing summary line of a text report.
+pub fn text_summary(counts: Counts, files: usize, statements: usize, suppressed: usize) -> String {
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    let mut line = format!(
+        "{}, {}, {} in {} ({})",
+        plural(counts.errors, "error"),
+        plural(counts.warnings, "warning"),
+        plural(counts.infos, "info"),
+        plural(files, "file"),
+        plural(statements, "statement"),
+    );
+    if suppressed > 0 {
+        line.push_str(&format!("; {suppressed} suppressed by allow directives"));
+    }
+    line.push('\n');
+    line
+}
+
+/// One finding in the JSON report.
+#[derive(Debug, Serialize)]
+pub struct JsonFinding<'a> {
+    pub path: String,
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    /// The first line of the statement's original text.
+    pub snippet: String,
+}
+
+/// Totals of a JSON report.
+#[derive(Debug, Serialize)]
+pub struct JsonSummary {
+    pub files: usize,
+    pub statements: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    pub suppressed: usize,
+}
+
+/// The whole JSON report.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    pub version: u32,
+    pub findings: Vec<JsonFinding<'a>>,
+    pub summary: JsonSummary,
+}
+
+/// The first line of a finding's span, for the JSON `snippet`.
+pub fn snippet(text: &str, finding: &Finding) -> String {
+    let start = finding.span.start.min(text.len());
+    let end = finding.span.end.clamp(start, text.len());
+    text[start..end]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
+}

@@ -1,0 +1,56 @@
+//! # SG207 drop-default-on-not-null
+//!
+//! ## What it does
+//! Flags `ALTER COLUMN ... DROP DEFAULT` on an existing table, unless the column is known to be
+//! nullable.
+//!
+//! ## Why is this bad?
+//! If the column is NOT NULL, INSERTs from the running release that leave the column out relied
+//! on the default and start failing.
+//!
+//! ## Example
+//! ```sql
+//! ALTER TABLE orders ALTER COLUMN status DROP DEFAULT;
+//! ```
+//!
+//! ## Use instead
+//! ```sql
+//! -- drop the default in a post-deploy migration, after every running release writes the column
+//! ```
+
+use super::prelude::*;
+
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+    if let Change::DropDefault { table, column } = change
+        && !ctx.is_new(table)
+        && ctx.run.column(table, column).is_none_or(|c| c.not_null)
+    {
+        out.push(Hit::new(
+            format!("dropping the default of `{table}`.`{column}` makes INSERTs from running code that omit it fail if the column is NOT NULL"),
+            "drop the default in a post-deploy migration, after every running release writes the column",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::test_utils::{lint_errors_pg, lint_ok_pg};
+
+    #[test]
+    fn fires() {
+        insta::assert_snapshot!(lint_errors_pg(
+            "SG207",
+            "ALTER TABLE orders ALTER COLUMN status DROP DEFAULT;",
+            15
+        ));
+    }
+
+    #[test]
+    fn quiet() {
+        lint_ok_pg(
+            "SG207",
+            "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';",
+            15,
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! One file per rule. Each starts with its documentation (What it does / Why is this bad? /
+//! Example / Use instead), which `stagegate rule <code>` prints, then `check`, then its tests.
+
+pub mod add_column_constrained_domain;
+pub mod add_column_default_before_pg11;
+pub mod add_column_generated_stored;
+pub mod add_column_serial_or_identity;
+pub mod add_column_volatile_default;
+pub mod add_not_null_column_without_default;
+pub mod alter_domain_add_check;
+pub mod alter_sequence_blocks_inserts;
+pub mod attach_partition_before_pg12;
+pub mod backfill_in_ddl_transaction;
+pub mod ban_char;
+pub mod check_constraint_missing_not_valid;
+pub mod column_type_change_rewrite;
+pub mod concurrent_in_transaction;
+pub mod concurrently_mixed_with_other_statements;
+pub mod create_partition_locks_parent;
+pub mod delete_without_where;
+pub mod detach_partition_not_concurrent;
+pub mod domain_with_check;
+pub mod drop_cascade;
+pub mod drop_column;
+pub mod drop_default_on_not_null;
+pub mod drop_not_null;
+pub mod drop_schema;
+pub mod drop_sequence;
+pub mod drop_table;
+pub mod drop_type;
+pub mod drop_view;
+pub mod enable_rls_without_policy;
+pub mod enum_add_value_in_transaction;
+pub mod exclusion_constraint;
+pub mod foreign_key_missing_not_valid;
+pub mod identifier_too_long;
+pub mod non_idempotent_no_transaction;
+pub mod prefer_bigint_keys;
+pub mod prefer_identity;
+pub mod prefer_jsonb;
+pub mod prefer_text_over_varchar;
+pub mod prefer_timestamptz;
+pub mod refresh_materialized_view_not_concurrent;
+pub mod rename_column;
+pub mod rename_enum_value;
+pub mod rename_schema;
+pub mod rename_table;
+pub mod require_concurrent_index_creation;
+pub mod require_concurrent_index_drop;
+pub mod require_concurrent_reindex;
+pub mod require_lock_timeout;
+pub mod revoke_privileges;
+pub mod set_not_null_scan;
+pub mod set_schema;
+pub mod statement_after_access_exclusive;
+pub mod table_rewrite_command;
+pub mod transaction_control_in_migration;
+pub mod truncate;
+pub mod truncate_cascade;
+pub mod unique_constraint_without_index;
+pub mod unknown_rule_in_allow;
+pub mod unrecognised_statement;
+pub mod unused_allow_directive;
+
+/// What every rule file needs.
+pub(crate) mod prelude {
+    pub use crate::analyze::{
+        Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
+        RewriteCommand, TxnControl, TypeChange, locks, type_change,
+    };
+    pub use crate::lint::{Ctx, Hit};
+
+    /// `a`, `b` and `c` in backticks, comma-separated.
+    pub fn quote_all(names: &[Name]) -> String {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The columns a change defines, with their table.
+    pub fn columns_of(change: &Change) -> Vec<(&str, &ColumnSpec)> {
+        match change {
+            Change::CreateTable { table, columns, .. } => {
+                columns.iter().map(|c| (table.as_str(), c)).collect()
+            }
+            Change::AddColumn { table, column, .. } => vec![(table.as_str(), column)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The names a change gives to new objects.
+    pub fn names_of(change: &Change) -> Vec<&str> {
+        let mut out: Vec<&str> = columns_of(change)
+            .iter()
+            .map(|(_, c)| c.name.as_str())
+            .collect();
+        match change {
+            Change::CreateTable { table, .. } => out.push(table),
+            Change::CreateIndex {
+                name: Some(name), ..
+            } => out.push(name),
+            Change::AddConstraint { constraint, .. } => out.extend(constraint.name.as_deref()),
+            Change::RenameColumn { to, .. } | Change::RenameTable { to, .. } => out.push(to),
+            Change::CreateView { name, .. }
+            | Change::CreateSequence { name, .. }
+            | Change::CreateEnum { name }
+            | Change::CreateDomain { name, .. }
+            | Change::CreateSchema { name, .. } => out.push(name),
+            _ => {}
+        }
+        out
+    }
+}

@@ -1,0 +1,55 @@
+//! # SG202 rename-column
+//!
+//! ## What it does
+//! Flags `ALTER TABLE ... RENAME COLUMN` on an existing table.
+//!
+//! ## Why is this bad?
+//! During a deploy old code still uses the old name and new code the new one; whichever runs
+//! against the other schema fails.
+//!
+//! ## Example
+//! ```sql
+//! ALTER TABLE users RENAME COLUMN name TO full_name;
+//! ```
+//!
+//! ## Use instead
+//! ```sql
+//! -- add the new column, write both (trigger), backfill, switch reads,
+//! -- then drop the old column in a later release; or rename only in the ORM mapping
+//! ```
+
+use super::prelude::*;
+
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+    if let Change::RenameColumn { table, from, to } = change
+        && !ctx.is_new(table)
+    {
+        out.push(Hit::new(
+            format!("renaming `{table}`.`{from}` to `{to}` breaks running code that uses the old name"),
+            "add the new column, write both, backfill, switch reads, and drop the old one in a later release",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::test_utils::{lint_errors_pg, lint_ok_pg};
+
+    #[test]
+    fn fires() {
+        insta::assert_snapshot!(lint_errors_pg(
+            "SG202",
+            "ALTER TABLE users RENAME COLUMN name TO full_name;",
+            15
+        ));
+    }
+
+    #[test]
+    fn quiet() {
+        lint_ok_pg(
+            "SG202",
+            "CREATE TABLE users (id bigint, name text);\nALTER TABLE users RENAME COLUMN name TO full_name;",
+            15,
+        );
+    }
+}

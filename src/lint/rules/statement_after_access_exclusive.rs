@@ -1,0 +1,76 @@
+//! # SG117 statement-after-access-exclusive
+//!
+//! ## What it does
+//! Flags a statement that scans, rewrites or locks another table while an earlier statement of
+//! the same transaction still holds an ACCESS EXCLUSIVE lock on an existing table.
+//!
+//! ## Why is this bad?
+//! Locks are held until the transaction ends. Whatever runs after an ACCESS EXCLUSIVE lock
+//! extends the time during which nobody can read or write that table.
+//!
+//! ## Example
+//! ```sql
+//! ALTER TABLE orders ADD COLUMN note text;
+//! CREATE INDEX orders_created_idx ON invoices (created_at);
+//! ```
+//!
+//! ## Use instead
+//! ```sql
+//! -- put the statements in separate migrations, or take the ACCESS EXCLUSIVE lock last
+//! ```
+
+use super::prelude::*;
+
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+    if !ctx.file.in_txn_now || ctx.file.access_exclusive_held.is_empty() {
+        return;
+    }
+    if matches!(
+        change,
+        Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
+    ) {
+        return;
+    }
+    let held = &ctx.file.access_exclusive_held;
+    let slow = locks(change, ctx.pg).into_iter().any(|l| {
+        !ctx.is_new(&l.table)
+            && (l.effect != Effect::Brief || (!held.contains(&l.table) && l.mode.blocks_traffic()))
+    });
+    if slow {
+        out.push(Hit::new(
+            format!(
+                "this runs while {} stays locked ACCESS EXCLUSIVE by an earlier statement of the same transaction, so its reads and writes wait for this too",
+                quote_all(held)
+            ),
+            "move it to a migration of its own, or take the ACCESS EXCLUSIVE lock last",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::test_utils::{lint_errors_pg, lint_ok_pg};
+
+    #[test]
+    fn fires() {
+        insta::assert_snapshot!(lint_errors_pg(
+            "SG117",
+            "ALTER TABLE orders ADD COLUMN note text;\nCREATE INDEX invoices_created_idx ON invoices (created_at);",
+            15
+        ));
+    }
+
+    #[test]
+    fn quiet() {
+        lint_ok_pg(
+            "SG117",
+            "ALTER TABLE orders ADD COLUMN note text;\nALTER TABLE orders ADD COLUMN tag text;",
+            15,
+        );
+        lint_ok_pg(
+            "SG117",
+            "ALTER TABLE orders ADD COLUMN note text;\nCOMMENT ON COLUMN orders.note IS 'free text';",
+            15,
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! # SG505 unrecognised-statement
+//!
+//! ## What it does
+//! Reports statements that neither sqlparser nor the token classifier understood.
+//!
+//! ## Why is this bad?
+//! An unread statement is not checked: it may hide any of the hazards the other rules look for.
+//!
+//! ## Example
+//! ```sql
+//! FROBNICATE TABLE orders;
+//! ```
+//!
+//! ## Use instead
+//! ```sql
+//! -- check the statement by hand; if it is valid PostgreSQL, report it so the classifier learns it
+//! ```
+
+use super::prelude::*;
+
+pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+    if let Change::Unrecognised { head } = change {
+        out.push(Hit::new(
+            format!("stagegate could not read this statement (`{head}`), so it was not checked"),
+            "check it by hand; if it is valid PostgreSQL, report it so stagegate learns it",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::test_utils::{lint_errors_pg, lint_ok_pg};
+
+    #[test]
+    fn fires() {
+        insta::assert_snapshot!(lint_errors_pg("SG505", "FROBNICATE TABLE orders;", 15));
+    }
+
+    #[test]
+    fn quiet() {
+        lint_ok_pg("SG505", "SELECT 1;", 15);
+    }
+}

@@ -1,0 +1,56 @@
+//! Helpers for rule tests: lint a piece of SQL and render what one rule says about it.
+
+use super::{Input, Options, RunState, ScriptResult, lint_script, report};
+use crate::source::directives;
+
+/// Lints `sql` as one migration file on PostgreSQL `pg`.
+pub fn lint_sql(sql: &str, pg: u32) -> ScriptResult {
+    let (directives, settings) = directives::parse(sql, 1).expect("test directives parse");
+    let options = Options {
+        postgres_version: pg,
+        ..Options::default()
+    };
+    lint_script(
+        Input {
+            text: sql,
+            first_line: 1,
+            directives: &directives,
+            settings: &settings,
+        },
+        &options,
+        &mut RunState::default(),
+    )
+}
+
+/// The rendered findings of rule `code` for `sql` on PostgreSQL `pg`; panics if there are none.
+pub fn lint_errors_pg(code: &str, sql: &str, pg: u32) -> String {
+    let result = lint_sql(sql, pg);
+    let mine: Vec<_> = result
+        .findings
+        .into_iter()
+        .filter(|f| f.code == code)
+        .collect();
+    assert!(!mine.is_empty(), "{code} did not fire on:\n{sql}");
+    report::render_text("migration.sql", sql, &mine, false)
+}
+
+/// Asserts rule `code` reports nothing for `sql` on PostgreSQL `pg`.
+pub fn lint_ok_pg(code: &str, sql: &str, pg: u32) {
+    let result = lint_sql(sql, pg);
+    let mine: Vec<_> = result.findings.iter().filter(|f| f.code == code).collect();
+    assert!(
+        mine.is_empty(),
+        "{code} fired on:\n{sql}\n{}",
+        report::render_text("migration.sql", sql, &result.findings, false)
+    );
+}
+
+/// [`lint_errors_pg`] on the default PostgreSQL version.
+pub fn lint_errors(code: &str, sql: &str) -> String {
+    lint_errors_pg(code, sql, crate::config::DEFAULT_POSTGRES_VERSION)
+}
+
+/// [`lint_ok_pg`] on the default PostgreSQL version.
+pub fn lint_ok(code: &str, sql: &str) {
+    lint_ok_pg(code, sql, crate::config::DEFAULT_POSTGRES_VERSION)
+}

@@ -1,0 +1,156 @@
+//! Statement tokens with byte offsets, built on sqlparser's tokenizer. The token classifier
+//! in `analyze::fallback` and the DO-block reader work on these.
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+/// One token, without whitespace and comments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tok {
+    pub kind: TokKind,
+    /// Byte range in the statement text.
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokKind {
+    /// A keyword or identifier: `upper` for keyword matching, `value` as written (quotes
+    /// removed), `quoted` for `"Ident"`.
+    Word {
+        upper: String,
+        value: String,
+        quoted: bool,
+    },
+    /// A single-quoted string's value.
+    Str(String),
+    /// A dollar-quoted string: `body_start` is the byte offset of its body in the statement.
+    Dollar {
+        body: String,
+        body_start: usize,
+    },
+    Number,
+    /// Punctuation and operators (`(`, `)`, `,`, `.`, `;`, `=`, ...), by their text.
+    Punct(String),
+}
+
+impl Tok {
+    /// The upper-cased word, if this is an unquoted word.
+    pub fn keyword(&self) -> Option<&str> {
+        match &self.kind {
+            TokKind::Word { upper, quoted, .. } if !quoted => Some(upper),
+            _ => None,
+        }
+    }
+
+    pub fn is(&self, keyword: &str) -> bool {
+        self.keyword() == Some(keyword)
+    }
+
+    pub fn is_punct(&self, punct: &str) -> bool {
+        matches!(&self.kind, TokKind::Punct(p) if p == punct)
+    }
+}
+
+/// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
+pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
+        .ok()?;
+    let lines = LineIndex::new(text);
+    let mut out = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let start = lines.offset(text, token.span.start.line, token.span.start.column);
+        let end = lines.offset(text, token.span.end.line, token.span.end.column);
+        let end = end.max(start);
+        let kind = match token.token {
+            Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
+            | Token::Whitespace(_)
+            | Token::EOF => continue,
+            Token::Word(word) => TokKind::Word {
+                upper: if word.quote_style.is_some() {
+                    word.value.clone()
+                } else {
+                    word.value.to_ascii_uppercase()
+                },
+                quoted: word.quote_style.is_some(),
+                value: word.value,
+            },
+            Token::SingleQuotedString(s)
+            | Token::EscapedStringLiteral(s)
+            | Token::NationalStringLiteral(s) => TokKind::Str(s),
+            Token::DollarQuotedString(dollar) => {
+                let tag_len = dollar.tag.as_ref().map_or(0, String::len);
+                TokKind::Dollar {
+                    body: dollar.value,
+                    body_start: start + tag_len + 2,
+                }
+            }
+            Token::Number(..) => TokKind::Number,
+            other => TokKind::Punct(other.to_string()),
+        };
+        out.push(Tok { kind, start, end });
+    }
+    Some(out)
+}
+
+/// Byte offsets of line starts, to turn the tokenizer's line/column into offsets.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// Byte offset of a 1-based line and 1-based character column.
+    fn offset(&self, text: &str, line: u64, column: u64) -> usize {
+        let Some(&start) = usize::try_from(line)
+            .ok()
+            .and_then(|l| l.checked_sub(1))
+            .and_then(|l| self.starts.get(l))
+        else {
+            return text.len();
+        };
+        let column = usize::try_from(column).unwrap_or(1).saturating_sub(1);
+        let rest = &text[start..];
+        if rest.is_ascii() || rest.as_bytes().iter().take(column).all(u8::is_ascii) {
+            return (start + column).min(text.len());
+        }
+        rest.char_indices()
+            .nth(column)
+            .map_or(text.len(), |(i, _)| start + i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_byte_offsets() {
+        let text = "DROP INDEX CONCURRENTLY \"Ix\"; -- c\nDO $x$ BEGIN END $x$";
+        let toks = tokenize(text).unwrap();
+        assert!(toks[0].is("DROP"));
+        assert_eq!(&text[toks[3].start..toks[3].end], "\"Ix\"");
+        let dollar = toks.iter().find_map(|t| match &t.kind {
+            TokKind::Dollar { body, body_start } => Some((body.clone(), *body_start)),
+            _ => None,
+        });
+        let (body, start) = dollar.unwrap();
+        assert_eq!(&text[start..start + body.len()], body);
+        assert_eq!(body, " BEGIN END ");
+    }
+
+    #[test]
+    fn non_ascii_columns_map_to_bytes() {
+        let text = "COMMENT ON TABLE t IS 'ünï'; SELECT ü";
+        let toks = tokenize(text).unwrap();
+        let last = toks.last().unwrap();
+        assert_eq!(&text[last.start..last.end], "ü");
+    }
+}

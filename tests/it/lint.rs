@@ -1,0 +1,305 @@
+//! `stagegate lint` and `stagegate rule` on the real binary: the unsafe and safe fixtures,
+//! output formats, exit codes, suppressions, and a large generated corpus.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures(name: &str) -> PathBuf {
+    root().join("fixtures").join(name)
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn stagegate(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::cargo_bin("stagegate")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", output.stdout, output.stderr))
+}
+
+fn sql_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_unsafe_fixture_has_an_error() {
+    let dir = fixtures("unsafe");
+    let files = sql_files(&dir);
+    assert!(files.len() >= 10, "{} unsafe fixtures", files.len());
+    for file in &files {
+        let output = stagegate(
+            root(),
+            &["lint", "--format", "json", file.to_str().unwrap()],
+        );
+        let report = json(&output);
+        let errors = report["summary"]["errors"].as_u64().unwrap();
+        assert!(
+            errors > 0,
+            "{}: no error\n{}",
+            file.display(),
+            output.stdout
+        );
+        assert_eq!(output.code, 1, "{}", file.display());
+    }
+    // As one migration set, too: no table of the set is created inside it, so nothing is exempt.
+    let output = stagegate(root(), &["lint", dir.to_str().unwrap()]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+}
+
+#[test]
+fn safe_recipes_have_no_error() {
+    let output = stagegate(root(), &["lint", "--format", "json", "fixtures/safe"]);
+    let report = json(&output);
+    let errors: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(report["version"], 1);
+    assert_eq!(
+        report["summary"]["suppressed"], 1,
+        "the allow directive of the contract step"
+    );
+}
+
+#[test]
+fn text_report_underlines_the_statement_and_names_the_rule() {
+    let output = stagegate(
+        root(),
+        &["lint", "fixtures/unsafe/20240101000000_index_orders.up.sql"],
+    );
+    assert_eq!(output.code, 1);
+    insta::assert_snapshot!(output.stdout);
+}
+
+#[test]
+fn json_report_is_versioned_and_stable() {
+    let output = stagegate(
+        root(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "fixtures/unsafe/20240108000000_drop_legacy.up.sql",
+        ],
+    );
+    assert_eq!(output.code, 1);
+    insta::assert_snapshot!(output.stdout);
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("add_note.sql");
+    std::fs::write(&file, "ALTER TABLE orders ADD COLUMN note text;\n").unwrap();
+    let path = file.to_str().unwrap();
+    let output = stagegate(tmp.path(), &["lint", path]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    assert!(
+        output.stdout.contains("warning[SG116]"),
+        "{}",
+        output.stdout
+    );
+    let output = stagegate(tmp.path(), &["lint", "--deny-warnings", path]);
+    assert_eq!(output.code, 1);
+}
+
+#[test]
+fn environment_lock_timeout_satisfies_the_lock_timeout_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("stagegate.toml"),
+        "[environments.production]\nurl = \"${PRODUCTION_DATABASE_URL}\"\nlock_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    let file = tmp.path().join("add_note.sql");
+    std::fs::write(&file, "ALTER TABLE orders ADD COLUMN note text;\n").unwrap();
+    let path = file.to_str().unwrap();
+    let without = stagegate(tmp.path(), &["lint", path]);
+    assert!(without.stdout.contains("SG116"), "{}", without.stdout);
+    let with = stagegate(tmp.path(), &["lint", "--env", "production", path]);
+    assert!(!with.stdout.contains("SG116"), "{}", with.stdout);
+    assert_eq!(with.code, 0, "{}", with.stderr);
+}
+
+#[test]
+fn postgres_version_changes_what_rewrites() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("status.sql");
+    std::fs::write(
+        &file,
+        "SET lock_timeout = '1s';\nALTER TABLE orders ADD COLUMN status text DEFAULT 'new';\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    assert_eq!(stagegate(tmp.path(), &["lint", path]).code, 0);
+    let old = stagegate(tmp.path(), &["lint", "--postgres-version", "10", path]);
+    assert_eq!(old.code, 1);
+    assert!(old.stdout.contains("SG105"), "{}", old.stdout);
+}
+
+#[test]
+fn unimplemented_formats_and_bad_config_exit_2() {
+    let output = stagegate(root(), &["lint", "--format", "sarif", "fixtures/safe"]);
+    assert_eq!(output.code, 2);
+    assert!(
+        output.stderr.contains("not implemented yet"),
+        "{}",
+        output.stderr
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("stagegate.toml"),
+        "[lint]\ndisable = [\"SG999\"]\n",
+    )
+    .unwrap();
+    let output = stagegate(
+        tmp.path(),
+        &["lint", root().join("fixtures/safe").to_str().unwrap()],
+    );
+    assert_eq!(output.code, 2);
+    assert!(
+        output.stderr.contains("unknown rule `SG999`"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn config_disables_and_reclassifies_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("stagegate.toml"),
+        "[lint]\ndisable = [\"require-lock-timeout\"]\nseverity = { SG201 = \"warning\" }\n",
+    )
+    .unwrap();
+    let file = tmp.path().join("drop.sql");
+    std::fs::write(&file, "ALTER TABLE users DROP COLUMN legacy;\n").unwrap();
+    let output = stagegate(tmp.path(), &["lint", file.to_str().unwrap()]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    assert!(
+        output.stdout.contains("warning[SG201]"),
+        "{}",
+        output.stdout
+    );
+    assert!(!output.stdout.contains("SG116"), "{}", output.stdout);
+}
+
+#[test]
+fn rule_lists_the_catalog_and_prints_docs() {
+    let output = stagegate(root(), &["rule"]);
+    assert_eq!(output.code, 0);
+    assert!(output.stdout.lines().count() > 35, "{}", output.stdout);
+    assert!(output.stdout.starts_with("CODE"));
+    let doc = stagegate(root(), &["rule", "SG101"]);
+    assert_eq!(doc.code, 0);
+    for section in [
+        "## What it does",
+        "## Why is this bad?",
+        "## Example",
+        "## Use instead",
+    ] {
+        assert!(doc.stdout.contains(section), "{}", doc.stdout);
+    }
+    let by_name = stagegate(root(), &["rule", "drop-column"]);
+    assert!(
+        by_name.stdout.starts_with("# SG201 drop-column"),
+        "{}",
+        by_name.stdout
+    );
+    assert_eq!(stagegate(root(), &["rule", "SG999"]).code, 2);
+}
+
+/// Thousands of varied statements, garbage included: lint must finish without a panic and
+/// keep reporting the statements after the garbage.
+#[test]
+fn large_mixed_corpus_never_panics() {
+    const PIECES: &[&str] = &[
+        "CREATE TABLE t{n} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name varchar(20), at timestamp, doc json);",
+        "ALTER TABLE big{n} ADD COLUMN c{n} uuid DEFAULT gen_random_uuid();",
+        "CREATE INDEX i{n} ON big{n} (a, lower(b)) WHERE c IS NOT NULL;",
+        "DROP INDEX CONCURRENTLY IF EXISTS i{n};",
+        "DO $body$ BEGIN IF true THEN ALTER TABLE big{n} DROP COLUMN x; END IF; END $body$;",
+        "COMMENT ON COLUMN big{n}.a IS 'it''s ; tricky';",
+        "SELECT $$ ; $$, E'\\' ;', \"weird;name\" FROM x{n};",
+        "REINDEX (VERBOSE) TABLE CONCURRENTLY big{n};",
+        "ALTER TABLE big{n} ALTER COLUMN a TYPE bigint USING a::bigint, ADD CONSTRAINT k{n} CHECK (a > 0) NOT VALID;",
+        "CREATE FUNCTION f{n}() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;",
+        "UPDATE big{n} SET a = a + 1;",
+        "ALTER TABLE ((( garbage {n} ;;",
+        "CREATE TABLE ",
+        "))) ) ( WHERE WHERE {n};",
+        "/* nested /* comment */ still */ VACUUM FULL big{n};",
+        "ALTER TYPE e{n} ADD VALUE 'v{n}';",
+        "COPY big{n} FROM stdin;\n1\t2\n\\.\n",
+        "\\set ON_ERROR_STOP on",
+        "ALTER TABLE big{n} ALTER COLUMN x SET STATISTICS 500, SET TABLESPACE fast;",
+        "ÿ€ 🙂 ALTER ⊥;",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS u{n} ON ONLY big{n} USING btree (a DESC NULLS LAST);",
+        "TRUNCATE big{n}, other{n} RESTART IDENTITY CASCADE;",
+        "ALTER TABLE big{n} DETACH PARTITION p{n} FINALIZE;",
+        "GRANT ALL ON ALL TABLES IN SCHEMA s{n} TO r;",
+    ];
+    let mut sql = String::new();
+    for n in 0..4000 {
+        let piece = PIECES[(n * 7 + n / PIECES.len()) % PIECES.len()];
+        sql.push_str(&piece.replace("{n}", &n.to_string()));
+        sql.push('\n');
+    }
+    sql.push_str("ALTER TABLE final_table DROP COLUMN last_column;\n");
+    // Unterminated constructs run to the end of the text, as in psql.
+    sql.push_str("DO $$ unterminated\n'unterminated string");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("corpus.sql");
+    std::fs::write(&file, &sql).unwrap();
+    let output = stagegate(
+        tmp.path(),
+        &["lint", "--format", "json", file.to_str().unwrap()],
+    );
+    assert!(!output.stderr.contains("panicked"), "{}", output.stderr);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    let report = json(&output);
+    assert!(report["summary"]["statements"].as_u64().unwrap() > 3000);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["code"] == "SG201"
+            && f["snippet"] == "ALTER TABLE final_table DROP COLUMN last_column;"),
+        "the statement after the garbage was not checked"
+    );
+    assert!(
+        findings.iter().any(|f| f["code"] == "SG505"),
+        "garbage is reported as unrecognised"
+    );
+}
