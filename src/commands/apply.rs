@@ -32,6 +32,8 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         dry_run: args.dry_run,
         plan_hash: args.plan_hash.clone(),
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
+        lint: crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
+            .map_err(anyhow::Error::msg)?,
     };
     let dir = config.migrations_dir();
     let layout = config.migrations.layout;

@@ -151,27 +151,12 @@ fn format_name(format: LintFormat) -> &'static str {
 }
 
 fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
-    let postgres_version = args
-        .postgres_version
-        .unwrap_or(config.lint.postgres_version);
-    if !(9..=30).contains(&postgres_version) {
-        anyhow::bail!(
-            "--postgres-version {postgres_version} is not a PostgreSQL major version (9 to 30)"
-        );
-    }
     let lock_timeout_configured = match &args.env {
         Some(env) => config.environment_lock_timeout(env)?.is_some(),
         None => false,
     };
-    let mut options = Options {
-        postgres_version,
-        lock_timeout_configured,
-        ..Options::default()
-    };
-    options
-        .configure(&config.lint.disable, &config.lint.severity)
-        .map_err(|message| anyhow::anyhow!("{message}"))?;
-    Ok(options)
+    Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
+        .map_err(|message| anyhow::anyhow!("{message}"))
 }
 
 /// What to lint: the paths given, or the configured migrations directory.

@@ -16,6 +16,9 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
     let env = config.environment(&args.env)?;
     let local = super::status::load_migrations(config, printer)?;
     let to = target_version(&local, args.to.as_deref())?;
+    let lint_options =
+        crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
+            .map_err(anyhow::Error::msg)?;
     let plan = db::runtime()?.block_on(async {
         let mut store = StateStore::connect(&env.url)
             .await
@@ -27,7 +30,13 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         store.close().await;
         let entries = deploy::compare(&local, &rows);
         let refusals = deploy::refusals(&entries);
-        Ok::<_, anyhow::Error>(plan::build(&env, &entries, to.as_ref(), refusals))
+        Ok::<_, anyhow::Error>(plan::build(
+            &env,
+            &entries,
+            to.as_ref(),
+            refusals,
+            &lint_options,
+        ))
     })?;
     let text = match args.format {
         PlanFormat::Text => render_text(&plan),
@@ -122,10 +131,7 @@ pub fn render_text(plan: &Plan) -> String {
         }
     }
     if plan.findings.is_empty() {
-        let _ = writeln!(
-            out,
-            "lint findings: none reported (lint integration pending)"
-        );
+        let _ = writeln!(out, "lint findings: none");
     } else {
         let _ = writeln!(out, "lint findings:");
         for f in &plan.findings {
@@ -141,14 +147,23 @@ pub fn render_text(plan: &Plan) -> String {
         for l in &plan.locks {
             let _ = writeln!(
                 out,
-                "  {}: {} on {}{}",
+                "  {}: {} on {} ({}, blocks {})",
                 l.version,
                 l.lock,
                 l.table,
-                if l.rewrite { " (rewrite)" } else { "" }
+                effect_label(l.effect),
+                l.blocks
             );
         }
     }
     let _ = writeln!(out, "plan hash: {}", plan.hash);
     out
+}
+
+fn effect_label(effect: crate::analyze::Effect) -> &'static str {
+    match effect {
+        crate::analyze::Effect::Brief => "brief",
+        crate::analyze::Effect::Scan => "scans the table",
+        crate::analyze::Effect::Rewrite => "rewrites the table",
+    }
 }

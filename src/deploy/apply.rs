@@ -33,6 +33,8 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     pub plan_hash: Option<String>,
     pub lock_wait: Duration,
+    /// Lint settings for the plan's findings and the `lint = "deny"` gate.
+    pub lint: crate::lint::Options,
 }
 
 /// One migration that ran.
@@ -63,7 +65,8 @@ pub async fn apply(
     options: &ApplyOptions,
     printer: &Printer,
 ) -> anyhow::Result<ApplyReport> {
-    // Gates first: a gated environment is refused before any connection is made.
+    // Gates first: a gated environment is refused before any connection is made (the lint
+    // gate, which needs the files and the state, is checked again in `prepare`).
     let gates = plan::gates(env, &[]);
     if let Some(message) = plan::gate_refusal(&env.name, &gates) {
         return Err(exit::refused(anyhow::anyhow!(message)));
@@ -140,7 +143,17 @@ async fn prepare(
             &env.name, &refusals
         ))));
     }
-    let plan = plan::build(env, &entries, options.to.as_ref(), Vec::new());
+    let plan = plan::build(
+        env,
+        &entries,
+        options.to.as_ref(),
+        Vec::new(),
+        &options.lint,
+    );
+    // The lint gate can only judge once the pending files are read.
+    if let Some(message) = plan::gate_refusal(&env.name, &plan.gates) {
+        return Err(exit::refused(anyhow::anyhow!(message)));
+    }
     if let Some(expected) = &options.plan_hash
         && *expected != plan.hash
     {

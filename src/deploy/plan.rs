@@ -3,9 +3,13 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeMap;
+
 use super::{Entry, Refusal, State};
+use crate::analyze::{self, Effect, LockMode};
 use crate::config::{Environment, HumanDuration, LintGate};
 use crate::db::session::Timeouts;
+use crate::lint;
 use crate::source::Version;
 
 /// One migration apply would run.
@@ -36,9 +40,7 @@ pub struct Gate {
     pub detail: String,
 }
 
-/// A lint finding on a pending migration. Filled by the lint integration (see
-/// [`lint_findings`]); kept as plain data so the plan does not depend on the lint engine's
-/// types.
+/// A lint finding on a pending migration, after `allow` directives (see [`lint_findings`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanFinding {
     pub version: String,
@@ -48,13 +50,16 @@ pub struct PlanFinding {
     pub message: String,
 }
 
-/// The lock each pending migration takes, per table. Filled by the lint integration.
+/// The strongest lock a pending migration takes on a table, and for how long it holds it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockSummary {
     pub version: String,
     pub table: String,
     pub lock: String,
-    pub rewrite: bool,
+    /// `brief`, `scan` or `rewrite`.
+    pub effect: Effect,
+    /// Whether ordinary reads or writes wait for it.
+    pub blocks: &'static str,
 }
 
 /// The plan for one environment.
@@ -71,11 +76,58 @@ pub struct Plan {
     pub hash: String,
 }
 
-/// **Seam for the lint integration.** Lint findings for the migrations about to run. Returns
-/// nothing until the lint engine (branch `lint`) is wired in here; the plan shows them and the
-/// lint gate of an environment with `lint = "deny"` will refuse on error-level ones.
-pub fn lint_findings(_pending: &[&Entry]) -> (Vec<PlanFinding>, Vec<LockSummary>) {
-    (Vec::new(), Vec::new())
+/// Lints the migrations about to run, in order (a table created by an earlier pending
+/// migration counts as new for the later ones), and summarises the strongest lock each takes
+/// per table.
+pub fn lint_findings(
+    pending: &[&Entry],
+    options: &lint::Options,
+) -> (Vec<PlanFinding>, Vec<LockSummary>) {
+    let mut run = lint::RunState::default();
+    let mut findings = Vec::new();
+    let mut locks = Vec::new();
+    for entry in pending {
+        let Some(local) = &entry.local else { continue };
+        let up = &local.up;
+        let input = lint::Input {
+            text: &up.text,
+            first_line: up.first_line,
+            directives: &up.directives,
+            settings: &up.settings,
+        };
+        let version = entry.version.to_string();
+        let result = lint::lint_script(input, options, &mut run);
+        findings.extend(result.findings.into_iter().map(|finding| PlanFinding {
+            version: version.clone(),
+            code: finding.code.to_string(),
+            severity: finding.severity.label().to_string(),
+            line: finding.line,
+            message: finding.message,
+        }));
+        let mut strongest: BTreeMap<String, (LockMode, Effect)> = BTreeMap::new();
+        for statement in analyze::analyze(&up.text) {
+            for change in &statement.changes {
+                for lock in analyze::locks(change, options.postgres_version) {
+                    let slot = strongest
+                        .entry(lock.table)
+                        .or_insert((lock.mode, lock.effect));
+                    *slot = (slot.0.max(lock.mode), slot.1.max(lock.effect));
+                }
+            }
+        }
+        locks.extend(
+            strongest
+                .into_iter()
+                .map(|(table, (mode, effect))| LockSummary {
+                    version: version.clone(),
+                    table,
+                    lock: mode.label().to_string(),
+                    effect,
+                    blocks: mode.blocks(),
+                }),
+        );
+    }
+    (findings, locks)
 }
 
 /// The entries apply would run, in order, up to and including `to`.
@@ -104,6 +156,7 @@ pub fn build(
     entries: &[Entry],
     to: Option<&Version>,
     refusals: Vec<Refusal>,
+    lint_options: &lint::Options,
 ) -> Plan {
     let pending = pending(entries, to);
     let migrations = pending
@@ -142,7 +195,10 @@ pub fn build(
             }
         })
         .collect::<Vec<_>>();
-    let (findings, locks) = lint_findings(&pending);
+    let (findings, locks) = match env.lint {
+        LintGate::Off => (Vec::new(), Vec::new()),
+        LintGate::Warn | LintGate::Deny => lint_findings(&pending, lint_options),
+    };
     let hash = plan_hash(&env.name, &migrations);
     Plan {
         environment: env.name.clone(),
@@ -177,8 +233,7 @@ pub fn plan_hash(env: &str, migrations: &[PlannedMigration]) -> String {
 
 /// The gates of an environment. Promotion, confirmation and backup are built by later
 /// issues; until then an environment that configures one is refused, never silently let
-/// through. The same holds for `lint = "deny"` until the lint integration fills
-/// [`lint_findings`].
+/// through. With `lint = "deny"`, error-level findings (after allow directives) refuse.
 pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
     let not_yet = |name: &'static str, setting: String| Gate {
         name,
@@ -199,13 +254,39 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
         None => off("promotion"),
     });
     gates.push(match env.lint {
-        LintGate::Deny => not_yet("lint", "lint = \"deny\"".to_string()),
+        LintGate::Deny => {
+            let errors: Vec<String> = findings
+                .iter()
+                .filter(|f| f.severity == lint::Severity::Error.label())
+                .map(|f| format!("{} {} line {}", f.code, f.version, f.line))
+                .collect();
+            if errors.is_empty() {
+                Gate {
+                    name: "lint",
+                    status: "pass",
+                    detail: format!(
+                        "lint = \"deny\": no error-level finding ({} below error)",
+                        findings.len()
+                    ),
+                }
+            } else {
+                Gate {
+                    name: "lint",
+                    status: "refuse",
+                    detail: format!(
+                        "lint = \"deny\": {} error-level finding(s) without an allow directive ({}); \
+                         fix them or add `-- stagegate:allow <code> -- <reason>`",
+                        errors.len(),
+                        errors.join(", ")
+                    ),
+                }
+            }
+        }
         LintGate::Warn => Gate {
             name: "lint",
             status: "pass",
             detail: format!(
-                "lint = \"warn\": {} finding(s) shown, none blocks (lint integration pending: \
-                 findings are not computed yet)",
+                "lint = \"warn\": {} finding(s) shown, none blocks",
                 findings.len()
             ),
         },

@@ -105,6 +105,29 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The options `[lint]` configures. `postgres_version` overrides the configured version
+    /// (`--postgres-version`); `lock_timeout_configured` says whether the environment the
+    /// migrations run in sets a lock_timeout. Unknown rules and versions are errors.
+    pub fn from_config(
+        lint: &crate::config::LintConfig,
+        postgres_version: Option<u32>,
+        lock_timeout_configured: bool,
+    ) -> Result<Options, String> {
+        let postgres_version = postgres_version.unwrap_or(lint.postgres_version);
+        if !(9..=30).contains(&postgres_version) {
+            return Err(format!(
+                "PostgreSQL version {postgres_version} is not a major version (9 to 30)"
+            ));
+        }
+        let mut options = Options {
+            postgres_version,
+            lock_timeout_configured,
+            ..Options::default()
+        };
+        options.configure(&lint.disable, &lint.severity)?;
+        Ok(options)
+    }
+
     /// Applies `[lint]` `disable` and `severity` (codes or names); unknown rules are errors.
     pub fn configure(
         &mut self,

@@ -888,14 +888,20 @@ fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
         )
         .to_string()
     );
-    assert_eq!(plan["findings"].as_array().unwrap().len(), 0, "lint seam");
+    // Table `a` is created by this plan, so indexing it blocks nobody; what remains is that a
+    // retry of the no-transaction file would fail on the existing index.
+    let findings = plan["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{}", out.stdout);
+    assert_eq!(findings[0]["code"], "SG503");
+    assert_eq!(findings[0]["version"], "2");
     let hash = plan["hash"].as_str().unwrap().to_string();
 
     let text = p.run(&["migrate", "plan", "--env", "staging"]);
     assert!(text.stdout.contains(&format!("plan hash: {hash}")));
     assert!(
+        text.stdout.contains("2 line 2: warning SG503"),
+        "{}",
         text.stdout
-            .contains("lint findings: none reported (lint integration pending)")
     );
 
     // The plan changes: the hash no longer matches.
@@ -934,10 +940,6 @@ fn gates_that_are_not_built_yet_refuse_instead_of_being_skipped() {
             "backup = { dir = \"backups\" }",
             "backup gate: backup (dir ",
         ),
-        (
-            "lint = \"deny\"",
-            "lint gate: lint = \"deny\" is configured",
-        ),
     ] {
         let p = Project::new(setting);
         p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -968,6 +970,80 @@ fn gates_that_are_not_built_yet_refuse_instead_of_being_skipped() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn lint_deny_refuses_error_findings_until_fixed_or_allowed() {
+    let p = Project::new("lint = \"deny\"\nlock_timeout = \"2s\"");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+
+    p.write("2_idx.up.sql", "CREATE INDEX t_id ON t (id);\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&plan, 3);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "SG101" && f["version"] == "2" && f["line"] == 1),
+        "{findings:?}"
+    );
+    let locks = json["locks"].as_array().unwrap();
+    assert!(
+        locks
+            .iter()
+            .any(|l| l["table"] == "t" && l["lock"] == "SHARE" && l["effect"] == "scan"),
+        "{locks:?}"
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("lint gate: lint = \"deny\": 1 error-level finding(s)")
+            && out.stderr.contains("SG101 2 line 1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 't_id'")
+            .as_deref(),
+        Some("0")
+    );
+
+    // An allow directive with a reason lets it through.
+    p.write(
+        "2_idx.up.sql",
+        "-- stagegate:allow SG101 -- t holds a handful of rows\nCREATE INDEX t_id ON t (id);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 't_id'")
+            .as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn lint_warn_shows_findings_and_applies() {
+    let p = Project::new("lock_timeout = \"2s\"");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.write("2_drop.up.sql", "ALTER TABLE t DROP COLUMN id;\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(
+        plan.stdout.contains("lint findings:") && plan.stdout.contains("SG"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("ACCESS EXCLUSIVE on t"),
+        "{}",
+        plan.stdout
+    );
+    assert_exit(&p.apply(), 0);
 }
 
 #[test]
