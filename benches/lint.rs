@@ -101,14 +101,14 @@ struct Run {
 
 /// What `stagegate lint DIR --format text` does, minus writing to a terminal.
 fn lint_dir(dir: &Path) -> Run {
-    let set = source::discover(dir).expect("discover");
+    let listing = source::scan_as(dir, None).expect("discover");
     let rss_after_discovery = status_kib("VmRSS:");
     let options = Options::default();
     let mut run = RunState::default();
     let (mut statements, mut findings) = (0, 0);
     let mut sink = 0usize;
-    for migration in &set.migrations {
-        let script = migration.load_up().expect("load");
+    for index in 0..listing.len() {
+        let script = listing.up(index).load().expect("load");
         let result = lint::lint_script(
             Input {
                 text: &script.text,
