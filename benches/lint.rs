@@ -2,7 +2,7 @@
 //!
 //! Generates a migration directory (fixed content, sqlx layout, ~2.5 KB per file), lints it
 //! in-process on one thread the way `stagegate lint DIR` does (one script in memory at a time,
-//! context flowing forward, text report rendered), and reports MB/s and peak RSS (VmHWM).
+//! context flowing forward, text report rendered), and reports MB/s and the RSS after discovery, after lint and at its peak (VmHWM).
 //! Run without arguments it measures 2,000 files and then 20,000 files, each in a fresh
 //! child process, so the two peaks can be compared.
 
@@ -33,7 +33,7 @@ fn main() {
 
 /// One migration file's text: a realistic mix of safe and unsafe statements.
 fn migration(n: usize) -> String {
-    let mut sql = String::with_capacity(2_600);
+    let mut sql = String::with_capacity(2_700);
     let _ = write!(
         sql,
         "-- Migration {n}: orders and invoices, generated for the lint benchmark.\n\
@@ -56,7 +56,10 @@ DROP INDEX IF EXISTS old_{n}_idx;\n\
 /* Cleanup of a column that is no longer read (release {n}). */\n\
 -- stagegate:allow SG201 -- ignored by the ORM since release {n}\n\
 ALTER TABLE orders_{m} DROP COLUMN IF EXISTS legacy_{n};\n\
-SELECT count(*) FROM orders_{m} WHERE status_{n} = 'new' AND created_at > now() - interval '1 day';\n",
+SELECT count(*) FROM orders_{m} WHERE status_{n} = 'new' AND created_at > now() - interval '1 day';\n\
+CREATE TABLE IF NOT EXISTS invoice_lines_{n} (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    invoice_id bigint NOT NULL REFERENCES invoices_{m} (id) ON DELETE CASCADE,\n    sku text NOT NULL,\n    quantity integer NOT NULL DEFAULT 1 CHECK (quantity > 0),\n    unit_price numeric(12, 2) NOT NULL,\n    currency char(3) NOT NULL DEFAULT 'EUR',\n    created_at timestamptz NOT NULL DEFAULT now(),\n    UNIQUE (invoice_id, sku)\n);\n\
+CREATE OR REPLACE VIEW invoice_totals_{n} AS\nSELECT l.invoice_id,\n       sum(l.quantity * l.unit_price) AS net\nFROM invoice_lines_{n} AS l\nJOIN invoices_{m} AS i ON i.id = l.invoice_id\nWHERE i.cancelled_at IS NULL\nGROUP BY l.invoice_id;\n\
+ALTER TABLE invoices_{m} ADD CONSTRAINT invoices_{m}_order_{n}_fk FOREIGN KEY (order_id) REFERENCES orders_{m} (id) NOT VALID;\n",
         m = n % 50
     );
     sql
@@ -71,27 +74,41 @@ fn measure(count: usize) {
         let name = format!("{:014}_bench_{n}.up.sql", 20_240_000_000_000u64 + n as u64);
         std::fs::write(dir.path().join(name), text).expect("write migration");
     }
-    let before = current_rss_kib();
+    let start_rss = status_kib("VmRSS:");
     let started = Instant::now();
-    let (statements, findings) = lint_dir(dir.path());
+    let run = lint_dir(dir.path());
     let seconds = started.elapsed().as_secs_f64();
     let mb = bytes as f64 / 1_000_000.0;
     println!(
-        "{count:>6} files, {mb:.1} MB, {statements} statements, {findings} findings: {seconds:.2} s, {:.1} MB/s, RSS before lint {before} KiB, peak RSS {} KiB",
+        "{count:>6} files, {mb:.1} MB ({} B/file), {} statements, {} findings: {seconds:.2} s, {:.1} MB/s; \
+RSS KiB: start {start_rss}, after discovery {}, after lint {}, peak {}",
+        bytes / count.max(1),
+        run.statements,
+        run.findings,
         mb / seconds,
+        run.rss_after_discovery,
+        run.rss_after_lint,
         status_kib("VmHWM:")
     );
 }
 
+struct Run {
+    statements: usize,
+    findings: usize,
+    rss_after_discovery: String,
+    rss_after_lint: String,
+}
+
 /// What `stagegate lint DIR --format text` does, minus writing to a terminal.
-fn lint_dir(dir: &Path) -> (usize, usize) {
-    let set = source::discover(dir).expect("discover");
+fn lint_dir(dir: &Path) -> Run {
+    let listing = source::scan_as(dir, None).expect("discover");
+    let rss_after_discovery = status_kib("VmRSS:");
     let options = Options::default();
     let mut run = RunState::default();
     let (mut statements, mut findings) = (0, 0);
     let mut sink = 0usize;
-    for migration in &set.migrations {
-        let script = migration.load_up().expect("load");
+    for index in 0..listing.len() {
+        let script = listing.up(index).load().expect("load");
         let result = lint::lint_script(
             Input {
                 text: &script.text,
@@ -108,11 +125,12 @@ fn lint_dir(dir: &Path) -> (usize, usize) {
         sink += report::render_text(&path, &script.text, &result.findings, false).len();
     }
     assert!(sink > 0);
-    (statements, findings)
-}
-
-fn current_rss_kib() -> String {
-    status_kib("VmRSS:")
+    Run {
+        statements,
+        findings,
+        rss_after_discovery,
+        rss_after_lint: status_kib("VmRSS:"),
+    }
 }
 
 /// A memory figure of this process from /proc/self/status (Linux); `VmHWM:` is the peak RSS.

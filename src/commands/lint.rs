@@ -168,19 +168,20 @@ fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {
     }
 }
 
-/// The up scripts of a directory (as a migration set, in version order), or the file itself.
+/// The up scripts of a directory (in version order, built one at a time from its compact
+/// listing), or the file itself.
 fn scripts_of(
     config: &Config,
     target: &Path,
     printer: &Printer,
     broken: &mut usize,
-) -> anyhow::Result<Vec<ScriptRef>> {
+) -> anyhow::Result<Box<dyn Iterator<Item = ScriptRef>>> {
     if target.is_dir() {
-        let set = source::discover_as(target, config.migrations.layout)?;
-        for warning in &set.warnings {
+        let listing = source::scan_as(target, config.migrations.layout)?;
+        for warning in &listing.warnings {
             printer.warning(warning);
         }
-        return Ok(set.migrations.into_iter().map(|m| m.up).collect());
+        return Ok(Box::new((0..listing.len()).map(move |i| listing.up(i))));
     }
     if !target.exists() {
         anyhow::bail!(
@@ -195,13 +196,13 @@ fn scripts_of(
         Err(error) => {
             printer.error(&error.to_string());
             *broken += 1;
-            return Ok(Vec::new());
+            return Ok(Box::new(std::iter::empty()));
         }
     };
     let marker = text
         .lines()
         .find(|line| line.trim_start().starts_with("-- migrate:up"));
-    Ok(vec![ScriptRef {
+    Ok(Box::new(std::iter::once(ScriptRef {
         path: target.to_path_buf(),
         section: if marker.is_some() {
             Section::DbmateUp
@@ -209,7 +210,7 @@ fn scripts_of(
             Section::Whole
         },
         layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false")),
-    }])
+    })))
 }
 
 /// Loads a script; blank scripts have nothing to lint.

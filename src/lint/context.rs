@@ -2,41 +2,229 @@
 //! seen, NOT NULL proofs) and the file so far (lock_timeout, locks held in the transaction).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::analyze::{
-    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, TxnControl, locks,
+    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, TxnControl,
+    TypeChange, locks, type_change,
 };
 
-/// What a column is known to be, from statements earlier in the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a column is known to be, from statements earlier in the run: a small `Copy` fact
+/// (16 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownColumn {
-    pub ty: ColumnType,
+    pub ty: KnownType,
     pub not_null: bool,
 }
 
+/// A [`ColumnType`] as the run state remembers it: the same variants, with a type outside the
+/// built-in list (an enum, a domain) kept as the hash of its name instead of the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownType {
+    /// Any built-in type (`ColumnType` without its `Other` variant).
+    Builtin(BuiltinType),
+    /// `ColumnType::Other(name)`, by [`name_hash`] of the name (as two halves, so that a
+    /// fact is 16 bytes with 4-byte alignment).
+    Other([u32; 2]),
+}
+
+/// `ColumnType`'s variants that carry no name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinType(Builtin);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    SmallInt,
+    Int,
+    BigInt,
+    SmallSerial,
+    Serial,
+    BigSerial,
+    Varchar(Option<u32>),
+    Char(Option<u32>),
+    Text,
+    Citext,
+    Numeric(Option<(u32, u32)>),
+    Real,
+    Double,
+    Timestamp,
+    Timestamptz,
+    Date,
+    Json,
+    Jsonb,
+    Uuid,
+    Boolean,
+    Inet,
+    Cidr,
+}
+
+impl KnownType {
+    pub fn of(ty: &ColumnType) -> KnownType {
+        use Builtin as B;
+        use ColumnType as T;
+        let builtin = match ty {
+            T::SmallInt => B::SmallInt,
+            T::Int => B::Int,
+            T::BigInt => B::BigInt,
+            T::SmallSerial => B::SmallSerial,
+            T::Serial => B::Serial,
+            T::BigSerial => B::BigSerial,
+            T::Varchar(n) => B::Varchar(*n),
+            T::Char(n) => B::Char(*n),
+            T::Text => B::Text,
+            T::Citext => B::Citext,
+            T::Numeric(p) => B::Numeric(*p),
+            T::Real => B::Real,
+            T::Double => B::Double,
+            T::Timestamp => B::Timestamp,
+            T::Timestamptz => B::Timestamptz,
+            T::Date => B::Date,
+            T::Json => B::Json,
+            T::Jsonb => B::Jsonb,
+            T::Uuid => B::Uuid,
+            T::Boolean => B::Boolean,
+            T::Inet => B::Inet,
+            T::Cidr => B::Cidr,
+            T::Other(name) => {
+                let hash = name_hash(name);
+                return KnownType::Other([hash as u32, (hash >> 32) as u32]);
+            }
+        };
+        KnownType::Builtin(BuiltinType(builtin))
+    }
+
+    /// What changing a column of this type to `to` costs (as [`type_change`]).
+    pub fn change_to(self, to: &ColumnType, using: bool) -> TypeChange {
+        use Builtin as B;
+        use ColumnType as T;
+        let from = match self {
+            // `type_change` compares two `Other` types only for equality, which the hash
+            // answers; for anything else an unnamed `Other` behaves the same.
+            KnownType::Other(hash) => {
+                if !using && KnownType::of(to) == KnownType::Other(hash) {
+                    return TypeChange::Free;
+                }
+                T::Other(String::new())
+            }
+            KnownType::Builtin(BuiltinType(builtin)) => match builtin {
+                B::SmallInt => T::SmallInt,
+                B::Int => T::Int,
+                B::BigInt => T::BigInt,
+                B::SmallSerial => T::SmallSerial,
+                B::Serial => T::Serial,
+                B::BigSerial => T::BigSerial,
+                B::Varchar(n) => T::Varchar(n),
+                B::Char(n) => T::Char(n),
+                B::Text => T::Text,
+                B::Citext => T::Citext,
+                B::Numeric(p) => T::Numeric(p),
+                B::Real => T::Real,
+                B::Double => T::Double,
+                B::Timestamp => T::Timestamp,
+                B::Timestamptz => T::Timestamptz,
+                B::Date => T::Date,
+                B::Json => T::Json,
+                B::Jsonb => T::Jsonb,
+                B::Uuid => T::Uuid,
+                B::Boolean => T::Boolean,
+                B::Inet => T::Inet,
+                B::Cidr => T::Cidr,
+            },
+        };
+        type_change(&from, to, using)
+    }
+}
+
+/// The 64-bit identity of a normalised (qualified) object name. A collision would need two
+/// of the run's names to share one of 2^64 values: about 10^-10 for 100,000 names.
+pub fn name_hash(name: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The identity of a (table, name) pair: a column, or a constraint of a table.
+pub fn pair_hash(table: &str, name: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    table.hash(&mut hasher);
+    name.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Keys that are already hashes need no hashing again.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdSet = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
 /// Facts gathered over a whole lint run (all scripts, in order). Grows with the number of
-/// tables, not with the amount of text.
+/// objects the run creates or changes, never with the amount of text: every object is kept
+/// as the 64-bit hash of its normalised name ([`name_hash`], [`pair_hash`]) with, for
+/// columns, a small `Copy` fact.
 #[derive(Debug, Default)]
 pub struct RunState {
-    /// Tables (and materialized views) created in this run: they have no rows and no readers.
-    pub new_tables: HashSet<Name>,
-    pub new_types: HashSet<Name>,
-    pub columns: HashMap<(Name, Name), KnownColumn>,
-    pub domains_with_check: HashSet<Name>,
-    /// `CHECK (c IS NOT NULL) NOT VALID` constraints waiting for VALIDATE: (table, name) -> c.
-    pending_not_null_checks: HashMap<(Name, Name), Name>,
+    /// Tables (and materialized views, sequences) created in this run: they have no rows and
+    /// no readers.
+    new_tables: IdSet,
+    /// Types, domains and sequences created in this run.
+    new_types: IdSet,
+    /// Columns of tables that existed before the run: (table, column) -> what is known.
+    columns: IdMap<KnownColumn>,
+    domains_with_check: IdSet,
+    /// `CHECK (c IS NOT NULL) NOT VALID` constraints waiting for VALIDATE:
+    /// (table, constraint) -> (table, c).
+    pending_not_null_checks: IdMap<u64>,
     /// (table, column) with a validated `CHECK (c IS NOT NULL)`.
-    pub proven_not_null: HashSet<(Name, Name)>,
-    pub policies: HashSet<Name>,
+    proven_not_null: IdSet,
+    /// Tables with a policy.
+    policies: IdSet,
 }
 
 impl RunState {
+    /// The table (or materialized view, or sequence) was created earlier in the run.
     pub fn is_new(&self, table: &str) -> bool {
-        self.new_tables.contains(table)
+        self.new_tables.contains(&name_hash(table))
     }
 
-    pub fn column(&self, table: &str, column: &str) -> Option<&KnownColumn> {
-        self.columns.get(&(table.to_string(), column.to_string()))
+    /// The type, domain or sequence was created earlier in the run.
+    pub fn is_new_type(&self, name: &str) -> bool {
+        self.new_types.contains(&name_hash(name))
+    }
+
+    /// A domain created earlier in the run has a CHECK constraint.
+    pub fn domain_has_check(&self, name: &str) -> bool {
+        self.domains_with_check.contains(&name_hash(name))
+    }
+
+    /// A validated `CHECK (column IS NOT NULL)` exists on the table's column.
+    pub fn is_proven_not_null(&self, table: &str, column: &str) -> bool {
+        self.proven_not_null.contains(&pair_hash(table, column))
+    }
+
+    /// The table got a policy earlier in the run.
+    pub fn has_policy(&self, table: &str) -> bool {
+        self.policies.contains(&name_hash(table))
+    }
+
+    pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
+        self.columns.get(&pair_hash(table, column)).copied()
     }
 }
 
@@ -163,9 +351,9 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             return;
         }
         run.columns.insert(
-            (table.to_string(), column.name.clone()),
+            pair_hash(table, &column.name),
             KnownColumn {
-                ty: column.ty.clone(),
+                ty: KnownType::of(&column.ty),
                 not_null: column.not_null,
             },
         );
@@ -175,7 +363,7 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         has_check: true,
     } = change
     {
-        run.domains_with_check.insert(name.clone());
+        run.domains_with_check.insert(name_hash(name));
     }
     match change {
         Change::Transaction(TxnControl::Begin) => {
@@ -190,27 +378,27 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
         Change::CreateTable { table, .. } => {
-            run.new_tables.insert(table.clone());
+            run.new_tables.insert(name_hash(table));
         }
         Change::CreateView {
             name,
             materialized: true,
         } => {
-            run.new_tables.insert(name.clone());
+            run.new_tables.insert(name_hash(name));
         }
         Change::RenameTable { table, to } if run.is_new(table) => {
-            run.new_tables.insert(to.clone());
+            run.new_tables.insert(name_hash(to));
         }
         Change::AddColumn { table, column, .. } => remember(run, table, column),
         Change::AlterColumnType {
             table, column, to, ..
         } => {
-            if let Some(known) = run.columns.get_mut(&(table.clone(), column.clone())) {
-                known.ty = to.clone();
+            if let Some(known) = run.columns.get_mut(&pair_hash(table, column)) {
+                known.ty = KnownType::of(to);
             }
         }
         Change::SetNotNull { table, column } | Change::DropNotNull { table, column } => {
-            if let Some(known) = run.columns.get_mut(&(table.clone(), column.clone())) {
+            if let Some(known) = run.columns.get_mut(&pair_hash(table, column)) {
                 known.not_null = matches!(change, Change::SetNotNull { .. });
             }
         }
@@ -222,32 +410,62 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
                 if constraint.not_valid {
                     if let Some(name) = &constraint.name {
                         run.pending_not_null_checks
-                            .insert((table.clone(), name.clone()), column.clone());
+                            .insert(pair_hash(table, name), pair_hash(table, column));
                     }
                 } else {
-                    run.proven_not_null.insert((table.clone(), column.clone()));
+                    run.proven_not_null.insert(pair_hash(table, column));
                 }
             }
         }
         Change::ValidateConstraint { table, name } => {
-            if let Some(column) = run
-                .pending_not_null_checks
-                .remove(&(table.clone(), name.clone()))
-            {
-                run.proven_not_null.insert((table.clone(), column));
+            if let Some(column) = run.pending_not_null_checks.remove(&pair_hash(table, name)) {
+                run.proven_not_null.insert(column);
             }
         }
         Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
-            run.new_types.insert(name.clone());
+            run.new_types.insert(name_hash(name));
         }
         Change::CreateSequence { name, .. } => {
             // A new sequence is locked like a table: nobody waits on it yet.
-            run.new_types.insert(name.clone());
-            run.new_tables.insert(name.clone());
+            let hash = name_hash(name);
+            run.new_types.insert(hash);
+            run.new_tables.insert(hash);
         }
         Change::CreatePolicy { table } => {
-            run.policies.insert(table.clone());
+            run.policies.insert(name_hash(table));
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_facts_stay_small() {
+        assert_eq!(std::mem::size_of::<KnownColumn>(), 16);
+    }
+
+    #[test]
+    fn known_types_change_like_column_types() {
+        let p = ColumnType::parse;
+        for (from, to, using) in [
+            ("varchar(10)", "varchar(20)", false),
+            ("varchar(20)", "varchar(5)", false),
+            ("mood", "mood", false),
+            ("mood", "mood", true),
+            ("mood", "feeling", false),
+            ("mood", "text", false),
+            ("text", "mood", false),
+            ("numeric(10,2)", "numeric(12,2)", false),
+            ("bigint", "int", false),
+        ] {
+            assert_eq!(
+                KnownType::of(&p(from)).change_to(&p(to), using),
+                type_change(&p(from), &p(to), using),
+                "{from} -> {to} (using: {using})"
+            );
+        }
     }
 }

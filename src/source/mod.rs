@@ -2,7 +2,8 @@
 //! checksums.
 //!
 //! [`discover`] reads a directory's names (and, for dbmate, looks for section markers) and
-//! pairs the scripts; it keeps no script text. [`ScriptRef::load`] reads one script when it is
+//! pairs the scripts; it keeps no script text. [`scan_as`] keeps the same result in compact
+//! form ([`Listing`]), building each [`Migration`] when it is asked for. [`ScriptRef::load`] reads one script when it is
 //! needed, so linting thousands of files holds one file's text at a time.
 
 pub mod checksum;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use checksum::Checksum;
 pub use directives::{Directive, DirectiveKind, ScriptSettings};
-pub use discover::{discover, discover_as};
+pub use discover::{Listing, discover, discover_as, scan_as};
 pub use layout::Layout;
 pub use new::{NewMigration, create_new};
 pub use version::Version;
@@ -103,14 +104,6 @@ impl Script {
 }
 
 impl ScriptRef {
-    fn whole(path: PathBuf) -> ScriptRef {
-        ScriptRef {
-            path,
-            section: Section::Whole,
-            layout_no_transaction: false,
-        }
-    }
-
     /// Reads the script, checks its encoding and directives, and computes its checksum.
     pub fn load(&self) -> Result<Script, SourceError> {
         let text = read_text(&self.path)?;

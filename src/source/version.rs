@@ -5,46 +5,22 @@ use std::fmt;
 
 /// A version as written in the file name (`20240105120000`, `1.2`, `2021-02-02-153240`),
 /// ordered numerically part by part: `1.2 < 1.10`, `9 < 10`, and `0001` equals `1`.
+///
+/// Only the text is kept (one small allocation); the numeric parts are read from it when two
+/// versions are compared.
 #[derive(Debug, Clone)]
 pub struct Version {
-    text: String,
-    /// Numeric parts without leading zeros.
-    parts: Vec<String>,
+    text: Box<str>,
 }
 
 impl Version {
     /// Parses a version of digits separated by `.` or `_` (flyway) or `-` (diesel timestamps,
     /// whose dashes carry no meaning: `2021-02-02-153240` is `20210202153240`).
     pub fn parse(text: &str) -> Option<Version> {
-        if text.is_empty() || !text.starts_with(|c: char| c.is_ascii_digit()) {
+        if !is_version(text) {
             return None;
         }
-        let mut parts = Vec::new();
-        let joined: String;
-        let source = if text.contains('-') {
-            if !text.chars().all(|c| c.is_ascii_digit() || c == '-') {
-                return None;
-            }
-            joined = text.replace('-', "");
-            joined.as_str()
-        } else {
-            text
-        };
-        for part in source.split(['.', '_']) {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let trimmed = part.trim_start_matches('0');
-            parts.push(if trimmed.is_empty() {
-                "0".to_string()
-            } else {
-                trimmed.to_string()
-            });
-        }
-        Some(Version {
-            text: text.to_string(),
-            parts,
-        })
+        Some(Version { text: text.into() })
     }
 
     /// The version as written in the file name.
@@ -55,14 +31,112 @@ impl Version {
     /// True when `text` names this version (`1`, `0001` and `1` match; so do a diesel version
     /// with and without dashes).
     pub fn matches(&self, text: &str) -> bool {
-        Version::parse(text).is_some_and(|other| other == *self)
+        is_version(text) && compare_text(&self.text, text) == Ordering::Equal
     }
 
     /// The canonical form used to compare versions and to record them: numeric parts without
     /// leading zeros joined with `.`.
     pub fn canonical(&self) -> String {
-        self.parts.join(".")
+        canonical_of(&self.text)
     }
+}
+
+/// True for the digits-and-separators text [`Version::parse`] accepts.
+fn is_version(text: &str) -> bool {
+    if text.is_empty() || !text.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    if text.contains('-') {
+        return text.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    }
+    text.split(['.', '_'])
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The numeric parts of a version text: digits without leading zeros (`"0"` for a part of
+/// zeros), with a diesel timestamp's dashes dropped.
+fn parts(text: &str) -> impl Iterator<Item = Part<'_>> {
+    let dashed = text.contains('-');
+    text.split(move |c: char| !dashed && (c == '.' || c == '_'))
+        .map(Part::new)
+}
+
+/// One numeric part, read without allocating.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    /// The part's text from its first significant digit (dashes may remain, for diesel).
+    text: &'a str,
+    /// Number of significant digits (at least 1).
+    len: usize,
+}
+
+impl<'a> Part<'a> {
+    fn new(text: &'a str) -> Part<'a> {
+        let significant = text.trim_start_matches(['0', '-']);
+        let len = significant.bytes().filter(u8::is_ascii_digit).count();
+        if len == 0 {
+            Part { text: "0", len: 1 }
+        } else {
+            Part {
+                text: significant,
+                len,
+            }
+        }
+    }
+
+    fn digits(self) -> impl Iterator<Item = u8> + 'a {
+        self.text.bytes().filter(u8::is_ascii_digit)
+    }
+
+    fn is_zero(self) -> bool {
+        self.text == "0"
+    }
+
+    fn cmp(self, other: Part) -> Ordering {
+        self.len
+            .cmp(&other.len)
+            .then_with(|| self.digits().cmp(other.digits()))
+    }
+}
+
+/// Compares two version texts that [`Version::parse`] accepts, as [`Version`]s.
+pub(super) fn compare_text(left: &str, right: &str) -> Ordering {
+    let mut left = parts(left);
+    let mut right = parts(right);
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return Ordering::Equal,
+            (Some(l), Some(r)) => {
+                let order = l.cmp(r);
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+            // `1` and `1.0` are the same version.
+            (Some(l), None) if l.is_zero() => continue,
+            (None, Some(r)) if r.is_zero() => continue,
+            (Some(_), None) => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+        }
+    }
+}
+
+/// The canonical form's bytes: parts joined with `.`.
+fn canonical_bytes(text: &str) -> impl Iterator<Item = u8> + '_ {
+    parts(text).enumerate().flat_map(|(i, part)| {
+        let dot = (i > 0).then_some(b'.');
+        dot.into_iter().chain(part.digits())
+    })
+}
+
+/// [`Version::canonical`] of a version text.
+pub(super) fn canonical_of(text: &str) -> String {
+    canonical_bytes(text).map(char::from).collect()
+}
+
+/// Compares the canonical forms of two version texts as strings, without building them.
+pub(super) fn compare_canonical(left: &str, right: &str) -> Ordering {
+    canonical_bytes(left).cmp(canonical_bytes(right))
 }
 
 impl PartialEq for Version {
@@ -81,24 +155,7 @@ impl PartialOrd for Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        let mut left = self.parts.iter();
-        let mut right = other.parts.iter();
-        loop {
-            match (left.next(), right.next()) {
-                (None, None) => return Ordering::Equal,
-                (Some(l), Some(r)) => {
-                    let order = l.len().cmp(&r.len()).then_with(|| l.cmp(r));
-                    if order != Ordering::Equal {
-                        return order;
-                    }
-                }
-                // `1` and `1.0` are the same version.
-                (Some(l), None) if l == "0" => continue,
-                (None, Some(r)) if r == "0" => continue,
-                (Some(_), None) => return Ordering::Greater,
-                (None, Some(_)) => return Ordering::Less,
-            }
-        }
+        compare_text(&self.text, &other.text)
     }
 }
 
@@ -133,6 +190,17 @@ mod tests {
         assert!(v("2021-02-02-153240") > v("00000000000000"));
         assert_eq!(v("2021-02-02-153240"), v("20210202153240"));
         assert_eq!(v("2021-02-02-153240").canonical(), "20210202153240");
+    }
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(v("0001").canonical(), "1");
+        assert_eq!(v("1.02_000").canonical(), "1.2.0");
+        assert_eq!(v("0-0").canonical(), "0");
+        assert_eq!(compare_canonical("1", "1.0"), Ordering::Less);
+        assert_eq!(compare_canonical("10", "9"), Ordering::Less);
+        assert!(v("1").matches("0001"));
+        assert!(!v("1").matches("1.a"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! in `analyze::fallback` and the DO-block reader work on these.
 
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 /// One token, without whitespace and comments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,44 +55,65 @@ impl Tok {
 /// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
 pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
     let dialect = PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, text)
+    let mut tokens = Tokenizer::new(&dialect, text)
         .tokenize_with_location()
         .ok()?;
+    Some(from_sqlparser(text, tokens.drain(..)))
+}
+
+/// Our tokens from sqlparser's tokens of `text` (as [`tokenize`] makes them).
+pub fn from_sqlparser(
+    text: &str,
+    tokens: impl ExactSizeIterator<Item = TokenWithSpan>,
+) -> Vec<Tok> {
     let lines = LineIndex::new(text);
     let mut out = Vec::with_capacity(tokens.len());
     for token in tokens {
-        let start = lines.offset(text, token.span.start.line, token.span.start.column);
-        let end = lines.offset(text, token.span.end.line, token.span.end.column);
-        let end = end.max(start);
-        let kind = match token.token {
-            Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
-            | Token::Whitespace(_)
-            | Token::EOF => continue,
-            Token::Word(word) => TokKind::Word {
-                upper: if word.quote_style.is_some() {
-                    word.value.clone()
-                } else {
-                    word.value.to_ascii_uppercase()
-                },
-                quoted: word.quote_style.is_some(),
-                value: word.value,
-            },
-            Token::SingleQuotedString(s)
-            | Token::EscapedStringLiteral(s)
-            | Token::NationalStringLiteral(s) => TokKind::Str(s),
-            Token::DollarQuotedString(dollar) => {
-                let tag_len = dollar.tag.as_ref().map_or(0, String::len);
-                TokKind::Dollar {
-                    body: dollar.value,
-                    body_start: start + tag_len + 2,
-                }
-            }
-            Token::Number(..) => TokKind::Number,
-            other => TokKind::Punct(other.to_string()),
-        };
-        out.push(Tok { kind, start, end });
+        if let Some(tok) = convert(text, &lines, token) {
+            out.push(tok);
+        }
     }
-    Some(out)
+    out
+}
+
+/// One sqlparser token as ours; `None` for whitespace, comments and the end.
+fn convert(text: &str, lines: &LineIndex, token: TokenWithSpan) -> Option<Tok> {
+    let start = lines.offset(text, token.span.start.line, token.span.start.column);
+    let end = lines.offset(text, token.span.end.line, token.span.end.column);
+    let end = end.max(start);
+    let kind = match token.token {
+        Token::Whitespace(_) | Token::EOF => return None,
+        Token::Word(word) => TokKind::Word {
+            upper: if word.quote_style.is_some() {
+                word.value.clone()
+            } else {
+                word.value.to_ascii_uppercase()
+            },
+            quoted: word.quote_style.is_some(),
+            value: word.value,
+        },
+        Token::SingleQuotedString(s)
+        | Token::EscapedStringLiteral(s)
+        | Token::NationalStringLiteral(s) => TokKind::Str(s),
+        Token::DollarQuotedString(dollar) => {
+            let tag_len = dollar.tag.as_ref().map_or(0, String::len);
+            TokKind::Dollar {
+                body: dollar.value,
+                body_start: start + tag_len + 2,
+            }
+        }
+        Token::Number(..) => TokKind::Number,
+        other => TokKind::Punct(other.to_string()),
+    };
+    Some(Tok { kind, start, end })
+}
+
+/// The first token of `tokens` that is not whitespace or a comment, as ours.
+pub fn first_token(text: &str, tokens: &[TokenWithSpan]) -> Option<Tok> {
+    let first = tokens
+        .iter()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)))?;
+    convert(text, &LineIndex::new(text), first.clone())
 }
 
 /// Byte offsets of line starts, to turn the tokenizer's line/column into offsets.

@@ -260,3 +260,25 @@ fn missing_directory_is_named() {
     assert!(matches!(error, SourceError::MissingDir { .. }));
     assert!(error.to_string().contains("does-not-exist"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_skipped_with_a_warning() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("0001_init.up.sql"),
+        "CREATE TABLE a (id int);\n",
+    )
+    .unwrap();
+    let latin1 = std::ffi::OsStr::from_bytes(b"0002_caf\xe9.up.sql");
+    std::fs::write(dir.path().join(latin1), "CREATE TABLE b (id int);\n").unwrap();
+    let set = source::discover(dir.path()).unwrap();
+    assert_eq!(set.migrations.len(), 1);
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert!(
+        set.warnings[0].contains("the file name is not valid UTF-8"),
+        "{:?}",
+        set.warnings
+    );
+}

@@ -26,7 +26,7 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::AddColumn { table, column, .. } = change
         && let ColumnType::Other(domain) = &column.ty
-        && ctx.run.domains_with_check.contains(domain)
+        && ctx.run.domain_has_check(domain)
         && !ctx.is_new(table)
     {
         out.push(Hit::new(

@@ -26,7 +26,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         name,
         not_valid: false,
     } = change
-        && !ctx.run.new_types.contains(name)
+        && !ctx.run.is_new_type(name)
     {
         out.push(Hit::new(
             format!("adding a CHECK to domain `{name}` scans every table that uses it under SHARE locks, blocking their writes"),

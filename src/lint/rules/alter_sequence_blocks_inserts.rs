@@ -22,7 +22,7 @@ use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::AlterSequence { name } = change
-        && !ctx.run.new_types.contains(name)
+        && !ctx.run.is_new_type(name)
     {
         out.push(Hit::new(
             format!("ALTER SEQUENCE locks `{name}` until the transaction commits: nextval() and INSERTs that use it wait"),

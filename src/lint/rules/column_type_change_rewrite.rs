@@ -34,7 +34,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         && !ctx.is_new(table)
     {
         let rewrites = match ctx.run.column(table, column) {
-            Some(known) => type_change(&known.ty, to, *using) != TypeChange::Free,
+            Some(known) => known.ty.change_to(to, *using) != TypeChange::Free,
             None => *using || !to.may_be_free_target(),
         };
         if rewrites {

@@ -29,7 +29,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     {
         let old: Vec<Name> = names
             .iter()
-            .filter(|n| !ctx.run.new_types.contains(*n))
+            .filter(|n| !ctx.run.is_new_type(n))
             .cloned()
             .collect();
         if !old.is_empty() {

@@ -24,7 +24,7 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::EnableRowLevelSecurity { table } = change
         && !ctx.is_new(table)
-        && !ctx.run.policies.contains(table)
+        && !ctx.run.has_policy(table)
         && !ctx.file.policy_tables.contains(table)
     {
         out.push(Hit::new(

@@ -26,7 +26,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if ctx.pg < 12
         && ctx.file.in_txn_now
         && let Change::EnumAddValue { type_name, .. } = change
-        && !ctx.run.new_types.contains(type_name)
+        && !ctx.run.is_new_type(type_name)
     {
         out.push(Hit::new(
             format!("on PostgreSQL {} ALTER TYPE `{type_name}` ADD VALUE can not run inside a transaction block, and this migration runs in one", ctx.pg),

@@ -66,7 +66,7 @@ pub mod unused_allow_directive;
 pub(crate) mod prelude {
     pub use crate::analyze::{
         Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
-        RewriteCommand, TxnControl, TypeChange, locks, type_change,
+        RewriteCommand, TxnControl, TypeChange, locks,
     };
     pub use crate::lint::{Ctx, Hit};
 

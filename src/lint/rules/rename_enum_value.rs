@@ -22,7 +22,7 @@ use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::EnumRenameValue { type_name } = change
-        && !ctx.run.new_types.contains(type_name)
+        && !ctx.run.is_new_type(type_name)
     {
         out.push(Hit::new(
             format!("renaming a value of enum `{type_name}` breaks running code that reads or writes the old label"),

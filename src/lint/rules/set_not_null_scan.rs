@@ -30,11 +30,7 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::SetNotNull { table, column } = change
         && !ctx.is_new(table)
-        && !(ctx.pg >= 12
-            && ctx
-                .run
-                .proven_not_null
-                .contains(&(table.clone(), column.clone())))
+        && !(ctx.pg >= 12 && ctx.run.is_proven_not_null(table, column))
     {
         out.push(Hit::new(
             format!(
