@@ -109,16 +109,7 @@ fn lint_dir(dir: &Path) -> Run {
     let mut sink = 0usize;
     for index in 0..listing.len() {
         let script = listing.up(index).load().expect("load");
-        let result = lint::lint_script(
-            Input {
-                text: &script.text,
-                first_line: script.first_line,
-                directives: &script.directives,
-                settings: &script.settings,
-            },
-            &options,
-            &mut run,
-        );
+        let result = lint::lint_script(Input::of(&script), &options, &mut run);
         statements += result.statements;
         findings += result.findings.len();
         let path = script.path.display().to_string();

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::{LintArgs, LintFormat};
 use crate::config::Config;
 use crate::exit::Outcome;
-use crate::lint::report::{self, JsonFinding, JsonReport, JsonSummary};
+use crate::lint::report::{self, JsonFinding, JsonSummary, JsonWriter};
 use crate::lint::{self, Counts, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::source::{self, Script, ScriptRef, Section};
@@ -41,7 +41,10 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
 
     let mut run = RunState::default();
     let mut totals = Totals::default();
-    let mut json: Vec<(String, lint::Finding, String)> = Vec::new();
+    let mut json = match format {
+        LintFormat::Json => Some(JsonWriter::begin(&mut out).context("writing the report")?),
+        _ => None,
+    };
     let mut broken = 0usize;
     for target in &targets {
         for script_ref in scripts_of(config, target, printer, &mut broken)? {
@@ -54,27 +57,26 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                     continue;
                 }
             };
-            let result = lint::lint_script(
-                Input {
-                    text: &script.text,
-                    first_line: script.first_line,
-                    directives: &script.directives,
-                    settings: &script.settings,
-                },
-                &options,
-                &mut run,
-            );
+            let result = lint::lint_script(Input::of(&script), &options, &mut run);
             let path = script.path.display().to_string();
             totals.files += 1;
             totals.statements += result.statements;
             totals.suppressed += result.suppressed;
             totals.counts.add(&result.findings);
-            match format {
-                LintFormat::Json => json.extend(result.findings.into_iter().map(|f| {
-                    let snippet = report::snippet(&script.text, &f);
-                    (path.clone(), f, snippet)
-                })),
-                _ => {
+            match &mut json {
+                Some(writer) => {
+                    for finding in &result.findings {
+                        let entry = JsonFinding {
+                            path: path.clone(),
+                            finding,
+                            snippet: report::snippet(&script.text, finding),
+                        };
+                        writer
+                            .finding(&mut out, &entry)
+                            .context("writing the report")?;
+                    }
+                }
+                None => {
                     let text = report::render_text(&path, &script.text, &result.findings, color);
                     out.write_all(text.as_bytes())
                         .context("writing the report")?;
@@ -82,31 +84,21 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
             }
         }
     }
-    match format {
-        LintFormat::Json => {
-            let report = JsonReport {
-                version: report::JSON_VERSION,
-                findings: json
-                    .iter()
-                    .map(|(path, finding, snippet)| JsonFinding {
-                        path: path.clone(),
-                        finding,
-                        snippet: snippet.clone(),
-                    })
-                    .collect(),
-                summary: JsonSummary {
-                    files: totals.files,
-                    statements: totals.statements,
-                    errors: totals.counts.errors,
-                    warnings: totals.counts.warnings,
-                    infos: totals.counts.infos,
-                    suppressed: totals.suppressed,
-                },
+    match json {
+        Some(writer) => {
+            let summary = JsonSummary {
+                files: totals.files,
+                statements: totals.statements,
+                errors: totals.counts.errors,
+                warnings: totals.counts.warnings,
+                infos: totals.counts.infos,
+                suppressed: totals.suppressed,
             };
-            serde_json::to_writer_pretty(&mut out, &report).context("writing the report")?;
-            out.write_all(b"\n").context("writing the report")?;
+            writer
+                .finish(&mut out, &summary)
+                .context("writing the report")?;
         }
-        _ => {
+        None => {
             let summary = report::text_summary(
                 totals.counts,
                 totals.files,

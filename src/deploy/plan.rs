@@ -89,14 +89,8 @@ pub fn lint_findings(
     for entry in pending {
         let Some(local) = &entry.local else { continue };
         let up = &local.up;
-        let input = lint::Input {
-            text: &up.text,
-            first_line: up.first_line,
-            directives: &up.directives,
-            settings: &up.settings,
-        };
         let version = entry.version.to_string();
-        let result = lint::lint_script(input, options, &mut run);
+        let result = lint::lint_script(lint::Input::of(up), options, &mut run);
         findings.extend(result.findings.into_iter().map(|finding| PlanFinding {
             version: version.clone(),
             code: finding.code.to_string(),

@@ -161,6 +161,18 @@ pub struct Input<'a> {
     pub settings: &'a ScriptSettings,
 }
 
+impl<'a> Input<'a> {
+    /// The input of a loaded script.
+    pub fn of(script: &'a crate::source::Script) -> Input<'a> {
+        Input {
+            text: &script.text,
+            first_line: script.first_line,
+            directives: &script.directives,
+            settings: &script.settings,
+        }
+    }
+}
+
 /// The findings of one script plus what was suppressed.
 #[derive(Debug, Clone, Default)]
 pub struct ScriptResult {

@@ -126,12 +126,77 @@ pub struct JsonSummary {
     pub suppressed: usize,
 }
 
-/// The whole JSON report.
+/// The whole JSON report: the schema that [`JsonWriter`] writes piece by piece.
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {
     pub version: u32,
     pub findings: Vec<JsonFinding<'a>>,
     pub summary: JsonSummary,
+}
+
+/// Writes the JSON report as findings arrive, so memory does not grow with their number. The
+/// bytes are those serde_json's pretty printer gives for the whole [`JsonReport`].
+#[derive(Debug)]
+pub struct JsonWriter {
+    wrote_finding: bool,
+}
+
+impl JsonWriter {
+    pub fn begin(out: &mut dyn std::io::Write) -> std::io::Result<JsonWriter> {
+        write!(out, "{{\n  \"version\": {JSON_VERSION},\n  \"findings\": [")?;
+        Ok(JsonWriter {
+            wrote_finding: false,
+        })
+    }
+
+    pub fn finding(
+        &mut self,
+        out: &mut dyn std::io::Write,
+        finding: &JsonFinding,
+    ) -> std::io::Result<()> {
+        out.write_all(if self.wrote_finding { b",\n" } else { b"\n" })?;
+        write_indented(out, &serde_json::to_string_pretty(finding)?, "    ", "    ")?;
+        self.wrote_finding = true;
+        Ok(())
+    }
+
+    /// Closes the findings and writes the summary; ends with a newline.
+    pub fn finish(
+        self,
+        out: &mut dyn std::io::Write,
+        summary: &JsonSummary,
+    ) -> std::io::Result<()> {
+        out.write_all(if self.wrote_finding {
+            b"\n  ],\n"
+        } else {
+            b"],\n"
+        })?;
+        write_indented(
+            out,
+            &serde_json::to_string_pretty(summary)?,
+            "  \"summary\": ",
+            "  ",
+        )?;
+        out.write_all(b"\n}\n")
+    }
+}
+
+/// `text` with `first` before its first line and `rest` before every other line (pretty
+/// JSON has no raw newline inside a string, so lines are safe to indent).
+fn write_indented(
+    out: &mut dyn std::io::Write,
+    text: &str,
+    first: &str,
+    rest: &str,
+) -> std::io::Result<()> {
+    for (index, line) in text.lines().enumerate() {
+        if index > 0 {
+            out.write_all(b"\n")?;
+        }
+        out.write_all(if index == 0 { first } else { rest }.as_bytes())?;
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The first line of a finding's span, for the JSON `snippet`.
@@ -144,4 +209,62 @@ pub fn snippet(text: &str, finding: &Finding) -> String {
         .unwrap_or("")
         .trim_end()
         .to_string()
+}
+
+#[cfg(test)]
+mod json_writer_tests {
+    use super::*;
+    use crate::lint::Severity;
+
+    fn finding(code: &'static str, line: usize) -> Finding {
+        Finding {
+            code,
+            name: "some-rule",
+            severity: Severity::Error,
+            message: "a \"quoted\" message\nover two lines".to_string(),
+            help: "do this instead".to_string(),
+            span: 0..5,
+            line,
+            column: 1,
+            end_line: line,
+            end_column: 6,
+        }
+    }
+
+    /// Streaming must write exactly what serialising the whole report writes.
+    #[test]
+    fn streamed_report_equals_the_whole_report() {
+        let summary = || JsonSummary {
+            files: 2,
+            statements: 7,
+            errors: 2,
+            warnings: 0,
+            infos: 0,
+            suppressed: 1,
+        };
+        for findings in [vec![], vec![finding("SG101", 3), finding("SG201", 9)]] {
+            let entries: Vec<JsonFinding> = findings
+                .iter()
+                .map(|f| JsonFinding {
+                    path: "m/1_a.up.sql".into(),
+                    finding: f,
+                    snippet: "ALTER".into(),
+                })
+                .collect();
+            let mut streamed = Vec::new();
+            let mut writer = JsonWriter::begin(&mut streamed).unwrap();
+            for entry in &entries {
+                writer.finding(&mut streamed, entry).unwrap();
+            }
+            writer.finish(&mut streamed, &summary()).unwrap();
+
+            let whole = JsonReport {
+                version: JSON_VERSION,
+                findings: entries,
+                summary: summary(),
+            };
+            let expected = format!("{}\n", serde_json::to_string_pretty(&whole).unwrap());
+            assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+        }
+    }
 }
