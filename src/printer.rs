@@ -47,13 +47,19 @@ impl Printer {
 
     /// A plain line on stderr (progress, notes).
     pub fn note(&self, message: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{message}");
+        line_to_stderr(format!("{message}\n"));
     }
 
     fn tagged(&self, tag: &str, sgr: &str, message: &str) {
         let tag = paint(self.color_stderr, sgr, tag);
-        let _ = writeln!(std::io::stderr().lock(), "{tag}: {message}");
+        line_to_stderr(format!("{tag}: {message}\n"));
     }
+}
+
+/// One line to stderr in one write: stderr is unbuffered, and `writeln!` on it would write
+/// each formatted piece on its own (a long apply prints two lines per migration).
+fn line_to_stderr(line: String) {
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// The colour decision, separated from the environment for testing.

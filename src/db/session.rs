@@ -3,7 +3,7 @@
 //! Whole scripts go through the simple-query protocol (`batch_execute`), exactly as psql would
 //! send them. A transactional migration runs as BEGIN, `SET LOCAL` timeouts, the up script, the
 //! verify script, `stagegate.record_apply(...)`, COMMIT: the change and its record commit
-//! together or not at all, in two round trips (three with a verify script).
+//! together or not at all, in one round trip (the queries are pipelined).
 
 use std::fmt::Write as _;
 
@@ -132,50 +132,80 @@ impl Session {
         verify: Option<&str>,
         record: &ApplyRecord,
     ) -> Result<(), ScriptError> {
+        // BEGIN and the settings go in front of the script, in one simple query: if any of it
+        // fails nothing after it runs. The prefix has no newline, so error positions still
+        // give the script's own line numbers.
         let prefix = format!("BEGIN;{}", timeouts.set_sql(true));
         let prefix_chars = prefix.chars().count();
-        let at = |step: Step| {
-            move |source| ScriptError {
-                prefix_chars: if matches!(step, Step::Up) {
-                    prefix_chars
-                } else {
-                    0
-                },
-                step,
-                source,
-            }
-        };
-        // BEGIN and the settings go in front of the script, in one simple query: one round
-        // trip, and if any of it fails nothing after it runs. The prefix has no newline, so
-        // error positions still give the script's own line numbers.
         let sent = format!("{prefix}{up}");
-        self.client
-            .batch_execute(&sent)
-            .await
-            .map_err(at(Step::Up))?;
-        if let Some(verify) = verify {
-            self.client
-                .batch_execute(verify)
-                .await
-                .map_err(at(Step::Verify))?;
+        // The record and COMMIT share one simple query, in this order by construction: if
+        // the record fails, COMMIT is never reached. The SAVEPOINT in front fails (25P01)
+        // unless a transaction block is open: a script that ended the transaction with its
+        // own COMMIT and then failed in autocommit never gets recorded as applied.
+        let finish = format!(
+            "SAVEPOINT stagegate_open;RELEASE stagegate_open;{};COMMIT",
+            record_apply_sql(record)
+        );
+        // Script, verify script and record+COMMIT are separate simple queries, so nothing a
+        // script leaves open (a quote, a comment) can reach the next one; they are pipelined,
+        // written together and answered in order: one round trip for the whole migration.
+        // Once one fails the server has aborted the transaction, and every later query fails
+        // with 25P02 without running; the first error is the one that counts.
+        let (up_result, verify_result, finish_result) = tokio::join!(
+            biased;
+            self.client.batch_execute(&sent),
+            async {
+                match verify {
+                    Some(verify) => self.client.batch_execute(verify).await,
+                    None => Ok(()),
+                }
+            },
+            self.client.batch_execute(&finish),
+        );
+        if let Err(source) = up_result {
+            return Err(ScriptError {
+                step: Step::Up,
+                source,
+                prefix_chars,
+            });
         }
-        // The record and COMMIT in one simple query: one round trip, in this order by
-        // construction; if the record fails, COMMIT is never reached and the caller rolls back.
-        // (Sending them as two pipelined requests would let COMMIT overtake a record whose
-        // statement is still being prepared.)
-        let finish = format!("{};COMMIT", record_apply_sql(record));
-        self.client.batch_execute(&finish).await.map_err(|source| {
-            // Errors inside the record carry the function in their context; COMMIT's do not.
-            let in_record = source
-                .as_db_error()
-                .and_then(|e| e.where_())
-                .is_some_and(|context| context.contains("stagegate."));
-            at(if in_record {
-                Step::Record
-            } else {
-                Step::Commit
-            })(source)
-        })
+        if let Err(source) = verify_result {
+            return Err(ScriptError {
+                step: Step::Verify,
+                source,
+                prefix_chars: 0,
+            });
+        }
+        match finish_result {
+            Err(source) if source.code() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION) => {
+                // The script (or verify script) ran to its end but committed on its own, so
+                // its work is already committed: record it on its own, as it stands.
+                self.client
+                    .batch_execute(&record_apply_sql(record))
+                    .await
+                    .map_err(|source| ScriptError {
+                        step: Step::Record,
+                        source,
+                        prefix_chars: 0,
+                    })
+            }
+            result => result.map_err(|source| {
+                // Errors inside the record carry the function in their context; COMMIT's do not.
+                let in_record = source
+                    .as_db_error()
+                    .and_then(|e| e.where_())
+                    .is_some_and(|context| context.contains("stagegate."));
+                ScriptError {
+                    step: if in_record {
+                        Step::Record
+                    } else {
+                        Step::Commit
+                    },
+                    source,
+                    prefix_chars: 0,
+                }
+            }),
+        }
     }
 
     /// Sets the timeouts for the session (no-transaction migrations run outside a

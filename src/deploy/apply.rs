@@ -253,40 +253,54 @@ async fn apply_locked(
 }
 
 /// Refuses scripts stagegate cannot run as they are: psql meta-commands, COPY data, and
-/// transaction control in a migration that runs in a transaction (a COMMIT in the file would
-/// commit half a migration without its record and before its verify script).
+/// transaction control in a migration that runs in a transaction (a COMMIT in the file, or in
+/// its verify script, would commit half a migration without its record and before its check).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
-        for statement in sql::split(&migration.up.text) {
-            let line = migration.up.first_line + statement.line - 1;
-            let what = match statement.kind {
-                RawKind::Sql if !migration.up.settings.no_transaction => {
-                    let text = statement.text(&migration.up.text);
-                    match transaction_control(text) {
-                        Some(word) => {
-                            anyhow::bail!(
-                                "{}:{line}: `{word}` in a migration that stagegate runs in a \
-                                 transaction of its own; remove the transaction control from the \
-                                 file (or mark it `-- stagegate:no-transaction`)",
-                                migration.up.path.display()
-                            );
-                        }
-                        None => continue,
-                    }
-                }
-                RawKind::Sql => continue,
-                RawKind::PsqlMeta => format!(
-                    "psql meta-command `{}`",
-                    statement.text(&migration.up.text).trim()
-                ),
-                RawKind::CopyData => "COPY ... FROM stdin data".to_string(),
-            };
-            anyhow::bail!(
-                "{}:{line}: {what} cannot be run by stagegate, which sends SQL to the server \
-                 directly; remove it from the migration",
-                migration.up.path.display()
-            );
+        let in_transaction = !migration.up.settings.no_transaction;
+        check_script(&migration.up, in_transaction)?;
+        if let Some(verify) = migration
+            .migration
+            .load_verify()
+            .context("reading the verify script")?
+        {
+            // A verify script always runs inside a transaction.
+            check_script(&verify, true)?;
         }
+    }
+    Ok(())
+}
+
+fn check_script(script: &crate::source::Script, in_transaction: bool) -> anyhow::Result<()> {
+    for statement in sql::split(&script.text) {
+        let line = script.first_line + statement.line - 1;
+        let what = match statement.kind {
+            RawKind::Sql if in_transaction => {
+                let text = statement.text(&script.text);
+                match transaction_control(text) {
+                    Some(word) => {
+                        anyhow::bail!(
+                            "{}:{line}: `{word}` in a script that stagegate runs in a \
+                             transaction of its own; remove the transaction control from the \
+                             file (or mark the migration `-- stagegate:no-transaction`)",
+                            script.path.display()
+                        );
+                    }
+                    None => continue,
+                }
+            }
+            RawKind::Sql => continue,
+            RawKind::PsqlMeta => format!(
+                "psql meta-command `{}`",
+                statement.text(&script.text).trim()
+            ),
+            RawKind::CopyData => "COPY ... FROM stdin data".to_string(),
+        };
+        anyhow::bail!(
+            "{}:{line}: {what} cannot be run by stagegate, which sends SQL to the server \
+             directly; remove it from the migration",
+            script.path.display()
+        );
     }
     Ok(())
 }
@@ -300,8 +314,8 @@ fn transaction_control(statement: &str) -> Option<String> {
     let first = words.next()?;
     match first.as_str() {
         "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" => Some(first),
-        "START" if words.next().as_deref() == Some("TRANSACTION") => {
-            Some("START TRANSACTION".to_string())
+        "START" | "PREPARE" if words.next().as_deref() == Some("TRANSACTION") => {
+            Some(format!("{first} TRANSACTION"))
         }
         _ => None,
     }

@@ -142,8 +142,20 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
         "progress on stderr"
     );
     assert_eq!(
-        p.query("SELECT version::text, success::text FROM stagegate._sqlx_migrations"),
-        [[Some("1".to_string()), Some("true".to_string())]]
+        p.query("SELECT version::text, success::text FROM stagegate._sqlx_migrations ORDER BY 1"),
+        [
+            [Some("1".to_string()), Some("true".to_string())],
+            [Some("2".to_string()), Some("true".to_string())]
+        ]
+    );
+    // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
+    assert_eq!(
+        p.scalar(
+            "SELECT bool_and(hash = 'sha256:' || encode(sha256(convert_to(stagegate.event_text(\
+             at, kind, version, name, checksum, db_user, os_user, detail, prev_hash), 'UTF8')), 'hex'))::text \
+             FROM stagegate.events"
+        ),
+        Some("true".into())
     );
     assert_eq!(
         p.scalar("SELECT count(*)::text FROM pg_tables WHERE tablename = '_sqlx_migrations' AND schemaname <> 'stagegate'"),
@@ -191,7 +203,7 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
         assert_exit(&out, 3);
         assert!(
             out.stderr
-                .contains("is at version 999, newer than this stagegate knows (1)"),
+                .contains("is at version 999, newer than this stagegate knows (2)"),
             "{}",
             out.stderr
         );
@@ -1093,11 +1105,23 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a migration that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a script that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
     assert!(tables(&p).is_empty());
+    // A verify script runs inside the migration's transaction too.
+    p.write("1_wrapped.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("1_wrapped.verify.sql", "SELECT 1;\nEND;\n");
+    let out = p.apply();
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("1_wrapped.verify.sql:2: `END` in a script that stagegate runs in a transaction of its own"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    std::fs::remove_file(p.migrations().join("1_wrapped.verify.sql")).unwrap();
     // A function body's BEGIN is not transaction control.
     p.write(
         "1_wrapped.up.sql",
@@ -1166,5 +1190,81 @@ fn ctrl_c_in_a_no_transaction_migration_records_where_it_stopped() {
             .contains("1_sleep failed at statement 2 of 3 and is not resolved"),
         "{}",
         out.stderr
+    );
+}
+
+/// The script, its verify script and the record travel pipelined in one round trip; a script
+/// that ended stagegate's transaction itself must still never be recorded for work it did not
+/// finish. (`migrate apply` refuses such scripts before running them; this checks the session
+/// underneath, where the guard lives.)
+#[test]
+fn the_record_follows_only_a_script_that_ran_to_its_end() {
+    use stagegate::db::session::{ApplyRecord, Session, Step, Timeouts};
+
+    let p = Project::new("");
+    p.write("1_first.up.sql", "CREATE TABLE first (id int);\n");
+    assert_exit(&p.apply(), 0);
+    let record = |version: &str| ApplyRecord {
+        version: version.into(),
+        version_text: version.into(),
+        name: format!("v{version}"),
+        checksum: "sha256:00".into(),
+        down_checksum: None,
+        verify_checksum: None,
+        no_transaction: false,
+        os_user: None,
+        statements_total: 2,
+        done_checksum: None,
+    };
+    let url = p.db.database_url();
+    block_on(async {
+        let session = Session::connect(&url).await.unwrap();
+        let none = Timeouts::default();
+        // Fails after committing on its own: the record must not run in autocommit.
+        let error = session
+            .run_in_transaction(
+                &none,
+                "COMMIT;CREATE TABLE x (id int);SELECT 1/0;",
+                None,
+                &record("7"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error.step, Step::Up), "{error:?}");
+        // Fails in the verify script: nothing of the script stays.
+        let error = session
+            .run_in_transaction(
+                &none,
+                "CREATE TABLE y (id int);",
+                Some("SELECT 1/0;"),
+                &record("8"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error.step, Step::Verify), "{error:?}");
+        // Ran to its end after committing on its own: its work stands, so it is recorded.
+        session
+            .run_in_transaction(&none, "COMMIT;CREATE TABLE z (id int);", None, &record("9"))
+            .await
+            .unwrap();
+        // And the ordinary case, pipelined.
+        session
+            .run_in_transaction(
+                &none,
+                "CREATE TABLE w (id int);",
+                Some("SELECT 1;"),
+                &record("10"),
+            )
+            .await
+            .unwrap();
+    });
+    assert_eq!(tables(&p), ["first", "w", "z"]);
+    assert_eq!(
+        p.query("SELECT version, status FROM stagegate.migrations ORDER BY version::int"),
+        [
+            [Some("1".to_string()), Some("applied".to_string())],
+            [Some("9".to_string()), Some("applied".to_string())],
+            [Some("10".to_string()), Some("applied".to_string())],
+        ]
     );
 }
