@@ -58,6 +58,13 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 }
             };
             let result = lint::lint_script(Input::of(&script), &options, &mut run);
+            if let Some(error) = run.take_error() {
+                return Err(anyhow::Error::new(error).context(format!(
+                    "linting {}: the run's schema facts spilled to a temporary file could not \
+                     be read back",
+                    script.path.display()
+                )));
+            }
             let path = script.path.display().to_string();
             totals.files += 1;
             totals.statements += result.statements;

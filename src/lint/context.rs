@@ -1,8 +1,10 @@
 //! What the rules know besides the change itself: the run so far (tables created, columns
 //! seen, NOT NULL proofs) and the file so far (lock_timeout, locks held in the transaction).
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+use super::facts::Facts;
 
 use crate::analyze::{
     Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, TxnControl,
@@ -10,7 +12,7 @@ use crate::analyze::{
 };
 
 /// What a column is known to be, from statements earlier in the run: a small `Copy` fact
-/// (16 bytes).
+/// that the run state stores packed into 64 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownColumn {
     pub ty: KnownType,
@@ -23,9 +25,9 @@ pub struct KnownColumn {
 pub enum KnownType {
     /// Any built-in type (`ColumnType` without its `Other` variant).
     Builtin(BuiltinType),
-    /// `ColumnType::Other(name)`, by [`name_hash`] of the name (as two halves, so that a
-    /// fact is 16 bytes with 4-byte alignment).
-    Other([u32; 2]),
+    /// `ColumnType::Other(name)`, by the top 55 bits of [`name_hash`] of the name (so that a
+    /// whole fact packs into 64 bits; see [`KnownColumn::pack`]).
+    Other(u64),
 }
 
 /// `ColumnType`'s variants that carry no name.
@@ -85,10 +87,7 @@ impl KnownType {
             T::Boolean => B::Boolean,
             T::Inet => B::Inet,
             T::Cidr => B::Cidr,
-            T::Other(name) => {
-                let hash = name_hash(name);
-                return KnownType::Other([hash as u32, (hash >> 32) as u32]);
-            }
+            T::Other(name) => return KnownType::Other(name_hash(name) >> 9),
         };
         KnownType::Builtin(BuiltinType(builtin))
     }
@@ -135,6 +134,94 @@ impl KnownType {
     }
 }
 
+impl KnownColumn {
+    /// The fact as a non-zero `u64`: bits 0-7 the type's tag (1-based), bit 8 NOT NULL, bits
+    /// 9-63 the type's parameters (a length, a precision and scale, or a name's hash).
+    pub fn pack(self) -> u64 {
+        use Builtin as B;
+        /// Largest precision or scale kept exactly (PostgreSQL allows 1000).
+        const MAX: u32 = (1 << 27) - 1;
+        let length = |n: Option<u32>| n.map_or(0, |n| u64::from(n) + 1);
+        let (tag, payload): (u64, u64) = match self.ty {
+            KnownType::Other(hash) => (255, hash),
+            KnownType::Builtin(BuiltinType(builtin)) => match builtin {
+                B::SmallInt => (1, 0),
+                B::Int => (2, 0),
+                B::BigInt => (3, 0),
+                B::SmallSerial => (4, 0),
+                B::Serial => (5, 0),
+                B::BigSerial => (6, 0),
+                B::Varchar(n) => (7, length(n)),
+                B::Char(n) => (8, length(n)),
+                B::Text => (9, 0),
+                B::Citext => (10, 0),
+                B::Numeric(p) => (
+                    11,
+                    p.map_or(0, |(precision, scale)| {
+                        1 | u64::from(precision.min(MAX)) << 1 | u64::from(scale.min(MAX)) << 28
+                    }),
+                ),
+                B::Real => (12, 0),
+                B::Double => (13, 0),
+                B::Timestamp => (14, 0),
+                B::Timestamptz => (15, 0),
+                B::Date => (16, 0),
+                B::Json => (17, 0),
+                B::Jsonb => (18, 0),
+                B::Uuid => (19, 0),
+                B::Boolean => (20, 0),
+                B::Inet => (21, 0),
+                B::Cidr => (22, 0),
+            },
+        };
+        tag | u64::from(self.not_null) << 8 | payload << 9
+    }
+
+    /// The fact [`KnownColumn::pack`] packed.
+    pub fn unpack(packed: u64) -> KnownColumn {
+        use Builtin as B;
+        let payload = packed >> 9;
+        let length = || (payload != 0).then(|| (payload - 1) as u32);
+        let builtin = match packed & 0xFF {
+            255 => {
+                return KnownColumn {
+                    ty: KnownType::Other(payload),
+                    not_null: packed & 1 << 8 != 0,
+                };
+            }
+            1 => B::SmallInt,
+            2 => B::Int,
+            3 => B::BigInt,
+            4 => B::SmallSerial,
+            5 => B::Serial,
+            6 => B::BigSerial,
+            7 => B::Varchar(length()),
+            8 => B::Char(length()),
+            9 => B::Text,
+            10 => B::Citext,
+            11 => B::Numeric((payload != 0).then_some((
+                (payload >> 1 & ((1 << 27) - 1)) as u32,
+                (payload >> 28 & ((1 << 27) - 1)) as u32,
+            ))),
+            12 => B::Real,
+            13 => B::Double,
+            14 => B::Timestamp,
+            15 => B::Timestamptz,
+            16 => B::Date,
+            17 => B::Json,
+            18 => B::Jsonb,
+            19 => B::Uuid,
+            20 => B::Boolean,
+            21 => B::Inet,
+            _ => B::Cidr,
+        };
+        KnownColumn {
+            ty: KnownType::Builtin(BuiltinType(builtin)),
+            not_null: packed & 1 << 8 != 0,
+        }
+    }
+}
+
 /// The 64-bit identity of a normalised (qualified) object name. A collision would need two
 /// of the run's names to share one of 2^64 values: about 10^-10 for 100,000 names.
 pub fn name_hash(name: &str) -> u64 {
@@ -171,60 +258,105 @@ impl Hasher for IdentityHasher {
     }
 }
 
-type IdSet = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
-type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
-
-/// Facts gathered over a whole lint run (all scripts, in order). Grows with the number of
-/// objects the run creates or changes, never with the amount of text: every object is kept
-/// as the 64-bit hash of its normalised name ([`name_hash`], [`pair_hash`]) with, for
-/// columns, a small `Copy` fact.
-#[derive(Debug, Default)]
-pub struct RunState {
+/// What the run state remembers about a name: the kind is mixed into the key, so one map
+/// holds them all.
+#[derive(Debug, Clone, Copy)]
+enum Fact {
     /// Tables (and materialized views, sequences) created in this run: they have no rows and
     /// no readers.
-    new_tables: IdSet,
+    NewTable,
     /// Types, domains and sequences created in this run.
-    new_types: IdSet,
-    /// Columns of tables that existed before the run: (table, column) -> what is known.
-    columns: IdMap<KnownColumn>,
-    domains_with_check: IdSet,
+    NewType,
+    /// Columns of tables that existed before the run: (table, column) -> [`KnownColumn`].
+    Column,
+    DomainWithCheck,
     /// `CHECK (c IS NOT NULL) NOT VALID` constraints waiting for VALIDATE:
     /// (table, constraint) -> (table, c).
-    pending_not_null_checks: IdMap<u64>,
+    PendingNotNullCheck,
     /// (table, column) with a validated `CHECK (c IS NOT NULL)`.
-    proven_not_null: IdSet,
+    ProvenNotNull,
     /// Tables with a policy.
-    policies: IdSet,
+    Policy,
+}
+
+impl Fact {
+    /// The store's key for this kind of fact about the object whose hash is `hash`. The
+    /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
+    fn key(self, hash: u64) -> u64 {
+        const SALTS: [u64; 7] = [
+            0x243F_6A88_85A3_08D3,
+            0x1319_8A2E_0370_7344,
+            0xA409_3822_299F_31D0,
+            0x082E_FA98_EC4E_6C89,
+            0x4528_21E6_38D0_1377,
+            0xBE54_66CF_34E9_0C6C,
+            0xC0AC_29B7_C97C_50DD,
+        ];
+        hash ^ SALTS[self as usize]
+    }
+}
+
+/// Facts gathered over a whole lint run (all scripts, in order). Every object is kept as the
+/// 64-bit hash of its normalised name ([`name_hash`], [`pair_hash`]) with, for columns, a
+/// packed [`KnownColumn`], in a [`Facts`] store whose memory stays bounded however long the
+/// run: older facts are spilled to temporary files and still answered exactly.
+#[derive(Debug, Default)]
+pub struct RunState {
+    facts: Facts,
 }
 
 impl RunState {
+    fn has(&self, fact: Fact, hash: u64) -> bool {
+        self.facts.get(fact.key(hash)).is_some()
+    }
+
+    fn note(&mut self, fact: Fact, hash: u64) {
+        self.facts.insert(fact.key(hash), 1);
+    }
+
     /// The table (or materialized view, or sequence) was created earlier in the run.
     pub fn is_new(&self, table: &str) -> bool {
-        self.new_tables.contains(&name_hash(table))
+        self.has(Fact::NewTable, name_hash(table))
     }
 
     /// The type, domain or sequence was created earlier in the run.
     pub fn is_new_type(&self, name: &str) -> bool {
-        self.new_types.contains(&name_hash(name))
+        self.has(Fact::NewType, name_hash(name))
     }
 
     /// A domain created earlier in the run has a CHECK constraint.
     pub fn domain_has_check(&self, name: &str) -> bool {
-        self.domains_with_check.contains(&name_hash(name))
+        self.has(Fact::DomainWithCheck, name_hash(name))
     }
 
     /// A validated `CHECK (column IS NOT NULL)` exists on the table's column.
     pub fn is_proven_not_null(&self, table: &str, column: &str) -> bool {
-        self.proven_not_null.contains(&pair_hash(table, column))
+        self.has(Fact::ProvenNotNull, pair_hash(table, column))
     }
 
     /// The table got a policy earlier in the run.
     pub fn has_policy(&self, table: &str) -> bool {
-        self.policies.contains(&name_hash(table))
+        self.has(Fact::Policy, name_hash(table))
     }
 
     pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
-        self.columns.get(&pair_hash(table, column)).copied()
+        self.column_by_hash(pair_hash(table, column))
+    }
+
+    fn column_by_hash(&self, hash: u64) -> Option<KnownColumn> {
+        self.facts
+            .get(Fact::Column.key(hash))
+            .map(KnownColumn::unpack)
+    }
+
+    fn set_column(&mut self, hash: u64, column: KnownColumn) {
+        self.facts.insert(Fact::Column.key(hash), column.pack());
+    }
+
+    /// An I/O error of the store's temporary files (met once, then cleared): the facts it
+    /// could not read were treated as unknown.
+    pub fn take_error(&mut self) -> Option<std::io::Error> {
+        self.facts.take_error()
     }
 }
 
@@ -350,7 +482,7 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         if run.is_new(table) {
             return;
         }
-        run.columns.insert(
+        run.set_column(
             pair_hash(table, &column.name),
             KnownColumn {
                 ty: KnownType::of(&column.ty),
@@ -363,7 +495,7 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         has_check: true,
     } = change
     {
-        run.domains_with_check.insert(name_hash(name));
+        run.note(Fact::DomainWithCheck, name_hash(name));
     }
     match change {
         Change::Transaction(TxnControl::Begin) => {
@@ -377,29 +509,29 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             file.ddl_tables.clear();
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
-        Change::CreateTable { table, .. } => {
-            run.new_tables.insert(name_hash(table));
-        }
+        Change::CreateTable { table, .. } => run.note(Fact::NewTable, name_hash(table)),
         Change::CreateView {
             name,
             materialized: true,
-        } => {
-            run.new_tables.insert(name_hash(name));
-        }
+        } => run.note(Fact::NewTable, name_hash(name)),
         Change::RenameTable { table, to } if run.is_new(table) => {
-            run.new_tables.insert(name_hash(to));
+            run.note(Fact::NewTable, name_hash(to));
         }
         Change::AddColumn { table, column, .. } => remember(run, table, column),
         Change::AlterColumnType {
             table, column, to, ..
         } => {
-            if let Some(known) = run.columns.get_mut(&pair_hash(table, column)) {
+            let hash = pair_hash(table, column);
+            if let Some(mut known) = run.column_by_hash(hash) {
                 known.ty = KnownType::of(to);
+                run.set_column(hash, known);
             }
         }
         Change::SetNotNull { table, column } | Change::DropNotNull { table, column } => {
-            if let Some(known) = run.columns.get_mut(&pair_hash(table, column)) {
+            let hash = pair_hash(table, column);
+            if let Some(mut known) = run.column_by_hash(hash) {
                 known.not_null = matches!(change, Change::SetNotNull { .. });
+                run.set_column(hash, known);
             }
         }
         Change::AddConstraint { table, constraint } => {
@@ -409,30 +541,34 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             {
                 if constraint.not_valid {
                     if let Some(name) = &constraint.name {
-                        run.pending_not_null_checks
-                            .insert(pair_hash(table, name), pair_hash(table, column));
+                        run.facts.insert(
+                            Fact::PendingNotNullCheck.key(pair_hash(table, name)),
+                            pair_hash(table, column),
+                        );
                     }
                 } else {
-                    run.proven_not_null.insert(pair_hash(table, column));
+                    run.note(Fact::ProvenNotNull, pair_hash(table, column));
                 }
             }
         }
         Change::ValidateConstraint { table, name } => {
-            if let Some(column) = run.pending_not_null_checks.remove(&pair_hash(table, name)) {
-                run.proven_not_null.insert(column);
+            let key = Fact::PendingNotNullCheck.key(pair_hash(table, name));
+            if let Some(column) = run.facts.get(key) {
+                run.facts.remove(key);
+                run.note(Fact::ProvenNotNull, column);
             }
         }
         Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
-            run.new_types.insert(name_hash(name));
+            run.note(Fact::NewType, name_hash(name));
         }
         Change::CreateSequence { name, .. } => {
             // A new sequence is locked like a table: nobody waits on it yet.
             let hash = name_hash(name);
-            run.new_types.insert(hash);
-            run.new_tables.insert(hash);
+            run.note(Fact::NewType, hash);
+            run.note(Fact::NewTable, hash);
         }
         Change::CreatePolicy { table } => {
-            run.policies.insert(name_hash(table));
+            run.note(Fact::Policy, name_hash(table));
         }
         _ => {}
     }
@@ -443,8 +579,73 @@ mod tests {
     use super::*;
 
     #[test]
-    fn column_facts_stay_small() {
-        assert_eq!(std::mem::size_of::<KnownColumn>(), 16);
+    fn column_facts_pack_into_64_bits_and_back() {
+        let p = ColumnType::parse;
+        for ty in [
+            "smallint",
+            "int",
+            "bigint",
+            "smallserial",
+            "serial",
+            "bigserial",
+            "varchar",
+            "varchar(1)",
+            "varchar(10485760)",
+            "char",
+            "char(3)",
+            "text",
+            "citext",
+            "numeric",
+            "numeric(12, 2)",
+            "numeric(1000, 1000)",
+            "real",
+            "double precision",
+            "timestamp",
+            "timestamptz",
+            "date",
+            "json",
+            "jsonb",
+            "uuid",
+            "boolean",
+            "inet",
+            "cidr",
+            "mood",
+            "public.mood",
+        ] {
+            for not_null in [false, true] {
+                let fact = KnownColumn {
+                    ty: KnownType::of(&p(ty)),
+                    not_null,
+                };
+                assert_ne!(fact.pack(), 0, "{ty}");
+                assert_eq!(KnownColumn::unpack(fact.pack()), fact, "{ty} {not_null}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_run_remembers_beyond_what_it_keeps_in_memory() {
+        let mut run = RunState::default();
+        let pg = 15;
+        let mut file = FileState::new(&[], true);
+        let table = |n: usize| format!("public.t_{n}");
+        for n in 0..3 * crate::lint::facts::MEMORY_ENTRIES {
+            after_change(
+                &Change::CreateTable {
+                    table: table(n),
+                    columns: Vec::new(),
+                    constraints: Vec::new(),
+                    partition_of: None,
+                },
+                pg,
+                &mut file,
+                &mut run,
+            );
+        }
+        assert!(run.facts.runs() > 0, "spilled");
+        assert!((0..3 * crate::lint::facts::MEMORY_ENTRIES).all(|n| run.is_new(&table(n))));
+        assert!(!run.is_new("public.orders"));
+        assert!(run.take_error().is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Pure: no I/O.
 
 mod context;
+mod facts;
 pub mod registry;
 pub mod report;
 pub mod rules;
