@@ -148,10 +148,12 @@ fn options(url: &DatabaseUrl) -> Result<(PgConnectOptions, Duration), StateError
         url: url.redacted(),
         message,
     };
-    let config: tokio_postgres::Config = url
-        .expose()
-        .parse()
-        .map_err(|e: tokio_postgres::Error| bad(format!("invalid connection string: {e}")))?;
+    let (config, tls) = super::parse(url).map_err(|e| match e {
+        super::DbError::BadUrl { message, .. } => {
+            bad(format!("invalid connection string: {message}"))
+        }
+        other => bad(other.to_string()),
+    })?;
     let mut options = PgConnectOptions::new_without_pgpass();
     match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => options = options.host(host),
@@ -173,9 +175,12 @@ fn options(url: &DatabaseUrl) -> Result<(PgConnectOptions, Duration), StateError
     }
     options = options
         .application_name(config.get_application_name().unwrap_or("stagegate"))
-        .ssl_mode(sqlx::postgres::PgSslMode::Disable)
+        .ssl_mode(tls.sqlx_mode())
         .statement_cache_capacity(32)
         .disable_statement_logging();
+    if let Some(root) = tls.sqlx_root_cert() {
+        options = options.ssl_root_cert(root);
+    }
     let timeout = config
         .get_connect_timeout()
         .copied()

@@ -142,3 +142,116 @@ fn connection_errors_never_show_the_password() {
     );
     assert!(!message.contains("s3cr3t"), "{message}");
 }
+
+/// Whether each open connection to `db` (other than the asking one) uses TLS.
+fn tls_of_other_sessions(db: &TestDb) -> Vec<bool> {
+    let url = db.database_url();
+    block_on(async move {
+        let plain = DatabaseUrl::new(format!("{}?sslmode=disable", url.expose()));
+        let client = stagegate::db::connect(&plain).await.unwrap();
+        client
+            .query(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    })
+}
+
+/// The test server's certificate (Debian's snakeoil: CN and SAN `localhost`, self-signed).
+const SERVER_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+/// `sslmode` and `sslrootcert` mean what they mean to libpq, for both drivers. Needs the test
+/// server to offer TLS, as Debian's PostgreSQL does out of the box.
+#[test]
+fn both_drivers_speak_tls_as_sslmode_asks() {
+    use stagegate::db::state::StateStore;
+
+    let db = TestDb::create();
+    let base = db.database_url().expose().to_string();
+    assert!(
+        base.contains("127.0.0.1") && std::path::Path::new(SERVER_CERT).is_file(),
+        "this test expects the local server at 127.0.0.1 with Debian's snakeoil certificate \
+         ({base}, {SERVER_CERT})"
+    );
+    let with = |params: &str| DatabaseUrl::new(format!("{base}?{params}"));
+    let by_name = |params: &str| {
+        DatabaseUrl::new(format!(
+            "{}?{params}",
+            base.replace("127.0.0.1", "localhost")
+        ))
+    };
+    // Opens both drivers' connections, reports whether the server sees TLS on each.
+    let open = |url: DatabaseUrl| -> Result<Vec<bool>, String> {
+        let db = &db;
+        block_on(async move {
+            let session = stagegate::db::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let store = StateStore::connect(&url).await.map_err(|e| e.to_string())?;
+            let seen = tls_of_other_sessions(db);
+            drop(session);
+            store.close().await;
+            Ok(seen)
+        })
+    };
+    let server_offers_tls = open(with("sslmode=require"));
+    assert_eq!(
+        server_offers_tls,
+        Ok(vec![true, true]),
+        "sslmode=require: both connections encrypted (the server must have ssl = on)"
+    );
+    assert_eq!(
+        open(db.database_url()),
+        Ok(vec![true, true]),
+        "default is prefer"
+    );
+    assert_eq!(open(with("sslmode=disable")), Ok(vec![false, false]));
+    // The snakeoil certificate is its own root; its name is localhost.
+    let root = format!("sslrootcert={SERVER_CERT}");
+    assert_eq!(
+        open(by_name(&format!("sslmode=verify-full&{root}"))),
+        Ok(vec![true, true])
+    );
+    assert_eq!(
+        open(with(&format!("sslmode=verify-ca&{root}"))),
+        Ok(vec![true, true]),
+        "verify-ca does not check the host name"
+    );
+    let error = open(with(&format!("sslmode=verify-full&{root}"))).unwrap_err();
+    assert!(
+        error.contains("cannot connect to") && error.to_lowercase().contains("name"),
+        "verify-full names the host mismatch: {error}"
+    );
+    // A root that did not sign the server's certificate: the session refuses the server.
+    // (sqlx, which keeps stagegate's state, adds sslrootcert to the system's roots instead of
+    // replacing them; on this machine the system store holds the snakeoil certificate.)
+    let other_root = std::fs::read_dir("/etc/ssl/certs")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "pem") && !p.ends_with("ssl-cert-snakeoil.pem")
+        })
+        .expect("a CA certificate in /etc/ssl/certs");
+    let url = by_name(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        other_root.display()
+    ));
+    let error = block_on(async move { stagegate::db::connect(&url).await.map(drop) })
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+    let error = open(with("sslmode=verify-ca&sslrootcert=/nonexistent/root.crt")).unwrap_err();
+    assert!(
+        error.contains("cannot read sslrootcert /nonexistent/root.crt"),
+        "{error}"
+    );
+    let error = open(with("sslmode=verify")).unwrap_err();
+    assert!(error.contains("sslmode `verify` is not one of"), "{error}");
+}
