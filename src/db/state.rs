@@ -143,7 +143,7 @@ pub fn known_schema_version() -> i64 {
 
 /// sqlx connection options for `url`, read with tokio-postgres's parser so URL and
 /// `key=value` strings both work and mean the same thing to both drivers.
-fn options(url: &DatabaseUrl) -> Result<(PgConnectOptions, Duration), StateError> {
+fn options(url: &DatabaseUrl) -> Result<Options, StateError> {
     let bad = |message: String| StateError::Connect {
         url: url.redacted(),
         message,
@@ -155,8 +155,12 @@ fn options(url: &DatabaseUrl) -> Result<(PgConnectOptions, Duration), StateError
         other => bad(other.to_string()),
     })?;
     let mut options = PgConnectOptions::new_without_pgpass();
+    let mut tcp_host = None;
     match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => options = options.host(host),
+        Some(tokio_postgres::config::Host::Tcp(host)) => {
+            options = options.host(host);
+            tcp_host = Some(host.clone());
+        }
         #[cfg(unix)]
         Some(tokio_postgres::config::Host::Unix(dir)) => options = options.socket(dir),
         None => {}
@@ -185,19 +189,56 @@ fn options(url: &DatabaseUrl) -> Result<(PgConnectOptions, Duration), StateError
         .get_connect_timeout()
         .copied()
         .unwrap_or(super::DEFAULT_CONNECT_TIMEOUT);
-    Ok((options, timeout))
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    Ok(Options {
+        sqlx: options,
+        timeout,
+        tcp: tcp_host.map(|host| (host, port)),
+        tls,
+    })
+}
+
+/// What [`StateStore::connect`] needs to connect.
+struct Options {
+    sqlx: PgConnectOptions,
+    timeout: Duration,
+    /// Host and port, for a TCP connection.
+    tcp: Option<(String, u16)>,
+    tls: super::tls::Tls,
+}
+
+/// Connects sqlx; over TCP with TLS possible, through [`super::tls::relay`] (see there why).
+async fn connect_sqlx(options: Options) -> Result<PgConnection, String> {
+    #[cfg(unix)]
+    if let Some((host, port)) = &options.tcp
+        && options.tls.mode != super::tls::SslMode::Disable
+    {
+        let dir = super::tls::relay(&options.tls, host, *port).await?;
+        let relayed = options
+            .sqlx
+            .socket(dir.path())
+            .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+        return PgConnection::connect_with(&relayed)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let _ = &options.tcp;
+    PgConnection::connect_with(&options.sqlx)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 impl StateStore {
     /// Connects; does not create anything.
     pub async fn connect(url: &DatabaseUrl) -> Result<StateStore, StateError> {
-        let (options, timeout) = options(url)?;
-        let conn = match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        let options = options(url)?;
+        let timeout = options.timeout;
+        let conn = match tokio::time::timeout(timeout, connect_sqlx(options)).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => {
+            Ok(Err(message)) => {
                 return Err(StateError::Connect {
                     url: url.redacted(),
-                    message: crate::config::redact(&error.to_string()),
+                    message: crate::config::redact(&message),
                 });
             }
             Err(_) => {

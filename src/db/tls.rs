@@ -13,8 +13,9 @@
 //! | `verify-full` | always | yes | yes |
 //!
 //! Roots: `sslrootcert=FILE` (PEM), else `~/.postgresql/root.crt` when it exists, else the
-//! system's certificate store. sqlx (stagegate's state connection) differs in one point: it
-//! adds the root file to the system's roots rather than using it alone.
+//! system's certificate store. On Unix the state connection (sqlx) goes through [`relay`],
+//! so the same connector checks it; elsewhere sqlx's own TLS differs in one point: it adds the
+//! root file to the system's roots rather than using it alone.
 
 use std::future::Future;
 use std::io;
@@ -463,6 +464,70 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
+}
+
+/// The server side of a relay: TLS or, under `prefer` with a server without it, plain TCP.
+trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
+
+/// sqlx 0.9.0 leaves Nagle's algorithm on, and its TLS handshake then waits on delayed ACKs:
+/// about 90 ms per connection on loopback, against 4 ms for tokio-postgres. So stagegate makes
+/// the state connection's TCP connection (with `TCP_NODELAY`) and TLS handshake itself, with
+/// the same checks as the session's, and hands sqlx the plain end of a relay: a Unix socket in
+/// a private temporary directory, `.s.PGSQL.<port>`, that accepts one connection. sqlx is then
+/// told `sslmode=disable` and this directory as its socket.
+///
+/// Drop the returned directory once sqlx has connected (the socket file goes; the connection
+/// stays).
+#[cfg(unix)]
+pub async fn relay(tls: &Tls, host: &str, port: u16) -> Result<tempfile::TempDir, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("{host}:{port}: {e}"))?;
+    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    // SSLRequest: length 8, code 80877103; the server answers one byte.
+    tcp.write_all(&[0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F])
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer)
+        .await
+        .map_err(|e| format!("reading the answer to the TLS request: {e}"))?;
+    let server: Box<dyn Duplex> = match answer[0] {
+        b'S' => {
+            let mut connector = tls.connector()?;
+            let connect =
+                MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(&mut connector, host)
+                    .map_err(|e| e.to_string())?;
+            let stream = TlsConnect::connect(connect, tcp)
+                .await
+                .map_err(|e| format!("error performing TLS handshake: {e}"))?;
+            Box::new(stream)
+        }
+        b'N' if !tls.mode.requires_tls() => Box::new(tcp),
+        b'N' => return Err("the server does not support TLS".to_string()),
+        other => return Err(format!("unexpected answer {other:#x} to the TLS request")),
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("stagegate-")
+        .tempdir()
+        .map_err(|e| format!("creating the relay's socket directory: {e}"))?;
+    let listener = tokio::net::UnixListener::bind(dir.path().join(format!(".s.PGSQL.{port}")))
+        .map_err(|e| format!("creating the relay's socket: {e}"))?;
+    tokio::spawn(async move {
+        let accepted =
+            tokio::time::timeout(std::time::Duration::from_secs(60), listener.accept()).await;
+        drop(listener);
+        if let Ok(Ok((mut client, _))) = accepted {
+            let mut server = server;
+            // Ends when either side closes; errors end the state connection, which sqlx
+            // reports on its next query.
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        }
+    });
+    Ok(dir)
 }
 
 #[cfg(test)]

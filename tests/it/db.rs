@@ -228,9 +228,8 @@ fn both_drivers_speak_tls_as_sslmode_asks() {
         error.contains("cannot connect to") && error.to_lowercase().contains("name"),
         "verify-full names the host mismatch: {error}"
     );
-    // A root that did not sign the server's certificate: the session refuses the server.
-    // (sqlx, which keeps stagegate's state, adds sslrootcert to the system's roots instead of
-    // replacing them; on this machine the system store holds the snakeoil certificate.)
+    // A root that did not sign the server's certificate: both connections refuse the server
+    // (the state connection's TLS is stagegate's own on Unix: see db::tls::relay).
     let other_root = std::fs::read_dir("/etc/ssl/certs")
         .unwrap()
         .filter_map(Result::ok)
@@ -243,10 +242,21 @@ fn both_drivers_speak_tls_as_sslmode_asks() {
         "sslmode=verify-full&sslrootcert={}",
         other_root.display()
     ));
-    let error = block_on(async move { stagegate::db::connect(&url).await.map(drop) })
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("UnknownIssuer"), "{error}");
+    let (session, store) = block_on(async move {
+        (
+            stagegate::db::connect(&url)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            StateStore::connect(&url)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        )
+    });
+    for error in [session.unwrap_err(), store.unwrap_err()] {
+        assert!(error.contains("UnknownIssuer"), "{error}");
+    }
     let error = open(with("sslmode=verify-ca&sslrootcert=/nonexistent/root.crt")).unwrap_err();
     assert!(
         error.contains("cannot read sslrootcert /nonexistent/root.crt"),
