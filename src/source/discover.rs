@@ -18,11 +18,12 @@ use super::{Migration, MigrationSet, ScriptRef, Section, SourceError, Version, r
 ///
 /// Each window reads the whole directory again, and `lint` goes through the windows twice
 /// (to check, then to lint) after one reading to detect the layout: `1 + 2 * files / window`
-/// readings. One reading of 20,000 names costs about 8 ms (mostly the kernel's), a window's
-/// names and scripts at most about 160 bytes per migration. Measured with
-/// `cargo bench --bench lint` at 20,000 files (about 3 s of linting): windows of 2,048 add
-/// about 170 ms (5-6 %) to discovery, 4,096 about 80 ms (under 3 %) and 8,192 about 45 ms,
-/// for at most about 0.3, 0.65 and 1.3 MB of names (a whole listing of 20,000 takes 2 MB).
+/// readings, about 8 ms each for 20,000 names (mostly the kernel's). A window takes at most
+/// about 140 bytes per migration while it is read. Measured at 20,000 files, where linting
+/// takes about 3 s: windows of 2,048 add about 175 ms to discovery (6 %), 4,096 about 90 ms
+/// (3 %) and 8,192 about 50 ms (under 2 %), for peaks of about 0.26, 0.57 and 1.2 MB (the
+/// whole listing: 2 MB). 4,096 is the smallest that stays within 3 % there; `cargo bench
+/// --bench lint` with `STAGEGATE_BENCH_WINDOW` compares sizes.
 pub const LINT_WINDOW: usize = 4_096;
 
 /// Reads `dir`, detecting its layout.
