@@ -1,10 +1,14 @@
 //! Lint throughput and memory: `cargo bench --bench lint`.
 //!
 //! Generates a migration directory (fixed content, sqlx layout, ~2.5 KB per file), lints it
-//! in-process on one thread the way `stagegate lint DIR` does (one script in memory at a time,
-//! context flowing forward, text report rendered), and reports MB/s and the RSS after discovery, after lint and at its peak (VmHWM).
+//! in-process on one thread the way `stagegate lint DIR` does (the directory checked window
+//! by window, then linted window by window, one script in memory at a time, context flowing
+//! forward, text report rendered), and reports MB/s and the RSS after discovery (after the
+//! check), after lint and at its peak (VmHWM).
 //! Run without arguments it measures 2,000 files and then 20,000 files, each in a fresh
-//! child process, so the two peaks can be compared.
+//! child process, so the two peaks can be compared. `STAGEGATE_BENCH_WINDOW=N` reads the
+//! directory in windows of `N` migrations instead of `source::LINT_WINDOW`, to compare
+//! window sizes.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,6 +18,7 @@ use stagegate::lint::{self, Input, Options, RunState, report};
 use stagegate::source;
 
 const FILES_VAR: &str = "STAGEGATE_BENCH_FILES";
+const WINDOW_VAR: &str = "STAGEGATE_BENCH_WINDOW";
 
 fn main() {
     match std::env::var(FILES_VAR) {
@@ -99,16 +104,23 @@ struct Run {
     rss_after_lint: String,
 }
 
-/// What `stagegate lint DIR --format text` does, minus writing to a terminal.
+/// What `stagegate lint DIR --format text` does, minus writing to a terminal: check the
+/// whole directory window by window, then lint it window by window. "After discovery" is
+/// after the check.
 fn lint_dir(dir: &Path) -> Run {
-    let listing = source::scan_as(dir, None).expect("discover");
+    let window = match std::env::var(WINDOW_VAR) {
+        Ok(window) => window.parse().expect("window size"),
+        Err(_) => source::LINT_WINDOW,
+    };
+    let windows = source::scan_windows(dir, None, window).expect("discover");
+    windows.check().expect("discover");
     let rss_after_discovery = status_kib("VmRSS:");
     let options = Options::default();
     let mut run = RunState::default();
     let (mut statements, mut findings) = (0, 0);
     let mut sink = 0usize;
-    for index in 0..listing.len() {
-        let script = listing.up(index).load().expect("load");
+    for script_ref in windows.ups() {
+        let script = script_ref.expect("discover").load().expect("load");
         let result = lint::lint_script(Input::of(&script), &options, &mut run);
         statements += result.statements;
         findings += result.findings.len();

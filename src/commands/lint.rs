@@ -28,7 +28,11 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     }
     let options = options(config, args)?;
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
-    let targets = targets(config, args);
+    // Every directory is checked whole before the first line of the report.
+    let targets = targets(config, args)
+        .iter()
+        .map(|path| target(config, path, printer))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -46,8 +50,10 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         _ => None,
     };
     let mut broken = 0usize;
-    for target in &targets {
-        for script_ref in scripts_of(config, target, printer, &mut broken)? {
+    for target in targets {
+        for script_ref in scripts_of(target, printer, &mut broken) {
+            // Only a directory changed since it was checked fails here.
+            let script_ref = script_ref?;
             let script = match load(&script_ref) {
                 Ok(Some(script)) => script,
                 Ok(None) => continue,
@@ -167,48 +173,67 @@ fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {
     }
 }
 
-/// The up scripts of a directory (in version order, built one at a time from its compact
-/// listing), or the file itself.
-fn scripts_of(
-    config: &Config,
-    target: &Path,
-    printer: &Printer,
-    broken: &mut usize,
-) -> anyhow::Result<Box<dyn Iterator<Item = ScriptRef>>> {
-    if target.is_dir() {
-        let listing = source::scan_as(target, config.migrations.layout)?;
-        for warning in &listing.warnings {
+/// A path to lint, checked.
+enum Target {
+    /// A migrations directory, checked whole, to be read window by window.
+    Dir(source::Windows),
+    /// A file, linted whatever its name.
+    File(PathBuf),
+}
+
+/// Checks a path given to lint: a directory is read as a migration set and checked whole
+/// (its discovery errors come before any output, its warnings are printed once).
+fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Target> {
+    if path.is_dir() {
+        let windows = source::scan_windows(path, config.migrations.layout, source::LINT_WINDOW)?;
+        let checked = windows.check()?;
+        for warning in &checked.warnings {
             printer.warning(warning);
         }
-        return Ok(Box::new((0..listing.len()).map(move |i| listing.up(i))));
+        return Ok(Target::Dir(windows));
     }
-    if !target.exists() {
+    if !path.exists() {
         anyhow::bail!(
             "{}: no such file or directory (lint takes files or directories; the default is [migrations] dir)",
-            target.display()
+            path.display()
         );
     }
+    Ok(Target::File(path.to_path_buf()))
+}
+
+/// The up scripts of a directory (in version order, one window of names at a time), or the
+/// file itself.
+fn scripts_of(
+    target: Target,
+    printer: &Printer,
+    broken: &mut usize,
+) -> Box<dyn Iterator<Item = Result<ScriptRef, source::SourceError>>> {
+    let path = match target {
+        // The warnings were printed when the directory was checked.
+        Target::Dir(windows) => return Box::new(windows.ups()),
+        Target::File(path) => path,
+    };
     // A file named on the command line is linted whatever its name; a dbmate file is read
     // for its up section.
-    let text = match source::read_text(target) {
+    let text = match source::read_text(&path) {
         Ok(text) => text,
         Err(error) => {
             printer.error(&error.to_string());
             *broken += 1;
-            return Ok(Box::new(std::iter::empty()));
+            return Box::new(std::iter::empty());
         }
     };
     let marker = text
         .lines()
         .find(|line| line.trim_start().starts_with("-- migrate:up"));
-    Ok(Box::new(std::iter::once(ScriptRef {
-        path: target.to_path_buf(),
+    Box::new(std::iter::once(Ok(ScriptRef {
         section: if marker.is_some() {
             Section::DbmateUp
         } else {
             Section::Whole
         },
         layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false")),
+        path,
     })))
 }
 

@@ -45,27 +45,28 @@ pub(super) enum Role {
     Verify,
 }
 
-/// A file name read as a migration script.
-#[derive(Debug, Clone)]
-pub(super) struct Named {
-    pub version: Version,
-    pub name: String,
+/// A file name read as a migration script, its parts borrowed from the name: discovery
+/// reads every name once per window, without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NameParts<'a> {
+    pub version: &'a str,
+    pub name: &'a str,
     pub role: Role,
     /// True for `<version>_<name>.sql`, which is either an up-only sqlx file or a dbmate file.
     pub plain: bool,
 }
 
 /// `<version>_<name>` with a version of digits (or digits and dashes for diesel).
-fn version_and_name(stem: &str) -> Option<(Version, String)> {
+fn split_version_and_name(stem: &str) -> Option<(&str, &str)> {
     let (version, name) = stem.split_once('_')?;
-    if name.is_empty() {
+    if name.is_empty() || !Version::is_valid(version) {
         return None;
     }
-    Some((Version::parse(version)?, name.to_string()))
+    Some((version, name))
 }
 
 /// sqlx and golang-migrate: `1_init.up.sql`, `1_init.down.sql`, `1_init.verify.sql`, `1_init.sql`.
-pub(super) fn read_sqlx_name(file_name: &str) -> Option<Named> {
+pub(super) fn split_sqlx_name(file_name: &str) -> Option<NameParts<'_>> {
     let stem = file_name.strip_suffix(".sql")?;
     let (stem, role, plain) = if let Some(stem) = stem.strip_suffix(".up") {
         (stem, Role::Up, false)
@@ -76,11 +77,11 @@ pub(super) fn read_sqlx_name(file_name: &str) -> Option<Named> {
     } else {
         (stem, Role::Up, true)
     };
-    let (version, name) = version_and_name(stem)?;
-    if version.as_str().contains(['.', '-']) {
+    let (version, name) = split_version_and_name(stem)?;
+    if version.contains(['.', '-']) {
         return None;
     }
-    Some(Named {
+    Some(NameParts {
         version,
         name,
         role,
@@ -89,7 +90,7 @@ pub(super) fn read_sqlx_name(file_name: &str) -> Option<Named> {
 }
 
 /// flyway: `V1__init.sql`, `V1.1__more.sql`, `U1__init.sql`, `V1__init.verify.sql`.
-pub(super) fn read_flyway_name(file_name: &str) -> Option<Named> {
+pub(super) fn split_flyway_name(file_name: &str) -> Option<NameParts<'_>> {
     let (prefix, rest) = file_name.split_at_checked(1)?;
     let (version, name) = rest.split_once("__")?;
     let name = name.strip_suffix(".sql")?;
@@ -99,21 +100,22 @@ pub(super) fn read_flyway_name(file_name: &str) -> Option<Named> {
         ("U", None) => (name, Role::Down),
         _ => return None,
     };
-    if name.is_empty() || version.contains('-') {
+    if name.is_empty() || version.contains('-') || !Version::is_valid(version) {
         return None;
     }
-    Some(Named {
-        version: Version::parse(version)?,
-        name: name.to_string(),
+    Some(NameParts {
+        version,
+        name,
         role,
         plain: false,
     })
 }
 
-/// diesel: a directory `2021-02-02-153240_create_users` (or `00000000000000_setup`).
-pub(super) fn read_diesel_dir(dir_name: &str) -> Option<(Version, String)> {
-    let (version, name) = version_and_name(dir_name)?;
-    if version.as_str().contains(['.', '_']) {
+/// diesel: a directory `2021-02-02-153240_create_users` (or `00000000000000_setup`), as its
+/// version and name.
+pub(super) fn split_diesel_dir(dir_name: &str) -> Option<(&str, &str)> {
+    let (version, name) = split_version_and_name(dir_name)?;
+    if version.contains(['.', '_']) {
         return None;
     }
     Some((version, name))
@@ -188,46 +190,48 @@ mod tests {
 
     #[test]
     fn sqlx_names() {
-        let up = read_sqlx_name("20240101120000_create_users.up.sql").unwrap();
+        let up = split_sqlx_name("20240101120000_create_users.up.sql").unwrap();
         assert_eq!(
-            (up.version.as_str(), up.name.as_str(), up.role, up.plain),
+            (up.version, up.name, up.role, up.plain),
             ("20240101120000", "create_users", Role::Up, false)
         );
         assert_eq!(
-            read_sqlx_name("0002_add.down.sql").unwrap().role,
+            split_sqlx_name("0002_add.down.sql").unwrap().role,
             Role::Down
         );
-        assert!(read_sqlx_name("0002_add.sql").unwrap().plain);
-        assert!(read_sqlx_name("README.md").is_none());
-        assert!(read_sqlx_name("init.sql").is_none());
-        assert!(read_sqlx_name("V1__init.sql").is_none());
+        assert!(split_sqlx_name("0002_add.sql").unwrap().plain);
+        assert!(split_sqlx_name("README.md").is_none());
+        assert!(split_sqlx_name("init.sql").is_none());
+        assert!(split_sqlx_name("V1__init.sql").is_none());
+        assert!(split_sqlx_name("1.2_dotted.up.sql").is_none());
     }
 
     #[test]
     fn flyway_names() {
-        let up = read_flyway_name("V1.10__add_orders.sql").unwrap();
+        let up = split_flyway_name("V1.10__add_orders.sql").unwrap();
         assert_eq!(
-            (up.version.as_str(), up.name.as_str(), up.role),
+            (up.version, up.name, up.role),
             ("1.10", "add_orders", Role::Up)
         );
-        assert_eq!(read_flyway_name("U3__x.sql").unwrap().role, Role::Down);
+        assert_eq!(split_flyway_name("U3__x.sql").unwrap().role, Role::Down);
         assert_eq!(
-            read_flyway_name("V3__x.verify.sql").unwrap().role,
+            split_flyway_name("V3__x.verify.sql").unwrap().role,
             Role::Verify
         );
-        assert!(read_flyway_name("R__views.sql").is_none());
-        assert!(read_flyway_name("V1_init.sql").is_none());
+        assert!(split_flyway_name("R__views.sql").is_none());
+        assert!(split_flyway_name("V1_init.sql").is_none());
+        assert!(split_flyway_name("V1-2__dashed.sql").is_none());
     }
 
     #[test]
     fn diesel_dirs() {
-        let (version, name) = read_diesel_dir("2021-02-02-153240_create_users").unwrap();
         assert_eq!(
-            (version.as_str(), name.as_str()),
-            ("2021-02-02-153240", "create_users")
+            split_diesel_dir("2021-02-02-153240_create_users"),
+            Some(("2021-02-02-153240", "create_users"))
         );
-        assert!(read_diesel_dir("00000000000000_diesel_initial_setup").is_some());
-        assert!(read_diesel_dir("helpers").is_none());
+        assert!(split_diesel_dir("00000000000000_diesel_initial_setup").is_some());
+        assert!(split_diesel_dir("helpers").is_none());
+        assert!(split_diesel_dir("1.2_dotted").is_none());
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //!
 //! [`discover`] reads a directory's names (and, for dbmate, looks for section markers) and
 //! pairs the scripts; it keeps no script text. [`scan_as`] keeps the same result in compact
-//! form ([`Listing`]), building each [`Migration`] when it is asked for. [`ScriptRef::load`] reads one script when it is
-//! needed, so linting thousands of files holds one file's text at a time.
+//! form ([`Listing`]), building each [`Migration`] when it is asked for; [`scan_windows`]
+//! gives it as successive listings of a bounded number of migrations ([`Windows`]).
+//! [`ScriptRef::load`] reads one script when it is needed, so linting thousands of files
+//! holds one file's text and one window of names at a time.
 
 pub mod checksum;
 pub mod directives;
@@ -17,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 pub use checksum::Checksum;
 pub use directives::{Directive, DirectiveKind, ScriptSettings};
-pub use discover::{Listing, discover, discover_as, scan_as};
+pub use discover::{
+    Checked, LINT_WINDOW, Listing, Windows, discover, discover_as, scan_as, scan_windows,
+};
 pub use layout::Layout;
 pub use new::{NewMigration, create_new};
 pub use version::Version;

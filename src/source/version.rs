@@ -23,6 +23,11 @@ impl Version {
         Some(Version { text: text.into() })
     }
 
+    /// True when [`Version::parse`] accepts `text`; nothing is allocated.
+    pub fn is_valid(text: &str) -> bool {
+        is_version(text)
+    }
+
     /// The version as written in the file name.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -45,6 +50,9 @@ impl Version {
 fn is_version(text: &str) -> bool {
     if text.is_empty() || !text.starts_with(|c: char| c.is_ascii_digit()) {
         return false;
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
     }
     if text.contains('-') {
         return text.bytes().all(|b| b.is_ascii_digit() || b == b'-');

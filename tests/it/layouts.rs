@@ -282,3 +282,97 @@ fn a_file_name_that_is_not_utf8_is_skipped_with_a_warning() {
         set.warnings
     );
 }
+
+/// (version, name, up, down, verify) of each migration, in order.
+type Row = (
+    String,
+    String,
+    source::ScriptRef,
+    Option<source::ScriptRef>,
+    Option<source::ScriptRef>,
+);
+
+fn rows(listing: &source::Listing) -> Vec<Row> {
+    listing
+        .migrations()
+        .map(|m| (m.version.to_string(), m.name, m.up, m.down, m.verify))
+        .collect()
+}
+
+/// What the windows of a directory hold, after checking it.
+#[derive(Debug, PartialEq)]
+struct Windowed {
+    migrations: Vec<Row>,
+    /// The check's warnings.
+    warnings: Vec<String>,
+    /// Migrations per window.
+    sizes: Vec<usize>,
+}
+
+fn windowed(dir: &Path, window: usize) -> Result<Windowed, SourceError> {
+    let windows = source::scan_windows(dir, None, window)?;
+    let checked = windows.check()?;
+    let (mut migrations, mut sizes) = (Vec::new(), Vec::new());
+    for listing in windows {
+        let listing = listing?;
+        sizes.push(listing.len());
+        migrations.extend(rows(&listing));
+    }
+    assert_eq!(checked.migrations, migrations.len());
+    Ok(Windowed {
+        migrations,
+        warnings: checked.warnings,
+        sizes,
+    })
+}
+
+#[test]
+fn windows_concatenate_to_the_listing_for_every_fixture_layout() {
+    for layout in [
+        "sqlx",
+        "sqlx-crlf",
+        "golang-migrate",
+        "flyway",
+        "diesel",
+        "dbmate",
+        "dbmate-crlf",
+    ] {
+        let listing = source::scan_as(&fixture(layout), None).unwrap();
+        let expected = rows(&listing);
+        assert!(expected.len() >= 3, "{layout}");
+        for window in [1, 2, 3, 10_000] {
+            let got = windowed(&fixture(layout), window).unwrap();
+            assert_eq!(got.migrations, expected, "{layout}, window {window}");
+            assert_eq!(got.warnings, listing.warnings, "{layout}, window {window}");
+            assert_eq!(got.sizes.len(), expected.len().div_ceil(window));
+            assert!(got.sizes.iter().all(|&size| (1..=window).contains(&size)));
+        }
+    }
+}
+
+#[test]
+fn windows_give_the_listing_errors_for_every_bad_fixture() {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixture("bad"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 8);
+    let mut errors = 0;
+    for dir in &cases {
+        let expected = source::scan_as(dir, None).map(|listing| (rows(&listing), listing.warnings));
+        errors += usize::from(expected.is_err());
+        for window in [1, 2, 3, 10_000] {
+            let got = windowed(dir, window).map(|got| (got.migrations, got.warnings));
+            match (&expected, got) {
+                (Ok(expected), Ok(got)) => assert_eq!(&got, expected, "{}", dir.display()),
+                (Err(expected), Err(got)) => {
+                    assert_eq!(got.to_string(), expected.to_string(), "{}", dir.display())
+                }
+                (expected, got) => panic!("{}: {expected:?} but {got:?}", dir.display()),
+            }
+        }
+    }
+    // ambiguous, down-without-up and duplicate-version fail discovery; the others fail later.
+    assert_eq!(errors, 3);
+}

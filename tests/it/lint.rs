@@ -303,3 +303,89 @@ fn large_mixed_corpus_never_panics() {
         "garbage is reported as unrecognised"
     );
 }
+
+/// A directory's discovery error comes before any line of the report, whichever of several
+/// targets it is in.
+#[test]
+fn discovery_errors_come_before_any_finding() {
+    for (bad, expected) in [
+        ("duplicate-version", "duplicate version 0001"),
+        ("down-without-up", "down script without an up script"),
+        ("ambiguous", "more than one layout"),
+    ] {
+        let bad = fixtures("layouts/bad").join(bad);
+        for format in ["text", "json"] {
+            let output = stagegate(
+                root(),
+                &[
+                    "lint",
+                    "--format",
+                    format,
+                    "fixtures/unsafe",
+                    bad.to_str().unwrap(),
+                ],
+            );
+            assert_eq!(output.code, 2, "{}", output.stderr);
+            assert_eq!(output.stdout, "", "{format}");
+            assert!(output.stderr.contains(expected), "{}", output.stderr);
+        }
+    }
+}
+
+/// More migrations than one discovery window: an error in the last window still comes
+/// before any finding; without it the whole set is linted in version order, and a table
+/// created in the first window is still new in the last.
+#[test]
+fn a_directory_larger_than_a_window_is_checked_whole_then_linted_in_order() {
+    let count = stagegate::source::LINT_WINDOW + 5;
+    let tmp = tempfile::tempdir().unwrap();
+    // Unpadded versions: name order (1, 10, 100, ...) is not version order.
+    for n in 1..=count {
+        let sql = if n == 1 {
+            "CREATE TABLE fresh (a int);\n".to_string()
+        } else if n == count {
+            "CREATE INDEX fresh_a ON fresh (a);\n".to_string()
+        } else {
+            format!("CREATE INDEX orders_{n} ON orders (a);\n")
+        };
+        std::fs::write(tmp.path().join(format!("{n}_m.up.sql")), sql).unwrap();
+    }
+    let duplicate = tmp.path().join(format!("{count}_again.up.sql"));
+    std::fs::write(&duplicate, "CREATE INDEX again ON orders (a);\n").unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let output = stagegate(tmp.path(), &["lint", dir]);
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    assert_eq!(output.stdout, "");
+    assert!(
+        output
+            .stderr
+            .contains(&format!("duplicate version {count}")),
+        "{}",
+        output.stderr
+    );
+
+    std::fs::remove_file(&duplicate).unwrap();
+    let output = stagegate(tmp.path(), &["lint", "--format", "json", dir]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    let report = json(&output);
+    assert_eq!(report["summary"]["files"], count);
+    let findings = report["findings"].as_array().unwrap();
+    let versions: Vec<usize> = findings
+        .iter()
+        .map(|f| {
+            let path = Path::new(f["path"].as_str().unwrap());
+            let name = path.file_name().unwrap().to_str().unwrap();
+            name.split('_').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(versions.is_sorted(), "findings out of version order");
+    assert!(versions.contains(&2) && versions.contains(&(count - 1)));
+    assert!(
+        !versions.contains(&count),
+        "an index on a table created in the same run was flagged"
+    );
+    // Alone, the last migration's index is flagged: the context came from the first window.
+    let last = tmp.path().join(format!("{count}_m.up.sql"));
+    let output = stagegate(tmp.path(), &["lint", last.to_str().unwrap()]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+}
