@@ -5,6 +5,9 @@
 # Connection set-up is measured by `cargo bench --bench connect`.
 #
 #   bench/apply.sh [ADMIN_URL] [COUNT]   (default postgres://postgres@127.0.0.1:5432/postgres, 1000)
+#
+# SSLMODE (default prefer, both tools' default) is given to both tools: `disable` compares
+# plain connections, `require` TLS ones. RUNS (default 5) alternating runs of each tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +15,7 @@ admin=${1:-postgres://postgres@127.0.0.1:5432/postgres}
 count=${2:-1000}
 base=${admin%/*}
 runs=${RUNS:-5}
+sslmode=${SSLMODE:-prefer}
 
 cargo build --release --quiet
 bin=$PWD/target/release/stagegate
@@ -40,7 +44,7 @@ fresh() {
   local db="sg_bench_$$_$1"
   psql -X -q "$admin" -c "CREATE DATABASE $db"
   dbs+=("$db")
-  echo "$base/$db"
+  echo "$base/$db?sslmode=$sslmode"
 }
 
 # Wall time in ms (date, nanoseconds) and peak RSS in KB (/usr/bin/time) of a command.
@@ -55,7 +59,7 @@ measure() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 minimum() { sort -n | head -n 1; }
 
-echo "$count migrations, $runs runs each, medians (loopback, $(nproc) cores)" >&2
+echo "$count migrations, $runs runs each, medians (loopback, $(nproc) cores, sslmode=$sslmode)" >&2
 psql_ms=(); sg_ms=(); sg_kb=(); psql_kb=()
 for r in $(seq 1 "$runs"); do
   url=$(fresh "p$r")
