@@ -59,9 +59,9 @@ impl Facts {
         None
     }
 
-    /// Stores `value` (non-zero) for `key`.
+    /// Stores `value` for `key`; 0 marks removal inside the store, so it is stored as 1
+    /// (values are hashes or packed facts that are never 0 in practice).
     pub fn insert(&mut self, key: u64, value: u64) {
-        debug_assert_ne!(value, REMOVED, "values are non-zero");
         self.put(key, value.max(1));
     }
 
@@ -74,7 +74,8 @@ impl Facts {
         }
     }
 
-    /// An I/O error met while spilling or reading a run, once.
+    /// An I/O error met while reading a run back, once (a failed write only keeps the facts
+    /// in memory).
     pub fn take_error(&mut self) -> Option<io::Error> {
         self.error.get_mut().take()
     }
