@@ -212,10 +212,11 @@ async fn connect_sqlx(options: Options) -> Result<PgConnection, String> {
     #[cfg(unix)]
     if let Some((host, port)) = &options.tcp
         && options.tls.mode != super::tls::SslMode::Disable
+        && let Some(dir) = super::tls::relay(&options.tls, host, *port).await?
     {
-        let dir = super::tls::relay(&options.tls, host, *port).await?;
         let relayed = options
             .sqlx
+            .clone()
             .socket(dir.path())
             .ssl_mode(sqlx::postgres::PgSslMode::Disable);
         return PgConnection::connect_with(&relayed)

@@ -478,11 +478,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
 /// told `sslmode=disable` and this directory as its socket.
 ///
 /// Drop the returned directory once sqlx has connected (the socket file goes; the connection
-/// stays).
+/// stays). `None`: no local socket could be made; connect sqlx directly.
 #[cfg(unix)]
-pub async fn relay(tls: &Tls, host: &str, port: u16) -> Result<tempfile::TempDir, String> {
+pub async fn relay(tls: &Tls, host: &str, port: u16) -> Result<Option<tempfile::TempDir>, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    // The local end first: where it cannot be made (no temporary directory, a path too long
+    // for a Unix socket), sqlx connects on its own instead, stall and all.
+    let Ok(dir) = tempfile::Builder::new().prefix("stagegate-").tempdir() else {
+        return Ok(None);
+    };
+    let Ok(listener) = tokio::net::UnixListener::bind(dir.path().join(format!(".s.PGSQL.{port}")))
+    else {
+        return Ok(None);
+    };
     let mut tcp = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("{host}:{port}: {e}"))?;
@@ -510,12 +519,6 @@ pub async fn relay(tls: &Tls, host: &str, port: u16) -> Result<tempfile::TempDir
         b'N' => return Err("the server does not support TLS".to_string()),
         other => return Err(format!("unexpected answer {other:#x} to the TLS request")),
     };
-    let dir = tempfile::Builder::new()
-        .prefix("stagegate-")
-        .tempdir()
-        .map_err(|e| format!("creating the relay's socket directory: {e}"))?;
-    let listener = tokio::net::UnixListener::bind(dir.path().join(format!(".s.PGSQL.{port}")))
-        .map_err(|e| format!("creating the relay's socket: {e}"))?;
     tokio::spawn(async move {
         let accepted =
             tokio::time::timeout(std::time::Duration::from_secs(60), listener.accept()).await;
@@ -527,7 +530,7 @@ pub async fn relay(tls: &Tls, host: &str, port: u16) -> Result<tempfile::TempDir
             let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
         }
     });
-    Ok(dir)
+    Ok(Some(dir))
 }
 
 #[cfg(test)]
