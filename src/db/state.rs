@@ -202,8 +202,10 @@ fn options(url: &DatabaseUrl) -> Result<Options, StateError> {
 struct Options {
     sqlx: PgConnectOptions,
     timeout: Duration,
-    /// Host and port, for a TCP connection.
+    /// Host and port, for a TCP connection (used by the relay, on Unix).
+    #[cfg_attr(not(unix), allow(dead_code))]
     tcp: Option<(String, u16)>,
+    #[cfg_attr(not(unix), allow(dead_code))]
     tls: super::tls::Tls,
 }
 
@@ -223,7 +225,6 @@ async fn connect_sqlx(options: Options) -> Result<PgConnection, String> {
             .await
             .map_err(|e| e.to_string());
     }
-    let _ = &options.tcp;
     PgConnection::connect_with(&options.sqlx)
         .await
         .map_err(|e| e.to_string())
