@@ -269,6 +269,21 @@ pub struct ResolveArgs {
     /// What was repaired, and by whom; recorded in the event log
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+
+    /// For a no-transaction attempt whose process died while the server ran a statement that
+    /// the catalog cannot account for: whether that statement took effect (`ran`: resume
+    /// after it; `not-run`: resume with it)
+    #[arg(long, value_enum, value_name = "OUTCOME")]
+    pub statement: Option<StatementOutcome>,
+}
+
+/// What a human found of a statement whose end was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatementOutcome {
+    /// It took effect: apply resumes after it
+    Ran,
+    /// It did not take effect: apply runs it again
+    NotRun,
 }
 
 #[derive(Debug, Args)]
@@ -277,9 +292,16 @@ pub struct AuditArgs {
     #[arg(long, value_name = "ENV")]
     pub env: String,
 
-    /// Recompute the hash chain and name the first event that does not match
+    /// Check the log: recompute the hash chain, look for gaps in event ids, compare every
+    /// migration's state with its latest event and the log's head anchor, and name the first
+    /// event that does not match
     #[arg(long)]
     pub verify: bool,
+
+    /// With --verify: a head hash printed by an earlier `migrate apply` (kept in a CI log);
+    /// the log must still contain that event, or it was cut or rewritten since
+    #[arg(long, value_name = "HASH", requires = "verify")]
+    pub head: Option<String>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]

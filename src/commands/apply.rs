@@ -66,12 +66,12 @@ fn render(report: &ApplyReport) -> String {
         let _ = writeln!(out, "{}: up to date, nothing to apply", report.environment);
         return out;
     }
-    let total: u128 = report.applied.iter().map(|a| a.duration_ms).sum();
     let _ = writeln!(
         out,
-        "{}: applied {} migration(s) in {total}ms",
+        "{}: applied {} migration(s) in {}",
         report.environment,
-        report.applied.len()
+        report.applied.len(),
+        elapsed(report.elapsed_ms)
     );
     out.push_str(&super::table::render(
         &["version", "name", "mode", "statements", "attempts", "time"],
@@ -86,5 +86,21 @@ fn render(report: &ApplyReport) -> String {
             ]
         }),
     ));
+    if let Some(head) = &report.head {
+        let _ = writeln!(
+            out,
+            "event log head: {head} (keep it: `stagegate audit --env {} --verify --head {head}`)",
+            report.environment
+        );
+    }
     out
+}
+
+/// Wall time as people read it: `850ms`, `2.7s`, `3m 05s`.
+fn elapsed(ms: u128) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m {:02}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
 }

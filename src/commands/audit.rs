@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::cli::{AuditArgs, TableFormat};
 use crate::config::Config;
 use crate::db;
-use crate::db::events::{self, ChainBreak, Event};
+use crate::db::events::{self, ChainBreak, Event, HeadAnchor, Mismatch, RowAnchor};
 use crate::db::state::{StateError, StateStore};
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
@@ -20,47 +20,96 @@ struct AuditReport<'a> {
     verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_mismatch: Option<&'a ChainBreak>,
+    /// With --verify: gaps, anchors and state rows that do not match the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [Mismatch]>,
 }
 
 /// Exit codes: 0; 3 when `--verify` finds the chain broken (the log cannot be trusted, like
 /// drift); 4 when the database cannot be read.
 pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let events = db::runtime()?.block_on(async {
+    let verify = args.verify;
+    let (events, rows, head) = db::runtime()?.block_on(async {
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let events = store.events().await.map_err(|e| match e {
+        let refused_or_failed = |e: StateError| match e {
             StateError::NewerSchema { .. } => exit::refused(e),
             other => exit::execution(other),
-        })?;
+        };
+        // Rows and anchor first: an event appended meanwhile then shows as newer, not missing.
+        let (rows, head) = if verify {
+            let rows = store.migrations().await.map_err(refused_or_failed)?;
+            (rows, store.chain_head().await.map_err(refused_or_failed)?)
+        } else {
+            (Vec::new(), None)
+        };
+        let events = store.events().await.map_err(refused_or_failed)?;
         store.close().await;
-        Ok::<_, anyhow::Error>(events)
+        Ok::<_, anyhow::Error>((events, rows, head))
     })?;
-    let check = args.verify.then(|| events::verify_chain(&events));
+    let check = verify.then(|| events::verify_chain(&events));
     let broken = check.as_ref().and_then(|c| c.as_ref().err());
+    let problems: Option<Vec<Mismatch>> = verify.then(|| {
+        let anchors: Vec<RowAnchor<'_>> = rows
+            .iter()
+            .map(|row| RowAnchor {
+                version_text: &row.version_text,
+                status: row.status.as_str(),
+                checksum: &row.checksum,
+                event_hash: row.event_hash.as_deref(),
+            })
+            .collect();
+        let head = head.as_ref().map(|h| HeadAnchor {
+            id: h.id,
+            hash: &h.hash,
+            gapless_after: h.gapless_after,
+        });
+        events::verify_anchors(&events, &anchors, head.as_ref(), args.head.as_deref())
+    });
+    let intact = broken.is_none() && problems.as_ref().is_none_or(Vec::is_empty);
     let report = AuditReport {
         environment: &env.name,
         events: &events,
         head: events.last().map(|e| e.hash.as_str()),
-        verified: check.as_ref().map(Result::is_ok),
+        verified: verify.then_some(intact),
         first_mismatch: broken,
+        problems: problems.as_deref(),
     };
     let text = match args.format {
         TableFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
         TableFormat::Table => render(&report),
     };
     super::print_report(&text)?;
-    match broken {
-        Some(mismatch) => {
-            printer.error(&format!(
-                "the event log of `{}` was tampered with: event {} does not match: {}",
-                env.name, mismatch.id, mismatch.problem
-            ));
-            Ok(Outcome::Refused)
-        }
-        None => Ok(Outcome::Success),
+    if let Some(mismatch) = broken {
+        printer.error(&format!(
+            "the event log of `{}` was tampered with: event {} does not match: {}",
+            env.name, mismatch.id, mismatch.problem
+        ));
+        return Ok(Outcome::Refused);
     }
+    if let Some(first) = problems.as_ref().and_then(|p| p.first()) {
+        printer.error(&format!(
+            "the event log of `{}` does not match its anchors: {}",
+            env.name,
+            describe(first)
+        ));
+        return Ok(Outcome::Refused);
+    }
+    Ok(Outcome::Success)
+}
+
+fn describe(mismatch: &Mismatch) -> String {
+    let mut text = String::new();
+    if let Some(id) = mismatch.event {
+        text.push_str(&format!("event {id}: "));
+    }
+    if let Some(version) = &mismatch.version {
+        text.push_str(&format!("migration {version}: "));
+    }
+    text.push_str(&mismatch.problem);
+    text
 }
 
 fn render(report: &AuditReport<'_>) -> String {
@@ -109,7 +158,8 @@ fn render(report: &AuditReport<'_>) -> String {
     }
     match (report.verified, report.first_mismatch) {
         (Some(true), _) => out.push_str(&format!(
-            "verified: the hash chain of {} event(s) is intact\n",
+            "verified: the hash chain of {} event(s) is intact, without gaps, and matches the \
+             state of every migration and the log's head\n",
             report.events.len()
         )),
         (_, Some(mismatch)) => out.push_str(&format!(
@@ -117,6 +167,11 @@ fn render(report: &AuditReport<'_>) -> String {
             mismatch.id, mismatch.problem
         )),
         _ => {}
+    }
+    if report.first_mismatch.is_none() {
+        for problem in report.problems.unwrap_or_default() {
+            out.push_str(&format!("verify FAILED: {}\n", describe(problem)));
+        }
     }
     out
 }

@@ -29,7 +29,7 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         })?;
         store.close().await;
         let entries = deploy::compare(&local, &rows);
-        let refusals = deploy::refusals(&entries);
+        let refusals = deploy::refusals(&env.name, &entries);
         Ok::<_, anyhow::Error>(plan::build(
             &env,
             &entries,

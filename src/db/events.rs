@@ -94,6 +94,176 @@ pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
     Ok(())
 }
 
+/// One thing `audit --verify` found wrong, beyond the chain itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The event concerned, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<i64>,
+    /// The migration concerned, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub problem: String,
+}
+
+/// What a state row says, as far as the log can vouch for it.
+#[derive(Debug, Clone)]
+pub struct RowAnchor<'a> {
+    pub version_text: &'a str,
+    /// `applied`, `failed`, `running` or `reverted`.
+    pub status: &'a str,
+    pub checksum: &'a str,
+    pub event_hash: Option<&'a str>,
+}
+
+/// The log's own record of its newest event (`stagegate.chain_head`).
+#[derive(Debug, Clone)]
+pub struct HeadAnchor<'a> {
+    pub id: i64,
+    pub hash: &'a str,
+    pub gapless_after: i64,
+}
+
+/// Everything `audit --verify` checks besides the chain: ids without gaps (above the point
+/// from which they are assigned gaplessly), the head anchor, a head hash kept elsewhere, and
+/// each state row against its migration's latest event (kind, checksum and hash), and every
+/// migration the log speaks of has its row. The chain itself is [`verify_chain`].
+pub fn verify_anchors(
+    events: &[Event],
+    rows: &[RowAnchor<'_>],
+    head: Option<&HeadAnchor<'_>>,
+    expected_head: Option<&str>,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let gapless_after = head.map_or(i64::MAX, |h| h.gapless_after);
+    for pair in events.windows(2) {
+        if pair[0].id >= gapless_after && pair[1].id != pair[0].id + 1 {
+            out.push(Mismatch {
+                event: Some(pair[1].id),
+                version: None,
+                problem: format!(
+                    "event ids jump from {} to {}: {} event(s) were removed",
+                    pair[0].id,
+                    pair[1].id,
+                    pair[1].id - pair[0].id - 1
+                ),
+            });
+        }
+    }
+    let last = events.last();
+    if let Some(head) = head {
+        let (last_id, last_hash) = last.map_or((0, GENESIS), |e| (e.id, e.hash.as_str()));
+        if head.id != last_id || head.hash != last_hash {
+            out.push(Mismatch {
+                event: last.map(|e| e.id),
+                version: None,
+                problem: format!(
+                    "the log's head anchor names event {} ({}) but the newest event is {last_id}                      ({last_hash}): the tail of the log was removed or rewritten",
+                    head.id, head.hash
+                ),
+            });
+        }
+    }
+    if let Some(expected) = expected_head
+        && !events.iter().any(|e| e.hash == expected)
+    {
+        out.push(Mismatch {
+            event: None,
+            version: None,
+            problem: format!(
+                "the head {expected} given with --head is not in the log: events were removed                  or rewritten since it was printed"
+            ),
+        });
+    }
+    // The newest event of each migration.
+    let mut latest: std::collections::HashMap<&str, &Event> = std::collections::HashMap::new();
+    for event in events {
+        if let Some(version) = &event.version {
+            latest.insert(version.as_str(), event);
+        }
+    }
+    for row in rows {
+        let event = latest.remove(row.version_text);
+        let mismatch = |event: Option<&Event>, problem: String| Mismatch {
+            event: event.map(|e| e.id),
+            version: Some(row.version_text.to_string()),
+            problem,
+        };
+        let expected_kinds: &[&str] = match row.status {
+            "applied" => &["apply", "baseline"],
+            "failed" => &["failure", "resolve"],
+            "reverted" => &["down"],
+            // Written before a no-transaction migration's first statement, without an event.
+            _ => &[],
+        };
+        let Some(event) = event else {
+            if !expected_kinds.is_empty() {
+                out.push(mismatch(
+                    None,
+                    format!(
+                        "the state row says {} but the log has no event for this migration",
+                        row.status
+                    ),
+                ));
+            }
+            continue;
+        };
+        if expected_kinds.is_empty() {
+            continue;
+        }
+        if !expected_kinds.contains(&event.kind.as_str()) {
+            out.push(mismatch(
+                Some(event),
+                format!(
+                    "the state row says {} but the migration's latest event is a `{}`",
+                    row.status, event.kind
+                ),
+            ));
+        } else if event.checksum.as_deref() != Some(row.checksum) {
+            out.push(mismatch(
+                Some(event),
+                format!(
+                    "the state row's checksum {} differs from {} in its latest event",
+                    row.checksum,
+                    event.checksum.as_deref().unwrap_or("-")
+                ),
+            ));
+        } else if let Some(anchor) = row.event_hash
+            && anchor != event.hash
+        {
+            out.push(mismatch(
+                Some(event),
+                format!(
+                    "the state row was last changed by event {anchor}, which is not in the log                      (its latest event here is {}): events were removed",
+                    event.hash
+                ),
+            ));
+        }
+    }
+    // A migration the log speaks of whose state row is gone.
+    let mut orphans: Vec<&Event> = latest
+        .into_values()
+        .filter(|e| {
+            matches!(
+                e.kind.as_str(),
+                "apply" | "failure" | "resolve" | "down" | "baseline"
+            )
+        })
+        .collect();
+    orphans.sort_by_key(|e| e.id);
+    for event in orphans {
+        out.push(Mismatch {
+            event: Some(event.id),
+            version: event.version.clone(),
+            problem: format!(
+                "the log records a `{}` of this migration but there is no state row for it",
+                event.kind
+            ),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +315,78 @@ mod tests {
             2,
             "first event removed"
         );
+    }
+
+    fn chain(count: usize) -> Vec<Event> {
+        let mut events: Vec<Event> = Vec::new();
+        for i in 0..count {
+            let mut e = event(events.last().map_or(GENESIS, |p: &Event| p.hash.as_str()));
+            e.id = i as i64 + 1;
+            e.version = Some(format!("{}", i + 1));
+            e.checksum = Some(format!("sha256:{i}"));
+            e.hash = event_hash(&e);
+            events.push(e);
+        }
+        events
+    }
+
+    #[test]
+    fn anchors_show_a_removed_tail_an_edited_row_and_a_gap() {
+        let events = chain(3);
+        let hashes: Vec<String> = events.iter().map(|e| e.hash.clone()).collect();
+        let sums: Vec<String> = (0..3).map(|i| format!("sha256:{i}")).collect();
+        let versions = ["1", "2", "3"];
+        let rows: Vec<RowAnchor<'_>> = (0..3)
+            .map(|i| RowAnchor {
+                version_text: versions[i],
+                status: "applied",
+                checksum: &sums[i],
+                event_hash: Some(&hashes[i]),
+            })
+            .collect();
+        let head = HeadAnchor {
+            id: 3,
+            hash: &hashes[2],
+            gapless_after: 0,
+        };
+        assert_eq!(
+            verify_anchors(&events, &rows, Some(&head), Some(&hashes[2])),
+            []
+        );
+
+        // The newest event removed: the chain of the rest is intact, the anchors are not.
+        let cut = &events[..2];
+        assert_eq!(verify_chain(cut), Ok(()));
+        let found = verify_anchors(cut, &rows, Some(&head), Some(&hashes[2]));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].problem.contains("head anchor"));
+        assert!(found[1].problem.contains("given with --head"));
+        assert!(found[2].problem.contains("no event for this migration"));
+
+        // An edited checksum in a state row.
+        let mut edited = rows.clone();
+        edited[1].checksum = "sha256:forged";
+        let found = verify_anchors(&events, &edited, Some(&head), None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].version.as_deref(), Some("2"));
+        assert!(found[0].problem.contains("differs from sha256:1"));
+
+        // A gap in the ids, where ids are gapless.
+        let mut gapped = events.clone();
+        gapped.remove(1);
+        let gap_rows = [rows[0].clone(), rows[2].clone()];
+        let found = verify_anchors(&gapped, &gap_rows, None, None);
+        assert!(
+            found.is_empty(),
+            "no anchor: ids before gapless numbering may have gaps"
+        );
+        let found = verify_anchors(&gapped, &gap_rows, Some(&head), None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].problem.contains("jump from 1 to 3"), "{found:?}");
+
+        // A state row deleted: the log still speaks of the migration.
+        let found = verify_anchors(&events, &rows[1..], Some(&head), None);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].problem.contains("no state row"));
     }
 }

@@ -3,6 +3,11 @@
 //!
 //! Advisory locks are scoped to the database, so one fixed key serves every database on a
 //! server. The lock goes away with the connection, so a killed run never leaves it behind.
+//!
+//! The connection that runs the migrations holds a second key, [`SESSION_KEY`], for the same
+//! run. A killed stagegate process closes its lock connection at once, but the server goes on
+//! with the statement the migration connection had sent until it finishes; the next run waits
+//! for that second key, so it never starts while a killed run's last statement still runs.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +18,13 @@ use crate::config::DatabaseUrl;
 
 /// `pg_advisory_lock` key: the first 8 bytes of SHA-256("stagegate"), as a signed integer.
 pub const LOCK_KEY: i64 = 0x5167_a5d2_77c0_3e11;
+
+/// Held by the connection that runs the migrations, for as long as its backend lives.
+pub const SESSION_KEY: i64 = LOCK_KEY + 1;
+
+/// How often, at most, [`AdvisoryLock::check`] asks the server (a closed connection is seen
+/// at once without asking).
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Default bound on the wait for another run's lock.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -67,12 +79,74 @@ pub enum LockError {
         holder: Option<Holder>,
         waited: Duration,
     },
+    #[error(
+        "the migration connection of an earlier stagegate run is still busy on {url} ({}); \
+         its process is gone but the server is finishing what it was sent; gave up after \
+         waiting {}s (set {} to wait longer, or end it with `SELECT pg_cancel_backend({})`)",
+        holder.as_ref().map_or_else(|| "holder not visible to this user".to_string(), ToString::to_string),
+        waited.as_secs(),
+        crate::env_vars::STAGEGATE_LOCK_WAIT,
+        holder.as_ref().map_or_else(|| "<pid>".to_string(), |h| h.pid.to_string())
+    )]
+    SessionBusy {
+        url: String,
+        holder: Option<Holder>,
+        waited: Duration,
+    },
+    #[error(
+        "lost the stagegate lock on {url}: its connection {why}; stopping before the next \
+         migration so that no other run can interleave with this one"
+    )]
+    Lost { url: String, why: String },
+}
+
+impl LockError {
+    /// True when another run holds the lock (a refusal, not a failure).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, LockError::Busy { .. } | LockError::SessionBusy { .. })
+    }
 }
 
 /// The held lock. Dropping it closes the connection, which releases the lock too;
 /// [`AdvisoryLock::release`] does it explicitly.
 pub struct AdvisoryLock {
     client: Client,
+    url: String,
+    checked: Instant,
+}
+
+/// Waits at most `wait` for advisory lock `key` on `client`'s session; `on_wait` is told
+/// once who holds it. Returns the holder seen last when the wait runs out.
+pub async fn wait_for(
+    client: &Client,
+    key: i64,
+    wait: Duration,
+    on_wait: impl FnOnce(Option<&Holder>),
+) -> Result<Result<(), (Option<Holder>, Duration)>, tokio_postgres::Error> {
+    let started = Instant::now();
+    let mut on_wait = Some(on_wait);
+    let mut pause = Duration::from_millis(50);
+    loop {
+        // Simple protocol: one round trip.
+        let got = client
+            .simple_query(&format!("SELECT pg_try_advisory_lock({key})"))
+            .await?
+            .iter()
+            .any(|m| matches!(m, SimpleQueryMessage::Row(row) if row.get(0) == Some("t")));
+        if got {
+            return Ok(Ok(()));
+        }
+        let holder = holder_of(client, key).await?;
+        if let Some(on_wait) = on_wait.take() {
+            on_wait(holder.as_ref());
+        }
+        let waited = started.elapsed();
+        if waited >= wait {
+            return Ok(Err((holder, waited)));
+        }
+        tokio::time::sleep(pause.min(wait - waited)).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 impl AdvisoryLock {
@@ -87,34 +161,44 @@ impl AdvisoryLock {
             url: url.redacted(),
             source,
         };
-        let started = Instant::now();
-        let mut on_wait = Some(on_wait);
-        let mut pause = Duration::from_millis(50);
-        loop {
-            // Simple protocol: one round trip.
-            let got = client
-                .simple_query(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"))
-                .await
-                .map_err(query)?
-                .iter()
-                .any(|m| matches!(m, SimpleQueryMessage::Row(row) if row.get(0) == Some("t")));
-            if got {
-                return Ok(AdvisoryLock { client });
+        match wait_for(&client, LOCK_KEY, wait, on_wait)
+            .await
+            .map_err(query)?
+        {
+            Ok(()) => Ok(AdvisoryLock {
+                client,
+                url: url.redacted(),
+                checked: Instant::now(),
+            }),
+            Err((holder, waited)) => Err(LockError::Busy {
+                url: url.redacted(),
+                holder,
+                waited,
+            }),
+        }
+    }
+
+    /// Fails when the lock's connection is gone (the backend was terminated, an idle timeout
+    /// closed it, the network dropped it): the lock went with it. A closed connection is seen
+    /// without a round trip; otherwise the server is asked at most once a second.
+    pub async fn check(&mut self) -> Result<(), LockError> {
+        let lost = |why: String| LockError::Lost {
+            url: self.url.clone(),
+            why,
+        };
+        if self.client.is_closed() {
+            return Err(lost("was closed".to_string()));
+        }
+        if self.checked.elapsed() < CHECK_EVERY {
+            return Ok(());
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.client.simple_query("")).await {
+            Ok(Ok(_)) => {
+                self.checked = Instant::now();
+                Ok(())
             }
-            let holder = holder(&client).await.map_err(query)?;
-            if let Some(on_wait) = on_wait.take() {
-                on_wait(holder.as_ref());
-            }
-            let waited = started.elapsed();
-            if waited >= wait {
-                return Err(LockError::Busy {
-                    url: url.redacted(),
-                    holder,
-                    waited,
-                });
-            }
-            tokio::time::sleep(pause.min(wait - waited)).await;
-            pause = (pause * 2).min(Duration::from_secs(1));
+            Ok(Err(error)) => Err(lost(format!("failed: {}", super::with_causes(&error)))),
+            Err(_) => Err(lost("did not answer within 10s".to_string())),
         }
     }
 
@@ -129,6 +213,11 @@ impl AdvisoryLock {
 
 /// Who holds the stagegate lock in the current database, if anyone visible does.
 pub async fn holder(client: &Client) -> Result<Option<Holder>, tokio_postgres::Error> {
+    holder_of(client, LOCK_KEY).await
+}
+
+/// Who holds advisory lock `key` in the current database, if anyone visible does.
+async fn holder_of(client: &Client, key: i64) -> Result<Option<Holder>, tokio_postgres::Error> {
     // A bigint key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
     let row = client
         .query_opt(
@@ -141,7 +230,7 @@ pub async fn holder(client: &Client) -> Result<Option<Holder>, tokio_postgres::E
                AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid \
                AND l.objid = ($1::bigint & 4294967295)::bigint::oid \
              LIMIT 1",
-            &[&LOCK_KEY],
+            &[&key],
         )
         .await?;
     Ok(row.map(|row| Holder {

@@ -116,6 +116,71 @@ impl Session {
         verify: Option<&str>,
         record: &ApplyRecord,
     ) -> Result<(), ScriptError> {
+        self.run_recorded(timeouts, up, verify, &record_apply_sql(record))
+            .await
+    }
+
+    /// Runs one statement of a no-transaction migration in a transaction of its own with its
+    /// progress record (`stagegate.record_progress`), so the two commit together.
+    pub async fn run_statement_recorded(
+        &self,
+        statement: &str,
+        version: &str,
+        done: i32,
+        done_checksum: &str,
+    ) -> Result<(), ScriptError> {
+        // The last statement of a file may lack its `;`.
+        let statement = if statement.trim_end().ends_with(';') {
+            statement.to_string()
+        } else {
+            format!("{statement}\n;")
+        };
+        self.run_recorded(
+            &Timeouts::default(),
+            &statement,
+            None,
+            &record_progress_sql(version, done, done_checksum),
+        )
+        .await
+    }
+
+    /// Takes the run's second advisory lock ([`super::lock::SESSION_KEY`]) on this
+    /// connection, waiting at most `wait` for a killed run's connection to finish.
+    pub async fn take_run_lock(
+        &self,
+        url: &DatabaseUrl,
+        wait: std::time::Duration,
+        on_wait: impl FnOnce(Option<&super::lock::Holder>),
+    ) -> Result<(), super::lock::LockError> {
+        use super::lock::LockError;
+        match super::lock::wait_for(&self.client, super::lock::SESSION_KEY, wait, on_wait).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((holder, waited))) => Err(LockError::SessionBusy {
+                url: url.redacted(),
+                holder,
+                waited,
+            }),
+            Err(source) => Err(LockError::Query {
+                url: url.redacted(),
+                source,
+            }),
+        }
+    }
+
+    /// The connection's client, for read-only catalog queries.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `up` (and `verify`) then `record` (a call of one of stagegate's recording functions)
+    /// and COMMIT, in one transaction; rolled back on any error.
+    async fn run_recorded(
+        &self,
+        timeouts: &Timeouts,
+        up: &str,
+        verify: Option<&str>,
+        record: &str,
+    ) -> Result<(), ScriptError> {
         let result = self.transaction_body(timeouts, up, verify, record).await;
         if result.is_err() {
             // The server already aborted the transaction; a failed ROLLBACK means the
@@ -130,7 +195,7 @@ impl Session {
         timeouts: &Timeouts,
         up: &str,
         verify: Option<&str>,
-        record: &ApplyRecord,
+        record: &str,
     ) -> Result<(), ScriptError> {
         // BEGIN and the settings go in front of the script, in one simple query: if any of it
         // fails nothing after it runs. The prefix has no newline, so error positions still
@@ -142,10 +207,7 @@ impl Session {
         // the record fails, COMMIT is never reached. The SAVEPOINT in front fails (25P01)
         // unless a transaction block is open: a script that ended the transaction with its
         // own COMMIT and then failed in autocommit never gets recorded as applied.
-        let finish = format!(
-            "SAVEPOINT stagegate_open;RELEASE stagegate_open;{};COMMIT",
-            record_apply_sql(record)
-        );
+        let finish = format!("SAVEPOINT stagegate_open;RELEASE stagegate_open;{record};COMMIT");
         // Script, verify script and record+COMMIT are separate simple queries, so nothing a
         // script leaves open (a quote, a comment) can reach the next one; they are pipelined,
         // written together and answered in order: one round trip for the whole migration.
@@ -181,7 +243,7 @@ impl Session {
                 // The script (or verify script) ran to its end but committed on its own, so
                 // its work is already committed: record it on its own, as it stands.
                 self.client
-                    .batch_execute(&record_apply_sql(record))
+                    .batch_execute(record)
                     .await
                     .map_err(|source| ScriptError {
                         step: Step::Record,
@@ -224,10 +286,57 @@ impl Session {
         self.client.batch_execute(sql).await
     }
 
-    /// `stagegate.record_apply(...)` in whatever transaction state the session is in.
-    pub async fn record_apply(&self, record: &ApplyRecord) -> Result<(), tokio_postgres::Error> {
-        self.client.batch_execute(&record_apply_sql(record)).await
+    /// Records statement `done` of a running no-transaction migration done, on its own.
+    pub async fn record_progress(
+        &self,
+        version: &str,
+        done: i32,
+        done_checksum: &str,
+    ) -> Result<(), tokio_postgres::Error> {
+        self.client
+            .batch_execute(&record_progress_sql(version, done, done_checksum))
+            .await
     }
+
+    /// Records that statement `index` is about to be sent outside any transaction.
+    pub async fn record_statement_start(
+        &self,
+        version: &str,
+        index: i32,
+    ) -> Result<(), tokio_postgres::Error> {
+        self.client
+            .batch_execute(&format!(
+                "SELECT stagegate.record_statement_start({}, {index})",
+                literal(version)
+            ))
+            .await
+    }
+}
+
+/// SQLSTATE raised by `stagegate.record_apply` for a version already applied.
+pub const ALREADY_APPLIED: &str = "SG001";
+/// SQLSTATE raised by the recording functions for progress out of order.
+pub const OUT_OF_ORDER: [&str; 2] = ["SG002", "SG003"];
+
+/// True when the error is stagegate's refusal to record a migration (or a statement) twice.
+pub fn is_double_record(error: &tokio_postgres::Error) -> bool {
+    error
+        .code()
+        .is_some_and(|c| c.code() == ALREADY_APPLIED || OUT_OF_ORDER.contains(&c.code()))
+}
+
+/// True when the statement refused to run inside a transaction block (SQLSTATE 25001).
+pub fn needs_no_transaction_block(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&SqlState::ACTIVE_SQL_TRANSACTION)
+}
+
+/// `SELECT stagegate.record_progress(...)` for statement `done`.
+fn record_progress_sql(version: &str, done: i32, done_checksum: &str) -> String {
+    format!(
+        "SELECT stagegate.record_progress({}, {done}, {})",
+        literal(version),
+        literal(done_checksum)
+    )
 }
 
 /// A string literal that means `text` whatever `standard_conforming_strings` is set to.

@@ -53,6 +53,11 @@ pub enum StateError {
     },
     #[error("reading or writing stagegate state in {url}: {source}")]
     Query { url: String, source: sqlx::Error },
+    #[error(
+        "migration {version} is already recorded as applied in {url} (another run applied it \
+         meanwhile); this run does not run it"
+    )]
+    AlreadyApplied { url: String, version: String },
 }
 
 /// A migration's recorded state (one row of `stagegate.migrations`).
@@ -78,6 +83,13 @@ pub struct MigrationRow {
     pub error: Option<String>,
     pub resolved_at: Option<OffsetDateTime>,
     pub resolved_reason: Option<String>,
+    /// Hash of the event that last changed the row's status.
+    pub event_hash: Option<String>,
+    /// No-transaction migrations: the statement (1-based) that was sent to the server outside
+    /// a transaction and whose end is not recorded, with the backend that ran it.
+    pub running_statement: Option<i32>,
+    pub running_pid: Option<i32>,
+    pub running_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +102,15 @@ pub enum RowStatus {
 }
 
 impl RowStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Applied => "applied",
+            RowStatus::Failed => "failed",
+            RowStatus::Running => "running",
+        }
+    }
+
     fn parse(text: &str) -> RowStatus {
         match text {
             "applied" => RowStatus::Applied,
@@ -127,7 +148,18 @@ pub struct FailureRecord<'a> {
     pub statements_done: i32,
     pub statements_total: i32,
     pub done_checksum: Option<&'a str>,
+    /// A statement that may or may not have finished on the server (a killed run's last);
+    /// kept on the row until a human says how it ended (`migrate resolve --statement`).
+    pub uncertain_statement: Option<i32>,
     pub error: &'a str,
+}
+
+/// The row `stagegate.chain_head`: the newest event as `append_event` last wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub id: i64,
+    pub hash: String,
+    pub gapless_after: i64,
 }
 
 /// A connection to one database's state schema.
@@ -317,7 +349,8 @@ impl StateStore {
             r#"SELECT version, version_text, name, checksum, down_checksum, verify_checksum,
                       no_transaction, status, rolled_back, started_at, finished_at, duration_ms,
                       db_user, os_user, statements_done, statements_total, done_checksum, error,
-                      resolved_at, resolved_reason
+                      resolved_at, resolved_reason, event_hash, running_statement, running_pid,
+                      running_since
                FROM stagegate.migrations"#
         )
         .fetch_all(&mut self.conn)
@@ -346,6 +379,10 @@ impl StateStore {
                 error: r.error,
                 resolved_at: r.resolved_at,
                 resolved_reason: r.resolved_reason,
+                event_hash: r.event_hash,
+                running_statement: r.running_statement,
+                running_pid: r.running_pid,
+                running_since: r.running_since,
             })
             .collect())
     }
@@ -367,9 +404,20 @@ impl StateStore {
     }
 
     /// Records that a no-transaction migration is about to run (or resume) at statement
-    /// `statements_done`.
+    /// `statements_done`, unless it is already applied (another run got there first).
     pub async fn start_running(&mut self, record: &RunningRecord<'_>) -> Result<(), StateError> {
-        sqlx::query!(
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.conn.begin().await.map_err(error)?;
+        // Under the log's lock, like every status write, so the check cannot race.
+        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        let written = sqlx::query!(
             r#"INSERT INTO stagegate.migrations AS m
                    (version, version_text, name, checksum, down_checksum, verify_checksum,
                     no_transaction, status, started_at, db_user, os_user, statements_done,
@@ -384,7 +432,9 @@ impl StateStore {
                    os_user = excluded.os_user, statements_done = excluded.statements_done,
                    statements_total = excluded.statements_total,
                    done_checksum = excluded.done_checksum, error = NULL,
-                   finished_at = NULL, duration_ms = NULL"#,
+                   finished_at = NULL, duration_ms = NULL, running_statement = NULL,
+                   running_pid = NULL, running_since = NULL
+               WHERE m.status <> 'applied'"#,
             record.version,
             record.version_text,
             record.name,
@@ -396,47 +446,64 @@ impl StateStore {
             record.statements_total,
             record.done_checksum,
         )
-        .execute(&mut self.conn)
+        .execute(&mut *tx)
         .await
-        .map_err(self.query_error())?;
+        .map_err(error)?
+        .rows_affected();
+        tx.commit().await.map_err(error)?;
+        if written == 0 {
+            return Err(StateError::AlreadyApplied {
+                url: self.url.clone(),
+                version: record.version_text.to_string(),
+            });
+        }
         Ok(())
     }
 
-    /// Records that statement `done` of a running no-transaction migration completed.
-    pub async fn progress(
-        &mut self,
-        version: &str,
-        done: i32,
-        done_checksum: &str,
-    ) -> Result<(), StateError> {
-        sqlx::query!(
-            "UPDATE stagegate.migrations SET statements_done = $2, done_checksum = $3
-             WHERE version = $1 AND status = 'running'",
-            version,
-            done,
-            done_checksum,
-        )
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.query_error())?;
-        Ok(())
-    }
-
-    /// Records a failed attempt and appends its `failure` event, in one transaction.
-    pub async fn record_failure(&mut self, record: &FailureRecord<'_>) -> Result<(), StateError> {
+    /// Records a failed attempt and appends its `failure` event, in one transaction. Returns
+    /// false, writing nothing, when the migration is recorded as applied (another run applied
+    /// it: this attempt's failure changes nothing of that).
+    pub async fn record_failure(&mut self, record: &FailureRecord<'_>) -> Result<bool, StateError> {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
             source,
         };
         let mut tx = self.conn.begin().await.map_err(error)?;
+        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        let applied = sqlx::query_scalar!(
+            r#"SELECT status = 'applied' AS "applied!" FROM stagegate.migrations
+               WHERE version = $1"#,
+            record.version,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?
+        .unwrap_or(false);
+        if applied {
+            return Ok(false);
+        }
+        let hash = sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('failure', $1, $2, $3, $4, $5) AS "hash!""#,
+            record.version_text,
+            record.name,
+            record.checksum,
+            record.os_user,
+            record.error,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
         sqlx::query!(
             r#"INSERT INTO stagegate.migrations AS m
                    (version, version_text, name, checksum, no_transaction, status, rolled_back,
                     started_at, finished_at, duration_ms, db_user, os_user, statements_done,
-                    statements_total, done_checksum, error)
+                    statements_total, done_checksum, error, event_hash, running_statement)
                VALUES ($1, $2, $3, $4, $5, 'failed', $6, clock_timestamp(), clock_timestamp(), 0,
-                       current_user, $7, $8, $9, $10, $11)
+                       current_user, $7, $8, $9, $10, $11, $12, $13)
                ON CONFLICT (version) DO UPDATE SET
                    version_text = excluded.version_text, name = excluded.name,
                    checksum = excluded.checksum, no_transaction = excluded.no_transaction,
@@ -447,8 +514,13 @@ impl StateStore {
                    statements_done = excluded.statements_done,
                    statements_total = excluded.statements_total,
                    done_checksum = coalesce(excluded.done_checksum, m.done_checksum),
-                   error = excluded.error, resolved_at = NULL, resolved_reason = NULL
-               WHERE m.status <> 'applied'"#,
+                   error = excluded.error, resolved_at = NULL, resolved_reason = NULL,
+                   event_hash = excluded.event_hash,
+                   running_statement = excluded.running_statement,
+                   running_pid = CASE WHEN excluded.running_statement IS NULL THEN NULL
+                                      ELSE m.running_pid END,
+                   running_since = CASE WHEN excluded.running_statement IS NULL THEN NULL
+                                        ELSE m.running_since END"#,
             record.version,
             record.version_text,
             record.name,
@@ -460,32 +532,25 @@ impl StateStore {
             record.statements_total,
             record.done_checksum,
             record.error,
+            hash,
+            record.uncertain_statement,
         )
         .execute(&mut *tx)
         .await
         .map_err(error)?;
-        sqlx::query_scalar!(
-            r#"SELECT stagegate.append_event('failure', $1, $2, $3, $4, $5) AS "hash!""#,
-            record.version_text,
-            record.name,
-            record.checksum,
-            record.os_user,
-            record.error,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(error)?;
         tx.commit().await.map_err(error)?;
-        Ok(())
+        Ok(true)
     }
 
     /// Marks a failed attempt resolved and appends its `resolve` event. Returns false when
-    /// there is no unresolved failed attempt of `version`.
+    /// there is no unresolved failed attempt of `version`. `settled` is what a human said of a
+    /// statement whose end was not known: how many statements are done, and their checksum.
     pub async fn resolve(
         &mut self,
         version: &str,
         os_user: Option<&str>,
         reason: &str,
+        settled: Option<(i32, &str)>,
     ) -> Result<bool, StateError> {
         let url = self.url.clone();
         let error = |source| StateError::Query {
@@ -493,13 +558,22 @@ impl StateStore {
             source,
         };
         let mut tx = self.conn.begin().await.map_err(error)?;
+        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
         let row = sqlx::query!(
             r#"UPDATE stagegate.migrations
-               SET status = 'failed', resolved_at = clock_timestamp(), resolved_reason = $2
+               SET status = 'failed', resolved_at = clock_timestamp(), resolved_reason = $2,
+                   statements_done = coalesce($3, statements_done),
+                   done_checksum = coalesce($4, done_checksum),
+                   running_statement = NULL, running_pid = NULL, running_since = NULL
                WHERE version = $1 AND status IN ('failed', 'running') AND resolved_at IS NULL
                RETURNING version_text, name, checksum"#,
             version,
             reason,
+            settled.map(|(done, _)| done),
+            settled.map(|(_, checksum)| checksum),
         )
         .fetch_optional(&mut *tx)
         .await
@@ -507,7 +581,7 @@ impl StateStore {
         let Some(row) = row else {
             return Ok(false);
         };
-        sqlx::query_scalar!(
+        let hash = sqlx::query_scalar!(
             r#"SELECT stagegate.append_event('resolve', $1, $2, $3, $4, $5) AS "hash!""#,
             row.version_text,
             row.name,
@@ -518,8 +592,31 @@ impl StateStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(error)?;
+        sqlx::query!(
+            "UPDATE stagegate.migrations SET event_hash = $2 WHERE version = $1",
+            version,
+            hash,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
         tx.commit().await.map_err(error)?;
         Ok(true)
+    }
+
+    /// The newest event as the log's own anchor records it: id, hash, and the id after which
+    /// ids are consecutive. `None` before the state schema has one.
+    pub async fn chain_head(&mut self) -> Result<Option<ChainHead>, StateError> {
+        if self.schema_version().await?.is_none_or(|v| v < 3) {
+            return Ok(None);
+        }
+        sqlx::query_as!(
+            ChainHead,
+            r#"SELECT id, hash, gapless_after FROM stagegate.chain_head"#
+        )
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(self.query_error())
     }
 
     /// Closes the connection politely.

@@ -8,13 +8,13 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
 use tokio_postgres::NoTls;
 
+use super::concurrent::{self, Shape};
 use super::plan::{self, Plan};
 use super::{Entry, LocalMigration, State};
 use crate::config::Environment;
@@ -55,6 +55,11 @@ pub struct ApplyReport {
     pub dry_run: bool,
     pub plan: Plan,
     pub applied: Vec<AppliedMigration>,
+    /// Wall time of the whole command, from start to the last record.
+    pub elapsed_ms: u128,
+    /// Hash of the newest event after the run: keep it (CI logs do) to show a truncated log
+    /// later (`stagegate audit --verify --head HASH`).
+    pub head: Option<String>,
 }
 
 /// Runs `migrate apply` for `env`. `local` reads the migration files; it runs while the
@@ -65,6 +70,7 @@ pub async fn apply(
     options: &ApplyOptions,
     printer: &Printer,
 ) -> anyhow::Result<ApplyReport> {
+    let started = Instant::now();
     // Gates first: a gated environment is refused before any connection is made (the lint
     // gate, which needs the files and the state, is checked again in `prepare`).
     let gates = plan::gates(env, &[]);
@@ -83,10 +89,12 @@ pub async fn apply(
             dry_run: true,
             plan,
             applied: Vec::new(),
+            elapsed_ms: started.elapsed().as_millis(),
+            head: None,
         });
     }
 
-    let (local, lock, store) = tokio::join!(
+    let (local, lock, store, session) = tokio::join!(
         local,
         AdvisoryLock::acquire(&env.url, options.lock_wait, |holder| {
             printer.note(&format!(
@@ -96,31 +104,55 @@ pub async fn apply(
                 holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
             ));
         }),
-        StateStore::connect(&env.url)
+        StateStore::connect(&env.url),
+        Session::connect(&env.url)
     );
     // A problem with the files is reported before one with the database; a lock that was
     // taken is given back either way.
-    let (local, lock, mut store) = match (local, lock, store) {
-        (Ok(local), Ok(lock), Ok(store)) => (local, lock, store),
-        (local, lock, store) => {
+    let (local, mut lock, mut store, session) = match (local, lock, store, session) {
+        (Ok(local), Ok(lock), Ok(store), Ok(session)) => (local, lock, store, session),
+        (local, lock, store, session) => {
             let lock_error = match lock {
                 Ok(lock) => {
                     lock.release().await;
                     None
                 }
-                Err(error @ crate::db::lock::LockError::Busy { .. }) => Some(exit::refused(error)),
+                Err(error) if error.is_busy() => Some(exit::refused(error)),
                 Err(error) => Some(exit::execution(error)),
             };
-            return Err(match (local, lock_error, store) {
-                (Err(error), _, _) => error,
-                (_, Some(error), _) => error,
-                (_, None, Err(error)) => exit::execution(error),
-                (Ok(_), None, Ok(_)) => unreachable!("all three succeeded"),
+            return Err(match (local, lock_error, store, session) {
+                (Err(error), _, _, _) => error,
+                (_, Some(error), _, _) => error,
+                (_, None, Err(error), _) => exit::execution(error),
+                (_, None, _, Err(error)) => exit::execution(error),
+                (Ok(_), None, Ok(_), Ok(_)) => unreachable!("all four succeeded"),
             });
         }
     };
-    let result = apply_locked(env, &mut store, &local, options, printer).await;
+    // The migration connection of a killed run may still be finishing what it was sent: wait
+    // for it, within what is left of the bound, before reading the state.
+    let remaining = options.lock_wait.saturating_sub(started.elapsed());
+    let result = match session
+        .take_run_lock(&env.url, remaining, |holder| {
+            printer.note(&format!(
+                "waiting for the migration connection of an earlier run on `{}` to finish ({})",
+                env.name,
+                holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
+            ));
+        })
+        .await
+    {
+        Ok(()) => {
+            apply_locked(
+                env, &mut lock, &mut store, &session, &local, options, printer, started,
+            )
+            .await
+        }
+        Err(error) if error.is_busy() => Err(exit::refused(error)),
+        Err(error) => Err(exit::execution(error)),
+    };
     store.close().await;
+    drop(session);
     lock.release().await;
     result
 }
@@ -137,7 +169,7 @@ async fn prepare(
         other => exit::execution(other),
     })?;
     let entries = super::compare(local, &rows);
-    let refusals = super::refusals(&entries);
+    let refusals = super::refusals(&env.name, &entries);
     if !refusals.is_empty() {
         return Err(exit::refused(anyhow::anyhow!(super::refusal_message(
             &env.name, &refusals
@@ -168,21 +200,40 @@ async fn prepare(
     Ok(plan)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_locked(
     env: &Environment,
+    lock: &mut AdvisoryLock,
     store: &mut StateStore,
+    session: &Session,
     local: &[LocalMigration],
     options: &ApplyOptions,
     printer: &Printer,
+    started: Instant,
 ) -> anyhow::Result<ApplyReport> {
+    let os_user = state::os_user();
+    // A killed run's no-transaction attempt is settled first: how far it got, read from the
+    // server, is recorded as a failed attempt that a human then resolves.
+    let rows = store.migrations().await.map_err(|e| match e {
+        state::StateError::NewerSchema { .. } => exit::refused(e),
+        other => exit::execution(other),
+    })?;
+    let entries = super::compare(local, &rows);
+    if entries.iter().any(|e| e.state == State::Interrupted) {
+        store.ensure_schema().await.map_err(exit::execution)?;
+        settle_interrupted(&entries, session, store, os_user.as_deref(), printer).await?;
+    }
     let plan = prepare(env, store, local, options).await?;
     let mut report = ApplyReport {
         environment: env.name.clone(),
         dry_run: false,
         plan,
         applied: Vec::new(),
+        elapsed_ms: 0,
+        head: None,
     };
     if report.plan.migrations.is_empty() {
+        report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
     // The entries again, to run them (prepare has checked them).
@@ -195,46 +246,53 @@ async fn apply_locked(
         state::StateError::NewerSchema { .. } => exit::refused(e),
         other => exit::execution(other),
     })?;
-    let session = Session::connect(&env.url).await.map_err(exit::execution)?;
 
-    // Ctrl-C: ask the server to cancel the running statement; the run then records the
-    // failure and ends. The handler lives as long as this run.
-    let interrupted = Arc::new(AtomicBool::new(false));
+    // Ctrl-C, SIGTERM and SIGHUP: ask the server to cancel the running statement; the run
+    // then records the failure and ends. The handler lives as long as this run.
+    let interrupted = Arc::new(Interrupt::default());
     let watcher = {
         let interrupted = Arc::clone(&interrupted);
         let token = session.cancel_token();
         let printer = *printer;
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                printer.note(
-                    "interrupted: cancelling the running statement on the server (Ctrl-C again \
-                     to exit without waiting)",
-                );
-                let _ = token.cancel_query(NoTls).await;
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    // The connections close with the process, which releases the lock; what
-                    // the server was doing is left as an interrupted attempt.
-                    printer.error("interrupted twice: exiting without recording the outcome");
-                    std::process::exit(i32::from(exit::Outcome::Execution.code()));
-                }
+            let Some(signal) = next_signal().await else {
+                return;
+            };
+            interrupted.set(signal);
+            printer.note(&format!(
+                "interrupted ({signal}): cancelling the running statement on the server (again \
+                 to exit without waiting)"
+            ));
+            let _ = token.cancel_query(NoTls).await;
+            if next_signal().await.is_some() {
+                // The connections close with the process, which releases the lock; what
+                // the server was doing is left as an interrupted attempt.
+                printer.error("interrupted twice: exiting without recording the outcome");
+                std::process::exit(i32::from(exit::Outcome::Execution.code()));
             }
         })
     };
 
-    let os_user = state::os_user();
     let mut outcome = Ok(());
     for entry in pending {
-        if interrupted.load(Ordering::SeqCst) {
+        if let Some(signal) = interrupted.get() {
             outcome = Err(exit::execution(anyhow::anyhow!(
-                "interrupted (Ctrl-C) before {}; it was not started",
+                "interrupted ({signal}) before {}; it was not started",
+                entry.label()
+            )));
+            break;
+        }
+        // Never run a migration without the lock: another run may have taken it.
+        if let Err(error) = lock.check().await {
+            outcome = Err(exit::execution(anyhow::anyhow!(
+                "{error} ({} was not started)",
                 entry.label()
             )));
             break;
         }
         let run = Runner {
             env,
-            session: &session,
+            session,
             store: &mut *store,
             printer,
             interrupted: &interrupted,
@@ -249,7 +307,191 @@ async fn apply_locked(
         }
     }
     watcher.abort();
+    report.elapsed_ms = started.elapsed().as_millis();
+    if let Ok(Some(head)) = store.chain_head().await {
+        if outcome.is_err() {
+            printer.note(&format!("event log head: {}", head.hash));
+        }
+        report.head = Some(head.hash);
+    }
     outcome.map(|()| report)
+}
+
+/// Which signal interrupted the run, once one did.
+#[derive(Debug, Default)]
+struct Interrupt(std::sync::OnceLock<&'static str>);
+
+impl Interrupt {
+    fn set(&self, signal: &'static str) {
+        let _ = self.0.set(signal);
+    }
+
+    fn get(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+}
+
+/// The next of Ctrl-C, SIGTERM and SIGHUP, by name; `None` if none can be listened for.
+async fn next_signal() -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C");
+        };
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.ok().map(|()| "Ctrl-C"),
+            _ = term.recv() => Some("SIGTERM"),
+            _ = hup.recv() => Some("SIGHUP"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C")
+    }
+}
+
+/// Records each interrupted no-transaction attempt (a `running` row whose run died) as a
+/// failed one, with how far the server got: statements that ran in a transaction of their
+/// own are recorded with it; for one that ran bare, the catalog tells where it can (an index
+/// build is done when its index exists and is valid), and otherwise the row keeps the
+/// statement as uncertain for a human to settle with `migrate resolve --statement`.
+async fn settle_interrupted(
+    entries: &[Entry],
+    session: &Session,
+    store: &mut StateStore,
+    os_user: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    for entry in entries.iter().filter(|e| e.state == State::Interrupted) {
+        let (Some(row), Some(local)) = (&entry.row, &entry.local) else {
+            continue;
+        };
+        let label = entry.label();
+        let statements = sql_statements(&local.up.text);
+        let total = statements.len();
+        let done = usize::try_from(row.statements_done.max(0))
+            .unwrap_or(0)
+            .min(total);
+        let (done, uncertain, what) = match row.running_statement {
+            None => (
+                done,
+                None,
+                format!(
+                    "statements 1 to {done} are done, each recorded in its own transaction; \
+                     statement {} did not take effect",
+                    done + 1
+                ),
+            ),
+            Some(k) => {
+                let index = usize::try_from(k.max(1) - 1)
+                    .unwrap_or(0)
+                    .min(total.max(1) - 1);
+                if let (Some(pid), Some(since)) = (row.running_pid, row.running_since)
+                    && backend_alive(session, pid, since)
+                        .await
+                        .map_err(exit::execution)?
+                {
+                    return Err(exit::refused(anyhow::anyhow!(
+                        "{label}: statement {k} is still running on the server (pid {pid}, \
+                         started by a stagegate run that is gone); wait for it to end, or \
+                         cancel it with `SELECT pg_cancel_backend({pid})`, then apply again"
+                    )));
+                }
+                let statement = &statements[index];
+                let line = local.up.first_line + statement.line - 1;
+                let sql = statement.text(&local.up.text);
+                match concurrent::outcome(session.client(), sql)
+                    .await
+                    .map_err(exit::execution)?
+                {
+                    concurrent::Outcome::Ran(why) => (
+                        index + 1,
+                        None,
+                        format!("statement {k} (line {line}) finished on the server: {why}"),
+                    ),
+                    concurrent::Outcome::NotRun(why) => (
+                        index,
+                        None,
+                        format!("statement {k} (line {line}) did not take effect: {why}"),
+                    ),
+                    concurrent::Outcome::Invalid(indexes) => (
+                        index,
+                        None,
+                        format!(
+                            "statement {k} (line {line}) failed on the server and left {}",
+                            concurrent::leftovers(&indexes)
+                        ),
+                    ),
+                    concurrent::Outcome::Unknown => (
+                        index,
+                        Some(k),
+                        format!(
+                            "statement {k} (line {line}) was running on the server when the \
+                             run died, and whether it finished cannot be read from the \
+                             catalog; check the database, then `stagegate migrate resolve {} \
+                             --statement ran|not-run --reason ...`",
+                            entry.version
+                        ),
+                    ),
+                }
+            }
+        };
+        let message = format!(
+            "{label} was interrupted (its stagegate process died) at statement {} of {total}: \
+             {what}",
+            (done + 1).min(total)
+        );
+        printer.warning(&message);
+        let done_checksum = prefix_checksum(&local.up.text, &statements[..done]);
+        store
+            .record_failure(&FailureRecord {
+                version: &row.version,
+                version_text: &row.version_text,
+                name: &row.name,
+                checksum: &row.checksum,
+                no_transaction: true,
+                rolled_back: false,
+                os_user,
+                statements_done: i32::try_from(done).unwrap_or(i32::MAX),
+                statements_total: i32::try_from(total).unwrap_or(i32::MAX),
+                done_checksum: Some(&done_checksum),
+                uncertain_statement: uncertain,
+                error: &message,
+            })
+            .await
+            .map_err(exit::execution)?;
+    }
+    Ok(())
+}
+
+/// True when backend `pid`, started no later than `since`, is still connected.
+async fn backend_alive(
+    session: &Session,
+    pid: i32,
+    since: time::OffsetDateTime,
+) -> Result<bool, tokio_postgres::Error> {
+    let since = since.unix_timestamp_nanos() as f64 / 1e9;
+    let row = session
+        .client()
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 \
+                 AND backend_start <= to_timestamp($2::float8))",
+            &[&pid, &since],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The SQL statements of a script, without psql meta-commands and COPY data.
+pub fn sql_statements(text: &str) -> Vec<sql::RawStatement> {
+    sql::split(text)
+        .into_iter()
+        .filter(|s| s.kind == RawKind::Sql)
+        .collect()
 }
 
 /// Refuses scripts stagegate cannot run as they are: psql meta-commands, COPY data, and
@@ -326,7 +568,7 @@ struct Runner<'a> {
     session: &'a Session,
     store: &'a mut StateStore,
     printer: &'a Printer,
-    interrupted: &'a AtomicBool,
+    interrupted: &'a Interrupt,
     os_user: Option<&'a str>,
 }
 
@@ -338,7 +580,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// SHA-256 over the first statements of a script, to check on resume that they did not change.
-fn prefix_checksum(text: &str, statements: &[sql::RawStatement]) -> String {
+pub fn prefix_checksum(text: &str, statements: &[sql::RawStatement]) -> String {
     let mut joined = String::new();
     for statement in statements {
         joined.push_str(statement.text(text));
@@ -358,10 +600,7 @@ impl Runner<'_> {
             .migration
             .load_verify()
             .context("reading the verify script")?;
-        let statements: Vec<sql::RawStatement> = sql::split(&local.up.text)
-            .into_iter()
-            .filter(|s| s.kind == RawKind::Sql)
-            .collect();
+        let statements = sql_statements(&local.up.text);
         let record = ApplyRecord {
             version: entry.version.canonical(),
             version_text: entry.version.to_string(),
@@ -433,8 +672,8 @@ impl Runner<'_> {
                 }
                 Err(error) => error,
             };
-            let interrupted = self.interrupted.load(Ordering::SeqCst);
-            if error.is_lock_timeout() && attempt < attempts_allowed && !interrupted {
+            let interrupted = self.interrupted.get();
+            if error.is_lock_timeout() && attempt < attempts_allowed && interrupted.is_none() {
                 let pause = backoff(attempt);
                 self.printer.warning(&format!(
                     "{label}: lock timeout on attempt {attempt} of {attempts_allowed} ({}); \
@@ -470,9 +709,20 @@ impl Runner<'_> {
                 error.prefix_chars,
             );
             let mut message = format!("{label} {what}: {described}");
-            if interrupted && session::is_cancelled(&error.source) {
+            if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
+                // Another run applied it while this one ran (its lock was lost, or it was
+                // killed and its connection finished): this run's transaction rolled back.
+                return Err(exit::execution(anyhow::anyhow!(
+                    "{label} was applied by another run while this one ran it: {described}\n  \
+                     file: {file}\n  this run's transaction was rolled back, so {label} took \
+                     effect once"
+                )));
+            }
+            if let Some(signal) = interrupted
+                && session::is_cancelled(&error.source)
+            {
                 message = format!(
-                    "{label} interrupted (Ctrl-C): the running statement was cancelled on the \
+                    "{label} interrupted ({signal}): the running statement was cancelled on the \
                      server ({described})"
                 );
             } else if error.is_lock_timeout() {
@@ -489,12 +739,10 @@ impl Runner<'_> {
                 statements_done: 0,
                 statements_total: record.statements_total,
                 done_checksum: None,
+                uncertain_statement: None,
                 error: &message,
             };
-            if let Err(record_error) = self.store.record_failure(&failure).await {
-                self.printer
-                    .warning(&format!("could not record the failure: {record_error}"));
-            }
+            record_failure(self.store, self.printer, &failure).await;
             return Err(exit::execution(anyhow::anyhow!(
                 "{message}\n  file: {file}\n  the transaction was rolled back: nothing of \
                  {label} was applied"
@@ -564,75 +812,167 @@ impl Runner<'_> {
             })
             .await
             .map_err(exit::execution)?;
+        // A statement that fits in a transaction block runs in one of its own with its
+        // record, unless the file opens and closes transactions itself.
+        let shapes: Vec<Shape> = statements.iter().map(|s| Shape::of(s.text(text))).collect();
+        let own_transactions = shapes.contains(&Shape::TransactionControl);
+        let client = self.session.client();
         let mut attempts = 1;
-        let fail = |done: usize, message: String| {
-            let done_checksum = prefix_checksum(text, &statements[..done]);
-            (done, message, done_checksum)
-        };
-        let failure = 'run: {
+        let failure: Option<Failed> = 'run: {
             if let Err(error) = self.session.set_session_timeouts(&timeouts).await {
-                break 'run Some(fail(resume_from, error.to_string()));
+                break 'run Some(Failed::at(resume_from, error.to_string()));
             }
             for (index, statement) in statements.iter().enumerate().skip(resume_from) {
                 let sql = statement.text(text);
                 let line = local.up.first_line + statement.line - 1;
-                // CREATE INDEX CONCURRENTLY and friends leave an INVALID leftover when they
-                // fail; running them again needs a human first.
-                let retryable = !sql.to_ascii_uppercase().contains("CONCURRENTLY");
-                let mut attempt = 1;
-                loop {
-                    match self.session.run(sql).await {
-                        Ok(()) => break,
-                        Err(error)
-                            if session::is_lock_timeout(&error)
-                                && retryable
-                                && attempt <= self.env.lock_retries
-                                && !self.interrupted.load(Ordering::SeqCst) =>
-                        {
-                            let pause = backoff(attempt);
-                            self.printer.warning(&format!(
-                                "{label}: statement {} (line {line}) hit the lock timeout on \
-                                 attempt {attempt}; retrying in {}ms",
-                                index + 1,
-                                pause.as_millis()
+                let number = index + 1;
+                let k = i32::try_from(number).unwrap_or(i32::MAX);
+                let done_checksum = prefix_checksum(text, &statements[..number]);
+                let shape = &shapes[index];
+                let at = format!("statement {number} of {} (line {line})", statements.len());
+                // IF NOT EXISTS would skip an invalid leftover of an earlier failed build and
+                // leave the index unusable (and a unique one enforcing nothing).
+                if let Shape::BuildIndex {
+                    index: Some(name),
+                    table,
+                    ..
+                } = shape
+                {
+                    match concurrent::named_index(client, name, table).await {
+                        Ok(Some(found)) if !found.valid => {
+                            break 'run Some(Failed::refused(
+                                index,
+                                format!(
+                                    "{label}: {at} builds index {} concurrently, but an \
+                                     INVALID index of that name is left from an earlier failed \
+                                     build; {}, then apply again",
+                                    found.name,
+                                    concurrent::drop_advice(&found.name)
+                                ),
                             ));
-                            tokio::time::sleep(pause).await;
-                            attempt += 1;
-                            attempts += 1;
                         }
-                        Err(error) => {
-                            let described = session::describe_error(&error, sql, line);
-                            let message = if self.interrupted.load(Ordering::SeqCst)
-                                && session::is_cancelled(&error)
-                            {
-                                format!(
-                                    "{label} interrupted (Ctrl-C) at statement {} of {} (line \
-                                     {line}): the statement was cancelled on the server \
-                                     ({described})",
-                                    index + 1,
-                                    statements.len()
-                                )
-                            } else {
-                                format!(
-                                    "{label} failed at statement {} of {} (line {line}): \
-                                     {described}",
-                                    index + 1,
-                                    statements.len()
-                                )
-                            };
-                            break 'run Some(fail(index, message));
-                        }
+                        Ok(_) => {}
+                        Err(error) => break 'run Some(Failed::at(index, error.to_string())),
                     }
                 }
-                let done = index + 1;
-                self.store
-                    .progress(
-                        &record.version,
-                        i32::try_from(done).unwrap_or(i32::MAX),
-                        &prefix_checksum(text, &statements[..done]),
-                    )
-                    .await
-                    .map_err(exit::execution)?;
+                let mut wrap = !own_transactions && shape.fits_in_transaction();
+                // A concurrent build that fails leaves an INVALID leftover; running it again
+                // needs a human first.
+                let retryable = !matches!(
+                    shape,
+                    Shape::BuildIndex { .. } | Shape::Reindex { .. } | Shape::DropIndex { .. }
+                );
+                let mut attempt = 1;
+                loop {
+                    let result = if wrap {
+                        match self
+                            .session
+                            .run_statement_recorded(sql, &record.version, k, &done_checksum)
+                            .await
+                        {
+                            Ok(()) => Ok(()),
+                            Err(error)
+                                if matches!(error.step, Step::Up)
+                                    && session::needs_no_transaction_block(&error.source) =>
+                            {
+                                // Nothing ran: it refused the transaction block.
+                                wrap = false;
+                                continue;
+                            }
+                            Err(error) => Err((error.source, error.prefix_chars)),
+                        }
+                    } else {
+                        match self
+                            .session
+                            .record_statement_start(&record.version, k)
+                            .await
+                        {
+                            Ok(()) => self.session.run(sql).await.map_err(|e| (e, 0)),
+                            Err(error) => Err((error, 0)),
+                        }
+                    };
+                    let (error, prefix_chars) = match result {
+                        Ok(()) => break,
+                        Err(failed) => failed,
+                    };
+                    if session::is_lock_timeout(&error)
+                        && retryable
+                        && attempt <= self.env.lock_retries
+                        && self.interrupted.get().is_none()
+                    {
+                        let pause = backoff(attempt);
+                        self.printer.warning(&format!(
+                            "{label}: {at} hit the lock timeout on attempt {attempt}; retrying \
+                             in {}ms",
+                            pause.as_millis()
+                        ));
+                        tokio::time::sleep(pause).await;
+                        attempt += 1;
+                        attempts += 1;
+                        continue;
+                    }
+                    if session::is_double_record(&error) {
+                        break 'run Some(Failed::by_other_run(format!(
+                            "{label}: {at} was recorded by another run meanwhile ({}); this run \
+                             stops without running it",
+                            session::describe_error(&error, "", 1)
+                        )));
+                    }
+                    let described = session::describe_error_after(&error, sql, line, prefix_chars);
+                    let mut message = match self.interrupted.get() {
+                        Some(signal) if session::is_cancelled(&error) => format!(
+                            "{label} interrupted ({signal}) at {at}: the statement was \
+                             cancelled on the server ({described})"
+                        ),
+                        _ => format!("{label} failed at {at}: {described}"),
+                    };
+                    if let Some(left) = self.leftovers(shape).await {
+                        message.push_str(&format!("; the failed build left {left}"));
+                    }
+                    break 'run Some(Failed::at(index, message));
+                }
+                if !wrap {
+                    // It ran outside a transaction: an index build is done only when its
+                    // index exists and is valid; then the statement is recorded done.
+                    if let Shape::BuildIndex {
+                        index: Some(name),
+                        table,
+                        ..
+                    } = shape
+                    {
+                        let problem = match concurrent::named_index(client, name, table).await {
+                            Ok(Some(found)) if found.valid => None,
+                            Ok(Some(found)) => Some(format!(
+                                "its index {} is INVALID afterwards; {}",
+                                found.name,
+                                concurrent::drop_advice(&found.name)
+                            )),
+                            Ok(None) => {
+                                Some(format!("no index {name} exists on {table} afterwards"))
+                            }
+                            Err(error) => Some(error.to_string()),
+                        };
+                        if let Some(problem) = problem {
+                            break 'run Some(Failed::at(
+                                index,
+                                format!("{label}: {at} ran, but {problem}"),
+                            ));
+                        }
+                    }
+                    if let Err(error) = self
+                        .session
+                        .record_progress(&record.version, k, &done_checksum)
+                        .await
+                    {
+                        break 'run Some(Failed::at(
+                            number,
+                            format!(
+                                "{label}: {at} ran, but recording it failed: {}",
+                                session::describe_error(&error, "", 1)
+                            ),
+                        ));
+                    }
+                }
             }
             record.done_checksum = Some(prefix_checksum(text, statements));
             // Verify and record together: a failed check leaves the migration failed at its
@@ -647,11 +987,17 @@ impl Runner<'_> {
                 )
                 .await;
             if let Err(error) = result {
+                if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
+                    break 'run Some(Failed::by_other_run(format!(
+                        "{label} was recorded by another run meanwhile: {}",
+                        session::describe_error(&error.source, "", 1)
+                    )));
+                }
                 let (script, first_line) = match (&error.step, verify) {
                     (Step::Verify, Some(v)) => (v.text.as_str(), v.first_line),
                     _ => ("", 1),
                 };
-                break 'run Some(fail(
+                break 'run Some(Failed::at(
                     statements.len(),
                     format!(
                         "{label}: {} after all statements ran: {}",
@@ -671,7 +1017,12 @@ impl Runner<'_> {
             .session
             .set_session_timeouts(&Timeouts::default())
             .await;
-        if let Some((done, message, done_checksum)) = failure {
+        if let Some(failed) = failure {
+            if failed.by_other_run {
+                return Err(exit::execution(anyhow::anyhow!(failed.message)));
+            }
+            let done = failed.done;
+            let done_checksum = prefix_checksum(text, &statements[..done]);
             let failure = FailureRecord {
                 version: &record.version,
                 version_text: &record.version_text,
@@ -683,21 +1034,26 @@ impl Runner<'_> {
                 statements_done: i32::try_from(done).unwrap_or(i32::MAX),
                 statements_total: record.statements_total,
                 done_checksum: Some(&done_checksum),
-                error: &message,
+                uncertain_statement: None,
+                error: &failed.message,
             };
-            if let Err(record_error) = self.store.record_failure(&failure).await {
-                self.printer
-                    .warning(&format!("could not record the failure: {record_error}"));
-            }
-            return Err(exit::execution(anyhow::anyhow!(
-                "{message}\n  file: {}\n  {done} of {} statement(s) are applied and stay \
-                 applied (no transaction); after repairing, `stagegate migrate resolve {} \
-                 --reason ...` (or a fixed file) lets apply resume at statement {}",
+            record_failure(self.store, self.printer, &failure).await;
+            let error = anyhow::anyhow!(
+                "{}\n  file: {}\n  {done} of {} statement(s) are applied and stay applied (no \
+                 transaction); after repairing, `stagegate migrate resolve {} --env {} --reason \
+                 ...` (or a fixed file) lets apply resume at statement {}",
+                failed.message,
                 local.up.path.display(),
                 statements.len(),
                 entry.version,
+                self.env.name,
                 done + 1
-            )));
+            );
+            return Err(if failed.refused {
+                exit::refused(error)
+            } else {
+                exit::execution(error)
+            });
         }
         let elapsed = started.elapsed();
         self.printer
@@ -710,5 +1066,70 @@ impl Runner<'_> {
             attempts,
             duration_ms: elapsed.as_millis(),
         })
+    }
+
+    /// The INVALID indexes a failed concurrent build or reindex left on its table, described.
+    async fn leftovers(&self, shape: &Shape) -> Option<String> {
+        let client = self.session.client();
+        let table = match shape {
+            Shape::BuildIndex { table, .. }
+            | Shape::Reindex {
+                table: Some(table), ..
+            } => table.clone(),
+            Shape::Reindex {
+                index: Some(index), ..
+            } => concurrent::table_of(client, index).await.ok().flatten()?,
+            _ => return None,
+        };
+        let invalid = concurrent::invalid_indexes(client, &table).await.ok()?;
+        (!invalid.is_empty()).then(|| concurrent::leftovers(&invalid))
+    }
+}
+
+/// How a no-transaction migration stopped.
+struct Failed {
+    /// Statements done (and recorded) when it stopped.
+    done: usize,
+    message: String,
+    /// A refusal (exit 3) rather than a failure (exit 4).
+    refused: bool,
+    /// Another run recorded it meanwhile: this run records nothing.
+    by_other_run: bool,
+}
+
+impl Failed {
+    fn at(done: usize, message: String) -> Failed {
+        Failed {
+            done,
+            message,
+            refused: false,
+            by_other_run: false,
+        }
+    }
+
+    fn refused(done: usize, message: String) -> Failed {
+        Failed {
+            refused: true,
+            ..Failed::at(done, message)
+        }
+    }
+
+    fn by_other_run(message: String) -> Failed {
+        Failed {
+            by_other_run: true,
+            ..Failed::at(0, message)
+        }
+    }
+}
+
+/// Records a failed attempt; a failure to record is a warning (the run fails either way).
+async fn record_failure(store: &mut StateStore, printer: &Printer, failure: &FailureRecord<'_>) {
+    match store.record_failure(failure).await {
+        Ok(true) => {}
+        Ok(false) => printer.warning(&format!(
+            "{} is recorded as applied by another run; this attempt's failure is not recorded",
+            failure.version_text
+        )),
+        Err(error) => printer.warning(&format!("could not record the failure: {error}")),
     }
 }

@@ -6,6 +6,7 @@
 //! [`apply`], [`resolve`] and the commands.
 
 pub mod apply;
+pub mod concurrent;
 pub mod plan;
 pub mod resolve;
 
@@ -180,7 +181,7 @@ pub enum RefusalKind {
 /// Checks that must pass before anything runs: no applied file was edited, none is missing
 /// locally, no pending migration is older than the newest applied one, and no failed
 /// no-transaction attempt is left unresolved (unless its file was fixed since).
-pub fn refusals(entries: &[Entry]) -> Vec<Refusal> {
+pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
     let mut out = Vec::new();
     let newest_applied = entries
         .iter()
@@ -221,11 +222,16 @@ pub fn refusals(entries: &[Entry]) -> Vec<Refusal> {
                         RefusalKind::UnresolvedFailure,
                         format!(
                             "{label} failed at statement {} of {} and is not resolved; repair \
-                             the database, then run `stagegate migrate resolve {} --reason ...` \
-                             (or fix the file){}",
+                             the database, then run `stagegate migrate resolve {} --env {env}{} \
+                             --reason ...` (or fix the file){}",
                             row.map_or(0, |r| r.statements_done + 1),
                             row.map_or(0, |r| r.statements_total),
                             entry.version,
+                            if row.is_some_and(|r| r.running_statement.is_some()) {
+                                " --statement ran|not-run"
+                            } else {
+                                ""
+                            },
                             row.and_then(|r| r.error.as_deref())
                                 .map_or(String::new(), |e| format!("\n    error: {e}")),
                         ),
@@ -237,7 +243,7 @@ pub fn refusals(entries: &[Entry]) -> Vec<Refusal> {
                 format!(
                     "{label} was interrupted after statement {} of {} without recording how it \
                      ended (the process was killed?); check the database, then run \
-                     `stagegate migrate resolve {} --reason ...`",
+                     `stagegate migrate resolve {} --env {env} --reason ...`",
                     entry.row.as_ref().map_or(0, |r| r.statements_done),
                     entry.row.as_ref().map_or(0, |r| r.statements_total),
                     entry.version

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use super::LocalMigration;
+use crate::cli::StatementOutcome;
 use crate::config::Environment;
 use crate::db::lock::AdvisoryLock;
 use crate::db::state::{self, StateStore};
@@ -18,6 +20,8 @@ pub async fn resolve(
     env: &Environment,
     version: &Version,
     reason: &str,
+    statement: Option<StatementOutcome>,
+    local: Option<&LocalMigration>,
     lock_wait: Duration,
     printer: &Printer,
 ) -> anyhow::Result<String> {
@@ -33,7 +37,7 @@ pub async fn resolve(
     })
     .await
     .map_err(|e| match e {
-        crate::db::lock::LockError::Busy { .. } => exit::refused(e),
+        e if e.is_busy() => exit::refused(e),
         other => exit::execution(other),
     })?;
     let result = async {
@@ -54,8 +58,54 @@ pub async fn resolve(
             );
         };
         let label = format!("{}_{}", row.version_text, row.name);
+        // A statement the server may or may not have finished needs a human's word.
+        let settled = match (row.running_statement, statement) {
+            (Some(k), None) => {
+                return Err(exit::refused(anyhow::anyhow!(
+                    "{label}: statement {k} was running on the server when its run died, and \
+                     whether it took effect is not known; check the database, then say so: \
+                     `stagegate migrate resolve {version} --env {} --statement ran|not-run \
+                     --reason ...`",
+                    env.name
+                )));
+            }
+            (Some(k), Some(outcome)) => {
+                let Some(local) = local else {
+                    anyhow::bail!("{label}: no local file, so its statements cannot be counted");
+                };
+                let done = match outcome {
+                    StatementOutcome::Ran => k,
+                    StatementOutcome::NotRun => k - 1,
+                };
+                let statements = super::apply::sql_statements(&local.up.text);
+                let count = usize::try_from(done.max(0))
+                    .unwrap_or(0)
+                    .min(statements.len());
+                Some((
+                    done,
+                    super::apply::prefix_checksum(&local.up.text, &statements[..count]),
+                ))
+            }
+            (None, Some(_)) => anyhow::bail!(
+                "{label}: --statement is for an attempt whose last statement's outcome is \
+                 unknown; this one has none"
+            ),
+            (None, None) => None,
+        };
+        let reason = match (row.running_statement, statement) {
+            (Some(k), Some(StatementOutcome::Ran)) => format!("{reason} (statement {k}: ran)"),
+            (Some(k), Some(StatementOutcome::NotRun)) => {
+                format!("{reason} (statement {k}: not run)")
+            }
+            _ => reason.to_string(),
+        };
         let resolved = store
-            .resolve(&row.version, state::os_user().as_deref(), reason)
+            .resolve(
+                &row.version,
+                state::os_user().as_deref(),
+                &reason,
+                settled.as_ref().map(|(done, sum)| (*done, sum.as_str())),
+            )
             .await
             .map_err(exit::execution)?;
         store.close().await;

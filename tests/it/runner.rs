@@ -107,7 +107,7 @@ pub fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
 }
 
 #[track_caller]
-fn assert_exit(out: &Output, code: i32) {
+pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.code, code,
         "exit code\n--- stdout\n{}\n--- stderr\n{}",
@@ -145,7 +145,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
         p.query("SELECT version::text, success::text FROM stagegate._sqlx_migrations ORDER BY 1"),
         [
             [Some("1".to_string()), Some("true".to_string())],
-            [Some("2".to_string()), Some("true".to_string())]
+            [Some("2".to_string()), Some("true".to_string())],
+            [Some("3".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
@@ -203,7 +204,7 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
         assert_exit(&out, 3);
         assert!(
             out.stderr
-                .contains("is at version 999, newer than this stagegate knows (2)"),
+                .contains("is at version 999, newer than this stagegate knows (3)"),
             "{}",
             out.stderr
         );
