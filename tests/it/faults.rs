@@ -578,3 +578,49 @@ fn the_summary_gives_the_real_elapsed_time() {
     assert!(seconds >= 1.2, "{line}");
     assert!(seconds <= wall.as_secs_f64() + 0.05, "{line}");
 }
+
+#[test]
+fn two_applies_started_together_run_each_migration_once() {
+    let p = Project::new("");
+    three_inserts(&p);
+    let first = spawn_apply(&p);
+    let second = spawn_apply(&p);
+    let (first, second) = (finish(first), finish(second));
+    assert_exit(&first, 0);
+    assert_exit(&second, 0);
+    assert_eq!(log_rows(&p), ["three", "two"], "each effect exactly once");
+    assert_eq!(events_of(&p, "apply"), ["1:1", "2:1", "3:1"]);
+    assert!(
+        format!("{}{}", first.stdout, second.stdout).contains("up to date, nothing to apply"),
+        "one of them found the work done:\n{}\n{}",
+        first.stdout,
+        second.stdout
+    );
+}
+
+#[test]
+fn a_dropped_migration_connection_rolls_back_and_a_rerun_applies_once() {
+    let p = Project::new("");
+    three_inserts(&p);
+    let child = spawn_apply(&p);
+    wait_for_query(&p, "pg_sleep(1.5)");
+    let terminated = p.scalar(
+        "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid() \
+           AND datname = current_database()",
+    );
+    assert_eq!(terminated.as_deref(), Some("1"));
+    let out = finish(child);
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("nothing of 2_slow was applied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(log_rows(&p), Vec::<String>::new(), "rolled back");
+    assert_eq!(advisory_locks(&p), "0", "the lock was released");
+    assert_exit(&p.apply(), 0);
+    assert_eq!(log_rows(&p), ["three", "two"]);
+    assert_eq!(events_of(&p, "apply"), ["1:1", "2:1", "3:1"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
