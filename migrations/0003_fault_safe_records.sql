@@ -15,6 +15,12 @@ ALTER TABLE stagegate.migrations
     ADD COLUMN running_pid       integer,
     ADD COLUMN running_since     timestamptz;
 
+-- `repair`: stagegate fixed something before running a statement (an invalid index dropped).
+ALTER TABLE stagegate.events DROP CONSTRAINT events_kind_check;
+ALTER TABLE stagegate.events ADD CONSTRAINT events_kind_check
+    CHECK (kind IN ('apply', 'failure', 'resolve', 'down', 'backup', 'confirmation', 'repair',
+                    'baseline'));
+
 UPDATE stagegate.migrations m
 SET event_hash = (SELECT e.hash FROM stagegate.events e
                   WHERE e.version = m.version_text ORDER BY e.id DESC LIMIT 1);

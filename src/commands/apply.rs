@@ -34,6 +34,7 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         lint: crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
             .map_err(anyhow::Error::msg)?,
+        drop_invalid_indexes: config.migrate.drop_invalid_indexes,
     };
     let dir = config.migrations_dir();
     let layout = config.migrations.layout;

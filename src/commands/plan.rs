@@ -28,15 +28,14 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
             other => exit::execution(other),
         })?;
         store.close().await;
+        let invalid = deploy::concurrent::read_invalid(&env.url)
+            .await
+            .map_err(|e| exit::execution(anyhow::anyhow!(e)))?;
         let entries = deploy::compare(&local, &rows);
         let refusals = deploy::refusals(&env.name, &entries);
-        Ok::<_, anyhow::Error>(plan::build(
-            &env,
-            &entries,
-            to.as_ref(),
-            refusals,
-            &lint_options,
-        ))
+        let mut plan = plan::build(&env, &entries, to.as_ref(), refusals, &lint_options);
+        plan.invalid_indexes = invalid;
+        Ok::<_, anyhow::Error>(plan)
     })?;
     let text = match args.format {
         PlanFormat::Text => render_text(&plan),
@@ -156,6 +155,10 @@ pub fn render_text(plan: &Plan) -> String {
             );
         }
     }
+    out.push_str(&deploy::concurrent::render_invalid(
+        &plan.environment,
+        &plan.invalid_indexes,
+    ));
     let _ = writeln!(out, "plan hash: {}", plan.hash);
     out
 }

@@ -8,6 +8,7 @@ use crate::cli::{StatusArgs, TableFormat};
 use crate::config::Config;
 use crate::db;
 use crate::db::state::{MigrationRow, StateStore};
+use crate::deploy::concurrent::InvalidIndex;
 use crate::deploy::{self, Entry, LocalMigration, State};
 use crate::exit::Outcome;
 use crate::printer::Printer;
@@ -43,6 +44,8 @@ struct EnvironmentStatus {
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// INVALID indexes there (failed concurrent builds' leftovers).
+    invalid_indexes: Vec<InvalidIndex>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,24 +95,30 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             Err(error) => targets.push((name.clone(), Err(error.to_string()))),
         }
     }
-    let results: Vec<(String, Result<Vec<MigrationRow>, String>)> =
-        db::runtime()?.block_on(async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (index, (name, env)) in targets.into_iter().enumerate() {
-                tasks.spawn(async move {
-                    let rows = match env {
-                        Err(error) => Err(error),
-                        Ok(env) => read_rows(&env.url).await,
-                    };
-                    (index, name, rows)
-                });
-            }
-            let mut out = tasks.join_all().await;
-            out.sort_by_key(|(index, _, _)| *index);
-            out.into_iter()
-                .map(|(_, name, rows)| (name, rows))
-                .collect()
-        });
+    type Read = Result<(Vec<MigrationRow>, Vec<InvalidIndex>), String>;
+    let results: Vec<(String, Read)> = db::runtime()?.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, (name, env)) in targets.into_iter().enumerate() {
+            tasks.spawn(async move {
+                let rows = match env {
+                    Err(error) => Err(error),
+                    Ok(env) => {
+                        let (rows, invalid) = tokio::join!(
+                            read_rows(&env.url),
+                            deploy::concurrent::read_invalid(&env.url)
+                        );
+                        rows.and_then(|rows| Ok((rows, invalid?)))
+                    }
+                };
+                (index, name, rows)
+            });
+        }
+        let mut out = tasks.join_all().await;
+        out.sort_by_key(|(index, _, _)| *index);
+        out.into_iter()
+            .map(|(_, name, rows)| (name, rows))
+            .collect()
+    });
 
     let mut report = StatusReport {
         environments: Vec::new(),
@@ -118,11 +127,12 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(rows) => {
+            Ok((rows, invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
                     reachable: true,
                     error: None,
+                    invalid_indexes,
                 });
                 per_env.push((name, Some(deploy::compare(&local, &rows))));
             }
@@ -132,6 +142,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     name: name.clone(),
                     reachable: false,
                     error: Some(error),
+                    invalid_indexes: Vec::new(),
                 });
                 per_env.push((name, None));
             }
@@ -255,6 +266,10 @@ fn render(report: &StatusReport) -> String {
         if let Some(error) = &env.error {
             out.push_str(&format!("{}: unreachable: {error}\n", env.name));
         }
+        out.push_str(&deploy::concurrent::render_invalid(
+            &env.name,
+            &env.invalid_indexes,
+        ));
     }
     out
 }

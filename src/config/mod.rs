@@ -71,7 +71,19 @@ struct RawConfig {
     #[serde(default)]
     lint: LintConfig,
     #[serde(default)]
+    migrate: MigrateConfig,
+    #[serde(default)]
     environments: BTreeMap<String, RawEnvironment>,
+}
+
+/// `[migrate]`: how apply runs, in every environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateConfig {
+    /// Before a concurrent index build, drop an INVALID index of the same name that an earlier
+    /// failed build left (concurrently, recorded as a `repair` event) instead of refusing.
+    #[serde(default)]
+    pub drop_invalid_indexes: bool,
 }
 
 /// `[migrations]`
@@ -227,6 +239,7 @@ pub struct Config {
     pub root: PathBuf,
     pub migrations: MigrationsConfig,
     pub lint: LintConfig,
+    pub migrate: MigrateConfig,
     environments: BTreeMap<String, RawEnvironment>,
 }
 
@@ -251,6 +264,7 @@ impl Config {
             root: root.to_path_buf(),
             migrations: raw.migrations,
             lint: raw.lint,
+            migrate: raw.migrate,
             environments: raw.environments,
         }
     }
@@ -321,6 +335,7 @@ impl Config {
             root,
             migrations: raw.migrations,
             lint: raw.lint,
+            migrate: raw.migrate,
             environments: raw.environments,
         })
     }

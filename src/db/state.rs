@@ -604,6 +604,31 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Appends one event that changes no migration's status (a repair).
+    pub async fn record_event(
+        &mut self,
+        kind: &str,
+        version_text: &str,
+        name: &str,
+        checksum: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event($1, $2, $3, $4, $5, $6) AS "hash!""#,
+            kind,
+            version_text,
+            name,
+            checksum,
+            os_user,
+            detail,
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
     /// The newest event as the log's own anchor records it: id, hash, and the id after which
     /// ids are consecutive. `None` before the state schema has one.
     pub async fn chain_head(&mut self) -> Result<Option<ChainHead>, StateError> {

@@ -35,6 +35,8 @@ pub struct ApplyOptions {
     pub lock_wait: Duration,
     /// Lint settings for the plan's findings and the `lint = "deny"` gate.
     pub lint: crate::lint::Options,
+    /// `[migrate] drop_invalid_indexes`.
+    pub drop_invalid_indexes: bool,
 }
 
 /// One migration that ran.
@@ -297,6 +299,7 @@ async fn apply_locked(
             printer,
             interrupted: &interrupted,
             os_user: os_user.as_deref(),
+            drop_invalid_indexes: options.drop_invalid_indexes,
         };
         match run.migration(entry).await {
             Ok(applied) => report.applied.push(applied),
@@ -570,6 +573,7 @@ struct Runner<'a> {
     printer: &'a Printer,
     interrupted: &'a Interrupt,
     os_user: Option<&'a str>,
+    drop_invalid_indexes: bool,
 }
 
 /// Pause before retry `attempt` (1-based) after a lock timeout.
@@ -839,6 +843,40 @@ impl Runner<'_> {
                 } = shape
                 {
                     match concurrent::named_index(client, name, table).await {
+                        Ok(Some(found)) if !found.valid && self.drop_invalid_indexes => {
+                            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", found.name);
+                            self.printer.warning(&format!(
+                                "{label}: {at}: dropping the INVALID index {} left by an earlier \
+                                 failed build before building it again ([migrate] \
+                                 drop_invalid_indexes)",
+                                found.name
+                            ));
+                            if let Err(error) = self.session.run(&drop).await {
+                                break 'run Some(Failed::at(
+                                    index,
+                                    format!(
+                                        "{label}: {at}: `{drop}` failed: {}",
+                                        session::describe_error(&error, "", 1)
+                                    ),
+                                ));
+                            }
+                            let detail = format!("{drop} (invalid leftover, before {at})");
+                            if let Err(error) = self
+                                .store
+                                .record_event(
+                                    "repair",
+                                    &record.version_text,
+                                    &record.name,
+                                    &record.checksum,
+                                    self.os_user,
+                                    &detail,
+                                )
+                                .await
+                            {
+                                self.printer
+                                    .warning(&format!("could not record the repair: {error}"));
+                            }
+                        }
                         Ok(Some(found)) if !found.valid => {
                             break 'run Some(Failed::refused(
                                 index,

@@ -9,6 +9,7 @@
 //! (`pg_index.indisvalid`). A concurrent build that fails leaves an INVALID index behind that
 //! is maintained on every write and used by no query; `IF NOT EXISTS` would then skip it.
 
+use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::sql::{Tok, TokKind};
@@ -255,24 +256,65 @@ pub async fn table_of(
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Every INVALID index in the database's own schemas, with its table.
-pub async fn all_invalid(client: &Client) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+/// An INVALID index found in a database, and what removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidIndex {
+    pub index: String,
+    pub table: String,
+    /// The statement that removes it.
+    pub drop: String,
+}
+
+/// Every INVALID index in the database's own schemas (not stagegate's), with its table.
+pub async fn all_invalid(client: &Client) -> Result<Vec<InvalidIndex>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indexrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             WHERE NOT i.indisvalid \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'stagegate') \
                AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
             &[],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let index: String = r.get(0);
+            InvalidIndex {
+                drop: format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
+                index,
+                table: r.get(1),
+            }
+        })
+        .collect())
 }
 
 /// The advice for an invalid leftover.
 pub fn drop_advice(index: &str) -> String {
     format!("remove it with `DROP INDEX CONCURRENTLY IF EXISTS {index};`")
+}
+
+/// Reads every INVALID index of the database at `url`, for `status` and `plan`.
+pub async fn read_invalid(url: &crate::config::DatabaseUrl) -> Result<Vec<InvalidIndex>, String> {
+    let client = crate::db::connect(url).await.map_err(|e| e.to_string())?;
+    all_invalid(&client)
+        .await
+        .map_err(|e| crate::db::with_causes(&e))
+}
+
+/// Lines naming invalid indexes of environment `env`, for a text report.
+pub fn render_invalid(env: &str, indexes: &[InvalidIndex]) -> String {
+    let mut out = String::new();
+    for found in indexes {
+        out.push_str(&format!(
+            "{env}: INVALID index {} on {} (a failed concurrent build's leftover: every write \
+             maintains it, no query uses it); remove it with `{}`\n",
+            found.index, found.table, found.drop
+        ));
+    }
+    out
 }
 
 /// Invalid leftovers, described with the statement that removes each.

@@ -74,6 +74,8 @@ pub struct Plan {
     /// SHA-256 over the environment name and the pending versions with their checksums;
     /// `migrate apply --plan-hash` refuses when it no longer matches.
     pub hash: String,
+    /// INVALID indexes in the environment (failed concurrent builds' leftovers), where read.
+    pub invalid_indexes: Vec<super::concurrent::InvalidIndex>,
 }
 
 /// Lints the migrations about to run, in order (a table created by an earlier pending
@@ -202,6 +204,7 @@ pub fn build(
         findings,
         locks,
         hash,
+        invalid_indexes: Vec::new(),
     }
 }
 

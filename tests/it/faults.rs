@@ -441,6 +441,26 @@ fn a_failed_concurrent_build_names_its_invalid_leftover_and_is_never_recorded_do
             .as_deref(),
         Some("failed")
     );
+    // status and plan show the leftover.
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "plan", "--env", "staging"],
+    ] {
+        let out = p.run(args);
+        assert!(
+            out.stdout
+                .contains("staging: INVALID index t_email_key on t")
+                && out.stdout.contains(advice),
+            "{args:?}: {}",
+            out.stdout
+        );
+    }
+    let json = p.run(&["migrate", "status", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["environments"][0]["invalid_indexes"][0]["index"],
+        "t_email_key"
+    );
     p.query(advice);
     assert_exit(
         &p.run(&[
@@ -622,5 +642,54 @@ fn a_dropped_migration_connection_rolls_back_and_a_rerun_applies_once() {
     assert_exit(&p.apply(), 0);
     assert_eq!(log_rows(&p), ["three", "two"]);
     assert_eq!(events_of(&p, "apply"), ["1:1", "2:1", "3:1"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+#[test]
+fn drop_invalid_indexes_drops_the_leftover_and_builds_again() {
+    let p = Project::new("[migrate]\ndrop_invalid_indexes = true");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (email text);\nINSERT INTO t VALUES ('a@x'), ('a@x');\n",
+    );
+    p.write(
+        "2_key.up.sql",
+        "-- stagegate:no-transaction\n\
+         CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_email_key ON t (email);\n",
+    );
+    assert_exit(&p.apply(), 4);
+    p.query("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)");
+    assert_exit(
+        &p.run(&[
+            "migrate",
+            "resolve",
+            "2",
+            "--env",
+            "staging",
+            "--reason",
+            "deduplicated",
+        ]),
+        0,
+    );
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr
+            .contains("dropping the INVALID index t_email_key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.scalar(
+            "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 't_email_key'::regclass"
+        )
+        .as_deref(),
+        Some("true")
+    );
+    assert!(
+        p.scalar("SELECT detail FROM stagegate.events WHERE kind = 'repair'")
+            .unwrap()
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS t_email_key")
+    );
     assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }
