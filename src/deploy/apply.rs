@@ -166,24 +166,35 @@ async fn prepare(
     local: &[LocalMigration],
     options: &ApplyOptions,
 ) -> anyhow::Result<Plan> {
+    let entries = read_entries(store, local).await?;
+    prepare_entries(env, &entries, options)
+}
+
+/// Where each migration stands in the environment.
+async fn read_entries(
+    store: &mut StateStore,
+    local: &[LocalMigration],
+) -> anyhow::Result<Vec<Entry>> {
     let rows = store.migrations().await.map_err(|e| match e {
         state::StateError::NewerSchema { .. } => exit::refused(e),
         other => exit::execution(other),
     })?;
-    let entries = super::compare(local, &rows);
-    let refusals = super::refusals(&env.name, &entries);
+    Ok(super::compare(local, &rows))
+}
+
+/// [`prepare`] once the entries are read.
+fn prepare_entries(
+    env: &Environment,
+    entries: &[Entry],
+    options: &ApplyOptions,
+) -> anyhow::Result<Plan> {
+    let refusals = super::refusals(&env.name, entries);
     if !refusals.is_empty() {
         return Err(exit::refused(anyhow::anyhow!(super::refusal_message(
             &env.name, &refusals
         ))));
     }
-    let plan = plan::build(
-        env,
-        &entries,
-        options.to.as_ref(),
-        Vec::new(),
-        &options.lint,
-    );
+    let plan = plan::build(env, entries, options.to.as_ref(), Vec::new(), &options.lint);
     // The lint gate can only judge once the pending files are read.
     if let Some(message) = plan::gate_refusal(&env.name, &plan.gates) {
         return Err(exit::refused(anyhow::anyhow!(message)));
@@ -216,16 +227,13 @@ async fn apply_locked(
     let os_user = state::os_user();
     // A killed run's no-transaction attempt is settled first: how far it got, read from the
     // server, is recorded as a failed attempt that a human then resolves.
-    let rows = store.migrations().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
-    let entries = super::compare(local, &rows);
+    let mut entries = read_entries(store, local).await?;
     if entries.iter().any(|e| e.state == State::Interrupted) {
         store.ensure_schema().await.map_err(exit::execution)?;
         settle_interrupted(&entries, session, store, os_user.as_deref(), printer).await?;
+        entries = read_entries(store, local).await?;
     }
-    let plan = prepare(env, store, local, options).await?;
+    let plan = prepare_entries(env, &entries, options)?;
     let mut report = ApplyReport {
         environment: env.name.clone(),
         dry_run: false,
@@ -238,9 +246,6 @@ async fn apply_locked(
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
-    // The entries again, to run them (prepare has checked them).
-    let rows = store.migrations().await.map_err(exit::execution)?;
-    let entries = super::compare(local, &rows);
     let pending = plan::pending(&entries, options.to.as_ref());
     check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
 
