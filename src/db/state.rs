@@ -403,6 +403,22 @@ impl StateStore {
         .map_err(self.query_error())
     }
 
+    /// A transaction holding the event log's lock, as every write of a migration's status
+    /// does first, so that a check of the row and the write after it cannot race.
+    async fn begin_locked(&mut self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.conn.begin().await.map_err(error)?;
+        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        Ok(tx)
+    }
+
     /// Records that a no-transaction migration is about to run (or resume) at statement
     /// `statements_done`, unless it is already applied (another run got there first).
     pub async fn start_running(&mut self, record: &RunningRecord<'_>) -> Result<(), StateError> {
@@ -411,12 +427,7 @@ impl StateStore {
             url: url.clone(),
             source,
         };
-        let mut tx = self.conn.begin().await.map_err(error)?;
-        // Under the log's lock, like every status write, so the check cannot race.
-        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(error)?;
+        let mut tx = self.begin_locked().await?;
         let written = sqlx::query!(
             r#"INSERT INTO stagegate.migrations AS m
                    (version, version_text, name, checksum, down_checksum, verify_checksum,
@@ -469,11 +480,7 @@ impl StateStore {
             url: url.clone(),
             source,
         };
-        let mut tx = self.conn.begin().await.map_err(error)?;
-        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(error)?;
+        let mut tx = self.begin_locked().await?;
         let applied = sqlx::query_scalar!(
             r#"SELECT status = 'applied' AS "applied!" FROM stagegate.migrations
                WHERE version = $1"#,
@@ -557,11 +564,7 @@ impl StateStore {
             url: url.clone(),
             source,
         };
-        let mut tx = self.conn.begin().await.map_err(error)?;
-        sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(error)?;
+        let mut tx = self.begin_locked().await?;
         let row = sqlx::query!(
             r#"UPDATE stagegate.migrations
                SET status = 'failed', resolved_at = clock_timestamp(), resolved_reason = $2,

@@ -289,14 +289,15 @@ fn hold_share_lock(p: &Project) -> (std::sync::mpsc::Sender<()>, std::thread::Jo
     (stop_tx, holder)
 }
 
-#[test]
-fn a_killed_concurrent_index_build_that_finished_is_not_built_again() {
+/// A table `t`, then a no-transaction migration 2 with `build`, killed while the build waits
+/// for a lock; the build finishes on the server after the process is gone.
+fn kill_during_concurrent_build(build: &str) -> Project {
     let p = Project::new("");
     p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
     assert_exit(&p.apply(), 0);
     p.write(
         "2_idx.up.sql",
-        "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n",
+        &format!("-- stagegate:no-transaction\n{build}\n"),
     );
     let (stop, holder) = hold_share_lock(&p);
     let child = spawn_apply(&p);
@@ -305,6 +306,12 @@ fn a_killed_concurrent_index_build_that_finished_is_not_built_again() {
     finish(child);
     stop.send(()).unwrap();
     holder.join().unwrap();
+    p
+}
+
+#[test]
+fn a_killed_concurrent_index_build_that_finished_is_not_built_again() {
+    let p = kill_during_concurrent_build("CREATE INDEX CONCURRENTLY t_id_idx ON t (id);");
     let out = p.apply();
     assert_exit(&out, 3);
     assert!(
@@ -328,21 +335,8 @@ fn a_killed_concurrent_index_build_that_finished_is_not_built_again() {
 
 #[test]
 fn a_killed_statement_the_catalog_cannot_account_for_needs_a_human_word() {
-    let p = Project::new("");
-    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
-    assert_exit(&p.apply(), 0);
     // No index name: the catalog cannot tell whether this build happened.
-    p.write(
-        "2_idx.up.sql",
-        "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY ON t (id);\n",
-    );
-    let (stop, holder) = hold_share_lock(&p);
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "CREATE INDEX CONCURRENTLY");
-    signal(&child, "KILL");
-    finish(child);
-    stop.send(()).unwrap();
-    holder.join().unwrap();
+    let p = kill_during_concurrent_build("CREATE INDEX CONCURRENTLY ON t (id);");
     let out = p.apply();
     assert_exit(&out, 3);
     assert!(
