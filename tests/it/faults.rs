@@ -687,3 +687,48 @@ fn drop_invalid_indexes_drops_the_leftover_and_builds_again() {
     );
     assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }
+
+#[test]
+fn a_failed_concurrent_reindex_names_its_ccnew_leftover() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int);\nCREATE INDEX t_id_idx ON t (id);\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "2_reindex.up.sql",
+        "-- stagegate:no-transaction\n-- stagegate:lock-timeout 300ms\n\
+         REINDEX INDEX CONCURRENTLY t_id_idx;\n",
+    );
+    // An open writer: the reindex builds its copy, then times out waiting for it.
+    let url = p.db.database_url();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        crate::harness::block_on(async move {
+            let client = stagegate::db::connect(&url).await.unwrap();
+            client
+                .batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+            client.batch_execute("ROLLBACK").await.unwrap();
+        });
+    });
+    ready_rx.recv().unwrap();
+    let out = p.apply();
+    stop_tx.send(()).unwrap();
+    writer.join().unwrap();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("the failed build left the INVALID index t_id_idx_ccnew")
+            && out
+                .stderr
+                .contains("DROP INDEX CONCURRENTLY IF EXISTS t_id_idx_ccnew;"),
+        "{}",
+        out.stderr
+    );
+}
