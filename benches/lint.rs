@@ -9,6 +9,9 @@
 //! child process, so the two peaks can be compared. `STAGEGATE_BENCH_WINDOW=N` reads the
 //! directory in windows of `N` migrations instead of `source::LINT_WINDOW`, to compare
 //! window sizes.
+//! Then it lints two files that hold all their statements on one line (`SELECT 1;` 100,000
+//! times, and ~5 MB of a mix of statements that give findings), whose time must stay linear
+//! in their length; `STAGEGATE_BENCH_ONE_LINE=select|mixed` measures one of them alone.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,20 +22,28 @@ use stagegate::source;
 
 const FILES_VAR: &str = "STAGEGATE_BENCH_FILES";
 const WINDOW_VAR: &str = "STAGEGATE_BENCH_WINDOW";
+const ONE_LINE_VAR: &str = "STAGEGATE_BENCH_ONE_LINE";
 
 fn main() {
-    match std::env::var(FILES_VAR) {
-        Ok(count) => measure(count.parse().expect("file count")),
-        Err(_) => {
-            let exe = std::env::current_exe().expect("bench executable");
-            for count in [2_000, 20_000] {
-                let status = std::process::Command::new(&exe)
-                    .env(FILES_VAR, count.to_string())
-                    .status()
-                    .expect("run the measurement");
-                assert!(status.success());
-            }
-        }
+    if let Ok(count) = std::env::var(FILES_VAR) {
+        return measure(count.parse().expect("file count"));
+    }
+    if let Ok(shape) = std::env::var(ONE_LINE_VAR) {
+        return measure_one_line(&shape);
+    }
+    let exe = std::env::current_exe().expect("bench executable");
+    let run = |var: &str, value: &str| {
+        let status = std::process::Command::new(&exe)
+            .env(var, value)
+            .status()
+            .expect("run the measurement");
+        assert!(status.success());
+    };
+    for count in ["2000", "20000"] {
+        run(FILES_VAR, count);
+    }
+    for shape in ["select", "mixed"] {
+        run(ONE_LINE_VAR, shape);
     }
 }
 
@@ -97,6 +108,53 @@ RSS KiB: start {start_rss}, after discovery {}, after lint {}, peak {}",
     );
 }
 
+/// A migration whose statements all stand on one line: `select` is `SELECT 1;` 100,000
+/// times, `mixed` ~5 MB of statements that give findings.
+fn one_line(shape: &str) -> String {
+    match shape {
+        "select" => "SELECT 1; ".repeat(100_000),
+        "mixed" => {
+            let mut sql = String::with_capacity(5_100_000);
+            let mut n = 0;
+            while sql.len() < 5_000_000 {
+                let _ = write!(
+                    sql,
+                    "ALTER TABLE orders_{m} ADD COLUMN note_{n} text; \
+UPDATE orders_{m} SET note_{n} = 'migrated' WHERE id BETWEEN {n}000 AND {n}999; \
+CREATE INDEX audit_{n}_idx ON audit (actor, created_at DESC); \
+COMMENT ON COLUMN orders_{m}.note_{n} IS 'it''s shown to the customer'; \
+DO $$ BEGIN ALTER TABLE invoices_{m} DROP COLUMN IF EXISTS legacy_{n}; END $$; \
+SELECT count(*) FROM orders_{m} WHERE created_at > now() - interval '1 day'; ",
+                    m = n % 50
+                );
+                n += 1;
+            }
+            sql
+        }
+        other => panic!("{ONE_LINE_VAR}={other}: expected select or mixed"),
+    }
+}
+
+/// Lints one file of [`one_line`], as `stagegate lint` does a directory holding it.
+fn measure_one_line(shape: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = one_line(shape);
+    std::fs::write(dir.path().join("20240000000000_one_line.up.sql"), &text)
+        .expect("write migration");
+    let started = Instant::now();
+    let run = lint_dir(dir.path());
+    let seconds = started.elapsed().as_secs_f64();
+    let mb = text.len() as f64 / 1_000_000.0;
+    println!(
+        "one line ({shape}), {mb:.1} MB, {} statements, {} findings: {seconds:.2} s, {:.1} MB/s; \
+peak RSS {} KiB",
+        run.statements,
+        run.findings,
+        mb / seconds,
+        status_kib("VmHWM:")
+    );
+}
+
 struct Run {
     statements: usize,
     findings: usize,
@@ -127,7 +185,7 @@ fn lint_dir(dir: &Path) -> Run {
         let path = script.path.display().to_string();
         sink += report::render_text(&path, &script.text, &result.findings, false).len();
     }
-    assert!(sink > 0);
+    std::hint::black_box(sink);
     Run {
         statements,
         findings,

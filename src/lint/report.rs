@@ -1,6 +1,8 @@
 //! Rendering findings: `text` (the source line with the span underlined) and `json` (a
 //! stable, versioned schema). Pure: returns strings.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use super::{Counts, Finding, Severity};
@@ -46,13 +48,21 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
         finding.line,
         finding.column
     );
-    // The first line of the span, underlined from the span's start to its end on that line.
+    // The first line of the span (or, on a long line, the part around the span's start),
+    // underlined from the span's start to its end on that line.
     let start = finding.span.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let source_line = &text[line_start..line_end];
-    let underline_end = finding.span.end.clamp(start, line_end);
-    let lead = text[line_start..start].chars().count();
+    let shown = shown_line(text, start);
+    let underline_end = finding.span.end.clamp(start, shown.range.end);
+    let mut source_line = String::new();
+    if shown.cut_before {
+        source_line.push_str(CUT);
+    }
+    source_line.push_str(&text[shown.range.clone()]);
+    if shown.cut_after {
+        source_line.push_str(CUT);
+    }
+    let cut_lead = if shown.cut_before { CUT.len() } else { 0 };
+    let lead = cut_lead + text[shown.range.start..start].chars().count();
     let width = text[start..underline_end].trim_end().chars().count().max(1);
     let _ = writeln!(out, "{pad} {}", blue("|"));
     let _ = writeln!(
@@ -79,6 +89,46 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
         finding.code
     );
     out.push('\n');
+}
+
+/// How much of a long line a finding shows: up to this many bytes before the span's start
+/// and after it (widened to whole characters). Each finding prints a bounded piece of its
+/// line, so a file of many statements on one line renders in time linear in its findings.
+const SHOWN_BEFORE: usize = 120;
+const SHOWN_AFTER: usize = 240;
+
+/// Marks the end where a long line was cut.
+const CUT: &str = "...";
+
+/// The piece of a line that a finding shows.
+struct Shown {
+    /// Byte range in the text, within one line.
+    range: Range<usize>,
+    /// The line goes on before the range.
+    cut_before: bool,
+    /// The line goes on after the range.
+    cut_after: bool,
+}
+
+/// The line holding `start`, or as much of it as fits [`SHOWN_BEFORE`] and [`SHOWN_AFTER`]
+/// around `start`. Looks for the line's ends within that window only.
+fn shown_line(text: &str, start: usize) -> Shown {
+    let bytes = text.as_bytes();
+    let from = text.floor_char_boundary(start.saturating_sub(SHOWN_BEFORE));
+    let (line_start, cut_before) = match text[from..start].rfind('\n') {
+        Some(i) => (from + i + 1, false),
+        None => (from, from > 0 && bytes[from - 1] != b'\n'),
+    };
+    let to = text.ceil_char_boundary(start.saturating_add(SHOWN_AFTER).min(text.len()));
+    let (line_end, cut_after) = match text[start..to].find('\n') {
+        Some(i) => (start + i, false),
+        None => (to, bytes.get(to).is_some_and(|&b| b != b'\n')),
+    };
+    Shown {
+        range: line_start..line_end,
+        cut_before,
+        cut_after,
+    }
 }
 
 /// The closing summary line of a text report.
@@ -266,5 +316,32 @@ mod json_writer_tests {
             let expected = format!("{}\n", serde_json::to_string_pretty(&whole).unwrap());
             assert_eq!(String::from_utf8(streamed).unwrap(), expected);
         }
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use crate::lint::test_utils::lint_errors;
+
+    /// On a long line a finding shows the part around its statement, cut with `...`.
+    #[test]
+    fn a_long_line_is_cut_around_the_statement() {
+        let sql = format!(
+            "{}DROP TABLE old;{}\nSELECT 2;",
+            "SELECT 1; ".repeat(50),
+            " SELECT 'ü';".repeat(50)
+        );
+        insta::assert_snapshot!(lint_errors("SG301", &sql));
+    }
+
+    /// A short line is shown whole, as before.
+    #[test]
+    fn a_short_line_is_shown_whole() {
+        let rendered = lint_errors("SG301", "SELECT 1; DROP TABLE old; SELECT 2;\n");
+        assert!(rendered.contains("1 | SELECT 1; DROP TABLE old; SELECT 2;\n"));
+        assert!(
+            rendered.contains("  |           ^^^^^^^^^^^^^^^\n"),
+            "{rendered}"
+        );
     }
 }

@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use super::lines::Lines;
+
 /// What a piece of the script is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawKind {
@@ -48,8 +50,8 @@ struct Splitter<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// Byte offsets where lines start, for line/column lookups.
-    line_starts: Vec<usize>,
+    /// Line and column lookups, stepping forward as statements are found.
+    lines: Lines<'a>,
     out: Vec<RawStatement>,
 }
 
@@ -143,13 +145,11 @@ impl Words {
 
 impl<'a> Splitter<'a> {
     fn new(text: &'a str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Splitter {
             text,
             bytes: text.as_bytes(),
             pos: 0,
-            line_starts,
+            lines: Lines::new(text),
             out: Vec::new(),
         }
     }
@@ -159,27 +159,21 @@ impl<'a> Splitter<'a> {
     }
 
     fn push(&mut self, span: Range<usize>, kind: RawKind) {
-        let line_index = self
-            .line_starts
-            .partition_point(|&start| start <= span.start)
-            - 1;
-        let column = self.text[self.line_starts[line_index]..span.start]
-            .chars()
-            .count()
-            + 1;
+        let (line, column) = self.lines.position(span.start);
         self.out.push(RawStatement {
             span,
-            line: line_index + 1,
+            line,
             column,
             kind,
         });
     }
 
+    /// Only whitespace stands between the last newline and the current position. (Looks
+    /// back over that whitespace only, not over the whole line.)
     fn at_line_start(&self) -> bool {
-        self.text[..self.pos]
-            .rsplit('\n')
-            .next()
-            .is_none_or(|before| before.trim().is_empty())
+        let before = &self.text[..self.pos];
+        let blank = before.trim_end_matches(|c: char| c != '\n' && c.is_whitespace());
+        blank.is_empty() || blank.ends_with('\n')
     }
 
     fn run(mut self) -> Vec<RawStatement> {

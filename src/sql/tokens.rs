@@ -4,6 +4,8 @@
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
+use super::lines::Lines;
+
 /// One token, without whitespace and comments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tok {
@@ -66,10 +68,11 @@ pub fn from_sqlparser(
     text: &str,
     tokens: impl ExactSizeIterator<Item = TokenWithSpan>,
 ) -> Vec<Tok> {
-    let lines = LineIndex::new(text);
+    // Tokens come in text order, so each lookup steps on from the one before.
+    let mut lines = Lines::new(text);
     let mut out = Vec::with_capacity(tokens.len());
     for token in tokens {
-        if let Some(tok) = convert(text, &lines, token) {
+        if let Some(tok) = convert(&mut lines, token) {
             out.push(tok);
         }
     }
@@ -77,9 +80,9 @@ pub fn from_sqlparser(
 }
 
 /// One sqlparser token as ours; `None` for whitespace, comments and the end.
-fn convert(text: &str, lines: &LineIndex, token: TokenWithSpan) -> Option<Tok> {
-    let start = lines.offset(text, token.span.start.line, token.span.start.column);
-    let end = lines.offset(text, token.span.end.line, token.span.end.column);
+fn convert(lines: &mut Lines, token: TokenWithSpan) -> Option<Tok> {
+    let start = lines.offset(token.span.start.line, token.span.start.column);
+    let end = lines.offset(token.span.end.line, token.span.end.column);
     let end = end.max(start);
     let kind = match token.token {
         Token::Whitespace(_) | Token::EOF => return None,
@@ -113,39 +116,7 @@ pub fn first_token(text: &str, tokens: &[TokenWithSpan]) -> Option<Tok> {
     let first = tokens
         .iter()
         .find(|t| !matches!(t.token, Token::Whitespace(_)))?;
-    convert(text, &LineIndex::new(text), first.clone())
-}
-
-/// Byte offsets of line starts, to turn the tokenizer's line/column into offsets.
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
-    }
-
-    /// Byte offset of a 1-based line and 1-based character column.
-    fn offset(&self, text: &str, line: u64, column: u64) -> usize {
-        let Some(&start) = usize::try_from(line)
-            .ok()
-            .and_then(|l| l.checked_sub(1))
-            .and_then(|l| self.starts.get(l))
-        else {
-            return text.len();
-        };
-        let column = usize::try_from(column).unwrap_or(1).saturating_sub(1);
-        let rest = &text[start..];
-        if rest.is_ascii() || rest.as_bytes().iter().take(column).all(u8::is_ascii) {
-            return (start + column).min(text.len());
-        }
-        rest.char_indices()
-            .nth(column)
-            .map_or(text.len(), |(i, _)| start + i)
-    }
+    convert(&mut Lines::new(text), first.clone())
 }
 
 #[cfg(test)]
