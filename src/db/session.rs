@@ -52,6 +52,8 @@ pub struct ApplyRecord {
     pub os_user: Option<String>,
     pub statements_total: i32,
     pub done_checksum: Option<String>,
+    /// SQL run in the same transaction just before the record (checks that may refuse it).
+    pub checks: String,
 }
 
 /// Where a script failed.
@@ -116,8 +118,8 @@ impl Session {
         verify: Option<&str>,
         record: &ApplyRecord,
     ) -> Result<(), ScriptError> {
-        self.run_recorded(timeouts, up, verify, &record_apply_sql(record))
-            .await
+        let finish = format!("{}{}", record.checks, record_apply_sql(record));
+        self.run_recorded(timeouts, up, verify, &finish).await
     }
 
     /// Runs one statement of a no-transaction migration in a transaction of its own with its
@@ -325,6 +327,16 @@ pub fn is_double_record(error: &tokio_postgres::Error) -> bool {
         .is_some_and(|c| c.code() == ALREADY_APPLIED || OUT_OF_ORDER.contains(&c.code()))
 }
 
+/// SQLSTATE raised when a partitioned index is still invalid at the end of its migration.
+pub const PARENT_INDEX_INVALID: &str = "SG004";
+
+/// True when the error is [`PARENT_INDEX_INVALID`].
+pub fn is_parent_index_invalid(error: &tokio_postgres::Error) -> bool {
+    error
+        .code()
+        .is_some_and(|c| c.code() == PARENT_INDEX_INVALID)
+}
+
 /// True when the statement refused to run inside a transaction block (SQLSTATE 25001).
 pub fn needs_no_transaction_block(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::ACTIVE_SQL_TRANSACTION)
@@ -424,6 +436,7 @@ mod tests {
             os_user: Some("ci".into()),
             statements_total: 3,
             done_checksum: None,
+            checks: String::new(),
         };
         assert_eq!(
             record_apply_sql(&record),

@@ -621,6 +621,9 @@ impl Runner<'_> {
             os_user: self.os_user.map(str::to_string),
             statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
             done_checksum: None,
+            checks: concurrent::parent_index_checks(
+                statements.iter().map(|s| s.text(&local.up.text)),
+            ),
         };
         let timeouts = plan::timeouts(self.env, entry);
         if local.up.settings.no_transaction {
@@ -706,6 +709,9 @@ impl Runner<'_> {
                 ),
             };
             let what = match error.step {
+                _ if session::is_parent_index_invalid(&error.source) => {
+                    "left a partitioned index invalid"
+                }
                 Step::Up => "failed",
                 Step::Verify => "verify script failed",
                 Step::Record => "could not be recorded",
@@ -1045,6 +1051,9 @@ impl Runner<'_> {
                     format!(
                         "{label}: {} after all statements ran: {}",
                         match error.step {
+                            _ if session::is_parent_index_invalid(&error.source) => {
+                                "a partitioned index is still invalid"
+                            }
                             Step::Verify => "the verify script failed",
                             Step::Commit => "COMMIT failed",
                             Step::Up | Step::Record => "recording failed",

@@ -191,6 +191,48 @@ fn reindex(tokens: &[Tok]) -> Shape {
     }
 }
 
+/// For each `CREATE INDEX name ON ONLY table` in `statements` (the first step of building an
+/// index on a partitioned table without locking every partition), a check that fails with
+/// SQLSTATE SG004 when the index is still INVALID: it stays so until an index of every
+/// partition is attached to it, and until then the parent enforces and serves nothing.
+pub fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> String {
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let mut out = String::new();
+    for sql in statements {
+        let Some(tokens) = crate::sql::tokenize(sql) else {
+            continue;
+        };
+        let only = tokens.first().is_some_and(|t| t.is("CREATE"))
+            && tokens.iter().any(|t| t.is("INDEX"))
+            && tokens.windows(2).any(|w| w[0].is("ON") && w[1].is("ONLY"));
+        if !only {
+            continue;
+        }
+        let Shape::BuildIndex {
+            index: Some(index),
+            table,
+            ..
+        } = build_index(&tokens)
+        else {
+            continue;
+        };
+        let (index, table) = (literal(&index), literal(&table));
+        out.push_str(&format!(
+            "DO $stagegate$ DECLARE v regclass; BEGIN \
+             SELECT i.indexrelid::regclass INTO v FROM pg_index i \
+             WHERE NOT i.indisvalid AND i.indexrelid = to_regclass(quote_ident(( \
+                 SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.oid = to_regclass({table}))) || '.' || \
+                 quote_ident((parse_ident({index}))[array_upper(parse_ident({index}), 1)])); \
+             IF v IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'SG004', MESSAGE = format( \
+                 'partitioned index %s is still INVALID at the end of the migration: create an \
+                 index on every partition and attach each (ALTER INDEX %s ATTACH PARTITION \
+                 ...) in the same migration', v, v); END IF; END $stagegate$;"
+        ));
+    }
+    out
+}
+
 /// An index as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexState {

@@ -732,3 +732,80 @@ fn a_failed_concurrent_reindex_names_its_ccnew_leftover() {
         out.stderr
     );
 }
+
+#[test]
+fn a_partitioned_index_left_invalid_fails_its_migration() {
+    for no_transaction in [false, true] {
+        let p = Project::new("");
+        p.write(
+            "1_p.up.sql",
+            "CREATE TABLE p (a int) PARTITION BY RANGE (a);\n\
+             CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10);\n\
+             CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20);\n",
+        );
+        assert_exit(&p.apply(), 0);
+        let marker = if no_transaction {
+            "-- stagegate:no-transaction\n"
+        } else {
+            ""
+        };
+        // One partition's index is forgotten: the parent stays INVALID.
+        p.write(
+            "2_idx.up.sql",
+            &format!(
+                "{marker}CREATE INDEX p_a_idx ON ONLY p (a);\n\
+                 CREATE INDEX p1_a_idx ON p1 (a);\n\
+                 ALTER INDEX p_a_idx ATTACH PARTITION p1_a_idx;\n"
+            ),
+        );
+        let out = p.apply();
+        assert_exit(&out, 4);
+        assert!(
+            out.stderr
+                .contains("partitioned index p_a_idx is still INVALID at the end of the migration"),
+            "{no_transaction}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            p.scalar("SELECT status FROM stagegate.migrations WHERE version = '2'")
+                .as_deref(),
+            Some("failed"),
+            "{no_transaction}"
+        );
+        if no_transaction {
+            // Its statements stay applied; the missing one is added and the run resumes.
+            p.write(
+                "2_idx.up.sql",
+                "-- stagegate:no-transaction\nCREATE INDEX p_a_idx ON ONLY p (a);\n\
+                 CREATE INDEX p1_a_idx ON p1 (a);\n\
+                 ALTER INDEX p_a_idx ATTACH PARTITION p1_a_idx;\n\
+                 CREATE INDEX p2_a_idx ON p2 (a);\n\
+                 ALTER INDEX p_a_idx ATTACH PARTITION p2_a_idx;\n",
+            );
+        } else {
+            assert_eq!(
+                p.scalar("SELECT count(*)::text FROM pg_class WHERE relname = 'p_a_idx'")
+                    .as_deref(),
+                Some("0"),
+                "rolled back"
+            );
+            p.write(
+                "2_idx.up.sql",
+                "CREATE INDEX p_a_idx ON ONLY p (a);\n\
+                 CREATE INDEX p1_a_idx ON p1 (a);\n\
+                 ALTER INDEX p_a_idx ATTACH PARTITION p1_a_idx;\n\
+                 CREATE INDEX p2_a_idx ON p2 (a);\n\
+                 ALTER INDEX p_a_idx ATTACH PARTITION p2_a_idx;\n",
+            );
+        }
+        let out = p.apply();
+        assert_exit(&out, 0);
+        assert_eq!(
+            p.scalar(
+                "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'p_a_idx'::regclass"
+            )
+            .as_deref(),
+            Some("true")
+        );
+    }
+}

@@ -1216,6 +1216,7 @@ fn the_record_follows_only_a_script_that_ran_to_its_end() {
         os_user: None,
         statements_total: 2,
         done_checksum: None,
+        checks: String::new(),
     };
     let url = p.db.database_url();
     block_on(async {
