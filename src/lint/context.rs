@@ -378,9 +378,9 @@ pub struct FileState {
     /// The file as a whole runs in a transaction.
     base_in_txn: bool,
     /// Existing tables locked ACCESS EXCLUSIVE earlier in the current transaction.
-    pub access_exclusive_held: Vec<Name>,
+    pub access_exclusive_held: Tables,
     /// Existing tables changed by DDL earlier in the current transaction.
-    pub ddl_tables: Vec<Name>,
+    pub ddl_tables: Tables,
     /// Index of the first CONCURRENTLY statement.
     pub first_concurrent: Option<usize>,
     /// Tables that get a policy anywhere in the file.
@@ -413,8 +413,8 @@ impl FileState {
             blocking_lock_taken: false,
             in_txn_now: in_transaction,
             base_in_txn: in_transaction,
-            access_exclusive_held: Vec::new(),
-            ddl_tables: Vec::new(),
+            access_exclusive_held: Tables::default(),
+            ddl_tables: Tables::default(),
             first_concurrent: statements
                 .iter()
                 .position(|s| s.changes.iter().any(super::is_concurrent)),
@@ -427,6 +427,41 @@ impl FileState {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Table names, each once, in the order first seen: a transaction of many statements
+/// looks a table up without going through the list.
+#[derive(Debug, Default)]
+pub struct Tables {
+    names: Vec<Name>,
+    seen: HashSet<Name>,
+}
+
+impl Tables {
+    pub fn insert(&mut self, table: &str) {
+        if !self.seen.contains(table) {
+            self.seen.insert(table.to_string());
+            self.names.push(table.to_string());
+        }
+    }
+
+    pub fn contains(&self, table: &str) -> bool {
+        self.seen.contains(table)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.names.clear();
+        self.seen.clear();
+    }
+
+    /// In the order first seen.
+    pub fn names(&self) -> &[Name] {
+        &self.names
     }
 }
 
@@ -459,11 +494,8 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         if lock.mode.blocks_traffic() {
             file.blocking_lock_taken = true;
         }
-        if file.in_txn_now
-            && lock.mode == LockMode::AccessExclusive
-            && !file.access_exclusive_held.contains(&lock.table)
-        {
-            file.access_exclusive_held.push(lock.table.clone());
+        if file.in_txn_now && lock.mode == LockMode::AccessExclusive {
+            file.access_exclusive_held.insert(&lock.table);
         }
     }
     if file.in_txn_now
@@ -474,7 +506,7 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
         )
     {
-        file.ddl_tables.push(table.to_string());
+        file.ddl_tables.insert(table);
     }
     // Column facts are kept only for tables that existed before the run: rules exempt new
     // tables anyway, and this keeps the run state small on long migration histories.

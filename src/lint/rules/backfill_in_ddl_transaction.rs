@@ -40,7 +40,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!(
                 "this touches every row of `{table}` in the same transaction as DDL on {}, whose locks are held for the whole backfill",
-                quote_all(&ctx.file.ddl_tables)
+                quote_all(ctx.file.ddl_tables.names())
             ),
             "commit the schema change first, then backfill in batches in separate transactions",
         ));

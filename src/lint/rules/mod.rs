@@ -70,13 +70,22 @@ pub(crate) mod prelude {
     };
     pub use crate::lint::{Ctx, Hit};
 
-    /// `a`, `b` and `c` in backticks, comma-separated.
+    /// Names listed by [`quote_all`] before the rest are only counted: a message stays
+    /// short when a long transaction has locked thousands of tables.
+    pub const LISTED: usize = 5;
+
+    /// `a`, `b` and `c` in backticks, comma-separated; past [`LISTED`] names, "and N more".
     pub fn quote_all(names: &[Name]) -> String {
-        names
+        let mut out = names
             .iter()
+            .take(LISTED)
             .map(|n| format!("`{n}`"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        if names.len() > LISTED {
+            out.push_str(&format!(" and {} more", names.len() - LISTED));
+        }
+        out
     }
 
     /// The columns a change defines, with their table.
@@ -111,5 +120,21 @@ pub(crate) mod prelude {
             _ => {}
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prelude::quote_all;
+
+    #[test]
+    fn quote_all_lists_a_few_names_and_counts_the_rest() {
+        let names = |n: usize| (0..n).map(|i| format!("t_{i}")).collect::<Vec<_>>();
+        assert_eq!(quote_all(&names(2)), "`t_0`, `t_1`");
+        assert_eq!(quote_all(&names(5)), "`t_0`, `t_1`, `t_2`, `t_3`, `t_4`");
+        assert_eq!(
+            quote_all(&names(20_000)),
+            "`t_0`, `t_1`, `t_2`, `t_3`, `t_4` and 19995 more"
+        );
     }
 }

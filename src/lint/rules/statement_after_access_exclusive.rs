@@ -40,7 +40,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!(
                 "this runs while {} stays locked ACCESS EXCLUSIVE by an earlier statement of the same transaction, so its reads and writes wait for this too",
-                quote_all(held)
+                quote_all(held.names())
             ),
             "move it to a migration of its own, or take the ACCESS EXCLUSIVE lock last",
         ));
