@@ -73,6 +73,10 @@ struct RawConfig {
     #[serde(default)]
     migrate: MigrateConfig,
     #[serde(default)]
+    shadow: ShadowConfig,
+    #[serde(default)]
+    backup: BackupToolsConfig,
+    #[serde(default)]
     environments: BTreeMap<String, RawEnvironment>,
 }
 
@@ -84,6 +88,31 @@ pub struct MigrateConfig {
     /// failed build left (concurrently, recorded as a `repair` event) instead of refusing.
     #[serde(default)]
     pub drop_invalid_indexes: bool,
+}
+
+/// `[shadow]`: the scratch database of `check-reversible`, `trace` and `report`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowConfig {
+    /// A database stagegate may modify freely (`--shadow` overrides). Without one, a throwaway
+    /// cluster is started from the local server binaries.
+    #[serde(default)]
+    pub url: Option<DatabaseUrl>,
+    /// Where initdb, pg_ctl and postgres live, for the throwaway cluster (relative to the
+    /// config file). Default: `pg_config --bindir`, PATH, then the distributions' versioned
+    /// directories.
+    #[serde(default)]
+    pub bin_dir: Option<PathBuf>,
+}
+
+/// `[backup]`: the programs backups are taken and checked with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupToolsConfig {
+    /// The pg_dump to use (relative to the config file); pg_restore is looked for beside it.
+    /// Default: PATH, then the distributions' versioned directories matching the server.
+    #[serde(default)]
+    pub pg_dump: Option<PathBuf>,
 }
 
 /// `[migrations]`
@@ -240,6 +269,10 @@ pub struct Config {
     pub migrations: MigrationsConfig,
     pub lint: LintConfig,
     pub migrate: MigrateConfig,
+    /// `[shadow]`, with `bin_dir` resolved against the config file's directory.
+    pub shadow: ShadowConfig,
+    /// `[backup]`, with `pg_dump` resolved against the config file's directory.
+    pub backup: BackupToolsConfig,
     environments: BTreeMap<String, RawEnvironment>,
 }
 
@@ -265,6 +298,8 @@ impl Config {
             migrations: raw.migrations,
             lint: raw.lint,
             migrate: raw.migrate,
+            shadow: raw.shadow,
+            backup: raw.backup,
             environments: raw.environments,
         }
     }
@@ -330,14 +365,40 @@ impl Config {
         } else {
             root
         };
+        let mut shadow = raw.shadow;
+        shadow.bin_dir = shadow.bin_dir.map(|dir| root.join(dir));
+        let mut backup = raw.backup;
+        backup.pg_dump = backup.pg_dump.map(|file| root.join(file));
         Ok(Config {
             path: Some(path.to_path_buf()),
             root,
             migrations: raw.migrations,
             lint: raw.lint,
             migrate: raw.migrate,
+            shadow,
+            backup,
             environments: raw.environments,
         })
+    }
+
+    /// `[shadow] url` with its variables expanded from the process environment.
+    pub fn shadow_url(&self) -> Result<Option<DatabaseUrl>, ConfigError> {
+        let Some(url) = &self.shadow.url else {
+            return Ok(None);
+        };
+        interpolate(url.expose(), |var: &str| std::env::var(var).ok())
+            .map(|text| Some(DatabaseUrl::new(text)))
+            .map_err(|error| match error {
+                InterpolateError::Missing(variable) => ConfigError::MissingVariable {
+                    environment: "[shadow]".to_string(),
+                    variable,
+                },
+                InterpolateError::Malformed(reference) => ConfigError::MalformedVariable {
+                    environment: "[shadow]".to_string(),
+                    field: "url",
+                    reference: redact(&reference),
+                },
+            })
     }
 
     /// The migrations directory, resolved against the config file's directory.
