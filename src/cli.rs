@@ -198,11 +198,13 @@ pub enum PlanFormat {
 /// Confirmation for a gated environment, for runs without a terminal.
 #[derive(Debug, Args)]
 pub struct ConfirmArgs {
-    /// Confirm a gated environment without a prompt; must name the target environment
-    #[arg(long, value_name = "ENV", requires = "reason")]
+    /// Confirm a gated environment without a prompt (CI); must name the target environment and
+    /// comes with --reason. On a terminal, without it, stagegate shows the plan and asks
+    #[arg(long, value_name = "ENV")]
     pub confirm: Option<String>,
 
-    /// Why this change is being made; recorded in the event log with the confirmation
+    /// Why this change is being made; recorded in the event log with the confirmation, the OS
+    /// user, the host, the git commit and the CI run (asked for on a terminal when missing)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }

@@ -14,6 +14,7 @@ use crate::source::Version;
 
 pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
+    let promote_source = super::apply::promote_source(config, &env)?;
     let local = super::status::load_migrations(config, printer)?;
     let to = target_version(&local, args.to.as_deref())?;
     let lint_options =
@@ -35,6 +36,18 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         let refusals = deploy::refusals(&env.name, &entries);
         let mut plan = plan::build(&env, &entries, to.as_ref(), refusals, &lint_options);
         plan.invalid_indexes = invalid;
+        let pending = plan::pending(&entries, to.as_ref());
+        if let Some(source) = &promote_source {
+            plan.set_gate(if pending.is_empty() {
+                plan::Gate {
+                    name: "promotion",
+                    status: "pass",
+                    detail: format!("promote_from = \"{}\": nothing to promote", source.name),
+                }
+            } else {
+                deploy::promote::gate(&env, source, &pending).await
+            });
+        }
         Ok::<_, anyhow::Error>(plan)
     })?;
     let text = match args.format {

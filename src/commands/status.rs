@@ -84,16 +84,11 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         );
     }
     let local = load_migrations(config, printer)?;
-    // Named environments must exist; their variables may be missing (shown per environment).
-    let mut targets = Vec::new();
+    // Every environment shown must be configured with its variables set: a missing variable
+    // is a configuration error (exit 2), never an unreachable database.
+    let mut targets: Vec<(String, Result<_, String>)> = Vec::new();
     for name in &names {
-        match config.environment(name) {
-            Ok(env) => targets.push((name.clone(), Ok(env))),
-            Err(error @ crate::config::ConfigError::UnknownEnvironment { .. }) => {
-                return Err(error.into());
-            }
-            Err(error) => targets.push((name.clone(), Err(error.to_string()))),
-        }
+        targets.push((name.clone(), Ok(config.environment(name)?)));
     }
     type Read = Result<(Vec<MigrationRow>, Vec<InvalidIndex>), String>;
     let results: Vec<(String, Read)> = db::runtime()?.block_on(async {

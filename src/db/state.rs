@@ -15,7 +15,6 @@ use time::OffsetDateTime;
 
 use super::events::Event;
 use crate::config::DatabaseUrl;
-use crate::env_vars;
 
 /// The tool's own migrations, embedded at build time, tracked in [`TRACKING_TABLE`].
 fn migrator() -> Migrator {
@@ -607,6 +606,26 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Appends one event about a run rather than one migration (a confirmation, a backup):
+    /// its version, name and checksum are NULL, so it never counts as a migration's latest
+    /// event. Returns the event's hash.
+    pub async fn record_run_event(
+        &mut self,
+        kind: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<String, StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event($1, NULL, NULL, NULL, $2, $3) AS "hash!""#,
+            kind,
+            os_user,
+            detail,
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
     /// Appends one event that changes no migration's status (a repair).
     pub async fn record_event(
         &mut self,
@@ -653,9 +672,8 @@ impl StateStore {
     }
 }
 
-/// The operating-system user running stagegate, for the record.
+/// The operating-system user running stagegate, for the record: from the system's user
+/// database, else `$USER` and its kin.
 pub fn os_user() -> Option<String> {
-    [env_vars::USER, env_vars::LOGNAME, env_vars::USERNAME]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    crate::deploy::who::os_user()
 }

@@ -7,8 +7,11 @@
 
 pub mod apply;
 pub mod concurrent;
+pub mod confirm;
 pub mod plan;
+pub mod promote;
 pub mod resolve;
+pub mod who;
 
 use std::fmt::Write as _;
 

@@ -5,6 +5,7 @@
 mod cli;
 mod db;
 mod faults;
+mod gates;
 mod harness;
 mod layouts;
 mod lint;
