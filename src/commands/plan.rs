@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::config::Config;
 use crate::db;
-use crate::db::state::{StateError, StateStore};
+use crate::db::state::StateStore;
 use crate::deploy::plan::{self, Plan};
 use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
@@ -24,10 +24,7 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let rows = store.migrations().await.map_err(|e| match e {
-            StateError::NewerSchema { .. } => exit::refused(e),
-            other => exit::execution(other),
-        })?;
+        let rows = store.migrations().await?;
         store.close().await;
         let invalid = deploy::concurrent::read_invalid(&env.url)
             .await

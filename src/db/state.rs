@@ -59,6 +59,18 @@ pub enum StateError {
     AlreadyApplied { url: String, version: String },
 }
 
+impl StateError {
+    /// The exit code this error ends a run with: a state schema newer than this binary is a
+    /// refusal (3), everything else a database failure (4). [`crate::exit::classify`] finds
+    /// it anywhere in an error's chain, so commands need not map it themselves.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        match self {
+            StateError::NewerSchema { .. } => crate::exit::Outcome::Refused,
+            _ => crate::exit::Outcome::Execution,
+        }
+    }
+}
+
 /// A migration's recorded state (one row of `stagegate.migrations`).
 #[derive(Debug, Clone)]
 pub struct MigrationRow {

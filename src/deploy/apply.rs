@@ -168,10 +168,7 @@ async fn read_entries(
     store: &mut StateStore,
     local: &[LocalMigration],
 ) -> anyhow::Result<Vec<Entry>> {
-    let rows = store.migrations().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    let rows = store.migrations().await?;
     Ok(super::compare(local, &rows))
 }
 
@@ -326,10 +323,7 @@ async fn apply_locked(
 
     // The gates that need a database or a person, in the order of DESIGN.md §4.
     promotion_gate(env, &mut report.plan, &pending, options).await?;
-    store.ensure_schema().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    store.ensure_schema().await?;
     confirmation_gate(env, &report.plan, store, options, os_user.as_deref()).await?;
     if let Some(gate) = report.plan.gates.iter().find(|g| g.status == "pending") {
         return Err(exit::refused(anyhow::anyhow!(
