@@ -14,6 +14,6 @@ pub mod env_vars;
 pub mod exit;
 pub mod lint;
 pub mod printer;
-pub mod reversible;
+pub(crate) mod reversible;
 pub mod source;
 pub mod sql;

@@ -9,10 +9,10 @@ use crate::config::DatabaseUrl;
 use crate::db::{self, DbError};
 
 /// Prefix of the databases stagegate creates for a check.
-pub const NAME_PREFIX: &str = "stagegate_reversible_";
+pub(crate) const NAME_PREFIX: &str = "stagegate_reversible_";
 
 #[derive(Debug, thiserror::Error)]
-pub enum ScratchError {
+pub(crate) enum ScratchError {
     #[error(transparent)]
     Connect(#[from] DbError),
     #[error(
@@ -36,19 +36,19 @@ pub enum ScratchError {
 }
 
 /// Where the check runs.
-pub struct ScratchDb {
+pub(crate) struct ScratchDb {
     /// A connection to the shadow URL's own database, to create and drop the scratch one.
     admin: Client,
     server: DatabaseUrl,
     /// The database the migrations run in.
-    pub url: DatabaseUrl,
+    pub(crate) url: DatabaseUrl,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// True when stagegate created it (it is dropped at the end and may be reset); false when
     /// it is the shadow database itself.
-    pub own: bool,
+    pub(crate) own: bool,
     /// Why stagegate could not create a database of its own, when it could not.
-    pub not_own_reason: Option<String>,
+    pub(crate) not_own_reason: Option<String>,
     /// `DROP DATABASE ... WITH (FORCE)` is understood (PostgreSQL 13 and later).
     force: bool,
 }
@@ -57,7 +57,7 @@ impl ScratchDb {
     /// Connects to `server` and creates a database of its own there; where that is not
     /// permitted (SQLSTATE 42501), the shadow database itself is used (the caller checks that
     /// it holds no objects).
-    pub async fn open(server: &DatabaseUrl) -> Result<ScratchDb, ScratchError> {
+    pub(crate) async fn open(server: &DatabaseUrl) -> Result<ScratchDb, ScratchError> {
         let admin = db::connect(server).await?;
         let version: i32 = admin
             .query_one("SELECT current_setting('server_version_num')::int", &[])
@@ -106,7 +106,7 @@ impl ScratchDb {
     }
 
     /// The shadow server, password masked.
-    pub fn server(&self) -> String {
+    pub(crate) fn server(&self) -> String {
         self.server.redacted()
     }
 
@@ -145,7 +145,7 @@ impl ScratchDb {
     }
 
     /// Drops the database and creates it again, empty. Only for a database of its own.
-    pub async fn reset(&self) -> Result<(), ScratchError> {
+    pub(crate) async fn reset(&self) -> Result<(), ScratchError> {
         debug_assert!(self.own);
         self.drop_database().await?;
         self.create().await
@@ -153,7 +153,7 @@ impl ScratchDb {
 
     /// Drops the database if stagegate created it. Sessions still connected to it (a
     /// statement cancelled by Ctrl-C) are ended by the server.
-    pub async fn remove(self) -> Result<(), ScratchError> {
+    pub(crate) async fn remove(self) -> Result<(), ScratchError> {
         if self.own {
             self.drop_database().await
         } else {
@@ -174,7 +174,7 @@ fn unique_name() -> String {
 /// `url` with its database replaced by `database` (a plain identifier): the path of a URL
 /// (and any `dbname` query parameter), or a `dbname=` setting added to a `key=value` string
 /// (the last setting of a key wins).
-pub fn with_database(url: &DatabaseUrl, database: &str) -> DatabaseUrl {
+pub(crate) fn with_database(url: &DatabaseUrl, database: &str) -> DatabaseUrl {
     let text = url.expose();
     let Some(scheme_end) = text.find("://").map(|i| i + 3) else {
         return DatabaseUrl::new(format!("{text} dbname={database}"));

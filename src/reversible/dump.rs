@@ -23,7 +23,7 @@ use crate::db::tls::{self, SslMode};
 const OWN_SCHEMA: &str = "stagegate";
 
 #[derive(Debug, thiserror::Error)]
-pub enum DumpError {
+pub(crate) enum DumpError {
     #[error(
         "cannot run {}: {source}; install the PostgreSQL client tools (pg_dump of the server's \
          major version or newer) or set [backup] pg_dump in stagegate.toml",
@@ -46,7 +46,7 @@ pub enum DumpError {
 }
 
 /// The pg_dump program to run: `[backup] pg_dump`, else `pg_dump` found on PATH.
-pub fn pg_dump_program(config: &Config) -> PathBuf {
+pub(crate) fn pg_dump_program(config: &Config) -> PathBuf {
     config
         .backup
         .pg_dump
@@ -110,13 +110,13 @@ impl Entry {
 
 /// A normalised schema.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Schema {
+pub(crate) struct Schema {
     entries: Vec<Entry>,
 }
 
 impl Schema {
     /// Runs `pg_dump --schema-only` on `url` and normalises its output.
-    pub fn dump(program: &Path, url: &DatabaseUrl) -> Result<Schema, DumpError> {
+    pub(crate) fn dump(program: &Path, url: &DatabaseUrl) -> Result<Schema, DumpError> {
         let env = libpq_env(url)?;
         let mut command = Command::new(program);
         command
@@ -153,7 +153,7 @@ impl Schema {
     }
 
     /// Normalises pg_dump's plain-format output.
-    pub fn parse(dump: &str) -> Schema {
+    pub(crate) fn parse(dump: &str) -> Schema {
         let mut entries: Vec<Entry> = Vec::new();
         let mut current: Option<Entry> = None;
         let mut previous_line = "";
@@ -188,17 +188,17 @@ impl Schema {
         Schema { entries }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The objects, as people name them.
-    pub fn objects(&self) -> Vec<String> {
+    pub(crate) fn objects(&self) -> Vec<String> {
         self.entries.iter().map(Entry::describe).collect()
     }
 
     /// The normalised text: each entry's SQL, a blank line between entries.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         for entry in &self.entries {
             if !out.is_empty() {
@@ -243,21 +243,21 @@ fn parse_header(header: &str) -> Entry {
 
 /// How the schema after a down script differs from the one before its up script.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SchemaDiff {
+pub(crate) struct SchemaDiff {
     /// Objects the down script left behind (`index public.users_email_idx`).
-    pub left_over: Vec<String>,
+    pub(crate) left_over: Vec<String>,
     /// Objects it removed that existed before the up script.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// Objects that exist in both, with what differs (`table public.users: left over
     /// `email text``).
-    pub changed: Vec<String>,
+    pub(crate) changed: Vec<String>,
     /// The unified diff of the normalised dumps.
-    pub unified: String,
+    pub(crate) unified: String,
 }
 
 impl SchemaDiff {
     /// One line for a report: what is left over, missing or changed.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut parts = Vec::new();
         if !self.left_over.is_empty() {
             parts.push(format!("left over: {}", self.left_over.join(", ")));
@@ -273,7 +273,7 @@ impl SchemaDiff {
 }
 
 /// The difference from `before` to `after`, or `None` when they are the same.
-pub fn diff(before: &Schema, after: &Schema, labels: (&str, &str)) -> Option<SchemaDiff> {
+pub(crate) fn diff(before: &Schema, after: &Schema, labels: (&str, &str)) -> Option<SchemaDiff> {
     if before == after {
         return None;
     }

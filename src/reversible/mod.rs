@@ -13,9 +13,9 @@
 //! leaves the database in no known state, so it is dropped, created again and brought to the
 //! schema after that up script before the next migration.
 
-pub mod database;
-pub mod dump;
-pub mod report;
+pub(crate) mod database;
+pub(crate) mod dump;
+pub(crate) mod report;
 
 use std::path::{Path, PathBuf};
 
@@ -31,20 +31,20 @@ use database::ScratchDb;
 use dump::{Schema, SchemaDiff};
 
 /// Version of the JSON report's shape.
-pub const JSON_VERSION: u32 = 1;
+pub(crate) const JSON_VERSION: u32 = 1;
 
 /// A migration with its scripts read and checked, before anything runs.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    pub migration: Migration,
-    pub up: Script,
-    pub verify: Option<Script>,
-    pub down: Down,
+pub(crate) struct Prepared {
+    pub(crate) migration: Migration,
+    pub(crate) up: Script,
+    pub(crate) verify: Option<Script>,
+    pub(crate) down: Down,
 }
 
 /// The down script of a migration.
 #[derive(Debug, Clone)]
-pub enum Down {
+pub(crate) enum Down {
     /// There is none.
     Missing,
     /// There is one, with nothing but comments and whitespace in it.
@@ -53,7 +53,7 @@ pub enum Down {
 }
 
 /// Reads every script of the set, so a broken file is an error before anything runs.
-pub fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> {
+pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> {
     set.migrations
         .iter()
         .map(|migration| {
@@ -81,7 +81,7 @@ pub fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> {
 /// What the check found for one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(crate) enum Status {
     /// Up, down and up again ran, and the down restored the schema.
     Ok,
     /// The down script failed.
@@ -104,30 +104,30 @@ pub enum Status {
 
 impl Status {
     /// True for the statuses that make the check fail.
-    pub fn is_finding(self) -> bool {
+    pub(crate) fn is_finding(self) -> bool {
         !matches!(self, Status::Ok | Status::Applied)
     }
 }
 
 /// One migration's result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Checked {
-    pub version: String,
-    pub name: String,
-    pub status: Status,
+pub(crate) struct Checked {
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) status: Status,
     /// The script the status is about (the down script, or the up script that failed).
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// The database error, with its line in `file`.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// For `schema-differs`: the unified diff of the normalised schema dumps, before the up
     /// script (`-`) and after the down script (`+`).
-    pub diff: Option<String>,
+    pub(crate) diff: Option<String>,
     /// For `schema-differs`: objects the down script left behind.
-    pub left_over: Vec<String>,
+    pub(crate) left_over: Vec<String>,
     /// For `schema-differs`: objects that existed before the up script and are gone.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// For `schema-differs`: objects in both, with the lines that differ.
-    pub changed: Vec<String>,
+    pub(crate) changed: Vec<String>,
 }
 
 impl Checked {
@@ -166,33 +166,33 @@ impl Checked {
     }
 
     /// `<version>_<name>`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}_{}", self.version, self.name)
     }
 }
 
 /// Counts over the migrations.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Migrations whose down script was checked (or found missing or empty).
-    pub checked: usize,
-    pub reversible: usize,
-    pub not_reversible: usize,
+    pub(crate) checked: usize,
+    pub(crate) reversible: usize,
+    pub(crate) not_reversible: usize,
     /// Before `--from`.
-    pub applied_only: usize,
-    pub not_checked: usize,
+    pub(crate) applied_only: usize,
+    pub(crate) not_checked: usize,
 }
 
 /// The whole check.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub version: u32,
+pub(crate) struct Report {
+    pub(crate) version: u32,
     /// True when every checked migration is reversible and none was left unchecked.
-    pub reversible: bool,
-    pub migrations: Vec<Checked>,
-    pub summary: Summary,
+    pub(crate) reversible: bool,
+    pub(crate) migrations: Vec<Checked>,
+    pub(crate) summary: Summary,
     /// Why the check stopped before the last migration, if it did.
-    pub stopped: Option<String>,
+    pub(crate) stopped: Option<String>,
 }
 
 impl Report {
@@ -224,7 +224,7 @@ impl Report {
 
 /// Runs the check on `scratch`. Database errors in the scripts are findings; a lost
 /// connection, a failed pg_dump or a scratch database that cannot be used are errors.
-pub async fn check(
+pub(crate) async fn check(
     scratch: &ScratchDb,
     pg_dump: &Path,
     migrations: &[Prepared],

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::{Checked, Report, Status};
 
 /// One line per migration (with the file, the error and the diff under it), then a summary.
-pub fn text(report: &Report) -> String {
+pub(crate) fn text(report: &Report) -> String {
     let mut out = String::new();
     for checked in &report.migrations {
         let _ = writeln!(out, "{}: {}", checked.label(), headline(checked));
@@ -29,7 +29,7 @@ pub fn text(report: &Report) -> String {
 }
 
 /// The report as pretty-printed JSON (shape: [`Report`], versioned by its `version`).
-pub fn json(report: &Report) -> String {
+pub(crate) fn json(report: &Report) -> String {
     let mut out = serde_json::to_string_pretty(report).expect("the report serialises");
     out.push('\n');
     out
