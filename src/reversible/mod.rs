@@ -238,34 +238,7 @@ pub(crate) async fn check(
         progress,
     };
     if !scratch.own {
-        let schema = checker.dump().await?;
-        if !schema.is_empty() {
-            let objects = schema.objects();
-            let shown = objects
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            let more = objects.len().saturating_sub(5);
-            anyhow::bail!(
-                "stagegate may not create a database of its own on {} ({}), and the shadow \
-                 database {} already holds objects ({shown}{}); it will not run migrations in \
-                 it: point --shadow (or [shadow] url) at an empty database, or let its user \
-                 create databases (ALTER ROLE ... CREATEDB)",
-                scratch.server(),
-                scratch
-                    .not_own_reason
-                    .as_deref()
-                    .unwrap_or("permission denied"),
-                scratch.name,
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            );
-        }
+        refuse_unless_empty(scratch, &checker.dump().await?)?;
     }
     let mut results = Vec::with_capacity(migrations.len());
     let mut stopped: Option<String> = None;
@@ -306,49 +279,7 @@ pub(crate) async fn check(
             stopped = Some(why);
             continue;
         }
-        let (checked, reset) = match &prepared.down {
-            Down::Missing => (Checked::new(migration, Status::NoDown), false),
-            Down::Empty(path) => (
-                Checked {
-                    file: Some(path.clone()),
-                    ..Checked::new(migration, Status::EmptyDown)
-                },
-                false,
-            ),
-            Down::Script(down) => match checker.run(down, None).await? {
-                // In a transaction, the failed down was rolled back: the schema is the one
-                // after the up script. Outside one, it stopped halfway.
-                Err(error) => (
-                    Checked::failed(migration, Status::DownFailed, &down.path, error),
-                    down.settings.no_transaction,
-                ),
-                Ok(()) => {
-                    let after = checker.dump().await?;
-                    match dump::diff(
-                        &before,
-                        &after,
-                        (
-                            &format!("schema before the up script of {label}"),
-                            "schema after its down script",
-                        ),
-                    ) {
-                        Some(diff) => (Checked::differs(migration, &down.path, diff), true),
-                        None => match checker.up(prepared).await? {
-                            Ok(()) => (Checked::new(migration, Status::Ok), false),
-                            Err(error) => (
-                                Checked::failed(
-                                    migration,
-                                    Status::UpAgainFailed,
-                                    &prepared.up.path,
-                                    error,
-                                ),
-                                true,
-                            ),
-                        },
-                    }
-                }
-            },
-        };
+        let (checked, reset) = checker.down(prepared, &before).await?;
         results.push(checked);
         if reset
             && later > 0
@@ -380,6 +311,45 @@ impl Checker<'_> {
             .await
             .map_err(|e| exit::execution(anyhow::anyhow!("pg_dump: {e}")))?
             .map_err(exit::execution)
+    }
+
+    /// Steps 4 to 7 of a check, after the up script ran: the down script, the comparison, the
+    /// up script again. Also says whether the database must be rebuilt before the next
+    /// migration.
+    async fn down(&self, prepared: &Prepared, before: &Schema) -> anyhow::Result<(Checked, bool)> {
+        let migration = &prepared.migration;
+        let down = match &prepared.down {
+            Down::Missing => return Ok((Checked::new(migration, Status::NoDown), false)),
+            Down::Empty(path) => {
+                let checked = Checked {
+                    file: Some(path.clone()),
+                    ..Checked::new(migration, Status::EmptyDown)
+                };
+                return Ok((checked, false));
+            }
+            Down::Script(down) => down,
+        };
+        if let Err(error) = self.run(down, None).await? {
+            // In a transaction, the failed down was rolled back: the schema is the one after
+            // the up script. Outside one, it stopped halfway.
+            let checked = Checked::failed(migration, Status::DownFailed, &down.path, error);
+            return Ok((checked, down.settings.no_transaction));
+        }
+        let after = self.dump().await?;
+        let labels = (
+            &format!("schema before the up script of {}", migration.label()),
+            "schema after its down script",
+        );
+        if let Some(diff) = dump::diff(before, &after, (labels.0, labels.1)) {
+            return Ok((Checked::differs(migration, &down.path, diff), true));
+        }
+        Ok(match self.up(prepared).await? {
+            Ok(()) => (Checked::new(migration, Status::Ok), false),
+            Err(error) => (
+                Checked::failed(migration, Status::UpAgainFailed, &prepared.up.path, error),
+                true,
+            ),
+        })
     }
 
     /// The up script (and its verify script).
@@ -510,6 +480,37 @@ async fn connect(scratch: &ScratchDb) -> anyhow::Result<Session> {
     Session::connect(&scratch.url)
         .await
         .map_err(exit::execution)
+}
+
+/// In a shadow database that is not stagegate's own, the migrations may run only when it
+/// holds nothing they could collide with or damage.
+fn refuse_unless_empty(scratch: &ScratchDb, schema: &Schema) -> anyhow::Result<()> {
+    if schema.is_empty() {
+        return Ok(());
+    }
+    let objects = schema.objects();
+    let shown = objects
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = match objects.len().saturating_sub(5) {
+        0 => String::new(),
+        more => format!(" and {more} more"),
+    };
+    anyhow::bail!(
+        "stagegate may not create a database of its own on {} ({}), and the shadow database {} \
+         already holds objects ({shown}{more}); it will not run migrations in it: point \
+         --shadow (or [shadow] url) at an empty database, or let its user create databases \
+         (ALTER ROLE ... CREATEDB)",
+        scratch.server(),
+        scratch
+            .not_own_reason
+            .as_deref()
+            .unwrap_or("permission denied"),
+        scratch.name,
+    )
 }
 
 /// The name in `constraint "NAME" of relation "TABLE" does not exist (42704)`.

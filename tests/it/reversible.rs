@@ -659,3 +659,50 @@ fn without_createdb_an_empty_shadow_is_used_and_one_with_objects_is_refused() {
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     drop(shadow);
 }
+
+#[test]
+fn a_down_that_leaves_rows_behind_shows_when_the_up_runs_again() {
+    let shadow = TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "1_settings.up.sql",
+        "CREATE TABLE settings (key text PRIMARY KEY);\n",
+    );
+    write("1_settings.down.sql", "DROP TABLE settings;\n");
+    write(
+        "2_theme.up.sql",
+        "ALTER TABLE settings ADD COLUMN value text;\nINSERT INTO settings (key) VALUES ('theme');\n",
+    );
+    // Same schema afterwards, but the row stays.
+    write(
+        "2_theme.down.sql",
+        "ALTER TABLE settings DROP COLUMN value;\n",
+    );
+    write(
+        "3_locale.up.sql",
+        "INSERT INTO settings (key) VALUES ('locale');\n",
+    );
+    write(
+        "3_locale.down.sql",
+        "DELETE FROM settings WHERE key = 'locale';\n",
+    );
+    let out = check_dir(&shadow, dir.path(), &[]);
+    assert_exit(&out, 1);
+    let line = line_of(&out, "2_theme");
+    assert!(
+        line.contains("up failed when run again after the down script")
+            && line.contains(
+                "duplicate key value violates unique constraint \"settings_pkey\" (23505) at \
+                 line 2; detail: Key (key)=(theme) already exists"
+            ),
+        "{line}"
+    );
+    // The database was rebuilt to the schema after 2's up, and 3 was checked from there.
+    assert!(
+        line_of(&out, "3_locale").contains(": ok:"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("(1 up failed again)"), "{}", out.stdout);
+}
