@@ -706,3 +706,60 @@ fn a_down_that_leaves_rows_behind_shows_when_the_up_runs_again() {
     );
     assert!(out.stdout.contains("(1 up failed again)"), "{}", out.stdout);
 }
+
+#[test]
+fn ctrl_c_ends_the_run_with_exit_4_and_drops_the_scratch_database() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let shadow = TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_sleep.up.sql"),
+        "CREATE TABLE t (id int);\nSELECT pg_sleep(31.5);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("1_sleep.down.sql"), "DROP TABLE t;\n").unwrap();
+    let url = shadow.database_url();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
+        .current_dir(dir.path())
+        .env_remove("STAGEGATE_CONFIG")
+        .env_remove("STAGEGATE_SHADOW_URL")
+        .env("NO_COLOR", "1")
+        .args(["check-reversible", "--shadow", url.expose()])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sleeping = "SELECT datname FROM pg_stat_activity WHERE query LIKE '%pg_sleep(31.5)%' \
+                    AND state = 'active' AND pid <> pg_backend_pid()";
+    let started = Instant::now();
+    let scratch = loop {
+        if let Some(row) = query(&shadow, sleeping).into_iter().next() {
+            break row[0].clone().unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the up script never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(scratch.starts_with("stagegate_reversible_"), "{scratch}");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let left = query(
+        &shadow,
+        &format!("SELECT count(*) FROM pg_database WHERE datname = '{scratch}'"),
+    );
+    assert_eq!(left[0][0].as_deref(), Some("0"), "{scratch} is left");
+    assert!(query(&shadow, sleeping).is_empty(), "the sleep was ended");
+}
