@@ -8,6 +8,9 @@ use tokio_postgres::error::SqlState;
 use crate::config::DatabaseUrl;
 use crate::db::{self, DbError};
 
+/// Pause between attempts to create or drop a database another session is using.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Prefix of the databases stagegate creates for a check.
 pub(crate) const NAME_PREFIX: &str = "stagegate_reversible_";
 
@@ -111,14 +114,25 @@ impl ScratchDb {
     }
 
     async fn create(&self) -> Result<(), ScratchError> {
-        self.admin
-            .batch_execute(&format!("CREATE DATABASE {}", self.name))
-            .await
-            .map_err(|source| ScratchError::Create {
-                name: self.name.clone(),
-                server: self.server.redacted(),
-                source,
-            })
+        let sql = format!("CREATE DATABASE {}", self.name);
+        let mut attempt = 0;
+        loop {
+            match self.admin.batch_execute(&sql).await {
+                Ok(()) => return Ok(()),
+                // Another session on template1 blocks copying it for a moment.
+                Err(source) if source.code() == Some(&SqlState::OBJECT_IN_USE) && attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Err(source) => {
+                    return Err(ScratchError::Create {
+                        name: self.name.clone(),
+                        server: self.server.redacted(),
+                        source,
+                    });
+                }
+            }
+        }
     }
 
     async fn drop_database(&self) -> Result<(), ScratchError> {
@@ -131,7 +145,7 @@ impl ScratchDb {
                 // Before PostgreSQL 13 a session that is still closing blocks the drop.
                 Err(source) if source.code() == Some(&SqlState::OBJECT_IN_USE) && attempt < 20 => {
                     attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 Err(source) => {
                     return Err(ScratchError::Drop {
