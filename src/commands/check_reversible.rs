@@ -21,20 +21,7 @@ pub fn run(
         printer.warning(warning);
     }
     let prepared = reversible::prepare(&set)?;
-    let from = match args.from.as_deref() {
-        None => None,
-        Some(text) => {
-            let version = Version::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--from {text}: not a migration version"))?;
-            if set.find(text).is_none() {
-                anyhow::bail!(
-                    "--from {text}: no migration with that version in {}",
-                    dir.display()
-                );
-            }
-            Some(version)
-        }
-    };
+    let from = from_version(&set, &dir, args.from.as_deref())?;
     let shadow = resolve_shadow(config, args.shadow.as_deref(), printer)?;
     let pg_dump = dump::pg_dump_program(config);
     let report = db::runtime()?.block_on(async {
@@ -64,21 +51,12 @@ pub fn run(
                 "interrupted (Ctrl-C)"
             ))),
         };
-        let name = scratch.name.clone();
-        let own = scratch.own;
-        let removed = scratch.remove().await;
-        match (checked, removed) {
-            (Ok(report), Ok(())) => Ok(report),
-            (Ok(_), Err(error)) => Err(exit::execution(anyhow::anyhow!(
-                "{error}; drop it by hand: DROP DATABASE {name}"
-            ))),
-            (Err(error), Ok(())) => Err(error),
+        let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
+        match (checked, scratch.remove().await) {
+            (checked, Ok(())) => checked,
+            (Ok(_), Err(error)) => Err(exit::execution(anyhow::anyhow!("{error}; {by_hand}"))),
             (Err(error), Err(drop_error)) => {
-                if own {
-                    printer.warning(&format!(
-                        "{drop_error}; drop it by hand: DROP DATABASE {name}"
-                    ));
-                }
+                printer.warning(&format!("{drop_error}; {by_hand}"));
                 Err(error)
             }
         }
@@ -93,6 +71,26 @@ pub fn run(
     } else {
         Outcome::Findings
     })
+}
+
+/// `--from`: a version of the set.
+fn from_version(
+    set: &source::MigrationSet,
+    dir: &std::path::Path,
+    from: Option<&str>,
+) -> anyhow::Result<Option<Version>> {
+    let Some(text) = from else {
+        return Ok(None);
+    };
+    let version = Version::parse(text)
+        .ok_or_else(|| anyhow::anyhow!("--from {text}: not a migration version"))?;
+    if set.find(text).is_none() {
+        anyhow::bail!(
+            "--from {text}: no migration with that version in {}",
+            dir.display()
+        );
+    }
+    Ok(Some(version))
 }
 
 /// The scratch server named by the user.
