@@ -394,15 +394,35 @@ pub struct TraceArgs {
     pub format: PlanFormat,
 }
 
+/// Exit codes of `check-reversible`.
+const CHECK_REVERSIBLE_EXIT_CODES: &str = "Exit codes:
+  0  every checked migration is reversible
+  1  a migration is not reversible (down failed, schema differs, no or empty down script),
+     or an up script failed
+  2  usage or configuration error (no scratch database, bad --from, unreadable migrations,
+     a scratch database that holds objects where stagegate may not create one)
+  4  the scratch database or pg_dump failed";
+
 #[derive(Debug, Args)]
+#[command(after_help = CHECK_REVERSIBLE_EXIT_CODES)]
 pub struct CheckReversibleArgs {
-    /// The scratch database to run on; it is modified
+    /// Server for the scratch database (default: [shadow] url). stagegate creates a database
+    /// of its own there and drops it at the end; where it may not create one, it uses this
+    /// database itself, only if it holds no objects
     #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
-    pub shadow: String,
+    pub shadow: Option<String>,
+
+    /// Check only this migration and the ones after it; the earlier ones are only applied
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+
+    /// Migrations directory (default: the configured one)
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

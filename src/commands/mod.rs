@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod check_reversible;
 mod init;
 mod lint;
 mod new;
@@ -49,7 +50,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Backup(BackupCommand::Verify(_)) => "backup verify",
         Command::Report(_) => "report",
         Command::Trace(_) => "trace",
-        Command::CheckReversible(_) => "check-reversible",
+        Command::CheckReversible(args) => {
+            return check_reversible::run(&load_config(&cli)?, args, printer);
+        }
     };
     not_implemented(name)
 }

@@ -10,4 +10,5 @@ mod harness;
 mod layouts;
 mod lint;
 mod real_world;
+mod reversible;
 mod runner;
