@@ -276,10 +276,14 @@ fn prepare_entries(
     {
         return Err(exit::refused(anyhow::anyhow!(
             "refusing to apply to `{}`: the plan changed since it was reviewed (plan hash is now \
-             {}, expected {expected}); run `stagegate migrate plan --env {}` again",
+             {}, expected {expected}); run `stagegate migrate plan --env {}{}` again",
             env.name,
             plan.hash,
-            env.name
+            env.name,
+            options
+                .to
+                .as_ref()
+                .map_or_else(String::new, |to| format!(" --to {to}"))
         )));
     }
     Ok(plan)

@@ -358,11 +358,14 @@ fn apply_refuses_a_plan_that_changed_since_it_was_printed() {
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let hash = plan["hash"].as_str().unwrap().to_string();
     c.write("1_a.up.sql", "CREATE TABLE a (id bigint);\n");
-    let out = c.apply("staging", &["--plan-hash", &hash]);
+    let out = c.apply("staging", &["--to", "1", "--plan-hash", &hash]);
     assert_exit(&out, 3);
     assert!(
         out.stderr
-            .contains("the plan changed since it was reviewed"),
+            .contains("the plan changed since it was reviewed")
+            && out
+                .stderr
+                .contains("run `stagegate migrate plan --env staging --to 1` again"),
         "{}",
         out.stderr
     );
