@@ -484,10 +484,21 @@ pub async fn take(
     let counts = count_rows(&client, &tables);
     let (dumped, counted) = tokio::join!(dump, counts);
     let _ = client.batch_execute("COMMIT").await;
-    dumped.map_err(|message| BackupError::Dump {
-        env: name.to_string(),
-        program: tools.pg_dump.clone(),
-        message,
+    dumped.map_err(|mut message| {
+        // pg_dump enforces --lock-wait-timeout with a statement timeout on its LOCK TABLE.
+        if let Some(timeout) = env.lock_timeout
+            && message.contains("LOCK TABLE")
+            && message.contains("timeout")
+        {
+            message.push_str(&format!(
+                " (it waited longer than the environment's lock_timeout of {timeout} for a                  table lock: another session holds a conflicting lock)"
+            ));
+        }
+        BackupError::Dump {
+            env: name.to_string(),
+            program: tools.pg_dump.clone(),
+            message,
+        }
     })?;
     let tables = counted.map_err(|(table, error)| BackupError::Count {
         env: name.to_string(),
@@ -871,6 +882,8 @@ pub async fn restore(
     let output = connection
         .command(pg_restore)
         .arg("--no-password")
+        // pg_restore needs the flag to restore at all; the password stays in the passfile.
+        .arg(format!("--dbname={}", connection.conninfo()))
         .arg("--no-owner")
         .arg("--no-privileges")
         .arg(file)
