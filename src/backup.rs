@@ -569,7 +569,8 @@ pub async fn take(
     })
 }
 
-async fn server_version(
+/// The server's version (`server_version_num`, and `server_version`'s first word).
+pub async fn server_version(
     client: &tokio_postgres::Client,
 ) -> Result<PgVersion, tokio_postgres::Error> {
     let row = client

@@ -361,23 +361,9 @@ fn find_recorded<'a>(
 
 async fn server_version_of(env: &Environment) -> anyhow::Result<backup::PgVersion> {
     let client = db::connect(&env.url).await.map_err(exit::execution)?;
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version_num')::int, current_setting('server_version')",
-            &[],
-        )
+    backup::server_version(&client)
         .await
-        .map_err(exit::execution)?;
-    let num: i32 = row.get(0);
-    let text: String = row.get(1);
-    Ok(backup::PgVersion {
-        num: u32::try_from(num).unwrap_or(0),
-        text: text
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    })
+        .map_err(exit::execution)
 }
 
 /// The archive's table of contents lists data for every table the manifest counted.
