@@ -5,6 +5,7 @@
 //! do file I/O but no database work.
 
 pub mod analyze;
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;

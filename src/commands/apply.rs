@@ -38,6 +38,7 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         promote_source,
         confirm,
         migrations_dir: config.migrations_dir(),
+        backup_tools: config.backup.clone(),
     };
     let dir = config.migrations_dir();
     let layout = config.migrations.layout;

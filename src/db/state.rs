@@ -663,6 +663,43 @@ impl StateStore {
         Ok(())
     }
 
+    /// Appends a `backup` event: no migration (version NULL), the archive's file name as
+    /// `name`, its SHA-256 as `checksum`, the manifest (JSON) as `detail`. Returns its hash.
+    pub async fn record_backup(
+        &mut self,
+        file: &str,
+        sha256: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<String, StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('backup', NULL::text, $1, $2, $3, $4) AS "hash!""#,
+            file,
+            sha256,
+            os_user,
+            detail,
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
+    /// The `backup` events, oldest first; empty when the state schema does not exist yet.
+    pub async fn backup_events(&mut self) -> Result<Vec<Event>, StateError> {
+        if self.schema_version().await?.is_none() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as!(
+            Event,
+            r#"SELECT id, at, kind, version, name, checksum, db_user, os_user, detail,
+                      prev_hash, hash
+               FROM stagegate.events WHERE kind = 'backup' ORDER BY id"#
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
     /// The newest event as the log's own anchor records it: id, hash, and the id after which
     /// ids are consecutive. `None` before the state schema has one.
     pub async fn chain_head(&mut self) -> Result<Option<ChainHead>, StateError> {

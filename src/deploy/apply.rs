@@ -44,6 +44,8 @@ pub struct ApplyOptions {
     pub confirm: confirm::Request,
     /// The migrations directory, whose git commit is recorded with a confirmation.
     pub migrations_dir: std::path::PathBuf,
+    /// `[backup]`: the pg_dump the backup gate uses.
+    pub backup_tools: crate::config::BackupToolsConfig,
 }
 
 /// One migration that ran.
@@ -329,6 +331,24 @@ async fn apply_locked(
     promotion_gate(env, &mut report.plan, &pending, options).await?;
     store.ensure_schema().await?;
     confirmation_gate(env, &report.plan, store, options, os_user.as_deref()).await?;
+    if env.backup.is_some() {
+        let backup =
+            crate::backup::take(env, &options.backup_tools, store, printer, "migrate apply")
+                .await
+                .map_err(crate::backup::BackupError::into_exit)?;
+        printer.note(&format!(
+            "backup of `{}`: {} ({}, {})",
+            env.name,
+            backup.path.display(),
+            crate::backup::human_size(backup.manifest.size),
+            backup.manifest.sha256
+        ));
+        report.plan.set_gate(plan::Gate {
+            name: "backup",
+            status: "pass",
+            detail: format!("{} ({})", backup.path.display(), backup.manifest.sha256),
+        });
+    }
     if let Some(gate) = report.plan.gates.iter().find(|g| g.status == "pending") {
         return Err(exit::refused(anyhow::anyhow!(
             "refusing to apply to `{}`: the {} gate was not checked; nothing was run",

@@ -35,7 +35,7 @@ pub struct PlannedMigration {
 #[derive(Debug, Clone, Serialize)]
 pub struct Gate {
     pub name: &'static str,
-    /// `pass`, `refuse`, `required` (confirmation: asked for when apply runs), `pending`
+    /// `pass`, `refuse`, `required` (confirmation and backup: done when apply runs), `pending`
     /// (promotion: not read yet) or `not-configured`.
     pub status: &'static str,
     pub detail: String,
@@ -301,11 +301,11 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
     gates.push(match &env.backup {
         Some(backup) => Gate {
             name: "backup",
-            status: "refuse",
+            status: "required",
             detail: format!(
-                "backup (dir {}) is configured, and backups are not implemented yet: apply \
-                 refuses rather than skip it",
-                backup.dir.display()
+                "pg_dump into {} (verified, keep {}) before the first statement",
+                backup.dir.display(),
+                backup.keep
             ),
         },
         None => off("backup"),

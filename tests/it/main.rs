@@ -2,6 +2,7 @@
 //!
 //! One test binary (faster to link than one per file); modules by subject.
 
+mod backup;
 mod cli;
 mod db;
 mod faults;

@@ -949,21 +949,63 @@ fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
 }
 
 #[test]
-fn gates_that_are_not_built_yet_refuse_instead_of_being_skipped() {
-    let (setting, gate) = (
-        "backup = { dir = \"backups\" }",
-        "backup gate: backup (dir ",
-    );
-    let p = Project::new(setting);
+fn the_backup_gate_backs_up_before_the_first_statement_or_refuses() {
+    // No usable pg_dump: refused, nothing applied, no file left.
+    let p = Project::new("backup = { dir = \"backups\" }");
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[backup]\npg_dump = \"/nonexistent/pg_dump\"\n\n\
+             [environments.staging]\nurl = \"${{{URL_VAR}}}\"\nbackup = {{ dir = \"backups\" }}\n"
+        ),
+    )
+    .unwrap();
     p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(
+        plan.stdout.contains("backup       required: pg_dump into "),
+        "{}",
+        plan.stdout
+    );
     let out = p.apply();
     assert_exit(&out, 3);
-    assert!(out.stderr.contains(gate), "{setting}: {}", out.stderr);
-    assert!(out.stderr.contains("not implemented yet"), "{}", out.stderr);
-    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
-    assert_exit(&plan, 3);
-    assert!(plan.stdout.contains("refuse"), "{}", plan.stdout);
+    assert!(
+        out.stderr.contains("/nonexistent/pg_dump"),
+        "{}",
+        out.stderr
+    );
     assert!(tables(&p).is_empty());
+    let files = std::fs::read_dir(p.dir.path().join("backups"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0);
+
+    // With the real pg_dump: the archive is taken, recorded, and then the migration runs.
+    let p = Project::new("backup = { dir = \"backups\" }");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("backup of `staging`: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a"]);
+    let kinds = p.query("SELECT kind FROM stagegate.events ORDER BY id");
+    let kinds: Vec<&str> = kinds.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(kinds, ["backup", "apply"]);
+    let dumps: Vec<_> = std::fs::read_dir(p.dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+#[test]
+fn promotion_gate_names_what_is_missing() {
     let p = Project::new("");
     std::fs::write(
         p.dir.path().join("stagegate.toml"),
