@@ -540,7 +540,13 @@ pub async fn take(
     let detail = serde_json::to_string(&manifest).expect("a manifest serialises");
     let os_user = state::os_user();
     let event_hash = match store
-        .record_backup(&file, &sha256, os_user.as_deref(), &detail)
+        .record_run_event(
+            "backup",
+            Some(&file),
+            Some(&sha256),
+            os_user.as_deref(),
+            &detail,
+        )
         .await
     {
         Ok(hash) => hash,

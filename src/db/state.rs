@@ -619,17 +619,21 @@ impl StateStore {
     }
 
     /// Appends one event about a run rather than one migration (a confirmation, a backup):
-    /// its version, name and checksum are NULL, so it never counts as a migration's latest
-    /// event. Returns the event's hash.
+    /// its version is NULL, so it never counts as a migration's latest event. A backup names
+    /// its archive's file as `name` and its SHA-256 as `checksum`. Returns the event's hash.
     pub async fn record_run_event(
         &mut self,
         kind: &str,
+        name: Option<&str>,
+        checksum: Option<&str>,
         os_user: Option<&str>,
         detail: &str,
     ) -> Result<String, StateError> {
         sqlx::query_scalar!(
-            r#"SELECT stagegate.append_event($1, NULL, NULL, NULL, $2, $3) AS "hash!""#,
+            r#"SELECT stagegate.append_event($1, NULL::text, $2, $3, $4, $5) AS "hash!""#,
             kind,
+            name,
+            checksum,
             os_user,
             detail,
         )
@@ -661,27 +665,6 @@ impl StateStore {
         .await
         .map_err(self.query_error())?;
         Ok(())
-    }
-
-    /// Appends a `backup` event: no migration (version NULL), the archive's file name as
-    /// `name`, its SHA-256 as `checksum`, the manifest (JSON) as `detail`. Returns its hash.
-    pub async fn record_backup(
-        &mut self,
-        file: &str,
-        sha256: &str,
-        os_user: Option<&str>,
-        detail: &str,
-    ) -> Result<String, StateError> {
-        sqlx::query_scalar!(
-            r#"SELECT stagegate.append_event('backup', NULL::text, $1, $2, $3, $4) AS "hash!""#,
-            file,
-            sha256,
-            os_user,
-            detail,
-        )
-        .fetch_one(&mut self.conn)
-        .await
-        .map_err(self.query_error())
     }
 
     /// The `backup` events, oldest first; empty when the state schema does not exist yet.

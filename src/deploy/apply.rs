@@ -250,7 +250,7 @@ async fn confirmation_gate(
     });
     store.ensure_schema().await.map_err(exit::execution)?;
     store
-        .record_run_event("confirmation", os_user, &detail.to_string())
+        .record_run_event("confirmation", None, None, os_user, &detail.to_string())
         .await
         .map_err(exit::execution)?;
     Ok(())
