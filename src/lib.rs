@@ -14,5 +14,6 @@ pub mod env_vars;
 pub mod exit;
 pub mod lint;
 pub mod printer;
+pub mod scratch;
 pub mod source;
 pub mod sql;

@@ -10,3 +10,4 @@ mod layouts;
 mod lint;
 mod real_world;
 mod runner;
+mod scratch;
