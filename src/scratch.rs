@@ -367,7 +367,7 @@ impl Cluster {
     /// A URL of `database` on this server ("postgres" exists; callers may create others).
     pub fn url(&self, database: &str) -> DatabaseUrl {
         DatabaseUrl::new(format!(
-            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
+            "postgres://postgres@127.0.0.1:{}/{database}",
             self.port
         ))
     }

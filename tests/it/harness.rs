@@ -2,9 +2,13 @@
 //!
 //! `STAGEGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names
 //! a server where the tests may create databases. Each [`TestDb`] is a new, uniquely named
-//! database, dropped when the value is dropped. Where no server answers and a Docker engine is
-//! reachable, a pinned `postgres` image is started once with testcontainers. Where neither is
-//! available, the test fails with a message saying how to provide one: it never skips.
+//! database, dropped when the value is dropped. Where no server answers there, the harness
+//! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::scratch::Cluster`])
+//! from the local server binaries, once per test process; its watchdog stops it and removes its
+//! directory when the process exits (statics are never dropped). Without server binaries, a
+//! pinned `postgres` image is started with testcontainers where a Docker engine is reachable.
+//! Where none of these works, the test fails with a message saying how to provide one: it
+//! never skips.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -17,6 +21,8 @@ use stagegate::env_vars::STAGEGATE_TEST_DATABASE_URL;
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Pinned so every run tests the same server.
 const IMAGE: (&str, &str) = ("postgres", "15.10-alpine");
+/// The major version a throwaway cluster prefers, where several are installed: the image's.
+const MAJOR: u32 = 15;
 
 /// A scratch database of its own for one test.
 pub struct TestDb {
@@ -94,34 +100,115 @@ fn admin(server: &str, sql: &str) {
 fn server() -> &'static str {
     static SERVER: OnceLock<String> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let configured = std::env::var(STAGEGATE_TEST_DATABASE_URL)
+        let url = std::env::var(STAGEGATE_TEST_DATABASE_URL)
             .ok()
-            .filter(|v| !v.is_empty());
-        let url = configured
-            .clone()
+            .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_URL.to_string());
         let probe = DatabaseUrl::new(format!(
             "{url}{}connect_timeout=5",
             if url.contains('?') { '&' } else { '?' }
         ));
         let reached = block_on(async move { stagegate::db::connect(&probe).await.map(drop) });
-        match reached {
-            Ok(()) => url,
-            Err(error) if configured.is_none() && docker_reachable() => start_container()
-                .unwrap_or_else(|container_error| {
-                    fail(&url, &format!("{error}; Docker: {container_error}"))
-                }),
-            Err(error) => fail(&url, &error.to_string()),
+        let Err(error) = reached else {
+            return url;
+        };
+        match start_cluster() {
+            Ok(cluster_url) => cluster_url,
+            Err(cluster_error) if docker_reachable() => {
+                start_container().unwrap_or_else(|container_error| {
+                    fail(
+                        &url,
+                        &error.to_string(),
+                        &format!("{cluster_error}\nDocker: {container_error}"),
+                    )
+                })
+            }
+            Err(cluster_error) => fail(&url, &error.to_string(), &cluster_error),
         }
     })
 }
 
-fn fail(url: &str, why: &str) -> ! {
+/// Starts the throwaway cluster, kept for the life of the test process.
+fn start_cluster() -> Result<String, String> {
+    use stagegate::scratch::{Cluster, ScratchOptions};
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    let options = ScratchOptions {
+        bin_dir: None,
+        prefer_major: Some(MAJOR),
+    };
+    let cluster = Cluster::start(&options).map_err(|e| e.to_string())?;
+    let url = cluster.url("postgres").expose().to_string();
+    eprintln!(
+        "tests: using a throwaway PostgreSQL {} at {url} ({})",
+        cluster.major(),
+        cluster.dir().display()
+    );
+    offer_tls(&cluster, &url)?;
+    let _ = CLUSTER.set(cluster);
+    Ok(url)
+}
+
+/// Debian's snakeoil certificate and key, which the machine's own cluster serves.
+const SNAKEOIL: (&str, &str) = (
+    "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+    "/etc/ssl/private/ssl-cert-snakeoil.key",
+);
+
+/// Serves TLS with the snakeoil certificate where it exists, as the machine's cluster does, so
+/// the TLS tests (and `sslmode=prefer`) see the same server. The key is copied into the
+/// cluster's directory for the server's user, who may not read the original.
+fn offer_tls(cluster: &stagegate::scratch::Cluster, url: &str) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (cert, key) = SNAKEOIL;
+    let Ok(key_text) = std::fs::read(key) else {
+        return Ok(());
+    };
+    let owner = cluster.dir().metadata().map_err(|e| e.to_string())?;
+    let copy = |from: &str, name: &str, text: &[u8]| -> Result<String, String> {
+        let to = cluster.dir().join(name);
+        std::fs::write(&to, text).map_err(|e| format!("copying {from}: {e}"))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::os::unix::fs::chown(&to, Some(owner.uid()), Some(owner.gid())))
+            .map_err(|e| format!("{}: {e}", to.display()))?;
+        Ok(to.display().to_string())
+    };
+    let cert_text = std::fs::read(cert).map_err(|e| format!("{cert}: {e}"))?;
+    let cert = copy(cert, "server.crt", &cert_text)?;
+    let key = copy(key, "server.key", &key_text)?;
+    // ALTER SYSTEM refuses a transaction block, which a multi-statement batch is.
+    for setting in [
+        format!("ssl_cert_file = '{cert}'"),
+        format!("ssl_key_file = '{key}'"),
+        "ssl = on".to_string(),
+    ] {
+        admin(url, &format!("ALTER SYSTEM SET {setting}"));
+    }
+    admin(url, "SELECT pg_reload_conf()");
+    // The postmaster reloads on its own time; new sessions see it once it has.
+    for _ in 0..100 {
+        let probe = DatabaseUrl::new(url.to_string());
+        let ssl = block_on(async move {
+            let client = stagegate::db::connect(&probe).await.ok()?;
+            let row = client.query_one("SHOW ssl", &[]).await.ok()?;
+            Some(row.get::<_, String>(0))
+        });
+        if ssl.as_deref() == Some("on") {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "the throwaway cluster at {url} did not turn ssl on"
+    ))
+}
+
+fn fail(url: &str, why: &str, cluster: &str) -> ! {
     panic!(
-        "\n\nNo PostgreSQL for the tests: {} did not answer ({why}).\n\
+        "\n\nNo PostgreSQL for the tests: {} did not answer ({why}), and no throwaway cluster \
+         could be started:\n{cluster}\n\
          Provide one of:\n  \
+         - the server binaries: apt-get install postgresql (Debian/Ubuntu)\n  \
          - a server where the tests may create databases, named by {STAGEGATE_TEST_DATABASE_URL}\n  \
-         - the local server: pg_ctlcluster --skip-systemctl-redirect 15 main start\n  \
          - a running Docker engine, so the tests start {}:{} with testcontainers\n",
         stagegate::config::redact(url),
         IMAGE.0,
