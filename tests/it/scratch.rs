@@ -238,3 +238,36 @@ fn a_cluster_is_removed_when_its_process_gets_sigterm() {
 fn a_cluster_is_removed_when_its_process_gets_sigkill() {
     interrupt_a_process_holding_a_cluster("KILL");
 }
+
+#[test]
+fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
+    use stagegate::config::Config;
+    use stagegate::printer::Printer;
+    use stagegate::scratch::Shadow;
+
+    let printer = Printer::plain();
+    let configured = Config::parse(
+        "[shadow]\nurl = \"postgres://me@db.example/scratch\"\n",
+        Path::new("/project/stagegate.toml"),
+    )
+    .unwrap();
+    let flag = Shadow::resolve(&configured, Some("postgres://me@flag/x"), &printer).unwrap();
+    assert!(matches!(flag, Shadow::Url(_)));
+    assert_eq!(flag.url().expose(), "postgres://me@flag/x");
+    let from_config = Shadow::resolve(&configured, None, &printer).unwrap();
+    assert_eq!(
+        from_config.url().expose(),
+        "postgres://me@db.example/scratch"
+    );
+
+    let nothing = Config::defaults(Path::new("/project"));
+    let own = Shadow::resolve(&nothing, None, &printer).unwrap();
+    let Shadow::Cluster(cluster) = &own else {
+        panic!("expected a cluster of its own, got {own:?}");
+    };
+    let dir = cluster.dir().to_path_buf();
+    assert_eq!(server_version_num(cluster) / 10_000, cluster.major());
+    assert_eq!(own.url(), cluster.url("postgres"));
+    drop(own);
+    assert!(!dir.exists(), "{} left after drop", dir.display());
+}
