@@ -689,6 +689,24 @@ mod tests {
     }
 
     #[test]
+    fn no_binaries_names_where_it_looked_the_flag_and_the_package() {
+        let error = ScratchError::NotFound {
+            looked: vec![
+                "PATH".to_string(),
+                "/usr/lib/postgresql/<N>/bin".to_string(),
+            ],
+        }
+        .to_string();
+        assert!(
+            error.contains("looked in: PATH, /usr/lib/postgresql/<N>/bin"),
+            "{error}"
+        );
+        assert!(error.contains("--shadow URL"), "{error}");
+        assert!(error.contains("[shadow] url"), "{error}");
+        assert!(error.contains("apt-get install postgresql"), "{error}");
+    }
+
+    #[test]
     fn a_bin_dir_without_the_programs_is_named_in_the_error() {
         let empty = tempfile::tempdir().unwrap();
         let error = find_binaries(&ScratchOptions {
