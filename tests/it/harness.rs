@@ -4,8 +4,9 @@
 //! a server where the tests may create databases. Each [`TestDb`] is a new, uniquely named
 //! database, dropped when the value is dropped. Where no server answers there, the harness
 //! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::scratch::Cluster`])
-//! from the local server binaries, once per test process; its watchdog stops it and removes its
-//! directory when the process exits (statics are never dropped). Without server binaries, a
+//! from the local server binaries, once per test process (under nextest, one for all its test
+//! processes: [`shared_cluster`]); its watchdog stops it and removes its directory when the
+//! process holding it exits (statics are never dropped). Without server binaries, a
 //! pinned `postgres` image is started with testcontainers where a Docker engine is reachable.
 //! Where none of these works, the test fails with a message saying how to provide one: it
 //! never skips.
