@@ -16,5 +16,6 @@ pub mod exit;
 pub mod lint;
 pub mod printer;
 pub(crate) mod reversible;
+pub mod scratch;
 pub mod source;
 pub mod sql;

@@ -2,9 +2,14 @@
 //!
 //! `STAGEGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names
 //! a server where the tests may create databases. Each [`TestDb`] is a new, uniquely named
-//! database, dropped when the value is dropped. Where no server answers and a Docker engine is
-//! reachable, a pinned `postgres` image is started once with testcontainers. Where neither is
-//! available, the test fails with a message saying how to provide one: it never skips.
+//! database, dropped when the value is dropped. Where no server answers there, the harness
+//! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::scratch::Cluster`])
+//! from the local server binaries, once per test process (under nextest, one for all its test
+//! processes: [`shared_cluster`]); its watchdog stops it and removes its directory when the
+//! process holding it exits (statics are never dropped). Without server binaries, a
+//! pinned `postgres` image is started with testcontainers where a Docker engine is reachable.
+//! Where none of these works, the test fails with a message saying how to provide one: it
+//! never skips.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -17,6 +22,8 @@ use stagegate::env_vars::STAGEGATE_TEST_DATABASE_URL;
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Pinned so every run tests the same server.
 const IMAGE: (&str, &str) = ("postgres", "15.10-alpine");
+/// The major version a throwaway cluster prefers, where several are installed: the image's.
+const MAJOR: u32 = 15;
 
 /// A scratch database of its own for one test.
 pub struct TestDb {
@@ -94,34 +101,277 @@ fn admin(server: &str, sql: &str) {
 fn server() -> &'static str {
     static SERVER: OnceLock<String> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let configured = std::env::var(STAGEGATE_TEST_DATABASE_URL)
+        let url = std::env::var(STAGEGATE_TEST_DATABASE_URL)
             .ok()
-            .filter(|v| !v.is_empty());
-        let url = configured
-            .clone()
+            .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_URL.to_string());
         let probe = DatabaseUrl::new(format!(
             "{url}{}connect_timeout=5",
             if url.contains('?') { '&' } else { '?' }
         ));
         let reached = block_on(async move { stagegate::db::connect(&probe).await.map(drop) });
-        match reached {
-            Ok(()) => url,
-            Err(error) if configured.is_none() && docker_reachable() => start_container()
-                .unwrap_or_else(|container_error| {
-                    fail(&url, &format!("{error}; Docker: {container_error}"))
-                }),
-            Err(error) => fail(&url, &error.to_string()),
+        let Err(error) = reached else {
+            return url;
+        };
+        let cluster = if std::env::var_os("NEXTEST").is_some() {
+            shared_cluster()
+        } else {
+            start_cluster()
+        };
+        match cluster {
+            Ok(cluster_url) => cluster_url,
+            Err(cluster_error) if docker_reachable() => {
+                start_container().unwrap_or_else(|container_error| {
+                    fail(
+                        &url,
+                        &error.to_string(),
+                        &format!("{cluster_error}\nDocker: {container_error}"),
+                    )
+                })
+            }
+            Err(cluster_error) => fail(&url, &error.to_string(), &cluster_error),
         }
     })
 }
 
-fn fail(url: &str, why: &str) -> ! {
+/// Starts the throwaway cluster, kept for the life of the test process.
+fn start_cluster() -> Result<String, String> {
+    static CLUSTER: OnceLock<stagegate::scratch::Cluster> = OnceLock::new();
+    let (cluster, url) = new_cluster()?;
+    let _ = CLUSTER.set(cluster);
+    Ok(url)
+}
+
+fn new_cluster() -> Result<(stagegate::scratch::Cluster, String), String> {
+    use stagegate::scratch::{Cluster, ScratchOptions};
+    let options = ScratchOptions {
+        bin_dir: None,
+        prefer_major: Some(MAJOR),
+    };
+    let cluster = Cluster::start(&options).map_err(|e| e.to_string())?;
+    let url = cluster.url("postgres").expose().to_string();
+    eprintln!(
+        "tests: using a throwaway PostgreSQL {} at {url} ({})",
+        cluster.major(),
+        cluster.dir().display()
+    );
+    offer_tls(&cluster, &url)?;
+    Ok((cluster, url))
+}
+
+/// Names the directory of the shared cluster's files, in the keeper process.
+const KEEPER_VAR: &str = "STAGEGATE_TEST_CLUSTER_KEEPER";
+/// How long the keeper waits, with no test process using its cluster, before it stops it.
+const KEEPER_IDLE: Duration = Duration::from_secs(2);
+
+/// Under nextest every test is a process of its own, and a cluster each would cost a second
+/// of start-up per test. So one cluster serves them all, held by a keeper: this test binary
+/// run again as `harness::keep_shared_cluster`. Every test process holds a shared lock on
+/// `users.lock` for its lifetime (the kernel releases it however the process ends); the
+/// keeper stops the cluster once nobody has held one for [`KEEPER_IDLE`]. `setup.lock`
+/// orders starting a keeper, reading its URL and the keeper's decision to stop.
+fn shared_cluster() -> Result<String, String> {
+    use std::hash::{Hash, Hasher};
+    static USING: OnceLock<std::fs::File> = OnceLock::new();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    exe.hash(&mut hasher);
+    let dir = std::env::temp_dir().join(format!("stagegate-tests-{:016x}", hasher.finish()));
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(name))
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    // The keeper removes the directory when it stops, under both locks: a lock taken on a
+    // file it has just unlinked is worth nothing, so check, and start over.
+    let mut attempts = 0;
+    let (users, setup) = loop {
+        attempts += 1;
+        let locked = std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))
+            .and_then(|()| {
+                let users = open("users.lock")?;
+                users.lock_shared().map_err(|e| e.to_string())?;
+                let setup = open("setup.lock")?;
+                setup.lock().map_err(|e| e.to_string())?;
+                Ok((users, setup))
+            });
+        match locked {
+            Ok((users, setup))
+                if still_at(&users, &dir.join("users.lock"))
+                    && still_at(&setup, &dir.join("setup.lock")) =>
+            {
+                break (users, setup);
+            }
+            Err(error) if attempts >= 20 => return Err(error),
+            Ok(_) if attempts >= 20 => return Err(format!("{} keeps changing", dir.display())),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let _ = USING.set(users);
+    let url_file = dir.join("url");
+    let _held_until_return = setup;
+    if let Ok(url) = std::fs::read_to_string(&url_file) {
+        let probe = DatabaseUrl::new(url.clone());
+        if block_on(async move { stagegate::db::connect(&probe).await.is_ok() }) {
+            return Ok(url);
+        }
+    }
+    let _ = std::fs::remove_file(&url_file);
+    let error_file = dir.join("error");
+    let _ = std::fs::remove_file(&error_file);
+    let mut keeper = std::process::Command::new(&exe);
+    keeper
+        .args([
+            "harness::keep_shared_cluster",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(KEEPER_VAR, &dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut keeper, 0);
+    let mut keeper = keeper
+        .spawn()
+        .map_err(|e| format!("starting the cluster's keeper: {e}"))?;
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(url) = std::fs::read_to_string(&url_file) {
+            // Reaped by a thread, so it does not linger as a zombie of this process.
+            std::thread::spawn(move || keeper.wait());
+            return Ok(url);
+        }
+        if let Some(status) = keeper.try_wait().map_err(|e| e.to_string())? {
+            let error = std::fs::read_to_string(&error_file).unwrap_or_default();
+            return Err(format!("the cluster's keeper ended ({status}): {error}"));
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err("the cluster's keeper did not start a cluster in 120 s".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `file` is still the file at `path` (not unlinked or replaced since it was opened).
+fn still_at(file: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), path.metadata()) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// The keeper of [`shared_cluster`]; runs only when started by it.
+#[test]
+#[ignore = "the keeper process of the cluster shared by nextest's test processes"]
+fn keep_shared_cluster() {
+    let Some(dir) = std::env::var_os(KEEPER_VAR).map(std::path::PathBuf::from) else {
+        return;
+    };
+    let (cluster, url) = match new_cluster() {
+        Ok(started) => started,
+        Err(error) => {
+            std::fs::write(dir.join("error"), &error).unwrap();
+            panic!("{error}");
+        }
+    };
+    let partial = dir.join("url.partial");
+    std::fs::write(&partial, &url).unwrap();
+    std::fs::rename(&partial, dir.join("url")).unwrap();
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    let (users, setup) = (open("users.lock"), open("setup.lock"));
+    let mut idle = Duration::ZERO;
+    let tick = Duration::from_millis(250);
+    loop {
+        std::thread::sleep(tick);
+        setup.lock().unwrap();
+        let unused = users.try_lock().is_ok();
+        idle = if unused { idle + tick } else { Duration::ZERO };
+        if idle >= KEEPER_IDLE {
+            // Under both locks: no test process reads the URL of a cluster going away, and
+            // one that opened the lock files before they go sees that they went.
+            drop(cluster);
+            std::fs::remove_dir_all(&dir).unwrap();
+            return;
+        }
+        if unused {
+            users.unlock().unwrap();
+        }
+        setup.unlock().unwrap();
+    }
+}
+
+/// Debian's snakeoil certificate and key, which the machine's own cluster serves.
+const SNAKEOIL: (&str, &str) = (
+    "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+    "/etc/ssl/private/ssl-cert-snakeoil.key",
+);
+
+/// Serves TLS with the snakeoil certificate where it exists, as the machine's cluster does, so
+/// the TLS tests (and `sslmode=prefer`) see the same server. The key is copied into the
+/// cluster's directory for the server's user, who may not read the original.
+fn offer_tls(cluster: &stagegate::scratch::Cluster, url: &str) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (cert, key) = SNAKEOIL;
+    let Ok(key_text) = std::fs::read(key) else {
+        return Ok(());
+    };
+    let owner = cluster.dir().metadata().map_err(|e| e.to_string())?;
+    let copy = |from: &str, name: &str, text: &[u8]| -> Result<String, String> {
+        let to = cluster.dir().join(name);
+        std::fs::write(&to, text).map_err(|e| format!("copying {from}: {e}"))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::os::unix::fs::chown(&to, Some(owner.uid()), Some(owner.gid())))
+            .map_err(|e| format!("{}: {e}", to.display()))?;
+        Ok(to.display().to_string())
+    };
+    let cert_text = std::fs::read(cert).map_err(|e| format!("{cert}: {e}"))?;
+    let cert = copy(cert, "server.crt", &cert_text)?;
+    let key = copy(key, "server.key", &key_text)?;
+    // ALTER SYSTEM refuses a transaction block, which a multi-statement batch is.
+    for setting in [
+        format!("ssl_cert_file = '{cert}'"),
+        format!("ssl_key_file = '{key}'"),
+        "ssl = on".to_string(),
+    ] {
+        admin(url, &format!("ALTER SYSTEM SET {setting}"));
+    }
+    admin(url, "SELECT pg_reload_conf()");
+    // The postmaster reloads on its own time; new sessions see it once it has.
+    for _ in 0..100 {
+        let probe = DatabaseUrl::new(url.to_string());
+        let ssl = block_on(async move {
+            let client = stagegate::db::connect(&probe).await.ok()?;
+            let row = client.query_one("SHOW ssl", &[]).await.ok()?;
+            Some(row.get::<_, String>(0))
+        });
+        if ssl.as_deref() == Some("on") {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "the throwaway cluster at {url} did not turn ssl on"
+    ))
+}
+
+fn fail(url: &str, why: &str, cluster: &str) -> ! {
     panic!(
-        "\n\nNo PostgreSQL for the tests: {} did not answer ({why}).\n\
+        "\n\nNo PostgreSQL for the tests: {} did not answer ({why}), and no throwaway cluster \
+         could be started:\n{cluster}\n\
          Provide one of:\n  \
+         - the server binaries: apt-get install postgresql (Debian/Ubuntu)\n  \
          - a server where the tests may create databases, named by {STAGEGATE_TEST_DATABASE_URL}\n  \
-         - the local server: pg_ctlcluster --skip-systemctl-redirect 15 main start\n  \
          - a running Docker engine, so the tests start {}:{} with testcontainers\n",
         stagegate::config::redact(url),
         IMAGE.0,

@@ -13,3 +13,4 @@ mod lint;
 mod real_world;
 mod reversible;
 mod runner;
+mod scratch;

@@ -1,0 +1,273 @@
+//! The throwaway scratch cluster (`stagegate::scratch`), started from the real server
+//! binaries: it answers, it leaves nothing behind when dropped, when its start fails, or when
+//! the process holding it is interrupted or killed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stagegate::scratch::{Cluster, ScratchOptions};
+
+use crate::harness::block_on;
+
+/// Set in the child process the interruption tests start (this test binary run again).
+const CHILD_VAR: &str = "STAGEGATE_TEST_SCRATCH_CHILD";
+
+fn server_version_num(cluster: &Cluster) -> u32 {
+    let url = cluster.url("postgres");
+    block_on(async move {
+        let client = stagegate::db::connect(&url).await.unwrap();
+        let row = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .unwrap();
+        row.get::<_, i32>(0) as u32
+    })
+}
+
+/// Whether the process exists and is not a zombie waiting for init to reap it.
+fn alive(pid: u32) -> bool {
+    let out = Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    let stat = String::from_utf8_lossy(&out.stdout);
+    !stat.trim().is_empty() && !stat.trim_start().starts_with('Z')
+}
+
+/// Waits (bounded) until the process is gone and the directory removed.
+fn assert_cleaned_up(pid: u32, dir: &Path, after: &str) {
+    let started = Instant::now();
+    while alive(pid) || dir.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{after}: postmaster {pid} alive: {}, {} exists: {}",
+            alive(pid),
+            dir.display(),
+            dir.exists()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_cluster_answers_with_its_major_version_and_is_gone_after_drop() {
+    let cluster = Cluster::start(&ScratchOptions::default()).unwrap();
+    let version = server_version_num(&cluster);
+    assert_eq!(
+        version / 10_000,
+        cluster.major(),
+        "server_version_num {version}"
+    );
+    let pid = cluster.pid().expect("a running postmaster has a pid file");
+    assert!(alive(pid));
+    let dir = cluster.dir().to_path_buf();
+    assert!(dir.join("data").join("PG_VERSION").exists());
+    drop(cluster);
+    // Drop waits for the watchdog: no polling needed.
+    assert!(!alive(pid), "postmaster {pid} still running after drop");
+    assert!(!dir.exists(), "{} left after drop", dir.display());
+}
+
+#[test]
+fn the_preferred_major_version_is_chosen_when_installed() {
+    let newest = stagegate::scratch::find_binaries(&ScratchOptions::default()).unwrap();
+    let preferred = stagegate::scratch::find_binaries(&ScratchOptions {
+        bin_dir: None,
+        prefer_major: Some(newest.major),
+    })
+    .unwrap();
+    assert_eq!(preferred.major, newest.major);
+    // Not installed: the newest, rather than nothing.
+    let fallback = stagegate::scratch::find_binaries(&ScratchOptions {
+        bin_dir: None,
+        prefer_major: Some(8),
+    })
+    .unwrap();
+    assert_eq!(fallback, newest);
+}
+
+fn scratch_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("stagegate-scratch-")
+        })
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn a_bad_bin_dir_fails_with_its_name_and_leaves_no_directory() {
+    let before = scratch_dirs();
+    let missing = std::env::temp_dir().join("stagegate-no-such-bin-dir");
+    let error = Cluster::start(&ScratchOptions {
+        bin_dir: Some(missing.clone()),
+        prefer_major: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "[shadow] bin_dir {}: no such directory (it must hold initdb, pg_ctl and postgres; \
+             or give --shadow URL)",
+            missing.display()
+        )
+    );
+    // A directory with programs that are not PostgreSQL's: initdb runs and fails.
+    let fake = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    // Reachable by the unprivileged user the programs run as under root.
+    std::fs::set_permissions(fake.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for program in ["initdb", "pg_ctl", "postgres"] {
+        let path = fake.path().join(program);
+        std::fs::write(
+            &path,
+            "#!/bin/sh\n[ \"$1\" = --version ] && echo 'postgres (PostgreSQL) 15.0' && exit 0\n\
+             echo 'initdb: broken on purpose' >&2; exit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let error = Cluster::start(&ScratchOptions {
+        bin_dir: Some(fake.path().to_path_buf()),
+        prefer_major: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("scratch cluster: initdb failed (exit status: 1)"),
+        "{error}"
+    );
+    assert!(error.contains("initdb: broken on purpose"), "{error}");
+    // Other tests' clusters may come and go meanwhile; none of ours is left.
+    let after = scratch_dirs();
+    let left: Vec<&PathBuf> = after.iter().filter(|d| !before.contains(d)).collect();
+    let started = Instant::now();
+    for dir in left {
+        // Another test's cluster, or ours going away: ours has no data/PG_VERSION ever.
+        while dir.exists() && !dir.join("data").join("PG_VERSION").exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} left by a failed start",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Run only as the child of the interruption tests: starts a cluster, writes its
+/// postmaster's pid and its directory to the file `CHILD_VAR` names, and waits to be
+/// signalled.
+#[test]
+#[ignore = "the child process of the interruption tests"]
+fn child_holding_a_cluster() {
+    let Some(report) = std::env::var_os(CHILD_VAR) else {
+        return;
+    };
+    let cluster = Cluster::start(&ScratchOptions::default()).unwrap();
+    let partial = PathBuf::from(&report).with_extension("partial");
+    let line = format!("{} {}", cluster.pid().unwrap(), cluster.dir().display());
+    std::fs::write(&partial, line).unwrap();
+    std::fs::rename(&partial, &report).unwrap();
+    std::thread::sleep(Duration::from_secs(120));
+    panic!("never signalled");
+}
+
+/// Starts the child, waits for its cluster, signals the child, and checks what is left.
+fn interrupt_a_process_holding_a_cluster(signal: &str) {
+    let reports = tempfile::tempdir().unwrap();
+    let report = reports.path().join("cluster");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "scratch::child_holding_a_cluster",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, &report)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let line = loop {
+        if let Ok(line) = std::fs::read_to_string(&report) {
+            break line;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the child ended before its cluster started: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the child's cluster never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (pid, dir) = line.split_once(' ').unwrap();
+    let pid: u32 = pid.parse().unwrap();
+    let dir = PathBuf::from(dir);
+    assert!(alive(pid), "the child's postmaster runs");
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(!exit.success(), "the child ended by SIG{signal}: {exit}");
+    assert_cleaned_up(pid, &dir, &format!("after SIG{signal} to its holder"));
+}
+
+#[test]
+fn a_cluster_is_removed_when_its_process_gets_sigint() {
+    interrupt_a_process_holding_a_cluster("INT");
+}
+
+#[test]
+fn a_cluster_is_removed_when_its_process_gets_sigterm() {
+    interrupt_a_process_holding_a_cluster("TERM");
+}
+
+#[test]
+fn a_cluster_is_removed_when_its_process_gets_sigkill() {
+    interrupt_a_process_holding_a_cluster("KILL");
+}
+
+#[test]
+fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
+    use stagegate::config::Config;
+    use stagegate::printer::Printer;
+    use stagegate::scratch::Shadow;
+
+    let printer = Printer::plain();
+    let configured = Config::parse(
+        "[shadow]\nurl = \"postgres://me@db.example/scratch\"\n",
+        Path::new("/project/stagegate.toml"),
+    )
+    .unwrap();
+    let flag = Shadow::resolve(&configured, Some("postgres://me@flag/x"), &printer).unwrap();
+    assert!(matches!(flag, Shadow::Url(_)));
+    assert_eq!(flag.url().expose(), "postgres://me@flag/x");
+    let from_config = Shadow::resolve(&configured, None, &printer).unwrap();
+    assert_eq!(
+        from_config.url().expose(),
+        "postgres://me@db.example/scratch"
+    );
+
+    let nothing = Config::defaults(Path::new("/project"));
+    let own = Shadow::resolve(&nothing, None, &printer).unwrap();
+    let Shadow::Cluster(cluster) = &own else {
+        panic!("expected a cluster of its own, got {own:?}");
+    };
+    let dir = cluster.dir().to_path_buf();
+    assert_eq!(server_version_num(cluster) / 10_000, cluster.major());
+    assert_eq!(own.url(), cluster.url("postgres"));
+    drop(own);
+    assert!(!dir.exists(), "{} left after drop", dir.display());
+}
