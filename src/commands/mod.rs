@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod down;
 mod init;
 mod lint;
 mod new;
@@ -39,7 +40,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Migrate(MigrateCommand::Apply(args)) => {
             return apply::run(&load_config(&cli)?, args, printer);
         }
-        Command::Migrate(MigrateCommand::Down(_)) => "migrate down",
+        Command::Migrate(MigrateCommand::Down(args)) => {
+            return down::run(&load_config(&cli)?, args, printer);
+        }
         Command::Migrate(MigrateCommand::Resolve(args)) => {
             return resolve::run(&load_config(&cli)?, args, printer);
         }

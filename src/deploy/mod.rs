@@ -7,8 +7,10 @@
 
 pub mod apply;
 pub mod concurrent;
+pub mod down;
 pub mod plan;
 pub mod resolve;
+pub(crate) mod runner;
 
 use std::fmt::Write as _;
 
@@ -66,6 +68,11 @@ pub enum State {
     Interrupted,
     /// Applied here, but no file of that version exists locally.
     MissingLocally,
+    /// A no-transaction down script stopped part way (`migrate down` resumes it).
+    Reverting,
+    /// Reverted by `migrate down`, and no file of that version exists locally (with its file,
+    /// a reverted migration is [`State::Pending`]).
+    Reverted,
 }
 
 impl State {
@@ -79,6 +86,8 @@ impl State {
             State::Resolved => "failed, resolved",
             State::Interrupted => "interrupted",
             State::MissingLocally => "missing locally",
+            State::Reverting => "partly reverted",
+            State::Reverted => "reverted",
         }
     }
 
@@ -127,6 +136,8 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Failed => State::Failed,
                 RowStatus::Running if row.resolved_at.is_some() => State::Resolved,
                 RowStatus::Running => State::Interrupted,
+                RowStatus::Reverted => State::Pending,
+                RowStatus::Reverting => State::Reverting,
             },
         };
         entries.push(Entry {
@@ -153,6 +164,8 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
                 RowStatus::Failed => State::Failed,
                 RowStatus::Running => State::Interrupted,
+                RowStatus::Reverted => State::Reverted,
+                RowStatus::Reverting => State::Reverting,
             },
         });
     }
@@ -176,6 +189,8 @@ pub enum RefusalKind {
     OutOfOrder,
     UnresolvedFailure,
     Interrupted,
+    /// A no-transaction down script stopped part way.
+    PartlyReverted,
 }
 
 /// Checks that must pass before anything runs: no applied file was edited, none is missing
@@ -185,7 +200,12 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
     let mut out = Vec::new();
     let newest_applied = entries
         .iter()
-        .filter(|e| matches!(e.state, State::Applied | State::ChecksumMismatch))
+        .filter(|e| {
+            matches!(
+                e.state,
+                State::Applied | State::ChecksumMismatch | State::Reverting
+            )
+        })
         .map(|e| &e.version)
         .max();
     for entry in entries {
@@ -249,6 +269,21 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                     entry.version
                 ),
             )),
+            State::Reverting => {
+                let row = entry.row.as_ref();
+                out.push(refuse(
+                    RefusalKind::PartlyReverted,
+                    format!(
+                        "{label} is partly reverted: its no-transaction down script stopped after \
+                         statement {} of {}; run `stagegate migrate down --env {env} --steps 1` \
+                         to finish it{}",
+                        row.and_then(|r| r.down_statements_done).unwrap_or(0),
+                        row.and_then(|r| r.down_statements_total).unwrap_or(0),
+                        row.and_then(|r| r.error.as_deref())
+                            .map_or(String::new(), |e| format!("\n    error: {e}")),
+                    ),
+                ));
+            }
             _ => {}
         }
         if entry.state.is_pending()
