@@ -661,38 +661,35 @@ async fn data_loss(
                             }
                         }
                     }
-                    Change::DropColumn { table, column, .. } => {
+                    Change::DropColumn { table, column, .. }
                         if !created.contains(&format!("table {table}"))
-                            && !created.contains(&format!("column {table}.{column}"))
-                        {
-                            probe(
-                                "DROP COLUMN drops the column",
-                                Probe::Values {
-                                    table: table.clone(),
-                                    column: column.clone(),
-                                },
-                            );
-                        }
+                            && !created.contains(&format!("column {table}.{column}")) =>
+                    {
+                        probe(
+                            "DROP COLUMN drops the column",
+                            Probe::Values {
+                                table: table.clone(),
+                                column: column.clone(),
+                            },
+                        );
                     }
                     Change::AlterColumnType {
                         table,
                         column,
                         to,
                         using,
-                    } => {
-                        if !created.contains(&format!("table {table}"))
-                            && !created.contains(&format!("column {table}.{column}"))
-                        {
-                            probe(
-                                "ALTER COLUMN TYPE narrows the column",
-                                Probe::Narrowing {
-                                    table: table.clone(),
-                                    column: column.clone(),
-                                    to: to.clone(),
-                                    using: *using,
-                                },
-                            );
-                        }
+                    } if !created.contains(&format!("table {table}"))
+                        && !created.contains(&format!("column {table}.{column}")) =>
+                    {
+                        probe(
+                            "ALTER COLUMN TYPE narrows the column",
+                            Probe::Narrowing {
+                                table: table.clone(),
+                                column: column.clone(),
+                                to: to.clone(),
+                                using: *using,
+                            },
+                        );
                     }
                     Change::Truncate { tables, .. } => {
                         for table in tables {
@@ -706,20 +703,20 @@ async fn data_loss(
                             }
                         }
                     }
-                    Change::Delete { table, has_where } => {
-                        if !created.contains(&format!("table {table}")) {
-                            let what = if *has_where {
-                                "DELETE (with a WHERE clause stagegate cannot evaluate)"
-                            } else {
-                                "DELETE"
-                            };
-                            probe(
-                                what,
-                                Probe::Rows {
-                                    table: table.clone(),
-                                },
-                            );
-                        }
+                    Change::Delete { table, has_where }
+                        if !created.contains(&format!("table {table}")) =>
+                    {
+                        let what = if *has_where {
+                            "DELETE (with a WHERE clause stagegate cannot evaluate)"
+                        } else {
+                            "DELETE"
+                        };
+                        probe(
+                            what,
+                            Probe::Rows {
+                                table: table.clone(),
+                            },
+                        );
                     }
                     Change::Unrecognised { .. } => unclassified.push(format!(
                         "{version} line {line}: `{head}` could not be classified, so stagegate \

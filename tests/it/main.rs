@@ -4,6 +4,7 @@
 
 mod cli;
 mod db;
+mod down;
 mod faults;
 mod harness;
 mod layouts;
