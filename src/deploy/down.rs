@@ -570,6 +570,10 @@ enum Probe {
     Schema {
         schema: String,
     },
+    /// The tables that reference `table` by foreign key, recursively (`TRUNCATE ... CASCADE`).
+    Referencing {
+        table: String,
+    },
     TypeColumns {
         name: String,
     },
@@ -691,7 +695,7 @@ async fn data_loss(
                             },
                         );
                     }
-                    Change::Truncate { tables, .. } => {
+                    Change::Truncate { tables, cascade } => {
                         for table in tables {
                             if !created.contains(&format!("table {table}")) {
                                 probe(
@@ -700,6 +704,14 @@ async fn data_loss(
                                         table: table.clone(),
                                     },
                                 );
+                                if *cascade {
+                                    probe(
+                                        "TRUNCATE ... CASCADE empties the referencing table",
+                                        Probe::Referencing {
+                                            table: table.clone(),
+                                        },
+                                    );
+                                }
                             }
                         }
                     }
@@ -816,6 +828,26 @@ async fn run_probes(
                     ))
                     .await?;
                     found.push((format!("table {table}"), n));
+                }
+            }
+            Probe::Referencing { table } => {
+                let referencing = client
+                    .query(
+                        "WITH RECURSIVE r(oid) AS (SELECT to_regclass($1)::oid \
+                         UNION SELECT c.conrelid FROM pg_constraint c JOIN r ON c.confrelid = r.oid \
+                         WHERE c.contype = 'f') \
+                         SELECT r.oid::regclass::text FROM r \
+                         WHERE r.oid IS NOT NULL AND r.oid <> to_regclass($1)::oid ORDER BY 1",
+                        &[&quoted(table)],
+                    )
+                    .await?;
+                for row in referencing {
+                    let other: String = row.get(0);
+                    let n = count(format!(
+                        "SELECT count(*) FROM (SELECT FROM {other} LIMIT {COUNT_CAP}) s"
+                    ))
+                    .await?;
+                    found.push((format!("table {other}"), n));
                 }
             }
             Probe::TypeColumns { name } => {

@@ -495,3 +495,67 @@ fn plan_shows_the_way_back_of_each_pending_migration() {
         assert!(line.contains(cell), "{line}");
     }
 }
+
+#[test]
+fn cascading_drops_of_schemas_and_types_count_what_they_take_with_them() {
+    let p = Project::new("");
+    p.write(
+        "1_sales.up.sql",
+        "CREATE SCHEMA sales;\nCREATE TABLE sales.orders (id int);\n\
+         CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE TABLE people (id int, m mood);\n\
+         CREATE TABLE parent (id int PRIMARY KEY);\n\
+         CREATE TABLE child (p int REFERENCES parent);\n",
+    );
+    p.write(
+        "1_sales.down.sql",
+        "TRUNCATE parent CASCADE;\nDROP TABLE child, parent;\nDROP TABLE people;\n\
+         DROP TYPE mood CASCADE;\nDROP SCHEMA sales CASCADE;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.query(
+        "INSERT INTO sales.orders VALUES (1), (2); INSERT INTO people VALUES (1, 'ok'); \
+         INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1)",
+    );
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    for wanted in [
+        "DROP SCHEMA ... CASCADE on table sales.orders, which holds 2 row(s)",
+        "TRUNCATE on table parent, which holds 1 row(s)",
+        "TRUNCATE ... CASCADE empties the referencing table on table child, which holds 1 row(s)",
+    ] {
+        assert!(
+            out.stderr.contains(wanted),
+            "wanted `{wanted}` in\n{}",
+            out.stderr
+        );
+    }
+    // people is dropped before the type, so the type's CASCADE takes no column with it here;
+    // the DROP TABLE of people is what counts.
+    assert!(
+        out.stderr
+            .contains("DROP TABLE on table people, which holds 1 row(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(statuses(&p), ["1:applied"]);
+}
+
+#[test]
+fn a_cascading_type_drop_counts_the_columns_it_drops() {
+    let p = Project::new("");
+    p.write(
+        "1_mood.up.sql",
+        "CREATE TYPE mood AS ENUM ('ok', 'meh');\nALTER TABLE people ADD COLUMN m mood;\n",
+    );
+    p.write("1_mood.down.sql", "DROP TYPE mood CASCADE;\n");
+    p.query("CREATE TABLE people (id int)");
+    assert_exit(&p.apply(), 0);
+    p.query("INSERT INTO people VALUES (1, 'meh'), (2, NULL)");
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("DROP TYPE ... CASCADE drops the column on column public.people.m (type mood), which holds 1 non-null value(s)"),
+        "{}",
+        out.stderr
+    );
+}
