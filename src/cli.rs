@@ -198,11 +198,13 @@ pub enum PlanFormat {
 /// Confirmation for a gated environment, for runs without a terminal.
 #[derive(Debug, Args)]
 pub struct ConfirmArgs {
-    /// Confirm a gated environment without a prompt; must name the target environment
-    #[arg(long, value_name = "ENV", requires = "reason")]
+    /// Confirm a gated environment without a prompt (CI); must name the target environment and
+    /// comes with --reason. On a terminal, without it, stagegate shows the plan and asks
+    #[arg(long, value_name = "ENV")]
     pub confirm: Option<String>,
 
-    /// Why this change is being made; recorded in the event log with the confirmation
+    /// Why this change is being made; recorded in the event log with the confirmation, the OS
+    /// user, the host, the git commit and the CI run (asked for on a terminal when missing)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }
@@ -314,12 +316,36 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// Take a pg_dump backup now, verify it and record it
+    #[command(after_help = BACKUP_CREATE_EXIT_CODES)]
     Create(BackupEnvArgs),
-    /// List the recorded backups of an environment
+    /// List the recorded backups of an environment, each with the pg_restore command that
+    /// restores it
+    #[command(after_help = BACKUP_LIST_EXIT_CODES)]
     List(BackupListArgs),
-    /// Check a backup file against its recorded size and SHA-256 and with pg_restore --list
+    /// Check a backup file against its recorded size and SHA-256 and with pg_restore --list;
+    /// with --shadow, restore it and compare every table's row count
+    #[command(after_help = BACKUP_VERIFY_EXIT_CODES)]
     Verify(BackupVerifyArgs),
 }
+
+const BACKUP_CREATE_EXIT_CODES: &str = "Exit codes:
+  0  the backup was taken, checked with pg_restore --list and recorded
+  2  the environment has no `backup = { dir = ..., keep = ... }`, or another configuration error
+  3  refused: no usable pg_dump (missing, older than the server, failing), the dump failed
+     (for example a lock wait beyond lock_timeout) or the archive does not read back
+  4  the database cannot be reached or the backup cannot be recorded";
+
+const BACKUP_LIST_EXIT_CODES: &str = "Exit codes:
+  0  success
+  2  configuration error
+  4  the database cannot be read";
+
+const BACKUP_VERIFY_EXIT_CODES: &str = "Exit codes:
+  0  every check passed
+  2  the file is not a recorded backup of the environment, or a configuration error
+  3  a check failed: SHA-256 or size differs from the record, the table of contents lacks a
+     table, or (with --shadow) the restore failed or a table's row count differs
+  4  a database cannot be reached";
 
 #[derive(Debug, Args)]
 pub struct BackupEnvArgs {
@@ -348,6 +374,23 @@ pub struct BackupVerifyArgs {
     /// The backup file to verify (default: the newest recorded backup)
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+
+    /// Also restore the backup into this scratch database and compare every table's row
+    /// count with the counts taken in the dump's snapshot; `--shadow` alone uses [shadow] url.
+    /// The database is modified: never point it at one you care about
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        default_missing_value = "",
+        env = env_vars::STAGEGATE_SHADOW_URL,
+        hide_env_values = true
+    )]
+    pub shadow: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -395,15 +438,35 @@ pub struct TraceArgs {
     pub format: PlanFormat,
 }
 
+/// Exit codes of `check-reversible`.
+const CHECK_REVERSIBLE_EXIT_CODES: &str = "Exit codes:
+  0  every checked migration is reversible
+  1  a migration is not reversible (down failed, schema differs, no or empty down script),
+     or an up script failed
+  2  usage or configuration error (no scratch database, bad --from, unreadable migrations,
+     a scratch database that holds objects where stagegate may not create one)
+  4  the scratch database or pg_dump failed";
+
 #[derive(Debug, Args)]
+#[command(after_help = CHECK_REVERSIBLE_EXIT_CODES)]
 pub struct CheckReversibleArgs {
-    /// The scratch database to run on; it is modified
+    /// Server for the scratch database (default: [shadow] url). stagegate creates a database
+    /// of its own there and drops it at the end; where it may not create one, it uses this
+    /// database itself, only if it holds no objects
     #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
-    pub shadow: String,
+    pub shadow: Option<String>,
+
+    /// Check only this migration and the ones after it; the earlier ones are only applied
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+
+    /// Migrations directory (default: the configured one)
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -26,3 +26,22 @@ pub const STAGEGATE_LOCK_WAIT: &str = "STAGEGATE_LOCK_WAIT";
 pub const USER: &str = "USER";
 pub const LOGNAME: &str = "LOGNAME";
 pub const USERNAME: &str = "USERNAME";
+
+/// Host name, where the system does not say (recorded with confirmations).
+pub const HOSTNAME: &str = "HOSTNAME";
+
+/// GitHub Actions: set to `true` in a workflow run, with the run's context beside it.
+pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
+pub const GITHUB_SHA: &str = "GITHUB_SHA";
+pub const GITHUB_WORKFLOW: &str = "GITHUB_WORKFLOW";
+
+/// GitLab CI: set to `true` in a pipeline job, with the job's context beside it.
+pub const GITLAB_CI: &str = "GITLAB_CI";
+pub const CI_PROJECT_PATH: &str = "CI_PROJECT_PATH";
+pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
+pub const CI_JOB_ID: &str = "CI_JOB_ID";
+pub const GITLAB_USER_LOGIN: &str = "GITLAB_USER_LOGIN";
+pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";

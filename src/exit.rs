@@ -73,12 +73,15 @@ pub fn execution(error: impl Into<anyhow::Error>) -> anyhow::Error {
     })
 }
 
-/// The exit code for an error: the first [`Failure`] in its chain decides; a database driver
-/// error means 4; everything else is a usage or configuration problem (2).
+/// The exit code for an error: the first [`Failure`] in its chain decides; a state-store error
+/// says its own ([`crate::db::state::StateError::outcome`]); a database driver error means 4; everything else is a usage or configuration problem (2).
 pub fn classify(error: &anyhow::Error) -> Outcome {
     for cause in error.chain() {
         if let Some(failure) = cause.downcast_ref::<Failure>() {
             return failure.outcome;
+        }
+        if let Some(state) = cause.downcast_ref::<crate::db::state::StateError>() {
+            return state.outcome();
         }
         if cause.downcast_ref::<tokio_postgres::Error>().is_some() {
             return Outcome::Execution;
@@ -110,6 +113,23 @@ mod tests {
             classify(&execution(anyhow::anyhow!("pg_dump failed"))),
             Outcome::Execution
         );
+    }
+
+    #[test]
+    fn state_errors_carry_their_own_code() {
+        use crate::db::state::StateError;
+        let newer = anyhow::Error::new(StateError::NewerSchema {
+            url: "postgres://db".into(),
+            found: 9,
+            known: 4,
+        })
+        .context("reading the state");
+        assert_eq!(classify(&newer), Outcome::Refused);
+        let down = anyhow::Error::new(StateError::ConnectTimeout {
+            url: "postgres://db".into(),
+            seconds: 5,
+        });
+        assert_eq!(classify(&down), Outcome::Execution);
     }
 
     #[test]

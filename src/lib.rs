@@ -5,6 +5,7 @@
 //! do file I/O but no database work.
 
 pub mod analyze;
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,5 +15,6 @@ pub mod env_vars;
 pub mod exit;
 pub mod lint;
 pub mod printer;
+pub(crate) mod reversible;
 pub mod source;
 pub mod sql;

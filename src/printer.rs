@@ -50,6 +50,24 @@ impl Printer {
         line_to_stderr(format!("{message}\n"));
     }
 
+    /// Redraws the progress line on stderr, only when stderr is a terminal; returns whether
+    /// it did (the caller then ends it with [`Printer::progress_end`], and otherwise may
+    /// print an occasional [`Printer::note`]).
+    pub fn progress(&self, line: &str) -> bool {
+        if !std::io::stderr().is_terminal() {
+            return false;
+        }
+        line_to_stderr(format!("\r\x1b[2K{line}"));
+        true
+    }
+
+    /// Clears the progress line.
+    pub fn progress_end(&self) {
+        if std::io::stderr().is_terminal() {
+            line_to_stderr("\r\x1b[2K".to_string());
+        }
+    }
+
     fn tagged(&self, tag: &str, sgr: &str, message: &str) {
         let tag = paint(self.color_stderr, sgr, tag);
         line_to_stderr(format!("{tag}: {message}\n"));

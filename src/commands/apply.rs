@@ -6,20 +6,20 @@ use crate::cli::ApplyArgs;
 use crate::config::Config;
 use crate::db;
 use crate::deploy::apply::{self, ApplyOptions, ApplyReport};
+use crate::deploy::confirm;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
 pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    if let Some(confirm) = &args.confirm.confirm
-        && *confirm != env.name
-    {
-        anyhow::bail!(
-            "--confirm names `{confirm}` but the target is `{}`; it must name the target",
-            env.name
-        );
-    }
+    let confirm = confirm::Request {
+        flag: args.confirm.confirm.clone(),
+        reason: args.confirm.reason.clone(),
+    };
+    // Flags that can never pass refuse before any connection is made.
+    confirm::check_flags(&env, &confirm, "apply")?;
+    let promote_source = promote_source(config, &env)?;
     let to = match &args.to {
         Some(text) => Some(
             Version::parse(text)
@@ -35,6 +35,10 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         lint: crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
             .map_err(anyhow::Error::msg)?,
         drop_invalid_indexes: config.migrate.drop_invalid_indexes,
+        promote_source,
+        confirm,
+        migrations_dir: config.migrations_dir(),
+        backup_tools: config.backup.clone(),
     };
     let dir = config.migrations_dir();
     let layout = config.migrations.layout;
@@ -54,6 +58,23 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
     })?;
     super::print_report(&render(&report))?;
     Ok(Outcome::Success)
+}
+
+/// The environment a gated one promotes from, with its variables expanded: reading its
+/// state needs its URL, so a missing variable is a configuration error here too.
+pub fn promote_source(
+    config: &Config,
+    env: &crate::config::Environment,
+) -> anyhow::Result<Option<crate::config::Environment>> {
+    match &env.promote_from {
+        None => Ok(None),
+        Some(from) => Ok(Some(config.environment(from).map_err(|error| {
+            anyhow::anyhow!(
+                "`{}` promotes from `{from}`, whose state the promotion gate reads: {error}",
+                env.name
+            )
+        })?)),
+    }
 }
 
 fn render(report: &ApplyReport) -> String {

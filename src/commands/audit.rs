@@ -6,7 +6,7 @@ use crate::cli::{AuditArgs, TableFormat};
 use crate::config::Config;
 use crate::db;
 use crate::db::events::{self, ChainBreak, Event, HeadAnchor, Mismatch, RowAnchor};
-use crate::db::state::{StateError, StateStore};
+use crate::db::state::StateStore;
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 
@@ -34,18 +34,14 @@ pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Resu
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let refused_or_failed = |e: StateError| match e {
-            StateError::NewerSchema { .. } => exit::refused(e),
-            other => exit::execution(other),
-        };
         // Rows and anchor first: an event appended meanwhile then shows as newer, not missing.
         let (rows, head) = if verify {
-            let rows = store.migrations().await.map_err(refused_or_failed)?;
-            (rows, store.chain_head().await.map_err(refused_or_failed)?)
+            let rows = store.migrations().await?;
+            (rows, store.chain_head().await?)
         } else {
             (Vec::new(), None)
         };
-        let events = store.events().await.map_err(refused_or_failed)?;
+        let events = store.events().await?;
         store.close().await;
         Ok::<_, anyhow::Error>((events, rows, head))
     })?;

@@ -2,6 +2,8 @@
 
 mod apply;
 mod audit;
+mod backup;
+mod check_reversible;
 mod down;
 mod init;
 mod lint;
@@ -47,12 +49,20 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             return resolve::run(&load_config(&cli)?, args, printer);
         }
         Command::Audit(args) => return audit::run(&load_config(&cli)?, args, printer),
-        Command::Backup(BackupCommand::Create(_)) => "backup create",
-        Command::Backup(BackupCommand::List(_)) => "backup list",
-        Command::Backup(BackupCommand::Verify(_)) => "backup verify",
+        Command::Backup(BackupCommand::Create(args)) => {
+            return backup::create(&load_config(&cli)?, args, printer);
+        }
+        Command::Backup(BackupCommand::List(args)) => {
+            return backup::list(&load_config(&cli)?, args, printer);
+        }
+        Command::Backup(BackupCommand::Verify(args)) => {
+            return backup::verify(&load_config(&cli)?, args, printer);
+        }
         Command::Report(_) => "report",
         Command::Trace(_) => "trace",
-        Command::CheckReversible(_) => "check-reversible",
+        Command::CheckReversible(args) => {
+            return check_reversible::run(&load_config(&cli)?, args, printer);
+        }
     };
     not_implemented(name)
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::config::Config;
 use crate::db;
-use crate::db::state::{StateError, StateStore};
+use crate::db::state::StateStore;
 use crate::deploy::plan::{self, Plan};
 use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
@@ -14,6 +14,7 @@ use crate::source::Version;
 
 pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
+    let promote_source = super::apply::promote_source(config, &env)?;
     let local = super::status::load_migrations(config, printer)?;
     let to = target_version(&local, args.to.as_deref())?;
     let lint_options =
@@ -23,10 +24,7 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let rows = store.migrations().await.map_err(|e| match e {
-            StateError::NewerSchema { .. } => exit::refused(e),
-            other => exit::execution(other),
-        })?;
+        let rows = store.migrations().await?;
         store.close().await;
         let invalid = deploy::concurrent::read_invalid(&env.url)
             .await
@@ -35,6 +33,18 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         let refusals = deploy::refusals(&env.name, &entries);
         let mut plan = plan::build(&env, &entries, to.as_ref(), refusals, &lint_options);
         plan.invalid_indexes = invalid;
+        let pending = plan::pending(&entries, to.as_ref());
+        if let Some(source) = &promote_source {
+            plan.set_gate(if pending.is_empty() {
+                plan::Gate {
+                    name: "promotion",
+                    status: "pass",
+                    detail: format!("promote_from = \"{}\": nothing to promote", source.name),
+                }
+            } else {
+                deploy::promote::gate(&env, source, &pending).await
+            });
+        }
         Ok::<_, anyhow::Error>(plan)
     })?;
     let text = match args.format {

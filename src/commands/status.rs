@@ -46,6 +46,73 @@ struct EnvironmentStatus {
     error: Option<String>,
     /// INVALID indexes there (failed concurrent builds' leftovers).
     invalid_indexes: Vec<InvalidIndex>,
+    /// The gates on the way into this environment; absent when its configuration could not
+    /// be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gates: Option<Gates>,
+    /// The newest recorded backup, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_backup: Option<LastBackup>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Gates {
+    /// Any of the three below is configured.
+    gated: bool,
+    promote_from: Option<String>,
+    /// The text a person types to confirm, when confirmation is required.
+    confirm: Option<String>,
+    backup: Option<BackupGate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct BackupGate {
+    dir: std::path::PathBuf,
+    keep: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LastBackup {
+    #[serde(with = "time::serde::rfc3339")]
+    at: time::OffsetDateTime,
+    file: String,
+    size: u64,
+    sha256: String,
+}
+
+impl Gates {
+    fn of(env: &crate::config::Environment) -> Gates {
+        Gates {
+            gated: env.is_gated(),
+            promote_from: env.promote_from.clone(),
+            confirm: env.confirm.clone(),
+            backup: env.backup.as_ref().map(|b| BackupGate {
+                dir: b.dir.clone(),
+                keep: b.keep,
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        if !self.gated {
+            return "not gated".to_string();
+        }
+        let mut parts = Vec::new();
+        if let Some(from) = &self.promote_from {
+            parts.push(format!("promote_from {from}"));
+        }
+        if let Some(phrase) = &self.confirm {
+            parts.push(format!("confirm (type `{phrase}`)"));
+        }
+        if let Some(backup) = &self.backup {
+            parts.push(format!(
+                "backup to {} (keep {})",
+                backup.dir.display(),
+                backup.keep
+            ));
+        }
+        format!("gated: {}", parts.join(", "))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -84,18 +151,16 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         );
     }
     let local = load_migrations(config, printer)?;
-    // Named environments must exist; their variables may be missing (shown per environment).
-    let mut targets = Vec::new();
+    // Every environment shown must be configured with its variables set: a missing variable
+    // is a configuration error (exit 2), never an unreachable database.
+    let mut targets: Vec<(String, Result<_, String>)> = Vec::new();
+    let mut gates = BTreeMap::new();
     for name in &names {
-        match config.environment(name) {
-            Ok(env) => targets.push((name.clone(), Ok(env))),
-            Err(error @ crate::config::ConfigError::UnknownEnvironment { .. }) => {
-                return Err(error.into());
-            }
-            Err(error) => targets.push((name.clone(), Err(error.to_string()))),
-        }
+        let env = config.environment(name)?;
+        gates.insert(name.clone(), Gates::of(&env));
+        targets.push((name.clone(), Ok(env)));
     }
-    type Read = Result<(Vec<MigrationRow>, Vec<InvalidIndex>), String>;
+    type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
     let results: Vec<(String, Read)> = db::runtime()?.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (index, (name, env)) in targets.into_iter().enumerate() {
@@ -127,12 +192,14 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok((rows, invalid_indexes)) => {
+            Ok(((rows, last_backup), invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
                     reachable: true,
                     error: None,
                     invalid_indexes,
+                    gates: gates.get(&name).cloned(),
+                    last_backup,
                 });
                 per_env.push((name, Some(deploy::compare(&local, &rows))));
             }
@@ -143,6 +210,8 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     reachable: false,
                     error: Some(error),
                     invalid_indexes: Vec::new(),
+                    gates: gates.get(&name).cloned(),
+                    last_backup: None,
                 });
                 per_env.push((name, None));
             }
@@ -203,11 +272,28 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     })
 }
 
-async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<Vec<MigrationRow>, String> {
+/// An environment's recorded migrations and its newest backup.
+type EnvState = (Vec<MigrationRow>, Option<LastBackup>);
+
+async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
-    let rows = store.migrations().await.map_err(|e| e.to_string());
+    let read = async {
+        let rows = store.migrations().await?;
+        let last = crate::backup::recorded(&mut store)
+            .await?
+            .pop()
+            .map(|r| LastBackup {
+                at: r.at,
+                file: r.manifest.file,
+                size: r.manifest.size,
+                sha256: r.manifest.sha256,
+            });
+        Ok::<_, crate::db::state::StateError>((rows, last))
+    }
+    .await
+    .map_err(|e| e.to_string());
     store.close().await;
-    rows
+    read
 }
 
 fn cell(entry: &Entry) -> Cell {
@@ -263,6 +349,18 @@ fn render(report: &StatusReport) -> String {
     });
     let mut out = super::table::render(&header, rows);
     for env in &report.environments {
+        if let Some(gates) = &env.gates {
+            let backup = match &env.last_backup {
+                Some(last) => format!(
+                    "last backup {} ({})",
+                    super::table::date(last.at),
+                    crate::backup::human_size(last.size)
+                ),
+                None if env.reachable => "no backup recorded".to_string(),
+                None => "last backup unknown".to_string(),
+            };
+            out.push_str(&format!("{}: {}; {backup}\n", env.name, gates.describe()));
+        }
         if let Some(error) = &env.error {
             out.push_str(&format!("{}: unreachable: {error}\n", env.name));
         }

@@ -199,6 +199,20 @@ fn default_keep() -> u32 {
     10
 }
 
+/// `confirm = true` (type the environment's name) or `confirm = "CONFIRM"` (type that phrase).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawConfirm {
+    Flag(bool),
+    Phrase(String),
+}
+
+impl Default for RawConfirm {
+    fn default() -> Self {
+        RawConfirm::Flag(false)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEnvironment {
@@ -208,7 +222,7 @@ struct RawEnvironment {
     #[serde(default)]
     min_soak: Option<HumanDuration>,
     #[serde(default)]
-    confirm: bool,
+    confirm: RawConfirm,
     #[serde(default)]
     backup: Option<RawBackup>,
     #[serde(default)]
@@ -241,8 +255,9 @@ pub struct Environment {
     pub promote_from: Option<String>,
     /// ... and at least this long ago.
     pub min_soak: Option<HumanDuration>,
-    /// A typed confirmation is required.
-    pub confirm: bool,
+    /// A typed confirmation is required: the text to type (the environment's name for
+    /// `confirm = true`, else the configured phrase).
+    pub confirm: Option<String>,
     /// A verified backup is taken before the first statement.
     pub backup: Option<BackupConfig>,
     pub lock_timeout: Option<HumanDuration>,
@@ -255,7 +270,7 @@ pub struct Environment {
 impl Environment {
     /// Whether this environment needs confirmation, a backup or a promotion check.
     pub fn is_gated(&self) -> bool {
-        self.confirm || self.backup.is_some() || self.promote_from.is_some()
+        self.confirm.is_some() || self.backup.is_some() || self.promote_from.is_some()
     }
 }
 
@@ -339,6 +354,14 @@ impl Config {
             {
                 return Err(invalid(format!(
                     "environment `{name}`: promote_from names `{from}`, which is not configured"
+                )));
+            }
+            if let RawConfirm::Phrase(phrase) = &env.confirm
+                && phrase.trim().is_empty()
+            {
+                return Err(invalid(format!(
+                    "environment `{name}`: confirm = \"\" is empty: use true (type the \
+                     environment's name) or a phrase to type"
                 )));
             }
             if env.min_soak.is_some() && env.promote_from.is_none() {
@@ -492,7 +515,11 @@ impl Config {
             url,
             promote_from: raw.promote_from.clone(),
             min_soak: raw.min_soak,
-            confirm: raw.confirm,
+            confirm: match &raw.confirm {
+                RawConfirm::Flag(false) => None,
+                RawConfirm::Flag(true) => Some(name.to_string()),
+                RawConfirm::Phrase(phrase) => Some(phrase.clone()),
+            },
             backup,
             lock_timeout: raw.lock_timeout,
             statement_timeout: raw.statement_timeout,
@@ -574,7 +601,7 @@ lint = "deny"
             .unwrap();
         assert_eq!(prod.promote_from.as_deref(), Some("staging"));
         assert_eq!(prod.min_soak.unwrap().to_string(), "30min");
-        assert!(prod.confirm && prod.is_gated());
+        assert!(prod.confirm.as_deref() == Some("production") && prod.is_gated());
         assert_eq!(
             prod.backup.as_ref().unwrap().dir,
             PathBuf::from("/repo/backups/eu")

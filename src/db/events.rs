@@ -388,6 +388,26 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].problem.contains("jump from 1 to 3"), "{found:?}");
 
+        // A backup event (no migration) appended at the end changes nothing but the head.
+        let mut with_backup = events.clone();
+        let mut backup = event(&hashes[2]);
+        backup.id = 4;
+        backup.kind = "backup".into();
+        backup.version = None;
+        backup.name = Some("stagegate-staging-20261202T161530.123Z.dump".into());
+        backup.hash = event_hash(&backup);
+        with_backup.push(backup.clone());
+        let backup_head = HeadAnchor {
+            id: 4,
+            hash: &backup.hash,
+            gapless_after: 0,
+        };
+        assert_eq!(verify_chain(&with_backup), Ok(()));
+        assert_eq!(
+            verify_anchors(&with_backup, &rows, Some(&backup_head), Some(&hashes[2])),
+            []
+        );
+
         // A state row deleted: the log still speaks of the migration.
         let found = verify_anchors(&events, &rows[1..], Some(&head), None);
         assert_eq!(found.len(), 1);

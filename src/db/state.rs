@@ -15,7 +15,6 @@ use time::OffsetDateTime;
 
 use super::events::Event;
 use crate::config::DatabaseUrl;
-use crate::env_vars;
 
 /// The tool's own migrations, embedded at build time, tracked in [`TRACKING_TABLE`].
 fn migrator() -> Migrator {
@@ -63,6 +62,18 @@ pub enum StateError {
          in {url} (another run changed it meanwhile); this run does not revert it"
     )]
     NotApplied { url: String, version: String },
+}
+
+impl StateError {
+    /// The exit code this error ends a run with: a state schema newer than this binary is a
+    /// refusal (3), everything else a database failure (4). [`crate::exit::classify`] finds
+    /// it anywhere in an error's chain, so commands need not map it themselves.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        match self {
+            StateError::NewerSchema { .. } => crate::exit::Outcome::Refused,
+            _ => crate::exit::Outcome::Execution,
+        }
+    }
 }
 
 /// A migration's recorded state (one row of `stagegate.migrations`).
@@ -759,6 +770,26 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Appends one event about a run rather than one migration (a confirmation, a backup):
+    /// its version, name and checksum are NULL, so it never counts as a migration's latest
+    /// event. Returns the event's hash.
+    pub async fn record_run_event(
+        &mut self,
+        kind: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<String, StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event($1, NULL, NULL, NULL, $2, $3) AS "hash!""#,
+            kind,
+            os_user,
+            detail,
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
     /// Appends one event that changes no migration's status (a repair).
     pub async fn record_event(
         &mut self,
@@ -784,6 +815,43 @@ impl StateStore {
         Ok(())
     }
 
+    /// Appends a `backup` event: no migration (version NULL), the archive's file name as
+    /// `name`, its SHA-256 as `checksum`, the manifest (JSON) as `detail`. Returns its hash.
+    pub async fn record_backup(
+        &mut self,
+        file: &str,
+        sha256: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<String, StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('backup', NULL::text, $1, $2, $3, $4) AS "hash!""#,
+            file,
+            sha256,
+            os_user,
+            detail,
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
+    /// The `backup` events, oldest first; empty when the state schema does not exist yet.
+    pub async fn backup_events(&mut self) -> Result<Vec<Event>, StateError> {
+        if self.schema_version().await?.is_none() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as!(
+            Event,
+            r#"SELECT id, at, kind, version, name, checksum, db_user, os_user, detail,
+                      prev_hash, hash
+               FROM stagegate.events WHERE kind = 'backup' ORDER BY id"#
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
     /// The newest event as the log's own anchor records it: id, hash, and the id after which
     /// ids are consecutive. `None` before the state schema has one.
     pub async fn chain_head(&mut self) -> Result<Option<ChainHead>, StateError> {
@@ -805,9 +873,8 @@ impl StateStore {
     }
 }
 
-/// The operating-system user running stagegate, for the record.
+/// The operating-system user running stagegate, for the record: from the system's user
+/// database, else `$USER` and its kin.
 pub fn os_user() -> Option<String> {
-    [env_vars::USER, env_vars::LOGNAME, env_vars::USERNAME]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    crate::deploy::who::os_user()
 }

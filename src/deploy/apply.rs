@@ -13,6 +13,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::concurrent;
+use super::confirm;
 use super::plan::{self, Plan};
 use super::runner::{self, Job, Runner, check_script, prefix_checksum, sql_statements};
 use super::{Entry, LocalMigration, State};
@@ -37,6 +38,14 @@ pub struct ApplyOptions {
     pub lint: crate::lint::Options,
     /// `[migrate] drop_invalid_indexes`.
     pub drop_invalid_indexes: bool,
+    /// The environment named by `promote_from`, whose state the promotion gate reads.
+    pub promote_source: Option<Environment>,
+    /// `--confirm` and `--reason`.
+    pub confirm: confirm::Request,
+    /// The migrations directory, whose git commit is recorded with a confirmation.
+    pub migrations_dir: std::path::PathBuf,
+    /// `[backup]`: the pg_dump the backup gate uses.
+    pub backup_tools: crate::config::BackupToolsConfig,
 }
 
 /// What apply did (or, with `--dry-run`, would do).
@@ -62,19 +71,16 @@ pub async fn apply(
     printer: &Printer,
 ) -> anyhow::Result<ApplyReport> {
     let started = Instant::now();
-    // Gates first: a gated environment is refused before any connection is made (the lint
-    // gate, which needs the files and the state, is checked again in `prepare`).
-    let gates = plan::gates(env, &[]);
-    if let Some(message) = plan::gate_refusal(&env.name, &gates) {
-        return Err(exit::refused(anyhow::anyhow!(message)));
-    }
-
     if options.dry_run {
         let (local, store) = tokio::join!(local, StateStore::connect(&env.url));
         let local = local?;
         let mut store = store.map_err(exit::execution)?;
-        let plan = prepare(env, &mut store, &local, options).await?;
+        let entries = read_entries(&mut store, &local).await;
         store.close().await;
+        let entries = entries?;
+        let mut plan = prepare_entries(env, &entries, options)?;
+        let pending = plan::pending(&entries, options.to.as_ref());
+        promotion_gate(env, &mut plan, &pending, options).await?;
         return Ok(ApplyReport {
             environment: env.name.clone(),
             dry_run: true,
@@ -148,30 +154,98 @@ pub async fn apply(
     result
 }
 
-/// Reads the state, refuses what must not run, builds the plan and checks its hash.
-async fn prepare(
-    env: &Environment,
-    store: &mut StateStore,
-    local: &[LocalMigration],
-    options: &ApplyOptions,
-) -> anyhow::Result<Plan> {
-    let entries = read_entries(store, local).await?;
-    prepare_entries(env, &entries, options)
-}
-
 /// Where each migration stands in the environment.
 async fn read_entries(
     store: &mut StateStore,
     local: &[LocalMigration],
 ) -> anyhow::Result<Vec<Entry>> {
-    let rows = store.migrations().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    let rows = store.migrations().await?;
     Ok(super::compare(local, &rows))
 }
 
-/// [`prepare`] once the entries are read.
+/// The promotion gate, read live from the source environment; refuses (exit 3) unless every
+/// pending migration succeeded there.
+async fn promotion_gate(
+    env: &Environment,
+    plan: &mut Plan,
+    pending: &[&Entry],
+    options: &ApplyOptions,
+) -> anyhow::Result<()> {
+    let Some(source) = &options.promote_source else {
+        return Ok(());
+    };
+    if pending.is_empty() {
+        plan.set_gate(plan::Gate {
+            name: "promotion",
+            status: "pass",
+            detail: format!("promote_from = \"{}\": nothing to promote", source.name),
+        });
+        return Ok(());
+    }
+    plan.set_gate(super::promote::gate(env, source, pending).await);
+    match plan::gate_refusal(&env.name, &plan.gates) {
+        Some(message) => Err(exit::refused(anyhow::anyhow!(message))),
+        None => Ok(()),
+    }
+}
+
+/// The confirmation gate (a prompt on a terminal, else `--confirm`), then its record in the
+/// event log with who confirmed, from where and why.
+async fn confirmation_gate(
+    env: &Environment,
+    plan: &Plan,
+    store: &mut StateStore,
+    options: &ApplyOptions,
+    os_user: Option<&str>,
+) -> anyhow::Result<()> {
+    let what = format!("apply {} migration(s)", plan.migrations.len());
+    let backup = env
+        .backup
+        .as_ref()
+        .map(|b| format!("pg_dump into {}", b.dir.display()));
+    let confirmation = {
+        let (env, plan, request) = (env.clone(), plan.clone(), options.confirm.clone());
+        let what = what.clone();
+        tokio::task::spawn_blocking(move || {
+            confirm::obtain(
+                &env,
+                &plan,
+                &what,
+                backup.as_deref(),
+                &request,
+                &mut confirm::Stdio,
+            )
+        })
+        .await
+        .context("the confirmation prompt")??
+    };
+    let Some(confirmation) = confirmation else {
+        return Ok(());
+    };
+    let who = {
+        let dir = options.migrations_dir.clone();
+        tokio::task::spawn_blocking(move || super::who::Who::here(&dir))
+            .await
+            .unwrap_or_default()
+    };
+    let detail = serde_json::json!({
+        "environment": env.name,
+        "action": "apply",
+        "method": confirmation.method,
+        "reason": confirmation.reason,
+        "plan_hash": plan.hash,
+        "migrations": plan.migrations.iter().map(|m| &m.version).collect::<Vec<_>>(),
+        "who": who,
+    });
+    store.ensure_schema().await.map_err(exit::execution)?;
+    store
+        .record_run_event("confirmation", os_user, &detail.to_string())
+        .await
+        .map_err(exit::execution)?;
+    Ok(())
+}
+
+/// Refusals, the plan, the lint gate and the plan hash, once the entries are read.
 fn prepare_entries(
     env: &Environment,
     entries: &[Entry],
@@ -193,10 +267,14 @@ fn prepare_entries(
     {
         return Err(exit::refused(anyhow::anyhow!(
             "refusing to apply to `{}`: the plan changed since it was reviewed (plan hash is now \
-             {}, expected {expected}); run `stagegate migrate plan --env {}` again",
+             {}, expected {expected}); run `stagegate migrate plan --env {}{}` again",
             env.name,
             plan.hash,
-            env.name
+            env.name,
+            options
+                .to
+                .as_ref()
+                .map_or_else(String::new, |to| format!(" --to {to}"))
         )));
     }
     Ok(plan)
@@ -238,10 +316,35 @@ async fn apply_locked(
     let pending = plan::pending(&entries, options.to.as_ref());
     check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
 
-    store.ensure_schema().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    // The gates that need a database or a person, in the order of DESIGN.md §4.
+    promotion_gate(env, &mut report.plan, &pending, options).await?;
+    store.ensure_schema().await?;
+    confirmation_gate(env, &report.plan, store, options, os_user.as_deref()).await?;
+    if env.backup.is_some() {
+        let backup =
+            crate::backup::take(env, &options.backup_tools, store, printer, "migrate apply")
+                .await
+                .map_err(crate::backup::BackupError::into_exit)?;
+        printer.note(&format!(
+            "backup of `{}`: {} ({}, {})",
+            env.name,
+            backup.path.display(),
+            crate::backup::human_size(backup.manifest.size),
+            backup.manifest.sha256
+        ));
+        report.plan.set_gate(plan::Gate {
+            name: "backup",
+            status: "pass",
+            detail: format!("{} ({})", backup.path.display(), backup.manifest.sha256),
+        });
+    }
+    if let Some(gate) = report.plan.gates.iter().find(|g| g.status == "pending") {
+        return Err(exit::refused(anyhow::anyhow!(
+            "refusing to apply to `{}`: the {} gate was not checked; nothing was run",
+            env.name,
+            gate.name
+        )));
+    }
 
     // Ctrl-C, SIGTERM and SIGHUP: ask the server to cancel the running statement; the run
     // then records the failure and ends. The handler lives as long as this run.

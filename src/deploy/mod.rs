@@ -7,10 +7,13 @@
 
 pub mod apply;
 pub mod concurrent;
+pub mod confirm;
 pub mod down;
 pub mod plan;
+pub mod promote;
 pub mod resolve;
 pub(crate) mod runner;
+pub mod who;
 
 use std::fmt::Write as _;
 

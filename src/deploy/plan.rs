@@ -74,7 +74,8 @@ impl WayBack {
 #[derive(Debug, Clone, Serialize)]
 pub struct Gate {
     pub name: &'static str,
-    /// `pass`, `refuse` or `not-configured`.
+    /// `pass`, `refuse`, `required` (confirmation and backup: done when apply runs), `pending`
+    /// (promotion: not read yet) or `not-configured`.
     pub status: &'static str,
     pub detail: String,
 }
@@ -269,18 +270,11 @@ pub fn plan_hash(env: &str, migrations: &[PlannedMigration]) -> String {
     format!("sha256:{hex}")
 }
 
-/// The gates of an environment. Promotion, confirmation and backup are built by later
-/// issues; until then an environment that configures one is refused, never silently let
-/// through. With `lint = "deny"`, error-level findings (after allow directives) refuse.
+/// The gates of an environment, as far as they can be judged without a database: the
+/// promotion gate is `pending` until [`super::promote::gate`] has read the source's state,
+/// confirmation is `required` (asked for when apply runs), and with `lint = "deny"`
+/// error-level findings (after allow directives) refuse.
 pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
-    let not_yet = |name: &'static str, setting: String| Gate {
-        name,
-        status: "refuse",
-        detail: format!(
-            "{setting} is configured, and this gate is not implemented yet: apply refuses \
-             rather than skip it"
-        ),
-    };
     let off = |name: &'static str| Gate {
         name,
         status: "not-configured",
@@ -288,7 +282,11 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
     };
     let mut gates = Vec::new();
     gates.push(match &env.promote_from {
-        Some(from) => not_yet("promotion", format!("promote_from = \"{from}\"")),
+        Some(from) => Gate {
+            name: "promotion",
+            status: "pending",
+            detail: format!("promote_from = \"{from}\": checked against `{from}`'s live state"),
+        },
         None => off("promotion"),
     });
     gates.push(match env.lint {
@@ -330,16 +328,40 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
         },
         LintGate::Off => off("lint"),
     });
-    gates.push(if env.confirm {
-        not_yet("confirmation", "confirm = true".to_string())
-    } else {
-        off("confirmation")
+    gates.push(match &env.confirm {
+        Some(phrase) => Gate {
+            name: "confirmation",
+            status: "required",
+            detail: format!(
+                "type `{phrase}` and a reason on a terminal, or pass --confirm {} --reason \"...\"",
+                env.name
+            ),
+        },
+        None => off("confirmation"),
     });
     gates.push(match &env.backup {
-        Some(backup) => not_yet("backup", format!("backup (dir {})", backup.dir.display())),
+        Some(backup) => Gate {
+            name: "backup",
+            status: "required",
+            detail: format!(
+                "pg_dump into {} (verified, keep {}) before the first statement",
+                backup.dir.display(),
+                backup.keep
+            ),
+        },
         None => off("backup"),
     });
     gates
+}
+
+impl Plan {
+    /// Replaces the gate of the same name (the live promotion verdict).
+    pub fn set_gate(&mut self, gate: Gate) {
+        match self.gates.iter_mut().find(|g| g.name == gate.name) {
+            Some(slot) => *slot = gate,
+            None => self.gates.push(gate),
+        }
+    }
 }
 
 /// The gates that refuse, as one message; `None` when every gate lets the apply through.

@@ -44,10 +44,7 @@ pub async fn resolve(
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let rows = store.migrations().await.map_err(|e| match e {
-            state::StateError::NewerSchema { .. } => exit::refused(e),
-            other => exit::execution(other),
-        })?;
+        let rows = store.migrations().await?;
         let Some(row) = rows
             .iter()
             .find(|row| Version::parse(&row.version_text).is_some_and(|v| v == *version))

@@ -385,6 +385,8 @@ pub struct FileState {
     pub first_concurrent: Option<usize>,
     /// Tables that get a policy anywhere in the file.
     pub policy_tables: HashSet<Name>,
+    /// Indexes dropped earlier in the file.
+    pub dropped_indexes: HashSet<Name>,
 }
 
 impl FileState {
@@ -426,6 +428,7 @@ impl FileState {
                     _ => None,
                 })
                 .collect(),
+            dropped_indexes: HashSet::new(),
         }
     }
 }
@@ -487,6 +490,9 @@ impl Ctx<'_> {
 
 /// Updates the file and run state after `change` was checked.
 pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut RunState) {
+    if let Change::DropIndex { names, .. } = change {
+        file.dropped_indexes.extend(names.iter().cloned());
+    }
     for lock in locks(change, pg) {
         if run.is_new(&lock.table) {
             continue;

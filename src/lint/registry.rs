@@ -474,6 +474,13 @@ pub static RULES: &[Rule] = &[
         unknown_rule_in_allow,
         "An allow directive names a rule that does not exist"
     ),
+    rule!(
+        "SG509",
+        "concurrent-index-if-not-exists",
+        Info,
+        concurrent_index_if_not_exists,
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS skips an invalid leftover"
+    ),
 ];
 
 /// A rule by code (`SG101`, any case) or name (`require-concurrent-index-creation`).

@@ -2,12 +2,15 @@
 //!
 //! One test binary (faster to link than one per file); modules by subject.
 
+mod backup;
 mod cli;
 mod db;
 mod down;
 mod faults;
+mod gates;
 mod harness;
 mod layouts;
 mod lint;
 mod real_world;
+mod reversible;
 mod runner;

@@ -871,10 +871,16 @@ fn status_across_environments_with_one_unreachable() {
     assert_eq!(state(3, "staging"), "missing-locally");
     assert_eq!(state(3, "production"), "pending");
 
-    // A missing variable is shown for that environment only.
+    // A missing variable is a configuration error (exit 2), not an unreachable database.
     let out = p.run(&["migrate", "status"]);
-    assert_exit(&out, 4);
-    assert!(out.stdout.contains("production: unreachable: environment `production`: variable SG_TEST_PROD_URL is not set"), "{}", out.stdout);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr
+            .contains("environment `production`: variable SG_TEST_PROD_URL is not set"),
+        "{}",
+        out.stderr
+    );
+    assert_exit(&p.run(&["migrate", "status", "--env", "staging"]), 0);
 }
 
 #[test]
@@ -944,28 +950,63 @@ fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
 }
 
 #[test]
-fn gates_that_are_not_built_yet_refuse_instead_of_being_skipped() {
-    for (setting, gate) in [
-        (
-            "confirm = true",
-            "confirmation gate: confirm = true is configured",
+fn the_backup_gate_backs_up_before_the_first_statement_or_refuses() {
+    // No usable pg_dump: refused, nothing applied, no file left.
+    let p = Project::new("backup = { dir = \"backups\" }");
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[backup]\npg_dump = \"/nonexistent/pg_dump\"\n\n\
+             [environments.staging]\nurl = \"${{{URL_VAR}}}\"\nbackup = {{ dir = \"backups\" }}\n"
         ),
-        (
-            "backup = { dir = \"backups\" }",
-            "backup gate: backup (dir ",
-        ),
-    ] {
-        let p = Project::new(setting);
-        p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
-        let out = p.apply();
-        assert_exit(&out, 3);
-        assert!(out.stderr.contains(gate), "{setting}: {}", out.stderr);
-        assert!(out.stderr.contains("not implemented yet"), "{}", out.stderr);
-        let plan = p.run(&["migrate", "plan", "--env", "staging"]);
-        assert_exit(&plan, 3);
-        assert!(plan.stdout.contains("refuse"), "{}", plan.stdout);
-        assert!(tables(&p).is_empty());
-    }
+    )
+    .unwrap();
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(
+        plan.stdout.contains("backup       required: pg_dump into "),
+        "{}",
+        plan.stdout
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("/nonexistent/pg_dump"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    let files = std::fs::read_dir(p.dir.path().join("backups"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0);
+
+    // With the real pg_dump: the archive is taken, recorded, and then the migration runs.
+    let p = Project::new("backup = { dir = \"backups\" }");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("backup of `staging`: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a"]);
+    let kinds = p.query("SELECT kind FROM stagegate.events ORDER BY id");
+    let kinds: Vec<&str> = kinds.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(kinds, ["backup", "apply"]);
+    let dumps: Vec<_> = std::fs::read_dir(p.dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+#[test]
+fn promotion_gate_names_what_is_missing() {
     let p = Project::new("");
     std::fs::write(
         p.dir.path().join("stagegate.toml"),
@@ -980,7 +1021,8 @@ fn gates_that_are_not_built_yet_refuse_instead_of_being_skipped() {
     assert_exit(&out, 3);
     assert!(
         out.stderr
-            .contains("promotion gate: promote_from = \"staging\" is configured"),
+            .contains("promotion gate: promote_from = \"staging\": 1 of 1 pending")
+            && out.stderr.contains("1_a: not applied on `staging`"),
         "{}",
         out.stderr
     );

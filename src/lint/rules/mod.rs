@@ -15,6 +15,7 @@ pub mod ban_char;
 pub mod check_constraint_missing_not_valid;
 pub mod column_type_change_rewrite;
 pub mod concurrent_in_transaction;
+pub mod concurrent_index_if_not_exists;
 pub mod concurrently_mixed_with_other_statements;
 pub mod create_partition_locks_parent;
 pub mod delete_without_where;

@@ -1,0 +1,119 @@
+//! `stagegate check-reversible`: up, down and up again of each migration on a scratch
+//! database, with the schema compared after each down.
+
+use crate::cli::{CheckReversibleArgs, PlanFormat};
+use crate::config::{Config, DatabaseUrl};
+use crate::db;
+use crate::exit::{self, Outcome};
+use crate::printer::Printer;
+use crate::reversible::database::ScratchDb;
+use crate::reversible::{self, dump, report};
+use crate::source::{self, Version};
+
+pub fn run(
+    config: &Config,
+    args: &CheckReversibleArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let dir = args.path.clone().unwrap_or_else(|| config.migrations_dir());
+    let set = source::discover_as(&dir, config.migrations.layout)?;
+    for warning in &set.warnings {
+        printer.warning(warning);
+    }
+    let prepared = reversible::prepare(&set)?;
+    let from = from_version(&set, &dir, args.from.as_deref())?;
+    let shadow = resolve_shadow(config, args.shadow.as_deref(), printer)?;
+    let pg_dump = dump::pg_dump_program(config);
+    let report = db::runtime()?.block_on(async {
+        let scratch = ScratchDb::open(&shadow.url())
+            .await
+            .map_err(exit::execution)?;
+        if scratch.own {
+            printer.note(&format!(
+                "check-reversible: {} migration(s) in {}, on scratch database {} (dropped at the end)",
+                prepared.len(),
+                dir.display(),
+                scratch.name
+            ));
+        } else {
+            printer.warning(&format!(
+                "cannot create a database of its own on {} ({}): checking in the shadow \
+                 database {} itself if it is empty; the migrations stay applied there",
+                scratch.server(),
+                scratch.not_own_reason.as_deref().unwrap_or_default(),
+                scratch.name
+            ));
+        }
+        let progress = |line: &str| printer.note(line);
+        let checked = tokio::select! {
+            result = reversible::check(&scratch, &pg_dump, &prepared, from.as_ref(), &progress) => result,
+            _ = tokio::signal::ctrl_c() => Err(exit::execution(anyhow::anyhow!(
+                "interrupted (Ctrl-C)"
+            ))),
+        };
+        let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
+        match (checked, scratch.remove().await) {
+            (checked, Ok(())) => checked,
+            (Ok(_), Err(error)) => Err(exit::execution(anyhow::anyhow!("{error}; {by_hand}"))),
+            (Err(error), Err(drop_error)) => {
+                printer.warning(&format!("{drop_error}; {by_hand}"));
+                Err(error)
+            }
+        }
+    })?;
+    let text = match args.format {
+        PlanFormat::Text => report::text(&report),
+        PlanFormat::Json => report::json(&report),
+    };
+    super::print_report(&text)?;
+    Ok(if report.reversible {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// `--from`: a version of the set.
+fn from_version(
+    set: &source::MigrationSet,
+    dir: &std::path::Path,
+    from: Option<&str>,
+) -> anyhow::Result<Option<Version>> {
+    let Some(text) = from else {
+        return Ok(None);
+    };
+    let version = Version::parse(text)
+        .ok_or_else(|| anyhow::anyhow!("--from {text}: not a migration version"))?;
+    if set.find(text).is_none() {
+        anyhow::bail!(
+            "--from {text}: no migration with that version in {}",
+            dir.display()
+        );
+    }
+    Ok(Some(version))
+}
+
+/// The scratch server named by the user.
+struct GivenShadow(DatabaseUrl);
+
+impl GivenShadow {
+    fn url(&self) -> DatabaseUrl {
+        self.0.clone()
+    }
+}
+
+/// Where the scratch database lives: `--shadow` (or `STAGEGATE_SHADOW_URL`), else
+/// `[shadow] url`. The one place to change when a throwaway cluster becomes the fallback.
+fn resolve_shadow(
+    config: &Config,
+    flag: Option<&str>,
+    _printer: &Printer,
+) -> anyhow::Result<GivenShadow> {
+    if let Some(url) = flag.filter(|url| !url.is_empty()) {
+        return Ok(GivenShadow(DatabaseUrl::new(url)));
+    }
+    if let Some(url) = config.shadow_url()? {
+        return Ok(GivenShadow(url));
+    }
+    anyhow::bail!("no scratch database: pass --shadow URL or set [shadow] url")
+}

@@ -1,0 +1,242 @@
+//! The confirmation gate: before a change reaches an environment with `confirm`, a person
+//! types the environment's name (or the configured phrase) and a reason on a terminal, after
+//! seeing what will run; without a terminal, `--confirm <env> --reason "..."` says the same.
+//! Anything else refuses, and nothing runs. There is no blanket `--yes`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde::Serialize;
+
+use super::plan::Plan;
+use crate::config::Environment;
+use crate::exit;
+use crate::lint::Severity;
+
+/// What the command line brought for the gate.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `--confirm ENV`.
+    pub flag: Option<String>,
+    /// `--reason TEXT`.
+    pub reason: Option<String>,
+}
+
+/// How the change was confirmed, for the event log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Confirmation {
+    /// `typed` (at the prompt), `flag` (`--confirm`), or `not-required` (the environment has
+    /// no confirmation gate; a `--reason` was still given and is kept).
+    pub method: &'static str,
+    pub reason: String,
+}
+
+/// Where the gate's questions are asked and answered.
+pub trait Terminal {
+    /// Whether a person can answer (stdin and stderr are a terminal).
+    fn is_interactive(&self) -> bool;
+    /// Shows `text` (no newline added).
+    fn show(&mut self, text: &str);
+    /// One line of input without its line ending; `None` at end of input.
+    fn read_line(&mut self) -> Option<String>;
+}
+
+/// The process's own terminal: questions on stderr, answers from stdin.
+pub struct Stdio;
+
+impl Terminal for Stdio {
+    fn is_interactive(&self) -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    fn show(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    fn read_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_string()),
+        }
+    }
+}
+
+/// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
+pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
+    let refuse = |message: String| {
+        exit::refused(anyhow::anyhow!(
+            "refusing to {what} on `{}`: {message}; nothing was run",
+            env.name
+        ))
+    };
+    if request
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
+        return Err(refuse(
+            "--reason is empty: say why this change is made".into(),
+        ));
+    }
+    if let Some(named) = &request.flag {
+        if *named != env.name {
+            return Err(refuse(format!(
+                "--confirm names `{named}`, but the target is `{}`: it must name the target",
+                env.name
+            )));
+        }
+        if request.reason.is_none() {
+            return Err(refuse(format!(
+                "--confirm {named} needs --reason \"...\": the reason is recorded in the event log"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the gate for `plan` on `env`. `Ok(None)`: no gate and nothing to record.
+/// `what` names the action ("apply 2 migration(s)", "roll back 1 migration(s)").
+pub fn obtain(
+    env: &Environment,
+    plan: &Plan,
+    what: &str,
+    backup: Option<&str>,
+    request: &Request,
+    terminal: &mut dyn Terminal,
+) -> anyhow::Result<Option<Confirmation>> {
+    let refuse = |message: String| {
+        exit::refused(anyhow::anyhow!(
+            "refusing to {what} on `{}`: {message}; nothing was run",
+            env.name
+        ))
+    };
+    check_flags(env, request, what)?;
+    let reason_flag = request
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    if let Some(reason) = reason_flag.filter(|_| request.flag.is_some()) {
+        return Ok(Some(Confirmation {
+            method: if env.confirm.is_some() {
+                "flag"
+            } else {
+                "not-required"
+            },
+            reason: reason.to_string(),
+        }));
+    }
+    let Some(phrase) = &env.confirm else {
+        return Ok(reason_flag.map(|reason| Confirmation {
+            method: "not-required",
+            reason: reason.to_string(),
+        }));
+    };
+    if !terminal.is_interactive() {
+        return Err(refuse(format!(
+            "`{}` needs a confirmation: run on a terminal to type it, or pass --confirm {} \
+             --reason \"...\"",
+            env.name, env.name
+        )));
+    }
+    terminal.show(&summary(env, plan, what, backup));
+    terminal.show(&format!("Type `{phrase}` to {what} on `{}`: ", env.name));
+    let Some(answer) = terminal.read_line() else {
+        terminal.show("\n");
+        return Err(refuse("no confirmation was typed (end of input)".into()));
+    };
+    if answer.trim() != phrase {
+        return Err(refuse(format!(
+            "`{}` was typed, not `{phrase}`",
+            answer.trim()
+        )));
+    }
+    let reason = match reason_flag {
+        Some(reason) => reason.to_string(),
+        None => {
+            terminal.show("Reason (recorded in the event log): ");
+            match terminal.read_line().map(|r| r.trim().to_string()) {
+                None => {
+                    terminal.show("\n");
+                    return Err(refuse("no reason was given (end of input)".into()));
+                }
+                Some(reason) if reason.is_empty() => {
+                    return Err(refuse("the reason is empty".into()));
+                }
+                Some(reason) => reason,
+            }
+        }
+    };
+    Ok(Some(Confirmation {
+        method: "typed",
+        reason,
+    }))
+}
+
+/// What a person confirms: the migrations, their error and warning findings, the strongest
+/// lock per table, and where the backup goes.
+pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "About to {what} on `{}`:", env.name);
+    for m in &plan.migrations {
+        let _ = writeln!(
+            out,
+            "  {} {} ({}, {} statement(s))",
+            m.version, m.name, m.mode, m.statements
+        );
+    }
+    let findings: Vec<_> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info.label())
+        .collect();
+    if !findings.is_empty() {
+        let _ = writeln!(out, "Findings:");
+        for f in findings {
+            let _ = writeln!(
+                out,
+                "  {} line {}: {} {} {}",
+                f.version, f.line, f.severity, f.code, f.message
+            );
+        }
+    }
+    // The strongest lock per table over every migration.
+    let mut strongest: BTreeMap<&str, &super::plan::LockSummary> = BTreeMap::new();
+    for lock in &plan.locks {
+        let slot = strongest.entry(lock.table.as_str()).or_insert(lock);
+        if lock_rank(&lock.lock) > lock_rank(&slot.lock) {
+            *slot = lock;
+        }
+    }
+    if !strongest.is_empty() {
+        let _ = writeln!(out, "Locks (strongest per table):");
+        for (table, lock) in strongest {
+            let _ = writeln!(out, "  {table}: {} (blocks {})", lock.lock, lock.blocks);
+        }
+    }
+    if let Some(backup) = backup {
+        let _ = writeln!(out, "Backup: {backup}, before the first statement");
+    }
+    out
+}
+
+/// PostgreSQL's table lock modes, weakest first.
+fn lock_rank(mode: &str) -> usize {
+    [
+        "ACCESS SHARE",
+        "ROW SHARE",
+        "ROW EXCLUSIVE",
+        "SHARE UPDATE EXCLUSIVE",
+        "SHARE",
+        "SHARE ROW EXCLUSIVE",
+        "EXCLUSIVE",
+        "ACCESS EXCLUSIVE",
+    ]
+    .iter()
+    .position(|m| *m == mode)
+    .unwrap_or(0)
+}

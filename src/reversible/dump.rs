@@ -1,0 +1,579 @@
+//! The schema of a database as `pg_dump --schema-only` prints it, normalised so that two
+//! dumps of the same schema compare equal, and the difference between two of them.
+//!
+//! Normalised: comments, `SET` lines, `set_config` calls and psql's `\restrict` lines are
+//! dropped, runs of blank lines collapse, and the entries (one per object in pg_dump's table
+//! of contents, found by their `-- Name: ...; Type: ...; Schema: ...` headers) are sorted by
+//! schema, name and type, so objects created in another order dump the same. The `stagegate`
+//! schema is left out.
+//!
+//! pg_dump gets the connection through libpq's environment variables (`PGHOST`, `PGPASSWORD`,
+//! ...), never on its command line, where other users of the machine could read a password.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::config::{Config, DatabaseUrl, redact_text};
+use crate::db::tls::{self, SslMode};
+
+/// The schema stagegate keeps its own state in; never part of a comparison.
+const OWN_SCHEMA: &str = "stagegate";
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DumpError {
+    #[error(
+        "cannot run {}: {source}; install the PostgreSQL client tools (pg_dump of the server's \
+         major version or newer) or set [backup] pg_dump in stagegate.toml",
+        program.display()
+    )]
+    Spawn {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("pg_dump of {url} failed ({status}): {stderr}")]
+    Failed {
+        url: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("pg_dump of {url}: output is not UTF-8")]
+    NotUtf8 { url: String },
+    #[error("invalid connection string {url}: {message}")]
+    BadUrl { url: String, message: String },
+}
+
+/// The pg_dump program to run: `[backup] pg_dump`, else `pg_dump` found on PATH.
+pub(crate) fn pg_dump_program(config: &Config) -> PathBuf {
+    config
+        .backup
+        .pg_dump
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("pg_dump"))
+}
+
+/// One object of the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    /// pg_dump's type, as in its header (`TABLE`, `FK CONSTRAINT`, `INDEX`, `ACL`, ...).
+    kind: String,
+    /// `-` for objects outside any schema (schemas, extensions).
+    schema: String,
+    /// As in the header: `users`, or `users users_pkey` for a table's constraint.
+    name: String,
+    /// The SQL, normalised.
+    text: String,
+}
+
+impl Entry {
+    fn sort_key(&self) -> (&str, &str, &str, &str) {
+        (&self.schema, &self.name, &self.kind, &self.text)
+    }
+
+    /// How people name the object: `table public.users`, `constraint users_pkey on
+    /// public.users`, `privileges on table public.users`.
+    fn describe(&self) -> String {
+        let kind = self.kind.to_ascii_lowercase();
+        let qualify = |name: &str| {
+            if self.schema == "-" {
+                name.to_string()
+            } else {
+                format!("{}.{name}", self.schema)
+            }
+        };
+        match kind.as_str() {
+            "acl" | "comment" => {
+                let (object_kind, object) = self
+                    .name
+                    .split_once(' ')
+                    .unwrap_or(("object", self.name.as_str()));
+                let what = if kind == "acl" {
+                    "privileges on"
+                } else {
+                    "comment on"
+                };
+                format!(
+                    "{what} {} {}",
+                    object_kind.to_ascii_lowercase(),
+                    qualify(object)
+                )
+            }
+            _ => match self.name.split_once(' ') {
+                Some((table, own)) => format!("{kind} {own} on {}", qualify(table)),
+                None => format!("{kind} {}", qualify(&self.name)),
+            },
+        }
+    }
+}
+
+/// A normalised schema.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Schema {
+    entries: Vec<Entry>,
+}
+
+impl Schema {
+    /// Runs `pg_dump --schema-only` on `url` and normalises its output.
+    pub(crate) fn dump(program: &Path, url: &DatabaseUrl) -> Result<Schema, DumpError> {
+        let env = libpq_env(url)?;
+        let mut command = Command::new(program);
+        command
+            .args([
+                "--schema-only",
+                "--no-owner",
+                "--exclude-schema",
+                OWN_SCHEMA,
+            ])
+            // Settings that would point libpq elsewhere than `url`.
+            .env_remove("PGSERVICE")
+            .env_remove("PGHOSTADDR")
+            .env_remove("PGOPTIONS")
+            .env_remove("PGPASSWORD")
+            .env_remove("PGSSLROOTCERT");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().map_err(|source| DumpError::Spawn {
+            program: program.to_path_buf(),
+            source,
+        })?;
+        if !output.status.success() {
+            return Err(DumpError::Failed {
+                url: url.redacted(),
+                status: output.status.to_string(),
+                stderr: redact_text(String::from_utf8_lossy(&output.stderr).trim_end()),
+            });
+        }
+        let text = String::from_utf8(output.stdout).map_err(|_| DumpError::NotUtf8 {
+            url: url.redacted(),
+        })?;
+        Ok(Schema::parse(&text))
+    }
+
+    /// Normalises pg_dump's plain-format output.
+    pub(crate) fn parse(dump: &str) -> Schema {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut current: Option<Entry> = None;
+        let mut previous_line = "";
+        for line in dump.lines() {
+            if let Some(header) = line.strip_prefix("-- Name: ")
+                && previous_line == "--"
+            {
+                entries.extend(current.take());
+                current = Some(parse_header(header));
+            } else if !is_noise(line)
+                && let Some(entry) = current.as_mut()
+            {
+                let blank = line.trim().is_empty();
+                if !(blank && (entry.text.is_empty() || entry.text.ends_with("\n\n"))) {
+                    entry.text.push_str(line.trim_end());
+                    entry.text.push('\n');
+                }
+            }
+            previous_line = line;
+        }
+        entries.extend(current);
+        let mut entries: Vec<Entry> = entries
+            .into_iter()
+            .filter(|e| e.schema != OWN_SCHEMA && !(e.kind == "SCHEMA" && e.name == OWN_SCHEMA))
+            .map(|mut e| {
+                e.text = e.text.trim_end().to_string();
+                e
+            })
+            .filter(|e| !e.text.is_empty())
+            .collect();
+        entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        Schema { entries }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The objects, as people name them.
+    pub(crate) fn objects(&self) -> Vec<String> {
+        self.entries.iter().map(Entry::describe).collect()
+    }
+
+    /// The normalised text: each entry's SQL, a blank line between entries.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&entry.text);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// True for lines that carry no schema: comments, settings, psql's `\restrict` guards.
+fn is_noise(line: &str) -> bool {
+    line.starts_with("--")
+        || line.starts_with("SET ")
+        || line.starts_with("SELECT pg_catalog.set_config(")
+        || line.starts_with("\\restrict")
+        || line.starts_with("\\unrestrict")
+}
+
+/// `users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -`
+fn parse_header(header: &str) -> Entry {
+    let mut parts = header.split("; ");
+    let name = parts.next().unwrap_or_default().to_string();
+    let mut kind = String::new();
+    let mut schema = String::from("-");
+    for part in parts {
+        if let Some(value) = part.strip_prefix("Type: ") {
+            kind = value.to_string();
+        } else if let Some(value) = part.strip_prefix("Schema: ") {
+            schema = value.to_string();
+        }
+    }
+    Entry {
+        kind,
+        schema,
+        name,
+        text: String::new(),
+    }
+}
+
+/// How the schema after a down script differs from the one before its up script.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct SchemaDiff {
+    /// Objects the down script left behind (`index public.users_email_idx`).
+    pub(crate) left_over: Vec<String>,
+    /// Objects it removed that existed before the up script.
+    pub(crate) missing: Vec<String>,
+    /// Objects that exist in both, with what differs (`table public.users: left over
+    /// `email text``).
+    pub(crate) changed: Vec<String>,
+    /// The unified diff of the normalised dumps.
+    pub(crate) unified: String,
+}
+
+impl SchemaDiff {
+    /// One line for a report: what is left over, missing or changed.
+    pub(crate) fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.left_over.is_empty() {
+            parts.push(format!("left over: {}", self.left_over.join(", ")));
+        }
+        if !self.missing.is_empty() {
+            parts.push(format!("missing: {}", self.missing.join(", ")));
+        }
+        if !self.changed.is_empty() {
+            parts.push(format!("changed: {}", self.changed.join("; ")));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The difference from `before` to `after`, or `None` when they are the same.
+pub(crate) fn diff(before: &Schema, after: &Schema, labels: (&str, &str)) -> Option<SchemaDiff> {
+    if before == after {
+        return None;
+    }
+    let key = |e: &Entry| (e.schema.clone(), e.name.clone(), e.kind.clone());
+    let find = |schema: &Schema, entry: &Entry| {
+        schema
+            .entries
+            .iter()
+            .find(|other| key(other) == key(entry))
+            .cloned()
+    };
+    let mut left_over = Vec::new();
+    let mut changed = Vec::new();
+    for entry in &after.entries {
+        match find(before, entry) {
+            None => left_over.push(entry.describe()),
+            Some(old) if old.text != entry.text => {
+                changed.push(format!(
+                    "{}: {}",
+                    entry.describe(),
+                    line_changes(&old.text, &entry.text)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let missing = before
+        .entries
+        .iter()
+        .filter(|entry| find(after, entry).is_none())
+        .map(Entry::describe)
+        .collect();
+    let (old, new) = (before.render(), after.render());
+    let unified = TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(labels.0, labels.1)
+        .to_string();
+    Some(SchemaDiff {
+        left_over,
+        missing,
+        changed,
+        unified,
+    })
+}
+
+/// The lines only in `new` (left over) and only in `old` (missing), quoted.
+fn line_changes(old: &str, new: &str) -> String {
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for change in TextDiff::from_lines(old, new).iter_all_changes() {
+        let line = change.value().trim().trim_end_matches(',').to_string();
+        if line.is_empty() {
+            continue;
+        }
+        match change.tag() {
+            ChangeTag::Insert => added.push(format!("`{line}`")),
+            ChangeTag::Delete => removed.push(format!("`{line}`")),
+            ChangeTag::Equal => {}
+        }
+    }
+    // A line that only gained or lost its trailing comma is the same column.
+    let mut index = 0;
+    while index < added.len() {
+        match removed.iter().position(|line| *line == added[index]) {
+            Some(found) => {
+                removed.remove(found);
+                added.remove(index);
+            }
+            None => index += 1,
+        }
+    }
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("left over {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("missing {}", removed.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// libpq's environment for `url`: host(s), port(s), user, password, database, options,
+/// connect timeout and TLS settings.
+fn libpq_env(url: &DatabaseUrl) -> Result<Vec<(&'static str, OsString)>, DumpError> {
+    let bad = |message: String| DumpError::BadUrl {
+        url: url.redacted(),
+        message: redact_text(&message),
+    };
+    let (rest, tls) = tls::split(url.expose()).map_err(bad)?;
+    let config: tokio_postgres::Config = rest
+        .parse()
+        .map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
+    let mut env: Vec<(&'static str, OsString)> = Vec::new();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    if !hosts.is_empty() {
+        env.push(("PGHOST", hosts.join(",").into()));
+    }
+    let addrs: Vec<String> = config
+        .get_hostaddrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !addrs.is_empty() {
+        env.push(("PGHOSTADDR", addrs.join(",").into()));
+    }
+    let ports: Vec<String> = config.get_ports().iter().map(ToString::to_string).collect();
+    if !ports.is_empty() {
+        env.push(("PGPORT", ports.join(",").into()));
+    }
+    if let Some(user) = config.get_user() {
+        env.push(("PGUSER", user.into()));
+    }
+    if let Some(password) = config.get_password() {
+        env.push(("PGPASSWORD", bytes_to_os(password)));
+    }
+    if let Some(dbname) = config.get_dbname() {
+        env.push(("PGDATABASE", dbname.into()));
+    }
+    if let Some(options) = config.get_options() {
+        env.push(("PGOPTIONS", options.into()));
+    }
+    if let Some(timeout) = config.get_connect_timeout() {
+        env.push((
+            "PGCONNECT_TIMEOUT",
+            timeout.as_secs().max(1).to_string().into(),
+        ));
+    }
+    let mode = match tls.mode {
+        SslMode::Disable => "disable",
+        SslMode::Allow => "allow",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
+    };
+    env.push(("PGSSLMODE", mode.into()));
+    if let Some(root) = &tls.root_cert {
+        env.push(("PGSSLROOTCERT", root.into()));
+    }
+    env.push(("PGAPPNAME", "stagegate".into()));
+    Ok(env)
+}
+
+#[cfg(unix)]
+fn bytes_to_os(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(bytes.to_vec())
+}
+
+#[cfg(not(unix))]
+fn bytes_to_os(bytes: &[u8]) -> OsString {
+    String::from_utf8_lossy(bytes).into_owned().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DUMP: &str = "--
+-- PostgreSQL database dump
+--
+
+\\restrict abc123
+
+-- Dumped from database version 15.10
+
+SET statement_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+
+SET default_table_access_method = heap;
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id integer NOT NULL,
+    email text
+);
+
+
+--
+-- Name: orders; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.orders (
+    id integer NOT NULL
+);
+
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: _sqlx_migrations; Type: TABLE; Schema: stagegate; Owner: -
+--
+
+CREATE TABLE stagegate._sqlx_migrations (version bigint);
+
+--
+-- PostgreSQL database dump complete
+--
+
+\\unrestrict abc123
+";
+
+    #[test]
+    fn normalising_drops_noise_and_sorts_entries() {
+        let schema = Schema::parse(DUMP);
+        assert_eq!(
+            schema.render(),
+            "CREATE TABLE public.orders (\n    id integer NOT NULL\n);\n\n\
+             CREATE TABLE public.users (\n    id integer NOT NULL,\n    email text\n);\n\n\
+             ALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_pkey PRIMARY KEY (id);\n"
+        );
+        assert_eq!(
+            schema.objects(),
+            [
+                "table public.orders",
+                "table public.users",
+                "constraint users_pkey on public.users"
+            ]
+        );
+        // The same objects in another order, another restrict key: the same schema.
+        let reordered = DUMP
+            .replace("abc123", "zzz")
+            .replacen("Name: users; Type: TABLE", "Name: tmp; Type: TABLE", 1)
+            .replacen("Name: orders; Type: TABLE", "Name: users; Type: TABLE", 1)
+            .replacen("Name: tmp; Type: TABLE", "Name: orders; Type: TABLE", 1);
+        let reordered = Schema::parse(&reordered);
+        assert_eq!(reordered.objects(), schema.objects());
+        assert!(Schema::parse("--\n-- PostgreSQL database dump\n--\n\nSET x = 1;\n").is_empty());
+    }
+
+    #[test]
+    fn diff_names_what_is_left_over_missing_and_changed() {
+        let before = Schema::parse(DUMP);
+        let after = Schema::parse(
+            &DUMP
+                .replace("    email text\n", "    email text,\n    nickname text\n")
+                .replace(
+                    "-- Name: orders; Type: TABLE",
+                    "-- Name: orders_idx; Type: INDEX",
+                )
+                .replace(
+                    "CREATE TABLE public.orders (\n    id integer NOT NULL\n);",
+                    "CREATE INDEX orders_idx ON public.users USING btree (id);",
+                ),
+        );
+        let diff = diff(&before, &after, ("before", "after")).unwrap();
+        assert_eq!(diff.left_over, ["index public.orders_idx"]);
+        assert_eq!(diff.missing, ["table public.orders"]);
+        assert_eq!(
+            diff.changed,
+            ["table public.users: left over `nickname text`"]
+        );
+        assert!(
+            diff.unified.starts_with("--- before\n+++ after\n"),
+            "{}",
+            diff.unified
+        );
+        assert!(
+            diff.unified.contains("+    nickname text"),
+            "{}",
+            diff.unified
+        );
+        assert_eq!(super::diff(&before, &before.clone(), ("a", "b")), None);
+    }
+
+    #[test]
+    fn the_password_goes_to_the_environment() {
+        let env = libpq_env(&DatabaseUrl::new(
+            "postgres://app:s3cret@db.example:6432/app?sslmode=require&connect_timeout=3",
+        ))
+        .unwrap();
+        let get = |key: &str| {
+            env.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string_lossy().into_owned())
+        };
+        assert_eq!(get("PGHOST").as_deref(), Some("db.example"));
+        assert_eq!(get("PGPORT").as_deref(), Some("6432"));
+        assert_eq!(get("PGUSER").as_deref(), Some("app"));
+        assert_eq!(get("PGPASSWORD").as_deref(), Some("s3cret"));
+        assert_eq!(get("PGDATABASE").as_deref(), Some("app"));
+        assert_eq!(get("PGSSLMODE").as_deref(), Some("require"));
+        assert_eq!(get("PGCONNECT_TIMEOUT").as_deref(), Some("3"));
+    }
+}

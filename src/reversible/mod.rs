@@ -1,0 +1,547 @@
+//! `check-reversible`: does each migration's down script undo its up script?
+//!
+//! On a scratch database ([`database`]), for each migration in version order: dump the schema
+//! ([`dump`]), run the up script, run the down script, dump again and compare, then run the up
+//! script again so the next migration starts from the schema it was written for. Migrations
+//! before `--from` are only applied. What each check found is a [`Report`]; rendering it is
+//! [`report`]'s business, printing it the command's.
+//!
+//! Scripts run as `migrate apply` runs them: a transactional script (with its verify script)
+//! in one transaction, a `no-transaction` one statement by statement. A down that failed in a
+//! transaction left the schema after the up script, so checking goes on from there; a down
+//! that changed the schema into something else (or stopped halfway outside a transaction)
+//! leaves the database in no known state, so it is dropped, created again and brought to the
+//! schema after that up script before the next migration.
+
+pub(crate) mod database;
+pub(crate) mod dump;
+pub(crate) mod report;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use tokio_postgres::error::ErrorPosition;
+
+use crate::db::session::{self, Session};
+use crate::exit;
+use crate::source::{Migration, MigrationSet, Script, SourceError, Version};
+use crate::sql::{self, RawKind};
+use database::ScratchDb;
+use dump::{Schema, SchemaDiff};
+
+/// Version of the JSON report's shape.
+pub(crate) const JSON_VERSION: u32 = 1;
+
+/// A migration with its scripts read and checked, before anything runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) migration: Migration,
+    pub(crate) up: Script,
+    pub(crate) verify: Option<Script>,
+    pub(crate) down: Down,
+}
+
+/// The down script of a migration.
+#[derive(Debug, Clone)]
+pub(crate) enum Down {
+    /// There is none.
+    Missing,
+    /// There is one, with nothing but comments and whitespace in it.
+    Empty(PathBuf),
+    Script(Script),
+}
+
+/// Reads every script of the set, so a broken file is an error before anything runs.
+pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> {
+    set.migrations
+        .iter()
+        .map(|migration| {
+            let down = match &migration.down {
+                None => Down::Missing,
+                Some(reference) => {
+                    let script = reference.load()?;
+                    if script.is_blank() {
+                        Down::Empty(script.path)
+                    } else {
+                        Down::Script(script)
+                    }
+                }
+            };
+            Ok(Prepared {
+                up: migration.load_up()?,
+                verify: migration.load_verify()?,
+                migration: migration.clone(),
+                down,
+            })
+        })
+        .collect()
+}
+
+/// What the check found for one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Status {
+    /// Up, down and up again ran, and the down restored the schema.
+    Ok,
+    /// The down script failed.
+    DownFailed,
+    /// The down script ran, but the schema is not the one before the up script.
+    SchemaDiffers,
+    /// There is no down script.
+    NoDown,
+    /// The down script holds only comments.
+    EmptyDown,
+    /// The up script failed; the check stopped there.
+    UpFailed,
+    /// The down restored the schema, but the up script failed when run again.
+    UpAgainFailed,
+    /// Before `--from`: applied, not checked.
+    Applied,
+    /// After a failed up script (or a database that could not be reset): not run.
+    NotChecked,
+}
+
+impl Status {
+    /// True for the statuses that make the check fail.
+    pub(crate) fn is_finding(self) -> bool {
+        !matches!(self, Status::Ok | Status::Applied)
+    }
+}
+
+/// One migration's result.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Checked {
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) status: Status,
+    /// The script the status is about (the down script, or the up script that failed).
+    pub(crate) file: Option<PathBuf>,
+    /// The database error, with its line in `file`.
+    pub(crate) error: Option<String>,
+    /// For `schema-differs`: the unified diff of the normalised schema dumps, before the up
+    /// script (`-`) and after the down script (`+`).
+    pub(crate) diff: Option<String>,
+    /// For `schema-differs`: objects the down script left behind.
+    pub(crate) left_over: Vec<String>,
+    /// For `schema-differs`: objects that existed before the up script and are gone.
+    pub(crate) missing: Vec<String>,
+    /// For `schema-differs`: objects in both, with the lines that differ.
+    pub(crate) changed: Vec<String>,
+}
+
+impl Checked {
+    fn new(migration: &Migration, status: Status) -> Checked {
+        Checked {
+            version: migration.version.to_string(),
+            name: migration.name.clone(),
+            status,
+            file: None,
+            error: None,
+            diff: None,
+            left_over: Vec::new(),
+            missing: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+
+    fn failed(migration: &Migration, status: Status, file: &Path, error: String) -> Checked {
+        Checked {
+            file: Some(file.to_path_buf()),
+            error: Some(error),
+            ..Checked::new(migration, status)
+        }
+    }
+
+    fn differs(migration: &Migration, file: &Path, diff: SchemaDiff) -> Checked {
+        Checked {
+            file: Some(file.to_path_buf()),
+            error: Some(diff.summary()),
+            diff: Some(diff.unified),
+            left_over: diff.left_over,
+            missing: diff.missing,
+            changed: diff.changed,
+            ..Checked::new(migration, Status::SchemaDiffers)
+        }
+    }
+
+    /// `<version>_<name>`.
+    pub(crate) fn label(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+/// Counts over the migrations.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Summary {
+    /// Migrations whose down script was checked (or found missing or empty).
+    pub(crate) checked: usize,
+    pub(crate) reversible: usize,
+    pub(crate) not_reversible: usize,
+    /// Before `--from`.
+    pub(crate) applied_only: usize,
+    pub(crate) not_checked: usize,
+}
+
+/// The whole check.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    pub(crate) version: u32,
+    /// True when every checked migration is reversible and none was left unchecked.
+    pub(crate) reversible: bool,
+    pub(crate) migrations: Vec<Checked>,
+    pub(crate) summary: Summary,
+    /// Why the check stopped before the last migration, if it did.
+    pub(crate) stopped: Option<String>,
+}
+
+impl Report {
+    fn new(migrations: Vec<Checked>, stopped: Option<String>) -> Report {
+        let mut summary = Summary::default();
+        for checked in &migrations {
+            match checked.status {
+                Status::Applied => summary.applied_only += 1,
+                Status::NotChecked => summary.not_checked += 1,
+                Status::Ok => {
+                    summary.checked += 1;
+                    summary.reversible += 1;
+                }
+                _ => {
+                    summary.checked += 1;
+                    summary.not_reversible += 1;
+                }
+            }
+        }
+        Report {
+            version: JSON_VERSION,
+            reversible: !migrations.iter().any(|c| c.status.is_finding()),
+            migrations,
+            summary,
+            stopped,
+        }
+    }
+}
+
+/// Runs the check on `scratch`. Database errors in the scripts are findings; a lost
+/// connection, a failed pg_dump or a scratch database that cannot be used are errors.
+pub(crate) async fn check(
+    scratch: &ScratchDb,
+    pg_dump: &Path,
+    migrations: &[Prepared],
+    from: Option<&Version>,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Report> {
+    let mut checker = Checker {
+        scratch,
+        pg_dump,
+        session: Some(connect(scratch).await?),
+        progress,
+    };
+    if !scratch.own {
+        refuse_unless_empty(scratch, &checker.dump().await?)?;
+    }
+    let mut results = Vec::with_capacity(migrations.len());
+    let mut stopped: Option<String> = None;
+    for (index, prepared) in migrations.iter().enumerate() {
+        let migration = &prepared.migration;
+        if stopped.is_some() {
+            results.push(Checked::new(migration, Status::NotChecked));
+            continue;
+        }
+        let label = migration.label();
+        let later = migrations.len() - index - 1;
+        let up_failed = |error: String| {
+            (
+                Checked::failed(migration, Status::UpFailed, &prepared.up.path, error),
+                format!(
+                    "the up script of {label} failed, so the {later} migration(s) after it \
+                     could not start from the schema they were written for and were not checked"
+                ),
+            )
+        };
+        if from.is_some_and(|from| migration.version < *from) {
+            (checker.progress)(&format!("applying {label} (before --from, not checked)"));
+            match checker.up(prepared).await? {
+                Ok(()) => results.push(Checked::new(migration, Status::Applied)),
+                Err(error) => {
+                    let (checked, why) = up_failed(error);
+                    results.push(checked);
+                    stopped = Some(why);
+                }
+            }
+            continue;
+        }
+        (checker.progress)(&format!("checking {label}: up, down, up"));
+        let before = checker.dump().await?;
+        if let Err(error) = checker.up(prepared).await? {
+            let (checked, why) = up_failed(error);
+            results.push(checked);
+            stopped = Some(why);
+            continue;
+        }
+        let (checked, reset) = checker.down(prepared, &before).await?;
+        results.push(checked);
+        if reset
+            && later > 0
+            && let Some(why) = checker.reset(&migrations[..=index], &label).await?
+        {
+            stopped = Some(why);
+        }
+    }
+    Ok(Report::new(results, stopped))
+}
+
+struct Checker<'a> {
+    scratch: &'a ScratchDb,
+    pg_dump: &'a Path,
+    /// `None` only while the scratch database is recreated.
+    session: Option<Session>,
+    progress: &'a dyn Fn(&str),
+}
+
+impl Checker<'_> {
+    fn session(&self) -> &Session {
+        self.session.as_ref().expect("a session outside reset")
+    }
+
+    async fn dump(&self) -> anyhow::Result<Schema> {
+        let program = self.pg_dump.to_path_buf();
+        let url = self.scratch.url.clone();
+        tokio::task::spawn_blocking(move || Schema::dump(&program, &url))
+            .await
+            .map_err(|e| exit::execution(anyhow::anyhow!("pg_dump: {e}")))?
+            .map_err(exit::execution)
+    }
+
+    /// Steps 4 to 7 of a check, after the up script ran: the down script, the comparison, the
+    /// up script again. Also says whether the database must be rebuilt before the next
+    /// migration.
+    async fn down(&self, prepared: &Prepared, before: &Schema) -> anyhow::Result<(Checked, bool)> {
+        let migration = &prepared.migration;
+        let down = match &prepared.down {
+            Down::Missing => return Ok((Checked::new(migration, Status::NoDown), false)),
+            Down::Empty(path) => {
+                let checked = Checked {
+                    file: Some(path.clone()),
+                    ..Checked::new(migration, Status::EmptyDown)
+                };
+                return Ok((checked, false));
+            }
+            Down::Script(down) => down,
+        };
+        if let Err(error) = self.run(down, None).await? {
+            // In a transaction, the failed down was rolled back: the schema is the one after
+            // the up script. Outside one, it stopped halfway.
+            let checked = Checked::failed(migration, Status::DownFailed, &down.path, error);
+            return Ok((checked, down.settings.no_transaction));
+        }
+        let after = self.dump().await?;
+        let labels = (
+            &format!("schema before the up script of {}", migration.label()),
+            "schema after its down script",
+        );
+        if let Some(diff) = dump::diff(before, &after, (labels.0, labels.1)) {
+            return Ok((Checked::differs(migration, &down.path, diff), true));
+        }
+        Ok(match self.up(prepared).await? {
+            Ok(()) => (Checked::new(migration, Status::Ok), false),
+            Err(error) => (
+                Checked::failed(migration, Status::UpAgainFailed, &prepared.up.path, error),
+                true,
+            ),
+        })
+    }
+
+    /// The up script (and its verify script).
+    async fn up(&self, prepared: &Prepared) -> anyhow::Result<Result<(), String>> {
+        self.run(&prepared.up, prepared.verify.as_ref()).await
+    }
+
+    /// Runs `script` as apply would: in a transaction with its verify script, or, marked
+    /// `no-transaction`, statement by statement. Statements are sent one by one either way,
+    /// so an error names the line of the statement that failed. `Ok(Err(message))` when the
+    /// database refused it.
+    async fn run(
+        &self,
+        script: &Script,
+        verify: Option<&Script>,
+    ) -> anyhow::Result<Result<(), String>> {
+        let in_transaction = !script.settings.no_transaction;
+        if in_transaction && let Err(error) = self.session().run("BEGIN").await {
+            return sql_error(&error, "", 1);
+        }
+        let mut result = self.statements(script).await?;
+        if result.is_ok()
+            && let Some(verify) = verify
+        {
+            result = self
+                .statements(verify)
+                .await?
+                .map_err(|message| format!("verify script: {message}"));
+        }
+        if !in_transaction {
+            return Ok(result);
+        }
+        if let Err(message) = result {
+            // A failed ROLLBACK means the connection is gone; the next statement says so.
+            let _ = self.session().run("ROLLBACK").await;
+            return Ok(Err(self.explain(message).await));
+        }
+        match self.session().run("COMMIT").await {
+            Ok(()) => Ok(Ok(())),
+            Err(error) => Ok(sql_error(&error, "", 1)?.map_err(|m| format!("COMMIT: {m}"))),
+        }
+    }
+
+    /// Adds what the schema shows to an error: a constraint that does not exist because the
+    /// up script made it as a unique index.
+    async fn explain(&self, message: String) -> String {
+        let Some(name) = missing_constraint(&message) else {
+            return message;
+        };
+        let is_index = self
+            .session()
+            .client()
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relname = $1 AND relkind IN ('i', 'I')",
+                &[&name],
+            )
+            .await
+            .is_ok_and(|row| row.get::<_, i64>(0) > 0);
+        if is_index {
+            format!(
+                "{message}; {name} is an index, not a constraint (CREATE UNIQUE INDEX makes no \
+                 constraint): drop it with DROP INDEX {name}"
+            )
+        } else {
+            message
+        }
+    }
+
+    /// Sends the statements of `script` one by one, stopping at the first error.
+    async fn statements(&self, script: &Script) -> anyhow::Result<Result<(), String>> {
+        for statement in sql::split(&script.text) {
+            let line = script.first_line + statement.line - 1;
+            let sql = statement.text(&script.text);
+            match statement.kind {
+                RawKind::Sql => {}
+                RawKind::PsqlMeta => {
+                    return Ok(Err(format!(
+                        "psql meta-command `{}` at line {line}: stagegate sends SQL to the \
+                         server directly and cannot run it",
+                        sql.trim()
+                    )));
+                }
+                RawKind::CopyData => {
+                    return Ok(Err(format!(
+                        "COPY ... FROM stdin data at line {line}: stagegate cannot run it"
+                    )));
+                }
+            }
+            if let Err(error) = self.session().run(sql).await {
+                return sql_error(&error, sql, line);
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Brings a database of its own back to the schema after the up scripts of `done`;
+    /// `Some(reason)` when that is not possible and the check must stop.
+    async fn reset(&mut self, done: &[Prepared], label: &str) -> anyhow::Result<Option<String>> {
+        if !self.scratch.own {
+            return Ok(Some(format!(
+                "after {label} the scratch database is in no known state, and stagegate may \
+                 not create a fresh one on {}, so the later migrations were not checked",
+                self.scratch.server()
+            )));
+        }
+        (self.progress)(&format!(
+            "recreating the scratch database and applying the {} up script(s) through {label}",
+            done.len()
+        ));
+        // Its session must go before the database can.
+        self.session = None;
+        self.scratch.reset().await.map_err(exit::execution)?;
+        self.session = Some(connect(self.scratch).await?);
+        for prepared in done {
+            if let Err(error) = self.up(prepared).await? {
+                return Ok(Some(format!(
+                    "the up script of {} failed when the scratch database was rebuilt after \
+                     {label} ({error}), so the later migrations were not checked",
+                    prepared.migration.label()
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+async fn connect(scratch: &ScratchDb) -> anyhow::Result<Session> {
+    Session::connect(&scratch.url)
+        .await
+        .map_err(exit::execution)
+}
+
+/// In a shadow database that is not stagegate's own, the migrations may run only when it
+/// holds nothing they could collide with or damage.
+fn refuse_unless_empty(scratch: &ScratchDb, schema: &Schema) -> anyhow::Result<()> {
+    if schema.is_empty() {
+        return Ok(());
+    }
+    let objects = schema.objects();
+    let shown = objects
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = match objects.len().saturating_sub(5) {
+        0 => String::new(),
+        more => format!(" and {more} more"),
+    };
+    anyhow::bail!(
+        "stagegate may not create a database of its own on {} ({}), and the shadow database {} \
+         already holds objects ({shown}{more}); it will not run migrations in it: point \
+         --shadow (or [shadow] url) at an empty database, or let its user create databases \
+         (ALTER ROLE ... CREATEDB)",
+        scratch.server(),
+        scratch
+            .not_own_reason
+            .as_deref()
+            .unwrap_or("permission denied"),
+        scratch.name,
+    )
+}
+
+/// The name in `constraint "NAME" of relation "TABLE" does not exist (42704)`.
+fn missing_constraint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("constraint \"")?;
+    let (name, rest) = rest.split_once('"')?;
+    (rest.starts_with(" of relation ") && rest.contains("does not exist (42704)"))
+        .then(|| name.to_string())
+}
+
+/// A statement's error as a finding (`Ok(Err(message))`: the message, SQLSTATE, line,
+/// detail and hint), or, when it is not the database refusing SQL (the connection was lost),
+/// as an error of the run. `line` is the statement's first line in its file.
+fn sql_error(
+    error: &tokio_postgres::Error,
+    statement: &str,
+    line: usize,
+) -> anyhow::Result<Result<(), String>> {
+    let Some(db) = error.as_db_error() else {
+        return Err(exit::execution(anyhow::anyhow!(
+            "lost the scratch database: {}",
+            crate::db::with_causes(error)
+        )));
+    };
+    let mut message = session::describe_error(error, statement, line);
+    if !matches!(db.position(), Some(ErrorPosition::Original(_))) && !statement.is_empty() {
+        // Without a position the error is the statement's as a whole.
+        let head = format!("{} ({})", db.message(), db.code().code());
+        if let Some(rest) = message.strip_prefix(&head) {
+            message = format!("{head} at line {line}{rest}");
+        }
+    }
+    Ok(Err(message))
+}

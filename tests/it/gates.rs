@@ -1,0 +1,526 @@
+//! The gates on the way to production, with three real databases: preview → staging →
+//! production. Promotion reads the source's state live; confirmation is typed through a real
+//! pseudo-terminal or given with `--confirm ENV --reason`; everything refused leaves the
+//! target untouched.
+
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+use crate::harness::TestDb;
+use crate::runner::{Output, assert_exit, query};
+
+/// A project with three environments, each on a database of its own.
+struct Chain {
+    dir: tempfile::TempDir,
+    preview: TestDb,
+    staging: TestDb,
+    production: TestDb,
+}
+
+const VARS: [&str; 3] = [
+    "SG_GATE_PREVIEW_URL",
+    "SG_GATE_STAGING_URL",
+    "SG_GATE_PROD_URL",
+];
+
+impl Chain {
+    /// `staging` and `production` get the extra lines given.
+    fn new(staging: &str, production: &str) -> Chain {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("migrations")).unwrap();
+        std::fs::write(
+            dir.path().join("stagegate.toml"),
+            format!(
+                "[environments.preview]\nurl = \"${{{}}}\"\n\n\
+                 [environments.staging]\nurl = \"${{{}}}\"\n{staging}\n\n\
+                 [environments.production]\nurl = \"${{{}}}\"\n{production}\n",
+                VARS[0], VARS[1], VARS[2]
+            ),
+        )
+        .unwrap();
+        Chain {
+            dir,
+            preview: TestDb::create(),
+            staging: TestDb::create(),
+            production: TestDb::create(),
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join("migrations").join(name), text).unwrap();
+    }
+
+    fn remove(&self, name: &str) {
+        std::fs::remove_file(self.dir.path().join("migrations").join(name)).unwrap();
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::cargo_bin("stagegate").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("STAGEGATE_CONFIG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
+            .env("NO_COLOR", "1")
+            .env("STAGEGATE_LOCK_WAIT", "5s")
+            .env(VARS[0], self.preview.database_url().expose())
+            .env(VARS[1], self.staging.database_url().expose())
+            .env(VARS[2], self.production.database_url().expose());
+        cmd
+    }
+
+    fn run_with(&self, cmd: &mut Command, args: &[&str]) -> Output {
+        let out = cmd.args(args).output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(&mut self.command(), args)
+    }
+
+    fn apply(&self, env: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["migrate", "apply", "--env", env];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn tables(db: &TestDb) -> Vec<String> {
+        query(
+            db,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        )
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect()
+    }
+
+    /// Applied versions recorded in `db` (none when the state schema is not there).
+    fn applied(db: &TestDb) -> Vec<String> {
+        query(
+            db,
+            "SELECT coalesce(string_agg(version, ',' ORDER BY version), '') FROM \
+             (SELECT version FROM stagegate.migrations WHERE status = 'applied') m \
+             WHERE to_regclass('stagegate.migrations') IS NOT NULL",
+        )
+        .into_iter()
+        .flat_map(|row| row[0].clone())
+        .filter(|s| !s.is_empty())
+        .flat_map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect()
+    }
+}
+
+fn state_exists(db: &TestDb) -> bool {
+    query(db, "SELECT to_regclass('stagegate.migrations') IS NOT NULL")[0][0].as_deref()
+        == Some("t")
+}
+
+#[test]
+fn production_gets_only_what_staging_ran_with_the_same_checksums() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    c.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    c.write("3_c.up.sql", "CREATE TABLE c (id int);\nSELECT 1/0;\n");
+    assert_exit(&c.apply("staging", &[]), 4);
+    assert_eq!(Chain::applied(&c.staging), ["1", "2"]);
+    // Since staging ran them: 1 got a down script, 2 was edited, 3 was fixed, 4 is new.
+    c.write("1_a.down.sql", "DROP TABLE a;\n");
+    c.write("2_b.up.sql", "CREATE TABLE b (id bigint);\n");
+    c.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    c.write("4_d.up.sql", "CREATE TABLE d (id int);\n");
+
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    for expected in [
+        "promotion gate: promote_from = \"staging\": 4 of 4 pending migration(s) cannot be promoted",
+        "1_a: different checksum than the one applied on `staging` (down none there, sha256:",
+        "2_b: different checksum than the one applied on `staging` (up sha256:",
+        "3_c: failed on `staging`",
+        "4_d: not applied on `staging`",
+        "there is no flag that skips this gate",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}\n{}", out.stderr);
+    }
+    assert!(Chain::tables(&c.production).is_empty());
+    assert!(!state_exists(&c.production), "nothing was recorded either");
+    // plan says the same, with the same exit code.
+    let plan = c.run(&["migrate", "plan", "--env", "production"]);
+    assert_exit(&plan, 3);
+    assert!(
+        plan.stdout
+            .contains("promotion    refuse: promote_from = \"staging\""),
+        "{}",
+        plan.stdout
+    );
+
+    // What staging ran as it is now passes.
+    c.remove("1_a.down.sql");
+    let out = c.apply("production", &["--to", "1"]);
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+
+    // Staging unreachable is a refusal that says so, never a pass.
+    let mut cmd = c.command();
+    cmd.env(
+        VARS[1],
+        "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2",
+    );
+    c.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    let out = c.run_with(&mut cmd, &["migrate", "apply", "--env", "production"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("cannot read `staging`'s state")
+            && out.stderr.contains("postgres://postgres:***@127.0.0.1:1/x"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"));
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+
+    // staging's variable missing: a configuration error naming it (exit 2).
+    let mut cmd = c.command();
+    cmd.env_remove(VARS[1]);
+    let out = c.run_with(&mut cmd, &["migrate", "apply", "--env", "production"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr
+            .contains("`production` promotes from `staging`, whose state the promotion gate reads")
+            && out.stderr.contains(VARS[1]),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn each_environment_of_a_chain_checks_its_own_source_and_soaks() {
+    let c = Chain::new(
+        "promote_from = \"preview\"",
+        "promote_from = \"staging\"\nmin_soak = \"30m\"",
+    );
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = c.apply("staging", &[]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("1_a: not applied on `preview`"),
+        "{}",
+        out.stderr
+    );
+    assert_exit(&c.apply("preview", &[]), 0);
+    // Production checks staging, not preview.
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("1_a: not applied on `staging`"),
+        "{}",
+        out.stderr
+    );
+    assert_exit(&c.apply("staging", &[]), 0);
+    // Applied on staging a moment ago: nearly all of the 30 minutes of soak remain.
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("1_a: applied on `staging` ")
+            && out.stderr.contains("min_soak is 30m 00s: ")
+            && out.stderr.contains(" remaining"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
+fn a_soak_that_has_passed_lets_the_migration_through() {
+    let c = Chain::new("", "promote_from = \"staging\"\nmin_soak = \"1s\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    assert_exit(&c.apply("staging", &[]), 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+}
+
+#[test]
+fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    for (args, expected) in [
+        (
+            vec![],
+            "`production` needs a confirmation: run on a terminal to type it, or pass --confirm production --reason",
+        ),
+        (
+            vec!["--confirm", "staging", "--reason", "x"],
+            "--confirm names `staging`, but the target is `production`",
+        ),
+        (
+            vec!["--confirm", "production"],
+            "--confirm production needs --reason",
+        ),
+        (
+            vec!["--confirm", "production", "--reason", "  "],
+            "--reason is empty",
+        ),
+    ] {
+        let out = c.apply("production", &args);
+        assert_exit(&out, 3);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+        assert!(Chain::tables(&c.production).is_empty());
+    }
+
+    // A git repository, a CI run, and no USER in the environment: all of it is recorded.
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .current_dir(c.dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "migrations"]);
+    let head = String::from_utf8(
+        std::process::Command::new("git")
+            .current_dir(c.dir.path())
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let mut cmd = c.command();
+    cmd.env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_ACTOR", "octocat")
+        .env("GITHUB_SHA", &head);
+    let out = c.run_with(
+        &mut cmd,
+        &[
+            "migrate",
+            "apply",
+            "--env",
+            "production",
+            "--confirm",
+            "production",
+            "--reason",
+            "ship table a (JIRA-12)",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+    let rows = query(
+        &c.production,
+        "SELECT detail, os_user FROM stagegate.events WHERE kind = 'confirmation'",
+    );
+    assert_eq!(rows.len(), 1);
+    let detail: serde_json::Value = serde_json::from_str(rows[0][0].as_deref().unwrap()).unwrap();
+    assert_eq!(detail["reason"], "ship table a (JIRA-12)");
+    assert_eq!(detail["method"], "flag");
+    assert_eq!(detail["environment"], "production");
+    assert_eq!(detail["migrations"], serde_json::json!(["1"]));
+    let who = &detail["who"];
+    assert!(
+        who["os_user"].as_str().is_some_and(|u| !u.is_empty()),
+        "{who}"
+    );
+    assert_eq!(rows[0][1].as_deref(), who["os_user"].as_str());
+    assert!(who["host"].as_str().is_some_and(|h| !h.is_empty()), "{who}");
+    assert_eq!(who["git_commit"], head.as_str());
+    assert_eq!(who["ci"]["system"], "github-actions");
+    assert_eq!(who["ci"]["repository"], "acme/shop");
+    assert_eq!(who["ci"]["run_id"], "4242");
+    assert_eq!(who["ci"]["actor"], "octocat");
+    assert_eq!(who["ci"]["sha"], head.as_str());
+    assert_exit(&c.run(&["audit", "--env", "production", "--verify"]), 0);
+}
+
+#[test]
+fn apply_refuses_a_plan_that_changed_since_it_was_printed() {
+    let c = Chain::new("", "");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let plan = c.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&plan, 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let hash = plan["hash"].as_str().unwrap().to_string();
+    c.write("1_a.up.sql", "CREATE TABLE a (id bigint);\n");
+    let out = c.apply("staging", &["--to", "1", "--plan-hash", &hash]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("the plan changed since it was reviewed")
+            && out
+                .stderr
+                .contains("run `stagegate migrate plan --env staging --to 1` again"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.staging).is_empty());
+}
+
+/// A child process on a pseudo-terminal, and what it has written so far.
+struct Pty {
+    child: std::process::Child,
+    master: std::fs::File,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Pty {
+    fn spawn(c: &Chain, args: &[&str]) -> Pty {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two file descriptors into the integers given; the optional
+        // name, termios and window size are null, which it accepts.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened by openpty and are owned here alone.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
+        let template = c.command();
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.current_dir(c.dir.path())
+            .args(args)
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        let child = cmd.spawn().unwrap();
+        let master = std::fs::File::from(master);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with EIO once the child has closed the terminal.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Pty {
+            child,
+            master,
+            seen,
+        }
+    }
+
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.seen.lock().unwrap().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no `{text}` on the terminal:\n{}",
+                self.seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_line(&mut self, text: &str) {
+        self.master.write_all(text.as_bytes()).unwrap();
+        self.master.write_all(b"\r").unwrap();
+    }
+
+    /// Ctrl-D: end of input at the start of a line.
+    fn end_input(&mut self) {
+        self.master.write_all(&[4]).unwrap();
+    }
+
+    fn finish(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let seen = self.seen.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), seen)
+    }
+}
+
+#[test]
+fn on_a_terminal_the_plan_is_shown_then_the_phrase_and_a_reason_are_typed() {
+    let c = Chain::new("", "confirm = \"SHIP IT\"\nlock_timeout = \"2s\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    c.write("2_a_idx.up.sql", "CREATE INDEX a_id ON a (id);\n");
+    let args = ["migrate", "apply", "--env", "production"];
+
+    // A wrong phrase: nothing is applied.
+    let mut pty = Pty::spawn(&c, &args);
+    pty.wait_for("Type `SHIP IT` to apply 2 migration(s) on `production`: ");
+    pty.type_line("production");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(
+        seen.contains("`production` was typed, not `SHIP IT`"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+
+    // End of input at the reason: nothing is applied.
+    let mut pty = Pty::spawn(&c, &args);
+    pty.wait_for("Type `SHIP IT`");
+    pty.type_line("SHIP IT");
+    pty.wait_for("Reason (recorded in the event log): ");
+    pty.end_input();
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(
+        seen.contains("no reason was given (end of input)"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+
+    // The plan first, then the phrase and a reason.
+    let mut pty = Pty::spawn(&c, &args);
+    pty.wait_for("Type `SHIP IT`");
+    pty.type_line("SHIP IT");
+    pty.wait_for("Reason (recorded in the event log): ");
+    pty.type_line("new table a with its index");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    let prompt = seen.find("Type `SHIP IT`").unwrap();
+    let plan = &seen[..prompt];
+    for expected in [
+        "About to apply 2 migration(s) on `production`:",
+        "1 a (transaction, 1 statement(s))",
+        "2 a_idx (transaction, 1 statement(s))",
+        "Locks (strongest per table):",
+    ] {
+        assert!(plan.contains(expected), "{expected}:\n{seen}");
+    }
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+    let detail = query(
+        &c.production,
+        "SELECT detail FROM stagegate.events WHERE kind = 'confirmation'",
+    );
+    let detail: serde_json::Value = serde_json::from_str(detail[0][0].as_deref().unwrap()).unwrap();
+    assert_eq!(detail["method"], "typed");
+    assert_eq!(detail["reason"], "new table a with its index");
+}
