@@ -246,11 +246,14 @@ pub struct DownArgs {
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
 
-    /// Check everything and print what would run, but change nothing
+    /// Run the down scripts in one transaction, report each statement's rows and the objects
+    /// dropped, then roll back
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Run down scripts even where they drop tables or columns that hold rows
+    /// Run down scripts even where they destroy data the database holds (rows of a dropped or
+    /// emptied table, values of a dropped or narrowed column) or hold statements stagegate
+    /// cannot classify
     #[arg(long)]
     pub allow_data_loss: bool,
 

@@ -4,6 +4,7 @@ mod apply;
 mod audit;
 mod backup;
 mod check_reversible;
+mod down;
 mod init;
 mod lint;
 mod new;
@@ -41,7 +42,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Migrate(MigrateCommand::Apply(args)) => {
             return apply::run(&load_config(&cli)?, args, printer);
         }
-        Command::Migrate(MigrateCommand::Down(_)) => "migrate down",
+        Command::Migrate(MigrateCommand::Down(args)) => {
+            return down::run(&load_config(&cli)?, args, printer);
+        }
         Command::Migrate(MigrateCommand::Resolve(args)) => {
             return resolve::run(&load_config(&cli)?, args, printer);
         }

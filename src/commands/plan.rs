@@ -95,6 +95,7 @@ pub fn render_text(plan: &Plan) -> String {
                 "statements",
                 "timeouts",
                 "verify",
+                "down",
                 "why",
                 "checksum",
             ],
@@ -115,6 +116,7 @@ pub fn render_text(plan: &Plan) -> String {
                         m.statement_timeout.as_deref().unwrap_or("-")
                     ),
                     if m.has_verify { "yes" } else { "no" }.to_string(),
+                    m.way_back.label().to_string(),
                     m.reason.to_string(),
                     m.checksum.clone(),
                 ]

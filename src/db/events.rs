@@ -110,7 +110,7 @@ pub struct Mismatch {
 #[derive(Debug, Clone)]
 pub struct RowAnchor<'a> {
     pub version_text: &'a str,
-    /// `applied`, `failed`, `running` or `reverted`.
+    /// `applied`, `failed`, `running`, `reverted` or `reverting`.
     pub status: &'a str,
     pub checksum: &'a str,
     pub event_hash: Option<&'a str>,
@@ -190,9 +190,13 @@ pub fn verify_anchors(
             problem,
         };
         let expected_kinds: &[&str] = match row.status {
-            "applied" => &["apply", "baseline"],
+            // A failed down (rolled back) leaves the row applied, anchored on its event.
+            "applied" => &["apply", "baseline", "down_failure"],
             "failed" => &["failure", "resolve"],
             "reverted" => &["down"],
+            // A no-transaction down that stopped (failed: its event) or was killed (the row
+            // still anchored on the apply).
+            "reverting" => &["apply", "baseline", "down_failure"],
             // Written before a no-transaction migration's first statement, without an event.
             _ => &[],
         };
@@ -246,7 +250,7 @@ pub fn verify_anchors(
         .filter(|e| {
             matches!(
                 e.kind.as_str(),
-                "apply" | "failure" | "resolve" | "down" | "baseline"
+                "apply" | "failure" | "resolve" | "down" | "baseline" | "down_failure"
             )
         })
         .collect();

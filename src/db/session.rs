@@ -56,10 +56,77 @@ pub struct ApplyRecord {
     pub checks: String,
 }
 
+/// What a no-transaction migration's progress records are about: its up script or its down
+/// script (`stagegate.record_progress` or `stagegate.record_down_progress`, and the same for
+/// a statement's start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    /// `SELECT stagegate.record_[down_]progress(...)` for statement `done`.
+    fn progress_sql(self, version: &str, done: i32, done_checksum: &str) -> String {
+        let function = match self {
+            Direction::Up => "record_progress",
+            Direction::Down => "record_down_progress",
+        };
+        format!(
+            "SELECT stagegate.{function}({}, {done}, {})",
+            literal(version),
+            literal(done_checksum)
+        )
+    }
+
+    fn statement_start_sql(self, version: &str, index: i32) -> String {
+        let function = match self {
+            Direction::Up => "record_statement_start",
+            Direction::Down => "record_down_statement_start",
+        };
+        format!("SELECT stagegate.{function}({}, {index})", literal(version))
+    }
+}
+
+/// What `stagegate.record_revert` checks and stores for a migration whose down script ran.
+#[derive(Debug, Clone)]
+pub struct RevertRecord {
+    pub version: String,
+    pub version_text: String,
+    pub name: String,
+    /// The up checksum and down checksum the row must still have.
+    pub checksum: String,
+    pub down_checksum: Option<String>,
+    pub no_transaction: bool,
+    pub os_user: Option<String>,
+    /// Statements in the down script.
+    pub statements_total: i32,
+}
+
+/// The last step of a migration's transaction: the record that commits with it.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// `stagegate.record_apply`, after the record's checks.
+    Apply(ApplyRecord),
+    /// `stagegate.record_revert`.
+    Revert(RevertRecord),
+}
+
+impl Finish {
+    /// The SQL that records it (one or more statements, no trailing `;`).
+    pub fn sql(&self) -> String {
+        match self {
+            Finish::Apply(record) => format!("{}{}", record.checks, record_apply_sql(record)),
+            Finish::Revert(record) => record_revert_sql(record),
+        }
+    }
+}
+
 /// Where a script failed.
 #[derive(Debug)]
 pub enum Step {
-    Up,
+    /// The up or down script itself.
+    Script,
     Verify,
     Record,
     /// COMMIT itself failed (a deferred constraint, a serialization failure).
@@ -108,24 +175,25 @@ impl Session {
         self.client.cancel_token()
     }
 
-    /// Runs `up` (and `verify`) in one transaction with the timeouts set locally, records the
-    /// migration applied in the same transaction, and commits. On any error the transaction
-    /// is rolled back and nothing of it remains.
+    /// Runs `script` (and `verify`) in one transaction with the timeouts set locally, records
+    /// it (`finish`: applied or reverted) in the same transaction, and commits. On any error
+    /// the transaction is rolled back and nothing of it remains.
     pub async fn run_in_transaction(
         &self,
         timeouts: &Timeouts,
-        up: &str,
+        script: &str,
         verify: Option<&str>,
-        record: &ApplyRecord,
+        finish: &Finish,
     ) -> Result<(), ScriptError> {
-        let finish = format!("{}{}", record.checks, record_apply_sql(record));
-        self.run_recorded(timeouts, up, verify, &finish).await
+        self.run_recorded(timeouts, script, verify, &finish.sql())
+            .await
     }
 
     /// Runs one statement of a no-transaction migration in a transaction of its own with its
-    /// progress record (`stagegate.record_progress`), so the two commit together.
+    /// progress record, so the two commit together.
     pub async fn run_statement_recorded(
         &self,
+        direction: Direction,
         statement: &str,
         version: &str,
         done: i32,
@@ -141,7 +209,7 @@ impl Session {
             &Timeouts::default(),
             &statement,
             None,
-            &record_progress_sql(version, done, done_checksum),
+            &direction.progress_sql(version, done, done_checksum),
         )
         .await
     }
@@ -228,7 +296,7 @@ impl Session {
         );
         if let Err(source) = up_result {
             return Err(ScriptError {
-                step: Step::Up,
+                step: Step::Script,
                 source,
                 prefix_chars,
             });
@@ -291,26 +359,25 @@ impl Session {
     /// Records statement `done` of a running no-transaction migration done, on its own.
     pub async fn record_progress(
         &self,
+        direction: Direction,
         version: &str,
         done: i32,
         done_checksum: &str,
     ) -> Result<(), tokio_postgres::Error> {
         self.client
-            .batch_execute(&record_progress_sql(version, done, done_checksum))
+            .batch_execute(&direction.progress_sql(version, done, done_checksum))
             .await
     }
 
     /// Records that statement `index` is about to be sent outside any transaction.
     pub async fn record_statement_start(
         &self,
+        direction: Direction,
         version: &str,
         index: i32,
     ) -> Result<(), tokio_postgres::Error> {
         self.client
-            .batch_execute(&format!(
-                "SELECT stagegate.record_statement_start({}, {index})",
-                literal(version)
-            ))
+            .batch_execute(&direction.statement_start_sql(version, index))
             .await
     }
 }
@@ -319,12 +386,15 @@ impl Session {
 pub const ALREADY_APPLIED: &str = "SG001";
 /// SQLSTATE raised by the recording functions for progress out of order.
 pub const OUT_OF_ORDER: [&str; 2] = ["SG002", "SG003"];
+/// SQLSTATE raised by `stagegate.record_revert` for a row that is not (or no longer) applied
+/// with the checksums the run read.
+pub const NOT_APPLIED: &str = "SG005";
 
 /// True when the error is stagegate's refusal to record a migration (or a statement) twice.
 pub fn is_double_record(error: &tokio_postgres::Error) -> bool {
-    error
-        .code()
-        .is_some_and(|c| c.code() == ALREADY_APPLIED || OUT_OF_ORDER.contains(&c.code()))
+    error.code().is_some_and(|c| {
+        c.code() == ALREADY_APPLIED || c.code() == NOT_APPLIED || OUT_OF_ORDER.contains(&c.code())
+    })
 }
 
 /// SQLSTATE raised when a partitioned index is still invalid at the end of its migration.
@@ -340,15 +410,6 @@ pub fn is_parent_index_invalid(error: &tokio_postgres::Error) -> bool {
 /// True when the statement refused to run inside a transaction block (SQLSTATE 25001).
 pub fn needs_no_transaction_block(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::ACTIVE_SQL_TRANSACTION)
-}
-
-/// `SELECT stagegate.record_progress(...)` for statement `done`.
-fn record_progress_sql(version: &str, done: i32, done_checksum: &str) -> String {
-    format!(
-        "SELECT stagegate.record_progress({}, {done}, {})",
-        literal(version),
-        literal(done_checksum)
-    )
 }
 
 /// A string literal that means `text` whatever `standard_conforming_strings` is set to.
@@ -375,6 +436,21 @@ fn record_apply_sql(record: &ApplyRecord) -> String {
         optional(record.os_user.as_deref()),
         record.statements_total,
         optional(record.done_checksum.as_deref()),
+    )
+}
+
+/// The `SELECT stagegate.record_revert(...)` statement for `record`.
+fn record_revert_sql(record: &RevertRecord) -> String {
+    format!(
+        "SELECT stagegate.record_revert({}, {}, {}, {}, {}, {}, {}, {})",
+        literal(&record.version),
+        literal(&record.version_text),
+        literal(&record.name),
+        literal(&record.checksum),
+        optional(record.down_checksum.as_deref()),
+        record.no_transaction,
+        optional(record.os_user.as_deref()),
+        record.statements_total,
     )
 }
 

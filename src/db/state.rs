@@ -57,6 +57,11 @@ pub enum StateError {
          meanwhile); this run does not run it"
     )]
     AlreadyApplied { url: String, version: String },
+    #[error(
+        "migration {version} is no longer recorded as applied with the checksums this run read \
+         in {url} (another run changed it meanwhile); this run does not revert it"
+    )]
+    NotApplied { url: String, version: String },
 }
 
 impl StateError {
@@ -101,6 +106,11 @@ pub struct MigrationRow {
     pub running_statement: Option<i32>,
     pub running_pid: Option<i32>,
     pub running_since: Option<OffsetDateTime>,
+    /// A reverting no-transaction down script: down statements done, of how many, and the
+    /// SHA-256 over the done ones.
+    pub down_statements_done: Option<i32>,
+    pub down_statements_total: Option<i32>,
+    pub down_done_checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +120,10 @@ pub enum RowStatus {
     /// Written before a no-transaction migration's first statement; left behind when the run
     /// was killed.
     Running,
+    /// Its down script ran (`migrate down`): pending again.
+    Reverted,
+    /// A no-transaction down script is running, or stopped part way.
+    Reverting,
 }
 
 impl RowStatus {
@@ -119,6 +133,8 @@ impl RowStatus {
             RowStatus::Applied => "applied",
             RowStatus::Failed => "failed",
             RowStatus::Running => "running",
+            RowStatus::Reverted => "reverted",
+            RowStatus::Reverting => "reverting",
         }
     }
 
@@ -126,6 +142,8 @@ impl RowStatus {
         match text {
             "applied" => RowStatus::Applied,
             "running" => RowStatus::Running,
+            "reverted" => RowStatus::Reverted,
+            "reverting" => RowStatus::Reverting,
             _ => RowStatus::Failed,
         }
     }
@@ -162,6 +180,33 @@ pub struct FailureRecord<'a> {
     /// A statement that may or may not have finished on the server (a killed run's last);
     /// kept on the row until a human says how it ended (`migrate resolve --statement`).
     pub uncertain_statement: Option<i32>,
+    pub error: &'a str,
+}
+
+/// What a no-transaction down script records before its first (or next) statement.
+#[derive(Debug, Clone)]
+pub struct RevertingRecord<'a> {
+    pub version: &'a str,
+    pub version_text: &'a str,
+    /// The up and down checksums the run read: the row must still have them.
+    pub checksum: &'a str,
+    pub down_checksum: Option<&'a str>,
+    pub statements_done: i32,
+    pub statements_total: i32,
+    pub done_checksum: &'a str,
+}
+
+/// What a failed down records.
+#[derive(Debug, Clone)]
+pub struct DownFailureRecord<'a> {
+    pub version: &'a str,
+    pub version_text: &'a str,
+    pub name: &'a str,
+    pub checksum: &'a str,
+    pub os_user: Option<&'a str>,
+    /// Down statements done (a no-transaction down), and their checksum.
+    pub statements_done: i32,
+    pub done_checksum: Option<&'a str>,
     pub error: &'a str,
 }
 
@@ -361,7 +406,8 @@ impl StateStore {
                       no_transaction, status, rolled_back, started_at, finished_at, duration_ms,
                       db_user, os_user, statements_done, statements_total, done_checksum, error,
                       resolved_at, resolved_reason, event_hash, running_statement, running_pid,
-                      running_since
+                      running_since, down_statements_done, down_statements_total,
+                      down_done_checksum
                FROM stagegate.migrations"#
         )
         .fetch_all(&mut self.conn)
@@ -394,6 +440,9 @@ impl StateStore {
                 running_statement: r.running_statement,
                 running_pid: r.running_pid,
                 running_since: r.running_since,
+                down_statements_done: r.down_statements_done,
+                down_statements_total: r.down_statements_total,
+                down_done_checksum: r.down_done_checksum,
             })
             .collect())
     }
@@ -552,6 +601,109 @@ impl StateStore {
             record.error,
             hash,
             record.uncertain_statement,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        Ok(true)
+    }
+
+    /// Records that a no-transaction down script is about to run (or resume) at down
+    /// statement `statements_done`: the row becomes `reverting`, unless it is no longer
+    /// applied (or reverting) with the checksums the run read.
+    pub async fn start_reverting(
+        &mut self,
+        record: &RevertingRecord<'_>,
+    ) -> Result<(), StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.begin_locked().await?;
+        let written = sqlx::query!(
+            r#"UPDATE stagegate.migrations
+               SET status = 'reverting', down_statements_done = $4, down_statements_total = $5,
+                   down_done_checksum = $6, error = NULL, running_statement = NULL,
+                   running_pid = NULL, running_since = NULL
+               WHERE version = $1 AND checksum = $2
+                 AND down_checksum IS NOT DISTINCT FROM $3
+                 AND (status = 'applied'
+                      OR (status = 'reverting' AND down_statements_done = $4))"#,
+            record.version,
+            record.checksum,
+            record.down_checksum,
+            record.statements_done,
+            record.statements_total,
+            record.done_checksum,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?
+        .rows_affected();
+        tx.commit().await.map_err(error)?;
+        if written == 0 {
+            return Err(StateError::NotApplied {
+                url: self.url.clone(),
+                version: record.version_text.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a failed down and appends its `down_failure` event, in one transaction. A down
+    /// in a transaction was rolled back, so the row stays `applied`; a no-transaction one
+    /// stays `reverting` at the statements it got done. Returns false, writing nothing, when
+    /// the row is neither (another run reverted it meanwhile).
+    pub async fn record_down_failure(
+        &mut self,
+        record: &DownFailureRecord<'_>,
+    ) -> Result<bool, StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.begin_locked().await?;
+        let found = sqlx::query_scalar!(
+            r#"SELECT status AS "status!" FROM stagegate.migrations
+               WHERE version = $1 AND checksum = $2"#,
+            record.version,
+            record.checksum,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?;
+        if !matches!(found.as_deref(), Some("applied" | "reverting")) {
+            return Ok(false);
+        }
+        let hash = sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('down_failure', $1, $2, $3, $4, $5) AS "hash!""#,
+            record.version_text,
+            record.name,
+            record.checksum,
+            record.os_user,
+            record.error,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
+        sqlx::query!(
+            r#"UPDATE stagegate.migrations
+               SET error = $2, event_hash = $3,
+                   down_statements_done = CASE WHEN status = 'reverting' THEN $4
+                                               ELSE down_statements_done END,
+                   down_done_checksum = CASE WHEN status = 'reverting'
+                                             THEN coalesce($5, down_done_checksum)
+                                             ELSE down_done_checksum END,
+                   running_statement = NULL, running_pid = NULL, running_since = NULL
+               WHERE version = $1"#,
+            record.version,
+            record.error,
+            hash,
+            record.statements_done,
+            record.done_checksum,
         )
         .execute(&mut *tx)
         .await

@@ -8,9 +8,11 @@
 pub mod apply;
 pub mod concurrent;
 pub mod confirm;
+pub mod down;
 pub mod plan;
 pub mod promote;
 pub mod resolve;
+pub(crate) mod runner;
 pub mod who;
 
 use std::fmt::Write as _;
@@ -69,6 +71,11 @@ pub enum State {
     Interrupted,
     /// Applied here, but no file of that version exists locally.
     MissingLocally,
+    /// A no-transaction down script stopped part way (`migrate down` resumes it).
+    Reverting,
+    /// Reverted by `migrate down`, and no file of that version exists locally (with its file,
+    /// a reverted migration is [`State::Pending`]).
+    Reverted,
 }
 
 impl State {
@@ -82,6 +89,8 @@ impl State {
             State::Resolved => "failed, resolved",
             State::Interrupted => "interrupted",
             State::MissingLocally => "missing locally",
+            State::Reverting => "partly reverted",
+            State::Reverted => "reverted",
         }
     }
 
@@ -130,6 +139,8 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Failed => State::Failed,
                 RowStatus::Running if row.resolved_at.is_some() => State::Resolved,
                 RowStatus::Running => State::Interrupted,
+                RowStatus::Reverted => State::Pending,
+                RowStatus::Reverting => State::Reverting,
             },
         };
         entries.push(Entry {
@@ -156,6 +167,8 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
                 RowStatus::Failed => State::Failed,
                 RowStatus::Running => State::Interrupted,
+                RowStatus::Reverted => State::Reverted,
+                RowStatus::Reverting => State::Reverting,
             },
         });
     }
@@ -179,6 +192,8 @@ pub enum RefusalKind {
     OutOfOrder,
     UnresolvedFailure,
     Interrupted,
+    /// A no-transaction down script stopped part way.
+    PartlyReverted,
 }
 
 /// Checks that must pass before anything runs: no applied file was edited, none is missing
@@ -188,7 +203,12 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
     let mut out = Vec::new();
     let newest_applied = entries
         .iter()
-        .filter(|e| matches!(e.state, State::Applied | State::ChecksumMismatch))
+        .filter(|e| {
+            matches!(
+                e.state,
+                State::Applied | State::ChecksumMismatch | State::Reverting
+            )
+        })
         .map(|e| &e.version)
         .max();
     for entry in entries {
@@ -252,6 +272,21 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                     entry.version
                 ),
             )),
+            State::Reverting => {
+                let row = entry.row.as_ref();
+                out.push(refuse(
+                    RefusalKind::PartlyReverted,
+                    format!(
+                        "{label} is partly reverted: its no-transaction down script stopped after \
+                         statement {} of {}; run `stagegate migrate down --env {env} --steps 1` \
+                         to finish it{}",
+                        row.and_then(|r| r.down_statements_done).unwrap_or(0),
+                        row.and_then(|r| r.down_statements_total).unwrap_or(0),
+                        row.and_then(|r| r.error.as_deref())
+                            .map_or(String::new(), |e| format!("\n    error: {e}")),
+                    ),
+                ));
+            }
             _ => {}
         }
         if entry.state.is_pending()

@@ -27,8 +27,47 @@ pub struct PlannedMigration {
     pub lock_timeout: Option<String>,
     pub statement_timeout: Option<String>,
     pub has_verify: bool,
+    /// Whether `migrate down` could revert it: its down script is present, empty or missing.
+    pub way_back: WayBack,
     /// Why it is in the plan: pending, retry after a rolled-back failure, resume, fixed file.
     pub reason: &'static str,
+}
+
+/// A pending migration's way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WayBack {
+    /// A down script with SQL in it.
+    Present,
+    /// A down script with nothing but comments.
+    Empty,
+    /// No down script.
+    Missing,
+    /// A down script that cannot be read (not UTF-8, a bad directive).
+    Unreadable,
+}
+
+impl WayBack {
+    /// Reads the migration's down script, if it has one.
+    pub fn of(migration: &crate::source::Migration) -> WayBack {
+        match &migration.down {
+            None => WayBack::Missing,
+            Some(down) => match down.load() {
+                Ok(script) if script.is_blank() => WayBack::Empty,
+                Ok(_) => WayBack::Present,
+                Err(_) => WayBack::Unreadable,
+            },
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WayBack::Present => "yes",
+            WayBack::Empty => "empty",
+            WayBack::Missing => "missing",
+            WayBack::Unreadable => "unreadable",
+        }
+    }
 }
 
 /// A gate on the way to this environment and what it says now.
@@ -147,7 +186,8 @@ pub fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
     }
 }
 
-/// Builds the plan (pure: everything it needs is in `entries`).
+/// Builds the plan from `entries` (the one file it reads is each pending down script, to
+/// say whether a way back exists).
 pub fn build(
     env: &Environment,
     entries: &[Entry],
@@ -183,6 +223,7 @@ pub fn build(
                 lock_timeout: t.lock_timeout.map(|d: HumanDuration| d.to_string()),
                 statement_timeout: t.statement_timeout.map(|d| d.to_string()),
                 has_verify: local.migration.verify.is_some(),
+                way_back: WayBack::of(&local.migration),
                 reason: match entry.state {
                     State::FailedRolledBack => "retry (last attempt rolled back)",
                     State::Resolved => "resume (failure resolved)",

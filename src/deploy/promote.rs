@@ -70,6 +70,18 @@ pub fn judge(
                 ));
                 continue;
             }
+            RowStatus::Reverted => {
+                problems.push(format!(
+                    "{label}: reverted on `{from}` (migrate down; not applied there)"
+                ));
+                continue;
+            }
+            RowStatus::Reverting => {
+                problems.push(format!(
+                    "{label}: partly reverted on `{from}` (not applied there)"
+                ));
+                continue;
+            }
         }
         let (down, verify) = match (local.migration.load_down(), local.migration.load_verify()) {
             (Ok(down), Ok(verify)) => (down, verify),

@@ -74,13 +74,13 @@ pub async fn resolve(
                     StatementOutcome::Ran => k,
                     StatementOutcome::NotRun => k - 1,
                 };
-                let statements = super::apply::sql_statements(&local.up.text);
+                let statements = super::runner::sql_statements(&local.up.text);
                 let count = usize::try_from(done.max(0))
                     .unwrap_or(0)
                     .min(statements.len());
                 Some((
                     done,
-                    super::apply::prefix_checksum(&local.up.text, &statements[..count]),
+                    super::runner::prefix_checksum(&local.up.text, &statements[..count]),
                 ))
             }
             (None, Some(_)) => anyhow::bail!(
@@ -110,11 +110,7 @@ pub async fn resolve(
             anyhow::bail!(
                 "{label} has no unresolved failed attempt in `{}` (its status is {}{})",
                 env.name,
-                match row.status {
-                    state::RowStatus::Applied => "applied",
-                    state::RowStatus::Failed => "failed",
-                    state::RowStatus::Running => "running",
-                },
+                row.status.as_str(),
                 if row.resolved_at.is_some() {
                     ", already resolved"
                 } else {

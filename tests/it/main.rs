@@ -5,6 +5,7 @@
 mod backup;
 mod cli;
 mod db;
+mod down;
 mod faults;
 mod gates;
 mod harness;

@@ -146,7 +146,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
         [
             [Some("1".to_string()), Some("true".to_string())],
             [Some("2".to_string()), Some("true".to_string())],
-            [Some("3".to_string()), Some("true".to_string())]
+            [Some("3".to_string()), Some("true".to_string())],
+            [Some("4".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
@@ -204,7 +205,7 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
         assert_exit(&out, 3);
         assert!(
             out.stderr
-                .contains("is at version 999, newer than this stagegate knows (3)"),
+                .contains("is at version 999, newer than this stagegate knows (4)"),
             "{}",
             out.stderr
         );
@@ -1242,23 +1243,25 @@ fn ctrl_c_in_a_no_transaction_migration_records_where_it_stopped() {
 /// underneath, where the guard lives.)
 #[test]
 fn the_record_follows_only_a_script_that_ran_to_its_end() {
-    use stagegate::db::session::{ApplyRecord, Session, Step, Timeouts};
+    use stagegate::db::session::{ApplyRecord, Finish, Session, Step, Timeouts};
 
     let p = Project::new("");
     p.write("1_first.up.sql", "CREATE TABLE first (id int);\n");
     assert_exit(&p.apply(), 0);
-    let record = |version: &str| ApplyRecord {
-        version: version.into(),
-        version_text: version.into(),
-        name: format!("v{version}"),
-        checksum: "sha256:00".into(),
-        down_checksum: None,
-        verify_checksum: None,
-        no_transaction: false,
-        os_user: None,
-        statements_total: 2,
-        done_checksum: None,
-        checks: String::new(),
+    let record = |version: &str| {
+        Finish::Apply(ApplyRecord {
+            version: version.into(),
+            version_text: version.into(),
+            name: format!("v{version}"),
+            checksum: "sha256:00".into(),
+            down_checksum: None,
+            verify_checksum: None,
+            no_transaction: false,
+            os_user: None,
+            statements_total: 2,
+            done_checksum: None,
+            checks: String::new(),
+        })
     };
     let url = p.db.database_url();
     block_on(async {
@@ -1274,7 +1277,7 @@ fn the_record_follows_only_a_script_that_ran_to_its_end() {
             )
             .await
             .unwrap_err();
-        assert!(matches!(error.step, Step::Up), "{error:?}");
+        assert!(matches!(error.step, Step::Script), "{error:?}");
         // Fails in the verify script: nothing of the script stays.
         let error = session
             .run_in_transaction(

@@ -1,0 +1,125 @@
+//! `stagegate migrate down`.
+
+use std::fmt::Write as _;
+
+use crate::cli::DownArgs;
+use crate::config::Config;
+use crate::db;
+use crate::deploy::down::{self, DownOptions, DownReport, DownTarget};
+use crate::exit::Outcome;
+use crate::printer::Printer;
+use crate::source::Version;
+
+pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let env = config.environment(&args.env)?;
+    if let Some(confirm) = &args.confirm.confirm
+        && *confirm != env.name
+    {
+        anyhow::bail!(
+            "--confirm names `{confirm}` but the target is `{}`; it must name the target",
+            env.name
+        );
+    }
+    let target = match (&args.steps, &args.to) {
+        (Some(steps), _) => DownTarget::Steps(*steps),
+        (None, Some(text)) => DownTarget::To(
+            Version::parse(text)
+                .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?,
+        ),
+        (None, None) => anyhow::bail!("give --steps N or --to VERSION"),
+    };
+    let options = DownOptions {
+        target,
+        dry_run: args.dry_run,
+        allow_data_loss: args.allow_data_loss,
+        lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
+        drop_invalid_indexes: config.migrate.drop_invalid_indexes,
+    };
+    let dir = config.migrations_dir();
+    let layout = config.migrations.layout;
+    let printer_copy = *printer;
+    let runtime = db::runtime()?;
+    let report = runtime.block_on(async {
+        let local = async move {
+            tokio::task::spawn_blocking(move || {
+                super::status::load_migrations_from(&dir, layout, &printer_copy)
+            })
+            .await?
+        };
+        down::down(&env, local, &options, printer).await
+    })?;
+    for loss in &report.data_loss {
+        printer.warning(&format!(
+            "--allow-data-loss: {} on {} ({} row(s) or value(s))",
+            loss.what, loss.object, loss.rows
+        ));
+    }
+    super::print_report(&render(&report))?;
+    Ok(Outcome::Success)
+}
+
+fn render(report: &DownReport) -> String {
+    let mut out = String::new();
+    if report.dry_run {
+        if report.dry.is_empty() {
+            let _ = writeln!(out, "{}: nothing to revert", report.environment);
+        }
+        for migration in &report.dry {
+            let _ = writeln!(
+                out,
+                "dry run of the down of {}_{} on `{}`:",
+                migration.version, migration.name, report.environment
+            );
+            for s in &migration.statements {
+                let what = match (&s.skipped, s.rows) {
+                    (Some(why), _) => format!("not run: {why}"),
+                    (None, Some(rows)) => format!("{rows} row(s)"),
+                    (None, None) => "done".to_string(),
+                };
+                let _ = writeln!(out, "  line {}: {}  -> {what}", s.line, s.statement);
+            }
+            if migration.dropped.is_empty() {
+                let _ = writeln!(out, "  dropped: nothing");
+            } else {
+                let _ = writeln!(out, "  dropped: {}", migration.dropped.join(", "));
+            }
+            if !migration.created.is_empty() {
+                let _ = writeln!(out, "  created: {}", migration.created.join(", "));
+            }
+        }
+        out.push_str("dry run: everything was rolled back, nothing was changed\n");
+        return out;
+    }
+    if report.reverted.is_empty() {
+        let _ = writeln!(out, "{}: nothing to revert", report.environment);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}: reverted {} migration(s) in {}ms",
+        report.environment,
+        report.reverted.len(),
+        report.elapsed_ms
+    );
+    out.push_str(&super::table::render(
+        &["version", "name", "mode", "statements", "attempts", "time"],
+        report.reverted.iter().map(|a| {
+            vec![
+                a.version.clone(),
+                a.name.clone(),
+                a.mode.to_string(),
+                a.statements.to_string(),
+                a.attempts.to_string(),
+                format!("{}ms", a.duration_ms),
+            ]
+        }),
+    ));
+    if let Some(head) = &report.head {
+        let _ = writeln!(
+            out,
+            "event log head: {head} (keep it: `stagegate audit --env {} --verify --head {head}`)",
+            report.environment
+        );
+    }
+    out
+}

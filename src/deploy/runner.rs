@@ -1,0 +1,852 @@
+//! The per-migration executor: one script (an up script with its verify script, or a down
+//! script) run in a transaction with its record, or statement by statement with progress
+//! records, under the environment's timeouts, with lock-timeout retries and cancellation on
+//! Ctrl-C, SIGTERM and SIGHUP. What it records at the end is the job's [`Finish`]: applied
+//! (`migrate apply`) or reverted (`migrate down`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_postgres::NoTls;
+
+use super::concurrent::{self, Shape};
+use crate::config::Environment;
+use crate::db::session::{self, Direction, Finish, Session, Step, Timeouts};
+use crate::db::state::{
+    DownFailureRecord, FailureRecord, RevertingRecord, RunningRecord, StateStore,
+};
+use crate::exit;
+use crate::printer::Printer;
+use crate::source::{Checksum, Script, Version};
+use crate::sql::{self, RawKind};
+
+/// One migration that ran (up or down).
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedMigration {
+    pub version: String,
+    pub name: String,
+    pub mode: &'static str,
+    pub statements: usize,
+    pub attempts: u32,
+    pub duration_ms: u128,
+}
+
+/// Which signal interrupted the run, once one did.
+#[derive(Debug, Default)]
+pub(crate) struct Interrupt(std::sync::OnceLock<&'static str>);
+
+impl Interrupt {
+    fn set(&self, signal: &'static str) {
+        let _ = self.0.set(signal);
+    }
+
+    pub(crate) fn get(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+}
+
+/// The next of Ctrl-C, SIGTERM and SIGHUP, by name; `None` if none can be listened for.
+async fn next_signal() -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C");
+        };
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.ok().map(|()| "Ctrl-C"),
+            _ = term.recv() => Some("SIGTERM"),
+            _ = hup.recv() => Some("SIGHUP"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C")
+    }
+}
+
+/// Listens for Ctrl-C, SIGTERM and SIGHUP while a run lasts: the first asks the server to
+/// cancel what `session` runs (the run then records the failure and ends); a second exits at
+/// once. Abort the returned task when the run ends.
+pub(crate) fn watch_signals(
+    session: &Session,
+    printer: &Printer,
+) -> (Arc<Interrupt>, tokio::task::JoinHandle<()>) {
+    let interrupted = Arc::new(Interrupt::default());
+    let watcher = {
+        let interrupted = Arc::clone(&interrupted);
+        let token = session.cancel_token();
+        let printer = *printer;
+        tokio::spawn(async move {
+            let Some(signal) = next_signal().await else {
+                return;
+            };
+            interrupted.set(signal);
+            printer.note(&format!(
+                "interrupted ({signal}): cancelling the running statement on the server (again \
+                 to exit without waiting)"
+            ));
+            let _ = token.cancel_query(NoTls).await;
+            if next_signal().await.is_some() {
+                // The connections close with the process, which releases the lock; what
+                // the server was doing is left as an interrupted attempt.
+                printer.error("interrupted twice: exiting without recording the outcome");
+                std::process::exit(i32::from(exit::Outcome::Execution.code()));
+            }
+        })
+    };
+    (interrupted, watcher)
+}
+
+/// The SQL statements of a script, without psql meta-commands and COPY data.
+pub(crate) fn sql_statements(text: &str) -> Vec<sql::RawStatement> {
+    sql::split(text)
+        .into_iter()
+        .filter(|s| s.kind == RawKind::Sql)
+        .collect()
+}
+
+pub(crate) fn check_script(
+    script: &crate::source::Script,
+    in_transaction: bool,
+) -> anyhow::Result<()> {
+    for statement in sql::split(&script.text) {
+        let line = script.first_line + statement.line - 1;
+        let what = match statement.kind {
+            RawKind::Sql if in_transaction => {
+                let text = statement.text(&script.text);
+                match transaction_control(text) {
+                    Some(word) => {
+                        anyhow::bail!(
+                            "{}:{line}: `{word}` in a script that stagegate runs in a \
+                             transaction of its own; remove the transaction control from the \
+                             file (or mark the migration `-- stagegate:no-transaction`)",
+                            script.path.display()
+                        );
+                    }
+                    None => continue,
+                }
+            }
+            RawKind::Sql => continue,
+            RawKind::PsqlMeta => format!(
+                "psql meta-command `{}`",
+                statement.text(&script.text).trim()
+            ),
+            RawKind::CopyData => "COPY ... FROM stdin data".to_string(),
+        };
+        anyhow::bail!(
+            "{}:{line}: {what} cannot be run by stagegate, which sends SQL to the server \
+             directly; remove it from the migration",
+            script.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The transaction-control keyword a statement starts with, if any.
+fn transaction_control(statement: &str) -> Option<String> {
+    let mut words = statement
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase);
+    let first = words.next()?;
+    match first.as_str() {
+        "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" => Some(first),
+        "START" | "PREPARE" if words.next().as_deref() == Some("TRANSACTION") => {
+            Some(format!("{first} TRANSACTION"))
+        }
+        _ => None,
+    }
+}
+
+/// Runs one migration's script (up or down) against the environment.
+pub(crate) struct Runner<'a> {
+    pub env: &'a Environment,
+    pub session: &'a Session,
+    pub store: &'a mut StateStore,
+    pub printer: &'a Printer,
+    pub interrupted: &'a Interrupt,
+    pub os_user: Option<&'a str>,
+    pub drop_invalid_indexes: bool,
+}
+
+/// One script for the executor: an up script with its verify script, or a down script. What
+/// it records at the end is its [`Finish`]; progress and failures are recorded the same way.
+pub(crate) struct Job<'a> {
+    /// `<version>_<name>`.
+    pub label: String,
+    pub version: &'a Version,
+    pub script: &'a Script,
+    pub verify: Option<&'a Script>,
+    pub finish: Finish,
+    pub timeouts: Timeouts,
+    /// Statements an earlier no-transaction attempt got done, and their recorded checksum.
+    pub resume: Option<(usize, String)>,
+}
+
+impl Job<'_> {
+    fn direction(&self) -> Direction {
+        match self.finish {
+            Finish::Apply(_) => Direction::Up,
+            Finish::Revert(_) => Direction::Down,
+        }
+    }
+
+    /// Canonical version, version as written, name and (up) checksum of the record.
+    fn ids(&self) -> (&str, &str, &str, &str) {
+        match &self.finish {
+            Finish::Apply(r) => (&r.version, &r.version_text, &r.name, &r.checksum),
+            Finish::Revert(r) => (&r.version, &r.version_text, &r.name, &r.checksum),
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        match self.direction() {
+            Direction::Up => "applying",
+            Direction::Down => "reverting",
+        }
+    }
+
+    fn done_word(&self) -> &'static str {
+        match self.direction() {
+            Direction::Up => "applied",
+            Direction::Down => "reverted",
+        }
+    }
+}
+
+/// Pause before retry `attempt` (1-based) after a lock timeout.
+fn backoff(attempt: u32) -> Duration {
+    // 0.5 s, 1 s, 2 s, ... at most 10 s.
+    Duration::from_millis(500u64.saturating_mul(1 << (attempt - 1).min(5)))
+        .min(Duration::from_secs(10))
+}
+
+/// SHA-256 over the first statements of a script, to check on resume that they did not change.
+pub(crate) fn prefix_checksum(text: &str, statements: &[sql::RawStatement]) -> String {
+    let mut joined = String::new();
+    for statement in statements {
+        joined.push_str(statement.text(text));
+        joined.push('\0');
+    }
+    Checksum::of_normalized(&joined).to_string()
+}
+
+impl Runner<'_> {
+    /// Runs `job`: in one transaction, or statement by statement for a no-transaction script.
+    pub(crate) async fn run(self, job: Job<'_>) -> anyhow::Result<AppliedMigration> {
+        if job.script.settings.no_transaction {
+            self.no_transaction(job).await
+        } else {
+            self.in_transaction(job).await
+        }
+    }
+
+    async fn in_transaction(self, job: Job<'_>) -> anyhow::Result<AppliedMigration> {
+        let label = job.label.clone();
+        let statements = sql_statements(&job.script.text).len();
+        let verify = job.verify;
+        let timeouts = job.timeouts;
+        let started = Instant::now();
+        let attempts_allowed = self.env.lock_retries + 1;
+        let mut attempt = 1;
+        self.printer.note(&format!(
+            "{} {label} (transaction, {statements} statement(s))",
+            job.verb()
+        ));
+        loop {
+            let result = self
+                .session
+                .run_in_transaction(
+                    &timeouts,
+                    &job.script.text,
+                    verify.map(|v| v.text.as_str()),
+                    &job.finish,
+                )
+                .await;
+            let error = match result {
+                Ok(()) => {
+                    let elapsed = started.elapsed();
+                    self.printer
+                        .note(&format!("  done in {}ms", elapsed.as_millis()));
+                    return Ok(AppliedMigration {
+                        version: job.version.to_string(),
+                        name: job.ids().2.to_string(),
+                        mode: "transaction",
+                        statements,
+                        attempts: attempt,
+                        duration_ms: elapsed.as_millis(),
+                    });
+                }
+                Err(error) => error,
+            };
+            let interrupted = self.interrupted.get();
+            if error.is_lock_timeout() && attempt < attempts_allowed && interrupted.is_none() {
+                let pause = backoff(attempt);
+                self.printer.warning(&format!(
+                    "{label}: lock timeout on attempt {attempt} of {attempts_allowed} ({}); \
+                     the transaction was rolled back, retrying in {}ms",
+                    session::describe_error(&error.source, &job.script.text, job.script.first_line),
+                    pause.as_millis()
+                ));
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+                continue;
+            }
+            let (script, first_line, file) = match error.step {
+                Step::Verify => {
+                    let v = verify.expect("verify failed, so it exists");
+                    (v.text.as_str(), v.first_line, v.path.display().to_string())
+                }
+                Step::Script | Step::Record | Step::Commit => (
+                    job.script.text.as_str(),
+                    job.script.first_line,
+                    job.script.path.display().to_string(),
+                ),
+            };
+            let what = match error.step {
+                _ if session::is_parent_index_invalid(&error.source) => {
+                    "left a partitioned index invalid"
+                }
+                Step::Script => "failed",
+                Step::Verify => "verify script failed",
+                Step::Record => "could not be recorded",
+                Step::Commit => "failed at COMMIT",
+            };
+            let described = session::describe_error_after(
+                &error.source,
+                script,
+                first_line,
+                error.prefix_chars,
+            );
+            let mut message = format!("{label} {what}: {described}");
+            if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
+                // Another run recorded it while this one ran (its lock was lost, or it was
+                // killed and its connection finished): this run's transaction rolled back.
+                return Err(exit::execution(anyhow::anyhow!(
+                    "{label} was {} by another run while this one ran it: {described}\n  \
+                     file: {file}\n  this run's transaction was rolled back, so {label} took \
+                     effect once",
+                    job.done_word()
+                )));
+            }
+            if let Some(signal) = interrupted
+                && session::is_cancelled(&error.source)
+            {
+                message = format!(
+                    "{label} interrupted ({signal}): the running statement was cancelled on the \
+                     server ({described})"
+                );
+            } else if error.is_lock_timeout() {
+                message.push_str(&format!(" (after {attempt} attempt(s))"));
+            }
+            record_failure(
+                self.store,
+                self.printer,
+                self.os_user,
+                &job,
+                0,
+                None,
+                &message,
+            )
+            .await;
+            return Err(exit::execution(anyhow::anyhow!(
+                "{message}\n  file: {file}\n  the transaction was rolled back: nothing of \
+                 {label} was {}",
+                job.done_word()
+            )));
+        }
+    }
+
+    async fn no_transaction(self, mut job: Job<'_>) -> anyhow::Result<AppliedMigration> {
+        let label = job.label.clone();
+        let direction = job.direction();
+        let script = job.script;
+        let verify = job.verify;
+        let timeouts = job.timeouts;
+        let text = &script.text;
+        let statements = &sql_statements(text)[..];
+        let started = Instant::now();
+        let (version, version_text, repair_name, checksum) = {
+            let (a, b, c, d) = job.ids();
+            (a.to_string(), b.to_string(), c.to_string(), d.to_string())
+        };
+        let statements_total = i32::try_from(statements.len()).unwrap_or(i32::MAX);
+        // Resume where a failed run of this file stopped.
+        let (resume_from, recorded) = match job.resume.take() {
+            Some((done, recorded)) => (done.min(statements.len()), recorded),
+            None => (0, String::new()),
+        };
+        if resume_from > 0 {
+            let now = prefix_checksum(text, &statements[..resume_from]);
+            if recorded != now {
+                return Err(exit::refused(anyhow::anyhow!(
+                    "refusing to resume {label}: its first {resume_from} statement(s) already \
+                     ran, but they changed in the file since (recorded {recorded}, now {now}); \
+                     only the failed statement and those after it may be fixed"
+                )));
+            }
+            self.printer.note(&format!(
+                "resuming {label} (no transaction) at statement {} of {}",
+                resume_from + 1,
+                statements.len()
+            ));
+        } else {
+            self.printer.note(&format!(
+                "{} {label} (no transaction, {} statement(s))",
+                job.verb(),
+                statements.len()
+            ));
+        }
+        let done_checksum = prefix_checksum(text, &statements[..resume_from]);
+        let statements_done = i32::try_from(resume_from).unwrap_or(i32::MAX);
+        let started_record = match &job.finish {
+            Finish::Apply(record) => {
+                self.store
+                    .start_running(&RunningRecord {
+                        version: &record.version,
+                        version_text: &record.version_text,
+                        name: &record.name,
+                        checksum: &record.checksum,
+                        down_checksum: record.down_checksum.as_deref(),
+                        verify_checksum: record.verify_checksum.as_deref(),
+                        os_user: self.os_user,
+                        statements_done,
+                        statements_total,
+                        done_checksum: &done_checksum,
+                    })
+                    .await
+            }
+            Finish::Revert(record) => {
+                self.store
+                    .start_reverting(&RevertingRecord {
+                        version: &record.version,
+                        version_text: &record.version_text,
+                        checksum: &record.checksum,
+                        down_checksum: record.down_checksum.as_deref(),
+                        statements_done,
+                        statements_total,
+                        done_checksum: &done_checksum,
+                    })
+                    .await
+            }
+        };
+        started_record.map_err(exit::execution)?;
+        // A statement that fits in a transaction block runs in one of its own with its
+        // record, unless the file opens and closes transactions itself.
+        let shapes: Vec<Shape> = statements.iter().map(|s| Shape::of(s.text(text))).collect();
+        let own_transactions = shapes.contains(&Shape::TransactionControl);
+        let client = self.session.client();
+        let mut attempts = 1;
+        let failure: Option<Failed> = 'run: {
+            if let Err(error) = self.session.set_session_timeouts(&timeouts).await {
+                break 'run Some(Failed::at(resume_from, error.to_string()));
+            }
+            for (index, statement) in statements.iter().enumerate().skip(resume_from) {
+                let sql = statement.text(text);
+                let line = job.script.first_line + statement.line - 1;
+                let number = index + 1;
+                let k = i32::try_from(number).unwrap_or(i32::MAX);
+                let done_checksum = prefix_checksum(text, &statements[..number]);
+                let shape = &shapes[index];
+                let at = format!("statement {number} of {} (line {line})", statements.len());
+                // IF NOT EXISTS would skip an invalid leftover of an earlier failed build and
+                // leave the index unusable (and a unique one enforcing nothing).
+                if let Shape::BuildIndex {
+                    index: Some(name),
+                    table,
+                    ..
+                } = shape
+                {
+                    match concurrent::named_index(client, name, table).await {
+                        Ok(Some(found)) if !found.valid && self.drop_invalid_indexes => {
+                            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", found.name);
+                            self.printer.warning(&format!(
+                                "{label}: {at}: dropping the INVALID index {} left by an earlier \
+                                 failed build before building it again ([migrate] \
+                                 drop_invalid_indexes)",
+                                found.name
+                            ));
+                            if let Err(error) = self.session.run(&drop).await {
+                                break 'run Some(Failed::at(
+                                    index,
+                                    format!(
+                                        "{label}: {at}: `{drop}` failed: {}",
+                                        session::describe_error(&error, "", 1)
+                                    ),
+                                ));
+                            }
+                            let detail = format!("{drop} (invalid leftover, before {at})");
+                            if let Err(error) = self
+                                .store
+                                .record_event(
+                                    "repair",
+                                    &version_text,
+                                    &repair_name,
+                                    &checksum,
+                                    self.os_user,
+                                    &detail,
+                                )
+                                .await
+                            {
+                                self.printer
+                                    .warning(&format!("could not record the repair: {error}"));
+                            }
+                        }
+                        Ok(Some(found)) if !found.valid => {
+                            break 'run Some(Failed::refused(
+                                index,
+                                format!(
+                                    "{label}: {at} builds index {} concurrently, but an \
+                                     INVALID index of that name is left from an earlier failed \
+                                     build; {}, then apply again",
+                                    found.name,
+                                    concurrent::drop_advice(&found.name)
+                                ),
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(error) => break 'run Some(Failed::at(index, error.to_string())),
+                    }
+                }
+                let mut wrap = !own_transactions && shape.fits_in_transaction();
+                // A concurrent build that fails leaves an INVALID leftover; running it again
+                // needs a human first.
+                let retryable = !matches!(
+                    shape,
+                    Shape::BuildIndex { .. } | Shape::Reindex { .. } | Shape::DropIndex { .. }
+                );
+                let mut attempt = 1;
+                loop {
+                    let result = if wrap {
+                        match self
+                            .session
+                            .run_statement_recorded(direction, sql, &version, k, &done_checksum)
+                            .await
+                        {
+                            Ok(()) => Ok(()),
+                            Err(error)
+                                if matches!(error.step, Step::Script)
+                                    && session::needs_no_transaction_block(&error.source) =>
+                            {
+                                // Nothing ran: it refused the transaction block.
+                                wrap = false;
+                                continue;
+                            }
+                            Err(error) => Err((error.source, error.prefix_chars)),
+                        }
+                    } else {
+                        match self
+                            .session
+                            .record_statement_start(direction, &version, k)
+                            .await
+                        {
+                            Ok(()) => self.session.run(sql).await.map_err(|e| (e, 0)),
+                            Err(error) => Err((error, 0)),
+                        }
+                    };
+                    let (error, prefix_chars) = match result {
+                        Ok(()) => break,
+                        Err(failed) => failed,
+                    };
+                    if session::is_lock_timeout(&error)
+                        && retryable
+                        && attempt <= self.env.lock_retries
+                        && self.interrupted.get().is_none()
+                    {
+                        let pause = backoff(attempt);
+                        self.printer.warning(&format!(
+                            "{label}: {at} hit the lock timeout on attempt {attempt}; retrying \
+                             in {}ms",
+                            pause.as_millis()
+                        ));
+                        tokio::time::sleep(pause).await;
+                        attempt += 1;
+                        attempts += 1;
+                        continue;
+                    }
+                    if session::is_double_record(&error) {
+                        break 'run Some(Failed::by_other_run(format!(
+                            "{label}: {at} was recorded by another run meanwhile ({}); this run \
+                             stops without running it",
+                            session::describe_error(&error, "", 1)
+                        )));
+                    }
+                    let described = session::describe_error_after(&error, sql, line, prefix_chars);
+                    let mut message = match self.interrupted.get() {
+                        Some(signal) if session::is_cancelled(&error) => format!(
+                            "{label} interrupted ({signal}) at {at}: the statement was \
+                             cancelled on the server ({described})"
+                        ),
+                        _ => format!("{label} failed at {at}: {described}"),
+                    };
+                    if let Some(left) = self.leftovers(shape).await {
+                        message.push_str(&format!("; the failed build left {left}"));
+                    }
+                    break 'run Some(Failed::at(index, message));
+                }
+                if !wrap {
+                    // It ran outside a transaction: an index build is done only when its
+                    // index exists and is valid; then the statement is recorded done.
+                    if let Shape::BuildIndex {
+                        index: Some(name),
+                        table,
+                        ..
+                    } = shape
+                    {
+                        let problem = match concurrent::named_index(client, name, table).await {
+                            Ok(Some(found)) if found.valid => None,
+                            Ok(Some(found)) => Some(format!(
+                                "its index {} is INVALID afterwards; {}",
+                                found.name,
+                                concurrent::drop_advice(&found.name)
+                            )),
+                            Ok(None) => {
+                                Some(format!("no index {name} exists on {table} afterwards"))
+                            }
+                            Err(error) => Some(error.to_string()),
+                        };
+                        if let Some(problem) = problem {
+                            break 'run Some(Failed::at(
+                                index,
+                                format!("{label}: {at} ran, but {problem}"),
+                            ));
+                        }
+                    }
+                    if let Err(error) = self
+                        .session
+                        .record_progress(direction, &version, k, &done_checksum)
+                        .await
+                    {
+                        break 'run Some(Failed::at(
+                            number,
+                            format!(
+                                "{label}: {at} ran, but recording it failed: {}",
+                                session::describe_error(&error, "", 1)
+                            ),
+                        ));
+                    }
+                }
+            }
+            if let Finish::Apply(record) = &mut job.finish {
+                record.done_checksum = Some(prefix_checksum(text, statements));
+            }
+            // Verify and record together: a failed check leaves the migration failed at its
+            // end, resumable once fixed.
+            let result = self
+                .session
+                .run_in_transaction(
+                    &Timeouts::default(),
+                    "",
+                    verify.map(|v| v.text.as_str()),
+                    &job.finish,
+                )
+                .await;
+            if let Err(error) = result {
+                if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
+                    break 'run Some(Failed::by_other_run(format!(
+                        "{label} was recorded by another run meanwhile: {}",
+                        session::describe_error(&error.source, "", 1)
+                    )));
+                }
+                let (script, first_line) = match (&error.step, verify) {
+                    (Step::Verify, Some(v)) => (v.text.as_str(), v.first_line),
+                    _ => ("", 1),
+                };
+                break 'run Some(Failed::at(
+                    statements.len(),
+                    format!(
+                        "{label}: {} after all statements ran: {}",
+                        match error.step {
+                            _ if session::is_parent_index_invalid(&error.source) => {
+                                "a partitioned index is still invalid"
+                            }
+                            Step::Verify => "the verify script failed",
+                            Step::Commit => "COMMIT failed",
+                            Step::Script | Step::Record => "recording failed",
+                        },
+                        session::describe_error(&error.source, script, first_line)
+                    ),
+                ));
+            }
+            None
+        };
+        // Leave the session as a transactional migration expects it.
+        let _ = self
+            .session
+            .set_session_timeouts(&Timeouts::default())
+            .await;
+        if let Some(failed) = failure {
+            if failed.by_other_run {
+                return Err(exit::execution(anyhow::anyhow!(failed.message)));
+            }
+            let done = failed.done;
+            let done_checksum = prefix_checksum(text, &statements[..done]);
+            record_failure(
+                self.store,
+                self.printer,
+                self.os_user,
+                &job,
+                done,
+                Some(&done_checksum),
+                &failed.message,
+            )
+            .await;
+            let next = match direction {
+                Direction::Up => format!(
+                    "{done} of {} statement(s) are applied and stay applied (no transaction); \
+                     after repairing, `stagegate migrate resolve {} --env {} --reason ...` (or a \
+                     fixed file) lets apply resume at statement {}",
+                    statements.len(),
+                    job.version,
+                    self.env.name,
+                    done + 1
+                ),
+                Direction::Down => format!(
+                    "{done} of {} down statement(s) ran and stay in effect (no transaction); \
+                     after repairing, `stagegate migrate down --env {} --steps 1` resumes at \
+                     statement {} (the statements before it must not change)",
+                    statements.len(),
+                    self.env.name,
+                    done + 1
+                ),
+            };
+            let error = anyhow::anyhow!(
+                "{}\n  file: {}\n  {next}",
+                failed.message,
+                script.path.display(),
+            );
+            return Err(if failed.refused {
+                exit::refused(error)
+            } else {
+                exit::execution(error)
+            });
+        }
+        let elapsed = started.elapsed();
+        self.printer
+            .note(&format!("  done in {}ms", elapsed.as_millis()));
+        Ok(AppliedMigration {
+            version: job.version.to_string(),
+            name: job.ids().2.to_string(),
+            mode: "no-transaction",
+            statements: statements.len() - resume_from,
+            attempts,
+            duration_ms: elapsed.as_millis(),
+        })
+    }
+
+    /// The INVALID indexes a failed concurrent build or reindex left on its table, described.
+    async fn leftovers(&self, shape: &Shape) -> Option<String> {
+        let client = self.session.client();
+        let table = match shape {
+            Shape::BuildIndex { table, .. }
+            | Shape::Reindex {
+                table: Some(table), ..
+            } => table.clone(),
+            Shape::Reindex {
+                index: Some(index), ..
+            } => concurrent::table_of(client, index).await.ok().flatten()?,
+            _ => return None,
+        };
+        let invalid = concurrent::invalid_indexes(client, &table).await.ok()?;
+        (!invalid.is_empty()).then(|| concurrent::leftovers(&invalid))
+    }
+}
+
+/// How a no-transaction migration stopped.
+struct Failed {
+    /// Statements done (and recorded) when it stopped.
+    done: usize,
+    message: String,
+    /// A refusal (exit 3) rather than a failure (exit 4).
+    refused: bool,
+    /// Another run recorded it meanwhile: this run records nothing.
+    by_other_run: bool,
+}
+
+impl Failed {
+    fn at(done: usize, message: String) -> Failed {
+        Failed {
+            done,
+            message,
+            refused: false,
+            by_other_run: false,
+        }
+    }
+
+    fn refused(done: usize, message: String) -> Failed {
+        Failed {
+            refused: true,
+            ..Failed::at(done, message)
+        }
+    }
+
+    fn by_other_run(message: String) -> Failed {
+        Failed {
+            by_other_run: true,
+            ..Failed::at(0, message)
+        }
+    }
+}
+
+/// Records a failed attempt of `job` (`done` statements done, for a no-transaction one); a
+/// failure to record is a warning (the run fails either way).
+async fn record_failure(
+    store: &mut StateStore,
+    printer: &Printer,
+    os_user: Option<&str>,
+    job: &Job<'_>,
+    done: usize,
+    done_checksum: Option<&str>,
+    error: &str,
+) {
+    let no_transaction = job.script.settings.no_transaction;
+    let statements_done = i32::try_from(done).unwrap_or(i32::MAX);
+    let recorded = match &job.finish {
+        Finish::Apply(record) => {
+            store
+                .record_failure(&FailureRecord {
+                    version: &record.version,
+                    version_text: &record.version_text,
+                    name: &record.name,
+                    checksum: &record.checksum,
+                    no_transaction,
+                    rolled_back: !no_transaction,
+                    os_user,
+                    statements_done,
+                    statements_total: record.statements_total,
+                    done_checksum,
+                    uncertain_statement: None,
+                    error,
+                })
+                .await
+        }
+        Finish::Revert(record) => {
+            store
+                .record_down_failure(&DownFailureRecord {
+                    version: &record.version,
+                    version_text: &record.version_text,
+                    name: &record.name,
+                    checksum: &record.checksum,
+                    os_user,
+                    statements_done,
+                    done_checksum,
+                    error,
+                })
+                .await
+        }
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => printer.warning(&format!(
+            "{} was {} by another run; this attempt's failure is not recorded",
+            job.ids().1,
+            job.done_word()
+        )),
+        Err(error) => printer.warning(&format!("could not record the failure: {error}")),
+    }
+}

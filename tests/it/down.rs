@@ -1,0 +1,561 @@
+//! `migrate down`: the real binary against a real PostgreSQL.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::runner::{Output, Project, assert_exit};
+
+const URL_VAR: &str = "SG_TEST_TARGET_URL";
+
+fn down(p: &Project, args: &[&str]) -> Output {
+    let mut all = vec!["migrate", "down", "--env", "staging"];
+    all.extend_from_slice(args);
+    p.run(&all)
+}
+
+fn tables(p: &Project) -> Vec<String> {
+    p.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect()
+}
+
+/// `version:status` of every state row, in version order.
+fn statuses(p: &Project) -> Vec<String> {
+    p.query("SELECT version || ':' || status FROM stagegate.migrations ORDER BY version")
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect()
+}
+
+/// Versions of the `down` events, oldest first.
+fn down_events(p: &Project) -> Vec<String> {
+    p.query("SELECT version FROM stagegate.events WHERE kind = 'down' ORDER BY id")
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect()
+}
+
+fn audit_verifies(p: &Project) {
+    let out = p.run(&["audit", "--env", "staging", "--verify"]);
+    assert_exit(&out, 0);
+}
+
+fn three_tables(p: &Project) {
+    for (version, table) in [("1", "a"), ("2", "b"), ("3", "c")] {
+        p.write(
+            &format!("{version}_{table}.up.sql"),
+            &format!("CREATE TABLE {table} (id int);\n"),
+        );
+        p.write(
+            &format!("{version}_{table}.down.sql"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+}
+
+#[test]
+fn down_steps_and_to_revert_newest_first_and_apply_applies_again() {
+    let p = Project::new("");
+    three_tables(&p);
+    assert_exit(&p.apply(), 0);
+
+    let out = down(&p, &["--steps", "2"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("staging: reverted 2 migration(s)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(tables(&p), ["a"]);
+    assert_eq!(statuses(&p), ["1:applied", "2:reverted", "3:reverted"]);
+    assert_eq!(down_events(&p), ["3", "2"], "newest first");
+    let status = p.run(&["migrate", "status", "--env", "staging"]);
+    assert_exit(&status, 0);
+    let pending: Vec<&str> = status
+        .stdout
+        .lines()
+        .filter(|l| l.contains("pending"))
+        .collect();
+    assert_eq!(pending.len(), 2, "{}", status.stdout);
+    audit_verifies(&p);
+
+    // Nothing newer than 1 is applied any more.
+    let out = down(&p, &["--to", "1"]);
+    assert_exit(&out, 0);
+    assert!(out.stdout.contains("nothing to revert"), "{}", out.stdout);
+
+    // Apply applies them again, and --to reverts everything newer than its version.
+    assert_exit(&p.apply(), 0);
+    assert_eq!(tables(&p), ["a", "b", "c"]);
+    assert_eq!(statuses(&p), ["1:applied", "2:applied", "3:applied"]);
+    let out = down(&p, &["--to", "1"]);
+    assert_exit(&out, 0);
+    assert_eq!(tables(&p), ["a"]);
+    assert_eq!(down_events(&p), ["3", "2", "3", "2"]);
+    audit_verifies(&p);
+}
+
+#[track_caller]
+fn refused(p: &Project, args: &[&str], reason: &str) {
+    let out = down(p, args);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains(reason),
+        "wanted `{reason}` in\n{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing was run"), "{}", out.stderr);
+}
+
+#[test]
+fn every_refusal_changes_nothing() {
+    let p = Project::new("");
+    three_tables(&p);
+    assert_exit(&p.apply(), 0);
+    let before = (tables(&p), statuses(&p));
+
+    p.write("3_c.down.sql", "DROP TABLE c CASCADE;\n");
+    refused(&p, &["--steps", "1"], "the down script");
+    refused(&p, &["--steps", "1"], "changed since 3_c was applied");
+    p.write("3_c.down.sql", "DROP TABLE c;\n");
+
+    p.write("3_c.up.sql", "CREATE TABLE c (id bigint);\n");
+    refused(&p, &["--steps", "1"], "no longer matches what was applied");
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+
+    refused(&p, &["--to", "7"], "--to 7: no migration 7");
+    refused(&p, &["--steps", "4"], "only 3 migration(s) are applied");
+
+    p.write("4_d.up.sql", "CREATE TABLE d (id int);\n");
+    refused(
+        &p,
+        &["--to", "4"],
+        "4_d is not applied in `staging` (it is pending)",
+    );
+    assert_exit(&p.apply(), 0);
+    let before = (
+        {
+            let mut t = before.0.clone();
+            t.push("d".into());
+            t
+        },
+        {
+            let mut s = before.1.clone();
+            s.push("4:applied".into());
+            s
+        },
+    );
+    refused(&p, &["--steps", "1"], "4_d has no down script");
+    p.write("4_d.down.sql", "-- nothing to undo\n/* really */\n");
+    refused(&p, &["--steps", "1"], "is empty (comments only)");
+    p.write("4_d.down.sql", "DROP TABLE d;\n");
+    refused(
+        &p,
+        &["--steps", "1"],
+        "4_d was applied without a down script",
+    );
+
+    // Apply order, not version order: 3 was (as far as the record says) applied after 4.
+    p.query("UPDATE stagegate.migrations SET finished_at = now() + interval '1 hour' WHERE version = '3'");
+    refused(
+        &p,
+        &["--to", "3"],
+        "4_d is not the newest applied migration: 3_c was applied after it",
+    );
+
+    assert_eq!((tables(&p), statuses(&p)), before, "nothing changed");
+    assert!(down_events(&p).is_empty());
+}
+
+fn guarded(p: &Project) {
+    p.write("1_t.up.sql", "CREATE TABLE t (id int, code varchar(50));\n");
+    p.write("1_t.down.sql", "DROP TABLE t;\n");
+    p.write("2_email.up.sql", "ALTER TABLE t ADD COLUMN email text;\n");
+    p.write("2_email.down.sql", "ALTER TABLE t DROP COLUMN email;\n");
+    p.write(
+        "3_wider.up.sql",
+        "ALTER TABLE t ALTER COLUMN code TYPE varchar(100);\n",
+    );
+    p.write(
+        "3_wider.down.sql",
+        "ALTER TABLE t ALTER COLUMN code TYPE varchar(50);\n",
+    );
+    assert_exit(&p.apply(), 0);
+}
+
+#[test]
+fn the_data_loss_guard_counts_rows_and_values_on_the_live_database() {
+    let p = Project::new("");
+    guarded(&p);
+    p.query("INSERT INTO t (id, code) VALUES (1, 'x')");
+
+    // A narrowing type change on a column with values; the email column is all NULL.
+    let out = down(&p, &["--steps", "2"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains(
+            "3_wider line 1: ALTER COLUMN TYPE narrows the column on column t.code \
+             (character varying(100)), which holds 1 non-null value(s)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("t.email"),
+        "an all-NULL column passes: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--allow-data-loss"), "{}", out.stderr);
+
+    p.query("UPDATE t SET email = 'a@b'");
+    let out = down(&p, &["--steps", "2"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("2_email line 1: DROP COLUMN drops the column on column t.email (text), which holds 1 non-null value(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(statuses(&p), ["1:applied", "2:applied", "3:applied"]);
+
+    let out = down(&p, &["--steps", "2", "--allow-data-loss"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("--allow-data-loss: DROP COLUMN"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(statuses(&p), ["1:applied", "2:reverted", "3:reverted"]);
+
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_t line 1: DROP TABLE on table t, which holds 1 row(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["t"]);
+    // An empty table passes.
+    p.query("DELETE FROM t");
+    assert_exit(&down(&p, &["--steps", "1"]), 0);
+    assert!(tables(&p).is_empty());
+    audit_verifies(&p);
+}
+
+#[test]
+fn objects_the_down_script_creates_first_are_not_counted() {
+    let p = Project::new("");
+    p.write("1_keep.up.sql", "CREATE TABLE keep (id int);\n");
+    p.write(
+        "1_keep.down.sql",
+        "ALTER TABLE keep RENAME TO keep_saved;\nCREATE TABLE keep (id int);\nDROP TABLE keep;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.query("INSERT INTO keep VALUES (1), (2)");
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM keep_saved"),
+        Some("2".into())
+    );
+}
+
+#[test]
+fn an_unclassified_statement_is_not_taken_as_harmless() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("1_a.down.sql", "FROBNICATE TABLE a;\n");
+    assert_exit(&p.apply(), 0);
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("`FROBNICATE TABLE a;` could not be classified"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(statuses(&p), ["1:applied"]);
+}
+
+#[test]
+fn dry_run_reports_rows_and_dropped_objects_and_rolls_back() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (2), (3);\n",
+    );
+    p.write("1_t.down.sql", "DELETE FROM t;\nDROP TABLE t;\n");
+    assert_exit(&p.apply(), 0);
+
+    // The guard holds for a dry run too.
+    assert_exit(&down(&p, &["--steps", "1", "--dry-run"]), 3);
+
+    let out = down(&p, &["--steps", "1", "--dry-run", "--allow-data-loss"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("line 1: DELETE FROM t;  -> 3 row(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("dropped: table t"), "{}", out.stdout);
+    assert!(out.stdout.contains("nothing was changed"), "{}", out.stdout);
+    assert_eq!(p.scalar("SELECT count(*)::text FROM t"), Some("3".into()));
+    assert_eq!(statuses(&p), ["1:applied"]);
+    assert!(down_events(&p).is_empty());
+}
+
+#[test]
+fn a_no_transaction_down_that_fails_part_way_resumes_where_it_stopped() {
+    let p = Project::new("");
+    p.write(
+        "1_idx.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE t (id int);\n\
+         CREATE INDEX CONCURRENTLY t_a ON t (id);\nCREATE INDEX CONCURRENTLY t_b ON t (id);\n",
+    );
+    p.write(
+        "1_idx.down.sql",
+        "-- stagegate:no-transaction\nDROP INDEX CONCURRENTLY t_b;\nDROP TABLE needed_by_down;\n\
+         DROP INDEX CONCURRENTLY t_a;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let indexes = || {
+        p.query("SELECT indexname FROM pg_indexes WHERE tablename = 't' ORDER BY 1")
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("resumes at statement 2"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(indexes(), ["t_a"], "statement 1 ran and stays");
+    assert_eq!(
+        p.query("SELECT status, down_statements_done::text FROM stagegate.migrations")[0],
+        [Some("reverting".to_string()), Some("1".to_string())]
+    );
+    audit_verifies(&p);
+    // Apply does not go forward over a half-reverted migration.
+    let apply = p.apply();
+    assert_exit(&apply, 3);
+    assert!(
+        apply.stderr.contains("is partly reverted"),
+        "{}",
+        apply.stderr
+    );
+
+    p.query("CREATE TABLE needed_by_down (id int)");
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 0);
+    assert!(out.stderr.contains("resuming 1_idx"), "{}", out.stderr);
+    assert!(indexes().is_empty());
+    assert_eq!(statuses(&p), ["1:reverted"]);
+    audit_verifies(&p);
+}
+
+#[test]
+fn ctrl_c_during_a_down_cancels_on_the_server_and_records_the_failure() {
+    let p = Project::new("");
+    p.write("1_s.up.sql", "CREATE TABLE s (id int);\n");
+    p.write("1_s.down.sql", "DROP TABLE s;\nSELECT pg_sleep(30);\n");
+    assert_exit(&p.apply(), 0);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
+        .current_dir(p.dir.path())
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1")
+        .env(URL_VAR, p.db.database_url().expose())
+        .args(["migrate", "down", "--env", "staging", "--steps", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sleeping = "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' \
+         AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()";
+    let started = Instant::now();
+    while p.scalar(sleeping).as_deref() != Some("1") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the down never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(
+            "1_s interrupted (Ctrl-C): the running statement was cancelled on the server"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        p.scalar(sleeping).as_deref(),
+        Some("0"),
+        "the server stopped"
+    );
+    assert_eq!(tables(&p), ["s"], "the down's transaction was rolled back");
+    let row = &p.query("SELECT status, error FROM stagegate.migrations")[0];
+    assert_eq!(row[0].as_deref(), Some("applied"));
+    assert!(row[1].as_deref().unwrap().contains("interrupted (Ctrl-C)"));
+    assert_eq!(
+        p.scalar("SELECT kind FROM stagegate.events ORDER BY id DESC LIMIT 1"),
+        Some("down_failure".into())
+    );
+    audit_verifies(&p);
+}
+
+#[test]
+fn recording_a_revert_twice_fails_and_rolls_its_transaction_back() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("1_a.down.sql", "DROP TABLE a;\n");
+    assert_exit(&p.apply(), 0);
+    let sums = p
+        .query("SELECT checksum, down_checksum FROM stagegate.migrations")
+        .remove(0);
+    assert_exit(&down(&p, &["--steps", "1"]), 0);
+    // What a second, unlocked run of the same down would send.
+    let sql = format!(
+        "BEGIN; CREATE TABLE again (id int); SELECT stagegate.record_revert('1', '1', 'a', '{}', \
+         '{}', false, NULL, 1); COMMIT",
+        sums[0].as_deref().unwrap(),
+        sums[1].as_deref().unwrap()
+    );
+    let url = p.db.database_url();
+    let error = crate::harness::block_on(async move {
+        let client = stagegate::db::connect(&url).await.unwrap();
+        let error = client.batch_execute(&sql).await.unwrap_err();
+        let _ = client.batch_execute("ROLLBACK").await;
+        error
+    });
+    assert_eq!(error.code().map(|c| c.code()), Some("SG005"), "{error:?}");
+    assert!(tables(&p).is_empty(), "the transaction rolled back");
+    assert_eq!(down_events(&p), ["1"]);
+}
+
+#[test]
+fn a_gated_environment_is_refused_before_anything_runs() {
+    let p = Project::new("");
+    three_tables(&p);
+    assert_exit(&p.apply(), 0);
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}confirm = true\n")).unwrap();
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("refusing to roll back `staging` (1 migration(s)): nothing was run"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("confirmation gate"), "{}", out.stderr);
+    assert_eq!(tables(&p), ["a", "b", "c"]);
+    assert!(down_events(&p).is_empty());
+}
+
+#[test]
+fn plan_shows_the_way_back_of_each_pending_migration() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("1_a.down.sql", "DROP TABLE a;\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    p.write("2_b.down.sql", "-- TODO\n");
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    let out = p.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&out, 0);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let way_back: Vec<&str> = plan["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["way_back"].as_str().unwrap())
+        .collect();
+    assert_eq!(way_back, ["present", "empty", "missing"]);
+    let text = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&text, 0);
+    for (version, cell) in [("1", "yes"), ("2", "empty"), ("3", "missing")] {
+        let line = text
+            .stdout
+            .lines()
+            .find(|l| {
+                l.trim_start_matches(['│', ' '])
+                    .starts_with(&format!("{version} "))
+            })
+            .unwrap_or_else(|| panic!("{}", text.stdout));
+        assert!(line.contains(cell), "{line}");
+    }
+}
+
+#[test]
+fn cascading_drops_of_schemas_and_types_count_what_they_take_with_them() {
+    let p = Project::new("");
+    p.write(
+        "1_sales.up.sql",
+        "CREATE SCHEMA sales;\nCREATE TABLE sales.orders (id int);\n\
+         CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE TABLE people (id int, m mood);\n\
+         CREATE TABLE parent (id int PRIMARY KEY);\n\
+         CREATE TABLE child (p int REFERENCES parent);\n",
+    );
+    p.write(
+        "1_sales.down.sql",
+        "TRUNCATE parent CASCADE;\nDROP TABLE child, parent;\nDROP TABLE people;\n\
+         DROP TYPE mood CASCADE;\nDROP SCHEMA sales CASCADE;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.query(
+        "INSERT INTO sales.orders VALUES (1), (2); INSERT INTO people VALUES (1, 'ok'); \
+         INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1)",
+    );
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    for wanted in [
+        "DROP SCHEMA ... CASCADE on table sales.orders, which holds 2 row(s)",
+        "TRUNCATE on table parent, which holds 1 row(s)",
+        "TRUNCATE ... CASCADE empties the referencing table on table child, which holds 1 row(s)",
+    ] {
+        assert!(
+            out.stderr.contains(wanted),
+            "wanted `{wanted}` in\n{}",
+            out.stderr
+        );
+    }
+    // people is dropped before the type, so the type's CASCADE takes no column with it here;
+    // the DROP TABLE of people is what counts.
+    assert!(
+        out.stderr
+            .contains("DROP TABLE on table people, which holds 1 row(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(statuses(&p), ["1:applied"]);
+}
+
+#[test]
+fn a_cascading_type_drop_counts_the_columns_it_drops() {
+    let p = Project::new("");
+    p.write(
+        "1_mood.up.sql",
+        "CREATE TYPE mood AS ENUM ('ok', 'meh');\nALTER TABLE people ADD COLUMN m mood;\n",
+    );
+    p.write("1_mood.down.sql", "DROP TYPE mood CASCADE;\n");
+    p.query("CREATE TABLE people (id int)");
+    assert_exit(&p.apply(), 0);
+    p.query("INSERT INTO people VALUES (1, 'meh'), (2, NULL)");
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("DROP TYPE ... CASCADE drops the column on column public.people.m (type mood), which holds 1 non-null value(s)"),
+        "{}",
+        out.stderr
+    );
+}
