@@ -378,6 +378,31 @@ pub struct BackupRecord {
     pub pruned: Vec<PathBuf>,
 }
 
+/// The backup gate of `migrate apply` and `migrate down`: when `env` configures `backup`, a
+/// verified backup (noted on stderr), else nothing. Errors carry their exit code.
+pub async fn gate(
+    env: &Environment,
+    tools: &BackupToolsConfig,
+    store: &mut StateStore,
+    printer: &Printer,
+    why: &str,
+) -> anyhow::Result<Option<BackupRecord>> {
+    if env.backup.is_none() {
+        return Ok(None);
+    }
+    let backup = take(env, tools, store, printer, why)
+        .await
+        .map_err(BackupError::into_exit)?;
+    printer.note(&format!(
+        "backup of `{}`: {} ({}, {})",
+        env.name,
+        backup.path.display(),
+        human_size(backup.manifest.size),
+        backup.manifest.sha256
+    ));
+    Ok(Some(backup))
+}
+
 /// Takes a verified backup of `env` into its `backup.dir` and records it in `store` (the
 /// environment's own state store; its schema is created when missing). The snapshot and the
 /// counts use a connection of their own. `why` goes into the record.

@@ -2,7 +2,7 @@
 //! database, with the schema compared after each down.
 
 use crate::cli::{CheckReversibleArgs, PlanFormat};
-use crate::config::{Config, DatabaseUrl};
+use crate::config::Config;
 use crate::db;
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
@@ -93,27 +93,12 @@ fn from_version(
     Ok(Some(version))
 }
 
-/// The scratch server named by the user.
-struct GivenShadow(DatabaseUrl);
-
-impl GivenShadow {
-    fn url(&self) -> DatabaseUrl {
-        self.0.clone()
-    }
-}
-
 /// Where the scratch database lives: `--shadow` (or `STAGEGATE_SHADOW_URL`), else
-/// `[shadow] url`. The one place to change when a throwaway cluster becomes the fallback.
+/// `[shadow] url`, else a throwaway cluster of its own that lives as long as the value.
 fn resolve_shadow(
     config: &Config,
     flag: Option<&str>,
-    _printer: &Printer,
-) -> anyhow::Result<GivenShadow> {
-    if let Some(url) = flag.filter(|url| !url.is_empty()) {
-        return Ok(GivenShadow(DatabaseUrl::new(url)));
-    }
-    if let Some(url) = config.shadow_url()? {
-        return Ok(GivenShadow(url));
-    }
-    anyhow::bail!("no scratch database: pass --shadow URL or set [shadow] url")
+    printer: &Printer,
+) -> anyhow::Result<crate::scratch::Shadow> {
+    crate::scratch::Shadow::resolve(config, flag.filter(|url| !url.is_empty()), printer)
 }

@@ -12,14 +12,12 @@ use crate::source::Version;
 
 pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    if let Some(confirm) = &args.confirm.confirm
-        && *confirm != env.name
-    {
-        anyhow::bail!(
-            "--confirm names `{confirm}` but the target is `{}`; it must name the target",
-            env.name
-        );
-    }
+    let confirm = crate::deploy::confirm::Request {
+        flag: args.confirm.confirm.clone(),
+        reason: args.confirm.reason.clone(),
+    };
+    // Flags that can never pass refuse before any connection is made.
+    crate::deploy::confirm::check_flags(&env, &confirm, "roll back")?;
     let target = match (&args.steps, &args.to) {
         (Some(steps), _) => DownTarget::Steps(*steps),
         (None, Some(text)) => DownTarget::To(
@@ -34,6 +32,9 @@ pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Resul
         allow_data_loss: args.allow_data_loss,
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         drop_invalid_indexes: config.migrate.drop_invalid_indexes,
+        confirm,
+        migrations_dir: config.migrations_dir(),
+        backup_tools: config.backup.clone(),
     };
     let dir = config.migrations_dir();
     let layout = config.migrations.layout;

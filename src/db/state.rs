@@ -113,6 +113,91 @@ pub struct MigrationRow {
     pub down_done_checksum: Option<String>,
 }
 
+/// A row of `stagegate.migrations` as an older state schema has it (`to_jsonb`); the columns
+/// added since are absent.
+#[derive(Debug, serde::Deserialize)]
+struct OlderRow {
+    version: String,
+    version_text: String,
+    name: String,
+    checksum: String,
+    #[serde(default)]
+    down_checksum: Option<String>,
+    #[serde(default)]
+    verify_checksum: Option<String>,
+    no_transaction: bool,
+    status: String,
+    #[serde(default)]
+    rolled_back: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    finished_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    duration_ms: Option<i64>,
+    db_user: String,
+    #[serde(default)]
+    os_user: Option<String>,
+    statements_done: i32,
+    statements_total: i32,
+    #[serde(default)]
+    done_checksum: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    resolved_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    resolved_reason: Option<String>,
+    #[serde(default)]
+    event_hash: Option<String>,
+    #[serde(default)]
+    running_statement: Option<i32>,
+    #[serde(default)]
+    running_pid: Option<i32>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    running_since: Option<OffsetDateTime>,
+    #[serde(default)]
+    down_statements_done: Option<i32>,
+    #[serde(default)]
+    down_statements_total: Option<i32>,
+    #[serde(default)]
+    down_done_checksum: Option<String>,
+}
+
+impl OlderRow {
+    fn into_row(self) -> MigrationRow {
+        MigrationRow {
+            version: self.version,
+            version_text: self.version_text,
+            name: self.name,
+            checksum: self.checksum,
+            down_checksum: self.down_checksum,
+            verify_checksum: self.verify_checksum,
+            no_transaction: self.no_transaction,
+            status: RowStatus::parse(&self.status),
+            rolled_back: self.rolled_back,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            duration_ms: self.duration_ms,
+            db_user: self.db_user,
+            os_user: self.os_user,
+            statements_done: self.statements_done,
+            statements_total: self.statements_total,
+            done_checksum: self.done_checksum,
+            error: self.error,
+            resolved_at: self.resolved_at,
+            resolved_reason: self.resolved_reason,
+            event_hash: self.event_hash,
+            running_statement: self.running_statement,
+            running_pid: self.running_pid,
+            running_since: self.running_since,
+            down_statements_done: self.down_statements_done,
+            down_statements_total: self.down_statements_total,
+            down_done_checksum: self.down_done_checksum,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
     Applied,
@@ -396,10 +481,38 @@ impl StateStore {
             })
     }
 
+    /// Brings the state schema to `version` only, as an older stagegate left it: for tests of
+    /// the upgrade path.
+    #[doc(hidden)]
+    pub async fn ensure_schema_at(&mut self, version: i64) -> Result<(), StateError> {
+        let mut migrator = migrator();
+        migrator.migrations = std::borrow::Cow::Owned(
+            migrator
+                .migrations
+                .iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect(),
+        );
+        migrator
+            .run(&mut self.conn)
+            .await
+            .map_err(|source| StateError::Migrate {
+                url: self.url.clone(),
+                source,
+            })
+    }
+
     /// Every recorded migration; empty when the state schema does not exist yet.
     pub async fn migrations(&mut self) -> Result<Vec<MigrationRow>, StateError> {
-        if self.schema_version().await?.is_none() {
-            return Ok(Vec::new());
+        match self.schema_version().await? {
+            None => return Ok(Vec::new()),
+            // Written by an older stagegate and not upgraded yet (only a run that changes the
+            // state upgrades it): read the columns it has, the newer ones as absent.
+            Some(version) if version < known_schema_version() => {
+                return self.migrations_of_older_schema().await;
+            }
+            Some(_) => {}
         }
         let rows = sqlx::query!(
             r#"SELECT version, version_text, name, checksum, down_checksum, verify_checksum,
@@ -445,6 +558,26 @@ impl StateStore {
                 down_done_checksum: r.down_done_checksum,
             })
             .collect())
+    }
+
+    /// [`StateStore::migrations`] for a state schema older than this binary's, whose table lacks
+    /// some of today's columns: each row as JSON, missing columns read as NULL.
+    async fn migrations_of_older_schema(&mut self) -> Result<Vec<MigrationRow>, StateError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar(r#"SELECT to_jsonb(m)::text FROM stagegate.migrations m"#)
+                .fetch_all(&mut self.conn)
+                .await
+                .map_err(self.query_error())?;
+        rows.iter()
+            .map(|text| {
+                serde_json::from_str::<OlderRow>(text)
+                    .map(OlderRow::into_row)
+                    .map_err(|error| StateError::Query {
+                        url: self.url.clone(),
+                        source: sqlx::Error::Decode(Box::new(error)),
+                    })
+            })
+            .collect()
     }
 
     /// The event log in order; empty when the state schema does not exist yet.

@@ -189,62 +189,6 @@ async fn promotion_gate(
     }
 }
 
-/// The confirmation gate (a prompt on a terminal, else `--confirm`), then its record in the
-/// event log with who confirmed, from where and why.
-async fn confirmation_gate(
-    env: &Environment,
-    plan: &Plan,
-    store: &mut StateStore,
-    options: &ApplyOptions,
-    os_user: Option<&str>,
-) -> anyhow::Result<()> {
-    let what = format!("apply {} migration(s)", plan.migrations.len());
-    let backup = env
-        .backup
-        .as_ref()
-        .map(|b| format!("pg_dump into {}", b.dir.display()));
-    let confirmation = {
-        let (env, plan, request) = (env.clone(), plan.clone(), options.confirm.clone());
-        let what = what.clone();
-        tokio::task::spawn_blocking(move || {
-            confirm::obtain(
-                &env,
-                &plan,
-                &what,
-                backup.as_deref(),
-                &request,
-                &mut confirm::Stdio,
-            )
-        })
-        .await
-        .context("the confirmation prompt")??
-    };
-    let Some(confirmation) = confirmation else {
-        return Ok(());
-    };
-    let who = {
-        let dir = options.migrations_dir.clone();
-        tokio::task::spawn_blocking(move || super::who::Who::here(&dir))
-            .await
-            .unwrap_or_default()
-    };
-    let detail = serde_json::json!({
-        "environment": env.name,
-        "action": "apply",
-        "method": confirmation.method,
-        "reason": confirmation.reason,
-        "plan_hash": plan.hash,
-        "migrations": plan.migrations.iter().map(|m| &m.version).collect::<Vec<_>>(),
-        "who": who,
-    });
-    store.ensure_schema().await.map_err(exit::execution)?;
-    store
-        .record_run_event("confirmation", None, None, os_user, &detail.to_string())
-        .await
-        .map_err(exit::execution)?;
-    Ok(())
-}
-
 /// Refusals, the plan, the lint gate and the plan hash, once the entries are read.
 fn prepare_entries(
     env: &Environment,
@@ -319,19 +263,35 @@ async fn apply_locked(
     // The gates that need a database or a person, in the order of DESIGN.md §4.
     promotion_gate(env, &mut report.plan, &pending, options).await?;
     store.ensure_schema().await?;
-    confirmation_gate(env, &report.plan, store, options, os_user.as_deref()).await?;
-    if env.backup.is_some() {
-        let backup =
-            crate::backup::take(env, &options.backup_tools, store, printer, "migrate apply")
-                .await
-                .map_err(crate::backup::BackupError::into_exit)?;
-        printer.note(&format!(
-            "backup of `{}`: {} ({}, {})",
-            env.name,
-            backup.path.display(),
-            crate::backup::human_size(backup.manifest.size),
-            backup.manifest.sha256
-        ));
+    let what = format!("apply {} migration(s)", report.plan.migrations.len());
+    confirm::gate(
+        env,
+        confirm::Step {
+            action: "apply",
+            summary: confirm::summary(
+                env,
+                &report.plan,
+                &what,
+                confirm::backup_line(env).as_deref(),
+            ),
+            what,
+            migrations: report
+                .plan
+                .migrations
+                .iter()
+                .map(|m| m.version.clone())
+                .collect(),
+            plan_hash: Some(&report.plan.hash),
+            request: &options.confirm,
+            migrations_dir: &options.migrations_dir,
+            os_user: os_user.as_deref(),
+        },
+        store,
+    )
+    .await?;
+    if let Some(backup) =
+        crate::backup::gate(env, &options.backup_tools, store, printer, "migrate apply").await?
+    {
         report.plan.set_gate(plan::Gate {
             name: "backup",
             status: "pass",

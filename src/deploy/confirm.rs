@@ -98,13 +98,13 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
     Ok(())
 }
 
-/// Runs the gate for `plan` on `env`. `Ok(None)`: no gate and nothing to record.
-/// `what` names the action ("apply 2 migration(s)", "roll back 1 migration(s)").
+/// Runs the gate on `env`, showing `summary` (what will run) before the prompt. `Ok(None)`: no
+/// gate and nothing to record. `what` names the action ("apply 2 migration(s)", "roll back 1
+/// migration(s)").
 pub fn obtain(
     env: &Environment,
-    plan: &Plan,
+    summary: &str,
     what: &str,
-    backup: Option<&str>,
     request: &Request,
     terminal: &mut dyn Terminal,
 ) -> anyhow::Result<Option<Confirmation>> {
@@ -143,7 +143,7 @@ pub fn obtain(
             env.name, env.name
         )));
     }
-    terminal.show(&summary(env, plan, what, backup));
+    terminal.show(summary);
     terminal.show(&format!("Type `{phrase}` to {what} on `{}`: ", env.name));
     let Some(answer) = terminal.read_line() else {
         terminal.show("\n");
@@ -175,6 +175,77 @@ pub fn obtain(
         method: "typed",
         reason,
     }))
+}
+
+/// What the gate needs besides the environment.
+pub struct Step<'a> {
+    /// `apply` or `down`, for the record.
+    pub action: &'static str,
+    /// "apply 2 migration(s)", for the prompt and messages.
+    pub what: String,
+    /// Shown on the terminal before the prompt.
+    pub summary: String,
+    /// The versions concerned.
+    pub migrations: Vec<String>,
+    /// The plan hash, where there is one.
+    pub plan_hash: Option<&'a str>,
+    pub request: &'a Request,
+    /// The migrations directory, whose git commit is recorded.
+    pub migrations_dir: &'a std::path::Path,
+    pub os_user: Option<&'a str>,
+}
+
+/// The whole gate: the prompt (on a terminal, off the async thread) or the flags, then the
+/// confirmation's record in the event log, with who confirmed, from where and why.
+pub async fn gate(
+    env: &Environment,
+    step: Step<'_>,
+    store: &mut crate::db::state::StateStore,
+) -> anyhow::Result<()> {
+    let confirmation = {
+        let (env, request) = (env.clone(), step.request.clone());
+        let (summary, what) = (step.summary.clone(), step.what.clone());
+        tokio::task::spawn_blocking(move || obtain(&env, &summary, &what, &request, &mut Stdio))
+            .await
+            .map_err(|e| anyhow::anyhow!("the confirmation prompt: {e}"))??
+    };
+    let Some(confirmation) = confirmation else {
+        return Ok(());
+    };
+    let who = {
+        let dir = step.migrations_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || super::who::Who::here(&dir))
+            .await
+            .unwrap_or_default()
+    };
+    let detail = serde_json::json!({
+        "environment": env.name,
+        "action": step.action,
+        "method": confirmation.method,
+        "reason": confirmation.reason,
+        "plan_hash": step.plan_hash,
+        "migrations": step.migrations,
+        "who": who,
+    });
+    store.ensure_schema().await.map_err(exit::execution)?;
+    store
+        .record_run_event(
+            "confirmation",
+            None,
+            None,
+            step.os_user,
+            &detail.to_string(),
+        )
+        .await
+        .map_err(exit::execution)?;
+    Ok(())
+}
+
+/// Where the backup of a gated environment goes, for the summary.
+pub fn backup_line(env: &Environment) -> Option<String> {
+    env.backup
+        .as_ref()
+        .map(|b| format!("pg_dump into {}", b.dir.display()))
 }
 
 /// What a person confirms: the migrations, their error and warning findings, the strongest

@@ -17,7 +17,6 @@ use anyhow::Context;
 use serde::Serialize;
 use tokio_postgres::SimpleQueryMessage;
 
-use super::plan;
 use super::runner::{self, AppliedMigration, Job, Runner, check_script, sql_statements};
 use super::{Entry, LocalMigration, State};
 use crate::analyze::{self, Change, ObjectKind, TypeChange};
@@ -46,6 +45,12 @@ pub struct DownOptions {
     pub allow_data_loss: bool,
     pub lock_wait: Duration,
     pub drop_invalid_indexes: bool,
+    /// `--confirm` and `--reason`.
+    pub confirm: super::confirm::Request,
+    /// The migrations directory, whose git commit is recorded with a confirmation.
+    pub migrations_dir: std::path::PathBuf,
+    /// `[backup]`: the pg_dump the backup gate uses.
+    pub backup_tools: crate::config::BackupToolsConfig,
 }
 
 /// Data a down script would destroy, found in the live database.
@@ -247,9 +252,6 @@ async fn down_locked(
     }
     report.data_loss = losses;
 
-    // Gates and backup, right before the first statement.
-    gate(env, &targets)?;
-
     if options.dry_run {
         report.dry = dry_run(env, session, &targets)
             .await
@@ -258,11 +260,29 @@ async fn down_locked(
         return Ok(report);
     }
 
-    store.ensure_schema().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    store.ensure_schema().await?;
     let os_user = state::os_user();
+    // The confirmation and a fresh backup, right before the first statement.
+    let what = format!("roll back {} migration(s)", targets.len());
+    super::confirm::gate(
+        env,
+        super::confirm::Step {
+            action: "down",
+            summary: summary(env, &targets, &report.data_loss, &what),
+            what,
+            migrations: targets
+                .iter()
+                .map(|t| t.entry.version.to_string())
+                .collect(),
+            plan_hash: None,
+            request: &options.confirm,
+            migrations_dir: &options.migrations_dir,
+            os_user: os_user.as_deref(),
+        },
+        store,
+    )
+    .await?;
+    crate::backup::gate(env, &options.backup_tools, store, printer, "migrate down").await?;
     let (interrupted, watcher) = runner::watch_signals(session, printer);
     let mut outcome = Ok(());
     for target in &targets {
@@ -345,33 +365,34 @@ fn refuse(env: &str) -> impl Fn(Vec<String>) -> anyhow::Error + '_ {
     }
 }
 
-/// The gate and backup step of a down, in the one place it belongs: after the refusal checks
-/// and the data-loss guard, before the first statement. Until confirmation and a fresh backup
-/// are wired for down, an environment that configures promotion, confirmation or backup is
-/// refused (never let through); the step receives the environment and the migrations to
-/// revert.
-fn gate(env: &Environment, targets: &[Target<'_>]) -> anyhow::Result<()> {
-    let gated: Vec<plan::Gate> = plan::gates(env, &[])
-        .into_iter()
-        .filter(|g| g.name != "lint" && g.status != "not-configured")
-        .collect();
-    if gated.is_empty() {
-        return Ok(());
-    }
-    let mut message = format!(
-        "refusing to roll back `{}` ({} migration(s)): nothing was run",
-        env.name,
-        targets.len()
-    );
-    for gate in gated {
-        let _ = write!(
-            message,
-            "\n  - {} gate: {}; migrate down does not pass through this gate yet, so it refuses \
-             rather than skip it",
-            gate.name, gate.detail
+/// What a person confirms before a down: the migrations in the order they are reverted, the
+/// data that `--allow-data-loss` lets go, and where the backup goes.
+fn summary(env: &Environment, targets: &[Target<'_>], losses: &[Loss], what: &str) -> String {
+    let mut out = format!("About to {what} on `{}`, newest first:\n", env.name);
+    for target in targets {
+        let statements = sql_statements(&target.down.text).len();
+        let _ = writeln!(
+            out,
+            "  {} {} ({}, {statements} statement(s))",
+            target.entry.version,
+            target.entry.name,
+            if target.down.settings.no_transaction {
+                "no-transaction"
+            } else {
+                "transaction"
+            }
         );
     }
-    Err(exit::refused(anyhow::anyhow!(message)))
+    if !losses.is_empty() {
+        let _ = writeln!(out, "Data that will be lost (--allow-data-loss):");
+        for loss in losses {
+            let _ = writeln!(out, "  {}", loss.describe());
+        }
+    }
+    if let Some(backup) = super::confirm::backup_line(env) {
+        let _ = writeln!(out, "Backup: {backup}, before the first statement");
+    }
+    out
 }
 
 /// The timeouts a down script runs with: its directives over the environment's settings.

@@ -443,24 +443,72 @@ fn recording_a_revert_twice_fails_and_rolls_its_transaction_back() {
 }
 
 #[test]
-fn a_gated_environment_is_refused_before_anything_runs() {
+fn a_gated_environment_gets_the_confirmation_and_a_fresh_backup_first() {
     let p = Project::new("");
     three_tables(&p);
     assert_exit(&p.apply(), 0);
     let config = p.dir.path().join("stagegate.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}confirm = true\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}confirm = true\nbackup = {{ dir = \"backups\" }}\n"),
+    )
+    .unwrap();
+    // No terminal and no --confirm: refused, nothing changed.
     let out = down(&p, &["--steps", "1"]);
     assert_exit(&out, 3);
     assert!(
-        out.stderr
-            .contains("refusing to roll back `staging` (1 migration(s)): nothing was run"),
+        out.stderr.contains(
+            "`staging` needs a confirmation: run on a terminal to type it, or pass --confirm staging"
+        ),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("confirmation gate"), "{}", out.stderr);
     assert_eq!(tables(&p), ["a", "b", "c"]);
     assert!(down_events(&p).is_empty());
+    let out = down(
+        &p,
+        &["--steps", "1", "--confirm", "production", "--reason", "x"],
+    );
+    assert_exit(&out, 3);
+    assert_eq!(tables(&p), ["a", "b", "c"]);
+
+    // Confirmed: the confirmation is recorded, a backup is taken, then the down runs.
+    let out = down(
+        &p,
+        &[
+            "--steps",
+            "1",
+            "--confirm",
+            "staging",
+            "--reason",
+            "c broke checkout",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(tables(&p), ["a", "b"]);
+    let events = p.query("SELECT kind, detail FROM stagegate.events ORDER BY id");
+    let kinds: Vec<&str> = events.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["apply", "apply", "apply", "confirmation", "backup", "down"]
+    );
+    let detail: serde_json::Value = serde_json::from_str(events[3][1].as_deref().unwrap()).unwrap();
+    assert_eq!(detail["action"], "down");
+    assert_eq!(detail["reason"], "c broke checkout");
+    assert_eq!(detail["migrations"], serde_json::json!(["3"]));
+    let dumps = std::fs::read_dir(p.dir.path().join("backups"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".dump")
+        })
+        .count();
+    assert_eq!(dumps, 1);
+    audit_verifies(&p);
 }
 
 #[test]

@@ -483,15 +483,29 @@ fn missing_down_script_is_reported_not_skipped_and_a_failing_up_stops_the_check(
 }
 
 #[test]
-fn shadow_comes_from_the_config_and_without_one_is_a_usage_error() {
+fn shadow_comes_from_the_config_and_without_one_a_throwaway_cluster_is_started() {
     let shadow = TestDb::create();
     let dir = tempfile::tempdir().unwrap();
     let migrations = fixture("empty-down").display().to_string();
+    // No shadow anywhere: a throwaway cluster of its own, gone when the run ends.
+    let out = stagegate(dir.path(), &["check-reversible", &migrations]);
+    assert_exit(&out, 1);
+    assert!(
+        out.stderr.contains("starting a throwaway PostgreSQL"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("empty down script"), "{}", out.stdout);
+    // No server binaries where [shadow] bin_dir points: a usage error that names --shadow.
+    std::fs::write(
+        dir.path().join("stagegate.toml"),
+        "[shadow]\nbin_dir = \"no-such-dir\"\n",
+    )
+    .unwrap();
     let out = stagegate(dir.path(), &["check-reversible", &migrations]);
     assert_exit(&out, 2);
     assert!(
-        out.stderr
-            .contains("no scratch database: pass --shadow URL or set [shadow] url"),
+        out.stderr.contains("no-such-dir") && out.stderr.contains("--shadow"),
         "{}",
         out.stderr
     );

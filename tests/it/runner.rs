@@ -1315,3 +1315,54 @@ fn the_record_follows_only_a_script_that_ran_to_its_end() {
         ]
     );
 }
+
+#[test]
+fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
+    let p = Project::new("");
+    // The state as stagegate with state schema 3 left it, with one applied migration.
+    let url = p.db.database_url();
+    // (On a runtime of its own: sqlx's migrator future is not Send.)
+    stagegate::db::runtime().unwrap().block_on(async move {
+        let mut store = stagegate::db::state::StateStore::connect(&url)
+            .await
+            .unwrap();
+        store.ensure_schema_at(3).await.unwrap();
+        store.close().await;
+    });
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let checksum = stagegate::source::Checksum::of_text("CREATE TABLE a (id int);\n");
+    p.query(&format!(
+        "CREATE TABLE a (id int);
+         INSERT INTO stagegate.migrations (version, version_text, name, checksum, no_transaction,
+             status, started_at, finished_at, db_user, statements_done, statements_total)
+         VALUES ('1', '1', 'a', '{checksum}', false, 'applied', now(), now(), current_user, 1, 1)"
+    ));
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+
+    // Reading commands read it as it is, and change nothing.
+    let out = p.run(&["migrate", "status", "--format", "json"]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json["migrations"][0]["environments"]["staging"]["state"],
+        "applied"
+    );
+    assert_eq!(
+        json["migrations"][1]["environments"]["staging"]["state"],
+        "pending"
+    );
+    let plan = p.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&plan, 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(plan["migrations"].as_array().unwrap().len(), 1);
+    let version = || p.scalar("SELECT max(version)::text FROM stagegate._sqlx_migrations");
+    assert_eq!(version().as_deref(), Some("3"));
+
+    // apply upgrades the state schema and goes on from there.
+    assert_exit(&p.apply(), 0);
+    assert_eq!(
+        version(),
+        Some(stagegate::db::state::known_schema_version().to_string())
+    );
+    assert_eq!(tables(&p), ["a", "b"]);
+}
