@@ -90,7 +90,7 @@ pub enum LintFormat {
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Files or directories to lint (default: the configured migrations directory). A directory
-    /// is read as a migration set, so tables created earlier count as new later on
+    /// is read as a migration set: each migration is judged against the ones before it
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -98,8 +98,9 @@ pub struct LintArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
 
-    /// Lint only migrations added or changed since this git ref; an edited migration that
-    /// already existed at the ref is an error of its own
+    /// Report only migrations added or changed since this git ref (the earlier ones are still
+    /// read); their tables count as new in later migrations. An edited migration that already
+    /// existed at the ref is an error of its own
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
 
@@ -111,7 +112,8 @@ pub struct LintArgs {
     #[arg(long, value_name = "MAJOR")]
     pub postgres_version: Option<u32>,
 
-    /// Take settings such as lock_timeout from this environment's configuration
+    /// Take settings such as lock_timeout from this environment's configuration, and read
+    /// from its state which migrations have run there: tables of the others count as new
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 

@@ -481,6 +481,13 @@ pub static RULES: &[Rule] = &[
         concurrent_index_if_not_exists,
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS skips an invalid leftover"
     ),
+    rule!(
+        "SG510",
+        "edited-released-migration",
+        Error,
+        edited_released_migration,
+        "A migration that existed at the --changed-since ref was edited"
+    ),
 ];
 
 /// A rule by code (`SG101`, any case) or name (`require-concurrent-index-creation`).

@@ -16,6 +16,8 @@ pub fn lint_sql(sql: &str, pg: u32) -> ScriptResult {
             first_line: 1,
             directives: &directives,
             settings: &settings,
+            unreleased: false,
+            edited_since: None,
         },
         &options,
         &mut RunState::default(),

@@ -30,6 +30,7 @@ pub mod drop_sequence;
 pub mod drop_table;
 pub mod drop_type;
 pub mod drop_view;
+pub mod edited_released_migration;
 pub mod enable_rls_without_policy;
 pub mod enum_add_value_in_transaction;
 pub mod exclusion_constraint;
