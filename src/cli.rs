@@ -85,6 +85,8 @@ pub enum LintFormat {
     Github,
     /// A Markdown summary for a pull-request comment
     Markdown,
+    /// GitLab Code Quality JSON (artifacts:reports:codequality)
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
@@ -94,9 +96,10 @@ pub struct LintArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format
-    #[arg(long, short = 'f', value_enum, default_value_t = LintFormat::Text)]
-    pub format: LintFormat,
+    /// Output format [default: text; in GitHub Actions (GITHUB_ACTIONS=true), text with
+    /// workflow annotations]
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<LintFormat>,
 
     /// Report only migrations added or changed since this git ref (the earlier ones are still
     /// read); their tables count as new in later migrations. An edited migration that already

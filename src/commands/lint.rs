@@ -11,19 +11,12 @@ use crate::config::Config;
 use crate::db::state::{RowStatus, StateStore};
 use crate::exit::Outcome;
 use crate::git::{ChangedSince, FileChange};
-use crate::lint::report::{self, JsonFinding, JsonSummary, JsonWriter};
-use crate::lint::{self, Counts, Input, Options, RunState};
+use crate::lint::emit::{self, Emitter, FileReport, Summary};
+use crate::lint::{self, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::source::{self, Script, ScriptRef, Section, Version};
 
 pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    let format = args.format;
-    if !matches!(format, LintFormat::Text | LintFormat::Json) {
-        anyhow::bail!(
-            "`stagegate lint --format {}` is not implemented yet (use text or json)",
-            format_name(format)
-        );
-    }
     let options = options(config, args)?;
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
@@ -42,13 +35,11 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let color = args.output.is_none() && printer.color_stdout;
+    let mut emitter = emitter(args.format, color);
 
     let mut run = RunState::default();
-    let mut totals = Totals::default();
-    let mut json = match format {
-        LintFormat::Json => Some(JsonWriter::begin(&mut out).context("writing the report")?),
-        _ => None,
-    };
+    let mut summary = Summary::default();
+    emitter.begin(&mut out).context("writing the report")?;
     let mut broken = 0usize;
     for target in targets {
         for item in scripts_of(target, printer, &mut broken) {
@@ -93,56 +84,23 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 continue;
             }
             let path = script.path.display().to_string();
-            totals.files += 1;
-            totals.statements += result.statements;
-            totals.suppressed += result.suppressed;
-            totals.counts.add(&result.findings);
-            match &mut json {
-                Some(writer) => {
-                    for finding in &result.findings {
-                        let entry = JsonFinding {
-                            path: path.clone(),
-                            finding,
-                            snippet: report::snippet(&script.text, finding),
-                        };
-                        writer
-                            .finding(&mut out, &entry)
-                            .context("writing the report")?;
-                    }
-                }
-                None => {
-                    let text = report::render_text(&path, &script.text, &result.findings, color);
-                    out.write_all(text.as_bytes())
-                        .context("writing the report")?;
-                }
-            }
-        }
-    }
-    match json {
-        Some(writer) => {
-            let summary = JsonSummary {
-                files: totals.files,
-                statements: totals.statements,
-                errors: totals.counts.errors,
-                warnings: totals.counts.warnings,
-                infos: totals.counts.infos,
-                suppressed: totals.suppressed,
+            summary.files += 1;
+            summary.statements += result.statements;
+            summary.suppressed += result.suppressed;
+            summary.counts.add(&result.findings);
+            let file = FileReport {
+                path: &path,
+                text: &script.text,
+                findings: &result.findings,
             };
-            writer
-                .finish(&mut out, &summary)
-                .context("writing the report")?;
-        }
-        None => {
-            let summary = report::text_summary(
-                totals.counts,
-                totals.files,
-                totals.statements,
-                totals.suppressed,
-            );
-            out.write_all(summary.as_bytes())
+            emitter
+                .file(&mut out, &file)
                 .context("writing the report")?;
         }
     }
+    emitter
+        .finish(&mut out, &summary)
+        .context("writing the report")?;
     out.flush().context("writing the report")?;
     if broken > 0 {
         printer.error(&format!(
@@ -150,7 +108,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         ));
         return Ok(Outcome::Usage);
     }
-    let failed = totals.counts.errors > 0 || (deny_warnings && totals.counts.warnings > 0);
+    let failed = summary.counts.errors > 0 || (deny_warnings && summary.counts.warnings > 0);
     Ok(if failed {
         Outcome::Findings
     } else {
@@ -158,21 +116,20 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     })
 }
 
-#[derive(Default)]
-struct Totals {
-    files: usize,
-    statements: usize,
-    suppressed: usize,
-    counts: Counts,
-}
-
-fn format_name(format: LintFormat) -> &'static str {
+/// The emitter of the format asked for. Without `--format`, text; in GitHub Actions with
+/// workflow annotations as well.
+fn emitter(format: Option<LintFormat>, color: bool) -> Box<dyn Emitter> {
     match format {
-        LintFormat::Text => "text",
-        LintFormat::Json => "json",
-        LintFormat::Sarif => "sarif",
-        LintFormat::Github => "github",
-        LintFormat::Markdown => "markdown",
+        None | Some(LintFormat::Text) => Box::new(emit::Text {
+            color,
+            annotations: format.is_none()
+                && std::env::var(crate::env_vars::GITHUB_ACTIONS).is_ok_and(|v| v == "true"),
+        }),
+        Some(LintFormat::Json) => Box::new(emit::Json::default()),
+        Some(LintFormat::Sarif) => Box::new(emit::Sarif::default()),
+        Some(LintFormat::Github) => Box::new(emit::Github),
+        Some(LintFormat::Markdown) => Box::new(emit::Markdown::default()),
+        Some(LintFormat::Gitlab) => Box::new(emit::Gitlab::default()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod allows;
 mod context;
+pub mod emit;
 mod facts;
 pub mod registry;
 pub mod report;

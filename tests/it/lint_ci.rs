@@ -291,3 +291,59 @@ fn an_unreachable_env_is_a_clear_error() {
         output.stderr
     );
 }
+
+/// Every CI format on the real binary: stdout holds the report alone, the exit code follows
+/// the findings.
+#[test]
+fn ci_formats_render_the_unsafe_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = "fixtures/unsafe/20240101000000_index_orders.up.sql";
+    let run = |format: &str| {
+        let output = stagegate(root, &["lint", "--format", format, file]);
+        assert_eq!(output.code, 1, "{format}: {}", output.stderr);
+        output.stdout
+    };
+    let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "SG101");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        file
+    );
+    let github = run("github");
+    assert!(
+        github.starts_with(&format!("::error file={file},line=")),
+        "{github}"
+    );
+    let gitlab: Vec<serde_json::Value> = serde_json::from_str(&run("gitlab")).unwrap();
+    assert_eq!(gitlab[0]["location"]["path"], file);
+    let markdown = run("markdown");
+    assert!(markdown.starts_with("## stagegate lint\n"), "{markdown}");
+    assert!(markdown.contains(&format!("### `{file}`")), "{markdown}");
+}
+
+/// In GitHub Actions the default text report carries annotations too; an explicit
+/// `--format text` does not.
+#[test]
+fn text_in_github_actions_also_annotates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = "fixtures/unsafe/20240101000000_index_orders.up.sql";
+    let run = |args: &[&str]| {
+        let output = Command::cargo_bin("stagegate")
+            .unwrap()
+            .current_dir(root)
+            .env_remove("STAGEGATE_CONFIG")
+            .env("NO_COLOR", "1")
+            .env("GITHUB_ACTIONS", "true")
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let default = run(&["lint", file]);
+    assert!(default.contains("error[SG101]"), "{default}");
+    assert!(default.contains("\n::error file="), "{default}");
+    let text = run(&["lint", "--format", "text", file]);
+    assert!(!text.contains("::error"), "{text}");
+}
