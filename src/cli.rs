@@ -107,6 +107,16 @@ pub struct LintArgs {
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
 
+    /// Run only these rules (codes, names or code prefixes such as SG1; comma-separated or
+    /// repeated), even those [lint] disable lists
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    pub select: Vec<String>,
+
+    /// Do not run these rules (codes, names or code prefixes), besides those [lint] disable
+    /// lists; wins over --select
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+
     /// Exit 1 on warnings too, not only on errors
     #[arg(long)]
     pub deny_warnings: bool,

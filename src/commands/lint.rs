@@ -138,8 +138,13 @@ fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
         Some(env) => config.environment_lock_timeout(env)?.is_some(),
         None => false,
     };
-    Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
-        .map_err(|message| anyhow::anyhow!("{message}"))
+    let mut options =
+        Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
+            .map_err(|message| anyhow::anyhow!("{message}"))?;
+    options
+        .select(&args.select, &args.ignore)
+        .map_err(|message| anyhow::anyhow!("{message}"))?;
+    Ok(options)
 }
 
 /// What the run knows about which migrations are released. A migration is known to be

@@ -133,6 +133,32 @@ impl Options {
         Ok(options)
     }
 
+    /// Applies `--select` and `--ignore` (codes, names or code prefixes such as `SG1`): with
+    /// a selection only its rules run, even those `[lint] disable` lists; ignored rules never
+    /// run. Unknown rules are errors.
+    pub fn select(&mut self, select: &[String], ignore: &[String]) -> Result<(), String> {
+        if !select.is_empty() {
+            let mut selected = HashSet::new();
+            for rule in select {
+                selected.extend(registry::matching(rule).ok_or_else(|| {
+                    format!("--select: unknown rule `{rule}` (`stagegate rule` lists them)")
+                })?);
+            }
+            self.disabled = RULES
+                .iter()
+                .map(|rule| rule.code)
+                .filter(|code| !selected.contains(code))
+                .collect();
+        }
+        for rule in ignore {
+            self.disabled
+                .extend(registry::matching(rule).ok_or_else(|| {
+                    format!("--ignore: unknown rule `{rule}` (`stagegate rule` lists them)")
+                })?);
+        }
+        Ok(())
+    }
+
     /// Applies `[lint]` `disable` and `severity` (codes or names); unknown rules are errors.
     pub fn configure(
         &mut self,

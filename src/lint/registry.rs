@@ -498,6 +498,24 @@ pub fn find(code_or_name: &str) -> Option<&'static Rule> {
         .find(|r| r.code.eq_ignore_ascii_case(wanted) || r.name.eq_ignore_ascii_case(wanted))
 }
 
+/// The codes a `--select` or `--ignore` entry names: one rule by code or name, or every code
+/// that starts with a prefix such as `SG1` or `SG10`. `None` when nothing matches.
+pub fn matching(code_or_name: &str) -> Option<Vec<&'static str>> {
+    if let Some(rule) = find(code_or_name) {
+        return Some(vec![rule.code]);
+    }
+    let prefix = code_or_name.trim().to_ascii_uppercase();
+    if prefix.len() < 3 || !prefix.starts_with("SG") {
+        return None;
+    }
+    let codes: Vec<&'static str> = RULES
+        .iter()
+        .map(|rule| rule.code)
+        .filter(|code| code.starts_with(&prefix))
+        .collect();
+    (!codes.is_empty()).then_some(codes)
+}
+
 /// A rule by its exact code; the engine only asks for codes of this table.
 pub fn get(code: &str) -> &'static Rule {
     RULES
@@ -536,5 +554,15 @@ mod tests {
         assert_eq!(find("sg101").unwrap().code, "SG101");
         assert_eq!(find("drop-column").unwrap().code, "SG201");
         assert!(find("SG999").is_none());
+    }
+
+    #[test]
+    fn selections_match_codes_names_and_prefixes() {
+        assert_eq!(matching("drop-column").unwrap(), vec!["SG201"]);
+        let sg1 = matching("sg1").unwrap();
+        assert!(sg1.contains(&"SG101") && sg1.iter().all(|c| c.starts_with("SG1")));
+        assert!(matching("SG").is_none());
+        assert!(matching("SG9").is_none());
+        assert!(matching("nonsense").is_none());
     }
 }

@@ -206,6 +206,69 @@ fn config_disables_and_reclassifies_rules() {
     assert!(!output.stdout.contains("SG116"), "{}", output.stdout);
 }
 
+/// `--select` runs only the rules it names (even one `[lint] disable` lists), `--ignore`
+/// drops rules and wins over `--select`; unknown rules exit 2.
+#[test]
+fn select_and_ignore_on_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("stagegate.toml"),
+        "[lint]\ndisable = [\"require-lock-timeout\"]\n",
+    )
+    .unwrap();
+    let file = tmp.path().join("drop.sql");
+    std::fs::write(
+        &file,
+        "ALTER TABLE users DROP COLUMN legacy;\nCREATE INDEX users_a ON users (a);\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let codes = |args: &[&str]| {
+        let mut all = vec!["lint", "--format", "json"];
+        all.extend_from_slice(args);
+        all.push(path);
+        let output = stagegate(tmp.path(), &all);
+        let mut codes: Vec<String> = json(&output)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        (output.code, codes)
+    };
+    let (code, all) = codes(&[]);
+    assert_eq!(code, 1);
+    assert!(all.contains(&"SG101".into()) && all.contains(&"SG201".into()));
+    assert!(!all.contains(&"SG116".into()), "{all:?}");
+    assert_eq!(
+        codes(&["--select", "drop-column"]),
+        (1, vec!["SG201".into()])
+    );
+    assert_eq!(
+        codes(&["--select", "SG1", "--ignore", "SG101"]),
+        (0, vec!["SG116".into(), "SG117".into()]),
+        "a prefix selects a family, the selection overrides [lint] disable"
+    );
+    // What is left is a warning: it fails only with --deny-warnings.
+    assert_eq!(
+        codes(&["--ignore", "SG101,drop-column"]),
+        (0, vec!["SG117".into()])
+    );
+    assert_eq!(
+        codes(&["--ignore", "SG101,drop-column", "--deny-warnings"]).0,
+        1
+    );
+    let output = stagegate(tmp.path(), &["lint", "--ignore", "SG999", path]);
+    assert_eq!(output.code, 2);
+    assert!(
+        output.stderr.contains("--ignore: unknown rule `SG999`"),
+        "{}",
+        output.stderr
+    );
+}
+
 #[test]
 fn rule_lists_the_catalog_and_prints_docs() {
     let output = stagegate(root(), &["rule"]);
