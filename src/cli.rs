@@ -159,6 +159,12 @@ pub struct VerifyArgs {
     /// Also compare the checksums recorded in these environments with the files on disk
     #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
+
+    /// Also compare the migrations with this git ref (no database needed): a migration that
+    /// existed there and was edited or deleted, or one added since with a version older than
+    /// one that existed there, is a problem
+    #[arg(long, value_name = "GIT_REF")]
+    pub against: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -347,3 +347,65 @@ fn text_in_github_actions_also_annotates() {
     let text = run(&["lint", "--format", "text", file]);
     assert!(!text.contains("::error"), "{text}");
 }
+
+/// `verify --against REF` reads git only: edited, deleted and out-of-order history are
+/// problems (exit 2), a change of line endings and a migration added in order are not.
+#[test]
+fn verify_against_a_ref_checks_the_history() {
+    let tmp = repository(&[FIRST, SECOND]);
+    let verify = || stagegate(tmp.path(), &["verify", "--against", "base"]);
+    let migrations = tmp.path().join("migrations");
+    // THIRD was added after the ref, in order.
+    let output = verify();
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(output.stdout.ends_with("ok\n"), "{}", output.stdout);
+
+    std::fs::write(
+        migrations.join(SECOND),
+        "CREATE TABLE notes (id bigint PRIMARY KEY, body text);\r\n",
+    )
+    .unwrap();
+    assert_eq!(verify().code, 0, "line endings are not an edit");
+
+    std::fs::write(
+        migrations.join(SECOND),
+        "CREATE TABLE notes (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(migrations.join("0_early.up.sql"), "SELECT 1;\n").unwrap();
+    std::fs::remove_file(migrations.join(FIRST)).unwrap();
+    let output = verify();
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    for expected in [
+        &format!("{SECOND}: existed at `base` and was edited since"),
+        "0_early.up.sql: added since `base` with version 0, older than 2",
+        &format!("migrations/{FIRST}: existed at `base` and was deleted"),
+        "3 problem(s)",
+    ] {
+        assert!(
+            output.stderr.contains(expected) || output.stdout.contains(expected),
+            "{expected}\n{}{}",
+            output.stdout,
+            output.stderr
+        );
+    }
+
+    // A duplicate version is a problem with or without a ref.
+    std::fs::write(migrations.join("3_again.up.sql"), "SELECT 1;\n").unwrap();
+    let output = verify();
+    assert_eq!(output.code, 2);
+    assert!(
+        output.stderr.contains("duplicate version 3"),
+        "{}",
+        output.stderr
+    );
+
+    std::fs::remove_file(migrations.join("3_again.up.sql")).unwrap();
+    let output = stagegate(tmp.path(), &["verify", "--against", "origin/main"]);
+    assert_eq!(output.code, 2);
+    assert!(
+        output.stderr.contains("fetch-depth: 0"),
+        "{}",
+        output.stderr
+    );
+}
