@@ -136,7 +136,7 @@ pub static RULES: &[Rule] = &[
         "foreign-key-missing-not-valid",
         Error,
         foreign_key_missing_not_valid,
-        "ADD FOREIGN KEY without NOT VALID blocks writes on both tables"
+        "ADD FOREIGN KEY without NOT VALID, or ADD COLUMN ... REFERENCES, blocks writes on both tables"
     ),
     rule!(
         "SG113",
