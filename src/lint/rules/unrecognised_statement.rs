@@ -36,8 +36,24 @@ mod tests {
         insta::assert_snapshot!(lint_errors_pg("SG505", "FROBNICATE TABLE orders;", 15));
     }
 
+    /// Dynamic SQL in a DO block is reported, not taken as harmless.
+    #[test]
+    fn fires_on_execute_in_a_do_block() {
+        let rendered = lint_errors_pg(
+            "SG505",
+            "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $$;",
+            15,
+        );
+        assert!(rendered.contains("(`EXECUTE 'ALTER TABLE`)"), "{rendered}");
+    }
+
     #[test]
     fn quiet() {
         lint_ok_pg("SG505", "SELECT 1;", 15);
+        lint_ok_pg(
+            "SG505",
+            "DO $$ BEGIN ALTER TABLE t DROP COLUMN c; END $$;",
+            15,
+        );
     }
 }
