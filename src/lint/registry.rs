@@ -488,6 +488,13 @@ pub static RULES: &[Rule] = &[
         edited_released_migration,
         "A migration that existed at the --changed-since ref was edited"
     ),
+    rule!(
+        "SG511",
+        "unknown-command",
+        Error,
+        unknown_command,
+        "A statement that does not start with a PostgreSQL command"
+    ),
 ];
 
 /// A rule by code (`SG101`, any case) or name (`require-concurrent-index-creation`).

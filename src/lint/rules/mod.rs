@@ -60,6 +60,7 @@ pub mod transaction_control_in_migration;
 pub mod truncate;
 pub mod truncate_cascade;
 pub mod unique_constraint_without_index;
+pub mod unknown_command;
 pub mod unknown_rule_in_allow;
 pub mod unrecognised_statement;
 pub mod unused_allow_directive;
