@@ -85,23 +85,37 @@ pub enum LintFormat {
     Github,
     /// A Markdown summary for a pull-request comment
     Markdown,
+    /// GitLab Code Quality JSON (artifacts:reports:codequality)
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Files or directories to lint (default: the configured migrations directory). A directory
-    /// is read as a migration set, so tables created earlier count as new later on
+    /// is read as a migration set: each migration is judged against the ones before it
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format
-    #[arg(long, short = 'f', value_enum, default_value_t = LintFormat::Text)]
-    pub format: LintFormat,
+    /// Output format [default: text; in GitHub Actions (GITHUB_ACTIONS=true), text with
+    /// workflow annotations]
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<LintFormat>,
 
-    /// Lint only migrations added or changed since this git ref; an edited migration that
-    /// already existed at the ref is an error of its own
+    /// Report only migrations added or changed since this git ref (the earlier ones are still
+    /// read); their tables count as new in later migrations. An edited migration that already
+    /// existed at the ref is an error of its own
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
+
+    /// Run only these rules (codes, names or code prefixes such as SG1; comma-separated or
+    /// repeated), even those [lint] disable lists
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    pub select: Vec<String>,
+
+    /// Do not run these rules (codes, names or code prefixes), besides those [lint] disable
+    /// lists; wins over --select
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    pub ignore: Vec<String>,
 
     /// Exit 1 on warnings too, not only on errors
     #[arg(long)]
@@ -111,7 +125,8 @@ pub struct LintArgs {
     #[arg(long, value_name = "MAJOR")]
     pub postgres_version: Option<u32>,
 
-    /// Take settings such as lock_timeout from this environment's configuration
+    /// Take settings such as lock_timeout from this environment's configuration, and read
+    /// from its state which migrations have run there: tables of the others count as new
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 
@@ -144,6 +159,12 @@ pub struct VerifyArgs {
     /// Also compare the checksums recorded in these environments with the files on disk
     #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
+
+    /// Also compare the migrations with this git ref (no database needed): a migration that
+    /// existed there and was edited or deleted, or one added since with a version older than
+    /// one that existed there, is a problem
+    #[arg(long, value_name = "GIT_REF")]
+    pub against: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

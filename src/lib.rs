@@ -13,6 +13,7 @@ pub mod db;
 pub mod deploy;
 pub mod env_vars;
 pub mod exit;
+pub mod git;
 pub mod lint;
 pub mod printer;
 pub(crate) mod reversible;

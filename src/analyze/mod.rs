@@ -38,6 +38,28 @@ fn analyze_statement(
     out: &mut Vec<Analyzed>,
 ) {
     let statement = &text[span.clone()];
+    let head = || {
+        statement
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if in_do_block
+        && statement
+            .split_whitespace()
+            .next()
+            .is_some_and(|word| word.eq_ignore_ascii_case("EXECUTE"))
+    {
+        // Dynamic SQL in a PL/pgSQL body: its text is built at run time, so what it does is
+        // unknown, never harmless.
+        out.push(Analyzed {
+            span,
+            changes: vec![Change::Unrecognised { head: head() }],
+            in_do_block,
+        });
+        return;
+    }
     let (changes, bodies) = match sql::parse(statement) {
         Parsed::Ast(ast) => (ast::changes(&ast), Vec::new()),
         Parsed::Tokens(tokens) => {
@@ -55,16 +77,7 @@ fn analyze_statement(
             };
             (changes, bodies)
         }
-        Parsed::Unreadable => (
-            vec![Change::Unrecognised {
-                head: statement
-                    .split_whitespace()
-                    .take(3)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            }],
-            Vec::new(),
-        ),
+        Parsed::Unreadable => (vec![Change::Unrecognised { head: head() }], Vec::new()),
     };
     out.push(Analyzed {
         span: span.clone(),
@@ -102,6 +115,30 @@ mod tests {
         );
         assert!(analyzed[2].in_do_block);
         assert!(matches!(analyzed[2].changes[0], Change::DropColumn { .. }));
+    }
+
+    /// `EXECUTE` in a DO body runs SQL built at run time: reported as not understood,
+    /// while `EXECUTE` of a prepared statement at the top level stays harmless.
+    #[test]
+    fn dynamic_sql_in_a_do_block_is_not_taken_as_harmless() {
+        let text = "DO $$\nBEGIN\n  EXECUTE 'ALTER TABLE t DROP COLUMN c';\nEND $$;\n";
+        let analyzed = analyze(text);
+        assert_eq!(analyzed.len(), 2, "{analyzed:?}");
+        assert!(analyzed[1].in_do_block);
+        assert!(
+            matches!(&analyzed[1].changes[..], [Change::Unrecognised { head }] if head.starts_with("EXECUTE 'ALTER")),
+            "{:?}",
+            analyzed[1].changes
+        );
+        let top = analyze("EXECUTE prepared_insert(1);");
+        assert!(
+            !top[0]
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::Unrecognised { .. })),
+            "{:?}",
+            top[0].changes
+        );
     }
 
     #[test]

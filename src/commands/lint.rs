@@ -1,5 +1,6 @@
 //! `stagegate lint`: check migrations for hazards, one script in memory at a time.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -7,32 +8,24 @@ use anyhow::Context;
 
 use crate::cli::{LintArgs, LintFormat};
 use crate::config::Config;
+use crate::db::state::{RowStatus, StateStore};
 use crate::exit::Outcome;
-use crate::lint::report::{self, JsonFinding, JsonSummary, JsonWriter};
-use crate::lint::{self, Counts, Input, Options, RunState};
+use crate::git::{ChangedSince, FileChange};
+use crate::lint::emit::{self, Emitter, FileReport, Summary};
+use crate::lint::{self, Input, Options, RunState};
 use crate::printer::Printer;
-use crate::source::{self, Script, ScriptRef, Section};
+use crate::source::{self, Script, ScriptRef, Section, Version};
 
 pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    if args.changed_since.is_some() {
-        anyhow::bail!(
-            "`stagegate lint --changed-since` is not implemented yet; name the files or directories to lint instead"
-        );
-    }
-    let format = args.format;
-    if !matches!(format, LintFormat::Text | LintFormat::Json) {
-        anyhow::bail!(
-            "`stagegate lint --format {}` is not implemented yet (use text or json)",
-            format_name(format)
-        );
-    }
     let options = options(config, args)?;
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
-    let targets = targets(config, args)
+    let paths = targets(config, args);
+    let targets = paths
         .iter()
         .map(|path| target(config, path, printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let knowledge = Knowledge::read(config, args, &paths)?;
 
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -42,18 +35,26 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let color = args.output.is_none() && printer.color_stdout;
+    let mut emitter = emitter(args.format, color);
 
     let mut run = RunState::default();
-    let mut totals = Totals::default();
-    let mut json = match format {
-        LintFormat::Json => Some(JsonWriter::begin(&mut out).context("writing the report")?),
-        _ => None,
-    };
+    let mut summary = Summary::default();
+    emitter.begin(&mut out).context("writing the report")?;
     let mut broken = 0usize;
     for target in targets {
-        for script_ref in scripts_of(target, printer, &mut broken) {
+        for item in scripts_of(target, printer, &mut broken) {
             // Only a directory changed since it was checked fails here.
-            let script_ref = script_ref?;
+            let (script_ref, version) = item?;
+            let change = knowledge
+                .changed
+                .as_ref()
+                .map(|c| c.change(&script_ref.path));
+            // With --changed-since, the files as they were at the ref are read for what they
+            // create, and not reported.
+            let reported = !matches!(
+                change,
+                Some(FileChange::Unchanged | FileChange::LineEndings)
+            );
             let script = match load(&script_ref) {
                 Ok(Some(script)) => script,
                 Ok(None) => continue,
@@ -63,7 +64,15 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                     continue;
                 }
             };
-            let result = lint::lint_script(Input::of(&script), &options, &mut run);
+            let edited_since = match change {
+                Some(FileChange::Edited) => knowledge.changed.as_ref().map(|c| c.reference()),
+                _ => None,
+            };
+            let input = Input {
+                edited_since,
+                ..Input::of(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
+            };
+            let result = lint::lint_script(input, &options, &mut run);
             if let Some(error) = run.take_error() {
                 return Err(anyhow::Error::new(error).context(format!(
                     "linting {}: the run's schema facts spilled to a temporary file could not \
@@ -71,57 +80,27 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                     script.path.display()
                 )));
             }
-            let path = script.path.display().to_string();
-            totals.files += 1;
-            totals.statements += result.statements;
-            totals.suppressed += result.suppressed;
-            totals.counts.add(&result.findings);
-            match &mut json {
-                Some(writer) => {
-                    for finding in &result.findings {
-                        let entry = JsonFinding {
-                            path: path.clone(),
-                            finding,
-                            snippet: report::snippet(&script.text, finding),
-                        };
-                        writer
-                            .finding(&mut out, &entry)
-                            .context("writing the report")?;
-                    }
-                }
-                None => {
-                    let text = report::render_text(&path, &script.text, &result.findings, color);
-                    out.write_all(text.as_bytes())
-                        .context("writing the report")?;
-                }
+            if !reported {
+                continue;
             }
-        }
-    }
-    match json {
-        Some(writer) => {
-            let summary = JsonSummary {
-                files: totals.files,
-                statements: totals.statements,
-                errors: totals.counts.errors,
-                warnings: totals.counts.warnings,
-                infos: totals.counts.infos,
-                suppressed: totals.suppressed,
+            let path = script.path.display().to_string();
+            summary.files += 1;
+            summary.statements += result.statements;
+            summary.suppressed += result.suppressed;
+            summary.counts.add(&result.findings);
+            let file = FileReport {
+                path: &path,
+                text: &script.text,
+                findings: &result.findings,
             };
-            writer
-                .finish(&mut out, &summary)
-                .context("writing the report")?;
-        }
-        None => {
-            let summary = report::text_summary(
-                totals.counts,
-                totals.files,
-                totals.statements,
-                totals.suppressed,
-            );
-            out.write_all(summary.as_bytes())
+            emitter
+                .file(&mut out, &file)
                 .context("writing the report")?;
         }
     }
+    emitter
+        .finish(&mut out, &summary)
+        .context("writing the report")?;
     out.flush().context("writing the report")?;
     if broken > 0 {
         printer.error(&format!(
@@ -129,7 +108,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         ));
         return Ok(Outcome::Usage);
     }
-    let failed = totals.counts.errors > 0 || (deny_warnings && totals.counts.warnings > 0);
+    let failed = summary.counts.errors > 0 || (deny_warnings && summary.counts.warnings > 0);
     Ok(if failed {
         Outcome::Findings
     } else {
@@ -137,21 +116,20 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     })
 }
 
-#[derive(Default)]
-struct Totals {
-    files: usize,
-    statements: usize,
-    suppressed: usize,
-    counts: Counts,
-}
-
-fn format_name(format: LintFormat) -> &'static str {
+/// The emitter of the format asked for. Without `--format`, text; in GitHub Actions with
+/// workflow annotations as well.
+fn emitter(format: Option<LintFormat>, color: bool) -> Box<dyn Emitter> {
     match format {
-        LintFormat::Text => "text",
-        LintFormat::Json => "json",
-        LintFormat::Sarif => "sarif",
-        LintFormat::Github => "github",
-        LintFormat::Markdown => "markdown",
+        None | Some(LintFormat::Text) => Box::new(emit::Text {
+            color,
+            annotations: format.is_none()
+                && std::env::var(crate::env_vars::GITHUB_ACTIONS).is_ok_and(|v| v == "true"),
+        }),
+        Some(LintFormat::Json) => Box::new(emit::Json::default()),
+        Some(LintFormat::Sarif) => Box::new(emit::Sarif::default()),
+        Some(LintFormat::Github) => Box::new(emit::Github),
+        Some(LintFormat::Markdown) => Box::new(emit::Markdown::default()),
+        Some(LintFormat::Gitlab) => Box::new(emit::Gitlab::default()),
     }
 }
 
@@ -160,8 +138,104 @@ fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
         Some(env) => config.environment_lock_timeout(env)?.is_some(),
         None => false,
     };
-    Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
-        .map_err(|message| anyhow::anyhow!("{message}"))
+    let mut options =
+        Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
+            .map_err(|message| anyhow::anyhow!("{message}"))?;
+    options
+        .select(&args.select, &args.ignore)
+        .map_err(|message| anyhow::anyhow!("{message}"))?;
+    Ok(options)
+}
+
+/// What the run knows about which migrations are released. A migration is known to be
+/// unreleased only when every source given says so (one that has run on the `--env`, or that
+/// existed at the `--changed-since` ref, may hold rows and readers by now); without any
+/// source, every migration counts as released.
+#[derive(Debug, Default)]
+struct Knowledge {
+    /// `[lint] released`: migrations up to this version are released.
+    released: Option<Version>,
+    /// `--env`: hashes of the canonical versions that have run there.
+    applied: Option<HashSet<u64>>,
+    /// `--changed-since`: the files that differ from the ref.
+    changed: Option<ChangedSince>,
+}
+
+impl Knowledge {
+    fn read(config: &Config, args: &LintArgs, paths: &[PathBuf]) -> anyhow::Result<Knowledge> {
+        let released = match &config.lint.released {
+            Some(text) => Some(Version::parse(text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[lint] released = `{text}`: not a migration version (digits, as in the file names)"
+                )
+            })?),
+            None => None,
+        };
+        let applied = match &args.env {
+            Some(name) => Some(applied_versions(config, name)?),
+            None => None,
+        };
+        let changed = match &args.changed_since {
+            Some(reference) => Some(ChangedSince::read(reference, paths)?),
+            None => None,
+        };
+        Ok(Knowledge {
+            released,
+            applied,
+            changed,
+        })
+    }
+
+    /// The migration of this version (if it has one) and git change is known to be unreleased.
+    fn unreleased(&self, version: Option<&Version>, change: Option<FileChange>) -> bool {
+        let mut known = false;
+        if let Some(released) = &self.released {
+            match version {
+                Some(version) if version > released => known = true,
+                _ => return false,
+            }
+        }
+        if let Some(applied) = &self.applied {
+            match version {
+                Some(version) if !applied.contains(&version_hash(version)) => known = true,
+                _ => return false,
+            }
+        }
+        if let Some(change) = change {
+            if change != FileChange::Added {
+                return false;
+            }
+            known = true;
+        }
+        known
+    }
+}
+
+fn version_hash(version: &Version) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    version.canonical().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The versions that have run on the environment (applied, or failed or interrupted part way
+/// without a rollback), read live from its state with read-only queries.
+fn applied_versions(config: &Config, name: &str) -> anyhow::Result<HashSet<u64>> {
+    let env = config.environment(name)?;
+    let rows = crate::db::runtime()?
+        .block_on(async {
+            let mut store = StateStore::connect(&env.url).await?;
+            let rows = store.migrations().await;
+            store.close().await;
+            rows
+        })
+        .with_context(|| format!("reading which migrations have run on `{name}` (--env)"))?;
+    Ok(rows
+        .iter()
+        .filter(|row| !(row.status == RowStatus::Failed && row.rolled_back))
+        .filter_map(|row| Version::parse(&row.version_text))
+        .map(|version| version_hash(&version))
+        .collect())
 }
 
 /// What to lint: the paths given, or the configured migrations directory.
@@ -201,18 +275,32 @@ fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Tar
     Ok(Target::File(path.to_path_buf()))
 }
 
+/// A script with the version of its migration, when it has one.
+type Versioned = (ScriptRef, Option<Version>);
+
 /// The up scripts of a directory (in version order, one window of names at a time), or the
 /// file itself.
 fn scripts_of(
     target: Target,
     printer: &Printer,
     broken: &mut usize,
-) -> Box<dyn Iterator<Item = Result<ScriptRef, source::SourceError>>> {
+) -> Box<dyn Iterator<Item = Result<Versioned, source::SourceError>>> {
     let path = match target {
         // The warnings were printed when the directory was checked.
-        Target::Dir(windows) => return Box::new(windows.ups()),
+        Target::Dir(windows) => {
+            return Box::new(windows.flat_map(|window| -> Box<dyn Iterator<Item = _>> {
+                match window {
+                    Ok(listing) => Box::new((0..listing.len()).map(move |index| {
+                        let migration = listing.migration(index);
+                        Ok((migration.up, Some(migration.version)))
+                    })),
+                    Err(error) => Box::new(std::iter::once(Err(error))),
+                }
+            }));
+        }
         Target::File(path) => path,
     };
+    let version = file_version(&path);
     // A file named on the command line is linted whatever its name; a dbmate file is read
     // for its up section.
     let text = match source::read_text(&path) {
@@ -226,15 +314,37 @@ fn scripts_of(
     let marker = text
         .lines()
         .find(|line| line.trim_start().starts_with("-- migrate:up"));
-    Box::new(std::iter::once(Ok(ScriptRef {
-        section: if marker.is_some() {
-            Section::DbmateUp
-        } else {
-            Section::Whole
+    Box::new(std::iter::once(Ok((
+        ScriptRef {
+            section: if marker.is_some() {
+                Section::DbmateUp
+            } else {
+                Section::Whole
+            },
+            layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false")),
+            path,
         },
-        layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false")),
-        path,
-    })))
+        version,
+    ))))
+}
+
+/// The version a lone file's name starts with (`20240101000000_x.up.sql`, `V3__x.sql`), or,
+/// for a diesel `up.sql`, its directory's.
+fn file_version(path: &Path) -> Option<Version> {
+    let name = path.file_name()?.to_str()?;
+    let name = if name == "up.sql" {
+        path.parent()?.file_name()?.to_str()?
+    } else {
+        name
+    };
+    let name = name.strip_prefix('V').unwrap_or(name);
+    let digits = name.split("__").next()?;
+    let digits = if name.contains("__") {
+        digits
+    } else {
+        digits.split('_').next()?
+    };
+    Version::parse(digits)
 }
 
 /// Loads a script; blank scripts have nothing to lint.

@@ -1,12 +1,14 @@
 //! `stagegate verify`: is the migration directory well-formed?
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::cli::VerifyArgs;
 use crate::config::Config;
 use crate::exit::Outcome;
+use crate::git::{ChangedSince, FileChange};
 use crate::printer::Printer;
-use crate::source::{self, SourceError};
+use crate::source::{self, SourceError, Version};
 
 pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     if !args.envs.is_empty() {
@@ -32,8 +34,12 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
             problems.push(error);
         }
     }
-    for problem in &problems {
-        printer.error(&problem.to_string());
+    let mut messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    if let Some(reference) = &args.against {
+        messages.extend(history_problems(&set, &dir, reference)?);
+    }
+    for message in &messages {
+        printer.error(message);
     }
     let mut report = String::new();
     let _ = writeln!(
@@ -45,7 +51,7 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
         with_down,
         no_transaction
     );
-    if problems.is_empty() {
+    if messages.is_empty() {
         report.push_str("ok\n");
         super::print_report(&report)?;
         Ok(Outcome::Success)
@@ -53,9 +59,72 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
         let _ = writeln!(
             report,
             "{} problem(s); nothing can be applied until they are fixed",
-            problems.len()
+            messages.len()
         );
         super::print_report(&report)?;
         Ok(Outcome::Usage)
     }
+}
+
+/// What changed in the migration history since `reference`: migrations (any of their scripts)
+/// that existed there and were edited (line endings aside) or deleted, and migrations added
+/// since with a version older than the newest one that existed there (it would run out of
+/// order on databases that are already past it).
+fn history_problems(
+    set: &source::MigrationSet,
+    dir: &Path,
+    reference: &str,
+) -> anyhow::Result<Vec<String>> {
+    let changed = ChangedSince::read(reference, &[dir.to_path_buf()])?;
+    let mut problems = Vec::new();
+    let mut newest_at_ref: Option<&Version> = None;
+    for migration in &set.migrations {
+        let up = changed.change(&migration.up.path);
+        if up != FileChange::Added {
+            newest_at_ref = newest_at_ref.max(Some(&migration.version));
+        }
+        let scripts = std::iter::once(&migration.up)
+            .chain(&migration.down)
+            .chain(&migration.verify);
+        for script in scripts {
+            if changed.change(&script.path) == FileChange::Edited {
+                problems.push(format!(
+                    "{}: existed at `{reference}` and was edited since; applied history is immutable: restore it and put the change in a new migration",
+                    script.path.display()
+                ));
+            }
+        }
+    }
+    if let Some(newest) = newest_at_ref {
+        for migration in &set.migrations {
+            if changed.change(&migration.up.path) == FileChange::Added
+                && &migration.version < newest
+            {
+                problems.push(format!(
+                    "{}: added since `{reference}` with version {}, older than {} which existed there; databases already past {} would run it out of order: give it a newer version",
+                    migration.up.path.display(),
+                    migration.version,
+                    newest,
+                    newest
+                ));
+            }
+        }
+    }
+    let here = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.canonicalize().ok());
+    for path in changed.deleted() {
+        if path.extension().is_none_or(|e| e != "sql") {
+            continue;
+        }
+        let shown = here
+            .as_ref()
+            .and_then(|here| path.strip_prefix(here).ok())
+            .unwrap_or(path);
+        problems.push(format!(
+            "{}: existed at `{reference}` and was deleted; applied history is immutable: restore it",
+            shown.display()
+        ));
+    }
+    Ok(problems)
 }

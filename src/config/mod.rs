@@ -156,6 +156,10 @@ pub struct LintConfig {
     /// Severity overrides: rule code or name -> `error`, `warning` or `info`.
     #[serde(default)]
     pub severity: BTreeMap<String, String>,
+    /// The newest migration version known to be released (run in production): the tables
+    /// that later migrations create are still new for the migrations after them.
+    #[serde(default)]
+    pub released: Option<String>,
 }
 
 impl Default for LintConfig {
@@ -165,6 +169,7 @@ impl Default for LintConfig {
             deny_warnings: false,
             disable: Vec::new(),
             severity: BTreeMap::new(),
+            released: None,
         }
     }
 }

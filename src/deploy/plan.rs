@@ -132,7 +132,9 @@ pub fn lint_findings(
         let Some(local) = &entry.local else { continue };
         let up = &local.up;
         let version = entry.version.to_string();
-        let result = lint::lint_script(lint::Input::of(up), options, &mut run);
+        // Pending on the environment: unreleased there, so its tables are new for the next.
+        let input = lint::Input::of(up).unreleased(true);
+        let result = lint::lint_script(input, options, &mut run);
         findings.extend(result.findings.into_iter().map(|finding| PlanFinding {
             version: version.clone(),
             code: finding.code.to_string(),

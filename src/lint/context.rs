@@ -300,12 +300,32 @@ impl Fact {
 /// 64-bit hash of its normalised name ([`name_hash`], [`pair_hash`]) with, for columns, a
 /// packed [`KnownColumn`], in a [`Facts`] store whose memory stays bounded however long the
 /// run: older facts are spilled to temporary files and still answered exactly.
+///
+/// A table (or type) is new when it was created earlier in the current script, or in an
+/// earlier script of the run that is known to be unreleased ([`RunState::begin_script`]).
+/// What a released script created exists with rows and readers by the time a later one runs:
+/// it is old. The current script's creations are kept apart, in memory (one file's worth).
 #[derive(Debug, Default)]
 pub struct RunState {
     facts: Facts,
+    /// The current script is known to be unreleased: what it creates stays new for later ones.
+    unreleased: bool,
+    /// Tables and types created in the current script.
+    script_tables: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
+    script_types: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
 }
 
 impl RunState {
+    /// Starts the next script of the run. `unreleased`: the script is known not to have run
+    /// anywhere that matters yet (added since the `--changed-since` ref, not applied on the
+    /// `--env`, newer than `[lint] released`), so the tables it creates are still new in the
+    /// scripts after it. Otherwise they are new only within the script itself.
+    pub fn begin_script(&mut self, unreleased: bool) {
+        self.unreleased = unreleased;
+        self.script_tables.clear();
+        self.script_types.clear();
+    }
+
     fn has(&self, fact: Fact, hash: u64) -> bool {
         self.facts.get(fact.key(hash)).is_some()
     }
@@ -314,14 +334,40 @@ impl RunState {
         self.facts.insert(fact.key(hash), 1);
     }
 
-    /// The table (or materialized view, or sequence) was created earlier in the run.
+    /// A table (or materialized view, or sequence) was created: new in this script, and in
+    /// the later ones when this one is unreleased.
+    fn note_new_table(&mut self, hash: u64) {
+        self.script_tables.insert(hash);
+        if self.unreleased {
+            self.note(Fact::NewTable, hash);
+        }
+    }
+
+    fn note_new_type(&mut self, hash: u64) {
+        self.script_types.insert(hash);
+        if self.unreleased {
+            self.note(Fact::NewType, hash);
+        }
+    }
+
+    /// The table (or materialized view, or sequence) has no rows and no readers yet: it was
+    /// created earlier in this script, or in an unreleased script earlier in the run.
     pub fn is_new(&self, table: &str) -> bool {
+        let hash = name_hash(table);
+        self.script_tables.contains(&hash) || self.has(Fact::NewTable, hash)
+    }
+
+    /// The table stays new after this script: created by an unreleased script. Column facts
+    /// are kept for the other tables, which later scripts see as old.
+    fn is_new_after_script(&self, table: &str) -> bool {
         self.has(Fact::NewTable, name_hash(table))
     }
 
-    /// The type, domain or sequence was created earlier in the run.
+    /// The type, domain or sequence was created earlier in this script, or in an unreleased
+    /// script earlier in the run.
     pub fn is_new_type(&self, name: &str) -> bool {
-        self.has(Fact::NewType, name_hash(name))
+        let hash = name_hash(name);
+        self.script_types.contains(&hash) || self.has(Fact::NewType, hash)
     }
 
     /// A domain created earlier in the run has a CHECK constraint.
@@ -514,10 +560,10 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
     {
         file.ddl_tables.insert(table);
     }
-    // Column facts are kept only for tables that existed before the run: rules exempt new
+    // Column facts are kept only for tables that are old for later scripts: rules exempt new
     // tables anyway, and this keeps the run state small on long migration histories.
     let remember = |run: &mut RunState, table: &str, column: &ColumnSpec| {
-        if run.is_new(table) {
+        if run.is_new_after_script(table) {
             return;
         }
         run.set_column(
@@ -547,13 +593,20 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             file.ddl_tables.clear();
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
-        Change::CreateTable { table, .. } => run.note(Fact::NewTable, name_hash(table)),
+        Change::CreateTable { table, columns, .. } => {
+            run.note_new_table(name_hash(table));
+            // A table created by a released script is old for the later ones, which may
+            // change its columns: remember what they are.
+            for column in columns {
+                remember(run, table, column);
+            }
+        }
         Change::CreateView {
             name,
             materialized: true,
-        } => run.note(Fact::NewTable, name_hash(name)),
+        } => run.note_new_table(name_hash(name)),
         Change::RenameTable { table, to } if run.is_new(table) => {
-            run.note(Fact::NewTable, name_hash(to));
+            run.note_new_table(name_hash(to));
         }
         Change::AddColumn { table, column, .. } => remember(run, table, column),
         Change::AlterColumnType {
@@ -597,13 +650,13 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             }
         }
         Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
-            run.note(Fact::NewType, name_hash(name));
+            run.note_new_type(name_hash(name));
         }
         Change::CreateSequence { name, .. } => {
             // A new sequence is locked like a table: nobody waits on it yet.
             let hash = name_hash(name);
-            run.note(Fact::NewType, hash);
-            run.note(Fact::NewTable, hash);
+            run.note_new_type(hash);
+            run.note_new_table(hash);
         }
         Change::CreatePolicy { table } => {
             run.note(Fact::Policy, name_hash(table));
@@ -664,6 +717,7 @@ mod tests {
     #[test]
     fn the_run_remembers_beyond_what_it_keeps_in_memory() {
         let mut run = RunState::default();
+        run.begin_script(true);
         let pg = 15;
         let mut file = FileState::new(&[], true);
         let table = |n: usize| format!("public.t_{n}");
@@ -681,9 +735,51 @@ mod tests {
             );
         }
         assert!(run.facts.runs() > 0, "spilled");
+        // Asked from the next script: an unreleased script's tables stay new.
+        run.begin_script(false);
         assert!((0..3 * crate::lint::facts::MEMORY_ENTRIES).all(|n| run.is_new(&table(n))));
         assert!(!run.is_new("public.orders"));
         assert!(run.take_error().is_none());
+    }
+
+    fn create(run: &mut RunState, table: &str, column: &str) {
+        let mut file = FileState::new(&[], true);
+        after_change(
+            &Change::CreateTable {
+                table: table.into(),
+                columns: vec![ColumnSpec::new(
+                    column.into(),
+                    ColumnType::parse("varchar(10)"),
+                )],
+                constraints: Vec::new(),
+                partition_of: None,
+            },
+            15,
+            &mut file,
+            run,
+        );
+    }
+
+    /// A released script's tables are new within it and old after it, with their columns
+    /// known; an unreleased script's tables stay new.
+    #[test]
+    fn only_unreleased_scripts_make_tables_new_for_later_ones() {
+        let mut run = RunState::default();
+        run.begin_script(false);
+        create(&mut run, "public.released", "a");
+        assert!(run.is_new("public.released"));
+        run.begin_script(true);
+        assert!(!run.is_new("public.released"));
+        assert!(
+            run.column("public.released", "a")
+                .is_some_and(|c| !c.not_null),
+            "the old table's columns are known"
+        );
+        create(&mut run, "public.fresh", "a");
+        run.begin_script(false);
+        assert!(run.is_new("public.fresh"));
+        assert!(run.column("public.fresh", "a").is_none());
+        assert!(!run.is_new("public.released"));
     }
 
     #[test]

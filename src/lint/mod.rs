@@ -5,6 +5,7 @@
 
 mod allows;
 mod context;
+pub mod emit;
 mod facts;
 pub mod registry;
 pub mod report;
@@ -132,6 +133,32 @@ impl Options {
         Ok(options)
     }
 
+    /// Applies `--select` and `--ignore` (codes, names or code prefixes such as `SG1`): with
+    /// a selection only its rules run, even those `[lint] disable` lists; ignored rules never
+    /// run. Unknown rules are errors.
+    pub fn select(&mut self, select: &[String], ignore: &[String]) -> Result<(), String> {
+        if !select.is_empty() {
+            let mut selected = HashSet::new();
+            for rule in select {
+                selected.extend(registry::matching(rule).ok_or_else(|| {
+                    format!("--select: unknown rule `{rule}` (`stagegate rule` lists them)")
+                })?);
+            }
+            self.disabled = RULES
+                .iter()
+                .map(|rule| rule.code)
+                .filter(|code| !selected.contains(code))
+                .collect();
+        }
+        for rule in ignore {
+            self.disabled
+                .extend(registry::matching(rule).ok_or_else(|| {
+                    format!("--ignore: unknown rule `{rule}` (`stagegate rule` lists them)")
+                })?);
+        }
+        Ok(())
+    }
+
     /// Applies `[lint]` `disable` and `severity` (codes or names); unknown rules are errors.
     pub fn configure(
         &mut self,
@@ -163,17 +190,29 @@ pub struct Input<'a> {
     pub first_line: usize,
     pub directives: &'a [Directive],
     pub settings: &'a ScriptSettings,
+    /// The script is known to be unreleased, so the tables it creates are still new in the
+    /// scripts after it (see [`RunState::begin_script`]).
+    pub unreleased: bool,
+    /// The script existed at this `--changed-since` ref and has been edited since.
+    pub edited_since: Option<&'a str>,
 }
 
 impl<'a> Input<'a> {
-    /// The input of a loaded script.
+    /// The input of a loaded script, taken as released (the default without knowledge).
     pub fn of(script: &'a crate::source::Script) -> Input<'a> {
         Input {
             text: &script.text,
             first_line: script.first_line,
             directives: &script.directives,
             settings: &script.settings,
+            unreleased: false,
+            edited_since: None,
         }
+    }
+
+    /// The same input, known to be unreleased or not.
+    pub fn unreleased(self, unreleased: bool) -> Input<'a> {
+        Input { unreleased, ..self }
     }
 }
 
@@ -187,6 +226,7 @@ pub struct ScriptResult {
 
 /// Lints one script; `run` carries what earlier scripts of the run created.
 pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> ScriptResult {
+    run.begin_script(input.unreleased);
     let statements = analyze::analyze(input.text);
     let in_transaction = !input.settings.no_transaction;
     let mut file = FileState::new(&statements, in_transaction);
@@ -217,6 +257,17 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
             }
             context::after_change(change, options.postgres_version, &mut file, run);
         }
+    }
+    if let Some(reference) = input.edited_since
+        && !options.disabled.contains("SG510")
+    {
+        // On the file's first line: the whole file is the change.
+        let first = input.text.find('\n').unwrap_or(input.text.len());
+        raw.push((
+            "SG510",
+            rules::edited_released_migration::hit(reference),
+            0..first,
+        ));
     }
     let mut lines = LineIndex::new(input.text, input.first_line);
     let mut result = ScriptResult {

@@ -136,7 +136,7 @@ pub static RULES: &[Rule] = &[
         "foreign-key-missing-not-valid",
         Error,
         foreign_key_missing_not_valid,
-        "ADD FOREIGN KEY without NOT VALID blocks writes on both tables"
+        "ADD FOREIGN KEY without NOT VALID, or ADD COLUMN ... REFERENCES, blocks writes on both tables"
     ),
     rule!(
         "SG113",
@@ -481,6 +481,20 @@ pub static RULES: &[Rule] = &[
         concurrent_index_if_not_exists,
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS skips an invalid leftover"
     ),
+    rule!(
+        "SG510",
+        "edited-released-migration",
+        Error,
+        edited_released_migration,
+        "A migration that existed at the --changed-since ref was edited"
+    ),
+    rule!(
+        "SG511",
+        "unknown-command",
+        Error,
+        unknown_command,
+        "A statement that does not start with a PostgreSQL command"
+    ),
 ];
 
 /// A rule by code (`SG101`, any case) or name (`require-concurrent-index-creation`).
@@ -489,6 +503,24 @@ pub fn find(code_or_name: &str) -> Option<&'static Rule> {
     RULES
         .iter()
         .find(|r| r.code.eq_ignore_ascii_case(wanted) || r.name.eq_ignore_ascii_case(wanted))
+}
+
+/// The codes a `--select` or `--ignore` entry names: one rule by code or name, or every code
+/// that starts with a prefix such as `SG1` or `SG10`. `None` when nothing matches.
+pub fn matching(code_or_name: &str) -> Option<Vec<&'static str>> {
+    if let Some(rule) = find(code_or_name) {
+        return Some(vec![rule.code]);
+    }
+    let prefix = code_or_name.trim().to_ascii_uppercase();
+    if prefix.len() < 3 || !prefix.starts_with("SG") {
+        return None;
+    }
+    let codes: Vec<&'static str> = RULES
+        .iter()
+        .map(|rule| rule.code)
+        .filter(|code| code.starts_with(&prefix))
+        .collect();
+    (!codes.is_empty()).then_some(codes)
 }
 
 /// A rule by its exact code; the engine only asks for codes of this table.
@@ -529,5 +561,15 @@ mod tests {
         assert_eq!(find("sg101").unwrap().code, "SG101");
         assert_eq!(find("drop-column").unwrap().code, "SG201");
         assert!(find("SG999").is_none());
+    }
+
+    #[test]
+    fn selections_match_codes_names_and_prefixes() {
+        assert_eq!(matching("drop-column").unwrap(), vec!["SG201"]);
+        let sg1 = matching("sg1").unwrap();
+        assert!(sg1.contains(&"SG101") && sg1.iter().all(|c| c.starts_with("SG1")));
+        assert!(matching("SG").is_none());
+        assert!(matching("SG9").is_none());
+        assert!(matching("nonsense").is_none());
     }
 }

@@ -16,6 +16,8 @@ pub fn lint_sql(sql: &str, pg: u32) -> ScriptResult {
             first_line: 1,
             directives: &directives,
             settings: &settings,
+            unreleased: false,
+            edited_since: None,
         },
         &options,
         &mut RunState::default(),
@@ -53,4 +55,15 @@ pub fn lint_errors(code: &str, sql: &str) -> String {
 /// [`lint_ok_pg`] on the default PostgreSQL version.
 pub fn lint_ok(code: &str, sql: &str) {
     lint_ok_pg(code, sql, crate::config::DEFAULT_POSTGRES_VERSION)
+}
+
+/// Asserts that every statement of `sql` was understood: nothing fell through to the
+/// unrecognised-statement finding (SG505).
+pub fn assert_understood(sql: &str) {
+    let result = lint_sql(sql, crate::config::DEFAULT_POSTGRES_VERSION);
+    assert!(
+        result.findings.iter().all(|f| f.code != "SG505"),
+        "not understood:\n{}",
+        report::render_text("migration.sql", sql, &result.findings, false)
+    );
 }

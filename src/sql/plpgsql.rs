@@ -3,7 +3,8 @@
 //!
 //! Control structure (`DECLARE`, `BEGIN`, `IF ... THEN`, `ELSE`, `LOOP`, `EXCEPTION WHEN ...
 //! THEN`, `END IF`) is stepped over; what follows is kept when it starts like SQL that
-//! changes the schema or the data. Dynamic SQL (`EXECUTE '...'`) is not read.
+//! changes the schema or the data. Dynamic SQL (`EXECUTE '...'`) cannot be read; its
+//! statements are kept so that the analysis reports them as not understood.
 
 use std::ops::Range;
 
@@ -13,7 +14,7 @@ use super::tokens::tokenize;
 /// First words of the statements worth linting inside a body.
 const SQL_START: &[&str] = &[
     "ALTER", "CREATE", "DROP", "UPDATE", "DELETE", "INSERT", "TRUNCATE", "COMMENT", "GRANT",
-    "REVOKE", "REINDEX", "CLUSTER", "LOCK", "REFRESH",
+    "REVOKE", "REINDEX", "CLUSTER", "LOCK", "REFRESH", "EXECUTE",
 ];
 
 /// Byte ranges (in `body`) of the SQL statements inside a PL/pgSQL body.

@@ -11,6 +11,7 @@ mod gates;
 mod harness;
 mod layouts;
 mod lint;
+mod lint_ci;
 mod real_world;
 mod reversible;
 mod runner;

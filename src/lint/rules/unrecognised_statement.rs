@@ -8,7 +8,7 @@
 //!
 //! ## Example
 //! ```sql
-//! FROBNICATE TABLE orders;
+//! CREATE FROBNICATE orders;
 //! ```
 //!
 //! ## Use instead
@@ -19,7 +19,10 @@
 use super::prelude::*;
 
 pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
-    if let Change::Unrecognised { head } = change {
+    // A statement that is not PostgreSQL at all is SG511's.
+    if let Change::Unrecognised { head } = change
+        && super::unknown_command::unknown_word(head).is_none()
+    {
         out.push(Hit::new(
             format!("stagegate could not read this statement (`{head}`), so it was not checked"),
             "check it by hand; if it is valid PostgreSQL, report it so stagegate learns it",
@@ -33,11 +36,29 @@ mod tests {
 
     #[test]
     fn fires() {
-        insta::assert_snapshot!(lint_errors_pg("SG505", "FROBNICATE TABLE orders;", 15));
+        insta::assert_snapshot!(lint_errors_pg("SG505", "CREATE FROBNICATE orders;", 15));
+    }
+
+    /// Dynamic SQL in a DO block is reported, not taken as harmless.
+    #[test]
+    fn fires_on_execute_in_a_do_block() {
+        let rendered = lint_errors_pg(
+            "SG505",
+            "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $$;",
+            15,
+        );
+        assert!(rendered.contains("(`EXECUTE 'ALTER TABLE`)"), "{rendered}");
     }
 
     #[test]
     fn quiet() {
         lint_ok_pg("SG505", "SELECT 1;", 15);
+        // Not PostgreSQL at all: SG511, not both.
+        lint_ok_pg("SG505", "FROBNICATE TABLE orders;", 15);
+        lint_ok_pg(
+            "SG505",
+            "DO $$ BEGIN ALTER TABLE t DROP COLUMN c; END $$;",
+            15,
+        );
     }
 }
