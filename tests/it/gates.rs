@@ -199,6 +199,26 @@ fn production_gets_only_what_staging_ran_with_the_same_checksums() {
 }
 
 #[test]
+fn a_migration_reverted_on_staging_is_not_promoted() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    c.write("1_a.down.sql", "DROP TABLE a;\n");
+    assert_exit(&c.apply("staging", &[]), 0);
+    assert_exit(
+        &c.run(&["migrate", "down", "--env", "staging", "--steps", "1"]),
+        0,
+    );
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("1_a: reverted on `staging`"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
 fn each_environment_of_a_chain_checks_its_own_source_and_soaks() {
     let c = Chain::new(
         "promote_from = \"preview\"",
