@@ -262,6 +262,13 @@ async fn apply_locked(
 
     // The gates that need a database or a person, in the order of DESIGN.md §4.
     promotion_gate(env, &mut report.plan, &pending, options).await?;
+    if let Some(gate) = report.plan.gates.iter().find(|g| g.status == "pending") {
+        return Err(exit::refused(anyhow::anyhow!(
+            "refusing to apply to `{}`: the {} gate was not checked; nothing was run",
+            env.name,
+            gate.name
+        )));
+    }
     store.ensure_schema().await?;
     let what = format!("apply {} migration(s)", report.plan.migrations.len());
     confirm::gate(
@@ -297,13 +304,6 @@ async fn apply_locked(
             status: "pass",
             detail: format!("{} ({})", backup.path.display(), backup.manifest.sha256),
         });
-    }
-    if let Some(gate) = report.plan.gates.iter().find(|g| g.status == "pending") {
-        return Err(exit::refused(anyhow::anyhow!(
-            "refusing to apply to `{}`: the {} gate was not checked; nothing was run",
-            env.name,
-            gate.name
-        )));
     }
 
     // Ctrl-C, SIGTERM and SIGHUP: ask the server to cancel the running statement; the run
