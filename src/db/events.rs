@@ -196,7 +196,7 @@ pub fn verify_anchors(
             "reverted" => &["down"],
             // A no-transaction down that stopped (failed: its event) or was killed (the row
             // still anchored on the apply).
-            "reverting" => &["apply", "baseline", "down_failure"],
+            "reverting" => &["apply", "baseline", "down_failure", "resolve"],
             // Written before a no-transaction migration's first statement, without an event.
             _ => &[],
         };

@@ -903,6 +903,63 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Settles the down statement of a partly reverted no-transaction migration whose process
+    /// died while the server ran it: `done` down statements count as done (with the checksum
+    /// over them), the running marker is cleared, and a `resolve` event is appended. The next
+    /// `migrate down` resumes after them. `false` when the row is not such a one.
+    pub async fn resolve_down(
+        &mut self,
+        version: &str,
+        os_user: Option<&str>,
+        reason: &str,
+        done: i32,
+        done_checksum: &str,
+    ) -> Result<bool, StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.begin_locked().await?;
+        let row = sqlx::query!(
+            r#"UPDATE stagegate.migrations
+               SET down_statements_done = $2, down_done_checksum = $3,
+                   running_statement = NULL, running_pid = NULL, running_since = NULL
+               WHERE version = $1 AND status = 'reverting' AND running_statement IS NOT NULL
+               RETURNING version_text, name, checksum"#,
+            version,
+            done,
+            done_checksum,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let hash = sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('resolve', $1, $2, $3, $4, $5) AS "hash!""#,
+            row.version_text,
+            row.name,
+            row.checksum,
+            os_user,
+            reason,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
+        sqlx::query!(
+            "UPDATE stagegate.migrations SET event_hash = $2 WHERE version = $1",
+            version,
+            hash,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        Ok(true)
+    }
+
     /// Appends one event about a run rather than one migration (a confirmation, a backup):
     /// its version is NULL, so it never counts as a migration's latest event. A backup names
     /// its archive's file as `name` and its SHA-256 as `checksum`. Returns the event's hash.

@@ -511,6 +511,20 @@ fn check_targets<'a>(
     for entry in targets {
         let label = entry.label();
         let row = entry.row.as_ref().expect("applied entries have a row");
+        // A down statement sent outside a transaction whose end was not recorded: its run
+        // died while the server ran it. Running it again could fail, or do it twice.
+        if row.status == state::RowStatus::Reverting
+            && let Some(k) = row.running_statement
+        {
+            problems.push(format!(
+                "{label} was interrupted while its down statement {k} ran (the process was \
+                 killed?), and whether it took effect is not known; check the database, then \
+                 run `stagegate migrate resolve {} --env {env} --statement ran|not-run --reason \
+                 ...`",
+                row.version_text
+            ));
+            continue;
+        }
         let Some(local) = &entry.local else {
             problems.push(format!(
                 "{label} has no file in the migrations directory, so no down script"

@@ -55,6 +55,12 @@ pub async fn resolve(
             );
         };
         let label = format!("{}_{}", row.version_text, row.name);
+        if row.status == state::RowStatus::Reverting {
+            let resolved =
+                resolve_down(env, &mut store, row, &label, reason, statement, local).await;
+            store.close().await;
+            return resolved.map(|()| label);
+        }
         // A statement the server may or may not have finished needs a human's word.
         let settled = match (row.running_statement, statement) {
             (Some(k), None) => {
@@ -123,4 +129,66 @@ pub async fn resolve(
     .await;
     lock.release().await;
     result
+}
+
+/// A partly reverted no-transaction migration whose down statement's end was not recorded
+/// (the process died while the server ran it): a person says whether it took effect.
+async fn resolve_down(
+    env: &Environment,
+    store: &mut StateStore,
+    row: &state::MigrationRow,
+    label: &str,
+    reason: &str,
+    statement: Option<StatementOutcome>,
+    local: Option<&LocalMigration>,
+) -> anyhow::Result<()> {
+    let version = &row.version_text;
+    let Some(k) = row.running_statement else {
+        anyhow::bail!(
+            "{label} is partly reverted, and no down statement's outcome is unknown: run \
+             `stagegate migrate down --env {}` again to finish it (nothing to resolve)",
+            env.name
+        );
+    };
+    let Some(outcome) = statement else {
+        return Err(exit::refused(anyhow::anyhow!(
+            "{label}: down statement {k} was running on the server when its run died, and \
+             whether it took effect is not known; check the database, then say so: \
+             `stagegate migrate resolve {version} --env {} --statement ran|not-run --reason ...`",
+            env.name
+        )));
+    };
+    let Some(local) = local else {
+        anyhow::bail!("{label}: no local file, so its down statements cannot be counted");
+    };
+    let Some(down) = local.migration.load_down()? else {
+        anyhow::bail!("{label}: its down script is gone, so its statements cannot be counted");
+    };
+    let done = match outcome {
+        StatementOutcome::Ran => k,
+        StatementOutcome::NotRun => k - 1,
+    };
+    let statements = super::runner::sql_statements(&down.text);
+    let count = usize::try_from(done.max(0))
+        .unwrap_or(0)
+        .min(statements.len());
+    let checksum = super::runner::prefix_checksum(&down.text, &statements[..count]);
+    let reason = match outcome {
+        StatementOutcome::Ran => format!("{reason} (down statement {k}: ran)"),
+        StatementOutcome::NotRun => format!("{reason} (down statement {k}: not run)"),
+    };
+    let resolved = store
+        .resolve_down(
+            &row.version,
+            state::os_user().as_deref(),
+            &reason,
+            done,
+            &checksum,
+        )
+        .await
+        .map_err(exit::execution)?;
+    if !resolved {
+        anyhow::bail!("{label}: its state changed meanwhile; look at `stagegate migrate status`");
+    }
+    Ok(())
 }

@@ -809,3 +809,97 @@ fn a_partitioned_index_left_invalid_fails_its_migration() {
         );
     }
 }
+
+#[test]
+fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
+    let p = Project::new("");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    p.write("1_t.down.sql", "DROP TABLE t;\n");
+    p.write(
+        "2_idx.up.sql",
+        "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n",
+    );
+    // Not idempotent: run again after it took effect, it would fail.
+    p.write(
+        "2_idx.down.sql",
+        "-- stagegate:no-transaction\nDROP INDEX CONCURRENTLY t_id;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    // The drop waits for the lock; the process is killed; then the server finishes it.
+    let (stop, holder) = hold_share_lock(&p);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
+        .current_dir(p.dir.path())
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1")
+        .env(URL_VAR, p.db.database_url().expose())
+        .args(["migrate", "down", "--env", "staging", "--steps", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_query(&p, "DROP INDEX CONCURRENTLY");
+    signal(&child, "KILL");
+    finish(child);
+    stop.send(()).unwrap();
+    holder.join().unwrap();
+    let started = Instant::now();
+    while p.scalar("SELECT to_regclass('t_id') IS NULL").as_deref() != Some("t") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the drop never ended"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+
+    let out = p.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("2_idx was interrupted while its down statement 1 ran")
+            && out.stderr.contains(
+                "stagegate migrate resolve 2 --env staging --statement ran|not-run --reason"
+            ),
+        "{}",
+        out.stderr
+    );
+    let out = p.run(&[
+        "migrate", "resolve", "2", "--env", "staging", "--reason", "checked",
+    ]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("--statement ran|not-run"),
+        "{}",
+        out.stderr
+    );
+    assert_exit(
+        &p.run(&[
+            "migrate",
+            "resolve",
+            "2",
+            "--env",
+            "staging",
+            "--statement",
+            "ran",
+            "--reason",
+            "t_id is gone",
+        ]),
+        0,
+    );
+    // The down finishes without running the drop again, and the way forward is open.
+    assert_exit(
+        &p.run(&["migrate", "down", "--env", "staging", "--steps", "1"]),
+        0,
+    );
+    assert_eq!(
+        p.scalar("SELECT status FROM stagegate.migrations WHERE version = '2'")
+            .as_deref(),
+        Some("reverted")
+    );
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+    assert_exit(&p.apply(), 0);
+    assert_eq!(
+        p.scalar("SELECT to_regclass('t_id') IS NOT NULL")
+            .as_deref(),
+        Some("t")
+    );
+}
