@@ -91,66 +91,20 @@ pub async fn apply(
         });
     }
 
-    let (local, lock, store, session) = tokio::join!(
-        local,
-        AdvisoryLock::acquire(&env.url, options.lock_wait, |holder| {
-            printer.note(&format!(
-                "waiting up to {}s for another stagegate run on `{}` ({})",
-                options.lock_wait.as_secs(),
-                env.name,
-                holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
-            ));
-        }),
-        StateStore::connect(&env.url),
-        Session::connect(&env.url)
-    );
-    // A problem with the files is reported before one with the database; a lock that was
-    // taken is given back either way.
-    let (local, mut lock, mut store, session) = match (local, lock, store, session) {
-        (Ok(local), Ok(lock), Ok(store), Ok(session)) => (local, lock, store, session),
-        (local, lock, store, session) => {
-            let lock_error = match lock {
-                Ok(lock) => {
-                    lock.release().await;
-                    None
-                }
-                Err(error) if error.is_busy() => Some(exit::refused(error)),
-                Err(error) => Some(exit::execution(error)),
-            };
-            return Err(match (local, lock_error, store, session) {
-                (Err(error), _, _, _) => error,
-                (_, Some(error), _, _) => error,
-                (_, None, Err(error), _) => exit::execution(error),
-                (_, None, _, Err(error)) => exit::execution(error),
-                (Ok(_), None, Ok(_), Ok(_)) => unreachable!("all four succeeded"),
-            });
-        }
-    };
-    // The migration connection of a killed run may still be finishing what it was sent: wait
-    // for it, within what is left of the bound, before reading the state.
-    let remaining = options.lock_wait.saturating_sub(started.elapsed());
-    let result = match session
-        .take_run_lock(&env.url, remaining, |holder| {
-            printer.note(&format!(
-                "waiting for the migration connection of an earlier run on `{}` to finish ({})",
-                env.name,
-                holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
-            ));
-        })
-        .await
-    {
-        Ok(()) => {
-            apply_locked(
-                env, &mut lock, &mut store, &session, &local, options, printer, started,
-            )
-            .await
-        }
-        Err(error) if error.is_busy() => Err(exit::refused(error)),
-        Err(error) => Err(exit::execution(error)),
-    };
-    store.close().await;
-    drop(session);
-    lock.release().await;
+    let (local, mut c) =
+        runner::Connections::open(env, local, options.lock_wait, started, printer).await?;
+    let result = apply_locked(
+        env,
+        &mut c.lock,
+        &mut c.store,
+        &c.session,
+        &local,
+        options,
+        printer,
+        started,
+    )
+    .await;
+    c.close().await;
     result
 }
 

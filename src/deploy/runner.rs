@@ -850,3 +850,96 @@ async fn record_failure(
         Err(error) => printer.warning(&format!("could not record the failure: {error}")),
     }
 }
+
+/// The three connections of a run that changes a database: the advisory lock's, the state
+/// store's, and the session that runs the scripts (holding the run lock).
+pub struct Connections {
+    pub lock: crate::db::lock::AdvisoryLock,
+    pub store: crate::db::state::StateStore,
+    pub session: Session,
+}
+
+impl Connections {
+    /// Connects all three while `local` reads the files, then waits (within what is left of
+    /// `lock_wait` since `started`) for the migration connection of a killed earlier run to
+    /// finish what it was sent. A problem with the files is reported before one with the
+    /// database; whatever was opened is closed on failure.
+    pub async fn open<T>(
+        env: &Environment,
+        local: impl std::future::Future<Output = anyhow::Result<T>>,
+        lock_wait: Duration,
+        started: Instant,
+        printer: &Printer,
+    ) -> anyhow::Result<(T, Connections)> {
+        use crate::db::lock::AdvisoryLock;
+        use crate::db::state::StateStore;
+        let (local, lock, store, session) = tokio::join!(
+            local,
+            AdvisoryLock::acquire(&env.url, lock_wait, |holder| {
+                printer.note(&format!(
+                    "waiting up to {}s for another stagegate run on `{}` ({})",
+                    lock_wait.as_secs(),
+                    env.name,
+                    holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
+                ));
+            }),
+            StateStore::connect(&env.url),
+            Session::connect(&env.url)
+        );
+        let (local, lock, store, session) = match (local, lock, store, session) {
+            (Ok(local), Ok(lock), Ok(store), Ok(session)) => (local, lock, store, session),
+            (local, lock, store, session) => {
+                let lock_error = match lock {
+                    Ok(lock) => {
+                        lock.release().await;
+                        None
+                    }
+                    Err(error) if error.is_busy() => Some(exit::refused(error)),
+                    Err(error) => Some(exit::execution(error)),
+                };
+                return Err(match (local, lock_error, store, session) {
+                    (Err(error), _, _, _) => error,
+                    (_, Some(error), _, _) => error,
+                    (_, None, Err(error), _) => exit::execution(error),
+                    (_, None, _, Err(error)) => exit::execution(error),
+                    (Ok(_), None, Ok(_), Ok(_)) => unreachable!("all four succeeded"),
+                });
+            }
+        };
+        let connections = Connections {
+            lock,
+            store,
+            session,
+        };
+        let remaining = lock_wait.saturating_sub(started.elapsed());
+        let taken = connections
+            .session
+            .take_run_lock(&env.url, remaining, |holder| {
+                printer.note(&format!(
+                    "waiting for the migration connection of an earlier run on `{}` to finish \
+                     ({})",
+                    env.name,
+                    holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
+                ));
+            })
+            .await;
+        match taken {
+            Ok(()) => Ok((local, connections)),
+            Err(error) => {
+                connections.close().await;
+                Err(if error.is_busy() {
+                    exit::refused(error)
+                } else {
+                    exit::execution(error)
+                })
+            }
+        }
+    }
+
+    /// Closes the store and the session, then gives the lock back.
+    pub async fn close(self) {
+        self.store.close().await;
+        drop(self.session);
+        self.lock.release().await;
+    }
+}
