@@ -309,6 +309,42 @@ pub struct StateStore {
     url: String,
 }
 
+/// A `resolve` event of one migration.
+struct ResolveEvent<'a> {
+    version: &'a str,
+    version_text: &'a str,
+    name: &'a str,
+    checksum: &'a str,
+    os_user: Option<&'a str>,
+    reason: &'a str,
+}
+
+/// Appends a `resolve` event and anchors the migration's row on it, inside `tx` (which holds
+/// the events lock).
+async fn append_resolve(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    event: &ResolveEvent<'_>,
+) -> Result<(), sqlx::Error> {
+    let hash = sqlx::query_scalar!(
+        r#"SELECT stagegate.append_event('resolve', $1, $2, $3, $4, $5) AS "hash!""#,
+        event.version_text,
+        event.name,
+        event.checksum,
+        event.os_user,
+        event.reason,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE stagegate.migrations SET event_hash = $2 WHERE version = $1",
+        event.version,
+        hash,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The newest state schema version this binary knows.
 pub fn known_schema_version() -> i64 {
     migrator().iter().map(|m| m.version).max().unwrap_or(0)
@@ -880,25 +916,15 @@ impl StateStore {
         let Some(row) = row else {
             return Ok(false);
         };
-        let hash = sqlx::query_scalar!(
-            r#"SELECT stagegate.append_event('resolve', $1, $2, $3, $4, $5) AS "hash!""#,
-            row.version_text,
-            row.name,
-            row.checksum,
+        let event = ResolveEvent {
+            version,
+            version_text: &row.version_text,
+            name: &row.name,
+            checksum: &row.checksum,
             os_user,
             reason,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(error)?;
-        sqlx::query!(
-            "UPDATE stagegate.migrations SET event_hash = $2 WHERE version = $1",
-            version,
-            hash,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?;
+        };
+        append_resolve(&mut tx, &event).await.map_err(error)?;
         tx.commit().await.map_err(error)?;
         Ok(true)
     }
@@ -937,25 +963,15 @@ impl StateStore {
         let Some(row) = row else {
             return Ok(false);
         };
-        let hash = sqlx::query_scalar!(
-            r#"SELECT stagegate.append_event('resolve', $1, $2, $3, $4, $5) AS "hash!""#,
-            row.version_text,
-            row.name,
-            row.checksum,
+        let event = ResolveEvent {
+            version,
+            version_text: &row.version_text,
+            name: &row.name,
+            checksum: &row.checksum,
             os_user,
             reason,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(error)?;
-        sqlx::query!(
-            "UPDATE stagegate.migrations SET event_hash = $2 WHERE version = $1",
-            version,
-            hash,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?;
+        };
+        append_resolve(&mut tx, &event).await.map_err(error)?;
         tx.commit().await.map_err(error)?;
         Ok(true)
     }
