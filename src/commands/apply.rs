@@ -95,9 +95,23 @@ fn render(report: &ApplyReport) -> String {
         report.applied.len(),
         elapsed(report.elapsed_ms)
     );
-    out.push_str(&super::table::render(
+    out.push_str(&runs(
+        &report.applied,
+        &report.environment,
+        report.head.as_deref(),
+    ));
+    out
+}
+
+/// The migrations a run applied or reverted, as a table, and the event log's head after it.
+pub fn runs(
+    migrations: &[crate::deploy::runner::AppliedMigration],
+    environment: &str,
+    head: Option<&str>,
+) -> String {
+    let mut out = super::table::render(
         &["version", "name", "mode", "statements", "attempts", "time"],
-        report.applied.iter().map(|a| {
+        migrations.iter().map(|a| {
             vec![
                 a.version.clone(),
                 a.name.clone(),
@@ -107,19 +121,19 @@ fn render(report: &ApplyReport) -> String {
                 format!("{}ms", a.duration_ms),
             ]
         }),
-    ));
-    if let Some(head) = &report.head {
+    );
+    if let Some(head) = head {
         let _ = writeln!(
             out,
-            "event log head: {head} (keep it: `stagegate audit --env {} --verify --head {head}`)",
-            report.environment
+            "event log head: {head} (keep it: `stagegate audit --env {environment} --verify \
+             --head {head}`)"
         );
     }
     out
 }
 
 /// Wall time as people read it: `850ms`, `2.7s`, `3m 05s`.
-fn elapsed(ms: u128) -> String {
+pub fn elapsed(ms: u128) -> String {
     match ms {
         0..1_000 => format!("{ms}ms"),
         1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),

@@ -97,30 +97,15 @@ fn render(report: &DownReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: reverted {} migration(s) in {}ms",
+        "{}: reverted {} migration(s) in {}",
         report.environment,
         report.reverted.len(),
-        report.elapsed_ms
+        super::apply::elapsed(report.elapsed_ms)
     );
-    out.push_str(&super::table::render(
-        &["version", "name", "mode", "statements", "attempts", "time"],
-        report.reverted.iter().map(|a| {
-            vec![
-                a.version.clone(),
-                a.name.clone(),
-                a.mode.to_string(),
-                a.statements.to_string(),
-                a.attempts.to_string(),
-                format!("{}ms", a.duration_ms),
-            ]
-        }),
+    out.push_str(&super::apply::runs(
+        &report.reverted,
+        &report.environment,
+        report.head.as_deref(),
     ));
-    if let Some(head) = &report.head {
-        let _ = writeln!(
-            out,
-            "event log head: {head} (keep it: `stagegate audit --env {} --verify --head {head}`)",
-            report.environment
-        );
-    }
     out
 }
