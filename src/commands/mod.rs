@@ -4,6 +4,7 @@ mod apply;
 mod audit;
 mod backup;
 mod check_reversible;
+mod completions;
 mod down;
 mod init;
 mod lint;
@@ -29,6 +30,7 @@ use crate::printer::Printer;
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     let name = match &cli.command {
         Command::Init(args) => return init::run(args),
+        Command::Completions(args) => return completions::run(args),
         Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
         Command::Lint(args) => return lint::run(&load_config(&cli)?, args, printer),
