@@ -359,3 +359,31 @@ fn rule_finds_by_code_or_name_and_suggests_the_nearest_on_a_miss() {
     );
     assert!(nothing.stderr.contains("`stagegate rule` lists them all"));
 }
+
+#[test]
+fn apply_records_the_os_user_from_the_system_without_user_variables() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let mut cmd = p.command();
+    cmd.env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .args(["migrate", "apply", "--env", "staging"]);
+    assert_exit(&output(cmd.output().unwrap()), 0);
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let me = String::from_utf8(id.stdout).unwrap().trim().to_string();
+    assert!(!me.is_empty());
+    assert_eq!(
+        p.scalar("SELECT os_user FROM stagegate.migrations WHERE version = '1'")
+            .as_deref(),
+        Some(me.as_str())
+    );
+    assert_eq!(
+        p.scalar("SELECT os_user FROM stagegate.events WHERE kind = 'apply'")
+            .as_deref(),
+        Some(me.as_str())
+    );
+}
