@@ -115,28 +115,15 @@ fn render(report: &AuditReport<'_>) -> String {
         return out;
     }
     out.push_str(&super::table::render_fit(
-        &[
-            "id",
-            "at (UTC)",
-            "kind",
-            "migration",
-            "who",
-            "detail",
-            "hash",
-        ],
+        &["id", "at (UTC)", "kind", "migration", "who", "detail"],
         report
             .events
             .iter()
             .map(|e| {
-                let migration = match (&e.version, &e.name) {
-                    (Some(v), Some(n)) => format!("{v}_{n}"),
-                    (Some(v), None) => v.clone(),
-                    _ => String::new(),
-                };
-                let who = match &e.os_user {
-                    Some(os) => format!("{} ({os})", e.db_user),
-                    None => e.db_user.clone(),
-                };
+                // The version alone, and the OS user where known, else the database user: the
+                // names, both users and each event's hash are in --format json.
+                let migration = e.version.clone().unwrap_or_default();
+                let who = e.os_user.clone().unwrap_or_else(|| e.db_user.clone());
                 let detail = e.detail.clone().unwrap_or_default();
                 vec![
                     e.id.to_string(),
@@ -145,13 +132,11 @@ fn render(report: &AuditReport<'_>) -> String {
                     migration,
                     who,
                     detail,
-                    super::table::short_hash(&e.hash),
                 ]
             })
             .collect(),
-        // migration, who, detail: the whole texts are in --format json.
-        &[3, 4, 5],
-        10,
+        &[4, 5],
+        12,
         None,
     ));
     if let Some(head) = report.head {

@@ -113,7 +113,7 @@ pub fn render_text(plan: &Plan) -> String {
                         m.mode.to_string(),
                         statements,
                         format!(
-                            "lock {} / statement {}",
+                            "{} / {}",
                             m.lock_timeout.as_deref().unwrap_or("-"),
                             m.statement_timeout.as_deref().unwrap_or("-")
                         ),
@@ -124,8 +124,8 @@ pub fn render_text(plan: &Plan) -> String {
                     ]
                 })
                 .collect(),
-            // name, timeouts, down, why; --format json has them whole.
-            &[1, 4, 6, 7],
+            // name, down, why; --format json has them whole.
+            &[1, 6, 7],
             8,
             None,
         ));

@@ -388,3 +388,35 @@ fn apply_records_the_os_user_from_the_system_without_user_variables() {
         Some(me.as_str())
     );
 }
+
+#[test]
+fn audit_and_apply_tables_fit_80_columns_and_plan_shortens_checksums() {
+    let envs = deployed();
+    let apply = envs.run(&["migrate", "apply", "--env", "production", "--to", "1"]);
+    let plan = envs.run(&["migrate", "plan", "--env", "production"]);
+    let audit = envs.run(&["audit", "--env", "staging"]);
+    assert_exit(&audit, 0);
+    // plan's nine columns are fitted as far as they go (its names, way back and reason
+    // shrink), but may stay wider with long versions.
+    for (what, out) in [("audit", &audit), ("apply", &apply)] {
+        for line in out.stdout.lines().filter(|l| l.starts_with(['│', '┌'])) {
+            assert!(
+                line.chars().count() <= 80,
+                "{what}: {} wide: {line}\n{}",
+                line.chars().count(),
+                out.stdout
+            );
+        }
+    }
+    // The versions stay whole; the checksums are shortened.
+    assert!(plan.stdout.contains("│ 3 "), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .lines()
+            .filter(|l| l.starts_with('│'))
+            .all(|l| !l.contains("sha256:")),
+        "{}",
+        plan.stdout
+    );
+    assert!(audit.stdout.contains("│ 1  "), "{}", audit.stdout);
+}
