@@ -28,6 +28,15 @@ use crate::printer::Printer;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
+    if printer.verbosity == crate::printer::Verbosity::Verbose {
+        // Which file the command reads; a broken one is reported by the command itself.
+        if let Ok(config) = load_config(&cli) {
+            printer.detail(&match &config.path {
+                Some(path) => format!("configuration: {}", path.display()),
+                None => "configuration: no stagegate.toml found; defaults apply".to_string(),
+            });
+        }
+    }
     let name = match &cli.command {
         Command::Init(args) => return init::run(args),
         Command::Completions(args) => return completions::run(args),

@@ -16,10 +16,6 @@ use crate::source::{self, Version};
 
 /// Discovers and loads the configured migrations, printing discovery warnings.
 pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
-    match &config.path {
-        Some(path) => printer.detail(&format!("configuration: {}", path.display())),
-        None => printer.detail("configuration: no stagegate.toml found; defaults apply"),
-    }
     load_migrations_from(&config.migrations_dir(), config.migrations.layout, printer)
 }
 

@@ -255,6 +255,13 @@ fn quiet_keeps_only_errors_and_verbose_says_what_the_run_reads() {
         verbose.stderr
     );
     assert!(!normal.stderr.contains("configuration:"));
+    let lint = p.run(&["lint", "--verbose"]);
+    assert!(
+        lint.stderr
+            .contains(&format!("configuration: {}", config.display())),
+        "{}",
+        lint.stderr
+    );
     assert_exit(&p.run(&["-q", "-v", "migrate", "status"]), 2);
 }
 
