@@ -223,6 +223,13 @@ pub static RULES: &[Rule] = &[
         "ATTACH PARTITION locks the parent before PostgreSQL 12"
     ),
     rule!(
+        "SG125",
+        "update-without-where",
+        Error,
+        update_without_where,
+        "UPDATE without WHERE locks every row for the whole backfill"
+    ),
+    rule!(
         "SG201",
         "drop-column",
         Error,
@@ -298,6 +305,13 @@ pub static RULES: &[Rule] = &[
         Warning,
         drop_not_null,
         "DROP NOT NULL lets NULLs reach code that does not expect them"
+    ),
+    rule!(
+        "SG212",
+        "rename-constraint",
+        Warning,
+        rename_constraint,
+        "RENAME CONSTRAINT breaks code that names the constraint"
     ),
     rule!(
         "SG301",
