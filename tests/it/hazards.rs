@@ -340,8 +340,13 @@ fn render(coverage: &Coverage) -> String {
             ));
         }
         if let Some(gap) = &row.gap {
+            let label = if row.case.is_empty() && row.safe.is_empty() {
+                "not covered"
+            } else {
+                "not covered (the rest)"
+            };
             out.push_str(&format!(
-                "| {} | {op} | not covered | — | {} | — |\n",
+                "| {} | {op} | {label} | — | {} | — |\n",
                 row.id,
                 cell(gap)
             ));
