@@ -749,6 +749,9 @@ fn alter_table_action(a: &mut Cursor, table: &Name) -> Change {
         if a.at("SET") && a.rest_has("COMPRESSION") {
             return other("SET COMPRESSION", true);
         }
+        if a.at("SET") && a.rest_has("GENERATED") {
+            return other("SET GENERATED", true);
+        }
         if a.at("SET") || a.at("RESET") {
             return other("SET (attribute options)", false);
         }
