@@ -59,6 +59,9 @@ impl Severity {
 pub struct Hit {
     pub message: String,
     pub help: String,
+    /// This finding's severity when it differs from the rule's default (the rule's doc says
+    /// when); a `[lint] severity` setting for the rule still wins.
+    pub severity: Option<Severity>,
 }
 
 impl Hit {
@@ -66,6 +69,15 @@ impl Hit {
         Hit {
             message: message.into(),
             help: help.into(),
+            severity: None,
+        }
+    }
+
+    /// The same hit at `severity` instead of the rule's default.
+    pub fn at(self, severity: Severity) -> Hit {
+        Hit {
+            severity: Some(severity),
+            ..self
         }
     }
 }
@@ -342,7 +354,12 @@ fn finding(
     Finding {
         code,
         name: rule.name,
-        severity: options.severity.get(code).copied().unwrap_or(rule.severity),
+        severity: options
+            .severity
+            .get(code)
+            .copied()
+            .or(hit.severity)
+            .unwrap_or(rule.severity),
         message: hit.message,
         help: hit.help,
         span,
