@@ -359,7 +359,8 @@ fn dbmate_up_marker(text: &str) -> Option<&str> {
         .find(|line| line.trim_start().starts_with("-- migrate:up"))
 }
 
-/// A lone script: a dbmate file (with its up marker) is read for its up section.
+/// A lone script: a dbmate file (with its up marker) is read for its up section; dbmate's
+/// `transaction:false` and pop's `.autocommit.up.sql` name mark it no-transaction.
 fn script_ref(path: PathBuf, dbmate_up: Option<&str>) -> ScriptRef {
     ScriptRef {
         section: if dbmate_up.is_some() {
@@ -367,7 +368,11 @@ fn script_ref(path: PathBuf, dbmate_up: Option<&str>) -> ScriptRef {
         } else {
             Section::Whole
         },
-        layout_no_transaction: dbmate_up.is_some_and(|m| m.contains("transaction:false")),
+        layout_no_transaction: dbmate_up.is_some_and(|m| m.contains("transaction:false"))
+            || path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(source::autocommit_file_name),
         path,
     }
 }

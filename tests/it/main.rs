@@ -9,6 +9,7 @@ mod down;
 mod faults;
 mod gates;
 mod harness;
+mod hazards;
 mod json;
 mod layouts;
 mod lint;
