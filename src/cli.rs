@@ -180,6 +180,9 @@ pub enum MigrateCommand {
     Down(DownArgs),
     /// Clear a failed attempt after the database was repaired by hand (recorded)
     Resolve(ResolveArgs),
+    /// Record migrations another runner already applied (read from its own table) as applied,
+    /// marked baselined, without running them
+    Baseline(BaselineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +304,30 @@ pub struct ResolveArgs {
     /// after it; `not-run`: resume with it)
     #[arg(long, value_enum, value_name = "OUTCOME")]
     pub statement: Option<StatementOutcome>,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Environment whose database another runner migrated
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Read this runner's table (default: the one runner table the database has)
+    #[arg(long, value_enum, value_name = "RUNNER", conflicts_with = "to")]
+    pub from: Option<crate::db::runners::Runner>,
+
+    /// Instead of reading a runner's table, record every local migration up to and including
+    /// this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Why these migrations count as applied; recorded in the event log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Confirm a gated environment without a prompt (CI); must name the target environment
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
 }
 
 /// What a human found of a statement whose end was not recorded.

@@ -3,6 +3,7 @@
 mod apply;
 mod audit;
 mod backup;
+mod baseline;
 mod check_reversible;
 mod down;
 mod init;
@@ -47,6 +48,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Resolve(args)) => {
             return resolve::run(&load_config(&cli)?, args, printer);
+        }
+        Command::Migrate(MigrateCommand::Baseline(args)) => {
+            return baseline::run(&load_config(&cli)?, args, printer);
         }
         Command::Audit(args) => return audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(args)) => {

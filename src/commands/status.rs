@@ -137,6 +137,10 @@ struct Cell {
     statements_total: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Recorded by `migrate baseline` (not run by stagegate): the runner whose table said it
+    /// was applied, or `manual`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baselined_from: Option<String>,
 }
 
 pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Result<Outcome> {
@@ -248,6 +252,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     statements_done: None,
                     statements_total: None,
                     error: None,
+                    baselined_from: None,
                 },
             };
             environments.insert(env_name.clone(), cell);
@@ -313,7 +318,7 @@ fn cell(entry: &Entry) -> Cell {
     );
     Cell {
         state: entry.state,
-        applied_at,
+        applied_at: applied_at.clone(),
         recorded_checksum: row
             .filter(|_| entry.state == State::ChecksumMismatch)
             .map(|r| r.checksum.clone()),
@@ -322,6 +327,9 @@ fn cell(entry: &Entry) -> Cell {
         error: row
             .filter(|_| !matches!(entry.state, State::Applied | State::MissingLocally))
             .and_then(|r| r.error.clone()),
+        baselined_from: row
+            .filter(|_| applied_at.is_some())
+            .and_then(|r| r.baselined_from.clone()),
     }
 }
 
@@ -334,6 +342,9 @@ fn render(report: &StatusReport) -> String {
             row.push(match m.environments.get(&env.name) {
                 None => "unreachable".to_string(),
                 Some(cell) => match (cell.state, &cell.applied_at) {
+                    (State::Applied, Some(at)) if cell.baselined_from.is_some() => {
+                        format!("baselined {at}")
+                    }
                     (State::Applied, Some(at)) => format!("applied {at}"),
                     (State::Failed | State::Resolved | State::Interrupted, _) => format!(
                         "{} (statement {} of {})",
