@@ -519,13 +519,15 @@ pub struct CheckReversibleArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Layout for new migrations
-    #[arg(long, value_enum, default_value_t = Layout::Sqlx)]
-    pub layout: Layout,
+    /// Layout for new migrations [default: the layout of the migrations found, else sqlx]
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
 
-    /// Directory for migrations, relative to the current directory
-    #[arg(long, value_name = "DIR", default_value = "migrations")]
-    pub dir: PathBuf,
+    /// Directory for migrations, relative to the current directory [default: where another
+    /// runner keeps them (diesel.toml, migrations/, db/migration/, db/migrations/, sql/,
+    /// src/main/resources/db/migration/), else migrations]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

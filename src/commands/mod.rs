@@ -29,7 +29,7 @@ use crate::printer::Printer;
 /// Runs the parsed command line.
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     let name = match &cli.command {
-        Command::Init(args) => return init::run(args),
+        Command::Init(args) => return init::run(args, printer),
         Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
         Command::Lint(args) => return lint::run(&load_config(&cli)?, args, printer),
