@@ -221,6 +221,9 @@ pub enum MigrateCommand {
     Down(DownArgs),
     /// Clear a failed attempt after the database was repaired by hand (recorded)
     Resolve(ResolveArgs),
+    /// Record migrations another runner already applied (read from its own table) as applied,
+    /// marked baselined, without running them
+    Baseline(BaselineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +350,30 @@ pub struct ResolveArgs {
     /// after it; `not-run`: resume with it)
     #[arg(long, value_enum, value_name = "OUTCOME")]
     pub statement: Option<StatementOutcome>,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Environment whose database another runner migrated
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Read this runner's table (default: the one runner table the database has)
+    #[arg(long, value_enum, value_name = "RUNNER", conflicts_with = "to")]
+    pub from: Option<crate::db::runners::Runner>,
+
+    /// Instead of reading a runner's table, record every local migration up to and including
+    /// this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Why these migrations count as applied; recorded in the event log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Confirm a gated environment without a prompt (CI); must name the target environment
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
 }
 
 /// What a human found of a statement whose end was not recorded.
@@ -538,13 +565,15 @@ pub struct CheckReversibleArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Layout for new migrations
-    #[arg(long, value_enum, default_value_t = Layout::Sqlx)]
-    pub layout: Layout,
+    /// Layout for new migrations [default: the layout of the migrations found, else sqlx]
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
 
-    /// Directory for migrations, relative to the current directory
-    #[arg(long, value_name = "DIR", default_value = "migrations")]
-    pub dir: PathBuf,
+    /// Directory for migrations, relative to the current directory [default: where another
+    /// runner keeps them (diesel.toml, migrations/, db/migration/, db/migrations/, sql/,
+    /// src/main/resources/db/migration/), else migrations]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,34 +7,132 @@ use anyhow::Context;
 use crate::cli::InitArgs;
 use crate::config::CONFIG_FILE;
 use crate::exit::Outcome;
+use crate::source::Layout;
 
 /// The commented example configuration, shipped inside the binary.
 const EXAMPLE: &str = include_str!("../../stagegate.toml.example");
 
 const GITATTRIBUTES_LINE: &str = "*.sql text eol=lf";
 
-pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &InitArgs, printer: &crate::printer::Printer) -> anyhow::Result<Outcome> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let report = init(&cwd, args)?;
+    let report = init(&cwd, args, &mut |line| printer.note(line))?;
     super::print_report(&report)?;
     Ok(Outcome::Success)
 }
 
-/// Creates stagegate.toml, the migrations directory and .gitattributes under `root`.
-pub fn init(root: &Path, args: &InitArgs) -> anyhow::Result<String> {
+/// Where migration runners keep their migrations by default, relative to the project root
+/// (diesel.toml's `[migrations_directory] dir` is read first).
+const RUNNER_DIRS: [&str; 5] = [
+    "migrations",                      // sqlx, diesel, golang-migrate
+    "db/migrations",                   // dbmate
+    "db/migration",                    // Flyway (a filesystem location)
+    "src/main/resources/db/migration", // Flyway (classpath:db/migration)
+    "sql",                             // Flyway command line
+];
+
+/// An existing migrations directory and its layout, found under `root`.
+struct Found {
+    dir: String,
+    layout: Layout,
+    count: usize,
+    why: String,
+}
+
+/// The first directory a runner would use that holds migrations stagegate can read.
+fn detect(root: &Path, note: &mut dyn FnMut(&str)) -> Option<Found> {
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(root.join("diesel.toml"))
+        && let Ok(value) = text.parse::<toml::Table>()
+        && let Some(dir) = value
+            .get("migrations_directory")
+            .and_then(|m| m.get("dir"))
+            .and_then(|d| d.as_str())
+    {
+        candidates.push((
+            dir.trim_end_matches('/').to_string(),
+            "diesel.toml's [migrations_directory] dir".to_string(),
+        ));
+    }
+    for dir in RUNNER_DIRS {
+        candidates.push((dir.to_string(), "a runner's default place".to_string()));
+    }
+    for (dir, why) in candidates {
+        let path = root.join(&dir);
+        if !path.is_dir() {
+            continue;
+        }
+        match crate::source::discover(&path) {
+            Ok(set) if !set.migrations.is_empty() => {
+                return Some(Found {
+                    dir,
+                    layout: set.layout,
+                    count: set.migrations.len(),
+                    why,
+                });
+            }
+            Ok(_) => {}
+            Err(error) => note(&format!("{dir}/ not used: {error}")),
+        }
+    }
+    None
+}
+
+/// Creates stagegate.toml, the migrations directory and .gitattributes under `root`. Without
+/// `--dir` or `--layout`, an existing migrations directory and its layout are used, and `note`
+/// says what was found and why.
+pub fn init(root: &Path, args: &InitArgs, note: &mut dyn FnMut(&str)) -> anyhow::Result<String> {
     let config_path = root.join(CONFIG_FILE);
     if config_path.exists() {
         anyhow::bail!("{} already exists; edit it instead", config_path.display());
     }
-    let dir = args.dir.to_string_lossy().replace('\\', "/");
-    let config = config_text(&dir, args.layout.name());
+    let found = match (&args.dir, args.layout) {
+        (Some(_), Some(_)) => None,
+        (Some(dir), None) => {
+            let path = root.join(dir);
+            match crate::source::discover(&path) {
+                Ok(set) if !set.migrations.is_empty() => Some(Found {
+                    dir: dir.to_string_lossy().into_owned(),
+                    layout: set.layout,
+                    count: set.migrations.len(),
+                    why: "--dir".to_string(),
+                }),
+                _ => None,
+            }
+        }
+        (None, _) => detect(root, note),
+    };
+    if let Some(found) = &found {
+        note(&format!(
+            "found {} migration(s) in {}/ ({}), {} layout (from their file names){}",
+            found.count,
+            found.dir,
+            found.why,
+            found.layout,
+            match args.layout {
+                Some(layout) if layout != found.layout => format!("; --layout {layout} is used"),
+                _ => String::new(),
+            }
+        ));
+    }
+    let dir_path = match (&args.dir, &found) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(found)) => found.dir.clone().into(),
+        (None, None) => "migrations".into(),
+    };
+    let layout = args
+        .layout
+        .or(found.as_ref().map(|f| f.layout))
+        .unwrap_or(Layout::Sqlx);
+    let dir = dir_path.to_string_lossy().replace('\\', "/");
+    let config = config_text(&dir, layout.name());
     let mut report = String::new();
 
     std::fs::write(&config_path, config)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     report.push_str(&format!("created {}\n", config_path.display()));
 
-    let migrations = root.join(&args.dir);
+    let migrations = root.join(&dir_path);
     if !migrations.exists() {
         std::fs::create_dir_all(&migrations)
             .with_context(|| format!("cannot create {}", migrations.display()))?;
@@ -71,7 +169,15 @@ pub fn init(root: &Path, args: &InitArgs) -> anyhow::Result<String> {
         };
         report.push_str(&format!("{verb} {}\n", attributes.display()));
     }
-    report.push_str("next: set the environment variables named in stagegate.toml, then `stagegate new <name>`\n");
+    if found.is_some() {
+        report.push_str(
+            "next: set the environment variables named in stagegate.toml, run `stagegate \
+             verify`, then record what another runner applied: `stagegate migrate baseline \
+             --env <name> --reason \"...\"`\n",
+        );
+    } else {
+        report.push_str("next: set the environment variables named in stagegate.toml, then `stagegate new <name>`\n");
+    }
     Ok(report)
 }
 
@@ -94,17 +200,16 @@ fn toml_string(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::source::Layout;
 
     #[test]
     fn init_writes_a_config_that_loads() {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join(".gitattributes"), "*.png binary").unwrap();
         let args = InitArgs {
-            layout: Layout::Diesel,
-            dir: "db/migrations".into(),
+            layout: Some(Layout::Diesel),
+            dir: Some("db/migrations".into()),
         };
-        let report = init(root.path(), &args).unwrap();
+        let report = init(root.path(), &args, &mut |_| {}).unwrap();
         assert!(report.contains("created"), "{report}");
         let config = Config::from_file(&root.path().join(CONFIG_FILE)).unwrap();
         assert_eq!(config.migrations_dir(), root.path().join("db/migrations"));
@@ -117,7 +222,93 @@ mod tests {
             "{attributes}"
         );
         // A second init refuses instead of overwriting.
-        let error = init(root.path(), &args).unwrap_err().to_string();
+        let error = init(root.path(), &args, &mut |_| {})
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("already exists"), "{error}");
+    }
+
+    fn detected(files: &[(&str, &str)]) -> (Config, Vec<String>) {
+        let root = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = root.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let args = InitArgs {
+            layout: None,
+            dir: None,
+        };
+        let mut notes = Vec::new();
+        init(root.path(), &args, &mut |n| notes.push(n.to_string())).unwrap();
+        let config = Config::from_file(&root.path().join(CONFIG_FILE)).unwrap();
+        let dir = config
+            .migrations_dir()
+            .strip_prefix(root.path())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        notes.push(dir);
+        (config, notes)
+    }
+
+    #[test]
+    fn init_finds_an_existing_diesel_project() {
+        let (config, notes) = detected(&[
+            (
+                "migrations/00000000000000_diesel_initial_setup/up.sql",
+                "SELECT 1;\n",
+            ),
+            (
+                "migrations/2021-02-02-153240_create_users/up.sql",
+                "CREATE TABLE users ();\n",
+            ),
+            (
+                "migrations/2021-02-02-153240_create_users/down.sql",
+                "DROP TABLE users;\n",
+            ),
+        ]);
+        assert_eq!(config.migrations.layout, Some(Layout::Diesel), "{notes:?}");
+        assert!(
+            notes[0].contains("found 2 migration(s) in migrations/"),
+            "{notes:?}"
+        );
+        assert_eq!(notes.last().unwrap(), "migrations");
+    }
+
+    #[test]
+    fn init_finds_flyway_and_dbmate_places_and_diesel_toml() {
+        let (config, notes) = detected(&[(
+            "src/main/resources/db/migration/V1__init.sql",
+            "CREATE TABLE t ();\n",
+        )]);
+        assert_eq!(config.migrations.layout, Some(Layout::Flyway), "{notes:?}");
+        assert_eq!(notes.last().unwrap(), "src/main/resources/db/migration");
+        let (config, notes) = detected(&[(
+            "db/migrations/20240101120000_init.sql",
+            "-- migrate:up\nCREATE TABLE t ();\n-- migrate:down\nDROP TABLE t;\n",
+        )]);
+        assert_eq!(config.migrations.layout, Some(Layout::Dbmate), "{notes:?}");
+        assert_eq!(notes.last().unwrap(), "db/migrations");
+        let (config, notes) = detected(&[
+            (
+                "diesel.toml",
+                "[migrations_directory]\ndir = \"schema/changes\"\n",
+            ),
+            (
+                "schema/changes/2021-02-02-153240_init/up.sql",
+                "CREATE TABLE t ();\n",
+            ),
+        ]);
+        assert_eq!(config.migrations.layout, Some(Layout::Diesel), "{notes:?}");
+        assert!(notes[0].contains("diesel.toml"), "{notes:?}");
+        assert_eq!(notes.last().unwrap(), "schema/changes");
+    }
+
+    #[test]
+    fn init_in_an_empty_repository_keeps_the_defaults() {
+        let (config, notes) = detected(&[]);
+        assert_eq!(config.migrations.layout, Some(Layout::Sqlx));
+        assert_eq!(notes, ["migrations"]);
     }
 }

@@ -3,6 +3,7 @@
 mod apply;
 mod audit;
 mod backup;
+mod baseline;
 mod check_reversible;
 mod completions;
 mod down;
@@ -38,7 +39,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
     }
     let name = match &cli.command {
-        Command::Init(args) => return init::run(args),
+        Command::Init(args) => return init::run(args, printer),
         Command::Completions(args) => return completions::run(args),
         Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
@@ -58,6 +59,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Resolve(args)) => {
             return resolve::run(&load_config(&cli)?, args, printer);
+        }
+        Command::Migrate(MigrateCommand::Baseline(args)) => {
+            return baseline::run(&load_config(&cli)?, args, printer);
         }
         Command::Audit(args) => return audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(args)) => {

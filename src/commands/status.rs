@@ -210,6 +210,10 @@ struct Cell {
     statements_total: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Recorded by `migrate baseline` (not run by stagegate): the runner whose table said it
+    /// was applied, or `manual`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baselined_from: Option<String>,
 }
 
 pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Result<Outcome> {
@@ -334,6 +338,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     statements_done: None,
                     statements_total: None,
                     error: None,
+                    baselined_from: None,
                 },
             };
             environments.insert(env_name.clone(), cell);
@@ -413,6 +418,9 @@ fn cell(entry: &Entry) -> Cell {
         error: row
             .filter(|_| !matches!(entry.state, State::Applied | State::MissingLocally))
             .and_then(|r| r.error.clone()),
+        baselined_from: row
+            .filter(|_| applied_at.is_some())
+            .and_then(|r| r.baselined_from.clone()),
     }
 }
 
@@ -518,10 +526,15 @@ fn cell_text(cell: &Cell, with_time: bool) -> String {
     match (cell.state, cell.applied_at) {
         (CellState::Known(State::Applied), Some(at)) => {
             let at = super::table::date(at);
-            if with_time {
-                format!("applied {at}")
+            let word = if cell.baselined_from.is_some() {
+                "baselined"
             } else {
-                format!("applied {}", &at[..10])
+                "applied"
+            };
+            if with_time {
+                format!("{word} {at}")
+            } else {
+                format!("{word} {}", &at[..10])
             }
         }
         (CellState::Known(State::Failed | State::Resolved | State::Interrupted), _) => format!(

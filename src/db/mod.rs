@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod lock;
+pub mod runners;
 pub mod session;
 pub mod state;
 pub mod tls;

@@ -111,6 +111,9 @@ pub struct MigrationRow {
     pub down_statements_done: Option<i32>,
     pub down_statements_total: Option<i32>,
     pub down_done_checksum: Option<String>,
+    /// Recorded by `migrate baseline`, not run by stagegate: the runner whose table said it
+    /// was applied (`sqlx`, `diesel`, `flyway`, `dbmate`, `golang-migrate`) or `manual`.
+    pub baselined_from: Option<String>,
 }
 
 /// A row of `stagegate.migrations` as an older state schema has it (`to_jsonb`); the columns
@@ -162,6 +165,8 @@ struct OlderRow {
     down_statements_total: Option<i32>,
     #[serde(default)]
     down_done_checksum: Option<String>,
+    #[serde(default)]
+    baselined_from: Option<String>,
 }
 
 impl OlderRow {
@@ -194,6 +199,7 @@ impl OlderRow {
             down_statements_done: self.down_statements_done,
             down_statements_total: self.down_statements_total,
             down_done_checksum: self.down_done_checksum,
+            baselined_from: self.baselined_from,
         }
     }
 }
@@ -293,6 +299,26 @@ pub struct DownFailureRecord<'a> {
     pub statements_done: i32,
     pub done_checksum: Option<&'a str>,
     pub error: &'a str,
+}
+
+/// What `migrate baseline` records for one migration another runner applied.
+#[derive(Debug, Clone)]
+pub struct BaselineRecord<'a> {
+    pub version: &'a str,
+    pub version_text: &'a str,
+    pub name: &'a str,
+    pub checksum: &'a str,
+    pub down_checksum: Option<&'a str>,
+    pub verify_checksum: Option<&'a str>,
+    pub no_transaction: bool,
+    pub os_user: Option<&'a str>,
+    pub statements_total: i32,
+    /// When the other runner applied it, where its table says.
+    pub applied_at: Option<OffsetDateTime>,
+    /// `sqlx`, `diesel`, `flyway`, `dbmate`, `golang-migrate` or `manual`.
+    pub from: &'a str,
+    /// The event's detail (JSON: the runner, the reason, what its table said).
+    pub detail: &'a str,
 }
 
 /// The row `stagegate.chain_head`: the newest event as `append_event` last wrote it.
@@ -465,6 +491,16 @@ impl StateStore {
         })
     }
 
+    /// The connection, for reads of tables that are not stagegate's ([`super::runners`]).
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// The database's URL with its password masked.
+    pub(crate) fn redacted_url(&self) -> &str {
+        &self.url
+    }
+
     fn query_error(&self) -> impl Fn(sqlx::Error) -> StateError + '_ {
         |source| StateError::Query {
             url: self.url.clone(),
@@ -556,7 +592,7 @@ impl StateStore {
                       db_user, os_user, statements_done, statements_total, done_checksum, error,
                       resolved_at, resolved_reason, event_hash, running_statement, running_pid,
                       running_since, down_statements_done, down_statements_total,
-                      down_done_checksum
+                      down_done_checksum, baselined_from
                FROM stagegate.migrations"#
         )
         .fetch_all(&mut self.conn)
@@ -592,6 +628,7 @@ impl StateStore {
                 down_statements_done: r.down_statements_done,
                 down_statements_total: r.down_statements_total,
                 down_done_checksum: r.down_done_checksum,
+                baselined_from: r.baselined_from,
             })
             .collect())
     }
@@ -974,6 +1011,41 @@ impl StateStore {
         append_resolve(&mut tx, &event).await.map_err(error)?;
         tx.commit().await.map_err(error)?;
         Ok(true)
+    }
+
+    /// Records every migration of `records` as applied and baselined, each with its `baseline`
+    /// event, in one transaction: all of them or none. A version stagegate already recorded
+    /// makes the whole baseline fail (SQLSTATE SG006), writing nothing.
+    pub async fn baseline(&mut self, records: &[BaselineRecord<'_>]) -> Result<(), StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            source,
+        };
+        let mut tx = self.begin_locked().await?;
+        for record in records {
+            sqlx::query!(
+                r#"SELECT stagegate.record_baseline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                                                   $11, $12)"#,
+                record.version,
+                record.version_text,
+                record.name,
+                record.checksum,
+                record.down_checksum,
+                record.verify_checksum,
+                record.no_transaction,
+                record.os_user,
+                record.statements_total,
+                record.applied_at,
+                record.from,
+                record.detail,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        }
+        tx.commit().await.map_err(error)?;
+        Ok(())
     }
 
     /// Appends one event about a run rather than one migration (a confirmation, a backup):

@@ -195,7 +195,15 @@ async fn apply_locked(
     let mut entries = read_entries(store, local).await?;
     if entries.iter().any(|e| e.state == State::Interrupted) {
         store.ensure_schema().await.map_err(exit::execution)?;
-        settle_interrupted(&entries, session, store, os_user.as_deref(), printer).await?;
+        settle_interrupted(
+            &env.name,
+            &entries,
+            session,
+            store,
+            os_user.as_deref(),
+            printer,
+        )
+        .await?;
         entries = read_entries(store, local).await?;
     }
     let plan = prepare_entries(env, &entries, options)?;
@@ -322,6 +330,7 @@ async fn apply_locked(
 /// build is done when its index exists and is valid), and otherwise the row keeps the
 /// statement as uncertain for a human to settle with `migrate resolve --statement`.
 async fn settle_interrupted(
+    env: &str,
     entries: &[Entry],
     session: &Session,
     store: &mut StateStore,
@@ -395,7 +404,7 @@ async fn settle_interrupted(
                             "statement {k} (line {line}) was running on the server when the \
                              run died, and whether it finished cannot be read from the \
                              catalog; check the database, then `stagegate migrate resolve {} \
-                             --statement ran|not-run --reason ...`",
+                             --env {env} --statement ran|not-run --reason \"...\"`",
                             entry.version
                         ),
                     ),

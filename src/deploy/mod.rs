@@ -6,6 +6,7 @@
 //! [`apply`], [`resolve`] and the commands.
 
 pub mod apply;
+pub mod baseline;
 pub mod concurrent;
 pub mod confirm;
 pub mod down;

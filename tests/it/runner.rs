@@ -147,7 +147,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
             [Some("1".to_string()), Some("true".to_string())],
             [Some("2".to_string()), Some("true".to_string())],
             [Some("3".to_string()), Some("true".to_string())],
-            [Some("4".to_string()), Some("true".to_string())]
+            [Some("4".to_string()), Some("true".to_string())],
+            [Some("5".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
@@ -205,7 +206,7 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
         assert_exit(&out, 3);
         assert!(
             out.stderr
-                .contains("is at version 999, newer than this stagegate knows (4)"),
+                .contains("is at version 999, newer than this stagegate knows (5)"),
             "{}",
             out.stderr
         );

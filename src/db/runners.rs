@@ -1,0 +1,279 @@
+//! Reading what another migration runner applied, from that runner's own table, for
+//! `migrate baseline`. Read-only: nothing here writes to a runner's table.
+//!
+//! The tables are found on the database's search path (as each runner finds its own), never in
+//! schema `stagegate`, whose `_sqlx_migrations` is stagegate's own tracking table.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::state::{StateError, StateStore};
+
+/// A migration runner whose table `migrate baseline` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Runner {
+    /// `_sqlx_migrations` (version, SHA-384 checksum)
+    Sqlx,
+    /// `__diesel_schema_migrations` (version, run_on)
+    Diesel,
+    /// `flyway_schema_history` (version, script, CRC32 checksum)
+    Flyway,
+    /// `schema_migrations` (version), one row per migration
+    Dbmate,
+    /// `schema_migrations` (version, dirty), one row: the current version
+    GolangMigrate,
+}
+
+impl Runner {
+    pub fn name(self) -> &'static str {
+        match self {
+            Runner::Sqlx => "sqlx",
+            Runner::Diesel => "diesel",
+            Runner::Flyway => "flyway",
+            Runner::Dbmate => "dbmate",
+            Runner::GolangMigrate => "golang-migrate",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Runner::Sqlx => "_sqlx_migrations",
+            Runner::Diesel => "__diesel_schema_migrations",
+            Runner::Flyway => "flyway_schema_history",
+            Runner::Dbmate | Runner::GolangMigrate => "schema_migrations",
+        }
+    }
+}
+
+impl std::fmt::Display for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A runner's table found in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerTable {
+    pub runner: Runner,
+    pub schema: String,
+}
+
+impl RunnerTable {
+    /// `schema.table`, as people write it.
+    pub fn display(&self) -> String {
+        format!("{}.{}", self.schema, self.runner.table())
+    }
+
+    fn quoted(&self) -> String {
+        format!(
+            "{}.{}",
+            quote_ident(&self.schema),
+            quote_ident(self.runner.table())
+        )
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// What a runner's checksum column holds for one migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunnerChecksum {
+    /// sqlx: SHA-384 of the file's bytes.
+    Sha384(Vec<u8>),
+    /// Flyway: CRC32 over the file's lines without their line endings, as a signed integer.
+    Crc32(i32),
+}
+
+/// One row of a runner's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerRow {
+    /// The version as the runner wrote it.
+    pub version: String,
+    /// sqlx's description, Flyway's script.
+    pub script: Option<String>,
+    pub applied_at: Option<OffsetDateTime>,
+    pub checksum: Option<RunnerChecksum>,
+    /// What the row says of the migration.
+    pub kind: RowKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// This version was applied.
+    Applied,
+    /// Everything up to and including this version counts as applied (golang-migrate's one
+    /// row; a Flyway `BASELINE` row).
+    UpTo,
+    /// The runner recorded a failed or half-done attempt (sqlx `success = false`, Flyway
+    /// `success = false`, golang-migrate `dirty`).
+    Failed,
+    /// Flyway: an undo of this version ran after it was applied.
+    Undone,
+}
+
+/// The runners' tables on the search path, in the order of [`Runner`].
+pub async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, StateError> {
+    let url = store.redacted_url().to_string();
+    let rows = sqlx::query(
+        "SELECT c.relname::text AS table_name, n.nspname::text AS schema_name,
+                EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = c.oid AND a.attname = 'dirty'
+                          AND NOT a.attisdropped) AS has_dirty
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p')
+           AND c.relname IN ('_sqlx_migrations', '__diesel_schema_migrations',
+                             'flyway_schema_history', 'schema_migrations')
+           AND n.nspname = ANY (current_schemas(false))
+           AND n.nspname <> 'stagegate'
+         ORDER BY array_position(current_schemas(false), n.nspname::name)",
+    )
+    .fetch_all(store.connection())
+    .await
+    .map_err(|source| StateError::Query { url, source })?;
+    let mut found: Vec<RunnerTable> = Vec::new();
+    for row in rows {
+        let table: String = row.get("table_name");
+        let schema: String = row.get("schema_name");
+        let runner = match table.as_str() {
+            "_sqlx_migrations" => Runner::Sqlx,
+            "__diesel_schema_migrations" => Runner::Diesel,
+            "flyway_schema_history" => Runner::Flyway,
+            _ if row.get::<bool, _>("has_dirty") => Runner::GolangMigrate,
+            _ => Runner::Dbmate,
+        };
+        // The first on the search path is the one the runner itself uses.
+        if !found.iter().any(|t| t.runner == runner) {
+            found.push(RunnerTable { runner, schema });
+        }
+    }
+    found.sort_by_key(|t| t.runner as u8);
+    Ok(found)
+}
+
+/// Every row of a runner's table, in the order the runner applied them.
+pub async fn read(
+    store: &mut StateStore,
+    table: &RunnerTable,
+) -> Result<Vec<RunnerRow>, StateError> {
+    let url = store.redacted_url().to_string();
+    let error = |source| StateError::Query {
+        url: url.clone(),
+        source,
+    };
+    // The only text put into the queries: a schema name read from pg_namespace and a fixed
+    // table name, both quoted as identifiers.
+    let name = table.quoted();
+    let conn = store.connection();
+    let rows = match table.runner {
+        Runner::Sqlx => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT version, description, installed_on, success, checksum FROM {name}
+             ORDER BY version"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get::<i64, _>("version").to_string(),
+            script: Some(row.get("description")),
+            applied_at: Some(row.get("installed_on")),
+            checksum: Some(RunnerChecksum::Sha384(row.get("checksum"))),
+            kind: if row.get("success") {
+                RowKind::Applied
+            } else {
+                RowKind::Failed
+            },
+        })
+        .collect(),
+        Runner::Diesel => sqlx::query(sqlx::AssertSqlSafe(format!(
+            // run_on is a timestamp without time zone written with CURRENT_TIMESTAMP: read in
+            // the session's time zone, as it was written.
+            "SELECT version::text AS version, run_on::timestamptz AS run_on FROM {name}
+             ORDER BY version"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get("version"),
+            script: None,
+            applied_at: Some(row.get("run_on")),
+            checksum: None,
+            kind: RowKind::Applied,
+        })
+        .collect(),
+        Runner::Flyway => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT version::text AS version, script::text AS script, type::text AS type,
+                        checksum, success, installed_on::timestamptz AS installed_on
+                 FROM {name} WHERE version IS NOT NULL ORDER BY installed_rank"
+            )))
+            .fetch_all(conn)
+            .await
+            .map_err(error)?;
+            let mut out: Vec<RunnerRow> = Vec::new();
+            for row in rows {
+                let kind: String = row.get("type");
+                let version: String = row.get("version");
+                let success: bool = row.get("success");
+                let row_kind = match kind.as_str() {
+                    // The schema-creation marker and rows a `flyway repair` marked deleted.
+                    "SCHEMA" | "DELETE" => continue,
+                    "BASELINE" => RowKind::UpTo,
+                    undo if undo.starts_with("UNDO_") => RowKind::Undone,
+                    _ if !success => RowKind::Failed,
+                    _ => RowKind::Applied,
+                };
+                out.push(RunnerRow {
+                    version,
+                    script: Some(row.get("script")),
+                    applied_at: Some(row.get("installed_on")),
+                    checksum: row
+                        .get::<Option<i32>, _>("checksum")
+                        .filter(|_| row_kind == RowKind::Applied)
+                        .map(RunnerChecksum::Crc32),
+                    kind: row_kind,
+                });
+            }
+            out
+        }
+        Runner::Dbmate => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT version::text AS version FROM {name} ORDER BY version"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get("version"),
+            script: None,
+            applied_at: None,
+            checksum: None,
+            kind: RowKind::Applied,
+        })
+        .collect(),
+        Runner::GolangMigrate => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT version::bigint AS version, dirty FROM {name}"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get::<i64, _>("version").to_string(),
+            script: None,
+            applied_at: None,
+            checksum: None,
+            kind: if row.get("dirty") {
+                RowKind::Failed
+            } else {
+                RowKind::UpTo
+            },
+        })
+        .collect(),
+    };
+    Ok(rows)
+}
