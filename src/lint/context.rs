@@ -441,9 +441,9 @@ pub struct FileState {
     pub utc_time_zone: bool,
     /// `utc_time_zone` came from a `SET LOCAL`.
     utc_time_zone_local: bool,
-    /// Views, types, domains, sequences and tables the file creates: (kind, name) -> index
-    /// of the last statement creating it.
-    created: HashMap<(ObjectKind, Name), usize>,
+    /// Views, types, domains, sequences, tables and schemas the file creates: (kind, name) ->
+    /// indexes of the first and the last statement creating it.
+    created: HashMap<(ObjectKind, Name), (usize, usize)>,
 }
 
 impl FileState {
@@ -507,11 +507,18 @@ impl FileState {
                         Change::CreateDomain { name, .. } => (ObjectKind::Domain, name),
                         Change::CreateSequence { name, .. } => (ObjectKind::Sequence, name),
                         Change::CreateTable { table, .. } => (ObjectKind::Table, table),
+                        Change::CreateSchema { name, .. } => (ObjectKind::Schema, name),
                         _ => return None,
                     };
                     Some(((kind, name.clone()), index))
                 })
-                .collect(),
+                .fold(HashMap::new(), |mut created, (key, index)| {
+                    created
+                        .entry(key)
+                        .and_modify(|(_, last): &mut (usize, usize)| *last = index)
+                        .or_insert((index, index));
+                    created
+                }),
         }
     }
 
@@ -520,7 +527,15 @@ impl FileState {
     pub fn recreated_later(&self, kind: ObjectKind, name: &str) -> bool {
         self.created
             .get(&(kind, name.to_string()))
-            .is_some_and(|&at| at > self.index)
+            .is_some_and(|&(_, last)| last > self.index)
+    }
+
+    /// A statement before the current one created an object of this kind and name: dropping
+    /// it drops nothing that readers or rows depend on.
+    pub fn created_earlier(&self, kind: ObjectKind, name: &str) -> bool {
+        self.created
+            .get(&(kind, name.to_string()))
+            .is_some_and(|&(first, _)| first < self.index)
     }
 }
 

@@ -372,7 +372,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG309",
         "drop-view",
-        Warning,
+        Error,
         drop_view,
         "DROP VIEW / MATERIALIZED VIEW breaks code that queries it"
     ),

@@ -19,17 +19,25 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::Drop {
         kind: ObjectKind::Schema,
         names,
         ..
     } = change
     {
+        let old: Vec<Name> = names
+            .iter()
+            .filter(|n| !ctx.file.created_earlier(ObjectKind::Schema, n))
+            .cloned()
+            .collect();
+        if old.is_empty() {
+            return;
+        }
         out.push(Hit::new(
             format!(
                 "dropping schema {} deletes every object in it and breaks code that uses them",
-                quote_all(names)
+                quote_all(&old)
             ),
             "drop the objects explicitly after code stops using them, then the empty schema",
         ));
@@ -52,5 +60,24 @@ mod tests {
     #[test]
     fn quiet() {
         lint_ok_pg("SG302", "CREATE SCHEMA IF NOT EXISTS reporting;", 15);
+    }
+
+    #[test]
+    fn quiet_on_a_schema_the_same_file_created() {
+        lint_ok_pg(
+            "SG302",
+            "CREATE SCHEMA scratch;\nCREATE TABLE scratch.t (id int);\nDROP SCHEMA scratch CASCADE;",
+            15,
+        );
+    }
+
+    #[test]
+    fn fires_on_a_schema_created_only_after_the_drop() {
+        let out = lint_errors_pg(
+            "SG302",
+            "DROP SCHEMA reporting CASCADE;\nCREATE SCHEMA reporting;",
+            15,
+        );
+        assert!(out.contains("reporting"), "{out}");
     }
 }

@@ -33,7 +33,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     {
         let old: Vec<Name> = names
             .iter()
-            .filter(|n| !ctx.is_new(n))
+            .filter(|n| !ctx.is_new(n) && !ctx.file.created_earlier(*kind, n))
             .filter(|n| !(ctx.file.in_txn_now && ctx.file.recreated_later(*kind, n)))
             .cloned()
             .collect();
@@ -95,6 +95,15 @@ mod tests {
         lint_ok_pg(
             "SG309",
             "CREATE MATERIALIZED VIEW totals AS SELECT 1 AS x;\nDROP MATERIALIZED VIEW totals;",
+            15,
+        );
+    }
+
+    #[test]
+    fn quiet_on_a_view_the_same_file_created_first() {
+        lint_ok_pg(
+            "SG309",
+            "-- stagegate:no-transaction\nCREATE VIEW draft AS SELECT 1 AS x;\nDROP VIEW draft;",
             15,
         );
     }
