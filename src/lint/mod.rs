@@ -4,6 +4,7 @@
 //! Pure: no I/O.
 
 mod allows;
+mod clause;
 mod context;
 pub mod emit;
 mod facts;
@@ -59,6 +60,9 @@ impl Severity {
 pub struct Hit {
     pub message: String,
     pub help: String,
+    /// The clause that causes it, as a byte range in the statement's text (from
+    /// [`Ctx::clause`]); the whole statement when `None`.
+    pub at: Option<Range<usize>>,
 }
 
 impl Hit {
@@ -66,6 +70,15 @@ impl Hit {
         Hit {
             message: message.into(),
             help: help.into(),
+            at: None,
+        }
+    }
+
+    /// The same hit, pointing at `clause` when it was found.
+    pub fn at(self, clause: Option<Range<usize>>) -> Hit {
+        Hit {
+            at: clause.or(self.at),
+            ..self
         }
     }
 }
@@ -78,9 +91,12 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub help: String,
-    /// Byte range in the script text.
+    /// Byte range in the script text: the clause that causes the finding, or its statement.
     #[serde(skip)]
     pub span: Range<usize>,
+    /// Byte range of the statement holding the span (the context text output shows).
+    #[serde(skip)]
+    pub statement: Range<usize>,
     /// 1-based file line and character column of the span's start and end.
     pub line: usize,
     pub column: usize,
@@ -276,17 +292,24 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
     };
     let mut allows = Allows::new(input.directives, &statements);
     let mut seen = HashSet::new();
-    for (code, hit, span) in raw {
+    for (code, hit, statement) in raw {
+        // The clause a rule pointed at, within its statement.
+        let span = match &hit.at {
+            Some(at) if statement.start + at.end <= statement.end && at.start <= at.end => {
+                statement.start + at.start..statement.start + at.end
+            }
+            _ => statement.clone(),
+        };
         if !seen.insert((code, hit.message.clone(), span.start)) {
             continue;
         }
-        if allows.suppress(code, &span) {
+        if allows.suppress(code, &statement) {
             result.suppressed += 1;
             continue;
         }
-        result
-            .findings
-            .push(finding(code, hit, span, options, &mut lines));
+        let mut finding = finding(code, hit, span, options, &mut lines);
+        finding.statement = statement;
+        result.findings.push(finding);
     }
     for entry in allows.entries() {
         let span = directive_span(input.text, entry.directive.offset);
@@ -345,6 +368,7 @@ fn finding(
         severity: options.severity.get(code).copied().unwrap_or(rule.severity),
         message: hit.message,
         help: hit.help,
+        statement: span.clone(),
         span,
         line,
         column,

@@ -223,6 +223,13 @@ pub static RULES: &[Rule] = &[
         "ATTACH PARTITION locks the parent before PostgreSQL 12"
     ),
     rule!(
+        "SG125",
+        "index-on-only-parent",
+        Warning,
+        index_on_only_parent,
+        "CREATE INDEX ON ONLY leaves the index invalid until each partition's index is attached"
+    ),
+    rule!(
         "SG201",
         "drop-column",
         Error,
@@ -493,7 +500,14 @@ pub static RULES: &[Rule] = &[
         "unknown-command",
         Error,
         unknown_command,
-        "A statement that does not start with a PostgreSQL command"
+        "Text PostgreSQL rejects: an unknown command or object, or a missing `;`"
+    ),
+    rule!(
+        "SG512",
+        "dynamic-sql",
+        Warning,
+        dynamic_sql,
+        "EXECUTE of SQL built at run time in a DO block, which lint cannot see"
     ),
 ];
 

@@ -44,7 +44,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                     to.label()
                 ),
                 "add a new column, backfill it in batches and switch over; only varchar widening, varchar -> text and numeric precision increases are free",
-            ));
+            ).at(ctx.clause(&["ALTER"], Some(column))));
         }
     }
 }
