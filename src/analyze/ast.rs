@@ -2,9 +2,10 @@
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterSchemaOperation, AlterTableOperation, AlterTypeOperation, ColumnDef,
-    ColumnOption, DropBehavior, Expr, FromTable, GeneratedExpressionMode, GrantObjects, Ident,
-    LockTableMode, ObjectName, ObjectType, RenameTableNameKind, Set, Statement, TableConstraint,
-    TableFactor, TableObject, TableWithJoins, UserDefinedTypeRepresentation, Value,
+    ColumnOption, ContextModifier, DropBehavior, Expr, FromTable, GeneratedExpressionMode,
+    GrantObjects, Ident, LockTableMode, ObjectName, ObjectType, RenameTableNameKind, Set,
+    Statement, TableConstraint, TableFactor, TableObject, TableWithJoins,
+    UserDefinedTypeRepresentation, Value,
 };
 
 use super::model::{
@@ -156,8 +157,19 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             }
         }
         Statement::Set(Set::SingleAssignment {
-            variable, values, ..
-        }) => vec![setting(&name(variable), values)],
+            variable,
+            values,
+            scope,
+            ..
+        }) => vec![setting(
+            &name(variable),
+            values,
+            matches!(scope, Some(ContextModifier::Local)),
+        )],
+        Statement::Set(Set::SetTimeZone { local, value }) => vec![Change::SetTimeZone {
+            utc: is_utc(value),
+            local: *local,
+        }],
         Statement::AlterType(alter) => {
             let type_name = name(&alter.name);
             vec![match &alter.operation {
@@ -241,13 +253,30 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
     }
 }
 
-fn setting(variable: &str, values: &[Expr]) -> Change {
+fn setting(variable: &str, values: &[Expr], local: bool) -> Change {
     match variable {
+        "timezone" => Change::SetTimeZone {
+            utc: values.len() == 1 && is_utc(&values[0]),
+            local,
+        },
         "lock_timeout" => Change::SetLockTimeout {
             enabled: !values.first().is_some_and(is_zero),
         },
         "statement_timeout" => Change::SetStatementTimeout,
         _ => Change::Harmless,
+    }
+}
+
+/// A zone value PostgreSQL reads as UTC: a name from [`super::names::is_utc_zone`], or 0.
+fn is_utc(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => super::names::is_utc_zone(s),
+            Value::Number(n, _) => n == "0",
+            _ => false,
+        },
+        Expr::Identifier(ident) => super::names::is_utc_zone(&ident.value),
+        _ => false,
     }
 }
 

@@ -138,9 +138,20 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
             }
         }
         "SET" => {
-            c.eat(&["LOCAL"]);
+            let local = c.eat(&["LOCAL"]);
             c.eat(&["SESSION"]);
             match c.name().as_deref() {
+                Some(zone @ ("timezone" | "time")) if zone == "timezone" || c.eat(&["ZONE"]) => {
+                    c.eat_punct("=");
+                    c.eat(&["TO"]);
+                    let value = c.peek().map(|t| text[t.start..t.end].trim_matches('\''));
+                    let alone = c.toks.len() <= c.pos + 1
+                        || c.toks.get(c.pos + 1).is_some_and(|t| t.is_punct(";"));
+                    Change::SetTimeZone {
+                        utc: alone && value.is_some_and(super::names::is_utc_zone),
+                        local,
+                    }
+                }
                 Some("lock_timeout") => {
                     c.eat_punct("=");
                     c.eat(&["TO"]);
@@ -864,6 +875,9 @@ fn alter_table_action(a: &mut Cursor, table: &Name) -> Change {
         }
         if a.at("SET") && a.rest_has("COMPRESSION") {
             return other("SET COMPRESSION", true);
+        }
+        if a.at("SET") && a.rest_has("GENERATED") {
+            return other("SET GENERATED", true);
         }
         if a.at("SET") || a.at("RESET") {
             return other("SET (attribute options)", false);

@@ -178,6 +178,26 @@ fn execute(text: &str, span: std::ops::Range<usize>, head: String, out: &mut Vec
 mod tests {
     use super::*;
 
+    /// The AST and the token classifier read time zone settings alike.
+    #[test]
+    fn both_paths_read_time_zone_settings_alike() {
+        for (sql, utc, local) in [
+            ("SET TimeZone = 'UTC'", true, false),
+            ("SET timezone TO 'Etc/UTC'", true, false),
+            ("SET LOCAL TIME ZONE 'UTC'", true, true),
+            ("SET TIME ZONE 'Europe/Paris'", false, false),
+            ("SET LOCAL timezone = 'America/Chicago'", false, true),
+        ] {
+            let expected = vec![Change::SetTimeZone { utc, local }];
+            let Parsed::Ast(ast) = sql::parse(sql) else {
+                panic!("sqlparser reads {sql}");
+            };
+            assert_eq!(ast::changes(&ast), expected, "AST: {sql}");
+            let tokens = sql::tokenize(sql).unwrap();
+            assert_eq!(fallback::changes(&tokens, sql), expected, "tokens: {sql}");
+        }
+    }
+
     #[test]
     fn do_block_statements_map_back_to_the_script() {
         let text = "SELECT 1;\nDO $$\nBEGIN\n  ALTER TABLE t DROP COLUMN c;\nEND $$;\n";

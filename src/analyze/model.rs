@@ -88,7 +88,7 @@ pub struct ConstraintSpec {
 }
 
 /// Which kind of object a `DROP` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ObjectKind {
     Table,
     View,
@@ -362,6 +362,14 @@ pub enum Change {
         enabled: bool,
     },
     SetStatementTimeout,
+    /// `SET [LOCAL] TimeZone = ...` / `SET TIME ZONE ...`.
+    SetTimeZone {
+        /// The zone is UTC (offset 0, no daylight saving), which PostgreSQL >= 12 needs to
+        /// change timestamp to timestamptz without a rewrite.
+        utc: bool,
+        /// `SET LOCAL`: ends with the transaction.
+        local: bool,
+    },
     /// Other `SET` / `RESET` / `SHOW`, SELECT, and other statements with no schema effect.
     Harmless,
     /// A `DO` block (its SQL statements are analysed on their own).

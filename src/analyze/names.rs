@@ -25,6 +25,17 @@ pub fn normalize_name(text: &str) -> Name {
     join(text.split('.').map(normalize_ident).collect())
 }
 
+/// A time zone name PostgreSQL resolves to offset 0 without daylight saving (what lets
+/// PostgreSQL >= 12 turn timestamp into timestamptz without a rewrite), case-insensitive.
+pub fn is_utc_zone(zone: &str) -> bool {
+    let zone = zone.trim().to_ascii_lowercase();
+    let zone = zone.strip_prefix("etc/").unwrap_or(&zone);
+    matches!(
+        zone,
+        "utc" | "uct" | "gmt" | "gmt0" | "gmt+0" | "gmt-0" | "zulu" | "universal" | "greenwich"
+    ) || zone == "0"
+}
+
 /// Functions whose result differs per row: a default using one rewrites the table.
 const VOLATILE: &[&str] = &[
     "random",

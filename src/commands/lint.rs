@@ -321,7 +321,11 @@ fn scripts_of(
             } else {
                 Section::Whole
             },
-            layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false")),
+            layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false"))
+                || path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(source::autocommit_file_name),
             path,
         },
         version,

@@ -1,14 +1,14 @@
 //! What the rules know besides the change itself: the run so far (tables created, columns
 //! seen, NOT NULL proofs) and the file so far (lock_timeout, locks held in the transaction).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use super::facts::Facts;
 
 use crate::analyze::{
-    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, TxnControl,
-    TypeChange, locks, type_change,
+    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, ObjectKind,
+    TxnControl, TypeChange, locks, type_change,
 };
 
 /// What a column is known to be, from statements earlier in the run: a small `Copy` fact
@@ -94,17 +94,21 @@ impl KnownType {
 
     /// What changing a column of this type to `to` costs (as [`type_change`]).
     pub fn change_to(self, to: &ColumnType, using: bool) -> TypeChange {
-        use Builtin as B;
-        use ColumnType as T;
-        let from = match self {
+        match self.builtin() {
+            Some(from) => type_change(&from, to, using),
             // `type_change` compares two `Other` types only for equality, which the hash
             // answers; for anything else an unnamed `Other` behaves the same.
-            KnownType::Other(hash) => {
-                if !using && KnownType::of(to) == KnownType::Other(hash) {
-                    return TypeChange::Free;
-                }
-                T::Other(String::new())
-            }
+            None if !using && KnownType::of(to) == self => TypeChange::Free,
+            None => type_change(&ColumnType::Other(String::new()), to, using),
+        }
+    }
+
+    /// The type, when it is a built-in one (an `Other` type is only known by its hash).
+    pub fn builtin(self) -> Option<ColumnType> {
+        use Builtin as B;
+        use ColumnType as T;
+        Some(match self {
+            KnownType::Other(_) => return None,
             KnownType::Builtin(BuiltinType(builtin)) => match builtin {
                 B::SmallInt => T::SmallInt,
                 B::Int => T::Int,
@@ -129,8 +133,7 @@ impl KnownType {
                 B::Inet => T::Inet,
                 B::Cidr => T::Cidr,
             },
-        };
-        type_change(&from, to, using)
+        })
     }
 }
 
@@ -433,6 +436,14 @@ pub struct FileState {
     pub policy_tables: HashSet<Name>,
     /// Indexes dropped earlier in the file.
     pub dropped_indexes: HashSet<Name>,
+    /// The session's TimeZone is UTC: set by an earlier `SET TimeZone` of the file (a
+    /// `SET LOCAL` only until its transaction ends).
+    pub utc_time_zone: bool,
+    /// `utc_time_zone` came from a `SET LOCAL`.
+    utc_time_zone_local: bool,
+    /// Views, types, domains, sequences and tables the file creates: (kind, name) -> index
+    /// of the last statement creating it.
+    created: HashMap<(ObjectKind, Name), usize>,
 }
 
 impl FileState {
@@ -449,6 +460,7 @@ impl FileState {
                             Change::Harmless
                                 | Change::SetLockTimeout { .. }
                                 | Change::SetStatementTimeout
+                                | Change::SetTimeZone { .. }
                         )
                     })
                 })
@@ -475,7 +487,40 @@ impl FileState {
                 })
                 .collect(),
             dropped_indexes: HashSet::new(),
+            utc_time_zone: false,
+            utc_time_zone_local: false,
+            created: statements
+                .iter()
+                .enumerate()
+                .flat_map(|(index, s)| s.changes.iter().map(move |c| (index, c)))
+                .filter_map(|(index, change)| {
+                    let (kind, name) = match change {
+                        Change::CreateView {
+                            name,
+                            materialized: false,
+                        } => (ObjectKind::View, name),
+                        Change::CreateView {
+                            name,
+                            materialized: true,
+                        } => (ObjectKind::MaterializedView, name),
+                        Change::CreateEnum { name } => (ObjectKind::Type, name),
+                        Change::CreateDomain { name, .. } => (ObjectKind::Domain, name),
+                        Change::CreateSequence { name, .. } => (ObjectKind::Sequence, name),
+                        Change::CreateTable { table, .. } => (ObjectKind::Table, table),
+                        _ => return None,
+                    };
+                    Some(((kind, name.clone()), index))
+                })
+                .collect(),
         }
+    }
+
+    /// A statement after the current one creates an object of this kind and name again: a
+    /// drop of it now is a replacement.
+    pub fn recreated_later(&self, kind: ObjectKind, name: &str) -> bool {
+        self.created
+            .get(&(kind, name.to_string()))
+            .is_some_and(|&at| at > self.index)
     }
 }
 
@@ -591,6 +636,15 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             file.in_txn_now = file.base_in_txn;
             file.access_exclusive_held.clear();
             file.ddl_tables.clear();
+            if file.utc_time_zone_local {
+                file.utc_time_zone = false;
+                file.utc_time_zone_local = false;
+            }
+        }
+        // SET LOCAL outside a transaction block does nothing (PostgreSQL warns).
+        Change::SetTimeZone { utc, local } if !*local || file.in_txn_now => {
+            file.utc_time_zone = *utc;
+            file.utc_time_zone_local = *local;
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
         Change::CreateTable { table, columns, .. } => {

@@ -62,7 +62,10 @@ pub struct Hit {
     pub help: String,
     /// The clause that causes it, as a byte range in the statement's text (from
     /// [`Ctx::clause`]); the whole statement when `None`.
-    pub at: Option<Range<usize>>,
+    pub clause: Option<Range<usize>>,
+    /// This finding's severity when it differs from the rule's default (the rule's doc says
+    /// when); a `[lint] severity` setting for the rule still wins.
+    pub severity: Option<Severity>,
 }
 
 impl Hit {
@@ -70,14 +73,23 @@ impl Hit {
         Hit {
             message: message.into(),
             help: help.into(),
-            at: None,
+            clause: None,
+            severity: None,
         }
     }
 
     /// The same hit, pointing at `clause` when it was found.
-    pub fn at(self, clause: Option<Range<usize>>) -> Hit {
+    pub fn on(self, clause: Option<Range<usize>>) -> Hit {
         Hit {
-            at: clause.or(self.at),
+            clause: clause.or(self.clause),
+            ..self
+        }
+    }
+
+    /// The same hit at `severity` instead of the rule's default.
+    pub fn at(self, severity: Severity) -> Hit {
+        Hit {
+            severity: Some(severity),
             ..self
         }
     }
@@ -248,9 +260,15 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
     let mut file = FileState::new(&statements, in_transaction);
     file.lock_timeout_set =
         input.settings.lock_timeout.is_some() || options.lock_timeout_configured;
-    let mut raw: Vec<(&'static str, Hit, Range<usize>)> = Vec::new();
+    let mut raw: Vec<(&'static str, Hit, Range<usize>, usize)> = Vec::new();
+    // The transaction each statement runs in, by number: a statement outside any
+    // transaction block is one of its own.
+    let mut txn = 0;
     for (index, statement) in statements.iter().enumerate() {
         file.index = index;
+        if !file.in_txn_now {
+            txn += 1;
+        }
         for change in &statement.changes {
             let ctx = Ctx {
                 pg: options.postgres_version,
@@ -268,10 +286,17 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
                 (rule.check)(&ctx, change, &mut hits);
                 raw.extend(
                     hits.into_iter()
-                        .map(|h| (rule.code, h, statement.span.clone())),
+                        .map(|h| (rule.code, h, statement.span.clone(), txn)),
                 );
             }
             context::after_change(change, options.postgres_version, &mut file, run);
+        }
+        if statement
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::Transaction(_)))
+        {
+            txn += 1;
         }
     }
     if let Some(reference) = input.edited_since
@@ -283,6 +308,7 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
             "SG510",
             rules::edited_released_migration::hit(reference),
             0..first,
+            0,
         ));
     }
     let mut lines = LineIndex::new(input.text, input.first_line);
@@ -292,21 +318,19 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
     };
     let mut allows = Allows::new(input.directives, &statements);
     let mut seen = HashSet::new();
-    for (code, hit, statement) in raw {
-        // The clause a rule pointed at, within its statement.
-        let span = match &hit.at {
-            Some(at) if statement.start + at.end <= statement.end && at.start <= at.end => {
-                statement.start + at.start..statement.start + at.end
-            }
-            _ => statement.clone(),
-        };
-        if !seen.insert((code, hit.message.clone(), span.start)) {
+    let mut kept = Vec::new();
+    for (code, hit, span, txn) in raw {
+        if !seen.insert((code, hit.message.clone(), clause_span(&hit, &span).start)) {
             continue;
         }
-        if allows.suppress(code, &statement) {
+        if allows.suppress(code, &span) {
             result.suppressed += 1;
             continue;
         }
+        kept.push((code, hit, span, txn));
+    }
+    for (code, hit, statement) in group_per_transaction(kept, input.text, input.first_line) {
+        let span = clause_span(&hit, &statement);
         let mut finding = finding(code, hit, span, options, &mut lines);
         finding.statement = statement;
         result.findings.push(finding);
@@ -345,6 +369,70 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
     result
 }
 
+/// Rules about the transaction rather than one statement: each reports once per transaction,
+/// on the first statement it found, listing the lines of the others.
+pub const PER_TRANSACTION: &[&str] = &["SG116", "SG117"];
+
+/// Merges the findings of each [`PER_TRANSACTION`] rule within one transaction into the first
+/// one, whose message then names the lines of the other statements. Findings an `allow`
+/// suppressed are gone already, so a grouped finding lists only the statements not allowed.
+fn group_per_transaction(
+    raw: Vec<(&'static str, Hit, Range<usize>, usize)>,
+    text: &str,
+    first_line: usize,
+) -> Vec<(&'static str, Hit, Range<usize>)> {
+    // (code, txn) -> index in `out` and the other statements' starts.
+    let mut groups: HashMap<(&'static str, usize), (usize, Vec<usize>)> = HashMap::new();
+    let mut out: Vec<(&'static str, Hit, Range<usize>)> = Vec::new();
+    for (code, hit, span, txn) in raw {
+        if PER_TRANSACTION.contains(&code) {
+            if let Some((_, others)) = groups.get_mut(&(code, txn)) {
+                others.push(span.start);
+                continue;
+            }
+            groups.insert((code, txn), (out.len(), Vec::new()));
+        }
+        out.push((code, hit, span));
+    }
+    let mut grouped: Vec<(usize, Vec<usize>)> = groups
+        .into_values()
+        .filter(|(_, others)| !others.is_empty())
+        .collect();
+    grouped.sort_unstable();
+    let lines = Lines::new(text);
+    for (at, others) in grouped {
+        let numbers: Vec<String> = others
+            .iter()
+            .map(|&start| (first_line + lines.line(start) - 1).to_string())
+            .collect();
+        let shown = numbers.len().min(rules::prelude::LISTED);
+        let mut list = numbers[..shown].join(", ");
+        if numbers.len() > shown {
+            list.push_str(&format!(" and {} more", numbers.len() - shown));
+        }
+        let (verb, noun, lines) = if numbers.len() == 1 {
+            ("does", "statement", "line")
+        } else {
+            ("do", "statements", "lines")
+        };
+        out[at].1.message.push_str(&format!(
+            "; so {verb} {} more {noun} of this transaction ({lines} {list})",
+            numbers.len()
+        ));
+    }
+    out
+}
+
+/// The clause a rule pointed at, within its statement; the statement without one.
+fn clause_span(hit: &Hit, statement: &Range<usize>) -> Range<usize> {
+    match &hit.clause {
+        Some(at) if statement.start + at.end <= statement.end && at.start <= at.end => {
+            statement.start + at.start..statement.start + at.end
+        }
+        _ => statement.clone(),
+    }
+}
+
 /// The directive's comment on its line, for underlining.
 fn directive_span(text: &str, offset: usize) -> Range<usize> {
     let line = &text[offset.min(text.len())..];
@@ -365,7 +453,12 @@ fn finding(
     Finding {
         code,
         name: rule.name,
-        severity: options.severity.get(code).copied().unwrap_or(rule.severity),
+        severity: options
+            .severity
+            .get(code)
+            .copied()
+            .or(hit.severity)
+            .unwrap_or(rule.severity),
         message: hit.message,
         help: hit.help,
         statement: span.clone(),

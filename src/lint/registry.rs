@@ -176,7 +176,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG118",
         "backfill-in-ddl-transaction",
-        Warning,
+        Error,
         backfill_in_ddl_transaction,
         "UPDATE/DELETE of every row in the same transaction as DDL"
     ),
@@ -190,21 +190,21 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG120",
         "detach-partition-not-concurrent",
-        Error,
+        Warning,
         detach_partition_not_concurrent,
         "DETACH PARTITION without CONCURRENTLY"
     ),
     rule!(
         "SG121",
         "refresh-materialized-view-not-concurrent",
-        Warning,
+        Error,
         refresh_materialized_view_not_concurrent,
         "REFRESH MATERIALIZED VIEW without CONCURRENTLY"
     ),
     rule!(
         "SG122",
         "alter-domain-add-check",
-        Warning,
+        Error,
         alter_domain_add_check,
         "ALTER DOMAIN ... ADD CHECK without NOT VALID"
     ),
@@ -218,12 +218,19 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG124",
         "attach-partition-before-pg12",
-        Warning,
+        Error,
         attach_partition_before_pg12,
         "ATTACH PARTITION locks the parent before PostgreSQL 12"
     ),
     rule!(
         "SG125",
+        "update-without-where",
+        Error,
+        update_without_where,
+        "UPDATE without WHERE locks every row for the whole backfill"
+    ),
+    rule!(
+        "SG126",
         "index-on-only-parent",
         Warning,
         index_on_only_parent,
@@ -274,7 +281,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG207",
         "drop-default-on-not-null",
-        Warning,
+        Error,
         drop_default_on_not_null,
         "DROP DEFAULT breaks inserts that rely on it"
     ),
@@ -288,14 +295,14 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG209",
         "revoke-privileges",
-        Warning,
+        Error,
         revoke_privileges,
         "REVOKE breaks running code that needs the privilege"
     ),
     rule!(
         "SG210",
         "enable-rls-without-policy",
-        Warning,
+        Error,
         enable_rls_without_policy,
         "ENABLE ROW LEVEL SECURITY without a policy"
     ),
@@ -305,6 +312,13 @@ pub static RULES: &[Rule] = &[
         Warning,
         drop_not_null,
         "DROP NOT NULL lets NULLs reach code that does not expect them"
+    ),
+    rule!(
+        "SG212",
+        "rename-constraint",
+        Warning,
+        rename_constraint,
+        "RENAME CONSTRAINT breaks code that names the constraint"
     ),
     rule!(
         "SG301",

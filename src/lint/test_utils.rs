@@ -67,3 +67,32 @@ pub fn assert_understood(sql: &str) {
         report::render_text("migration.sql", sql, &result.findings, false)
     );
 }
+
+/// Lints `scripts` as one run of released migrations, in order, on PostgreSQL `pg`, and
+/// returns the last script's findings of rule `code`: the earlier scripts' tables are old
+/// there, with their columns known.
+pub fn lint_history(code: &str, scripts: &[&str], pg: u32) -> Vec<super::Finding> {
+    let options = Options {
+        postgres_version: pg,
+        ..Options::default()
+    };
+    let mut run = RunState::default();
+    let mut last = ScriptResult::default();
+    for sql in scripts {
+        let (directives, settings) = directives::parse(sql, 1).expect("test directives parse");
+        last = lint_script(
+            Input {
+                text: sql,
+                first_line: 1,
+                directives: &directives,
+                settings: &settings,
+                unreleased: false,
+                edited_since: None,
+            },
+            &options,
+            &mut run,
+        );
+    }
+    last.findings.retain(|f| f.code == code);
+    last.findings
+}

@@ -334,10 +334,14 @@ impl Listing {
         if let Some(file) = slot.file.diesel_name() {
             path.push(file);
         }
+        let autocommit = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(super::layout::autocommit_file_name);
         ScriptRef {
             path,
             section: slot.section,
-            layout_no_transaction: slot.no_transaction,
+            layout_no_transaction: slot.no_transaction || autocommit,
         }
     }
 

@@ -121,6 +121,14 @@ pub(super) fn split_diesel_dir(dir_name: &str) -> Option<(&str, &str)> {
     Some((version, name))
 }
 
+/// pop's (ory/pop, ory/x popx) marker for a migration that runs without a transaction: the
+/// file name `<version>_<name>[.<dialect>].autocommit.up.sql` (or `.down.sql`).
+pub fn autocommit_file_name(file_name: &str) -> bool {
+    [".autocommit.up.sql", ".autocommit.down.sql"]
+        .iter()
+        .any(|suffix| file_name.len() > suffix.len() && file_name.ends_with(suffix))
+}
+
 /// One `-- migrate:` section of a dbmate file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct DbmateSection {
@@ -182,6 +190,26 @@ pub(super) fn dbmate_sections(text: &str) -> DbmateSections {
         }
     }
     sections
+}
+
+#[cfg(test)]
+mod autocommit_tests {
+    use super::autocommit_file_name;
+
+    #[test]
+    fn pop_autocommit_names_are_recognised() {
+        assert!(autocommit_file_name(
+            "20210410000000000000_name.autocommit.up.sql"
+        ));
+        assert!(autocommit_file_name(
+            "20210410000000000000_name.postgres.autocommit.down.sql"
+        ));
+        assert!(!autocommit_file_name("20210410000000000000_name.up.sql"));
+        assert!(!autocommit_file_name(
+            "20210410000000000000_autocommit.up.sql"
+        ));
+        assert!(!autocommit_file_name("up.sql"));
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use directives::{Directive, DirectiveKind, ScriptSettings};
 pub use discover::{
     Checked, LINT_WINDOW, Listing, Windows, discover, discover_as, scan_as, scan_windows,
 };
-pub use layout::Layout;
+pub use layout::{Layout, autocommit_file_name};
 pub use new::{NewMigration, create_new};
 pub use version::Version;
 

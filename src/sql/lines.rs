@@ -37,6 +37,11 @@ impl<'a> Lines<'a> {
         }
     }
 
+    /// The 1-based line of byte `offset`, by a binary search (the last place is kept).
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+
     /// 1-based line and 1-based character column of byte `offset` (a character boundary;
     /// past the end means the end).
     pub fn position(&mut self, offset: usize) -> (usize, usize) {

@@ -463,6 +463,97 @@ fn a_directory_larger_than_a_window_is_checked_whole_then_linted_in_order() {
     assert_eq!(output.code, 1, "{}", output.stdout);
 }
 
+/// The set's first migration tells the run the columns' types, so the second's type changes
+/// are judged from them: the widening is quiet, the char -> varchar rewrite an error, and the
+/// change of a column the run never saw a warning that names what is missing.
+#[test]
+fn type_changes_are_judged_from_the_types_earlier_migrations_gave() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("1_orders.up.sql"),
+        "CREATE TABLE orders (id bigint, code char(8), tag varchar(20));\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("2_types.up.sql"),
+        "SET lock_timeout = '2s';\n\
+         ALTER TABLE orders ALTER COLUMN tag TYPE varchar(40);\n\
+         ALTER TABLE orders ALTER COLUMN code TYPE varchar(8);\n\
+         ALTER TABLE users ALTER COLUMN bio TYPE text;\n",
+    )
+    .unwrap();
+    let output = stagegate(
+        tmp.path(),
+        &["lint", "--format", "json", tmp.path().to_str().unwrap()],
+    );
+    assert_eq!(output.code, 1, "{}", output.stdout);
+    let report = json(&output);
+    let sg109: Vec<(u64, &str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "SG109")
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["severity"].as_str().unwrap(),
+                f["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sg109.len(), 2, "{sg109:#?}");
+    assert_eq!((sg109[0].0, sg109[0].1), (3, "error"), "{sg109:#?}");
+    assert!(
+        sg109[0].2.contains("from char(8) to varchar(8) rewrites"),
+        "{sg109:#?}"
+    );
+    assert_eq!((sg109[1].0, sg109[1].1), (4, "warning"), "{sg109:#?}");
+    assert!(sg109[1].2.contains("current type is unknown"), "{sg109:#?}");
+}
+
+/// One finding per transaction for the lock-timeout rule, naming the other statements'
+/// lines; an allow on the first statement moves it to the next, and the file-wide allow
+/// silences it.
+#[test]
+fn lock_timeout_is_reported_once_per_transaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("m.sql");
+    let statements = "ALTER TABLE orders ADD COLUMN a text;\nALTER TABLE orders ADD COLUMN b text;\nALTER TABLE users ADD COLUMN c text;\n";
+    let sg116 = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        let output = stagegate(
+            tmp.path(),
+            &["lint", "--format", "json", file.to_str().unwrap()],
+        );
+        json(&output)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "SG116")
+            .map(|f| {
+                (
+                    f["line"].as_u64().unwrap(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let found = sg116(statements);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, 1);
+    assert!(found[0].1.ends_with("(lines 2, 3)"), "{found:#?}");
+    let found = sg116(&format!(
+        "-- stagegate:allow SG116 -- new column\n{statements}"
+    ));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, 3);
+    assert!(found[0].1.ends_with("(line 4)"), "{found:#?}");
+    let found = sg116(&format!(
+        "-- stagegate:allow-file SG116 -- brief locks\n{statements}"
+    ));
+    assert!(found.is_empty(), "{found:#?}");
+}
+
 /// The real-world-like history (functions, triggers, views, enums, extensions, DO blocks)
 /// holds no text PostgreSQL rejects and no dynamic SQL: none of it may be reported as such.
 #[test]

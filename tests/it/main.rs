@@ -9,6 +9,7 @@ mod down;
 mod faults;
 mod gates;
 mod harness;
+mod hazards;
 mod layouts;
 mod lint;
 mod lint_ci;

@@ -1366,3 +1366,51 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     );
     assert_eq!(tables(&p), ["a", "b"]);
 }
+
+/// pop's `.autocommit.` file names mark a migration that runs without a transaction: the
+/// runner applies its CREATE INDEX CONCURRENTLY outside one and records it so, and lint
+/// reads the marker too, in the set and for the file on its own.
+#[test]
+fn pop_autocommit_migrations_run_without_a_transaction() {
+    let p = Project::new("");
+    p.write(
+        "20210410000000000000_orders.up.sql",
+        "CREATE TABLE orders (id bigint, total int);\n",
+    );
+    let index = "20210411000000000000_orders_total.autocommit.up.sql";
+    p.write(
+        index,
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_total ON orders (total);\n",
+    );
+    let out = p.apply();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        p.scalar(
+            "SELECT string_agg(no_transaction::text, ',' ORDER BY version) FROM stagegate.migrations"
+        ),
+        Some("false,true".to_string())
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM pg_indexes WHERE indexname = 'orders_total'"),
+        Some("1".to_string())
+    );
+    let path = p.migrations().join(index);
+    for target in [p.migrations(), path] {
+        let out = p.run(&["lint", "--format", "json", target.to_str().unwrap()]);
+        assert!(!out.stdout.contains("SG501"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("\"version\""),
+            "{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    // The same file without the marker runs in a transaction, which CONCURRENTLY refuses.
+    std::fs::write(
+        p.dir.path().join("plain.up.sql"),
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_total ON orders (total);\n",
+    )
+    .unwrap();
+    let out = p.run(&["lint", "plain.up.sql"]);
+    assert!(out.stdout.contains("SG501"), "{}", out.stdout);
+}

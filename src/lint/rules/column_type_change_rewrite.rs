@@ -1,57 +1,165 @@
 //! # SG109 column-type-change-rewrite
 //!
 //! ## What it does
-//! Flags `ALTER COLUMN ... TYPE` changes that rewrite the table. Changes that may be binary-
-//! coercible when the old type is unknown (to `text`, `varchar`, `numeric`) are not reported;
-//! when the old type is known, varchar widening, varchar -> text and numeric precision
-//! increases are recognised as free.
+//! Flags `ALTER COLUMN ... TYPE` on an existing table unless the change is known to be free.
+//! The column's current type is known when the migrations linted created or changed it.
+//!
+//! - Known and binary-coercible — the same type, varchar widening (`varchar(n)` to
+//!   `varchar(m)`, m >= n), `varchar` to `text` and `text` to unbounded `varchar`, numeric
+//!   precision increases, `cidr` to `inet` — is quiet.
+//! - Known and not binary-coercible is an error: `char(n)` to `varchar` or `text` (measured:
+//!   the table and every index are rewritten), `text` to `varchar(n)` and varchar shrinking
+//!   (rewrite, and the statement fails if a value no longer fits), int to bigint, any `USING`.
+//! - Unknown (the table comes from before the linted migrations) is a warning when some
+//!   source type would make the change free (a target of `varchar`, `text`, `numeric`,
+//!   `inet`, or a type the run does not know): the message says which fact is missing. A
+//!   target that no other type reaches for free (bigint, integer, timestamptz, ...) is an
+//!   error either way.
+//! - `timestamp` to `timestamptz` (or back) rewrites the table unless the session's TimeZone
+//!   is UTC, which the linter knows only from a `SET TimeZone = 'UTC'` (or `SET TIME ZONE
+//!   'UTC'`; `SET LOCAL` inside the same transaction) earlier in the file on PostgreSQL >= 12.
+//!   With it the table is not rewritten but every index on the column is rebuilt while the
+//!   ACCESS EXCLUSIVE lock is held (measured on PostgreSQL 15: the table's storage is kept, the
+//!   column's index gets new storage, the table is scanned once): a warning, since the build
+//!   takes a time that grows with the table only when the column is indexed, which the
+//!   linter does not know. Without the SET it is an error: the server's default TimeZone is
+//!   not something a migration file shows.
 //!
 //! ## Why is this bad?
-//! A type change that is not binary-coercible (int -> bigint, text -> integer, any `USING`
-//! expression) rewrites the table and rebuilds every index under an ACCESS EXCLUSIVE lock,
-//! blocking reads and writes for the whole copy.
+//! A type change that is not binary-coercible rewrites the table and rebuilds every index
+//! under an ACCESS EXCLUSIVE lock, blocking reads and writes for the whole copy.
 //!
 //! ## Example
 //! ```sql
 //! ALTER TABLE orders ALTER COLUMN id TYPE bigint;
+//! ALTER TABLE orders ALTER COLUMN code TYPE varchar(20); -- code was char(20)
 //! ```
 //!
 //! ## Use instead
 //! ```sql
 //! -- add a new column, keep it in sync with a trigger, backfill in batches,
-//! -- build its indexes CONCURRENTLY, then swap the columns in one short transaction
+//! -- build its indexes CONCURRENTLY, then swap the columns in one short transaction;
+//! -- for timestamp -> timestamptz on PostgreSQL >= 12:
+//! SET TimeZone = 'UTC';
+//! ALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;
 //! ```
 
 use super::prelude::*;
+use crate::lint::Severity;
+
+const REMEDY: &str = "add a new column, backfill it in batches and switch over; only the same type, varchar widening, varchar -> text and numeric precision increases are free";
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
-    if let Change::AlterColumnType {
+    let Change::AlterColumnType {
         table,
         column,
         to,
         using,
     } = change
-        && !ctx.is_new(table)
-    {
-        let rewrites = match ctx.run.column(table, column) {
-            Some(known) => known.ty.change_to(to, *using) != TypeChange::Free,
-            None => *using || !to.may_be_free_target(),
+    else {
+        return;
+    };
+    if ctx.is_new(table) {
+        return;
+    }
+    let known = ctx.run.column(table, column);
+    let from = known.and_then(|k| k.ty.builtin());
+    let timestamps = |from: &ColumnType| {
+        matches!(
+            (from, to),
+            (ColumnType::Timestamp, ColumnType::Timestamptz)
+                | (ColumnType::Timestamptz, ColumnType::Timestamp)
+        )
+    };
+    // timestamp <-> timestamptz: known, or the likely source when the type is unknown.
+    let zone_change = !*using
+        && match &from {
+            Some(from) => timestamps(from),
+            None => {
+                known.is_none() && matches!(to, ColumnType::Timestamp | ColumnType::Timestamptz)
+            }
         };
-        if rewrites {
-            out.push(Hit::new(
+    if zone_change && ctx.pg >= 12 && ctx.file.utc_time_zone {
+        out.push(
+            Hit::new(
                 format!(
-                    "changing `{table}`.`{column}` to {} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes",
+                    "changing `{table}`.`{column}` to {} in TimeZone UTC keeps the table but rebuilds every index on `{column}` under an ACCESS EXCLUSIVE lock, blocking reads and writes while they build",
                     to.label()
                 ),
-                "add a new column, backfill it in batches and switch over; only varchar widening, varchar -> text and numeric precision increases are free",
-            ).at(ctx.clause(&["ALTER"], Some(column))));
+                "if `{column}` is indexed on a large table, build a new column's indexes CONCURRENTLY and swap instead; otherwise allow this finding",
+            )
+            .at(Severity::Warning)
+            .on(ctx.clause(&["ALTER"], Some(column))),
+        );
+        return;
+    }
+    let cost = known.map(|k| k.ty.change_to(to, *using));
+    match cost {
+        Some(TypeChange::Free) => {}
+        Some(cost) => {
+            let from = from.map_or_else(|| "its type".to_string(), |f| f.label());
+            let fit = if cost == TypeChange::Narrowing {
+                ", and fails if a value no longer fits"
+            } else {
+                ""
+            };
+            let help = if zone_change {
+                if ctx.pg >= 12 {
+                    "SET TimeZone = 'UTC' earlier in the migration: then only the column's indexes are rebuilt".to_string()
+                } else {
+                    format!("on PostgreSQL < 12 this always rewrites: {REMEDY}")
+                }
+            } else {
+                REMEDY.to_string()
+            };
+            out.push(Hit::new(
+                format!(
+                    "changing `{table}`.`{column}` from {from} to {} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes{fit}",
+                    to.label()
+                ),
+                help,
+            ).on(ctx.clause(&["ALTER"], Some(column))));
         }
+        None if *using || !to.may_be_free_target() => out.push(Hit::new(
+            format!(
+                "changing `{table}`.`{column}` to {}{} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes",
+                to.label(),
+                if *using { " with USING" } else { "" }
+            ),
+            if zone_change && ctx.pg >= 12 {
+                format!("from timestamp, SET TimeZone = 'UTC' earlier in the migration: then only the column's indexes are rebuilt; otherwise {REMEDY}")
+            } else {
+                REMEDY.to_string()
+            },
+        ).on(ctx.clause(&["ALTER"], Some(column)))),
+        None => out.push(
+            Hit::new(
+                format!(
+                    "changing `{table}`.`{column}` to {} may rewrite the table and its indexes under an ACCESS EXCLUSIVE lock: its current type is unknown to this run (the table was not created by the migrations linted)",
+                    to.label()
+                ),
+                format!("free only from a type it is binary-coercible from (varchar(n) widened, varchar -> text, numeric precision up): check the column's type; otherwise {REMEDY}"),
+            )
+            .at(Severity::Warning)
+            .on(ctx.clause(&["ALTER"], Some(column))),
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::test_utils::{lint_errors_pg, lint_ok_pg};
+    use crate::lint::Severity;
+    use crate::lint::test_utils::{assert_understood, lint_errors_pg, lint_history, lint_ok_pg};
+
+    const ORDERS: &str = "CREATE TABLE orders (id int, code char(20), note text, tag varchar(20), total numeric(10, 2), created_at timestamp, kind mood);";
+
+    /// The last script's SG109 findings, the table created by a released first script.
+    fn after_create(sql: &str, pg: u32) -> Vec<(Severity, String)> {
+        lint_history("SG109", &[ORDERS, sql], pg)
+            .into_iter()
+            .map(|f| (f.severity, f.message))
+            .collect()
+    }
 
     #[test]
     fn fires() {
@@ -63,20 +171,125 @@ mod tests {
     }
 
     #[test]
+    fn known_rewrites_are_errors() {
+        for sql in [
+            "ALTER TABLE orders ALTER COLUMN id TYPE bigint;",
+            "ALTER TABLE orders ALTER COLUMN code TYPE varchar(20);",
+            "ALTER TABLE orders ALTER COLUMN code TYPE varchar;",
+            "ALTER TABLE orders ALTER COLUMN code TYPE text;",
+            "ALTER TABLE orders ALTER COLUMN note TYPE varchar(200);",
+            "ALTER TABLE orders ALTER COLUMN tag TYPE varchar(10);",
+            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 4);",
+            "ALTER TABLE orders ALTER COLUMN note TYPE text USING trim(note);",
+            "ALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+            "SET TimeZone = 'Europe/Paris';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+        ] {
+            let found = after_create(sql, 15);
+            assert_eq!(found.len(), 1, "{sql}: {found:?}");
+            assert_eq!(found[0].0, Severity::Error, "{sql}: {found:?}");
+            assert!(
+                found[0].1.contains("rewrites the table"),
+                "{sql}: {found:?}"
+            );
+        }
+        let shrink = after_create("ALTER TABLE orders ALTER COLUMN tag TYPE varchar(10);", 15);
+        assert!(
+            shrink[0].1.contains("from varchar(20) to varchar(10)"),
+            "{shrink:?}"
+        );
+        assert!(
+            shrink[0].1.contains("fails if a value no longer fits"),
+            "{shrink:?}"
+        );
+    }
+
+    #[test]
+    fn known_free_changes_are_quiet() {
+        for sql in [
+            "ALTER TABLE orders ALTER COLUMN tag TYPE varchar(40);",
+            "ALTER TABLE orders ALTER COLUMN tag TYPE varchar(20);",
+            "ALTER TABLE orders ALTER COLUMN tag TYPE text;",
+            "ALTER TABLE orders ALTER COLUMN note TYPE varchar;",
+            "ALTER TABLE orders ALTER COLUMN note TYPE text;",
+            "ALTER TABLE orders ALTER COLUMN id TYPE integer;",
+            "ALTER TABLE orders ALTER COLUMN kind TYPE mood;",
+            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2);",
+            "ALTER TABLE orders ALTER COLUMN created_at TYPE timestamp;",
+        ] {
+            assert_understood(sql);
+            assert_eq!(after_create(sql, 15), [], "{sql}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_source_type_is_a_possible_rewrite() {
+        for sql in [
+            "ALTER TABLE orders ALTER COLUMN note TYPE varchar(200);",
+            "ALTER TABLE orders ALTER COLUMN note TYPE text;",
+            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(14, 2);",
+        ] {
+            let found = lint_history("SG109", &[sql], 15);
+            assert_eq!(found.len(), 1, "{sql}");
+            assert_eq!(found[0].severity, Severity::Warning, "{sql}");
+            assert!(
+                found[0].message.contains("current type is unknown"),
+                "{sql}"
+            );
+        }
+        let found = lint_history(
+            "SG109",
+            &["ALTER TABLE orders ALTER COLUMN id TYPE bigint;"],
+            15,
+        );
+        assert_eq!(found[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn timestamp_to_timestamptz_in_utc_rebuilds_only_the_indexes() {
+        for sql in [
+            "SET TimeZone = 'UTC';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+            "SET TIME ZONE 'Etc/UTC';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+            "BEGIN;\nSET LOCAL timezone TO 'utc';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;\nCOMMIT;",
+        ] {
+            let found = after_create(sql, 15);
+            assert_eq!(found.len(), 1, "{sql}");
+            assert_eq!(found[0].0, Severity::Warning, "{sql}");
+            assert!(
+                found[0]
+                    .1
+                    .contains("keeps the table but rebuilds every index"),
+                "{sql}"
+            );
+            // The table's type is unknown: the same.
+            let alone = lint_history("SG109", &[sql], 15);
+            assert_eq!(alone[0].severity, Severity::Warning, "{sql}");
+        }
+        // Before PostgreSQL 12, and after the SET LOCAL's transaction ended: a rewrite.
+        for (sql, pg) in [
+            (
+                "SET TimeZone = 'UTC';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+                11,
+            ),
+            (
+                "BEGIN;\nSET LOCAL TimeZone = 'UTC';\nCOMMIT;\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+                15,
+            ),
+            (
+                "SET TimeZone = 'UTC';\nSET TimeZone = 'America/Chicago';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
+                15,
+            ),
+        ] {
+            let found = after_create(sql, pg);
+            assert_eq!(found.len(), 1, "{sql}");
+            assert_eq!(found[0].0, Severity::Error, "{sql}");
+        }
+    }
+
+    #[test]
     fn quiet() {
         lint_ok_pg(
             "SG109",
-            "ALTER TABLE orders ALTER COLUMN note TYPE varchar(200);",
-            15,
-        );
-        lint_ok_pg(
-            "SG109",
-            "ALTER TABLE orders ALTER COLUMN note TYPE text;",
-            15,
-        );
-        lint_ok_pg(
-            "SG109",
-            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(14, 2);",
+            "CREATE TABLE orders (id int);\nALTER TABLE orders ALTER COLUMN id TYPE bigint;",
             15,
         );
     }

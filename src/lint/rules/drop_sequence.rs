@@ -2,6 +2,8 @@
 //!
 //! ## What it does
 //! Flags `DROP SEQUENCE` of a sequence that existed before the run.
+//! A sequence the same file creates again is still reported: the new one starts over, so
+//! the keys it hands out repeat the old ones.
 //!
 //! ## Why is this bad?
 //! Column defaults that call `nextval()` on it fail, so INSERTs fail; the current value is

@@ -1,7 +1,8 @@
 //! # SG301 drop-table
 //!
 //! ## What it does
-//! Flags `DROP TABLE` of a table that existed before the run.
+//! Flags `DROP TABLE` of a table that existed before the run, also when the same file creates
+//! it again: the new table is empty, so the rows are lost all the same.
 //!
 //! ## Why is this bad?
 //! The data is gone, running code that queries the table fails, and dropping a table that
@@ -41,6 +42,15 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
 #[cfg(test)]
 mod tests {
     use crate::lint::test_utils::{lint_errors_pg, lint_ok_pg};
+
+    #[test]
+    fn fires_when_the_table_is_created_again() {
+        super::super::super::test_utils::lint_errors_pg(
+            "SG301",
+            "DROP TABLE legacy_sessions;\nCREATE TABLE legacy_sessions (id bigint);",
+            15,
+        );
+    }
 
     #[test]
     fn fires() {

@@ -1,4 +1,4 @@
-//! # SG125 index-on-only-parent
+//! # SG126 index-on-only-parent
 //!
 //! ## What it does
 //! Reports `CREATE INDEX ... ON ONLY t` on a table that existed before this lint run.
@@ -37,7 +37,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("CREATE INDEX ON ONLY `{table}` builds no index on its partitions: the new index stays invalid (unused, enforcing nothing) until an index of every partition is attached; if `{table}` is not partitioned, the build blocks writes (SHARE lock)"),
             "build each partition's index with CREATE INDEX CONCURRENTLY, then ALTER INDEX <this index> ATTACH PARTITION <partition index> for each one",
-        ).at(ctx.index_head(table)));
+        ).on(ctx.index_head(table)));
     }
 }
 
@@ -48,7 +48,7 @@ mod tests {
     #[test]
     fn fires() {
         insta::assert_snapshot!(lint_errors_pg(
-            "SG125",
+            "SG126",
             "CREATE INDEX events_user_idx ON ONLY events (user_id);",
             15
         ));
@@ -63,12 +63,12 @@ mod tests {
     #[test]
     fn quiet() {
         lint_ok_pg(
-            "SG125",
+            "SG126",
             "CREATE TABLE events (id bigint, user_id bigint) PARTITION BY RANGE (id);\nCREATE INDEX events_user_idx ON ONLY events (user_id);",
             15,
         );
         lint_ok_pg(
-            "SG125",
+            "SG126",
             "CREATE INDEX events_user_idx ON events (user_id);",
             15,
         );

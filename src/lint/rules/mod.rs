@@ -46,6 +46,7 @@ pub mod prefer_text_over_varchar;
 pub mod prefer_timestamptz;
 pub mod refresh_materialized_view_not_concurrent;
 pub mod rename_column;
+pub mod rename_constraint;
 pub mod rename_enum_value;
 pub mod rename_schema;
 pub mod rename_table;
@@ -66,6 +67,7 @@ pub mod unknown_command;
 pub mod unknown_rule_in_allow;
 pub mod unrecognised_statement;
 pub mod unused_allow_directive;
+pub mod update_without_where;
 
 /// What every rule file needs.
 pub(crate) mod prelude {

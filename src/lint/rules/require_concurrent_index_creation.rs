@@ -36,7 +36,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 ),
                 "use CREATE INDEX CONCURRENTLY in a migration marked `-- stagegate:no-transaction`",
             )
-            .at(ctx.index_head(table)),
+            .on(ctx.index_head(table)),
         );
     }
 }

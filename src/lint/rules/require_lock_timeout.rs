@@ -1,10 +1,17 @@
 //! # SG116 require-lock-timeout
 //!
 //! ## What it does
-//! Flags the first statement of a file that takes a lock blocking reads or writes of an
-//! existing table when no lock_timeout is in force: no `SET lock_timeout` earlier in the file,
-//! no `-- stagegate:lock-timeout` directive, and no `lock_timeout` configured for the
-//! environment given with `--env`.
+//! Flags statements that take a lock blocking reads or writes of an existing table when no
+//! lock_timeout is in force: no `SET lock_timeout` earlier in the file, no
+//! `-- stagegate:lock-timeout` directive, and no `lock_timeout` configured for the environment
+//! given with `--env`.
+//!
+//! It reports once per transaction: on the first such statement, with the lines of the
+//! others in the message. A migration that runs in one transaction gets one finding; in a
+//! no-transaction migration each statement outside `BEGIN ... COMMIT` is a transaction of
+//! its own and is reported on its own. An `allow` directive covers the statement after it:
+//! allowing the first statement moves the finding to the next one not allowed; an
+//! `allow-file` covers them all.
 //!
 //! ## Why is this bad?
 //! Locks are granted in queue order. While the DDL waits for a long-running transaction to
@@ -26,7 +33,7 @@
 use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
-    if ctx.file.lock_timeout_set || ctx.file.blocking_lock_taken {
+    if ctx.file.lock_timeout_set {
         return;
     }
     if let Some(lock) = locks(change, ctx.pg)
@@ -56,6 +63,53 @@ mod tests {
             "ALTER TABLE orders ADD COLUMN note text;",
             15
         ));
+    }
+
+    #[test]
+    fn reports_once_per_transaction_with_the_other_lines() {
+        let sql = "ALTER TABLE orders ADD COLUMN a text;\nALTER TABLE orders ADD COLUMN b text;\nALTER TABLE users ADD COLUMN c text;";
+        let result = crate::lint::test_utils::lint_sql(sql, 15);
+        let mine: Vec<_> = result
+            .findings
+            .iter()
+            .filter(|f| f.code == "SG116")
+            .collect();
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        assert_eq!(mine[0].line, 1);
+        assert!(
+            mine[0]
+                .message
+                .ends_with("; so do 2 more statements of this transaction (lines 2, 3)"),
+            "{}",
+            mine[0].message
+        );
+        // Allowing the first statement moves the finding to the second.
+        let allowed = format!("-- stagegate:allow SG116 -- a new column\n{sql}");
+        let result = crate::lint::test_utils::lint_sql(&allowed, 15);
+        let mine: Vec<_> = result
+            .findings
+            .iter()
+            .filter(|f| f.code == "SG116")
+            .collect();
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        assert_eq!(mine[0].line, 3);
+        assert!(
+            mine[0]
+                .message
+                .ends_with("; so does 1 more statement of this transaction (line 4)"),
+            "{}",
+            mine[0].message
+        );
+        // Without a transaction, each statement is its own; a transaction block is one.
+        let sql = "-- stagegate:no-transaction\nALTER TABLE orders ADD COLUMN a text;\nALTER TABLE orders ADD COLUMN b text;\nBEGIN;\nALTER TABLE orders ADD COLUMN c text;\nALTER TABLE orders ADD COLUMN d text;\nCOMMIT;";
+        let result = crate::lint::test_utils::lint_sql(sql, 15);
+        let lines: Vec<usize> = result
+            .findings
+            .iter()
+            .filter(|f| f.code == "SG116")
+            .map(|f| f.line)
+            .collect();
+        assert_eq!(lines, [2, 3, 5], "{:?}", result.findings);
     }
 
     #[test]

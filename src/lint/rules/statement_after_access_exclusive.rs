@@ -4,6 +4,10 @@
 //! Flags a statement that scans, rewrites or locks another table while an earlier statement of
 //! the same transaction still holds an ACCESS EXCLUSIVE lock on an existing table.
 //!
+//! It reports once per transaction: on the first such statement, with the lines of the
+//! others in the message (an `allow` before a statement leaves it out of the list; allowing
+//! the first moves the finding to the next one).
+//!
 //! ## Why is this bad?
 //! Locks are held until the transaction ends. Whatever runs after an ACCESS EXCLUSIVE lock
 //! extends the time during which nobody can read or write that table.
@@ -58,6 +62,34 @@ mod tests {
             "ALTER TABLE orders ADD COLUMN note text;\nCREATE INDEX invoices_created_idx ON invoices (created_at);",
             15
         ));
+    }
+
+    #[test]
+    fn reports_once_per_transaction_with_the_other_lines() {
+        let sql = "ALTER TABLE orders ADD COLUMN note text;\nCREATE INDEX a ON invoices (a);\nCREATE INDEX b ON invoices (b);\nCREATE INDEX c ON invoices (c);\nCOMMIT;\nBEGIN;\nALTER TABLE orders ADD COLUMN tag text;\nCREATE INDEX d ON invoices (d);\nCOMMIT;";
+        let result = crate::lint::test_utils::lint_sql(sql, 15);
+        let mine: Vec<_> = result
+            .findings
+            .iter()
+            .filter(|f| f.code == "SG117")
+            .collect();
+        assert_eq!(
+            mine.iter().map(|f| f.line).collect::<Vec<_>>(),
+            [2, 8],
+            "{mine:?}"
+        );
+        assert!(
+            mine[0]
+                .message
+                .ends_with("; so do 2 more statements of this transaction (lines 3, 4)"),
+            "{}",
+            mine[0].message
+        );
+        assert!(
+            !mine[1].message.contains("more statement"),
+            "{}",
+            mine[1].message
+        );
     }
 
     #[test]
