@@ -23,6 +23,20 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Print only errors on stderr (no warnings, notes or progress); reports still go to stdout
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 900
+    )]
+    pub quiet: bool,
+
+    /// Also print which configuration, migrations and databases the run uses, on stderr
+    #[arg(long, short = 'v', global = true, display_order = 901)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -71,6 +85,32 @@ pub enum Command {
     Init(InitArgs),
     /// Create the next migration (up and down) in the layout of the migrations directory
     New(NewArgs),
+    /// Print a shell completion script (bash, zsh, fish) to stdout
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "Install:
+  bash  stagegate completions bash > ~/.local/share/bash-completion/completions/stagegate
+  zsh   stagegate completions zsh > ~/.zfunc/_stagegate   (with fpath+=~/.zfunc before compinit)
+  fish  stagegate completions fish > ~/.config/fish/completions/stagegate.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+/// Shells stagegate writes completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// bash (with the bash-completion package)
+    Bash,
+    /// zsh (a `_stagegate` file on $fpath)
+    Zsh,
+    /// fish
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,7 +132,8 @@ pub enum LintFormat {
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Files or directories to lint (default: the configured migrations directory). A directory
-    /// is read as a migration set: each migration is judged against the ones before it
+    /// is read as a migration set: each migration is judged against the ones before it. `-`
+    /// reads one script from stdin, reported as `<stdin>`
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -187,6 +228,11 @@ pub struct StatusArgs {
     /// Environment to show; repeat for several (default: every configured environment)
     #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
+
+    /// Show only migrations that are not applied, as their file is now, in every environment
+    /// shown (pending, failed, drifted, missing locally)
+    #[arg(long)]
+    pub pending: bool,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]

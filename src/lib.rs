@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod env_vars;
 pub mod exit;
 pub mod git;
+pub mod json;
 pub mod lint;
 pub mod printer;
 pub(crate) mod reversible;

@@ -4,11 +4,18 @@ use clap::Parser;
 
 use stagegate::cli::Cli;
 use stagegate::exit::{self, Outcome};
-use stagegate::printer::Printer;
+use stagegate::printer::{Printer, Verbosity};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = Printer::new(cli.color);
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let printer = Printer::new(cli.color).with_verbosity(verbosity);
     match stagegate::commands::run(cli, &printer) {
         Ok(outcome) => outcome.into(),
         Err(error) if exit::is_broken_pipe(&error) => Outcome::Success.into(),

@@ -3,6 +3,9 @@
 //! Reports go to stdout; progress, warnings and errors to stderr. Colour is decided once:
 //! `--color always|never`, else `NO_COLOR` turns it off, `CLICOLOR_FORCE` on, and otherwise
 //! only a terminal gets it.
+//!
+//! `-q` keeps only errors on stderr (warnings, notes and progress are dropped); `-v` adds
+//! [`Printer::detail`] lines (which configuration, which migrations, which database).
 
 use std::io::{IsTerminal, Write};
 
@@ -16,6 +19,20 @@ pub struct Printer {
     pub color_stdout: bool,
     /// Colour for stderr.
     pub color_stderr: bool,
+    /// How much goes to stderr besides errors.
+    pub verbosity: Verbosity,
+}
+
+/// `-q`, neither, or `-v`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Errors, warnings, notes and progress.
+    #[default]
+    Normal,
+    /// Also [`Printer::detail`] lines.
+    Verbose,
 }
 
 impl Printer {
@@ -26,7 +43,13 @@ impl Printer {
         Printer {
             color_stdout: use_color(choice, no_color, force, std::io::stdout().is_terminal()),
             color_stderr: use_color(choice, no_color, force, std::io::stderr().is_terminal()),
+            verbosity: Verbosity::Normal,
         }
+    }
+
+    /// The same printer, as quiet or verbose as asked.
+    pub fn with_verbosity(self, verbosity: Verbosity) -> Printer {
+        Printer { verbosity, ..self }
     }
 
     /// A printer that never colours (tests, files).
@@ -34,6 +57,7 @@ impl Printer {
         Printer {
             color_stdout: false,
             color_stderr: false,
+            verbosity: Verbosity::Normal,
         }
     }
 
@@ -42,18 +66,33 @@ impl Printer {
     }
 
     pub fn warning(&self, message: &str) {
-        self.tagged("warning", "1;33", message);
+        if self.verbosity > Verbosity::Quiet {
+            self.tagged("warning", "1;33", message);
+        }
     }
 
-    /// A plain line on stderr (progress, notes).
+    /// A plain line on stderr (progress, notes); dropped with `-q`.
     pub fn note(&self, message: &str) {
-        line_to_stderr(format!("{message}\n"));
+        if self.verbosity > Verbosity::Quiet {
+            line_to_stderr(format!("{message}\n"));
+        }
+    }
+
+    /// A line on stderr only with `-v`: what the run read and where it connects.
+    pub fn detail(&self, message: &str) {
+        if self.verbosity == Verbosity::Verbose {
+            line_to_stderr(format!("{message}\n"));
+        }
     }
 
     /// Redraws the progress line on stderr, only when stderr is a terminal; returns whether
     /// it did (the caller then ends it with [`Printer::progress_end`], and otherwise may
     /// print an occasional [`Printer::note`]).
     pub fn progress(&self, line: &str) -> bool {
+        if self.verbosity == Verbosity::Quiet {
+            // Neither a progress line nor the caller's occasional note.
+            return true;
+        }
         if !std::io::stderr().is_terminal() {
             return false;
         }
@@ -63,7 +102,7 @@ impl Printer {
 
     /// Clears the progress line.
     pub fn progress_end(&self) {
-        if std::io::stderr().is_terminal() {
+        if self.verbosity > Verbosity::Quiet && std::io::stderr().is_terminal() {
             line_to_stderr("\r\x1b[2K".to_string());
         }
     }

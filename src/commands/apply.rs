@@ -109,18 +109,24 @@ pub fn runs(
     environment: &str,
     head: Option<&str>,
 ) -> String {
-    let mut out = super::table::render(
+    let mut out = super::table::render_fit(
         &["version", "name", "mode", "statements", "attempts", "time"],
-        migrations.iter().map(|a| {
-            vec![
-                a.version.clone(),
-                a.name.clone(),
-                a.mode.to_string(),
-                a.statements.to_string(),
-                a.attempts.to_string(),
-                format!("{}ms", a.duration_ms),
-            ]
-        }),
+        migrations
+            .iter()
+            .map(|a| {
+                vec![
+                    a.version.clone(),
+                    a.name.clone(),
+                    a.mode.to_string(),
+                    a.statements.to_string(),
+                    a.attempts.to_string(),
+                    format!("{}ms", a.duration_ms),
+                ]
+            })
+            .collect(),
+        &[1],
+        12,
+        None,
     );
     if let Some(head) = head {
         let _ = writeln!(

@@ -74,7 +74,7 @@ pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Resu
         problems: problems.as_deref(),
     };
     let text = match args.format {
-        TableFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        TableFormat::Json => crate::json::to_string(&report)?,
         TableFormat::Table => render(&report),
     };
     super::print_report(&text)?;
@@ -114,40 +114,30 @@ fn render(report: &AuditReport<'_>) -> String {
         out.push_str("no events recorded\n");
         return out;
     }
-    out.push_str(&super::table::render(
-        &[
-            "id",
-            "at (UTC)",
-            "kind",
-            "migration",
-            "who",
-            "detail",
-            "hash",
-        ],
-        report.events.iter().map(|e| {
-            let migration = match (&e.version, &e.name) {
-                (Some(v), Some(n)) => format!("{v}_{n}"),
-                (Some(v), None) => v.clone(),
-                _ => String::new(),
-            };
-            let who = match &e.os_user {
-                Some(os) => format!("{} ({os})", e.db_user),
-                None => e.db_user.clone(),
-            };
-            let mut detail = e.detail.clone().unwrap_or_default();
-            if detail.chars().count() > 60 {
-                detail = detail.chars().take(57).collect::<String>() + "...";
-            }
-            vec![
-                e.id.to_string(),
-                super::table::date(e.at),
-                e.kind.clone(),
-                migration,
-                who,
-                detail,
-                e.hash.chars().take(19).collect(),
-            ]
-        }),
+    out.push_str(&super::table::render_fit(
+        &["id", "at (UTC)", "kind", "migration", "who", "detail"],
+        report
+            .events
+            .iter()
+            .map(|e| {
+                // The version alone, and the OS user where known, else the database user: the
+                // names, both users and each event's hash are in --format json.
+                let migration = e.version.clone().unwrap_or_default();
+                let who = e.os_user.clone().unwrap_or_else(|| e.db_user.clone());
+                let detail = e.detail.clone().unwrap_or_default();
+                vec![
+                    e.id.to_string(),
+                    super::table::date(e.at),
+                    e.kind.clone(),
+                    migration,
+                    who,
+                    detail,
+                ]
+            })
+            .collect(),
+        &[4, 5],
+        12,
+        None,
     ));
     if let Some(head) = report.head {
         out.push_str(&format!("head: {head}\n"));

@@ -85,7 +85,7 @@ pub fn create(config: &Config, args: &BackupEnvArgs, printer: &Printer) -> anyho
 #[derive(Debug, Serialize)]
 struct ListedBackup {
     event: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::json::utc")]
     at: time::OffsetDateTime,
     file: String,
     path: PathBuf,
@@ -130,13 +130,10 @@ pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyho
         })
         .collect();
     let text = match args.format {
-        TableFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "environment": env.name,
-                "backups": listed,
-            }))?
-        ),
+        TableFormat::Json => crate::json::to_string(serde_json::json!({
+            "environment": env.name,
+            "backups": listed,
+        }))?,
         TableFormat::Table => render_list(&env, &listed, connection.has_password()),
     };
     super::print_report(&text)?;
@@ -170,21 +167,28 @@ fn render_list(env: &Environment, listed: &[ListedBackup], has_password: bool) -
         out.push_str("no backups recorded\n");
         return out;
     }
-    out.push_str(&super::table::render(
+    out.push_str(&super::table::render_fit(
         &[
             "at (UTC)", "file", "size", "sha256", "on disk", "tables", "why",
         ],
-        listed.iter().map(|b| {
-            vec![
-                super::table::date(b.at),
-                b.file.clone(),
-                backup::human_size(b.size),
-                b.sha256.chars().take(19).collect(),
-                if b.present { "yes" } else { "missing" }.to_string(),
-                format!("{} ({} rows)", b.tables, b.rows),
-                b.why.clone(),
-            ]
-        }),
+        listed
+            .iter()
+            .map(|b| {
+                vec![
+                    super::table::date(b.at),
+                    b.file.clone(),
+                    backup::human_size(b.size),
+                    super::table::short_hash(&b.sha256),
+                    if b.present { "yes" } else { "missing" }.to_string(),
+                    format!("{} ({} rows)", b.tables, b.rows),
+                    b.why.clone(),
+                ]
+            })
+            .collect(),
+        // file, why: the file names are whole in the restore commands below.
+        &[1, 6],
+        12,
+        None,
     ));
     out.push_str(
         "\nto restore one into the database it was taken from (what the archive holds is \
@@ -318,7 +322,7 @@ pub fn verify(
         ok,
     };
     let text = match args.format {
-        TableFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        TableFormat::Json => crate::json::to_string(&report)?,
         TableFormat::Table => render_verify(&report),
     };
     super::print_report(&text)?;

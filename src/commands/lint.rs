@@ -21,11 +21,19 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
     let paths = targets(config, args);
+    if args.changed_since.is_some() && paths.iter().any(|p| p == Path::new("-")) {
+        anyhow::bail!("lint -: a script read from stdin has no git history for --changed-since");
+    }
     let targets = paths
         .iter()
         .map(|path| target(config, path, printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
+    // `-`: the one script read from stdin, loaded in place of a file.
+    let mut stdin = targets.iter().find_map(|target| match target {
+        Target::Stdin(text) => Some(text.clone()),
+        _ => None,
+    });
 
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -55,7 +63,12 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 change,
                 Some(FileChange::Unchanged | FileChange::LineEndings)
             );
-            let script = match load(&script_ref) {
+            let from_stdin = if script_ref.path == Path::new(STDIN_NAME) {
+                stdin.take()
+            } else {
+                None
+            };
+            let script = match load(&script_ref, from_stdin) {
                 Ok(Some(script)) => script,
                 Ok(None) => continue,
                 Err(error) => {
@@ -238,6 +251,9 @@ fn applied_versions(config: &Config, name: &str) -> anyhow::Result<HashSet<u64>>
         .collect())
 }
 
+/// The name a script read from stdin (`lint -`) is reported under.
+pub const STDIN_NAME: &str = "<stdin>";
+
 /// What to lint: the paths given, or the configured migrations directory.
 fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {
     if args.paths.is_empty() {
@@ -253,11 +269,26 @@ enum Target {
     Dir(source::Windows),
     /// A file, linted whatever its name.
     File(PathBuf),
+    /// `-`: one script read from stdin. It has no version, so, like a lone file, it counts as
+    /// released: a table it creates is new only within it.
+    Stdin(String),
 }
 
 /// Checks a path given to lint: a directory is read as a migration set and checked whole
 /// (its discovery errors come before any output, its warnings are printed once).
 fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Target> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .context("reading the script from stdin (lint -)")?;
+        let text = String::from_utf8(bytes).map_err(|error| {
+            anyhow::anyhow!(
+                "{STDIN_NAME}: not UTF-8 (first bad byte at offset {})",
+                error.utf8_error().valid_up_to()
+            )
+        })?;
+        return Ok(Target::Stdin(text));
+    }
     if path.is_dir() {
         let windows = source::scan_windows(path, config.migrations.layout, source::LINT_WINDOW)?;
         let checked = windows.check()?;
@@ -299,6 +330,13 @@ fn scripts_of(
             }));
         }
         Target::File(path) => path,
+        Target::Stdin(text) => {
+            let marker = dbmate_up_marker(&text);
+            return Box::new(std::iter::once(Ok((
+                script_ref(PathBuf::from(STDIN_NAME), marker),
+                None,
+            ))));
+        }
     };
     let version = file_version(&path);
     // A file named on the command line is linted whatever its name; a dbmate file is read
@@ -311,25 +349,32 @@ fn scripts_of(
             return Box::new(std::iter::empty());
         }
     };
-    let marker = text
-        .lines()
-        .find(|line| line.trim_start().starts_with("-- migrate:up"));
-    Box::new(std::iter::once(Ok((
-        ScriptRef {
-            section: if marker.is_some() {
-                Section::DbmateUp
-            } else {
-                Section::Whole
-            },
-            layout_no_transaction: marker.is_some_and(|m| m.contains("transaction:false"))
-                || path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(source::autocommit_file_name),
-            path,
+    let marker = dbmate_up_marker(&text);
+    Box::new(std::iter::once(Ok((script_ref(path, marker), version))))
+}
+
+/// The `-- migrate:up` line of a dbmate file, if `text` is one.
+fn dbmate_up_marker(text: &str) -> Option<&str> {
+    text.lines()
+        .find(|line| line.trim_start().starts_with("-- migrate:up"))
+}
+
+/// A lone script: a dbmate file (with its up marker) is read for its up section; dbmate's
+/// `transaction:false` and pop's `.autocommit.up.sql` name mark it no-transaction.
+fn script_ref(path: PathBuf, dbmate_up: Option<&str>) -> ScriptRef {
+    ScriptRef {
+        section: if dbmate_up.is_some() {
+            Section::DbmateUp
+        } else {
+            Section::Whole
         },
-        version,
-    ))))
+        layout_no_transaction: dbmate_up.is_some_and(|m| m.contains("transaction:false"))
+            || path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(source::autocommit_file_name),
+        path,
+    }
 }
 
 /// The version a lone file's name starts with (`20240101000000_x.up.sql`, `V3__x.sql`), or,
@@ -351,8 +396,15 @@ fn file_version(path: &Path) -> Option<Version> {
     Version::parse(digits)
 }
 
-/// Loads a script; blank scripts have nothing to lint.
-fn load(script_ref: &ScriptRef) -> Result<Option<Script>, source::SourceError> {
-    let script = script_ref.load()?;
+/// Loads a script (from `stdin` when it is the one read from there); blank scripts have
+/// nothing to lint.
+fn load(
+    script_ref: &ScriptRef,
+    stdin: Option<String>,
+) -> Result<Option<Script>, source::SourceError> {
+    let script = match stdin {
+        Some(text) => script_ref.load_from(&text)?,
+        None => script_ref.load()?,
+    };
     Ok((!script.is_blank()).then_some(script))
 }

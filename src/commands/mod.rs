@@ -4,6 +4,7 @@ mod apply;
 mod audit;
 mod backup;
 mod check_reversible;
+mod completions;
 mod down;
 mod init;
 mod lint;
@@ -27,8 +28,18 @@ use crate::printer::Printer;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
+    if printer.verbosity == crate::printer::Verbosity::Verbose {
+        // Which file the command reads; a broken one is reported by the command itself.
+        if let Ok(config) = load_config(&cli) {
+            printer.detail(&match &config.path {
+                Some(path) => format!("configuration: {}", path.display()),
+                None => "configuration: no stagegate.toml found; defaults apply".to_string(),
+            });
+        }
+    }
     let name = match &cli.command {
         Command::Init(args) => return init::run(args),
+        Command::Completions(args) => return completions::run(args),
         Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
         Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
         Command::Lint(args) => return lint::run(&load_config(&cli)?, args, printer),

@@ -49,7 +49,7 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
     })?;
     let text = match args.format {
         PlanFormat::Text => render_text(&plan),
-        PlanFormat::Json => format!("{}\n", serde_json::to_string_pretty(&plan)?),
+        PlanFormat::Json => crate::json::to_string(&plan)?,
     };
     super::print_report(&text)?;
     // A plan that apply would refuse says so with the same exit code.
@@ -87,7 +87,7 @@ pub fn render_text(plan: &Plan) -> String {
         plan.migrations.len()
     );
     if !plan.migrations.is_empty() {
-        out.push_str(&super::table::render(
+        out.push_str(&super::table::render_fit(
             &[
                 "version",
                 "name",
@@ -99,28 +99,35 @@ pub fn render_text(plan: &Plan) -> String {
                 "why",
                 "checksum",
             ],
-            plan.migrations.iter().map(|m| {
-                let statements = if m.resume_from > 0 {
-                    format!("{} (resume at {})", m.statements, m.resume_from + 1)
-                } else {
-                    m.statements.to_string()
-                };
-                vec![
-                    m.version.clone(),
-                    m.name.clone(),
-                    m.mode.to_string(),
-                    statements,
-                    format!(
-                        "lock {} / statement {}",
-                        m.lock_timeout.as_deref().unwrap_or("-"),
-                        m.statement_timeout.as_deref().unwrap_or("-")
-                    ),
-                    if m.has_verify { "yes" } else { "no" }.to_string(),
-                    m.way_back.label().to_string(),
-                    m.reason.to_string(),
-                    m.checksum.clone(),
-                ]
-            }),
+            plan.migrations
+                .iter()
+                .map(|m| {
+                    let statements = if m.resume_from > 0 {
+                        format!("{} (resume at {})", m.statements, m.resume_from + 1)
+                    } else {
+                        m.statements.to_string()
+                    };
+                    vec![
+                        m.version.clone(),
+                        m.name.clone(),
+                        m.mode.to_string(),
+                        statements,
+                        format!(
+                            "{} / {}",
+                            m.lock_timeout.as_deref().unwrap_or("-"),
+                            m.statement_timeout.as_deref().unwrap_or("-")
+                        ),
+                        if m.has_verify { "yes" } else { "no" }.to_string(),
+                        m.way_back.label().to_string(),
+                        m.reason.to_string(),
+                        super::table::short_hash(&m.checksum),
+                    ]
+                })
+                .collect(),
+            // name, down, why; --format json has them whole.
+            &[1, 6, 7],
+            8,
+            None,
         ));
     }
     if !plan.refusals.is_empty() {

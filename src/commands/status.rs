@@ -29,7 +29,9 @@ pub fn load_migrations_from(
     for warning in &set.warnings {
         printer.warning(warning);
     }
-    Ok(deploy::load_local(&set)?)
+    let local = deploy::load_local(&set)?;
+    printer.detail(&format!("migrations: {} in {}", local.len(), dir.display()));
+    Ok(local)
 }
 
 #[derive(Debug, Serialize)]
@@ -53,6 +55,54 @@ struct EnvironmentStatus {
     /// The newest recorded backup, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_backup: Option<LastBackup>,
+    /// Counts of the migrations' states here; absent when the environment was not reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<Summary>,
+}
+
+/// How many migrations are in each state in one environment (over every migration, also
+/// with --pending).
+#[derive(Debug, Clone, Default, Serialize)]
+struct Summary {
+    applied: usize,
+    pending: usize,
+    /// Failed, interrupted or part-way reverted: needs a look before apply goes on.
+    failed: usize,
+    /// Applied, but the file changed since (checksum mismatch).
+    drift: usize,
+    /// Applied here, but no file of that version exists locally.
+    missing_locally: usize,
+}
+
+impl Summary {
+    fn of(entries: &[Entry]) -> Summary {
+        let mut summary = Summary::default();
+        for entry in entries {
+            // Every state is placed here by name, so a new one (e.g. baselined rows) must
+            // choose its count.
+            match entry.state {
+                State::Applied => summary.applied += 1,
+                State::Pending => summary.pending += 1,
+                State::ChecksumMismatch => summary.drift += 1,
+                State::MissingLocally => summary.missing_locally += 1,
+                State::FailedRolledBack
+                | State::Failed
+                | State::Resolved
+                | State::Interrupted
+                | State::Reverting => summary.failed += 1,
+                // Reverted, and its file is gone: nothing is here and nothing will run.
+                State::Reverted => {}
+            }
+        }
+        summary
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} applied, {} pending, {} failed, {} drift, {} missing locally",
+            self.applied, self.pending, self.failed, self.drift, self.missing_locally
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +123,7 @@ struct BackupGate {
 
 #[derive(Debug, Clone, Serialize)]
 struct LastBackup {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::json::utc")]
     at: time::OffsetDateTime,
     file: String,
     size: u64,
@@ -124,11 +174,34 @@ struct MigrationStatus {
     environments: BTreeMap<String, Cell>,
 }
 
+/// A migration's state in one environment, or `absent`: no file of that version exists
+/// locally and this environment has no record of it (it is neither applied nor pending here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+enum CellState {
+    Known(State),
+    Absent(&'static str),
+}
+
+const ABSENT: CellState = CellState::Absent("absent");
+
+impl CellState {
+    fn label(self) -> &'static str {
+        match self {
+            CellState::Known(state) => state.label(),
+            CellState::Absent(_) => "-",
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Cell {
-    state: State,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    applied_at: Option<String>,
+    state: CellState,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::utc_option"
+    )]
+    applied_at: Option<time::OffsetDateTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recorded_checksum: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,6 +230,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut gates = BTreeMap::new();
     for name in &names {
         let env = config.environment(name)?;
+        printer.detail(&format!("{name}: reading {}", env.url.redacted()));
         gates.insert(name.clone(), Gates::of(&env));
         targets.push((name.clone(), Ok(env)));
     }
@@ -200,8 +274,13 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     invalid_indexes,
                     gates: gates.get(&name).cloned(),
                     last_backup,
+                    summary: None,
                 });
-                per_env.push((name, Some(deploy::compare(&local, &rows))));
+                let entries = deploy::compare(&local, &rows);
+                if let Some(env) = report.environments.last_mut() {
+                    env.summary = Some(Summary::of(&entries));
+                }
+                per_env.push((name, Some(entries)));
             }
             Err(error) => {
                 printer.warning(&format!("{name}: {error}"));
@@ -212,6 +291,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     invalid_indexes: Vec::new(),
                     gates: gates.get(&name).cloned(),
                     last_backup: None,
+                    summary: None,
                 });
                 per_env.push((name, None));
             }
@@ -242,7 +322,13 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             let cell = match entry {
                 Some(entry) => cell(entry),
                 None => Cell {
-                    state: State::Pending,
+                    // Only a version with a local file is pending; one that exists only in
+                    // another environment's record is not here and will not run here.
+                    state: if checksum.is_some() {
+                        CellState::Known(State::Pending)
+                    } else {
+                        ABSENT
+                    },
                     applied_at: None,
                     recorded_checksum: None,
                     statements_done: None,
@@ -251,6 +337,12 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 },
             };
             environments.insert(env_name.clone(), cell);
+        }
+        let applied_everywhere = environments
+            .values()
+            .all(|cell| cell.state == CellState::Known(State::Applied));
+        if args.pending && applied_everywhere {
+            continue;
         }
         report.migrations.push(MigrationStatus {
             version: version.to_string(),
@@ -261,8 +353,8 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     }
 
     let text = match args.format {
-        TableFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
-        TableFormat::Table => render(&report),
+        TableFormat::Json => crate::json::to_string(&report)?,
+        TableFormat::Table => render(&report, args.pending, printer.color_stdout),
     };
     super::print_report(&text)?;
     Ok(if report.environments.iter().all(|e| e.reachable) {
@@ -305,14 +397,13 @@ fn cell(entry: &Entry) -> Cell {
                 State::Applied | State::ChecksumMismatch | State::MissingLocally
             )
         })
-        .and_then(|r| r.finished_at)
-        .map(super::table::date);
+        .and_then(|r| r.finished_at);
     let partial = matches!(
         entry.state,
         State::Failed | State::Resolved | State::Interrupted
     );
     Cell {
-        state: entry.state,
+        state: CellState::Known(entry.state),
         applied_at,
         recorded_checksum: row
             .filter(|_| entry.state == State::ChecksumMismatch)
@@ -325,29 +416,79 @@ fn cell(entry: &Entry) -> Cell {
     }
 }
 
-fn render(report: &StatusReport) -> String {
+fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
     let mut header = vec!["version", "name"];
     header.extend(report.environments.iter().map(|e| e.name.as_str()));
-    let rows = report.migrations.iter().map(|m| {
-        let mut row = vec![m.version.clone(), m.name.clone()];
-        for env in &report.environments {
-            row.push(match m.environments.get(&env.name) {
-                None => "unreachable".to_string(),
-                Some(cell) => match (cell.state, &cell.applied_at) {
-                    (State::Applied, Some(at)) => format!("applied {at}"),
-                    (State::Failed | State::Resolved | State::Interrupted, _) => format!(
-                        "{} (statement {} of {})",
-                        cell.state.label(),
-                        cell.statements_done.unwrap_or(0) + 1,
-                        cell.statements_total.unwrap_or(0)
-                    ),
-                    (state, _) => state.label().to_string(),
-                },
-            });
+    // With the time of day where the table fits 80 columns with names of 16 characters, else
+    // the date alone (the JSON output and `audit` keep the exact time).
+    let cells = |with_time: bool| -> Vec<Vec<String>> {
+        report
+            .migrations
+            .iter()
+            .map(|m| {
+                let mut row = vec![m.version.clone(), m.name.clone()];
+                for env in &report.environments {
+                    row.push(match m.environments.get(&env.name) {
+                        None => "unreachable".to_string(),
+                        Some(cell) => cell_text(cell, with_time),
+                    });
+                }
+                row
+            })
+            .collect()
+    };
+    let mut rows = cells(true);
+    let width = |rows: &[Vec<String>]| {
+        (0..header.len())
+            .map(|column| {
+                let cells = rows.iter().map(|row| row[column].chars().count());
+                let widest = cells.max().unwrap_or(0).max(header[column].len());
+                if column == 1 { widest.min(16) } else { widest }
+            })
+            .sum::<usize>()
+            + 3 * header.len()
+            + 1
+    };
+    if width(&rows) > super::table::WIDTH {
+        rows = cells(false);
+    }
+    // Colour by state: the same words as the legend of the summary lines.
+    let states: Vec<Vec<Option<CellState>>> = report
+        .migrations
+        .iter()
+        .map(|m| {
+            report
+                .environments
+                .iter()
+                .map(|env| m.environments.get(&env.name).map(|c| c.state))
+                .collect()
+        })
+        .collect();
+    let paint = |row: usize, column: usize, _: &str| -> Option<&'static str> {
+        let state = (*states.get(row)?.get(column.checked_sub(2)?)?)?;
+        Some(match state {
+            CellState::Known(State::Applied) => "32",
+            CellState::Known(State::Pending) => "33",
+            CellState::Known(State::MissingLocally | State::ChecksumMismatch) => "35",
+            CellState::Known(State::Reverted) | CellState::Absent(_) => return None,
+            CellState::Known(_) => "31",
+        })
+    };
+    let mut out = if report.migrations.is_empty() {
+        if only_pending {
+            "every migration is applied in every environment shown\n".to_string()
+        } else {
+            "no migrations\n".to_string()
         }
-        row
-    });
-    let mut out = super::table::render(&header, rows);
+    } else {
+        super::table::render_fit(&header, rows, &[1], 12, color.then_some(&paint as _))
+    };
+    for env in &report.environments {
+        if let Some(summary) = &env.summary {
+            out.push_str(&format!("{}: {}\n", env.name, summary.line()));
+        }
+    }
+    out.push_str(&drift_notes(report));
     for env in &report.environments {
         if let Some(gates) = &env.gates {
             let backup = match &env.last_backup {
@@ -368,6 +509,52 @@ fn render(report: &StatusReport) -> String {
             &env.name,
             &env.invalid_indexes,
         ));
+    }
+    out
+}
+
+/// The text of one cell of the table.
+fn cell_text(cell: &Cell, with_time: bool) -> String {
+    match (cell.state, cell.applied_at) {
+        (CellState::Known(State::Applied), Some(at)) => {
+            let at = super::table::date(at);
+            if with_time {
+                format!("applied {at}")
+            } else {
+                format!("applied {}", &at[..10])
+            }
+        }
+        (CellState::Known(State::Failed | State::Resolved | State::Interrupted), _) => format!(
+            "{} (statement {} of {})",
+            cell.state.label(),
+            cell.statements_done.unwrap_or(0) + 1,
+            cell.statements_total.unwrap_or(0)
+        ),
+        (state, _) => state.label().to_string(),
+    }
+}
+
+/// One line per drifted migration and environment, with short checksums of the file and
+/// of what was applied.
+fn drift_notes(report: &StatusReport) -> String {
+    let mut out = String::new();
+    for migration in &report.migrations {
+        for (env, cell) in &migration.environments {
+            if cell.state != CellState::Known(State::ChecksumMismatch) {
+                continue;
+            }
+            out.push_str(&format!(
+                "{env}: {} changed since it was applied (file {}, applied {})\n",
+                migration.version,
+                migration
+                    .checksum
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), super::table::short_hash),
+                cell.recorded_checksum
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), super::table::short_hash),
+            ));
+        }
     }
     out
 }

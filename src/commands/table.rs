@@ -27,3 +27,166 @@ pub fn date(at: time::OffsetDateTime) -> String {
         at.minute()
     )
 }
+
+/// The width tables are fitted to: a plain terminal.
+pub const WIDTH: usize = 80;
+
+/// The SGR colour of a body cell, given its row, column and text; `None` leaves it plain.
+pub type Paint<'a> = &'a dyn Fn(usize, usize, &str) -> Option<&'static str>;
+
+/// As [`render`], fitted to [`WIDTH`] columns: the columns in `shrink` (widest first) are
+/// narrowed to no less than `min` characters, their cells cut with an ellipsis. `paint` gives
+/// the SGR colour of a body cell (row, column, text), applied after the layout so colour
+/// codes never count as width.
+pub fn render_fit(
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    shrink: &[usize],
+    min: usize,
+    paint: Option<Paint<'_>>,
+) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|cell| one_line(&cell)).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let total = |widths: &[usize]| widths.iter().sum::<usize>() + 3 * widths.len() + 1;
+    while total(&widths) > WIDTH {
+        let Some(&column) = shrink
+            .iter()
+            .filter(|&&c| widths[c] > min.max(header[c].chars().count()))
+            .max_by_key(|&&c| widths[c])
+        else {
+            break;
+        };
+        widths[column] -= 1;
+    }
+    let rows = rows.into_iter().map(|row| {
+        row.into_iter()
+            .zip(&widths)
+            .map(|(cell, &width)| ellipsis(&cell, width))
+            .collect::<Vec<_>>()
+    });
+    let table = render(header, rows);
+    match paint {
+        Some(paint) => colour_cells(&table, paint),
+        None => table,
+    }
+}
+
+/// `text` cut to `width` characters, the last one an ellipsis when something was cut.
+pub fn ellipsis(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A short form of a checksum or hash for a table: 8 hex digits, without the `sha256:`
+/// style prefix (the JSON outputs keep the whole value).
+pub fn short_hash(hash: &str) -> String {
+    let digits = hash.rsplit(':').next().unwrap_or(hash);
+    digits.chars().take(8).collect()
+}
+
+/// A cell's text on one line, with no character that would break the table's borders.
+fn one_line(cell: &str) -> String {
+    cell.replace(['\n', '\r', '\t'], " ").replace('│', "|")
+}
+
+/// Colours body cells of a rendered table; every body line is `│ cell │ cell │`.
+fn colour_cells(table: &str, paint: Paint<'_>) -> String {
+    let mut out = String::with_capacity(table.len() + 64);
+    let mut row = 0usize;
+    let mut header_seen = false;
+    for line in table.lines() {
+        if !line.starts_with('│') {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if !header_seen {
+            header_seen = true;
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let cells: Vec<&str> = line.split('│').collect();
+        // ["", " a ", " b ", ""]: the first and last pieces are outside the borders.
+        let last = cells.len() - 1;
+        for (index, piece) in cells.iter().enumerate() {
+            if index > 0 {
+                out.push('│');
+            }
+            if index == 0 || index == last {
+                out.push_str(piece);
+                continue;
+            }
+            let text = piece.trim();
+            match paint(row, index - 1, text).filter(|_| !text.is_empty()) {
+                Some(sgr) => {
+                    let start = piece.find(text).unwrap_or(0);
+                    out.push_str(&piece[..start]);
+                    out.push_str(&crate::printer::paint(true, sgr, text));
+                    out.push_str(&piece[start + text.len()..]);
+                }
+                None => out.push_str(piece),
+            }
+        }
+        out.push('\n');
+        row += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wide_table_is_fitted_to_80_columns_with_an_ellipsis() {
+        let rows = vec![vec![
+            "1".to_string(),
+            "x".repeat(200),
+            "applied".to_string(),
+        ]];
+        let table = render_fit(&["version", "name", "env"], rows, &[1], 8, None);
+        for line in table.lines() {
+            assert_eq!(line.chars().count(), WIDTH, "{line}");
+        }
+        assert!(table.contains("x…"), "{table}");
+    }
+
+    #[test]
+    fn a_narrow_table_is_left_as_it_is() {
+        let rows = vec![vec!["1".to_string(), "a".to_string()]];
+        assert_eq!(
+            render_fit(&["v", "n"], rows.clone(), &[1], 8, None),
+            render(&["v", "n"], rows)
+        );
+    }
+
+    #[test]
+    fn colour_goes_around_the_cell_text_only() {
+        let rows = vec![vec!["1".to_string(), "pending".to_string()]];
+        let paint = |_: usize, column: usize, text: &str| {
+            (column == 1 && text == "pending").then_some("33")
+        };
+        let table = render_fit(&["v", "state"], rows, &[], 8, Some(&paint));
+        assert!(table.contains("│ \x1b[33mpending\x1b[0m │"), "{table}");
+        assert!(table.contains("│ state   │"), "header unpainted: {table}");
+    }
+
+    #[test]
+    fn short_hash_drops_the_algorithm() {
+        assert_eq!(short_hash("sha256:0123456789abcdef"), "01234567");
+        assert_eq!(short_hash("abcdef0123"), "abcdef01");
+    }
+}

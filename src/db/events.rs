@@ -16,7 +16,7 @@ pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub id: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::json::utc")]
     pub at: OffsetDateTime,
     pub kind: String,
     pub version: Option<String>,

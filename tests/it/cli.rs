@@ -59,6 +59,7 @@ const SUBCOMMANDS: &[&str] = &[
     "check-reversible",
     "init",
     "new",
+    "completions",
 ];
 
 #[test]

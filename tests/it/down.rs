@@ -75,7 +75,7 @@ fn down_steps_and_to_revert_newest_first_and_apply_applies_again() {
     let pending: Vec<&str> = status
         .stdout
         .lines()
-        .filter(|l| l.contains("pending"))
+        .filter(|l| l.starts_with('│') && l.contains("pending"))
         .collect();
     assert_eq!(pending.len(), 2, "{}", status.stdout);
     audit_verifies(&p);

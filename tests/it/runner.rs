@@ -869,7 +869,8 @@ fn status_across_environments_with_one_unreachable() {
     assert_eq!(state(2, "staging"), "checksum-mismatch");
     assert!(json["migrations"][2]["environments"]["staging"]["recorded_checksum"].is_string());
     assert_eq!(state(3, "staging"), "missing-locally");
-    assert_eq!(state(3, "production"), "pending");
+    // Deleted locally and never applied in production: not pending there, absent.
+    assert_eq!(state(3, "production"), "absent");
 
     // A missing variable is a configuration error (exit 2), not an unreachable database.
     let out = p.run(&["migrate", "status"]);
