@@ -239,6 +239,107 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
     vec![change]
 }
 
+/// Where a second statement starts inside what the splitter gave as one, because the `;`
+/// between them is missing: the byte offset (in `text`) of the first token of a line that
+/// can only start a statement (`CREATE TABLE`, `ALTER TABLE`, `DROP INDEX`, `COMMENT ON`),
+/// outside parentheses. Statements that hold other commands (`CREATE SCHEMA` elements,
+/// `CREATE RULE` actions, `ALTER EXTENSION ... DROP`, `BEGIN ATOMIC` bodies) are left alone,
+/// and inside an `ALTER` statement only `ALTER TABLE` and `DROP TABLE` count (`ALTER type
+/// TYPE text` alters a column named `type`).
+pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
+    let first = toks.first()?;
+    let second = toks.get(1).and_then(Tok::keyword).unwrap_or("");
+    let word = |i: usize| toks.get(i).and_then(Tok::keyword).unwrap_or("");
+    let holds_commands = match first.keyword()? {
+        "CREATE" => {
+            let what = if second == "OR" { word(3) } else { second };
+            matches!(what, "SCHEMA" | "RULE")
+        }
+        "ALTER" => matches!(second, "EXTENSION" | "OPERATOR" | "DEFAULT"),
+        _ => false,
+    } || toks
+        .windows(2)
+        .any(|w| w[0].is("BEGIN") && w[1].is("ATOMIC"));
+    if holds_commands {
+        return None;
+    }
+    let in_alter = first.is("ALTER");
+    // Statements no query or data change can follow inside of: there `INSERT INTO`,
+    // `UPDATE t SET`, `DELETE FROM` (and, but for CREATE TABLE ... AS and INSERT ...
+    // SELECT, `SELECT`) at the start of a line begin a new statement. (`CREATE VIEW ... AS`,
+    // `CREATE POLICY ... FOR SELECT`, `CREATE TRIGGER ... BEFORE UPDATE`, `GRANT SELECT` can
+    // hold them.)
+    let creates = if second == "UNIQUE" { word(2) } else { second };
+    let data_ok = match first.keyword().unwrap_or("") {
+        "ALTER" => second == "TABLE",
+        "CREATE" => matches!(
+            creates,
+            "TABLE" | "INDEX" | "TYPE" | "SEQUENCE" | "EXTENSION" | "DOMAIN"
+        ),
+        "DROP" | "COMMENT" | "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" => true,
+        _ => false,
+    };
+    let select_ok = data_ok && !(first.is("CREATE") && creates == "TABLE") && !first.is("INSERT");
+    let mut depth = 0i32;
+    for (i, tok) in toks.iter().enumerate().skip(1) {
+        if tok.is_punct("(") {
+            depth += 1;
+        } else if tok.is_punct(")") {
+            depth -= 1;
+        }
+        if depth != 0 || !text[toks[i - 1].end..tok.start].contains('\n') {
+            continue;
+        }
+        let next = word(i + 1);
+        let starts = match tok.keyword() {
+            Some("CREATE") if !in_alter => {
+                let mut j = i + 1;
+                while matches!(
+                    word(j),
+                    "OR" | "REPLACE" | "UNIQUE" | "TEMP" | "TEMPORARY" | "UNLOGGED"
+                ) {
+                    j += 1;
+                }
+                STATEMENT_OBJECTS.contains(&word(j))
+            }
+            Some("CREATE") => true,
+            Some("ALTER") | Some("DROP") if in_alter => next == "TABLE",
+            Some("ALTER") | Some("DROP") => STATEMENT_OBJECTS.contains(&next),
+            Some("COMMENT") => next == "ON",
+            Some("INSERT") => data_ok && next == "INTO",
+            Some("DELETE") => data_ok && next == "FROM",
+            Some("UPDATE") => {
+                data_ok
+                    && !matches!(next, "SET" | "")
+                    && toks.iter().skip(i + 2).take(4).any(|t| t.is("SET"))
+            }
+            Some("SELECT") => select_ok,
+            _ => false,
+        };
+        if starts {
+            return Some(tok.start);
+        }
+    }
+    None
+}
+
+/// Objects that, after `CREATE`, `ALTER` or `DROP` at the start of a line, begin a statement.
+const STATEMENT_OBJECTS: &[&str] = &[
+    "TABLE",
+    "INDEX",
+    "VIEW",
+    "MATERIALIZED",
+    "SEQUENCE",
+    "TYPE",
+    "DOMAIN",
+    "FUNCTION",
+    "PROCEDURE",
+    "TRIGGER",
+    "EXTENSION",
+    "SCHEMA",
+    "POLICY",
+];
+
 fn unrecognised(toks: &[Tok], text: &str) -> Change {
     let head: Vec<&str> = toks.iter().take(3).map(|t| &text[t.start..t.end]).collect();
     Change::Unrecognised {
@@ -311,7 +412,8 @@ fn revoke(c: &mut Cursor) -> Change {
 fn create(c: &mut Cursor) -> Change {
     c.eat(&["OR", "REPLACE"]);
     let unique = c.eat(&["UNIQUE"]);
-    for modifier in [
+    // In any order and number: `GLOBAL TEMPORARY`, `TRUSTED PROCEDURAL`.
+    const MODIFIERS: &[&str] = &[
         "TEMP",
         "TEMPORARY",
         "UNLOGGED",
@@ -321,8 +423,10 @@ fn create(c: &mut Cursor) -> Change {
         "RECURSIVE",
         "TRUSTED",
         "PROCEDURAL",
-    ] {
-        c.eat(&[modifier]);
+        "DEFAULT",
+    ];
+    while c.peek().is_some_and(|t| MODIFIERS.iter().any(|m| t.is(m))) {
+        c.pos += 1;
     }
     let Some(what) = c.peek().and_then(Tok::keyword) else {
         return Change::Harmless;
@@ -425,7 +529,17 @@ fn create(c: &mut Cursor) -> Change {
         "OPERATOR" | "CAST" | "COLLATION" | "CONVERSION" | "LANGUAGE" | "RULE" | "PUBLICATION"
         | "SUBSCRIPTION" | "ROLE" | "USER" | "GROUP" | "SERVER" | "FOREIGN" | "TEXT" | "EVENT"
         | "TRANSFORM" | "ACCESS" | "TABLESPACE" | "DATABASE" => Change::Harmless,
-        _ => unrecognised(c.toks, c.text),
+        _ => not_an_object("CREATE", what),
+    }
+}
+
+/// `CREATE INDX ...`: the word after the command names no kind of object PostgreSQL has
+/// (the lists in `create`, `alter` and `drop` hold every kind its reference names).
+fn not_an_object(command: &str, word: &str) -> Change {
+    Change::SyntaxError {
+        message: format!(
+            "`{command} {word}`: `{word}` is not a kind of object PostgreSQL can {command} (a misspelled keyword?), so the server rejects this statement with a syntax error"
+        ),
     }
 }
 
@@ -468,8 +582,10 @@ fn drop(c: &mut Cursor) -> Change {
         "EXTENSION" => ObjectKind::Extension,
         "POLICY" | "RULE" | "OPERATOR" | "CAST" | "PUBLICATION" | "SUBSCRIPTION" | "ROLE"
         | "USER" | "GROUP" | "COLLATION" | "STATISTICS" | "SERVER" | "OWNED" | "EVENT" | "TEXT"
-        | "LANGUAGE" | "FOREIGN" | "TRANSFORM" | "ACCESS" | "CONVERSION" => ObjectKind::Other,
-        _ => return unrecognised(c.toks, c.text),
+        | "LANGUAGE" | "FOREIGN" | "TRANSFORM" | "ACCESS" | "CONVERSION" | "DATABASE"
+        | "TABLESPACE" | "PROCEDURAL" => ObjectKind::Other,
+        "ROUTINE" => ObjectKind::Function,
+        _ => return not_an_object("DROP", what),
     };
     let if_exists = c.eat(&["IF", "EXISTS"]);
     Change::Drop {
@@ -541,8 +657,8 @@ fn alter(c: &mut Cursor) -> Vec<Change> {
         | "USER" | "GROUP" | "DEFAULT" | "EXTENSION" | "DATABASE" | "POLICY" | "TRIGGER"
         | "PUBLICATION" | "SUBSCRIPTION" | "STATISTICS" | "OPERATOR" | "COLLATION" | "TEXT"
         | "SERVER" | "FOREIGN" | "EVENT" | "LANGUAGE" | "RULE" | "SYSTEM" | "TABLESPACE"
-        | "CONVERSION" | "LARGE" => vec![Change::Harmless],
-        _ => vec![unrecognised(c.toks, c.text)],
+        | "CONVERSION" | "LARGE" | "ROUTINE" | "PROCEDURAL" => vec![Change::Harmless],
+        _ => vec![not_an_object("ALTER", what)],
     }
 }
 

@@ -51,18 +51,39 @@ fn analyze_statement(
             .next()
             .is_some_and(|word| word.eq_ignore_ascii_case("EXECUTE"))
     {
-        // Dynamic SQL in a PL/pgSQL body: its text is built at run time, so what it does is
-        // unknown, never harmless.
-        out.push(Analyzed {
-            span,
-            changes: vec![Change::Unrecognised { head: head() }],
-            in_do_block,
-        });
+        execute(text, span, head(), out);
         return;
     }
     let (changes, bodies) = match sql::parse(statement) {
         Parsed::Ast(ast) => (ast::changes(&ast), Vec::new()),
-        Parsed::Tokens(tokens) => {
+        Parsed::Tokens(mut tokens) => {
+            // sqlparser did not read it as one statement: two run together by a missing `;`
+            // are analysed apart, the second one reported.
+            if tokens.len() == 1 && may_run_together(statement) {
+                tokens = sql::tokenize(statement).unwrap_or(tokens);
+            }
+            if let Some(at) = fallback::run_together(&tokens, statement) {
+                let end = tokens
+                    .iter()
+                    .rev()
+                    .find(|t| t.end <= at)
+                    .map_or(at, |t| t.end);
+                analyze_statement(text, span.start..span.start + end, in_do_block, out);
+                let index = out.len();
+                analyze_statement(text, span.start + at..span.end, in_do_block, out);
+                if let Some(second) = out.get_mut(index) {
+                    second.changes.insert(
+                        0,
+                        Change::SyntaxError {
+                            message: "the statement before this line does not end with \
+                                      `;`: PostgreSQL reads the two as one statement and \
+                                      rejects them with a syntax error"
+                                .to_string(),
+                        },
+                    );
+                }
+                return;
+            }
             let changes = fallback::changes(&tokens, statement);
             let bodies: Vec<(usize, String)> = if changes.contains(&Change::DoBlock) {
                 tokens
@@ -96,6 +117,60 @@ fn analyze_statement(
         for inner in sql::plpgsql::body_statements(&body) {
             analyze_statement(text, base + inner.start..base + inner.end, true, out);
         }
+    }
+}
+
+/// A line after the first starts with a word that can start a statement: only then is a
+/// statement read whole by its first word tokenized, to look for a missing `;`.
+fn may_run_together(statement: &str) -> bool {
+    statement.lines().skip(1).any(|line| {
+        let word = sql::parse::first_word(line);
+        [
+            "CREATE", "ALTER", "DROP", "COMMENT", "INSERT", "UPDATE", "DELETE", "SELECT",
+        ]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+    })
+}
+
+/// `EXECUTE` in a PL/pgSQL body. The SQL of a plain string literal (`EXECUTE 'ALTER ...'`)
+/// is analysed as statements of its own, at the literal's place in the script (at the
+/// `EXECUTE` when the literal holds doubled quotes, whose text differs from the value).
+/// SQL built at run time (`EXECUTE format(...)`, `'...' || x`) is unknown, never harmless.
+fn execute(text: &str, span: std::ops::Range<usize>, head: String, out: &mut Vec<Analyzed>) {
+    let statement = &text[span.clone()];
+    let tokens = sql::tokenize(statement).unwrap_or_default();
+    let literal = match tokens.as_slice() {
+        [_, literal, rest @ ..]
+            if rest.first().is_none_or(|t| {
+                t.is_punct(";") || t.is("USING") || t.is("INTO") || t.is("STRICT")
+            }) =>
+        {
+            match &literal.kind {
+                TokKind::Str(value) => Some((literal, value)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some((literal, value)) = literal else {
+        out.push(Analyzed {
+            span,
+            changes: vec![Change::DynamicSql { head }],
+            in_do_block: true,
+        });
+        return;
+    };
+    let inner = span.start + literal.start + 1..span.start + literal.end - 1;
+    let exact = text.get(inner.clone()) == Some(value.as_str());
+    for mut analyzed in analyze(value) {
+        analyzed.span = if exact {
+            inner.start + analyzed.span.start..inner.start + analyzed.span.end
+        } else {
+            span.clone()
+        };
+        analyzed.in_do_block = true;
+        out.push(analyzed);
     }
 }
 
@@ -137,28 +212,59 @@ mod tests {
         assert!(matches!(analyzed[2].changes[0], Change::DropColumn { .. }));
     }
 
-    /// `EXECUTE` in a DO body runs SQL built at run time: reported as not understood,
-    /// while `EXECUTE` of a prepared statement at the top level stays harmless.
+    /// `EXECUTE` of a literal in a DO body is analysed as its SQL, at the literal's place;
+    /// SQL built at run time is dynamic, never harmless; `EXECUTE` of a prepared statement
+    /// at the top level stays harmless.
     #[test]
-    fn dynamic_sql_in_a_do_block_is_not_taken_as_harmless() {
+    fn execute_in_a_do_block_is_read_or_reported() {
         let text = "DO $$\nBEGIN\n  EXECUTE 'ALTER TABLE t DROP COLUMN c';\nEND $$;\n";
         let analyzed = analyze(text);
         assert_eq!(analyzed.len(), 2, "{analyzed:?}");
         assert!(analyzed[1].in_do_block);
         assert!(
-            matches!(&analyzed[1].changes[..], [Change::Unrecognised { head }] if head.starts_with("EXECUTE 'ALTER")),
+            matches!(&analyzed[1].changes[..], [Change::DropColumn { column, .. }] if column == "c"),
             "{:?}",
             analyzed[1].changes
+        );
+        assert_eq!(
+            &text[analyzed[1].span.clone()],
+            "ALTER TABLE t DROP COLUMN c"
+        );
+        let built = analyze("DO $$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident(t); END $$;");
+        assert!(
+            matches!(&built[1].changes[..], [Change::DynamicSql { head }] if head.starts_with("EXECUTE 'DROP")),
+            "{built:?}"
         );
         let top = analyze("EXECUTE prepared_insert(1);");
         assert!(
             !top[0]
                 .changes
                 .iter()
-                .any(|c| matches!(c, Change::Unrecognised { .. })),
+                .any(|c| matches!(c, Change::Unrecognised { .. } | Change::DynamicSql { .. })),
             "{:?}",
             top[0].changes
         );
+    }
+
+    /// Two statements run together are analysed apart; the second is marked.
+    #[test]
+    fn a_missing_semicolon_splits_the_statement() {
+        let text = "ALTER TABLE a ADD COLUMN b int\n  CREATE INDEX i ON a (b);";
+        let analyzed = analyze(text);
+        assert_eq!(analyzed.len(), 2, "{analyzed:?}");
+        assert_eq!(
+            &text[analyzed[0].span.clone()],
+            "ALTER TABLE a ADD COLUMN b int"
+        );
+        assert!(matches!(
+            &analyzed[0].changes[..],
+            [Change::AddColumn { .. }]
+        ));
+        assert_eq!(&text[analyzed[1].span.clone()], "CREATE INDEX i ON a (b);");
+        assert!(matches!(
+            &analyzed[1].changes[..],
+            [Change::SyntaxError { .. }, Change::CreateIndex { .. }]
+        ));
     }
 
     #[test]

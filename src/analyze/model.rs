@@ -374,6 +374,18 @@ pub enum Change {
     Harmless,
     /// A `DO` block (its SQL statements are analysed on their own).
     DoBlock,
+    /// Text PostgreSQL rejects with a syntax error: a statement run into the one before it
+    /// (a missing `;`), or a misspelled object keyword (`CREATE INDX`).
+    SyntaxError {
+        /// What is wrong, for the message.
+        message: String,
+    },
+    /// `EXECUTE` of SQL built at run time inside a `DO` body: the statement it runs is not
+    /// known, so it was not checked.
+    DynamicSql {
+        /// The first words, for the message.
+        head: String,
+    },
     /// Neither sqlparser nor the token classifier understood the statement.
     Unrecognised {
         /// The first words, for the message.

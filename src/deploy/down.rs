@@ -730,7 +730,9 @@ async fn data_loss(
                             },
                         );
                     }
-                    Change::Unrecognised { .. } => unclassified.push(format!(
+                    Change::Unrecognised { .. }
+                    | Change::DynamicSql { .. }
+                    | Change::SyntaxError { .. } => unclassified.push(format!(
                         "{version} line {line}: `{head}` could not be classified, so stagegate \
                          cannot tell whether it destroys data; review it"
                     )),

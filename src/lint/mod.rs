@@ -4,6 +4,7 @@
 //! Pure: no I/O.
 
 mod allows;
+mod clause;
 mod context;
 pub mod emit;
 mod facts;
@@ -59,6 +60,9 @@ impl Severity {
 pub struct Hit {
     pub message: String,
     pub help: String,
+    /// The clause that causes it, as a byte range in the statement's text (from
+    /// [`Ctx::clause`]); the whole statement when `None`.
+    pub clause: Option<Range<usize>>,
     /// This finding's severity when it differs from the rule's default (the rule's doc says
     /// when); a `[lint] severity` setting for the rule still wins.
     pub severity: Option<Severity>,
@@ -69,7 +73,16 @@ impl Hit {
         Hit {
             message: message.into(),
             help: help.into(),
+            clause: None,
             severity: None,
+        }
+    }
+
+    /// The same hit, pointing at `clause` when it was found.
+    pub fn on(self, clause: Option<Range<usize>>) -> Hit {
+        Hit {
+            clause: clause.or(self.clause),
+            ..self
         }
     }
 
@@ -90,9 +103,12 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub help: String,
-    /// Byte range in the script text.
+    /// Byte range in the script text: the clause that causes the finding, or its statement.
     #[serde(skip)]
     pub span: Range<usize>,
+    /// Byte range of the statement holding the span (the context text output shows).
+    #[serde(skip)]
+    pub statement: Range<usize>,
     /// 1-based file line and character column of the span's start and end.
     pub line: usize,
     pub column: usize,
@@ -304,7 +320,7 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
     let mut seen = HashSet::new();
     let mut kept = Vec::new();
     for (code, hit, span, txn) in raw {
-        if !seen.insert((code, hit.message.clone(), span.start)) {
+        if !seen.insert((code, hit.message.clone(), clause_span(&hit, &span).start)) {
             continue;
         }
         if allows.suppress(code, &span) {
@@ -313,10 +329,11 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
         }
         kept.push((code, hit, span, txn));
     }
-    for (code, hit, span) in group_per_transaction(kept, input.text, input.first_line) {
-        result
-            .findings
-            .push(finding(code, hit, span, options, &mut lines));
+    for (code, hit, statement) in group_per_transaction(kept, input.text, input.first_line) {
+        let span = clause_span(&hit, &statement);
+        let mut finding = finding(code, hit, span, options, &mut lines);
+        finding.statement = statement;
+        result.findings.push(finding);
     }
     for entry in allows.entries() {
         let span = directive_span(input.text, entry.directive.offset);
@@ -406,6 +423,16 @@ fn group_per_transaction(
     out
 }
 
+/// The clause a rule pointed at, within its statement; the statement without one.
+fn clause_span(hit: &Hit, statement: &Range<usize>) -> Range<usize> {
+    match &hit.clause {
+        Some(at) if statement.start + at.end <= statement.end && at.start <= at.end => {
+            statement.start + at.start..statement.start + at.end
+        }
+        _ => statement.clone(),
+    }
+}
+
 /// The directive's comment on its line, for underlining.
 fn directive_span(text: &str, offset: usize) -> Range<usize> {
     let line = &text[offset.min(text.len())..];
@@ -434,6 +461,7 @@ fn finding(
             .unwrap_or(rule.severity),
         message: hit.message,
         help: hit.help,
+        statement: span.clone(),
         span,
         line,
         column,

@@ -230,6 +230,13 @@ pub static RULES: &[Rule] = &[
         "UPDATE without WHERE locks every row for the whole backfill"
     ),
     rule!(
+        "SG126",
+        "index-on-only-parent",
+        Warning,
+        index_on_only_parent,
+        "CREATE INDEX ON ONLY leaves the index invalid until each partition's index is attached"
+    ),
+    rule!(
         "SG201",
         "drop-column",
         Error,
@@ -507,7 +514,14 @@ pub static RULES: &[Rule] = &[
         "unknown-command",
         Error,
         unknown_command,
-        "A statement that does not start with a PostgreSQL command"
+        "Text PostgreSQL rejects: an unknown command or object, or a missing `;`"
+    ),
+    rule!(
+        "SG512",
+        "dynamic-sql",
+        Warning,
+        dynamic_sql,
+        "EXECUTE of SQL built at run time in a DO block, which lint cannot see"
     ),
 ];
 

@@ -38,7 +38,7 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
         paint(color, sgr, &head),
         paint(color, "1", &finding.message)
     );
-    let gutter = finding.line.to_string().len();
+    let gutter = finding.end_line.max(finding.line).to_string().len();
     let pad = " ".repeat(gutter);
     let blue = |s: &str| paint(color, "1;34", s);
     let _ = writeln!(
@@ -48,37 +48,48 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
         finding.line,
         finding.column
     );
-    // The first line of the span (or, on a long line, the part around the span's start),
-    // underlined from the span's start to its end on that line.
-    let start = finding.span.start.min(text.len());
-    let shown = shown_line(text, start);
-    let underline_end = finding.span.end.clamp(start, shown.range.end);
-    let mut source_line = String::new();
-    if shown.cut_before {
-        source_line.push_str(CUT);
-    }
-    source_line.push_str(&text[shown.range.clone()]);
-    if shown.cut_after {
-        source_line.push_str(CUT);
-    }
-    let cut_lead = if shown.cut_before { CUT.len() } else { 0 };
-    let lead = cut_lead + text[shown.range.start..start].chars().count();
-    let width = text[start..underline_end].trim_end().chars().count().max(1);
     let _ = writeln!(out, "{pad} {}", blue("|"));
-    let _ = writeln!(
-        out,
-        "{} {} {}",
-        blue(&finding.line.to_string()),
-        blue("|"),
-        source_line.trim_end()
-    );
-    let _ = writeln!(
-        out,
-        "{pad} {} {}{}",
-        blue("|"),
-        " ".repeat(lead),
-        paint(color, sgr, &"^".repeat(width))
-    );
+    for row in snippet_rows(text, finding) {
+        match row {
+            Row::Gap => {
+                let _ = writeln!(out, "{pad} {}", blue("..."));
+            }
+            Row::Line {
+                number,
+                shown,
+                underline,
+            } => {
+                let mut source_line = String::new();
+                if shown.cut_before {
+                    source_line.push_str(CUT);
+                }
+                source_line.push_str(&text[shown.range.clone()]);
+                if shown.cut_after {
+                    source_line.push_str(CUT);
+                }
+                let _ = writeln!(
+                    out,
+                    "{:>gutter$} {} {}",
+                    blue(&number.to_string()),
+                    blue("|"),
+                    source_line.trim_end(),
+                    gutter = gutter + color_width(color)
+                );
+                if let Some(marked) = underline {
+                    let cut_lead = if shown.cut_before { CUT.len() } else { 0 };
+                    let lead = cut_lead + text[shown.range.start..marked.start].chars().count();
+                    let width = text[marked].trim_end().chars().count().max(1);
+                    let _ = writeln!(
+                        out,
+                        "{pad} {} {}{}",
+                        blue("|"),
+                        " ".repeat(lead),
+                        paint(color, sgr, &"^".repeat(width))
+                    );
+                }
+            }
+        }
+    }
     let _ = writeln!(out, "{pad} {} help: {}", blue("="), finding.help);
     let _ = writeln!(
         out,
@@ -89,6 +100,76 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
         finding.code
     );
     out.push('\n');
+}
+
+/// The width `paint` adds around a line number (its escape codes), for right-aligning it.
+fn color_width(color: bool) -> usize {
+    paint(color, "1;34", "").len()
+}
+
+/// One row of a finding's snippet.
+enum Row {
+    /// Lines left out.
+    Gap,
+    /// A source line, with the part of the span on it to underline.
+    Line {
+        number: usize,
+        shown: Shown,
+        underline: Option<Range<usize>>,
+    },
+}
+
+/// Lines of a span shown at most; a longer span shows its first ones and a gap.
+const SPAN_LINES: usize = 3;
+
+/// The rows of a finding's snippet: the first line of its statement when the span starts
+/// further down (with a gap for the lines between), then the span's lines, each underlined
+/// from its first character in the span (its indentation left out) to the span's end.
+fn snippet_rows(text: &str, finding: &Finding) -> Vec<Row> {
+    let start = finding.span.start.min(text.len());
+    let end = finding.span.end.clamp(start, text.len());
+    let mut rows = Vec::new();
+    let statement = finding.statement.start.min(start);
+    let span_line_start = text[statement..start]
+        .rfind('\n')
+        .map(|i| statement + i + 1);
+    if let Some(span_line_start) = span_line_start {
+        let between = text[statement..span_line_start].matches('\n').count();
+        rows.push(Row::Line {
+            number: finding.line - between,
+            shown: shown_line(text, statement),
+            underline: None,
+        });
+        if between > 1 {
+            rows.push(Row::Gap);
+        }
+    }
+    let mut at = start;
+    for (number, shown_lines) in (finding.line..).zip(0..) {
+        let shown = shown_line(text, at);
+        let marked = at.clamp(shown.range.start, shown.range.end)..end.clamp(at, shown.range.end);
+        let underline = (!text[marked.clone()].trim().is_empty()).then_some(marked);
+        let line_end = shown.range.end;
+        rows.push(Row::Line {
+            number,
+            shown,
+            underline,
+        });
+        // The next line of the span, from its first non-blank character.
+        let Some(next) = text[line_end.min(end)..end]
+            .find('\n')
+            .map(|i| line_end + i + 1)
+        else {
+            break;
+        };
+        if shown_lines + 1 == SPAN_LINES {
+            rows.push(Row::Gap);
+            break;
+        }
+        let rest = &text[next..end];
+        at = next + (rest.len() - rest.trim_start_matches([' ', '\t']).len());
+    }
+    rows
 }
 
 /// How much of a long line a finding shows: up to this many bytes before the span's start
@@ -249,10 +330,11 @@ fn write_indented(
     Ok(())
 }
 
-/// The first line of a finding's span, for the JSON `snippet`.
+/// The first line of a finding's statement, for the JSON `snippet` (its `line` and `column`
+/// point at the clause inside it).
 pub fn snippet(text: &str, finding: &Finding) -> String {
-    let start = finding.span.start.min(text.len());
-    let end = finding.span.end.clamp(start, text.len());
+    let start = finding.statement.start.min(text.len());
+    let end = finding.statement.end.clamp(start, text.len());
     text[start..end]
         .lines()
         .next()
@@ -274,6 +356,7 @@ mod json_writer_tests {
             message: "a \"quoted\" message\nover two lines".to_string(),
             help: "do this instead".to_string(),
             span: 0..5,
+            statement: 0..5,
             line,
             column: 1,
             end_line: line,
@@ -332,6 +415,20 @@ mod text_tests {
             " SELECT 'ü';".repeat(50)
         );
         insta::assert_snapshot!(lint_errors("SG301", &sql));
+    }
+
+    /// A finding on a clause further down its statement shows the statement's first line,
+    /// a gap for the lines between, and the clause's lines underlined without their
+    /// indentation.
+    #[test]
+    fn a_clause_shows_its_statement_around_it() {
+        let sql = "SELECT 1;\nALTER TABLE orders\n  ADD COLUMN a int,\n  ADD COLUMN b int,\n  ADD CONSTRAINT fk\n    FOREIGN KEY (user_id) REFERENCES users (id),\n  ADD COLUMN c int;\n";
+        insta::assert_snapshot!(lint_errors("SG112", sql));
+        let rendered = lint_errors("SG201", "ALTER TABLE t\n  DROP COLUMN a;");
+        assert!(
+            rendered.contains("1 | ALTER TABLE t\n2 |   DROP COLUMN a;\n  |   ^^^^^^^^^^^^^\n"),
+            "{rendered}"
+        );
     }
 
     /// A short line is shown whole, as before.

@@ -553,3 +553,74 @@ fn lock_timeout_is_reported_once_per_transaction() {
     ));
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// The real-world-like history (functions, triggers, views, enums, extensions, DO blocks)
+/// holds no text PostgreSQL rejects and no dynamic SQL: none of it may be reported as such.
+#[test]
+fn real_world_like_history_has_no_syntax_or_dynamic_sql_finding() {
+    let dir = fixtures("real-world-like");
+    let output = stagegate(root(), &["lint", "--format", "json", dir.to_str().unwrap()]);
+    let report = json(&output);
+    assert!(report["summary"]["statements"].as_u64().unwrap() > 50);
+    let wrong: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| ["SG505", "SG511", "SG512"].contains(&f["code"].as_str().unwrap()))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A missing `;` is an error at the line where the second statement starts; a finding on a
+/// clause has that clause's position in every format, and the text report shows the lines
+/// of its statement around it.
+#[test]
+fn a_missing_semicolon_is_an_error_and_positions_follow_the_clause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("1_m.up.sql");
+    std::fs::write(
+        &file,
+        "ALTER TABLE users\n  DROP COLUMN legacy\nCREATE INDEX users_a ON users (a);\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let output = stagegate(tmp.path(), &["lint", "--format", "json", path]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    let report = json(&output);
+    let findings = report["findings"].as_array().unwrap();
+    let at = |code: &str| {
+        let f = findings
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("no {code}: {findings:#?}"));
+        (f["line"].as_u64().unwrap(), f["column"].as_u64().unwrap())
+    };
+    assert_eq!(at("SG511"), (3, 1));
+    assert_eq!(at("SG101"), (3, 1));
+    assert_eq!(at("SG201"), (2, 3));
+    let sarif = stagegate(tmp.path(), &["lint", "--format", "sarif", path]);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let drop = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "SG201")
+        .unwrap();
+    let region = &drop["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(
+        (region["endLine"].as_u64(), region["endColumn"].as_u64()),
+        (Some(2), Some(21))
+    );
+    let text = stagegate(tmp.path(), &["lint", path]);
+    assert!(
+        text.stdout.contains(
+            "1 | ALTER TABLE users\n2 |   DROP COLUMN legacy\n  |   ^^^^^^^^^^^^^^^^^^\n"
+        ),
+        "{}",
+        text.stdout
+    );
+}

@@ -56,8 +56,8 @@ impl Emitter for Gitlab {
         // The same finding on the same statement text twice in one file: told apart by count.
         let mut seen: HashMap<String, usize> = HashMap::new();
         for finding in file.findings {
-            let start = finding.span.start.min(file.text.len());
-            let end = finding.span.end.clamp(start, file.text.len());
+            let start = finding.statement.start.min(file.text.len());
+            let end = finding.statement.end.clamp(start, file.text.len());
             let mut hasher = Sha256::new();
             for part in [
                 file.path,

@@ -35,7 +35,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 column.name
             ),
             "add the column without a default, SET DEFAULT for new rows, then backfill existing rows in batches",
-        ));
+        ).on(ctx.change_clause(change)));
     }
 }
 

@@ -33,7 +33,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 column.name
             ),
             "add it with a constant default (instant on PostgreSQL 11+), or nullable, backfilled, then SET NOT NULL via a validated CHECK",
-        ));
+        ).on(ctx.change_clause(change)));
     }
 }
 

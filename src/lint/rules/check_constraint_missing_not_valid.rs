@@ -40,7 +40,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("adding a CHECK constraint scans all of `{table}` under an ACCESS EXCLUSIVE lock, blocking reads and writes"),
             "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate migration (reads and writes continue)",
-        ));
+        ).on(ctx.change_clause(change)));
     }
 }
 

@@ -88,7 +88,8 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 ),
                 "if `{column}` is indexed on a large table, build a new column's indexes CONCURRENTLY and swap instead; otherwise allow this finding",
             )
-            .at(Severity::Warning),
+            .at(Severity::Warning)
+            .on(ctx.clause(&["ALTER"], Some(column))),
         );
         return;
     }
@@ -117,7 +118,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                     to.label()
                 ),
                 help,
-            ));
+            ).on(ctx.clause(&["ALTER"], Some(column))));
         }
         None if *using || !to.may_be_free_target() => out.push(Hit::new(
             format!(
@@ -130,7 +131,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
             } else {
                 REMEDY.to_string()
             },
-        )),
+        ).on(ctx.clause(&["ALTER"], Some(column)))),
         None => out.push(
             Hit::new(
                 format!(
@@ -139,7 +140,8 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 ),
                 format!("free only from a type it is binary-coercible from (varchar(n) widened, varchar -> text, numeric precision up): check the column's type; otherwise {REMEDY}"),
             )
-            .at(Severity::Warning),
+            .at(Severity::Warning)
+            .on(ctx.clause(&["ALTER"], Some(column))),
         ),
     }
 }

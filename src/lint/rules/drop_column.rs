@@ -30,7 +30,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("dropping `{table}`.`{column}` deletes its data and breaks running code that still reads or writes it"),
             "stop using the column (ignore it in the ORM) and deploy first; drop it in a later post-deploy migration",
-        ));
+        ).on(ctx.clause(&["DROP"], Some(column))));
     }
 }
 

@@ -28,7 +28,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("dropping the default of `{table}`.`{column}` makes INSERTs from running code that omit it fail if the column is NOT NULL"),
             "drop the default in a post-deploy migration, after every running release writes the column",
-        ));
+        ).on(ctx.clause(&["ALTER"], Some(column))));
     }
 }
 

@@ -26,7 +26,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("dropping NOT NULL on `{table}`.`{column}` lets NULLs reach running code that does not expect them"),
             "ship readers that handle NULL before writers start storing it",
-        ));
+        ).on(ctx.clause(&["ALTER"], Some(column))));
     }
 }
 

@@ -28,7 +28,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("adding an EXCLUDE constraint builds an index and checks every row of `{table}` under an ACCESS EXCLUSIVE lock, blocking reads and writes"),
             "create the constraint on a new table and move the data, or use a unique index built CONCURRENTLY",
-        ));
+        ).on(ctx.change_clause(change)));
     }
 }
 

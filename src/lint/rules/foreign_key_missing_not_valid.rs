@@ -44,7 +44,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 column.name
             ),
             "add the column without REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, and VALIDATE CONSTRAINT in a separate migration",
-        ));
+        ).on(ctx.clause(&["REFERENCES"], Some(references))));
     }
     if let Change::AddConstraint { table, constraint } = change
         && let ConstraintKind::ForeignKey { references } = &constraint.kind
@@ -56,7 +56,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 "adding a FOREIGN KEY scans `{table}` while holding SHARE ROW EXCLUSIVE locks on `{table}` and `{references}`, blocking writes to both"
             ),
             "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate migration",
-        ));
+        ).on(ctx.clause(&["REFERENCES"], Some(references))));
     }
 }
 

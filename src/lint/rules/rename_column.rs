@@ -27,7 +27,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("renaming `{table}`.`{from}` to `{to}` breaks running code that uses the old name"),
             "add the new column, write both, backfill, switch reads, and drop the old one in a later release",
-        ));
+        ).on(ctx.clause(&["RENAME"], Some(from))));
     }
 }
 

@@ -29,10 +29,15 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     } = change
         && !ctx.is_new(table)
     {
-        out.push(Hit::new(
-            format!("CREATE INDEX blocks writes to `{table}` while the index builds (SHARE lock)"),
-            "use CREATE INDEX CONCURRENTLY in a migration marked `-- stagegate:no-transaction`",
-        ));
+        out.push(
+            Hit::new(
+                format!(
+                    "CREATE INDEX blocks writes to `{table}` while the index builds (SHARE lock)"
+                ),
+                "use CREATE INDEX CONCURRENTLY in a migration marked `-- stagegate:no-transaction`",
+            )
+            .on(ctx.index_head(table)),
+        );
     }
 }
 

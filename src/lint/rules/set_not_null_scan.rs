@@ -41,7 +41,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
             } else {
                 "PostgreSQL < 12 always scans: keep a validated CHECK (column IS NOT NULL) constraint instead"
             },
-        ));
+        ).on(ctx.clause(&["ALTER"], Some(column))));
     }
 }
 

@@ -38,7 +38,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         out.push(Hit::new(
             format!("adding a {what} constraint builds its index while `{table}` is locked ACCESS EXCLUSIVE, blocking reads and writes"),
             "CREATE UNIQUE INDEX CONCURRENTLY in a no-transaction migration, then ADD CONSTRAINT ... USING INDEX",
-        ));
+        ).on(ctx.change_clause(change)));
     }
 }
 

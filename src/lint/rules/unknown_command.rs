@@ -1,8 +1,11 @@
 //! # SG511 unknown-command
 //!
 //! ## What it does
-//! Reports a statement whose first word is not a PostgreSQL command: a misspelled keyword
-//! (`ALTR TABLE`), text left over from an edit, a psql meta-command.
+//! Reports text PostgreSQL rejects with a syntax error: a statement whose first word is not a
+//! PostgreSQL command (`ALTR TABLE`, text left over from an edit, a psql meta-command), a
+//! kind of object PostgreSQL does not have (`CREATE INDX`), and two statements run together
+//! because the `;` between them is missing (reported at the line where the second starts;
+//! both are still checked).
 //!
 //! ## Why is this bad?
 //! PostgreSQL rejects the statement with a syntax error, so the migration fails when it
@@ -92,6 +95,12 @@ pub fn unknown_word(head: &str) -> Option<&str> {
 }
 
 pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+    if let Change::SyntaxError { message } = change {
+        out.push(Hit::new(
+            message.clone(),
+            "end the statement before it with `;`, or fix the misspelled keyword",
+        ));
+    }
     if let Change::Unrecognised { head } = change
         && let Some(word) = unknown_word(head)
     {
@@ -115,14 +124,138 @@ mod tests {
         ));
     }
 
+    /// A missing `;` is reported where the second statement starts, and both statements
+    /// are still checked (the index on an existing table is SG101's).
+    #[test]
+    fn fires_on_a_missing_semicolon() {
+        let sql = "ALTER TABLE a ADD COLUMN b int\nCREATE INDEX i ON a (b);\n";
+        insta::assert_snapshot!(lint_errors_pg("SG511", sql, 15));
+        let result = crate::lint::test_utils::lint_sql(sql, 15);
+        assert!(
+            result
+                .findings
+                .iter()
+                .any(|f| f.code == "SG101" && f.line == 2),
+            "{:?}",
+            result.findings
+        );
+        for sql in [
+            "CREATE TABLE t (id int)\nCREATE INDEX i ON t (id);",
+            "ALTER TABLE t ADD COLUMN z int\nALTER TABLE t ADD COLUMN w int;",
+            "COMMENT ON TABLE t IS 'x'\nDROP TABLE u;",
+            "CREATE INDEX i ON t (a)\nCREATE UNIQUE INDEX j ON t (b);",
+            "DO $$ BEGIN PERFORM 1; END $$\nCREATE TABLE u (id int);",
+            "UPDATE t SET a = 1\n  ALTER TABLE t DROP COLUMN b;",
+            "CREATE TABLE t (id int)\nINSERT INTO t VALUES (1);",
+            "UPDATE t SET id = 2\nDELETE FROM t;",
+            "ALTER TABLE t ADD COLUMN c int\nUPDATE t SET c = 1;",
+            "DROP TABLE t\nSELECT 1;",
+        ] {
+            let rendered = lint_errors_pg("SG511", sql, 15);
+            assert!(rendered.contains("does not end with `;`"), "{rendered}");
+        }
+    }
+
+    #[test]
+    fn fires_on_a_misspelled_object() {
+        for (sql, word) in [
+            ("CREATE INDX i ON t (a);", "INDX"),
+            ("CREATE UNIQUE INDX i ON t (a);", "INDX"),
+            ("ALTER TABEL t ADD COLUMN a int;", "TABEL"),
+            ("DROP TABEL t;", "TABEL"),
+            ("CRATE TABLE t (id int);", "CRATE"),
+        ] {
+            let rendered = lint_errors_pg("SG511", sql, 15);
+            assert!(rendered.contains(&format!("`{word}`")), "{rendered}");
+        }
+    }
+
+    /// Valid PostgreSQL that sqlparser cannot read, laid out over several lines, is neither
+    /// a missing `;` nor a misspelling.
+    #[test]
+    fn quiet_on_valid_postgresql_over_several_lines() {
+        let sql = "\
+CREATE SCHEMA s
+  CREATE TABLE s.t (id int)
+  CREATE INDEX ON s.t (id);
+ALTER TABLE t
+  DROP COLUMN a,
+  ALTER type TYPE text,
+  DROP type2;
+ALTER TABLE t
+  ALTER COLUMN c SET NOT NULL;
+CREATE OR REPLACE FUNCTION f() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  CREATE TABLE x (id int);
+  RETURN NEW;
+END $$;
+CREATE FUNCTION g(a int) RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+  SELECT a;
+END;
+CREATE TRIGGER tr AFTER INSERT OR UPDATE
+ON t FOR EACH ROW EXECUTE FUNCTION f();
+CREATE RULE r AS ON INSERT TO t DO ALSO
+  INSERT INTO log VALUES (1);
+ALTER EXTENSION e
+  DROP TABLE t;
+ALTER DEFAULT PRIVILEGES IN SCHEMA s
+GRANT SELECT ON TABLES TO r;
+GRANT USAGE,
+CREATE ON SCHEMA s TO r;
+CREATE GLOBAL TEMPORARY TABLE tt (id int);
+CREATE TRUSTED PROCEDURAL LANGUAGE pl;
+CREATE DEFAULT CONVERSION c FOR 'LATIN1' TO 'UTF8' FROM f;
+ALTER ROUTINE f() OWNER TO r;
+DROP ROUTINE f();
+DROP DATABASE IF EXISTS d;
+ALTER TYPE mood ADD VALUE 'meh';
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+COMMENT ON COLUMN t.c IS 'a
+CREATE TABLE inside a string';
+CREATE POLICY p ON t
+  USING (true);
+SET search_path TO s;
+COPY t (a, b) FROM stdin;
+1\tCREATE TABLE
+\\.
+CREATE TABLE copy AS
+SELECT * FROM t;
+INSERT INTO t
+SELECT * FROM u
+ON CONFLICT (id) DO
+UPDATE SET a = 1;
+CREATE VIEW v AS
+SELECT 1;
+CREATE POLICY p2 ON t FOR
+SELECT USING (true);
+CREATE TRIGGER tr2 BEFORE
+UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();
+ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id) ON
+DELETE CASCADE ON
+UPDATE SET NULL;
+GRANT
+SELECT,
+UPDATE ON t TO r;
+WITH d AS (DELETE FROM t RETURNING *)
+INSERT INTO u SELECT * FROM d;
+DO $$
+BEGIN
+  ALTER TABLE t ADD COLUMN q int;
+END $$;
+";
+        lint_ok_pg("SG511", sql, 15);
+    }
+
     #[test]
     fn quiet() {
         lint_ok_pg("SG511", "ALTER TABLE orders ADD COLUMN note text;", 15);
         // A command stagegate cannot read is SG505's, not a syntax error.
-        lint_ok_pg("SG511", "CREATE FROBNICATE x;", 15);
+        lint_ok_pg("SG511", "REASSIGN OWNED BY a TO b;", 15);
         lint_ok_pg(
             "SG511",
-            "-- a note\n/* and another */ CREATE FROBNICATE x;",
+            "-- a note\n/* and another */ CREATE TABLE t (id int);",
             15,
         );
         lint_ok_pg("SG511", "(SELECT 1);", 15);
