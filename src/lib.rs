@@ -15,6 +15,7 @@ pub mod env_vars;
 pub mod exit;
 pub mod git;
 pub mod lint;
+pub mod parallel;
 pub mod printer;
 pub(crate) mod reversible;
 pub mod scratch;
