@@ -12,7 +12,7 @@ use crate::db::state::{RowStatus, StateStore};
 use crate::exit::Outcome;
 use crate::git::{ChangedSince, FileChange};
 use crate::lint::emit::{self, Emitter, FileReport, Summary};
-use crate::lint::{self, Input, Options, RunState};
+use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::source::{self, Script, ScriptRef, Section, Version};
 
@@ -41,10 +41,29 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     let mut summary = Summary::default();
     emitter.begin(&mut out).context("writing the report")?;
     let mut broken = 0usize;
+    let workers = args
+        .jobs
+        .map_or_else(crate::parallel::default_workers, usize::from);
     for target in targets {
-        for item in scripts_of(target, printer, &mut broken) {
+        let items = scripts_of(target, printer, &mut broken);
+        // Scripts are read and analysed ahead on the workers, a few at a time; the rules
+        // run here, in file order, as each script's run state depends on the ones before.
+        crate::parallel::ordered(items, workers, PARSE_AHEAD * workers, prepare, |prepared| {
             // Only a directory changed since it was checked fails here.
-            let (script_ref, version) = item?;
+            let Prepared {
+                script_ref,
+                version,
+                loaded,
+            } = prepared?;
+            let (script, analysis) = match loaded {
+                Ok(Some(loaded)) => loaded,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    printer.error(&error.to_string());
+                    broken += 1;
+                    return Ok(());
+                }
+            };
             let change = knowledge
                 .changed
                 .as_ref()
@@ -55,15 +74,6 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 change,
                 Some(FileChange::Unchanged | FileChange::LineEndings)
             );
-            let script = match load(&script_ref) {
-                Ok(Some(script)) => script,
-                Ok(None) => continue,
-                Err(error) => {
-                    printer.error(&error.to_string());
-                    broken += 1;
-                    continue;
-                }
-            };
             let edited_since = match change {
                 Some(FileChange::Edited) => knowledge.changed.as_ref().map(|c| c.reference()),
                 _ => None,
@@ -72,7 +82,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 edited_since,
                 ..Input::of(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
             };
-            let result = lint::lint_script(input, &options, &mut run);
+            let result = lint::lint_analyzed(input, &analysis, &options, &mut run);
             if let Some(error) = run.take_error() {
                 return Err(anyhow::Error::new(error).context(format!(
                     "linting {}: the run's schema facts spilled to a temporary file could not \
@@ -81,7 +91,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 )));
             }
             if !reported {
-                continue;
+                return Ok(());
             }
             let path = script.path.display().to_string();
             summary.files += 1;
@@ -93,10 +103,8 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 text: &script.text,
                 findings: &result.findings,
             };
-            emitter
-                .file(&mut out, &file)
-                .context("writing the report")?;
-        }
+            emitter.file(&mut out, &file).context("writing the report")
+        })?;
     }
     emitter
         .finish(&mut out, &summary)
@@ -345,6 +353,35 @@ fn file_version(path: &Path) -> Option<Version> {
         digits.split('_').next()?
     };
     Version::parse(digits)
+}
+
+/// Scripts read and analysed ahead of the one being linted, per worker thread: enough to
+/// keep the workers busy while the rules run, few enough that memory stays flat (a window
+/// holds that many scripts' text and statements).
+const PARSE_AHEAD: usize = 4;
+
+/// A script read and analysed on a worker thread, ready for the rules.
+struct Prepared {
+    script_ref: ScriptRef,
+    version: Option<Version>,
+    /// The script and its statements; `None` for a blank script.
+    loaded: Result<Option<(Script, Analysis)>, source::SourceError>,
+}
+
+/// Reads and analyses the next script (what needs no run state).
+fn prepare(item: Result<Versioned, source::SourceError>) -> Result<Prepared, source::SourceError> {
+    let (script_ref, version) = item?;
+    let loaded = load(&script_ref).map(|script| {
+        script.map(|script| {
+            let analysis = Analysis::of(&script.text);
+            (script, analysis)
+        })
+    });
+    Ok(Prepared {
+        script_ref,
+        version,
+        loaded,
+    })
 }
 
 /// Loads a script; blank scripts have nothing to lint.
