@@ -44,48 +44,58 @@ where
     std::thread::scope(|scope| {
         let work = &work;
         let mut lanes: Vec<(SyncSender<T>, Receiver<R>)> = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (job_tx, job_rx) = sync_channel::<T>(per_worker);
             let (result_tx, result_rx) = sync_channel::<R>(per_worker);
-            scope.spawn(move || {
+            handles.push(scope.spawn(move || {
                 for item in job_rx {
                     if result_tx.send(work(item)).is_err() {
                         // The consumer stopped.
                         break;
                     }
                 }
-            });
+            }));
             lanes.push((job_tx, result_rx));
         }
-        let (mut sent, mut consumed) = (0usize, 0usize);
-        // Takes the next result in order; `None` when its worker panicked (the scope raises
-        // that panic again when it joins the workers).
-        let next = |consumed: usize, lanes: &[(SyncSender<T>, Receiver<R>)]| {
-            lanes[consumed % workers].1.recv().ok()
-        };
-        loop {
-            if sent - consumed == window {
-                let Some(result) = next(consumed, &lanes) else {
+        // The channels are dropped when this returns, which stops the workers.
+        let outcome = (move || {
+            let (mut sent, mut consumed) = (0usize, 0usize);
+            // Takes the next result in order; `None` when its worker panicked (raised again
+            // below, when the workers are joined).
+            let next = |consumed: usize, lanes: &[(SyncSender<T>, Receiver<R>)]| {
+                lanes[consumed % workers].1.recv().ok()
+            };
+            loop {
+                if sent - consumed == window {
+                    let Some(result) = next(consumed, &lanes) else {
+                        return Ok(());
+                    };
+                    consumed += 1;
+                    consume(result)?;
+                }
+                let Some(item) = items.next() else { break };
+                if lanes[sent % workers].0.send(item).is_err() {
+                    return Ok(());
+                }
+                sent += 1;
+            }
+            let receivers: Vec<Receiver<R>> = lanes.into_iter().map(|(_, rx)| rx).collect();
+            while consumed < sent {
+                let Ok(result) = receivers[consumed % workers].recv() else {
                     return Ok(());
                 };
                 consumed += 1;
                 consume(result)?;
             }
-            let Some(item) = items.next() else { break };
-            if lanes[sent % workers].0.send(item).is_err() {
-                return Ok(());
+            Ok(())
+        })();
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
             }
-            sent += 1;
         }
-        let receivers: Vec<Receiver<R>> = lanes.into_iter().map(|(_, rx)| rx).collect();
-        while consumed < sent {
-            let Ok(result) = receivers[consumed % workers].recv() else {
-                return Ok(());
-            };
-            consumed += 1;
-            consume(result)?;
-        }
-        Ok(())
+        outcome
     })
 }
 
