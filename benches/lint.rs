@@ -1,10 +1,15 @@
 //! Lint throughput and memory: `cargo bench --bench lint`.
 //!
 //! Generates a migration directory (fixed content, sqlx layout, ~2.5 KB per file), lints it
-//! in-process on one thread the way `stagegate lint DIR` does (the directory checked window
-//! by window, then linted window by window, one script in memory at a time, context flowing
-//! forward, text report rendered), and reports MB/s and the RSS after discovery (after the
-//! check), after lint and at its peak (VmHWM).
+//! in-process the way `stagegate lint DIR` does (the directory checked window by window, then
+//! linted window by window: scripts read and analysed ahead on the worker threads, a few at a
+//! time, the rules applied in file order with the context flowing forward, text report
+//! rendered), and reports MB/s and the RSS after discovery (after the check), after lint and
+//! at its peak (VmHWM). `STAGEGATE_BENCH_JOBS=N` sets the number of workers (default: the
+//! processors; 1 runs on one thread); the time spent analysing (summed over the workers) and
+//! applying the rules and rendering (on the consumer) is printed beside the total.
+//! `STAGEGATE_BENCH_WRITE=DIR` only writes the generated files (`STAGEGATE_BENCH_FILES` of
+//! them, default 2,000) into `DIR`, for `bench/lint-vs-squawk.sh`.
 //! Run without arguments it measures 2,000 files and then 20,000 files, each in a fresh
 //! child process, so the two peaks can be compared. `STAGEGATE_BENCH_WINDOW=N` reads the
 //! directory in windows of `N` migrations instead of `source::LINT_WINDOW`, to compare
@@ -15,16 +20,25 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use stagegate::lint::{self, Input, Options, RunState, report};
-use stagegate::source;
+use stagegate::lint::{self, Analysis, Input, Options, RunState, report};
+use stagegate::{parallel, source};
 
 const FILES_VAR: &str = "STAGEGATE_BENCH_FILES";
 const WINDOW_VAR: &str = "STAGEGATE_BENCH_WINDOW";
 const ONE_LINE_VAR: &str = "STAGEGATE_BENCH_ONE_LINE";
+const JOBS_VAR: &str = "STAGEGATE_BENCH_JOBS";
+const WRITE_VAR: &str = "STAGEGATE_BENCH_WRITE";
 
 fn main() {
+    if let Ok(dir) = std::env::var(WRITE_VAR) {
+        let count = std::env::var(FILES_VAR).map_or(2_000, |n| n.parse().expect("file count"));
+        std::fs::create_dir_all(&dir).expect("create the directory");
+        write_migrations(Path::new(&dir), count);
+        return;
+    }
     if let Ok(count) = std::env::var(FILES_VAR) {
         return measure(count.parse().expect("file count"));
     }
@@ -81,27 +95,37 @@ ALTER TABLE invoices_{m} ADD CONSTRAINT invoices_{m}_order_{n}_fk FOREIGN KEY (o
     sql
 }
 
-fn measure(count: usize) {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// Writes `count` generated migrations into `dir`; returns their total size in bytes.
+fn write_migrations(dir: &Path, count: usize) -> usize {
     let mut bytes = 0usize;
     for n in 0..count {
         let text = migration(n);
         bytes += text.len();
         let name = format!("{:014}_bench_{n}.up.sql", 20_240_000_000_000u64 + n as u64);
-        std::fs::write(dir.path().join(name), text).expect("write migration");
+        std::fs::write(dir.join(name), text).expect("write migration");
     }
+    bytes
+}
+
+fn measure(count: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes = write_migrations(dir.path(), count);
     let start_rss = status_kib("VmRSS:");
     let started = Instant::now();
     let run = lint_dir(dir.path());
     let seconds = started.elapsed().as_secs_f64();
     let mb = bytes as f64 / 1_000_000.0;
     println!(
-        "{count:>6} files, {mb:.1} MB ({} B/file), {} statements, {} findings: {seconds:.2} s, {:.1} MB/s; \
+        "{count:>6} files, {mb:.1} MB ({} B/file), {} statements, {} findings: {seconds:.2} s, {:.1} MB/s \
+({} workers; analysis {:.2} s summed over them, rules and report {:.2} s); \
 RSS KiB: start {start_rss}, after discovery {}, after lint {}, peak {}",
         bytes / count.max(1),
         run.statements,
         run.findings,
         mb / seconds,
+        run.workers,
+        run.analysis_seconds,
+        run.rules_seconds,
         run.rss_after_discovery,
         run.rss_after_lint,
         status_kib("VmHWM:")
@@ -156,6 +180,9 @@ peak RSS {} KiB",
 }
 
 struct Run {
+    workers: usize,
+    analysis_seconds: f64,
+    rules_seconds: f64,
     statements: usize,
     findings: usize,
     rss_after_discovery: String,
@@ -173,20 +200,40 @@ fn lint_dir(dir: &Path) -> Run {
     let windows = source::scan_windows(dir, None, window).expect("discover");
     windows.check().expect("discover");
     let rss_after_discovery = status_kib("VmRSS:");
+    let workers = match std::env::var(JOBS_VAR) {
+        Ok(jobs) => jobs.parse().expect("worker count"),
+        Err(_) => parallel::default_workers(),
+    };
     let options = Options::default();
     let mut run = RunState::default();
     let (mut statements, mut findings) = (0, 0);
     let mut sink = 0usize;
-    for script_ref in windows.ups() {
+    let analysis_nanos = AtomicU64::new(0);
+    let mut rules = Duration::ZERO;
+    let prepare = |script_ref: Result<source::ScriptRef, source::SourceError>| {
         let script = script_ref.expect("discover").load().expect("load");
-        let result = lint::lint_script(Input::of(&script), &options, &mut run);
+        let started = Instant::now();
+        let analysis = Analysis::of(&script.text);
+        let nanos = started.elapsed().as_nanos() as u64;
+        analysis_nanos.fetch_add(nanos, Ordering::Relaxed);
+        (script, analysis)
+    };
+    let apply = |(script, analysis): (source::Script, Analysis)| {
+        let started = Instant::now();
+        let result = lint::lint_analyzed(Input::of(&script), &analysis, &options, &mut run);
         statements += result.statements;
         findings += result.findings.len();
         let path = script.path.display().to_string();
         sink += report::render_text(&path, &script.text, &result.findings, false).len();
-    }
+        rules += started.elapsed();
+        Ok::<(), ()>(())
+    };
+    parallel::ordered(windows.ups(), workers, 4 * workers, prepare, apply).expect("lint");
     std::hint::black_box(sink);
     Run {
+        workers,
+        analysis_seconds: analysis_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        rules_seconds: rules.as_secs_f64(),
         statements,
         findings,
         rss_after_discovery,

@@ -174,6 +174,11 @@ pub struct LintArgs {
     /// Write the report to this file instead of stdout
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Threads that read and parse migrations ahead of the rules, which run in file order
+    /// [default: the number of processors]; the report is the same with any number
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Args)]

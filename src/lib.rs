@@ -16,6 +16,7 @@ pub mod exit;
 pub mod git;
 pub mod json;
 pub mod lint;
+pub mod parallel;
 pub mod printer;
 pub(crate) mod reversible;
 pub mod scratch;

@@ -12,7 +12,7 @@ use crate::db::state::{RowStatus, StateStore};
 use crate::exit::Outcome;
 use crate::git::{ChangedSince, FileChange};
 use crate::lint::emit::{self, Emitter, FileReport, Summary};
-use crate::lint::{self, Input, Options, RunState};
+use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::source::{self, Script, ScriptRef, Section, Version};
 
@@ -30,7 +30,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
     // `-`: the one script read from stdin, loaded in place of a file.
-    let mut stdin = targets.iter().find_map(|target| match target {
+    let stdin = targets.iter().find_map(|target| match target {
         Target::Stdin(text) => Some(text.clone()),
         _ => None,
     });
@@ -49,10 +49,30 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     let mut summary = Summary::default();
     emitter.begin(&mut out).context("writing the report")?;
     let mut broken = 0usize;
+    let workers = args
+        .jobs
+        .map_or_else(crate::parallel::default_workers, usize::from);
     for target in targets {
-        for item in scripts_of(target, printer, &mut broken) {
+        let items = scripts_of(target, printer, &mut broken);
+        // Scripts are read and analysed ahead on the workers, a few at a time; the rules
+        // run here, in file order, as each script's run state depends on the ones before.
+        let prepare = |item| prepare(item, stdin.as_deref());
+        crate::parallel::ordered(items, workers, PARSE_AHEAD * workers, prepare, |prepared| {
             // Only a directory changed since it was checked fails here.
-            let (script_ref, version) = item?;
+            let Prepared {
+                script_ref,
+                version,
+                loaded,
+            } = prepared?;
+            let (script, analysis) = match loaded {
+                Ok(Some(loaded)) => loaded,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    printer.error(&error.to_string());
+                    broken += 1;
+                    return Ok(());
+                }
+            };
             let change = knowledge
                 .changed
                 .as_ref()
@@ -63,20 +83,6 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 change,
                 Some(FileChange::Unchanged | FileChange::LineEndings)
             );
-            let from_stdin = if script_ref.path == Path::new(STDIN_NAME) {
-                stdin.take()
-            } else {
-                None
-            };
-            let script = match load(&script_ref, from_stdin) {
-                Ok(Some(script)) => script,
-                Ok(None) => continue,
-                Err(error) => {
-                    printer.error(&error.to_string());
-                    broken += 1;
-                    continue;
-                }
-            };
             let edited_since = match change {
                 Some(FileChange::Edited) => knowledge.changed.as_ref().map(|c| c.reference()),
                 _ => None,
@@ -85,7 +91,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 edited_since,
                 ..Input::of(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
             };
-            let result = lint::lint_script(input, &options, &mut run);
+            let result = lint::lint_analyzed(input, &analysis, &options, &mut run);
             if let Some(error) = run.take_error() {
                 return Err(anyhow::Error::new(error).context(format!(
                     "linting {}: the run's schema facts spilled to a temporary file could not \
@@ -94,7 +100,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 )));
             }
             if !reported {
-                continue;
+                return Ok(());
             }
             let path = script.path.display().to_string();
             summary.files += 1;
@@ -106,10 +112,8 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 text: &script.text,
                 findings: &result.findings,
             };
-            emitter
-                .file(&mut out, &file)
-                .context("writing the report")?;
-        }
+            emitter.file(&mut out, &file).context("writing the report")
+        })?;
     }
     emitter
         .finish(&mut out, &summary)
@@ -396,15 +400,47 @@ fn file_version(path: &Path) -> Option<Version> {
     Version::parse(digits)
 }
 
-/// Loads a script (from `stdin` when it is the one read from there); blank scripts have
-/// nothing to lint.
+/// Scripts read and analysed ahead of the one being linted, per worker thread: enough to
+/// keep the workers busy while the rules run, few enough that memory stays flat (a window
+/// holds that many scripts' text and statements).
+const PARSE_AHEAD: usize = 4;
+
+/// A script read and analysed on a worker thread, ready for the rules.
+struct Prepared {
+    script_ref: ScriptRef,
+    version: Option<Version>,
+    /// The script and its statements; `None` for a blank script.
+    loaded: Result<Option<(Script, Analysis)>, source::SourceError>,
+}
+
+/// Reads and analyses the next script (what needs no run state).
+fn prepare(
+    item: Result<Versioned, source::SourceError>,
+    stdin: Option<&str>,
+) -> Result<Prepared, source::SourceError> {
+    let (script_ref, version) = item?;
+    let loaded = load(&script_ref, stdin).map(|script| {
+        script.map(|script| {
+            let analysis = Analysis::of(&script.text);
+            (script, analysis)
+        })
+    });
+    Ok(Prepared {
+        script_ref,
+        version,
+        loaded,
+    })
+}
+
+/// Loads a script (from the text read from stdin when it is the one named `-`); blank
+/// scripts have nothing to lint.
 fn load(
     script_ref: &ScriptRef,
-    stdin: Option<String>,
+    stdin: Option<&str>,
 ) -> Result<Option<Script>, source::SourceError> {
     let script = match stdin {
-        Some(text) => script_ref.load_from(&text)?,
-        None => script_ref.load()?,
+        Some(text) if script_ref.path == Path::new(STDIN_NAME) => script_ref.load_from(text)?,
+        _ => script_ref.load()?,
     };
     Ok((!script.is_blank()).then_some(script))
 }

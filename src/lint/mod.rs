@@ -252,18 +252,50 @@ pub struct ScriptResult {
     pub suppressed: usize,
 }
 
+/// A script's statements, analysed: the part of linting that needs no run state, so that
+/// scripts can be analysed ahead, on other threads, while the rules run in file order.
+#[derive(Debug)]
+pub struct Analysis {
+    statements: Vec<analyze::Analyzed>,
+}
+
+impl Analysis {
+    /// Splits and analyses a script's text (what [`lint_analyzed`] is then given with it).
+    pub fn of(text: &str) -> Analysis {
+        Analysis {
+            statements: analyze::analyze(text),
+        }
+    }
+}
+
 /// Lints one script; `run` carries what earlier scripts of the run created.
 pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> ScriptResult {
+    lint_analyzed(input, &Analysis::of(input.text), options, run)
+}
+
+/// [`lint_script`] with the script already analysed: `analysis` is [`Analysis::of`] the
+/// input's text.
+pub fn lint_analyzed(
+    input: Input,
+    analysis: &Analysis,
+    options: &Options,
+    run: &mut RunState,
+) -> ScriptResult {
     run.begin_script(input.unreleased);
-    let statements = analyze::analyze(input.text);
+    let statements = &analysis.statements;
     let in_transaction = !input.settings.no_transaction;
-    let mut file = FileState::new(&statements, in_transaction);
+    let mut file = FileState::new(statements, in_transaction);
     file.lock_timeout_set =
         input.settings.lock_timeout.is_some() || options.lock_timeout_configured;
     let mut raw: Vec<(&'static str, Hit, Range<usize>, usize)> = Vec::new();
     // The transaction each statement runs in, by number: a statement outside any
     // transaction block is one of its own.
     let mut txn = 0;
+    // Looked up once per script, not once per rule and change.
+    let rules: Vec<&Rule> = RULES
+        .iter()
+        .filter(|rule| !options.disabled.contains(rule.code))
+        .collect();
     for (index, statement) in statements.iter().enumerate() {
         file.index = index;
         if !file.in_txn_now {
@@ -278,10 +310,7 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
                 statement,
                 text: &input.text[statement.span.clone()],
             };
-            for rule in RULES {
-                if options.disabled.contains(rule.code) {
-                    continue;
-                }
+            for rule in &rules {
                 let mut hits = Vec::new();
                 (rule.check)(&ctx, change, &mut hits);
                 raw.extend(
@@ -316,7 +345,7 @@ pub fn lint_script(input: Input, options: &Options, run: &mut RunState) -> Scrip
         statements: statements.len(),
         ..ScriptResult::default()
     };
-    let mut allows = Allows::new(input.directives, &statements);
+    let mut allows = Allows::new(input.directives, statements);
     let mut seen = HashSet::new();
     let mut kept = Vec::new();
     for (code, hit, span, txn) in raw {

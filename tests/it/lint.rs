@@ -624,3 +624,99 @@ fn a_missing_semicolon_is_an_error_and_positions_follow_the_clause() {
         text.stdout
     );
 }
+
+/// The scripts are read and parsed on worker threads while the rules run in file order: the
+/// report, the messages on stderr and the exit code are the same with one worker or several,
+/// on the fixtures and on a generated set whose findings depend on the scripts before them
+/// (tables created earlier, released or not), with blank and unreadable files among them.
+#[test]
+fn the_report_is_the_same_with_one_worker_or_several() {
+    let tmp = tempfile::tempdir().unwrap();
+    let generated = tmp.path().join("migrations");
+    std::fs::create_dir(&generated).unwrap();
+    for n in 1..=300usize {
+        let sql = match n % 10 {
+            // Blank: nothing to lint.
+            3 => "-- nothing here\n".to_string(),
+            // Not UTF-8: an error on stderr, in file order, and exit 2.
+            7 if n % 100 == 7 => {
+                std::fs::write(
+                    generated.join(format!("{n:04}_m.up.sql")),
+                    b"SELECT '\xff';\n",
+                )
+                .unwrap();
+                continue;
+            }
+            _ => format!(
+                "CREATE TABLE t_{n} (id int PRIMARY KEY, name varchar(20));\n\
+                 CREATE INDEX t_{p}_name ON t_{p} (name);\n\
+                 ALTER TABLE t_{p} ALTER COLUMN name TYPE varchar(10);\n\
+                 DO $$ BEGIN ALTER TABLE t_{p} DROP COLUMN name; END $$;\n\
+                 -- stagegate:allow SG201 -- gone since release {n}\n\
+                 ALTER TABLE orders DROP COLUMN c_{n};\n\
+                 {garbage}\n",
+                p = n - 1,
+                garbage = if n % 11 == 0 {
+                    "ALTER TABLE ((( ;"
+                } else {
+                    "SELECT 1;"
+                }
+            ),
+        };
+        std::fs::write(generated.join(format!("{n:04}_m.up.sql")), sql).unwrap();
+    }
+    let generated = generated.to_str().unwrap().to_string();
+    let targets: Vec<Vec<String>> = vec![
+        vec![generated.clone()],
+        vec!["fixtures/unsafe".into(), "fixtures/safe".into()],
+        vec!["fixtures/real-world-like".into()],
+        vec![
+            "fixtures/layouts/dbmate".into(),
+            "fixtures/layouts/diesel".into(),
+            "fixtures/layouts/flyway".into(),
+            "fixtures/layouts/sqlx-crlf".into(),
+        ],
+    ];
+    let mut compared = 0;
+    for config in ["", "[lint]\nreleased = \"150\"\n"] {
+        std::fs::write(tmp.path().join("stagegate.toml"), config).unwrap();
+        for paths in &targets {
+            for format in ["text", "json", "sarif"] {
+                let run = |jobs: &str| {
+                    let mut args = vec!["lint", "--jobs", jobs, "--format", format];
+                    args.extend(paths.iter().map(String::as_str));
+                    let mut command = Command::cargo_bin("stagegate").unwrap();
+                    let output = command
+                        .current_dir(root())
+                        .env("STAGEGATE_CONFIG", tmp.path().join("stagegate.toml"))
+                        .env("NO_COLOR", "1")
+                        .args(&args)
+                        .output()
+                        .unwrap();
+                    (
+                        output.status.code(),
+                        String::from_utf8(output.stdout).unwrap(),
+                        String::from_utf8(output.stderr).unwrap(),
+                    )
+                };
+                let one = run("1");
+                assert!(!one.1.is_empty(), "{paths:?} {format}: {}", one.2);
+                for jobs in ["2", "3"] {
+                    let several = run(jobs);
+                    assert!(
+                        several == one,
+                        "{paths:?} --format {format} --jobs {jobs} differs from --jobs 1\n{}\n{}",
+                        several.2,
+                        one.2
+                    );
+                    compared += 1;
+                }
+                if paths[0] == generated {
+                    assert_eq!(one.0, Some(2), "unreadable files exit 2: {}", one.2);
+                    assert_eq!(one.2.matches("not valid UTF-8").count(), 3, "{}", one.2);
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 2 * 4 * 3 * 2);
+}
