@@ -17,3 +17,4 @@ mod real_world;
 mod reversible;
 mod runner;
 mod scratch;
+mod trace;
