@@ -522,19 +522,39 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-pub struct TraceArgs {
-    /// The scratch database to run on; every migration is rolled back afterwards
-    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
-    pub shadow: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// A table per migration
+    Text,
+    /// Machine-readable, versioned schema
+    Json,
+    /// Markdown, for a pull request or a release document
+    Markdown,
+}
 
-    /// Migration files or directories (default: the configured migrations directory)
+/// Exit codes of `trace`.
+const TRACE_EXIT_CODES: &str = "Exit codes:
+  0  every traced migration ran (where lint and the trace disagree is reported, not failed)
+  1  a traced migration, or one applied before it, failed
+  2  usage or configuration error (no scratch database, a path that is no migration)
+  4  the scratch database failed";
+
+#[derive(Debug, Args)]
+#[command(after_help = TRACE_EXIT_CODES)]
+pub struct TraceArgs {
+    /// Server for the scratch database (default: [shadow] url, else a throwaway cluster).
+    /// stagegate creates a database of its own there and drops it at the end
+    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    pub shadow: Option<String>,
+
+    /// Migrations to trace: up scripts, or directories to trace whole (default: the
+    /// configured migrations directory); the migrations before them are applied first
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Output format
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
 }
 
 /// Exit codes of `check-reversible`.

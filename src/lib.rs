@@ -22,3 +22,4 @@ pub(crate) mod reversible;
 pub mod scratch;
 pub mod source;
 pub mod sql;
+pub(crate) mod trace;

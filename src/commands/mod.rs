@@ -15,6 +15,7 @@ mod resolve;
 mod rule;
 mod status;
 mod table;
+mod trace;
 mod verify;
 
 use std::io::Write;
@@ -74,7 +75,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             return backup::verify(&load_config(&cli)?, args, printer);
         }
         Command::Report(_) => "report",
-        Command::Trace(_) => "trace",
+        Command::Trace(args) => return trace::run(&load_config(&cli)?, args, printer),
         Command::CheckReversible(args) => {
             return check_reversible::run(&load_config(&cli)?, args, printer);
         }

@@ -61,6 +61,14 @@ impl ScratchDb {
     /// permitted (SQLSTATE 42501), the shadow database itself is used (the caller checks that
     /// it holds no objects).
     pub(crate) async fn open(server: &DatabaseUrl) -> Result<ScratchDb, ScratchError> {
+        Self::open_with_prefix(server, NAME_PREFIX).await
+    }
+
+    /// As [`ScratchDb::open`], the database named `<prefix><pid>_<time>`.
+    pub(crate) async fn open_with_prefix(
+        server: &DatabaseUrl,
+        prefix: &str,
+    ) -> Result<ScratchDb, ScratchError> {
         let admin = db::connect(server).await?;
         let version: i32 = admin
             .query_one("SELECT current_setting('server_version_num')::int", &[])
@@ -70,7 +78,7 @@ impl ScratchDb {
                 source,
             })?
             .get(0);
-        let name = unique_name();
+        let name = unique_name(prefix);
         let mut scratch = ScratchDb {
             admin,
             server: server.clone(),
@@ -114,7 +122,16 @@ impl ScratchDb {
     }
 
     async fn create(&self) -> Result<(), ScratchError> {
-        let sql = format!("CREATE DATABASE {}", self.name);
+        self.create_as(&self.name, None).await
+    }
+
+    /// `CREATE DATABASE name [TEMPLATE template]`, retried while another session holds the
+    /// template (a session that is still closing).
+    async fn create_as(&self, name: &str, template: Option<&str>) -> Result<(), ScratchError> {
+        let sql = match template {
+            Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
         let mut attempt = 0;
         loop {
             match self.admin.batch_execute(&sql).await {
@@ -126,7 +143,7 @@ impl ScratchDb {
                 }
                 Err(source) => {
                     return Err(ScratchError::Create {
-                        name: self.name.clone(),
+                        name: name.to_string(),
                         server: self.server.redacted(),
                         source,
                     });
@@ -136,8 +153,12 @@ impl ScratchDb {
     }
 
     async fn drop_database(&self) -> Result<(), ScratchError> {
+        self.drop_named(&self.name).await
+    }
+
+    async fn drop_named(&self, name: &str) -> Result<(), ScratchError> {
         let force = if self.force { " WITH (FORCE)" } else { "" };
-        let sql = format!("DROP DATABASE IF EXISTS {}{force}", self.name);
+        let sql = format!("DROP DATABASE IF EXISTS {name}{force}");
         let mut attempt = 0;
         loop {
             match self.admin.batch_execute(&sql).await {
@@ -149,7 +170,7 @@ impl ScratchDb {
                 }
                 Err(source) => {
                     return Err(ScratchError::Drop {
-                        name: self.name.clone(),
+                        name: name.to_string(),
                         server: self.server.redacted(),
                         source,
                     });
@@ -165,10 +186,33 @@ impl ScratchDb {
         self.create().await
     }
 
+    /// The name of the copy [`ScratchDb::save`] makes.
+    fn saved_name(&self) -> String {
+        format!("{}_saved", self.name)
+    }
+
+    /// Copies the database (`CREATE DATABASE <name>_saved TEMPLATE <name>`), so that
+    /// [`ScratchDb::restore`] can bring it back. No session may be connected to it. Only for a
+    /// database of its own.
+    pub(crate) async fn save(&self) -> Result<(), ScratchError> {
+        debug_assert!(self.own);
+        self.drop_named(&self.saved_name()).await?;
+        self.create_as(&self.saved_name(), Some(&self.name)).await
+    }
+
+    /// Replaces the database by the copy [`ScratchDb::save`] made, and drops the copy.
+    pub(crate) async fn restore(&self) -> Result<(), ScratchError> {
+        debug_assert!(self.own);
+        self.drop_database().await?;
+        self.create_as(&self.name, Some(&self.saved_name())).await?;
+        self.drop_named(&self.saved_name()).await
+    }
+
     /// Drops the database if stagegate created it. Sessions still connected to it (a
     /// statement cancelled by Ctrl-C) are ended by the server.
     pub(crate) async fn remove(self) -> Result<(), ScratchError> {
         if self.own {
+            self.drop_named(&self.saved_name()).await?;
             self.drop_database().await
         } else {
             Ok(())
@@ -178,11 +222,11 @@ impl ScratchDb {
 
 /// `stagegate_reversible_<pid>_<nanoseconds since the epoch, hex>`: unique on the server for
 /// runs of this host, and a plain identifier (no quoting needed).
-fn unique_name() -> String {
+fn unique_name(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("{NAME_PREFIX}{}_{nanos:x}", std::process::id())
+    format!("{prefix}{}_{nanos:x}", std::process::id())
 }
 
 /// `url` with its database replaced by `database` (a plain identifier): the path of a URL
@@ -250,7 +294,7 @@ mod tests {
 
     #[test]
     fn names_are_plain_identifiers_with_the_prefix() {
-        let name = unique_name();
+        let name = unique_name(NAME_PREFIX);
         assert!(name.starts_with(NAME_PREFIX), "{name}");
         assert!(
             name.bytes()

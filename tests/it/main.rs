@@ -19,4 +19,5 @@ mod real_world;
 mod reversible;
 mod runner;
 mod scratch;
+mod trace;
 mod ux;
