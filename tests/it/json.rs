@@ -388,3 +388,23 @@ fn check_reversible_json_matches_its_schema() {
         .collect();
     assert_eq!(statuses, ["ok", "no-down"]);
 }
+
+#[test]
+fn trace_json_matches_its_schema() {
+    let p = project();
+    let shadow = TestDb::create();
+    let url = shadow.database_url();
+    let out = p.run(&["trace", "--shadow", url.expose(), "--format", "json"]);
+    assert_exit(&out, 0);
+    let value = assert_matches("trace", &out);
+    let index = &value["migrations"][1]["statements"][0];
+    assert_eq!(index["observed"], "held");
+    assert!(
+        index["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["relation"] == "users" && l["mode"] == "SHARE"),
+        "{index}"
+    );
+}
