@@ -13,7 +13,6 @@ use std::time::Duration;
 use super::LocalMigration;
 use super::confirm;
 use crate::config::Environment;
-use crate::db::lock::AdvisoryLock;
 use crate::db::runners::{self, RowKind, Runner, RunnerChecksum, RunnerRow, RunnerTable};
 use crate::db::state::{BaselineRecord, MigrationRow, RowStatus, StateStore};
 use crate::exit;
@@ -72,18 +71,7 @@ pub async fn baseline(
         );
     }
     confirm::check_flags(env, &options.confirm, "baseline")?;
-    let lock = AdvisoryLock::acquire(&env.url, options.lock_wait, |holder| {
-        printer.note(&format!(
-            "waiting for another stagegate run on `{}` ({})",
-            env.name,
-            holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
-        ));
-    })
-    .await
-    .map_err(|e| match e {
-        e if e.is_busy() => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    let lock = super::runner::lock_alone(env, options.lock_wait, printer).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await

@@ -9,7 +9,6 @@ use std::time::Duration;
 use super::LocalMigration;
 use crate::cli::StatementOutcome;
 use crate::config::Environment;
-use crate::db::lock::AdvisoryLock;
 use crate::db::state::{self, StateStore};
 use crate::exit;
 use crate::printer::Printer;
@@ -28,18 +27,7 @@ pub async fn resolve(
     if reason.trim().is_empty() {
         anyhow::bail!("--reason must say what was repaired (it is recorded in the event log)");
     }
-    let lock = AdvisoryLock::acquire(&env.url, lock_wait, |holder| {
-        printer.note(&format!(
-            "waiting for another stagegate run on `{}` ({})",
-            env.name,
-            holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
-        ));
-    })
-    .await
-    .map_err(|e| match e {
-        e if e.is_busy() => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    let lock = super::runner::lock_alone(env, lock_wait, printer).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await

@@ -875,14 +875,7 @@ impl Connections {
         use crate::db::state::StateStore;
         let (local, lock, store, session) = tokio::join!(
             local,
-            AdvisoryLock::acquire(&env.url, lock_wait, |holder| {
-                printer.note(&format!(
-                    "waiting up to {}s for another stagegate run on `{}` ({})",
-                    lock_wait.as_secs(),
-                    env.name,
-                    holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
-                ));
-            }),
+            AdvisoryLock::acquire(&env.url, lock_wait, note_waiting(env, lock_wait, printer)),
             StateStore::connect(&env.url),
             Session::connect(&env.url)
         );
@@ -942,4 +935,39 @@ impl Connections {
         drop(self.session);
         self.lock.release().await;
     }
+}
+
+/// What a run says when another stagegate run holds the environment's lock.
+fn note_waiting<'a>(
+    env: &'a Environment,
+    lock_wait: Duration,
+    printer: &'a Printer,
+) -> impl FnOnce(Option<&crate::db::lock::Holder>) + 'a {
+    move |holder| {
+        printer.note(&format!(
+            "waiting up to {}s for another stagegate run on `{}` ({})",
+            lock_wait.as_secs(),
+            env.name,
+            holder.map_or_else(|| "holder not visible".to_string(), ToString::to_string)
+        ));
+    }
+}
+
+/// Takes the environment's advisory lock alone (for commands that write the state store but
+/// run no migration: resolve, baseline), waiting up to `lock_wait`; busy is a refusal.
+pub(crate) async fn lock_alone(
+    env: &Environment,
+    lock_wait: Duration,
+    printer: &Printer,
+) -> anyhow::Result<crate::db::lock::AdvisoryLock> {
+    crate::db::lock::AdvisoryLock::acquire(
+        &env.url,
+        lock_wait,
+        note_waiting(env, lock_wait, printer),
+    )
+    .await
+    .map_err(|e| match e {
+        e if e.is_busy() => exit::refused(e),
+        other => exit::execution(other),
+    })
 }
