@@ -23,7 +23,17 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
     let (mut with_down, mut no_transaction) = (0, 0);
     for migration in &set.migrations {
         match migration.load_up() {
-            Ok(up) => no_transaction += usize::from(up.settings.no_transaction),
+            Ok(up) => {
+                no_transaction += usize::from(up.settings.no_transaction);
+                // Not written yet (as `stagegate new` leaves it): fine to keep, but apply
+                // refuses it.
+                if up.is_blank() {
+                    printer.warning(&format!(
+                        "{}: up script is empty; `migrate apply` refuses it until it is written",
+                        up.path.display()
+                    ));
+                }
+            }
             Err(error) => problems.push(error),
         }
         match migration.load_down() {

@@ -462,6 +462,12 @@ async fn backend_alive(
 /// its verify script, would commit half a migration without its record and before its check).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
+        if migration.up.is_blank() {
+            return Err(crate::source::SourceError::EmptyUp {
+                path: migration.up.path.clone(),
+            }
+            .into());
+        }
         let in_transaction = !migration.up.settings.no_transaction;
         check_script(&migration.up, in_transaction)?;
         if let Some(verify) = migration

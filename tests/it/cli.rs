@@ -190,9 +190,9 @@ fn init_then_new_in_each_layout() {
         }
 
         // The new migration is found in the configured layout, and its placeholder up
-        // script is reported as empty until someone writes SQL into it.
+        // script is reported (a warning) as empty until someone writes SQL into it.
         let out = run(dir.path(), &["verify"]);
-        assert_eq!(out.code, 2, "{layout}: {}", out.stdout);
+        assert_eq!(out.code, 0, "{layout}: {}", out.stdout);
         assert!(
             out.stderr.contains("up script is empty"),
             "{layout}: {}",
@@ -259,7 +259,6 @@ fn verify_reports_each_bad_input_with_its_file() {
             "down-without-up",
             "0002_create_orders.down.sql: down script without an up script",
         ),
-        ("empty-up", "0002_placeholder.up.sql: up script is empty"),
         ("not-utf8", "0001_latin1.up.sql: not valid UTF-8"),
         (
             "allow-without-reason",
@@ -272,6 +271,19 @@ fn verify_reports_each_bad_input_with_its_file() {
         assert_eq!(out.code, 2, "{bad}: {}{}", out.stdout, out.stderr);
         assert!(out.stderr.contains(expected), "{bad}: {}", out.stderr);
     }
+    // An up script not written yet is a warning: apply refuses it, the set stays usable.
+    let tmp = config_for(&fixture("bad/empty-up"));
+    let out = run(tmp.path(), &["verify"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("warning: ")
+            && out
+                .stderr
+                .contains("0002_placeholder.up.sql: up script is empty"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("2 migrations"), "{}", out.stdout);
     // A file that is not a migration of the layout would never run: an error naming it.
     let tmp = config_for(&fixture("bad/unknown-file"));
     let out = run(tmp.path(), &["verify"]);

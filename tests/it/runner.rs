@@ -1416,3 +1416,47 @@ fn pop_autocommit_migrations_run_without_a_transaction() {
     let out = p.run(&["lint", "plain.up.sql"]);
     assert!(out.stdout.contains("SG501"), "{}", out.stdout);
 }
+
+#[test]
+fn a_migration_not_written_yet_plans_but_apply_refuses_it_before_running_anything() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.run(&["new", "add_b"]);
+    assert_exit(&out, 0);
+    let blank = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|name| name.contains("_add_b") && !name.contains(".down."))
+        .unwrap();
+
+    // The set stays usable: status, plan, lint and verify all read it.
+    assert_exit(&p.run(&["migrate", "status"]), 0);
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(plan.stdout.contains("add_b"), "{}", plan.stdout);
+    assert_exit(&p.run(&["lint"]), 0);
+    let verify = p.run(&["verify"]);
+    assert_exit(&verify, 0);
+    assert!(
+        verify
+            .stderr
+            .contains(&format!("{blank}: up script is empty")),
+        "{}",
+        verify.stderr
+    );
+
+    // Apply refuses it even though 1_a, before it, could run: nothing is applied.
+    let out = p.apply();
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains(&format!("{blank}: up script is empty")),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "nothing ran: {:?}", tables(&p));
+
+    // Written, it applies.
+    std::fs::write(p.migrations().join(&blank), "CREATE TABLE b (id int);\n").unwrap();
+    assert_exit(&p.apply(), 0);
+    assert_eq!(tables(&p), ["a", "b"]);
+}
