@@ -1134,7 +1134,7 @@ fn an_error_names_the_line_of_the_file_even_behind_the_timeout_settings() {
     assert_exit(&out, 4);
     assert!(
         out.stderr
-            .contains("1_bad failed: syntax error at or near \")\" (42601) at line 3"),
+            .contains("1_bad failed at statement 2 of 2 (line 3): syntax error at or near \")\" (42601) at line 3"),
         "{}",
         out.stderr
     );
@@ -1459,4 +1459,53 @@ fn a_migration_not_written_yet_plans_but_apply_refuses_it_before_running_anythin
     std::fs::write(p.migrations().join(&blank), "CREATE TABLE b (id int);\n").unwrap();
     assert_exit(&p.apply(), 0);
     assert_eq!(tables(&p), ["a", "b"]);
+}
+
+#[test]
+fn a_failing_statement_of_a_transactional_migration_is_named_by_its_line_and_text() {
+    let p = Project::new("");
+    // A syntax error (the server gives its position) in statement 3 of 4.
+    p.write(
+        "1_a.up.sql",
+        "-- setup\nCREATE TABLE a (id int);\n\nINSERT INTO a VALUES (1);\n\
+         INSERT INTO a\n  VALUES (2) (3);\nCREATE TABLE b (id int);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("1_a failed at statement 3 of 4 (line 5)")
+            && out
+                .stderr
+                .contains("statement 3 at line 5: INSERT INTO a\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "rolled back");
+
+    // A unique violation (no position) in statement 2: found by running the statements
+    // again in a transaction that is rolled back.
+    p.write(
+        "1_a.up.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);\n\
+         INSERT INTO a VALUES (1), (1);\nCREATE TABLE b (id int);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("23505")
+            && out
+                .stderr
+                .contains("1_a failed at statement 2 of 3 (line 2)")
+            && out
+                .stderr
+                .contains("statement 2 at line 2: INSERT INTO a VALUES (1), (1);"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "the search was rolled back too");
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM stagegate.migrations WHERE status = 'applied'"),
+        Some("0".to_string())
+    );
 }
