@@ -1509,3 +1509,61 @@ fn a_failing_statement_of_a_transactional_migration_is_named_by_its_line_and_tex
         Some("0".to_string())
     );
 }
+
+#[test]
+fn a_bad_connection_string_is_a_configuration_error_in_every_command() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    for args in [
+        &["migrate", "apply", "--env", "staging"][..],
+        &["migrate", "status"][..],
+        &["migrate", "plan", "--env", "staging"][..],
+    ] {
+        let output = p
+            .command()
+            .env(URL_VAR, "postgres://u:hunter2@localhost:notaport/db")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("environment `staging`: invalid connection string"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{args:?}: {stderr}");
+    }
+    // A missing variable too.
+    let output = p
+        .command()
+        .env_remove(URL_VAR)
+        .args(["migrate", "plan", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("is not set")
+    );
+}
+
+#[test]
+fn a_server_error_from_the_state_store_shows_no_server_source_line_and_once() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    // A state table without the column stagegate reads: the server says 42703, and sqlx's
+    // text of it would add the server's own source line.
+    p.query("CREATE SCHEMA stagegate; CREATE TABLE stagegate._sqlx_migrations (version bigint)");
+    let out = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&out, 4);
+    let message = "column \"success\" does not exist (42703)";
+    assert!(out.stderr.contains(message), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("does not exist").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(" at line"), "{}", out.stderr);
+}
