@@ -221,6 +221,12 @@ async fn apply_locked(
     }
     let pending = plan::pending(&entries, options.to.as_ref());
     check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
+    // What plan would have shown about what is about to run (infos stay in plan).
+    for finding in &report.plan.findings {
+        if finding.severity != "info" {
+            printer.warning(&format!("lint: {}", finding.describe()));
+        }
+    }
 
     // The gates that need a database or a person, in the order of DESIGN.md §4.
     promotion_gate(env, &mut report.plan, &pending, options).await?;

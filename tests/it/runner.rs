@@ -1101,7 +1101,36 @@ fn lint_warn_shows_findings_and_applies() {
         "{}",
         plan.stdout
     );
-    assert_exit(&p.apply(), 0);
+    // Apply shows the same error and warning findings on stderr before it runs.
+    let shown: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  2 line ") && !l.contains(": info "))
+        .map(str::trim)
+        .collect();
+    assert!(!shown.is_empty(), "{}", plan.stdout);
+    let out = p.apply();
+    assert_exit(&out, 0);
+    for finding in &shown {
+        assert!(
+            out.stderr.contains(&format!("warning: lint: {finding}")),
+            "{finding}: {}",
+            out.stderr
+        );
+    }
+    let lint_at = out.stderr.find("lint: 2 line").unwrap();
+    let run_at = out.stderr.find("2_drop").unwrap();
+    assert!(
+        lint_at < run_at,
+        "findings come before the run: {}",
+        out.stderr
+    );
+
+    // Nothing to say about a migration without findings.
+    p.write("3_t2.up.sql", "CREATE TABLE t2 (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(!out.stderr.contains("lint:"), "{}", out.stderr);
 }
 
 #[test]
