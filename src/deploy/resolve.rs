@@ -188,7 +188,10 @@ async fn resolve_down(
         .await
         .map_err(exit::execution)?;
     if !resolved {
-        anyhow::bail!("{label}: its state changed meanwhile; look at `stagegate migrate status`");
+        anyhow::bail!(
+            "{label}: its state changed meanwhile; look at `stagegate migrate status --env {}`",
+            env.name
+        );
     }
     Ok(())
 }
