@@ -409,9 +409,8 @@ async fn settle_interrupted(
                         format!(
                             "statement {k} (line {line}) was running on the server when the \
                              run died, and whether it finished cannot be read from the \
-                             catalog; check the database, then `stagegate migrate resolve {} \
-                             --env {env} --statement ran|not-run --reason \"...\"`",
-                            entry.version
+                             catalog; check the database, then {}",
+                            super::statement_hint(&entry.version.to_string(), env)
                         ),
                     ),
                 }

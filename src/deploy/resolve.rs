@@ -66,10 +66,8 @@ pub async fn resolve(
             (Some(k), None) => {
                 return Err(exit::refused(anyhow::anyhow!(
                     "{label}: statement {k} was running on the server when its run died, and \
-                     whether it took effect is not known; check the database, then say so: \
-                     `stagegate migrate resolve {version} --env {} --statement ran|not-run \
-                     --reason ...`",
-                    env.name
+                     whether it took effect is not known; check the database, then say so: {}",
+                    super::statement_hint(&version.to_string(), &env.name)
                 )));
             }
             (Some(k), Some(outcome)) => {
@@ -153,9 +151,8 @@ async fn resolve_down(
     let Some(outcome) = statement else {
         return Err(exit::refused(anyhow::anyhow!(
             "{label}: down statement {k} was running on the server when its run died, and \
-             whether it took effect is not known; check the database, then say so: \
-             `stagegate migrate resolve {version} --env {} --statement ran|not-run --reason ...`",
-            env.name
+             whether it took effect is not known; check the database, then say so: {}",
+            super::statement_hint(version, &env.name)
         )));
     };
     let Some(local) = local else {

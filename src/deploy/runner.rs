@@ -758,7 +758,7 @@ impl Runner<'_> {
             let next = match direction {
                 Direction::Up => format!(
                     "{done} of {} statement(s) are applied and stay applied (no transaction); \
-                     after repairing, `stagegate migrate resolve {} --env {} --reason ...` (or a \
+                     after repairing, `stagegate migrate resolve {} --env {} --reason \"...\"` (or a \
                      fixed file) lets apply resume at statement {}",
                     statements.len(),
                     job.version,
