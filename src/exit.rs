@@ -73,6 +73,23 @@ pub fn execution(error: impl Into<anyhow::Error>) -> anyhow::Error {
     })
 }
 
+/// An error and its causes as one message, each cause once: a cause whose text the message
+/// already holds (an error that quotes its source) is not repeated.
+pub fn message(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 /// The exit code for an error: the first [`Failure`] in its chain decides; a state-store error
 /// says its own ([`crate::db::state::StateError::outcome`]); a database driver error means 4; everything else is a usage or configuration problem (2).
 pub fn classify(error: &anyhow::Error) -> Outcome {
@@ -102,6 +119,25 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_quoted_by_its_error_is_printed_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot connect to db: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let error = anyhow::Error::new(Quoting {
+            source: std::io::Error::other("connection refused"),
+        })
+        .context("reading state");
+        assert_eq!(
+            message(&error),
+            "reading state: cannot connect to db: connection refused"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(message(&plain), "outer: inner");
+    }
 
     #[test]
     fn failures_keep_their_code_under_context() {

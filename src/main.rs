@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Ok(outcome) => outcome.into(),
         Err(error) if exit::is_broken_pipe(&error) => Outcome::Success.into(),
         Err(error) => {
-            printer.error(&format!("{error:#}"));
+            printer.error(&exit::message(&error));
             exit::classify(&error).into()
         }
     }

@@ -153,11 +153,7 @@ pub fn render_text(plan: &Plan) -> String {
     } else {
         let _ = writeln!(out, "lint findings:");
         for f in &plan.findings {
-            let _ = writeln!(
-                out,
-                "  {} line {}: {} {} {}",
-                f.version, f.line, f.severity, f.code, f.message
-            );
+            let _ = writeln!(out, "  {}", f.describe());
         }
     }
     if !plan.locks.is_empty() {

@@ -16,14 +16,24 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
     }
     let dir = config.migrations_dir();
     let set = source::discover_as(&dir, config.migrations.layout)?;
-    for warning in &set.warnings {
-        printer.warning(warning);
-    }
+    // Every entry that was not read as a migration (and is not a file the runners leave
+    // there) is a problem: a file of the wrong layout would silently never run.
+    let mut messages = skipped_problems(&set, config.migrations.layout, &dir);
     let mut problems: Vec<SourceError> = Vec::new();
     let (mut with_down, mut no_transaction) = (0, 0);
     for migration in &set.migrations {
         match migration.load_up() {
-            Ok(up) => no_transaction += usize::from(up.settings.no_transaction),
+            Ok(up) => {
+                no_transaction += usize::from(up.settings.no_transaction);
+                // Not written yet (as `stagegate new` leaves it): fine to keep, but apply
+                // refuses it.
+                if up.is_blank() {
+                    printer.warning(&format!(
+                        "{}: up script is empty; `migrate apply` refuses it until it is written",
+                        up.path.display()
+                    ));
+                }
+            }
             Err(error) => problems.push(error),
         }
         match migration.load_down() {
@@ -34,7 +44,7 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
             problems.push(error);
         }
     }
-    let mut messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    messages.extend(problems.iter().map(ToString::to_string));
     if let Some(reference) = &args.against {
         messages.extend(history_problems(&set, &dir, reference)?);
     }
@@ -64,6 +74,50 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
         super::print_report(&report)?;
         Ok(Outcome::Usage)
     }
+}
+
+/// At most this many skipped entries are named; the rest are counted.
+const SKIPPED_SHOWN: usize = 10;
+
+/// The entries discovery skipped, one message each (the first [`SKIPPED_SHOWN`], then how
+/// many more), and, when nothing at all was read, a message saying so with the layout the
+/// files look like when it is another one.
+fn skipped_problems(
+    set: &source::MigrationSet,
+    configured: Option<source::Layout>,
+    dir: &Path,
+) -> Vec<String> {
+    let skipped = &set.warnings;
+    let mut messages: Vec<String> = skipped.iter().take(SKIPPED_SHOWN).cloned().collect();
+    if skipped.len() > SKIPPED_SHOWN {
+        messages.push(format!(
+            "and {} more skipped entries in {}",
+            skipped.len() - SKIPPED_SHOWN,
+            dir.display()
+        ));
+    }
+    if set.migrations.is_empty() && !skipped.is_empty() {
+        let detected = configured
+            .and_then(|_| source::discover_as(dir, None).ok())
+            .filter(|other| other.layout != set.layout && !other.migrations.is_empty());
+        let hint = match detected {
+            Some(other) => format!(
+                "; its files look like {} migrations ({} of them): set `layout = \"{}\"` under \
+                 [migrations] in stagegate.toml",
+                other.layout,
+                other.migrations.len(),
+                other.layout
+            ),
+            None => String::new(),
+        };
+        messages.push(format!(
+            "{}: no {} migrations found, but {} entries were skipped{hint}",
+            dir.display(),
+            set.layout,
+            skipped.len()
+        ));
+    }
+    messages
 }
 
 /// What changed in the migration history since `reference`: migrations (any of their scripts)

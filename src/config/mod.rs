@@ -36,6 +36,12 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    #[error("environment `{environment}`: invalid connection string {url}: {message}")]
+    BadUrl {
+        environment: String,
+        url: String,
+        message: String,
+    },
     #[error("environment `{environment}`: variable {variable} is not set")]
     MissingVariable {
         environment: String,
@@ -508,6 +514,15 @@ impl Config {
             })
         };
         let url = DatabaseUrl::new(expand("url", raw.url.expose())?);
+        // A connection string that cannot be read is the configuration's fault (exit 2),
+        // found before any command tries to connect.
+        if let Err(crate::db::DbError::BadUrl { url, message }) = crate::db::parse(&url) {
+            return Err(ConfigError::BadUrl {
+                environment: name.to_string(),
+                url,
+                message,
+            });
+        }
         let backup = match &raw.backup {
             Some(backup) => Some(BackupConfig {
                 dir: self.root.join(expand("backup.dir", &backup.dir)?),

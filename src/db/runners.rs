@@ -131,7 +131,7 @@ pub async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, Sta
     )
     .fetch_all(store.connection())
     .await
-    .map_err(|source| StateError::Query { url, source })?;
+    .map_err(|source| StateError::Query { url, cause: source })?;
     let mut found: Vec<RunnerTable> = Vec::new();
     for row in rows {
         let table: String = row.get("table_name");
@@ -160,7 +160,7 @@ pub async fn read(
     let url = store.redacted_url().to_string();
     let error = |source| StateError::Query {
         url: url.clone(),
-        source,
+        cause: source,
     };
     // The only text put into the queries: a schema name read from pg_namespace and a fixed
     // table name, both quoted as identifiers.

@@ -237,6 +237,32 @@ impl Session {
         }
     }
 
+    /// Finds the statement of a transactional script that fails, after the whole script
+    /// failed without an error position: runs `statements` one by one in a transaction that
+    /// is always rolled back (safe, as the script itself ran in one), with the same
+    /// timeouts. Gives the index of the first that fails, or `None` when each ran (or the
+    /// transaction could not be opened).
+    pub async fn locate_failing_statement(
+        &self,
+        timeouts: &Timeouts,
+        statements: &[&str],
+    ) -> Option<usize> {
+        let begin = format!("BEGIN;{}", timeouts.set_sql(true));
+        if self.client.batch_execute(&begin).await.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return None;
+        }
+        let mut failed = None;
+        for (index, statement) in statements.iter().enumerate() {
+            if self.client.batch_execute(statement).await.is_err() {
+                failed = Some(index);
+                break;
+            }
+        }
+        let _ = self.client.batch_execute("ROLLBACK").await;
+        failed
+    }
+
     /// The connection's client, for read-only catalog queries.
     pub fn client(&self) -> &Client {
         &self.client
@@ -454,6 +480,26 @@ fn record_revert_sql(record: &RevertRecord) -> String {
     )
 }
 
+/// The byte offset in `script` (sent after `prefix_chars` other characters) that the
+/// server's error position points at, when the error has one.
+pub fn error_offset(
+    error: &tokio_postgres::Error,
+    script: &str,
+    prefix_chars: usize,
+) -> Option<usize> {
+    let db = error.as_db_error()?;
+    let Some(tokio_postgres::error::ErrorPosition::Original(position)) = db.position() else {
+        return None;
+    };
+    // 1-based position in characters.
+    Some(
+        script
+            .char_indices()
+            .nth((*position as usize).saturating_sub(1 + prefix_chars))
+            .map_or(script.len(), |(i, _)| i),
+    )
+}
+
 /// A database error as one readable line or a few: SQLSTATE, message, where in the script
 /// (from the error position, for a script whose first line is `first_line` of its file), detail
 /// and hint.
@@ -472,12 +518,7 @@ pub fn describe_error_after(
         return error.to_string();
     };
     let mut out = format!("{} ({})", db.message(), db.code().code());
-    if let Some(tokio_postgres::error::ErrorPosition::Original(position)) = db.position() {
-        // 1-based position in characters.
-        let offset = script
-            .char_indices()
-            .nth((*position as usize).saturating_sub(1 + prefix_chars))
-            .map_or(script.len(), |(i, _)| i);
+    if let Some(offset) = error_offset(error, script, prefix_chars) {
         let line = first_line + script[..offset].matches('\n').count();
         let _ = write!(out, " at line {line}");
     }

@@ -45,13 +45,19 @@ pub enum StateError {
         env!("CARGO_PKG_VERSION")
     )]
     NewerSchema { url: String, found: i64, known: i64 },
-    #[error("setting up the stagegate state schema in {url}: {source}")]
+    // The causes are shown by `describe` and kept out of the error chain (not `source`):
+    // sqlx's own text of a server error adds the server's source line ("at line 948"), and
+    // the chain would print the cause a second time.
+    #[error(
+        "setting up the stagegate state schema in {url}: {}",
+        describe_migrate(cause)
+    )]
     Migrate {
         url: String,
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
-    #[error("reading or writing stagegate state in {url}: {source}")]
-    Query { url: String, source: sqlx::Error },
+    #[error("reading or writing stagegate state in {url}: {}", describe(cause))]
+    Query { url: String, cause: sqlx::Error },
     #[error(
         "migration {version} is already recorded as applied in {url} (another run applied it \
          meanwhile); this run does not run it"
@@ -62,6 +68,43 @@ pub enum StateError {
          in {url} (another run changed it meanwhile); this run does not revert it"
     )]
     NotApplied { url: String, version: String },
+}
+
+/// A sqlx error for people: for a server error its severity (when not ERROR), message,
+/// SQLSTATE, detail and hint, never the server's source file, line or routine.
+pub fn describe(error: &sqlx::Error) -> String {
+    use std::fmt::Write as _;
+    let sqlx::Error::Database(db) = error else {
+        return error.to_string();
+    };
+    let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() else {
+        return db.message().to_string();
+    };
+    let mut out = String::new();
+    let severity = format!("{:?}", pg.severity()).to_uppercase();
+    if severity != "ERROR" {
+        let _ = write!(out, "{severity}: ");
+    }
+    let _ = write!(out, "{} ({})", pg.message(), pg.code());
+    if let Some(detail) = pg.detail() {
+        let _ = write!(out, "; detail: {detail}");
+    }
+    if let Some(hint) = pg.hint() {
+        let _ = write!(out, "; hint: {hint}");
+    }
+    out
+}
+
+/// As [`describe`], for the state schema's own migrations.
+fn describe_migrate(error: &sqlx::migrate::MigrateError) -> String {
+    use sqlx::migrate::MigrateError;
+    match error {
+        MigrateError::Execute(error) => describe(error),
+        MigrateError::ExecuteMigration(error, version) => {
+            format!("state migration {version}: {}", describe(error))
+        }
+        other => other.to_string(),
+    }
 }
 
 impl StateError {
@@ -504,7 +547,7 @@ impl StateStore {
     fn query_error(&self) -> impl Fn(sqlx::Error) -> StateError + '_ {
         |source| StateError::Query {
             url: self.url.clone(),
-            source,
+            cause: source,
         }
     }
 
@@ -549,7 +592,7 @@ impl StateStore {
             .await
             .map_err(|source| StateError::Migrate {
                 url: self.url.clone(),
-                source,
+                cause: source,
             })
     }
 
@@ -571,7 +614,7 @@ impl StateStore {
             .await
             .map_err(|source| StateError::Migrate {
                 url: self.url.clone(),
-                source,
+                cause: source,
             })
     }
 
@@ -647,7 +690,7 @@ impl StateStore {
                     .map(OlderRow::into_row)
                     .map_err(|error| StateError::Query {
                         url: self.url.clone(),
-                        source: sqlx::Error::Decode(Box::new(error)),
+                        cause: sqlx::Error::Decode(Box::new(error)),
                     })
             })
             .collect()
@@ -675,7 +718,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.conn.begin().await.map_err(error)?;
         sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
@@ -691,7 +734,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         let written = sqlx::query!(
@@ -744,7 +787,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         let applied = sqlx::query_scalar!(
@@ -825,7 +868,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         let written = sqlx::query!(
@@ -869,7 +912,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         let found = sqlx::query_scalar!(
@@ -931,7 +974,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         let row = sqlx::query!(
@@ -981,7 +1024,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         let row = sqlx::query!(
@@ -1020,7 +1063,7 @@ impl StateStore {
         let url = self.url.clone();
         let error = |source| StateError::Query {
             url: url.clone(),
-            source,
+            cause: source,
         };
         let mut tx = self.begin_locked().await?;
         for record in records {

@@ -221,6 +221,12 @@ async fn apply_locked(
     }
     let pending = plan::pending(&entries, options.to.as_ref());
     check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
+    // What plan would have shown about what is about to run (infos stay in plan).
+    for finding in &report.plan.findings {
+        if finding.severity != "info" {
+            printer.warning(&format!("lint: {}", finding.describe()));
+        }
+    }
 
     // The gates that need a database or a person, in the order of DESIGN.md §4.
     promotion_gate(env, &mut report.plan, &pending, options).await?;
@@ -403,9 +409,8 @@ async fn settle_interrupted(
                         format!(
                             "statement {k} (line {line}) was running on the server when the \
                              run died, and whether it finished cannot be read from the \
-                             catalog; check the database, then `stagegate migrate resolve {} \
-                             --env {env} --statement ran|not-run --reason \"...\"`",
-                            entry.version
+                             catalog; check the database, then {}",
+                            super::statement_hint(&entry.version.to_string(), env)
                         ),
                     ),
                 }
@@ -462,6 +467,12 @@ async fn backend_alive(
 /// its verify script, would commit half a migration without its record and before its check).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
+        if migration.up.is_blank() {
+            return Err(crate::source::SourceError::EmptyUp {
+                path: migration.up.path.clone(),
+            }
+            .into());
+        }
         let in_transaction = !migration.up.settings.no_transaction;
         check_script(&migration.up, in_transaction)?;
         if let Some(verify) = migration

@@ -478,9 +478,8 @@ fn check_targets<'a>(
             problems.push(format!(
                 "{label} was interrupted while its down statement {k} ran (the process was \
                  killed?), and whether it took effect is not known; check the database, then \
-                 run `stagegate migrate resolve {} --env {env} --statement ran|not-run --reason \
-                 ...`",
-                row.version_text
+                 run {}",
+                super::statement_hint(&row.version_text, env)
             ));
             continue;
         }

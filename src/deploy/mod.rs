@@ -36,6 +36,16 @@ impl LocalMigration {
     }
 }
 
+/// The commands that settle a statement whose outcome is unknown, ready to paste: one for
+/// "it took effect", one for "it did not".
+pub(crate) fn statement_hint(version: &str, env: &str) -> String {
+    format!(
+        "if it took effect `stagegate migrate resolve {version} --env {env} --statement ran \
+         --reason \"...\"`, if not `stagegate migrate resolve {version} --env {env} --statement \
+         not-run --reason \"...\"`"
+    )
+}
+
 /// Loads every up script of the set (checking encoding, directives and emptiness).
 pub fn load_local(set: &MigrationSet) -> Result<Vec<LocalMigration>, SourceError> {
     set.migrations
@@ -246,15 +256,16 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                         RefusalKind::UnresolvedFailure,
                         format!(
                             "{label} failed at statement {} of {} and is not resolved; repair \
-                             the database, then run `stagegate migrate resolve {} --env {env}{} \
-                             --reason ...` (or fix the file){}",
+                             the database, then run {} (or fix the file){}",
                             row.map_or(0, |r| r.statements_done + 1),
                             row.map_or(0, |r| r.statements_total),
-                            entry.version,
                             if row.is_some_and(|r| r.running_statement.is_some()) {
-                                " --statement ran|not-run"
+                                statement_hint(&entry.version.to_string(), env)
                             } else {
-                                ""
+                                format!(
+                                    "`stagegate migrate resolve {} --env {env} --reason \"...\"`",
+                                    entry.version
+                                )
                             },
                             row.and_then(|r| r.error.as_deref())
                                 .map_or(String::new(), |e| format!("\n    error: {e}")),
@@ -267,7 +278,7 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                 format!(
                     "{label} was interrupted after statement {} of {} without recording how it \
                      ended (the process was killed?); check the database, then run \
-                     `stagegate migrate resolve {} --env {env} --reason ...`",
+                     `stagegate migrate resolve {} --env {env} --reason \"...\"`",
                     entry.row.as_ref().map_or(0, |r| r.statements_done),
                     entry.row.as_ref().map_or(0, |r| r.statements_total),
                     entry.version

@@ -90,6 +90,16 @@ pub struct PlanFinding {
     pub message: String,
 }
 
+impl PlanFinding {
+    /// `<version> line <n>: <severity> <code> <message>`, as plan and apply show it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} line {}: {} {} {}",
+            self.version, self.line, self.severity, self.code, self.message
+        )
+    }
+}
+
 /// The strongest lock a pending migration takes on a table, and for how long it holds it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockSummary {

@@ -54,10 +54,8 @@ pub async fn resolve(
             (Some(k), None) => {
                 return Err(exit::refused(anyhow::anyhow!(
                     "{label}: statement {k} was running on the server when its run died, and \
-                     whether it took effect is not known; check the database, then say so: \
-                     `stagegate migrate resolve {version} --env {} --statement ran|not-run \
-                     --reason ...`",
-                    env.name
+                     whether it took effect is not known; check the database, then say so: {}",
+                    super::statement_hint(&version.to_string(), &env.name)
                 )));
             }
             (Some(k), Some(outcome)) => {
@@ -141,9 +139,8 @@ async fn resolve_down(
     let Some(outcome) = statement else {
         return Err(exit::refused(anyhow::anyhow!(
             "{label}: down statement {k} was running on the server when its run died, and \
-             whether it took effect is not known; check the database, then say so: \
-             `stagegate migrate resolve {version} --env {} --statement ran|not-run --reason ...`",
-            env.name
+             whether it took effect is not known; check the database, then say so: {}",
+            super::statement_hint(version, &env.name)
         )));
     };
     let Some(local) = local else {
@@ -176,7 +173,10 @@ async fn resolve_down(
         .await
         .map_err(exit::execution)?;
     if !resolved {
-        anyhow::bail!("{label}: its state changed meanwhile; look at `stagegate migrate status`");
+        anyhow::bail!(
+            "{label}: its state changed meanwhile; look at `stagegate migrate status --env {}`",
+            env.name
+        );
     }
     Ok(())
 }

@@ -21,6 +21,14 @@ use crate::printer::Printer;
 use crate::source::{Checksum, Script, Version};
 use crate::sql::{self, RawKind};
 
+/// Where a failing statement of a transactional script is, for the error message.
+struct Located {
+    /// `statement N of M (line L)`.
+    short: String,
+    /// `statement N at line L: <its first line>`.
+    long: String,
+}
+
 /// One migration that ran (up or down).
 #[derive(Debug, Clone, Serialize)]
 pub struct AppliedMigration {
@@ -323,7 +331,21 @@ impl Runner<'_> {
                 first_line,
                 error.prefix_chars,
             );
-            let mut message = format!("{label} {what}: {described}");
+            let located = match error.step {
+                Step::Script if interrupted.is_none() && !error.is_lock_timeout() => {
+                    Some(self.locate_statement(&error, job.script, &timeouts).await)
+                }
+                _ => None,
+            };
+            let mut message = match &located {
+                Some(Some(at)) => format!("{label} {what} at {}: {described}", at.short),
+                _ => format!("{label} {what}: {described}"),
+            };
+            let located_line = match located {
+                Some(Some(at)) => format!("\n  {}", at.long),
+                Some(None) => "\n  the statement could not be located".to_string(),
+                None => String::new(),
+            };
             if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
                 // Another run recorded it while this one ran (its lock was lost, or it was
                 // killed and its connection finished): this run's transaction rolled back.
@@ -355,11 +377,48 @@ impl Runner<'_> {
             )
             .await;
             return Err(exit::execution(anyhow::anyhow!(
-                "{message}\n  file: {file}\n  the transaction was rolled back: nothing of \
-                 {label} was {}",
+                "{message}{located_line}\n  file: {file}\n  the transaction was rolled back: \
+                 nothing of {label} was {}",
                 job.done_word()
             )));
         }
+    }
+
+    /// Which statement of a transactional script failed: from the error's position when it
+    /// has one (syntax errors, unknown names), else by running the statements one by one in
+    /// a transaction that is rolled back. Only a failure pays for this; a success stays one
+    /// round trip.
+    async fn locate_statement(
+        &self,
+        error: &session::ScriptError,
+        script: &Script,
+        timeouts: &Timeouts,
+    ) -> Option<Located> {
+        let text = script.text.as_str();
+        let statements: Vec<sql::RawStatement> = sql_statements(text);
+        let index = match session::error_offset(&error.source, text, error.prefix_chars) {
+            Some(offset) => statements
+                .iter()
+                .position(|s| offset < s.span.end)
+                .or_else(|| statements.len().checked_sub(1))?,
+            None => {
+                let texts: Vec<&str> = statements.iter().map(|s| s.text(text)).collect();
+                self.session
+                    .locate_failing_statement(timeouts, &texts)
+                    .await?
+            }
+        };
+        let statement = &statements[index];
+        let line = script.first_line + statement.line - 1;
+        let first = statement.text(text).lines().next().unwrap_or("").trim_end();
+        Some(Located {
+            short: format!(
+                "statement {} of {} (line {line})",
+                index + 1,
+                statements.len()
+            ),
+            long: format!("statement {} at line {line}: {first}", index + 1),
+        })
     }
 
     async fn no_transaction(self, mut job: Job<'_>) -> anyhow::Result<AppliedMigration> {
@@ -699,7 +758,7 @@ impl Runner<'_> {
             let next = match direction {
                 Direction::Up => format!(
                     "{done} of {} statement(s) are applied and stay applied (no transaction); \
-                     after repairing, `stagegate migrate resolve {} --env {} --reason ...` (or a \
+                     after repairing, `stagegate migrate resolve {} --env {} --reason \"...\"` (or a \
                      fixed file) lets apply resume at statement {}",
                     statements.len(),
                     job.version,

@@ -766,11 +766,16 @@ fn list(dir: &Path) -> Result<(Entries, Vec<String>), SourceError> {
     Ok((unsorted.sorted(dir)?, warnings))
 }
 
-/// Documentation and editor files next to migrations are not worth a warning.
+/// Documentation and editor files next to migrations, and the runners' own files (dot
+/// files such as diesel's `.diesel_lock` or `.gitkeep` never reach here), are not worth a
+/// warning.
 fn is_ignorable(entry: &Entry) -> bool {
     let lower = entry.name.to_ascii_lowercase();
     !entry.is_dir
-        && (lower.starts_with("readme") || lower.ends_with(".md") || lower.ends_with(".txt"))
+        && (lower.starts_with("readme")
+            || lower.ends_with(".md")
+            || lower.ends_with(".txt")
+            || lower == "diesel.toml")
 }
 
 fn unknown_entry_warning(entry: &Entry, layout: Layout) -> String {

@@ -48,7 +48,7 @@ pub enum SourceError {
     DownWithoutUp { path: PathBuf, expected: PathBuf },
     #[error("{}: verify script without an up script", path.display())]
     VerifyWithoutUp { path: PathBuf },
-    #[error("{}: up script is empty", path.display())]
+    #[error("{}: up script is empty; write the migration (or delete it) before applying it", path.display())]
     EmptyUp { path: PathBuf },
     #[error("{}: no `-- migrate:up` section (dbmate layout)", path.display())]
     MissingDbmateUp { path: PathBuf },
@@ -167,13 +167,10 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// Loads the up script; an up script with no SQL in it is an error.
+    /// Loads the up script. One with no SQL in it yet (as `stagegate new` writes it) loads:
+    /// it can be listed, linted and planned; apply refuses it ([`Script::is_blank`]).
     pub fn load_up(&self) -> Result<Script, SourceError> {
-        let script = self.up.load()?;
-        if script.is_blank() {
-            return Err(SourceError::EmptyUp { path: script.path });
-        }
-        Ok(script)
+        self.up.load()
     }
 
     /// Loads the down script, if there is one with SQL in it.

@@ -190,9 +190,9 @@ fn init_then_new_in_each_layout() {
         }
 
         // The new migration is found in the configured layout, and its placeholder up
-        // script is reported as empty until someone writes SQL into it.
+        // script is reported (a warning) as empty until someone writes SQL into it.
         let out = run(dir.path(), &["verify"]);
-        assert_eq!(out.code, 2, "{layout}: {}", out.stdout);
+        assert_eq!(out.code, 0, "{layout}: {}", out.stdout);
         assert!(
             out.stderr.contains("up script is empty"),
             "{layout}: {}",
@@ -259,7 +259,6 @@ fn verify_reports_each_bad_input_with_its_file() {
             "down-without-up",
             "0002_create_orders.down.sql: down script without an up script",
         ),
-        ("empty-up", "0002_placeholder.up.sql: up script is empty"),
         ("not-utf8", "0001_latin1.up.sql: not valid UTF-8"),
         (
             "allow-without-reason",
@@ -272,13 +271,108 @@ fn verify_reports_each_bad_input_with_its_file() {
         assert_eq!(out.code, 2, "{bad}: {}{}", out.stdout, out.stderr);
         assert!(out.stderr.contains(expected), "{bad}: {}", out.stderr);
     }
-    let tmp = config_for(&fixture("bad/unknown-file"));
+    // An up script not written yet is a warning: apply refuses it, the set stays usable.
+    let tmp = config_for(&fixture("bad/empty-up"));
     let out = run(tmp.path(), &["verify"]);
-    assert_eq!(out.code, 0, "an unknown file is a warning, not an error");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr.contains("warning: ")
-            && out.stderr.contains("0002_create_orders.up.sq: skipped"),
+            && out
+                .stderr
+                .contains("0002_placeholder.up.sql: up script is empty"),
         "{}",
         out.stderr
     );
+    assert!(out.stdout.contains("2 migrations"), "{}", out.stdout);
+    // A file that is not a migration of the layout would never run: an error naming it.
+    let tmp = config_for(&fixture("bad/unknown-file"));
+    let out = run(tmp.path(), &["verify"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("0002_create_orders.up.sq: skipped, not a sqlx migration"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Copies a layout fixture into a temporary directory, to add files to it.
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy(&fixture(name), tmp.path());
+    tmp
+}
+
+#[test]
+fn verify_fails_when_the_files_are_not_of_the_configured_layout() {
+    let migrations = copy_fixture("diesel");
+    let tmp = config_for(migrations.path());
+    let toml = std::fs::read_to_string(tmp.path().join("stagegate.toml")).unwrap();
+    std::fs::write(
+        tmp.path().join("stagegate.toml"),
+        format!("{toml}layout = \"sqlx\"\n"),
+    )
+    .unwrap();
+    let out = run(tmp.path(), &["verify"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("2024-01-05-093000_create_users: skipped, not a sqlx migration"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("no sqlx migrations found, but 4 entries were skipped")
+            && out
+                .stderr
+                .contains("look like diesel migrations (4 of them)")
+            && out.stderr.contains("layout = \"diesel\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("ok\n"), "{}", out.stdout);
+
+    // More skipped entries than are shown end with a count.
+    for n in 0..12 {
+        std::fs::write(migrations.path().join(format!("junk{n:02}.sql")), "").unwrap();
+    }
+    let out = run(tmp.path(), &["verify"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("and 6 more skipped entries"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn verify_accepts_the_files_runners_leave_next_to_migrations() {
+    let migrations = copy_fixture("diesel");
+    for name in [
+        "README.md",
+        ".keep",
+        ".gitkeep",
+        ".diesel_lock",
+        "diesel.toml",
+    ] {
+        std::fs::write(migrations.path().join(name), "").unwrap();
+    }
+    let tmp = config_for(migrations.path());
+    let out = run(tmp.path(), &["verify"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.ends_with("ok\n"), "{}", out.stdout);
+    assert!(!out.stderr.contains("skipped"), "{}", out.stderr);
 }

@@ -342,7 +342,8 @@ fn a_killed_statement_the_catalog_cannot_account_for_needs_a_human_word() {
     assert!(
         out.stderr
             .contains("whether it finished cannot be read from the catalog")
-            && out.stderr.contains("--statement ran|not-run"),
+            && out.stderr.contains("--statement ran --reason \"...\"`")
+            && out.stderr.contains("--statement not-run --reason \"...\"`"),
         "{}",
         out.stderr
     );
@@ -351,7 +352,8 @@ fn a_killed_statement_the_catalog_cannot_account_for_needs_a_human_word() {
     ]);
     assert_exit(&out, 3);
     assert!(
-        out.stderr.contains("--statement ran|not-run"),
+        out.stderr
+            .contains("resolve 2 --env staging --statement not-run --reason \"...\"`"),
         "{}",
         out.stderr
     );
@@ -857,7 +859,7 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
         out.stderr
             .contains("2_idx was interrupted while its down statement 1 ran")
             && out.stderr.contains(
-                "stagegate migrate resolve 2 --env staging --statement ran|not-run --reason"
+                "`stagegate migrate resolve 2 --env staging --statement ran --reason \"...\"`"
             ),
         "{}",
         out.stderr
@@ -867,7 +869,8 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
     ]);
     assert_exit(&out, 3);
     assert!(
-        out.stderr.contains("--statement ran|not-run"),
+        out.stderr
+            .contains("resolve 2 --env staging --statement not-run --reason \"...\"`"),
         "{}",
         out.stderr
     );

@@ -1101,7 +1101,36 @@ fn lint_warn_shows_findings_and_applies() {
         "{}",
         plan.stdout
     );
-    assert_exit(&p.apply(), 0);
+    // Apply shows the same error and warning findings on stderr before it runs.
+    let shown: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  2 line ") && !l.contains(": info "))
+        .map(str::trim)
+        .collect();
+    assert!(!shown.is_empty(), "{}", plan.stdout);
+    let out = p.apply();
+    assert_exit(&out, 0);
+    for finding in &shown {
+        assert!(
+            out.stderr.contains(&format!("warning: lint: {finding}")),
+            "{finding}: {}",
+            out.stderr
+        );
+    }
+    let lint_at = out.stderr.find("lint: 2 line").unwrap();
+    let run_at = out.stderr.find("2_drop").unwrap();
+    assert!(
+        lint_at < run_at,
+        "findings come before the run: {}",
+        out.stderr
+    );
+
+    // Nothing to say about a migration without findings.
+    p.write("3_t2.up.sql", "CREATE TABLE t2 (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(!out.stderr.contains("lint:"), "{}", out.stderr);
 }
 
 #[test]
@@ -1134,7 +1163,7 @@ fn an_error_names_the_line_of_the_file_even_behind_the_timeout_settings() {
     assert_exit(&out, 4);
     assert!(
         out.stderr
-            .contains("1_bad failed: syntax error at or near \")\" (42601) at line 3"),
+            .contains("1_bad failed at statement 2 of 2 (line 3): syntax error at or near \")\" (42601) at line 3"),
         "{}",
         out.stderr
     );
@@ -1415,4 +1444,155 @@ fn pop_autocommit_migrations_run_without_a_transaction() {
     .unwrap();
     let out = p.run(&["lint", "plain.up.sql"]);
     assert!(out.stdout.contains("SG501"), "{}", out.stdout);
+}
+
+#[test]
+fn a_migration_not_written_yet_plans_but_apply_refuses_it_before_running_anything() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.run(&["new", "add_b"]);
+    assert_exit(&out, 0);
+    let blank = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|name| name.contains("_add_b") && !name.contains(".down."))
+        .unwrap();
+
+    // The set stays usable: status, plan, lint and verify all read it.
+    assert_exit(&p.run(&["migrate", "status"]), 0);
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(plan.stdout.contains("add_b"), "{}", plan.stdout);
+    assert_exit(&p.run(&["lint"]), 0);
+    let verify = p.run(&["verify"]);
+    assert_exit(&verify, 0);
+    assert!(
+        verify
+            .stderr
+            .contains(&format!("{blank}: up script is empty")),
+        "{}",
+        verify.stderr
+    );
+
+    // Apply refuses it even though 1_a, before it, could run: nothing is applied.
+    let out = p.apply();
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains(&format!("{blank}: up script is empty")),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "nothing ran: {:?}", tables(&p));
+
+    // Written, it applies.
+    std::fs::write(p.migrations().join(&blank), "CREATE TABLE b (id int);\n").unwrap();
+    assert_exit(&p.apply(), 0);
+    assert_eq!(tables(&p), ["a", "b"]);
+}
+
+#[test]
+fn a_failing_statement_of_a_transactional_migration_is_named_by_its_line_and_text() {
+    let p = Project::new("");
+    // A syntax error (the server gives its position) in statement 3 of 4.
+    p.write(
+        "1_a.up.sql",
+        "-- setup\nCREATE TABLE a (id int);\n\nINSERT INTO a VALUES (1);\n\
+         INSERT INTO a\n  VALUES (2) (3);\nCREATE TABLE b (id int);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("1_a failed at statement 3 of 4 (line 5)")
+            && out
+                .stderr
+                .contains("statement 3 at line 5: INSERT INTO a\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "rolled back");
+
+    // A unique violation (no position) in statement 2: found by running the statements
+    // again in a transaction that is rolled back.
+    p.write(
+        "1_a.up.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);\n\
+         INSERT INTO a VALUES (1), (1);\nCREATE TABLE b (id int);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("23505")
+            && out
+                .stderr
+                .contains("1_a failed at statement 2 of 3 (line 2)")
+            && out
+                .stderr
+                .contains("statement 2 at line 2: INSERT INTO a VALUES (1), (1);"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "the search was rolled back too");
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM stagegate.migrations WHERE status = 'applied'"),
+        Some("0".to_string())
+    );
+}
+
+#[test]
+fn a_bad_connection_string_is_a_configuration_error_in_every_command() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    for args in [
+        &["migrate", "apply", "--env", "staging"][..],
+        &["migrate", "status"][..],
+        &["migrate", "plan", "--env", "staging"][..],
+    ] {
+        let output = p
+            .command()
+            .env(URL_VAR, "postgres://u:hunter2@localhost:notaport/db")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("environment `staging`: invalid connection string"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{args:?}: {stderr}");
+    }
+    // A missing variable too.
+    let output = p
+        .command()
+        .env_remove(URL_VAR)
+        .args(["migrate", "plan", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("is not set")
+    );
+}
+
+#[test]
+fn a_server_error_from_the_state_store_shows_no_server_source_line_and_once() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    // A state table without the column stagegate reads: the server says 42703, and sqlx's
+    // text of it would add the server's own source line.
+    p.query("CREATE SCHEMA stagegate; CREATE TABLE stagegate._sqlx_migrations (version bigint)");
+    let out = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&out, 4);
+    let message = "column \"success\" does not exist (42703)";
+    assert!(out.stderr.contains(message), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("does not exist").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(" at line"), "{}", out.stderr);
 }
