@@ -21,6 +21,10 @@ use crate::printer::Printer;
 use crate::source::{Checksum, Script, Version};
 use crate::sql::{self, RawKind};
 
+/// A failed transactional script whose error has no position is run again, statement by
+/// statement and rolled back, to find the failing one only when it failed this quickly.
+const RERUN_TO_LOCATE: Duration = Duration::from_secs(2);
+
 /// Where a failing statement of a transactional script is, for the error message.
 struct Located {
     /// `statement N of M (line L)`.
@@ -267,6 +271,7 @@ impl Runner<'_> {
             job.verb()
         ));
         loop {
+            let attempt_started = Instant::now();
             let result = self
                 .session
                 .run_in_transaction(
@@ -333,17 +338,21 @@ impl Runner<'_> {
             );
             let located = match error.step {
                 Step::Script if interrupted.is_none() && !error.is_lock_timeout() => {
-                    Some(self.locate_statement(&error, job.script, &timeouts).await)
+                    let ran_for = attempt_started.elapsed();
+                    Some(
+                        self.locate_statement(&error, job.script, &timeouts, ran_for)
+                            .await,
+                    )
                 }
                 _ => None,
             };
             let mut message = match &located {
-                Some(Some(at)) => format!("{label} {what} at {}: {described}", at.short),
+                Some(Ok(at)) => format!("{label} {what} at {}: {described}", at.short),
                 _ => format!("{label} {what}: {described}"),
             };
             let located_line = match located {
-                Some(Some(at)) => format!("\n  {}", at.long),
-                Some(None) => "\n  the statement could not be located".to_string(),
+                Some(Ok(at)) => format!("\n  {}", at.long),
+                Some(Err(why)) => format!("\n  the statement could not be located{why}"),
                 None => String::new(),
             };
             if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
@@ -386,32 +395,44 @@ impl Runner<'_> {
 
     /// Which statement of a transactional script failed: from the error's position when it
     /// has one (syntax errors, unknown names), else by running the statements one by one in
-    /// a transaction that is rolled back. Only a failure pays for this; a success stays one
-    /// round trip.
+    /// a transaction that is rolled back, when the failed attempt ran for less than
+    /// [`RERUN_TO_LOCATE`] (a longer one would hold its locks as long again). Only a failure
+    /// pays for this; a success stays one round trip. `Err` says why it is not known (text
+    /// to follow "the statement could not be located").
     async fn locate_statement(
         &self,
         error: &session::ScriptError,
         script: &Script,
         timeouts: &Timeouts,
-    ) -> Option<Located> {
+        ran_for: Duration,
+    ) -> Result<Located, String> {
         let text = script.text.as_str();
         let statements: Vec<sql::RawStatement> = sql_statements(text);
         let index = match session::error_offset(&error.source, text, error.prefix_chars) {
             Some(offset) => statements
                 .iter()
                 .position(|s| offset < s.span.end)
-                .or_else(|| statements.len().checked_sub(1))?,
+                .or_else(|| statements.len().checked_sub(1))
+                .ok_or_else(String::new)?,
+            None if ran_for >= RERUN_TO_LOCATE => {
+                return Err(format!(
+                    " (the migration ran for {:.1}s before it failed: stagegate does not run it \
+                     again, holding its locks, to find which statement it was)",
+                    ran_for.as_secs_f64()
+                ));
+            }
             None => {
                 let texts: Vec<&str> = statements.iter().map(|s| s.text(text)).collect();
                 self.session
                     .locate_failing_statement(timeouts, &texts)
-                    .await?
+                    .await
+                    .ok_or_else(String::new)?
             }
         };
         let statement = &statements[index];
         let line = script.first_line + statement.line - 1;
         let first = statement.text(text).lines().next().unwrap_or("").trim_end();
-        Some(Located {
+        Ok(Located {
             short: format!(
                 "statement {} of {} (line {line})",
                 index + 1,

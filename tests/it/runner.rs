@@ -1537,6 +1537,26 @@ fn a_failing_statement_of_a_transactional_migration_is_named_by_its_line_and_tex
         p.scalar("SELECT count(*) FROM stagegate.migrations WHERE status = 'applied'"),
         Some("0".to_string())
     );
+
+    // A migration that ran for a while before failing is not run again to find the
+    // statement: that would hold its locks as long again.
+    p.write(
+        "1_a.up.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);\nSELECT pg_sleep(2.2);\n\
+         INSERT INTO a VALUES (1), (1);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("23505")
+            && out
+                .stderr
+                .contains("the statement could not be located (the migration ran for 2.")
+            && out.stderr.contains("stagegate does not run it again"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty(), "rolled back");
 }
 
 #[test]
