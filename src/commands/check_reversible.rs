@@ -45,21 +45,11 @@ pub fn run(
             ));
         }
         let progress = |line: &str| printer.note(line);
-        let checked = tokio::select! {
-            result = reversible::check(&scratch, &pg_dump, &prepared, from.as_ref(), &progress) => result,
-            _ = tokio::signal::ctrl_c() => Err(exit::execution(anyhow::anyhow!(
-                "interrupted (Ctrl-C)"
-            ))),
-        };
         let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
-        match (checked, scratch.remove().await) {
-            (checked, Ok(())) => checked,
-            (Ok(_), Err(error)) => Err(exit::execution(anyhow::anyhow!("{error}; {by_hand}"))),
-            (Err(error), Err(drop_error)) => {
-                printer.warning(&format!("{drop_error}; {by_hand}"));
-                Err(error)
-            }
-        }
+        let checked = async |scratch: &ScratchDb| {
+            reversible::check(scratch, &pg_dump, &prepared, from.as_ref(), &progress).await
+        };
+        scratch.run_then_remove(checked, &by_hand, printer).await
     })?;
     let text = match args.format {
         PlanFormat::Text => report::text(&report),

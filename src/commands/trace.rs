@@ -60,24 +60,12 @@ pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Resu
             scratch.name
         ));
         let progress = |line: &str| printer.note(line);
-        let traced = tokio::select! {
-            result = trace::trace(&scratch, &planned, &progress) => result,
-            _ = tokio::signal::ctrl_c() => Err(exit::execution(anyhow::anyhow!(
-                "interrupted (Ctrl-C)"
-            ))),
-        };
         let by_hand = format!(
             "drop it by hand: DROP DATABASE {0}; DROP DATABASE IF EXISTS {0}_saved",
             scratch.name
         );
-        match (traced, scratch.remove().await) {
-            (traced, Ok(())) => traced,
-            (Ok(_), Err(error)) => Err(exit::execution(anyhow::anyhow!("{error}; {by_hand}"))),
-            (Err(error), Err(drop_error)) => {
-                printer.warning(&format!("{drop_error}; {by_hand}"));
-                Err(error)
-            }
-        }
+        let traced = async |scratch: &ScratchDb| trace::trace(scratch, &planned, &progress).await;
+        scratch.run_then_remove(traced, &by_hand, printer).await
     })?;
     let text = match args.format {
         TraceFormat::Text => report::text(&report),

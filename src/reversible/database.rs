@@ -208,6 +208,33 @@ impl ScratchDb {
         self.drop_named(&self.saved_name()).await
     }
 
+    /// Runs `work` on this database, cancelled by Ctrl-C, then removes the database whatever
+    /// the outcome. A failure to remove it is the error (naming `by_hand`, the SQL that does
+    /// it) when `work` succeeded, and a warning beside `work`'s own error when it did not.
+    pub(crate) async fn run_then_remove<T>(
+        self,
+        work: impl AsyncFnOnce(&ScratchDb) -> anyhow::Result<T>,
+        by_hand: &str,
+        printer: &crate::printer::Printer,
+    ) -> anyhow::Result<T> {
+        let result = tokio::select! {
+            result = work(&self) => result,
+            _ = tokio::signal::ctrl_c() => Err(crate::exit::execution(anyhow::anyhow!(
+                "interrupted (Ctrl-C)"
+            ))),
+        };
+        match (result, self.remove().await) {
+            (result, Ok(())) => result,
+            (Ok(_), Err(error)) => Err(crate::exit::execution(anyhow::anyhow!(
+                "{error}; {by_hand}"
+            ))),
+            (Err(error), Err(drop_error)) => {
+                printer.warning(&format!("{drop_error}; {by_hand}"));
+                Err(error)
+            }
+        }
+    }
+
     /// Drops the database if stagegate created it. Sessions still connected to it (a
     /// statement cancelled by Ctrl-C) are ended by the server.
     pub(crate) async fn remove(self) -> Result<(), ScratchError> {
