@@ -200,9 +200,20 @@ pub enum TableFormat {
     Json,
 }
 
+/// Exit codes of `verify`.
+const VERIFY_EXIT_CODES: &str = "Exit codes:
+  0  the directory is well-formed (and matches what each --env recorded)
+  2  a problem: a file of the wrong layout, an unpaired or unreadable script, a bad directive,
+     history edited since --against, or a migration applied on an --env whose file changed
+     or is gone; also a configuration error
+  4  an --env database could not be read";
+
 #[derive(Debug, Args)]
+#[command(after_help = VERIFY_EXIT_CODES)]
 pub struct VerifyArgs {
-    /// Also compare the checksums recorded in these environments with the files on disk
+    /// Also compare the checksums recorded in these environments with the files on disk (read
+    /// only): a migration applied there whose file changed since, or whose file is gone, is a
+    /// problem (repeatable)
     #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
 

@@ -11,9 +11,6 @@ use crate::printer::Printer;
 use crate::source::{self, SourceError, Version};
 
 pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    if !args.envs.is_empty() {
-        anyhow::bail!("`stagegate verify --env` is not implemented yet (it needs the state store)");
-    }
     let dir = config.migrations_dir();
     let set = source::discover_as(&dir, config.migrations.layout)?;
     // Every entry that was not read as a migration (and is not a file the runners leave
@@ -48,6 +45,16 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
     if let Some(reference) = &args.against {
         messages.extend(history_problems(&set, &dir, reference)?);
     }
+    let mut unreachable = Vec::new();
+    if !args.envs.is_empty() && problems.is_empty() {
+        let local = crate::deploy::load_local(&set)?;
+        for (env, checked) in recorded_problems(config, &args.envs, &local, printer)? {
+            match checked {
+                Ok(found) => messages.extend(found),
+                Err(error) => unreachable.push(format!("{env}: {error}")),
+            }
+        }
+    }
     for message in &messages {
         printer.error(message);
     }
@@ -61,11 +68,28 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
         with_down,
         no_transaction
     );
-    if messages.is_empty() {
+    for environment in &args.envs {
+        if !unreachable
+            .iter()
+            .any(|u| u.starts_with(&format!("{environment}: ")))
+        {
+            let _ = writeln!(report, "{environment}: recorded checksums compared");
+        }
+    }
+    if messages.is_empty() && unreachable.is_empty() {
         report.push_str("ok\n");
         super::print_report(&report)?;
         Ok(Outcome::Success)
+    } else if messages.is_empty() {
+        for error in &unreachable {
+            printer.error(error);
+        }
+        super::print_report(&report)?;
+        Ok(Outcome::Execution)
     } else {
+        for error in &unreachable {
+            printer.error(error);
+        }
         let _ = writeln!(
             report,
             "{} problem(s); nothing can be applied until they are fixed",
@@ -74,6 +98,78 @@ pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Res
         super::print_report(&report)?;
         Ok(Outcome::Usage)
     }
+}
+
+/// An environment's problems, or why it could not be read.
+type EnvProblems = Result<Vec<String>, String>;
+
+/// Per environment, what its record says against the files: a migration applied there whose
+/// file changed since (the checksum differs), one applied there whose file is gone, one whose
+/// last attempt failed part way. An environment that cannot be read gives its error instead.
+fn recorded_problems(
+    config: &Config,
+    names: &[String],
+    local: &[crate::deploy::LocalMigration],
+    printer: &Printer,
+) -> anyhow::Result<Vec<(String, EnvProblems)>> {
+    use crate::deploy::State;
+    let mut targets = Vec::new();
+    for name in names {
+        // A missing variable or an unknown environment is a configuration error (exit 2).
+        let env = config.environment(name)?;
+        printer.detail(&format!("{name}: reading {}", env.url.redacted()));
+        targets.push((name.clone(), env.url));
+    }
+    let runtime = crate::db::runtime()?;
+    let mut out = Vec::new();
+    for (name, url) in targets {
+        let rows = runtime.block_on(async {
+            let mut store = crate::db::state::StateStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows = store.migrations().await.map_err(|e| e.to_string());
+            store.close().await;
+            rows
+        });
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                out.push((name, Err(error)));
+                continue;
+            }
+        };
+        let mut found = Vec::new();
+        for entry in crate::deploy::compare(local, &rows) {
+            let recorded = entry
+                .row
+                .as_ref()
+                .map(|r| super::table::short_hash(&r.checksum))
+                .unwrap_or_default();
+            match (entry.state, &entry.local) {
+                (State::ChecksumMismatch, Some(file)) => found.push(format!(
+                    "{}: applied on {name} with checksum {recorded}, the file now has {}; \
+                     applied history is immutable: restore the file and put the change in a \
+                     new migration",
+                    file.up.path.display(),
+                    super::table::short_hash(file.up.checksum.as_str()),
+                )),
+                (State::MissingLocally, _) => found.push(format!(
+                    "{}: applied on {name} (checksum {recorded}) but no file of that version \
+                     is in {}: restore it",
+                    entry.label(),
+                    config.migrations_dir().display()
+                )),
+                (State::Failed | State::Interrupted, _) => printer.warning(&format!(
+                    "{}: its last run on {name} stopped part way; `migrate apply` refuses to go \
+                     on until it is resolved (`stagegate migrate resolve --env {name} ...`)",
+                    entry.label()
+                )),
+                _ => {}
+            }
+        }
+        out.push((name, Ok(found)));
+    }
+    Ok(out)
 }
 
 /// At most this many skipped entries are named; the rest are counted.

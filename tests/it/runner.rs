@@ -1616,3 +1616,71 @@ fn a_server_error_from_the_state_store_shows_no_server_source_line_and_once() {
     );
     assert!(!out.stderr.contains(" at line"), "{}", out.stderr);
 }
+
+/// `verify --env` compares what an environment recorded with the files: an edited applied
+/// migration and one whose file is gone are problems (exit 2, named); an unreachable
+/// environment is exit 4 without its password; a pending migration is no problem.
+#[test]
+fn verify_env_compares_recorded_checksums_with_the_files() {
+    let p = Project::new("");
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[environments.staging]\nurl = \"${{{URL_VAR}}}\"\n\n\
+             [environments.offline]\nurl = \"postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2\"\n"
+        ),
+    )
+    .unwrap();
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    let clean = p.run(&["verify", "--env", "staging"]);
+    assert_exit(&clean, 0);
+    assert!(
+        clean
+            .stdout
+            .contains("staging: recorded checksums compared")
+            && clean.stdout.contains("ok"),
+        "{}",
+        clean.stdout
+    );
+
+    // 2 edited after it was applied; 3 applied, then its file deleted.
+    assert_exit(&p.apply(), 0);
+    std::fs::remove_file(p.migrations().join("3_c.up.sql")).unwrap();
+    p.write("2_b.up.sql", "CREATE TABLE b (id bigint);\n");
+    let drift = p.run(&["verify", "--env", "staging"]);
+    assert_exit(&drift, 2);
+    assert!(
+        drift
+            .stderr
+            .contains("2_b.up.sql: applied on staging with checksum")
+            && drift.stderr.contains("applied history is immutable"),
+        "{}",
+        drift.stderr
+    );
+    assert!(
+        drift.stderr.contains("3_c: applied on staging") && drift.stderr.contains("restore it"),
+        "{}",
+        drift.stderr
+    );
+    assert!(drift.stdout.contains("2 problem(s)"), "{}", drift.stdout);
+
+    // Without --env the files alone are well-formed.
+    assert_exit(&p.run(&["verify"]), 0);
+
+    let offline = p.run(&["verify", "--env", "offline"]);
+    assert_exit(&offline, 4);
+    assert!(
+        offline
+            .stderr
+            .contains("offline: cannot connect to postgres://postgres:***@127.0.0.1:1/x"),
+        "{}",
+        offline.stderr
+    );
+    assert!(!offline.stderr.contains("hunter2") && !offline.stdout.contains("hunter2"));
+
+    let unknown = p.run(&["verify", "--env", "nowhere"]);
+    assert_exit(&unknown, 2);
+}
