@@ -241,9 +241,10 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
 
 /// Where a second statement starts inside what the splitter gave as one, because the `;`
 /// between them is missing: the byte offset (in `text`) of the first token of a line that
-/// can only start a statement (`CREATE TABLE`, `ALTER TABLE`, `DROP INDEX`, `COMMENT ON`),
-/// outside parentheses. Statements that hold other commands (`CREATE SCHEMA` elements,
-/// `CREATE RULE` actions, `ALTER EXTENSION ... DROP`, `BEGIN ATOMIC` bodies) are left alone,
+/// can only start a statement (`CREATE TABLE`, `ALTER TABLE`, `DROP INDEX`, `COMMENT ON`,
+/// `GRANT ... TO`, `REVOKE ... FROM`), outside parentheses. Statements that hold other
+/// commands (`CREATE SCHEMA` elements, `CREATE RULE` actions, `ALTER EXTENSION ... DROP`,
+/// `ALTER DEFAULT PRIVILEGES ... GRANT`, `BEGIN ATOMIC` bodies) are left alone,
 /// and inside an `ALTER` statement only `ALTER TABLE` and `DROP TABLE` count (`ALTER type
 /// TYPE text` alters a column named `type`).
 pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
@@ -314,6 +315,8 @@ pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
                     && toks.iter().skip(i + 2).take(4).any(|t| t.is("SET"))
             }
             Some("SELECT") => select_ok,
+            Some("GRANT") => privilege_command(toks, i, "TO"),
+            Some("REVOKE") => privilege_command(toks, i, "FROM"),
             _ => false,
         };
         if starts {
@@ -321,6 +324,17 @@ pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Whether the `GRANT` or `REVOKE` at token `at` begins a command of its own: a word follows
+/// it, but not `OPTION` (`WITH GRANT OPTION`, `REVOKE GRANT OPTION FOR`) nor `FROM` (a column
+/// named `revoke`), and `to` (`TO` for a grant, `FROM` for a revoke) comes later. Statements
+/// that hold such commands (`ALTER DEFAULT PRIVILEGES`, `CREATE SCHEMA`) are left alone before
+/// this is asked.
+fn privilege_command(toks: &[Tok], at: usize, to: &str) -> bool {
+    let next = toks.get(at + 1);
+    next.is_some_and(|t| matches!(t.kind, TokKind::Word { .. }) && !t.is("OPTION") && !t.is("FROM"))
+        && toks.iter().skip(at + 2).any(|t| t.is(to))
 }
 
 /// Objects that, after `CREATE`, `ALTER` or `DROP` at the start of a line, begin a statement.

@@ -126,7 +126,8 @@ fn may_run_together(statement: &str) -> bool {
     statement.lines().skip(1).any(|line| {
         let word = sql::parse::first_word(line);
         [
-            "CREATE", "ALTER", "DROP", "COMMENT", "INSERT", "UPDATE", "DELETE", "SELECT",
+            "CREATE", "ALTER", "DROP", "COMMENT", "INSERT", "UPDATE", "DELETE", "SELECT", "GRANT",
+            "REVOKE",
         ]
         .iter()
         .any(|w| word.eq_ignore_ascii_case(w))

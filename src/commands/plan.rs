@@ -6,11 +6,13 @@ use crate::cli::{PlanArgs, PlanFormat};
 use crate::config::Config;
 use crate::db;
 use crate::db::state::StateStore;
-use crate::deploy::plan::{self, Plan};
+use crate::deploy::plan::{self, Plan, PlannedMigration};
 use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 use crate::source::Version;
+
+use super::table::{self, wrap};
 
 pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
@@ -87,53 +89,12 @@ pub fn render_text(plan: &Plan) -> String {
         plan.migrations.len()
     );
     if !plan.migrations.is_empty() {
-        out.push_str(&super::table::render_fit(
-            &[
-                "version",
-                "name",
-                "mode",
-                "statements",
-                "timeouts",
-                "verify",
-                "down",
-                "why",
-                "checksum",
-            ],
-            plan.migrations
-                .iter()
-                .map(|m| {
-                    let statements = if m.resume_from > 0 {
-                        format!("{} (resume at {})", m.statements, m.resume_from + 1)
-                    } else {
-                        m.statements.to_string()
-                    };
-                    vec![
-                        m.version.clone(),
-                        m.name.clone(),
-                        m.mode.to_string(),
-                        statements,
-                        format!(
-                            "{} / {}",
-                            m.lock_timeout.as_deref().unwrap_or("-"),
-                            m.statement_timeout.as_deref().unwrap_or("-")
-                        ),
-                        if m.has_verify { "yes" } else { "no" }.to_string(),
-                        m.way_back.label().to_string(),
-                        m.reason.to_string(),
-                        super::table::short_hash(&m.checksum),
-                    ]
-                })
-                .collect(),
-            // name, down, why; --format json has them whole.
-            &[1, 6, 7],
-            8,
-            None,
-        ));
+        out.push_str(&migrations_table(&plan.migrations));
     }
     if !plan.refusals.is_empty() {
         let _ = writeln!(out, "apply would refuse:");
         for refusal in &plan.refusals {
-            let _ = writeln!(out, "  - {}", refusal.message);
+            out.push_str(&wrap(&format!("  - {}", refusal.message), 2));
         }
     }
     let _ = writeln!(out, "gates:");
@@ -145,7 +106,10 @@ pub fn render_text(plan: &Plan) -> String {
         if gate.detail.is_empty() {
             let _ = writeln!(out, "  {:<13}{status}", gate.name);
         } else {
-            let _ = writeln!(out, "  {:<13}{status}: {}", gate.name, gate.detail);
+            out.push_str(&wrap(
+                &format!("  {:<13}{status}: {}", gate.name, gate.detail),
+                13,
+            ));
         }
     }
     if plan.findings.is_empty() {
@@ -153,28 +117,77 @@ pub fn render_text(plan: &Plan) -> String {
     } else {
         let _ = writeln!(out, "lint findings:");
         for f in &plan.findings {
-            let _ = writeln!(out, "  {}", f.describe());
+            out.push_str(&wrap(&format!("  {}", f.describe()), 2));
         }
     }
     if !plan.locks.is_empty() {
         let _ = writeln!(out, "locks:");
         for l in &plan.locks {
-            let _ = writeln!(
-                out,
-                "  {}: {} on {} ({}, blocks {})",
-                l.version,
-                l.lock,
-                l.table,
-                effect_label(l.effect),
-                l.blocks
-            );
+            out.push_str(&wrap(
+                &format!(
+                    "  {}: {} on {} ({}, blocks {})",
+                    l.version,
+                    l.lock,
+                    l.table,
+                    effect_label(l.effect),
+                    l.blocks
+                ),
+                2,
+            ));
         }
     }
+    // As status shows them, whole: the statement that removes one is for copying.
     out.push_str(&deploy::concurrent::render_invalid(
         &plan.environment,
         &plan.invalid_indexes,
     ));
-    let _ = writeln!(out, "plan hash: {}", plan.hash);
+    // The hash on a line of its own: with the label it would not fit 80 columns.
+    let _ = writeln!(out, "plan hash:\n  {}", plan.hash);
+    out
+}
+
+/// The pending migrations as a table that fits 80 columns with 14-digit versions and
+/// `no-transaction` modes: version, name (cut as far as needed; --format json has it whole),
+/// mode, statements and checksum; each migration's timeouts, verify script, way back and
+/// reason on a line of its own after the table.
+fn migrations_table(migrations: &[PlannedMigration]) -> String {
+    let mut out = table::render_fit(
+        &["version", "name", "mode", "statements", "checksum"],
+        migrations
+            .iter()
+            .map(|m| {
+                let statements = if m.resume_from > 0 {
+                    format!("{} (resume at {})", m.statements, m.resume_from + 1)
+                } else {
+                    m.statements.to_string()
+                };
+                vec![
+                    m.version.clone(),
+                    m.name.clone(),
+                    m.mode.to_string(),
+                    statements,
+                    table::short_hash(&m.checksum),
+                ]
+            })
+            .collect(),
+        &[1],
+        8,
+        None,
+    );
+    for m in migrations {
+        out.push_str(&wrap(
+            &format!(
+                "  {}: lock_timeout {}, statement_timeout {}, verify {}, down {}, why {}",
+                m.version,
+                m.lock_timeout.as_deref().unwrap_or("-"),
+                m.statement_timeout.as_deref().unwrap_or("-"),
+                if m.has_verify { "yes" } else { "no" },
+                m.way_back.label(),
+                m.reason
+            ),
+            2,
+        ));
+    }
     out
 }
 

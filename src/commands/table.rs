@@ -89,6 +89,63 @@ pub fn ellipsis(text: &str, width: usize) -> String {
     cut
 }
 
+/// The display width of `text` on a terminal, as the tables are laid out.
+pub fn width(text: &str) -> usize {
+    tabled::grid::util::string::get_string_width(text)
+}
+
+/// `line` broken at spaces into lines no wider than [`WIDTH`], each ending in a newline; the
+/// lines after the first are indented `indent` spaces more than `line` is. Spaces inside a
+/// line are kept as they are, and a word wider than the room is left whole.
+pub fn wrap(line: &str, indent: usize) -> String {
+    let lead = line.len() - line.trim_start_matches(' ').len();
+    let pad = " ".repeat(lead + indent);
+    let mut out = String::new();
+    let mut rest = line;
+    let mut prefix = "";
+    loop {
+        let room = WIDTH.saturating_sub(prefix.len());
+        if width(rest) <= room {
+            out.push_str(prefix);
+            out.push_str(rest);
+            out.push('\n');
+            return out;
+        }
+        // The byte where the room ends, and the last space at or before it (past the
+        // indentation); else the first space after it.
+        let mut used = 0;
+        let limit = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                used += width(c.encode_utf8(&mut [0; 4]));
+                used > room
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let skip = if prefix.is_empty() { lead } else { 0 };
+        let cut = if rest[limit..].starts_with(' ') {
+            Some(limit)
+        } else {
+            rest[..limit].rfind(' ')
+        }
+        .filter(|&i| i > skip)
+        .or_else(|| rest[limit..].find(' ').map(|i| limit + i));
+        let Some(cut) = cut else {
+            out.push_str(prefix);
+            out.push_str(rest);
+            out.push('\n');
+            return out;
+        };
+        out.push_str(prefix);
+        out.push_str(rest[..cut].trim_end());
+        out.push('\n');
+        rest = rest[cut..].trim_start();
+        if rest.is_empty() {
+            return out;
+        }
+        prefix = &pad;
+    }
+}
+
 /// A short form of a checksum or hash for a table: 8 hex digits, without the `sha256:`
 /// style prefix (the JSON outputs keep the whole value).
 pub fn short_hash(hash: &str) -> String {
@@ -182,6 +239,39 @@ mod tests {
         let table = render_fit(&["v", "state"], rows, &[], 8, Some(&paint));
         assert!(table.contains("│ \x1b[33mpending\x1b[0m │"), "{table}");
         assert!(table.contains("│ state   │"), "header unpainted: {table}");
+    }
+
+    #[test]
+    fn wrap_breaks_long_lines_at_spaces_and_indents_the_rest() {
+        let line = format!("  {} end", ["word"; 30].join(" "));
+        let wrapped = wrap(&line, 2);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert!(lines.len() > 1, "{wrapped}");
+        assert!(lines.iter().all(|l| width(l) <= WIDTH), "{wrapped}");
+        assert!(lines[0].starts_with("  word"), "{wrapped}");
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| l.starts_with("    word") || l.starts_with("    end")),
+            "{wrapped}"
+        );
+        let words = |text: &str| {
+            text.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(words(&wrapped), words(&line));
+        // Short lines, their inner spacing, and a word wider than the room stay whole.
+        assert_eq!(
+            wrap("  backup       required", 13),
+            "  backup       required\n"
+        );
+        let long = "x".repeat(90);
+        assert_eq!(
+            wrap(&format!("hash: {long}"), 2),
+            format!("hash:\n  {long}\n")
+        );
+        assert_eq!(wrap(&long, 2), format!("{long}\n"));
     }
 
     #[test]

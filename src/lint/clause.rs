@@ -75,6 +75,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// The definition of column `column` that `change` adds: its element of a `CREATE TABLE`
+    /// (`c varchar(20) NOT NULL`), or its `ADD [COLUMN] c ...` clause of an `ALTER TABLE`.
+    /// `None` for other changes, or when it is not found (the finding then covers the
+    /// statement).
+    pub fn column_clause(&self, change: &Change, column: &str) -> Option<Range<usize>> {
+        match change {
+            Change::CreateTable { .. } => column_definition(self.text, column),
+            Change::AddColumn { .. } => self.clause(&["ADD"], Some(column)),
+            _ => None,
+        }
+    }
+
     /// `CREATE [UNIQUE] INDEX ... ON table`: the statement up to the table's name.
     pub fn index_head(&self, table: &str) -> Option<Range<usize>> {
         let on = self.words(&["ON"], Some(table))?;
@@ -96,6 +108,34 @@ fn find(text: &str, keywords: &[&str], name: Option<&str>, clause: bool) -> Opti
         };
         Some(toks[start].start..toks[end].end)
     })
+}
+
+/// The element of the first parenthesised list in `text` (a `CREATE TABLE`'s columns and
+/// constraints) that starts with the name `column`, through the end of that element. Only
+/// elements' first words count: a column of the same name in a `REFERENCES t (c)` or a
+/// `CHECK`, or a table named like the column, is not it.
+fn column_definition(text: &str, column: &str) -> Option<Range<usize>> {
+    let toks = tokenize(text)?;
+    let open = toks.iter().position(|t| t.is_punct("("))?;
+    let mut depth = 0usize;
+    let mut element_start = true;
+    for (i, tok) in toks.iter().enumerate().skip(open + 1) {
+        if depth == 0 && element_start && ident(tok).as_deref() == Some(column) {
+            return Some(tok.start..toks[clause_end(&toks, i)].end);
+        }
+        element_start = false;
+        if tok.is_punct("(") {
+            depth += 1;
+        } else if tok.is_punct(")") {
+            if depth == 0 {
+                return None;
+            }
+            depth -= 1;
+        } else if depth == 0 && tok.is_punct(",") {
+            element_start = true;
+        }
+    }
+    None
 }
 
 /// The index of the last token of a match that begins at `start`.
@@ -171,7 +211,21 @@ fn clause_end(toks: &[Tok], from: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::find;
+    use super::{column_definition, find};
+
+    #[test]
+    fn finds_a_column_definition_by_its_first_word_only() {
+        let sql = "CREATE TABLE code (\n  id int CHECK (code <> ''),\n  \"Code\" text,\n  code char(2) NOT NULL DEFAULT 'x',\n  PRIMARY KEY (id)\n);";
+        let at = |name: &str| column_definition(sql, name).map(|r| &sql[r]);
+        assert_eq!(at("code"), Some("code char(2) NOT NULL DEFAULT 'x'"));
+        assert_eq!(at("Code"), Some("\"Code\" text"));
+        assert_eq!(at("id"), Some("id int CHECK (code <> '')"));
+        assert_eq!(at("missing"), None);
+        assert_eq!(
+            column_definition("CREATE TABLE t AS SELECT 1 AS a", "a"),
+            None
+        );
+    }
 
     fn clause(text: &str, keywords: &[&str], name: Option<&str>) -> Option<&'static str> {
         find(text, keywords, name, true).map(|r| &*text[r].to_string().leak())

@@ -531,16 +531,14 @@ fn plan_shows_the_way_back_of_each_pending_migration() {
     assert_eq!(way_back, ["present", "empty", "missing"]);
     let text = p.run(&["migrate", "plan", "--env", "staging"]);
     assert_exit(&text, 0);
+    // On each migration's line after the table.
     for (version, cell) in [("1", "yes"), ("2", "empty"), ("3", "missing")] {
         let line = text
             .stdout
             .lines()
-            .find(|l| {
-                l.trim_start_matches(['│', ' '])
-                    .starts_with(&format!("{version} "))
-            })
+            .find(|l| l.starts_with(&format!("  {version}: ")))
             .unwrap_or_else(|| panic!("{}", text.stdout));
-        assert!(line.contains(cell), "{line}");
+        assert!(line.contains(&format!(", down {cell},")), "{line}");
     }
 }
 

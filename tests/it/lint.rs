@@ -720,3 +720,58 @@ fn the_report_is_the_same_with_one_worker_or_several() {
     }
     assert_eq!(compared, 2 * 4 * 3 * 2);
 }
+
+/// The column-type rules point at the column's definition, not at its `CREATE TABLE`: the
+/// finding's line is the column's line in JSON and SARIF, and the text report underlines it.
+/// A table named like the column and the column's name in an earlier `REFERENCES` are not
+/// taken for it; in an `ALTER TABLE` the finding is on the `ADD COLUMN` clause's line.
+#[test]
+fn column_type_findings_are_on_the_line_of_the_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (code, column) in [
+        ("SG401", "code int PRIMARY KEY"),
+        ("SG402", "code serial"),
+        ("SG403", "code varchar(20)"),
+        ("SG404", "code char(2)"),
+        ("SG405", "code timestamp"),
+        ("SG406", "code json"),
+    ] {
+        let file = tmp.path().join(format!("1_{code}.up.sql"));
+        std::fs::write(
+            &file,
+            format!(
+                "CREATE TABLE code (\n  name text NOT NULL,\n  parent bigint REFERENCES \
+                 code (code),\n  {column},\n  note text\n);\n\
+                 ALTER TABLE code\n  ADD COLUMN extra text,\n  ADD COLUMN {};\n",
+                column.replacen("code", "later", 1)
+            ),
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let output = stagegate(tmp.path(), &["lint", "--format", "json", path]);
+        let report = json(&output);
+        let lines: Vec<(u64, u64)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == code)
+            .map(|f| (f["line"].as_u64().unwrap(), f["column"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(lines, [(4, 3), (9, 3)], "{code}: {}", output.stdout);
+
+        let sarif = stagegate(tmp.path(), &["lint", "--format", "sarif", path]);
+        let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+        let starts: Vec<Option<u64>> = sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["ruleId"] == code)
+            .map(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64())
+            .collect();
+        assert_eq!(starts, [Some(4), Some(9)], "{code}");
+
+        let text = stagegate(tmp.path(), &["lint", path]);
+        let underline = format!("4 |   {column},\n  |   {}\n", "^".repeat(column.len()));
+        assert!(text.stdout.contains(&underline), "{code}: {}", text.stdout);
+    }
+}

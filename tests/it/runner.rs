@@ -919,7 +919,7 @@ fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
     let hash = plan["hash"].as_str().unwrap().to_string();
 
     let text = p.run(&["migrate", "plan", "--env", "staging"]);
-    assert!(text.stdout.contains(&format!("plan hash: {hash}")));
+    assert!(text.stdout.contains(&format!("plan hash:\n  {hash}\n")));
     assert!(
         text.stdout.contains("2 line 2: warning SG503"),
         "{}",

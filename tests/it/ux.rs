@@ -403,9 +403,7 @@ fn audit_and_apply_tables_fit_80_columns_and_plan_shortens_checksums() {
     let plan = envs.run(&["migrate", "plan", "--env", "production"]);
     let audit = envs.run(&["audit", "--env", "staging"]);
     assert_exit(&audit, 0);
-    // plan's nine columns are fitted as far as they go (its names, way back and reason
-    // shrink), but may stay wider with long versions.
-    for (what, out) in [("audit", &audit), ("apply", &apply)] {
+    for (what, out) in [("audit", &audit), ("apply", &apply), ("plan", &plan)] {
         for line in out.stdout.lines().filter(|l| l.starts_with(['│', '┌'])) {
             assert!(
                 line.chars().count() <= 80,
@@ -426,4 +424,97 @@ fn audit_and_apply_tables_fit_80_columns_and_plan_shortens_checksums() {
         plan.stdout
     );
     assert!(audit.stdout.contains("│ 1  "), "{}", audit.stdout);
+}
+
+/// With 14-digit versions, long names and a no-transaction migration, every line `migrate
+/// plan` prints fits 80 columns (display width): the table keeps version, name, mode,
+/// statements and checksum, each migration's timeouts, verify, way back and reason follow
+/// it, and findings, locks, gates and the hash wrap onto indented lines, nothing lost.
+#[test]
+fn plan_fits_80_columns_with_long_versions_and_names() {
+    let p = Project::new("lock_timeout = \"2s\"\nstatement_timeout = \"10min\"");
+    p.write(
+        "20240101120000_create_the_customer_accounts_table.up.sql",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "20240102093000_add_users_email_verification_columns_and_backfill.up.sql",
+        "ALTER TABLE accounts ADD COLUMN verified_at timestamp;\n\
+         CREATE INDEX accounts_email ON accounts (email);\n",
+    );
+    p.write(
+        "20240102093000_add_users_email_verification_columns_and_backfill.down.sql",
+        "DROP INDEX accounts_email;\nALTER TABLE accounts DROP COLUMN verified_at;\n",
+    );
+    p.write(
+        "20240103100000_index_accounts_by_email_concurrently_for_the_login_page.up.sql",
+        "-- stagegate:no-transaction\n\
+         CREATE INDEX CONCURRENTLY accounts_email_lower ON accounts (lower(email));\n",
+    );
+    let out = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&out, 0);
+    let text = &out.stdout;
+    for line in text.lines() {
+        let width = tabled::grid::util::string::get_string_width(line);
+        assert!(width <= 80, "{width} wide: {line}\n{text}");
+    }
+
+    let json = p.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    // The table: whole versions, the start of each name, modes, statements, short checksums.
+    for (m, mode) in json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["transaction", "no-transaction"])
+    {
+        let version = m["version"].as_str().unwrap();
+        let checksum = m["checksum"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let row = row(text, version);
+        let cells: Vec<&str> = row.split('│').map(str::trim).collect();
+        let name = m["name"].as_str().unwrap();
+        assert!(name.starts_with(cells[2].trim_end_matches('…')), "{row}");
+        assert_eq!(cells[3], mode, "{row}");
+        assert_eq!(cells[4], m["statements"].to_string(), "{row}");
+        assert_eq!(cells[5], &checksum[..8], "{row}");
+    }
+    // Each migration's details after the table.
+    let details = text.replace("\n    ", " ");
+    for (version, down) in [("20240102093000", "yes"), ("20240103100000", "missing")] {
+        assert!(
+            details.contains(&format!(
+                "  {version}: lock_timeout 2s, statement_timeout 10min, verify no, down {down}, why pending\n"
+            )),
+            "{text}"
+        );
+    }
+    // Findings and locks, whole once their continuation lines are joined.
+    let findings = json["findings"].as_array().unwrap();
+    assert!(findings.len() >= 2, "{findings:?}");
+    for f in findings {
+        let line = format!(
+            "  {} line {}: {} {} {}\n",
+            f["version"].as_str().unwrap(),
+            f["line"],
+            f["severity"].as_str().unwrap(),
+            f["code"].as_str().unwrap(),
+            f["message"].as_str().unwrap()
+        );
+        assert!(details.contains(&line), "{line}\n{text}");
+    }
+    assert!(
+        details.contains("  20240102093000: ACCESS EXCLUSIVE on accounts ("),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "plan hash:\n  {}\n",
+            json["hash"].as_str().unwrap()
+        )),
+        "{text}"
+    );
 }

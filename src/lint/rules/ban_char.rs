@@ -19,13 +19,13 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if let ColumnType::Char(_) = column.ty {
             out.push(Hit::new(
                 format!("`{table}`.`{}` is {}: values are blank-padded and trailing spaces are ignored in comparisons", column.name, column.ty.label()),
                 "use text (with a CHECK on the length if it matters)",
-            ));
+            ).on(ctx.column_clause(change, &column.name)));
         }
     }
 }

@@ -20,13 +20,13 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if column.ty == ColumnType::Json {
             out.push(Hit::new(
                 format!("`{table}`.`{}` is json: it has no equality operator, so DISTINCT, GROUP BY and UNION over it fail", column.name),
                 "use jsonb",
-            ));
+            ).on(ctx.column_clause(change, &column.name)));
         }
     }
 }

@@ -21,7 +21,7 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if let ColumnType::Varchar(Some(n)) = column.ty {
             out.push(Hit::new(
@@ -30,7 +30,7 @@ pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                     column.name
                 ),
                 "use text with a CHECK (length(column) <= n) constraint, which can change online",
-            ));
+            ).on(ctx.column_clause(change, &column.name)));
         }
     }
 }

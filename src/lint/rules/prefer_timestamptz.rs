@@ -19,13 +19,13 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if column.ty == ColumnType::Timestamp {
             out.push(Hit::new(
                 format!("`{table}`.`{}` is timestamp without time zone: the UTC offset of every input is discarded", column.name),
                 "use timestamptz",
-            ));
+            ).on(ctx.column_clause(change, &column.name)));
         }
     }
 }

@@ -156,6 +156,103 @@ mod tests {
         }
     }
 
+    /// A `GRANT` or `REVOKE` after a missing `;` starts a statement too: reported at its line,
+    /// and both parts are still checked (json is SG406's, a revoke SG209's). Each of these is
+    /// a syntax error on PostgreSQL 15.
+    #[test]
+    fn fires_on_a_missing_semicolon_before_grant_or_revoke() {
+        for (sql, others) in [
+            (
+                "ALTER TABLE a ADD COLUMN b json\nGRANT SELECT ON a TO r;\n",
+                &[("SG406", 1)][..],
+            ),
+            (
+                "ALTER TABLE a ADD COLUMN b json\n  REVOKE SELECT ON a FROM r;\n",
+                &[("SG406", 1), ("SG209", 2)],
+            ),
+            (
+                "GRANT SELECT ON a TO r\nREVOKE ALL ON b FROM s;\n",
+                &[("SG209", 2)],
+            ),
+            (
+                "REVOKE ALL ON b FROM s\nGRANT admins TO bob;\n",
+                &[("SG209", 1)],
+            ),
+        ] {
+            let rendered = lint_errors_pg("SG511", sql, 15);
+            assert!(rendered.contains("does not end with `;`"), "{rendered}");
+            let found: Vec<(&str, usize)> = crate::lint::test_utils::lint_sql(sql, 15)
+                .findings
+                .iter()
+                .map(|f| (f.code, f.line))
+                .collect();
+            assert!(found.contains(&("SG511", 2)), "{sql}: {found:?}");
+            for other in others {
+                assert!(found.contains(other), "{sql}: {found:?}");
+            }
+        }
+        let analyzed =
+            crate::analyze::analyze("ALTER TABLE a ADD COLUMN b int\nGRANT SELECT ON a TO r;");
+        assert!(
+            matches!(
+                &analyzed[..],
+                [first, second]
+                    if matches!(first.changes[..], [crate::analyze::Change::AddColumn { .. }])
+                        && matches!(
+                            second.changes[..],
+                            [crate::analyze::Change::SyntaxError { .. }, crate::analyze::Change::Grant]
+                        )
+            ),
+            "{analyzed:?}"
+        );
+    }
+
+    /// `GRANT` and `REVOKE` at the start of a line inside a statement that can hold them, as
+    /// a grant's option, in a function or DO body, or as a column named `revoke`: valid on
+    /// PostgreSQL 15, so no missing `;`. (`CREATE SCHEMA` takes `GRANT` elements but not
+    /// `REVOKE`; its elements are not judged.)
+    #[test]
+    fn quiet_on_grant_and_revoke_inside_a_statement() {
+        let sql = "\
+ALTER DEFAULT PRIVILEGES IN SCHEMA s
+GRANT SELECT ON TABLES TO r;
+ALTER DEFAULT PRIVILEGES FOR ROLE bob
+REVOKE INSERT ON TABLES FROM r;
+CREATE SCHEMA s1 AUTHORIZATION r
+  CREATE TABLE t1 (id int)
+  GRANT SELECT ON t1 TO s;
+GRANT SELECT ON t TO r WITH
+GRANT OPTION;
+REVOKE
+GRANT OPTION FOR SELECT ON t FROM r;
+GRANT admins TO bob WITH ADMIN OPTION
+GRANTED BY postgres;
+CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  GRANT SELECT ON t TO r;
+END $$;
+CREATE FUNCTION f2() RETURNS void LANGUAGE plpgsql AS '
+BEGIN
+  REVOKE ALL ON t FROM s;
+END';
+DO $$
+BEGIN
+  IF true THEN
+    GRANT SELECT ON t TO r;
+    REVOKE ALL ON t FROM s;
+  END IF;
+END $$;
+SELECT a,
+revoke
+FROM t;
+ALTER TABLE t RENAME COLUMN a TO
+revoke;
+CREATE TABLE t2 (id int,
+revoke text);
+";
+        lint_ok_pg("SG511", sql, 15);
+    }
+
     #[test]
     fn fires_on_a_misspelled_object() {
         for (sql, word) in [
