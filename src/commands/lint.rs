@@ -23,7 +23,6 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
     let paths = targets(config, args);
-    options.catalog = load_catalog(config, args, &paths, printer)?.map(std::sync::Arc::new);
     if args.changed_since.is_some() && paths.iter().any(|p| p == Path::new("-")) {
         anyhow::bail!("lint -: a script read from stdin has no git history for --changed-since");
     }
@@ -32,6 +31,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         .map(|path| target(config, path, printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
+    options.catalog = load_catalog(config, args, &paths, printer)?.map(std::sync::Arc::new);
     // `-`: the one script read from stdin, loaded in place of a file.
     let stdin = targets.iter().find_map(|target| match target {
         Target::Stdin(text) => Some(text.clone()),
