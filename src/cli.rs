@@ -167,9 +167,18 @@ pub struct LintArgs {
     pub postgres_version: Option<u32>,
 
     /// Take settings such as lock_timeout from this environment's configuration, and read
-    /// from its state which migrations have run there: tables of the others count as new
+    /// from its state which migrations have run there: tables of the others count as new.
+    /// Facts no file shows (column types, nullability, indexes, sizes, TimeZone, ...) are read
+    /// from its catalog with read-only queries
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+
+    /// Read the facts no file shows from a scratch database instead: the migrations older
+    /// than the ones linted are applied to it first. Without URL:
+    /// STAGEGATE_SHADOW_URL, [shadow] url, else a throwaway cluster. stagegate creates a
+    /// database of its own there and drops it
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub shadow: Option<String>,
 
     /// Write the report to this file instead of stdout
     #[arg(long, short = 'o', value_name = "FILE")]

@@ -631,9 +631,14 @@ fn alter(c: &mut Cursor) -> Vec<Change> {
         "TABLE" => alter_table(c),
         "SEQUENCE" => {
             c.eat(&["IF", "EXISTS"]);
-            vec![Change::AlterSequence {
-                name: c.name().unwrap_or_default(),
-            }]
+            let name = c.name().unwrap_or_default();
+            let as_type = c.toks[c.pos.min(c.toks.len())..]
+                .iter()
+                .position(|t| t.is("AS"))
+                .map(|at| c.pos + at + 1)
+                .filter(|&at| at < c.toks.len())
+                .map(|at| ColumnType::parse(&span_text(c, at, at + 1)));
+            vec![Change::AlterSequence { name, as_type }]
         }
         "TYPE" => {
             let type_name = c.name().unwrap_or_default();

@@ -285,7 +285,7 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
             push("delete", table, (*has_where).then_some(Brief));
         }
         Change::Insert { table } => push("insert", table, None),
-        Change::AlterSequence { name } => push("alter-sequence", name, None),
+        Change::AlterSequence { name, .. } => push("alter-sequence", name, None),
         Change::CreateTrigger { table } => push("create-trigger", table, None),
         Change::DropTrigger {
             table: Some(table), ..

@@ -301,6 +301,8 @@ pub enum Change {
     },
     AlterSequence {
         name: Name,
+        /// `AS type`: the sequence's new data type.
+        as_type: Option<ColumnType>,
     },
     CreateSequence {
         name: Name,

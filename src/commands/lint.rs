@@ -11,13 +11,15 @@ use crate::config::Config;
 use crate::db::state::{RowStatus, StateStore};
 use crate::exit::Outcome;
 use crate::git::{ChangedSince, FileChange};
+use crate::lint::catalog::{Catalog, Source};
 use crate::lint::emit::{self, Emitter, FileReport, Summary};
 use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
+use crate::reversible::database::ScratchDb;
 use crate::source::{self, Script, ScriptRef, Section, Version};
 
 pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    let options = options(config, args)?;
+    let mut options = options(config, args)?;
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
     let paths = targets(config, args);
@@ -29,6 +31,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         .map(|path| target(config, path, printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
+    options.catalog = load_catalog(config, args, &paths, printer)?.map(std::sync::Arc::new);
     // `-`: the one script read from stdin, loaded in place of a file.
     let stdin = targets.iter().find_map(|target| match target {
         Target::Stdin(text) => Some(text.clone()),
@@ -162,6 +165,115 @@ fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
         .select(&args.select, &args.ignore)
         .map_err(|message| anyhow::anyhow!("{message}"))?;
     Ok(options)
+}
+
+/// The facts of `--shadow` or else `--env`'s database; `None` without either (plain lint
+/// touches no database).
+fn load_catalog(
+    config: &Config,
+    args: &LintArgs,
+    paths: &[PathBuf],
+    printer: &Printer,
+) -> anyhow::Result<Option<Catalog>> {
+    let catalog = if let Some(flag) = &args.shadow {
+        shadow_catalog(config, flag, paths, printer)?
+    } else if let Some(name) = &args.env {
+        let env = config.environment(name)?;
+        crate::db::runtime()?
+            .block_on(Catalog::load(&env.url, Source::Env(name.clone())))
+            .map_err(crate::exit::execution)?
+    } else {
+        return Ok(None);
+    };
+    printer.note(&format!(
+        "lint: facts no migration shows are read from the catalog of {} ({} tables)",
+        catalog
+            .source
+            .as_ref()
+            .map_or_else(String::new, Source::label),
+        catalog.table_count()
+    ));
+    Ok(Some(catalog))
+}
+
+/// Prefix of the scratch databases `lint --shadow` creates.
+const SHADOW_PREFIX: &str = "stagegate_lint_";
+
+/// The catalog of a scratch database holding the migrations of `[migrations] dir` older than
+/// the oldest one linted (all of them for a script without a version, such as stdin's).
+fn shadow_catalog(
+    config: &Config,
+    flag: &str,
+    paths: &[PathBuf],
+    printer: &Printer,
+) -> anyhow::Result<Catalog> {
+    let layout = config.migrations.layout;
+    let dir = config.migrations_dir();
+    let set = if dir.is_dir() {
+        Some(source::discover_as(&dir, layout)?)
+    } else {
+        printer.warning(&format!(
+            "--shadow: {} is not a directory, so no migrations are applied to the scratch database",
+            dir.display()
+        ));
+        None
+    };
+    let mut oldest: Option<Version> = None;
+    for path in paths {
+        let version = if path == Path::new("-") {
+            None
+        } else if path.is_dir() {
+            source::discover_as(path, layout)?
+                .migrations
+                .first()
+                .map(|m| m.version.clone())
+        } else {
+            file_version(path)
+        };
+        if let Some(version) = version
+            && oldest.as_ref().is_none_or(|o| version < *o)
+        {
+            oldest = Some(version);
+        }
+    }
+    let earlier = set
+        .iter()
+        .flat_map(|set| &set.migrations)
+        .filter(|m| oldest.as_ref().is_none_or(|o| m.version < *o))
+        .map(|m| Ok((m.label(), m.load_up()?)))
+        .collect::<Result<Vec<_>, source::SourceError>>()?;
+    let shadow =
+        crate::scratch::Shadow::resolve(config, Some(flag).filter(|u| !u.is_empty()), printer)?;
+    crate::db::runtime()?.block_on(async {
+        let scratch = ScratchDb::open_with_prefix(&shadow.url(), SHADOW_PREFIX)
+            .await
+            .map_err(crate::exit::execution)?;
+        if !scratch.own {
+            anyhow::bail!(
+                "cannot create a database of its own on {} ({}): lint --shadow applies                  migrations to one and drops it at the end; let the user create databases                  (ALTER ROLE ... CREATEDB) or point --shadow at another server",
+                scratch.server(),
+                scratch.not_own_reason.as_deref().unwrap_or_default()
+            );
+        }
+        printer.note(&format!(
+            "lint: applying {} earlier migration(s) to scratch database {} (dropped at the end)",
+            earlier.len(),
+            scratch.name
+        ));
+        let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
+        let progress = |line: &str| printer.note(&format!("lint: {line}"));
+        let work = async |scratch: &ScratchDb| {
+            if let Err(message) = crate::trace::apply_all(scratch, &earlier, &progress).await? {
+                return Err(crate::exit::execution(anyhow::anyhow!(
+                    "--shadow: the scratch database refused an earlier migration: {message}"
+                )));
+            }
+            Catalog::load(&scratch.url, Source::Shadow)
+                .await
+                .map_err(crate::exit::execution)
+        };
+        scratch.run_then_remove(work, &by_hand, printer).await
+    })
 }
 
 /// What the run knows about which migrations are released. A migration is known to be

@@ -31,6 +31,17 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         let invalid = deploy::concurrent::read_invalid(&env.url)
             .await
             .map_err(|e| exit::execution(anyhow::anyhow!(e)))?;
+        // Facts no migration shows (sizes, column types, ...) make the findings precise.
+        let catalog = crate::lint::catalog::Catalog::load(
+            &env.url,
+            crate::lint::catalog::Source::Env(env.name.clone()),
+        )
+        .await
+        .map_err(exit::execution)?;
+        let lint_options = crate::lint::Options {
+            catalog: Some(std::sync::Arc::new(catalog)),
+            ..lint_options.clone()
+        };
         let entries = deploy::compare(&local, &rows);
         let refusals = deploy::refusals(&env.name, &entries);
         let mut plan = plan::build(&env, &entries, to.as_ref(), refusals, &lint_options);

@@ -166,6 +166,10 @@ pub struct LintConfig {
     /// that later migrations create are still new for the migrations after them.
     #[serde(default)]
     pub released: Option<String>,
+    /// With facts from a database (`--env`, `--shadow`): a table with fewer rows than this
+    /// (its `reltuples` estimate) is small, and a lock on it brief.
+    #[serde(default)]
+    pub small_table_rows: Option<i64>,
 }
 
 impl Default for LintConfig {
@@ -176,6 +180,7 @@ impl Default for LintConfig {
             disable: Vec::new(),
             severity: BTreeMap::new(),
             released: None,
+            small_table_rows: None,
         }
     }
 }

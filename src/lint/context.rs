@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
+use super::catalog::{Catalog, TableFacts};
 use super::facts::Facts;
 
 use crate::analyze::{
@@ -280,13 +281,15 @@ enum Fact {
     ProvenNotNull,
     /// Tables with a policy.
     Policy,
+    /// Types and domains created in the run (with a CHECK or not).
+    TypeSeen,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 7] = [
+        const SALTS: [u64; 8] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -294,6 +297,7 @@ impl Fact {
             0x4528_21E6_38D0_1377,
             0xBE54_66CF_34E9_0C6C,
             0xC0AC_29B7_C97C_50DD,
+            0x3F84_D5B5_B547_0917,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -378,6 +382,11 @@ impl RunState {
         self.has(Fact::DomainWithCheck, name_hash(name))
     }
 
+    /// A type or domain of this name was created earlier in the run.
+    pub fn type_seen(&self, name: &str) -> bool {
+        self.has(Fact::TypeSeen, name_hash(name))
+    }
+
     /// A validated `CHECK (column IS NOT NULL)` exists on the table's column.
     pub fn is_proven_not_null(&self, table: &str, column: &str) -> bool {
         self.has(Fact::ProvenNotNull, pair_hash(table, column))
@@ -441,6 +450,8 @@ pub struct FileState {
     pub utc_time_zone: bool,
     /// `utc_time_zone` came from a `SET LOCAL`.
     utc_time_zone_local: bool,
+    /// An earlier `SET TimeZone` of the file is in force: it, not the server's, decides.
+    pub time_zone_set: bool,
     /// Views, types, domains, sequences, tables and schemas the file creates: (kind, name) ->
     /// indexes of the first and the last statement creating it.
     created: HashMap<(ObjectKind, Name), (usize, usize)>,
@@ -489,6 +500,7 @@ impl FileState {
             dropped_indexes: HashSet::new(),
             utc_time_zone: false,
             utc_time_zone_local: false,
+            time_zone_set: false,
             created: statements
                 .iter()
                 .enumerate()
@@ -578,6 +590,10 @@ impl Tables {
 pub struct Ctx<'a> {
     /// PostgreSQL major version.
     pub pg: u32,
+    /// Facts read from a database (`--env`, `--shadow`), which the files' facts override.
+    pub catalog: Option<&'a Catalog>,
+    /// `[lint] small_table_rows`.
+    pub small_table_rows: u64,
     /// The file runs inside one transaction.
     pub in_transaction: bool,
     pub run: &'a RunState,
@@ -592,10 +608,127 @@ impl Ctx<'_> {
     pub fn is_new(&self, table: &str) -> bool {
         self.run.is_new(table)
     }
+
+    /// The column's type and nullability: from the run, else from the catalog.
+    pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
+        self.run.column(table, column).or_else(|| {
+            self.catalog?.column(table, column).map(|c| KnownColumn {
+                ty: KnownType::of(&c.ty),
+                not_null: c.not_null,
+            })
+        })
+    }
+
+    /// Some index uses the column (from the catalog).
+    pub fn column_indexed(&self, table: &str, column: &str) -> Option<bool> {
+        Some(self.catalog?.column(table, column)?.indexed)
+    }
+
+    /// The table as the catalog has it.
+    pub fn table_facts(&self, table: &str) -> Option<&TableFacts> {
+        self.catalog?.table(table)
+    }
+
+    /// The type is a domain with a CHECK: known when the run created it, or from the catalog.
+    pub fn domain_has_check(&self, name: &str) -> Option<bool> {
+        if self.run.domain_has_check(name) {
+            return Some(true);
+        }
+        if self.run.type_seen(name) {
+            return Some(false);
+        }
+        self.catalog?.type_has_check(name)
+    }
+
+    /// The session's TimeZone is UTC: from a `SET` earlier in the file, else the server's.
+    pub fn utc_time_zone(&self) -> Option<bool> {
+        if self.file.time_zone_set {
+            return Some(self.file.utc_time_zone);
+        }
+        self.catalog?.utc_time_zone()
+    }
+
+    /// The end of a message about a fact the linter could not know: how to know it.
+    pub fn unknown(&self, fact: &str) -> String {
+        match self.catalog.and_then(|c| c.source.as_ref()) {
+            Some(source) => format!(
+                "{fact} is not known: the migrations linted do not show it and the catalog of {} does not have it",
+                source.label()
+            ),
+            None => format!("{fact} is not known: run with --env E or --shadow to decide"),
+        }
+    }
+
+    /// What the catalog says of a table's size, for a lock-on-size verdict: `Some(message)`
+    /// when the table is small (the finding is downgraded to info), else `None`; with a
+    /// catalog but no estimate, `note` says why there is no downgrade.
+    pub fn size_verdict(&self, table: &str) -> SizeVerdict {
+        let Some(catalog) = self.catalog else {
+            return SizeVerdict::NoCatalog;
+        };
+        let Some(facts) = catalog.table(table) else {
+            return SizeVerdict::Unknown(format!(
+                "`{table}` is not in the catalog, so its size is not known"
+            ));
+        };
+        match facts.rows_estimate {
+            None => SizeVerdict::Unknown(format!(
+                "`{table}` was never analyzed (no row estimate), so it counts as large"
+            )),
+            Some(rows) if rows < self.small_table_rows as f64 => SizeVerdict::Small(format!(
+                "`{table}` has ~{} rows (below [lint] small_table_rows = {}): the lock is brief",
+                rows.round() as u64,
+                self.small_table_rows
+            )),
+            Some(rows) => SizeVerdict::Large(format!(
+                "`{table}` has ~{} rows (at least [lint] small_table_rows = {})",
+                rows.round() as u64,
+                self.small_table_rows
+            )),
+        }
+    }
 }
 
-/// Updates the file and run state after `change` was checked.
-pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut RunState) {
+/// A lock-on-size verdict from the catalog ([`Ctx::size_verdict`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SizeVerdict {
+    /// No catalog: the rule's verdict stands.
+    NoCatalog,
+    /// Fewer rows than the threshold: the finding is info, with this message.
+    Small(String),
+    /// As many rows as the threshold or more: the verdict stands; this says so.
+    Large(String),
+    /// No estimate: the verdict stands; this says why.
+    Unknown(String),
+}
+
+/// Updates the file and run state after `change` was checked. A column the run does not know
+/// yet starts from the catalog's facts (if any) before the change applies to it.
+pub fn after_change(
+    change: &Change,
+    pg: u32,
+    catalog: Option<&Catalog>,
+    file: &mut FileState,
+    run: &mut RunState,
+) {
+    if let (
+        Some(catalog),
+        Change::AlterColumnType { table, column, .. }
+        | Change::SetNotNull { table, column }
+        | Change::DropNotNull { table, column },
+    ) = (catalog, change)
+        && !run.is_new_after_script(table)
+        && run.column(table, column).is_none()
+        && let Some(facts) = catalog.column(table, column)
+    {
+        run.set_column(
+            pair_hash(table, column),
+            KnownColumn {
+                ty: KnownType::of(&facts.ty),
+                not_null: facts.not_null,
+            },
+        );
+    }
     if let Change::DropIndex { names, .. } = change {
         file.dropped_indexes.extend(names.iter().cloned());
     }
@@ -654,12 +787,14 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
             if file.utc_time_zone_local {
                 file.utc_time_zone = false;
                 file.utc_time_zone_local = false;
+                file.time_zone_set = false;
             }
         }
         // SET LOCAL outside a transaction block does nothing (PostgreSQL warns).
         Change::SetTimeZone { utc, local } if !*local || file.in_txn_now => {
             file.utc_time_zone = *utc;
             file.utc_time_zone_local = *local;
+            file.time_zone_set = true;
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
         Change::CreateTable { table, columns, .. } => {
@@ -720,6 +855,7 @@ pub fn after_change(change: &Change, pg: u32, file: &mut FileState, run: &mut Ru
         }
         Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
             run.note_new_type(name_hash(name));
+            run.note(Fact::TypeSeen, name_hash(name));
         }
         Change::CreateSequence { name, .. } => {
             // A new sequence is locked like a table: nobody waits on it yet.
@@ -799,6 +935,7 @@ mod tests {
                     partition_of: None,
                 },
                 pg,
+                None,
                 &mut file,
                 &mut run,
             );
@@ -824,6 +961,7 @@ mod tests {
                 partition_of: None,
             },
             15,
+            None,
             &mut file,
             run,
         );

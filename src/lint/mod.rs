@@ -4,6 +4,7 @@
 //! Pure: no I/O.
 
 mod allows;
+pub mod catalog;
 mod clause;
 mod context;
 pub mod emit;
@@ -24,7 +25,7 @@ use crate::source::{Directive, ScriptSettings};
 use crate::sql::Lines;
 
 use allows::Allows;
-pub use context::{Ctx, FileState, RunState};
+pub use context::{Ctx, FileState, RunState, SizeVerdict};
 pub use registry::{RULES, Rule};
 
 /// How much a finding matters.
@@ -124,6 +125,10 @@ pub struct Options {
     pub lock_timeout_configured: bool,
     pub disabled: HashSet<&'static str>,
     pub severity: HashMap<&'static str, Severity>,
+    /// Facts read from a database (`--env`, `--shadow`); `None`: only the files are known.
+    pub catalog: Option<std::sync::Arc<catalog::Catalog>>,
+    /// `[lint] small_table_rows`: with a catalog, a lock on a table with fewer rows is brief.
+    pub small_table_rows: u64,
 }
 
 impl Default for Options {
@@ -133,6 +138,8 @@ impl Default for Options {
             lock_timeout_configured: false,
             disabled: HashSet::new(),
             severity: HashMap::new(),
+            catalog: None,
+            small_table_rows: catalog::DEFAULT_SMALL_TABLE_ROWS,
         }
     }
 }
@@ -152,9 +159,16 @@ impl Options {
                 "PostgreSQL version {postgres_version} is not a major version (9 to 30)"
             ));
         }
+        let small_table_rows = match lint.small_table_rows {
+            None => catalog::DEFAULT_SMALL_TABLE_ROWS,
+            Some(rows) => u64::try_from(rows).map_err(|_| {
+                format!("[lint] small_table_rows = {rows}: expected a row count (0 or more)")
+            })?,
+        };
         let mut options = Options {
             postgres_version,
             lock_timeout_configured,
+            small_table_rows,
             ..Options::default()
         };
         options.configure(&lint.disable, &lint.severity)?;
@@ -304,6 +318,8 @@ pub fn lint_analyzed(
         for change in &statement.changes {
             let ctx = Ctx {
                 pg: options.postgres_version,
+                catalog: options.catalog.as_deref(),
+                small_table_rows: options.small_table_rows,
                 in_transaction,
                 run,
                 file: &file,
@@ -318,7 +334,13 @@ pub fn lint_analyzed(
                         .map(|h| (rule.code, h, statement.span.clone(), txn)),
                 );
             }
-            context::after_change(change, options.postgres_version, &mut file, run);
+            context::after_change(
+                change,
+                options.postgres_version,
+                options.catalog.as_deref(),
+                &mut file,
+                run,
+            );
         }
         if statement
             .changes

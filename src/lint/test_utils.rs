@@ -96,3 +96,60 @@ pub fn lint_history(code: &str, scripts: &[&str], pg: u32) -> Vec<super::Finding
     last.findings.retain(|f| f.code == code);
     last.findings
 }
+
+/// A catalog holding these tables (name, reltuples) in `public`, from `--env test`.
+pub fn test_catalog(tables: &[(&str, f64)]) -> super::catalog::Catalog {
+    use super::catalog::{Catalog, Source, TableRow};
+    Catalog::from_rows(
+        Source::Env("test".into()),
+        None,
+        Some(150_000),
+        tables
+            .iter()
+            .map(|&(name, reltuples)| TableRow {
+                schema: "public".into(),
+                name: name.into(),
+                relkind: "r".into(),
+                reltuples,
+                total_bytes: 8192,
+                has_default_partition: false,
+                is_partition: false,
+            })
+            .collect(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    )
+}
+
+/// [`lint_history`] on PostgreSQL 15 with facts from `catalog`.
+pub fn lint_with_catalog(
+    code: &str,
+    scripts: &[&str],
+    catalog: &super::catalog::Catalog,
+) -> Vec<super::Finding> {
+    let options = Options {
+        postgres_version: 15,
+        catalog: Some(std::sync::Arc::new(catalog.clone())),
+        ..Options::default()
+    };
+    let mut run = RunState::default();
+    let mut last = ScriptResult::default();
+    for sql in scripts {
+        let (directives, settings) = directives::parse(sql, 1).expect("test directives parse");
+        last = lint_script(
+            Input {
+                text: sql,
+                first_line: 1,
+                directives: &directives,
+                settings: &settings,
+                unreleased: false,
+                edited_since: None,
+            },
+            &options,
+            &mut run,
+        );
+    }
+    last.findings.retain(|f| f.code == code);
+    last.findings
+}

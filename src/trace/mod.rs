@@ -436,6 +436,27 @@ fn lost(error: &tokio_postgres::Error) -> anyhow::Error {
     ))
 }
 
+/// Applies `scripts` on `scratch` in order, each as `migrate apply` would (what `lint
+/// --shadow` needs before it reads the catalog). `Ok(Err(message))` names the first
+/// migration the database refused.
+pub(crate) async fn apply_all(
+    scratch: &ScratchDb,
+    scripts: &[(String, Script)],
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Result<(), String>> {
+    let tracer = Tracer {
+        scratch,
+        session: Some(connect(scratch).await?),
+    };
+    for (label, script) in scripts {
+        progress(&format!("applying {label}"));
+        if let Err(error) = tracer.apply(script).await? {
+            return Ok(Err(format!("{label} failed: {error}")));
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Runs the trace on `scratch` (a database of its own).
 pub(crate) async fn trace(
     scratch: &ScratchDb,

@@ -508,7 +508,12 @@ fn type_changes_are_judged_from_the_types_earlier_migrations_gave() {
         "{sg109:#?}"
     );
     assert_eq!((sg109[1].0, sg109[1].1), (4, "warning"), "{sg109:#?}");
-    assert!(sg109[1].2.contains("current type is unknown"), "{sg109:#?}");
+    assert!(
+        sg109[1]
+            .2
+            .contains("is not known: run with --env E or --shadow"),
+        "{sg109:#?}"
+    );
 }
 
 /// One finding per transaction for the lock-timeout rule, naming the other statements'

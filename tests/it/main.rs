@@ -14,6 +14,7 @@ mod hazards;
 mod json;
 mod layouts;
 mod lint;
+mod lint_catalog;
 mod lint_ci;
 mod real_world;
 mod reversible;

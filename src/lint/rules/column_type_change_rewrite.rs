@@ -2,7 +2,8 @@
 //!
 //! ## What it does
 //! Flags `ALTER COLUMN ... TYPE` on an existing table unless the change is known to be free.
-//! The column's current type is known when the migrations linted created or changed it.
+//! The column's current type is known when the migrations linted created or changed it, or
+//! from a database's catalog (`--env`, `--shadow`; the files win).
 //!
 //! - Known and binary-coercible — the same type, varchar widening (`varchar(n)` to
 //!   `varchar(m)`, m >= n), `varchar` to `text` and `text` to unbounded `varchar`, numeric
@@ -17,13 +18,15 @@
 //!   error either way.
 //! - `timestamp` to `timestamptz` (or back) rewrites the table unless the session's TimeZone
 //!   is UTC, which the linter knows only from a `SET TimeZone = 'UTC'` (or `SET TIME ZONE
-//!   'UTC'`; `SET LOCAL` inside the same transaction) earlier in the file on PostgreSQL >= 12.
+//!   'UTC'`; `SET LOCAL` inside the same transaction) earlier in the file on PostgreSQL >= 12,
+//!   or, without a SET, from the server's TimeZone in a database's catalog.
 //!   With it the table is not rewritten but every index on the column is rebuilt while the
 //!   ACCESS EXCLUSIVE lock is held (measured on PostgreSQL 15: the table's storage is kept, the
 //!   column's index gets new storage, the table is scanned once): a warning, since the build
-//!   takes a time that grows with the table only when the column is indexed, which the
-//!   linter does not know. Without the SET it is an error: the server's default TimeZone is
-//!   not something a migration file shows.
+//!   takes a time that grows with the table only when the column is indexed; with a catalog
+//!   that shows no index on the column it is quiet. Without the SET or a catalog it is an
+//!   error whose message names the missing fact: the server's TimeZone is not something a
+//!   migration file shows.
 //!
 //! ## Why is this bad?
 //! A type change that is not binary-coercible rewrites the table and rebuilds every index
@@ -62,7 +65,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if ctx.is_new(table) {
         return;
     }
-    let known = ctx.run.column(table, column);
+    let known = ctx.column(table, column);
     let from = known.and_then(|k| k.ty.builtin());
     let timestamps = |from: &ColumnType| {
         matches!(
@@ -79,11 +82,29 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 known.is_none() && matches!(to, ColumnType::Timestamp | ColumnType::Timestamptz)
             }
         };
-    if zone_change && ctx.pg >= 12 && ctx.file.utc_time_zone {
+    let utc = ctx.utc_time_zone();
+    if zone_change && ctx.pg >= 12 && utc == Some(true) {
+        let indexed = ctx.column_indexed(table, column);
+        if indexed == Some(false) {
+            // Neither the table nor an index gets new storage: the lock is brief.
+            return;
+        }
+        let zone = if ctx.file.time_zone_set {
+            "in TimeZone UTC"
+        } else {
+            "in the server's TimeZone, UTC,"
+        };
+        let what = match indexed {
+            Some(_) => format!("`{column}` is indexed: "),
+            None => format!(
+                "{}; ",
+                ctx.unknown(&format!("whether `{table}`.`{column}` is indexed"))
+            ),
+        };
         out.push(
             Hit::new(
                 format!(
-                    "changing `{table}`.`{column}` to {} in TimeZone UTC keeps the table but rebuilds every index on `{column}` under an ACCESS EXCLUSIVE lock, blocking reads and writes while they build",
+                    "changing `{table}`.`{column}` to {} {zone} keeps the table but rebuilds every index on `{column}` under an ACCESS EXCLUSIVE lock, blocking reads and writes while they build ({what}without an index on it the lock is brief)",
                     to.label()
                 ),
                 "if `{column}` is indexed on a large table, build a new column's indexes CONCURRENTLY and swap instead; otherwise allow this finding",
@@ -93,6 +114,13 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         );
         return;
     }
+    // Without a SET in the file, a zone change is judged by the server's TimeZone, which only
+    // a database can tell.
+    let zone_unknown = if zone_change && ctx.pg >= 12 && utc.is_none() {
+        format!("; {}", ctx.unknown("the server's TimeZone"))
+    } else {
+        String::new()
+    };
     let cost = known.map(|k| k.ty.change_to(to, *using));
     match cost {
         Some(TypeChange::Free) => {}
@@ -114,7 +142,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
             };
             out.push(Hit::new(
                 format!(
-                    "changing `{table}`.`{column}` from {from} to {} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes{fit}",
+                    "changing `{table}`.`{column}` from {from} to {} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes{fit}{zone_unknown}",
                     to.label()
                 ),
                 help,
@@ -122,7 +150,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         }
         None if *using || !to.may_be_free_target() => out.push(Hit::new(
             format!(
-                "changing `{table}`.`{column}` to {}{} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes",
+                "changing `{table}`.`{column}` to {}{} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes{zone_unknown}",
                 to.label(),
                 if *using { " with USING" } else { "" }
             ),
@@ -135,8 +163,9 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         None => out.push(
             Hit::new(
                 format!(
-                    "changing `{table}`.`{column}` to {} may rewrite the table and its indexes under an ACCESS EXCLUSIVE lock: its current type is unknown to this run (the table was not created by the migrations linted)",
-                    to.label()
+                    "changing `{table}`.`{column}` to {} may rewrite the table and its indexes under an ACCESS EXCLUSIVE lock: {}",
+                    to.label(),
+                    ctx.unknown(&format!("the old type of `{table}`.`{column}`"))
                 ),
                 format!("free only from a type it is binary-coercible from (varchar(n) widened, varchar -> text, numeric precision up): check the column's type; otherwise {REMEDY}"),
             )
@@ -232,7 +261,11 @@ mod tests {
             assert_eq!(found.len(), 1, "{sql}");
             assert_eq!(found[0].severity, Severity::Warning, "{sql}");
             assert!(
-                found[0].message.contains("current type is unknown"),
+                found[0].message.contains(
+                    "the old type of `orders`.`note` is not known: run with --env E or --shadow"
+                ) || found[0]
+                    .message
+                    .contains("the old type of `orders`.`total` is not known"),
                 "{sql}"
             );
         }

@@ -1,7 +1,10 @@
 //! # SG119 create-partition-locks-parent
 //!
 //! ## What it does
-//! Flags `CREATE TABLE ... PARTITION OF` an existing partitioned table.
+//! Flags `CREATE TABLE ... PARTITION OF` an existing partitioned table. When the parent has a
+//! DEFAULT partition, PostgreSQL also scans it for rows that belong in the new partition while
+//! holding the lock: with a database's catalog (`--env`, `--shadow`) the message says whether
+//! it has one; without, that this is not known.
 //!
 //! ## Why is this bad?
 //! Creating a partition takes an ACCESS EXCLUSIVE lock on the partitioned parent: reads and
@@ -28,8 +31,18 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     } = change
         && !ctx.is_new(parent)
     {
+        let default = match ctx.table_facts(parent) {
+            Some(facts) if facts.has_default_partition => format!(
+                ", and scans `{parent}`'s DEFAULT partition for rows that belong in the new one while holding it"
+            ),
+            Some(_) => String::new(),
+            None => format!(
+                "; with a DEFAULT partition it also scans that partition under the lock, and {}",
+                ctx.unknown(&format!("whether `{parent}` has a DEFAULT partition"))
+            ),
+        };
         out.push(Hit::new(
-            format!("CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on `{parent}`, blocking reads and writes of every partition"),
+            format!("CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on `{parent}`, blocking reads and writes of every partition{default}"),
             "create a standalone table with a CHECK matching the bounds, then ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the parent)",
         ));
     }

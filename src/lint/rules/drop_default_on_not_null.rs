@@ -2,7 +2,8 @@
 //!
 //! ## What it does
 //! Flags `ALTER COLUMN ... DROP DEFAULT` on an existing table, unless the column is known to be
-//! nullable.
+//! nullable: from the migrations linted, or from a database's catalog (`--env`, `--shadow`).
+//! When neither shows the column, the message says its nullability is not known.
 //!
 //! ## Why is this bad?
 //! If the column is NOT NULL, INSERTs from the running release that leave the column out relied
@@ -23,10 +24,19 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::DropDefault { table, column } = change
         && !ctx.is_new(table)
-        && ctx.run.column(table, column).is_none_or(|c| c.not_null)
     {
+        let message = match ctx.column(table, column) {
+            Some(known) if !known.not_null => return,
+            Some(_) => format!(
+                "`{table}`.`{column}` is NOT NULL: dropping its default makes INSERTs from running code that omit it fail"
+            ),
+            None => format!(
+                "dropping the default of `{table}`.`{column}` makes INSERTs from running code that omit it fail if the column is NOT NULL; {}",
+                ctx.unknown(&format!("whether `{table}`.`{column}` is NOT NULL"))
+            ),
+        };
         out.push(Hit::new(
-            format!("dropping the default of `{table}`.`{column}` makes INSERTs from running code that omit it fail if the column is NOT NULL"),
+            message,
             "drop the default in a post-deploy migration, after every running release writes the column",
         ).on(ctx.clause(&["ALTER"], Some(column))));
     }

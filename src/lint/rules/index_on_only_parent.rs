@@ -34,8 +34,19 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     } = change
         && !ctx.is_new(table)
     {
+        let message = match ctx.table_facts(table).map(|t| t.partitioned) {
+            Some(false) => format!(
+                "`{table}` is not partitioned: CREATE INDEX ON ONLY `{table}` builds the index like any CREATE INDEX and blocks writes while it builds (SHARE lock)"
+            ),
+            Some(true) => format!(
+                "CREATE INDEX ON ONLY `{table}` builds no index on its partitions: the new index stays invalid (unused, enforcing nothing) until an index of every partition is attached"
+            ),
+            None => format!(
+                "CREATE INDEX ON ONLY `{table}` builds no index on its partitions: the new index stays invalid (unused, enforcing nothing) until an index of every partition is attached; if `{table}` is not partitioned, the build blocks writes (SHARE lock)"
+            ),
+        };
         out.push(Hit::new(
-            format!("CREATE INDEX ON ONLY `{table}` builds no index on its partitions: the new index stays invalid (unused, enforcing nothing) until an index of every partition is attached; if `{table}` is not partitioned, the build blocks writes (SHARE lock)"),
+            message,
             "build each partition's index with CREATE INDEX CONCURRENTLY, then ALTER INDEX <this index> ATTACH PARTITION <partition index> for each one",
         ).on(ctx.index_head(table)));
     }

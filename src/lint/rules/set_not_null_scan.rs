@@ -2,7 +2,8 @@
 //!
 //! ## What it does
 //! Flags `ALTER COLUMN ... SET NOT NULL` on an existing table unless a validated `CHECK (column
-//! IS NOT NULL)` was added earlier in the run (PostgreSQL 12+).
+//! IS NOT NULL)` was added earlier in the run (PostgreSQL 12+), or the column is already NOT
+//! NULL (known from the run, or from a database's catalog with `--env` or `--shadow`).
 //!
 //! ## Why is this bad?
 //! SET NOT NULL reads every row to prove there is no NULL while holding an ACCESS EXCLUSIVE
@@ -31,6 +32,8 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::SetNotNull { table, column } = change
         && !ctx.is_new(table)
         && !(ctx.pg >= 12 && ctx.run.is_proven_not_null(table, column))
+        // Already NOT NULL (the catalog says so): nothing to check.
+        && !ctx.column(table, column).is_some_and(|known| known.not_null)
     {
         out.push(Hit::new(
             format!(
