@@ -46,7 +46,15 @@ pub(crate) async fn read(url: &DatabaseUrl, tables: &[String]) -> anyhow::Result
     let client = crate::db::connect(url).await?;
     let mut out = Vec::with_capacity(tables.len());
     for table in tables {
-        let row = client.query_opt(SIZES_SQL, &[table]).await?;
+        // A name the lock model gives unquoted that is no valid SQL name (`we|ird`): quoted.
+        let row = match client.query_opt(SIZES_SQL, &[table]).await {
+            Err(error) if error.as_db_error().is_some() => {
+                client
+                    .query_opt(SIZES_SQL, &[&format!("\"{}\"", table.replace('"', "\"\""))])
+                    .await?
+            }
+            row => row?,
+        };
         out.push(match row {
             None => TableSize {
                 table: table.clone(),

@@ -16,6 +16,7 @@ mod layouts;
 mod lint;
 mod lint_ci;
 mod real_world;
+mod report;
 mod reversible;
 mod runner;
 mod scratch;
