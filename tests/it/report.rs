@@ -127,10 +127,6 @@ impl Release {
     }
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout))
-}
-
 fn by_version<'a>(report: &'a Value, version: &str) -> &'a Value {
     report["migrations"]
         .as_array()
