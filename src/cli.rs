@@ -514,30 +514,46 @@ pub struct BackupVerifyArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
-    /// Markdown document
+    /// Markdown, valid as a GitHub comment
     Markdown,
-    /// Standalone HTML page
+    /// One self-contained HTML page (no scripts, no external assets), printable
     Html,
     /// Machine-readable
     Json,
 }
 
+/// Exit codes of `report`.
+const REPORT_EXIT_CODES: &str = "Exit codes:
+  0  the report was written, whatever its findings (a report is not a gate: use lint or
+     migrate plan for that)
+  2  usage or configuration error (unknown environment, bad --since, unreadable migrations)
+  4  the --env database, the scratch database or pg_dump failed";
+
 #[derive(Debug, Args)]
+#[command(after_help = REPORT_EXIT_CODES)]
 pub struct ReportArgs {
-    /// Read live table sizes and migration state from this environment
+    /// Report the migrations not applied on this environment yet, with live table sizes from
+    /// it (read only). Without --env and --since: every migration, without sizes
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 
-    /// A scratch database to apply the release to, for the schema before/after diff; it is
-    /// modified, so never point it at a database you care about
-    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    /// Report the migrations after this version instead (no database needed; with --env,
+    /// sizes still come from it)
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<String>,
+
+    /// Also apply the release to a scratch database for the schema diff before/after each
+    /// migration and its traced locks. `--shadow` alone uses STAGEGATE_SHADOW_URL or [shadow]
+    /// url, else a throwaway cluster; stagegate creates a database of its own there and drops
+    /// it at the end
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub shadow: Option<String>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
 
-    /// Write the report to this file instead of stdout
+    /// Write the report to this file (replaced atomically) instead of stdout
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

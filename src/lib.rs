@@ -18,6 +18,7 @@ pub mod json;
 pub mod lint;
 pub mod parallel;
 pub mod printer;
+pub(crate) mod report;
 pub(crate) mod reversible;
 pub mod scratch;
 pub mod source;

@@ -11,6 +11,7 @@ mod init;
 mod lint;
 mod new;
 mod plan;
+mod report;
 mod resolve;
 mod rule;
 mod status;
@@ -39,52 +40,45 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             });
         }
     }
-    let name = match &cli.command {
-        Command::Init(args) => return init::run(args, printer),
-        Command::Completions(args) => return completions::run(args),
-        Command::New(args) => return new::run(&load_config(&cli)?, args, printer),
-        Command::Verify(args) => return verify::run(&load_config(&cli)?, args, printer),
-        Command::Lint(args) => return lint::run(&load_config(&cli)?, args, printer),
-        Command::Rule(args) => return rule::run(args),
+    match &cli.command {
+        Command::Init(args) => init::run(args, printer),
+        Command::Completions(args) => completions::run(args),
+        Command::New(args) => new::run(&load_config(&cli)?, args, printer),
+        Command::Verify(args) => verify::run(&load_config(&cli)?, args, printer),
+        Command::Lint(args) => lint::run(&load_config(&cli)?, args, printer),
+        Command::Rule(args) => rule::run(args),
         Command::Migrate(MigrateCommand::Status(args)) => {
-            return status::run(&load_config(&cli)?, args, printer);
+            status::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Plan(args)) => {
-            return plan::run(&load_config(&cli)?, args, printer);
+            plan::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Apply(args)) => {
-            return apply::run(&load_config(&cli)?, args, printer);
+            apply::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Down(args)) => {
-            return down::run(&load_config(&cli)?, args, printer);
+            down::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Resolve(args)) => {
-            return resolve::run(&load_config(&cli)?, args, printer);
+            resolve::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Baseline(args)) => {
-            return baseline::run(&load_config(&cli)?, args, printer);
+            baseline::run(&load_config(&cli)?, args, printer)
         }
-        Command::Audit(args) => return audit::run(&load_config(&cli)?, args, printer),
+        Command::Audit(args) => audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(args)) => {
-            return backup::create(&load_config(&cli)?, args, printer);
+            backup::create(&load_config(&cli)?, args, printer)
         }
         Command::Backup(BackupCommand::List(args)) => {
-            return backup::list(&load_config(&cli)?, args, printer);
+            backup::list(&load_config(&cli)?, args, printer)
         }
         Command::Backup(BackupCommand::Verify(args)) => {
-            return backup::verify(&load_config(&cli)?, args, printer);
+            backup::verify(&load_config(&cli)?, args, printer)
         }
-        Command::Report(_) => "report",
-        Command::Trace(args) => return trace::run(&load_config(&cli)?, args, printer),
-        Command::CheckReversible(args) => {
-            return check_reversible::run(&load_config(&cli)?, args, printer);
-        }
-    };
-    not_implemented(name)
-}
-
-fn not_implemented(name: &str) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`stagegate {name}` is not implemented yet")
+        Command::Report(args) => report::run(&load_config(&cli)?, args, printer),
+        Command::Trace(args) => trace::run(&load_config(&cli)?, args, printer),
+        Command::CheckReversible(args) => check_reversible::run(&load_config(&cli)?, args, printer),
+    }
 }
 
 /// The configuration for this run: `--config`, else the nearest stagegate.toml, else defaults.

@@ -536,6 +536,55 @@ pub(crate) async fn trace(
     })
 }
 
+/// One migration at a time on a scratch database, for callers that do more between them
+/// (`report` dumps the schema before and after each): apply as `migrate apply` would, or
+/// trace (rolled back) as [`trace`] does.
+pub(crate) struct Stepper<'a> {
+    tracer: Tracer<'a>,
+    /// PostgreSQL major version of the scratch server.
+    pg: u32,
+    /// `server_version` of the scratch server.
+    pub(crate) server: String,
+}
+
+impl<'a> Stepper<'a> {
+    pub(crate) async fn open(scratch: &'a ScratchDb) -> anyhow::Result<Stepper<'a>> {
+        let tracer = Tracer {
+            scratch,
+            session: Some(connect(scratch).await?),
+        };
+        let row = tracer
+            .client()
+            .query_one(
+                "SELECT current_setting('server_version'), \
+                 current_setting('server_version_num')::int",
+                &[],
+            )
+            .await
+            .map_err(|e| lost(&e))?;
+        let num: i32 = row.get(1);
+        Ok(Stepper {
+            server: row.get(0),
+            pg: u32::try_from(num / 10_000).unwrap_or(15),
+            tracer,
+        })
+    }
+
+    /// Applies the up script for real; `Ok(Err(message))` when the database refused it.
+    pub(crate) async fn apply(&self, script: &Script) -> anyhow::Result<Result<(), String>> {
+        self.tracer.apply(script).await
+    }
+
+    /// Traces the migration and leaves the database as it was.
+    pub(crate) async fn trace(&mut self, p: &Planned) -> anyhow::Result<TracedMigration> {
+        if p.up.settings.no_transaction {
+            self.tracer.trace_on_its_own(p, self.pg).await
+        } else {
+            self.tracer.trace_in_transaction(p, self.pg).await
+        }
+    }
+}
+
 async fn connect(scratch: &ScratchDb) -> anyhow::Result<Session> {
     Session::connect(&scratch.url)
         .await

@@ -107,16 +107,11 @@ fn every_subcommand_has_help_that_explains_each_flag() {
 }
 
 #[test]
-fn commands_of_later_issues_say_not_implemented_with_exit_2() {
+fn report_with_an_unknown_environment_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["report"]);
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr
-            .contains("`stagegate report` is not implemented yet"),
-        "{}",
-        out.stderr
-    );
+    let out = run(dir.path(), &["report", "--env", "nowhere"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("nowhere"), "{}", out.stderr);
     assert!(out.stdout.is_empty());
 }
 

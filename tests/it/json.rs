@@ -408,3 +408,42 @@ fn trace_json_matches_its_schema() {
         "{index}"
     );
 }
+
+#[test]
+fn report_json_matches_its_schema() {
+    let p = project();
+    let shadow = TestDb::create();
+    let url = shadow.database_url();
+    let out = p.run(&[
+        "report",
+        "--env",
+        "staging",
+        "--shadow",
+        url.expose(),
+        "--format",
+        "json",
+    ]);
+    assert_exit(&out, 0);
+    let value = assert_matches("report", &out);
+    let pending = &value["migrations"][0];
+    assert_eq!(pending["version"], "2");
+    assert_eq!(pending["statuses"]["staging"]["state"], "pending");
+    assert_eq!(pending["tables"][0]["exists"], true);
+    assert!(
+        pending["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+CREATE INDEX users_email")
+    );
+    // Without a scratch database the diff and trace are null; all migrations, no sizes.
+    let out = p.run(&["report", "--format", "json"]);
+    assert_exit(&out, 0);
+    let value = assert_matches("report", &out);
+    assert_eq!(value["selection"]["kind"], "all");
+    assert_eq!(
+        value["migrations"][0]["statuses"]["staging"]["state"],
+        "applied"
+    );
+    assert!(value["migrations"][0]["diff"].is_null());
+    assert!(value["migrations"][0]["tables"].is_null());
+}

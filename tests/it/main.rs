@@ -17,6 +17,7 @@ mod lint;
 mod lint_catalog;
 mod lint_ci;
 mod real_world;
+mod report;
 mod reversible;
 mod runner;
 mod scratch;

@@ -1,0 +1,314 @@
+//! `stagegate report`: one document per release for the DBA (see `docs/report.md`).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use anyhow::Context;
+
+use crate::cli::{ReportArgs, ReportFormat};
+use crate::config::{Config, Environment};
+use crate::db;
+use crate::db::state::{MigrationRow, StateStore};
+use crate::deploy::{self, LocalMigration};
+use crate::exit::{self, Outcome};
+use crate::printer::Printer;
+use crate::report::{self, Report, ReportMigration, scratch};
+use crate::reversible::database::ScratchDb;
+use crate::source::Version;
+use crate::trace::Planned;
+
+/// Prefix of the scratch databases `report --shadow` creates.
+const NAME_PREFIX: &str = "stagegate_report_";
+
+pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let names = config.environment_names();
+    // --env must be configured with its variables set (exit 2 otherwise).
+    let env = args
+        .env
+        .as_deref()
+        .map(|name| config.environment(name))
+        .transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| {
+            Version::parse(text)
+                .ok_or_else(|| anyhow::anyhow!("--since {text}: not a migration version"))
+        })
+        .transpose()?;
+    let local = super::status::load_migrations(config, printer)?;
+    if let (Some(since), Some(text)) = (&since, &args.since)
+        && !local.iter().any(|m| m.migration.version == *since)
+    {
+        anyhow::bail!(
+            "--since {text}: no migration with that version in {}",
+            config.migrations_dir().display()
+        );
+    }
+    // The other environments: one whose variables are not set is shown as unreachable.
+    let mut targets: Vec<(String, Result<Environment, String>)> = Vec::new();
+    for name in &names {
+        match (&env, config.environment(name)) {
+            (Some(e), _) if e.name == *name => targets.push((name.clone(), Ok(e.clone()))),
+            (_, Ok(e)) => targets.push((name.clone(), Ok(e))),
+            (_, Err(error)) => targets.push((name.clone(), Err(error.to_string()))),
+        }
+    }
+    let runtime = db::runtime()?;
+    let reads: Vec<(String, Result<Vec<MigrationRow>, String>)> = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, (name, target)) in targets.into_iter().enumerate() {
+            tasks.spawn(async move {
+                let rows = match target {
+                    Err(error) => Err(error),
+                    Ok(env) => read_rows(&env).await,
+                };
+                (index, name, rows)
+            });
+        }
+        let mut out = tasks.join_all().await;
+        out.sort_by_key(|(index, _, _)| *index);
+        out.into_iter()
+            .map(|(_, name, rows)| (name, rows))
+            .collect()
+    });
+    let mut environments = Vec::new();
+    let mut entries_of = BTreeMap::new();
+    for (name, rows) in &reads {
+        match rows {
+            Ok(rows) => {
+                entries_of.insert(name.clone(), deploy::compare(&local, rows));
+            }
+            Err(error) => {
+                if env.as_ref().is_some_and(|e| e.name == *name) {
+                    return Err(exit::execution(anyhow::anyhow!(
+                        "--env {name}: cannot read its migration state: {error}"
+                    )));
+                }
+                printer.warning(&format!("{name}: unreachable: {error}"));
+            }
+        }
+        environments.push(report::EnvironmentRead {
+            name: name.clone(),
+            reachable: rows.is_ok(),
+            error: rows.as_ref().err().cloned(),
+        });
+    }
+
+    let (kind, selected): (&'static str, Vec<&LocalMigration>) = match (&since, &env) {
+        (Some(since), _) => (
+            "since",
+            local
+                .iter()
+                .filter(|m| m.migration.version > *since)
+                .collect(),
+        ),
+        (None, Some(env)) => {
+            let entries = &entries_of[&env.name];
+            let pending = deploy::plan::pending(entries, None);
+            (
+                "pending",
+                local
+                    .iter()
+                    .filter(|m| pending.iter().any(|e| e.version == m.migration.version))
+                    .collect(),
+            )
+        }
+        (None, None) => ("all", local.iter().collect()),
+    };
+    printer.detail(&format!("report: {} migration(s)", selected.len()));
+
+    let linted = report::findings(config, &selected, env.as_ref())?;
+    let mut migrations: Vec<ReportMigration> = selected
+        .iter()
+        .zip(linted)
+        .map(|(local, linted)| {
+            let mut m = ReportMigration::new(local, linted);
+            for read in &environments {
+                let status = match (&read.error, entries_of.get(&read.name)) {
+                    (Some(error), _) => report::unreachable(error),
+                    (None, Some(entries)) => report::env_status(
+                        entries
+                            .iter()
+                            .find(|e| e.version == local.migration.version),
+                    ),
+                    (None, None) => report::unreachable("not read"),
+                };
+                m.statuses.insert(read.name.clone(), status);
+            }
+            m
+        })
+        .collect();
+
+    if let Some(env) = &env {
+        let mut touched: Vec<String> = migrations.iter().flat_map(|m| m.touched()).collect();
+        touched.sort();
+        touched.dedup();
+        let sizes = runtime
+            .block_on(report::sizes::read(&env.url, &touched))
+            .map_err(|e| {
+                exit::execution(anyhow::anyhow!(
+                    "--env {}: cannot read table sizes: {}",
+                    env.name,
+                    exit::message(&e)
+                ))
+            })?;
+        for m in &mut migrations {
+            let touched = m.touched();
+            m.tables = Some(
+                sizes
+                    .iter()
+                    .filter(|s| touched.contains(&s.table))
+                    .cloned()
+                    .collect(),
+            );
+        }
+    }
+
+    let mut scratch_info = report::ScratchInfo {
+        computed: false,
+        server: None,
+        stopped: None,
+    };
+    if let Some(flag) = &args.shadow
+        && !migrations.is_empty()
+    {
+        let scratched = on_scratch(config, flag, &local, &migrations, printer, &runtime)?;
+        for result in scratched.results {
+            if let Some(m) = migrations
+                .iter_mut()
+                .find(|m| m.version == result.traced.version)
+            {
+                m.traced = Some(report::traced_summary(&result.traced));
+                m.diff = result.traced.error.is_none().then_some(result.diff);
+            }
+        }
+        scratch_info = report::ScratchInfo {
+            computed: true,
+            server: Some(scratched.server),
+            stopped: scratched.stopped,
+        };
+    }
+
+    let summary = report::Summary::of(&migrations);
+    let report = Report {
+        environment: env.as_ref().map(|e| e.name.clone()),
+        selection: report::Selection {
+            kind,
+            since: args.since.clone(),
+        },
+        environments,
+        migrations,
+        scratch: scratch_info,
+        summary,
+    };
+    let text = match args.format {
+        ReportFormat::Markdown => report::markdown::render(&report),
+        ReportFormat::Html => report::html::render(&report),
+        ReportFormat::Json => crate::json::to_string(&report)?,
+    };
+    match &args.output {
+        None => super::print_report(&text)?,
+        Some(path) => {
+            write_atomically(path, &text)?;
+            printer.note(&format!(
+                "report: {} migration(s) written to {}",
+                report.summary.migrations,
+                path.display()
+            ));
+        }
+    }
+    // A report is not a gate: findings do not change the exit code.
+    Ok(Outcome::Success)
+}
+
+async fn read_rows(env: &Environment) -> Result<Vec<MigrationRow>, String> {
+    let mut store = StateStore::connect(&env.url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows = store.migrations().await.map_err(|e| e.to_string());
+    store.close().await;
+    rows
+}
+
+/// The scratch part: the local migrations up to the last reported one, the reported ones
+/// traced.
+fn on_scratch(
+    config: &Config,
+    flag: &str,
+    local: &[LocalMigration],
+    migrations: &[ReportMigration],
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<scratch::Scratched> {
+    let reported = |l: &LocalMigration| {
+        let version = l.migration.version.to_string();
+        migrations.iter().any(|m| m.version == version)
+    };
+    let last = local.iter().rposition(reported).unwrap_or(0);
+    let planned: Vec<Planned> = local
+        .iter()
+        .take(last + 1)
+        .map(|l| Planned {
+            migration: l.migration.clone(),
+            up: l.up.clone(),
+            traced: reported(l),
+        })
+        .collect();
+    let shadow =
+        crate::scratch::Shadow::resolve(config, Some(flag).filter(|f| !f.is_empty()), printer)?;
+    let pg_dump = crate::reversible::dump::pg_dump_program(config);
+    runtime.block_on(async {
+        let scratch = ScratchDb::open_with_prefix(&shadow.url(), NAME_PREFIX)
+            .await
+            .map_err(exit::execution)?;
+        if !scratch.own {
+            anyhow::bail!(
+                "cannot create a database of its own on {} ({}): report --shadow needs one (it \
+                 applies the release there and drops it at the end); let the user create \
+                 databases (ALTER ROLE ... CREATEDB) or point --shadow at another server",
+                scratch.server(),
+                scratch.not_own_reason.as_deref().unwrap_or_default()
+            );
+        }
+        printer.note(&format!(
+            "report: applying {} migration(s) on scratch database {} (dropped at the end)",
+            planned.len(),
+            scratch.name
+        ));
+        let progress = |line: &str| printer.note(line);
+        let by_hand = format!(
+            "drop it by hand: DROP DATABASE {0}; DROP DATABASE IF EXISTS {0}_saved",
+            scratch.name
+        );
+        let work = async |scratch: &ScratchDb| {
+            scratch::on_scratch(scratch, &planned, &pg_dump, &progress).await
+        };
+        scratch.run_then_remove(work, &by_hand, printer).await
+    })
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory, renamed over it.
+fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Readable as any file the user writes (a temporary file starts private).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
