@@ -17,6 +17,10 @@ pub const CLICOLOR_FORCE: &str = "CLICOLOR_FORCE";
 /// Server the test suite creates its scratch databases on.
 pub const STAGEGATE_TEST_DATABASE_URL: &str = "STAGEGATE_TEST_DATABASE_URL";
 
+/// Chromium (or Chrome) binary the test suite renders the HTML report with; default: the first
+/// of `chromium`, `chromium-browser`, `google-chrome` on `PATH`.
+pub const STAGEGATE_CHROMIUM: &str = "STAGEGATE_CHROMIUM";
+
 /// How long `migrate apply` and `migrate resolve` wait for another run's lock on the database,
 /// as a duration (`30s`, `2min`); default 30 seconds.
 pub const STAGEGATE_LOCK_WAIT: &str = "STAGEGATE_LOCK_WAIT";

@@ -4,6 +4,7 @@
 
 mod backup;
 mod baseline;
+mod browser;
 mod cli;
 mod db;
 mod down;
