@@ -173,6 +173,23 @@ pub(crate) fn findings(
         env.is_some_and(|env| env.lock_timeout.is_some()),
     )
     .map_err(anyhow::Error::msg)?;
+    // With --env, the facts no migration shows (sizes, column types, ...) make the findings
+    // precise, as in `migrate plan --env`.
+    let options = match env {
+        Some(env) => {
+            let catalog = crate::db::runtime()?
+                .block_on(lint::catalog::Catalog::load(
+                    &env.url,
+                    lint::catalog::Source::Env(env.name.clone()),
+                ))
+                .map_err(crate::exit::execution)?;
+            lint::Options {
+                catalog: Some(std::sync::Arc::new(catalog)),
+                ..options
+            }
+        }
+        None => options,
+    };
     let mut run = lint::RunState::default();
     Ok(migrations
         .iter()
