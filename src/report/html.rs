@@ -59,11 +59,7 @@ a{color:inherit;text-decoration:none}}";
 
 pub(crate) fn render(report: &Report) -> String {
     let mut out = String::new();
-    let title = match (&report.environment, &report.selection.since) {
-        (_, Some(since)) => format!("migrations after {since}"),
-        (Some(env), None) => format!("pending on {env}"),
-        (None, None) => "all migrations".to_string(),
-    };
+    let title = report.title();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\

@@ -70,11 +70,7 @@ fn code_block(out: &mut String, lang: &str, text: &str) {
 
 pub(crate) fn render(report: &Report) -> String {
     let mut out = String::new();
-    let title = match (&report.environment, &report.selection.since) {
-        (_, Some(since)) => format!("migrations after {since}"),
-        (Some(env), None) => format!("pending on {env}"),
-        (None, None) => "all migrations".to_string(),
-    };
+    let title = report.title();
     let _ = writeln!(out, "# Release report: {}\n", prose(&title));
     let s = &report.summary;
     let _ = writeln!(

@@ -31,6 +31,17 @@ pub(crate) struct Report {
     pub(crate) summary: Summary,
 }
 
+impl Report {
+    /// What the report covers, for its heading in every format.
+    pub(crate) fn title(&self) -> String {
+        match (&self.environment, &self.selection.since) {
+            (_, Some(since)) => format!("migrations after {since}"),
+            (Some(env), None) => format!("pending on {env}"),
+            (None, None) => "all migrations".to_string(),
+        }
+    }
+}
+
 /// Which migrations are reported.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Selection {
