@@ -341,3 +341,64 @@ fn with_a_scratch_database_the_diff_and_traced_rewrite_are_shown_and_it_is_dropp
     assert!(md.stdout.contains("```diff\n"), "{}", md.stdout);
     assert!(md.stdout.contains("+    c30 integer"), "{}", md.stdout);
 }
+
+/// The HTML report, rendered in headless Chromium on a desktop and at a phone's width: the
+/// summary table and a schema diff with the added column are drawn and readable without
+/// scrolling the page sideways, and the file references nothing outside itself.
+#[test]
+fn the_html_report_shows_its_summary_and_a_diff_in_a_browser() {
+    let release = Release::new();
+    let shadow = TestDb::create();
+    let url = shadow.database_url();
+    let file = release.dir.path().join("release.html");
+    let out = release.run(&[
+        "report",
+        "--since",
+        "014",
+        "--shadow",
+        url.expose(),
+        "--format",
+        "html",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let html = std::fs::read_to_string(&file).unwrap();
+    for external in [
+        "src=\"http",
+        "href=\"http",
+        "rel=\"stylesheet",
+        "<script src",
+        "@import",
+    ] {
+        assert!(!html.contains(external), "the report references {external}");
+    }
+    let selectors = ["table#summary", "pre.diff", "pre.diff span.add"];
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let page = crate::browser::render(&file, width, height, &selectors);
+        let summary = page.probe("table#summary");
+        let table = summary
+            .visible()
+            .next()
+            .unwrap_or_else(|| panic!("{width}px: the summary table is not drawn: {:?}", summary));
+        assert!(
+            table.readable_at_width(),
+            "{width}px: the summary table widens the page: {table:?}"
+        );
+        assert!(table.text.contains("016"), "{width}px: {}", table.text);
+        assert!(
+            page.probe("pre.diff").visible().next().is_some(),
+            "{width}px: no diff drawn"
+        );
+        assert!(
+            page.probe("pre.diff span.add")
+                .visible()
+                .any(|line| line.text.contains("c16 integer")),
+            "{width}px: the added column is not among the drawn diff lines"
+        );
+        assert!(
+            page.image().foreground_pixels() > 1000,
+            "{width}px: blank screenshot"
+        );
+    }
+}
