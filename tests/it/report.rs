@@ -402,3 +402,38 @@ fn the_html_report_shows_its_summary_and_a_diff_in_a_browser() {
         );
     }
 }
+
+/// With `--env`, the environment's sizes make findings precise: a plain CREATE INDEX on a
+/// table of 500 rows there is info, naming its size; without a database it stays an error.
+#[test]
+fn with_env_a_plain_index_on_a_small_table_is_info_and_without_it_an_error() {
+    let release = Release::new();
+    std::fs::write(
+        release
+            .dir
+            .path()
+            .join("migrations/031_accounts_name_plain.sql"),
+        "CREATE INDEX accounts_name_plain ON accounts (name);\n",
+    )
+    .unwrap();
+    let sg101 = |args: &[&str]| {
+        let out = release.run(args);
+        assert_exit(&out, 0);
+        let report = crate::json::assert_matches("report", &out);
+        by_version(&report, "031")["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "SG101")
+            .unwrap_or_else(|| panic!("no SG101 on 031: {}", out.stdout))
+            .clone()
+    };
+    let with_env = sg101(&["report", "--env", "production", "--format", "json"]);
+    assert_eq!(with_env["severity"], "info", "{with_env}");
+    assert!(
+        with_env["message"].as_str().unwrap().contains("rows"),
+        "{with_env}"
+    );
+    let without = sg101(&["report", "--since", "030", "--format", "json"]);
+    assert_eq!(without["severity"], "error", "{without}");
+}
