@@ -92,6 +92,23 @@ fn current_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// Writes a report to stdout; a closed pipe surfaces as an error that exits 0.
+/// Runs `read` on every environment at once and gives the results in the order of `targets`.
+pub(crate) async fn read_each<T, R, F, Fut>(targets: Vec<(String, T)>, read: F) -> Vec<(String, R)>
+where
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, (name, target)) in targets.into_iter().enumerate() {
+        let read = read(target);
+        tasks.spawn(async move { (index, name, read.await) });
+    }
+    let mut out = tasks.join_all().await;
+    out.sort_by_key(|(index, _, _)| *index);
+    out.into_iter().map(|(_, name, r)| (name, r)).collect()
+}
+
 pub fn print_report(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

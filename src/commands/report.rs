@@ -55,23 +55,13 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         }
     }
     let runtime = db::runtime()?;
-    let reads: Vec<(String, Result<Vec<MigrationRow>, String>)> = runtime.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, (name, target)) in targets.into_iter().enumerate() {
-            tasks.spawn(async move {
-                let rows = match target {
-                    Err(error) => Err(error),
-                    Ok(env) => read_rows(&env).await,
-                };
-                (index, name, rows)
-            });
-        }
-        let mut out = tasks.join_all().await;
-        out.sort_by_key(|(index, _, _)| *index);
-        out.into_iter()
-            .map(|(_, name, rows)| (name, rows))
-            .collect()
-    });
+    let reads: Vec<(String, Result<Vec<MigrationRow>, String>)> =
+        runtime.block_on(super::read_each(targets, |target| async move {
+            match target {
+                Err(error) => Err(error),
+                Ok(env) => read_rows(&env).await,
+            }
+        }));
     let mut environments = Vec::new();
     let mut entries_of = BTreeMap::new();
     for (name, rows) in &reads {
