@@ -239,29 +239,15 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         targets.push((name.clone(), Ok(env)));
     }
     type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
-    let results: Vec<(String, Read)> = db::runtime()?.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, (name, env)) in targets.into_iter().enumerate() {
-            tasks.spawn(async move {
-                let rows = match env {
-                    Err(error) => Err(error),
-                    Ok(env) => {
-                        let (rows, invalid) = tokio::join!(
-                            read_rows(&env.url),
-                            deploy::concurrent::read_invalid(&env.url)
-                        );
-                        rows.and_then(|rows| Ok((rows, invalid?)))
-                    }
-                };
-                (index, name, rows)
-            });
-        }
-        let mut out = tasks.join_all().await;
-        out.sort_by_key(|(index, _, _)| *index);
-        out.into_iter()
-            .map(|(_, name, rows)| (name, rows))
-            .collect()
-    });
+    let results: Vec<(String, Read)> =
+        db::runtime()?.block_on(super::read_each(targets, |env| async move {
+            let env = env?;
+            let (rows, invalid) = tokio::join!(
+                read_rows(&env.url),
+                deploy::concurrent::read_invalid(&env.url)
+            );
+            rows.and_then(|rows| Ok((rows, invalid?)))
+        }));
 
     let mut report = StatusReport {
         environments: Vec::new(),
