@@ -63,7 +63,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# The test virtual environment. tests/it/install.rs looks for it at the same place.
+# The test virtual environment. tests/it/tools.rs looks for it at the same place.
 venv="${STAGEGATE_TEST_VENV:-${CARGO_TARGET_DIR:-target}/test-venv}"
 requirements=scripts/test-requirements.txt
 if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
