@@ -9,7 +9,7 @@ use sqlparser::ast::{
 };
 
 use super::model::{
-    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, RewriteCommand,
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, Reach, RewriteCommand,
     TxnControl,
 };
 use super::names::{default_kind, normalize_ident, normalize_name};
@@ -130,7 +130,10 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         }],
         Statement::Update(update) => vec![Change::Update {
             table: relation(&update.table).unwrap_or_default(),
-            has_where: update.selection.is_some(),
+            reach: reach(
+                update.selection.as_ref(),
+                update.from.is_some() || !update.table.joins.is_empty(),
+            ),
         }],
         Statement::Delete(delete) => {
             let from = match &delete.from {
@@ -138,14 +141,23 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             };
             vec![Change::Delete {
                 table: from.first().and_then(relation).unwrap_or_default(),
-                has_where: delete.selection.is_some() || delete.using.is_some(),
+                reach: reach(delete.selection.as_ref(), delete.using.is_some()),
             }]
         }
+        // MERGE updates (or deletes) the rows its join matches: the whole target is read.
+        Statement::Merge(merge) => vec![Change::Update {
+            table: match &merge.table {
+                TableFactor::Table { name: n, .. } => name(n),
+                _ => String::new(),
+            },
+            reach: Reach::WholeTable,
+        }],
         Statement::Insert(insert) => vec![Change::Insert {
             table: match &insert.table {
                 TableObject::TableName(n) => name(n),
                 other => normalize_ident(&other.to_string()),
             },
+            reads_all_of: insert.source.as_deref().and_then(select_source),
         }],
         Statement::StartTransaction { .. } => vec![Change::Transaction(TxnControl::Begin)],
         Statement::Commit { .. } => vec![Change::Transaction(TxnControl::Commit)],
@@ -492,6 +504,103 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         kind,
         not_valid,
     })
+}
+
+/// The rows a WHERE clause reaches; `joined`: the statement joins another table (`UPDATE
+/// ... FROM`, `DELETE ... USING`), whose join condition alone picks no rows of its own.
+fn reach(selection: Option<&Expr>, joined: bool) -> Reach {
+    match selection.map(condition) {
+        None if joined => Reach::WholeTable,
+        None | Some(Condition::Always) => Reach::All,
+        Some(Condition::Join | Condition::Broad) => Reach::WholeTable,
+        Some(Condition::NullIn(column)) => Reach::NullIn(column),
+        Some(Condition::Picks) => Reach::Selective,
+    }
+}
+
+/// What a WHERE condition says about the rows it keeps.
+enum Condition {
+    /// Always true.
+    Always,
+    /// Compares two columns: a join condition.
+    Join,
+    /// Keeps most rows: `IS NOT NULL`, `NOT IN (...)`, `<>`.
+    Broad,
+    /// `c IS NULL`.
+    NullIn(Name),
+    /// Anything else: a key, a range, a literal, a subquery with a limit.
+    Picks,
+}
+
+fn condition(expr: &Expr) -> Condition {
+    use sqlparser::ast::BinaryOperator as Op;
+    match expr {
+        Expr::Nested(inner) => condition(inner),
+        Expr::Value(v) if matches!(v.value, Value::Boolean(true)) => Condition::Always,
+        Expr::BinaryOp { left, op, right } => match op {
+            Op::And => match (condition(left), condition(right)) {
+                (Condition::Picks, _) | (_, Condition::Picks) => Condition::Picks,
+                (Condition::NullIn(c), _) | (_, Condition::NullIn(c)) => Condition::NullIn(c),
+                (Condition::Always, other) | (other, Condition::Always) => other,
+                (Condition::Join, _) | (_, Condition::Join) => Condition::Join,
+                _ => Condition::Broad,
+            },
+            Op::Or => match (condition(left), condition(right)) {
+                (Condition::Always, _) | (_, Condition::Always) => Condition::Always,
+                (Condition::Picks, Condition::Picks) => Condition::Picks,
+                _ => Condition::Broad,
+            },
+            Op::Eq => match (left.as_ref(), right.as_ref()) {
+                (Expr::Value(a), Expr::Value(b)) if a.value == b.value => Condition::Always,
+                (a, b) if column_ref(a).is_some() && column_ref(b).is_some() => {
+                    if column_ref(a) == column_ref(b) {
+                        Condition::Always
+                    } else {
+                        Condition::Join
+                    }
+                }
+                _ => Condition::Picks,
+            },
+            Op::NotEq => Condition::Broad,
+            _ => Condition::Picks,
+        },
+        Expr::IsNull(inner) => match column_ref(inner) {
+            Some(c) => Condition::NullIn(c),
+            None => Condition::Picks,
+        },
+        Expr::IsNotNull(_) | Expr::IsTrue(_) | Expr::IsNotFalse(_) => Condition::Broad,
+        Expr::InSubquery { negated: true, .. } | Expr::InList { negated: true, .. } => {
+            Condition::Broad
+        }
+        Expr::Exists { negated: true, .. } => Condition::Broad,
+        _ => Condition::Picks,
+    }
+}
+
+/// The column an expression names (`c`, `t.c`), by its last part.
+fn column_ref(expr: &Expr) -> Option<Name> {
+    match expr {
+        Expr::Identifier(id) => Some(ident(id)),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident),
+        Expr::Nested(inner) => column_ref(inner),
+        _ => None,
+    }
+}
+
+/// The table an `INSERT ... SELECT` reads whole: a single source table with no WHERE, or one
+/// that keeps most rows.
+fn select_source(query: &sqlparser::ast::Query) -> Option<Name> {
+    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    let table = relation(from)?;
+    match select.selection.as_ref().map(condition) {
+        None | Some(Condition::Always | Condition::Broad | Condition::Join) => Some(table),
+        Some(_) => None,
+    }
 }
 
 fn relation(table: &TableWithJoins) -> Option<Name> {

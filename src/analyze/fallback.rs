@@ -4,7 +4,7 @@
 use crate::sql::{Tok, TokKind};
 
 use super::model::{
-    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, RewriteCommand,
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, Reach, RewriteCommand,
     TxnControl,
 };
 use super::names::{default_kind, join, normalize_ident};
@@ -197,7 +197,13 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
             c.eat(&["ONLY"]);
             Change::Update {
                 table: c.name().unwrap_or_default(),
-                has_where: c.rest_has("WHERE"),
+                reach: if c.rest_has("WHERE") {
+                    Reach::Selective
+                } else if c.rest_has("FROM") {
+                    Reach::WholeTable
+                } else {
+                    Reach::All
+                },
             }
         }
         "DELETE" => {
@@ -205,13 +211,20 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
             c.eat(&["ONLY"]);
             Change::Delete {
                 table: c.name().unwrap_or_default(),
-                has_where: c.rest_has("WHERE") || c.rest_has("USING"),
+                reach: if c.rest_has("WHERE") {
+                    Reach::Selective
+                } else if c.rest_has("USING") {
+                    Reach::WholeTable
+                } else {
+                    Reach::All
+                },
             }
         }
         "INSERT" => {
             c.eat(&["INTO"]);
             Change::Insert {
                 table: c.name().unwrap_or_default(),
+                reads_all_of: None,
             }
         }
         "TRUNCATE" => {

@@ -11,7 +11,7 @@ pub mod types;
 pub use locks::{Effect, Lock, LockMode, locks};
 pub use model::{
     Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, Name, ObjectKind,
-    RewriteCommand, TxnControl,
+    Reach, RewriteCommand, TxnControl,
 };
 pub use types::{ColumnType, TypeChange, type_change};
 
@@ -114,10 +114,30 @@ fn analyze_statement(
         if text.get(base..base + body.len()) != Some(body.as_str()) {
             continue;
         }
+        let first = out.len();
         for inner in sql::plpgsql::body_statements(&body) {
             analyze_statement(text, base + inner.start..base + inner.end, true, out);
         }
+        if loops_without_commit(&body) {
+            // A "batched" loop without COMMIT runs every batch in the one transaction of
+            // the DO statement: together they touch the whole table.
+            for analyzed in &mut out[first..] {
+                for change in &mut analyzed.changes {
+                    if let Change::Update { reach, .. } | Change::Delete { reach, .. } = change
+                        && *reach != Reach::All
+                    {
+                        *reach = Reach::WholeTable;
+                    }
+                }
+            }
+        }
     }
+}
+
+/// A PL/pgSQL body that repeats its statements (`LOOP`, `WHILE`, `FOR`) and never commits.
+fn loops_without_commit(body: &str) -> bool {
+    let tokens = sql::tokenize(body).unwrap_or_default();
+    tokens.iter().any(|t| t.is("LOOP")) && !tokens.iter().any(|t| t.is("COMMIT"))
 }
 
 /// A line after the first starts with a word that can start a statement: only then is a

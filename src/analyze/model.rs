@@ -145,6 +145,28 @@ impl RewriteCommand {
     }
 }
 
+/// Which rows an UPDATE or DELETE touches, judged from its WHERE clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Every row: no WHERE, or one that is always true (`WHERE true`, `WHERE 1 = 1`).
+    All,
+    /// The whole table is read and (nearly) every row may change: a join without a
+    /// selective predicate (`UPDATE ... FROM`), `NOT IN (...)`, `IS NOT NULL`, or a batch
+    /// statement repeated in a loop of one transaction.
+    WholeTable,
+    /// Only `WHERE c IS NULL`: every row when `c` was just added.
+    NullIn(Name),
+    /// A WHERE that picks some rows (a key, a range, a literal comparison).
+    Selective,
+}
+
+impl Reach {
+    /// The statement reads the whole table, whatever the column facts.
+    pub fn is_broad(&self) -> bool {
+        matches!(self, Reach::All | Reach::WholeTable)
+    }
+}
+
 /// Transaction control written into a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxnControl {
@@ -288,16 +310,20 @@ pub enum Change {
         tables: Vec<Name>,
         cascade: bool,
     },
+    /// `UPDATE` (and `MERGE`, which updates the rows its join matches).
     Update {
         table: Name,
-        has_where: bool,
+        reach: Reach,
     },
     Delete {
         table: Name,
-        has_where: bool,
+        reach: Reach,
     },
     Insert {
         table: Name,
+        /// `INSERT ... SELECT ... FROM source` without a selective WHERE: the whole source
+        /// table is read.
+        reads_all_of: Option<Name>,
     },
     AlterSequence {
         name: Name,
@@ -420,7 +446,7 @@ impl Change {
             | Change::CreateIndex { table, .. }
             | Change::Update { table, .. }
             | Change::Delete { table, .. }
-            | Change::Insert { table }
+            | Change::Insert { table, .. }
             | Change::CreateTrigger { table } => Some(table),
             Change::AttachPartition { parent, .. } | Change::DetachPartition { parent, .. } => {
                 Some(parent)

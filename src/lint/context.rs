@@ -8,7 +8,7 @@ use super::catalog::{Catalog, TableFacts};
 use super::facts::Facts;
 
 use crate::analyze::{
-    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, ObjectKind,
+    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, ObjectKind, Reach,
     TxnControl, TypeChange, locks, type_change,
 };
 
@@ -283,13 +283,15 @@ enum Fact {
     Policy,
     /// Types and domains created in the run (with a CHECK or not).
     TypeSeen,
+    /// Columns added by an unreleased script: (table, column).
+    NewColumn,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 8] = [
+        const SALTS: [u64; 9] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -298,6 +300,7 @@ impl Fact {
             0xBE54_66CF_34E9_0C6C,
             0xC0AC_29B7_C97C_50DD,
             0x3F84_D5B5_B547_0917,
+            0x9216_D5D9_8979_FB1B,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -437,8 +440,12 @@ pub struct FileState {
     base_in_txn: bool,
     /// Existing tables locked ACCESS EXCLUSIVE earlier in the current transaction.
     pub access_exclusive_held: Tables,
-    /// Existing tables changed by DDL earlier in the current transaction.
-    pub ddl_tables: Tables,
+    /// Existing tables an earlier statement of the current transaction locked in a mode
+    /// that blocks reads or writes (DDL, `LOCK TABLE`, `DISABLE TRIGGER`), with the
+    /// strongest such mode: held until the transaction ends.
+    pub held: HeldLocks,
+    /// Columns added by this file: (table, column) pair hashes.
+    added_columns: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
     /// Index of the first CONCURRENTLY statement.
     pub first_concurrent: Option<usize>,
     /// Tables that get a policy anywhere in the file.
@@ -485,7 +492,8 @@ impl FileState {
             in_txn_now: in_transaction,
             base_in_txn: in_transaction,
             access_exclusive_held: Tables::default(),
-            ddl_tables: Tables::default(),
+            held: HeldLocks::default(),
+            added_columns: HashSet::default(),
             first_concurrent: statements
                 .iter()
                 .position(|s| s.changes.iter().any(super::is_concurrent)),
@@ -551,6 +559,73 @@ impl FileState {
     }
 }
 
+/// Tables locked by earlier statements of a transaction, with the strongest mode of each.
+#[derive(Debug, Default)]
+pub struct HeldLocks {
+    tables: Tables,
+    modes: Vec<LockMode>,
+}
+
+impl HeldLocks {
+    fn insert(&mut self, table: &str, mode: LockMode) {
+        if let Some(at) = self.tables.names.iter().position(|n| n == table) {
+            self.modes[at] = self.modes[at].max(mode);
+        } else {
+            self.tables.insert(table);
+            self.modes.push(mode);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.tables.clear();
+        self.modes.clear();
+    }
+
+    /// The mode held on `table`, if any.
+    pub fn mode(&self, table: &str) -> Option<LockMode> {
+        if !self.tables.contains(table) {
+            return None;
+        }
+        let at = self.tables.names.iter().position(|n| n == table)?;
+        Some(self.modes[at])
+    }
+
+    /// "`orders` (ACCESS EXCLUSIVE), `users` (SHARE ROW EXCLUSIVE)", a few of them.
+    pub fn describe(&self) -> String {
+        let mut out = self
+            .tables
+            .names
+            .iter()
+            .zip(&self.modes)
+            .take(super::rules::prelude::LISTED)
+            .map(|(name, mode)| format!("`{name}` ({})", mode.label()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = self
+            .tables
+            .names
+            .len()
+            .saturating_sub(super::rules::prelude::LISTED);
+        if more > 0 {
+            out.push_str(&format!(" and {more} more"));
+        }
+        out
+    }
+
+    /// What the application waits for while these are held: "reads and writes" if any is
+    /// ACCESS EXCLUSIVE, else "writes".
+    pub fn blocks(&self) -> &'static str {
+        self.modes
+            .iter()
+            .max()
+            .map_or("writes", |mode| mode.blocks())
+    }
+}
+
 /// Table names, each once, in the order first seen: a transaction of many statements
 /// looks a table up without going through the list.
 #[derive(Debug, Default)]
@@ -607,6 +682,25 @@ impl Ctx<'_> {
     /// The table has no rows and no readers yet: created earlier in this run.
     pub fn is_new(&self, table: &str) -> bool {
         self.run.is_new(table)
+    }
+
+    /// The column was added by this file, or by an unreleased script earlier in the run
+    /// (or its table is new): it holds no value yet in any row.
+    pub fn column_is_new(&self, table: &str, column: &str) -> bool {
+        let hash = pair_hash(table, column);
+        self.file.added_columns.contains(&hash)
+            || self.run.has(Fact::NewColumn, hash)
+            || self.is_new(table)
+    }
+
+    /// The statement reads every row of `table`: `reach` is broad, or an `IS NULL` on a
+    /// column that is still empty.
+    pub fn reaches_every_row(&self, table: &str, reach: &Reach) -> bool {
+        match reach {
+            Reach::All | Reach::WholeTable => true,
+            Reach::NullIn(column) => self.column_is_new(table, column),
+            Reach::Selective => false,
+        }
     }
 
     /// The column's type and nullability: from the run, else from the catalog.
@@ -743,15 +837,19 @@ pub fn after_change(
             file.access_exclusive_held.insert(&lock.table);
         }
     }
-    if file.in_txn_now
-        && let Some(table) = change.table()
-        && !run.is_new(table)
-        && !matches!(
-            change,
-            Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
-        )
-    {
-        file.ddl_tables.insert(table);
+    if file.in_txn_now {
+        for lock in locks(change, pg) {
+            if lock.mode.blocks_traffic() && !run.is_new(&lock.table) {
+                file.held.insert(&lock.table, lock.mode);
+            }
+        }
+    }
+    if let Change::AddColumn { table, column, .. } = change {
+        let hash = pair_hash(table, &column.name);
+        file.added_columns.insert(hash);
+        if run.unreleased {
+            run.note(Fact::NewColumn, hash);
+        }
     }
     // Column facts are kept only for tables that are old for later scripts: rules exempt new
     // tables anyway, and this keeps the run state small on long migration histories.
@@ -778,12 +876,12 @@ pub fn after_change(
         Change::Transaction(TxnControl::Begin) => {
             file.in_txn_now = true;
             file.access_exclusive_held.clear();
-            file.ddl_tables.clear();
+            file.held.clear();
         }
         Change::Transaction(TxnControl::Commit | TxnControl::Rollback) => {
             file.in_txn_now = file.base_in_txn;
             file.access_exclusive_held.clear();
-            file.ddl_tables.clear();
+            file.held.clear();
             if file.utc_time_zone_local {
                 file.utc_time_zone = false;
                 file.utc_time_zone_local = false;

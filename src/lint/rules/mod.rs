@@ -73,7 +73,7 @@ pub mod update_without_where;
 pub(crate) mod prelude {
     pub use crate::analyze::{
         Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
-        RewriteCommand, TxnControl, TypeChange, locks,
+        Reach, RewriteCommand, TxnControl, TypeChange, locks,
     };
     pub use crate::lint::{Ctx, Hit};
 
