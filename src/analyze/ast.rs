@@ -42,6 +42,11 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
                 columns,
                 constraints,
                 partition_of: create.partition_of.as_ref().map(name),
+                default_partition: matches!(
+                    create.for_values,
+                    Some(sqlparser::ast::ForValues::Default)
+                ),
+                partitioned: create.partition_by.is_some(),
             }]
         }
         Statement::AlterTable(alter) => {

@@ -483,11 +483,17 @@ fn create(c: &mut Cursor) -> Change {
             } else {
                 None
             };
+            let rest = &c.toks[c.pos.min(c.toks.len())..];
             Change::CreateTable {
                 table,
                 columns: Vec::new(),
                 constraints: Vec::new(),
+                default_partition: partition_of.is_some()
+                    && rest.first().is_some_and(|t| t.is("DEFAULT")),
                 partition_of,
+                partitioned: rest
+                    .windows(2)
+                    .any(|w| w[0].is("PARTITION") && w[1].is("BY")),
             }
         }
         "TRIGGER" => {

@@ -184,6 +184,10 @@ pub enum Change {
         constraints: Vec<ConstraintSpec>,
         /// `PARTITION OF parent`.
         partition_of: Option<Name>,
+        /// `PARTITION OF parent DEFAULT`.
+        default_partition: bool,
+        /// `PARTITION BY ...`: a partitioned table.
+        partitioned: bool,
     },
     AddColumn {
         table: Name,

@@ -285,13 +285,24 @@ enum Fact {
     TypeSeen,
     /// Columns added by an unreleased script: (table, column).
     NewColumn,
+    /// Tables created in the run (released or not): what later changed them is in the run
+    /// too, so a fact the run does not show is known to be absent.
+    TableSeen,
+    /// Partitioned tables (`PARTITION BY`) created in the run.
+    Partitioned,
+    /// Partitioned tables that got a DEFAULT partition in the run.
+    DefaultPartition,
+    /// Tables with a validated CHECK constraint.
+    ValidatedCheck,
+    /// CHECK constraints added NOT VALID, waiting for VALIDATE: (table, constraint) -> table.
+    PendingCheck,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 9] = [
+        const SALTS: [u64; 14] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -301,6 +312,11 @@ impl Fact {
             0xC0AC_29B7_C97C_50DD,
             0x3F84_D5B5_B547_0917,
             0x9216_D5D9_8979_FB1B,
+            0xD131_0BA6_98DF_B5AC,
+            0x2FFD_72DB_D01A_DFB7,
+            0xB8E1_AFED_6A26_7E96,
+            0xBA7C_9045_F12C_7F99,
+            0x24A1_9947_B391_6CF7,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -393,6 +409,11 @@ impl RunState {
     /// A validated `CHECK (column IS NOT NULL)` exists on the table's column.
     pub fn is_proven_not_null(&self, table: &str, column: &str) -> bool {
         self.has(Fact::ProvenNotNull, pair_hash(table, column))
+    }
+
+    /// The table was created in the run.
+    pub fn table_seen(&self, table: &str) -> bool {
+        self.has(Fact::TableSeen, name_hash(table))
     }
 
     /// The table got a policy earlier in the run.
@@ -723,6 +744,39 @@ impl Ctx<'_> {
         self.catalog?.table(table)
     }
 
+    /// A fact about a table: `Some(true)` when the run shows it, `Some(false)` when the run
+    /// created the table and does not show it, else the catalog's answer.
+    fn table_fact(
+        &self,
+        table: &str,
+        fact: Fact,
+        from_catalog: impl Fn(&TableFacts) -> bool,
+    ) -> Option<bool> {
+        let hash = name_hash(table);
+        if self.run.has(fact, hash) {
+            return Some(true);
+        }
+        if self.run.has(Fact::TableSeen, hash) {
+            return Some(false);
+        }
+        self.table_facts(table).map(from_catalog)
+    }
+
+    /// The table is partitioned (`PARTITION BY`).
+    pub fn partitioned(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::Partitioned, |t| t.partitioned)
+    }
+
+    /// The partitioned table has a DEFAULT partition.
+    pub fn has_default_partition(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::DefaultPartition, |t| t.has_default_partition)
+    }
+
+    /// The table has a validated CHECK constraint.
+    pub fn has_validated_check(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::ValidatedCheck, |t| t.validated_check)
+    }
+
     /// The type is a domain with a CHECK: known when the run created it, or from the catalog.
     pub fn domain_has_check(&self, name: &str) -> Option<bool> {
         if self.run.domain_has_check(name) {
@@ -895,8 +949,30 @@ pub fn after_change(
             file.time_zone_set = true;
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
-        Change::CreateTable { table, columns, .. } => {
-            run.note_new_table(name_hash(table));
+        Change::CreateTable {
+            table,
+            columns,
+            constraints,
+            partition_of,
+            default_partition,
+            partitioned,
+        } => {
+            let hash = name_hash(table);
+            run.note_new_table(hash);
+            run.note(Fact::TableSeen, hash);
+            if *partitioned {
+                run.note(Fact::Partitioned, hash);
+            }
+            if *default_partition && let Some(parent) = partition_of {
+                run.note(Fact::DefaultPartition, name_hash(parent));
+            }
+            if columns.iter().any(|c| c.check)
+                || constraints
+                    .iter()
+                    .any(|c| matches!(c.kind, ConstraintKind::Check { .. }))
+            {
+                run.note(Fact::ValidatedCheck, hash);
+            }
             // A table created by a released script is old for the later ones, which may
             // change its columns: remember what they are.
             for column in columns {
@@ -928,6 +1004,16 @@ pub fn after_change(
             }
         }
         Change::AddConstraint { table, constraint } => {
+            if matches!(constraint.kind, ConstraintKind::Check { .. }) {
+                match (&constraint.name, constraint.not_valid) {
+                    (_, false) => run.note(Fact::ValidatedCheck, name_hash(table)),
+                    (Some(name), true) => run.facts.insert(
+                        Fact::PendingCheck.key(pair_hash(table, name)),
+                        name_hash(table),
+                    ),
+                    (None, true) => {}
+                }
+            }
             if let ConstraintKind::Check {
                 not_null_of: Some(column),
             } = &constraint.kind
@@ -945,6 +1031,11 @@ pub fn after_change(
             }
         }
         Change::ValidateConstraint { table, name } => {
+            let key = Fact::PendingCheck.key(pair_hash(table, name));
+            if let Some(table) = run.facts.get(key) {
+                run.facts.remove(key);
+                run.note(Fact::ValidatedCheck, table);
+            }
             let key = Fact::PendingNotNullCheck.key(pair_hash(table, name));
             if let Some(column) = run.facts.get(key) {
                 run.facts.remove(key);
@@ -1031,6 +1122,8 @@ mod tests {
                     columns: Vec::new(),
                     constraints: Vec::new(),
                     partition_of: None,
+                    default_partition: false,
+                    partitioned: false,
                 },
                 pg,
                 None,
@@ -1057,6 +1150,8 @@ mod tests {
                 )],
                 constraints: Vec::new(),
                 partition_of: None,
+                default_partition: false,
+                partitioned: false,
             },
             15,
             None,

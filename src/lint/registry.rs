@@ -237,6 +237,20 @@ pub static RULES: &[Rule] = &[
         "CREATE INDEX ON ONLY leaves the index invalid until each partition's index is attached"
     ),
     rule!(
+        "SG127",
+        "scan-under-held-lock",
+        Error,
+        scan_under_held_lock,
+        "A scan (VALIDATE CONSTRAINT) while an earlier statement's blocking lock is held"
+    ),
+    rule!(
+        "SG128",
+        "attach-partition-scan",
+        Error,
+        attach_partition_scan,
+        "ATTACH PARTITION scans a live table or the DEFAULT partition under ACCESS EXCLUSIVE"
+    ),
+    rule!(
         "SG201",
         "drop-column",
         Error,
