@@ -33,7 +33,7 @@ use super::prelude::*;
 
 /// The change scans an existing table under its own weak locks while the transaction holds
 /// a traffic-blocking lock from an earlier statement: the table scanned.
-pub fn scanned_under_held_lock<'a>(ctx: &Ctx, change: &'a Change) -> Option<String> {
+pub fn scanned_under_held_lock(ctx: &Ctx, change: &Change) -> Option<String> {
     if !ctx.file.in_txn_now || ctx.file.held.is_empty() {
         return None;
     }
