@@ -8,9 +8,10 @@ use sqlparser::ast::{
     UserDefinedTypeRepresentation, Value,
 };
 
+use super::locks::LockMode;
 use super::model::{
-    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, Reach, RewriteCommand,
-    TxnControl,
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
+    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand, TxnControl,
 };
 use super::names::{default_kind, normalize_ident, normalize_name};
 use super::types::ColumnType;
@@ -64,6 +65,11 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             concurrently: index.concurrently,
             if_not_exists: index.if_not_exists,
             only: false,
+            columns: index
+                .columns
+                .iter()
+                .filter_map(|c| column_ref(&c.column.expr))
+                .collect(),
         }],
         Statement::Drop {
             object_type,
@@ -192,6 +198,7 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             vec![match &alter.operation {
                 AlterTypeOperation::AddValue(add) => Change::EnumAddValue {
                     type_name,
+                    value: add.value.value.clone(),
                     if_not_exists: add.if_not_exists,
                 },
                 AlterTypeOperation::RenameValue(_) => Change::EnumRenameValue { type_name },
@@ -227,6 +234,12 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         Statement::CreateView(view) => vec![Change::CreateView {
             name: name(&view.name),
             materialized: view.materialized,
+            columns: if view.columns.is_empty() {
+                output_columns(&view.query)
+            } else {
+                Some(view.columns.iter().map(|c| ident(&c.name)).collect())
+            },
+            security_invoker: security_invoker(&view.options.to_string()),
         }],
         Statement::Grant(_) => vec![Change::Grant],
         Statement::Revoke(revoke) => vec![Change::Revoke {
@@ -234,6 +247,7 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
                 Some(GrantObjects::Tables(tables)) => tables.iter().map(name).collect(),
                 _ => Vec::new(),
             },
+            functions: Vec::new(),
         }],
         Statement::Comment { .. } => vec![Change::Comment],
         Statement::CreateSchema {
@@ -245,9 +259,15 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             if_not_exists: *if_not_exists,
         }],
         Statement::CreateExtension(_) => vec![Change::CreateExtension],
-        Statement::CreateFunction(_) | Statement::CreateProcedure { .. } => {
-            vec![Change::CreateFunction]
-        }
+        // Whether it is volatile is read from the statement's text (`analyze`).
+        Statement::CreateFunction(function) => vec![Change::CreateFunction {
+            name: name(&function.name),
+            volatile: true,
+        }],
+        Statement::CreateProcedure { name: n, .. } => vec![Change::CreateFunction {
+            name: name(n),
+            volatile: true,
+        }],
         Statement::CreateSequence {
             name: seq,
             if_not_exists,
@@ -261,10 +281,34 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         }],
         Statement::CreatePolicy(policy) => vec![Change::CreatePolicy {
             table: name(&policy.table_name),
+            commands: if matches!(
+                policy.policy_type,
+                Some(sqlparser::ast::CreatePolicyType::Restrictive)
+            ) {
+                0
+            } else {
+                use sqlparser::ast::CreatePolicyCommand as C;
+                match policy.command {
+                    None | Some(C::All) => POLICY_ALL,
+                    Some(C::Select) => POLICY_SELECT,
+                    Some(C::Insert) => POLICY_INSERT,
+                    Some(C::Update) => POLICY_UPDATE,
+                    Some(C::Delete) => POLICY_DELETE,
+                }
+            },
         }],
         Statement::Lock(lock) => vec![Change::LockTable {
             tables: lock.tables.iter().map(|t| name(&t.name)).collect(),
-            access_exclusive: matches!(lock.lock_mode, None | Some(LockTableMode::AccessExclusive)),
+            mode: match lock.lock_mode {
+                None | Some(LockTableMode::AccessExclusive) => LockMode::AccessExclusive,
+                Some(LockTableMode::AccessShare) => LockMode::AccessShare,
+                Some(LockTableMode::RowShare) => LockMode::RowShare,
+                Some(LockTableMode::RowExclusive) => LockMode::RowExclusive,
+                Some(LockTableMode::ShareUpdateExclusive) => LockMode::ShareUpdateExclusive,
+                Some(LockTableMode::Share) => LockMode::Share,
+                Some(LockTableMode::ShareRowExclusive) => LockMode::ShareRowExclusive,
+                Some(LockTableMode::Exclusive) => LockMode::Exclusive,
+            },
         }],
         _ => vec![Change::Harmless],
     }
@@ -389,12 +433,29 @@ fn alter_table_op(table: &Name, op: &AlterTableOperation) -> Vec<Change> {
                 AlterColumnOperation::DropDefault => Change::DropDefault { table, column },
                 AlterColumnOperation::SetDataType {
                     data_type, using, ..
-                } => Change::AlterColumnType {
-                    table,
-                    column,
-                    to: ColumnType::parse(&data_type.to_string()),
-                    using: using.is_some(),
-                },
+                } => {
+                    let to = ColumnType::parse(&data_type.to_string());
+                    // `USING c::t` of the column itself to the new type changes nothing.
+                    let same = |expr: &Expr| match expr {
+                        Expr::Cast {
+                            expr, data_type, ..
+                        } => {
+                            column_ref(expr).as_deref() == Some(column.as_str())
+                                && ColumnType::parse(&data_type.to_string()) == to
+                        }
+                        other => column_ref(other).as_deref() == Some(column.as_str()),
+                    };
+                    Change::AlterColumnType {
+                        table,
+                        using: using.as_ref().is_some_and(|u| !same(u)),
+                        collate: data_type
+                            .to_string()
+                            .to_ascii_uppercase()
+                            .contains("COLLATE"),
+                        column,
+                        to,
+                    }
+                }
                 AlterColumnOperation::AddGenerated { .. } => other("ADD GENERATED", true),
             }
         }
@@ -433,7 +494,9 @@ pub fn column(def: &ColumnDef) -> ColumnSpec {
             ColumnOption::NotNull => spec.not_null = true,
             ColumnOption::Null => spec.not_null = false,
             ColumnOption::Default(expr) => {
-                spec.default = Some(default_kind(&expr.to_string()));
+                let text = expr.to_string();
+                spec.default = Some(default_kind(&text));
+                spec.default_calls = super::names::called_functions(&text);
             }
             ColumnOption::PrimaryKey(_) => {
                 spec.primary_key = true;
@@ -509,6 +572,38 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         kind,
         not_valid,
     })
+}
+
+/// The output column names of a view's query, when every one is known.
+fn output_columns(query: &sqlparser::ast::Query) -> Option<Vec<Name>> {
+    use sqlparser::ast::SelectItem;
+    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(ident(alias)),
+            SelectItem::UnnamedExpr(expr) => column_ref(expr),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `WITH (security_invoker = true)` (or `on`, `1`, or the option alone).
+pub fn security_invoker(options: &str) -> bool {
+    let options = options.to_ascii_lowercase();
+    let Some(at) = options.find("security_invoker") else {
+        return false;
+    };
+    let rest = options[at + "security_invoker".len()..].trim_start();
+    let value = rest
+        .strip_prefix('=')
+        .unwrap_or("true")
+        .trim_start()
+        .trim_start_matches('\'');
+    !(value.starts_with("false") || value.starts_with("off") || value.starts_with('0'))
 }
 
 /// The rows a WHERE clause reaches; `joined`: the statement joins another table (`UPDATE

@@ -118,8 +118,6 @@ const FACTS: &[(&str, LockMode, Effect)] = &[
     ("drop-trigger", AccessExclusive, Brief),
     ("refresh-matview", AccessExclusive, Rewrite),
     ("refresh-matview-concurrently", LockMode::Exclusive, Scan),
-    ("lock-table-ae", AccessExclusive, Brief),
-    ("lock-table", Share, Brief),
     ("create-partition-of", AccessExclusive, Brief),
     ("create-table-references", ShareRowExclusive, Brief),
 ];
@@ -316,20 +314,14 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
             name,
             None,
         ),
-        Change::LockTable {
-            tables,
-            access_exclusive,
-        } => tables.iter().for_each(|t| {
-            push(
-                if *access_exclusive {
-                    "lock-table-ae"
-                } else {
-                    "lock-table"
-                },
-                t,
-                None,
-            );
-        }),
+        Change::LockTable { tables, mode } => out.extend(tables.iter().map(|t| Lock {
+            mode: *mode,
+            table: t.clone(),
+            effect: Brief,
+        })),
+        Change::DropIdentity { table, .. } | Change::ReplicaIdentity { table, .. } => {
+            push("alter-table-ae", table, None);
+        }
         Change::CreateTable {
             partition_of,
             columns,

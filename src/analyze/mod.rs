@@ -100,6 +100,12 @@ fn analyze_statement(
         }
         Parsed::Unreadable => (vec![Change::Unrecognised { head: head() }], Vec::new()),
     };
+    let mut changes = changes;
+    for change in &mut changes {
+        if let Change::CreateFunction { volatile, .. } = change {
+            *volatile = function_volatile(statement);
+        }
+    }
     out.push(Analyzed {
         span: span.clone(),
         changes,
@@ -132,6 +138,38 @@ fn analyze_statement(
             }
         }
     }
+}
+
+/// Whether calling the function a `CREATE FUNCTION` defines makes a column default volatile:
+/// declared VOLATILE, or not declared IMMUTABLE or STABLE (PostgreSQL's default is VOLATILE)
+/// in a language PostgreSQL does not inline; a SQL function without a declaration is inlined
+/// into the default, so its body decides (measured: a plain `SELECT 1` does not rewrite).
+fn function_volatile(statement: &str) -> bool {
+    let tokens = sql::tokenize(statement).unwrap_or_default();
+    if tokens.iter().any(|t| t.is("IMMUTABLE") || t.is("STABLE")) {
+        return false;
+    }
+    if tokens.iter().any(|t| t.is("VOLATILE")) {
+        return true;
+    }
+    let language = tokens
+        .iter()
+        .position(|t| t.is("LANGUAGE"))
+        .and_then(|at| tokens.get(at + 1))
+        .map(|t| {
+            statement[t.start..t.end]
+                .trim_matches('\'')
+                .to_ascii_lowercase()
+        });
+    if language.as_deref() != Some("sql") {
+        return true;
+    }
+    tokens.iter().any(|t| match &t.kind {
+        TokKind::Dollar { body, .. } | TokKind::Str(body) => {
+            names::default_kind(body) == DefaultKind::Volatile
+        }
+        _ => false,
+    })
 }
 
 /// A PL/pgSQL body that repeats its statements (`LOOP`, `WHILE`, `FOR`) and never commits.

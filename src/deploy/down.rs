@@ -681,6 +681,7 @@ async fn data_loss(
                         column,
                         to,
                         using,
+                        ..
                     } if !created.contains(&format!("table {table}"))
                         && !created.contains(&format!("column {table}.{column}")) =>
                     {

@@ -296,13 +296,26 @@ enum Fact {
     ValidatedCheck,
     /// CHECK constraints added NOT VALID, waiting for VALIDATE: (table, constraint) -> table.
     PendingCheck,
+    /// (table, column) that an index created in the run keys on.
+    IndexedColumn,
+    /// Tables with an index on an expression: which columns it uses is not known.
+    ExpressionIndex,
+    /// Unique indexes (and UNIQUE / PRIMARY KEY constraints, by constraint name: (table,
+    /// name)) created in the run.
+    UniqueIndex,
+    /// Functions created in the run whose call makes a column default volatile.
+    VolatileFunction,
+    /// Tables with a primary key.
+    PrimaryKey,
+    /// Tables added to a publication that publishes updates or deletes.
+    Published,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 14] = [
+        const SALTS: [u64; 20] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -317,6 +330,12 @@ impl Fact {
             0xB8E1_AFED_6A26_7E96,
             0xBA7C_9045_F12C_7F99,
             0x24A1_9947_B391_6CF7,
+            0x0801_F2E2_858E_FC16,
+            0x6369_20D8_7157_1C9C,
+            0x3D3B_4C4B_56D7_1E55,
+            0x4B6A_4E07_2A4F_0AC2,
+            0x2A5F_2B80_8E9D_6E31,
+            0x7A3E_5DB0_9C5B_E1D3,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -416,9 +435,32 @@ impl RunState {
         self.has(Fact::TableSeen, name_hash(table))
     }
 
-    /// The table got a policy earlier in the run.
-    pub fn has_policy(&self, table: &str) -> bool {
-        self.has(Fact::Policy, name_hash(table))
+    /// A unique index (or UNIQUE / PRIMARY KEY constraint, `table` given) of this name was
+    /// created in the run.
+    pub fn is_unique_index(&self, table: Option<&str>, name: &str) -> bool {
+        let hash = match table {
+            Some(table) => pair_hash(table, name),
+            None => name_hash(name),
+        };
+        self.has(Fact::UniqueIndex, hash)
+    }
+
+    /// A function of this name created in the run makes a default that calls it volatile.
+    pub fn is_volatile_function(&self, name: &str) -> bool {
+        self.has(Fact::VolatileFunction, pair_hash("()", name))
+    }
+
+    /// A function of this name was created earlier in this script or in an unreleased one.
+    pub fn is_new_function(&self, name: &str) -> bool {
+        self.is_new_type(&format!("{name}()"))
+    }
+
+    /// The commands (`POLICY_*` bits) that policies created earlier in the run on the
+    /// table let through; `None` when the run created none.
+    pub fn policy_commands(&self, table: &str) -> Option<u8> {
+        self.facts
+            .get(Fact::Policy.key(name_hash(table)))
+            .map(|bits| (bits & 15) as u8)
     }
 
     pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
@@ -469,8 +511,23 @@ pub struct FileState {
     added_columns: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
     /// Index of the first CONCURRENTLY statement.
     pub first_concurrent: Option<usize>,
-    /// Tables that get a policy anywhere in the file.
-    pub policy_tables: HashSet<Name>,
+    /// Every top-level statement but the last can run again after it succeeded (`IF [NOT]
+    /// EXISTS`, settings, `ALTER INDEX ... ATTACH PARTITION`, ...): a no-transaction
+    /// migration that fails part-way is simply run again.
+    pub rerunnable: bool,
+    /// Indexes that an `ALTER INDEX ... ATTACH PARTITION` of the file attaches into.
+    pub attached_into: HashSet<Name>,
+    /// The file creates a unique index somewhere (a replacement for one it drops).
+    pub unique_index_created: bool,
+    /// Tables whose replica identity the file sets to FULL or an index.
+    replica_identity: HashSet<Name>,
+    /// Enum labels added earlier in the current transaction, quoted (`'team'`).
+    new_enum_values: Vec<String>,
+    /// Columns that a `SET DEFAULT` of the file gives a default: (table, column) hashes.
+    set_defaults: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
+    /// Tables that get a policy anywhere in the file, with the commands the policies let
+    /// through (`POLICY_*` bits).
+    pub policy_tables: HashMap<Name, u8>,
     /// Indexes dropped earlier in the file.
     pub dropped_indexes: HashSet<Name>,
     /// The session's TimeZone is UTC: set by an earlier `SET TimeZone` of the file (a
@@ -522,11 +579,58 @@ impl FileState {
                 .iter()
                 .flat_map(|s| &s.changes)
                 .filter_map(|c| match c {
-                    Change::CreatePolicy { table } => Some(table.clone()),
+                    Change::CreatePolicy { table, commands } => Some((table, *commands)),
+                    _ => None,
+                })
+                .fold(HashMap::new(), |mut tables, (table, commands)| {
+                    *tables.entry(table.clone()).or_insert(0) |= commands;
+                    tables
+                }),
+            dropped_indexes: HashSet::new(),
+            rerunnable: {
+                let changed: Vec<&Analyzed> = top
+                    .iter()
+                    .copied()
+                    .filter(|s| !s.changes.iter().all(is_setting))
+                    .collect();
+                changed
+                    .iter()
+                    .take(changed.len().saturating_sub(1))
+                    .all(|s| s.changes.iter().all(runs_again))
+            },
+            unique_index_created: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .any(|c| matches!(c, Change::CreateIndex { unique: true, .. })),
+            replica_identity: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter_map(|c| match c {
+                    Change::AlterTableOther {
+                        table,
+                        what: "REPLICA IDENTITY",
+                        ..
+                    } => Some(table.clone()),
                     _ => None,
                 })
                 .collect(),
-            dropped_indexes: HashSet::new(),
+            new_enum_values: Vec::new(),
+            set_defaults: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter_map(|c| match c {
+                    Change::SetDefault { table, column } => Some(pair_hash(table, column)),
+                    _ => None,
+                })
+                .collect(),
+            attached_into: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter_map(|c| match c {
+                    Change::AttachIndex { index } => Some(index.clone()),
+                    _ => None,
+                })
+                .collect(),
             utc_time_zone: false,
             utc_time_zone_local: false,
             time_zone_set: false,
@@ -539,10 +643,12 @@ impl FileState {
                         Change::CreateView {
                             name,
                             materialized: false,
+                            ..
                         } => (ObjectKind::View, name),
                         Change::CreateView {
                             name,
                             materialized: true,
+                            ..
                         } => (ObjectKind::MaterializedView, name),
                         Change::CreateEnum { name } => (ObjectKind::Type, name),
                         Change::CreateDomain { name, .. } => (ObjectKind::Domain, name),
@@ -563,6 +669,24 @@ impl FileState {
         }
     }
 
+    /// The file sets the table's replica identity to FULL or an index.
+    pub fn replica_identity_set(&self, table: &str) -> bool {
+        self.replica_identity.contains(table)
+    }
+
+    /// An enum label added earlier in this transaction that `text` quotes.
+    pub fn uses_new_enum_value<'t>(&'t self, text: &str) -> Option<&'t str> {
+        self.new_enum_values
+            .iter()
+            .find(|quoted| text.contains(quoted.as_str()))
+            .map(|quoted| quoted.trim_matches('\''))
+    }
+
+    /// A `SET DEFAULT` of the file gives the column a default.
+    pub fn sets_default(&self, table: &str, column: &str) -> bool {
+        self.set_defaults.contains(&pair_hash(table, column))
+    }
+
     /// A statement after the current one creates an object of this kind and name again: a
     /// drop of it now is a replacement.
     pub fn recreated_later(&self, kind: ObjectKind, name: &str) -> bool {
@@ -578,6 +702,41 @@ impl FileState {
             .get(&(kind, name.to_string()))
             .is_some_and(|&(first, _)| first < self.index)
     }
+}
+
+/// A statement that only sets session state.
+fn is_setting(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::Harmless
+            | Change::SetLockTimeout { .. }
+            | Change::SetStatementTimeout
+            | Change::SetTimeZone { .. }
+    )
+}
+
+/// A change that succeeds again when run a second time.
+fn runs_again(change: &Change) -> bool {
+    is_setting(change)
+        || matches!(
+            change,
+            Change::CreateIndex {
+                if_not_exists: true,
+                ..
+            } | Change::DropIndex {
+                if_exists: true,
+                ..
+            } | Change::Drop {
+                if_exists: true,
+                ..
+            } | Change::AttachIndex { .. }
+                | Change::Reindex { .. }
+                | Change::Vacuum
+                | Change::Comment
+                | Change::Grant
+                | Change::Revoke { .. }
+                | Change::CreateStatistics
+        )
 }
 
 /// Tables locked by earlier statements of a transaction, with the strongest mode of each.
@@ -734,8 +893,16 @@ impl Ctx<'_> {
         })
     }
 
-    /// Some index uses the column (from the catalog).
+    /// Some index uses the column: from the run (an index created in it keys on the column,
+    /// or the run created the table and no index on it), else from the catalog.
     pub fn column_indexed(&self, table: &str, column: &str) -> Option<bool> {
+        if self.run.has(Fact::IndexedColumn, pair_hash(table, column)) {
+            return Some(true);
+        }
+        let hash = name_hash(table);
+        if self.run.has(Fact::TableSeen, hash) && !self.run.has(Fact::ExpressionIndex, hash) {
+            return Some(false);
+        }
         Some(self.catalog?.column(table, column)?.indexed)
     }
 
@@ -775,6 +942,28 @@ impl Ctx<'_> {
     /// The table has a validated CHECK constraint.
     pub fn has_validated_check(&self, table: &str) -> Option<bool> {
         self.table_fact(table, Fact::ValidatedCheck, |t| t.validated_check)
+    }
+
+    /// The table has a primary key.
+    pub fn has_primary_key(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::PrimaryKey, |t| t.primary_key)
+    }
+
+    /// The table is in a publication that publishes updates or deletes.
+    pub fn is_published(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::Published, |t| t.published)
+    }
+
+    /// A validated `CHECK (column IS NOT NULL)` exists: from the run, else the catalog.
+    pub fn not_null_check(&self, table: &str, column: &str) -> Option<bool> {
+        if self.run.is_proven_not_null(table, column) {
+            return Some(true);
+        }
+        if self.run.table_seen(table) {
+            return Some(false);
+        }
+        self.table_facts(table)
+            .map(|t| t.not_null_checks.iter().any(|c| c == column))
     }
 
     /// The type is a domain with a CHECK: known when the run created it, or from the catalog.
@@ -850,6 +1039,107 @@ pub enum SizeVerdict {
     Unknown(String),
 }
 
+/// Indexes, keys, unique constraints, functions and publications a change creates.
+fn note_keys(change: &Change, run: &mut RunState) {
+    let index = |run: &mut RunState, table: &str, columns: &[&str], unique: Option<u64>| {
+        for column in columns {
+            run.note(Fact::IndexedColumn, pair_hash(table, column));
+        }
+        if let Some(hash) = unique {
+            run.note(Fact::UniqueIndex, hash);
+        }
+    };
+    match change {
+        Change::CreateIndex {
+            name,
+            table,
+            unique,
+            columns,
+            ..
+        } => {
+            let plain: Vec<&str> = columns.iter().map(String::as_str).collect();
+            if plain.is_empty() {
+                run.note(Fact::ExpressionIndex, name_hash(table));
+            }
+            index(
+                run,
+                table,
+                &plain,
+                name.as_deref().filter(|_| *unique).map(name_hash),
+            );
+            if let Some(name) = name
+                && run.is_new(table)
+            {
+                run.note_new_table(name_hash(name));
+            }
+        }
+        Change::CreateTable {
+            table,
+            columns,
+            constraints,
+            ..
+        } => {
+            for column in columns.iter().filter(|c| c.unique || c.primary_key) {
+                let default = if column.primary_key {
+                    format!("{table}_pkey")
+                } else {
+                    format!("{table}_{}_key", column.name)
+                };
+                index(
+                    run,
+                    table,
+                    &[&column.name],
+                    Some(pair_hash(table, &default)),
+                );
+                run.note(Fact::UniqueIndex, name_hash(&default));
+                if column.primary_key {
+                    run.note(Fact::PrimaryKey, name_hash(table));
+                }
+            }
+            for constraint in constraints {
+                note_constraint(run, table, constraint);
+            }
+        }
+        Change::AddConstraint { table, constraint } => note_constraint(run, table, constraint),
+        Change::AddColumn { table, column, .. } if column.primary_key => {
+            run.note(Fact::PrimaryKey, name_hash(table));
+        }
+        Change::CreateFunction { name, volatile } => {
+            let hash = pair_hash("()", name);
+            if *volatile {
+                run.note(Fact::VolatileFunction, hash);
+            } else {
+                run.facts.remove(Fact::VolatileFunction.key(hash));
+            }
+            run.note_new_type(name_hash(&format!("{name}()")));
+        }
+        Change::Publish {
+            tables,
+            updates: true,
+        } => {
+            for table in tables {
+                run.note(Fact::Published, name_hash(table));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A UNIQUE or PRIMARY KEY constraint: a unique index, by the constraint's name.
+fn note_constraint(run: &mut RunState, table: &str, constraint: &crate::analyze::ConstraintSpec) {
+    let primary = matches!(constraint.kind, ConstraintKind::PrimaryKey { .. });
+    if !primary && !matches!(constraint.kind, ConstraintKind::Unique { .. }) {
+        return;
+    }
+    if primary {
+        run.note(Fact::PrimaryKey, name_hash(table));
+    }
+    if let Some(name) = &constraint.name {
+        run.note(Fact::UniqueIndex, pair_hash(table, name));
+        run.note(Fact::UniqueIndex, name_hash(name));
+    }
+}
+
 /// Updates the file and run state after `change` was checked. A column the run does not know
 /// yet starts from the catalog's facts (if any) before the change applies to it.
 pub fn after_change(
@@ -898,6 +1188,7 @@ pub fn after_change(
             }
         }
     }
+    note_keys(change, run);
     if let Change::AddColumn { table, column, .. } = change {
         let hash = pair_hash(table, &column.name);
         file.added_columns.insert(hash);
@@ -927,12 +1218,25 @@ pub fn after_change(
         run.note(Fact::DomainWithCheck, name_hash(name));
     }
     match change {
+        Change::EnumAddValue {
+            type_name, value, ..
+        } if file.in_txn_now && !run.is_new_type(type_name) && !value.is_empty() => {
+            file.new_enum_values
+                .push(format!("'{}'", value.replace('\'', "''")));
+        }
+        Change::CreateView {
+            name,
+            materialized: false,
+            ..
+        } => run.note(Fact::TableSeen, name_hash(name)),
         Change::Transaction(TxnControl::Begin) => {
+            file.new_enum_values.clear();
             file.in_txn_now = true;
             file.access_exclusive_held.clear();
             file.held.clear();
         }
         Change::Transaction(TxnControl::Commit | TxnControl::Rollback) => {
+            file.new_enum_values.clear();
             file.in_txn_now = file.base_in_txn;
             file.access_exclusive_held.clear();
             file.held.clear();
@@ -982,6 +1286,7 @@ pub fn after_change(
         Change::CreateView {
             name,
             materialized: true,
+            ..
         } => run.note_new_table(name_hash(name)),
         Change::RenameTable { table, to } if run.is_new(table) => {
             run.note_new_table(name_hash(to));
@@ -1052,8 +1357,11 @@ pub fn after_change(
             run.note_new_type(hash);
             run.note_new_table(hash);
         }
-        Change::CreatePolicy { table } => {
-            run.note(Fact::Policy, name_hash(table));
+        Change::CreatePolicy { table, commands } => {
+            // Bit 4 marks a policy of no command (a restrictive one): the value is never 0.
+            let key = Fact::Policy.key(name_hash(table));
+            let before = run.facts.get(key).unwrap_or(0);
+            run.facts.insert(key, before | u64::from(*commands) | 16);
         }
         _ => {}
     }

@@ -64,7 +64,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG102",
         "require-concurrent-index-drop",
-        Warning,
+        Error,
         require_concurrent_index_drop,
         "DROP INDEX without CONCURRENTLY"
     ),
@@ -190,7 +190,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG120",
         "detach-partition-not-concurrent",
-        Warning,
+        Error,
         detach_partition_not_concurrent,
         "DETACH PARTITION without CONCURRENTLY"
     ),
@@ -323,7 +323,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG211",
         "drop-not-null",
-        Warning,
+        Info,
         drop_not_null,
         "DROP NOT NULL lets NULLs reach code that does not expect them"
     ),
@@ -333,6 +333,41 @@ pub static RULES: &[Rule] = &[
         Warning,
         rename_constraint,
         "RENAME CONSTRAINT breaks code that names the constraint"
+    ),
+    rule!(
+        "SG213",
+        "rename-function",
+        Error,
+        rename_function,
+        "ALTER FUNCTION ... RENAME TO breaks code that calls it by name"
+    ),
+    rule!(
+        "SG214",
+        "instead-rule",
+        Error,
+        instead_rule,
+        "CREATE RULE ... DO INSTEAD on an existing table"
+    ),
+    rule!(
+        "SG215",
+        "view-security-invoker",
+        Error,
+        view_security_invoker,
+        "security_invoker on an existing view changes who may read through it"
+    ),
+    rule!(
+        "SG216",
+        "publication-without-replica-identity",
+        Error,
+        publication_without_replica_identity,
+        "A published table without a replica identity rejects UPDATE and DELETE"
+    ),
+    rule!(
+        "SG217",
+        "drop-unique-index",
+        Error,
+        drop_unique_index,
+        "A unique index or constraint dropped breaks ON CONFLICT and lets duplicates in"
     ),
     rule!(
         "SG301",
@@ -536,6 +571,27 @@ pub static RULES: &[Rule] = &[
         Warning,
         dynamic_sql,
         "EXECUTE of SQL built at run time in a DO block, which lint cannot see"
+    ),
+    rule!(
+        "SG513",
+        "lock-table-outside-transaction",
+        Error,
+        lock_table_outside_transaction,
+        "LOCK TABLE outside a transaction block fails"
+    ),
+    rule!(
+        "SG514",
+        "enum-value-used-in-transaction",
+        Error,
+        enum_value_used_in_transaction,
+        "An enum value added and used in the same transaction fails"
+    ),
+    rule!(
+        "SG515",
+        "concurrent-index-on-partitioned-table",
+        Error,
+        concurrent_index_on_partitioned_table,
+        "CREATE INDEX CONCURRENTLY on a partitioned table fails"
     ),
 ];
 
