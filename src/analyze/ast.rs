@@ -476,7 +476,17 @@ fn alter_table_op(table: &Name, op: &AlterTableOperation) -> Vec<Change> {
             other("ENABLE/DISABLE TRIGGER", false)
         }
         AlterTableOperation::OwnerTo { .. } => other("OWNER TO", true),
-        AlterTableOperation::ReplicaIdentity { .. } => other("REPLICA IDENTITY", true),
+        AlterTableOperation::ReplicaIdentity { identity } => match identity {
+            sqlparser::ast::ReplicaIdentity::Nothing => Change::ReplicaIdentity {
+                table,
+                nothing: true,
+            },
+            sqlparser::ast::ReplicaIdentity::Default => Change::ReplicaIdentity {
+                table,
+                nothing: false,
+            },
+            _ => other("REPLICA IDENTITY", true),
+        },
         AlterTableOperation::SetOptionsParens { .. } => other("SET (storage parameters)", false),
         _ => other("ALTER TABLE", true),
     };

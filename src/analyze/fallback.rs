@@ -503,7 +503,7 @@ fn create(c: &mut Cursor) -> Change {
                     if tok.is_punct("(") {
                         depth += 1;
                         simple = false;
-                    } else if tok.is_punct(")") && depth == 0 || tok.is_punct(",") && depth == 0 {
+                    } else if depth == 0 && (tok.is_punct(")") || tok.is_punct(",")) {
                         if let (true, Some(column)) = (simple, current.take()) {
                             columns.push(column);
                         }

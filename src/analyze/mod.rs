@@ -54,7 +54,24 @@ fn analyze_statement(
         execute(text, span, head(), out);
         return;
     }
-    let (changes, bodies) = match sql::parse(statement) {
+    // The token classifier reads what sqlparser's AST leaves out: function renames and
+    // revokes on functions.
+    let words: Vec<&str> = statement.split_whitespace().take(2).collect();
+    let by_tokens = match words.as_slice() {
+        [first, second] if first.eq_ignore_ascii_case("ALTER") => {
+            ["FUNCTION", "PROCEDURE", "ROUTINE"]
+                .iter()
+                .any(|w| second.eq_ignore_ascii_case(w))
+        }
+        [first, ..] => first.eq_ignore_ascii_case("REVOKE"),
+        _ => false,
+    };
+    let parsed = if by_tokens {
+        sql::tokenize(statement).map_or(Parsed::Unreadable, Parsed::Tokens)
+    } else {
+        sql::parse(statement)
+    };
+    let (changes, bodies) = match parsed {
         Parsed::Ast(ast) => (ast::changes(&ast), Vec::new()),
         Parsed::Tokens(mut tokens) => {
             // sqlparser did not read it as one statement: two run together by a missing `;`

@@ -442,7 +442,14 @@ impl RunState {
             Some(table) => pair_hash(table, name),
             None => name_hash(name),
         };
-        self.has(Fact::UniqueIndex, hash)
+        self.facts.get(Fact::UniqueIndex.key(hash)) == Some(1)
+    }
+
+    /// An index of this name was created in the run: whether it is unique.
+    pub fn index_unique(&self, name: &str) -> Option<bool> {
+        self.facts
+            .get(Fact::UniqueIndex.key(name_hash(name)))
+            .map(|v| v == 1)
     }
 
     /// A function of this name created in the run makes a default that calls it volatile.
@@ -1067,6 +1074,11 @@ fn note_keys(change: &Change, run: &mut RunState) {
                 &plain,
                 name.as_deref().filter(|_| *unique).map(name_hash),
             );
+            if let Some(name) = name
+                && !*unique
+            {
+                run.facts.insert(Fact::UniqueIndex.key(name_hash(name)), 2);
+            }
             if let Some(name) = name
                 && run.is_new(table)
             {

@@ -36,11 +36,10 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 if ctx.is_new(name) || ctx.file.unique_index_created {
                     continue;
                 }
-                let unique = if ctx.run.is_unique_index(None, name) {
-                    Some(true)
-                } else {
-                    ctx.catalog.and_then(|c| c.index(name)).map(|i| i.unique)
-                };
+                let unique = ctx
+                    .run
+                    .index_unique(name)
+                    .or_else(|| ctx.catalog.and_then(|c| c.index(name)).map(|i| i.unique));
                 match unique {
                     Some(false) => {}
                     Some(true) => out.push(Hit::new(
@@ -75,11 +74,16 @@ mod tests {
 
     #[test]
     fn fires() {
-        insta::assert_snapshot!(lint_errors_pg(
+        let found = lint_history(
             "SG217",
-            "CREATE UNIQUE INDEX carts_user_sku ON carts (user_id, sku);\nCOMMIT;\nDROP INDEX carts_user_sku;",
-            15
-        ));
+            &[
+                "CREATE UNIQUE INDEX carts_user_sku ON carts (user_id, sku);",
+                "DROP INDEX carts_user_sku;",
+            ],
+            15,
+        );
+        assert_eq!(found[0].severity, Severity::Error);
+        insta::assert_snapshot!(lint_errors_pg("SG217", "DROP INDEX some_idx;", 15));
         let found = lint_history(
             "SG217",
             &[
