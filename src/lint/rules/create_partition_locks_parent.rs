@@ -47,7 +47,14 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
             format!(
                 "CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on `{parent}`, blocking reads and writes of every partition{default}"
             ),
-            "create a standalone table with a CHECK matching the bounds, then ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the parent); move rows out of a DEFAULT partition first",
+            format!(
+                "create a standalone table with a CHECK matching the bounds, then ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the parent){}",
+                if known == Some(false) {
+                    ""
+                } else {
+                    "; move the rows that belong in it out of the DEFAULT partition first"
+                }
+            ),
         );
         out.push(if known == Some(true) {
             hit.at(crate::lint::Severity::Error)

@@ -30,10 +30,8 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         return;
     }
     // Whole-table DML is SG118's, a scan under a weak lock of its own SG127's.
-    if matches!(
-        change,
-        Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
-    ) || super::scan_under_held_lock::scanned_under_held_lock(ctx, change).is_some()
+    if super::scan_under_held_lock::is_dml(change)
+        || super::scan_under_held_lock::scanned_under_held_lock(ctx, change).is_some()
     {
         return;
     }
