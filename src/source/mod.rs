@@ -9,22 +9,25 @@
 //! holds one file's text and one window of names at a time.
 
 pub mod checksum;
+mod detect;
 pub mod directives;
 mod discover;
 mod layout;
+mod listing;
 mod new;
 mod version;
+mod windows;
 
 use std::path::{Path, PathBuf};
 
 pub use checksum::Checksum;
 pub use directives::{Directive, DirectiveKind, ScriptSettings};
-pub use discover::{
-    Checked, LINT_WINDOW, Listing, Windows, discover, discover_as, scan_as, scan_windows,
-};
+pub use discover::{discover, discover_as, scan_as};
 pub use layout::{Layout, autocommit_file_name};
+pub use listing::Listing;
 pub use new::{NewMigration, create_new};
 pub use version::Version;
+pub use windows::{Checked, LINT_WINDOW, Windows, scan_windows};
 
 /// Something wrong with the migration files; every variant names the file.
 #[derive(Debug, thiserror::Error)]
