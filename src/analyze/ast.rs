@@ -564,7 +564,7 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         ),
         TableConstraint::PrimaryKey(p) => (
             p.name.as_ref(),
-            ConstraintKind::PrimaryKey { using_index: false },
+            ConstraintKind::PrimaryKey { using_index: None },
         ),
         TableConstraint::UniqueUsingIndex(u) => (
             u.name.as_ref(),
@@ -572,7 +572,9 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         ),
         TableConstraint::PrimaryKeyUsingIndex(u) => (
             u.name.as_ref(),
-            ConstraintKind::PrimaryKey { using_index: true },
+            ConstraintKind::PrimaryKey {
+                using_index: Some(ident(&u.index_name)),
+            },
         ),
         TableConstraint::Exclude(e) => (e.name.as_ref(), ConstraintKind::Exclude),
         _ => return None,

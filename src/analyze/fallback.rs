@@ -1211,9 +1211,18 @@ fn add_action(a: &mut Cursor, table: Name) -> Change {
             using_index: a.rest_has("USING") && a.rest_has("INDEX"),
         })
     } else if a.at("PRIMARY") {
-        Some(ConstraintKind::PrimaryKey {
-            using_index: a.rest_has("USING") && a.rest_has("INDEX"),
-        })
+        let using_index = a.toks[a.pos..]
+            .windows(2)
+            .position(|w| w[0].is("USING") && w[1].is("INDEX"))
+            .and_then(|i| {
+                let mut r = Cursor {
+                    toks: a.toks,
+                    text: a.text,
+                    pos: a.pos + i + 2,
+                };
+                r.name()
+            });
+        Some(ConstraintKind::PrimaryKey { using_index })
     } else if a.at("EXCLUDE") {
         Some(ConstraintKind::Exclude)
     } else {

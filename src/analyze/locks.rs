@@ -188,7 +188,11 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
                     push("add-unique", table, using_index.then_some(Brief));
                 }
                 ConstraintKind::PrimaryKey { using_index } => {
-                    push("add-primary-key", table, using_index.then_some(Brief));
+                    push(
+                        "add-primary-key",
+                        table,
+                        using_index.is_some().then_some(Brief),
+                    );
                 }
                 ConstraintKind::Exclude => push("add-exclude", table, None),
             }

@@ -77,7 +77,8 @@ pub enum ConstraintKind {
         using_index: bool,
     },
     PrimaryKey {
-        using_index: bool,
+        /// `PRIMARY KEY USING INDEX i`: the index promoted.
+        using_index: Option<Name>,
     },
     Exclude,
 }

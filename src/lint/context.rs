@@ -309,13 +309,16 @@ enum Fact {
     PrimaryKey,
     /// Tables added to a publication that publishes updates or deletes.
     Published,
+    /// The key columns of an index created in the run: (index) -> their count, (index, `#i`)
+    /// -> the (table, column) hash of the i-th.
+    IndexColumn,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 20] = [
+        const SALTS: [u64; 21] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -336,6 +339,7 @@ impl Fact {
             0x4B6A_4E07_2A4F_0AC2,
             0x2A5F_2B80_8E9D_6E31,
             0x7A3E_5DB0_9C5B_E1D3,
+            0xE65E_D3A1_4C27_9B08,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -813,6 +817,14 @@ impl HeldLocks {
     }
 }
 
+/// A key column of an index: named (from the catalog) or known by its (table, column) hash
+/// (an index the run created).
+#[derive(Debug, Clone)]
+pub enum KeyColumn {
+    Named(Name),
+    Hashed(u64),
+}
+
 /// Table names, each once, in the order first seen: a transaction of many statements
 /// looks a table up without going through the list.
 #[derive(Debug, Default)]
@@ -961,6 +973,56 @@ impl Ctx<'_> {
         self.table_fact(table, Fact::Published, |t| t.published)
     }
 
+    /// The key columns of index `index`, from the catalog (named) or from the run
+    /// (an index it created: known by their hashes only); `None` when neither shows them.
+    pub fn index_key_columns(&self, index: &str) -> Option<Vec<KeyColumn>> {
+        if let Some(facts) = self.catalog.and_then(|c| c.index(index)) {
+            return Some(
+                facts
+                    .columns
+                    .iter()
+                    .map(|name| KeyColumn::Named(name.clone()))
+                    .collect(),
+            );
+        }
+        let count = self
+            .run
+            .facts
+            .get(Fact::IndexColumn.key(name_hash(index)))?;
+        (0..count)
+            .map(|i| {
+                self.run
+                    .facts
+                    .get(Fact::IndexColumn.key(pair_hash(index, &format!("#{i}"))))
+                    .map(KeyColumn::Hashed)
+            })
+            .collect()
+    }
+
+    /// A key column's NOT NULL and validated `CHECK (column IS NOT NULL)`, as far as known.
+    pub fn key_column_nulls(
+        &self,
+        table: &str,
+        column: &KeyColumn,
+    ) -> (Option<bool>, Option<bool>) {
+        match column {
+            KeyColumn::Named(name) => (
+                self.column(table, name).map(|known| known.not_null),
+                self.not_null_check(table, name),
+            ),
+            KeyColumn::Hashed(hash) => (
+                self.run.column_by_hash(*hash).map(|known| known.not_null),
+                if self.run.has(Fact::ProvenNotNull, *hash) {
+                    Some(true)
+                } else if self.run.table_seen(table) {
+                    Some(false)
+                } else {
+                    None
+                },
+            ),
+        }
+    }
+
     /// A validated `CHECK (column IS NOT NULL)` exists: from the run, else the catalog.
     pub fn not_null_check(&self, table: &str, column: &str) -> Option<bool> {
         if self.run.is_proven_not_null(table, column) {
@@ -1067,6 +1129,18 @@ fn note_keys(change: &Change, run: &mut RunState) {
             let plain: Vec<&str> = columns.iter().map(String::as_str).collect();
             if plain.is_empty() {
                 run.note(Fact::ExpressionIndex, name_hash(table));
+            }
+            if let Some(name) = name
+                && !plain.is_empty()
+            {
+                run.facts
+                    .insert(Fact::IndexColumn.key(name_hash(name)), plain.len() as u64);
+                for (i, column) in plain.iter().enumerate() {
+                    run.facts.insert(
+                        Fact::IndexColumn.key(pair_hash(name, &format!("#{i}"))),
+                        pair_hash(table, column),
+                    );
+                }
             }
             index(
                 run,

@@ -251,6 +251,13 @@ pub static RULES: &[Rule] = &[
         "ATTACH PARTITION scans a live table or the DEFAULT partition under ACCESS EXCLUSIVE"
     ),
     rule!(
+        "SG129",
+        "primary-key-using-index-scan",
+        Error,
+        primary_key_using_index_scan,
+        "ADD PRIMARY KEY USING INDEX sets nullable columns NOT NULL with a scan under ACCESS EXCLUSIVE"
+    ),
+    rule!(
         "SG201",
         "drop-column",
         Error,

@@ -384,3 +384,42 @@ fn shadow_applies_the_earlier_migrations_and_reads_their_facts() {
     let left = p.scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'stagegate_lint_%'");
     assert_eq!(left.as_deref(), Some("0"));
 }
+
+#[test]
+fn the_index_columns_and_their_nullability_decide_primary_key_using_index() {
+    let sql = "ALTER TABLE sku ADD CONSTRAINT sku_pkey PRIMARY KEY USING INDEX sku_code_idx;\n";
+    let nullable = project(
+        "CREATE TABLE sku (code text); CREATE UNIQUE INDEX sku_code_idx ON sku (code)",
+        "",
+    );
+    let out = with_env(&nullable, sql, "SG129");
+    assert_exit(&out, 1);
+    assert!(
+        out.stdout.contains("error[SG129]") && out.stdout.contains("sets `sku`.`code` NOT NULL"),
+        "{}",
+        out.stdout
+    );
+    let not_null = project(
+        "CREATE TABLE sku (code text NOT NULL); CREATE UNIQUE INDEX sku_code_idx ON sku (code)",
+        "",
+    );
+    let out = with_env(&not_null, sql, "SG129");
+    assert_exit(&out, 0);
+    assert!(!out.stdout.contains("SG129"), "{}", out.stdout);
+    let checked = project(
+        "CREATE TABLE sku (code text CONSTRAINT sku_code_nn CHECK (code IS NOT NULL)); CREATE UNIQUE INDEX sku_code_idx ON sku (code)",
+        "",
+    );
+    let out = with_env(&checked, sql, "SG129");
+    assert_exit(&out, 0);
+    let out = lint(&nullable, sql, "SG129", &[]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("info[SG129]")
+            && out
+                .stdout
+                .contains("which columns `sku_code_idx` covers is not known"),
+        "{}",
+        out.stdout
+    );
+}

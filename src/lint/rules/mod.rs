@@ -50,6 +50,7 @@ pub mod prefer_identity;
 pub mod prefer_jsonb;
 pub mod prefer_text_over_varchar;
 pub mod prefer_timestamptz;
+pub mod primary_key_using_index_scan;
 pub mod publication_without_replica_identity;
 pub mod refresh_materialized_view_not_concurrent;
 pub mod rename_column;
