@@ -167,13 +167,6 @@ pub enum Reach {
     Selective,
 }
 
-impl Reach {
-    /// The statement reads the whole table, whatever the column facts.
-    pub fn is_broad(&self) -> bool {
-        matches!(self, Reach::All | Reach::WholeTable)
-    }
-}
-
 /// The commands a policy covers (`FOR ALL` is all four).
 pub const POLICY_SELECT: u8 = 1;
 pub const POLICY_INSERT: u8 = 2;

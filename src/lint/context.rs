@@ -1266,12 +1266,8 @@ pub fn after_change(
         if file.in_txn_now && lock.mode == LockMode::AccessExclusive {
             file.access_exclusive_held.insert(&lock.table);
         }
-    }
-    if file.in_txn_now {
-        for lock in locks(change, pg) {
-            if lock.mode.blocks_traffic() && !run.is_new(&lock.table) {
-                file.held.insert(&lock.table, lock.mode);
-            }
+        if file.in_txn_now && lock.mode.blocks_traffic() {
+            file.held.insert(&lock.table, lock.mode);
         }
     }
     note_keys(change, run);
