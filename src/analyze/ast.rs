@@ -8,9 +8,10 @@ use sqlparser::ast::{
     UserDefinedTypeRepresentation, Value,
 };
 
+use super::locks::LockMode;
 use super::model::{
-    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, RewriteCommand,
-    TxnControl,
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
+    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand, TxnControl,
 };
 use super::names::{default_kind, normalize_ident, normalize_name};
 use super::types::ColumnType;
@@ -42,6 +43,11 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
                 columns,
                 constraints,
                 partition_of: create.partition_of.as_ref().map(name),
+                default_partition: matches!(
+                    create.for_values,
+                    Some(sqlparser::ast::ForValues::Default)
+                ),
+                partitioned: create.partition_by.is_some(),
             }]
         }
         Statement::AlterTable(alter) => {
@@ -59,6 +65,11 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             concurrently: index.concurrently,
             if_not_exists: index.if_not_exists,
             only: false,
+            columns: index
+                .columns
+                .iter()
+                .filter_map(|c| column_ref(&c.column.expr))
+                .collect(),
         }],
         Statement::Drop {
             object_type,
@@ -130,7 +141,10 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         }],
         Statement::Update(update) => vec![Change::Update {
             table: relation(&update.table).unwrap_or_default(),
-            has_where: update.selection.is_some(),
+            reach: reach(
+                update.selection.as_ref(),
+                update.from.is_some() || !update.table.joins.is_empty(),
+            ),
         }],
         Statement::Delete(delete) => {
             let from = match &delete.from {
@@ -138,14 +152,23 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             };
             vec![Change::Delete {
                 table: from.first().and_then(relation).unwrap_or_default(),
-                has_where: delete.selection.is_some() || delete.using.is_some(),
+                reach: reach(delete.selection.as_ref(), delete.using.is_some()),
             }]
         }
+        // MERGE updates (or deletes) the rows its join matches: the whole target is read.
+        Statement::Merge(merge) => vec![Change::Update {
+            table: match &merge.table {
+                TableFactor::Table { name: n, .. } => name(n),
+                _ => String::new(),
+            },
+            reach: Reach::WholeTable,
+        }],
         Statement::Insert(insert) => vec![Change::Insert {
             table: match &insert.table {
                 TableObject::TableName(n) => name(n),
                 other => normalize_ident(&other.to_string()),
             },
+            reads_all_of: insert.source.as_deref().and_then(select_source),
         }],
         Statement::StartTransaction { .. } => vec![Change::Transaction(TxnControl::Begin)],
         Statement::Commit { .. } => vec![Change::Transaction(TxnControl::Commit)],
@@ -175,6 +198,7 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             vec![match &alter.operation {
                 AlterTypeOperation::AddValue(add) => Change::EnumAddValue {
                     type_name,
+                    value: add.value.value.clone(),
                     if_not_exists: add.if_not_exists,
                 },
                 AlterTypeOperation::RenameValue(_) => Change::EnumRenameValue { type_name },
@@ -210,6 +234,12 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         Statement::CreateView(view) => vec![Change::CreateView {
             name: name(&view.name),
             materialized: view.materialized,
+            columns: if view.columns.is_empty() {
+                output_columns(&view.query)
+            } else {
+                Some(view.columns.iter().map(|c| ident(&c.name)).collect())
+            },
+            security_invoker: security_invoker(&view.options.to_string()),
         }],
         Statement::Grant(_) => vec![Change::Grant],
         Statement::Revoke(revoke) => vec![Change::Revoke {
@@ -217,6 +247,7 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
                 Some(GrantObjects::Tables(tables)) => tables.iter().map(name).collect(),
                 _ => Vec::new(),
             },
+            functions: Vec::new(),
         }],
         Statement::Comment { .. } => vec![Change::Comment],
         Statement::CreateSchema {
@@ -228,9 +259,15 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             if_not_exists: *if_not_exists,
         }],
         Statement::CreateExtension(_) => vec![Change::CreateExtension],
-        Statement::CreateFunction(_) | Statement::CreateProcedure { .. } => {
-            vec![Change::CreateFunction]
-        }
+        // Whether it is volatile is read from the statement's text (`analyze`).
+        Statement::CreateFunction(function) => vec![Change::CreateFunction {
+            name: name(&function.name),
+            volatile: true,
+        }],
+        Statement::CreateProcedure { name: n, .. } => vec![Change::CreateFunction {
+            name: name(n),
+            volatile: true,
+        }],
         Statement::CreateSequence {
             name: seq,
             if_not_exists,
@@ -244,10 +281,34 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         }],
         Statement::CreatePolicy(policy) => vec![Change::CreatePolicy {
             table: name(&policy.table_name),
+            commands: if matches!(
+                policy.policy_type,
+                Some(sqlparser::ast::CreatePolicyType::Restrictive)
+            ) {
+                0
+            } else {
+                use sqlparser::ast::CreatePolicyCommand as C;
+                match policy.command {
+                    None | Some(C::All) => POLICY_ALL,
+                    Some(C::Select) => POLICY_SELECT,
+                    Some(C::Insert) => POLICY_INSERT,
+                    Some(C::Update) => POLICY_UPDATE,
+                    Some(C::Delete) => POLICY_DELETE,
+                }
+            },
         }],
         Statement::Lock(lock) => vec![Change::LockTable {
             tables: lock.tables.iter().map(|t| name(&t.name)).collect(),
-            access_exclusive: matches!(lock.lock_mode, None | Some(LockTableMode::AccessExclusive)),
+            mode: match lock.lock_mode {
+                None | Some(LockTableMode::AccessExclusive) => LockMode::AccessExclusive,
+                Some(LockTableMode::AccessShare) => LockMode::AccessShare,
+                Some(LockTableMode::RowShare) => LockMode::RowShare,
+                Some(LockTableMode::RowExclusive) => LockMode::RowExclusive,
+                Some(LockTableMode::ShareUpdateExclusive) => LockMode::ShareUpdateExclusive,
+                Some(LockTableMode::Share) => LockMode::Share,
+                Some(LockTableMode::ShareRowExclusive) => LockMode::ShareRowExclusive,
+                Some(LockTableMode::Exclusive) => LockMode::Exclusive,
+            },
         }],
         _ => vec![Change::Harmless],
     }
@@ -372,12 +433,29 @@ fn alter_table_op(table: &Name, op: &AlterTableOperation) -> Vec<Change> {
                 AlterColumnOperation::DropDefault => Change::DropDefault { table, column },
                 AlterColumnOperation::SetDataType {
                     data_type, using, ..
-                } => Change::AlterColumnType {
-                    table,
-                    column,
-                    to: ColumnType::parse(&data_type.to_string()),
-                    using: using.is_some(),
-                },
+                } => {
+                    let to = ColumnType::parse(&data_type.to_string());
+                    // `USING c::t` of the column itself to the new type changes nothing.
+                    let same = |expr: &Expr| match expr {
+                        Expr::Cast {
+                            expr, data_type, ..
+                        } => {
+                            column_ref(expr).as_deref() == Some(column.as_str())
+                                && ColumnType::parse(&data_type.to_string()) == to
+                        }
+                        other => column_ref(other).as_deref() == Some(column.as_str()),
+                    };
+                    Change::AlterColumnType {
+                        table,
+                        using: using.as_ref().is_some_and(|u| !same(u)),
+                        collate: data_type
+                            .to_string()
+                            .to_ascii_uppercase()
+                            .contains("COLLATE"),
+                        column,
+                        to,
+                    }
+                }
                 AlterColumnOperation::AddGenerated { .. } => other("ADD GENERATED", true),
             }
         }
@@ -398,7 +476,17 @@ fn alter_table_op(table: &Name, op: &AlterTableOperation) -> Vec<Change> {
             other("ENABLE/DISABLE TRIGGER", false)
         }
         AlterTableOperation::OwnerTo { .. } => other("OWNER TO", true),
-        AlterTableOperation::ReplicaIdentity { .. } => other("REPLICA IDENTITY", true),
+        AlterTableOperation::ReplicaIdentity { identity } => match identity {
+            sqlparser::ast::ReplicaIdentity::Nothing => Change::ReplicaIdentity {
+                table,
+                nothing: true,
+            },
+            sqlparser::ast::ReplicaIdentity::Default => Change::ReplicaIdentity {
+                table,
+                nothing: false,
+            },
+            _ => other("REPLICA IDENTITY", true),
+        },
         AlterTableOperation::SetOptionsParens { .. } => other("SET (storage parameters)", false),
         _ => other("ALTER TABLE", true),
     };
@@ -416,7 +504,9 @@ pub fn column(def: &ColumnDef) -> ColumnSpec {
             ColumnOption::NotNull => spec.not_null = true,
             ColumnOption::Null => spec.not_null = false,
             ColumnOption::Default(expr) => {
-                spec.default = Some(default_kind(&expr.to_string()));
+                let text = expr.to_string();
+                spec.default = Some(default_kind(&text));
+                spec.default_calls = super::names::called_functions(&text);
             }
             ColumnOption::PrimaryKey(_) => {
                 spec.primary_key = true;
@@ -474,7 +564,7 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         ),
         TableConstraint::PrimaryKey(p) => (
             p.name.as_ref(),
-            ConstraintKind::PrimaryKey { using_index: false },
+            ConstraintKind::PrimaryKey { using_index: None },
         ),
         TableConstraint::UniqueUsingIndex(u) => (
             u.name.as_ref(),
@@ -482,7 +572,9 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         ),
         TableConstraint::PrimaryKeyUsingIndex(u) => (
             u.name.as_ref(),
-            ConstraintKind::PrimaryKey { using_index: true },
+            ConstraintKind::PrimaryKey {
+                using_index: Some(ident(&u.index_name)),
+            },
         ),
         TableConstraint::Exclude(e) => (e.name.as_ref(), ConstraintKind::Exclude),
         _ => return None,
@@ -492,6 +584,135 @@ fn constraint(c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
         kind,
         not_valid,
     })
+}
+
+/// The output column names of a view's query, when every one is known.
+fn output_columns(query: &sqlparser::ast::Query) -> Option<Vec<Name>> {
+    use sqlparser::ast::SelectItem;
+    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(ident(alias)),
+            SelectItem::UnnamedExpr(expr) => column_ref(expr),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `WITH (security_invoker = true)` (or `on`, `1`, or the option alone).
+pub fn security_invoker(options: &str) -> bool {
+    let options = options.to_ascii_lowercase();
+    let Some(at) = options.find("security_invoker") else {
+        return false;
+    };
+    let rest = options[at + "security_invoker".len()..].trim_start();
+    let value = rest
+        .strip_prefix('=')
+        .unwrap_or("true")
+        .trim_start()
+        .trim_start_matches('\'');
+    !(value.starts_with("false") || value.starts_with("off") || value.starts_with('0'))
+}
+
+/// The rows a WHERE clause reaches; `joined`: the statement joins another table (`UPDATE
+/// ... FROM`, `DELETE ... USING`), whose join condition alone picks no rows of its own.
+fn reach(selection: Option<&Expr>, joined: bool) -> Reach {
+    match selection.map(condition) {
+        None if joined => Reach::WholeTable,
+        None | Some(Condition::Always) => Reach::All,
+        Some(Condition::Join | Condition::Broad) => Reach::WholeTable,
+        Some(Condition::NullIn(column)) => Reach::NullIn(column),
+        Some(Condition::Picks) => Reach::Selective,
+    }
+}
+
+/// What a WHERE condition says about the rows it keeps.
+enum Condition {
+    /// Always true.
+    Always,
+    /// Compares two columns: a join condition.
+    Join,
+    /// Keeps most rows: `IS NOT NULL`, `NOT IN (...)`, `<>`.
+    Broad,
+    /// `c IS NULL`.
+    NullIn(Name),
+    /// Anything else: a key, a range, a literal, a subquery with a limit.
+    Picks,
+}
+
+fn condition(expr: &Expr) -> Condition {
+    use sqlparser::ast::BinaryOperator as Op;
+    match expr {
+        Expr::Nested(inner) => condition(inner),
+        Expr::Value(v) if matches!(v.value, Value::Boolean(true)) => Condition::Always,
+        Expr::BinaryOp { left, op, right } => match op {
+            Op::And => match (condition(left), condition(right)) {
+                (Condition::Picks, _) | (_, Condition::Picks) => Condition::Picks,
+                (Condition::NullIn(c), _) | (_, Condition::NullIn(c)) => Condition::NullIn(c),
+                (Condition::Always, other) | (other, Condition::Always) => other,
+                (Condition::Join, _) | (_, Condition::Join) => Condition::Join,
+                _ => Condition::Broad,
+            },
+            Op::Or => match (condition(left), condition(right)) {
+                (Condition::Always, _) | (_, Condition::Always) => Condition::Always,
+                (Condition::Picks, Condition::Picks) => Condition::Picks,
+                _ => Condition::Broad,
+            },
+            Op::Eq => match (left.as_ref(), right.as_ref()) {
+                (Expr::Value(a), Expr::Value(b)) if a.value == b.value => Condition::Always,
+                (a, b) if column_ref(a).is_some() && column_ref(b).is_some() => {
+                    if column_ref(a) == column_ref(b) {
+                        Condition::Always
+                    } else {
+                        Condition::Join
+                    }
+                }
+                _ => Condition::Picks,
+            },
+            Op::NotEq => Condition::Broad,
+            _ => Condition::Picks,
+        },
+        Expr::IsNull(inner) => match column_ref(inner) {
+            Some(c) => Condition::NullIn(c),
+            None => Condition::Picks,
+        },
+        Expr::IsNotNull(_) | Expr::IsTrue(_) | Expr::IsNotFalse(_) => Condition::Broad,
+        Expr::InSubquery { negated: true, .. } | Expr::InList { negated: true, .. } => {
+            Condition::Broad
+        }
+        Expr::Exists { negated: true, .. } => Condition::Broad,
+        _ => Condition::Picks,
+    }
+}
+
+/// The column an expression names (`c`, `t.c`), by its last part.
+fn column_ref(expr: &Expr) -> Option<Name> {
+    match expr {
+        Expr::Identifier(id) => Some(ident(id)),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident),
+        Expr::Nested(inner) => column_ref(inner),
+        _ => None,
+    }
+}
+
+/// The table an `INSERT ... SELECT` reads whole: a single source table with no WHERE, or one
+/// that keeps most rows.
+fn select_source(query: &sqlparser::ast::Query) -> Option<Name> {
+    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    let table = relation(from)?;
+    match select.selection.as_ref().map(condition) {
+        None | Some(Condition::Always | Condition::Broad | Condition::Join) => Some(table),
+        Some(_) => None,
+    }
 }
 
 fn relation(table: &TableWithJoins) -> Option<Name> {

@@ -3,9 +3,10 @@
 
 use crate::sql::{Tok, TokKind};
 
+use super::locks::LockMode;
 use super::model::{
-    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, RewriteCommand,
-    TxnControl,
+    Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
+    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand, TxnControl,
 };
 use super::names::{default_kind, join, normalize_ident};
 use super::types::ColumnType;
@@ -178,12 +179,21 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
                     break;
                 }
             }
-            let access_exclusive =
-                !c.rest_has("IN") || c.rest_has("ACCESS") && c.rest_has("EXCLUSIVE");
-            Change::LockTable {
-                tables,
-                access_exclusive,
-            }
+            let words: Vec<&str> = c.toks[c.pos.min(c.toks.len())..]
+                .iter()
+                .filter_map(Tok::keyword)
+                .collect();
+            let mode = match words.as_slice() {
+                ["IN", "ACCESS", "SHARE", ..] => LockMode::AccessShare,
+                ["IN", "ROW", "SHARE", ..] => LockMode::RowShare,
+                ["IN", "ROW", "EXCLUSIVE", ..] => LockMode::RowExclusive,
+                ["IN", "SHARE", "UPDATE", ..] => LockMode::ShareUpdateExclusive,
+                ["IN", "SHARE", "ROW", ..] => LockMode::ShareRowExclusive,
+                ["IN", "SHARE", ..] => LockMode::Share,
+                ["IN", "EXCLUSIVE", ..] => LockMode::Exclusive,
+                _ => LockMode::AccessExclusive,
+            };
+            Change::LockTable { tables, mode }
         }
         "REFRESH" => {
             c.eat(&["MATERIALIZED", "VIEW"]);
@@ -197,7 +207,13 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
             c.eat(&["ONLY"]);
             Change::Update {
                 table: c.name().unwrap_or_default(),
-                has_where: c.rest_has("WHERE"),
+                reach: if c.rest_has("WHERE") {
+                    Reach::Selective
+                } else if c.rest_has("FROM") {
+                    Reach::WholeTable
+                } else {
+                    Reach::All
+                },
             }
         }
         "DELETE" => {
@@ -205,13 +221,20 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
             c.eat(&["ONLY"]);
             Change::Delete {
                 table: c.name().unwrap_or_default(),
-                has_where: c.rest_has("WHERE") || c.rest_has("USING"),
+                reach: if c.rest_has("WHERE") {
+                    Reach::Selective
+                } else if c.rest_has("USING") {
+                    Reach::WholeTable
+                } else {
+                    Reach::All
+                },
             }
         }
         "INSERT" => {
             c.eat(&["INTO"]);
             Change::Insert {
                 table: c.name().unwrap_or_default(),
+                reads_all_of: None,
             }
         }
         "TRUNCATE" => {
@@ -409,8 +432,17 @@ fn revoke(c: &mut Cursor) -> Change {
             break;
         }
     }
-    if c.at("ALL") || c.at("SCHEMA") || c.at("FUNCTION") || c.at("SEQUENCE") {
-        return Change::Revoke { tables: Vec::new() };
+    if c.eat(&["FUNCTION"]) || c.eat(&["PROCEDURE"]) || c.eat(&["ROUTINE"]) {
+        return Change::Revoke {
+            tables: Vec::new(),
+            functions: names(c),
+        };
+    }
+    if c.at("ALL") || c.at("SCHEMA") || c.at("SEQUENCE") {
+        return Change::Revoke {
+            tables: Vec::new(),
+            functions: Vec::new(),
+        };
     }
     c.eat(&["TABLE"]);
     let mut tables = Vec::new();
@@ -420,7 +452,10 @@ fn revoke(c: &mut Cursor) -> Change {
             break;
         }
     }
-    Change::Revoke { tables }
+    Change::Revoke {
+        tables,
+        functions: Vec::new(),
+    }
 }
 
 fn create(c: &mut Cursor) -> Change {
@@ -453,13 +488,53 @@ fn create(c: &mut Cursor) -> Change {
             let name = if c.at("ON") { None } else { c.name() };
             c.eat(&["ON"]);
             let only = c.eat(&["ONLY"]);
+            let table = c.name().unwrap_or_default();
+            if c.eat(&["USING"]) {
+                c.pos += 1;
+            }
+            // The key columns that are plain names: `(a, b DESC)`, not `(lower(a))`.
+            let mut columns = Vec::new();
+            if c.eat_punct("(") {
+                let mut depth = 0;
+                let mut simple = true;
+                let mut current: Option<Name> = None;
+                while let Some(tok) = c.peek() {
+                    c.pos += 1;
+                    if tok.is_punct("(") {
+                        depth += 1;
+                        simple = false;
+                    } else if depth == 0 && (tok.is_punct(")") || tok.is_punct(",")) {
+                        if let (true, Some(column)) = (simple, current.take()) {
+                            columns.push(column);
+                        }
+                        simple = true;
+                        if tok.is_punct(")") {
+                            break;
+                        }
+                    } else if tok.is_punct(")") {
+                        depth -= 1;
+                    } else if current.is_none() && depth == 0 {
+                        match &tok.kind {
+                            TokKind::Word { value, quoted, .. } => {
+                                current = Some(if *quoted {
+                                    value.clone()
+                                } else {
+                                    value.to_ascii_lowercase()
+                                });
+                            }
+                            _ => simple = false,
+                        }
+                    }
+                }
+            }
             Change::CreateIndex {
                 name,
-                table: c.name().unwrap_or_default(),
+                table,
                 unique,
                 concurrently,
                 if_not_exists,
                 only,
+                columns,
             }
         }
         "TABLE" => {
@@ -470,11 +545,17 @@ fn create(c: &mut Cursor) -> Change {
             } else {
                 None
             };
+            let rest = &c.toks[c.pos.min(c.toks.len())..];
             Change::CreateTable {
                 table,
                 columns: Vec::new(),
                 constraints: Vec::new(),
+                default_partition: partition_of.is_some()
+                    && rest.first().is_some_and(|t| t.is("DEFAULT")),
                 partition_of,
+                partitioned: rest
+                    .windows(2)
+                    .any(|w| w[0].is("PARTITION") && w[1].is("BY")),
             }
         }
         "TRIGGER" => {
@@ -492,6 +573,8 @@ fn create(c: &mut Cursor) -> Change {
         "VIEW" => Change::CreateView {
             name: c.name().unwrap_or_default(),
             materialized: false,
+            columns: None,
+            security_invoker: super::ast::security_invoker(c.text),
         },
         "MATERIALIZED" => {
             c.eat(&["VIEW"]);
@@ -499,6 +582,8 @@ fn create(c: &mut Cursor) -> Change {
             Change::CreateView {
                 name: c.name().unwrap_or_default(),
                 materialized: true,
+                columns: None,
+                security_invoker: false,
             }
         }
         "SCHEMA" => {
@@ -534,15 +619,47 @@ fn create(c: &mut Cursor) -> Change {
                     break;
                 }
             }
-            Change::CreatePolicy {
-                table: c.name().unwrap_or_default(),
-            }
+            let table = c.name().unwrap_or_default();
+            let restrictive = c.eat(&["AS", "RESTRICTIVE"]);
+            c.eat(&["AS", "PERMISSIVE"]);
+            let commands = if restrictive {
+                0
+            } else if c.eat(&["FOR"]) {
+                match c.peek().and_then(Tok::keyword) {
+                    Some("SELECT") => POLICY_SELECT,
+                    Some("INSERT") => POLICY_INSERT,
+                    Some("UPDATE") => POLICY_UPDATE,
+                    Some("DELETE") => POLICY_DELETE,
+                    _ => POLICY_ALL,
+                }
+            } else {
+                POLICY_ALL
+            };
+            Change::CreatePolicy { table, commands }
         }
         "EXTENSION" => Change::CreateExtension,
-        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => Change::CreateFunction,
-        "OPERATOR" | "CAST" | "COLLATION" | "CONVERSION" | "LANGUAGE" | "RULE" | "PUBLICATION"
-        | "SUBSCRIPTION" | "ROLE" | "USER" | "GROUP" | "SERVER" | "FOREIGN" | "TEXT" | "EVENT"
-        | "TRANSFORM" | "ACCESS" | "TABLESPACE" | "DATABASE" => Change::Harmless,
+        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => Change::CreateFunction {
+            name: c.name().unwrap_or_default(),
+            volatile: true,
+        },
+        "RULE" => {
+            // CREATE RULE name AS ON event TO table [WHERE ...] DO [ALSO | INSTEAD] ...
+            while let Some(tok) = c.peek() {
+                c.pos += 1;
+                if tok.is("TO") {
+                    break;
+                }
+            }
+            let table = c.name().unwrap_or_default();
+            let instead = c.toks[c.pos.min(c.toks.len())..]
+                .windows(2)
+                .any(|w| w[0].is("DO") && w[1].is("INSTEAD"));
+            Change::CreateRule { table, instead }
+        }
+        "PUBLICATION" => publish(c),
+        "OPERATOR" | "CAST" | "COLLATION" | "CONVERSION" | "LANGUAGE" | "SUBSCRIPTION" | "ROLE"
+        | "USER" | "GROUP" | "SERVER" | "FOREIGN" | "TEXT" | "EVENT" | "TRANSFORM" | "ACCESS"
+        | "TABLESPACE" | "DATABASE" => Change::Harmless,
         _ => not_an_object("CREATE", what),
     }
 }
@@ -643,9 +760,15 @@ fn alter(c: &mut Cursor) -> Vec<Change> {
         "TYPE" => {
             let type_name = c.name().unwrap_or_default();
             if c.eat(&["ADD", "VALUE"]) {
+                let if_not_exists = c.eat(&["IF", "NOT", "EXISTS"]);
+                let value = match c.peek().map(|t| &t.kind) {
+                    Some(TokKind::Str(value)) => value.clone(),
+                    _ => String::new(),
+                };
                 vec![Change::EnumAddValue {
                     type_name,
-                    if_not_exists: c.eat(&["IF", "NOT", "EXISTS"]),
+                    value,
+                    if_not_exists,
                 }]
             } else if c.eat(&["RENAME", "VALUE"]) {
                 vec![Change::EnumRenameValue { type_name }]
@@ -672,13 +795,103 @@ fn alter(c: &mut Cursor) -> Vec<Change> {
                 vec![Change::Harmless]
             }
         }
-        "INDEX" | "VIEW" | "MATERIALIZED" | "FUNCTION" | "PROCEDURE" | "AGGREGATE" | "ROLE"
-        | "USER" | "GROUP" | "DEFAULT" | "EXTENSION" | "DATABASE" | "POLICY" | "TRIGGER"
-        | "PUBLICATION" | "SUBSCRIPTION" | "STATISTICS" | "OPERATOR" | "COLLATION" | "TEXT"
-        | "SERVER" | "FOREIGN" | "EVENT" | "LANGUAGE" | "RULE" | "SYSTEM" | "TABLESPACE"
-        | "CONVERSION" | "LARGE" | "ROUTINE" | "PROCEDURAL" => vec![Change::Harmless],
+        "INDEX" => {
+            c.eat(&["IF", "EXISTS"]);
+            let index = c.name().unwrap_or_default();
+            if c.eat(&["ATTACH", "PARTITION"]) {
+                vec![Change::AttachIndex { index }]
+            } else if c.eat(&["SET", "TABLESPACE"]) {
+                vec![Change::Rewrite {
+                    table: Some(index),
+                    command: RewriteCommand::IndexSetTablespace,
+                }]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "VIEW" | "MATERIALIZED" => {
+            c.eat(&["VIEW"]);
+            c.eat(&["IF", "EXISTS"]);
+            let view = c.name().unwrap_or_default();
+            if c.at("RENAME") || c.at("SET") && c.rest_has("SCHEMA") {
+                let mut action = Cursor {
+                    toks: c.toks,
+                    text: c.text,
+                    pos: c.pos,
+                };
+                vec![alter_table_action(&mut action, &view)]
+            } else if c.at("SET")
+                && c.rest_has("SECURITY_INVOKER")
+                && super::ast::security_invoker(c.text)
+            {
+                vec![Change::ViewSecurityInvoker { view }]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "FUNCTION" | "PROCEDURE" | "ROUTINE" => {
+            let name = c.name().unwrap_or_default();
+            c.skip_parens();
+            if c.eat(&["RENAME", "TO"]) || c.eat(&["SET", "SCHEMA"]) {
+                vec![Change::RenameFunction { name }]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "PUBLICATION" => {
+            c.name();
+            if c.eat(&["ADD"]) || c.eat(&["SET"]) {
+                vec![publish_tables(c, true)]
+            } else {
+                vec![Change::Harmless]
+            }
+        }
+        "AGGREGATE" | "ROLE" | "USER" | "GROUP" | "DEFAULT" | "EXTENSION" | "DATABASE"
+        | "POLICY" | "TRIGGER" | "SUBSCRIPTION" | "STATISTICS" | "OPERATOR" | "COLLATION"
+        | "TEXT" | "SERVER" | "FOREIGN" | "EVENT" | "LANGUAGE" | "RULE" | "SYSTEM"
+        | "TABLESPACE" | "CONVERSION" | "LARGE" | "PROCEDURAL" => vec![Change::Harmless],
         _ => vec![not_an_object("ALTER", what)],
     }
+}
+
+/// `CREATE PUBLICATION name [FOR ...] [WITH (publish = '...')]`.
+fn publish(c: &mut Cursor) -> Change {
+    c.name();
+    if !c.eat(&["FOR"]) {
+        return Change::Harmless;
+    }
+    publish_tables(c, !publishes_only_inserts(c))
+}
+
+/// The `WITH (publish = '...')` option leaves out updates and deletes.
+fn publishes_only_inserts(c: &Cursor) -> bool {
+    let rest = &c.toks[c.pos.min(c.toks.len())..];
+    rest.iter().position(|t| t.is("PUBLISH")).is_some_and(|at| {
+        rest.get(at + 2).is_some_and(|value| {
+            let value = c.text[value.start..value.end].to_ascii_lowercase();
+            !value.contains("update") && !value.contains("delete")
+        })
+    })
+}
+
+/// `[ALL] TABLE a, b [(cols)] [WHERE (...)], TABLES IN SCHEMA s`: the tables named.
+fn publish_tables(c: &mut Cursor, updates: bool) -> Change {
+    let mut tables = Vec::new();
+    while c.eat(&["TABLE"]) {
+        c.eat(&["ONLY"]);
+        while let Some(name) = c.name() {
+            tables.push(name);
+            c.eat_punct("*");
+            c.skip_parens();
+            if c.eat(&["WHERE"]) {
+                c.skip_parens();
+            }
+            if !c.eat_punct(",") {
+                break;
+            }
+        }
+    }
+    Change::Publish { tables, updates }
 }
 
 /// Column-constraint keywords that end a column's type.
@@ -832,6 +1045,12 @@ fn alter_table_action(a: &mut Cursor, table: &Name) -> Change {
         return other("OWNER TO", true);
     }
     if a.eat(&["REPLICA", "IDENTITY"]) {
+        if a.at("NOTHING") || a.at("DEFAULT") {
+            return Change::ReplicaIdentity {
+                table,
+                nothing: a.at("NOTHING"),
+            };
+        }
         return other("REPLICA IDENTITY", true);
     }
     if a.eat(&["ADD"]) {
@@ -869,6 +1088,9 @@ fn alter_table_action(a: &mut Cursor, table: &Name) -> Change {
         if a.eat(&["DROP", "DEFAULT"]) {
             return Change::DropDefault { table, column };
         }
+        if a.eat(&["DROP", "IDENTITY"]) {
+            return Change::DropIdentity { table, column };
+        }
         a.eat(&["SET", "DATA"]);
         if a.eat(&["TYPE"]) {
             let start = a.pos;
@@ -878,12 +1100,44 @@ fn alter_table_action(a: &mut Cursor, table: &Name) -> Change {
                 }
                 a.pos += 1;
             }
-            let ty = span_text(a, start, a.pos);
+            let to = ColumnType::parse(&span_text(a, start, a.pos));
+            let collate = a.at("COLLATE");
+            while a.peek().is_some_and(|t| !t.is("USING")) {
+                a.pos += 1;
+            }
+            // `USING c::t` or `USING CAST(c AS t)` of the column itself changes nothing.
+            let using = a.eat(&["USING"]) && {
+                let rest = &a.toks[a.pos.min(a.toks.len())..];
+                let named = |t: &Tok| normalize_ident(&a.text[t.start..t.end]) == column;
+                let cast_to = |from: usize| {
+                    let end = rest
+                        .iter()
+                        .rposition(|t| !t.is_punct(")") && !t.is_punct(";"))
+                        .map_or(from, |i| i + 1);
+                    rest.get(from)
+                        .zip(rest.get(end.max(from + 1) - 1))
+                        .is_some_and(|(f, l)| ColumnType::parse(&a.text[f.start..l.end]) == to)
+                };
+                let same = match rest {
+                    [c, ..] if rest.len() == 1 || rest[1..].iter().all(|t| t.is_punct(";")) => {
+                        named(c)
+                    }
+                    [c, colon, ..] if colon.is_punct("::") => named(c) && cast_to(2),
+                    [cast, open, c, as_, ..]
+                        if cast.is("CAST") && open.is_punct("(") && as_.is("AS") =>
+                    {
+                        named(c) && cast_to(4)
+                    }
+                    _ => false,
+                };
+                !same
+            };
             return Change::AlterColumnType {
                 table,
                 column,
-                to: ColumnType::parse(&ty),
-                using: a.at("USING"),
+                to,
+                using,
+                collate,
             };
         }
         if a.eat(&["SET", "STATISTICS"]) {
@@ -957,9 +1211,18 @@ fn add_action(a: &mut Cursor, table: Name) -> Change {
             using_index: a.rest_has("USING") && a.rest_has("INDEX"),
         })
     } else if a.at("PRIMARY") {
-        Some(ConstraintKind::PrimaryKey {
-            using_index: a.rest_has("USING") && a.rest_has("INDEX"),
-        })
+        let using_index = a.toks[a.pos..]
+            .windows(2)
+            .position(|w| w[0].is("USING") && w[1].is("INDEX"))
+            .and_then(|i| {
+                let mut r = Cursor {
+                    toks: a.toks,
+                    text: a.text,
+                    pos: a.pos + i + 2,
+                };
+                r.name()
+            });
+        Some(ConstraintKind::PrimaryKey { using_index })
     } else if a.at("EXCLUDE") {
         Some(ConstraintKind::Exclude)
     } else {
@@ -1039,7 +1302,9 @@ fn column_spec(a: &mut Cursor) -> ColumnSpec {
                     }
                     a.pos += 1;
                 }
-                spec.default = Some(default_kind(&span_text(a, start, a.pos)));
+                let text = span_text(a, start, a.pos);
+                spec.default = Some(default_kind(&text));
+                spec.default_calls = super::names::called_functions(&text);
             }
             _ => {}
         }

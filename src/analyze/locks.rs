@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::model::{Change, ConstraintKind, DefaultKind, ObjectKind};
+use super::model::{Change, ConstraintKind, DefaultKind, ObjectKind, Reach};
 
 /// Table-level lock modes, weakest to strongest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -111,14 +111,13 @@ const FACTS: &[(&str, LockMode, Effect)] = &[
     ("update", RowExclusive, Scan),
     ("delete", RowExclusive, Scan),
     ("insert", RowExclusive, Brief),
+    ("insert-select-source", LockMode::AccessShare, Scan),
     ("alter-sequence", ShareRowExclusive, Brief),
     ("create-trigger", ShareRowExclusive, Brief),
     ("enable-trigger", ShareRowExclusive, Brief),
     ("drop-trigger", AccessExclusive, Brief),
     ("refresh-matview", AccessExclusive, Rewrite),
     ("refresh-matview-concurrently", LockMode::Exclusive, Scan),
-    ("lock-table-ae", AccessExclusive, Brief),
-    ("lock-table", Share, Brief),
     ("create-partition-of", AccessExclusive, Brief),
     ("create-table-references", ShareRowExclusive, Brief),
 ];
@@ -189,7 +188,11 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
                     push("add-unique", table, using_index.then_some(Brief));
                 }
                 ConstraintKind::PrimaryKey { using_index } => {
-                    push("add-primary-key", table, using_index.then_some(Brief));
+                    push(
+                        "add-primary-key",
+                        table,
+                        using_index.is_some().then_some(Brief),
+                    );
                 }
                 ConstraintKind::Exclude => push("add-exclude", table, None),
             }
@@ -278,13 +281,29 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
             ..
         } => names.iter().for_each(|n| push("drop-table", n, None)),
         Change::Truncate { tables, .. } => tables.iter().for_each(|t| push("truncate", t, None)),
-        Change::Update { table, has_where } => {
-            push("update", table, (*has_where).then_some(Brief));
+        Change::Update { table, reach } => {
+            push(
+                "update",
+                table,
+                (*reach == Reach::Selective).then_some(Brief),
+            );
         }
-        Change::Delete { table, has_where } => {
-            push("delete", table, (*has_where).then_some(Brief));
+        Change::Delete { table, reach } => {
+            push(
+                "delete",
+                table,
+                (*reach == Reach::Selective).then_some(Brief),
+            );
         }
-        Change::Insert { table } => push("insert", table, None),
+        Change::Insert {
+            table,
+            reads_all_of,
+        } => {
+            push("insert", table, None);
+            if let Some(source) = reads_all_of {
+                push("insert-select-source", source, None);
+            }
+        }
         Change::AlterSequence { name, .. } => push("alter-sequence", name, None),
         Change::CreateTrigger { table } => push("create-trigger", table, None),
         Change::DropTrigger {
@@ -299,20 +318,14 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
             name,
             None,
         ),
-        Change::LockTable {
-            tables,
-            access_exclusive,
-        } => tables.iter().for_each(|t| {
-            push(
-                if *access_exclusive {
-                    "lock-table-ae"
-                } else {
-                    "lock-table"
-                },
-                t,
-                None,
-            );
-        }),
+        Change::LockTable { tables, mode } => out.extend(tables.iter().map(|t| Lock {
+            mode: *mode,
+            table: t.clone(),
+            effect: Brief,
+        })),
+        Change::DropIdentity { table, .. } | Change::ReplicaIdentity { table, .. } => {
+            push("alter-table-ae", table, None);
+        }
         Change::CreateTable {
             partition_of,
             columns,

@@ -11,7 +11,7 @@ pub mod types;
 pub use locks::{Effect, Lock, LockMode, locks};
 pub use model::{
     Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, Name, ObjectKind,
-    RewriteCommand, TxnControl,
+    Reach, RewriteCommand, TxnControl,
 };
 pub use types::{ColumnType, TypeChange, type_change};
 
@@ -54,7 +54,24 @@ fn analyze_statement(
         execute(text, span, head(), out);
         return;
     }
-    let (changes, bodies) = match sql::parse(statement) {
+    // The token classifier reads what sqlparser's AST leaves out: function renames and
+    // revokes on functions.
+    let words: Vec<&str> = statement.split_whitespace().take(2).collect();
+    let by_tokens = match words.as_slice() {
+        [first, second] if first.eq_ignore_ascii_case("ALTER") => {
+            ["FUNCTION", "PROCEDURE", "ROUTINE"]
+                .iter()
+                .any(|w| second.eq_ignore_ascii_case(w))
+        }
+        [first, ..] => first.eq_ignore_ascii_case("REVOKE"),
+        _ => false,
+    };
+    let parsed = if by_tokens {
+        sql::tokenize(statement).map_or(Parsed::Unreadable, Parsed::Tokens)
+    } else {
+        sql::parse(statement)
+    };
+    let (changes, bodies) = match parsed {
         Parsed::Ast(ast) => (ast::changes(&ast), Vec::new()),
         Parsed::Tokens(mut tokens) => {
             // sqlparser did not read it as one statement: two run together by a missing `;`
@@ -100,6 +117,12 @@ fn analyze_statement(
         }
         Parsed::Unreadable => (vec![Change::Unrecognised { head: head() }], Vec::new()),
     };
+    let mut changes = changes;
+    for change in &mut changes {
+        if let Change::CreateFunction { volatile, .. } = change {
+            *volatile = function_volatile(statement);
+        }
+    }
     out.push(Analyzed {
         span: span.clone(),
         changes,
@@ -114,10 +137,62 @@ fn analyze_statement(
         if text.get(base..base + body.len()) != Some(body.as_str()) {
             continue;
         }
+        let first = out.len();
         for inner in sql::plpgsql::body_statements(&body) {
             analyze_statement(text, base + inner.start..base + inner.end, true, out);
         }
+        if loops_without_commit(&body) {
+            // A "batched" loop without COMMIT runs every batch in the one transaction of
+            // the DO statement: together they touch the whole table.
+            for analyzed in &mut out[first..] {
+                for change in &mut analyzed.changes {
+                    if let Change::Update { reach, .. } | Change::Delete { reach, .. } = change
+                        && *reach != Reach::All
+                    {
+                        *reach = Reach::WholeTable;
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Whether calling the function a `CREATE FUNCTION` defines makes a column default volatile:
+/// declared VOLATILE, or not declared IMMUTABLE or STABLE (PostgreSQL's default is VOLATILE)
+/// in a language PostgreSQL does not inline; a SQL function without a declaration is inlined
+/// into the default, so its body decides (measured: a plain `SELECT 1` does not rewrite).
+fn function_volatile(statement: &str) -> bool {
+    let tokens = sql::tokenize(statement).unwrap_or_default();
+    if tokens.iter().any(|t| t.is("IMMUTABLE") || t.is("STABLE")) {
+        return false;
+    }
+    if tokens.iter().any(|t| t.is("VOLATILE")) {
+        return true;
+    }
+    let language = tokens
+        .iter()
+        .position(|t| t.is("LANGUAGE"))
+        .and_then(|at| tokens.get(at + 1))
+        .map(|t| {
+            statement[t.start..t.end]
+                .trim_matches('\'')
+                .to_ascii_lowercase()
+        });
+    if language.as_deref() != Some("sql") {
+        return true;
+    }
+    tokens.iter().any(|t| match &t.kind {
+        TokKind::Dollar { body, .. } | TokKind::Str(body) => {
+            names::default_kind(body) == DefaultKind::Volatile
+        }
+        _ => false,
+    })
+}
+
+/// A PL/pgSQL body that repeats its statements (`LOOP`, `WHILE`, `FOR`) and never commits.
+fn loops_without_commit(body: &str) -> bool {
+    let tokens = sql::tokenize(body).unwrap_or_default();
+    tokens.iter().any(|t| t.is("LOOP")) && !tokens.iter().any(|t| t.is("COMMIT"))
 }
 
 /// A line after the first starts with a word that can start a statement: only then is a

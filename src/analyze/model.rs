@@ -36,6 +36,8 @@ pub struct ColumnSpec {
     pub generated_stored: bool,
     /// `GENERATED ... AS IDENTITY`.
     pub identity: bool,
+    /// The functions the default calls, by name (a user function may make it volatile).
+    pub default_calls: Vec<Name>,
 }
 
 impl ColumnSpec {
@@ -51,6 +53,7 @@ impl ColumnSpec {
             check: false,
             generated_stored: false,
             identity: false,
+            default_calls: Vec::new(),
         }
     }
 
@@ -74,7 +77,8 @@ pub enum ConstraintKind {
         using_index: bool,
     },
     PrimaryKey {
-        using_index: bool,
+        /// `PRIMARY KEY USING INDEX i`: the index promoted.
+        using_index: Option<Name>,
     },
     Exclude,
 }
@@ -131,6 +135,8 @@ pub enum RewriteCommand {
     SetTablespace,
     SetLogged,
     SetUnlogged,
+    /// `ALTER INDEX i SET TABLESPACE`: copies the index (named as the "table").
+    IndexSetTablespace,
 }
 
 impl RewriteCommand {
@@ -141,9 +147,32 @@ impl RewriteCommand {
             RewriteCommand::SetTablespace => "SET TABLESPACE",
             RewriteCommand::SetLogged => "SET LOGGED",
             RewriteCommand::SetUnlogged => "SET UNLOGGED",
+            RewriteCommand::IndexSetTablespace => "ALTER INDEX ... SET TABLESPACE",
         }
     }
 }
+
+/// Which rows an UPDATE or DELETE touches, judged from its WHERE clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Every row: no WHERE, or one that is always true (`WHERE true`, `WHERE 1 = 1`).
+    All,
+    /// The whole table is read and (nearly) every row may change: a join without a
+    /// selective predicate (`UPDATE ... FROM`), `NOT IN (...)`, `IS NOT NULL`, or a batch
+    /// statement repeated in a loop of one transaction.
+    WholeTable,
+    /// Only `WHERE c IS NULL`: every row when `c` was just added.
+    NullIn(Name),
+    /// A WHERE that picks some rows (a key, a range, a literal comparison).
+    Selective,
+}
+
+/// The commands a policy covers (`FOR ALL` is all four).
+pub const POLICY_SELECT: u8 = 1;
+pub const POLICY_INSERT: u8 = 2;
+pub const POLICY_UPDATE: u8 = 4;
+pub const POLICY_DELETE: u8 = 8;
+pub const POLICY_ALL: u8 = 15;
 
 /// Transaction control written into a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +191,10 @@ pub enum Change {
         constraints: Vec<ConstraintSpec>,
         /// `PARTITION OF parent`.
         partition_of: Option<Name>,
+        /// `PARTITION OF parent DEFAULT`.
+        default_partition: bool,
+        /// `PARTITION BY ...`: a partitioned table.
+        partitioned: bool,
     },
     AddColumn {
         table: Name,
@@ -173,12 +206,21 @@ pub enum Change {
         column: Name,
         cascade: bool,
     },
-    /// `ALTER COLUMN c TYPE t [USING ...]`.
+    /// `ALTER COLUMN c TYPE t [COLLATE x] [USING ...]`.
     AlterColumnType {
         table: Name,
         column: Name,
         to: ColumnType,
+        /// A `USING` expression that may change the value (`USING c::t` and `USING CAST(c
+        /// AS t)` of the column itself to the new type are the same as no USING).
         using: bool,
+        /// `COLLATE x`: the column's indexes are rebuilt.
+        collate: bool,
+    },
+    /// `ALTER COLUMN c DROP IDENTITY`.
+    DropIdentity {
+        table: Name,
+        column: Name,
     },
     SetNotNull {
         table: Name,
@@ -248,6 +290,8 @@ pub enum Change {
     },
     CreatePolicy {
         table: Name,
+        /// The commands it lets through: [`POLICY_SELECT`] | ... ; 0 for a RESTRICTIVE one.
+        commands: u8,
     },
     /// Any other `ALTER TABLE` sub-command, with the lock it takes.
     AlterTableOther {
@@ -263,6 +307,12 @@ pub enum Change {
         if_not_exists: bool,
         /// `ON ONLY parent`.
         only: bool,
+        /// The key columns that are plain column names, in order.
+        columns: Vec<Name>,
+    },
+    /// `ALTER INDEX parent ATTACH PARTITION child`.
+    AttachIndex {
+        index: Name,
     },
     DropIndex {
         names: Vec<Name>,
@@ -288,16 +338,20 @@ pub enum Change {
         tables: Vec<Name>,
         cascade: bool,
     },
+    /// `UPDATE` (and `MERGE`, which updates the rows its join matches).
     Update {
         table: Name,
-        has_where: bool,
+        reach: Reach,
     },
     Delete {
         table: Name,
-        has_where: bool,
+        reach: Reach,
     },
     Insert {
         table: Name,
+        /// `INSERT ... SELECT ... FROM source` without a selective WHERE: the whole source
+        /// table is read.
+        reads_all_of: Option<Name>,
     },
     AlterSequence {
         name: Name,
@@ -317,6 +371,8 @@ pub enum Change {
     },
     EnumAddValue {
         type_name: Name,
+        /// The new label, as written between the quotes.
+        value: String,
         if_not_exists: bool,
     },
     EnumRenameValue {
@@ -340,10 +396,16 @@ pub enum Change {
     CreateView {
         name: Name,
         materialized: bool,
+        /// Its output columns, when they are all known (no `*`).
+        columns: Option<Vec<Name>>,
+        /// `WITH (security_invoker = true)`.
+        security_invoker: bool,
     },
     Grant,
     Revoke {
         tables: Vec<Name>,
+        /// `REVOKE ... ON FUNCTION/PROCEDURE/ROUTINE f(...)`.
+        functions: Vec<Name>,
     },
     Comment,
     CreateStatistics,
@@ -352,10 +414,41 @@ pub enum Change {
         if_not_exists: bool,
     },
     CreateExtension,
-    CreateFunction,
+    CreateFunction {
+        name: Name,
+        /// Calling it in a column default makes the default volatile: a PL/pgSQL (or other
+        /// non-SQL) function not declared IMMUTABLE or STABLE, or a SQL function whose body
+        /// calls a volatile one (SQL functions are inlined).
+        volatile: bool,
+    },
+    /// `ALTER FUNCTION/PROCEDURE f RENAME TO g` or `SET SCHEMA s`.
+    RenameFunction {
+        name: Name,
+    },
+    /// `CREATE RULE ... AS ON event TO table DO INSTEAD ...`.
+    CreateRule {
+        table: Name,
+        instead: bool,
+    },
+    /// `ALTER VIEW v SET (security_invoker = true)`.
+    ViewSecurityInvoker {
+        view: Name,
+    },
+    /// `CREATE PUBLICATION ... FOR TABLE a, b` / `ALTER PUBLICATION ... ADD TABLE a`.
+    Publish {
+        tables: Vec<Name>,
+        /// The publication publishes updates or deletes (the default).
+        updates: bool,
+    },
+    /// `ALTER TABLE t REPLICA IDENTITY NOTHING` (or DEFAULT).
+    ReplicaIdentity {
+        table: Name,
+        /// NOTHING, or DEFAULT (the primary key).
+        nothing: bool,
+    },
     LockTable {
         tables: Vec<Name>,
-        access_exclusive: bool,
+        mode: super::locks::LockMode,
     },
     Transaction(TxnControl),
     /// `SET [LOCAL] lock_timeout = ...`.
@@ -415,12 +508,14 @@ impl Change {
             | Change::RenameConstraint { table }
             | Change::SetSchema { table }
             | Change::EnableRowLevelSecurity { table }
-            | Change::CreatePolicy { table }
+            | Change::CreatePolicy { table, .. }
+            | Change::DropIdentity { table, .. }
+            | Change::ReplicaIdentity { table, .. }
             | Change::AlterTableOther { table, .. }
             | Change::CreateIndex { table, .. }
             | Change::Update { table, .. }
             | Change::Delete { table, .. }
-            | Change::Insert { table }
+            | Change::Insert { table, .. }
             | Change::CreateTrigger { table } => Some(table),
             Change::AttachPartition { parent, .. } | Change::DetachPartition { parent, .. } => {
                 Some(parent)

@@ -93,6 +93,25 @@ pub fn default_kind(expr: &str) -> DefaultKind {
     kind
 }
 
+/// The functions a default expression calls (`f(`, `s.f(`), lower-cased, `public.` dropped.
+pub fn called_functions(expr: &str) -> Vec<Name> {
+    let code = strip_strings(&expr.to_ascii_lowercase());
+    let mut out = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = &rest[end..];
+        if rest.trim_start().starts_with('(') {
+            out.push(normalize_name(word));
+        }
+    }
+    out
+}
+
 /// `text` with the contents of single-quoted strings removed.
 fn strip_strings(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -145,14 +145,16 @@ impl ColumnType {
     /// Whether a change to `to` may be free of a rewrite for some source type: used when the
     /// old type is unknown, so widening a varchar or moving to text is never reported.
     pub fn may_be_free_target(&self) -> bool {
-        matches!(
-            self,
+        // No array type is reached for free (measured: varchar(n)[] to text[] or to
+        // varchar(m)[] rewrites the table).
+        match self {
             ColumnType::Varchar(_)
-                | ColumnType::Text
-                | ColumnType::Numeric(_)
-                | ColumnType::Inet
-                | ColumnType::Other(_)
-        )
+            | ColumnType::Text
+            | ColumnType::Numeric(_)
+            | ColumnType::Inet => true,
+            ColumnType::Other(name) => !name.ends_with("[]"),
+            _ => false,
+        }
     }
 }
 

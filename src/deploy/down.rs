@@ -681,6 +681,7 @@ async fn data_loss(
                         column,
                         to,
                         using,
+                        ..
                     } if !created.contains(&format!("table {table}"))
                         && !created.contains(&format!("column {table}.{column}")) =>
                     {
@@ -714,10 +715,10 @@ async fn data_loss(
                             }
                         }
                     }
-                    Change::Delete { table, has_where }
+                    Change::Delete { table, reach }
                         if !created.contains(&format!("table {table}")) =>
                     {
-                        let what = if *has_where {
+                        let what = if *reach != crate::analyze::Reach::All {
                             "DELETE (with a WHERE clause stagegate cannot evaluate)"
                         } else {
                             "DELETE"

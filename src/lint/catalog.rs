@@ -49,6 +49,25 @@ pub struct TableFacts {
     pub has_default_partition: bool,
     /// The table is itself a partition of another.
     pub is_partition: bool,
+    /// A view (relkind `v`): its columns are the view's output columns.
+    pub view: bool,
+    /// The table has a validated CHECK constraint.
+    pub validated_check: bool,
+    /// The table has a primary key (a replica identity for logical replication).
+    pub primary_key: bool,
+    /// A publication includes the table (named, or `FOR ALL TABLES`).
+    pub published: bool,
+    /// Columns a validated `CHECK (c IS NOT NULL)` proves not null.
+    pub not_null_checks: Vec<Name>,
+}
+
+/// An index as the catalog has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexFacts {
+    pub table: Name,
+    pub unique: bool,
+    /// Key columns, in order; an expression is left out.
+    pub columns: Vec<Name>,
 }
 
 /// A column as the catalog has it.
@@ -85,6 +104,7 @@ pub struct Catalog {
     /// name -> the type is a domain with a CHECK constraint.
     types: HashMap<Name, bool>,
     sequences: HashMap<Name, SequenceFacts>,
+    indexes: HashMap<Name, IndexFacts>,
 }
 
 /// One row of the tables query.
@@ -97,7 +117,14 @@ pub struct TableRow {
     pub total_bytes: i64,
     pub has_default_partition: bool,
     pub is_partition: bool,
+    pub validated_check: bool,
+    pub primary_key: bool,
+    pub published: bool,
+    pub not_null_checks: Vec<String>,
 }
+
+/// One row of the indexes query: schema, index, table, unique, key columns.
+pub type IndexRow = (String, String, String, bool, Vec<String>);
 
 /// One row of the columns query.
 #[derive(Debug, Clone)]
@@ -152,6 +179,11 @@ impl Catalog {
                     partitioned: row.relkind == "p",
                     has_default_partition: row.has_default_partition,
                     is_partition: row.is_partition,
+                    view: row.relkind == "v",
+                    validated_check: row.validated_check,
+                    primary_key: row.primary_key,
+                    published: row.published,
+                    not_null_checks: row.not_null_checks,
                 },
             );
         }
@@ -194,6 +226,31 @@ impl Catalog {
                 crate::db::with_causes(&error)
             )
         })
+    }
+
+    /// The same catalog with these indexes.
+    pub fn with_indexes(mut self, rows: Vec<IndexRow>) -> Catalog {
+        for (schema, name, table, unique, columns) in rows {
+            self.indexes.insert(
+                key(&schema, &name),
+                IndexFacts {
+                    table: key(&schema, &table),
+                    unique,
+                    columns,
+                },
+            );
+        }
+        self
+    }
+
+    /// The index, when the database has it.
+    pub fn index(&self, name: &str) -> Option<&IndexFacts> {
+        self.indexes.get(name)
+    }
+
+    /// The columns of a table or view, when the database has it.
+    pub fn columns_of(&self, table: &str) -> Option<impl Iterator<Item = &Name>> {
+        self.columns.get(table).map(|columns| columns.keys())
     }
 
     /// The table, when the database has it.
@@ -269,9 +326,18 @@ async fn load_from(
                                WHERE x.indrelid = c.oid), 0)) \
                   * current_setting('block_size')::bigint)::bigint, \
                  coalesce((SELECT p.partdefid <> 0 FROM pg_partitioned_table p WHERE p.partrelid = c.oid), false), \
-                 c.relispartition \
+                 c.relispartition, \
+                 EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated), \
+                 EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary), \
+                 EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prrelid = c.oid) \
+                 OR EXISTS (SELECT 1 FROM pg_publication p WHERE p.puballtables), \
+                 ARRAY(SELECT a.attname::text FROM pg_constraint k JOIN pg_attribute a \
+                       ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
+                       WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated \
+                       AND cardinality(k.conkey) = 1 \
+                       AND pg_get_constraintdef(k.oid) ~* '^CHECK \\(+\\s*\"?[^ ()]+\"? IS NOT NULL\\)+$') \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p', 'm', 'f') AND {SYSTEM_SCHEMAS}"
+                 WHERE c.relkind IN ('r', 'p', 'm', 'f', 'v') AND {SYSTEM_SCHEMAS}"
             ),
             &[],
         )
@@ -285,6 +351,10 @@ async fn load_from(
             total_bytes: row.get(4),
             has_default_partition: row.get(5),
             is_partition: row.get(6),
+            validated_check: row.get(7),
+            primary_key: row.get(8),
+            published: row.get(9),
+            not_null_checks: row.get(10),
         })
         .collect();
     let columns = client
@@ -300,7 +370,7 @@ async fn load_from(
                             AND d.refobjid = c.oid AND d.refobjsubid = a.attnum) \
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped \
+                 WHERE c.relkind IN ('r', 'p', 'm', 'f', 'v') AND a.attnum > 0 AND NOT a.attisdropped \
                  AND {SYSTEM_SCHEMAS}"
             ),
             &[],
@@ -332,6 +402,22 @@ async fn load_from(
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
+    let indexes: Vec<IndexRow> = client
+        .query(
+            &format!(
+                "SELECT n.nspname::text, i.relname::text, c.relname::text, x.indisunique, \
+                 ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, o) \
+                       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum ORDER BY k.o) \
+                 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                 JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = i.relnamespace \
+                 WHERE {SYSTEM_SCHEMAS}"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        .collect();
     let sequences = read_sequences(client).await?;
     client.batch_execute("COMMIT").await?;
     Ok(Catalog::from_rows(
@@ -342,7 +428,8 @@ async fn load_from(
         columns,
         types,
         sequences,
-    ))
+    )
+    .with_indexes(indexes))
 }
 
 /// Every sequence with the value nextval() last returned, read from the sequence itself
@@ -413,6 +500,10 @@ mod tests {
             total_bytes: bytes,
             has_default_partition: relkind == "p",
             is_partition: false,
+            validated_check: false,
+            primary_key: false,
+            published: false,
+            not_null_checks: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use super::catalog::{Catalog, TableFacts};
 use super::facts::Facts;
 
 use crate::analyze::{
-    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, ObjectKind,
+    Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, ObjectKind, Reach,
     TxnControl, TypeChange, locks, type_change,
 };
 
@@ -283,13 +283,42 @@ enum Fact {
     Policy,
     /// Types and domains created in the run (with a CHECK or not).
     TypeSeen,
+    /// Columns added by an unreleased script: (table, column).
+    NewColumn,
+    /// Tables created in the run (released or not): what later changed them is in the run
+    /// too, so a fact the run does not show is known to be absent.
+    TableSeen,
+    /// Partitioned tables (`PARTITION BY`) created in the run.
+    Partitioned,
+    /// Partitioned tables that got a DEFAULT partition in the run.
+    DefaultPartition,
+    /// Tables with a validated CHECK constraint.
+    ValidatedCheck,
+    /// CHECK constraints added NOT VALID, waiting for VALIDATE: (table, constraint) -> table.
+    PendingCheck,
+    /// (table, column) that an index created in the run keys on.
+    IndexedColumn,
+    /// Tables with an index on an expression: which columns it uses is not known.
+    ExpressionIndex,
+    /// Unique indexes (and UNIQUE / PRIMARY KEY constraints, by constraint name: (table,
+    /// name)) created in the run.
+    UniqueIndex,
+    /// Functions created in the run whose call makes a column default volatile.
+    VolatileFunction,
+    /// Tables with a primary key.
+    PrimaryKey,
+    /// Tables added to a publication that publishes updates or deletes.
+    Published,
+    /// The key columns of an index created in the run: (index) -> their count, (index, `#i`)
+    /// -> the (table, column) hash of the i-th.
+    IndexColumn,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 8] = [
+        const SALTS: [u64; 21] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -298,6 +327,19 @@ impl Fact {
             0xBE54_66CF_34E9_0C6C,
             0xC0AC_29B7_C97C_50DD,
             0x3F84_D5B5_B547_0917,
+            0x9216_D5D9_8979_FB1B,
+            0xD131_0BA6_98DF_B5AC,
+            0x2FFD_72DB_D01A_DFB7,
+            0xB8E1_AFED_6A26_7E96,
+            0xBA7C_9045_F12C_7F99,
+            0x24A1_9947_B391_6CF7,
+            0x0801_F2E2_858E_FC16,
+            0x6369_20D8_7157_1C9C,
+            0x3D3B_4C4B_56D7_1E55,
+            0x4B6A_4E07_2A4F_0AC2,
+            0x2A5F_2B80_8E9D_6E31,
+            0x7A3E_5DB0_9C5B_E1D3,
+            0xE65E_D3A1_4C27_9B08,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -392,9 +434,44 @@ impl RunState {
         self.has(Fact::ProvenNotNull, pair_hash(table, column))
     }
 
-    /// The table got a policy earlier in the run.
-    pub fn has_policy(&self, table: &str) -> bool {
-        self.has(Fact::Policy, name_hash(table))
+    /// The table was created in the run.
+    pub fn table_seen(&self, table: &str) -> bool {
+        self.has(Fact::TableSeen, name_hash(table))
+    }
+
+    /// A unique index (or UNIQUE / PRIMARY KEY constraint, `table` given) of this name was
+    /// created in the run.
+    pub fn is_unique_index(&self, table: Option<&str>, name: &str) -> bool {
+        let hash = match table {
+            Some(table) => pair_hash(table, name),
+            None => name_hash(name),
+        };
+        self.facts.get(Fact::UniqueIndex.key(hash)) == Some(1)
+    }
+
+    /// An index of this name was created in the run: whether it is unique.
+    pub fn index_unique(&self, name: &str) -> Option<bool> {
+        self.facts
+            .get(Fact::UniqueIndex.key(name_hash(name)))
+            .map(|v| v == 1)
+    }
+
+    /// A function of this name created in the run makes a default that calls it volatile.
+    pub fn is_volatile_function(&self, name: &str) -> bool {
+        self.has(Fact::VolatileFunction, pair_hash("()", name))
+    }
+
+    /// A function of this name was created earlier in this script or in an unreleased one.
+    pub fn is_new_function(&self, name: &str) -> bool {
+        self.is_new_type(&format!("{name}()"))
+    }
+
+    /// The commands (`POLICY_*` bits) that policies created earlier in the run on the
+    /// table let through; `None` when the run created none.
+    pub fn policy_commands(&self, table: &str) -> Option<u8> {
+        self.facts
+            .get(Fact::Policy.key(name_hash(table)))
+            .map(|bits| (bits & 15) as u8)
     }
 
     pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
@@ -437,12 +514,31 @@ pub struct FileState {
     base_in_txn: bool,
     /// Existing tables locked ACCESS EXCLUSIVE earlier in the current transaction.
     pub access_exclusive_held: Tables,
-    /// Existing tables changed by DDL earlier in the current transaction.
-    pub ddl_tables: Tables,
+    /// Existing tables an earlier statement of the current transaction locked in a mode
+    /// that blocks reads or writes (DDL, `LOCK TABLE`, `DISABLE TRIGGER`), with the
+    /// strongest such mode: held until the transaction ends.
+    pub held: HeldLocks,
+    /// Columns added by this file: (table, column) pair hashes.
+    added_columns: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
     /// Index of the first CONCURRENTLY statement.
     pub first_concurrent: Option<usize>,
-    /// Tables that get a policy anywhere in the file.
-    pub policy_tables: HashSet<Name>,
+    /// Every top-level statement but the last can run again after it succeeded (`IF [NOT]
+    /// EXISTS`, settings, `ALTER INDEX ... ATTACH PARTITION`, ...): a no-transaction
+    /// migration that fails part-way is simply run again.
+    pub rerunnable: bool,
+    /// Indexes that an `ALTER INDEX ... ATTACH PARTITION` of the file attaches into.
+    pub attached_into: HashSet<Name>,
+    /// The file creates a unique index somewhere (a replacement for one it drops).
+    pub unique_index_created: bool,
+    /// Tables whose replica identity the file sets to FULL or an index.
+    replica_identity: HashSet<Name>,
+    /// Enum labels added earlier in the current transaction, quoted (`'team'`).
+    new_enum_values: Vec<String>,
+    /// Columns that a `SET DEFAULT` of the file gives a default: (table, column) hashes.
+    set_defaults: HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>,
+    /// Tables that get a policy anywhere in the file, with the commands the policies let
+    /// through (`POLICY_*` bits).
+    pub policy_tables: HashMap<Name, u8>,
     /// Indexes dropped earlier in the file.
     pub dropped_indexes: HashSet<Name>,
     /// The session's TimeZone is UTC: set by an earlier `SET TimeZone` of the file (a
@@ -485,7 +581,8 @@ impl FileState {
             in_txn_now: in_transaction,
             base_in_txn: in_transaction,
             access_exclusive_held: Tables::default(),
-            ddl_tables: Tables::default(),
+            held: HeldLocks::default(),
+            added_columns: HashSet::default(),
             first_concurrent: statements
                 .iter()
                 .position(|s| s.changes.iter().any(super::is_concurrent)),
@@ -493,11 +590,58 @@ impl FileState {
                 .iter()
                 .flat_map(|s| &s.changes)
                 .filter_map(|c| match c {
-                    Change::CreatePolicy { table } => Some(table.clone()),
+                    Change::CreatePolicy { table, commands } => Some((table, *commands)),
+                    _ => None,
+                })
+                .fold(HashMap::new(), |mut tables, (table, commands)| {
+                    *tables.entry(table.clone()).or_insert(0) |= commands;
+                    tables
+                }),
+            dropped_indexes: HashSet::new(),
+            rerunnable: {
+                let changed: Vec<&Analyzed> = top
+                    .iter()
+                    .copied()
+                    .filter(|s| !s.changes.iter().all(is_setting))
+                    .collect();
+                changed
+                    .iter()
+                    .take(changed.len().saturating_sub(1))
+                    .all(|s| s.changes.iter().all(runs_again))
+            },
+            unique_index_created: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .any(|c| matches!(c, Change::CreateIndex { unique: true, .. })),
+            replica_identity: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter_map(|c| match c {
+                    Change::AlterTableOther {
+                        table,
+                        what: "REPLICA IDENTITY",
+                        ..
+                    } => Some(table.clone()),
                     _ => None,
                 })
                 .collect(),
-            dropped_indexes: HashSet::new(),
+            new_enum_values: Vec::new(),
+            set_defaults: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter_map(|c| match c {
+                    Change::SetDefault { table, column } => Some(pair_hash(table, column)),
+                    _ => None,
+                })
+                .collect(),
+            attached_into: statements
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter_map(|c| match c {
+                    Change::AttachIndex { index } => Some(index.clone()),
+                    _ => None,
+                })
+                .collect(),
             utc_time_zone: false,
             utc_time_zone_local: false,
             time_zone_set: false,
@@ -510,10 +654,12 @@ impl FileState {
                         Change::CreateView {
                             name,
                             materialized: false,
+                            ..
                         } => (ObjectKind::View, name),
                         Change::CreateView {
                             name,
                             materialized: true,
+                            ..
                         } => (ObjectKind::MaterializedView, name),
                         Change::CreateEnum { name } => (ObjectKind::Type, name),
                         Change::CreateDomain { name, .. } => (ObjectKind::Domain, name),
@@ -534,6 +680,24 @@ impl FileState {
         }
     }
 
+    /// The file sets the table's replica identity to FULL or an index.
+    pub fn replica_identity_set(&self, table: &str) -> bool {
+        self.replica_identity.contains(table)
+    }
+
+    /// An enum label added earlier in this transaction that `text` quotes.
+    pub fn uses_new_enum_value<'t>(&'t self, text: &str) -> Option<&'t str> {
+        self.new_enum_values
+            .iter()
+            .find(|quoted| text.contains(quoted.as_str()))
+            .map(|quoted| quoted.trim_matches('\''))
+    }
+
+    /// A `SET DEFAULT` of the file gives the column a default.
+    pub fn sets_default(&self, table: &str, column: &str) -> bool {
+        self.set_defaults.contains(&pair_hash(table, column))
+    }
+
     /// A statement after the current one creates an object of this kind and name again: a
     /// drop of it now is a replacement.
     pub fn recreated_later(&self, kind: ObjectKind, name: &str) -> bool {
@@ -549,6 +713,116 @@ impl FileState {
             .get(&(kind, name.to_string()))
             .is_some_and(|&(first, _)| first < self.index)
     }
+}
+
+/// A statement that only sets session state.
+fn is_setting(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::Harmless
+            | Change::SetLockTimeout { .. }
+            | Change::SetStatementTimeout
+            | Change::SetTimeZone { .. }
+    )
+}
+
+/// A change that succeeds again when run a second time.
+fn runs_again(change: &Change) -> bool {
+    is_setting(change)
+        || matches!(
+            change,
+            Change::CreateIndex {
+                if_not_exists: true,
+                ..
+            } | Change::DropIndex {
+                if_exists: true,
+                ..
+            } | Change::Drop {
+                if_exists: true,
+                ..
+            } | Change::AttachIndex { .. }
+                | Change::Reindex { .. }
+                | Change::Vacuum
+                | Change::Comment
+                | Change::Grant
+                | Change::Revoke { .. }
+                | Change::CreateStatistics
+        )
+}
+
+/// Tables locked by earlier statements of a transaction, with the strongest mode of each.
+#[derive(Debug, Default)]
+pub struct HeldLocks {
+    tables: Tables,
+    modes: Vec<LockMode>,
+}
+
+impl HeldLocks {
+    fn insert(&mut self, table: &str, mode: LockMode) {
+        if let Some(at) = self.tables.names.iter().position(|n| n == table) {
+            self.modes[at] = self.modes[at].max(mode);
+        } else {
+            self.tables.insert(table);
+            self.modes.push(mode);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.tables.clear();
+        self.modes.clear();
+    }
+
+    /// The mode held on `table`, if any.
+    pub fn mode(&self, table: &str) -> Option<LockMode> {
+        if !self.tables.contains(table) {
+            return None;
+        }
+        let at = self.tables.names.iter().position(|n| n == table)?;
+        Some(self.modes[at])
+    }
+
+    /// "`orders` (ACCESS EXCLUSIVE), `users` (SHARE ROW EXCLUSIVE)", a few of them.
+    pub fn describe(&self) -> String {
+        let mut out = self
+            .tables
+            .names
+            .iter()
+            .zip(&self.modes)
+            .take(super::rules::prelude::LISTED)
+            .map(|(name, mode)| format!("`{name}` ({})", mode.label()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = self
+            .tables
+            .names
+            .len()
+            .saturating_sub(super::rules::prelude::LISTED);
+        if more > 0 {
+            out.push_str(&format!(" and {more} more"));
+        }
+        out
+    }
+
+    /// What the application waits for while these are held: "reads and writes" if any is
+    /// ACCESS EXCLUSIVE, else "writes".
+    pub fn blocks(&self) -> &'static str {
+        self.modes
+            .iter()
+            .max()
+            .map_or("writes", |mode| mode.blocks())
+    }
+}
+
+/// A key column of an index: named (from the catalog) or known by its (table, column) hash
+/// (an index the run created).
+#[derive(Debug, Clone)]
+pub enum KeyColumn {
+    Named(Name),
+    Hashed(u64),
 }
 
 /// Table names, each once, in the order first seen: a transaction of many statements
@@ -609,6 +883,25 @@ impl Ctx<'_> {
         self.run.is_new(table)
     }
 
+    /// The column was added by this file, or by an unreleased script earlier in the run
+    /// (or its table is new): it holds no value yet in any row.
+    pub fn column_is_new(&self, table: &str, column: &str) -> bool {
+        let hash = pair_hash(table, column);
+        self.file.added_columns.contains(&hash)
+            || self.run.has(Fact::NewColumn, hash)
+            || self.is_new(table)
+    }
+
+    /// The statement reads every row of `table`: `reach` is broad, or an `IS NULL` on a
+    /// column that is still empty.
+    pub fn reaches_every_row(&self, table: &str, reach: &Reach) -> bool {
+        match reach {
+            Reach::All | Reach::WholeTable => true,
+            Reach::NullIn(column) => self.column_is_new(table, column),
+            Reach::Selective => false,
+        }
+    }
+
     /// The column's type and nullability: from the run, else from the catalog.
     pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
         self.run.column(table, column).or_else(|| {
@@ -619,14 +912,127 @@ impl Ctx<'_> {
         })
     }
 
-    /// Some index uses the column (from the catalog).
+    /// Some index uses the column: from the run (an index created in it keys on the column,
+    /// or the run created the table and no index on it), else from the catalog.
     pub fn column_indexed(&self, table: &str, column: &str) -> Option<bool> {
+        if self.run.has(Fact::IndexedColumn, pair_hash(table, column)) {
+            return Some(true);
+        }
+        let hash = name_hash(table);
+        if self.run.has(Fact::TableSeen, hash) && !self.run.has(Fact::ExpressionIndex, hash) {
+            return Some(false);
+        }
         Some(self.catalog?.column(table, column)?.indexed)
     }
 
     /// The table as the catalog has it.
     pub fn table_facts(&self, table: &str) -> Option<&TableFacts> {
         self.catalog?.table(table)
+    }
+
+    /// A fact about a table: `Some(true)` when the run shows it, `Some(false)` when the run
+    /// created the table and does not show it, else the catalog's answer.
+    fn table_fact(
+        &self,
+        table: &str,
+        fact: Fact,
+        from_catalog: impl Fn(&TableFacts) -> bool,
+    ) -> Option<bool> {
+        let hash = name_hash(table);
+        if self.run.has(fact, hash) {
+            return Some(true);
+        }
+        if self.run.has(Fact::TableSeen, hash) {
+            return Some(false);
+        }
+        self.table_facts(table).map(from_catalog)
+    }
+
+    /// The table is partitioned (`PARTITION BY`).
+    pub fn partitioned(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::Partitioned, |t| t.partitioned)
+    }
+
+    /// The partitioned table has a DEFAULT partition.
+    pub fn has_default_partition(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::DefaultPartition, |t| t.has_default_partition)
+    }
+
+    /// The table has a validated CHECK constraint.
+    pub fn has_validated_check(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::ValidatedCheck, |t| t.validated_check)
+    }
+
+    /// The table has a primary key.
+    pub fn has_primary_key(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::PrimaryKey, |t| t.primary_key)
+    }
+
+    /// The table is in a publication that publishes updates or deletes.
+    pub fn is_published(&self, table: &str) -> Option<bool> {
+        self.table_fact(table, Fact::Published, |t| t.published)
+    }
+
+    /// The key columns of index `index`, from the catalog (named) or from the run
+    /// (an index it created: known by their hashes only); `None` when neither shows them.
+    pub fn index_key_columns(&self, index: &str) -> Option<Vec<KeyColumn>> {
+        if let Some(facts) = self.catalog.and_then(|c| c.index(index)) {
+            return Some(
+                facts
+                    .columns
+                    .iter()
+                    .map(|name| KeyColumn::Named(name.clone()))
+                    .collect(),
+            );
+        }
+        let count = self
+            .run
+            .facts
+            .get(Fact::IndexColumn.key(name_hash(index)))?;
+        (0..count)
+            .map(|i| {
+                self.run
+                    .facts
+                    .get(Fact::IndexColumn.key(pair_hash(index, &format!("#{i}"))))
+                    .map(KeyColumn::Hashed)
+            })
+            .collect()
+    }
+
+    /// A key column's NOT NULL and validated `CHECK (column IS NOT NULL)`, as far as known.
+    pub fn key_column_nulls(
+        &self,
+        table: &str,
+        column: &KeyColumn,
+    ) -> (Option<bool>, Option<bool>) {
+        match column {
+            KeyColumn::Named(name) => (
+                self.column(table, name).map(|known| known.not_null),
+                self.not_null_check(table, name),
+            ),
+            KeyColumn::Hashed(hash) => (
+                self.run.column_by_hash(*hash).map(|known| known.not_null),
+                if self.run.has(Fact::ProvenNotNull, *hash) {
+                    Some(true)
+                } else if self.run.table_seen(table) {
+                    Some(false)
+                } else {
+                    None
+                },
+            ),
+        }
+    }
+
+    /// A validated `CHECK (column IS NOT NULL)` exists: from the run, else the catalog.
+    pub fn not_null_check(&self, table: &str, column: &str) -> Option<bool> {
+        if self.run.is_proven_not_null(table, column) {
+            return Some(true);
+        }
+        if self.run.table_seen(table) {
+            return Some(false);
+        }
+        self.table_facts(table)
+            .map(|t| t.not_null_checks.iter().any(|c| c == column))
     }
 
     /// The type is a domain with a CHECK: known when the run created it, or from the catalog.
@@ -702,6 +1108,124 @@ pub enum SizeVerdict {
     Unknown(String),
 }
 
+/// Indexes, keys, unique constraints, functions and publications a change creates.
+fn note_keys(change: &Change, run: &mut RunState) {
+    let index = |run: &mut RunState, table: &str, columns: &[&str], unique: Option<u64>| {
+        for column in columns {
+            run.note(Fact::IndexedColumn, pair_hash(table, column));
+        }
+        if let Some(hash) = unique {
+            run.note(Fact::UniqueIndex, hash);
+        }
+    };
+    match change {
+        Change::CreateIndex {
+            name,
+            table,
+            unique,
+            columns,
+            ..
+        } => {
+            let plain: Vec<&str> = columns.iter().map(String::as_str).collect();
+            if plain.is_empty() {
+                run.note(Fact::ExpressionIndex, name_hash(table));
+            }
+            if let Some(name) = name
+                && !plain.is_empty()
+            {
+                run.facts
+                    .insert(Fact::IndexColumn.key(name_hash(name)), plain.len() as u64);
+                for (i, column) in plain.iter().enumerate() {
+                    run.facts.insert(
+                        Fact::IndexColumn.key(pair_hash(name, &format!("#{i}"))),
+                        pair_hash(table, column),
+                    );
+                }
+            }
+            index(
+                run,
+                table,
+                &plain,
+                name.as_deref().filter(|_| *unique).map(name_hash),
+            );
+            if let Some(name) = name
+                && !*unique
+            {
+                run.facts.insert(Fact::UniqueIndex.key(name_hash(name)), 2);
+            }
+            if let Some(name) = name
+                && run.is_new(table)
+            {
+                run.note_new_table(name_hash(name));
+            }
+        }
+        Change::CreateTable {
+            table,
+            columns,
+            constraints,
+            ..
+        } => {
+            for column in columns.iter().filter(|c| c.unique || c.primary_key) {
+                let default = if column.primary_key {
+                    format!("{table}_pkey")
+                } else {
+                    format!("{table}_{}_key", column.name)
+                };
+                index(
+                    run,
+                    table,
+                    &[&column.name],
+                    Some(pair_hash(table, &default)),
+                );
+                run.note(Fact::UniqueIndex, name_hash(&default));
+                if column.primary_key {
+                    run.note(Fact::PrimaryKey, name_hash(table));
+                }
+            }
+            for constraint in constraints {
+                note_constraint(run, table, constraint);
+            }
+        }
+        Change::AddConstraint { table, constraint } => note_constraint(run, table, constraint),
+        Change::AddColumn { table, column, .. } if column.primary_key => {
+            run.note(Fact::PrimaryKey, name_hash(table));
+        }
+        Change::CreateFunction { name, volatile } => {
+            let hash = pair_hash("()", name);
+            if *volatile {
+                run.note(Fact::VolatileFunction, hash);
+            } else {
+                run.facts.remove(Fact::VolatileFunction.key(hash));
+            }
+            run.note_new_type(name_hash(&format!("{name}()")));
+        }
+        Change::Publish {
+            tables,
+            updates: true,
+        } => {
+            for table in tables {
+                run.note(Fact::Published, name_hash(table));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A UNIQUE or PRIMARY KEY constraint: a unique index, by the constraint's name.
+fn note_constraint(run: &mut RunState, table: &str, constraint: &crate::analyze::ConstraintSpec) {
+    let primary = matches!(constraint.kind, ConstraintKind::PrimaryKey { .. });
+    if !primary && !matches!(constraint.kind, ConstraintKind::Unique { .. }) {
+        return;
+    }
+    if primary {
+        run.note(Fact::PrimaryKey, name_hash(table));
+    }
+    if let Some(name) = &constraint.name {
+        run.note(Fact::UniqueIndex, pair_hash(table, name));
+        run.note(Fact::UniqueIndex, name_hash(name));
+    }
+}
+
 /// Updates the file and run state after `change` was checked. A column the run does not know
 /// yet starts from the catalog's facts (if any) before the change applies to it.
 pub fn after_change(
@@ -742,16 +1266,17 @@ pub fn after_change(
         if file.in_txn_now && lock.mode == LockMode::AccessExclusive {
             file.access_exclusive_held.insert(&lock.table);
         }
+        if file.in_txn_now && lock.mode.blocks_traffic() {
+            file.held.insert(&lock.table, lock.mode);
+        }
     }
-    if file.in_txn_now
-        && let Some(table) = change.table()
-        && !run.is_new(table)
-        && !matches!(
-            change,
-            Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
-        )
-    {
-        file.ddl_tables.insert(table);
+    note_keys(change, run);
+    if let Change::AddColumn { table, column, .. } = change {
+        let hash = pair_hash(table, &column.name);
+        file.added_columns.insert(hash);
+        if run.unreleased {
+            run.note(Fact::NewColumn, hash);
+        }
     }
     // Column facts are kept only for tables that are old for later scripts: rules exempt new
     // tables anyway, and this keeps the run state small on long migration histories.
@@ -775,15 +1300,28 @@ pub fn after_change(
         run.note(Fact::DomainWithCheck, name_hash(name));
     }
     match change {
+        Change::EnumAddValue {
+            type_name, value, ..
+        } if file.in_txn_now && !run.is_new_type(type_name) && !value.is_empty() => {
+            file.new_enum_values
+                .push(format!("'{}'", value.replace('\'', "''")));
+        }
+        Change::CreateView {
+            name,
+            materialized: false,
+            ..
+        } => run.note(Fact::TableSeen, name_hash(name)),
         Change::Transaction(TxnControl::Begin) => {
+            file.new_enum_values.clear();
             file.in_txn_now = true;
             file.access_exclusive_held.clear();
-            file.ddl_tables.clear();
+            file.held.clear();
         }
         Change::Transaction(TxnControl::Commit | TxnControl::Rollback) => {
+            file.new_enum_values.clear();
             file.in_txn_now = file.base_in_txn;
             file.access_exclusive_held.clear();
-            file.ddl_tables.clear();
+            file.held.clear();
             if file.utc_time_zone_local {
                 file.utc_time_zone = false;
                 file.utc_time_zone_local = false;
@@ -797,8 +1335,30 @@ pub fn after_change(
             file.time_zone_set = true;
         }
         Change::SetLockTimeout { enabled } => file.lock_timeout_set = *enabled,
-        Change::CreateTable { table, columns, .. } => {
-            run.note_new_table(name_hash(table));
+        Change::CreateTable {
+            table,
+            columns,
+            constraints,
+            partition_of,
+            default_partition,
+            partitioned,
+        } => {
+            let hash = name_hash(table);
+            run.note_new_table(hash);
+            run.note(Fact::TableSeen, hash);
+            if *partitioned {
+                run.note(Fact::Partitioned, hash);
+            }
+            if *default_partition && let Some(parent) = partition_of {
+                run.note(Fact::DefaultPartition, name_hash(parent));
+            }
+            if columns.iter().any(|c| c.check)
+                || constraints
+                    .iter()
+                    .any(|c| matches!(c.kind, ConstraintKind::Check { .. }))
+            {
+                run.note(Fact::ValidatedCheck, hash);
+            }
             // A table created by a released script is old for the later ones, which may
             // change its columns: remember what they are.
             for column in columns {
@@ -808,6 +1368,7 @@ pub fn after_change(
         Change::CreateView {
             name,
             materialized: true,
+            ..
         } => run.note_new_table(name_hash(name)),
         Change::RenameTable { table, to } if run.is_new(table) => {
             run.note_new_table(name_hash(to));
@@ -830,6 +1391,16 @@ pub fn after_change(
             }
         }
         Change::AddConstraint { table, constraint } => {
+            if matches!(constraint.kind, ConstraintKind::Check { .. }) {
+                match (&constraint.name, constraint.not_valid) {
+                    (_, false) => run.note(Fact::ValidatedCheck, name_hash(table)),
+                    (Some(name), true) => run.facts.insert(
+                        Fact::PendingCheck.key(pair_hash(table, name)),
+                        name_hash(table),
+                    ),
+                    (None, true) => {}
+                }
+            }
             if let ConstraintKind::Check {
                 not_null_of: Some(column),
             } = &constraint.kind
@@ -847,6 +1418,11 @@ pub fn after_change(
             }
         }
         Change::ValidateConstraint { table, name } => {
+            let key = Fact::PendingCheck.key(pair_hash(table, name));
+            if let Some(table) = run.facts.get(key) {
+                run.facts.remove(key);
+                run.note(Fact::ValidatedCheck, table);
+            }
             let key = Fact::PendingNotNullCheck.key(pair_hash(table, name));
             if let Some(column) = run.facts.get(key) {
                 run.facts.remove(key);
@@ -863,8 +1439,11 @@ pub fn after_change(
             run.note_new_type(hash);
             run.note_new_table(hash);
         }
-        Change::CreatePolicy { table } => {
-            run.note(Fact::Policy, name_hash(table));
+        Change::CreatePolicy { table, commands } => {
+            // Bit 4 marks a policy of no command (a restrictive one): the value is never 0.
+            let key = Fact::Policy.key(name_hash(table));
+            let before = run.facts.get(key).unwrap_or(0);
+            run.facts.insert(key, before | u64::from(*commands) | 16);
         }
         _ => {}
     }
@@ -933,6 +1512,8 @@ mod tests {
                     columns: Vec::new(),
                     constraints: Vec::new(),
                     partition_of: None,
+                    default_partition: false,
+                    partitioned: false,
                 },
                 pg,
                 None,
@@ -959,6 +1540,8 @@ mod tests {
                 )],
                 constraints: Vec::new(),
                 partition_of: None,
+                default_partition: false,
+                partitioned: false,
             },
             15,
             None,

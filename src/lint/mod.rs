@@ -25,7 +25,7 @@ use crate::source::{Directive, ScriptSettings};
 use crate::sql::Lines;
 
 use allows::Allows;
-pub use context::{Ctx, FileState, RunState, SizeVerdict};
+pub use context::{Ctx, FileState, KeyColumn, RunState, SizeVerdict};
 pub use registry::{RULES, Rule};
 
 /// How much a finding matters.

@@ -64,7 +64,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG102",
         "require-concurrent-index-drop",
-        Warning,
+        Error,
         require_concurrent_index_drop,
         "DROP INDEX without CONCURRENTLY"
     ),
@@ -190,7 +190,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG120",
         "detach-partition-not-concurrent",
-        Warning,
+        Error,
         detach_partition_not_concurrent,
         "DETACH PARTITION without CONCURRENTLY"
     ),
@@ -235,6 +235,27 @@ pub static RULES: &[Rule] = &[
         Warning,
         index_on_only_parent,
         "CREATE INDEX ON ONLY leaves the index invalid until each partition's index is attached"
+    ),
+    rule!(
+        "SG127",
+        "scan-under-held-lock",
+        Error,
+        scan_under_held_lock,
+        "A scan (VALIDATE CONSTRAINT) while an earlier statement's blocking lock is held"
+    ),
+    rule!(
+        "SG128",
+        "attach-partition-scan",
+        Error,
+        attach_partition_scan,
+        "ATTACH PARTITION scans a live table or the DEFAULT partition under ACCESS EXCLUSIVE"
+    ),
+    rule!(
+        "SG129",
+        "primary-key-using-index-scan",
+        Error,
+        primary_key_using_index_scan,
+        "ADD PRIMARY KEY USING INDEX sets nullable columns NOT NULL with a scan under ACCESS EXCLUSIVE"
     ),
     rule!(
         "SG201",
@@ -309,7 +330,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG211",
         "drop-not-null",
-        Warning,
+        Info,
         drop_not_null,
         "DROP NOT NULL lets NULLs reach code that does not expect them"
     ),
@@ -319,6 +340,41 @@ pub static RULES: &[Rule] = &[
         Warning,
         rename_constraint,
         "RENAME CONSTRAINT breaks code that names the constraint"
+    ),
+    rule!(
+        "SG213",
+        "rename-function",
+        Error,
+        rename_function,
+        "ALTER FUNCTION ... RENAME TO breaks code that calls it by name"
+    ),
+    rule!(
+        "SG214",
+        "instead-rule",
+        Error,
+        instead_rule,
+        "CREATE RULE ... DO INSTEAD on an existing table"
+    ),
+    rule!(
+        "SG215",
+        "view-security-invoker",
+        Error,
+        view_security_invoker,
+        "security_invoker on an existing view changes who may read through it"
+    ),
+    rule!(
+        "SG216",
+        "publication-without-replica-identity",
+        Error,
+        publication_without_replica_identity,
+        "A published table without a replica identity rejects UPDATE and DELETE"
+    ),
+    rule!(
+        "SG217",
+        "drop-unique-index",
+        Error,
+        drop_unique_index,
+        "A unique index or constraint dropped breaks ON CONFLICT and lets duplicates in"
     ),
     rule!(
         "SG301",
@@ -522,6 +578,27 @@ pub static RULES: &[Rule] = &[
         Warning,
         dynamic_sql,
         "EXECUTE of SQL built at run time in a DO block, which lint cannot see"
+    ),
+    rule!(
+        "SG513",
+        "lock-table-outside-transaction",
+        Error,
+        lock_table_outside_transaction,
+        "LOCK TABLE outside a transaction block fails"
+    ),
+    rule!(
+        "SG514",
+        "enum-value-used-in-transaction",
+        Error,
+        enum_value_used_in_transaction,
+        "An enum value added and used in the same transaction fails"
+    ),
+    rule!(
+        "SG515",
+        "concurrent-index-on-partitioned-table",
+        Error,
+        concurrent_index_on_partitioned_table,
+        "CREATE INDEX CONCURRENTLY on a partitioned table fails"
     ),
 ];
 

@@ -114,6 +114,10 @@ pub fn test_catalog(tables: &[(&str, f64)]) -> super::catalog::Catalog {
                 total_bytes: 8192,
                 has_default_partition: false,
                 is_partition: false,
+                validated_check: false,
+                primary_key: false,
+                published: false,
+                not_null_checks: Vec::new(),
             })
             .collect(),
         Vec::new(),

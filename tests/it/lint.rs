@@ -50,6 +50,13 @@ fn sql_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Unsafe fixtures whose hazard hangs on a fact only a database shows: alone, lint names that
+/// fact in a warning instead of guessing (`lint_catalog` shows the error with `--env`).
+const UNSAFE_BY_CATALOG: &[(&str, &str)] = &[(
+    "20240105000000_note_not_null.up.sql",
+    "SG110", // whether `orders` has a validated CHECK (note IS NOT NULL)
+)];
+
 #[test]
 fn every_unsafe_fixture_has_an_error() {
     let dir = fixtures("unsafe");
@@ -62,6 +69,23 @@ fn every_unsafe_fixture_has_an_error() {
         );
         let report = json(&output);
         let errors = report["summary"]["errors"].as_u64().unwrap();
+        let name = file.file_name().unwrap().to_str().unwrap();
+        if let Some((_, code)) = UNSAFE_BY_CATALOG.iter().find(|(f, _)| *f == name) {
+            let named = report["findings"].as_array().unwrap().iter().any(|f| {
+                f["code"] == *code
+                    && f["severity"] == "warning"
+                    && f["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("is not known: run with --env E or --shadow")
+            });
+            assert!(
+                named,
+                "{name}: no {code} naming the unknown fact\n{}",
+                output.stdout
+            );
+            continue;
+        }
         assert!(
             errors > 0,
             "{}: no error\n{}",

@@ -71,8 +71,9 @@ fn the_time_zone_and_the_index_decide_timestamp_to_timestamptz() {
     );
     set_zone(&indexed, "UTC");
     let out = with_env(&indexed, sql, "SG109");
+    assert_exit(&out, 1);
     assert!(
-        out.stdout.contains("warning[SG109]") && out.stdout.contains("`at` is indexed"),
+        out.stdout.contains("error[SG109]") && out.stdout.contains("`at` is indexed"),
         "{}",
         out.stdout
     );
@@ -125,8 +126,12 @@ fn partitions_and_a_default_partition_are_read_from_the_catalog() {
         "",
     );
     let out = with_env(&with_default, sql, "SG119");
+    assert_exit(&out, 1);
     assert!(
-        out.stdout.contains("scans `events`'s DEFAULT partition"),
+        out.stdout.contains("error[SG119]")
+            && out
+                .stdout
+                .contains("reads the whole DEFAULT partition of `events`"),
         "{}",
         out.stdout
     );
@@ -185,6 +190,26 @@ fn nullability_decides_dropping_a_default_and_setting_not_null() {
         "SG110",
     );
     assert_exit(&out, 1);
+    // A validated CHECK (status IS NOT NULL) lets SET NOT NULL skip its scan: decided by the
+    // catalog, named as not known without it (the unsafe fixture's SET NOT NULL is this case).
+    let set_not_null = "ALTER TABLE orders ALTER COLUMN status SET NOT NULL;\n";
+    let checked = project(
+        "CREATE TABLE orders (status text); ALTER TABLE orders ADD CONSTRAINT orders_status_nn CHECK (status IS NOT NULL)",
+        "",
+    );
+    let out = with_env(&checked, set_not_null, "SG110");
+    assert_exit(&out, 0);
+    assert!(!out.stdout.contains("SG110"), "{}", out.stdout);
+    let out = lint(&checked, set_not_null, "SG110", &[]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("warning[SG110]")
+            && out
+                .stdout
+                .contains("whether `orders` has one is not known: run with --env E"),
+        "{}",
+        out.stdout
+    );
     let out = lint(&nullable, drop, "SG207", &[]);
     assert!(
         out.stdout
@@ -358,4 +383,43 @@ fn shadow_applies_the_earlier_migrations_and_reads_their_facts() {
     // The scratch database is gone.
     let left = p.scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'stagegate_lint_%'");
     assert_eq!(left.as_deref(), Some("0"));
+}
+
+#[test]
+fn the_index_columns_and_their_nullability_decide_primary_key_using_index() {
+    let sql = "ALTER TABLE sku ADD CONSTRAINT sku_pkey PRIMARY KEY USING INDEX sku_code_idx;\n";
+    let nullable = project(
+        "CREATE TABLE sku (code text); CREATE UNIQUE INDEX sku_code_idx ON sku (code)",
+        "",
+    );
+    let out = with_env(&nullable, sql, "SG129");
+    assert_exit(&out, 1);
+    assert!(
+        out.stdout.contains("error[SG129]") && out.stdout.contains("sets `sku`.`code` NOT NULL"),
+        "{}",
+        out.stdout
+    );
+    let not_null = project(
+        "CREATE TABLE sku (code text NOT NULL); CREATE UNIQUE INDEX sku_code_idx ON sku (code)",
+        "",
+    );
+    let out = with_env(&not_null, sql, "SG129");
+    assert_exit(&out, 0);
+    assert!(!out.stdout.contains("SG129"), "{}", out.stdout);
+    let checked = project(
+        "CREATE TABLE sku (code text CONSTRAINT sku_code_nn CHECK (code IS NOT NULL)); CREATE UNIQUE INDEX sku_code_idx ON sku (code)",
+        "",
+    );
+    let out = with_env(&checked, sql, "SG129");
+    assert_exit(&out, 0);
+    let out = lint(&nullable, sql, "SG129", &[]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("info[SG129]")
+            && out
+                .stdout
+                .contains("which columns `sku_code_idx` covers is not known"),
+        "{}",
+        out.stdout
+    );
 }

@@ -2,7 +2,10 @@
 //!
 //! ## What it does
 //! Flags `ADD COLUMN` with a volatile default such as `gen_random_uuid()`, `random()`,
-//! `clock_timestamp()` or `nextval()`.
+//! `clock_timestamp()` or `nextval()`, or one that calls a function created in the run that
+//! is volatile: PL/pgSQL (or another language PostgreSQL does not inline) not declared
+//! IMMUTABLE or STABLE, or a SQL function whose body is volatile (measured on PostgreSQL 15:
+//! a PL/pgSQL default rewrites the table; an IMMUTABLE, STABLE or inlined SQL one does not).
 //!
 //! ## Why is this bad?
 //! A volatile default must be computed for every existing row, so PostgreSQL rewrites the table
@@ -26,7 +29,11 @@ use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::AddColumn { table, column, .. } = change
-        && column.default == Some(DefaultKind::Volatile)
+        && (column.default == Some(DefaultKind::Volatile)
+            || column
+                .default_calls
+                .iter()
+                .any(|f| ctx.run.is_volatile_function(f)))
         && !ctx.is_new(table)
     {
         out.push(Hit::new(

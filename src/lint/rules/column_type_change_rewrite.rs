@@ -58,12 +58,27 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         column,
         to,
         using,
+        collate,
     } = change
     else {
         return;
     };
     if ctx.is_new(table) {
         return;
+    }
+    if *collate
+        && !*using
+        && ctx
+            .column(table, column)
+            .is_none_or(|k| k.ty.change_to(to, false) == TypeChange::Free)
+    {
+        // A new collation keeps the table's storage and rebuilds the column's indexes
+        // (measured: no index, no scan); a type change that is not free rewrites anyway,
+        // which the rest of this rule reports.
+        if ctx.column(table, column).is_some() || to.may_be_free_target() {
+            index_rebuild(ctx, table, column, "to a new collation", out);
+            return;
+        }
     }
     let known = ctx.column(table, column);
     let from = known.and_then(|k| k.ty.builtin());
@@ -84,34 +99,12 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         };
     let utc = ctx.utc_time_zone();
     if zone_change && ctx.pg >= 12 && utc == Some(true) {
-        let indexed = ctx.column_indexed(table, column);
-        if indexed == Some(false) {
-            // Neither the table nor an index gets new storage: the lock is brief.
-            return;
-        }
         let zone = if ctx.file.time_zone_set {
-            "in TimeZone UTC"
+            format!("to {} in TimeZone UTC", to.label())
         } else {
-            "in the server's TimeZone, UTC,"
+            format!("to {} in the server's TimeZone, UTC,", to.label())
         };
-        let what = match indexed {
-            Some(_) => format!("`{column}` is indexed: "),
-            None => format!(
-                "{}; ",
-                ctx.unknown(&format!("whether `{table}`.`{column}` is indexed"))
-            ),
-        };
-        out.push(
-            Hit::new(
-                format!(
-                    "changing `{table}`.`{column}` to {} {zone} keeps the table but rebuilds every index on `{column}` under an ACCESS EXCLUSIVE lock, blocking reads and writes while they build ({what}without an index on it the lock is brief)",
-                    to.label()
-                ),
-                "if `{column}` is indexed on a large table, build a new column's indexes CONCURRENTLY and swap instead; otherwise allow this finding",
-            )
-            .at(Severity::Warning)
-            .on(ctx.clause(&["ALTER"], Some(column))),
-        );
+        index_rebuild(ctx, table, column, &zone, out);
         return;
     }
     // Without a SET in the file, a zone change is judged by the server's TimeZone, which only
@@ -173,6 +166,34 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
             .on(ctx.clause(&["ALTER"], Some(column))),
         ),
     }
+}
+
+/// A change that keeps the table but rebuilds every index on the column under ACCESS
+/// EXCLUSIVE: an error when the column is indexed (the build grows with the table), quiet
+/// when it is not, a warning naming the fact when that is not known.
+fn index_rebuild(ctx: &Ctx, table: &str, column: &str, what: &str, out: &mut Vec<Hit>) {
+    let indexed = ctx.column_indexed(table, column);
+    let (severity, fact) = match indexed {
+        Some(false) => return,
+        Some(true) => (Severity::Error, format!("`{column}` is indexed")),
+        None => (
+            Severity::Warning,
+            format!(
+                "{}; without an index on it the lock is brief",
+                ctx.unknown(&format!("whether `{table}`.`{column}` is indexed"))
+            ),
+        ),
+    };
+    out.push(
+        Hit::new(
+            format!(
+                "changing `{table}`.`{column}` {what} keeps the table but rebuilds every index on `{column}` under an ACCESS EXCLUSIVE lock, blocking reads and writes while they build, a time that grows with the table ({fact})"
+            ),
+            format!("build a new column's indexes CONCURRENTLY and swap instead, or check that `{column}` has no index"),
+        )
+        .at(severity)
+        .on(ctx.clause(&["ALTER"], Some(column))),
+    );
 }
 
 #[cfg(test)]
@@ -284,16 +305,21 @@ mod tests {
             "SET TIME ZONE 'Etc/UTC';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;",
             "BEGIN;\nSET LOCAL timezone TO 'utc';\nALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz;\nCOMMIT;",
         ] {
-            let found = after_create(sql, 15);
-            assert_eq!(found.len(), 1, "{sql}");
-            assert_eq!(found[0].0, Severity::Warning, "{sql}");
-            assert!(
-                found[0]
-                    .1
-                    .contains("keeps the table but rebuilds every index"),
-                "{sql}"
+            // The run created the table without an index on the column: brief.
+            assert_eq!(after_create(sql, 15), [], "{sql}");
+            // Indexed: an error.
+            let indexed = lint_history(
+                "SG109",
+                &[ORDERS, "CREATE INDEX o_at ON orders (created_at);", sql],
+                15,
             );
-            // The table's type is unknown: the same.
+            assert_eq!(indexed[0].severity, Severity::Error, "{sql}");
+            assert!(
+                indexed[0]
+                    .message
+                    .contains("keeps the table but rebuilds every index")
+            );
+            // The table is unknown: a warning naming the fact.
             let alone = lint_history("SG109", &[sql], 15);
             assert_eq!(alone[0].severity, Severity::Warning, "{sql}");
         }

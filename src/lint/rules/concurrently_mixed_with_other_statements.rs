@@ -2,7 +2,10 @@
 //!
 //! ## What it does
 //! Flags a no-transaction migration that runs a `CONCURRENTLY` command together with other
-//! statements.
+//! statements, unless every statement but the last can simply run again (`IF NOT EXISTS`,
+//! `IF EXISTS`, session settings, `ALTER INDEX ... ATTACH PARTITION`, `ANALYZE`): then a
+//! migration that failed part-way is re-run as it is, which is the robust form of every
+//! concurrent index recipe (drop the invalid leftover, build, attach).
 //!
 //! ## Why is this bad?
 //! Without a transaction each statement commits on its own: if a later one fails, the earlier
@@ -31,6 +34,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if !ctx.in_transaction
         && ctx.file.first_concurrent == Some(ctx.file.index)
         && ctx.file.statement_count > 1
+        && !ctx.file.rerunnable
         && super::super::is_concurrent(change)
     {
         out.push(Hit::new(

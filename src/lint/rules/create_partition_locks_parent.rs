@@ -3,8 +3,9 @@
 //! ## What it does
 //! Flags `CREATE TABLE ... PARTITION OF` an existing partitioned table. When the parent has a
 //! DEFAULT partition, PostgreSQL also scans it for rows that belong in the new partition while
-//! holding the lock: with a database's catalog (`--env`, `--shadow`) the message says whether
-//! it has one; without, that this is not known.
+//! holding the lock: that is an error. The run (a `PARTITION OF ... DEFAULT` in an earlier
+//! migration) or a database's catalog (`--env`, `--shadow`) says whether it has one; without
+//! either, the warning says that this is not known.
 //!
 //! ## Why is this bad?
 //! Creating a partition takes an ACCESS EXCLUSIVE lock on the partitioned parent: reads and
@@ -31,20 +32,35 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     } = change
         && !ctx.is_new(parent)
     {
-        let default = match ctx.table_facts(parent) {
-            Some(facts) if facts.has_default_partition => format!(
-                ", and scans `{parent}`'s DEFAULT partition for rows that belong in the new one while holding it"
+        let known = ctx.has_default_partition(parent);
+        let default = match known {
+            Some(true) => format!(
+                ", and reads the whole DEFAULT partition of `{parent}` for rows that belong in the new one while holding it: a time that grows with that partition"
             ),
-            Some(_) => String::new(),
+            Some(false) => String::new(),
             None => format!(
                 "; with a DEFAULT partition it also scans that partition under the lock, and {}",
                 ctx.unknown(&format!("whether `{parent}` has a DEFAULT partition"))
             ),
         };
-        out.push(Hit::new(
-            format!("CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on `{parent}`, blocking reads and writes of every partition{default}"),
-            "create a standalone table with a CHECK matching the bounds, then ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the parent)",
-        ));
+        let hit = Hit::new(
+            format!(
+                "CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on `{parent}`, blocking reads and writes of every partition{default}"
+            ),
+            format!(
+                "create a standalone table with a CHECK matching the bounds, then ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the parent){}",
+                if known == Some(false) {
+                    ""
+                } else {
+                    "; move the rows that belong in it out of the DEFAULT partition first"
+                }
+            ),
+        );
+        out.push(if known == Some(true) {
+            hit.at(crate::lint::Severity::Error)
+        } else {
+            hit
+        });
     }
 }
 

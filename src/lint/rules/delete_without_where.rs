@@ -1,7 +1,8 @@
 //! # SG308 delete-without-where
 //!
 //! ## What it does
-//! Flags `DELETE` without a `WHERE` clause on an existing table.
+//! Flags `DELETE` without a `WHERE` clause, or with one that is always true (`WHERE true`,
+//! `WHERE 1 = 1`), on an existing table.
 //!
 //! ## Why is this bad?
 //! Every row is deleted in one transaction, holding row locks on all of them; a mistake here
@@ -23,7 +24,7 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::Delete {
         table,
-        has_where: false,
+        reach: Reach::All,
     } = change
         && !ctx.is_new(table)
     {
@@ -50,5 +51,6 @@ mod tests {
             "DELETE FROM sessions WHERE expires_at < now();",
             15,
         );
+        lint_errors_pg("SG308", "DELETE FROM sessions WHERE 1 = 1;", 15);
     }
 }

@@ -4,6 +4,9 @@
 //! Flags `ALTER COLUMN ... DROP DEFAULT` on an existing table, unless the column is known to be
 //! nullable: from the migrations linted, or from a database's catalog (`--env`, `--shadow`).
 //! When neither shows the column, the message says its nullability is not known.
+//! `ALTER COLUMN ... DROP IDENTITY` is the same for an identity column, which is always NOT
+//! NULL: inserts that leave the column out fail (measured: "null value in column violates
+//! not-null constraint"), unless the same migration gives the column a default again.
 //!
 //! ## Why is this bad?
 //! If the column is NOT NULL, INSERTs from the running release that leave the column out relied
@@ -22,6 +25,18 @@
 use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+    if let Change::DropIdentity { table, column } = change
+        && !ctx.is_new(table)
+        && !ctx.file.sets_default(table, column)
+    {
+        out.push(Hit::new(
+            format!(
+                "dropping the identity of `{table}`.`{column}` leaves a NOT NULL column without a default: INSERTs from running code that omit it fail"
+            ),
+            "give the column a default in the same migration (SET DEFAULT nextval(...)), or drop the identity after no running code relies on it",
+        ).on(ctx.clause(&["ALTER"], Some(column))));
+        return;
+    }
     if let Change::DropDefault { table, column } = change
         && !ctx.is_new(table)
     {

@@ -1,7 +1,10 @@
 //! # SG211 drop-not-null
 //!
 //! ## What it does
-//! Flags `ALTER COLUMN ... DROP NOT NULL` on an existing table.
+//! Reports `ALTER COLUMN ... DROP NOT NULL` on an existing table, as information: measured on
+//! PostgreSQL 15 it is a brief catalog change, and every write of the running release still
+//! succeeds; it is the usual first step of retiring a column. What it affects is code that
+//! reads NULLs once newer code starts writing them.
 //!
 //! ## Why is this bad?
 //! Readers of the running release, reports and PL/pgSQL code may assume the column is never

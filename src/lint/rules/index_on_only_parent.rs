@@ -1,7 +1,10 @@
 //! # SG126 index-on-only-parent
 //!
 //! ## What it does
-//! Reports `CREATE INDEX ... ON ONLY t` on a table that existed before this lint run.
+//! Reports `CREATE INDEX ... ON ONLY t` on a table that existed before this lint run, unless
+//! the same migration attaches partitions' indexes to it (`ALTER INDEX ... ATTACH
+//! PARTITION`): that is the recipe, and each attach makes the index valid once every
+//! partition has one.
 //!
 //! ## Why is this bad?
 //! On a partitioned table, `ON ONLY` takes a brief SHARE lock on the parent alone and builds
@@ -30,9 +33,15 @@ use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::CreateIndex {
-        table, only: true, ..
+        table,
+        only: true,
+        name,
+        ..
     } = change
         && !ctx.is_new(table)
+        && !name
+            .as_ref()
+            .is_some_and(|n| ctx.file.attached_into.contains(n))
     {
         let message = match ctx.table_facts(table).map(|t| t.partitioned) {
             Some(false) => format!(

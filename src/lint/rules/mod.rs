@@ -10,12 +10,14 @@ pub mod add_not_null_column_without_default;
 pub mod alter_domain_add_check;
 pub mod alter_sequence_blocks_inserts;
 pub mod attach_partition_before_pg12;
+pub mod attach_partition_scan;
 pub mod backfill_in_ddl_transaction;
 pub mod ban_char;
 pub mod check_constraint_missing_not_valid;
 pub mod column_type_change_rewrite;
 pub mod concurrent_in_transaction;
 pub mod concurrent_index_if_not_exists;
+pub mod concurrent_index_on_partitioned_table;
 pub mod concurrently_mixed_with_other_statements;
 pub mod create_partition_locks_parent;
 pub mod delete_without_where;
@@ -29,25 +31,32 @@ pub mod drop_schema;
 pub mod drop_sequence;
 pub mod drop_table;
 pub mod drop_type;
+pub mod drop_unique_index;
 pub mod drop_view;
 pub mod dynamic_sql;
 pub mod edited_released_migration;
 pub mod enable_rls_without_policy;
 pub mod enum_add_value_in_transaction;
+pub mod enum_value_used_in_transaction;
 pub mod exclusion_constraint;
 pub mod foreign_key_missing_not_valid;
 pub mod identifier_too_long;
 pub mod index_on_only_parent;
+pub mod instead_rule;
+pub mod lock_table_outside_transaction;
 pub mod non_idempotent_no_transaction;
 pub mod prefer_bigint_keys;
 pub mod prefer_identity;
 pub mod prefer_jsonb;
 pub mod prefer_text_over_varchar;
 pub mod prefer_timestamptz;
+pub mod primary_key_using_index_scan;
+pub mod publication_without_replica_identity;
 pub mod refresh_materialized_view_not_concurrent;
 pub mod rename_column;
 pub mod rename_constraint;
 pub mod rename_enum_value;
+pub mod rename_function;
 pub mod rename_schema;
 pub mod rename_table;
 pub mod require_concurrent_index_creation;
@@ -55,6 +64,7 @@ pub mod require_concurrent_index_drop;
 pub mod require_concurrent_reindex;
 pub mod require_lock_timeout;
 pub mod revoke_privileges;
+pub mod scan_under_held_lock;
 pub mod set_not_null_scan;
 pub mod set_schema;
 pub mod statement_after_access_exclusive;
@@ -68,12 +78,14 @@ pub mod unknown_rule_in_allow;
 pub mod unrecognised_statement;
 pub mod unused_allow_directive;
 pub mod update_without_where;
+pub mod view_security_invoker;
 
 /// What every rule file needs.
 pub(crate) mod prelude {
+    pub use crate::analyze::model::{POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE};
     pub use crate::analyze::{
         Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
-        RewriteCommand, TxnControl, TypeChange, locks,
+        Reach, RewriteCommand, TxnControl, TypeChange, locks,
     };
     pub use crate::lint::{Ctx, Hit};
 

@@ -1,7 +1,9 @@
 //! # SG202 rename-column
 //!
 //! ## What it does
-//! Flags `ALTER TABLE ... RENAME COLUMN` on an existing table.
+//! Flags `ALTER TABLE ... RENAME COLUMN` (or `ALTER VIEW ... RENAME COLUMN`) on an existing
+//! table or view, unless the column was added earlier in the same migration or by an
+//! unreleased one: no running code uses it yet.
 //!
 //! ## Why is this bad?
 //! During a deploy old code still uses the old name and new code the new one; whichever runs
@@ -23,6 +25,7 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::RenameColumn { table, from, to } = change
         && !ctx.is_new(table)
+        && !ctx.column_is_new(table, from)
     {
         out.push(Hit::new(
             format!("renaming `{table}`.`{from}` to `{to}` breaks running code that uses the old name"),
@@ -46,6 +49,16 @@ mod tests {
 
     #[test]
     fn quiet() {
+        lint_ok_pg(
+            "SG202",
+            "ALTER TABLE users ADD COLUMN nick text;\nALTER TABLE users RENAME COLUMN nick TO nickname;",
+            15,
+        );
+        lint_errors_pg(
+            "SG202",
+            "ALTER VIEW v_users RENAME COLUMN name TO full_name;",
+            15,
+        );
         lint_ok_pg(
             "SG202",
             "CREATE TABLE users (id bigint, name text);\nALTER TABLE users RENAME COLUMN name TO full_name;",

@@ -2,8 +2,10 @@
 //!
 //! ## What it does
 //! Flags `ALTER COLUMN ... SET NOT NULL` on an existing table unless a validated `CHECK (column
-//! IS NOT NULL)` was added earlier in the run (PostgreSQL 12+), or the column is already NOT
-//! NULL (known from the run, or from a database's catalog with `--env` or `--shadow`).
+//! IS NOT NULL)` was added earlier in the run or the catalog shows one (PostgreSQL 12+), or
+//! the column is already NOT NULL (known from the run, or from a database's catalog with
+//! `--env` or `--shadow`). When neither the run (which did not create the table) nor a
+//! catalog can tell whether such a CHECK exists, it is a warning naming that fact.
 //!
 //! ## Why is this bad?
 //! SET NOT NULL reads every row to prove there is no NULL while holding an ACCESS EXCLUSIVE
@@ -31,20 +33,38 @@ use super::prelude::*;
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::SetNotNull { table, column } = change
         && !ctx.is_new(table)
-        && !(ctx.pg >= 12 && ctx.run.is_proven_not_null(table, column))
         // Already NOT NULL (the catalog says so): nothing to check.
         && !ctx.column(table, column).is_some_and(|known| known.not_null)
     {
-        out.push(Hit::new(
-            format!(
-                "SET NOT NULL on `{table}`.`{column}` scans the whole table under an ACCESS EXCLUSIVE lock, blocking reads and writes"
+        let check = if ctx.pg >= 12 {
+            ctx.not_null_check(table, column)
+        } else {
+            Some(false)
+        };
+        let (message, severity) = match check {
+            Some(true) => return,
+            Some(false) => (
+                format!(
+                    "SET NOT NULL on `{table}`.`{column}` scans the whole table under an ACCESS EXCLUSIVE lock, blocking reads and writes"
+                ),
+                crate::lint::Severity::Error,
             ),
+            None => (
+                format!(
+                    "SET NOT NULL on `{table}`.`{column}` scans the whole table under an ACCESS EXCLUSIVE lock unless a validated CHECK (`{column}` IS NOT NULL) exists: {}",
+                    ctx.unknown(&format!("whether `{table}` has one"))
+                ),
+                crate::lint::Severity::Warning,
+            ),
+        };
+        out.push(Hit::new(
+            message,
             if ctx.pg >= 12 {
                 "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE it in a separate migration, then SET NOT NULL (no scan)"
             } else {
                 "PostgreSQL < 12 always scans: keep a validated CHECK (column IS NOT NULL) constraint instead"
             },
-        ).on(ctx.clause(&["ALTER"], Some(column))));
+        ).at(severity).on(ctx.clause(&["ALTER"], Some(column))));
     }
 }
 

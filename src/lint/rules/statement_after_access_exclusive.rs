@@ -29,10 +29,10 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if !ctx.file.in_txn_now || ctx.file.access_exclusive_held.is_empty() {
         return;
     }
-    if matches!(
-        change,
-        Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
-    ) {
+    // Whole-table DML is SG118's, a scan under a weak lock of its own SG127's.
+    if super::scan_under_held_lock::is_dml(change)
+        || super::scan_under_held_lock::scanned_under_held_lock(ctx, change).is_some()
+    {
         return;
     }
     let held = &ctx.file.access_exclusive_held;

@@ -34,6 +34,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
                 RewriteCommand::VacuumFull | RewriteCommand::Cluster => "use pg_repack outside the migration (REPACK CONCURRENTLY on PostgreSQL 19+)",
                 RewriteCommand::SetTablespace => "move the table with pg_repack, or off-peak with a lock_timeout",
                 RewriteCommand::SetLogged | RewriteCommand::SetUnlogged => "do not change logging of a live table: create a new table and move the data",
+                RewriteCommand::IndexSetTablespace => "build a new index CONCURRENTLY in the tablespace (CREATE INDEX CONCURRENTLY ... TABLESPACE), then drop the old one CONCURRENTLY",
             },
         ));
     }

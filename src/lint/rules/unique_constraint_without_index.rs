@@ -27,7 +27,7 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let (table, what) = match change {
         Change::AddConstraint { table, constraint } => match constraint.kind {
             ConstraintKind::Unique { using_index: false } => (table, "UNIQUE"),
-            ConstraintKind::PrimaryKey { using_index: false } => (table, "PRIMARY KEY"),
+            ConstraintKind::PrimaryKey { using_index: None } => (table, "PRIMARY KEY"),
             _ => return,
         },
         Change::AddColumn { table, column, .. } if column.primary_key => (table, "PRIMARY KEY"),

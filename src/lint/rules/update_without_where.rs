@@ -1,9 +1,12 @@
 //! # SG125 update-without-where
 //!
 //! ## What it does
-//! Flags `UPDATE` without a `WHERE` clause on an existing table: a one-shot backfill. When the
-//! same transaction also changed the schema, SG118 reports it instead (its locks are the
-//! bigger effect).
+//! Flags an `UPDATE` (or `MERGE`) that reaches every row of an existing table: no `WHERE`, one
+//! that is always true, a join without a selective predicate (`UPDATE ... FROM`), `IS NOT
+//! NULL` alone, `WHERE c IS NULL` on a column added in the same run, or a batch statement in
+//! a `DO` loop that never commits (SG118 explains how the reach is judged). When the same
+//! transaction also holds a lock that blocks reads or writes, SG118 reports it instead (its
+//! locks are the bigger effect).
 //!
 //! ## Why is this bad?
 //! One statement rewrites every row and holds a row lock on each of them until it commits:
@@ -25,17 +28,22 @@
 use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
-    if let Change::Update {
-        table,
-        has_where: false,
-    } = change
+    if let Change::Update { table, reach } = change
         && !ctx.is_new(table)
-        // Otherwise SG118's: the DDL locks held for the whole backfill.
-        && (!ctx.file.in_txn_now || ctx.file.ddl_tables.is_empty())
+        && ctx.reaches_every_row(table, reach)
+        // Otherwise SG118's: the locks held for the whole backfill.
+        && (!ctx.file.in_txn_now || ctx.file.held.is_empty())
     {
+        let what = match reach {
+            Reach::All => "UPDATE without WHERE",
+            Reach::NullIn(_) => {
+                "UPDATE ... WHERE of a column added in this run, NULL in every row,"
+            }
+            _ => "UPDATE whose WHERE picks no subset of rows",
+        };
         out.push(Hit::new(
             format!(
-                "UPDATE without WHERE rewrites every row of `{table}` in one transaction: concurrent updates and deletes of its rows wait for the whole backfill"
+                "{what} rewrites every row of `{table}` in one transaction: concurrent updates and deletes of its rows wait for the whole backfill"
             ),
             "backfill in batches by key range (a WHERE on the primary key), committing each batch",
         ));
@@ -66,6 +74,12 @@ mod tests {
         lint_ok_pg(
             "SG125",
             "CREATE TABLE regions (code text);\nUPDATE regions SET code = lower(code);",
+            15,
+        );
+        // A batch loop that commits each batch.
+        lint_ok_pg(
+            "SG125",
+            "-- stagegate:no-transaction\nDO $$ BEGIN LOOP UPDATE orders SET region = 'eu' WHERE id IN (SELECT id FROM orders WHERE region IS NULL LIMIT 1000); EXIT WHEN NOT FOUND; COMMIT; END LOOP; END $$;",
             15,
         );
         // In the same transaction as DDL it is SG118's, not reported twice.
