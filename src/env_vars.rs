@@ -21,6 +21,10 @@ pub const STAGEGATE_TEST_DATABASE_URL: &str = "STAGEGATE_TEST_DATABASE_URL";
 /// of `chromium`, `chromium-browser`, `google-chrome` on `PATH`.
 pub const STAGEGATE_CHROMIUM: &str = "STAGEGATE_CHROMIUM";
 
+/// Virtual environment with the Python tools the test suite uses (maturin, check-jsonschema,
+/// shellcheck), made by `scripts/test-deps.sh`; default `target/test-venv`.
+pub const STAGEGATE_TEST_VENV: &str = "STAGEGATE_TEST_VENV";
+
 /// How long `migrate apply` and `migrate resolve` wait for another run's lock on the database,
 /// as a duration (`30s`, `2min`); default 30 seconds.
 pub const STAGEGATE_LOCK_WAIT: &str = "STAGEGATE_LOCK_WAIT";

@@ -32,7 +32,8 @@ fn stagegate(dir: &Path, args: &[&str]) -> Output {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
+/// git in `dir` as a fixed test user; panics, with git's message, when it fails.
+pub(crate) fn git(dir: &Path, args: &[&str]) {
     let output = Process::new("git")
         .current_dir(dir)
         .args([
