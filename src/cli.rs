@@ -174,8 +174,8 @@ pub struct LintArgs {
     pub env: Option<String>,
 
     /// Read the facts no file shows from a scratch database instead: the migrations older
-    /// than the ones linted are applied to it first. Without URL:
-    /// STAGEGATE_SHADOW_URL, [shadow] url, else a throwaway cluster. stagegate creates a
+    /// than the ones linted are applied to it first. The scratch server is URL, else
+    /// STAGEGATE_SHADOW_URL, else [shadow] url, else a throwaway cluster; stagegate creates a
     /// database of its own there and drops it
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub shadow: Option<String>,
@@ -442,7 +442,7 @@ pub enum BackupCommand {
     #[command(after_help = BACKUP_LIST_EXIT_CODES)]
     List(BackupListArgs),
     /// Check a backup file against its recorded size and SHA-256 and with pg_restore --list;
-    /// with --shadow, restore it and compare every table's row count
+    /// with --shadow (or --restore-into), restore it and compare every table's row count
     #[command(after_help = BACKUP_VERIFY_EXIT_CODES)]
     Verify(BackupVerifyArgs),
 }
@@ -463,7 +463,8 @@ const BACKUP_VERIFY_EXIT_CODES: &str = "Exit codes:
   0  every check passed
   2  the file is not a recorded backup of the environment, or a configuration error
   3  a check failed: SHA-256 or size differs from the record, the table of contents lacks a
-     table, or (with --shadow) the restore failed or a table's row count differs
+     table, or (with --shadow or --restore-into) the restore failed or a table's row count
+     differs
   4  a database cannot be reached";
 
 #[derive(Debug, Args)]
@@ -494,18 +495,23 @@ pub struct BackupVerifyArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// Also restore the backup into this scratch database and compare every table's row
-    /// count with the counts taken in the dump's snapshot; `--shadow` alone uses [shadow] url.
-    /// The database is modified: never point it at one you care about
+    /// Also restore the backup into a scratch database and compare every table's row count
+    /// with the counts taken in the dump's snapshot. The scratch server is URL, else
+    /// STAGEGATE_SHADOW_URL, else [shadow] url, else a throwaway cluster; stagegate creates a
+    /// database of its own there, restores into it and drops it
     #[arg(
         long,
         value_name = "URL",
         num_args = 0..=1,
         default_missing_value = "",
-        env = env_vars::STAGEGATE_SHADOW_URL,
-        hide_env_values = true
+        conflicts_with = "restore_into"
     )]
     pub shadow: Option<String>,
+
+    /// Also restore the backup into this existing database (as it is: what it holds stays and
+    /// is counted too) and compare the row counts. Never the environment's own database
+    #[arg(long, value_name = "URL")]
+    pub restore_into: Option<String>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
@@ -543,9 +549,9 @@ pub struct ReportArgs {
     pub since: Option<String>,
 
     /// Also apply the release to a scratch database for the schema diff before/after each
-    /// migration and its traced locks. `--shadow` alone uses STAGEGATE_SHADOW_URL or [shadow]
-    /// url, else a throwaway cluster; stagegate creates a database of its own there and drops
-    /// it at the end
+    /// migration and its traced locks. The scratch server is URL, else STAGEGATE_SHADOW_URL,
+    /// else [shadow] url, else a throwaway cluster; stagegate creates a database of its own
+    /// there and drops it at the end
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub shadow: Option<String>,
 
@@ -578,9 +584,10 @@ const TRACE_EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Args)]
 #[command(after_help = TRACE_EXIT_CODES)]
 pub struct TraceArgs {
-    /// Server for the scratch database (default: [shadow] url, else a throwaway cluster).
-    /// stagegate creates a database of its own there and drops it at the end
-    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    /// The scratch server: URL, else STAGEGATE_SHADOW_URL, else [shadow] url, else a
+    /// throwaway cluster (`--shadow` alone: the same). stagegate creates a database of its own
+    /// there and drops it at the end
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub shadow: Option<String>,
 
     /// Migrations to trace: up scripts, or directories to trace whole (default: the
@@ -605,10 +612,10 @@ const CHECK_REVERSIBLE_EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Args)]
 #[command(after_help = CHECK_REVERSIBLE_EXIT_CODES)]
 pub struct CheckReversibleArgs {
-    /// Server for the scratch database (default: [shadow] url). stagegate creates a database
-    /// of its own there and drops it at the end; where it may not create one, it uses this
-    /// database itself, only if it holds no objects
-    #[arg(long, value_name = "URL", env = env_vars::STAGEGATE_SHADOW_URL, hide_env_values = true)]
+    /// The scratch server: URL, else STAGEGATE_SHADOW_URL, else [shadow] url, else a
+    /// throwaway cluster (`--shadow` alone: the same). stagegate creates a database of its own
+    /// there and drops it at the end; a server where it may not create one is refused
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub shadow: Option<String>,
 
     /// Check only this migration and the ones after it; the earlier ones are only applied

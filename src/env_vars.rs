@@ -5,7 +5,8 @@
 /// Path to the configuration file, like `--config`.
 pub const STAGEGATE_CONFIG: &str = "STAGEGATE_CONFIG";
 
-/// Scratch database for `report`, `trace` and `check-reversible`, like `--shadow`.
+/// The scratch server (where stagegate creates a database of its own) of every command that
+/// uses one, when `--shadow` names none; it never turns `--shadow` on by itself.
 pub const STAGEGATE_SHADOW_URL: &str = "STAGEGATE_SHADOW_URL";
 
 /// Disables colour when set to any non-empty value (<https://no-color.org>).

@@ -1,5 +1,5 @@
 //! The lock model: which table lock a change takes, on which tables, and whether it is brief,
-//! scans or rewrites. The facts are a table (HAZARDS.md section 1, measured on PostgreSQL 15);
+//! scans or rewrites. The facts are a table (docs/hazards.md section 1, PostgreSQL 15);
 //! [`locks`] looks a change up and adds what depends on the statement (a volatile default
 //! rewrites, a foreign key also locks the referenced table).
 
@@ -229,7 +229,7 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
             table: Some(table), ..
         } => push("rewrite", table, None),
         Change::EnableRowLevelSecurity { table } => push("enable-rls", table, None),
-        // ENABLE / DISABLE TRIGGER takes SHARE ROW EXCLUSIVE (HAZARDS.md #96): writes wait.
+        // ENABLE / DISABLE TRIGGER takes SHARE ROW EXCLUSIVE (docs/hazards.md #96): writes wait.
         Change::AlterTableOther {
             table,
             what: "ENABLE/DISABLE TRIGGER",

@@ -93,7 +93,9 @@ fn render(report: &ApplyReport) -> String {
         "{}: applied {} migration(s) in {}",
         report.environment,
         report.applied.len(),
-        elapsed(report.elapsed_ms)
+        crate::human::elapsed(std::time::Duration::from_millis(
+            u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
+        ))
     );
     out.push_str(&runs(
         &report.applied,
@@ -136,13 +138,4 @@ pub fn runs(
         );
     }
     out
-}
-
-/// Wall time as people read it: `850ms`, `2.7s`, `3m 05s`.
-pub fn elapsed(ms: u128) -> String {
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        _ => format!("{}m {:02}s", ms / 60_000, (ms % 60_000) / 1000),
-    }
 }

@@ -5,14 +5,20 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backup::{self, BackupError, Connection, Manifest, Recorded};
+use crate::backup::{self, BackupError, Manifest, Recorded};
 use crate::cli::{BackupEnvArgs, BackupListArgs, BackupVerifyArgs, TableFormat};
 use crate::config::{Config, DatabaseUrl, Environment};
 use crate::db;
 use crate::db::lock::{self, AdvisoryLock};
 use crate::db::state::{StateError, StateStore};
 use crate::exit::{self, Outcome};
+use crate::human;
 use crate::printer::Printer;
+use crate::scratch::{ScratchDb, Shadow};
+use crate::target::Target;
+
+/// Prefix of the scratch databases `backup verify --shadow` restores into.
+const NAME_PREFIX: &str = "stagegate_backup_";
 
 fn state_error(error: StateError) -> anyhow::Error {
     match error {
@@ -68,7 +74,7 @@ pub fn create(config: &Config, args: &BackupEnvArgs, printer: &Printer) -> anyho
     let _ = writeln!(
         out,
         "size:   {} ({} bytes)",
-        backup::human_size(manifest.size),
+        human::bytes(manifest.size),
         manifest.size
     );
     let _ = writeln!(out, "sha256: {}", manifest.sha256);
@@ -105,7 +111,7 @@ struct ListedBackup {
 /// `backup list`: exit 0; 4 when the database cannot be read.
 pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let connection = Connection::for_child(&env.url).map_err(anyhow::Error::msg)?;
+    let target = env.url.target()?;
     let recorded = read_recorded(&env.url)?;
     let listed: Vec<ListedBackup> = recorded
         .iter()
@@ -124,7 +130,7 @@ pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyho
                 tables: r.manifest.tables.len(),
                 rows: r.manifest.tables.iter().map(|t| t.rows).sum(),
                 why: r.manifest.why.clone(),
-                restore_command: restore_command(&r.manifest, &connection),
+                restore_command: restore_command(&r.manifest, target),
                 path,
             }
         })
@@ -134,7 +140,7 @@ pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyho
             "environment": env.name,
             "backups": listed,
         }))?,
-        TableFormat::Table => render_list(&env, &listed, connection.has_password()),
+        TableFormat::Table => render_list(&env, &listed, target.has_password()),
     };
     super::print_report(&text)?;
     Ok(Outcome::Success)
@@ -151,14 +157,27 @@ fn read_recorded(url: &DatabaseUrl) -> anyhow::Result<Vec<Recorded>> {
 
 /// The pg_restore beside the pg_dump that made the archive, restoring into the database it
 /// came from.
-fn restore_command(manifest: &Manifest, connection: &Connection) -> String {
+fn restore_command(manifest: &Manifest, target: &Target) -> String {
     let pg_restore = manifest.pg_dump.with_file_name("pg_restore");
     format!(
         "{} --clean --if-exists --single-transaction --dbname={} {}",
-        backup::shell_quote(&pg_restore.display().to_string()),
-        backup::shell_quote(connection.conninfo()),
-        backup::shell_quote(&manifest.path().display().to_string())
+        shell_quote(&pg_restore.display().to_string()),
+        shell_quote(&target.conninfo()),
+        shell_quote(&manifest.path().display().to_string())
     )
+}
+
+/// `text` quoted for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 fn render_list(env: &Environment, listed: &[ListedBackup], has_password: bool) -> String {
@@ -177,7 +196,7 @@ fn render_list(env: &Environment, listed: &[ListedBackup], has_password: bool) -
                 vec![
                     super::table::date(b.at),
                     b.file.clone(),
-                    backup::human_size(b.size),
+                    human::bytes(b.size),
                     super::table::short_hash(&b.sha256),
                     if b.present { "yes" } else { "missing" }.to_string(),
                     format!("{} ({} rows)", b.tables, b.rows),
@@ -231,17 +250,9 @@ pub fn verify(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let shadow = match args.shadow.as_deref() {
-        None => None,
-        Some("") => Some(config.shadow_url()?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "--shadow without a URL uses [shadow] url, which is not set in stagegate.toml"
-            )
-        })?),
-        Some(url) => Some(DatabaseUrl::new(url)),
-    };
-    if let Some(shadow) = &shadow {
-        refuse_same_database(&env, shadow)?;
+    let into = args.restore_into.as_deref().map(DatabaseUrl::new);
+    if let Some(into) = &into {
+        refuse_same_database(&env, into)?;
     }
     let recorded = read_recorded(&env.url)?;
     let chosen = match &args.file {
@@ -297,18 +308,36 @@ pub fn verify(
         }
     };
     if readable {
+        // The scratch server lives (a throwaway cluster runs) until the checks are done.
+        let shadow = match &args.shadow {
+            Some(flag) => Some(Shadow::resolve(config, Some(flag.as_str()), printer)?),
+            None => None,
+        };
         db::runtime()?.block_on(async {
             let server = server_version_of(&env).await?;
-            let tools = backup::find_tools(&env.name, config.backup.pg_dump.as_deref(), &server)
-                .await
-                .map_err(BackupError::into_exit)?;
+            let tools = crate::programs::client_tools(config.backup.pg_dump.as_deref(), &server)
+                .map_err(|attempts| {
+                    BackupError::NoPgDump {
+                        env: env.name.clone(),
+                        server: server.text.clone(),
+                        attempts,
+                    }
+                    .into_exit()
+                })?;
             checks.push(contents_check(&tools.pg_restore, &path, manifest).await);
-            if let Some(shadow) = &shadow
-                && checks.iter().all(|c| c.ok)
-            {
-                checks.push(
-                    restore_check(&tools.pg_restore, shadow, &path, manifest, printer).await?,
-                );
+            if !checks.iter().all(|c| c.ok) {
+                return Ok(());
+            }
+            if let Some(into) = &into {
+                checks
+                    .push(restore_check(&tools.pg_restore, into, &path, manifest, printer).await?);
+            } else if let Some(shadow) = &shadow {
+                let scratch = shadow.database(NAME_PREFIX).await?;
+                let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
+                let restored = async |scratch: &ScratchDb| {
+                    restore_check(&tools.pg_restore, &scratch.url, &path, manifest, printer).await
+                };
+                checks.push(scratch.run_then_remove(restored, &by_hand, printer).await?);
             }
             Ok::<_, anyhow::Error>(())
         })?;
@@ -363,7 +392,7 @@ fn find_recorded<'a>(
         })
 }
 
-async fn server_version_of(env: &Environment) -> anyhow::Result<backup::PgVersion> {
+async fn server_version_of(env: &Environment) -> anyhow::Result<crate::programs::PgVersion> {
     let client = db::connect(&env.url).await.map_err(exit::execution)?;
     backup::server_version(&client)
         .await
@@ -420,15 +449,15 @@ async fn contents_check(pg_restore: &Path, file: &Path, manifest: &Manifest) -> 
     }
 }
 
-/// Restores into the scratch database and compares each table's rows with the manifest.
+/// Restores into `into` and compares each table's rows with the manifest.
 async fn restore_check(
     pg_restore: &Path,
-    shadow: &DatabaseUrl,
+    into: &DatabaseUrl,
     file: &Path,
     manifest: &Manifest,
     printer: &Printer,
 ) -> anyhow::Result<Check> {
-    let client = db::connect(shadow).await.map_err(exit::execution)?;
+    let client = db::connect(into).await.map_err(exit::execution)?;
     let existing: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -441,13 +470,12 @@ async fn restore_check(
         .get(0);
     if existing > 0 {
         printer.warning(&format!(
-            "the shadow database {shadow} already holds {existing} table(s); the backup is \
-             restored on top of them"
+            "the database {into} already holds {existing} table(s); the backup is restored on \
+             top of them"
         ));
     }
-    printer.note(&format!("restoring {} into {shadow}", file.display()));
-    let connection = Connection::for_child(shadow).map_err(anyhow::Error::msg)?;
-    let restored = backup::restore(pg_restore, &connection, file).await;
+    printer.note(&format!("restoring {} into {into}", file.display()));
+    let restored = backup::restore(pg_restore, into.target()?, file).await;
     let mut differences = Vec::new();
     for table in &manifest.tables {
         let sql = format!("SELECT count(*) FROM ONLY {}", table.label());
@@ -486,8 +514,8 @@ async fn restore_check(
             name: "restore",
             ok: true,
             detail: format!(
-                "restored into {shadow}; the row counts of all {} tables match the counts taken \
-                 in the dump's snapshot",
+                "restored into {into}; the row counts of all {} tables match the counts taken in \
+                 the dump's snapshot",
                 manifest.tables.len()
             ),
         }
@@ -495,29 +523,17 @@ async fn restore_check(
         Check {
             name: "restore",
             ok: false,
-            detail: format!("restored into {shadow}: {}", problems.join("; ")),
+            detail: format!("restored into {into}: {}", problems.join("; ")),
         }
     })
 }
 
-/// A scratch database that is the environment's own would get the backup restored over the
-/// live data.
-fn refuse_same_database(env: &Environment, shadow: &DatabaseUrl) -> anyhow::Result<()> {
-    let target = |url: &DatabaseUrl| {
-        db::parse(url).ok().map(|(config, _)| {
-            (
-                format!("{:?}", config.get_hosts().first()),
-                config.get_ports().first().copied().unwrap_or(5432),
-                config.get_dbname().map(str::to_string),
-            )
-        })
-    };
-    if let (Some(a), Some(b)) = (target(&env.url), target(shadow))
-        && a == b
-    {
+/// The environment's own database would get the backup restored over the live data.
+fn refuse_same_database(env: &Environment, into: &DatabaseUrl) -> anyhow::Result<()> {
+    if env.url.target()?.same_database(into.target()?) {
         anyhow::bail!(
-            "--shadow names the database of `{}` itself ({shadow}); verify restores into a \
-             scratch database, never into the one that was backed up",
+            "--restore-into names the database of `{}` itself ({into}); verify restores into \
+             another database, never into the one that was backed up",
             env.name
         );
     }

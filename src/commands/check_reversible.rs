@@ -6,9 +6,13 @@ use crate::config::Config;
 use crate::db;
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
-use crate::reversible::database::ScratchDb;
 use crate::reversible::{self, dump, report};
+use crate::scratch::ScratchDb;
+use crate::scratch::Shadow;
 use crate::source::{self, Version};
+
+/// Prefix of the scratch databases `check-reversible` creates.
+const NAME_PREFIX: &str = "stagegate_reversible_";
 
 pub fn run(
     config: &Config,
@@ -22,31 +26,20 @@ pub fn run(
     }
     let prepared = reversible::prepare(&set)?;
     let from = from_version(&set, &dir, args.from.as_deref())?;
-    let shadow = resolve_shadow(config, args.shadow.as_deref(), printer)?;
-    let pg_dump = dump::pg_dump_program(config);
+    let shadow = Shadow::resolve(config, args.shadow.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
-        let scratch = ScratchDb::open(&shadow.url())
-            .await
-            .map_err(exit::execution)?;
-        if scratch.own {
-            printer.note(&format!(
-                "check-reversible: {} migration(s) in {}, on scratch database {} (dropped at the end)",
-                prepared.len(),
-                dir.display(),
-                scratch.name
-            ));
-        } else {
-            printer.warning(&format!(
-                "cannot create a database of its own on {} ({}): checking in the shadow \
-                 database {} itself if it is empty; the migrations stay applied there",
-                scratch.server(),
-                scratch.not_own_reason.as_deref().unwrap_or_default(),
-                scratch.name
-            ));
-        }
+        let scratch = shadow.database(NAME_PREFIX).await?;
+        let pg_dump = dump::pg_dump_for(config.backup.pg_dump.as_deref(), &scratch.version);
+        printer.note(&format!(
+            "check-reversible: {} migration(s) in {}, on scratch database {} (dropped at the end)",
+            prepared.len(),
+            dir.display(),
+            scratch.name
+        ));
         let progress = |line: &str| printer.note(line);
         let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
         let checked = async |scratch: &ScratchDb| {
+            let pg_dump = pg_dump.map_err(exit::execution)?;
             reversible::check(scratch, &pg_dump, &prepared, from.as_ref(), &progress).await
         };
         scratch.run_then_remove(checked, &by_hand, printer).await
@@ -81,14 +74,4 @@ fn from_version(
         );
     }
     Ok(Some(version))
-}
-
-/// Where the scratch database lives: `--shadow` (or `STAGEGATE_SHADOW_URL`), else
-/// `[shadow] url`, else a throwaway cluster of its own that lives as long as the value.
-fn resolve_shadow(
-    config: &Config,
-    flag: Option<&str>,
-    printer: &Printer,
-) -> anyhow::Result<crate::scratch::Shadow> {
-    crate::scratch::Shadow::resolve(config, flag.filter(|url| !url.is_empty()), printer)
 }

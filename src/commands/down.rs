@@ -100,7 +100,9 @@ fn render(report: &DownReport) -> String {
         "{}: reverted {} migration(s) in {}",
         report.environment,
         report.reverted.len(),
-        super::apply::elapsed(report.elapsed_ms)
+        crate::human::elapsed(std::time::Duration::from_millis(
+            u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
+        ))
     );
     out.push_str(&super::apply::runs(
         &report.reverted,

@@ -15,7 +15,7 @@ use crate::lint::catalog::{Catalog, Source};
 use crate::lint::emit::{self, Emitter, FileReport, Summary};
 use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
-use crate::reversible::database::ScratchDb;
+use crate::scratch::ScratchDb;
 use crate::source::{self, Script, ScriptRef, Section, Version};
 
 pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
@@ -242,19 +242,9 @@ fn shadow_catalog(
         .filter(|m| oldest.as_ref().is_none_or(|o| m.version < *o))
         .map(|m| Ok((m.label(), m.load_up()?)))
         .collect::<Result<Vec<_>, source::SourceError>>()?;
-    let shadow =
-        crate::scratch::Shadow::resolve(config, Some(flag).filter(|u| !u.is_empty()), printer)?;
+    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
     crate::db::runtime()?.block_on(async {
-        let scratch = ScratchDb::open_with_prefix(&shadow.url(), SHADOW_PREFIX)
-            .await
-            .map_err(crate::exit::execution)?;
-        if !scratch.own {
-            anyhow::bail!(
-                "cannot create a database of its own on {} ({}): lint --shadow applies                  migrations to one and drops it at the end; let the user create databases                  (ALTER ROLE ... CREATEDB) or point --shadow at another server",
-                scratch.server(),
-                scratch.not_own_reason.as_deref().unwrap_or_default()
-            );
-        }
+        let scratch = shadow.database(SHADOW_PREFIX).await?;
         printer.note(&format!(
             "lint: applying {} earlier migration(s) to scratch database {} (dropped at the end)",
             earlier.len(),

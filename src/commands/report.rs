@@ -11,9 +11,10 @@ use crate::db;
 use crate::db::state::{MigrationRow, StateStore};
 use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
+use crate::lint;
 use crate::printer::Printer;
 use crate::report::{self, Report, ReportMigration, scratch};
-use crate::reversible::database::ScratchDb;
+use crate::scratch::ScratchDb;
 use crate::source::Version;
 use crate::trace::Planned;
 
@@ -108,7 +109,21 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
     };
     printer.detail(&format!("report: {} migration(s)", selected.len()));
 
-    let linted = report::findings(config, &selected, env.as_ref())?;
+    // With --env, the environment's catalog (read only, ACCESS SHARE on the catalog tables
+    // only, never waiting on a table a migration holds) makes the findings precise and gives
+    // the sizes.
+    let catalog = match &env {
+        Some(env) => Some(std::sync::Arc::new(
+            runtime
+                .block_on(lint::catalog::Catalog::load(
+                    &env.url,
+                    lint::catalog::Source::Env(env.name.clone()),
+                ))
+                .map_err(exit::execution)?,
+        )),
+        None => None,
+    };
+    let linted = report::findings(config, &selected, env.as_ref(), catalog.clone())?;
     let mut migrations: Vec<ReportMigration> = selected
         .iter()
         .zip(linted)
@@ -130,28 +145,10 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         })
         .collect();
 
-    if let Some(env) = &env {
-        let mut touched: Vec<String> = migrations.iter().flat_map(|m| m.touched()).collect();
-        touched.sort();
-        touched.dedup();
-        let sizes = runtime
-            .block_on(report::sizes::read(&env.url, &touched))
-            .map_err(|e| {
-                exit::execution(anyhow::anyhow!(
-                    "--env {}: cannot read table sizes: {}",
-                    env.name,
-                    exit::message(&e)
-                ))
-            })?;
+    if let Some(catalog) = &catalog {
         for m in &mut migrations {
             let touched = m.touched();
-            m.tables = Some(
-                sizes
-                    .iter()
-                    .filter(|s| touched.contains(&s.table))
-                    .cloned()
-                    .collect(),
-            );
+            m.tables = Some(report::sizes::of(catalog, &touched));
         }
     }
 
@@ -245,22 +242,13 @@ fn on_scratch(
             traced: reported(l),
         })
         .collect();
-    let shadow =
-        crate::scratch::Shadow::resolve(config, Some(flag).filter(|f| !f.is_empty()), printer)?;
-    let pg_dump = crate::reversible::dump::pg_dump_program(config);
+    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
     runtime.block_on(async {
-        let scratch = ScratchDb::open_with_prefix(&shadow.url(), NAME_PREFIX)
-            .await
-            .map_err(exit::execution)?;
-        if !scratch.own {
-            anyhow::bail!(
-                "cannot create a database of its own on {} ({}): report --shadow needs one (it \
-                 applies the release there and drops it at the end); let the user create \
-                 databases (ALTER ROLE ... CREATEDB) or point --shadow at another server",
-                scratch.server(),
-                scratch.not_own_reason.as_deref().unwrap_or_default()
-            );
-        }
+        let scratch = shadow.database(NAME_PREFIX).await?;
+        let pg_dump = crate::reversible::dump::pg_dump_for(
+            config.backup.pg_dump.as_deref(),
+            &scratch.version,
+        );
         printer.note(&format!(
             "report: applying {} migration(s) on scratch database {} (dropped at the end)",
             planned.len(),
@@ -272,6 +260,7 @@ fn on_scratch(
             scratch.name
         );
         let work = async |scratch: &ScratchDb| {
+            let pg_dump = pg_dump.map_err(exit::execution)?;
             scratch::on_scratch(scratch, &planned, &pg_dump, &progress).await
         };
         scratch.run_then_remove(work, &by_hand, printer).await

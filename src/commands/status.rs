@@ -489,7 +489,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
                 Some(last) => format!(
                     "last backup {} ({})",
                     super::table::date(last.at),
-                    crate::backup::human_size(last.size)
+                    crate::human::bytes(last.size)
                 ),
                 None if env.reachable => "no backup recorded".to_string(),
                 None => "last backup unknown".to_string(),

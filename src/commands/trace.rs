@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::cli::{TraceArgs, TraceFormat};
 use crate::config::Config;
 use crate::db;
-use crate::exit::{self, Outcome};
+use crate::exit::Outcome;
 use crate::printer::Printer;
-use crate::reversible::database::ScratchDb;
+use crate::scratch::ScratchDb;
 use crate::source::{self, MigrationSet};
 use crate::trace::{self, Planned, report};
 
@@ -34,25 +34,9 @@ pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Resu
     if !planned.iter().any(|p| p.traced) {
         anyhow::bail!("no migrations to trace in {}", set.dir.display());
     }
-    let shadow = crate::scratch::Shadow::resolve(
-        config,
-        args.shadow.as_deref().filter(|url| !url.is_empty()),
-        printer,
-    )?;
+    let shadow = crate::scratch::Shadow::resolve(config, args.shadow.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
-        let scratch = ScratchDb::open_with_prefix(&shadow.url(), NAME_PREFIX)
-            .await
-            .map_err(exit::execution)?;
-        if !scratch.own {
-            anyhow::bail!(
-                "cannot create a database of its own on {} ({}): trace needs one (it saves and \
-                 restores it around no-transaction migrations and drops it at the end); let \
-                 the user create databases (ALTER ROLE ... CREATEDB) or point --shadow at \
-                 another server",
-                scratch.server(),
-                scratch.not_own_reason.as_deref().unwrap_or_default()
-            );
-        }
+        let scratch = shadow.database(NAME_PREFIX).await?;
         printer.note(&format!(
             "trace: {} migration(s) of {}, on scratch database {} (dropped at the end)",
             planned.iter().filter(|p| p.traced).count(),

@@ -7,7 +7,6 @@
 
 mod duration;
 mod interpolate;
-mod url;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,9 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::source::Layout;
+pub use crate::target::{DatabaseUrl, redact, redact_text};
 pub use duration::HumanDuration;
 use interpolate::{InterpolateError, interpolate};
-pub use url::{DatabaseUrl, redact, redact_text};
 
 /// The file name searched for.
 pub const CONFIG_FILE: &str = "stagegate.toml";
@@ -425,7 +424,7 @@ impl Config {
         let Some(url) = &self.shadow.url else {
             return Ok(None);
         };
-        interpolate(url.expose(), |var: &str| std::env::var(var).ok())
+        interpolate(url.expose(), crate::target::child::variable)
             .map(|text| Some(DatabaseUrl::new(text)))
             .map_err(|error| match error {
                 InterpolateError::Missing(variable) => ConfigError::MissingVariable {
@@ -472,7 +471,7 @@ impl Config {
 
     /// One environment with its variables expanded from the process environment.
     pub fn environment(&self, name: &str) -> Result<Environment, ConfigError> {
-        self.environment_with(name, |var| std::env::var(var).ok())
+        self.environment_with(name, crate::target::child::variable)
     }
 
     /// An environment's lock_timeout, without expanding its variables (lint needs no URL).
@@ -521,11 +520,11 @@ impl Config {
         let url = DatabaseUrl::new(expand("url", raw.url.expose())?);
         // A connection string that cannot be read is the configuration's fault (exit 2),
         // found before any command tries to connect.
-        if let Err(crate::db::DbError::BadUrl { url, message }) = crate::db::parse(&url) {
+        if let Err(error) = url.target() {
             return Err(ConfigError::BadUrl {
                 environment: name.to_string(),
-                url,
-                message,
+                url: error.url,
+                message: error.message,
             });
         }
         let backup = match &raw.backup {

@@ -1,29 +1,28 @@
 //! Database access: user migrations on tokio-postgres ([`session`]), the run's advisory lock
-//! ([`lock`]), and stagegate's own state on sqlx ([`state`], [`events`]).
+//! ([`lock`]), and stagegate's own state on sqlx ([`state`], [`events`]). Every connection is
+//! made from the URL's parsed target ([`crate::target`]); `docs/connections.md` says which
+//! driver does what.
 //!
 //! Connection errors name the server with its password masked; nothing here prints a
 //! connection string as given.
 
 pub mod events;
 pub mod lock;
+mod relay;
 pub mod runners;
 pub mod session;
 pub mod state;
 pub mod tls;
 
-use std::time::Duration;
-
 use tokio_postgres::Client;
 
 use crate::config::DatabaseUrl;
-
-/// Applied when the connection string sets no `connect_timeout`.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::target::TargetError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("invalid connection string {url}: {message}")]
-    BadUrl { url: String, message: String },
+    #[error(transparent)]
+    BadUrl(#[from] TargetError),
     #[error("cannot connect to {url}: {}", with_causes(source))]
     Connect {
         url: String,
@@ -47,25 +46,20 @@ pub fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Opens a connection and drives it on the current tokio runtime.
+/// Opens a connection to `url`'s target and drives it on the current tokio runtime.
 pub async fn connect(url: &DatabaseUrl) -> Result<Client, DbError> {
-    let (mut config, tls) = parse(url)?;
-    let connector = tls.connector().map_err(|message| DbError::BadUrl {
-        url: url.redacted(),
+    let target = url.target()?;
+    let connector = target.tls().connector().map_err(|message| TargetError {
+        url: target.redacted().to_string(),
         message,
     })?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
-    }
-    if config.get_application_name().is_none() {
-        config.application_name("stagegate");
-    }
     let (client, connection) =
-        config
+        target
+            .session_config()
             .connect(connector)
             .await
             .map_err(|source| DbError::Connect {
-                url: url.redacted(),
+                url: target.redacted().to_string(),
                 source,
             })?;
     tokio::spawn(async move {
@@ -73,21 +67,6 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Client, DbError> {
         let _ = connection.await;
     });
     Ok(client)
-}
-
-/// A connection string as tokio-postgres's configuration and the TLS settings it carries
-/// (which tokio-postgres could not read: see [`tls`]).
-pub fn parse(url: &DatabaseUrl) -> Result<(tokio_postgres::Config, tls::Tls), DbError> {
-    let bad = |message: String| DbError::BadUrl {
-        url: url.redacted(),
-        message: crate::config::redact_text(&message),
-    };
-    let (rest, tls) = tls::split(url.expose()).map_err(bad)?;
-    let mut config: tokio_postgres::Config = rest
-        .parse()
-        .map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
-    config.ssl_mode(tls.driver_mode());
-    Ok((config, tls))
 }
 
 /// A single-threaded tokio runtime for one command's database work.

@@ -8,6 +8,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::state::{StateError, StateStore};
+use crate::sql::quote_ident;
 
 /// A migration runner whose table `migrate baseline` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -71,10 +72,6 @@ impl RunnerTable {
             quote_ident(self.runner.table())
         )
     }
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// What a runner's checksum column holds for one migration.

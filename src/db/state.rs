@@ -6,15 +6,14 @@
 //! `.sqlx/`. The one write that must commit together with a user migration,
 //! `stagegate.record_apply`, runs on the migration's own connection ([`super::session`]).
 
-use std::time::Duration;
-
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::postgres::PgConnection;
 use time::OffsetDateTime;
 
 use super::events::Event;
 use crate::config::DatabaseUrl;
+use crate::target::Target;
 
 /// The tool's own migrations, embedded at build time, tracked in [`TRACKING_TABLE`].
 fn migrator() -> Migrator {
@@ -419,91 +418,24 @@ pub fn known_schema_version() -> i64 {
     migrator().iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-/// sqlx connection options for `url`, read with tokio-postgres's parser so URL and
-/// `key=value` strings both work and mean the same thing to both drivers.
-fn options(url: &DatabaseUrl) -> Result<Options, StateError> {
-    let bad = |message: String| StateError::Connect {
-        url: url.redacted(),
-        message,
-    };
-    let (config, tls) = super::parse(url).map_err(|e| match e {
-        super::DbError::BadUrl { message, .. } => {
-            bad(format!("invalid connection string: {message}"))
-        }
-        other => bad(other.to_string()),
-    })?;
-    let mut options = PgConnectOptions::new_without_pgpass();
-    let mut tcp_host = None;
-    match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => {
-            options = options.host(host);
-            tcp_host = Some(host.clone());
-        }
-        #[cfg(unix)]
-        Some(tokio_postgres::config::Host::Unix(dir)) => options = options.socket(dir),
-        None => {}
-    }
-    if let Some(port) = config.get_ports().first() {
-        options = options.port(*port);
-    }
-    if let Some(user) = config.get_user() {
-        options = options.username(user);
-    }
-    if let Some(password) = config.get_password() {
-        options = options.password(&String::from_utf8_lossy(password));
-    }
-    if let Some(dbname) = config.get_dbname() {
-        options = options.database(dbname);
-    }
-    options = options
-        .application_name(config.get_application_name().unwrap_or("stagegate"))
-        .ssl_mode(tls.sqlx_mode())
-        .statement_cache_capacity(32)
-        .disable_statement_logging();
-    if let Some(root) = tls.sqlx_root_cert() {
-        options = options.ssl_root_cert(root);
-    }
-    let timeout = config
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(super::DEFAULT_CONNECT_TIMEOUT);
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    Ok(Options {
-        sqlx: options,
-        timeout,
-        tcp: tcp_host.map(|host| (host, port)),
-        tls,
-    })
-}
-
-/// What [`StateStore::connect`] needs to connect.
-struct Options {
-    sqlx: PgConnectOptions,
-    timeout: Duration,
-    /// Host and port, for a TCP connection (used by the relay, on Unix).
-    #[cfg_attr(not(unix), allow(dead_code))]
-    tcp: Option<(String, u16)>,
-    #[cfg_attr(not(unix), allow(dead_code))]
-    tls: super::tls::Tls,
-}
-
-/// Connects sqlx; over TCP with TLS possible, through [`super::tls::relay`] (see there why).
-async fn connect_sqlx(options: Options) -> Result<PgConnection, String> {
-    #[cfg(unix)]
-    if let Some((host, port)) = &options.tcp
-        && options.tls.mode != super::tls::SslMode::Disable
-        && let Some(dir) = super::tls::relay(&options.tls, host, *port).await?
+/// Connects sqlx to `target`: directly, or, for a target that verifies the server against a
+/// root file of its own, through a relay that does the TLS with the session's connector (see
+/// [`super::relay`] why).
+async fn connect_sqlx(target: &Target) -> Result<PgConnection, String> {
+    let options = target.state_options();
+    if target.tls().verifies_with_own_root()
+        && let Some((host, port)) = target.first_tcp()
     {
+        let relay =
+            super::relay::start(target.tls(), &host, port, target.connect_timeout()).await?;
         let relayed = options
-            .sqlx
-            .clone()
-            .socket(dir.path())
+            .socket(relay.dir())
             .ssl_mode(sqlx::postgres::PgSslMode::Disable);
         return PgConnection::connect_with(&relayed)
             .await
             .map_err(|e| e.to_string());
     }
-    PgConnection::connect_with(&options.sqlx)
+    PgConnection::connect_with(&options)
         .await
         .map_err(|e| e.to_string())
 }
@@ -511,9 +443,12 @@ async fn connect_sqlx(options: Options) -> Result<PgConnection, String> {
 impl StateStore {
     /// Connects; does not create anything.
     pub async fn connect(url: &DatabaseUrl) -> Result<StateStore, StateError> {
-        let options = options(url)?;
-        let timeout = options.timeout;
-        let conn = match tokio::time::timeout(timeout, connect_sqlx(options)).await {
+        let target = url.target().map_err(|error| StateError::Connect {
+            url: error.url.clone(),
+            message: format!("invalid connection string: {}", error.message),
+        })?;
+        let timeout = target.connect_timeout();
+        let conn = match tokio::time::timeout(timeout, connect_sqlx(target)).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(message)) => {
                 return Err(StateError::Connect {

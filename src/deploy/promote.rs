@@ -11,6 +11,7 @@ use super::Entry;
 use super::plan::Gate;
 use crate::config::Environment;
 use crate::db::state::{MigrationRow, RowStatus, StateStore};
+use crate::human::span;
 use crate::source::Checksum;
 
 /// Checks `pending` (the migrations about to run on `env`) against `source`'s recorded
@@ -133,9 +134,9 @@ pub fn judge(
             if age < soak {
                 problems.push(format!(
                     "{label}: applied on `{from}` {} ago, min_soak is {}: {} remaining",
-                    human(age),
-                    human(soak),
-                    human(soak - age)
+                    span(age),
+                    span(soak),
+                    span(soak - age)
                 ));
                 continue;
             }
@@ -152,7 +153,7 @@ pub fn judge(
                 pending.len(),
                 match (soak, youngest_ok) {
                     (Some(soak), Some(age)) =>
-                        format!(", the newest {} ago (min_soak {})", human(age), human(soak)),
+                        format!(", the newest {} ago (min_soak {})", span(age), span(soak)),
                     _ => String::new(),
                 }
             ),
@@ -176,30 +177,5 @@ fn refuse(detail: String) -> Gate {
         name: "promotion",
         status: "refuse",
         detail,
-    }
-}
-
-/// `45s`, `12m 05s`, `2h 03m`, `3d 4h`.
-fn human(duration: Duration) -> String {
-    let s = duration.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(human(Duration::from_secs(45)), "45s");
-        assert_eq!(human(Duration::from_secs(725)), "12m 05s");
-        assert_eq!(human(Duration::from_secs(7380)), "2h 03m");
-        assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d 4h");
     }
 }

@@ -58,29 +58,6 @@ impl Interrupt {
     }
 }
 
-/// The next of Ctrl-C, SIGTERM and SIGHUP, by name; `None` if none can be listened for.
-async fn next_signal() -> Option<&'static str> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C");
-        };
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.ok().map(|()| "Ctrl-C"),
-            _ = term.recv() => Some("SIGTERM"),
-            _ = hup.recv() => Some("SIGHUP"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C")
-    }
-}
-
 /// Listens for Ctrl-C, SIGTERM and SIGHUP while a run lasts: the first asks the server to
 /// cancel what `session` runs (the run then records the failure and ends); a second exits at
 /// once. Abort the returned task when the run ends.
@@ -94,7 +71,7 @@ pub(crate) fn watch_signals(
         let token = session.cancel_token();
         let printer = *printer;
         tokio::spawn(async move {
-            let Some(signal) = next_signal().await else {
+            let Some(signal) = crate::signals::next().await else {
                 return;
             };
             interrupted.set(signal);
@@ -103,7 +80,7 @@ pub(crate) fn watch_signals(
                  to exit without waiting)"
             ));
             let _ = token.cancel_query(NoTls).await;
-            if next_signal().await.is_some() {
+            if crate::signals::next().await.is_some() {
                 // The connections close with the process, which releases the lock; what
                 // the server was doing is left as an interrupted attempt.
                 printer.error("interrupted twice: exiting without recording the outcome");

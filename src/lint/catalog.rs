@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use crate::analyze::names::is_utc_zone;
 use crate::analyze::{ColumnType, Name};
 use crate::config::DatabaseUrl;
+use crate::sql::quote_ident;
 
 /// `[lint] small_table_rows` when not configured.
 pub const DEFAULT_SMALL_TABLE_ROWS: u64 = 10_000;
@@ -482,11 +483,6 @@ async fn read_sequences(
         .collect())
 }
 
-/// An identifier quoted for SQL.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,10 +586,5 @@ mod tests {
         );
         assert_eq!(catalog.utc_time_zone(), Some(false));
         assert_eq!(Catalog::default().utc_time_zone(), None);
-    }
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }

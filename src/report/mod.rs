@@ -177,6 +177,7 @@ pub(crate) fn findings(
     config: &Config,
     migrations: &[&LocalMigration],
     env: Option<&Environment>,
+    catalog: Option<std::sync::Arc<lint::catalog::Catalog>>,
 ) -> anyhow::Result<Vec<Linted>> {
     let options = lint::Options::from_config(
         &config.lint,
@@ -186,21 +187,7 @@ pub(crate) fn findings(
     .map_err(anyhow::Error::msg)?;
     // With --env, the facts no migration shows (sizes, column types, ...) make the findings
     // precise, as in `migrate plan --env`.
-    let options = match env {
-        Some(env) => {
-            let catalog = crate::db::runtime()?
-                .block_on(lint::catalog::Catalog::load(
-                    &env.url,
-                    lint::catalog::Source::Env(env.name.clone()),
-                ))
-                .map_err(crate::exit::execution)?;
-            lint::Options {
-                catalog: Some(std::sync::Arc::new(catalog)),
-                ..options
-            }
-        }
-        None => options,
-    };
+    let options = lint::Options { catalog, ..options };
     let mut run = lint::RunState::default();
     Ok(migrations
         .iter()

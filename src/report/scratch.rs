@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use crate::exit;
-use crate::reversible::database::ScratchDb;
 use crate::reversible::dump::{self, Schema};
+use crate::scratch::ScratchDb;
 use crate::trace::{Planned, Stepper, TracedMigration};
 
 /// What the scratch database showed of one reported migration.

@@ -7,17 +7,15 @@
 //! schema, name and type, so objects created in another order dump the same. The `stagegate`
 //! schema is left out.
 //!
-//! pg_dump gets the connection through libpq's environment variables (`PGHOST`, `PGPASSWORD`,
-//! ...), never on its command line, where other users of the machine could read a password.
+//! pg_dump gets the connection from the target's libpq environment ([`crate::target::child`]):
+//! the password in a passfile only it can open, never on its command line or in a variable.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::config::{Config, DatabaseUrl, redact_text};
-use crate::db::tls::{self, SslMode};
+use crate::config::{DatabaseUrl, redact_text};
+use crate::target::TargetError;
 
 /// The schema stagegate keeps its own state in; never part of a comparison.
 const OWN_SCHEMA: &str = "stagegate";
@@ -41,17 +39,34 @@ pub(crate) enum DumpError {
     },
     #[error("pg_dump of {url}: output is not UTF-8")]
     NotUtf8 { url: String },
-    #[error("invalid connection string {url}: {message}")]
-    BadUrl { url: String, message: String },
+    #[error(
+        "cannot run a pg_dump for the scratch server (PostgreSQL {server}): {}; install the \
+         PostgreSQL client programs of that version or newer, or set [backup] pg_dump in \
+         stagegate.toml",
+        crate::programs::describe_attempts(attempts)
+    )]
+    NoPgDump {
+        server: String,
+        attempts: Vec<crate::programs::Attempt>,
+    },
+    #[error(transparent)]
+    BadUrl(#[from] TargetError),
+    #[error("pg_dump of {url}: cannot write a passfile: {source}")]
+    Passfile { url: String, source: std::io::Error },
 }
 
-/// The pg_dump program to run: `[backup] pg_dump`, else `pg_dump` found on PATH.
-pub(crate) fn pg_dump_program(config: &Config) -> PathBuf {
-    config
-        .backup
-        .pg_dump
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("pg_dump"))
+/// The pg_dump for a server of `version`, found as backups find theirs
+/// ([`crate::programs::client_tools`]): `configured` (`[backup] pg_dump`) only, when set.
+pub(crate) fn pg_dump_for(
+    configured: Option<&Path>,
+    server: &crate::programs::PgVersion,
+) -> Result<PathBuf, DumpError> {
+    crate::programs::client_tools(configured, server)
+        .map(|tools| tools.pg_dump)
+        .map_err(|attempts| DumpError::NoPgDump {
+            server: server.text.clone(),
+            attempts,
+        })
 }
 
 /// One object of the dump.
@@ -117,24 +132,22 @@ pub(crate) struct Schema {
 impl Schema {
     /// Runs `pg_dump --schema-only` on `url` and normalises its output.
     pub(crate) fn dump(program: &Path, url: &DatabaseUrl) -> Result<Schema, DumpError> {
-        let env = libpq_env(url)?;
-        let mut command = Command::new(program);
-        command
-            .args([
-                "--schema-only",
-                "--no-owner",
-                "--exclude-schema",
-                OWN_SCHEMA,
-            ])
-            // Settings that would point libpq elsewhere than `url`.
-            .env_remove("PGSERVICE")
-            .env_remove("PGHOSTADDR")
-            .env_remove("PGOPTIONS")
-            .env_remove("PGPASSWORD")
-            .env_remove("PGSSLROOTCERT");
-        for (key, value) in env {
-            command.env(key, value);
-        }
+        let target = url.target()?;
+        let mut command = crate::programs::command(program);
+        target
+            .child_env("stagegate-schema")
+            .map_err(|source| DumpError::Passfile {
+                url: url.redacted(),
+                source,
+            })?
+            .apply(&mut command);
+        command.args([
+            "--schema-only",
+            "--no-owner",
+            "--no-password",
+            "--exclude-schema",
+            OWN_SCHEMA,
+        ]);
         let output = command.output().map_err(|source| DumpError::Spawn {
             program: program.to_path_buf(),
             source,
@@ -188,12 +201,14 @@ impl Schema {
         Schema { entries }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The objects, as people name them.
-    pub(crate) fn objects(&self) -> Vec<String> {
+    #[cfg(test)]
+    fn objects(&self) -> Vec<String> {
         self.entries.iter().map(Entry::describe).collect()
     }
 
@@ -356,87 +371,6 @@ fn line_changes(old: &str, new: &str) -> String {
     parts.join("; ")
 }
 
-/// libpq's environment for `url`: host(s), port(s), user, password, database, options,
-/// connect timeout and TLS settings.
-fn libpq_env(url: &DatabaseUrl) -> Result<Vec<(&'static str, OsString)>, DumpError> {
-    let bad = |message: String| DumpError::BadUrl {
-        url: url.redacted(),
-        message: redact_text(&message),
-    };
-    let (rest, tls) = tls::split(url.expose()).map_err(bad)?;
-    let config: tokio_postgres::Config = rest
-        .parse()
-        .map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
-    let mut env: Vec<(&'static str, OsString)> = Vec::new();
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|host| match host {
-            tokio_postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    if !hosts.is_empty() {
-        env.push(("PGHOST", hosts.join(",").into()));
-    }
-    let addrs: Vec<String> = config
-        .get_hostaddrs()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if !addrs.is_empty() {
-        env.push(("PGHOSTADDR", addrs.join(",").into()));
-    }
-    let ports: Vec<String> = config.get_ports().iter().map(ToString::to_string).collect();
-    if !ports.is_empty() {
-        env.push(("PGPORT", ports.join(",").into()));
-    }
-    if let Some(user) = config.get_user() {
-        env.push(("PGUSER", user.into()));
-    }
-    if let Some(password) = config.get_password() {
-        env.push(("PGPASSWORD", bytes_to_os(password)));
-    }
-    if let Some(dbname) = config.get_dbname() {
-        env.push(("PGDATABASE", dbname.into()));
-    }
-    if let Some(options) = config.get_options() {
-        env.push(("PGOPTIONS", options.into()));
-    }
-    if let Some(timeout) = config.get_connect_timeout() {
-        env.push((
-            "PGCONNECT_TIMEOUT",
-            timeout.as_secs().max(1).to_string().into(),
-        ));
-    }
-    let mode = match tls.mode {
-        SslMode::Disable => "disable",
-        SslMode::Allow => "allow",
-        SslMode::Prefer => "prefer",
-        SslMode::Require => "require",
-        SslMode::VerifyCa => "verify-ca",
-        SslMode::VerifyFull => "verify-full",
-    };
-    env.push(("PGSSLMODE", mode.into()));
-    if let Some(root) = &tls.root_cert {
-        env.push(("PGSSLROOTCERT", root.into()));
-    }
-    env.push(("PGAPPNAME", "stagegate".into()));
-    Ok(env)
-}
-
-#[cfg(unix)]
-fn bytes_to_os(bytes: &[u8]) -> OsString {
-    use std::os::unix::ffi::OsStringExt;
-    OsString::from_vec(bytes.to_vec())
-}
-
-#[cfg(not(unix))]
-fn bytes_to_os(bytes: &[u8]) -> OsString {
-    String::from_utf8_lossy(bytes).into_owned().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,25 +489,5 @@ CREATE TABLE stagegate._sqlx_migrations (version bigint);
             diff.unified
         );
         assert_eq!(super::diff(&before, &before.clone(), ("a", "b")), None);
-    }
-
-    #[test]
-    fn the_password_goes_to_the_environment() {
-        let env = libpq_env(&DatabaseUrl::new(
-            "postgres://app:s3cret@db.example:6432/app?sslmode=require&connect_timeout=3",
-        ))
-        .unwrap();
-        let get = |key: &str| {
-            env.iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.to_string_lossy().into_owned())
-        };
-        assert_eq!(get("PGHOST").as_deref(), Some("db.example"));
-        assert_eq!(get("PGPORT").as_deref(), Some("6432"));
-        assert_eq!(get("PGUSER").as_deref(), Some("app"));
-        assert_eq!(get("PGPASSWORD").as_deref(), Some("s3cret"));
-        assert_eq!(get("PGDATABASE").as_deref(), Some("app"));
-        assert_eq!(get("PGSSLMODE").as_deref(), Some("require"));
-        assert_eq!(get("PGCONNECT_TIMEOUT").as_deref(), Some("3"));
     }
 }

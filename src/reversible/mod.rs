@@ -1,6 +1,6 @@
 //! `check-reversible`: does each migration's down script undo its up script?
 //!
-//! On a scratch database ([`database`]), for each migration in version order: dump the schema
+//! On a scratch database ([`ScratchDb`]), for each migration in version order: dump the schema
 //! ([`dump`]), run the up script, run the down script, dump again and compare, then run the up
 //! script again so the next migration starts from the schema it was written for. Migrations
 //! before `--from` are only applied. What each check found is a [`Report`]; rendering it is
@@ -13,7 +13,6 @@
 //! leaves the database in no known state, so it is dropped, created again and brought to the
 //! schema after that up script before the next migration.
 
-pub(crate) mod database;
 pub(crate) mod dump;
 pub(crate) mod report;
 
@@ -25,9 +24,9 @@ use tokio_postgres::error::ErrorPosition;
 
 use crate::db::session::{self, Session};
 use crate::exit;
+use crate::scratch::ScratchDb;
 use crate::source::{Migration, MigrationSet, Script, SourceError, Version};
 use crate::sql::{self, RawKind};
-use database::ScratchDb;
 use dump::{Schema, SchemaDiff};
 
 /// Version of the JSON report's shape.
@@ -237,9 +236,6 @@ pub(crate) async fn check(
         session: Some(connect(scratch).await?),
         progress,
     };
-    if !scratch.own {
-        refuse_unless_empty(scratch, &checker.dump().await?)?;
-    }
     let mut results = Vec::with_capacity(migrations.len());
     let mut stopped: Option<String> = None;
     for (index, prepared) in migrations.iter().enumerate() {
@@ -445,16 +441,9 @@ impl Checker<'_> {
         Ok(Ok(()))
     }
 
-    /// Brings a database of its own back to the schema after the up scripts of `done`;
+    /// Brings the scratch database back to the schema after the up scripts of `done`;
     /// `Some(reason)` when that is not possible and the check must stop.
     async fn reset(&mut self, done: &[Prepared], label: &str) -> anyhow::Result<Option<String>> {
-        if !self.scratch.own {
-            return Ok(Some(format!(
-                "after {label} the scratch database is in no known state, and stagegate may \
-                 not create a fresh one on {}, so the later migrations were not checked",
-                self.scratch.server()
-            )));
-        }
         (self.progress)(&format!(
             "recreating the scratch database and applying the {} up script(s) through {label}",
             done.len()
@@ -480,37 +469,6 @@ async fn connect(scratch: &ScratchDb) -> anyhow::Result<Session> {
     Session::connect(&scratch.url)
         .await
         .map_err(exit::execution)
-}
-
-/// In a shadow database that is not stagegate's own, the migrations may run only when it
-/// holds nothing they could collide with or damage.
-fn refuse_unless_empty(scratch: &ScratchDb, schema: &Schema) -> anyhow::Result<()> {
-    if schema.is_empty() {
-        return Ok(());
-    }
-    let objects = schema.objects();
-    let shown = objects
-        .iter()
-        .take(5)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    let more = match objects.len().saturating_sub(5) {
-        0 => String::new(),
-        more => format!(" and {more} more"),
-    };
-    anyhow::bail!(
-        "stagegate may not create a database of its own on {} ({}), and the shadow database {} \
-         already holds objects ({shown}{more}); it will not run migrations in it: point \
-         --shadow (or [shadow] url) at an empty database, or let its user create databases \
-         (ALTER ROLE ... CREATEDB)",
-        scratch.server(),
-        scratch
-            .not_own_reason
-            .as_deref()
-            .unwrap_or("permission denied"),
-        scratch.name,
-    )
 }
 
 /// The name in `constraint "NAME" of relation "TABLE" does not exist (42704)`.

@@ -4,7 +4,7 @@
 //! static lock model ([`crate::analyze::locks`]).
 //!
 //! The scratch database is one of its own on the shadow server
-//! ([`crate::reversible::database::ScratchDb`]). The migrations before each traced one are
+//! ([`crate::scratch::ScratchDb`]). The migrations before each traced one are
 //! applied as `migrate apply` runs them. A transactional migration is traced in one
 //! transaction and rolled back; a `no-transaction` one runs statement by statement on a
 //! database saved beforehand (`CREATE DATABASE ... TEMPLATE`) and is undone by restoring that
@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 use crate::analyze::{self, Effect, LockMode};
 use crate::db::session::{self, Session};
 use crate::exit;
-use crate::reversible::database::ScratchDb;
+use crate::scratch::ScratchDb;
 use crate::source::{Migration, Script};
 use crate::sql::{self, RawKind};
 

@@ -498,15 +498,16 @@ fn backup_verify_checks_sha_contents_and_restored_row_counts() {
     assert_exit(&ok, 0);
     assert!(ok.stdout.contains("verified"), "{}", ok.stdout);
 
-    // Restored into an empty scratch database, every count matches.
-    let shadow = TestDb::create();
+    // Restored into a database of its own on the scratch server, every count matches; the
+    // database the server's URL names is left alone, and stagegate's own is dropped.
+    let server = TestDb::create();
     let restored = p.run(&[
         "backup",
         "verify",
         "--env",
         "staging",
         "--shadow",
-        shadow.database_url().expose(),
+        server.database_url().expose(),
     ]);
     assert_exit(&restored, 0);
     assert!(
@@ -515,7 +516,33 @@ fn backup_verify_checks_sha_contents_and_restored_row_counts() {
         restored.stdout
     );
     assert_eq!(
-        query(&shadow, "SELECT count(*)::text FROM shop.\"Orders\"")[0][0],
+        query(
+            &server,
+            "SELECT count(*)::text FROM pg_class WHERE relname = 'Orders'"
+        )[0][0],
+        Some("0".into())
+    );
+    assert_eq!(
+        query(
+            &server,
+            "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'stagegate\\_backup\\_%'"
+        )[0][0],
+        Some("0".into())
+    );
+
+    // Named with --restore-into, an existing database is restored into as it is.
+    let named = TestDb::create();
+    let into = p.run(&[
+        "backup",
+        "verify",
+        "--env",
+        "staging",
+        "--restore-into",
+        named.database_url().expose(),
+    ]);
+    assert_exit(&into, 0);
+    assert_eq!(
+        query(&named, "SELECT count(*)::text FROM shop.\"Orders\"")[0][0],
         Some("2".into())
     );
 
@@ -530,7 +557,7 @@ fn backup_verify_checks_sha_contents_and_restored_row_counts() {
         "verify",
         "--env",
         "staging",
-        "--shadow",
+        "--restore-into",
         dirty.database_url().expose(),
     ]);
     assert_exit(&mismatch, 3);
@@ -542,13 +569,13 @@ fn backup_verify_checks_sha_contents_and_restored_row_counts() {
         mismatch.stderr
     );
 
-    // The environment's own database is never a shadow.
+    // The environment's own database is never restored into.
     let own = p.run(&[
         "backup",
         "verify",
         "--env",
         "staging",
-        "--shadow",
+        "--restore-into",
         p.db.database_url().expose(),
     ]);
     assert_exit(&own, 2);

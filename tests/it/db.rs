@@ -229,7 +229,8 @@ fn both_drivers_speak_tls_as_sslmode_asks() {
         "verify-full names the host mismatch: {error}"
     );
     // A root that did not sign the server's certificate: both connections refuse the server
-    // (the state connection's TLS is stagegate's own on Unix: see db::tls::relay).
+    // (with a root file of the target's own, the state connection's TLS is stagegate's own:
+    // see db::relay).
     let other_root = std::fs::read_dir("/etc/ssl/certs")
         .unwrap()
         .filter_map(Result::ok)

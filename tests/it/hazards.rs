@@ -1,5 +1,5 @@
-//! The reference catalog is covered: every row of `../shared/reference/HAZARDS.md` (section 1,
-//! the hazard tables) has an entry in `tests/hazards/coverage.toml` that names the rule firing
+//! The project's hazard catalog is covered: every row of `docs/hazards.md` (section 1, the
+//! hazard tables) has an entry in `tests/hazards/coverage.toml` that names the rule firing
 //! on it with a firing and a quiet case, or a safe statement stagegate must stay quiet on, or
 //! says why no rule can catch it. The cases run through the real lint engine; the coverage
 //! table in `docs/hazards-coverage.md` is rendered from the same file.
@@ -29,7 +29,7 @@ struct Coverage {
 #[serde(deny_unknown_fields)]
 struct Row {
     id: u32,
-    /// The row's operation cell, exactly as HAZARDS.md writes it.
+    /// The row's operation cell, exactly as docs/hazards.md writes it.
     operation: String,
     #[serde(default)]
     case: Vec<Case>,
@@ -75,20 +75,16 @@ fn coverage() -> Coverage {
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The catalog, in the repository: nothing outside the clone is read.
 fn hazards_path() -> PathBuf {
-    root().join("../shared/reference/HAZARDS.md")
+    root().join("docs/hazards.md")
 }
 
-/// `(id, operation)` of every numbered row of HAZARDS.md's hazard tables (section 1). Fails loudly when
-/// the catalog is absent: CI runs with shared/ beside the clone.
+/// `(id, operation)` of every numbered row of the catalog's hazard tables (section 1).
 fn catalog() -> Vec<(u32, String)> {
     let path = hazards_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the hazard catalog {} must be beside the clone (shared/reference/HAZARDS.md): {e}",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading the hazard catalog {}: {e}", path.display()));
     let mut rows = Vec::new();
     let mut in_hazard_tables = false;
     for line in text.lines() {
@@ -166,13 +162,13 @@ fn hazards_coverage_has_every_catalog_row_in_order() {
     for (index, (mine, catalog)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(
             mine, catalog,
-            "entry {index} of coverage.toml does not match HAZARDS.md (id, operation)"
+            "entry {index} of coverage.toml does not match docs/hazards.md (id, operation)"
         );
     }
     assert_eq!(
         ours.len(),
         theirs.len(),
-        "coverage.toml has {} rows, HAZARDS.md {}",
+        "coverage.toml has {} rows, docs/hazards.md {}",
         ours.len(),
         theirs.len()
     );
@@ -314,7 +310,7 @@ fn cell(text: &str) -> String {
 
 fn render(coverage: &Coverage) -> String {
     let mut out = String::new();
-    out.push_str("| # | Operation (HAZARDS.md) | Rule | Severity | Fires on | Quiet on |\n");
+    out.push_str("| # | Operation (docs/hazards.md) | Rule | Severity | Fires on | Quiet on |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for row in &coverage.row {
         let op = cell(&row.operation);

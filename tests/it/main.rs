@@ -23,6 +23,7 @@ mod report;
 mod reversible;
 mod runner;
 mod scratch;
+mod target;
 mod tools;
 mod trace;
 mod ux;

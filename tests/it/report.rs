@@ -437,3 +437,59 @@ fn with_env_a_plain_index_on_a_small_table_is_info_and_without_it_an_error() {
     let without = sg101(&["report", "--since", "030", "--format", "json"]);
     assert_eq!(without["severity"], "error", "{without}");
 }
+
+/// `report --env` reads the environment without opening a table: while another session holds
+/// ACCESS EXCLUSIVE on a table the release touches (a migration running there, say), the
+/// report still finishes, with that table's size, and the lock is still held afterwards (the
+/// report did not wait for it to go).
+#[test]
+fn report_env_finishes_while_a_touched_table_is_locked_access_exclusive() {
+    let release = Release::new();
+    let production = &release.dbs[2];
+    let psql = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("psql"))
+        .find(|path| path.is_file())
+        .expect("psql on PATH");
+    let mut holder = std::process::Command::new(psql)
+        .arg(production.database_url().expose())
+        .args([
+            "-c",
+            "BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let locked = || {
+        query(
+            production,
+            "SELECT count(*)::text FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted \
+             AND relation = 'accounts'::regclass",
+        )[0][0]
+            .clone()
+            == Some("1".into())
+    };
+    let started = std::time::Instant::now();
+    while !locked() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "psql never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = release.run(&["report", "--env", "production", "--format", "json"]);
+    let still_locked = locked();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_exit(&out, 0);
+    assert!(
+        still_locked,
+        "the lock was released before the report ended"
+    );
+    let report = crate::json::assert_matches("report", &out);
+    let accounts = &by_version(&report, "015")["tables"][0];
+    assert_eq!(accounts["table"], "accounts");
+    assert_eq!(accounts["exists"], true);
+    assert_eq!(accounts["rows"], 500);
+    assert!(accounts["bytes"].as_i64().unwrap() > 0, "{accounts}");
+}

@@ -271,3 +271,20 @@ fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
     drop(own);
     assert!(!dir.exists(), "{} left after drop", dir.display());
 }
+
+#[test]
+fn a_path_taken_for_the_shadow_url_is_named() {
+    let config = stagegate::config::Config::defaults(Path::new("/project"));
+    let error = stagegate::scratch::Shadow::resolve(
+        &config,
+        Some("migrations/0001_x.up.sql"),
+        &stagegate::printer::Printer::plain(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("--shadow migrations/0001_x.up.sql: not a connection string")
+            && error.contains("--shadow=URL"),
+        "{error}"
+    );
+}

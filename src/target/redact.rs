@@ -1,46 +1,4 @@
-//! Database connection strings that never show their password.
-
-use std::fmt;
-
-/// A PostgreSQL connection string (URL or `key=value` form). `Debug` and `Display` print it
-/// with any password replaced by `***`; only [`DatabaseUrl::expose`] gives the real text, for
-/// handing to a driver.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    pub fn new(url: impl Into<String>) -> Self {
-        DatabaseUrl(url.into())
-    }
-
-    /// The full connection string, password included. Only for drivers and child processes.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The connection string with the password replaced.
-    pub fn redacted(&self) -> String {
-        redact(&self.0)
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({:?})", self.redacted())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for DatabaseUrl {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(DatabaseUrl)
-    }
-}
+//! Masking passwords in connection strings and in free text that may quote one.
 
 const MASK: &str = "***";
 
@@ -169,20 +127,6 @@ fn find_password_key(lower: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_password_is_masked() {
-        let url = DatabaseUrl::new("postgres://app:s3cr3t@db.internal:5432/app?sslmode=require");
-        assert_eq!(
-            url.to_string(),
-            "postgres://app:***@db.internal:5432/app?sslmode=require"
-        );
-        assert!(!format!("{url:?}").contains("s3cr3t"));
-        assert_eq!(
-            url.expose(),
-            "postgres://app:s3cr3t@db.internal:5432/app?sslmode=require"
-        );
-    }
 
     #[test]
     fn password_with_at_sign_and_query_password_are_masked() {

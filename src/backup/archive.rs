@@ -1,0 +1,158 @@
+//! The archive file: written privately, hashed, moved into place, read back with
+//! `pg_restore --list`, restored with `pg_restore`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::manifest::{FILE_SUFFIX, file_name};
+use crate::programs;
+use crate::target::Target;
+
+/// An archive being written: `.stagegate-partial-<random>.dump` (0600) in the backup
+/// directory, removed when dropped (on an error, an early return, a panic's unwind or an
+/// interruption) unless [`persist`] moved it to its name.
+pub(super) fn partial(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let file = tempfile::Builder::new()
+        .prefix(".stagegate-partial-")
+        .suffix(FILE_SUFFIX)
+        .tempfile_in(dir)?;
+    set_mode(file.path(), 0o600)?;
+    Ok(file)
+}
+
+/// Moves the finished archive to its name, never over an existing file.
+pub(super) fn persist(
+    partial: tempfile::NamedTempFile,
+    dir: &Path,
+    env: &str,
+) -> Result<(PathBuf, String), (PathBuf, std::io::Error)> {
+    let mut partial = partial;
+    let mut attempt = 0;
+    loop {
+        let file = file_name(env, OffsetDateTime::now_utc(), attempt);
+        let path = dir.join(&file);
+        match partial.persist_noclobber(&path) {
+            Ok(_) => return Ok((path, file)),
+            Err(error)
+                if error.error.kind() == std::io::ErrorKind::AlreadyExists && attempt < 9 =>
+            {
+                partial = error.file;
+                attempt += 1;
+            }
+            Err(error) => return Err((path, error.error)),
+        }
+    }
+}
+
+/// Size and `sha256:<hex>` of a file.
+pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        hasher.update(&buffer[..read]);
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, format!("sha256:{hex}")))
+}
+
+/// `pg_restore --list FILE`: the archive's table of contents, or why it cannot be read.
+pub async fn list_archive(pg_restore: &Path, file: &Path) -> Result<String, String> {
+    let output = programs::tokio_command(pg_restore)
+        .arg("--list")
+        .arg(file)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run it: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{}: {}",
+            output.status,
+            last_lines(&String::from_utf8_lossy(&output.stderr))
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Restores `file` into the database `target` names (`pg_restore --no-owner
+/// --no-privileges`); what pg_restore said when it reported errors.
+pub async fn restore(pg_restore: &Path, target: &Target, file: &Path) -> Result<(), String> {
+    let mut command = programs::tokio_command(pg_restore);
+    target
+        .child_env("stagegate-restore")
+        .map_err(|e| format!("cannot write a passfile: {e}"))?
+        .apply_tokio(&mut command);
+    let output = command
+        .arg("--no-password")
+        .arg("--no-owner")
+        .arg("--no-privileges")
+        // pg_restore restores into a database only when one is named; libpq's variables
+        // say which (and the password stays in the passfile).
+        .arg(format!("--dbname={}", target.conninfo()))
+        .arg(file)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run it: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            output.status,
+            last_lines(&String::from_utf8_lossy(&output.stderr))
+        ))
+    }
+}
+
+/// The last few lines a program wrote, redacted, on one line.
+pub(super) fn last_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(5);
+    let joined = lines[start..].join(" / ");
+    if joined.is_empty() {
+        "no message".to_string()
+    } else {
+        crate::target::redact_text(&joined)
+    }
+}
+
+/// Creates `dir` (and its parents) with mode 0700 where missing.
+pub(super) fn create_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! The scratch server and the scratch database on it.
+//!
+//! A scratch server means one thing in every command (`lint --shadow`, `trace`,
+//! `report --shadow`, `check-reversible`, `backup verify --shadow`): a server where
+//! stagegate creates a database of its own, works in it and drops it ([`ScratchDb`]). It is,
+//! in this order: the URL given to `--shadow`, `STAGEGATE_SHADOW_URL`, `[shadow] url`, else
+//! a throwaway cluster started from the local server programs ([`Cluster`]). The URL's own
+//! database is only where stagegate connects to create its own; nothing runs in it.
+
+mod cluster;
+mod database;
+
+use std::path::PathBuf;
+
+pub use cluster::Cluster;
+pub(crate) use database::{ScratchDb, ScratchDbError};
+
+use crate::config::{Config, DatabaseUrl};
+use crate::env_vars;
+use crate::printer::Printer;
+use crate::programs::{self, ServerPrograms, ServerProgramsError};
+
+/// How the throwaway cluster is made.
+#[derive(Debug, Clone, Default)]
+pub struct ScratchOptions {
+    /// The directory holding initdb, pg_ctl and postgres (`[shadow] bin_dir`); when set, the
+    /// only place looked at.
+    pub bin_dir: Option<PathBuf>,
+    /// The major version to prefer among the binaries found (`[lint] postgres_version`);
+    /// without it, or when it is not installed, the newest.
+    pub prefer_major: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Programs(#[from] ServerProgramsError),
+    #[error("scratch cluster: {action}: {source}")]
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
+    #[error("scratch cluster: {program} failed ({status}){}", indent(output))]
+    Failed {
+        program: String,
+        status: String,
+        output: String,
+    },
+    #[error("a throwaway scratch cluster needs a Unix system; give --shadow URL")]
+    Unsupported,
+}
+
+fn indent(output: &str) -> String {
+    let output = output.trim_end();
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", output.replace('\n', "\n  "))
+    }
+}
+
+/// The server programs a throwaway cluster is started from (see [`ScratchOptions`]).
+pub fn find_binaries(options: &ScratchOptions) -> Result<ServerPrograms, ClusterError> {
+    Ok(programs::server_programs(
+        options.bin_dir.as_deref(),
+        options.prefer_major,
+    )?)
+}
+
+/// The scratch server a command uses: a URL, or a throwaway cluster that lives as long as
+/// this value.
+#[derive(Debug)]
+pub enum Shadow {
+    Url(DatabaseUrl),
+    Cluster(Cluster),
+}
+
+impl Shadow {
+    /// `flag` is the `--shadow` value (`Some("")` for `--shadow` without one: the same as
+    /// none); then `STAGEGATE_SHADOW_URL`, then `[shadow] url`; without any, a throwaway
+    /// cluster is started (announced on stderr).
+    pub fn resolve(
+        config: &Config,
+        flag: Option<&str>,
+        printer: &Printer,
+    ) -> anyhow::Result<Shadow> {
+        let from_env = std::env::var(env_vars::STAGEGATE_SHADOW_URL)
+            .ok()
+            .filter(|v| !v.is_empty());
+        if let Some(text) = flag.filter(|url| !url.is_empty()) {
+            // `--shadow` takes an optional value: a path written after it is taken for one.
+            if !text.contains("://") && !text.contains('=') {
+                anyhow::bail!(
+                    "--shadow {text}: not a connection string (a URL, or libpq's key=value \
+                     form); to use the default scratch server, write the paths before --shadow \
+                     or give the URL as --shadow=URL"
+                );
+            }
+            return Ok(Shadow::Url(DatabaseUrl::new(text)));
+        }
+        if let Some(url) = from_env {
+            return Ok(Shadow::Url(DatabaseUrl::new(url)));
+        }
+        if let Some(url) = config.shadow_url()? {
+            return Ok(Shadow::Url(url));
+        }
+        let options = ScratchOptions {
+            bin_dir: config.shadow.bin_dir.clone(),
+            prefer_major: Some(config.lint.postgres_version),
+        };
+        let binaries = find_binaries(&options)?;
+        printer.note(&format!(
+            "starting a throwaway PostgreSQL {} for the scratch database ({}; no --shadow, \
+             STAGEGATE_SHADOW_URL or [shadow] url given)",
+            binaries.major,
+            binaries.dir.display()
+        ));
+        if binaries.major != config.lint.postgres_version {
+            printer.warning(&format!(
+                "the scratch database runs PostgreSQL {}, [lint] postgres_version is {} \
+                 (point [shadow] bin_dir at PostgreSQL {}'s binaries, or give --shadow URL)",
+                binaries.major, config.lint.postgres_version, config.lint.postgres_version
+            ));
+        }
+        let cluster = Cluster::start_with(&binaries).map_err(crate::exit::execution)?;
+        Ok(Shadow::Cluster(cluster))
+    }
+
+    /// The scratch server's URL (for a cluster, its `postgres` database).
+    pub fn url(&self) -> DatabaseUrl {
+        match self {
+            Shadow::Url(url) => url.clone(),
+            Shadow::Cluster(cluster) => cluster.url("postgres"),
+        }
+    }
+
+    /// Creates a database of stagegate's own on this server ([`ScratchDb::open`]).
+    pub(crate) async fn database(&self, prefix: &str) -> anyhow::Result<ScratchDb> {
+        ScratchDb::open(&self.url(), prefix)
+            .await
+            .map_err(|error| match error {
+                ScratchDbError::NotPermitted { .. } => anyhow::Error::new(error),
+                other => crate::exit::execution(other),
+            })
+    }
+}
