@@ -467,7 +467,9 @@ async fn backend_alive(
 /// its verify script, would commit half a migration without its record and before its check).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
-        if migration.up.is_blank() {
+        // An Alembic revision that renders no SQL (a merge, an `upgrade()` that is `pass`)
+        // is applied for its bookkeeping alone.
+        if migration.up.is_blank() && migration.up.rendered_checksum.is_none() {
             return Err(crate::source::SourceError::EmptyUp {
                 path: migration.up.path.clone(),
             }

@@ -49,6 +49,7 @@ impl Listing {
             up: self.script(group.up),
             down: group.down.map(|slot| self.script(slot)),
             verify: group.verify.map(|slot| self.script(slot)),
+            ancestors: None,
         }
     }
 
@@ -64,6 +65,7 @@ impl Listing {
             dir: self.dir,
             layout: self.layout,
             warnings: self.warnings,
+            alembic: None,
         }
     }
 
@@ -80,6 +82,7 @@ impl Listing {
             path,
             section: slot.section,
             layout_no_transaction: slot.no_transaction || autocommit,
+            rendered: None,
         }
     }
 
