@@ -29,3 +29,4 @@ pub mod source;
 pub mod sql;
 pub mod target;
 pub(crate) mod trace;
+pub mod visible;

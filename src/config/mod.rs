@@ -375,11 +375,12 @@ impl Config {
                 )));
             }
             if let RawConfirm::Phrase(phrase) = &env.confirm
-                && phrase.trim().is_empty()
+                && crate::visible::is_blank(phrase)
             {
                 return Err(invalid(format!(
-                    "environment `{name}`: confirm = \"\" is empty: use true (type the \
-                     environment's name) or a phrase to type"
+                    "environment `{name}`: confirm = \"{}\" shows nothing: use true (type the \
+                     environment's name) or a phrase of visible characters to type",
+                    crate::visible::line(phrase)
                 )));
             }
             if env.min_soak.is_some() && env.promote_from.is_none() {
