@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
-use crate::harness::TestDb;
+use crate::harness::{DEADLINE, TestDb, run_output};
 use crate::runner::{Output, assert_exit, query};
 
 /// A project with three environments, each on a database of its own.
@@ -73,7 +73,7 @@ impl Chain {
     }
 
     fn run_with(&self, cmd: &mut Command, args: &[&str]) -> Output {
-        let out = cmd.args(args).output().unwrap();
+        let out = run_output(cmd.args(args), &format!("stagegate {}", args.join(" ")));
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),
@@ -467,14 +467,19 @@ impl Pty {
         }
     }
 
-    fn wait_for(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// Waits (bounded) until the terminal shows `text`; fails showing what it does show.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + DEADLINE;
         while !self.seen.lock().unwrap().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "no `{text}` on the terminal:\n{}",
-                self.seen.lock().unwrap()
-            );
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "waited {} s for `{text}` on the terminal, which shows:\n{}",
+                    DEADLINE.as_secs(),
+                    self.seen.lock().unwrap()
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -489,19 +494,22 @@ impl Pty {
         self.master.write_all(&[4]).unwrap();
     }
 
-    /// Waits for the child to end (killing it after a deadline), then gives its exit code
-    /// and everything it wrote.
+    /// Waits (bounded) for the child to end: one that still waits for input (a gate that let
+    /// a wrong answer through and now asks for the reason) is killed, and the test fails
+    /// showing the terminal.
     fn finish(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + DEADLINE;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            if Instant::now() > deadline {
+            if Instant::now() >= deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!(
-                    "stagegate did not end within its deadline:\n{}",
+                    "the child on the terminal did not end within {} s (still waiting for \
+                     input?); the terminal shows:\n{}",
+                    DEADLINE.as_secs(),
                     self.seen.lock().unwrap()
                 );
             }
@@ -621,5 +629,157 @@ fn a_typed_reason_must_show_something() {
     let (code, seen) = pty.finish();
     assert_eq!(code, 3, "{seen}");
     assert!(seen.contains("the reason shows nothing"), "{seen}");
+}
+
+/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, and `--confirm` must name
+/// the environment in its own case. (Mutant this guards against: the prompt's comparison made
+/// case-insensitive, `eq_ignore_ascii_case`, in deploy/confirm.rs.)
+#[test]
+fn the_confirmation_phrase_must_match_in_case_too() {
+    let c = Chain::new("", "confirm = \"SHIP IT\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let mut pty = Pty::spawn(&c, &["migrate", "apply", "--env", "production"]);
+    pty.wait_for("Type `SHIP IT` to apply 1 migration(s) on `production`: ");
+    pty.type_line("ship it");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(
+        seen.contains("`ship it` was typed, not `SHIP IT`"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+
+    let out = c.apply("production", &["--confirm", "PRODUCTION", "--reason", "x"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("--confirm names `PRODUCTION`, but the target is `production`"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+/// A verify script edited (or added) since staging ran the migration is a different
+/// migration. (Mutant: the verify checksum comparison in deploy/promote.rs disabled,
+/// `if false && !same(verify…)`.)
+#[test]
+fn promotion_refuses_a_verify_script_that_is_not_the_one_staging_ran() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    c.write("1_a.verify.sql", "SELECT 1 FROM a LIMIT 0;\n");
+    c.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    assert_exit(&c.apply("staging", &[]), 0);
+    // 1's verify script edited; 2 gets one it did not have on staging.
+    c.write("1_a.verify.sql", "SELECT 2 FROM a LIMIT 0;\n");
+    c.write("2_b.verify.sql", "SELECT 1 FROM b LIMIT 0;\n");
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    for expected in [
+        "1_a: different checksum than the one applied on `staging` (verify sha256:",
+        "2_b: different checksum than the one applied on `staging` (verify none there, sha256:",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}\n{}", out.stderr);
+    }
+    assert!(Chain::tables(&c.production).is_empty());
+    // The scripts staging ran pass.
+    c.write("1_a.verify.sql", "SELECT 1 FROM a LIMIT 0;\n");
+    c.remove("2_b.verify.sql");
+    assert_exit(&c.apply("production", &[]), 0);
+    assert_eq!(Chain::tables(&c.production), ["a", "b"]);
+}
+
+/// A migration still running on staging (here: its no-transaction script is half done and
+/// sleeping) has not succeeded there. (Mutant: the `RowStatus::Running` arm of
+/// deploy/promote.rs passing.)
+#[test]
+fn promotion_refuses_a_migration_still_running_on_staging() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write(
+        "1_a.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE a (id int);\nSELECT pg_sleep(60);\n",
+    );
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
+    for (key, value) in c.command().get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let staging = cmd
+        .current_dir(c.dir.path())
+        .args(["migrate", "apply", "--env", "staging"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while query(
+        &c.staging,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' \
+         AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()",
+    )[0][0]
+        .as_deref()
+        != Some("1")
+    {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "staging's apply never reached pg_sleep(60)"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let out = c.apply("production", &[]);
+    // Ctrl-C ends staging's run (and cancels its sleep on the server) before any assertion.
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &staging.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let staging = crate::harness::wait_output(staging, "staging's apply after SIGINT");
+    assert_eq!(
+        staging.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&staging.stderr)
+    );
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_a: still running, or interrupted, on `staging` (not applied there)"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+/// A migration whose no-transaction down stopped half way on staging is partly reverted there,
+/// not applied. (Mutant: the `RowStatus::Reverting` arm of deploy/promote.rs passing.)
+#[test]
+fn promotion_refuses_a_migration_partly_reverted_on_staging() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write(
+        "1_a.up.sql",
+        "CREATE TABLE a (id int);\nCREATE TABLE a2 (id int);\n",
+    );
+    c.write(
+        "1_a.down.sql",
+        "-- stagegate:no-transaction\nDROP TABLE a2;\nSELECT 1/0;\nDROP TABLE a;\n",
+    );
+    assert_exit(&c.apply("staging", &[]), 0);
+    let out = c.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 4);
+    assert_eq!(
+        query(&c.staging, "SELECT status FROM stagegate.migrations")[0][0].as_deref(),
+        Some("reverting")
+    );
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_a: partly reverted on `staging` (not applied there)"),
+        "{}",
+        out.stderr
+    );
     assert!(Chain::tables(&c.production).is_empty());
 }
