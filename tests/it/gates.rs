@@ -383,6 +383,101 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
 }
 
 #[test]
+fn in_ci_the_confirm_flag_takes_exactly_the_configured_phrase() {
+    let c = Chain::new("", "confirm = \"deploy-to-production\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    // The plan and the refusal name the phrase, as the prompt would.
+    let plan = c.run(&["migrate", "plan", "--env", "production"]);
+    assert!(
+        plan.stdout
+            .contains("--confirm deploy-to-production --reason"),
+        "{}",
+        plan.stdout
+    );
+    for (confirm, expected) in [
+        (None, "or pass --confirm deploy-to-production --reason"),
+        (
+            Some("production"),
+            "--confirm says `production`, but `production` is confirmed with `deploy-to-production`",
+        ),
+        (
+            Some("Deploy-To-Production"),
+            "--confirm says `Deploy-To-Production`",
+        ),
+        (Some("deploy-to-prod"), "--confirm says `deploy-to-prod`"),
+        (Some(""), "--confirm says ``"),
+    ] {
+        let mut args = vec!["--reason", "release 42"];
+        if let Some(confirm) = confirm {
+            args.extend(["--confirm", confirm]);
+        }
+        let out = c.apply("production", &args);
+        assert_exit(&out, 3);
+        assert!(out.stderr.contains(expected), "{confirm:?}: {}", out.stderr);
+        assert!(Chain::tables(&c.production).is_empty());
+        assert!(Chain::applied(&c.production).is_empty());
+    }
+    // The phrase is what the workflow_dispatch input carries (surrounding blanks of a typed
+    // input are ignored, as at the prompt).
+    let out = c.apply(
+        "production",
+        &[
+            "--confirm",
+            " deploy-to-production ",
+            "--reason",
+            "release 42",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+    let rows = query(
+        &c.production,
+        "SELECT detail FROM stagegate.events WHERE kind = 'confirmation'",
+    );
+    let detail: serde_json::Value = serde_json::from_str(rows[0][0].as_deref().unwrap()).unwrap();
+    assert_eq!(detail["method"], "flag");
+    assert_eq!(detail["reason"], "release 42");
+
+    // Down and baseline take the same phrase.
+    let down = c.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "production",
+        "--steps",
+        "1",
+        "--confirm",
+        "production",
+        "--reason",
+        "x",
+    ]);
+    assert_exit(&down, 3);
+    assert!(
+        down.stderr.contains("--confirm says `production`"),
+        "{}",
+        down.stderr
+    );
+    let baseline = c.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "production",
+        "--to",
+        "1",
+        "--confirm",
+        "production",
+        "--reason",
+        "x",
+    ]);
+    assert_exit(&baseline, 3);
+    assert!(
+        baseline.stderr.contains("--confirm says `production`"),
+        "{}",
+        baseline.stderr
+    );
+}
+
+#[test]
 fn apply_refuses_a_plan_that_changed_since_it_was_printed() {
     let c = Chain::new("", "");
     c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
