@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::source::alembic::{AlembicSet, Rendering};
+use crate::source::alembic::{AlembicSet, Bookkeeping, Rendering};
 use crate::source::{MigrationSet, SourceError};
 use crate::target::child::ChildEnv;
 
@@ -162,6 +162,13 @@ pub fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<(), Ren
         Some(schema) => format!("{}.{}", quote_ident(&schema), quote_ident(&table)),
         None => quote_ident(&table),
     };
+    for migration in &mut set.migrations {
+        migration.bookkeeping = Some(Arc::new(Bookkeeping::of(
+            &alembic.graph,
+            migration.version.as_str(),
+            &version_table,
+        )));
+    }
     set.alembic = Some(Arc::new(AlembicSet {
         project: alembic.project.clone(),
         graph: alembic.graph.clone(),

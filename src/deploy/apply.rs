@@ -539,7 +539,15 @@ fn up_job(env: &Environment, entry: &Entry, os_user: Option<&str>) -> anyhow::Re
         os_user: os_user.map(str::to_string),
         statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
         done_checksum: None,
-        checks: concurrent::parent_index_checks(statements.iter().map(|s| s.text(&local.up.text))),
+        checks: format!(
+            "{}{}",
+            concurrent::parent_index_checks(statements.iter().map(|s| s.text(&local.up.text))),
+            local
+                .migration
+                .bookkeeping
+                .as_ref()
+                .map_or("", |b| b.up.as_str())
+        ),
     };
     let resume = match &entry.row {
         Some(row)

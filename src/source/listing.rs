@@ -51,6 +51,7 @@ impl Listing {
             down: group.down.map(|slot| self.script(slot)),
             verify: group.verify.map(|slot| self.script(slot)),
             ancestors: None,
+            bookkeeping: None,
         }
     }
 

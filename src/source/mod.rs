@@ -234,6 +234,9 @@ pub struct Migration {
     /// alone does not say which revisions must come first: a branch may be ranked before
     /// another it does not follow.
     pub ancestors: Option<std::sync::Arc<[u32]>>,
+    /// For an Alembic revision: the SQL that keeps Alembic's version table in step, run in
+    /// the revision's transaction just before stagegate's own record.
+    pub bookkeeping: Option<std::sync::Arc<alembic::Bookkeeping>>,
 }
 
 impl Migration {

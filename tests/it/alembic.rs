@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 use crate::harness::TestDb;
-use crate::runner::{Output, assert_exit};
+use crate::runner::{Output, assert_exit, query};
 use crate::tools;
 
 const VARS: [&str; 2] = ["SG_ALEMBIC_STAGING_URL", "SG_ALEMBIC_PROD_URL"];
@@ -85,6 +85,22 @@ impl Project {
         cmd
     }
 
+    /// What the team's own `alembic` says or does with `db` (`current`, `upgrade heads`).
+    fn alembic(&self, db: &TestDb, args: &[&str]) -> String {
+        let out = std::process::Command::new(tools::venv().join("bin/alembic"))
+            .args(args)
+            .current_dir(self.dir.path().join("backend"))
+            .env("DATABASE_URL", db.database_url().expose())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "alembic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let out = self.command().args(args).output().unwrap();
         Output {
@@ -93,6 +109,154 @@ impl Project {
             stderr: String::from_utf8(out.stderr).unwrap(),
         }
     }
+}
+
+/// Alembic's version table of `db`.
+fn heads(db: &TestDb) -> Vec<String> {
+    query(
+        db,
+        "SELECT version_num FROM alembic_version ORDER BY version_num",
+    )
+    .into_iter()
+    .map(|row| row[0].clone().unwrap())
+    .collect()
+}
+
+fn columns(db: &TestDb, table: &str) -> Vec<String> {
+    query(
+        db,
+        &format!(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
+             ORDER BY ordinal_position"
+        ),
+    )
+    .into_iter()
+    .map(|row| row[0].clone().unwrap())
+    .collect()
+}
+
+#[test]
+fn apply_runs_the_rendered_revisions_keeps_alembic_version_true_and_promotes_with_the_gates() {
+    let project = Project::new();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        columns(&project.staging, "users"),
+        ["id", "email", "created_at", "display_name"]
+    );
+    let index = query(
+        &project.staging,
+        "SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 'orders_created_at_idx'",
+    );
+    assert_eq!(index, [[Some("true".to_string())]]);
+    // Alembic agrees: the one head is the newest revision.
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+    let current = project.alembic(&project.staging, &["current"]);
+    assert!(current.contains("c81d4a07e5f3 (head)"), "{current}");
+    // Every revision recorded with its file's checksum, in graph order.
+    let recorded = query(
+        &project.staging,
+        "SELECT version FROM stagegate.migrations WHERE status = 'applied' ORDER BY started_at, version",
+    );
+    assert_eq!(recorded.len(), 6);
+
+    // The same revisions run by Alembic itself leave the same version table.
+    let by_alembic = TestDb::create();
+    project.alembic(&by_alembic, &["upgrade", "heads"]);
+    assert_eq!(heads(&by_alembic), heads(&project.staging));
+    assert_eq!(
+        columns(&by_alembic, "users"),
+        columns(&project.staging, "users")
+    );
+
+    // Production: confirmation required, then the same revisions.
+    let out = project.run(&["migrate", "apply", "--env", "production"]);
+    assert_exit(&out, 3);
+    assert!(heads_exist(&project.production).is_empty());
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.production), ["c81d4a07e5f3"]);
+}
+
+#[test]
+fn a_revision_not_applied_on_staging_is_not_promoted_and_an_edited_applied_one_is_drift() {
+    let project = Project::new();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "3c9d2e7a41b0",
+    ]);
+    assert_exit(&out, 0);
+    // --to a revision on a branch applies it and what it follows, not the other branch.
+    assert_eq!(heads(&project.staging), ["3c9d2e7a41b0"]);
+    assert!(
+        project
+            .alembic(&project.staging, &["current"])
+            .contains("3c9d2e7a41b0")
+    );
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("7b1f0c6d9e22"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not applied on `staging`"),
+        "{}",
+        out.stderr
+    );
+    assert!(heads_exist(&project.production).is_empty());
+
+    // The other branch is applied after it: not out of order (it does not precede 3c9d...).
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+
+    let path = project
+        .versions()
+        .join("3c9d2e7a41b0_add_users_display_name.py");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("sa.Text(), nullable=True", "sa.String(200), nullable=True");
+    std::fs::write(&path, text).unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("3c9d2e7a41b0_add_users_display_name was applied with checksum"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Alembic's version table of `db`, or nothing when it does not exist.
+fn heads_exist(db: &TestDb) -> Vec<String> {
+    query(
+        db,
+        "SELECT 1 FROM pg_tables WHERE tablename = 'alembic_version'",
+    )
+    .into_iter()
+    .flat_map(|_| heads(db))
+    .collect()
 }
 
 #[test]

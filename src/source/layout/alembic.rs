@@ -81,6 +81,30 @@ impl Graph {
         seen
     }
 
+    /// The revisions `id` replaces as a head of Alembic's version table when it is applied:
+    /// its `down_revision`s and the revisions its `depends_on` names.
+    pub fn from_revisions(&self, id: &str) -> Vec<String> {
+        let Some(revision) = self.get(id) else {
+            return Vec::new();
+        };
+        let mut out = revision.parents.clone();
+        for dependency in self.resolve_all(&revision.depends_on) {
+            if !out.contains(&dependency) {
+                out.push(dependency);
+            }
+        }
+        out
+    }
+
+    /// The revisions that follow `id` (its descendants through `down_revision`).
+    pub fn descendants(&self, id: &str) -> BTreeSet<String> {
+        self.revisions
+            .iter()
+            .filter(|r| self.ancestors(&r.id, false).contains(id))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
     /// Revision ids for `depends_on` entries (a revision id or a branch label).
     fn resolve_all(&self, names: &[String]) -> Vec<String> {
         names.iter().filter_map(|n| self.resolve(n)).collect()
@@ -711,6 +735,7 @@ pub fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
                 down: Some(script(Section::AlembicDown)),
                 verify: None,
                 ancestors: Some(ancestors.into()),
+                bookkeeping: None,
             }
         })
         .collect();
@@ -766,6 +791,73 @@ pub fn source_line(rendered: &str, offset: usize) -> Option<usize> {
 
 /// The comment the renderer writes before each operation's SQL.
 const LINE_MARKER: &str = "-- alembic: line ";
+
+/// The SQL that keeps Alembic's version table in step with one revision, so the team's own
+/// `alembic current` stays true: `up` after it is applied, `down` after it is reverted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bookkeeping {
+    pub up: String,
+    pub down: String,
+}
+
+/// A string literal of SQL.
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+impl Bookkeeping {
+    /// For revision `id` of `graph`, with Alembic's version table `table` (quoted, maybe
+    /// schema-qualified). Applied: the revision replaces the revisions it follows among the
+    /// heads (Alembic's own rule: down revisions and dependencies). Reverted: it leaves the
+    /// heads, and each revision it followed becomes a head again unless another head still
+    /// follows it.
+    pub fn of(graph: &Graph, id: &str, table: &str) -> Bookkeeping {
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version_num VARCHAR(32) NOT NULL, \
+             CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));\n"
+        );
+        let from = graph.from_revisions(id);
+        let list = |ids: &[String]| {
+            ids.iter()
+                .map(|i| sql_literal(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut up = create.clone();
+        if !from.is_empty() {
+            up.push_str(&format!(
+                "DELETE FROM {table} WHERE version_num IN ({});\n",
+                list(&from)
+            ));
+        }
+        up.push_str(&format!(
+            "INSERT INTO {table} (version_num) SELECT {id} WHERE NOT EXISTS (SELECT 1 FROM {table} \
+             WHERE version_num = {id});\n",
+            id = sql_literal(id)
+        ));
+        let mut down = create;
+        down.push_str(&format!(
+            "DELETE FROM {table} WHERE version_num = {};\n",
+            sql_literal(id)
+        ));
+        let parents = graph.get(id).map(|r| r.parents.clone()).unwrap_or_default();
+        for parent in parents {
+            let mut followers: Vec<String> = graph
+                .descendants(&parent)
+                .into_iter()
+                .filter(|d| d != id && !graph.ancestors(d, false).contains(id))
+                .collect();
+            followers.push(parent.clone());
+            down.push_str(&format!(
+                "INSERT INTO {table} (version_num) SELECT {p} WHERE NOT EXISTS (SELECT 1 FROM \
+                 {table} WHERE version_num IN ({}));\n",
+                list(&followers),
+                p = sql_literal(&parent)
+            ));
+        }
+        Bookkeeping { up, down }
+    }
+}
 
 /// What a migration set read from an Alembic project knows beyond its migrations.
 #[derive(Debug)]
