@@ -127,6 +127,17 @@ pub fn judge(
             ));
             continue;
         }
+        // The same revision file is not enough where its SQL is rendered (Alembic): the SQL
+        // must be the SQL that ran there.
+        if let (Some(there), Some(here)) = (&row.rendered_checksum, &local.up.rendered_checksum)
+            && there != here.as_str()
+        {
+            problems.push(format!(
+                "{label}: the file is the one applied on `{from}`, but it renders to other SQL                  now ({here}) than the SQL `{from}` ran ({there}, rendered by {}): a different                  Alembic or SQLAlchemy renders it differently; render with the versions `{from}`                  used, or apply the new rendering on `{from}` first",
+                row.rendered_by.as_deref().unwrap_or("an unknown version")
+            ));
+            continue;
+        }
         if let Some(soak) = soak {
             let applied_at = row.finished_at.unwrap_or(row.started_at);
             let age = (now - applied_at).max(time::Duration::ZERO);

@@ -248,6 +248,74 @@ fn a_revision_not_applied_on_staging_is_not_promoted_and_an_edited_applied_one_i
     );
 }
 
+#[test]
+fn sql_that_renders_differently_from_an_unchanged_file_is_told_apart_from_an_edit() {
+    let project = Project::new();
+    // A revision that takes a value from the application's code, as real ones do.
+    std::fs::write(
+        project.dir.path().join("backend/shop_settings.py"),
+        "DEFAULT_CURRENCY = 'EUR'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project
+            .versions()
+            .join("0d1e2f3a4b5c_add_orders_currency.py"),
+        "\"\"\"add orders.currency\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\n\
+         from shop_settings import DEFAULT_CURRENCY\n\n\
+         revision = \"0d1e2f3a4b5c\"\ndown_revision = \"c81d4a07e5f3\"\n\n\n\
+         def upgrade() -> None:\n    op.add_column(\"orders\", sa.Column(\"currency\", sa.Text(), \
+         server_default=DEFAULT_CURRENCY))\n\n\n\
+         def downgrade() -> None:\n    op.drop_column(\"orders\", \"currency\")\n",
+    )
+    .unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    let recorded = query(
+        &project.staging,
+        "SELECT rendered_checksum IS NOT NULL, rendered_by FROM stagegate.migrations \
+         WHERE version = '0d1e2f3a4b5c'",
+    );
+    assert_eq!(recorded[0][0].as_deref(), Some("t"));
+    assert!(
+        recorded[0][1]
+            .as_deref()
+            .is_some_and(|by| by.starts_with("alembic 1.20.1, SQLAlchemy 2.1.9")),
+        "{recorded:?}"
+    );
+
+    std::fs::write(
+        project.dir.path().join("backend/shop_settings.py"),
+        "DEFAULT_CURRENCY = 'USD'\n",
+    )
+    .unwrap();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("0d1e2f3a4b5c_add_orders_currency: the file is the one applied on `staging`, but it renders to other SQL"),
+        "{}",
+        out.stderr
+    );
+    assert!(heads_exist(&project.production).is_empty());
+    // On staging it is no edit (no drift refusal), and it is said.
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("0d1e2f3a4b5c_add_orders_currency: the file is unchanged since it was applied, but it renders to other SQL"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Alembic's version table of `db`, or nothing when it does not exist.
 fn heads_exist(db: &TestDb) -> Vec<String> {
     query(
