@@ -744,15 +744,19 @@ fn the_confirmation_phrase_must_match_in_case_too() {
     );
     assert!(Chain::tables(&c.production).is_empty());
 
-    let out = c.apply("production", &["--confirm", "PRODUCTION", "--reason", "x"]);
-    assert_exit(&out, 3);
-    assert!(
-        out.stderr
-            .contains("--confirm names `PRODUCTION`, but the target is `production`"),
-        "{}",
-        out.stderr
-    );
-    assert!(Chain::tables(&c.production).is_empty());
+    // `--confirm` takes what the prompt asks for, in its own case too.
+    for given in ["PRODUCTION", "ship it"] {
+        let out = c.apply("production", &["--confirm", given, "--reason", "x"]);
+        assert_exit(&out, 3);
+        assert!(
+            out.stderr.contains(&format!(
+                "--confirm says `{given}`, but `production` is confirmed with `SHIP IT`"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(Chain::tables(&c.production).is_empty());
+    }
 }
 
 /// A verify script edited (or added) since staging ran the migration is a different
