@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod db;
 mod down;
+mod execution;
 mod faults;
 mod gates;
 mod harness;

@@ -1213,7 +1213,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
@@ -1224,7 +1224,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.verify.sql:2: `END` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.verify.sql:2: `COMMIT` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
