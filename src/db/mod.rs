@@ -13,6 +13,7 @@ pub mod runners;
 pub mod session;
 pub mod state;
 pub mod tls;
+pub mod trust;
 
 use tokio_postgres::Client;
 

@@ -26,5 +26,6 @@ mod scratch;
 mod target;
 mod tools;
 mod trace;
+mod trust;
 mod ux;
 mod workflows;
