@@ -258,7 +258,7 @@ pub async fn rebind(
     lock_wait: std::time::Duration,
     printer: &crate::printer::Printer,
 ) -> anyhow::Result<(Option<Binding>, String)> {
-    if reason.trim().is_empty() {
+    if crate::visible::is_blank(reason) {
         anyhow::bail!(
             "--reason must say why the database now belongs to `{}`",
             env.name

@@ -44,7 +44,7 @@ pub async fn resolve(
     } else {
         "resolve"
     };
-    if reason.trim().is_empty() {
+    if crate::visible::is_blank(reason) {
         anyhow::bail!(
             "--reason must say what was repaired or why it is given up (it is recorded in the \
              event log)"
