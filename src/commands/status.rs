@@ -58,6 +58,15 @@ struct EnvironmentStatus {
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
+    /// The environment the database is bound to (absent: not bound yet, or not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_to: Option<String>,
+    /// The server's identity, `<system identifier>/<database oid>` (absent: not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    /// Why apply would refuse this environment's database as another one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    binding_problems: Vec<String>,
 }
 
 /// How many migrations are in each state in one environment (over every migration, also
@@ -90,8 +99,8 @@ impl Summary {
                 | State::Resolved
                 | State::Interrupted
                 | State::Reverting => summary.failed += 1,
-                // Reverted, and its file is gone: nothing is here and nothing will run.
-                State::Reverted => {}
+                // Reverted, and its file is gone, or given up: nothing will run.
+                State::Reverted | State::Abandoned => {}
             }
         }
         summary
@@ -256,7 +265,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(((rows, last_backup), invalid_indexes)) => {
+            Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
                     reachable: true,
@@ -265,6 +274,9 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     gates: gates.get(&name).cloned(),
                     last_backup,
                     summary: None,
+                    bound_to,
+                    identity: Some(identity),
+                    binding_problems: Vec::new(),
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
@@ -282,9 +294,18 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     gates: gates.get(&name).cloned(),
                     last_backup: None,
                     summary: None,
+                    bound_to: None,
+                    identity: None,
+                    binding_problems: Vec::new(),
                 });
                 per_env.push((name, None));
             }
+        }
+    }
+    binding_problems(&mut report.environments);
+    for env in &report.environments {
+        for problem in &env.binding_problems {
+            printer.warning(&format!("{}: {problem}", env.name));
         }
     }
     // Every version: local ones and those recorded anywhere.
@@ -355,8 +376,45 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     })
 }
 
-/// An environment's recorded migrations and its newest backup.
-type EnvState = (Vec<MigrationRow>, Option<LastBackup>);
+/// What the environment gate would say of each environment shown: a database bound to
+/// another environment, and two environment names that reach one database.
+fn binding_problems(environments: &mut [EnvironmentStatus]) {
+    let identities: Vec<(String, Option<String>)> = environments
+        .iter()
+        .map(|e| (e.name.clone(), e.identity.clone()))
+        .collect();
+    for env in environments.iter_mut() {
+        if let Some(bound) = &env.bound_to
+            && *bound != env.name
+        {
+            env.binding_problems.push(format!(
+                "its database is bound to `{bound}`: apply, down, resolve and baseline refuse \
+                 here (`stagegate migrate rebind --env {}` if it really moved)",
+                env.name
+            ));
+        }
+        let Some(identity) = &env.identity else {
+            continue;
+        };
+        for (other, other_identity) in &identities {
+            if *other != env.name && other_identity.as_ref() == Some(identity) {
+                env.binding_problems.push(format!(
+                    "reaches the same database as `{other}` (server {identity}); only the \
+                     environment it is bound to may change it"
+                ));
+            }
+        }
+    }
+}
+
+/// An environment's recorded migrations, its newest backup, the environment its database is
+/// bound to, and the server's identity.
+type EnvState = (
+    Vec<MigrationRow>,
+    Option<LastBackup>,
+    Option<String>,
+    String,
+);
 
 async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
@@ -371,7 +429,9 @@ async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String>
                 size: r.manifest.size,
                 sha256: r.manifest.sha256,
             });
-        Ok::<_, crate::db::state::StateError>((rows, last))
+        let bound_to = store.binding().await?.map(|b| b.environment);
+        let identity = store.server_identity().await?;
+        Ok::<_, crate::db::state::StateError>((rows, last, bound_to, identity))
     }
     .await
     .map_err(|e| e.to_string());
@@ -483,6 +543,11 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
         }
     }
     out.push_str(&drift_notes(report));
+    for env in &report.environments {
+        for problem in &env.binding_problems {
+            out.push_str(&format!("{}: WARNING: {problem}\n", env.name));
+        }
+    }
     for env in &report.environments {
         if let Some(gates) = &env.gates {
             let backup = match &env.last_backup {

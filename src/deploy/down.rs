@@ -173,10 +173,10 @@ async fn down_locked(
     printer: &Printer,
     started: Instant,
 ) -> anyhow::Result<DownReport> {
-    let rows = store.migrations().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    // The gates apply and plan judge first: rows that verify, on this environment's database.
+    let rows = super::gates::trusted_snapshot(env, store, "roll back")
+        .await?
+        .rows;
     let entries = super::compare(local, &rows);
     let mut report = DownReport {
         environment: env.name.clone(),

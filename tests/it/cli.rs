@@ -50,6 +50,7 @@ const SUBCOMMANDS: &[&str] = &[
     "migrate apply",
     "migrate down",
     "migrate resolve",
+    "migrate rebind",
     "audit",
     "backup create",
     "backup list",

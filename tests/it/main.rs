@@ -29,5 +29,6 @@ mod scratch;
 mod target;
 mod tools;
 mod trace;
+mod trust;
 mod ux;
 mod workflows;
