@@ -623,10 +623,8 @@ fn promotion_depths<E>(
                 }
             }
         };
-        let mut below = last;
-        for name in walk.into_iter().rev() {
+        for (below, name) in (last..).zip(walk.into_iter().rev()) {
             depth.entry(name).or_insert(below);
-            below += 1;
         }
     }
     envs.keys().map(|name| depth[name.as_str()]).collect()
@@ -757,9 +755,9 @@ lint = "deny"
                 let _ = write!(text, "[environments.e{i:05}]\nurl = \"x\"\n");
                 // Each promotes from the next: e00000 is promoted last.
                 if i + 1 < n {
-                    let _ = write!(text, "promote_from = \"e{:05}\"\n", i + 1);
+                    let _ = writeln!(text, "promote_from = \"e{:05}\"", i + 1);
                 } else if let Some(to) = closing {
-                    let _ = write!(text, "promote_from = \"e{to:05}\"\n");
+                    let _ = writeln!(text, "promote_from = \"e{to:05}\"");
                 }
             }
             text
