@@ -11,5 +11,5 @@ pub mod tokens;
 pub use ident::quote_ident;
 pub use lines::Lines;
 pub use parse::{Parsed, parse};
-pub use split::{RawKind, RawStatement, split};
+pub use split::{RawKind, RawStatement, Unbalanced, split};
 pub use tokens::{Tok, TokKind, tokenize};
