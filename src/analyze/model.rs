@@ -469,6 +469,8 @@ pub enum Change {
     SyntaxError {
         /// What is wrong, for the message.
         message: String,
+        /// How to fix it, for the help.
+        help: &'static str,
     },
     /// `EXECUTE` of SQL built at run time inside a `DO` body: the statement it runs is not
     /// known, so it was not checked.
