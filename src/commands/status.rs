@@ -14,23 +14,53 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::{self, Version};
 
-/// Discovers and loads the configured migrations, printing discovery warnings.
-pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
-    load_migrations_from(&config.migrations_dir(), config.migrations.layout, printer)
-}
-
-/// As [`load_migrations`], from a directory and layout.
-pub fn load_migrations_from(
-    dir: &std::path::Path,
-    layout: Option<source::Layout>,
+/// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
+/// project's revisions are rendered for `env` (or for no environment).
+pub fn load_migrations(
+    config: &Config,
+    env: Option<&crate::config::Environment>,
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
-    let set = source::discover_as(dir, layout)?;
+    load_migrations_from(&MigrationSource::of(config), env, printer)
+}
+
+/// Where the configured migrations are, owned (to read them on another thread).
+#[derive(Debug, Clone)]
+pub struct MigrationSource {
+    pub dir: std::path::PathBuf,
+    pub layout: Option<source::Layout>,
+    pub alembic: crate::config::AlembicConfig,
+    pub root: std::path::PathBuf,
+}
+
+impl MigrationSource {
+    pub fn of(config: &Config) -> MigrationSource {
+        MigrationSource {
+            dir: config.migrations_dir(),
+            layout: config.migrations.layout,
+            alembic: config.alembic.clone(),
+            root: config.root.clone(),
+        }
+    }
+}
+
+/// As [`load_migrations`], from a [`MigrationSource`].
+pub fn load_migrations_from(
+    from: &MigrationSource,
+    env: Option<&crate::config::Environment>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    let mut set = source::discover_as(&from.dir, from.layout)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }
+    crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
     let local = deploy::load_local(&set)?;
-    printer.detail(&format!("migrations: {} in {}", local.len(), dir.display()));
+    printer.detail(&format!(
+        "migrations: {} in {}",
+        local.len(),
+        from.dir.display()
+    ));
     Ok(local)
 }
 
@@ -236,7 +266,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             "no environments are configured: add an [environments.<name>] table to stagegate.toml"
         );
     }
-    let local = load_migrations(config, printer)?;
+    let local = load_migrations(config, None, printer)?;
     // Every environment shown must be configured with its variables set: a missing variable
     // is a configuration error (exit 2), never an unreachable database.
     let mut targets: Vec<(String, Result<_, String>)> = Vec::new();

@@ -82,7 +82,38 @@ struct RawConfig {
     #[serde(default)]
     backup: BackupToolsConfig,
     #[serde(default)]
+    alembic: AlembicConfig,
+    #[serde(default)]
     environments: BTreeMap<String, RawEnvironment>,
+}
+
+/// `[alembic]`: how an Alembic project's revisions are rendered (`layout = "alembic"`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlembicConfig {
+    /// The Python that has the project's Alembic installed (a path relative to the config
+    /// file, or a program name looked up on PATH). Default: `python3`.
+    #[serde(default)]
+    pub python: Option<PathBuf>,
+    /// The environment variable the project's `env.py` reads the database URL from
+    /// (`DATABASE_URL`, ...). When rendering for an environment it holds that environment's
+    /// URL without its password; otherwise a placeholder PostgreSQL URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// How long rendering every revision may take. Default: 2min.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+}
+
+impl AlembicConfig {
+    /// The Python to run, resolved against the config file's directory when it is a path.
+    pub fn python(&self, root: &Path) -> PathBuf {
+        match &self.python {
+            Some(python) if python.components().count() > 1 => root.join(python),
+            Some(python) => python.clone(),
+            None => PathBuf::from("python3"),
+        }
+    }
 }
 
 /// `[migrate]`: how apply runs, in every environment.
@@ -303,6 +334,8 @@ pub struct Config {
     pub shadow: ShadowConfig,
     /// `[backup]`, with `pg_dump` resolved against the config file's directory.
     pub backup: BackupToolsConfig,
+    /// `[alembic]`.
+    pub alembic: AlembicConfig,
     environments: BTreeMap<String, RawEnvironment>,
 }
 
@@ -330,6 +363,7 @@ impl Config {
             migrate: raw.migrate,
             shadow: raw.shadow,
             backup: raw.backup,
+            alembic: raw.alembic,
             environments: raw.environments,
         }
     }
@@ -419,6 +453,7 @@ impl Config {
             migrate: raw.migrate,
             shadow,
             backup,
+            alembic: raw.alembic,
             environments: raw.environments,
         })
     }

@@ -290,6 +290,12 @@ async fn down_locked(
                 no_transaction,
                 os_user: os_user.clone(),
                 statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
+                checks: target
+                    .entry
+                    .local
+                    .as_ref()
+                    .and_then(|l| l.migration.bookkeeping.as_ref())
+                    .map_or_else(String::new, |b| b.down.clone()),
             }),
             timeouts: down_timeouts(env, &target.down),
             resume,

@@ -2,6 +2,7 @@
 //!
 //! One test binary (faster to link than one per file); modules by subject.
 
+mod alembic;
 mod backup;
 mod baseline;
 mod browser;
