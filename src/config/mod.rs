@@ -487,6 +487,19 @@ impl Config {
         }
     }
 
+    /// Whether the runner sets a lock_timeout for the migrations it runs in `env`, or, without
+    /// one, in every configured environment (none configured: no). Lint's SG116 asks this.
+    pub fn runner_sets_lock_timeout(&self, env: Option<&str>) -> Result<bool, ConfigError> {
+        match env {
+            Some(name) => Ok(self.environment_lock_timeout(name)?.is_some()),
+            None => Ok(!self.environments.is_empty()
+                && self
+                    .environments
+                    .values()
+                    .all(|raw| raw.lock_timeout.is_some())),
+        }
+    }
+
     /// As [`Config::environment`], with variables looked up by `lookup`.
     pub fn environment_with(
         &self,

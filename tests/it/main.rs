@@ -18,6 +18,7 @@ mod layouts;
 mod lint;
 mod lint_catalog;
 mod lint_ci;
+mod playbooks;
 mod real_world;
 mod report;
 mod reversible;
