@@ -230,3 +230,105 @@ fn lint_knows_the_lock_timeout_the_runner_sets() {
     assert!(fires(&["--env", "staging"]));
     assert!(!fires(&["--env", "production"]));
 }
+
+/// `migrate status` without `--env` in a job that has only staging's secrets: production is
+/// shown as not configured here and staging is read (exit 0); named with `--env`, the missing
+/// variable is still an error (exit 2). A misspelled environment gets a suggestion.
+#[test]
+fn status_reads_the_environments_this_job_can_reach() {
+    let project = crate::runner::Project::new(
+        "\n[environments.production]\nurl = \"${SG_PLAYBOOK_UNSET_PRODUCTION_URL}\"\npromote_from = \"staging\"\nconfirm = true",
+    );
+    project.write("1_orders.up.sql", "CREATE TABLE orders (id int);\n");
+    project.write("2_notes.up.sql", "CREATE TABLE notes (id int);\n");
+    assert_exit(
+        &project.run(&["migrate", "apply", "--env", "staging", "--to", "1"]),
+        0,
+    );
+
+    let out = project.run(&["migrate", "status"]);
+    assert_exit(&out, 0);
+    let header = out.stdout.lines().find(|l| l.contains("version")).unwrap();
+    assert!(
+        header.contains("staging") && !header.contains("production"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "production: not configured here: variable SG_PLAYBOOK_UNSET_PRODUCTION_URL is not set"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("staging: 1 applied, 1 pending"),
+        "{}",
+        out.stdout
+    );
+
+    let json = project.run(&["migrate", "status", "--format", "json"]);
+    assert_exit(&json, 0);
+    let value = crate::json::assert_matches("status", &json);
+    let environments = value["environments"].as_array().unwrap();
+    assert_eq!(environments.len(), 2);
+    assert_eq!(environments[0]["name"], "staging");
+    assert!(environments[0].get("configured").is_none());
+    assert_eq!(environments[1]["name"], "production");
+    assert_eq!(environments[1]["configured"], false);
+    assert_eq!(environments[1]["reachable"], false);
+    assert_eq!(
+        value["migrations"][1]["environments"]["staging"]["state"],
+        "pending"
+    );
+    assert!(
+        value["migrations"][1]["environments"]
+            .get("production")
+            .is_none()
+    );
+
+    // Named, it must be configured.
+    let named = project.run(&["migrate", "status", "--env", "production"]);
+    assert_exit(&named, 2);
+    assert!(
+        named.stderr.contains(
+            "environment `production`: variable SG_PLAYBOOK_UNSET_PRODUCTION_URL is not set"
+        ),
+        "{}",
+        named.stderr
+    );
+
+    // A misspelled name, in any command that takes one.
+    for args in [
+        vec!["migrate", "status", "--env", "prodution"],
+        vec!["migrate", "plan", "--env", "prodution"],
+        vec!["migrate", "apply", "--env", "Production"],
+    ] {
+        let out = project.run(&args);
+        assert_exit(&out, 2);
+        assert!(
+            out.stderr.contains("did you mean `production`?"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let far = project.run(&["migrate", "status", "--env", "qa"]);
+    assert_exit(&far, 2);
+    assert!(!far.stderr.contains("did you mean"), "{}", far.stderr);
+    assert!(
+        far.stderr.contains("configured: staging, production"),
+        "{}",
+        far.stderr
+    );
+
+    // With no environment readable here, there is nothing to show: exit 2, naming the variables.
+    let mut cmd = project.command();
+    cmd.env_remove("SG_TEST_TARGET_URL");
+    let out = cmd.args(["migrate", "status"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("no environment can be read here: staging: variable SG_TEST_TARGET_URL is not set; production: variable SG_PLAYBOOK_UNSET_PRODUCTION_URL is not set"),
+        "{stderr}"
+    );
+}
