@@ -52,12 +52,42 @@ pub enum ConfigError {
         field: &'static str,
         reference: String,
     },
-    #[error("no environment `{name}` in {source_name}{}", known_list(known))]
+    #[error(
+        "no environment `{name}` in {source_name}{}{}",
+        did_you_mean(name, known),
+        known_list(known)
+    )]
     UnknownEnvironment {
         name: String,
         source_name: String,
         known: Vec<String>,
     },
+}
+
+/// ": did you mean `production`?" where one configured name is a likely misspelling of `name`.
+fn did_you_mean(name: &str, known: &[String]) -> String {
+    let lower = name.to_lowercase();
+    let close = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d);
+    close.map_or_else(String::new, |(_, k)| format!(": did you mean `{k}`?"))
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions of characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn known_list(known: &[String]) -> String {
@@ -515,6 +545,19 @@ impl Config {
         }
     }
 
+    /// Whether the runner sets a lock_timeout for the migrations it runs in `env`, or, without
+    /// one, in every configured environment (none configured: no). Lint's SG116 asks this.
+    pub fn runner_sets_lock_timeout(&self, env: Option<&str>) -> Result<bool, ConfigError> {
+        match env {
+            Some(name) => Ok(self.environment_lock_timeout(name)?.is_some()),
+            None => Ok(!self.environments.is_empty()
+                && self
+                    .environments
+                    .values()
+                    .all(|raw| raw.lock_timeout.is_some())),
+        }
+    }
+
     /// As [`Config::environment`], with variables looked up by `lookup`.
     pub fn environment_with(
         &self,
@@ -714,6 +757,10 @@ lint = "deny"
         assert_eq!(prod.promote_from.as_deref(), Some("staging"));
         assert_eq!(prod.min_soak.unwrap().to_string(), "30min");
         assert!(prod.confirm.as_deref() == Some("production") && prod.is_gated());
+        let typo = config.environment("prodution").unwrap_err().to_string();
+        assert!(typo.contains("did you mean `production`?"), "{typo}");
+        let far = config.environment("qa").unwrap_err().to_string();
+        assert!(!far.contains("did you mean"), "{far}");
         assert_eq!(
             prod.backup.as_ref().unwrap().dir,
             PathBuf::from("/repo/backups/eu")

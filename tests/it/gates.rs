@@ -726,9 +726,9 @@ fn a_typed_reason_must_show_something() {
     assert!(seen.contains("the reason shows nothing"), "{seen}");
 }
 
-/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, and `--confirm` must name
-/// the environment in its own case. (Mutant this guards against: the prompt's comparison made
-/// case-insensitive, `eq_ignore_ascii_case`, in deploy/confirm.rs.)
+/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, at the prompt and in
+/// `--confirm` alike. (Mutant this guards against: the comparison made case-insensitive,
+/// `eq_ignore_ascii_case`, in deploy/confirm.rs.)
 #[test]
 fn the_confirmation_phrase_must_match_in_case_too() {
     let c = Chain::new("", "confirm = \"SHIP IT\"");

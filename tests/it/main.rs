@@ -22,6 +22,7 @@ mod lint;
 mod lint_catalog;
 mod lint_ci;
 mod lint_outputs;
+mod playbooks;
 mod real_world;
 mod report;
 mod reversible;

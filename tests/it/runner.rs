@@ -909,8 +909,19 @@ fn status_across_environments_with_one_unreachable() {
     // Deleted locally and never applied in production: not pending there, absent.
     assert_eq!(state(3, "production"), "absent");
 
-    // A missing variable is a configuration error (exit 2), not an unreachable database.
+    // Without --env, an environment whose variable is not set here is shown as not
+    // configured here and the others are read (`offline` still fails the run: exit 4).
     let out = p.run(&["migrate", "status"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stdout
+            .contains("production: not configured here: variable SG_TEST_PROD_URL is not set"),
+        "{}",
+        out.stdout
+    );
+    // Named with --env, a missing variable is a configuration error (exit 2), not an
+    // unreachable database.
+    let out = p.run(&["migrate", "status", "--env", "production"]);
     assert_exit(&out, 2);
     assert!(
         out.stderr
