@@ -312,13 +312,16 @@ enum Fact {
     /// The key columns of an index created in the run: (index) -> their count, (index, `#i`)
     /// -> the (table, column) hash of the i-th.
     IndexColumn,
+    /// The output columns of a view created in the run, when all are known: (view) -> their
+    /// count, (view, `#i`) -> the (view, column) hash of the i-th.
+    ViewColumn,
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 21] = [
+        const SALTS: [u64; 22] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -340,6 +343,7 @@ impl Fact {
             0x2A5F_2B80_8E9D_6E31,
             0x7A3E_5DB0_9C5B_E1D3,
             0xE65E_D3A1_4C27_9B08,
+            0x5C95_1F2D_A6E8_3B47,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -541,6 +545,8 @@ pub struct FileState {
     pub policy_tables: HashMap<Name, u8>,
     /// Indexes dropped earlier in the file.
     pub dropped_indexes: HashSet<Name>,
+    /// Views dropped earlier in the file.
+    pub dropped_views: HashSet<Name>,
     /// The session's TimeZone is UTC: set by an earlier `SET TimeZone` of the file (a
     /// `SET LOCAL` only until its transaction ends).
     pub utc_time_zone: bool,
@@ -598,6 +604,7 @@ impl FileState {
                     tables
                 }),
             dropped_indexes: HashSet::new(),
+            dropped_views: HashSet::new(),
             rerunnable: {
                 let changed: Vec<&Analyzed> = top
                     .iter()
@@ -999,6 +1006,37 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// The output columns a view had before this statement: from the run (a view it created:
+    /// known by their (view, column) hashes) or, for a view the run did not create, from the
+    /// catalog (named); `None` when neither shows them.
+    pub fn view_columns(&self, view: &str) -> Option<Vec<KeyColumn>> {
+        let hash = name_hash(view);
+        if let Some(count) = self.run.facts.get(Fact::ViewColumn.key(hash)) {
+            return (0..count)
+                .map(|i| {
+                    self.run
+                        .facts
+                        .get(Fact::ViewColumn.key(pair_hash(view, &format!("#{i}"))))
+                        .map(KeyColumn::Hashed)
+                })
+                .collect();
+        }
+        if self.run.has(Fact::TableSeen, hash) {
+            return None;
+        }
+        let catalog = self.catalog?;
+        if !catalog.table(view)?.view {
+            return None;
+        }
+        Some(
+            catalog
+                .columns_of(view)?
+                .cloned()
+                .map(KeyColumn::Named)
+                .collect(),
+        )
+    }
+
     /// A key column's NOT NULL and validated `CHECK (column IS NOT NULL)`, as far as known.
     pub fn key_column_nulls(
         &self,
@@ -1211,6 +1249,62 @@ fn note_keys(change: &Change, run: &mut RunState) {
     }
 }
 
+/// The output columns of views: written when a view is created, renamed with its columns,
+/// forgotten when it is renamed or dropped for good (a drop the file follows with a new
+/// definition keeps them until that definition is checked against them).
+fn note_view_columns(change: &Change, file: &mut FileState, run: &mut RunState) {
+    let forget = |run: &mut RunState, view: &str| {
+        run.facts.remove(Fact::ViewColumn.key(name_hash(view)));
+    };
+    match change {
+        Change::CreateView {
+            name,
+            materialized: false,
+            columns,
+            ..
+        } => match columns {
+            Some(columns) => {
+                run.facts
+                    .insert(Fact::ViewColumn.key(name_hash(name)), columns.len() as u64);
+                for (i, column) in columns.iter().enumerate() {
+                    run.facts.insert(
+                        Fact::ViewColumn.key(pair_hash(name, &format!("#{i}"))),
+                        pair_hash(name, column),
+                    );
+                }
+            }
+            None => forget(run, name),
+        },
+        Change::RenameColumn { table, from, to } => {
+            let count = run
+                .facts
+                .get(Fact::ViewColumn.key(name_hash(table)))
+                .unwrap_or(0);
+            let (old, new) = (pair_hash(table, from), pair_hash(table, to));
+            for i in 0..count {
+                let key = Fact::ViewColumn.key(pair_hash(table, &format!("#{i}")));
+                if run.facts.get(key) == Some(old) {
+                    run.facts.insert(key, new);
+                }
+            }
+        }
+        Change::RenameTable { table, .. } => forget(run, table),
+        Change::Drop {
+            kind: ObjectKind::View,
+            names,
+            ..
+        } => {
+            for name in names {
+                file.dropped_views.insert(name.clone());
+                if !file.recreated_later(ObjectKind::View, name) {
+                    forget(run, name);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A UNIQUE or PRIMARY KEY constraint: a unique index, by the constraint's name.
 fn note_constraint(run: &mut RunState, table: &str, constraint: &crate::analyze::ConstraintSpec) {
     let primary = matches!(constraint.kind, ConstraintKind::PrimaryKey { .. });
@@ -1256,6 +1350,8 @@ pub fn after_change(
     if let Change::DropIndex { names, .. } = change {
         file.dropped_indexes.extend(names.iter().cloned());
     }
+    note_view_columns(change, file, run);
+
     for lock in locks(change, pg) {
         if run.is_new(&lock.table) {
             continue;
