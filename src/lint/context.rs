@@ -692,12 +692,9 @@ impl FileState {
         self.replica_identity.contains(table)
     }
 
-    /// An enum label added earlier in this transaction that `text` quotes.
-    pub fn uses_new_enum_value<'t>(&'t self, text: &str) -> Option<&'t str> {
-        self.new_enum_values
-            .iter()
-            .find(|quoted| text.contains(quoted.as_str()))
-            .map(|quoted| quoted.trim_matches('\''))
+    /// The enum labels added earlier in this transaction, quoted (`'team'`).
+    pub fn new_enum_values(&self) -> &[String] {
+        &self.new_enum_values
     }
 
     /// A `SET DEFAULT` of the file gives the column a default.
