@@ -335,10 +335,13 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // A regular file only: a linked config could show a file from outside the
+        // repository in a parse error.
+        let text =
+            crate::regular_file::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Self::parse(&text, path)
     }
 
@@ -372,11 +375,12 @@ impl Config {
                 )));
             }
             if let RawConfirm::Phrase(phrase) = &env.confirm
-                && phrase.trim().is_empty()
+                && crate::visible::is_blank(phrase)
             {
                 return Err(invalid(format!(
-                    "environment `{name}`: confirm = \"\" is empty: use true (type the \
-                     environment's name) or a phrase to type"
+                    "environment `{name}`: confirm = \"{}\" shows nothing: use true (type the \
+                     environment's name) or a phrase of visible characters to type",
+                    crate::visible::line(phrase)
                 )));
             }
             if env.min_soak.is_some() && env.promote_from.is_none() {
@@ -542,7 +546,8 @@ impl Config {
             confirm: match &raw.confirm {
                 RawConfirm::Flag(false) => None,
                 RawConfirm::Flag(true) => Some(name.to_string()),
-                RawConfirm::Phrase(phrase) => Some(phrase.clone()),
+                // Typed answers are compared without their surrounding blanks.
+                RawConfirm::Phrase(phrase) => Some(phrase.trim().to_string()),
             },
             backup,
             lock_timeout: raw.lock_timeout,

@@ -413,4 +413,61 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].problem.contains("no state row"));
     }
+
+    /// The first id assigned gaplessly is `gapless_after + 1`: a jump right after the event
+    /// `gapless_after` is a removal. (Mutant: `>=` turned into `>` in the gap check.)
+    #[test]
+    fn a_gap_right_after_the_gapless_point_is_found() {
+        let events = chain(3);
+        let mut gapped = events.clone();
+        gapped.remove(1);
+        let at = |gapless_after| HeadAnchor {
+            id: 3,
+            hash: &events[2].hash,
+            gapless_after,
+        };
+        // (The log's own checks; its migrations have no state rows here.)
+        let log_only = |found: Vec<Mismatch>| -> Vec<Mismatch> {
+            found.into_iter().filter(|m| m.version.is_none()).collect()
+        };
+        let found = log_only(verify_anchors(&gapped, &[], Some(&at(1)), None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].event, Some(3));
+        assert!(found[0].problem.contains("jump from 1 to 3"), "{found:?}");
+        // Ids up to the gapless point may have gaps of their own (a rolled-back append of
+        // an older version): 2 may be missing when 2 is the point.
+        assert_eq!(
+            log_only(verify_anchors(&gapped, &[], Some(&at(2)), None)),
+            []
+        );
+    }
+
+    /// The newest event rewritten with a hash recomputed to match: the chain holds, but the
+    /// head anchor still has the old hash. (Mutant: the head check comparing the anchor's
+    /// event id but not its hash.)
+    #[test]
+    fn a_rewritten_newest_event_shows_against_the_head_anchor() {
+        let events = chain(3);
+        let head = HeadAnchor {
+            id: 3,
+            hash: &events[2].hash,
+            gapless_after: 0,
+        };
+        let mut rewritten = events.clone();
+        rewritten[2].detail = Some("{\"forged\": true}".into());
+        rewritten[2].hash = event_hash(&rewritten[2]);
+        assert_eq!(verify_chain(&rewritten), Ok(()));
+        // (The log's own checks; its migrations have no state rows here.)
+        let log_only = |found: Vec<Mismatch>| -> Vec<Mismatch> {
+            found.into_iter().filter(|m| m.version.is_none()).collect()
+        };
+        let found = log_only(verify_anchors(&rewritten, &[], Some(&head), None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].event, Some(3));
+        assert!(found[0].problem.contains("head anchor"), "{found:?}");
+        assert_eq!(
+            log_only(verify_anchors(&events, &[], Some(&head), None)),
+            []
+        );
+    }
 }

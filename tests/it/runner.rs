@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::harness::{TestDb, block_on};
+use crate::harness::{TestDb, block_on, join, recv, run_output};
 
 /// The variable the test configs read the database URL from.
 const URL_VAR: &str = "SG_TEST_TARGET_URL";
@@ -61,12 +61,34 @@ impl Project {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        let output = self.command().args(args).output().unwrap();
+        let output = run_output(
+            self.command().args(args),
+            &format!("stagegate {}", args.join(" ")),
+        );
         Output {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8(output.stdout).unwrap(),
             stderr: String::from_utf8(output.stderr).unwrap(),
         }
+    }
+
+    /// `stagegate ARGS` to run as a child process, with the same environment as
+    /// [`Project::command`] and its output piped; wait for it with [`finish`].
+    pub fn child(&self, args: &[&str]) -> std::process::Command {
+        let template = self.command();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
     }
 
     pub fn apply(&self) -> Output {
@@ -80,6 +102,17 @@ impl Project {
 
     pub fn scalar(&self, sql: &str) -> Option<String> {
         self.query(sql).remove(0).remove(0)
+    }
+}
+
+/// Waits for a child of [`Project::child`] to end (bounded: see [`crate::harness::DEADLINE`]).
+#[track_caller]
+pub fn finish(child: std::process::Child, what: &str) -> Output {
+    let out = crate::harness::wait_output(child, what);
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
 
@@ -303,7 +336,7 @@ fn hold_table_lock(p: &Project, table: &str, hold: Duration) -> std::thread::Joi
             client.batch_execute("COMMIT").await.unwrap();
         });
     });
-    ready_rx.recv().unwrap();
+    recv(&ready_rx, &format!("the session locking {table}"));
     handle
 }
 
@@ -318,7 +351,7 @@ fn a_lock_timeout_restarts_the_whole_transaction_until_the_lock_is_free() {
     );
     let holder = hold_table_lock(&p, "t", Duration::from_millis(1500));
     let out = p.apply();
-    holder.join().unwrap();
+    join(holder, "the session holding the table lock");
     assert_exit(&out, 0);
     assert!(
         out.stderr.contains("lock timeout on attempt 1 of 11")
@@ -368,7 +401,7 @@ fn lock_retries_run_out_and_nothing_is_left_behind() {
     let row = &p
         .query("SELECT status, rolled_back::text FROM stagegate.migrations WHERE version = '2'")[0];
     assert_eq!(row, &[Some("failed".into()), Some("true".into())]);
-    holder.join().unwrap();
+    join(holder, "the session holding the table lock");
     // A rolled-back failure left nothing behind: the next run simply tries again.
     let out = p.apply();
     assert_exit(&out, 0);
@@ -617,15 +650,15 @@ fn a_second_apply_waits_a_bounded_time_and_names_the_holder() {
             let _ = tokio::task::spawn_blocking(move || done_rx.recv()).await;
         });
     });
-    let pid = ready_rx.recv().unwrap();
-    let out = p
-        .command()
-        .env("STAGEGATE_LOCK_WAIT", "1s")
-        .args(["migrate", "apply", "--env", "staging"])
-        .output()
-        .unwrap();
+    let pid = recv(&ready_rx, "the session taking the advisory lock");
+    let out = run_output(
+        p.command()
+            .env("STAGEGATE_LOCK_WAIT", "1s")
+            .args(["migrate", "apply", "--env", "staging"]),
+        "migrate apply while another session holds the lock",
+    );
     done_tx.send(()).unwrap();
-    holder.join().unwrap();
+    join(holder, "the session holding the advisory lock");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
@@ -674,8 +707,8 @@ fn apply_and_interrupt(p: &Project) -> (Option<i32>, String) {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    let out = finish(child, "migrate apply after SIGINT");
+    (Some(out.code).filter(|c| *c >= 0), out.stderr)
 }
 
 #[test]
