@@ -607,7 +607,7 @@ fn create(c: &mut Cursor) -> Change {
         "TYPE" => {
             let name = c.name().unwrap_or_default();
             if c.eat(&["AS", "ENUM"]) {
-                Change::CreateEnum { name }
+                Change::CreateEnum { name, labels: None }
             } else {
                 Change::Harmless
             }

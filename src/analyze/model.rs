@@ -375,6 +375,8 @@ pub enum Change {
     },
     CreateEnum {
         name: Name,
+        /// Its labels, in order, when read (`None` from the token classifier).
+        labels: Option<Vec<String>>,
     },
     CreateDomain {
         name: Name,

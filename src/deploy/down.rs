@@ -627,7 +627,7 @@ async fn data_loss(
                     Change::CreateSchema { name, .. } => {
                         created.insert(format!("schema {name}"));
                     }
-                    Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
+                    Change::CreateEnum { name, .. } | Change::CreateDomain { name, .. } => {
                         created.insert(format!("type {name}"));
                     }
                     Change::Drop {
