@@ -335,10 +335,13 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // A regular file only: a linked config could show a file from outside the
+        // repository in a parse error.
+        let text =
+            crate::regular_file::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Self::parse(&text, path)
     }
 
@@ -372,11 +375,12 @@ impl Config {
                 )));
             }
             if let RawConfirm::Phrase(phrase) = &env.confirm
-                && phrase.trim().is_empty()
+                && crate::visible::is_blank(phrase)
             {
                 return Err(invalid(format!(
-                    "environment `{name}`: confirm = \"\" is empty: use true (type the \
-                     environment's name) or a phrase to type"
+                    "environment `{name}`: confirm = \"{}\" shows nothing: use true (type the \
+                     environment's name) or a phrase of visible characters to type",
+                    crate::visible::line(phrase)
                 )));
             }
             if env.min_soak.is_some() && env.promote_from.is_none() {

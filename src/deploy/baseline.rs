@@ -64,7 +64,7 @@ pub async fn baseline(
     options: &BaselineOptions<'_>,
     printer: &Printer,
 ) -> anyhow::Result<BaselineReport> {
-    if options.reason.trim().is_empty() {
+    if crate::visible::is_blank(options.reason) {
         anyhow::bail!(
             "--reason must say why these migrations count as applied (it is recorded in the \
              event log)"

@@ -13,6 +13,7 @@ use super::plan::Plan;
 use crate::config::Environment;
 use crate::exit;
 use crate::lint::Severity;
+use crate::visible;
 
 /// What the command line brought for the gate.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +43,9 @@ pub trait Terminal {
     fn read_line(&mut self) -> Option<String>;
 }
 
-/// The process's own terminal: questions on stderr, answers from stdin.
+/// The process's own terminal: questions on stderr, answers from stdin. What it shows has
+/// control characters made visible ([`crate::visible`]), so a file name or a finding
+/// cannot hide or rewrite the summary and the prompt after it.
 pub struct Stdio;
 
 impl Terminal for Stdio {
@@ -52,7 +55,7 @@ impl Terminal for Stdio {
 
     fn show(&mut self, text: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = err.write_all(text.as_bytes());
+        let _ = err.write_all(visible::text(text).as_bytes());
         let _ = err.flush();
     }
 
@@ -73,13 +76,9 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
             env.name
         ))
     };
-    if request
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.trim().is_empty())
-    {
+    if request.reason.as_deref().is_some_and(visible::is_blank) {
         return Err(refuse(
-            "--reason is empty: say why this change is made".into(),
+            "--reason shows nothing: say why this change is made, in visible characters".into(),
         ));
     }
     if let Some(named) = &request.flag {
@@ -119,7 +118,7 @@ pub fn obtain(
         .reason
         .as_deref()
         .map(str::trim)
-        .filter(|r| !r.is_empty());
+        .filter(|r| !visible::is_blank(r));
     if let Some(reason) = reason_flag.filter(|_| request.flag.is_some()) {
         return Ok(Some(Confirmation {
             method: if env.confirm.is_some() {
@@ -152,7 +151,7 @@ pub fn obtain(
     if answer.trim() != phrase {
         return Err(refuse(format!(
             "`{}` was typed, not `{phrase}`",
-            answer.trim()
+            visible::line(answer.trim())
         )));
     }
     let reason = match reason_flag {
@@ -164,8 +163,10 @@ pub fn obtain(
                     terminal.show("\n");
                     return Err(refuse("no reason was given (end of input)".into()));
                 }
-                Some(reason) if reason.is_empty() => {
-                    return Err(refuse("the reason is empty".into()));
+                Some(reason) if visible::is_blank(&reason) => {
+                    return Err(refuse(
+                        "the reason shows nothing: say why, in visible characters".into(),
+                    ));
                 }
                 Some(reason) => reason,
             }
@@ -257,7 +258,10 @@ pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>)
         let _ = writeln!(
             out,
             "  {} {} ({}, {} statement(s))",
-            m.version, m.name, m.mode, m.statements
+            m.version,
+            visible::line(&m.name),
+            m.mode,
+            m.statements
         );
     }
     let findings: Vec<_> = plan
@@ -271,7 +275,11 @@ pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>)
             let _ = writeln!(
                 out,
                 "  {} line {}: {} {} {}",
-                f.version, f.line, f.severity, f.code, f.message
+                f.version,
+                f.line,
+                f.severity,
+                f.code,
+                visible::line(&f.message)
             );
         }
     }
@@ -286,11 +294,21 @@ pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>)
     if !strongest.is_empty() {
         let _ = writeln!(out, "Locks (strongest per table):");
         for (table, lock) in strongest {
-            let _ = writeln!(out, "  {table}: {} (blocks {})", lock.lock, lock.blocks);
+            let _ = writeln!(
+                out,
+                "  {}: {} (blocks {})",
+                visible::line(table),
+                lock.lock,
+                lock.blocks
+            );
         }
     }
     if let Some(backup) = backup {
-        let _ = writeln!(out, "Backup: {backup}, before the first statement");
+        let _ = writeln!(
+            out,
+            "Backup: {}, before the first statement",
+            visible::line(backup)
+        );
     }
     out
 }

@@ -24,7 +24,7 @@ pub async fn resolve(
     lock_wait: Duration,
     printer: &Printer,
 ) -> anyhow::Result<String> {
-    if reason.trim().is_empty() {
+    if crate::visible::is_blank(reason) {
         anyhow::bail!("--reason must say what was repaired (it is recorded in the event log)");
     }
     let lock = super::runner::lock_alone(env, lock_wait, printer).await?;

@@ -52,7 +52,7 @@ pub fn scan_as(dir: &Path, layout: Option<Layout>) -> Result<Listing, SourceErro
 /// warning.
 pub(super) fn is_ignorable(entry: &Entry) -> bool {
     let lower = entry.name.to_ascii_lowercase();
-    !entry.is_dir
+    !entry.is_dir()
         && (lower.starts_with("readme")
             || lower.ends_with(".md")
             || lower.ends_with(".txt")

@@ -214,9 +214,10 @@ impl MigrationSet {
     }
 }
 
-/// Reads a file as UTF-8, naming the file and the first bad byte otherwise.
+/// Reads a regular file (never through a link: [`crate::regular_file`]) as UTF-8, naming
+/// the file and the first bad byte otherwise.
 pub fn read_text(path: &Path) -> Result<String, SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+    let bytes = crate::regular_file::read(path).map_err(|source| SourceError::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -285,7 +285,20 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
         ),
         (
             vec!["--confirm", "production", "--reason", "  "],
-            "--reason is empty",
+            "--reason shows nothing",
+        ),
+        // Invisible characters say nothing either.
+        (
+            vec!["--confirm", "production", "--reason", "\u{200b}\u{200b}"],
+            "--reason shows nothing",
+        ),
+        (
+            vec!["--confirm", "production", "--reason", "\u{2800}"],
+            "--reason shows nothing",
+        ),
+        (
+            vec!["--confirm", "production", "--reason", " \u{180e} "],
+            "--reason shows nothing",
         ),
     ] {
         let out = c.apply("production", &args);
@@ -719,5 +732,55 @@ fn promotion_refuses_a_migration_partly_reverted_on_staging() {
         "{}",
         out.stderr
     );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
+fn on_a_terminal_a_file_name_cannot_hide_the_summary_or_the_prompt() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    // `ESC [8m` (conceal) would hide everything after it; `\r` and U+202E would rewrite it.
+    c.write(
+        "2_tidy_comments\x1b[8m.up.sql",
+        "COMMENT ON TABLE users IS 'tidy \x1b[8m\r\u{202e}';\n",
+    );
+    let args = ["migrate", "apply", "--env", "production"];
+    let mut pty = Pty::spawn(&c, &args);
+    pty.wait_for("Type `production` to apply 2 migration(s) on `production`: ");
+    pty.type_line("production\x1b[8m");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    // Nothing the files or the typed answer hold reaches the terminal raw (NO_COLOR is
+    // set, so stagegate writes no escape of its own); the terminal's own echo of what was
+    // typed is the one exception.
+    let echoed = seen.replacen("production\x1b[8m", "", 1);
+    assert!(
+        !echoed.contains('\x1b') && !echoed.contains('\u{202e}'),
+        "{seen:?}"
+    );
+    let prompt = seen.find("Type `production`").unwrap();
+    assert!(
+        seen[..prompt].contains("2 tidy_comments\\x1b[8m (transaction, 1 statement(s))"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("`production\\x1b[8m` was typed, not `production`"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
+fn a_typed_reason_must_show_something() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let mut pty = Pty::spawn(&c, &["migrate", "apply", "--env", "production"]);
+    pty.wait_for("Type `production`");
+    pty.type_line("production");
+    pty.wait_for("Reason (recorded in the event log): ");
+    pty.type_line("\u{200b}\u{2800}\u{180e}");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(seen.contains("the reason shows nothing"), "{seen}");
     assert!(Chain::tables(&c.production).is_empty());
 }

@@ -12,6 +12,7 @@ mod faults;
 mod gates;
 mod harness;
 mod hazards;
+mod hostile;
 mod install;
 mod json;
 mod layouts;

@@ -102,6 +102,17 @@ pub(super) fn version_prefix(layout: Layout, name: &str) -> Option<&str> {
     }
 }
 
+/// Whether an entry of `kind` may be one of `layout`'s migrations: a directory for diesel, a
+/// file otherwise; a link or a special file may (to be refused by [`add`] when it is named
+/// as one).
+pub(super) fn may_hold_migration(layout: Layout, kind: crate::regular_file::Kind) -> bool {
+    use crate::regular_file::Kind;
+    match kind {
+        Kind::Other(_) => true,
+        Kind::File | Kind::Dir => kind.is_dir() == migrations_are_dirs(layout),
+    }
+}
+
 /// The version of an entry `layout` may read as a migration (before looking inside it), by
 /// its name alone: a directory for diesel, a file otherwise. The entries [`add`] skips by
 /// their name give `None`.
@@ -121,20 +132,28 @@ pub(super) fn add(
     items: &mut Vec<Item>,
     entry: &Entry,
 ) -> Result<bool, SourceError> {
+    // A link or a special file named as a migration is refused, never followed.
+    if name_version(layout, entry.name).is_some()
+        && let Some(refused) = entry.refused()
+    {
+        return Err(refused);
+    }
     match layout {
         Layout::Diesel => {
-            if entry.is_dir {
+            if entry.is_dir() {
                 diesel::add(items, entry)
             } else {
                 Ok(false)
             }
         }
-        Layout::Sqlx => Ok(!entry.is_dir && add_named(items, entry, sqlx::split_name(entry.name))),
+        Layout::Sqlx => {
+            Ok(!entry.is_dir() && add_named(items, entry, sqlx::split_name(entry.name)))
+        }
         Layout::Flyway => {
-            Ok(!entry.is_dir && add_named(items, entry, flyway::split_name(entry.name)))
+            Ok(!entry.is_dir() && add_named(items, entry, flyway::split_name(entry.name)))
         }
         Layout::Dbmate => {
-            if entry.is_dir {
+            if entry.is_dir() {
                 Ok(false)
             } else {
                 dbmate::add(items, entry)
@@ -178,8 +197,15 @@ pub(super) fn not_a_migration(layout: Layout, name: &str) -> String {
 
 /// The layout a directory entry is a migration of, if any: a diesel directory, a flyway
 /// name, or a sqlx name (dbmate when a file of up-only name has a `-- migrate:up` marker).
+/// An entry named as a migration of any layout that is a link or a special file is refused.
 pub(super) fn detect(entry: &Entry) -> Result<Option<Layout>, SourceError> {
-    if entry.is_dir {
+    if let Some(refused) = entry.refused() {
+        let named = diesel::split_dir(entry.name).is_some()
+            || flyway::split_name(entry.name).is_some()
+            || sqlx::split_name(entry.name).is_some();
+        return if named { Err(refused) } else { Ok(None) };
+    }
+    if entry.is_dir() {
         return Ok(diesel::detect(entry).then_some(Layout::Diesel));
     }
     if flyway::split_name(entry.name).is_some() {
