@@ -6,7 +6,9 @@
 #   scripts/mutants.sh list                                 the groups, their files and tests
 #
 # Extra options go to cargo-mutants: `--shard 1/4` splits a group across machines, `--list`
-# only lists its mutants, `-j 2` builds two at once where there are cores and memory for it.
+# only lists its mutants, `--in-diff FILE` keeps the mutants in the lines a diff touches.
+# Mutants build one at a time in target/mutants-build (STAGEGATE_MUTANTS_TARGET), kept
+# between runs.
 # Results: target/mutants/GROUP/mutants.out (caught.txt, missed.txt, unviable.txt, timeout.txt).
 # Needs cargo-mutants (`cargo install --locked cargo-mutants`), cargo-nextest, and what the
 # end-to-end tests need (a PostgreSQL, the client programs, `bash scripts/test-deps.sh`).
@@ -56,8 +58,23 @@ for entry in "${groups[@]}"; do
   for file in $files; do
     args+=(--file "$file")
   done
-  # shellcheck disable=SC2086 # the options are words
-  exec cargo mutants "${args[@]}" --output "target/mutants/$group" "$@" -- $options -E "$filter"
+  # The options choose the test targets, so they go to the build as well as to the run.
+  cargo_args=()
+  read -ra test_options <<<"$options"
+  for option in "${test_options[@]}"; do
+    cargo_args+=(--cargo-arg "$option")
+  done
+  # Every mutant builds in this one directory, kept between runs: only stagegate is rebuilt.
+  # Seeded from target/debug with the files' times kept, so the dependencies count as built.
+  build_dir=${STAGEGATE_MUTANTS_TARGET:-$PWD/target/mutants-build}
+  if [[ ! -d $build_dir/debug && -d target/debug ]]; then
+    mkdir -p "$build_dir"
+    cp -a target/debug "$build_dir/debug"
+  fi
+  export CARGO_TARGET_DIR=$build_dir
+  mkdir -p "target/mutants/$group"
+  exec cargo mutants "${args[@]}" "${cargo_args[@]}" --output "target/mutants/$group" "$@" \
+    -- -E "$filter"
 done
 echo "unknown group \`$group\`; the groups are:" >&2
 "$0" list >&2
