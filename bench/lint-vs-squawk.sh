@@ -1,33 +1,84 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): `stagegate lint DIR` beside squawk on the same generated migrations
-# (the files of `cargo bench --bench lint`: fixed content, ~2.5 KB each, sqlx layout), in one
-# run, the tools alternating; prints the median wall time and CPU time (user + system) of
-# each, their ratios to squawk's, and the peak RSS.
+# Benchmark (not a test): `stagegate lint DIR` beside squawk on the same migrations, in one
+# run, the tools alternating; prints per input the median wall time and CPU time (user +
+# system) of each, their ratios to squawk's, and the peak RSS. See docs/performance.md.
 #
-#   bench/lint-vs-squawk.sh [COUNT]   (default 2000)
+#   bench/lint-vs-squawk.sh [INPUT...]   (default: real fixtures generated)
 #
-# SQUAWK (default: squawk on PATH) is the squawk binary, e.g. from `pip install
-# squawk-cli==2.70.0`. RUNS (default 7) runs of each tool. stagegate runs with its default
-# number of workers (the processors), and also with `--jobs 1` for reference. On a shared
-# machine, compare the ratio of one run, not absolute times; the load is printed beside them.
+# Inputs, each at 1x, 10x and 100x its files (MULTIPLIERS, default "1 10 100"):
+#   real       the 434 up migrations of bench/corpus (crates.io, concourse), copied k times
+#   fixtures   the 133 up migrations of fixtures/ (all layouts), copied k times
+#   generated  200 x k migrations of bench/gen-migrations.py (shaped like real projects')
+# Each input is one flat directory of `<version>_<name>.up.sql` files: stagegate lints the
+# directory, squawk the pattern `DIR/*.up.sql` (it expands it itself: 43,400 paths would not
+# fit on a command line).
+#
+# SQUAWK (default: squawk on PATH) is the squawk binary, e.g. from a virtual environment
+# with `pip install squawk-cli==2.70.0`. RUNS (default 5) runs of each tool per input.
+# stagegate runs with its default number of workers (the processors) and with `--jobs 1`.
+# The release binary is built first (STAGEGATE=path skips that and uses that binary). Both
+# tools write their text report to a file. On a shared machine compare the ratios within
+# one run, not absolute times; the load is printed beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 
-count=${1:-2000}
-runs=${RUNS:-7}
+runs=${RUNS:-5}
+multipliers=${MULTIPLIERS:-1 10 100}
 squawk=${SQUAWK:-squawk}
-command -v "$squawk" >/dev/null || { echo "squawk not found (set SQUAWK, or pip install squawk-cli==2.70.0)" >&2; exit 2; }
+command -v "$squawk" >/dev/null || {
+  echo "squawk not found: set SQUAWK, or python3 -m venv v && v/bin/pip install squawk-cli==2.70.0" >&2
+  exit 2
+}
+inputs=("$@")
+[ ${#inputs[@]} -gt 0 ] || inputs=(real fixtures generated)
 
-cargo build --release --quiet --bin stagegate
-bin=$PWD/target/release/stagegate
+if [ -n "${STAGEGATE:-}" ]; then
+  bin=$STAGEGATE
+else
+  cargo build --release --quiet --bin stagegate
+  bin=$repo/target/release/stagegate
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The lint benchmark's generator writes the files and exits.
-STAGEGATE_BENCH_WRITE="$work/migrations" STAGEGATE_BENCH_FILES=$count \
-  cargo bench --quiet --bench lint >/dev/null
-files=("$work"/migrations/*.sql)
-[ "${#files[@]}" -eq "$count" ] || { echo "expected $count files, found ${#files[@]}" >&2; exit 1; }
+
+# The up migrations of an input, one path a line, in their order.
+sources() {
+  case $1 in
+    real)
+      find bench/corpus/crates-io/migrations -name up.sql | sort
+      find bench/corpus/concourse/migrations -name '*.up.sql' | sort
+      ;;
+    fixtures)
+      find fixtures -name '*.sql' ! -path 'fixtures/layouts/bad/*' ! -name '*down*' \
+        ! -name '*verify*' ! -name 'U*' | sort
+      ;;
+    *) echo "unknown input $1 (real, fixtures, generated)" >&2; exit 2 ;;
+  esac
+}
+
+# Fills directory $3 with input $1 at multiplier $2: copy c of source i is migration
+# c * 10000 + i + 1, named after the source's directory or file.
+make_input() {
+  local input=$1 k=$2 dir=$3
+  mkdir -p "$dir"
+  if [ "$input" = generated ]; then
+    python3 bench/gen-migrations.py $((200 * k)) "$dir"
+    return
+  fi
+  mapfile -t files < <(sources "$input")
+  local c i name
+  for ((c = 0; c < k; c++)); do
+    for i in "${!files[@]}"; do
+      name=${files[$i]%.sql}
+      name=${name%.up}
+      [ "$(basename "$name")" = up ] && name=$(dirname "$name")
+      name=$(basename "$name" | tr -c 'A-Za-z0-9_\n' '_')
+      cp "${files[$i]}" "$dir/$(printf '%08d' $((c * 10000 + i + 1)))_$name.up.sql"
+    done
+  done
+}
 
 # Wall time in ms (date, nanoseconds), peak RSS in KB and CPU time (user + system) in ms
 # (/usr/bin/time) of a command; exit 0 or 1 (findings) is success for both tools.
@@ -39,40 +90,45 @@ measure() {
   if [ "$status" -gt 1 ]; then cat "$work/stderr" >&2; return 1; fi
   echo "$(( (end - start) / 1000000 )) $(tail -n 1 "$work/rss" | awk '{ printf "%d %d", $1, ($2 + $3) * 1000 }')"
 }
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-maximum() { sort -n | tail -n 1; }
-
-# Run from the empty work directory: no stagegate.toml or .squawk.toml applies.
-cd "$work"
-# One untimed run of each, to warm the page cache and count what they report.
-"$squawk" "${files[@]}" >"$work/squawk.out" 2>&1 || true
-"$bin" lint migrations --format json >"$work/stagegate.json" 2>/dev/null || true
-sg_findings=$(grep -o '"code":' "$work/stagegate.json" | wc -l)
-sq_lines=$(wc -l <"$work/squawk.out")
-
-echo "$count files, $runs runs of each tool alternating, $(nproc) cores; load before: $(uptime | sed 's/.*load average: //')" >&2
-sq_ms=(); sq_kb=(); sq_cpu=(); sg_ms=(); sg_kb=(); sg_cpu=(); one_ms=(); one_kb=(); one_cpu=()
-for _ in $(seq 1 "$runs"); do
-  read -r ms kb cpu < <(measure "$squawk" "${files[@]}"); sq_ms+=("$ms"); sq_kb+=("$kb"); sq_cpu+=("$cpu")
-  read -r ms kb cpu < <(measure "$bin" lint migrations); sg_ms+=("$ms"); sg_kb+=("$kb"); sg_cpu+=("$cpu")
-  read -r ms kb cpu < <(measure "$bin" lint --jobs 1 migrations); one_ms+=("$ms"); one_kb+=("$kb"); one_cpu+=("$cpu")
-done
-load_after=$(uptime | sed 's/.*load average: //')
-
-q=$(printf '%s\n' "${sq_ms[@]}" | median)
-s=$(printf '%s\n' "${sg_ms[@]}" | median)
-o=$(printf '%s\n' "${one_ms[@]}" | median)
-qc=$(printf '%s\n' "${sq_cpu[@]}" | median)
-sc=$(printf '%s\n' "${sg_cpu[@]}" | median)
-oc=$(printf '%s\n' "${one_cpu[@]}" | median)
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+maximum() { tr ' ' '\n' | grep . | sort -n | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "medians               wall ms   ratio    CPU ms   ratio   peak KB" >&2
-printf 'squawk %-12s  %8d  %6s  %8d  %6s  %8d   (%s output lines)\n' "$("$squawk" --version | awk '{ print $2 }')" \
-  "$q" 1.00 "$qc" 1.00 "$(printf '%s\n' "${sq_kb[@]}" | maximum)" "$sq_lines"
-printf 'stagegate lint        %8d  %6s  %8d  %6s  %8d   (%s findings)\n' \
-  "$s" "$(ratio "$s" "$q")" "$sc" "$(ratio "$sc" "$qc")" "$(printf '%s\n' "${sg_kb[@]}" | maximum)" "$sg_findings"
-printf 'stagegate --jobs 1    %8d  %6s  %8d  %6s  %8d\n' \
-  "$o" "$(ratio "$o" "$q")" "$oc" "$(ratio "$oc" "$qc")" "$(printf '%s\n' "${one_kb[@]}" | maximum)"
-echo "load after: $load_after"
-echo "all runs, wall ms: squawk ${sq_ms[*]} | stagegate ${sg_ms[*]} | --jobs 1 ${one_ms[*]}"
+
+echo "$(nproc) cores, $runs runs of each tool alternating; $("$squawk" --version); stagegate $("$bin" --version | awk '{ print $2 }')"
+printf '%-10s %6s %7s  %-20s %8s %6s %8s %6s %9s\n' input files MB tool "wall ms" ratio "CPU ms" ratio "peak KB"
+for input in "${inputs[@]}"; do
+  for k in $multipliers; do
+    dir=$work/$input-$k
+    make_input "$input" "$k" "$dir"
+    count=$(find "$dir" -name '*.up.sql' | wc -l)
+    mb=$(du -sb "$dir" | awk '{ printf "%.2f", $1 / 1000000 }')
+    load_before=$(cut -d ' ' -f 1 /proc/loadavg)
+    # One untimed run of each, to warm the page cache.
+    "$squawk" "$dir/*.up.sql" >/dev/null 2>&1 || true
+    "$bin" lint "$dir" >/dev/null 2>&1 || true
+    declare -A wall=() cpu=() rss=()
+    for _ in $(seq 1 "$runs"); do
+      for tool in squawk stagegate jobs1; do
+        case $tool in
+          squawk) cmd=("$squawk" "$dir/*.up.sql") ;;
+          stagegate) cmd=("$bin" lint "$dir") ;;
+          jobs1) cmd=("$bin" lint --jobs 1 "$dir") ;;
+        esac
+        read -r ms kb cpums < <(measure "${cmd[@]}")
+        wall[$tool]+="$ms "; cpu[$tool]+="$cpums "; rss[$tool]+="$kb "
+      done
+    done
+    qw=$(median <<<"${wall[squawk]}"); qc=$(median <<<"${cpu[squawk]}")
+    for tool in squawk stagegate jobs1; do
+      w=$(median <<<"${wall[$tool]}"); c=$(median <<<"${cpu[$tool]}")
+      label=$tool
+      [ "$tool" = stagegate ] && label="stagegate lint"
+      [ "$tool" = jobs1 ] && label="stagegate --jobs 1"
+      printf '%-10s %6d %7s  %-20s %8d %6s %8d %6s %9d\n' "$input ${k}x" "$count" "$mb" "$label" \
+        "$w" "$(ratio "$w" "$qw")" "$c" "$(ratio "$c" "$qc")" "$(maximum <<<"${rss[$tool]}")"
+    done
+    echo "           load $load_before -> $(cut -d ' ' -f 1 /proc/loadavg); wall ms: squawk ${wall[squawk]}| stagegate ${wall[stagegate]}| --jobs 1 ${wall[jobs1]}"
+    unset wall cpu rss
+    rm -rf "$dir"
+  done
+done

@@ -293,9 +293,10 @@ pub enum PlanFormat {
 /// Confirmation for a gated environment, for runs without a terminal.
 #[derive(Debug, Args)]
 pub struct ConfirmArgs {
-    /// Confirm a gated environment without a prompt (CI); must name the target environment and
-    /// comes with --reason. On a terminal, without it, stagegate shows the plan and asks
-    #[arg(long, value_name = "ENV")]
+    /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`), with
+    /// --reason. On a terminal, without it, stagegate shows the plan and asks
+    #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 
     /// Why this change is being made; recorded in the event log with the confirmation, the OS
@@ -396,8 +397,9 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
 
-    /// Confirm a gated environment without a prompt (CI); must name the target environment
-    #[arg(long, value_name = "ENV")]
+    /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`)
+    #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 }
 

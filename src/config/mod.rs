@@ -546,7 +546,8 @@ impl Config {
             confirm: match &raw.confirm {
                 RawConfirm::Flag(false) => None,
                 RawConfirm::Flag(true) => Some(name.to_string()),
-                RawConfirm::Phrase(phrase) => Some(phrase.clone()),
+                // Typed answers are compared without their surrounding blanks.
+                RawConfirm::Phrase(phrase) => Some(phrase.trim().to_string()),
             },
             backup,
             lock_timeout: raw.lock_timeout,

@@ -1,7 +1,8 @@
 //! The confirmation gate: before a change reaches an environment with `confirm`, a person
 //! types the environment's name (or the configured phrase) and a reason on a terminal, after
-//! seeing what will run; without a terminal, `--confirm <env> --reason "..."` says the same.
-//! Anything else refuses, and nothing runs. There is no blanket `--yes`.
+//! seeing what will run; without a terminal, `--confirm <that same text> --reason "..."` says
+//! the same, compared by the same rule ([`typed_matches`]). Anything else refuses, and nothing
+//! runs. There is no blanket `--yes`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,7 +19,8 @@ use crate::visible;
 /// What the command line brought for the gate.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
-    /// `--confirm ENV`.
+    /// `--confirm TEXT`: the environment's phrase (its name for `confirm = true`, or for an
+    /// environment without a confirmation gate).
     pub flag: Option<String>,
     /// `--reason TEXT`.
     pub reason: Option<String>,
@@ -68,6 +70,18 @@ impl Terminal for Stdio {
     }
 }
 
+/// Whether `typed` is the confirmation `expected`: the same text, case and all, with only the
+/// white space around it ignored. The prompt and `--confirm` both answer with this.
+pub fn typed_matches(expected: &str, typed: &str) -> bool {
+    typed.trim() == expected
+}
+
+/// What `--confirm` must say on `env`: the configured phrase (the environment's name for
+/// `confirm = true`), or the environment's name where there is no confirmation gate.
+pub fn expected_flag(env: &Environment) -> &str {
+    env.confirm.as_deref().unwrap_or(&env.name)
+}
+
 /// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
 pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
     let refuse = |message: String| {
@@ -82,11 +96,22 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
         ));
     }
     if let Some(named) = &request.flag {
-        if *named != env.name {
-            return Err(refuse(format!(
-                "--confirm names `{named}`, but the target is `{}`: it must name the target",
-                env.name
-            )));
+        let expected = expected_flag(env);
+        if !typed_matches(expected, named) {
+            return Err(refuse(if expected == env.name {
+                format!(
+                    "--confirm names `{}`, but the target is `{}`: it must name the target",
+                    named.trim(),
+                    env.name
+                )
+            } else {
+                format!(
+                    "--confirm says `{}`, but `{}` is confirmed with `{expected}` (its \
+                     `confirm` phrase, as typed at the prompt)",
+                    named.trim(),
+                    env.name
+                )
+            }));
         }
         if request.reason.is_none() {
             return Err(refuse(format!(
@@ -139,7 +164,8 @@ pub fn obtain(
         return Err(refuse(format!(
             "`{}` needs a confirmation: run on a terminal to type it, or pass --confirm {} \
              --reason \"...\"",
-            env.name, env.name
+            env.name,
+            shell_word(phrase)
         )));
     }
     terminal.show(summary);
@@ -148,7 +174,7 @@ pub fn obtain(
         terminal.show("\n");
         return Err(refuse("no confirmation was typed (end of input)".into()));
     };
-    if answer.trim() != phrase {
+    if !typed_matches(phrase, &answer) {
         return Err(refuse(format!(
             "`{}` was typed, not `{phrase}`",
             visible::line(answer.trim())
@@ -176,6 +202,19 @@ pub fn obtain(
         method: "typed",
         reason,
     }))
+}
+
+/// `text` as one shell word, for a command shown to be copied.
+pub fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@%+=,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// What the gate needs besides the environment.

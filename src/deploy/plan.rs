@@ -346,7 +346,7 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
             status: "required",
             detail: format!(
                 "type `{phrase}` and a reason on a terminal, or pass --confirm {} --reason \"...\"",
-                env.name
+                super::confirm::shell_word(phrase)
             ),
         },
         None => off("confirmation"),

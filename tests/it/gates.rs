@@ -384,6 +384,101 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
 }
 
 #[test]
+fn in_ci_the_confirm_flag_takes_exactly_the_configured_phrase() {
+    let c = Chain::new("", "confirm = \"deploy-to-production\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    // The plan and the refusal name the phrase, as the prompt would.
+    let plan = c.run(&["migrate", "plan", "--env", "production"]);
+    assert!(
+        plan.stdout
+            .contains("--confirm deploy-to-production --reason"),
+        "{}",
+        plan.stdout
+    );
+    for (confirm, expected) in [
+        (None, "or pass --confirm deploy-to-production --reason"),
+        (
+            Some("production"),
+            "--confirm says `production`, but `production` is confirmed with `deploy-to-production`",
+        ),
+        (
+            Some("Deploy-To-Production"),
+            "--confirm says `Deploy-To-Production`",
+        ),
+        (Some("deploy-to-prod"), "--confirm says `deploy-to-prod`"),
+        (Some(""), "--confirm says ``"),
+    ] {
+        let mut args = vec!["--reason", "release 42"];
+        if let Some(confirm) = confirm {
+            args.extend(["--confirm", confirm]);
+        }
+        let out = c.apply("production", &args);
+        assert_exit(&out, 3);
+        assert!(out.stderr.contains(expected), "{confirm:?}: {}", out.stderr);
+        assert!(Chain::tables(&c.production).is_empty());
+        assert!(Chain::applied(&c.production).is_empty());
+    }
+    // The phrase is what the workflow_dispatch input carries (surrounding blanks of a typed
+    // input are ignored, as at the prompt).
+    let out = c.apply(
+        "production",
+        &[
+            "--confirm",
+            " deploy-to-production ",
+            "--reason",
+            "release 42",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+    let rows = query(
+        &c.production,
+        "SELECT detail FROM stagegate.events WHERE kind = 'confirmation'",
+    );
+    let detail: serde_json::Value = serde_json::from_str(rows[0][0].as_deref().unwrap()).unwrap();
+    assert_eq!(detail["method"], "flag");
+    assert_eq!(detail["reason"], "release 42");
+
+    // Down and baseline take the same phrase.
+    let down = c.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "production",
+        "--steps",
+        "1",
+        "--confirm",
+        "production",
+        "--reason",
+        "x",
+    ]);
+    assert_exit(&down, 3);
+    assert!(
+        down.stderr.contains("--confirm says `production`"),
+        "{}",
+        down.stderr
+    );
+    let baseline = c.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "production",
+        "--to",
+        "1",
+        "--confirm",
+        "production",
+        "--reason",
+        "x",
+    ]);
+    assert_exit(&baseline, 3);
+    assert!(
+        baseline.stderr.contains("--confirm says `production`"),
+        "{}",
+        baseline.stderr
+    );
+}
+
+#[test]
 fn apply_refuses_a_plan_that_changed_since_it_was_printed() {
     let c = Chain::new("", "");
     c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -583,9 +678,58 @@ fn on_a_terminal_the_plan_is_shown_then_the_phrase_and_a_reason_are_typed() {
     assert_eq!(detail["reason"], "new table a with its index");
 }
 
-/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, and `--confirm` must name
-/// the environment in its own case. (Mutant this guards against: the prompt's comparison made
-/// case-insensitive, `eq_ignore_ascii_case`, in deploy/confirm.rs.)
+#[test]
+fn on_a_terminal_a_file_name_cannot_hide_the_summary_or_the_prompt() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    // `ESC [8m` (conceal) would hide everything after it; `\r` and U+202E would rewrite it.
+    c.write(
+        "2_tidy_comments\x1b[8m.up.sql",
+        "COMMENT ON TABLE users IS 'tidy \x1b[8m\r\u{202e}';\n",
+    );
+    let args = ["migrate", "apply", "--env", "production"];
+    let mut pty = Pty::spawn(&c, &args);
+    pty.wait_for("Type `production` to apply 2 migration(s) on `production`: ");
+    pty.type_line("production\x1b[8m");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    // Nothing the files or the typed answer hold reaches the terminal raw (NO_COLOR is
+    // set, so stagegate writes no escape of its own); the terminal's own echo of what was
+    // typed is the one exception.
+    let echoed = seen.replacen("production\x1b[8m", "", 1);
+    assert!(
+        !echoed.contains('\x1b') && !echoed.contains('\u{202e}'),
+        "{seen:?}"
+    );
+    let prompt = seen.find("Type `production`").unwrap();
+    assert!(
+        seen[..prompt].contains("2 tidy_comments\\x1b[8m (transaction, 1 statement(s))"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("`production\\x1b[8m` was typed, not `production`"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
+fn a_typed_reason_must_show_something() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let mut pty = Pty::spawn(&c, &["migrate", "apply", "--env", "production"]);
+    pty.wait_for("Type `production`");
+    pty.type_line("production");
+    pty.wait_for("Reason (recorded in the event log): ");
+    pty.type_line("\u{200b}\u{2800}\u{180e}");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(seen.contains("the reason shows nothing"), "{seen}");
+}
+
+/// The phrase is compared exactly, typed or given with `--confirm`: `ship it` is not `SHIP IT`.
+/// (Mutant this guards against: the comparison made case-insensitive, `eq_ignore_ascii_case`,
+/// in deploy/confirm.rs.)
 #[test]
 fn the_confirmation_phrase_must_match_in_case_too() {
     let c = Chain::new("", "confirm = \"SHIP IT\"");
@@ -601,11 +745,11 @@ fn the_confirmation_phrase_must_match_in_case_too() {
     );
     assert!(Chain::tables(&c.production).is_empty());
 
-    let out = c.apply("production", &["--confirm", "PRODUCTION", "--reason", "x"]);
+    let out = c.apply("production", &["--confirm", "ship it", "--reason", "x"]);
     assert_exit(&out, 3);
     assert!(
         out.stderr
-            .contains("--confirm names `PRODUCTION`, but the target is `production`"),
+            .contains("--confirm says `ship it`, but `production` is confirmed with `SHIP IT`"),
         "{}",
         out.stderr
     );
@@ -733,55 +877,5 @@ fn promotion_refuses_a_migration_partly_reverted_on_staging() {
         "{}",
         out.stderr
     );
-    assert!(Chain::tables(&c.production).is_empty());
-}
-
-#[test]
-fn on_a_terminal_a_file_name_cannot_hide_the_summary_or_the_prompt() {
-    let c = Chain::new("", "confirm = true");
-    c.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
-    // `ESC [8m` (conceal) would hide everything after it; `\r` and U+202E would rewrite it.
-    c.write(
-        "2_tidy_comments\x1b[8m.up.sql",
-        "COMMENT ON TABLE users IS 'tidy \x1b[8m\r\u{202e}';\n",
-    );
-    let args = ["migrate", "apply", "--env", "production"];
-    let mut pty = Pty::spawn(&c, &args);
-    pty.wait_for("Type `production` to apply 2 migration(s) on `production`: ");
-    pty.type_line("production\x1b[8m");
-    let (code, seen) = pty.finish();
-    assert_eq!(code, 3, "{seen}");
-    // Nothing the files or the typed answer hold reaches the terminal raw (NO_COLOR is
-    // set, so stagegate writes no escape of its own); the terminal's own echo of what was
-    // typed is the one exception.
-    let echoed = seen.replacen("production\x1b[8m", "", 1);
-    assert!(
-        !echoed.contains('\x1b') && !echoed.contains('\u{202e}'),
-        "{seen:?}"
-    );
-    let prompt = seen.find("Type `production`").unwrap();
-    assert!(
-        seen[..prompt].contains("2 tidy_comments\\x1b[8m (transaction, 1 statement(s))"),
-        "{seen}"
-    );
-    assert!(
-        seen.contains("`production\\x1b[8m` was typed, not `production`"),
-        "{seen}"
-    );
-    assert!(Chain::tables(&c.production).is_empty());
-}
-
-#[test]
-fn a_typed_reason_must_show_something() {
-    let c = Chain::new("", "confirm = true");
-    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
-    let mut pty = Pty::spawn(&c, &["migrate", "apply", "--env", "production"]);
-    pty.wait_for("Type `production`");
-    pty.type_line("production");
-    pty.wait_for("Reason (recorded in the event log): ");
-    pty.type_line("\u{200b}\u{2800}\u{180e}");
-    let (code, seen) = pty.finish();
-    assert_eq!(code, 3, "{seen}");
-    assert!(seen.contains("the reason shows nothing"), "{seen}");
     assert!(Chain::tables(&c.production).is_empty());
 }

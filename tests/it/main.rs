@@ -19,6 +19,7 @@ mod layouts;
 mod lint;
 mod lint_catalog;
 mod lint_ci;
+mod lint_outputs;
 mod real_world;
 mod report;
 mod reversible;

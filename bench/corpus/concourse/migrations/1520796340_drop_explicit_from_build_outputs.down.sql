@@ -1,0 +1,3 @@
+
+ALTER TABLE "build_outputs" ADD COLUMN "explicit" boolean;
+

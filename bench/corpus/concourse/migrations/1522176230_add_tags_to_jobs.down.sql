@@ -1,0 +1,5 @@
+
+
+ALTER TABLE jobs DROP COLUMN tags;
+
+

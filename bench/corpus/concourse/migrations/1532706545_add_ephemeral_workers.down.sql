@@ -1,0 +1,4 @@
+
+ALTER TABLE "workers" DROP COLUMN "ephemeral";
+
+

@@ -1,0 +1,3 @@
+
+UPDATE teams SET auth = auth::json->'owner';
+

@@ -1,0 +1,4 @@
+
+ALTER TABLE containers DROP COLUMN missing_since;
+ALTER TABLE volumes DROP COLUMN missing_since;
+

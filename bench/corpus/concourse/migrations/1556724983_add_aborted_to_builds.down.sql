@@ -1,0 +1,5 @@
+
+
+ALTER TABLE builds DROP COLUMN aborted;
+
+

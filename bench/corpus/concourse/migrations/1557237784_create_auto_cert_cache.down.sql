@@ -1,0 +1,3 @@
+
+DROP TABLE cert_cache;
+

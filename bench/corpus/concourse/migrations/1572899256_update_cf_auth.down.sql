@@ -1,0 +1,3 @@
+
+UPDATE teams SET auth = regexp_replace(auth,'"cf:([^"]*):([^"]*):developer"','"cf:\1:\2"','g');
+

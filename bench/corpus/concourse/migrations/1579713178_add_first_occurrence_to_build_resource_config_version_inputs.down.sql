@@ -1,0 +1,3 @@
+
+ALTER TABLE build_resource_config_version_inputs DROP COLUMN first_occurrence;
+

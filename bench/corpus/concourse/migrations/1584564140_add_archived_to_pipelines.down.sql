@@ -1,0 +1,4 @@
+
+ALTER TABLE pipelines
+  DROP COLUMN IF EXISTS "archived";
+

@@ -1,0 +1,3 @@
+
+  DROP TABLE IF EXISTS access_tokens;
+

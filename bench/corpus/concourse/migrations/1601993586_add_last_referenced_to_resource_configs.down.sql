@@ -1,0 +1,3 @@
+
+ALTER TABLE resource_configs DROP COLUMN last_referenced;
+

@@ -1,0 +1,4 @@
+
+ALTER TABLE builds
+DROP COLUMN resource_type_id;
+

@@ -1,0 +1,1 @@
+/* Nothing to do because up migration is deleting rows. */

@@ -1,0 +1,5 @@
+
+
+DELETE FROM resource_config_versions WHERE check_order = 0;
+
+

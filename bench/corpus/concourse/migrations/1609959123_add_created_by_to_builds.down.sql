@@ -1,0 +1,3 @@
+
+ALTER TABLE builds
+DROP COLUMN created_by;

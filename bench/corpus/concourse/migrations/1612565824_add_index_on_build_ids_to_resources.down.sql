@@ -1,0 +1,3 @@
+
+DROP INDEX resources_build_id_idx;
+

@@ -1,0 +1,1 @@
+DROP INDEX order_job_builds_by_rerun_of_or_id_idx;

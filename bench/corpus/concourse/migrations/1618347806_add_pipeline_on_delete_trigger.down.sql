@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS deleted_pipelines_insert_trigger ON pipelines;

@@ -1,0 +1,2 @@
+ALTER TABLE resources
+    DROP COLUMN in_memory_build_status;

@@ -1,0 +1,1 @@
+INSERT INTO metadata (total_downloads) VALUES (0);

@@ -1,0 +1,1 @@
+DROP FUNCTION canon_crate_name(text);

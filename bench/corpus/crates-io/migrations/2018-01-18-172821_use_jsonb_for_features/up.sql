@@ -1,0 +1,3 @@
+ALTER TABLE versions ALTER COLUMN features SET DATA TYPE jsonb USING features::jsonb;
+ALTER TABLE versions ALTER COLUMN features SET DEFAULT '{}';
+ALTER TABLE versions ALTER COLUMN features SET NOT NULL;

@@ -1,0 +1,3 @@
+ALTER TABLE versions DROP CONSTRAINT fk_versions_published_by;
+
+ALTER TABLE versions DROP COLUMN published_by;

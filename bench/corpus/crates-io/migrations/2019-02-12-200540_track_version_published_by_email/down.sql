@@ -1,0 +1,1 @@
+DROP TABLE versions_published_by;

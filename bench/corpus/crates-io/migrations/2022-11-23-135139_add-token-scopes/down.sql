@@ -1,0 +1,5 @@
+alter table api_tokens
+    drop column crate_scopes;
+
+alter table api_tokens
+    drop column endpoint_scopes;

@@ -1,0 +1,1 @@
+drop index concurrently versions_id_yanked_idx;

@@ -1,0 +1,2 @@
+ALTER TABLE IF EXISTS oauth_github
+DROP COLUMN last_sync;

@@ -1,0 +1,3 @@
+-- safety-assured:start
+DROP TABLE IF EXISTS cache_tags_backfills RESTRICT;
+-- safety-assured:end
