@@ -68,7 +68,8 @@ impl Chain {
             .env("STAGEGATE_LOCK_WAIT", "5s")
             .env(VARS[0], self.preview.database_url().expose())
             .env(VARS[1], self.staging.database_url().expose())
-            .env(VARS[2], self.production.database_url().expose());
+            .env(VARS[2], self.production.database_url().expose())
+            .timeout(DEADLINE);
         cmd
     }
 

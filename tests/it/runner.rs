@@ -56,7 +56,9 @@ impl Project {
             .env_remove("STAGEGATE_CONFIG")
             .env("NO_COLOR", "1")
             .env("STAGEGATE_LOCK_WAIT", "5s")
-            .env(URL_VAR, self.db.database_url().expose());
+            .env(URL_VAR, self.db.database_url().expose())
+            // Bounded wherever it is run from (see `harness::run_output`).
+            .timeout(crate::harness::DEADLINE);
         cmd
     }
 
