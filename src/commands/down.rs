@@ -79,16 +79,30 @@ fn render(report: &DownReport) -> String {
                 };
                 let _ = writeln!(out, "  line {}: {}  -> {what}", s.line, s.statement);
             }
-            if migration.dropped.is_empty() {
-                let _ = writeln!(out, "  dropped: nothing");
+            let dropped = if migration.read_only {
+                "drops (as its statements read)"
             } else {
-                let _ = writeln!(out, "  dropped: {}", migration.dropped.join(", "));
+                "dropped"
+            };
+            if migration.dropped.is_empty() {
+                let _ = writeln!(out, "  {dropped}: nothing");
+            } else {
+                let _ = writeln!(out, "  {dropped}: {}", migration.dropped.join(", "));
             }
             if !migration.created.is_empty() {
                 let _ = writeln!(out, "  created: {}", migration.created.join(", "));
             }
         }
-        out.push_str("dry run: everything was rolled back, nothing was changed\n");
+        if report.dry.iter().any(|m| m.read_only) {
+            let _ = writeln!(
+                out,
+                "dry run: `{}` is gated, so no statement was run there (read-only queries \
+                 only); nothing was changed",
+                report.environment
+            );
+        } else {
+            out.push_str("dry run: everything was rolled back, nothing was changed\n");
+        }
         return out;
     }
     if report.reverted.is_empty() {

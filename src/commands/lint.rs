@@ -31,6 +31,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
         .map(|path| target(config, path, args.env.as_deref(), printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
+    let base = report_base(config);
     options.catalog = load_catalog(config, args, &paths, printer)?.map(std::sync::Arc::new);
     // `-`: the one script read from stdin, loaded in place of a file.
     let stdin = targets.iter().find_map(|target| match target {
@@ -108,7 +109,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
             if !reported {
                 return Ok(());
             }
-            let path = script.path.display().to_string();
+            let path = shown_path(&base, &script.path);
             summary.files += 1;
             summary.statements += result.statements;
             summary.suppressed += result.suppressed;
@@ -157,10 +158,7 @@ fn emitter(format: Option<LintFormat>, color: bool) -> Box<dyn Emitter> {
 }
 
 fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
-    let lock_timeout_configured = match &args.env {
-        Some(env) => config.environment_lock_timeout(env)?.is_some(),
-        None => false,
-    };
+    let lock_timeout_configured = config.runner_sets_lock_timeout(args.env.as_deref())?;
     let mut options =
         Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
             .map_err(|message| anyhow::anyhow!("{message}"))?;
@@ -452,6 +450,16 @@ fn target(
         for warning in &checked.warnings {
             printer.warning(warning);
         }
+        if checked.migrations == 0 {
+            anyhow::bail!(
+                "{}: no {} migration in this directory, so nothing was linted; it holds {}. \
+                 Point lint at the migrations directory ([migrations] dir and layout in \
+                 stagegate.toml), or name a file to lint it whatever its name",
+                path.display(),
+                windows.layout(),
+                what_is_there(path)
+            );
+        }
         return Ok(Target::Dir(windows));
     }
     if !path.exists() {
@@ -461,6 +469,82 @@ fn target(
         );
     }
     Ok(Target::File(path.to_path_buf()))
+}
+
+/// What a directory without migrations holds instead, by kind: "3 `.py` files, 1 directory".
+fn what_is_there(dir: &Path) -> String {
+    // Directories, then files by extension ("" for none).
+    let mut directories = 0usize;
+    let mut files: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            directories += 1;
+        } else {
+            let ext = Path::new(&name)
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            *files.entry(ext).or_default() += 1;
+        }
+    }
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut parts: Vec<String> = files
+        .into_iter()
+        .map(|(ext, n)| {
+            if ext.is_empty() {
+                plural(n, "file without an extension", "files without an extension")
+            } else {
+                plural(n, &format!("`.{ext}` file"), &format!("`.{ext}` files"))
+            }
+        })
+        .collect();
+    if directories > 0 {
+        parts.push(plural(directories, "directory", "directories"));
+    }
+    if parts.is_empty() {
+        "nothing (it is empty)".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The directory the reported paths are relative to: the root of the git work tree that
+/// holds the configuration's directory, else that directory. Code scanning (SARIF), GitLab's
+/// Code Quality widget and workflow annotations expect repository-relative paths.
+fn report_base(config: &Config) -> PathBuf {
+    let root = config
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| config.root.clone());
+    root.ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map_or_else(|| root.clone(), Path::to_path_buf)
+}
+
+/// `path` as the report shows it: relative to `base` where it lies inside it, else as given.
+fn shown_path(base: &Path, path: &Path) -> String {
+    if path == Path::new(STDIN_NAME) {
+        return path.display().to_string();
+    }
+    path.canonicalize()
+        .ok()
+        .and_then(|absolute| {
+            absolute
+                .strip_prefix(base)
+                .ok()
+                .map(|relative| relative.display().to_string())
+        })
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// A script with the version of its migration, when it has one.

@@ -3,7 +3,7 @@
 use crate::cli::ResolveArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::resolve;
+use crate::deploy::{confirm, resolve};
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
@@ -17,19 +17,36 @@ pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Re
     let local = super::status::load_migrations(config, Some(&env), printer)?
         .into_iter()
         .find(|m| m.migration.version == version);
+    let request = resolve::Request {
+        reason: &args.reason,
+        statement: args.statement,
+        abandon: args.abandon,
+        confirm: confirm::Request {
+            flag: args.confirm.clone(),
+            reason: Some(args.reason.clone()),
+        },
+        migrations_dir: &config.migrations_dir(),
+    };
     let label = db::runtime()?.block_on(resolve::resolve(
         &env,
         &version,
-        &args.reason,
-        args.statement,
+        &request,
         local.as_ref(),
         lock_wait,
         printer,
     ))?;
-    super::print_report(&format!(
-        "{}: resolved the failed attempt of {label}; the next apply runs it again (a \
-         no-transaction migration resumes at the statement that failed)\n",
-        env.name
-    ))?;
+    super::print_report(&if args.abandon {
+        format!(
+            "{}: abandoned the failed attempt of {label}; it is never run again, and the \
+             migrations after it apply\n",
+            env.name
+        )
+    } else {
+        format!(
+            "{}: resolved the failed attempt of {label}; the next apply runs it again (a \
+             no-transaction migration resumes at the statement that failed)\n",
+            env.name
+        )
+    })?;
     Ok(Outcome::Success)
 }

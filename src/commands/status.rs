@@ -73,6 +73,11 @@ struct StatusReport {
 #[derive(Debug, Serialize)]
 struct EnvironmentStatus {
     name: String,
+    /// `false` (and only then present) when a variable its URL needs is not set here, so it
+    /// was not read: `migrate status` without `--env` in a job that has one environment's
+    /// secrets.
+    #[serde(skip_serializing_if = "is_true")]
+    configured: bool,
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -88,6 +93,15 @@ struct EnvironmentStatus {
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
+    /// The environment the database is bound to (absent: not bound yet, or not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_to: Option<String>,
+    /// The server's identity, `<system identifier>/<database oid>` (absent: not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    /// Why apply would refuse this environment's database as another one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    binding_problems: Vec<String>,
 }
 
 /// How many migrations are in each state in one environment (over every migration, also
@@ -120,8 +134,8 @@ impl Summary {
                 | State::Resolved
                 | State::Interrupted
                 | State::Reverting => summary.failed += 1,
-                // Reverted, and its file is gone: nothing is here and nothing will run.
-                State::Reverted => {}
+                // Reverted, and its file is gone, or given up: nothing will run.
+                State::Reverted | State::Abandoned => {}
             }
         }
         summary
@@ -195,6 +209,10 @@ impl Gates {
     }
 }
 
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 #[derive(Debug, Serialize)]
 struct MigrationStatus {
     version: String,
@@ -258,15 +276,37 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         );
     }
     let local = load_migrations(config, None, printer)?;
-    // Every environment shown must be configured with its variables set: a missing variable
-    // is a configuration error (exit 2), never an unreachable database.
+    // An environment named with --env must be configured with its variables set: a missing
+    // variable is a configuration error (exit 2), never an unreachable database. Without
+    // --env, one whose variables this job lacks (a staging-only CI job) is shown as not
+    // configured here, and the others are read.
     let mut targets: Vec<(String, Result<_, String>)> = Vec::new();
     let mut gates = BTreeMap::new();
+    let mut not_here: Vec<(String, String)> = Vec::new();
     for name in &names {
-        let env = config.environment(name)?;
+        let env = match config.environment(name) {
+            Ok(env) => env,
+            Err(crate::config::ConfigError::MissingVariable { variable, .. })
+                if args.envs.is_empty() =>
+            {
+                not_here.push((name.clone(), format!("variable {variable} is not set")));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
         printer.detail(&format!("{name}: reading {}", env.url.redacted()));
         gates.insert(name.clone(), Gates::of(&env));
         targets.push((name.clone(), Ok(env)));
+    }
+    if targets.is_empty() {
+        anyhow::bail!(
+            "no environment can be read here: {}; set the variables, or name one with --env",
+            not_here
+                .iter()
+                .map(|(name, error)| format!("{name}: {error}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
     }
     type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
     let results: Vec<(String, Read)> =
@@ -286,15 +326,19 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(((rows, last_backup), invalid_indexes)) => {
+            Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
+                    configured: true,
                     reachable: true,
                     error: None,
                     invalid_indexes,
                     gates: gates.get(&name).cloned(),
                     last_backup,
                     summary: None,
+                    bound_to,
+                    identity: Some(identity),
+                    binding_problems: Vec::new(),
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
@@ -306,15 +350,41 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 printer.warning(&format!("{name}: {error}"));
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
+                    configured: true,
                     reachable: false,
                     error: Some(error),
                     invalid_indexes: Vec::new(),
                     gates: gates.get(&name).cloned(),
                     last_backup: None,
                     summary: None,
+                    bound_to: None,
+                    identity: None,
+                    binding_problems: Vec::new(),
                 });
                 per_env.push((name, None));
             }
+        }
+    }
+    // In the configured order, after the ones read.
+    for (name, error) in not_here {
+        report.environments.push(EnvironmentStatus {
+            name,
+            configured: false,
+            reachable: false,
+            error: Some(error),
+            invalid_indexes: Vec::new(),
+            gates: None,
+            last_backup: None,
+            summary: None,
+            bound_to: None,
+            identity: None,
+            binding_problems: Vec::new(),
+        });
+    }
+    binding_problems(&mut report.environments);
+    for env in &report.environments {
+        for problem in &env.binding_problems {
+            printer.warning(&format!("{}: {problem}", env.name));
         }
     }
     // Every version: local ones and those recorded anywhere.
@@ -378,15 +448,58 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         TableFormat::Table => render(&report, args.pending, printer.color_stdout),
     };
     super::print_report(&text)?;
-    Ok(if report.environments.iter().all(|e| e.reachable) {
-        Outcome::Success
-    } else {
-        Outcome::Execution
-    })
+    Ok(
+        if report
+            .environments
+            .iter()
+            .all(|e| e.reachable || !e.configured)
+        {
+            Outcome::Success
+        } else {
+            Outcome::Execution
+        },
+    )
 }
 
-/// An environment's recorded migrations and its newest backup.
-type EnvState = (Vec<MigrationRow>, Option<LastBackup>);
+/// What the environment gate would say of each environment shown: a database bound to
+/// another environment, and two environment names that reach one database.
+fn binding_problems(environments: &mut [EnvironmentStatus]) {
+    let identities: Vec<(String, Option<String>)> = environments
+        .iter()
+        .map(|e| (e.name.clone(), e.identity.clone()))
+        .collect();
+    for env in environments.iter_mut() {
+        if let Some(bound) = &env.bound_to
+            && *bound != env.name
+        {
+            env.binding_problems.push(format!(
+                "its database is bound to `{bound}`: apply, down, resolve and baseline refuse \
+                 here (`stagegate migrate rebind --env {}` if it really moved)",
+                env.name
+            ));
+        }
+        let Some(identity) = &env.identity else {
+            continue;
+        };
+        for (other, other_identity) in &identities {
+            if *other != env.name && other_identity.as_ref() == Some(identity) {
+                env.binding_problems.push(format!(
+                    "reaches the same database as `{other}` (server {identity}); only the \
+                     environment it is bound to may change it"
+                ));
+            }
+        }
+    }
+}
+
+/// An environment's recorded migrations, its newest backup, the environment its database is
+/// bound to, and the server's identity.
+type EnvState = (
+    Vec<MigrationRow>,
+    Option<LastBackup>,
+    Option<String>,
+    String,
+);
 
 async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
@@ -401,7 +514,9 @@ async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String>
                 size: r.manifest.size,
                 sha256: r.manifest.sha256,
             });
-        Ok::<_, crate::db::state::StateError>((rows, last))
+        let bound_to = store.binding().await?.map(|b| b.environment);
+        let identity = store.server_identity().await?;
+        Ok::<_, crate::db::state::StateError>((rows, last, bound_to, identity))
     }
     .await
     .map_err(|e| e.to_string());
@@ -441,8 +556,14 @@ fn cell(entry: &Entry) -> Cell {
 }
 
 fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
+    // Columns for the environments read (or tried); one not configured here has a line below.
+    let shown: Vec<&EnvironmentStatus> = report
+        .environments
+        .iter()
+        .filter(|e| e.configured)
+        .collect();
     let mut header = vec!["version", "name"];
-    header.extend(report.environments.iter().map(|e| e.name.as_str()));
+    header.extend(shown.iter().map(|e| e.name.as_str()));
     // With the time of day where the table fits 80 columns with names of 16 characters, else
     // the date alone (the JSON output and `audit` keep the exact time).
     let cells = |with_time: bool| -> Vec<Vec<String>> {
@@ -451,7 +572,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             .iter()
             .map(|m| {
                 let mut row = vec![m.version.clone(), m.name.clone()];
-                for env in &report.environments {
+                for env in &shown {
                     row.push(match m.environments.get(&env.name) {
                         None => "unreachable".to_string(),
                         Some(cell) => cell_text(cell, with_time),
@@ -481,8 +602,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
         .migrations
         .iter()
         .map(|m| {
-            report
-                .environments
+            shown
                 .iter()
                 .map(|env| m.environments.get(&env.name).map(|c| c.state))
                 .collect()
@@ -514,6 +634,11 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
     }
     out.push_str(&drift_notes(report));
     for env in &report.environments {
+        for problem in &env.binding_problems {
+            out.push_str(&format!("{}: WARNING: {problem}\n", env.name));
+        }
+    }
+    for env in &report.environments {
         if let Some(gates) = &env.gates {
             let backup = match &env.last_backup {
                 Some(last) => format!(
@@ -526,8 +651,12 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             };
             out.push_str(&format!("{}: {}; {backup}\n", env.name, gates.describe()));
         }
-        if let Some(error) = &env.error {
-            out.push_str(&format!("{}: unreachable: {error}\n", env.name));
+        match &env.error {
+            Some(error) if !env.configured => {
+                out.push_str(&format!("{}: not configured here: {error}\n", env.name));
+            }
+            Some(error) => out.push_str(&format!("{}: unreachable: {error}\n", env.name)),
+            None => {}
         }
         out.push_str(&deploy::concurrent::render_invalid(
             &env.name,

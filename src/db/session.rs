@@ -70,7 +70,7 @@ pub enum Direction {
 
 impl Direction {
     /// `SELECT stagegate.record_[down_]progress(...)` for statement `done`.
-    fn progress_sql(self, version: &str, done: i32, done_checksum: &str) -> String {
+    pub(crate) fn progress_sql(self, version: &str, done: i32, done_checksum: &str) -> String {
         let function = match self {
             Direction::Up => "record_progress",
             Direction::Down => "record_down_progress",
@@ -395,6 +395,14 @@ impl Session {
         self.client.batch_execute(&sql).await
     }
 
+    /// Brings the session back to how it was when it connected, before each migration: no
+    /// `SET` (search_path, TimeZone, timeouts, ...), role, session authorization or
+    /// temporary table of an earlier migration carries over into the next. Settings given
+    /// with the connection are the defaults it returns to; the run's advisory locks stay.
+    pub async fn reset(&self) -> Result<(), tokio_postgres::Error> {
+        self.client.batch_execute(RESET_SQL).await
+    }
+
     /// Runs one statement (or a whole script) as it is, outside any transaction.
     pub async fn run(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         self.client.batch_execute(sql).await
@@ -425,6 +433,10 @@ impl Session {
             .await
     }
 }
+
+/// What [`Session::reset`] sends. (`DISCARD ALL` would also release the run's advisory
+/// locks, so it is not used.)
+pub const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT;RESET ROLE;RESET ALL;DISCARD TEMP";
 
 /// SQLSTATE raised by `stagegate.record_apply` for a version already applied.
 pub const ALREADY_APPLIED: &str = "SG001";

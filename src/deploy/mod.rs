@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod concurrent;
 pub mod confirm;
 pub mod down;
+pub mod gates;
 pub mod plan;
 pub mod promote;
 pub mod resolve;
@@ -87,6 +88,9 @@ pub enum State {
     /// Reverted by `migrate down`, and no file of that version exists locally (with its file,
     /// a reverted migration is [`State::Pending`]).
     Reverted,
+    /// A failed attempt given up with `migrate resolve --abandon`: never run again (a fix
+    /// goes in a new migration), and no longer in the way of the migrations after it.
+    Abandoned,
 }
 
 impl State {
@@ -102,6 +106,7 @@ impl State {
             State::MissingLocally => "missing locally",
             State::Reverting => "partly reverted",
             State::Reverted => "reverted",
+            State::Abandoned => "abandoned",
         }
     }
 
@@ -152,6 +157,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Running => State::Interrupted,
                 RowStatus::Reverted => State::Pending,
                 RowStatus::Reverting => State::Reverting,
+                RowStatus::Abandoned => State::Abandoned,
             },
         };
         entries.push(Entry {
@@ -180,6 +186,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Running => State::Interrupted,
                 RowStatus::Reverted => State::Reverted,
                 RowStatus::Reverting => State::Reverting,
+                RowStatus::Abandoned => State::Abandoned,
             },
         });
     }
@@ -229,6 +236,8 @@ pub enum RefusalKind {
     Interrupted,
     /// A no-transaction down script stopped part way.
     PartlyReverted,
+    /// A file with another checksum than the abandoned migration of its version.
+    AbandonedVersion,
 }
 
 /// Checks that must pass before anything runs: no applied file was edited, none is missing
@@ -280,7 +289,9 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                         RefusalKind::UnresolvedFailure,
                         format!(
                             "{label} failed at statement {} of {} and is not resolved; repair \
-                             the database, then run {} (or fix the file){}",
+                             the database, then run {} (or fix the file; or, to give it up, \
+                             `stagegate migrate resolve {} --env {env} --abandon --reason \
+                             \"...\"`){}",
                             row.map_or(0, |r| r.statements_done + 1),
                             row.map_or(0, |r| r.statements_total),
                             if row.is_some_and(|r| r.running_statement.is_some()) {
@@ -291,8 +302,22 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                                     entry.version
                                 )
                             },
+                            entry.version,
                             row.and_then(|r| r.error.as_deref())
                                 .map_or(String::new(), |e| format!("\n    error: {e}")),
+                        ),
+                    ));
+                }
+            }
+            State::Abandoned => {
+                let (recorded, now) = checksums(entry);
+                if entry.local.is_some() && recorded != now {
+                    out.push(refuse(
+                        RefusalKind::AbandonedVersion,
+                        format!(
+                            "{label} has the version of a migration abandoned here (checksum \
+                             {recorded}), but the file now has {now}: an abandoned version never \
+                             runs again, so give the new migration a newer version"
                         ),
                     ));
                 }
@@ -302,7 +327,8 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                 format!(
                     "{label} was interrupted after statement {} of {} without recording how it \
                      ended (the process was killed?); check the database, then run \
-                     `stagegate migrate resolve {} --env {env} --reason \"...\"`",
+                     `stagegate migrate resolve {} --env {env} --reason \"...\"` (or give it up \
+                     with --abandon)",
                     entry.row.as_ref().map_or(0, |r| r.statements_done),
                     entry.row.as_ref().map_or(0, |r| r.statements_total),
                     entry.version

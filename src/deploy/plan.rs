@@ -389,16 +389,3 @@ impl Plan {
         }
     }
 }
-
-/// The gates that refuse, as one message; `None` when every gate lets the apply through.
-pub fn gate_refusal(env: &str, gates: &[Gate]) -> Option<String> {
-    let refusing: Vec<&Gate> = gates.iter().filter(|g| g.status == "refuse").collect();
-    if refusing.is_empty() {
-        return None;
-    }
-    let mut message = format!("refusing to apply to `{env}`: nothing was run");
-    for gate in refusing {
-        message.push_str(&format!("\n  - {} gate: {}", gate.name, gate.detail));
-    }
-    Some(message)
-}
