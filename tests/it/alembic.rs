@@ -316,6 +316,42 @@ fn sql_that_renders_differently_from_an_unchanged_file_is_told_apart_from_an_edi
     );
 }
 
+#[test]
+fn down_reverts_a_revision_with_its_rendered_downgrade_and_refuses_a_pass_downgrade() {
+    let project = Project::new();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "3c9d2e7a41b0",
+    ]);
+    assert_exit(&out, 0);
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    // display_name holds no rows yet: the guard lets the DROP COLUMN through.
+    assert_exit(&out, 0);
+    assert_eq!(
+        columns(&project.staging, "users"),
+        ["id", "email", "created_at"]
+    );
+    assert_eq!(heads(&project.staging), ["9f8e7d6c5b4a"]);
+    assert!(
+        project
+            .alembic(&project.staging, &["current"])
+            .contains("9f8e7d6c5b4a")
+    );
+
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+    // The backfill's downgrade() is `pass`: no way back.
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("c81d4a07e5f3"), "{}", out.stderr);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+}
+
 /// Alembic's version table of `db`, or nothing when it does not exist.
 fn heads_exist(db: &TestDb) -> Vec<String> {
     query(
