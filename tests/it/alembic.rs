@@ -550,3 +550,37 @@ fn verify_reports_a_missing_parent_a_cycle_a_duplicate_and_two_heads() {
         out.stderr
     );
 }
+
+#[test]
+fn init_finds_the_project_in_backend_and_names_it_and_its_url_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &tools::root().join("fixtures/alembic/shop/backend"),
+        &dir.path().join("backend"),
+    );
+    let out = Command::cargo_bin("stagegate")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1")
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("found 6 migration(s) in backend/ (alembic.ini), alembic layout"),
+        "{stderr}"
+    );
+    let config = std::fs::read_to_string(dir.path().join("stagegate.toml")).unwrap();
+    assert!(config.contains("\ndir = \"backend\"\n"), "{config}");
+    assert!(config.contains("\nlayout = \"alembic\"\n"), "{config}");
+    assert!(
+        config.contains("\nurl_env = \"DATABASE_URL\"\n"),
+        "{config}"
+    );
+}
