@@ -313,8 +313,8 @@ pub enum PlanFormat {
 #[derive(Debug, Args)]
 pub struct ConfirmArgs {
     /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
-    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`), with
-    /// --reason. On a terminal, without it, stagegate shows the plan and asks
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`), and a
+    /// reason with it. On a terminal, without it, stagegate shows the plan and asks
     #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 

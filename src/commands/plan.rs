@@ -17,7 +17,7 @@ use super::table::{self, wrap};
 pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let promote_source = super::apply::promote_source(config, &env)?;
-    let local = super::status::load_migrations(config, printer)?;
+    let local = super::status::load_migrations(config, Some(&env), printer)?;
     let to = target_version(&local, args.to.as_deref())?;
     let lint_options =
         crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
@@ -57,12 +57,15 @@ pub fn target_version(
     let Some(text) = to else {
         return Ok(None);
     };
-    let version = Version::parse(text)
-        .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?;
-    if !local.iter().any(|m| m.migration.version == version) {
-        anyhow::bail!("--to {text}: no migration with that version in the migrations directory");
+    if Version::parse_recorded(text).is_none() {
+        anyhow::bail!("--to {text}: not a migration version");
     }
-    Ok(Some(version))
+    match local.iter().find(|m| m.migration.version.matches(text)) {
+        Some(found) => Ok(Some(found.migration.version.clone())),
+        None => {
+            anyhow::bail!("--to {text}: no migration with that version in the migrations directory")
+        }
+    }
 }
 
 /// The plan for people.

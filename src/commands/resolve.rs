@@ -14,13 +14,9 @@ pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Re
         .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;
     let lock_wait = db::lock::configured_wait().map_err(anyhow::Error::msg)?;
     // The file tells which statement an uncertain one is, and the checksum of those done.
-    let local = super::status::load_migrations_from(
-        &config.migrations_dir(),
-        config.migrations.layout,
-        printer,
-    )?
-    .into_iter()
-    .find(|m| m.migration.version == version);
+    let local = super::status::load_migrations(config, Some(&env), printer)?
+        .into_iter()
+        .find(|m| m.migration.version == version);
     let request = resolve::Request {
         reason: &args.reason,
         statement: args.statement,

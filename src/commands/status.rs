@@ -14,23 +14,53 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::{self, Version};
 
-/// Discovers and loads the configured migrations, printing discovery warnings.
-pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
-    load_migrations_from(&config.migrations_dir(), config.migrations.layout, printer)
-}
-
-/// As [`load_migrations`], from a directory and layout.
-pub fn load_migrations_from(
-    dir: &std::path::Path,
-    layout: Option<source::Layout>,
+/// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
+/// project's revisions are rendered for `env` (or for no environment).
+pub fn load_migrations(
+    config: &Config,
+    env: Option<&crate::config::Environment>,
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
-    let set = source::discover_as(dir, layout)?;
+    load_migrations_from(&MigrationSource::of(config), env, printer)
+}
+
+/// Where the configured migrations are, owned (to read them on another thread).
+#[derive(Debug, Clone)]
+pub struct MigrationSource {
+    pub dir: std::path::PathBuf,
+    pub layout: Option<source::Layout>,
+    pub alembic: crate::config::AlembicConfig,
+    pub root: std::path::PathBuf,
+}
+
+impl MigrationSource {
+    pub fn of(config: &Config) -> MigrationSource {
+        MigrationSource {
+            dir: config.migrations_dir(),
+            layout: config.migrations.layout,
+            alembic: config.alembic.clone(),
+            root: config.root.clone(),
+        }
+    }
+}
+
+/// As [`load_migrations`], from a [`MigrationSource`].
+pub fn load_migrations_from(
+    from: &MigrationSource,
+    env: Option<&crate::config::Environment>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    let mut set = source::discover_as(&from.dir, from.layout)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }
+    crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
     let local = deploy::load_local(&set)?;
-    printer.detail(&format!("migrations: {} in {}", local.len(), dir.display()));
+    printer.detail(&format!(
+        "migrations: {} in {}",
+        local.len(),
+        from.dir.display()
+    ));
     Ok(local)
 }
 
@@ -43,6 +73,11 @@ struct StatusReport {
 #[derive(Debug, Serialize)]
 struct EnvironmentStatus {
     name: String,
+    /// `false` (and only then present) when a variable its URL needs is not set here, so it
+    /// was not read: `migrate status` without `--env` in a job that has one environment's
+    /// secrets.
+    #[serde(skip_serializing_if = "is_true")]
+    configured: bool,
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -174,6 +209,10 @@ impl Gates {
     }
 }
 
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 #[derive(Debug, Serialize)]
 struct MigrationStatus {
     version: String,
@@ -236,16 +275,38 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             "no environments are configured: add an [environments.<name>] table to stagegate.toml"
         );
     }
-    let local = load_migrations(config, printer)?;
-    // Every environment shown must be configured with its variables set: a missing variable
-    // is a configuration error (exit 2), never an unreachable database.
+    let local = load_migrations(config, None, printer)?;
+    // An environment named with --env must be configured with its variables set: a missing
+    // variable is a configuration error (exit 2), never an unreachable database. Without
+    // --env, one whose variables this job lacks (a staging-only CI job) is shown as not
+    // configured here, and the others are read.
     let mut targets: Vec<(String, Result<_, String>)> = Vec::new();
     let mut gates = BTreeMap::new();
+    let mut not_here: Vec<(String, String)> = Vec::new();
     for name in &names {
-        let env = config.environment(name)?;
+        let env = match config.environment(name) {
+            Ok(env) => env,
+            Err(crate::config::ConfigError::MissingVariable { variable, .. })
+                if args.envs.is_empty() =>
+            {
+                not_here.push((name.clone(), format!("variable {variable} is not set")));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
         printer.detail(&format!("{name}: reading {}", env.url.redacted()));
         gates.insert(name.clone(), Gates::of(&env));
         targets.push((name.clone(), Ok(env)));
+    }
+    if targets.is_empty() {
+        anyhow::bail!(
+            "no environment can be read here: {}; set the variables, or name one with --env",
+            not_here
+                .iter()
+                .map(|(name, error)| format!("{name}: {error}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
     }
     type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
     let results: Vec<(String, Read)> =
@@ -268,6 +329,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
+                    configured: true,
                     reachable: true,
                     error: None,
                     invalid_indexes,
@@ -288,6 +350,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 printer.warning(&format!("{name}: {error}"));
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
+                    configured: true,
                     reachable: false,
                     error: Some(error),
                     invalid_indexes: Vec::new(),
@@ -301,6 +364,22 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 per_env.push((name, None));
             }
         }
+    }
+    // In the configured order, after the ones read.
+    for (name, error) in not_here {
+        report.environments.push(EnvironmentStatus {
+            name,
+            configured: false,
+            reachable: false,
+            error: Some(error),
+            invalid_indexes: Vec::new(),
+            gates: None,
+            last_backup: None,
+            summary: None,
+            bound_to: None,
+            identity: None,
+            binding_problems: Vec::new(),
+        });
     }
     binding_problems(&mut report.environments);
     for env in &report.environments {
@@ -369,11 +448,17 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         TableFormat::Table => render(&report, args.pending, printer.color_stdout),
     };
     super::print_report(&text)?;
-    Ok(if report.environments.iter().all(|e| e.reachable) {
-        Outcome::Success
-    } else {
-        Outcome::Execution
-    })
+    Ok(
+        if report
+            .environments
+            .iter()
+            .all(|e| e.reachable || !e.configured)
+        {
+            Outcome::Success
+        } else {
+            Outcome::Execution
+        },
+    )
 }
 
 /// What the environment gate would say of each environment shown: a database bound to
@@ -471,8 +556,14 @@ fn cell(entry: &Entry) -> Cell {
 }
 
 fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
+    // Columns for the environments read (or tried); one not configured here has a line below.
+    let shown: Vec<&EnvironmentStatus> = report
+        .environments
+        .iter()
+        .filter(|e| e.configured)
+        .collect();
     let mut header = vec!["version", "name"];
-    header.extend(report.environments.iter().map(|e| e.name.as_str()));
+    header.extend(shown.iter().map(|e| e.name.as_str()));
     // With the time of day where the table fits 80 columns with names of 16 characters, else
     // the date alone (the JSON output and `audit` keep the exact time).
     let cells = |with_time: bool| -> Vec<Vec<String>> {
@@ -481,7 +572,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             .iter()
             .map(|m| {
                 let mut row = vec![m.version.clone(), m.name.clone()];
-                for env in &report.environments {
+                for env in &shown {
                     row.push(match m.environments.get(&env.name) {
                         None => "unreachable".to_string(),
                         Some(cell) => cell_text(cell, with_time),
@@ -511,8 +602,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
         .migrations
         .iter()
         .map(|m| {
-            report
-                .environments
+            shown
                 .iter()
                 .map(|env| m.environments.get(&env.name).map(|c| c.state))
                 .collect()
@@ -561,8 +651,12 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             };
             out.push_str(&format!("{}: {}; {backup}\n", env.name, gates.describe()));
         }
-        if let Some(error) = &env.error {
-            out.push_str(&format!("{}: unreachable: {error}\n", env.name));
+        match &env.error {
+            Some(error) if !env.configured => {
+                out.push_str(&format!("{}: not configured here: {error}\n", env.name));
+            }
+            Some(error) => out.push_str(&format!("{}: unreachable: {error}\n", env.name)),
+            None => {}
         }
         out.push_str(&deploy::concurrent::render_invalid(
             &env.name,

@@ -10,6 +10,7 @@ pub mod events;
 pub mod lock;
 mod relay;
 pub mod runners;
+pub mod script;
 pub mod session;
 pub mod state;
 pub mod tls;

@@ -447,7 +447,9 @@ async fn backend_alive(
 /// its verify script, would commit half a migration without its record and before its check).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
-        if migration.up.is_blank() {
+        // An Alembic revision that renders no SQL (a merge, an `upgrade()` that is `pass`)
+        // is applied for its bookkeeping alone.
+        if migration.up.is_blank() && migration.up.rendered_checksum.is_none() {
             return Err(crate::source::SourceError::EmptyUp {
                 path: migration.up.path.clone(),
             }
@@ -517,7 +519,15 @@ fn up_job(env: &Environment, entry: &Entry, os_user: Option<&str>) -> anyhow::Re
         os_user: os_user.map(str::to_string),
         statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
         done_checksum: None,
-        checks: concurrent::parent_index_checks(statements.iter().map(|s| s.text(&local.up.text))),
+        checks: format!(
+            "{}{}",
+            concurrent::parent_index_checks(statements.iter().map(|s| s.text(&local.up.text))),
+            local
+                .migration
+                .bookkeeping
+                .as_ref()
+                .map_or("", |b| b.up.as_str())
+        ),
     };
     let resume = match &entry.row {
         Some(row)

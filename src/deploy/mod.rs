@@ -169,7 +169,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
         });
     }
     for row in by_version.into_values() {
-        let Some(version) = Version::parse(&row.version_text) else {
+        let Some(version) = Version::parse_recorded(&row.version_text) else {
             continue;
         };
         // A failed attempt of a file that is gone left nothing to point at; it is still shown.
@@ -327,9 +327,28 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
             }
             _ => {}
         }
+        // An Alembic revision is out of order only when an applied one follows it: a
+        // branch ranked before an applied one of another branch may still be applied.
+        let applied_after = |entry: &Entry| match entry.local.as_ref() {
+            Some(local) if local.migration.ancestors.is_some() || entry.version.is_revision() => {
+                entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.state,
+                            State::Applied | State::ChecksumMismatch | State::Reverting
+                        )
+                    })
+                    .filter_map(|e| e.local.as_ref())
+                    .find(|later| local.migration.precedes(&later.migration))
+                    .map(|later| later.migration.version.clone())
+            }
+            _ => newest_applied
+                .filter(|newest| entry.version < **newest)
+                .cloned(),
+        };
         if entry.state.is_pending()
-            && let Some(newest) = newest_applied
-            && entry.version < *newest
+            && let Some(newest) = applied_after(entry)
         {
             out.push(refuse(
                 RefusalKind::OutOfOrder,

@@ -180,10 +180,24 @@ pub fn lint_findings(
 
 /// The entries apply would run, in order, up to and including `to`.
 pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
+    // `--to` an Alembic revision: that revision and those it follows, not every revision
+    // ranked before it (another branch may be).
+    let target = to.and_then(|to| {
+        entries
+            .iter()
+            .filter_map(|e| e.local.as_ref())
+            .find(|l| l.migration.ancestors.is_some() && l.migration.version.matches(to.as_str()))
+    });
     entries
         .iter()
         .filter(|e| e.local.is_some() && e.state.is_pending())
-        .filter(|e| to.is_none_or(|to| e.version <= *to))
+        .filter(|e| match (target, &e.local) {
+            (Some(target), Some(local)) => {
+                local.migration.version == target.migration.version
+                    || local.migration.precedes(&target.migration)
+            }
+            _ => to.is_none_or(|to| e.version <= *to),
+        })
         .collect()
 }
 

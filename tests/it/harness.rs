@@ -572,3 +572,23 @@ pub fn join<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
     }
     thread.join().unwrap_or_else(|_| panic!("{what} panicked"))
 }
+
+/// Waits for `child` to end within [`DEADLINE`]; past it, kills it and fails naming `what`.
+#[track_caller]
+pub fn wait_status(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child process") {
+            return status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not end within {} s, so it was killed",
+                DEADLINE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -56,7 +56,9 @@ impl Project {
             .env_remove("STAGEGATE_CONFIG")
             .env("NO_COLOR", "1")
             .env("STAGEGATE_LOCK_WAIT", "5s")
-            .env(URL_VAR, self.db.database_url().expose());
+            .env(URL_VAR, self.db.database_url().expose())
+            // Bounded wherever it is run from (see `harness::run_output`).
+            .timeout(crate::harness::DEADLINE);
         cmd
     }
 
@@ -909,8 +911,19 @@ fn status_across_environments_with_one_unreachable() {
     // Deleted locally and never applied in production: not pending there, absent.
     assert_eq!(state(3, "production"), "absent");
 
-    // A missing variable is a configuration error (exit 2), not an unreachable database.
+    // Without --env, an environment whose variable is not set here is shown as not
+    // configured here and the others are read (`offline` still fails the run: exit 4).
     let out = p.run(&["migrate", "status"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stdout
+            .contains("production: not configured here: variable SG_TEST_PROD_URL is not set"),
+        "{}",
+        out.stdout
+    );
+    // Named with --env, a missing variable is a configuration error (exit 2), not an
+    // unreachable database.
+    let out = p.run(&["migrate", "status", "--env", "production"]);
     assert_exit(&out, 2);
     assert!(
         out.stderr
@@ -1216,7 +1229,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
@@ -1227,7 +1240,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.verify.sql:2: `END` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.verify.sql:2: `COMMIT` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
