@@ -28,7 +28,7 @@ pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Re
         args.statement,
         local.as_ref(),
         lock_wait,
-        printer,
+        &super::sink(printer),
     ))?;
     super::print_report(&format!(
         "{}: resolved the failed attempt of {label}; the next apply runs it again (a \

@@ -11,7 +11,7 @@ use crate::cli::StatementOutcome;
 use crate::config::Environment;
 use crate::db::state::{self, StateStore};
 use crate::exit;
-use crate::printer::Printer;
+use crate::progress::Sink;
 use crate::source::Version;
 
 /// Resolves the failed attempt of `version` in `env`; returns the recorded version's label.
@@ -22,12 +22,12 @@ pub async fn resolve(
     statement: Option<StatementOutcome>,
     local: Option<&LocalMigration>,
     lock_wait: Duration,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<String> {
     if crate::visible::is_blank(reason) {
         anyhow::bail!("--reason must say what was repaired (it is recorded in the event log)");
     }
-    let lock = super::runner::lock_alone(env, lock_wait, printer).await?;
+    let lock = super::runner::lock_alone(env, lock_wait, progress).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await

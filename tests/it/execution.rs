@@ -245,7 +245,8 @@ fn a_transaction_block_in_a_no_transaction_migration_is_one_unit_and_resumes_at_
     let out = p.apply();
     assert_exit(&out, 4);
     assert!(
-        out.stderr.contains("the server rolled the whole block back"),
+        out.stderr
+            .contains("the server rolled the whole block back"),
         "{}",
         out.stderr
     );
@@ -268,7 +269,8 @@ fn a_transaction_block_in_a_no_transaction_migration_is_one_unit_and_resumes_at_
     let out = p.apply();
     assert_exit(&out, 0);
     assert!(
-        out.stderr.contains("resuming 2_block (no transaction) at statement 2"),
+        out.stderr
+            .contains("resuming 2_block (no transaction) at statement 2"),
         "{}",
         out.stderr
     );
@@ -368,12 +370,14 @@ fn a_dry_run_of_a_down_never_commits_its_script_s_transaction_block() {
     ]);
     assert_exit(&out, 0);
     assert!(
-        out.stdout.contains("line 3: ALTER TABLE t DROP COLUMN v;  -> 0 row(s)"),
+        out.stdout
+            .contains("line 3: ALTER TABLE t DROP COLUMN v;  -> 0 row(s)"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("line 4: COMMIT;  -> not run: COMMIT: transaction control"),
+        out.stdout
+            .contains("line 4: COMMIT;  -> not run: COMMIT: transaction control"),
         "{}",
         out.stdout
     );
@@ -417,7 +421,8 @@ fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("drops (as its statements read): column t.v"),
+        out.stdout
+            .contains("drops (as its statements read): column t.v"),
         "{}",
         out.stdout
     );
@@ -429,7 +434,15 @@ fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
     assert_eq!(columns(&p), ["id", "v"]);
     assert_eq!(row(&p, "1")[0].as_deref(), Some("applied"));
     // The data-loss guard still reads the live database.
-    let out = p.run(&["migrate", "down", "--env", "staging", "--steps", "1", "--dry-run"]);
+    let out = p.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "staging",
+        "--steps",
+        "1",
+        "--dry-run",
+    ]);
     assert_exit(&out, 3);
     assert!(out.stderr.contains("column t.v"), "{}", out.stderr);
 }
