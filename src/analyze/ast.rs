@@ -198,9 +198,10 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         }
         Statement::CreateType {
             name: type_name,
-            representation: Some(UserDefinedTypeRepresentation::Enum { .. }),
+            representation: Some(UserDefinedTypeRepresentation::Enum { labels }),
         } => vec![Change::CreateEnum {
             name: name(type_name),
+            labels: Some(labels.iter().map(|label| label.value.clone()).collect()),
         }],
         Statement::CreateDomain(domain) => vec![Change::CreateDomain {
             name: name(&domain.name),

@@ -331,6 +331,7 @@ pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
             Some("SELECT") => select_ok,
             Some("GRANT") => privilege_command(toks, i, "TO"),
             Some("REVOKE") => privilege_command(toks, i, "FROM"),
+            Some(word) => unknown_command_start(word, next),
             _ => false,
         };
         if starts {
@@ -349,6 +350,18 @@ fn privilege_command(toks: &[Tok], at: usize, to: &str) -> bool {
     let next = toks.get(at + 1);
     next.is_some_and(|t| matches!(t.kind, TokKind::Word { .. }) && !t.is("OPTION") && !t.is("FROM"))
         && toks.iter().skip(at + 2).any(|t| t.is(to))
+}
+
+/// Whether a line starting with `word` then `next` starts a command PostgreSQL does not
+/// have (`ALTR TABLE`, `CRATE INDEX`): `word` is no SQL keyword at all (so no clause of the
+/// statement before goes on with it) and `next` names a kind of object, as after a command.
+/// (`TYPE` is left out: `column TYPE bigint` goes on an `ALTER COLUMN`.)
+pub fn unknown_command_start(word: &str, next: &str) -> bool {
+    next != "TYPE"
+        && STATEMENT_OBJECTS.contains(&next)
+        && sqlparser::keywords::ALL_KEYWORDS
+            .binary_search(&word)
+            .is_err()
 }
 
 /// Objects that, after `CREATE`, `ALTER` or `DROP` at the start of a line, begin a statement.
@@ -594,7 +607,7 @@ fn create(c: &mut Cursor) -> Change {
         "TYPE" => {
             let name = c.name().unwrap_or_default();
             if c.eat(&["AS", "ENUM"]) {
-                Change::CreateEnum { name }
+                Change::CreateEnum { name, labels: None }
             } else {
                 Change::Harmless
             }
@@ -662,6 +675,7 @@ fn not_an_object(command: &str, word: &str) -> Change {
         message: format!(
             "`{command} {word}`: `{word}` is not a kind of object PostgreSQL can {command} (a misspelled keyword?), so the server rejects this statement with a syntax error"
         ),
+        help: super::MISSING_SEMICOLON_HELP,
     }
 }
 

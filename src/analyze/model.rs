@@ -375,6 +375,8 @@ pub enum Change {
     },
     CreateEnum {
         name: Name,
+        /// Its labels, in order, when read (`None` from the token classifier).
+        labels: Option<Vec<String>>,
     },
     CreateDomain {
         name: Name,
@@ -469,6 +471,8 @@ pub enum Change {
     SyntaxError {
         /// What is wrong, for the message.
         message: String,
+        /// How to fix it, for the help.
+        help: &'static str,
     },
     /// `EXECUTE` of SQL built at run time inside a `DO` body: the statement it runs is not
     /// known, so it was not checked.

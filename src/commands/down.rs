@@ -36,14 +36,14 @@ pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Resul
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    let dir = config.migrations_dir();
-    let layout = config.migrations.layout;
+    let from = super::status::MigrationSource::of(config);
+    let env_copy = env.clone();
     let printer_copy = *printer;
     let runtime = db::runtime()?;
     let report = runtime.block_on(async {
         let local = async move {
             tokio::task::spawn_blocking(move || {
-                super::status::load_migrations_from(&dir, layout, &printer_copy)
+                super::status::load_migrations_from(&from, Some(&env_copy), &printer_copy)
             })
             .await?
         };

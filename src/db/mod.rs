@@ -14,6 +14,7 @@ pub mod script;
 pub mod session;
 pub mod state;
 pub mod tls;
+pub mod trust;
 
 use tokio_postgres::Client;
 

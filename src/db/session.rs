@@ -101,6 +101,9 @@ pub struct RevertRecord {
     pub os_user: Option<String>,
     /// Statements in the down script.
     pub statements_total: i32,
+    /// SQL run in the same transaction just before the record (an Alembic revision's
+    /// version-table bookkeeping).
+    pub checks: String,
 }
 
 /// The last step of a migration's transaction: the record that commits with it.
@@ -117,7 +120,7 @@ impl Finish {
     pub fn sql(&self) -> String {
         match self {
             Finish::Apply(record) => format!("{}{}", record.checks, record_apply_sql(record)),
-            Finish::Revert(record) => record_revert_sql(record),
+            Finish::Revert(record) => format!("{}{}", record.checks, record_revert_sql(record)),
         }
     }
 }

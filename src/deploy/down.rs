@@ -173,10 +173,10 @@ async fn down_locked(
     progress: &Sink,
     started: Instant,
 ) -> anyhow::Result<DownReport> {
-    let rows = store.migrations().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    // The gates apply and plan judge first: rows that verify, on this environment's database.
+    let rows = super::gates::trusted_snapshot(env, store, "roll back")
+        .await?
+        .rows;
     let entries = super::compare(local, &rows);
     let mut report = DownReport {
         environment: env.name.clone(),
@@ -297,6 +297,12 @@ async fn down_locked(
                 no_transaction,
                 os_user: os_user.clone(),
                 statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
+                checks: target
+                    .entry
+                    .local
+                    .as_ref()
+                    .and_then(|l| l.migration.bookkeeping.as_ref())
+                    .map_or_else(String::new, |b| b.down.clone()),
             }),
             timeouts: down_timeouts(env, &target.down),
             resume,
@@ -628,7 +634,7 @@ async fn data_loss(
                     Change::CreateSchema { name, .. } => {
                         created.insert(format!("schema {name}"));
                     }
-                    Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
+                    Change::CreateEnum { name, .. } | Change::CreateDomain { name, .. } => {
                         created.insert(format!("type {name}"));
                     }
                     Change::Drop {

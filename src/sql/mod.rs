@@ -13,5 +13,5 @@ pub use classify::{Class, TxnControl, classify, classify_sql};
 pub use ident::quote_ident;
 pub use lines::Lines;
 pub use parse::{Parsed, parse};
-pub use split::{RawKind, RawStatement, split};
+pub use split::{RawKind, RawStatement, Unbalanced, split};
 pub use tokens::{Tok, TokKind, tokenize};
