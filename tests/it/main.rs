@@ -9,6 +9,7 @@ mod cli;
 mod db;
 mod down;
 mod faults;
+mod fuzz;
 mod gates;
 mod harness;
 mod hazards;
