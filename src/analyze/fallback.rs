@@ -6,7 +6,7 @@ use crate::sql::{Tok, TokKind};
 use super::locks::LockMode;
 use super::model::{
     Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
-    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand, TxnControl,
+    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand,
 };
 use super::names::{default_kind, join, normalize_ident};
 use super::types::ColumnType;
@@ -127,17 +127,8 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
         }
         "ANALYZE" | "SHOW" | "SELECT" | "WITH" | "VALUES" | "TABLE" | "EXPLAIN" | "COPY"
         | "CALL" | "NOTIFY" | "LISTEN" | "UNLISTEN" | "DISCARD" | "CHECKPOINT" | "PREPARE"
-        | "EXECUTE" | "DEALLOCATE" | "SAVEPOINT" | "RELEASE" | "RESET" | "SECURITY" | "IMPORT"
-        | "LOAD" | "FETCH" | "DECLARE" | "CLOSE" | "MOVE" => Change::Harmless,
-        "BEGIN" | "START" => Change::Transaction(TxnControl::Begin),
-        "COMMIT" | "END" => Change::Transaction(TxnControl::Commit),
-        "ROLLBACK" | "ABORT" => {
-            if c.rest_has("TO") {
-                Change::Harmless
-            } else {
-                Change::Transaction(TxnControl::Rollback)
-            }
-        }
+        | "EXECUTE" | "DEALLOCATE" | "RESET" | "SECURITY" | "IMPORT" | "LOAD" | "FETCH"
+        | "DECLARE" | "CLOSE" | "MOVE" => Change::Harmless,
         "SET" => {
             let local = c.eat(&["LOCAL"]);
             c.eat(&["SESSION"]);
@@ -616,7 +607,7 @@ fn create(c: &mut Cursor) -> Change {
         "TYPE" => {
             let name = c.name().unwrap_or_default();
             if c.eat(&["AS", "ENUM"]) {
-                Change::CreateEnum { name }
+                Change::CreateEnum { name, labels: None }
             } else {
                 Change::Harmless
             }

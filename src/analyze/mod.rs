@@ -87,6 +87,15 @@ fn analyze_statement(
         execute(text, span, head(), out);
         return;
     }
+    // Transaction control is the statement classifier's to say, for every command.
+    if let Some(control) = sql::classify::transaction_control(statement) {
+        out.push(Analyzed {
+            span,
+            changes: vec![Change::Transaction(control)],
+            in_do_block,
+        });
+        return;
+    }
     // The token classifier reads what sqlparser's AST leaves out: function renames and
     // revokes on functions.
     let words: Vec<&str> = statement.split_whitespace().take(2).collect();

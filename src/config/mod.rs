@@ -52,12 +52,42 @@ pub enum ConfigError {
         field: &'static str,
         reference: String,
     },
-    #[error("no environment `{name}` in {source_name}{}", known_list(known))]
+    #[error(
+        "no environment `{name}` in {source_name}{}{}",
+        did_you_mean(name, known),
+        known_list(known)
+    )]
     UnknownEnvironment {
         name: String,
         source_name: String,
         known: Vec<String>,
     },
+}
+
+/// ": did you mean `production`?" where one configured name is a likely misspelling of `name`.
+fn did_you_mean(name: &str, known: &[String]) -> String {
+    let lower = name.to_lowercase();
+    let close = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d);
+    close.map_or_else(String::new, |(_, k)| format!(": did you mean `{k}`?"))
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions of characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn known_list(known: &[String]) -> String {
@@ -82,7 +112,38 @@ struct RawConfig {
     #[serde(default)]
     backup: BackupToolsConfig,
     #[serde(default)]
+    alembic: AlembicConfig,
+    #[serde(default)]
     environments: BTreeMap<String, RawEnvironment>,
+}
+
+/// `[alembic]`: how an Alembic project's revisions are rendered (`layout = "alembic"`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlembicConfig {
+    /// The Python that has the project's Alembic installed (a path relative to the config
+    /// file, or a program name looked up on PATH). Default: `python3`.
+    #[serde(default)]
+    pub python: Option<PathBuf>,
+    /// The environment variable the project's `env.py` reads the database URL from
+    /// (`DATABASE_URL`, ...). When rendering for an environment it holds that environment's
+    /// URL without its password; otherwise a placeholder PostgreSQL URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// How long rendering every revision may take. Default: 2min.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+}
+
+impl AlembicConfig {
+    /// The Python to run, resolved against the config file's directory when it is a path.
+    pub fn python(&self, root: &Path) -> PathBuf {
+        match &self.python {
+            Some(python) if python.components().count() > 1 => root.join(python),
+            Some(python) => python.clone(),
+            None => PathBuf::from("python3"),
+        }
+    }
 }
 
 /// `[migrate]`: how apply runs, in every environment.
@@ -303,6 +364,8 @@ pub struct Config {
     pub shadow: ShadowConfig,
     /// `[backup]`, with `pg_dump` resolved against the config file's directory.
     pub backup: BackupToolsConfig,
+    /// `[alembic]`.
+    pub alembic: AlembicConfig,
     environments: BTreeMap<String, RawEnvironment>,
 }
 
@@ -330,6 +393,7 @@ impl Config {
             migrate: raw.migrate,
             shadow: raw.shadow,
             backup: raw.backup,
+            alembic: raw.alembic,
             environments: raw.environments,
         }
     }
@@ -419,6 +483,7 @@ impl Config {
             migrate: raw.migrate,
             shadow,
             backup,
+            alembic: raw.alembic,
             environments: raw.environments,
         })
     }
@@ -477,6 +542,19 @@ impl Config {
             None => self
                 .environment_with(name, |_| None)
                 .map(|e| e.lock_timeout),
+        }
+    }
+
+    /// Whether the runner sets a lock_timeout for the migrations it runs in `env`, or, without
+    /// one, in every configured environment (none configured: no). Lint's SG116 asks this.
+    pub fn runner_sets_lock_timeout(&self, env: Option<&str>) -> Result<bool, ConfigError> {
+        match env {
+            Some(name) => Ok(self.environment_lock_timeout(name)?.is_some()),
+            None => Ok(!self.environments.is_empty()
+                && self
+                    .environments
+                    .values()
+                    .all(|raw| raw.lock_timeout.is_some())),
         }
     }
 
@@ -679,6 +757,10 @@ lint = "deny"
         assert_eq!(prod.promote_from.as_deref(), Some("staging"));
         assert_eq!(prod.min_soak.unwrap().to_string(), "30min");
         assert!(prod.confirm.as_deref() == Some("production") && prod.is_gated());
+        let typo = config.environment("prodution").unwrap_err().to_string();
+        assert!(typo.contains("did you mean `production`?"), "{typo}");
+        let far = config.environment("qa").unwrap_err().to_string();
+        assert!(!far.contains("did you mean"), "{far}");
         assert_eq!(
             prod.backup.as_ref().unwrap().dir,
             PathBuf::from("/repo/backups/eu")
