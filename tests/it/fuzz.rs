@@ -171,6 +171,7 @@ fn check_sql(text: &str) {
             path: PathBuf::from("fuzz.sql"),
             section,
             layout_no_transaction: false,
+            rendered: None,
         };
         let Ok(script) = reference.load_from(text) else {
             continue;

@@ -66,6 +66,7 @@ fn a_linked_migration_is_refused_by_every_command_and_never_read() {
         &["lint", "--format", "markdown"],
         &["lint", "migrations/2_tidy.up.sql"],
         &["verify"],
+        &["report", "--env", "staging"],
         &["migrate", "plan", "--env", "staging"],
         &["migrate", "apply", "--env", "staging"],
     ] {
