@@ -185,6 +185,9 @@ async fn apply_locked(
     }
     let evaluation = checked_plan(env, evaluation, options)?;
     let entries = &evaluation.entries;
+    for change in super::rendering_changes(entries) {
+        printer.warning(&change);
+    }
     let plan = evaluation.plan.clone();
     let mut report = ApplyReport {
         environment: env.name.clone(),
@@ -534,6 +537,16 @@ fn up_job(env: &Environment, entry: &Entry, os_user: Option<&str>) -> anyhow::Re
                 .as_ref()
                 .map_or("", |b| b.up.as_str())
         ),
+        rendered: local.up.rendered_checksum.as_ref().map(|checksum| {
+            (
+                checksum.to_string(),
+                local
+                    .migration
+                    .bookkeeping
+                    .as_ref()
+                    .map_or_else(String::new, |b| b.rendered_by.clone()),
+            )
+        }),
     };
     let resume = match &entry.row {
         Some(row)
