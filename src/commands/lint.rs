@@ -28,7 +28,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     }
     let targets = paths
         .iter()
-        .map(|path| target(config, path, printer))
+        .map(|path| target(config, path, args.env.as_deref(), printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
     let base = report_base(config);
@@ -95,7 +95,10 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 edited_since,
                 ..Input::of(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
             };
-            let result = lint::lint_analyzed(input, &analysis, &options, &mut run);
+            let mut result = lint::lint_analyzed(input, &analysis, &options, &mut run);
+            if let (Some(version), true) = (&version, script_ref.is_alembic()) {
+                name_revision(&mut result.findings, version, &script);
+            }
             if let Some(error) = run.take_error() {
                 return Err(anyhow::Error::new(error).context(format!(
                     "linting {}: the run's schema facts spilled to a temporary file could not \
@@ -373,6 +376,12 @@ enum Target {
     Dir(source::Windows),
     /// A file, linted whatever its name.
     File(PathBuf),
+    /// The revisions of an Alembic project, rendered (only `only`'s when a revision file was
+    /// named).
+    Alembic {
+        set: source::MigrationSet,
+        only: Option<PathBuf>,
+    },
     /// `-`: one script read from stdin. It has no version, so, like a lone file, it counts as
     /// released: a table it creates is new only within it.
     Stdin(String),
@@ -380,7 +389,12 @@ enum Target {
 
 /// Checks a path given to lint: a directory is read as a migration set and checked whole
 /// (its discovery errors come before any output, its warnings are printed once).
-fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Target> {
+fn target(
+    config: &Config,
+    path: &Path,
+    env: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<Target> {
     if path == Path::new("-") {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
@@ -392,6 +406,43 @@ fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Tar
             )
         })?;
         return Ok(Target::Stdin(text));
+    }
+    let alembic_dir = match path.extension() {
+        Some(ext) if ext == "py" => path.parent(),
+        _ if path.is_dir() => Some(path),
+        _ => None,
+    };
+    let alembic = match alembic_dir {
+        Some(dir)
+            if matches!(
+                config.migrations.layout,
+                None | Some(source::Layout::Alembic)
+            ) =>
+        {
+            source::alembic::find_project(dir)?
+        }
+        _ => None,
+    };
+    if let Some(project) = alembic {
+        let mut set = source::alembic::discover(&project)?;
+        for warning in &set.warnings {
+            printer.warning(warning);
+        }
+        let env = match env {
+            Some(name) => Some(config.environment(name)?),
+            None => None,
+        };
+        crate::alembic::render_configured(&config.alembic, &config.root, &mut set, env.as_ref())?;
+        if let Some(rendering) = set.alembic.as_ref().and_then(|a| a.rendering.as_ref()) {
+            printer.detail(&format!(
+                "lint: {} revision(s) of {} rendered by {}",
+                set.migrations.len(),
+                project.ini.display(),
+                rendering.tools
+            ));
+        }
+        let only = (!path.is_dir()).then(|| path.to_path_buf());
+        return Ok(Target::Alembic { set, only });
     }
     if path.is_dir() {
         let windows = source::scan_windows(path, config.migrations.layout, source::LINT_WINDOW)?;
@@ -520,6 +571,14 @@ fn scripts_of(
             }));
         }
         Target::File(path) => path,
+        Target::Alembic { set, only } => {
+            return Box::new(
+                set.migrations
+                    .into_iter()
+                    .filter(move |m| only.as_ref().is_none_or(|only| same_file(only, &m.up.path)))
+                    .map(|m| Ok((m.up, Some(m.version)))),
+            );
+        }
         Target::Stdin(text) => {
             let marker = dbmate_up_marker(&text);
             return Box::new(std::iter::once(Ok((
@@ -543,6 +602,37 @@ fn scripts_of(
     Box::new(std::iter::once(Ok((script_ref(path, marker), version))))
 }
 
+/// Findings in an Alembic revision's rendered SQL: each names the revision, and points at
+/// the line of the revision file holding the operation that rendered it.
+fn name_revision(findings: &mut [lint::Finding], version: &Version, script: &Script) {
+    let stem = script
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let slug = match stem.find(version.as_str()) {
+        Some(at) => stem[at + version.as_str().len()..].trim_start_matches(['_', '-']),
+        None => stem.as_str(),
+    };
+    for finding in findings {
+        finding.message = format!("revision {version} ({slug}): {}", finding.message);
+        if let Some(line) = source::alembic::source_line(&script.text, finding.span.start) {
+            finding.line = line;
+            finding.end_line = line;
+            finding.column = 1;
+            finding.end_column = 1;
+        }
+    }
+}
+
+/// True when two paths name the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// The `-- migrate:up` line of a dbmate file, if `text` is one.
 fn dbmate_up_marker(text: &str) -> Option<&str> {
     text.lines()
@@ -564,6 +654,7 @@ fn script_ref(path: PathBuf, dbmate_up: Option<&str>) -> ScriptRef {
                 .and_then(|n| n.to_str())
                 .is_some_and(source::autocommit_file_name),
         path,
+        rendered: None,
     }
 }
 

@@ -14,23 +14,53 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::{self, Version};
 
-/// Discovers and loads the configured migrations, printing discovery warnings.
-pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
-    load_migrations_from(&config.migrations_dir(), config.migrations.layout, printer)
-}
-
-/// As [`load_migrations`], from a directory and layout.
-pub fn load_migrations_from(
-    dir: &std::path::Path,
-    layout: Option<source::Layout>,
+/// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
+/// project's revisions are rendered for `env` (or for no environment).
+pub fn load_migrations(
+    config: &Config,
+    env: Option<&crate::config::Environment>,
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
-    let set = source::discover_as(dir, layout)?;
+    load_migrations_from(&MigrationSource::of(config), env, printer)
+}
+
+/// Where the configured migrations are, owned (to read them on another thread).
+#[derive(Debug, Clone)]
+pub struct MigrationSource {
+    pub dir: std::path::PathBuf,
+    pub layout: Option<source::Layout>,
+    pub alembic: crate::config::AlembicConfig,
+    pub root: std::path::PathBuf,
+}
+
+impl MigrationSource {
+    pub fn of(config: &Config) -> MigrationSource {
+        MigrationSource {
+            dir: config.migrations_dir(),
+            layout: config.migrations.layout,
+            alembic: config.alembic.clone(),
+            root: config.root.clone(),
+        }
+    }
+}
+
+/// As [`load_migrations`], from a [`MigrationSource`].
+pub fn load_migrations_from(
+    from: &MigrationSource,
+    env: Option<&crate::config::Environment>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    let mut set = source::discover_as(&from.dir, from.layout)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }
+    crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
     let local = deploy::load_local(&set)?;
-    printer.detail(&format!("migrations: {} in {}", local.len(), dir.display()));
+    printer.detail(&format!(
+        "migrations: {} in {}",
+        local.len(),
+        from.dir.display()
+    ));
     Ok(local)
 }
 
@@ -63,6 +93,15 @@ struct EnvironmentStatus {
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
+    /// The environment the database is bound to (absent: not bound yet, or not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_to: Option<String>,
+    /// The server's identity, `<system identifier>/<database oid>` (absent: not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    /// Why apply would refuse this environment's database as another one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    binding_problems: Vec<String>,
 }
 
 /// How many migrations are in each state in one environment (over every migration, also
@@ -95,8 +134,8 @@ impl Summary {
                 | State::Resolved
                 | State::Interrupted
                 | State::Reverting => summary.failed += 1,
-                // Reverted, and its file is gone: nothing is here and nothing will run.
-                State::Reverted => {}
+                // Reverted, and its file is gone, or given up: nothing will run.
+                State::Reverted | State::Abandoned => {}
             }
         }
         summary
@@ -236,7 +275,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             "no environments are configured: add an [environments.<name>] table to stagegate.toml"
         );
     }
-    let local = load_migrations(config, printer)?;
+    let local = load_migrations(config, None, printer)?;
     // An environment named with --env must be configured with its variables set: a missing
     // variable is a configuration error (exit 2), never an unreachable database. Without
     // --env, one whose variables this job lacks (a staging-only CI job) is shown as not
@@ -287,7 +326,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(((rows, last_backup), invalid_indexes)) => {
+            Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
                     configured: true,
@@ -297,6 +336,9 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     gates: gates.get(&name).cloned(),
                     last_backup,
                     summary: None,
+                    bound_to,
+                    identity: Some(identity),
+                    binding_problems: Vec::new(),
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
@@ -315,6 +357,9 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     gates: gates.get(&name).cloned(),
                     last_backup: None,
                     summary: None,
+                    bound_to: None,
+                    identity: None,
+                    binding_problems: Vec::new(),
                 });
                 per_env.push((name, None));
             }
@@ -331,7 +376,16 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             gates: None,
             last_backup: None,
             summary: None,
+            bound_to: None,
+            identity: None,
+            binding_problems: Vec::new(),
         });
+    }
+    binding_problems(&mut report.environments);
+    for env in &report.environments {
+        for problem in &env.binding_problems {
+            printer.warning(&format!("{}: {problem}", env.name));
+        }
     }
     // Every version: local ones and those recorded anywhere.
     let mut versions: BTreeMap<Version, (String, Option<String>)> = local
@@ -407,8 +461,45 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     )
 }
 
-/// An environment's recorded migrations and its newest backup.
-type EnvState = (Vec<MigrationRow>, Option<LastBackup>);
+/// What the environment gate would say of each environment shown: a database bound to
+/// another environment, and two environment names that reach one database.
+fn binding_problems(environments: &mut [EnvironmentStatus]) {
+    let identities: Vec<(String, Option<String>)> = environments
+        .iter()
+        .map(|e| (e.name.clone(), e.identity.clone()))
+        .collect();
+    for env in environments.iter_mut() {
+        if let Some(bound) = &env.bound_to
+            && *bound != env.name
+        {
+            env.binding_problems.push(format!(
+                "its database is bound to `{bound}`: apply, down, resolve and baseline refuse \
+                 here (`stagegate migrate rebind --env {}` if it really moved)",
+                env.name
+            ));
+        }
+        let Some(identity) = &env.identity else {
+            continue;
+        };
+        for (other, other_identity) in &identities {
+            if *other != env.name && other_identity.as_ref() == Some(identity) {
+                env.binding_problems.push(format!(
+                    "reaches the same database as `{other}` (server {identity}); only the \
+                     environment it is bound to may change it"
+                ));
+            }
+        }
+    }
+}
+
+/// An environment's recorded migrations, its newest backup, the environment its database is
+/// bound to, and the server's identity.
+type EnvState = (
+    Vec<MigrationRow>,
+    Option<LastBackup>,
+    Option<String>,
+    String,
+);
 
 async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
@@ -423,7 +514,9 @@ async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String>
                 size: r.manifest.size,
                 sha256: r.manifest.sha256,
             });
-        Ok::<_, crate::db::state::StateError>((rows, last))
+        let bound_to = store.binding().await?.map(|b| b.environment);
+        let identity = store.server_identity().await?;
+        Ok::<_, crate::db::state::StateError>((rows, last, bound_to, identity))
     }
     .await
     .map_err(|e| e.to_string());
@@ -540,6 +633,11 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
         }
     }
     out.push_str(&drift_notes(report));
+    for env in &report.environments {
+        for problem in &env.binding_problems {
+            out.push_str(&format!("{}: WARNING: {problem}\n", env.name));
+        }
+    }
     for env in &report.environments {
         if let Some(gates) = &env.gates {
             let backup = match &env.last_backup {

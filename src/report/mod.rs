@@ -318,6 +318,7 @@ pub(crate) fn env_status(entry: Option<&Entry>) -> EnvStatus {
         State::Applied | State::MissingLocally => "applied",
         State::ChecksumMismatch => "checksum-differs",
         State::Pending | State::Reverted => "pending",
+        State::Abandoned => "abandoned",
         State::FailedRolledBack
         | State::Failed
         | State::Resolved

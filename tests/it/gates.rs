@@ -68,7 +68,8 @@ impl Chain {
             .env("STAGEGATE_LOCK_WAIT", "5s")
             .env(VARS[0], self.preview.database_url().expose())
             .env(VARS[1], self.staging.database_url().expose())
-            .env(VARS[2], self.production.database_url().expose());
+            .env(VARS[2], self.production.database_url().expose())
+            .timeout(DEADLINE);
         cmd
     }
 
@@ -744,15 +745,19 @@ fn the_confirmation_phrase_must_match_in_case_too() {
     );
     assert!(Chain::tables(&c.production).is_empty());
 
-    let out = c.apply("production", &["--confirm", "ship it", "--reason", "x"]);
-    assert_exit(&out, 3);
-    assert!(
-        out.stderr
-            .contains("--confirm says `ship it`, but `production` is confirmed with `SHIP IT`"),
-        "{}",
-        out.stderr
-    );
-    assert!(Chain::tables(&c.production).is_empty());
+    // `--confirm` takes what the prompt asks for, in its own case too.
+    for given in ["PRODUCTION", "ship it"] {
+        let out = c.apply("production", &["--confirm", given, "--reason", "x"]);
+        assert_exit(&out, 3);
+        assert!(
+            out.stderr.contains(&format!(
+                "--confirm says `{given}`, but `production` is confirmed with `SHIP IT`"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(Chain::tables(&c.production).is_empty());
+    }
 }
 
 /// A verify script edited (or added) since staging ran the migration is a different
