@@ -526,6 +526,9 @@ pub struct FileState {
     pub in_txn_now: bool,
     /// The file as a whole runs in a transaction.
     base_in_txn: bool,
+    /// Transaction control that stagegate refuses to run, by statement index: the
+    /// statement classifier's verdict on the file, as apply gives it.
+    pub txn_refusals: HashMap<usize, crate::sql::classify::Refusal>,
     /// Existing tables locked ACCESS EXCLUSIVE earlier in the current transaction.
     pub access_exclusive_held: Tables,
     /// Existing tables an earlier statement of the current transaction locked in a mode
@@ -569,6 +572,38 @@ pub struct FileState {
     created: HashMap<(ObjectKind, Name), (usize, usize)>,
 }
 
+/// The classifier's refusals of the file's transaction control, by index into `statements`
+/// (statements inside `DO` bodies are not the file's).
+fn txn_refusals(
+    statements: &[Analyzed],
+    in_transaction: bool,
+) -> HashMap<usize, crate::sql::classify::Refusal> {
+    use crate::sql::Class;
+    let top: Vec<usize> = (0..statements.len())
+        .filter(|&i| !statements[i].in_do_block)
+        .collect();
+    let classes: Vec<Class> = top
+        .iter()
+        .map(|&i| {
+            statements[i]
+                .changes
+                .iter()
+                .find_map(|c| match c {
+                    Change::Transaction(control) => Some(Class::Transaction(*control)),
+                    _ => None,
+                })
+                .unwrap_or(Class::Other)
+        })
+        .collect();
+    match crate::sql::classify::units(&classes, in_transaction) {
+        Ok(_) => HashMap::new(),
+        Err(problems) => problems
+            .into_iter()
+            .map(|p| (top[p.index], p.refusal))
+            .collect(),
+    }
+}
+
 impl FileState {
     pub fn new(statements: &[Analyzed], in_transaction: bool) -> FileState {
         let top: Vec<&Analyzed> = statements.iter().filter(|s| !s.in_do_block).collect();
@@ -596,6 +631,7 @@ impl FileState {
             blocking_lock_taken: false,
             in_txn_now: in_transaction,
             base_in_txn: in_transaction,
+            txn_refusals: txn_refusals(statements, in_transaction),
             access_exclusive_held: Tables::default(),
             held: HeldLocks::default(),
             added_columns: HashSet::default(),
@@ -1487,7 +1523,7 @@ pub fn after_change(
             file.access_exclusive_held.clear();
             file.held.clear();
         }
-        Change::Transaction(TxnControl::Commit | TxnControl::Rollback) => {
+        Change::Transaction(control) if control.ends_block() => {
             file.new_enum_values.clear();
             file.in_txn_now = file.base_in_txn;
             file.access_exclusive_held.clear();

@@ -68,7 +68,8 @@ impl Chain {
             .env("STAGEGATE_LOCK_WAIT", "5s")
             .env(VARS[0], self.preview.database_url().expose())
             .env(VARS[1], self.staging.database_url().expose())
-            .env(VARS[2], self.production.database_url().expose());
+            .env(VARS[2], self.production.database_url().expose())
+            .timeout(DEADLINE);
         cmd
     }
 
@@ -726,9 +727,9 @@ fn a_typed_reason_must_show_something() {
     assert!(seen.contains("the reason shows nothing"), "{seen}");
 }
 
-/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, and `--confirm` must name
-/// the environment in its own case. (Mutant this guards against: the prompt's comparison made
-/// case-insensitive, `eq_ignore_ascii_case`, in deploy/confirm.rs.)
+/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, at the prompt and in
+/// `--confirm` alike. (Mutant this guards against: the comparison made case-insensitive,
+/// `eq_ignore_ascii_case`, in deploy/confirm.rs.)
 #[test]
 fn the_confirmation_phrase_must_match_in_case_too() {
     let c = Chain::new("", "confirm = \"SHIP IT\"");
@@ -744,15 +745,19 @@ fn the_confirmation_phrase_must_match_in_case_too() {
     );
     assert!(Chain::tables(&c.production).is_empty());
 
-    let out = c.apply("production", &["--confirm", "PRODUCTION", "--reason", "x"]);
-    assert_exit(&out, 3);
-    assert!(
-        out.stderr
-            .contains("--confirm names `PRODUCTION`, but the target is `production`"),
-        "{}",
-        out.stderr
-    );
-    assert!(Chain::tables(&c.production).is_empty());
+    // `--confirm` takes what the prompt asks for, in its own case too.
+    for given in ["PRODUCTION", "ship it"] {
+        let out = c.apply("production", &["--confirm", given, "--reason", "x"]);
+        assert_exit(&out, 3);
+        assert!(
+            out.stderr.contains(&format!(
+                "--confirm says `{given}`, but `production` is confirmed with `SHIP IT`"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(Chain::tables(&c.production).is_empty());
+    }
 }
 
 /// A verify script edited (or added) since staging ran the migration is a different

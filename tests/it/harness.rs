@@ -33,6 +33,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create() -> TestDb {
+        TestDb::create_with("")
+    }
+
+    /// A database created with `options` after its name (`ENCODING 'LATIN1' ...`).
+    pub fn create_with(options: &str) -> TestDb {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let server = server();
         let nanos = std::time::SystemTime::now()
@@ -43,7 +48,7 @@ impl TestDb {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        admin(server, &format!("CREATE DATABASE {name}"));
+        admin(server, &format!("CREATE DATABASE {name} {options}"));
         let url = with_database(server, &name);
         TestDb { name, url }
     }
@@ -566,4 +571,24 @@ pub fn join<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
         std::thread::sleep(Duration::from_millis(10));
     }
     thread.join().unwrap_or_else(|_| panic!("{what} panicked"))
+}
+
+/// Waits for `child` to end within [`DEADLINE`]; past it, kills it and fails naming `what`.
+#[track_caller]
+pub fn wait_status(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child process") {
+            return status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not end within {} s, so it was killed",
+                DEADLINE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

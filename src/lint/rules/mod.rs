@@ -86,7 +86,7 @@ pub(crate) mod prelude {
     pub use crate::analyze::model::{POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE};
     pub use crate::analyze::{
         Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
-        Reach, RewriteCommand, TxnControl, TypeChange, locks,
+        Reach, RewriteCommand, TypeChange, locks,
     };
     pub use crate::lint::{Ctx, Hit};
 
