@@ -4,6 +4,7 @@
 //! an exit code ([`exit`]). The modules below are usable on their own; `source` and `config`
 //! do file I/O but no database work.
 
+pub mod alembic;
 pub mod analyze;
 pub mod backup;
 pub mod cli;

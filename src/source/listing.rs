@@ -50,6 +50,8 @@ impl Listing {
             up: self.script(group.up),
             down: group.down.map(|slot| self.script(slot)),
             verify: group.verify.map(|slot| self.script(slot)),
+            ancestors: None,
+            bookkeeping: None,
         }
     }
 
@@ -65,6 +67,7 @@ impl Listing {
             dir: self.dir,
             layout: self.layout,
             warnings: self.warnings,
+            alembic: None,
         }
     }
 
@@ -81,6 +84,7 @@ impl Listing {
             path,
             section: slot.section,
             layout_no_transaction: slot.no_transaction || autocommit,
+            rendered: None,
         }
     }
 

@@ -482,9 +482,17 @@ fn a_gated_environment_gets_the_confirmation_and_a_fresh_backup_first() {
     let kinds: Vec<&str> = events.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["apply", "apply", "apply", "confirmation", "backup", "down"]
+        [
+            "bind",
+            "apply",
+            "apply",
+            "apply",
+            "confirmation",
+            "backup",
+            "down"
+        ]
     );
-    let detail: serde_json::Value = serde_json::from_str(events[3][1].as_deref().unwrap()).unwrap();
+    let detail: serde_json::Value = serde_json::from_str(events[4][1].as_deref().unwrap()).unwrap();
     assert_eq!(detail["action"], "down");
     assert_eq!(detail["reason"], "c broke checkout");
     assert_eq!(detail["migrations"], serde_json::json!(["3"]));

@@ -508,8 +508,8 @@ fn audit_verify_shows_a_removed_newest_event_and_an_edited_state_row() {
     );
     // Even the log's own anchor rewritten to match: the state row still shows it.
     p.query(
-        "UPDATE stagegate.chain_head SET id = 1, \
-         hash = (SELECT hash FROM stagegate.events WHERE id = 1)",
+        "UPDATE stagegate.chain_head SET id = (SELECT max(id) FROM stagegate.events), \
+         hash = (SELECT hash FROM stagegate.events ORDER BY id DESC LIMIT 1)",
     );
     let out = verify(&[]);
     assert_exit(&out, 3);
@@ -545,14 +545,14 @@ fn audit_verify_shows_a_removed_newest_event_and_an_edited_state_row() {
     p.query(
         "ALTER TABLE stagegate.events DISABLE TRIGGER events_append_only; \
          ALTER TABLE stagegate.events ALTER COLUMN id DROP IDENTITY; \
-         UPDATE stagegate.events SET id = 7 WHERE id = 3; \
+         UPDATE stagegate.events SET id = 7 WHERE id = 4; \
          ALTER TABLE stagegate.events ENABLE TRIGGER events_append_only; \
          UPDATE stagegate.chain_head SET id = 7",
     );
     let out = p.run(&["audit", "--env", "staging", "--verify"]);
     assert_exit(&out, 3);
     assert!(
-        out.stdout.contains("event ids jump from 2 to 7"),
+        out.stdout.contains("event ids jump from 3 to 7"),
         "{}",
         out.stdout
     );

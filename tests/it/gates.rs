@@ -727,9 +727,9 @@ fn a_typed_reason_must_show_something() {
     assert!(seen.contains("the reason shows nothing"), "{seen}");
 }
 
-/// The phrase is compared exactly, typed or given with `--confirm`: `ship it` is not `SHIP IT`.
-/// (Mutant this guards against: the comparison made case-insensitive, `eq_ignore_ascii_case`,
-/// in deploy/confirm.rs.)
+/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, at the prompt and in
+/// `--confirm` alike. (Mutant this guards against: the comparison made case-insensitive,
+/// `eq_ignore_ascii_case`, in deploy/confirm.rs.)
 #[test]
 fn the_confirmation_phrase_must_match_in_case_too() {
     let c = Chain::new("", "confirm = \"SHIP IT\"");
@@ -745,15 +745,19 @@ fn the_confirmation_phrase_must_match_in_case_too() {
     );
     assert!(Chain::tables(&c.production).is_empty());
 
-    let out = c.apply("production", &["--confirm", "ship it", "--reason", "x"]);
-    assert_exit(&out, 3);
-    assert!(
-        out.stderr
-            .contains("--confirm says `ship it`, but `production` is confirmed with `SHIP IT`"),
-        "{}",
-        out.stderr
-    );
-    assert!(Chain::tables(&c.production).is_empty());
+    // `--confirm` takes what the prompt asks for, in its own case too.
+    for given in ["PRODUCTION", "ship it"] {
+        let out = c.apply("production", &["--confirm", given, "--reason", "x"]);
+        assert_exit(&out, 3);
+        assert!(
+            out.stderr.contains(&format!(
+                "--confirm says `{given}`, but `production` is confirmed with `SHIP IT`"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(Chain::tables(&c.production).is_empty());
+    }
 }
 
 /// A verify script edited (or added) since staging ran the migration is a different

@@ -33,6 +33,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create() -> TestDb {
+        TestDb::create_with("")
+    }
+
+    /// A database created with `options` after its name (`ENCODING 'LATIN1' ...`).
+    pub fn create_with(options: &str) -> TestDb {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let server = server();
         let nanos = std::time::SystemTime::now()
@@ -43,7 +48,7 @@ impl TestDb {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        admin(server, &format!("CREATE DATABASE {name}"));
+        admin(server, &format!("CREATE DATABASE {name} {options}"));
         let url = with_database(server, &name);
         TestDb { name, url }
     }

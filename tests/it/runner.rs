@@ -183,7 +183,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
             [Some("2".to_string()), Some("true".to_string())],
             [Some("3".to_string()), Some("true".to_string())],
             [Some("4".to_string()), Some("true".to_string())],
-            [Some("5".to_string()), Some("true".to_string())]
+            [Some("5".to_string()), Some("true".to_string())],
+            [Some("6".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
@@ -239,9 +240,11 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
     ] {
         let out = p.run(args);
         assert_exit(&out, 3);
+        let known = stagegate::db::state::known_schema_version();
         assert!(
-            out.stderr
-                .contains("is at version 999, newer than this stagegate knows (5)"),
+            out.stderr.contains(&format!(
+                "is at version 999, newer than this stagegate knows ({known})"
+            )),
             "{}",
             out.stderr
         );
@@ -429,7 +432,7 @@ fn a_failing_verify_script_rolls_back_the_migration_and_its_record() {
     assert!(tables(&p).is_empty());
     assert_eq!(
         p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
-        Some("failure".into())
+        Some("bind,failure".into())
     );
     p.write(
         "1_t.up.sql",
@@ -586,7 +589,7 @@ fn a_failed_no_transaction_migration_resumes_at_the_failed_statement_after_resol
     );
     assert_eq!(
         p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
-        Some("failure,resolve,apply,apply".into())
+        Some("bind,failure,resolve,apply,apply".into())
     );
 }
 
@@ -766,12 +769,12 @@ fn audit_verify_detects_an_edited_event() {
     assert_exit(&out, 0);
     assert!(
         out.stdout
-            .contains("verified: the hash chain of 3 event(s) is intact"),
+            .contains("verified: the hash chain of 4 event(s) is intact"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("│ 2  │") && out.stdout.contains("failure"),
+        out.stdout.contains("│ 3  │") && out.stdout.contains("failure"),
         "{}",
         out.stdout
     );
@@ -781,7 +784,7 @@ fn audit_verify_detects_an_edited_event() {
     let refused = block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
         client
-            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 2")
+            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 3")
             .await
             .unwrap_err()
     });
@@ -794,14 +797,14 @@ fn audit_verify_detects_an_edited_event() {
     // ...but a superuser can switch that off; the chain still shows it.
     p.query(
         "ALTER TABLE stagegate.events DISABLE TRIGGER events_append_only; \
-         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 2; \
+         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 3; \
          ALTER TABLE stagegate.events ENABLE TRIGGER events_append_only",
     );
     let out = p.run(&["audit", "--env", "staging", "--verify"]);
     assert_exit(&out, 3);
     assert!(
         out.stderr
-            .contains("the event log of `staging` was tampered with: event 2 does not match"),
+            .contains("the event log of `staging` was tampered with: event 3 does not match"),
         "{}",
         out.stderr
     );
@@ -809,8 +812,8 @@ fn audit_verify_detects_an_edited_event() {
     assert_exit(&json, 3);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["verified"], false);
-    assert_eq!(json["first_mismatch"]["id"], 2);
-    assert_eq!(json["events"].as_array().unwrap().len(), 3);
+    assert_eq!(json["first_mismatch"]["id"], 3);
+    assert_eq!(json["events"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -908,8 +911,19 @@ fn status_across_environments_with_one_unreachable() {
     // Deleted locally and never applied in production: not pending there, absent.
     assert_eq!(state(3, "production"), "absent");
 
-    // A missing variable is a configuration error (exit 2), not an unreachable database.
+    // Without --env, an environment whose variable is not set here is shown as not
+    // configured here and the others are read (`offline` still fails the run: exit 4).
     let out = p.run(&["migrate", "status"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stdout
+            .contains("production: not configured here: variable SG_TEST_PROD_URL is not set"),
+        "{}",
+        out.stdout
+    );
+    // Named with --env, a missing variable is a configuration error (exit 2), not an
+    // unreachable database.
+    let out = p.run(&["migrate", "status", "--env", "production"]);
     assert_exit(&out, 2);
     assert!(
         out.stderr
@@ -1032,7 +1046,7 @@ fn the_backup_gate_backs_up_before_the_first_statement_or_refuses() {
     assert_eq!(tables(&p), ["a"]);
     let kinds = p.query("SELECT kind FROM stagegate.events ORDER BY id");
     let kinds: Vec<&str> = kinds.iter().map(|r| r[0].as_deref().unwrap()).collect();
-    assert_eq!(kinds, ["backup", "apply"]);
+    assert_eq!(kinds, ["bind", "backup", "apply"]);
     let dumps: Vec<_> = std::fs::read_dir(p.dir.path().join("backups"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -1215,7 +1229,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
@@ -1226,7 +1240,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.verify.sql:2: `END` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.verify.sql:2: `COMMIT` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
@@ -1399,9 +1413,8 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     let checksum = stagegate::source::Checksum::of_text("CREATE TABLE a (id int);\n");
     p.query(&format!(
         "CREATE TABLE a (id int);
-         INSERT INTO stagegate.migrations (version, version_text, name, checksum, no_transaction,
-             status, started_at, finished_at, db_user, statements_done, statements_total)
-         VALUES ('1', '1', 'a', '{checksum}', false, 'applied', now(), now(), current_user, 1, 1)"
+         SELECT stagegate.record_apply('1', '1', 'a', '{checksum}', NULL, NULL, false, NULL, 1,
+                                       NULL)"
     ));
     p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
 

@@ -1,6 +1,7 @@
 //! The migration layouts: how each names its files, and what it reads from them. Each layout
 //! is one module; this one dispatches on [`Layout`] to them.
 
+pub mod alembic;
 mod dbmate;
 mod diesel;
 mod flyway;
@@ -25,6 +26,8 @@ pub enum Layout {
     Diesel,
     /// <version>_<name>.sql with -- migrate:up and -- migrate:down sections
     Dbmate,
+    /// alembic.ini and <script_location>/versions/*.py, ordered by the revision graph
+    Alembic,
 }
 
 impl Layout {
@@ -34,6 +37,7 @@ impl Layout {
             Layout::Flyway => "flyway",
             Layout::Diesel => "diesel",
             Layout::Dbmate => "dbmate",
+            Layout::Alembic => "alembic",
         }
     }
 }
@@ -88,6 +92,7 @@ pub(super) fn read_label(layout: Layout, name: &str) -> (Version, String) {
         Layout::Sqlx | Layout::Dbmate => sqlx::split_name(name).map(|n| (n.version, n.name)),
         Layout::Flyway => flyway::split_name(name).map(|n| (n.version, n.name)),
         Layout::Diesel => diesel::split_dir(name),
+        Layout::Alembic => None,
     };
     let (version, name) = read.expect("an entry name discovery accepted");
     let version = Version::parse(version).expect("a version discovery accepted");
@@ -122,6 +127,7 @@ pub(super) fn name_version(layout: Layout, name: &str) -> Option<&str> {
         Layout::Sqlx => sqlx::split_name(name).map(|named| named.version),
         Layout::Flyway => flyway::split_name(name).map(|named| named.version),
         Layout::Dbmate => dbmate::name_version(name),
+        Layout::Alembic => None,
     }
 }
 
@@ -159,6 +165,8 @@ pub(super) fn add(
                 dbmate::add(items, entry)
             }
         }
+        // Alembic revisions are read as a graph, never name by name.
+        Layout::Alembic => Ok(false),
     }
 }
 
@@ -191,6 +199,7 @@ pub(super) fn not_a_migration(layout: Layout, name: &str) -> String {
         Layout::Flyway => flyway::HINT,
         Layout::Diesel => diesel::HINT,
         Layout::Dbmate => dbmate::HINT,
+        Layout::Alembic => "an Alembic revision file, <revision>_<slug>.py",
     };
     format!("not a {layout} migration ({hint})")
 }
