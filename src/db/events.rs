@@ -511,7 +511,10 @@ mod tests {
             checksum,
             event_hash: Some(&events[0].hash),
         };
-        assert_eq!(verify_anchors(&events, &[row("applied")], None, None), []);
+        assert_eq!(
+            verify_anchors(&events, &[row("applied")], None, false, None),
+            []
+        );
         let with_kind = |kind: &str| {
             let mut event = events[0].clone();
             event.kind = kind.into();
@@ -529,7 +532,8 @@ mod tests {
                 event_hash: Some(&event.hash),
                 ..row(status)
             };
-            let found = verify_anchors(std::slice::from_ref(&event), &[anchored], None, None);
+            let found =
+                verify_anchors(std::slice::from_ref(&event), &[anchored], None, false, None);
             assert_eq!(found.len(), 1, "{status}: {found:?}");
             assert_eq!(
                 found[0].problem,
@@ -551,14 +555,14 @@ mod tests {
                 ..row(status)
             };
             assert_eq!(
-                verify_anchors(std::slice::from_ref(&event), &[anchored], None, None),
+                verify_anchors(std::slice::from_ref(&event), &[anchored], None, false, None),
                 [],
                 "{status} after {kind}"
             );
         }
         // No event for the migration at all.
         for status in ["applied", "failed", "reverted", "reverting"] {
-            let found = verify_anchors(&[], &[row(status)], None, None);
+            let found = verify_anchors(&[], &[row(status)], None, false, None);
             assert_eq!(found.len(), 1, "{status}: {found:?}");
             assert!(
                 found[0].problem.contains("the log has no event"),
@@ -566,6 +570,9 @@ mod tests {
             );
         }
         // A row written before a no-transaction migration's first statement has no event.
-        assert_eq!(verify_anchors(&[], &[row("running")], None, None), []);
+        assert_eq!(
+            verify_anchors(&[], &[row("running")], None, false, None),
+            []
+        );
     }
 }
