@@ -533,4 +533,83 @@ mod tests {
             []
         );
     }
+
+    /// Every status a state row can claim is held against the migration's latest event: a
+    /// row set by hand to `failed` or `reverted` over an `apply`, or to `reverting` over a
+    /// `down`, shows; so does one with no event at all. (Mutants: a status's arm deleted from the match, so rows of
+    /// that status went unchecked; found by cargo-mutants.)
+    #[test]
+    fn each_row_status_is_checked_against_the_latest_event() {
+        let events = chain(1);
+        let checksum = "sha256:0";
+        let row = |status| RowAnchor {
+            version_text: "1",
+            status,
+            checksum,
+            event_hash: Some(&events[0].hash),
+        };
+        assert_eq!(
+            verify_anchors(&events, &[row("applied")], None, false, None),
+            []
+        );
+        let with_kind = |kind: &str| {
+            let mut event = events[0].clone();
+            event.kind = kind.into();
+            event.hash = event_hash(&event);
+            event
+        };
+        // (A killed down leaves `reverting` anchored on the apply, so its stranger is a down.)
+        for (status, kind) in [
+            ("failed", "apply"),
+            ("reverted", "apply"),
+            ("reverting", "down"),
+        ] {
+            let event = with_kind(kind);
+            let anchored = RowAnchor {
+                event_hash: Some(&event.hash),
+                ..row(status)
+            };
+            let found =
+                verify_anchors(std::slice::from_ref(&event), &[anchored], None, false, None);
+            assert_eq!(found.len(), 1, "{status}: {found:?}");
+            assert_eq!(
+                found[0].problem,
+                format!(
+                    "the state row says {status} but the migration's latest event is a `{kind}`"
+                ),
+            );
+        }
+        // Each status passes over the events that lead to it.
+        for (status, kind) in [
+            ("failed", "failure"),
+            ("failed", "resolve"),
+            ("reverted", "down"),
+            ("reverting", "down_failure"),
+        ] {
+            let event = with_kind(kind);
+            let anchored = RowAnchor {
+                event_hash: Some(&event.hash),
+                ..row(status)
+            };
+            assert_eq!(
+                verify_anchors(std::slice::from_ref(&event), &[anchored], None, false, None),
+                [],
+                "{status} after {kind}"
+            );
+        }
+        // No event for the migration at all.
+        for status in ["applied", "failed", "reverted", "reverting"] {
+            let found = verify_anchors(&[], &[row(status)], None, false, None);
+            assert_eq!(found.len(), 1, "{status}: {found:?}");
+            assert!(
+                found[0].problem.contains("the log has no event"),
+                "{found:?}"
+            );
+        }
+        // A row written before a no-transaction migration's first statement has no event.
+        assert_eq!(
+            verify_anchors(&[], &[row("running")], None, false, None),
+            []
+        );
+    }
 }
