@@ -249,6 +249,25 @@ pub enum MigrateCommand {
     /// Record migrations another runner already applied (read from its own table) as applied,
     /// marked baselined, without running them
     Baseline(BaselineArgs),
+    /// Bind an environment's database to that environment explicitly (recorded): after it
+    /// moved, or when another environment name was bound to it
+    Rebind(RebindArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RebindArgs {
+    /// Environment whose database is bound to it
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Why the database now belongs to this environment; recorded in the event log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Confirm without a prompt (CI): name the target environment if it is gated, and the
+    /// environment the database is bound to now if that one is gated (repeat the flag)
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,9 +312,10 @@ pub enum PlanFormat {
 /// Confirmation for a gated environment, for runs without a terminal.
 #[derive(Debug, Args)]
 pub struct ConfirmArgs {
-    /// Confirm a gated environment without a prompt (CI); must name the target environment and
-    /// comes with --reason. On a terminal, without it, stagegate shows the plan and asks
-    #[arg(long, value_name = "ENV")]
+    /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`), and a
+    /// reason with it. On a terminal, without it, stagegate shows the plan and asks
+    #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 
     /// Why this change is being made; recorded in the event log with the confirmation, the OS
@@ -373,8 +393,18 @@ pub struct ResolveArgs {
     /// For a no-transaction attempt whose process died while the server ran a statement that
     /// the catalog cannot account for: whether that statement took effect (`ran`: resume
     /// after it; `not-run`: resume with it)
-    #[arg(long, value_enum, value_name = "OUTCOME")]
+    #[arg(long, value_enum, value_name = "OUTCOME", conflicts_with = "abandon")]
     pub statement: Option<StatementOutcome>,
+
+    /// Give the failed migration up instead: it is never run again (put a fix in a new
+    /// migration) and no longer holds back the migrations after it; for a file that was
+    /// deleted after it failed
+    #[arg(long)]
+    pub abandon: bool,
+
+    /// Confirm a gated environment without a prompt (CI); must name the target environment
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -396,8 +426,9 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
 
-    /// Confirm a gated environment without a prompt (CI); must name the target environment
-    #[arg(long, value_name = "ENV")]
+    /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`)
+    #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 //! an exit code ([`exit`]). The modules below are usable on their own; `source` and `config`
 //! do file I/O but no database work.
 
+pub mod alembic;
 pub mod analyze;
 pub mod backup;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod lint;
 pub mod parallel;
 pub mod printer;
 pub mod programs;
+pub(crate) mod regular_file;
 pub(crate) mod report;
 pub(crate) mod reversible;
 pub mod scratch;
@@ -28,3 +30,4 @@ pub mod source;
 pub mod sql;
 pub mod target;
 pub(crate) mod trace;
+pub mod visible;

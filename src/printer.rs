@@ -4,6 +4,9 @@
 //! `--color always|never`, else `NO_COLOR` turns it off, `CLICOLOR_FORCE` on, and otherwise
 //! only a terminal gets it.
 //!
+//! Every message shows control characters as escapes ([`crate::visible`]): errors quote
+//! file names, SQL and server messages.
+//!
 //! `-q` keeps only errors on stderr (warnings, notes and progress are dropped); `-v` adds
 //! [`Printer::detail`] lines (which configuration, which migrations, which database).
 
@@ -11,6 +14,7 @@ use std::io::{IsTerminal, Write};
 
 use crate::cli::ColorChoice;
 use crate::env_vars;
+use crate::visible;
 
 /// Decides colour and writes the stderr side of the conversation.
 #[derive(Debug, Clone, Copy)]
@@ -74,14 +78,14 @@ impl Printer {
     /// A plain line on stderr (progress, notes); dropped with `-q`.
     pub fn note(&self, message: &str) {
         if self.verbosity > Verbosity::Quiet {
-            line_to_stderr(format!("{message}\n"));
+            line_to_stderr(format!("{}\n", visible::text(message)));
         }
     }
 
     /// A line on stderr only with `-v`: what the run read and where it connects.
     pub fn detail(&self, message: &str) {
         if self.verbosity == Verbosity::Verbose {
-            line_to_stderr(format!("{message}\n"));
+            line_to_stderr(format!("{}\n", visible::text(message)));
         }
     }
 
@@ -96,7 +100,7 @@ impl Printer {
         if !std::io::stderr().is_terminal() {
             return false;
         }
-        line_to_stderr(format!("\r\x1b[2K{line}"));
+        line_to_stderr(format!("\r\x1b[2K{}", visible::line(line)));
         true
     }
 
@@ -109,7 +113,7 @@ impl Printer {
 
     fn tagged(&self, tag: &str, sgr: &str, message: &str) {
         let tag = paint(self.color_stderr, sgr, tag);
-        line_to_stderr(format!("{tag}: {message}\n"));
+        line_to_stderr(format!("{tag}: {}\n", visible::text(message)));
     }
 }
 

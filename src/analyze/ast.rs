@@ -11,7 +11,7 @@ use sqlparser::ast::{
 use super::locks::LockMode;
 use super::model::{
     Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
-    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand, TxnControl,
+    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand,
 };
 use super::names::{default_kind, normalize_ident, normalize_name};
 use super::types::ColumnType;
@@ -170,15 +170,6 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
             },
             reads_all_of: insert.source.as_deref().and_then(select_source),
         }],
-        Statement::StartTransaction { .. } => vec![Change::Transaction(TxnControl::Begin)],
-        Statement::Commit { .. } => vec![Change::Transaction(TxnControl::Commit)],
-        Statement::Rollback { savepoint, .. } => {
-            if savepoint.is_some() {
-                vec![Change::Harmless]
-            } else {
-                vec![Change::Transaction(TxnControl::Rollback)]
-            }
-        }
         Statement::Set(Set::SingleAssignment {
             variable,
             values,
@@ -207,9 +198,10 @@ pub fn changes(statement: &Statement) -> Vec<Change> {
         }
         Statement::CreateType {
             name: type_name,
-            representation: Some(UserDefinedTypeRepresentation::Enum { .. }),
+            representation: Some(UserDefinedTypeRepresentation::Enum { labels }),
         } => vec![Change::CreateEnum {
             name: name(type_name),
+            labels: Some(labels.iter().map(|label| label.value.clone()).collect()),
         }],
         Statement::CreateDomain(domain) => vec![Change::CreateDomain {
             name: name(&domain.name),

@@ -6,7 +6,7 @@ use crate::sql::{Tok, TokKind};
 use super::locks::LockMode;
 use super::model::{
     Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
-    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand, TxnControl,
+    POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand,
 };
 use super::names::{default_kind, join, normalize_ident};
 use super::types::ColumnType;
@@ -127,17 +127,8 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
         }
         "ANALYZE" | "SHOW" | "SELECT" | "WITH" | "VALUES" | "TABLE" | "EXPLAIN" | "COPY"
         | "CALL" | "NOTIFY" | "LISTEN" | "UNLISTEN" | "DISCARD" | "CHECKPOINT" | "PREPARE"
-        | "EXECUTE" | "DEALLOCATE" | "SAVEPOINT" | "RELEASE" | "RESET" | "SECURITY" | "IMPORT"
-        | "LOAD" | "FETCH" | "DECLARE" | "CLOSE" | "MOVE" => Change::Harmless,
-        "BEGIN" | "START" => Change::Transaction(TxnControl::Begin),
-        "COMMIT" | "END" => Change::Transaction(TxnControl::Commit),
-        "ROLLBACK" | "ABORT" => {
-            if c.rest_has("TO") {
-                Change::Harmless
-            } else {
-                Change::Transaction(TxnControl::Rollback)
-            }
-        }
+        | "EXECUTE" | "DEALLOCATE" | "RESET" | "SECURITY" | "IMPORT" | "LOAD" | "FETCH"
+        | "DECLARE" | "CLOSE" | "MOVE" => Change::Harmless,
         "SET" => {
             let local = c.eat(&["LOCAL"]);
             c.eat(&["SESSION"]);
@@ -340,6 +331,7 @@ pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
             Some("SELECT") => select_ok,
             Some("GRANT") => privilege_command(toks, i, "TO"),
             Some("REVOKE") => privilege_command(toks, i, "FROM"),
+            Some(word) => unknown_command_start(word, next),
             _ => false,
         };
         if starts {
@@ -358,6 +350,18 @@ fn privilege_command(toks: &[Tok], at: usize, to: &str) -> bool {
     let next = toks.get(at + 1);
     next.is_some_and(|t| matches!(t.kind, TokKind::Word { .. }) && !t.is("OPTION") && !t.is("FROM"))
         && toks.iter().skip(at + 2).any(|t| t.is(to))
+}
+
+/// Whether a line starting with `word` then `next` starts a command PostgreSQL does not
+/// have (`ALTR TABLE`, `CRATE INDEX`): `word` is no SQL keyword at all (so no clause of the
+/// statement before goes on with it) and `next` names a kind of object, as after a command.
+/// (`TYPE` is left out: `column TYPE bigint` goes on an `ALTER COLUMN`.)
+pub fn unknown_command_start(word: &str, next: &str) -> bool {
+    next != "TYPE"
+        && STATEMENT_OBJECTS.contains(&next)
+        && sqlparser::keywords::ALL_KEYWORDS
+            .binary_search(&word)
+            .is_err()
 }
 
 /// Objects that, after `CREATE`, `ALTER` or `DROP` at the start of a line, begin a statement.
@@ -603,7 +607,7 @@ fn create(c: &mut Cursor) -> Change {
         "TYPE" => {
             let name = c.name().unwrap_or_default();
             if c.eat(&["AS", "ENUM"]) {
-                Change::CreateEnum { name }
+                Change::CreateEnum { name, labels: None }
             } else {
                 Change::Harmless
             }
@@ -671,6 +675,7 @@ fn not_an_object(command: &str, word: &str) -> Change {
         message: format!(
             "`{command} {word}`: `{word}` is not a kind of object PostgreSQL can {command} (a misspelled keyword?), so the server rejects this statement with a syntax error"
         ),
+        help: super::MISSING_SEMICOLON_HELP,
     }
 }
 

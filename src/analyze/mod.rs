@@ -17,6 +17,10 @@ pub use types::{ColumnType, TypeChange, type_change};
 
 use crate::sql::{self, Parsed, RawKind, TokKind};
 
+/// The help for a statement run into the one before it, or a misspelled keyword.
+pub(crate) const MISSING_SEMICOLON_HELP: &str =
+    "end the statement before it with `;`, or fix the misspelled keyword";
+
 /// Analyses every statement of a script, in order. Statements inside `DO` bodies follow
 /// their `DO` statement, with spans in the script text.
 pub fn analyze(text: &str) -> Vec<Analyzed> {
@@ -26,7 +30,21 @@ pub fn analyze(text: &str) -> Vec<Analyzed> {
         if raw.kind != RawKind::Sql || raw.text(text).trim_end_matches(';').trim().is_empty() {
             continue;
         }
+        let first = out.len();
         analyze_statement(text, raw.span, false, &mut out);
+        // What the statement leaves open is reported first, at its line.
+        if let Some(unbalanced) = raw.unbalanced
+            && let Some(analyzed) = out.get_mut(first)
+        {
+            analyzed.changes.insert(
+                0,
+                Change::SyntaxError {
+                    message: unbalanced.message(),
+                    help: "close what the statement leaves open (or remove the `)` that \
+                           closes nothing); end each statement with `;`",
+                },
+            );
+        }
     }
     out
 }
@@ -52,6 +70,15 @@ fn analyze_statement(
             .is_some_and(|word| word.eq_ignore_ascii_case("EXECUTE"))
     {
         execute(text, span, head(), out);
+        return;
+    }
+    // Transaction control is the statement classifier's to say, for every command.
+    if let Some(control) = sql::classify::transaction_control(statement) {
+        out.push(Analyzed {
+            span,
+            changes: vec![Change::Transaction(control)],
+            in_do_block,
+        });
         return;
     }
     // The token classifier reads what sqlparser's AST leaves out: function renames and
@@ -96,6 +123,7 @@ fn analyze_statement(
                                       `;`: PostgreSQL reads the two as one statement and \
                                       rejects them with a syntax error"
                                 .to_string(),
+                            help: MISSING_SEMICOLON_HELP,
                         },
                     );
                 }
@@ -200,12 +228,16 @@ fn loops_without_commit(body: &str) -> bool {
 fn may_run_together(statement: &str) -> bool {
     statement.lines().skip(1).any(|line| {
         let word = sql::parse::first_word(line);
-        [
+        let known = [
             "CREATE", "ALTER", "DROP", "COMMENT", "INSERT", "UPDATE", "DELETE", "SELECT", "GRANT",
             "REVOKE",
         ]
         .iter()
-        .any(|w| word.eq_ignore_ascii_case(w))
+        .any(|w| word.eq_ignore_ascii_case(w));
+        known || {
+            let next = sql::parse::first_word(line.trim_start()[word.len()..].trim_start());
+            fallback::unknown_command_start(&word.to_ascii_uppercase(), &next.to_ascii_uppercase())
+        }
     })
 }
 

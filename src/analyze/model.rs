@@ -174,13 +174,8 @@ pub const POLICY_UPDATE: u8 = 4;
 pub const POLICY_DELETE: u8 = 8;
 pub const POLICY_ALL: u8 = 15;
 
-/// Transaction control written into a migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxnControl {
-    Begin,
-    Commit,
-    Rollback,
-}
+/// Transaction control written into a migration: the statement classifier's.
+pub use crate::sql::TxnControl;
 
 /// One change a statement makes. A statement may make several (`ALTER TABLE t ADD a, ADD b`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,6 +375,8 @@ pub enum Change {
     },
     CreateEnum {
         name: Name,
+        /// Its labels, in order, when read (`None` from the token classifier).
+        labels: Option<Vec<String>>,
     },
     CreateDomain {
         name: Name,
@@ -474,6 +471,8 @@ pub enum Change {
     SyntaxError {
         /// What is wrong, for the message.
         message: String,
+        /// How to fix it, for the help.
+        help: &'static str,
     },
     /// `EXECUTE` of SQL built at run time inside a `DO` body: the statement it runs is not
     /// known, so it was not checked.

@@ -22,7 +22,7 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
     let promote_source = promote_source(config, &env)?;
     let to = match &args.to {
         Some(text) => Some(
-            Version::parse(text)
+            Version::parse_recorded(text)
                 .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?,
         ),
         None => None,
@@ -40,15 +40,15 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    let dir = config.migrations_dir();
-    let layout = config.migrations.layout;
+    let from = super::status::MigrationSource::of(config);
+    let env_copy = env.clone();
     let printer_copy = *printer;
     let runtime = db::runtime()?;
     let report = runtime.block_on(async {
         // Read the files on a worker thread while the connections are set up.
         let local = async move {
             let local = tokio::task::spawn_blocking(move || {
-                super::status::load_migrations_from(&dir, layout, &printer_copy)
+                super::status::load_migrations_from(&from, Some(&env_copy), &printer_copy)
             })
             .await??;
             super::plan::target_version(&local, to.as_ref().map(Version::as_str))?;

@@ -5,8 +5,9 @@ use serde::Serialize;
 use crate::cli::{AuditArgs, TableFormat};
 use crate::config::Config;
 use crate::db;
-use crate::db::events::{self, ChainBreak, Event, HeadAnchor, Mismatch, RowAnchor};
+use crate::db::events::{ChainBreak, Event, Mismatch};
 use crate::db::state::StateStore;
+use crate::db::trust;
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 
@@ -30,48 +31,27 @@ struct AuditReport<'a> {
 pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let verify = args.verify;
-    let (events, rows, head) = db::runtime()?.block_on(async {
+    let snapshot = db::runtime()?.block_on(async {
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        // Rows and anchor first: an event appended meanwhile then shows as newer, not missing.
-        let (rows, head) = if verify {
-            let rows = store.migrations().await?;
-            (rows, store.chain_head().await?)
-        } else {
-            (Vec::new(), None)
-        };
-        let events = store.events().await?;
+        // One snapshot: an event appended meanwhile is either in it whole or not at all.
+        let snapshot = store.snapshot().await?;
         store.close().await;
-        Ok::<_, anyhow::Error>((events, rows, head))
+        Ok::<_, anyhow::Error>(snapshot)
     })?;
-    let check = verify.then(|| events::verify_chain(&events));
-    let broken = check.as_ref().and_then(|c| c.as_ref().err());
-    let problems: Option<Vec<Mismatch>> = verify.then(|| {
-        let anchors: Vec<RowAnchor<'_>> = rows
-            .iter()
-            .map(|row| RowAnchor {
-                version_text: &row.version_text,
-                status: row.status.as_str(),
-                checksum: &row.checksum,
-                event_hash: row.event_hash.as_deref(),
-            })
-            .collect();
-        let head = head.as_ref().map(|h| HeadAnchor {
-            id: h.id,
-            hash: &h.hash,
-            gapless_after: h.gapless_after,
-        });
-        events::verify_anchors(&events, &anchors, head.as_ref(), args.head.as_deref())
-    });
-    let intact = broken.is_none() && problems.as_ref().is_none_or(Vec::is_empty);
+    let events = &snapshot.events;
+    let verdict = verify.then(|| trust::verify(&snapshot, args.head.as_deref()));
+    let broken = verdict.as_ref().and_then(|v| v.broken.as_ref());
+    let problems: Option<&[Mismatch]> = verdict.as_ref().map(|v| v.problems.as_slice());
+    let intact = verdict.as_ref().is_none_or(trust::Verdict::verified);
     let report = AuditReport {
         environment: &env.name,
-        events: &events,
+        events,
         head: events.last().map(|e| e.hash.as_str()),
         verified: verify.then_some(intact),
         first_mismatch: broken,
-        problems: problems.as_deref(),
+        problems,
     };
     let text = match args.format {
         TableFormat::Json => crate::json::to_string(&report)?,
@@ -85,27 +65,15 @@ pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Resu
         ));
         return Ok(Outcome::Refused);
     }
-    if let Some(first) = problems.as_ref().and_then(|p| p.first()) {
+    if let Some(first) = problems.and_then(|p| p.first()) {
         printer.error(&format!(
             "the event log of `{}` does not match its anchors: {}",
             env.name,
-            describe(first)
+            trust::describe(first)
         ));
         return Ok(Outcome::Refused);
     }
     Ok(Outcome::Success)
-}
-
-fn describe(mismatch: &Mismatch) -> String {
-    let mut text = String::new();
-    if let Some(id) = mismatch.event {
-        text.push_str(&format!("event {id}: "));
-    }
-    if let Some(version) = &mismatch.version {
-        text.push_str(&format!("migration {version}: "));
-    }
-    text.push_str(&mismatch.problem);
-    text
 }
 
 fn render(report: &AuditReport<'_>) -> String {
@@ -156,7 +124,7 @@ fn render(report: &AuditReport<'_>) -> String {
     }
     if report.first_mismatch.is_none() {
         for problem in report.problems.unwrap_or_default() {
-            out.push_str(&format!("verify FAILED: {}\n", describe(problem)));
+            out.push_str(&format!("verify FAILED: {}\n", trust::describe(problem)));
         }
     }
     out

@@ -20,7 +20,7 @@ pub fn run(config: &Config, args: &BaselineArgs, printer: &Printer) -> anyhow::R
         ),
         None => Source::Runner(args.from),
     };
-    let local = super::status::load_migrations(config, printer)?;
+    let local = super::status::load_migrations(config, Some(&env), printer)?;
     let dir = config.migrations_dir();
     let options = BaselineOptions {
         source,

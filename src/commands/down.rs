@@ -36,14 +36,14 @@ pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Resul
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    let dir = config.migrations_dir();
-    let layout = config.migrations.layout;
+    let from = super::status::MigrationSource::of(config);
+    let env_copy = env.clone();
     let printer_copy = *printer;
     let runtime = db::runtime()?;
     let report = runtime.block_on(async {
         let local = async move {
             tokio::task::spawn_blocking(move || {
-                super::status::load_migrations_from(&dir, layout, &printer_copy)
+                super::status::load_migrations_from(&from, Some(&env_copy), &printer_copy)
             })
             .await?
         };
@@ -79,16 +79,30 @@ fn render(report: &DownReport) -> String {
                 };
                 let _ = writeln!(out, "  line {}: {}  -> {what}", s.line, s.statement);
             }
-            if migration.dropped.is_empty() {
-                let _ = writeln!(out, "  dropped: nothing");
+            let dropped = if migration.read_only {
+                "drops (as its statements read)"
             } else {
-                let _ = writeln!(out, "  dropped: {}", migration.dropped.join(", "));
+                "dropped"
+            };
+            if migration.dropped.is_empty() {
+                let _ = writeln!(out, "  {dropped}: nothing");
+            } else {
+                let _ = writeln!(out, "  {dropped}: {}", migration.dropped.join(", "));
             }
             if !migration.created.is_empty() {
                 let _ = writeln!(out, "  created: {}", migration.created.join(", "));
             }
         }
-        out.push_str("dry run: everything was rolled back, nothing was changed\n");
+        if report.dry.iter().any(|m| m.read_only) {
+            let _ = writeln!(
+                out,
+                "dry run: `{}` is gated, so no statement was run there (read-only queries \
+                 only); nothing was changed",
+                report.environment
+            );
+        } else {
+            out.push_str("dry run: everything was rolled back, nothing was changed\n");
+        }
         return out;
     }
     if report.reverted.is_empty() {

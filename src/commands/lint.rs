@@ -28,9 +28,10 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     }
     let targets = paths
         .iter()
-        .map(|path| target(config, path, printer))
+        .map(|path| target(config, path, args.env.as_deref(), printer))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let knowledge = Knowledge::read(config, args, &paths)?;
+    let base = report_base(config);
     options.catalog = load_catalog(config, args, &paths, printer)?.map(std::sync::Arc::new);
     // `-`: the one script read from stdin, loaded in place of a file.
     let stdin = targets.iter().find_map(|target| match target {
@@ -94,7 +95,10 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
                 edited_since,
                 ..Input::of(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
             };
-            let result = lint::lint_analyzed(input, &analysis, &options, &mut run);
+            let mut result = lint::lint_analyzed(input, &analysis, &options, &mut run);
+            if let (Some(version), true) = (&version, script_ref.is_alembic()) {
+                name_revision(&mut result.findings, version, &script);
+            }
             if let Some(error) = run.take_error() {
                 return Err(anyhow::Error::new(error).context(format!(
                     "linting {}: the run's schema facts spilled to a temporary file could not \
@@ -105,7 +109,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
             if !reported {
                 return Ok(());
             }
-            let path = script.path.display().to_string();
+            let path = shown_path(&base, &script.path);
             summary.files += 1;
             summary.statements += result.statements;
             summary.suppressed += result.suppressed;
@@ -154,10 +158,7 @@ fn emitter(format: Option<LintFormat>, color: bool) -> Box<dyn Emitter> {
 }
 
 fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
-    let lock_timeout_configured = match &args.env {
-        Some(env) => config.environment_lock_timeout(env)?.is_some(),
-        None => false,
-    };
+    let lock_timeout_configured = config.runner_sets_lock_timeout(args.env.as_deref())?;
     let mut options =
         Options::from_config(&config.lint, args.postgres_version, lock_timeout_configured)
             .map_err(|message| anyhow::anyhow!("{message}"))?;
@@ -375,6 +376,12 @@ enum Target {
     Dir(source::Windows),
     /// A file, linted whatever its name.
     File(PathBuf),
+    /// The revisions of an Alembic project, rendered (only `only`'s when a revision file was
+    /// named).
+    Alembic {
+        set: source::MigrationSet,
+        only: Option<PathBuf>,
+    },
     /// `-`: one script read from stdin. It has no version, so, like a lone file, it counts as
     /// released: a table it creates is new only within it.
     Stdin(String),
@@ -382,7 +389,12 @@ enum Target {
 
 /// Checks a path given to lint: a directory is read as a migration set and checked whole
 /// (its discovery errors come before any output, its warnings are printed once).
-fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Target> {
+fn target(
+    config: &Config,
+    path: &Path,
+    env: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<Target> {
     if path == Path::new("-") {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
@@ -395,11 +407,58 @@ fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Tar
         })?;
         return Ok(Target::Stdin(text));
     }
+    let alembic_dir = match path.extension() {
+        Some(ext) if ext == "py" => path.parent(),
+        _ if path.is_dir() => Some(path),
+        _ => None,
+    };
+    let alembic = match alembic_dir {
+        Some(dir)
+            if matches!(
+                config.migrations.layout,
+                None | Some(source::Layout::Alembic)
+            ) =>
+        {
+            source::alembic::find_project(dir)?
+        }
+        _ => None,
+    };
+    if let Some(project) = alembic {
+        let mut set = source::alembic::discover(&project)?;
+        for warning in &set.warnings {
+            printer.warning(warning);
+        }
+        let env = match env {
+            Some(name) => Some(config.environment(name)?),
+            None => None,
+        };
+        crate::alembic::render_configured(&config.alembic, &config.root, &mut set, env.as_ref())?;
+        if let Some(rendering) = set.alembic.as_ref().and_then(|a| a.rendering.as_ref()) {
+            printer.detail(&format!(
+                "lint: {} revision(s) of {} rendered by {}",
+                set.migrations.len(),
+                project.ini.display(),
+                rendering.tools
+            ));
+        }
+        let only = (!path.is_dir()).then(|| path.to_path_buf());
+        return Ok(Target::Alembic { set, only });
+    }
     if path.is_dir() {
         let windows = source::scan_windows(path, config.migrations.layout, source::LINT_WINDOW)?;
         let checked = windows.check()?;
         for warning in &checked.warnings {
             printer.warning(warning);
+        }
+        if checked.migrations == 0 {
+            anyhow::bail!(
+                "{}: no {} migration in this directory, so nothing was linted; it holds {}. \
+                 Point lint at the migrations directory ([migrations] dir and layout in \
+                 stagegate.toml), or name a file to lint it whatever its name",
+                path.display(),
+                windows.layout(),
+                what_is_there(path)
+            );
         }
         return Ok(Target::Dir(windows));
     }
@@ -410,6 +469,82 @@ fn target(config: &Config, path: &Path, printer: &Printer) -> anyhow::Result<Tar
         );
     }
     Ok(Target::File(path.to_path_buf()))
+}
+
+/// What a directory without migrations holds instead, by kind: "3 `.py` files, 1 directory".
+fn what_is_there(dir: &Path) -> String {
+    // Directories, then files by extension ("" for none).
+    let mut directories = 0usize;
+    let mut files: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            directories += 1;
+        } else {
+            let ext = Path::new(&name)
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            *files.entry(ext).or_default() += 1;
+        }
+    }
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut parts: Vec<String> = files
+        .into_iter()
+        .map(|(ext, n)| {
+            if ext.is_empty() {
+                plural(n, "file without an extension", "files without an extension")
+            } else {
+                plural(n, &format!("`.{ext}` file"), &format!("`.{ext}` files"))
+            }
+        })
+        .collect();
+    if directories > 0 {
+        parts.push(plural(directories, "directory", "directories"));
+    }
+    if parts.is_empty() {
+        "nothing (it is empty)".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The directory the reported paths are relative to: the root of the git work tree that
+/// holds the configuration's directory, else that directory. Code scanning (SARIF), GitLab's
+/// Code Quality widget and workflow annotations expect repository-relative paths.
+fn report_base(config: &Config) -> PathBuf {
+    let root = config
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| config.root.clone());
+    root.ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map_or_else(|| root.clone(), Path::to_path_buf)
+}
+
+/// `path` as the report shows it: relative to `base` where it lies inside it, else as given.
+fn shown_path(base: &Path, path: &Path) -> String {
+    if path == Path::new(STDIN_NAME) {
+        return path.display().to_string();
+    }
+    path.canonicalize()
+        .ok()
+        .and_then(|absolute| {
+            absolute
+                .strip_prefix(base)
+                .ok()
+                .map(|relative| relative.display().to_string())
+        })
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// A script with the version of its migration, when it has one.
@@ -436,6 +571,14 @@ fn scripts_of(
             }));
         }
         Target::File(path) => path,
+        Target::Alembic { set, only } => {
+            return Box::new(
+                set.migrations
+                    .into_iter()
+                    .filter(move |m| only.as_ref().is_none_or(|only| same_file(only, &m.up.path)))
+                    .map(|m| Ok((m.up, Some(m.version)))),
+            );
+        }
         Target::Stdin(text) => {
             let marker = dbmate_up_marker(&text);
             return Box::new(std::iter::once(Ok((
@@ -459,6 +602,37 @@ fn scripts_of(
     Box::new(std::iter::once(Ok((script_ref(path, marker), version))))
 }
 
+/// Findings in an Alembic revision's rendered SQL: each names the revision, and points at
+/// the line of the revision file holding the operation that rendered it.
+fn name_revision(findings: &mut [lint::Finding], version: &Version, script: &Script) {
+    let stem = script
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let slug = match stem.find(version.as_str()) {
+        Some(at) => stem[at + version.as_str().len()..].trim_start_matches(['_', '-']),
+        None => stem.as_str(),
+    };
+    for finding in findings {
+        finding.message = format!("revision {version} ({slug}): {}", finding.message);
+        if let Some(line) = source::alembic::source_line(&script.text, finding.span.start) {
+            finding.line = line;
+            finding.end_line = line;
+            finding.column = 1;
+            finding.end_column = 1;
+        }
+    }
+}
+
+/// True when two paths name the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// The `-- migrate:up` line of a dbmate file, if `text` is one.
 fn dbmate_up_marker(text: &str) -> Option<&str> {
     text.lines()
@@ -480,6 +654,7 @@ fn script_ref(path: PathBuf, dbmate_up: Option<&str>) -> ScriptRef {
                 .and_then(|n| n.to_str())
                 .is_some_and(source::autocommit_file_name),
         path,
+        rendered: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod init;
 mod lint;
 mod new;
 mod plan;
+mod rebind;
 mod report;
 mod resolve;
 mod rule;
@@ -64,6 +65,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Baseline(args)) => {
             baseline::run(&load_config(&cli)?, args, printer)
+        }
+        Command::Migrate(MigrateCommand::Rebind(args)) => {
+            rebind::run(&load_config(&cli)?, args, printer)
         }
         Command::Audit(args) => audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(args)) => {

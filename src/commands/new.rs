@@ -34,6 +34,7 @@ pub fn run(config: &Config, args: &NewArgs, printer: &Printer) -> anyhow::Result
             layout: fallback,
             migrations: Vec::new(),
             warnings: Vec::new(),
+            alembic: None,
         },
         Err(error) => return Err(error.into()),
     };

@@ -6,7 +6,7 @@ use crate::cli::{PlanArgs, PlanFormat};
 use crate::config::Config;
 use crate::db;
 use crate::db::state::StateStore;
-use crate::deploy::plan::{self, Plan, PlannedMigration};
+use crate::deploy::plan::{Plan, PlannedMigration};
 use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
 use crate::printer::Printer;
@@ -17,7 +17,7 @@ use super::table::{self, wrap};
 pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let promote_source = super::apply::promote_source(config, &env)?;
-    let local = super::status::load_migrations(config, printer)?;
+    let local = super::status::load_migrations(config, Some(&env), printer)?;
     let to = target_version(&local, args.to.as_deref())?;
     let lint_options =
         crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
@@ -26,48 +26,23 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let rows = store.migrations().await?;
-        store.close().await;
-        let invalid = deploy::concurrent::read_invalid(&env.url)
-            .await
-            .map_err(|e| exit::execution(anyhow::anyhow!(e)))?;
-        // Facts no migration shows (sizes, column types, ...) make the findings precise.
-        let catalog = crate::lint::catalog::Catalog::load(
-            &env.url,
-            crate::lint::catalog::Source::Env(env.name.clone()),
-        )
-        .await
-        .map_err(exit::execution)?;
-        let lint_options = crate::lint::Options {
-            catalog: Some(std::sync::Arc::new(catalog)),
-            ..lint_options.clone()
+        // The same pipeline apply runs, on the same facts.
+        let inputs = deploy::gates::Inputs {
+            to: to.as_ref(),
+            lint: &lint_options,
+            promote_source: promote_source.as_ref(),
         };
-        let entries = deploy::compare(&local, &rows);
-        let refusals = deploy::refusals(&env.name, &entries);
-        let mut plan = plan::build(&env, &entries, to.as_ref(), refusals, &lint_options);
-        plan.invalid_indexes = invalid;
-        let pending = plan::pending(&entries, to.as_ref());
-        if let Some(source) = &promote_source {
-            plan.set_gate(if pending.is_empty() {
-                plan::Gate {
-                    name: "promotion",
-                    status: "pass",
-                    detail: format!("promote_from = \"{}\": nothing to promote", source.name),
-                }
-            } else {
-                deploy::promote::gate(&env, source, &pending).await
-            });
-        }
-        Ok::<_, anyhow::Error>(plan)
+        let evaluation = deploy::gates::evaluate(&env, &mut store, &local, &inputs).await;
+        store.close().await;
+        Ok::<_, anyhow::Error>(evaluation?.plan)
     })?;
     let text = match args.format {
         PlanFormat::Text => render_text(&plan),
         PlanFormat::Json => crate::json::to_string(&plan)?,
     };
     super::print_report(&text)?;
-    // A plan that apply would refuse says so with the same exit code.
-    let gates_refuse = plan::gate_refusal(&plan.environment, &plan.gates).is_some();
-    Ok(if plan.refusals.is_empty() && !gates_refuse {
+    // A plan that apply would refuse says so with the same exit code, from the same test.
+    Ok(if deploy::gates::plan_refusal(&plan).is_none() {
         Outcome::Success
     } else {
         Outcome::Refused
@@ -82,12 +57,15 @@ pub fn target_version(
     let Some(text) = to else {
         return Ok(None);
     };
-    let version = Version::parse(text)
-        .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?;
-    if !local.iter().any(|m| m.migration.version == version) {
-        anyhow::bail!("--to {text}: no migration with that version in the migrations directory");
+    if Version::parse_recorded(text).is_none() {
+        anyhow::bail!("--to {text}: not a migration version");
     }
-    Ok(Some(version))
+    match local.iter().find(|m| m.migration.version.matches(text)) {
+        Some(found) => Ok(Some(found.migration.version.clone())),
+        None => {
+            anyhow::bail!("--to {text}: no migration with that version in the migrations directory")
+        }
+    }
 }
 
 /// The plan for people.

@@ -37,7 +37,7 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
                 .ok_or_else(|| anyhow::anyhow!("--since {text}: not a migration version"))
         })
         .transpose()?;
-    let local = super::status::load_migrations(config, printer)?;
+    let local = super::status::load_migrations(config, None, printer)?;
     if let (Some(since), Some(text)) = (&since, &args.since)
         && !local.iter().any(|m| m.migration.version == *since)
     {

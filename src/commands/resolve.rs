@@ -3,7 +3,7 @@
 use crate::cli::ResolveArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::resolve;
+use crate::deploy::{confirm, resolve};
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
@@ -14,26 +14,39 @@ pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Re
         .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;
     let lock_wait = db::lock::configured_wait().map_err(anyhow::Error::msg)?;
     // The file tells which statement an uncertain one is, and the checksum of those done.
-    let local = super::status::load_migrations_from(
-        &config.migrations_dir(),
-        config.migrations.layout,
-        printer,
-    )?
-    .into_iter()
-    .find(|m| m.migration.version == version);
+    let local = super::status::load_migrations(config, Some(&env), printer)?
+        .into_iter()
+        .find(|m| m.migration.version == version);
+    let request = resolve::Request {
+        reason: &args.reason,
+        statement: args.statement,
+        abandon: args.abandon,
+        confirm: confirm::Request {
+            flag: args.confirm.clone(),
+            reason: Some(args.reason.clone()),
+        },
+        migrations_dir: &config.migrations_dir(),
+    };
     let label = db::runtime()?.block_on(resolve::resolve(
         &env,
         &version,
-        &args.reason,
-        args.statement,
+        &request,
         local.as_ref(),
         lock_wait,
         printer,
     ))?;
-    super::print_report(&format!(
-        "{}: resolved the failed attempt of {label}; the next apply runs it again (a \
-         no-transaction migration resumes at the statement that failed)\n",
-        env.name
-    ))?;
+    super::print_report(&if args.abandon {
+        format!(
+            "{}: abandoned the failed attempt of {label}; it is never run again, and the \
+             migrations after it apply\n",
+            env.name
+        )
+    } else {
+        format!(
+            "{}: resolved the failed attempt of {label}; the next apply runs it again (a \
+             no-transaction migration resumes at the statement that failed)\n",
+            env.name
+        )
+    })?;
     Ok(Outcome::Success)
 }

@@ -14,23 +14,53 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::{self, Version};
 
-/// Discovers and loads the configured migrations, printing discovery warnings.
-pub fn load_migrations(config: &Config, printer: &Printer) -> anyhow::Result<Vec<LocalMigration>> {
-    load_migrations_from(&config.migrations_dir(), config.migrations.layout, printer)
-}
-
-/// As [`load_migrations`], from a directory and layout.
-pub fn load_migrations_from(
-    dir: &std::path::Path,
-    layout: Option<source::Layout>,
+/// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
+/// project's revisions are rendered for `env` (or for no environment).
+pub fn load_migrations(
+    config: &Config,
+    env: Option<&crate::config::Environment>,
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
-    let set = source::discover_as(dir, layout)?;
+    load_migrations_from(&MigrationSource::of(config), env, printer)
+}
+
+/// Where the configured migrations are, owned (to read them on another thread).
+#[derive(Debug, Clone)]
+pub struct MigrationSource {
+    pub dir: std::path::PathBuf,
+    pub layout: Option<source::Layout>,
+    pub alembic: crate::config::AlembicConfig,
+    pub root: std::path::PathBuf,
+}
+
+impl MigrationSource {
+    pub fn of(config: &Config) -> MigrationSource {
+        MigrationSource {
+            dir: config.migrations_dir(),
+            layout: config.migrations.layout,
+            alembic: config.alembic.clone(),
+            root: config.root.clone(),
+        }
+    }
+}
+
+/// As [`load_migrations`], from a [`MigrationSource`].
+pub fn load_migrations_from(
+    from: &MigrationSource,
+    env: Option<&crate::config::Environment>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    let mut set = source::discover_as(&from.dir, from.layout)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }
+    crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
     let local = deploy::load_local(&set)?;
-    printer.detail(&format!("migrations: {} in {}", local.len(), dir.display()));
+    printer.detail(&format!(
+        "migrations: {} in {}",
+        local.len(),
+        from.dir.display()
+    ));
     Ok(local)
 }
 
@@ -43,6 +73,11 @@ struct StatusReport {
 #[derive(Debug, Serialize)]
 struct EnvironmentStatus {
     name: String,
+    /// `false` (and only then present) when a variable its URL needs is not set here, so it
+    /// was not read: `migrate status` without `--env` in a job that has one environment's
+    /// secrets.
+    #[serde(skip_serializing_if = "is_true")]
+    configured: bool,
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -58,6 +93,15 @@ struct EnvironmentStatus {
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
+    /// The environment the database is bound to (absent: not bound yet, or not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_to: Option<String>,
+    /// The server's identity, `<system identifier>/<database oid>` (absent: not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    /// Why apply would refuse this environment's database as another one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    binding_problems: Vec<String>,
 }
 
 /// How many migrations are in each state in one environment (over every migration, also
@@ -90,8 +134,8 @@ impl Summary {
                 | State::Resolved
                 | State::Interrupted
                 | State::Reverting => summary.failed += 1,
-                // Reverted, and its file is gone: nothing is here and nothing will run.
-                State::Reverted => {}
+                // Reverted, and its file is gone, or given up: nothing will run.
+                State::Reverted | State::Abandoned => {}
             }
         }
         summary
@@ -165,6 +209,10 @@ impl Gates {
     }
 }
 
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 #[derive(Debug, Serialize)]
 struct MigrationStatus {
     version: String,
@@ -227,16 +275,38 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             "no environments are configured: add an [environments.<name>] table to stagegate.toml"
         );
     }
-    let local = load_migrations(config, printer)?;
-    // Every environment shown must be configured with its variables set: a missing variable
-    // is a configuration error (exit 2), never an unreachable database.
+    let local = load_migrations(config, None, printer)?;
+    // An environment named with --env must be configured with its variables set: a missing
+    // variable is a configuration error (exit 2), never an unreachable database. Without
+    // --env, one whose variables this job lacks (a staging-only CI job) is shown as not
+    // configured here, and the others are read.
     let mut targets: Vec<(String, Result<_, String>)> = Vec::new();
     let mut gates = BTreeMap::new();
+    let mut not_here: Vec<(String, String)> = Vec::new();
     for name in &names {
-        let env = config.environment(name)?;
+        let env = match config.environment(name) {
+            Ok(env) => env,
+            Err(crate::config::ConfigError::MissingVariable { variable, .. })
+                if args.envs.is_empty() =>
+            {
+                not_here.push((name.clone(), format!("variable {variable} is not set")));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
         printer.detail(&format!("{name}: reading {}", env.url.redacted()));
         gates.insert(name.clone(), Gates::of(&env));
         targets.push((name.clone(), Ok(env)));
+    }
+    if targets.is_empty() {
+        anyhow::bail!(
+            "no environment can be read here: {}; set the variables, or name one with --env",
+            not_here
+                .iter()
+                .map(|(name, error)| format!("{name}: {error}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
     }
     type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
     let results: Vec<(String, Read)> =
@@ -256,15 +326,19 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(((rows, last_backup), invalid_indexes)) => {
+            Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
+                    configured: true,
                     reachable: true,
                     error: None,
                     invalid_indexes,
                     gates: gates.get(&name).cloned(),
                     last_backup,
                     summary: None,
+                    bound_to,
+                    identity: Some(identity),
+                    binding_problems: Vec::new(),
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
@@ -276,15 +350,41 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 printer.warning(&format!("{name}: {error}"));
                 report.environments.push(EnvironmentStatus {
                     name: name.clone(),
+                    configured: true,
                     reachable: false,
                     error: Some(error),
                     invalid_indexes: Vec::new(),
                     gates: gates.get(&name).cloned(),
                     last_backup: None,
                     summary: None,
+                    bound_to: None,
+                    identity: None,
+                    binding_problems: Vec::new(),
                 });
                 per_env.push((name, None));
             }
+        }
+    }
+    // In the configured order, after the ones read.
+    for (name, error) in not_here {
+        report.environments.push(EnvironmentStatus {
+            name,
+            configured: false,
+            reachable: false,
+            error: Some(error),
+            invalid_indexes: Vec::new(),
+            gates: None,
+            last_backup: None,
+            summary: None,
+            bound_to: None,
+            identity: None,
+            binding_problems: Vec::new(),
+        });
+    }
+    binding_problems(&mut report.environments);
+    for env in &report.environments {
+        for problem in &env.binding_problems {
+            printer.warning(&format!("{}: {problem}", env.name));
         }
     }
     // Every version: local ones and those recorded anywhere.
@@ -348,15 +448,58 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         TableFormat::Table => render(&report, args.pending, printer.color_stdout),
     };
     super::print_report(&text)?;
-    Ok(if report.environments.iter().all(|e| e.reachable) {
-        Outcome::Success
-    } else {
-        Outcome::Execution
-    })
+    Ok(
+        if report
+            .environments
+            .iter()
+            .all(|e| e.reachable || !e.configured)
+        {
+            Outcome::Success
+        } else {
+            Outcome::Execution
+        },
+    )
 }
 
-/// An environment's recorded migrations and its newest backup.
-type EnvState = (Vec<MigrationRow>, Option<LastBackup>);
+/// What the environment gate would say of each environment shown: a database bound to
+/// another environment, and two environment names that reach one database.
+fn binding_problems(environments: &mut [EnvironmentStatus]) {
+    let identities: Vec<(String, Option<String>)> = environments
+        .iter()
+        .map(|e| (e.name.clone(), e.identity.clone()))
+        .collect();
+    for env in environments.iter_mut() {
+        if let Some(bound) = &env.bound_to
+            && *bound != env.name
+        {
+            env.binding_problems.push(format!(
+                "its database is bound to `{bound}`: apply, down, resolve and baseline refuse \
+                 here (`stagegate migrate rebind --env {}` if it really moved)",
+                env.name
+            ));
+        }
+        let Some(identity) = &env.identity else {
+            continue;
+        };
+        for (other, other_identity) in &identities {
+            if *other != env.name && other_identity.as_ref() == Some(identity) {
+                env.binding_problems.push(format!(
+                    "reaches the same database as `{other}` (server {identity}); only the \
+                     environment it is bound to may change it"
+                ));
+            }
+        }
+    }
+}
+
+/// An environment's recorded migrations, its newest backup, the environment its database is
+/// bound to, and the server's identity.
+type EnvState = (
+    Vec<MigrationRow>,
+    Option<LastBackup>,
+    Option<String>,
+    String,
+);
 
 async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
@@ -371,7 +514,9 @@ async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String>
                 size: r.manifest.size,
                 sha256: r.manifest.sha256,
             });
-        Ok::<_, crate::db::state::StateError>((rows, last))
+        let bound_to = store.binding().await?.map(|b| b.environment);
+        let identity = store.server_identity().await?;
+        Ok::<_, crate::db::state::StateError>((rows, last, bound_to, identity))
     }
     .await
     .map_err(|e| e.to_string());
@@ -411,8 +556,14 @@ fn cell(entry: &Entry) -> Cell {
 }
 
 fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
+    // Columns for the environments read (or tried); one not configured here has a line below.
+    let shown: Vec<&EnvironmentStatus> = report
+        .environments
+        .iter()
+        .filter(|e| e.configured)
+        .collect();
     let mut header = vec!["version", "name"];
-    header.extend(report.environments.iter().map(|e| e.name.as_str()));
+    header.extend(shown.iter().map(|e| e.name.as_str()));
     // With the time of day where the table fits 80 columns with names of 16 characters, else
     // the date alone (the JSON output and `audit` keep the exact time).
     let cells = |with_time: bool| -> Vec<Vec<String>> {
@@ -421,7 +572,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             .iter()
             .map(|m| {
                 let mut row = vec![m.version.clone(), m.name.clone()];
-                for env in &report.environments {
+                for env in &shown {
                     row.push(match m.environments.get(&env.name) {
                         None => "unreachable".to_string(),
                         Some(cell) => cell_text(cell, with_time),
@@ -451,8 +602,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
         .migrations
         .iter()
         .map(|m| {
-            report
-                .environments
+            shown
                 .iter()
                 .map(|env| m.environments.get(&env.name).map(|c| c.state))
                 .collect()
@@ -484,6 +634,11 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
     }
     out.push_str(&drift_notes(report));
     for env in &report.environments {
+        for problem in &env.binding_problems {
+            out.push_str(&format!("{}: WARNING: {problem}\n", env.name));
+        }
+    }
+    for env in &report.environments {
         if let Some(gates) = &env.gates {
             let backup = match &env.last_backup {
                 Some(last) => format!(
@@ -496,8 +651,12 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             };
             out.push_str(&format!("{}: {}; {backup}\n", env.name, gates.describe()));
         }
-        if let Some(error) = &env.error {
-            out.push_str(&format!("{}: unreachable: {error}\n", env.name));
+        match &env.error {
+            Some(error) if !env.configured => {
+                out.push_str(&format!("{}: not configured here: {error}\n", env.name));
+            }
+            Some(error) => out.push_str(&format!("{}: unreachable: {error}\n", env.name)),
+            None => {}
         }
         out.push_str(&deploy::concurrent::render_invalid(
             &env.name,

@@ -3,12 +3,17 @@
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-/// `header` and `rows` as a table with light borders, ending in a newline.
+/// `header` and `rows` as a table with light borders, ending in a newline. Cells show
+/// control characters as escapes ([`crate::visible`]): names and reasons come from files and
+/// servers.
 pub fn render(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut builder = Builder::new();
     builder.push_record(header.iter().map(|h| h.to_string()));
     for row in rows {
-        builder.push_record(row);
+        builder.push_record(
+            row.into_iter()
+                .map(|cell| crate::visible::text(&cell).into_owned()),
+        );
     }
     let mut table = builder.build();
     table.with(Style::sharp());
@@ -155,7 +160,7 @@ pub fn short_hash(hash: &str) -> String {
 
 /// A cell's text on one line, with no character that would break the table's borders.
 fn one_line(cell: &str) -> String {
-    cell.replace(['\n', '\r', '\t'], " ").replace('│', "|")
+    crate::visible::text(&cell.replace(['\n', '\r', '\t'], " ")).replace('│', "|")
 }
 
 /// Colours body cells of a rendered table; every body line is `│ cell │ cell │`.

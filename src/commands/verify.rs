@@ -12,19 +12,30 @@ use crate::source::{self, SourceError, Version};
 
 pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let dir = config.migrations_dir();
-    let set = source::discover_as(&dir, config.migrations.layout)?;
+    let mut set = source::discover_as(&dir, config.migrations.layout)?;
     // Every entry that was not read as a migration (and is not a file the runners leave
-    // there) is a problem: a file of the wrong layout would silently never run.
+    // there) is a problem: a file of the wrong layout would silently never run. (An Alembic
+    // graph with two heads is among them.)
     let mut messages = skipped_problems(&set, config.migrations.layout, &dir);
+    // An Alembic project's revisions are rendered, as apply would: one that cannot be is a
+    // problem, and then no script can be read.
+    let rendered =
+        match crate::alembic::render_configured(&config.alembic, &config.root, &mut set, None) {
+            Ok(()) => true,
+            Err(error) => {
+                messages.push(crate::exit::message(&error));
+                false
+            }
+        };
     let mut problems: Vec<SourceError> = Vec::new();
     let (mut with_down, mut no_transaction) = (0, 0);
-    for migration in &set.migrations {
+    for migration in set.migrations.iter().filter(|_| rendered) {
         match migration.load_up() {
             Ok(up) => {
                 no_transaction += usize::from(up.settings.no_transaction);
                 // Not written yet (as `stagegate new` leaves it): fine to keep, but apply
                 // refuses it.
-                if up.is_blank() {
+                if up.is_blank() && up.rendered_checksum.is_none() {
                     printer.warning(&format!(
                         "{}: up script is empty; `migrate apply` refuses it until it is written",
                         up.path.display()

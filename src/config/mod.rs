@@ -52,12 +52,42 @@ pub enum ConfigError {
         field: &'static str,
         reference: String,
     },
-    #[error("no environment `{name}` in {source_name}{}", known_list(known))]
+    #[error(
+        "no environment `{name}` in {source_name}{}{}",
+        did_you_mean(name, known),
+        known_list(known)
+    )]
     UnknownEnvironment {
         name: String,
         source_name: String,
         known: Vec<String>,
     },
+}
+
+/// ": did you mean `production`?" where one configured name is a likely misspelling of `name`.
+fn did_you_mean(name: &str, known: &[String]) -> String {
+    let lower = name.to_lowercase();
+    let close = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d);
+    close.map_or_else(String::new, |(_, k)| format!(": did you mean `{k}`?"))
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions of characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn known_list(known: &[String]) -> String {
@@ -82,7 +112,38 @@ struct RawConfig {
     #[serde(default)]
     backup: BackupToolsConfig,
     #[serde(default)]
+    alembic: AlembicConfig,
+    #[serde(default)]
     environments: BTreeMap<String, RawEnvironment>,
+}
+
+/// `[alembic]`: how an Alembic project's revisions are rendered (`layout = "alembic"`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlembicConfig {
+    /// The Python that has the project's Alembic installed (a path relative to the config
+    /// file, or a program name looked up on PATH). Default: `python3`.
+    #[serde(default)]
+    pub python: Option<PathBuf>,
+    /// The environment variable the project's `env.py` reads the database URL from
+    /// (`DATABASE_URL`, ...). When rendering for an environment it holds that environment's
+    /// URL without its password; otherwise a placeholder PostgreSQL URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// How long rendering every revision may take. Default: 2min.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+}
+
+impl AlembicConfig {
+    /// The Python to run, resolved against the config file's directory when it is a path.
+    pub fn python(&self, root: &Path) -> PathBuf {
+        match &self.python {
+            Some(python) if python.components().count() > 1 => root.join(python),
+            Some(python) => python.clone(),
+            None => PathBuf::from("python3"),
+        }
+    }
 }
 
 /// `[migrate]`: how apply runs, in every environment.
@@ -303,6 +364,8 @@ pub struct Config {
     pub shadow: ShadowConfig,
     /// `[backup]`, with `pg_dump` resolved against the config file's directory.
     pub backup: BackupToolsConfig,
+    /// `[alembic]`.
+    pub alembic: AlembicConfig,
     environments: BTreeMap<String, RawEnvironment>,
 }
 
@@ -330,15 +393,19 @@ impl Config {
             migrate: raw.migrate,
             shadow: raw.shadow,
             backup: raw.backup,
+            alembic: raw.alembic,
             environments: raw.environments,
         }
     }
 
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // A regular file only: a linked config could show a file from outside the
+        // repository in a parse error.
+        let text =
+            crate::regular_file::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Self::parse(&text, path)
     }
 
@@ -372,11 +439,12 @@ impl Config {
                 )));
             }
             if let RawConfirm::Phrase(phrase) = &env.confirm
-                && phrase.trim().is_empty()
+                && crate::visible::is_blank(phrase)
             {
                 return Err(invalid(format!(
-                    "environment `{name}`: confirm = \"\" is empty: use true (type the \
-                     environment's name) or a phrase to type"
+                    "environment `{name}`: confirm = \"{}\" shows nothing: use true (type the \
+                     environment's name) or a phrase of visible characters to type",
+                    crate::visible::line(phrase)
                 )));
             }
             if env.min_soak.is_some() && env.promote_from.is_none() {
@@ -415,6 +483,7 @@ impl Config {
             migrate: raw.migrate,
             shadow,
             backup,
+            alembic: raw.alembic,
             environments: raw.environments,
         })
     }
@@ -447,26 +516,15 @@ impl Config {
     /// Names of the configured environments, in promotion order where one exists
     /// (staging before production), otherwise alphabetical.
     pub fn environment_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.environments.keys().cloned().collect();
-        names.sort_by_key(|name| (self.promotion_depth(name), name.clone()));
-        names
-    }
-
-    fn promotion_depth(&self, name: &str) -> usize {
-        let mut depth = 0;
-        let mut current = name;
-        while let Some(from) = self
+        let depths = promotion_depths(&self.environments, |e| e.promote_from.as_deref());
+        let mut names: Vec<(usize, &String)> = self
             .environments
-            .get(current)
-            .and_then(|e| e.promote_from.as_deref())
-        {
-            depth += 1;
-            current = from;
-            if depth > self.environments.len() {
-                break;
-            }
-        }
-        depth
+            .keys()
+            .zip(depths)
+            .map(|(name, depth)| (depth, name))
+            .collect();
+        names.sort();
+        names.into_iter().map(|(_, name)| name.clone()).collect()
     }
 
     /// One environment with its variables expanded from the process environment.
@@ -484,6 +542,19 @@ impl Config {
             None => self
                 .environment_with(name, |_| None)
                 .map(|e| e.lock_timeout),
+        }
+    }
+
+    /// Whether the runner sets a lock_timeout for the migrations it runs in `env`, or, without
+    /// one, in every configured environment (none configured: no). Lint's SG116 asks this.
+    pub fn runner_sets_lock_timeout(&self, env: Option<&str>) -> Result<bool, ConfigError> {
+        match env {
+            Some(name) => Ok(self.environment_lock_timeout(name)?.is_some()),
+            None => Ok(!self.environments.is_empty()
+                && self
+                    .environments
+                    .values()
+                    .all(|raw| raw.lock_timeout.is_some())),
         }
     }
 
@@ -542,7 +613,8 @@ impl Config {
             confirm: match &raw.confirm {
                 RawConfirm::Flag(false) => None,
                 RawConfirm::Flag(true) => Some(name.to_string()),
-                RawConfirm::Phrase(phrase) => Some(phrase.clone()),
+                // Typed answers are compared without their surrounding blanks.
+                RawConfirm::Phrase(phrase) => Some(phrase.trim().to_string()),
             },
             backup,
             lock_timeout: raw.lock_timeout,
@@ -561,27 +633,86 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// The first cycle of `promote_from` links (by the name it starts from), closed by its
+/// first name again. Linear in the number of environments: each is walked once (a config
+/// of thousands of environments loads in milliseconds).
 fn promotion_cycle(envs: &BTreeMap<String, RawEnvironment>) -> Option<Vec<String>> {
+    // 0: not walked yet; 1: on the walk under way; 2: done, on no cycle.
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
     for start in envs.keys() {
-        let mut seen = vec![start.clone()];
-        let mut current = start;
-        while let Some(next) = envs.get(current).and_then(|e| e.promote_from.as_ref()) {
-            if next == start {
-                seen.push(next.clone());
-                return Some(seen);
+        if state.contains_key(start.as_str()) {
+            continue;
+        }
+        let mut walk: Vec<&str> = Vec::new();
+        let mut current = Some(start.as_str());
+        while let Some(name) = current {
+            match state.get(name) {
+                Some(1) => {
+                    let at = walk.iter().position(|n| *n == name).unwrap_or(0);
+                    let mut cycle: Vec<String> = walk[at..].iter().map(|n| n.to_string()).collect();
+                    cycle.push(name.to_string());
+                    return Some(cycle);
+                }
+                Some(_) => break,
+                None => {}
             }
-            if seen.contains(next) {
+            if !envs.contains_key(name) {
                 break;
             }
-            seen.push(next.clone());
-            current = next;
+            state.insert(name, 1);
+            walk.push(name);
+            current = envs.get(name).and_then(|e| e.promote_from.as_deref());
+        }
+        for name in walk {
+            state.insert(name, 2);
         }
     }
     None
 }
 
+/// How many `promote_from` links lead from each environment (in `envs`' order) to one
+/// promoted from nowhere (or from an environment that is not configured); each environment
+/// is walked once. The links are acyclic (checked when the config is read).
+fn promotion_depths<E>(
+    envs: &BTreeMap<String, E>,
+    from: impl Fn(&E) -> Option<&str>,
+) -> Vec<usize> {
+    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+    for start in envs.keys() {
+        if depth.contains_key(start.as_str()) {
+            continue;
+        }
+        // The environments whose depth is not known yet, from `start` towards the root.
+        let mut walk: Vec<&str> = Vec::new();
+        let mut current = start.as_str();
+        // The depth of the last one walked.
+        let last = loop {
+            walk.push(current);
+            match envs.get(current).and_then(&from) {
+                None => break 0,
+                Some(next) if !envs.contains_key(next) => break 1,
+                Some(next) => {
+                    if let Some(&known) = depth.get(next) {
+                        break known + 1;
+                    }
+                    if walk.len() > envs.len() {
+                        break 0;
+                    }
+                    current = next;
+                }
+            }
+        };
+        for (below, name) in (last..).zip(walk.into_iter().rev()) {
+            depth.entry(name).or_insert(below);
+        }
+    }
+    envs.keys().map(|name| depth[name.as_str()]).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     const SAMPLE: &str = r#"
@@ -626,6 +757,10 @@ lint = "deny"
         assert_eq!(prod.promote_from.as_deref(), Some("staging"));
         assert_eq!(prod.min_soak.unwrap().to_string(), "30min");
         assert!(prod.confirm.as_deref() == Some("production") && prod.is_gated());
+        let typo = config.environment("prodution").unwrap_err().to_string();
+        assert!(typo.contains("did you mean `production`?"), "{typo}");
+        let far = config.environment("qa").unwrap_err().to_string();
+        assert!(!far.contains("did you mean"), "{far}");
         assert_eq!(
             prod.backup.as_ref().unwrap().dir,
             PathBuf::from("/repo/backups/eu")
@@ -691,6 +826,37 @@ lint = "deny"
         )
         .unwrap_err();
         assert!(error.to_string().contains("cycle"), "{error}");
+    }
+
+    /// A long promotion chain, as a config of thousands of environments has: its order is
+    /// the chain's, and a cycle anywhere in it is named from where it closes.
+    #[test]
+    fn a_long_promotion_chain_is_ordered_and_its_cycles_found() {
+        let chain = |n: usize, closing: Option<usize>| {
+            let mut text = String::new();
+            for i in 0..n {
+                let _ = write!(text, "[environments.e{i:05}]\nurl = \"x\"\n");
+                // Each promotes from the next: e00000 is promoted last.
+                if i + 1 < n {
+                    let _ = writeln!(text, "promote_from = \"e{:05}\"", i + 1);
+                } else if let Some(to) = closing {
+                    let _ = writeln!(text, "promote_from = \"e{to:05}\"");
+                }
+            }
+            text
+        };
+        let config = parse(&chain(3_000, None)).unwrap();
+        let names = config.environment_names();
+        assert_eq!(names.len(), 3_000);
+        assert_eq!(names[0], "e02999");
+        assert_eq!(names[2_999], "e00000");
+        assert!(names.windows(2).all(|w| w[0] > w[1]));
+        let error = parse(&chain(3_000, Some(2_990))).unwrap_err().to_string();
+        assert!(
+            error.contains("promote_from forms a cycle: e02990 -> e02991")
+                && error.ends_with("e02999 -> e02990"),
+            "{error}"
+        );
     }
 
     #[test]

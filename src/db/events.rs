@@ -125,16 +125,29 @@ pub struct HeadAnchor<'a> {
 }
 
 /// Everything `audit --verify` checks besides the chain: ids without gaps (above the point
-/// from which they are assigned gaplessly), the head anchor, a head hash kept elsewhere, and
+/// from which they are assigned gaplessly), the head anchor (which must be there when the
+/// schema has one, `head_expected`, and the log is not empty), a head hash kept elsewhere, and
 /// each state row against its migration's latest event (kind, checksum and hash), and every
 /// migration the log speaks of has its row. The chain itself is [`verify_chain`].
 pub fn verify_anchors(
     events: &[Event],
     rows: &[RowAnchor<'_>],
     head: Option<&HeadAnchor<'_>>,
+    head_expected: bool,
     expected_head: Option<&str>,
 ) -> Vec<Mismatch> {
     let mut out = Vec::new();
+    if head.is_none() && head_expected && !events.is_empty() {
+        // Without it the newest events could be cut away unseen, and ids never checked.
+        out.push(Mismatch {
+            event: events.last().map(|e| e.id),
+            version: None,
+            problem: format!(
+                "the log's head anchor (the row of stagegate.chain_head) is missing while the                  log holds {} event(s): it was removed, so a cut tail of the log would not show",
+                events.len()
+            ),
+        });
+    }
     let gapless_after = head.map_or(i64::MAX, |h| h.gapless_after);
     for pair in events.windows(2) {
         if pair[0].id >= gapless_after && pair[1].id != pair[0].id + 1 {
@@ -194,6 +207,7 @@ pub fn verify_anchors(
             "applied" => &["apply", "baseline", "down_failure"],
             "failed" => &["failure", "resolve"],
             "reverted" => &["down"],
+            "abandoned" => &["abandon"],
             // A no-transaction down that stopped (failed: its event) or was killed (the row
             // still anchored on the apply).
             "reverting" => &["apply", "baseline", "down_failure", "resolve"],
@@ -250,7 +264,7 @@ pub fn verify_anchors(
         .filter(|e| {
             matches!(
                 e.kind.as_str(),
-                "apply" | "failure" | "resolve" | "down" | "baseline" | "down_failure"
+                "apply" | "failure" | "resolve" | "down" | "baseline" | "down_failure" | "abandon"
             )
         })
         .collect();
@@ -354,14 +368,14 @@ mod tests {
             gapless_after: 0,
         };
         assert_eq!(
-            verify_anchors(&events, &rows, Some(&head), Some(&hashes[2])),
+            verify_anchors(&events, &rows, Some(&head), true, Some(&hashes[2])),
             []
         );
 
         // The newest event removed: the chain of the rest is intact, the anchors are not.
         let cut = &events[..2];
         assert_eq!(verify_chain(cut), Ok(()));
-        let found = verify_anchors(cut, &rows, Some(&head), Some(&hashes[2]));
+        let found = verify_anchors(cut, &rows, Some(&head), true, Some(&hashes[2]));
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(found[0].problem.contains("head anchor"));
         assert!(found[1].problem.contains("given with --head"));
@@ -370,7 +384,7 @@ mod tests {
         // An edited checksum in a state row.
         let mut edited = rows.clone();
         edited[1].checksum = "sha256:forged";
-        let found = verify_anchors(&events, &edited, Some(&head), None);
+        let found = verify_anchors(&events, &edited, Some(&head), true, None);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].version.as_deref(), Some("2"));
         assert!(found[0].problem.contains("differs from sha256:1"));
@@ -379,12 +393,12 @@ mod tests {
         let mut gapped = events.clone();
         gapped.remove(1);
         let gap_rows = [rows[0].clone(), rows[2].clone()];
-        let found = verify_anchors(&gapped, &gap_rows, None, None);
+        let found = verify_anchors(&gapped, &gap_rows, None, false, None);
         assert!(
             found.is_empty(),
             "no anchor: ids before gapless numbering may have gaps"
         );
-        let found = verify_anchors(&gapped, &gap_rows, Some(&head), None);
+        let found = verify_anchors(&gapped, &gap_rows, Some(&head), true, None);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].problem.contains("jump from 1 to 3"), "{found:?}");
 
@@ -404,13 +418,82 @@ mod tests {
         };
         assert_eq!(verify_chain(&with_backup), Ok(()));
         assert_eq!(
-            verify_anchors(&with_backup, &rows, Some(&backup_head), Some(&hashes[2])),
+            verify_anchors(
+                &with_backup,
+                &rows,
+                Some(&backup_head),
+                true,
+                Some(&hashes[2])
+            ),
             []
         );
 
+        // The anchor row removed (with the newest event): that alone is a finding.
+        let found = verify_anchors(cut, &rows[..2], None, true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].problem.contains("head anchor"), "{found:?}");
+        assert_eq!(verify_anchors(&[], &[], None, true, None), []);
+
         // A state row deleted: the log still speaks of the migration.
-        let found = verify_anchors(&events, &rows[1..], Some(&head), None);
+        let found = verify_anchors(&events, &rows[1..], Some(&head), true, None);
         assert_eq!(found.len(), 1);
         assert!(found[0].problem.contains("no state row"));
+    }
+
+    /// The first id assigned gaplessly is `gapless_after + 1`: a jump right after the event
+    /// `gapless_after` is a removal. (Mutant: `>=` turned into `>` in the gap check.)
+    #[test]
+    fn a_gap_right_after_the_gapless_point_is_found() {
+        let events = chain(3);
+        let mut gapped = events.clone();
+        gapped.remove(1);
+        let at = |gapless_after| HeadAnchor {
+            id: 3,
+            hash: &events[2].hash,
+            gapless_after,
+        };
+        // (The log's own checks; its migrations have no state rows here.)
+        let log_only = |found: Vec<Mismatch>| -> Vec<Mismatch> {
+            found.into_iter().filter(|m| m.version.is_none()).collect()
+        };
+        let found = log_only(verify_anchors(&gapped, &[], Some(&at(1)), true, None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].event, Some(3));
+        assert!(found[0].problem.contains("jump from 1 to 3"), "{found:?}");
+        // Ids up to the gapless point may have gaps of their own (a rolled-back append of
+        // an older version): 2 may be missing when 2 is the point.
+        assert_eq!(
+            log_only(verify_anchors(&gapped, &[], Some(&at(2)), true, None)),
+            []
+        );
+    }
+
+    /// The newest event rewritten with a hash recomputed to match: the chain holds, but the
+    /// head anchor still has the old hash. (Mutant: the head check comparing the anchor's
+    /// event id but not its hash.)
+    #[test]
+    fn a_rewritten_newest_event_shows_against_the_head_anchor() {
+        let events = chain(3);
+        let head = HeadAnchor {
+            id: 3,
+            hash: &events[2].hash,
+            gapless_after: 0,
+        };
+        let mut rewritten = events.clone();
+        rewritten[2].detail = Some("{\"forged\": true}".into());
+        rewritten[2].hash = event_hash(&rewritten[2]);
+        assert_eq!(verify_chain(&rewritten), Ok(()));
+        // (The log's own checks; its migrations have no state rows here.)
+        let log_only = |found: Vec<Mismatch>| -> Vec<Mismatch> {
+            found.into_iter().filter(|m| m.version.is_none()).collect()
+        };
+        let found = log_only(verify_anchors(&rewritten, &[], Some(&head), true, None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].event, Some(3));
+        assert!(found[0].problem.contains("head anchor"), "{found:?}");
+        assert_eq!(
+            log_only(verify_anchors(&events, &[], Some(&head), true, None)),
+            []
+        );
     }
 }

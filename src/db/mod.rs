@@ -10,9 +10,11 @@ pub mod events;
 pub mod lock;
 mod relay;
 pub mod runners;
+pub mod script;
 pub mod session;
 pub mod state;
 pub mod tls;
+pub mod trust;
 
 use tokio_postgres::Client;
 

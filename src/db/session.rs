@@ -67,7 +67,7 @@ pub enum Direction {
 
 impl Direction {
     /// `SELECT stagegate.record_[down_]progress(...)` for statement `done`.
-    fn progress_sql(self, version: &str, done: i32, done_checksum: &str) -> String {
+    pub(crate) fn progress_sql(self, version: &str, done: i32, done_checksum: &str) -> String {
         let function = match self {
             Direction::Up => "record_progress",
             Direction::Down => "record_down_progress",
@@ -101,6 +101,9 @@ pub struct RevertRecord {
     pub os_user: Option<String>,
     /// Statements in the down script.
     pub statements_total: i32,
+    /// SQL run in the same transaction just before the record (an Alembic revision's
+    /// version-table bookkeeping).
+    pub checks: String,
 }
 
 /// The last step of a migration's transaction: the record that commits with it.
@@ -117,7 +120,7 @@ impl Finish {
     pub fn sql(&self) -> String {
         match self {
             Finish::Apply(record) => format!("{}{}", record.checks, record_apply_sql(record)),
-            Finish::Revert(record) => record_revert_sql(record),
+            Finish::Revert(record) => format!("{}{}", record.checks, record_revert_sql(record)),
         }
     }
 }
@@ -377,6 +380,14 @@ impl Session {
         self.client.batch_execute(&sql).await
     }
 
+    /// Brings the session back to how it was when it connected, before each migration: no
+    /// `SET` (search_path, TimeZone, timeouts, ...), role, session authorization or
+    /// temporary table of an earlier migration carries over into the next. Settings given
+    /// with the connection are the defaults it returns to; the run's advisory locks stay.
+    pub async fn reset(&self) -> Result<(), tokio_postgres::Error> {
+        self.client.batch_execute(RESET_SQL).await
+    }
+
     /// Runs one statement (or a whole script) as it is, outside any transaction.
     pub async fn run(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         self.client.batch_execute(sql).await
@@ -407,6 +418,10 @@ impl Session {
             .await
     }
 }
+
+/// What [`Session::reset`] sends. (`DISCARD ALL` would also release the run's advisory
+/// locks, so it is not used.)
+pub const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT;RESET ROLE;RESET ALL;DISCARD TEMP";
 
 /// SQLSTATE raised by `stagegate.record_apply` for a version already applied.
 pub const ALREADY_APPLIED: &str = "SG001";

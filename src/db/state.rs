@@ -257,6 +257,8 @@ pub enum RowStatus {
     Reverted,
     /// A no-transaction down script is running, or stopped part way.
     Reverting,
+    /// A failed attempt a person gave up (`migrate resolve --abandon`): never run again.
+    Abandoned,
 }
 
 impl RowStatus {
@@ -268,6 +270,7 @@ impl RowStatus {
             RowStatus::Running => "running",
             RowStatus::Reverted => "reverted",
             RowStatus::Reverting => "reverting",
+            RowStatus::Abandoned => "abandoned",
         }
     }
 
@@ -277,6 +280,7 @@ impl RowStatus {
             "running" => RowStatus::Running,
             "reverted" => RowStatus::Reverted,
             "reverting" => RowStatus::Reverting,
+            "abandoned" => RowStatus::Abandoned,
             _ => RowStatus::Failed,
         }
     }
@@ -369,6 +373,37 @@ pub struct ChainHead {
     pub id: i64,
     pub hash: String,
     pub gapless_after: i64,
+}
+
+/// The row `stagegate.binding`: the environment this database belongs to, and the server's
+/// identity when it was bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub environment: String,
+    /// `<system identifier>/<database oid>`, as [`StateStore::server_identity`].
+    pub identity: String,
+    pub bound_at: OffsetDateTime,
+    pub event_hash: String,
+}
+
+/// The state of one database read in one snapshot: what `audit --verify` checks, and what
+/// apply and the promotion gate act on once it verified.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The state schema's version; `None` when stagegate never ran here.
+    pub schema_version: Option<i64>,
+    pub rows: Vec<MigrationRow>,
+    pub events: Vec<Event>,
+    pub head: Option<ChainHead>,
+    pub binding: Option<Binding>,
+}
+
+impl Snapshot {
+    /// Whether the schema has the head anchor (`stagegate.chain_head`, from version 3): when it
+    /// has, a missing anchor row is itself a finding.
+    pub fn head_expected(&self) -> bool {
+        self.schema_version.is_some_and(|v| v >= 3)
+    }
 }
 
 /// A connection to one database's state schema.
@@ -944,6 +979,59 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Marks a failed (or interrupted) attempt abandoned and appends its `abandon` event: the
+    /// migration is never run again and no longer holds back the ones after it. Returns false
+    /// when there is no failed or interrupted attempt of `version`.
+    pub async fn abandon(
+        &mut self,
+        version: &str,
+        os_user: Option<&str>,
+        reason: &str,
+    ) -> Result<bool, StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            cause: source,
+        };
+        let mut tx = self.begin_locked().await?;
+        let row = sqlx::query!(
+            r#"UPDATE stagegate.migrations
+               SET status = 'abandoned', resolved_at = clock_timestamp(), resolved_reason = $2,
+                   running_statement = NULL, running_pid = NULL, running_since = NULL
+               WHERE version = $1 AND status IN ('failed', 'running')
+               RETURNING version_text, name, checksum"#,
+            version,
+            reason,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let hash = sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('abandon', $1, $2, $3, $4, $5) AS "hash!""#,
+            row.version_text,
+            row.name,
+            row.checksum,
+            os_user,
+            reason,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
+        sqlx::query!(
+            "UPDATE stagegate.migrations SET event_hash = $2 WHERE version = $1",
+            version,
+            hash,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        Ok(true)
+    }
+
     /// Settles the down statement of a partly reverted no-transaction migration whose process
     /// died while the server ran it: `done` down statements count as done (with the checksum
     /// over them), the running marker is cleared, and a `resolve` event is appended. The next
@@ -1097,13 +1185,99 @@ impl StateStore {
         if self.schema_version().await?.is_none_or(|v| v < 3) {
             return Ok(None);
         }
-        sqlx::query_as!(
+        // A dropped anchor table reads as a missing anchor row: `audit --verify` says so.
+        match sqlx::query_as!(
             ChainHead,
             r#"SELECT id, hash, gapless_after FROM stagegate.chain_head"#
         )
         .fetch_optional(&mut self.conn)
         .await
+        {
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => {
+                Ok(None)
+            }
+            other => other.map_err(self.query_error()),
+        }
+    }
+
+    /// This server's identity: `<system identifier>/<database oid>` (the cluster and the
+    /// database in it). Two URLs that reach the same database give the same identity.
+    pub async fn server_identity(&mut self) -> Result<String, StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT ((SELECT system_identifier::text FROM pg_control_system()) || '/' ||
+                       (SELECT oid::text FROM pg_database WHERE datname = current_database()))
+                      AS "identity!""#
+        )
+        .fetch_one(&mut self.conn)
+        .await
         .map_err(self.query_error())
+    }
+
+    /// The environment this database is bound to; `None` before the first apply bound it (or
+    /// before the state schema has the table).
+    pub async fn binding(&mut self) -> Result<Option<Binding>, StateError> {
+        if self.schema_version().await?.is_none_or(|v| v < 6) {
+            return Ok(None);
+        }
+        let row = sqlx::query!(
+            r#"SELECT environment, system_identifier || '/' || database_oid::text AS "identity!",
+                      bound_at, event_hash
+               FROM stagegate.binding"#
+        )
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(self.query_error())?;
+        Ok(row.map(|r| Binding {
+            environment: r.environment,
+            identity: r.identity,
+            bound_at: r.bound_at,
+            event_hash: r.event_hash,
+        }))
+    }
+
+    /// Binds this database to `environment` with the server's identity, and appends its `bind`
+    /// event (`detail`: JSON saying why). Returns the event's hash.
+    pub async fn bind(
+        &mut self,
+        environment: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<String, StateError> {
+        sqlx::query_scalar!(
+            r#"SELECT stagegate.bind($1, $2, $3) AS "hash!""#,
+            environment,
+            os_user,
+            detail,
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.query_error())
+    }
+
+    /// Rows, events, head anchor and binding in one read-only snapshot (REPEATABLE READ), so
+    /// an event appended meanwhile by another session cannot look like a mismatch.
+    pub async fn snapshot(&mut self) -> Result<Snapshot, StateError> {
+        let schema_version = self.schema_version().await?;
+        if schema_version.is_none() {
+            return Ok(Snapshot::default());
+        }
+        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.query_error())?;
+        let read = async {
+            Ok::<_, StateError>(Snapshot {
+                schema_version,
+                rows: self.migrations().await?,
+                head: self.chain_head().await?,
+                binding: self.binding().await?,
+                events: self.events().await?,
+            })
+        }
+        .await;
+        // Read only: ending it either way changes nothing.
+        let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+        read
     }
 
     /// Closes the connection politely.

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::concurrent;
 use super::confirm;
+use super::gates;
 use super::plan::{self, Plan};
 use super::runner::{self, Job, Runner, check_script, prefix_checksum, sql_statements};
 use super::{Entry, LocalMigration, State};
@@ -75,12 +76,9 @@ pub async fn apply(
         let (local, store) = tokio::join!(local, StateStore::connect(&env.url));
         let local = local?;
         let mut store = store.map_err(exit::execution)?;
-        let entries = read_entries(&mut store, &local).await;
+        let evaluation = gates::evaluate(env, &mut store, &local, &inputs(options)).await;
         store.close().await;
-        let entries = entries?;
-        let mut plan = prepare_entries(env, &entries, options)?;
-        let pending = plan::pending(&entries, options.to.as_ref());
-        promotion_gate(env, &mut plan, &pending, options).await?;
+        let plan = checked_plan(env, evaluation?, options)?.plan;
         return Ok(ApplyReport {
             environment: env.name.clone(),
             dry_run: true,
@@ -108,58 +106,26 @@ pub async fn apply(
     result
 }
 
-/// Where each migration stands in the environment.
-async fn read_entries(
-    store: &mut StateStore,
-    local: &[LocalMigration],
-) -> anyhow::Result<Vec<Entry>> {
-    let rows = store.migrations().await?;
-    Ok(super::compare(local, &rows))
-}
-
-/// The promotion gate, read live from the source environment; refuses (exit 3) unless every
-/// pending migration succeeded there.
-async fn promotion_gate(
-    env: &Environment,
-    plan: &mut Plan,
-    pending: &[&Entry],
-    options: &ApplyOptions,
-) -> anyhow::Result<()> {
-    let Some(source) = &options.promote_source else {
-        return Ok(());
-    };
-    if pending.is_empty() {
-        plan.set_gate(plan::Gate {
-            name: "promotion",
-            status: "pass",
-            detail: format!("promote_from = \"{}\": nothing to promote", source.name),
-        });
-        return Ok(());
-    }
-    plan.set_gate(super::promote::gate(env, source, pending).await);
-    match plan::gate_refusal(&env.name, &plan.gates) {
-        Some(message) => Err(exit::refused(anyhow::anyhow!(message))),
-        None => Ok(()),
+/// What the gate pipeline needs from apply's options.
+fn inputs(options: &ApplyOptions) -> gates::Inputs<'_> {
+    gates::Inputs {
+        to: options.to.as_ref(),
+        lint: &options.lint,
+        promote_source: options.promote_source.as_ref(),
     }
 }
 
-/// Refusals, the plan, the lint gate and the plan hash, once the entries are read.
-fn prepare_entries(
+/// The evaluation, refused (exit 3) when any refusal or gate refuses, every one listed, or
+/// when the plan changed since it was reviewed (`--plan-hash`).
+fn checked_plan(
     env: &Environment,
-    entries: &[Entry],
+    evaluation: gates::Evaluation,
     options: &ApplyOptions,
-) -> anyhow::Result<Plan> {
-    let refusals = super::refusals(&env.name, entries);
-    if !refusals.is_empty() {
-        return Err(exit::refused(anyhow::anyhow!(super::refusal_message(
-            &env.name, &refusals
-        ))));
-    }
-    let plan = plan::build(env, entries, options.to.as_ref(), Vec::new(), &options.lint);
-    // The lint gate can only judge once the pending files are read.
-    if let Some(message) = plan::gate_refusal(&env.name, &plan.gates) {
+) -> anyhow::Result<gates::Evaluation> {
+    if let Some(message) = gates::plan_refusal(&evaluation.plan) {
         return Err(exit::refused(anyhow::anyhow!(message)));
     }
+    let plan = &evaluation.plan;
     if let Some(expected) = &options.plan_hash
         && *expected != plan.hash
     {
@@ -175,7 +141,7 @@ fn prepare_entries(
                 .map_or_else(String::new, |to| format!(" --to {to}"))
         )));
     }
-    Ok(plan)
+    Ok(evaluation)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -192,21 +158,34 @@ async fn apply_locked(
     let os_user = state::os_user();
     // A killed run's no-transaction attempt is settled first: how far it got, read from the
     // server, is recorded as a failed attempt that a human then resolves.
-    let mut entries = read_entries(store, local).await?;
-    if entries.iter().any(|e| e.state == State::Interrupted) {
+    let mut evaluation = gates::evaluate(env, store, local, &inputs(options)).await?;
+    let trusted = |e: &gates::Evaluation| {
+        e.plan
+            .gates
+            .iter()
+            .all(|g| !matches!(g.name, "state" | "environment") || g.status != "refuse")
+    };
+    if trusted(&evaluation)
+        && evaluation
+            .entries
+            .iter()
+            .any(|e| e.state == State::Interrupted)
+    {
         store.ensure_schema().await.map_err(exit::execution)?;
         settle_interrupted(
             &env.name,
-            &entries,
+            &evaluation.entries,
             session,
             store,
             os_user.as_deref(),
             printer,
         )
         .await?;
-        entries = read_entries(store, local).await?;
+        evaluation = gates::evaluate(env, store, local, &inputs(options)).await?;
     }
-    let plan = prepare_entries(env, &entries, options)?;
+    let evaluation = checked_plan(env, evaluation, options)?;
+    let entries = &evaluation.entries;
+    let plan = evaluation.plan.clone();
     let mut report = ApplyReport {
         environment: env.name.clone(),
         dry_run: false,
@@ -219,7 +198,7 @@ async fn apply_locked(
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
-    let pending = plan::pending(&entries, options.to.as_ref());
+    let pending = plan::pending(entries, options.to.as_ref());
     check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
     // What plan would have shown about what is about to run (infos stay in plan).
     for finding in &report.plan.findings {
@@ -228,8 +207,8 @@ async fn apply_locked(
         }
     }
 
-    // The gates that need a database or a person, in the order of DESIGN.md §4.
-    promotion_gate(env, &mut report.plan, &pending, options).await?;
+    // The gates that need a person or a copy, in the order of DESIGN.md §4: every gate the
+    // pipeline judges has passed.
     if let Some(gate) = report.plan.gates.iter().find(|g| g.status == "pending") {
         return Err(exit::refused(anyhow::anyhow!(
             "refusing to apply to `{}`: the {} gate was not checked; nothing was run",
@@ -264,6 +243,7 @@ async fn apply_locked(
         store,
     )
     .await?;
+    gates::bind_if_unbound(env, &evaluation, store, os_user.as_deref()).await?;
     if let Some(backup) =
         crate::backup::gate(env, &options.backup_tools, store, printer, "migrate apply").await?
     {
@@ -467,7 +447,9 @@ async fn backend_alive(
 /// its verify script, would commit half a migration without its record and before its check).
 fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
     for migration in local {
-        if migration.up.is_blank() {
+        // An Alembic revision that renders no SQL (a merge, an `upgrade()` that is `pass`)
+        // is applied for its bookkeeping alone.
+        if migration.up.is_blank() && migration.up.rendered_checksum.is_none() {
             return Err(crate::source::SourceError::EmptyUp {
                 path: migration.up.path.clone(),
             }
@@ -537,7 +519,15 @@ fn up_job(env: &Environment, entry: &Entry, os_user: Option<&str>) -> anyhow::Re
         os_user: os_user.map(str::to_string),
         statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
         done_checksum: None,
-        checks: concurrent::parent_index_checks(statements.iter().map(|s| s.text(&local.up.text))),
+        checks: format!(
+            "{}{}",
+            concurrent::parent_index_checks(statements.iter().map(|s| s.text(&local.up.text))),
+            local
+                .migration
+                .bookkeeping
+                .as_ref()
+                .map_or("", |b| b.up.as_str())
+        ),
     };
     let resume = match &entry.row {
         Some(row)

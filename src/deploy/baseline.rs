@@ -64,7 +64,7 @@ pub async fn baseline(
     options: &BaselineOptions<'_>,
     printer: &Printer,
 ) -> anyhow::Result<BaselineReport> {
-    if options.reason.trim().is_empty() {
+    if crate::visible::is_blank(options.reason) {
         anyhow::bail!(
             "--reason must say why these migrations count as applied (it is recorded in the \
              event log)"
@@ -151,7 +151,10 @@ async fn run(
             return Err(exit::refused(anyhow::anyhow!(message)));
         }
     }
-    let recorded_rows = store.migrations().await.map_err(exit::execution)?;
+    // Only on this environment's database, with rows that verify.
+    let recorded_rows = super::gates::trusted_snapshot(env, store, "baseline")
+        .await?
+        .rows;
     let mut to_record: Vec<&Chosen> = Vec::new();
     let mut conflicts = Vec::new();
     for choice in &chosen {

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::sql::{Tok, TokKind};
+use crate::sql::{Class, Tok, TokKind};
 
 /// What a statement is, as far as running it outside a transaction is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,44 +42,34 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// Classifies one statement's text.
+    /// Classifies one statement's text. Whether it is transaction control and whether it
+    /// must run outside a transaction block is the statement classifier's answer.
     pub fn of(sql: &str) -> Shape {
+        let class = crate::sql::classify_sql(sql);
+        if let Class::Transaction(_) = class {
+            return Shape::TransactionControl;
+        }
+        let no_transaction_block = class == Class::NoTransactionBlock;
         let Some(tokens) = crate::sql::tokenize(sql) else {
             return Shape::Other;
         };
         let words: Vec<&str> = tokens.iter().map(|t| t.keyword().unwrap_or("")).collect();
         let has = |word: &str| words.contains(&word);
         match words.first().copied().unwrap_or("") {
-            "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" | "SAVEPOINT" | "RELEASE"
-            | "START" => Shape::TransactionControl,
-            "PREPARE" if words.get(1) == Some(&"TRANSACTION") => Shape::TransactionControl,
             "CREATE" if has("INDEX") && has("CONCURRENTLY") => build_index(&tokens),
             "REINDEX" if has("CONCURRENTLY") => reindex(&tokens),
-            "REINDEX" => Shape::Repeatable {
-                no_transaction_block: has("DATABASE") || has("SYSTEM") || has("SCHEMA"),
-            },
             "DROP" if words.get(1) == Some(&"INDEX") && has("CONCURRENTLY") => {
                 match name_after(&tokens, &["CONCURRENTLY", "EXISTS"]) {
                     Some(index) => Shape::DropIndex { index },
                     None => Shape::NoTransactionBlock,
                 }
             }
-            "VACUUM" => Shape::Repeatable {
-                no_transaction_block: true,
-            },
-            "ANALYZE" | "ANALYSE" | "CHECKPOINT" | "CLUSTER" => Shape::Repeatable {
-                no_transaction_block: false,
-            },
-            "REFRESH" => Shape::Repeatable {
-                no_transaction_block: false,
-            },
-            "CREATE" | "DROP" if matches!(words.get(1), Some(&"DATABASE" | &"TABLESPACE")) => {
-                Shape::NoTransactionBlock
+            "REINDEX" | "VACUUM" | "ANALYZE" | "ANALYSE" | "CHECKPOINT" | "CLUSTER" | "REFRESH" => {
+                Shape::Repeatable {
+                    no_transaction_block,
+                }
             }
-            "ALTER" if words.get(1) == Some(&"SYSTEM") => Shape::NoTransactionBlock,
-            _ if has("SUBSCRIPTION") || (has("DETACH") && has("CONCURRENTLY")) => {
-                Shape::NoTransactionBlock
-            }
+            _ if no_transaction_block => Shape::NoTransactionBlock,
             _ => Shape::Other,
         }
     }

@@ -1,7 +1,8 @@
 //! The confirmation gate: before a change reaches an environment with `confirm`, a person
 //! types the environment's name (or the configured phrase) and a reason on a terminal, after
-//! seeing what will run; without a terminal, `--confirm <env> --reason "..."` says the same.
-//! Anything else refuses, and nothing runs. There is no blanket `--yes`.
+//! seeing what will run; without a terminal, `--confirm <that same text> --reason "..."` says
+//! the same, compared by the same rule ([`typed_matches`]). Anything else refuses, and nothing
+//! runs. There is no blanket `--yes`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,11 +14,13 @@ use super::plan::Plan;
 use crate::config::Environment;
 use crate::exit;
 use crate::lint::Severity;
+use crate::visible;
 
 /// What the command line brought for the gate.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
-    /// `--confirm ENV`.
+    /// `--confirm TEXT`: the environment's phrase (its name for `confirm = true`, or for an
+    /// environment without a confirmation gate).
     pub flag: Option<String>,
     /// `--reason TEXT`.
     pub reason: Option<String>,
@@ -42,7 +45,9 @@ pub trait Terminal {
     fn read_line(&mut self) -> Option<String>;
 }
 
-/// The process's own terminal: questions on stderr, answers from stdin.
+/// The process's own terminal: questions on stderr, answers from stdin. What it shows has
+/// control characters made visible ([`crate::visible`]), so a file name or a finding
+/// cannot hide or rewrite the summary and the prompt after it.
 pub struct Stdio;
 
 impl Terminal for Stdio {
@@ -52,7 +57,7 @@ impl Terminal for Stdio {
 
     fn show(&mut self, text: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = err.write_all(text.as_bytes());
+        let _ = err.write_all(visible::text(text).as_bytes());
         let _ = err.flush();
     }
 
@@ -65,6 +70,18 @@ impl Terminal for Stdio {
     }
 }
 
+/// Whether `typed` is the confirmation `expected`: the same text, case and all, with only the
+/// white space around it ignored. The prompt and `--confirm` both answer with this.
+pub fn typed_matches(expected: &str, typed: &str) -> bool {
+    typed.trim() == expected
+}
+
+/// What `--confirm` must say on `env`: the configured phrase (the environment's name for
+/// `confirm = true`), or the environment's name where there is no confirmation gate.
+pub fn expected_flag(env: &Environment) -> &str {
+    env.confirm.as_deref().unwrap_or(&env.name)
+}
+
 /// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
 pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
     let refuse = |message: String| {
@@ -73,21 +90,28 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
             env.name
         ))
     };
-    if request
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.trim().is_empty())
-    {
+    if request.reason.as_deref().is_some_and(visible::is_blank) {
         return Err(refuse(
-            "--reason is empty: say why this change is made".into(),
+            "--reason shows nothing: say why this change is made, in visible characters".into(),
         ));
     }
     if let Some(named) = &request.flag {
-        if *named != env.name {
-            return Err(refuse(format!(
-                "--confirm names `{named}`, but the target is `{}`: it must name the target",
-                env.name
-            )));
+        let expected = expected_flag(env);
+        if !typed_matches(expected, named) {
+            return Err(refuse(if expected == env.name {
+                format!(
+                    "--confirm names `{}`, but the target is `{}`: it must name the target",
+                    named.trim(),
+                    env.name
+                )
+            } else {
+                format!(
+                    "--confirm says `{}`, but `{}` is confirmed with `{expected}` (its \
+                     `confirm` phrase, as typed at the prompt)",
+                    named.trim(),
+                    env.name
+                )
+            }));
         }
         if request.reason.is_none() {
             return Err(refuse(format!(
@@ -119,7 +143,7 @@ pub fn obtain(
         .reason
         .as_deref()
         .map(str::trim)
-        .filter(|r| !r.is_empty());
+        .filter(|r| !visible::is_blank(r));
     if let Some(reason) = reason_flag.filter(|_| request.flag.is_some()) {
         return Ok(Some(Confirmation {
             method: if env.confirm.is_some() {
@@ -140,7 +164,8 @@ pub fn obtain(
         return Err(refuse(format!(
             "`{}` needs a confirmation: run on a terminal to type it, or pass --confirm {} \
              --reason \"...\"",
-            env.name, env.name
+            env.name,
+            shell_word(phrase)
         )));
     }
     terminal.show(summary);
@@ -149,10 +174,10 @@ pub fn obtain(
         terminal.show("\n");
         return Err(refuse("no confirmation was typed (end of input)".into()));
     };
-    if answer.trim() != phrase {
+    if !typed_matches(phrase, &answer) {
         return Err(refuse(format!(
             "`{}` was typed, not `{phrase}`",
-            answer.trim()
+            visible::line(answer.trim())
         )));
     }
     let reason = match reason_flag {
@@ -164,8 +189,10 @@ pub fn obtain(
                     terminal.show("\n");
                     return Err(refuse("no reason was given (end of input)".into()));
                 }
-                Some(reason) if reason.is_empty() => {
-                    return Err(refuse("the reason is empty".into()));
+                Some(reason) if visible::is_blank(&reason) => {
+                    return Err(refuse(
+                        "the reason shows nothing: say why, in visible characters".into(),
+                    ));
                 }
                 Some(reason) => reason,
             }
@@ -175,6 +202,19 @@ pub fn obtain(
         method: "typed",
         reason,
     }))
+}
+
+/// `text` as one shell word, for a command shown to be copied.
+pub fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@%+=,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// What the gate needs besides the environment.
@@ -257,7 +297,10 @@ pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>)
         let _ = writeln!(
             out,
             "  {} {} ({}, {} statement(s))",
-            m.version, m.name, m.mode, m.statements
+            m.version,
+            visible::line(&m.name),
+            m.mode,
+            m.statements
         );
     }
     let findings: Vec<_> = plan
@@ -271,7 +314,11 @@ pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>)
             let _ = writeln!(
                 out,
                 "  {} line {}: {} {} {}",
-                f.version, f.line, f.severity, f.code, f.message
+                f.version,
+                f.line,
+                f.severity,
+                f.code,
+                visible::line(&f.message)
             );
         }
     }
@@ -286,11 +333,21 @@ pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>)
     if !strongest.is_empty() {
         let _ = writeln!(out, "Locks (strongest per table):");
         for (table, lock) in strongest {
-            let _ = writeln!(out, "  {table}: {} (blocks {})", lock.lock, lock.blocks);
+            let _ = writeln!(
+                out,
+                "  {}: {} (blocks {})",
+                visible::line(table),
+                lock.lock,
+                lock.blocks
+            );
         }
     }
     if let Some(backup) = backup {
-        let _ = writeln!(out, "Backup: {backup}, before the first statement");
+        let _ = writeln!(
+            out,
+            "Backup: {}, before the first statement",
+            visible::line(backup)
+        );
     }
     out
 }

@@ -27,6 +27,7 @@ use crate::db::state::{self, MigrationRow, StateStore};
 use crate::exit;
 use crate::printer::Printer;
 use crate::source::{Script, Version};
+use crate::sql::Class;
 
 /// Which migrations to revert.
 #[derive(Debug, Clone)]
@@ -107,8 +108,12 @@ pub struct DryRun {
     pub version: String,
     pub name: String,
     pub statements: Vec<DryStatement>,
+    /// What it dropped (rolled back), or, when `read_only`, what its statements drop.
     pub dropped: Vec<String>,
     pub created: Vec<String>,
+    /// The environment is gated: no statement of the script was run there; what is shown
+    /// comes from the statements and read-only queries.
+    pub read_only: bool,
 }
 
 /// What down did (or, with `--dry-run`, did and rolled back).
@@ -168,10 +173,10 @@ async fn down_locked(
     printer: &Printer,
     started: Instant,
 ) -> anyhow::Result<DownReport> {
-    let rows = store.migrations().await.map_err(|e| match e {
-        state::StateError::NewerSchema { .. } => exit::refused(e),
-        other => exit::execution(other),
-    })?;
+    // The gates apply and plan judge first: rows that verify, on this environment's database.
+    let rows = super::gates::trusted_snapshot(env, store, "roll back")
+        .await?
+        .rows;
     let entries = super::compare(local, &rows);
     let mut report = DownReport {
         environment: env.name.clone(),
@@ -212,9 +217,13 @@ async fn down_locked(
     report.data_loss = losses;
 
     if options.dry_run {
-        report.dry = dry_run(env, session, &targets)
-            .await
-            .map_err(exit::execution)?;
+        report.dry = if env.is_gated() {
+            read_only_dry_run(env, &targets)
+        } else {
+            dry_run(env, session, &targets)
+                .await
+                .map_err(exit::execution)?
+        };
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
@@ -281,6 +290,12 @@ async fn down_locked(
                 no_transaction,
                 os_user: os_user.clone(),
                 statements_total: i32::try_from(statements.len()).unwrap_or(i32::MAX),
+                checks: target
+                    .entry
+                    .local
+                    .as_ref()
+                    .and_then(|l| l.migration.bookkeeping.as_ref())
+                    .map_or_else(String::new, |b| b.down.clone()),
             }),
             timeouts: down_timeouts(env, &target.down),
             resume,
@@ -612,7 +627,7 @@ async fn data_loss(
                     Change::CreateSchema { name, .. } => {
                         created.insert(format!("schema {name}"));
                     }
-                    Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
+                    Change::CreateEnum { name, .. } | Change::CreateDomain { name, .. } => {
                         created.insert(format!("type {name}"));
                     }
                     Change::Drop {
@@ -923,8 +938,62 @@ async fn objects(client: &tokio_postgres::Client) -> anyhow::Result<HashSet<Stri
         .collect())
 }
 
-/// Runs every down script in one transaction, statement by statement (a statement that
-/// cannot run in a transaction block is reported, not run), and rolls it all back.
+/// A dry run on a gated environment (confirmation, backup or promotion): the scripts'
+/// statements are never sent there, not even in a transaction that is rolled back (their
+/// locks alone would block production). It lists them, with what they drop as the analyzer
+/// reads them; the data-loss guard has already counted what that holds, read-only.
+fn read_only_dry_run(env: &Environment, targets: &[Target<'_>]) -> Vec<DryRun> {
+    let why = format!(
+        "`{}` is gated, so a dry run sends no statement of the script there",
+        env.name
+    );
+    targets
+        .iter()
+        .map(|target| {
+            let text = &target.down.text;
+            let statements = sql_statements(text)
+                .iter()
+                .map(|statement| DryStatement {
+                    line: target.down.first_line + statement.line - 1,
+                    statement: short(statement.text(text)),
+                    rows: None,
+                    skipped: Some(why.clone()),
+                })
+                .collect();
+            let mut dropped = Vec::new();
+            for change in analyze::analyze(text).iter().flat_map(|a| &a.changes) {
+                match change {
+                    Change::Drop { kind, names, .. } => {
+                        dropped.extend(names.iter().map(|name| format!("{} {name}", kind.noun())))
+                    }
+                    Change::DropColumn { table, column, .. } => {
+                        dropped.push(format!("column {table}.{column}"));
+                    }
+                    _ => {}
+                }
+            }
+            DryRun {
+                version: target.entry.version.to_string(),
+                name: target.entry.name.clone(),
+                statements,
+                dropped,
+                created: Vec::new(),
+                read_only: true,
+            }
+        })
+        .collect()
+}
+
+/// A statement on one line, at most 80 characters.
+fn short(sql: &str) -> String {
+    let short: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    short.chars().take(80).collect()
+}
+
+/// Runs every down script in one transaction, statement by statement, and rolls it all
+/// back. What the statement classifier says must not run there is reported, not run: the
+/// script's own transaction control (its COMMIT would commit the dry run) and what cannot
+/// run inside a transaction block.
 async fn dry_run(
     env: &Environment,
     session: &Session,
@@ -964,11 +1033,32 @@ async fn dry_run_body(
         let before = objects(client).await?;
         let text = &target.down.text;
         let mut statements = Vec::new();
-        for statement in sql_statements(text) {
-            let sql = statement.text(text);
-            let line = target.down.first_line + statement.line - 1;
-            let short: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-            let short: String = short.chars().take(80).collect();
+        let plan = check_script(&target.down, !target.down.settings.no_transaction)?;
+        for planned in &plan.statements {
+            let sql = planned.text(text);
+            let line = target.down.first_line + planned.raw.line - 1;
+            let short = short(sql);
+            let skipped = match planned.class {
+                Class::Transaction(control) => Some(format!(
+                    "{}: transaction control; the dry run's own transaction stays open and is \
+                     rolled back",
+                    control.label()
+                )),
+                Class::NoTransactionBlock => Some(
+                    "cannot run inside a transaction block, so a dry run does not run it"
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            if let Some(why) = skipped {
+                statements.push(DryStatement {
+                    line,
+                    statement: short,
+                    rows: None,
+                    skipped: Some(why),
+                });
+                continue;
+            }
             client.batch_execute("SAVEPOINT stagegate_dry").await?;
             match client.simple_query(sql).await {
                 Ok(messages) => {
@@ -1031,6 +1121,7 @@ async fn dry_run_body(
             statements,
             dropped,
             created,
+            read_only: false,
         });
     }
     Ok(out)

@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod concurrent;
 pub mod confirm;
 pub mod down;
+pub mod gates;
 pub mod plan;
 pub mod promote;
 pub mod resolve;
@@ -87,6 +88,9 @@ pub enum State {
     /// Reverted by `migrate down`, and no file of that version exists locally (with its file,
     /// a reverted migration is [`State::Pending`]).
     Reverted,
+    /// A failed attempt given up with `migrate resolve --abandon`: never run again (a fix
+    /// goes in a new migration), and no longer in the way of the migrations after it.
+    Abandoned,
 }
 
 impl State {
@@ -102,6 +106,7 @@ impl State {
             State::MissingLocally => "missing locally",
             State::Reverting => "partly reverted",
             State::Reverted => "reverted",
+            State::Abandoned => "abandoned",
         }
     }
 
@@ -152,6 +157,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Running => State::Interrupted,
                 RowStatus::Reverted => State::Pending,
                 RowStatus::Reverting => State::Reverting,
+                RowStatus::Abandoned => State::Abandoned,
             },
         };
         entries.push(Entry {
@@ -163,7 +169,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
         });
     }
     for row in by_version.into_values() {
-        let Some(version) = Version::parse(&row.version_text) else {
+        let Some(version) = Version::parse_recorded(&row.version_text) else {
             continue;
         };
         // A failed attempt of a file that is gone left nothing to point at; it is still shown.
@@ -180,6 +186,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
                 RowStatus::Running => State::Interrupted,
                 RowStatus::Reverted => State::Reverted,
                 RowStatus::Reverting => State::Reverting,
+                RowStatus::Abandoned => State::Abandoned,
             },
         });
     }
@@ -205,6 +212,8 @@ pub enum RefusalKind {
     Interrupted,
     /// A no-transaction down script stopped part way.
     PartlyReverted,
+    /// A file with another checksum than the abandoned migration of its version.
+    AbandonedVersion,
 }
 
 /// Checks that must pass before anything runs: no applied file was edited, none is missing
@@ -256,7 +265,9 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                         RefusalKind::UnresolvedFailure,
                         format!(
                             "{label} failed at statement {} of {} and is not resolved; repair \
-                             the database, then run {} (or fix the file){}",
+                             the database, then run {} (or fix the file; or, to give it up, \
+                             `stagegate migrate resolve {} --env {env} --abandon --reason \
+                             \"...\"`){}",
                             row.map_or(0, |r| r.statements_done + 1),
                             row.map_or(0, |r| r.statements_total),
                             if row.is_some_and(|r| r.running_statement.is_some()) {
@@ -267,8 +278,22 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                                     entry.version
                                 )
                             },
+                            entry.version,
                             row.and_then(|r| r.error.as_deref())
                                 .map_or(String::new(), |e| format!("\n    error: {e}")),
+                        ),
+                    ));
+                }
+            }
+            State::Abandoned => {
+                let (recorded, now) = checksums(entry);
+                if entry.local.is_some() && recorded != now {
+                    out.push(refuse(
+                        RefusalKind::AbandonedVersion,
+                        format!(
+                            "{label} has the version of a migration abandoned here (checksum \
+                             {recorded}), but the file now has {now}: an abandoned version never \
+                             runs again, so give the new migration a newer version"
                         ),
                     ));
                 }
@@ -278,7 +303,8 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
                 format!(
                     "{label} was interrupted after statement {} of {} without recording how it \
                      ended (the process was killed?); check the database, then run \
-                     `stagegate migrate resolve {} --env {env} --reason \"...\"`",
+                     `stagegate migrate resolve {} --env {env} --reason \"...\"` (or give it up \
+                     with --abandon)",
                     entry.row.as_ref().map_or(0, |r| r.statements_done),
                     entry.row.as_ref().map_or(0, |r| r.statements_total),
                     entry.version
@@ -301,9 +327,28 @@ pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
             }
             _ => {}
         }
+        // An Alembic revision is out of order only when an applied one follows it: a
+        // branch ranked before an applied one of another branch may still be applied.
+        let applied_after = |entry: &Entry| match entry.local.as_ref() {
+            Some(local) if local.migration.ancestors.is_some() || entry.version.is_revision() => {
+                entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.state,
+                            State::Applied | State::ChecksumMismatch | State::Reverting
+                        )
+                    })
+                    .filter_map(|e| e.local.as_ref())
+                    .find(|later| local.migration.precedes(&later.migration))
+                    .map(|later| later.migration.version.clone())
+            }
+            _ => newest_applied
+                .filter(|newest| entry.version < **newest)
+                .cloned(),
+        };
         if entry.state.is_pending()
-            && let Some(newest) = newest_applied
-            && entry.version < *newest
+            && let Some(newest) = applied_after(entry)
         {
             out.push(refuse(
                 RefusalKind::OutOfOrder,

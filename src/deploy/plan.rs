@@ -180,10 +180,24 @@ pub fn lint_findings(
 
 /// The entries apply would run, in order, up to and including `to`.
 pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
+    // `--to` an Alembic revision: that revision and those it follows, not every revision
+    // ranked before it (another branch may be).
+    let target = to.and_then(|to| {
+        entries
+            .iter()
+            .filter_map(|e| e.local.as_ref())
+            .find(|l| l.migration.ancestors.is_some() && l.migration.version.matches(to.as_str()))
+    });
     entries
         .iter()
         .filter(|e| e.local.is_some() && e.state.is_pending())
-        .filter(|e| to.is_none_or(|to| e.version <= *to))
+        .filter(|e| match (target, &e.local) {
+            (Some(target), Some(local)) => {
+                local.migration.version == target.migration.version
+                    || local.migration.precedes(&target.migration)
+            }
+            _ => to.is_none_or(|to| e.version <= *to),
+        })
         .collect()
 }
 
@@ -346,7 +360,7 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
             status: "required",
             detail: format!(
                 "type `{phrase}` and a reason on a terminal, or pass --confirm {} --reason \"...\"",
-                env.name
+                super::confirm::shell_word(phrase)
             ),
         },
         None => off("confirmation"),
@@ -374,17 +388,4 @@ impl Plan {
             None => self.gates.push(gate),
         }
     }
-}
-
-/// The gates that refuse, as one message; `None` when every gate lets the apply through.
-pub fn gate_refusal(env: &str, gates: &[Gate]) -> Option<String> {
-    let refusing: Vec<&Gate> = gates.iter().filter(|g| g.status == "refuse").collect();
-    if refusing.is_empty() {
-        return None;
-    }
-    let mut message = format!("refusing to apply to `{env}`: nothing was run");
-    for gate in refusing {
-        message.push_str(&format!("\n  - {} gate: {}", gate.name, gate.detail));
-    }
-    Some(message)
 }

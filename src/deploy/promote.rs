@@ -1,7 +1,10 @@
 //! The promotion gate: an environment with `promote_from = "staging"` only receives
 //! migrations that succeeded on staging with the same up, down and verify scripts, and (with
-//! `min_soak`) long enough ago. Staging's state is read live; if it cannot be read, the gate
-//! refuses: it never passes on what it could not check.
+//! `min_soak`) long enough ago. Staging's state is read live, in one snapshot, and must verify
+//! against staging's own event log (as `audit --verify` checks it) and belong to staging (its
+//! binding); if it cannot be read or does not verify, the gate refuses: it never passes on what
+//! it could not check. The soak counts from the event that recorded the migration there (an
+//! `apply`, or a `baseline`, never a date another runner's table gave).
 
 use std::time::Duration;
 
@@ -10,15 +13,19 @@ use time::OffsetDateTime;
 use super::Entry;
 use super::plan::Gate;
 use crate::config::Environment;
-use crate::db::state::{MigrationRow, RowStatus, StateStore};
+use std::collections::HashMap;
+
+use crate::db::events::Event;
+use crate::db::state::{MigrationRow, RowStatus, Snapshot, StateStore};
+use crate::db::trust;
 use crate::human::span;
 use crate::source::Checksum;
 
 /// Checks `pending` (the migrations about to run on `env`) against `source`'s recorded
 /// state, as of `now`.
 pub async fn gate(env: &Environment, source: &Environment, pending: &[&Entry]) -> Gate {
-    let rows = match read(source).await {
-        Ok(rows) => rows,
+    let snapshot = match read(source).await {
+        Ok(snapshot) => snapshot,
         Err(message) => {
             return refuse(format!(
                 "promote_from = \"{}\": cannot read `{}`'s state ({message}); the gate cannot \
@@ -27,29 +34,60 @@ pub async fn gate(env: &Environment, source: &Environment, pending: &[&Entry]) -
             ));
         }
     };
-    judge(env, source, pending, &rows, OffsetDateTime::now_utc())
+    if let Some(binding) = &snapshot.binding
+        && binding.environment != source.name
+    {
+        return refuse(format!(
+            "promote_from = \"{from}\": the database `{from}` names belongs to `{}`, not to \
+             `{from}`; the gate reads only `{from}`'s own state",
+            binding.environment,
+            from = source.name
+        ));
+    }
+    let verdict = trust::verify(&snapshot, None);
+    if !verdict.verified() {
+        return refuse(format!(
+            "promote_from = \"{from}\": `{from}`'s state does not match its event log \
+             (`stagegate audit --env {from} --verify` says the same), so it cannot vouch for \
+             anything: {}",
+            verdict.findings().join("; "),
+            from = source.name
+        ));
+    }
+    let latest = trust::latest_events(&snapshot.events);
+    judge(
+        env,
+        source,
+        pending,
+        &snapshot.rows,
+        &latest,
+        OffsetDateTime::now_utc(),
+    )
 }
 
-async fn read(source: &Environment) -> Result<Vec<MigrationRow>, String> {
+async fn read(source: &Environment) -> Result<Snapshot, String> {
     let mut store = StateStore::connect(&source.url)
         .await
         .map_err(|e| e.to_string())?;
-    let rows = store.migrations().await.map_err(|e| e.to_string());
+    let snapshot = store.snapshot().await.map_err(|e| e.to_string());
     store.close().await;
-    rows
+    snapshot
 }
 
-/// The verdict on `pending` from `source`'s rows (pure).
+/// The verdict on `pending` from `source`'s verified rows and each migration's latest event
+/// there (pure).
 pub fn judge(
     env: &Environment,
     source: &Environment,
     pending: &[&Entry],
     rows: &[MigrationRow],
+    latest: &HashMap<&str, &Event>,
     now: OffsetDateTime,
 ) -> Gate {
     let from = &source.name;
     let soak = env.min_soak.map(|s| s.0);
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
     let mut youngest_ok: Option<Duration> = None;
     for entry in pending {
         let Some(local) = &entry.local else { continue };
@@ -80,6 +118,12 @@ pub fn judge(
             RowStatus::Reverting => {
                 problems.push(format!(
                     "{label}: partly reverted on `{from}` (not applied there)"
+                ));
+                continue;
+            }
+            RowStatus::Abandoned => {
+                problems.push(format!(
+                    "{label}: abandoned on `{from}` after it failed (not applied there)"
                 ));
                 continue;
             }
@@ -127,8 +171,27 @@ pub fn judge(
             ));
             continue;
         }
+        // The event that recorded it applied there: the row verified against it.
+        let Some(event) = latest
+            .get(row.version_text.as_str())
+            .filter(|e| matches!(e.kind.as_str(), "apply" | "baseline" | "down_failure"))
+        else {
+            problems.push(format!(
+                "{label}: `{from}` has no event that records it applied"
+            ));
+            continue;
+        };
+        if let Some(runner) = &row.baselined_from {
+            notes.push(format!(
+                "{label}: baselined on `{from}` from {runner}'s table, not run by stagegate; \
+                 its soak counts from the baseline event ({})",
+                crate::json::utc_text(event.at)
+            ));
+        }
         if let Some(soak) = soak {
-            let applied_at = row.finished_at.unwrap_or(row.started_at);
+            // (After a failed down, from that event: later than the apply, so never shorter
+            // a wait than the truth.)
+            let applied_at = event.at;
             let age = (now - applied_at).max(time::Duration::ZERO);
             let age = Duration::from_secs(age.whole_seconds().max(0) as u64);
             if age < soak {
@@ -143,13 +206,14 @@ pub fn judge(
             youngest_ok = Some(youngest_ok.map_or(age, |y| y.min(age)));
         }
     }
+    let notes: String = notes.iter().map(|n| format!("\n      {n}")).collect();
     if problems.is_empty() {
         return Gate {
             name: "promotion",
             status: "pass",
             detail: format!(
                 "promote_from = \"{from}\": all {} pending migration(s) succeeded on `{from}` \
-                 with the same checksums{}",
+                 with the same checksums{}{notes}",
                 pending.len(),
                 match (soak, youngest_ok) {
                     (Some(soak), Some(age)) =>
@@ -169,6 +233,7 @@ pub fn judge(
         detail.push_str("\n      ");
         detail.push_str(&problem);
     }
+    detail.push_str(&notes);
     refuse(detail)
 }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::LocalMigration;
+use super::{LocalMigration, confirm};
 use crate::cli::StatementOutcome;
 use crate::config::Environment;
 use crate::db::state::{self, StateStore};
@@ -14,25 +14,53 @@ use crate::exit;
 use crate::printer::Printer;
 use crate::source::Version;
 
-/// Resolves the failed attempt of `version` in `env`; returns the recorded version's label.
+/// What `migrate resolve` was asked.
+pub struct Request<'a> {
+    /// `--reason`: what was repaired, or why the migration is given up.
+    pub reason: &'a str,
+    /// `--statement`.
+    pub statement: Option<StatementOutcome>,
+    /// `--abandon`: give the failed migration up instead of running it again.
+    pub abandon: bool,
+    /// `--confirm` (with `--reason`), for a gated environment.
+    pub confirm: confirm::Request,
+    /// The migrations directory, whose git commit a confirmation records.
+    pub migrations_dir: &'a std::path::Path,
+}
+
+/// Resolves (or abandons) the failed attempt of `version` in `env`, after the environment's
+/// confirmation gate; returns the recorded version's label.
 pub async fn resolve(
     env: &Environment,
     version: &Version,
-    reason: &str,
-    statement: Option<StatementOutcome>,
+    request: &Request<'_>,
     local: Option<&LocalMigration>,
     lock_wait: Duration,
     printer: &Printer,
 ) -> anyhow::Result<String> {
-    if reason.trim().is_empty() {
-        anyhow::bail!("--reason must say what was repaired (it is recorded in the event log)");
+    let (reason, statement) = (request.reason, request.statement);
+    let action = if request.abandon {
+        "abandon"
+    } else {
+        "resolve"
+    };
+    if crate::visible::is_blank(reason) {
+        anyhow::bail!(
+            "--reason must say what was repaired or why it is given up (it is recorded in the \
+             event log)"
+        );
     }
+    // Flags that can never pass refuse before any connection is made.
+    confirm::check_flags(env, &request.confirm, action)?;
     let lock = super::runner::lock_alone(env, lock_wait, printer).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let rows = store.migrations().await?;
+        // Only on this environment's database, with rows that verify.
+        let rows = super::gates::trusted_snapshot(env, &mut store, "resolve on")
+            .await?
+            .rows;
         let Some(row) = rows
             .iter()
             .find(|row| Version::parse(&row.version_text).is_some_and(|v| v == *version))
@@ -43,6 +71,44 @@ pub async fn resolve(
             );
         };
         let label = format!("{}_{}", row.version_text, row.name);
+        if request.abandon {
+            let abandonable = matches!(
+                row.status,
+                state::RowStatus::Failed | state::RowStatus::Running
+            );
+            if !abandonable {
+                anyhow::bail!(
+                    "{label} is {} in `{}`: only a failed or interrupted attempt can be \
+                     abandoned",
+                    row.status.as_str(),
+                    env.name
+                );
+            }
+            if let (Some(pid), Some(since)) = (row.running_pid, row.running_since)
+                && backend_alive(&mut store, pid, since).await?
+            {
+                return Err(exit::refused(anyhow::anyhow!(
+                    "{label}: statement {} is still running on the server (pid {pid}); wait \
+                     for it to end, or cancel it, before giving the migration up",
+                    row.running_statement.unwrap_or(0)
+                )));
+            }
+        }
+        confirm_step(env, &mut store, request, action, row, &label).await?;
+        if request.abandon {
+            let abandoned = store
+                .abandon(&row.version, state::os_user().as_deref(), reason)
+                .await
+                .map_err(exit::execution)?;
+            store.close().await;
+            if !abandoned {
+                anyhow::bail!(
+                    "{label} has no failed attempt to abandon in `{}` (another run changed it)",
+                    env.name
+                );
+            }
+            return Ok(label);
+        }
         if row.status == state::RowStatus::Reverting {
             let resolved =
                 resolve_down(env, &mut store, row, &label, reason, statement, local).await;
@@ -115,6 +181,70 @@ pub async fn resolve(
     .await;
     lock.release().await;
     result
+}
+
+/// Whether the backend that ran an interrupted statement still runs (the same pid, started
+/// before the statement was).
+async fn backend_alive(
+    store: &mut StateStore,
+    pid: i32,
+    since: time::OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let alive: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start <= $2)",
+    )
+    .bind(pid)
+    .bind(since)
+    .fetch_one(store.connection())
+    .await
+    .map_err(|e| exit::execution(anyhow::anyhow!(state::describe(&e))))?;
+    Ok(alive)
+}
+
+/// The environment's confirmation gate for a resolve or an abandon of `row`, recorded in the
+/// event log like an apply's.
+async fn confirm_step(
+    env: &Environment,
+    store: &mut StateStore,
+    request: &Request<'_>,
+    action: &'static str,
+    row: &state::MigrationRow,
+    label: &str,
+) -> anyhow::Result<()> {
+    // An ungated environment: the resolve event itself records the reason.
+    if env.confirm.is_none() && request.confirm.flag.is_none() {
+        return Ok(());
+    }
+    let what = if request.abandon {
+        format!("abandon the failed attempt of {label}")
+    } else {
+        format!("resolve the failed attempt of {label}")
+    };
+    let summary = format!(
+        "About to {what} on `{}`:\n  status {}, {} of {} statement(s) done{}\n",
+        env.name,
+        row.status.as_str(),
+        row.statements_done,
+        row.statements_total,
+        row.error
+            .as_deref()
+            .map_or(String::new(), |e| format!("\n  error: {e}"))
+    );
+    confirm::gate(
+        env,
+        confirm::Step {
+            action,
+            summary,
+            what,
+            migrations: vec![row.version_text.clone()],
+            plan_hash: None,
+            request: &request.confirm,
+            migrations_dir: request.migrations_dir,
+            os_user: state::os_user().as_deref(),
+        },
+        store,
+    )
+    .await
 }
 
 /// A partly reverted no-transaction migration whose down statement's end was not recorded

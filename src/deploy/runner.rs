@@ -19,7 +19,8 @@ use crate::db::state::{
 use crate::exit;
 use crate::printer::Printer;
 use crate::source::{Checksum, Script, Version};
-use crate::sql::{self, RawKind};
+use crate::sql::classify::Unit;
+use crate::sql::{self, Class, RawKind, TxnControl};
 
 /// A failed transactional script whose error has no position is run again, statement by
 /// statement and rolled back, to find the failing one only when it failed this quickly.
@@ -99,57 +100,27 @@ pub(crate) fn sql_statements(text: &str) -> Vec<sql::RawStatement> {
         .collect()
 }
 
+/// Refuses a script stagegate cannot run as it is (the statement classifier's plan of it):
+/// psql meta-commands, COPY data, and transaction control where it would break the run.
+/// Every problem is listed, each with its file and line.
 pub(crate) fn check_script(
     script: &crate::source::Script,
     in_transaction: bool,
-) -> anyhow::Result<()> {
-    for statement in sql::split(&script.text) {
-        let line = script.first_line + statement.line - 1;
-        let what = match statement.kind {
-            RawKind::Sql if in_transaction => {
-                let text = statement.text(&script.text);
-                match transaction_control(text) {
-                    Some(word) => {
-                        anyhow::bail!(
-                            "{}:{line}: `{word}` in a script that stagegate runs in a \
-                             transaction of its own; remove the transaction control from the \
-                             file (or mark the migration `-- stagegate:no-transaction`)",
-                            script.path.display()
-                        );
-                    }
-                    None => continue,
-                }
-            }
-            RawKind::Sql => continue,
-            RawKind::PsqlMeta => format!(
-                "psql meta-command `{}`",
-                statement.text(&script.text).trim()
-            ),
-            RawKind::CopyData => "COPY ... FROM stdin data".to_string(),
-        };
-        anyhow::bail!(
-            "{}:{line}: {what} cannot be run by stagegate, which sends SQL to the server \
-             directly; remove it from the migration",
-            script.path.display()
-        );
-    }
-    Ok(())
-}
-
-/// The transaction-control keyword a statement starts with, if any.
-fn transaction_control(statement: &str) -> Option<String> {
-    let mut words = statement
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_uppercase);
-    let first = words.next()?;
-    match first.as_str() {
-        "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" => Some(first),
-        "START" | "PREPARE" if words.next().as_deref() == Some("TRANSACTION") => {
-            Some(format!("{first} TRANSACTION"))
-        }
-        _ => None,
-    }
+) -> anyhow::Result<sql::classify::Plan> {
+    sql::classify::plan(&script.text, in_transaction).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}: {}",
+                    script.path.display(),
+                    script.first_line + p.line - 1,
+                    p.message
+                )
+            })
+            .collect();
+        anyhow::anyhow!(lines.join("\n"))
+    })
 }
 
 /// Runs one migration's script (up or down) against the environment.
@@ -228,6 +199,16 @@ pub(crate) fn prefix_checksum(text: &str, statements: &[sql::RawStatement]) -> S
 impl Runner<'_> {
     /// Runs `job`: in one transaction, or statement by statement for a no-transaction script.
     pub(crate) async fn run(self, job: Job<'_>) -> anyhow::Result<AppliedMigration> {
+        // Each migration starts from a clean session: nothing an earlier one of the run set
+        // (search_path, role, TimeZone, ...) carries over, so one run of several migrations
+        // does what running them one at a time does.
+        self.session.reset().await.map_err(|error| {
+            exit::execution(anyhow::anyhow!(
+                "{}: could not reset the session before it: {}",
+                job.label,
+                session::describe_error(&error, "", 1)
+            ))
+        })?;
         if job.script.settings.no_transaction {
             self.no_transaction(job).await
         } else {
@@ -426,6 +407,17 @@ impl Runner<'_> {
         let verify = job.verify;
         let timeouts = job.timeouts;
         let text = &script.text;
+        // The plan was checked before the run started (`check_script`).
+        let plan = sql::classify::plan(text, false).map_err(|problems| {
+            exit::refused(anyhow::anyhow!(
+                "{label}: {}",
+                problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
         let statements = &sql_statements(text)[..];
         let started = Instant::now();
         let (version, version_text, repair_name, checksum) = {
@@ -459,6 +451,13 @@ impl Runner<'_> {
                 statements.len()
             ));
         }
+        // An explicit transaction block is done only as a whole: a resume never starts
+        // inside one (a record from an older stagegate may point there).
+        let resume_from = plan
+            .units
+            .iter()
+            .find(|u| u.first() <= resume_from && resume_from <= u.last())
+            .map_or(resume_from, Unit::first);
         let done_checksum = prefix_checksum(text, &statements[..resume_from]);
         let statements_done = i32::try_from(resume_from).unwrap_or(i32::MAX);
         let started_record = match &job.finish {
@@ -494,16 +493,26 @@ impl Runner<'_> {
         };
         started_record.map_err(exit::execution)?;
         // A statement that fits in a transaction block runs in one of its own with its
-        // record, unless the file opens and closes transactions itself.
+        // record; an explicit block of the file runs as one unit with its records.
         let shapes: Vec<Shape> = statements.iter().map(|s| Shape::of(s.text(text))).collect();
-        let own_transactions = shapes.contains(&Shape::TransactionControl);
         let client = self.session.client();
         let mut attempts = 1;
         let failure: Option<Failed> = 'run: {
             if let Err(error) = self.session.set_session_timeouts(&timeouts).await {
                 break 'run Some(Failed::at(resume_from, error.to_string()));
             }
-            for (index, statement) in statements.iter().enumerate().skip(resume_from) {
+            for unit in plan.units.iter().filter(|u| u.first() >= resume_from) {
+                if let Unit::Block { first, last } = *unit {
+                    match self
+                        .run_block(&job, &plan, first, last, &mut attempts)
+                        .await
+                    {
+                        Ok(()) => continue,
+                        Err(failed) => break 'run Some(failed),
+                    }
+                }
+                let index = unit.first();
+                let statement = &statements[index];
                 let sql = statement.text(text);
                 let line = job.script.first_line + statement.line - 1;
                 let number = index + 1;
@@ -570,7 +579,7 @@ impl Runner<'_> {
                         Err(error) => break 'run Some(Failed::at(index, error.to_string())),
                     }
                 }
-                let mut wrap = !own_transactions && shape.fits_in_transaction();
+                let mut wrap = shape.fits_in_transaction();
                 // A concurrent build that fails leaves an INVALID leftover; running it again
                 // needs a human first.
                 let retryable = !matches!(
@@ -794,6 +803,121 @@ impl Runner<'_> {
             attempts,
             duration_ms: elapsed.as_millis(),
         })
+    }
+
+    /// Runs an explicit transaction block of a no-transaction script (statements
+    /// `first..=last`, from its BEGIN to the COMMIT or ROLLBACK that ends it) as one unit.
+    /// Its progress records go inside the block, right before its COMMIT, so they commit
+    /// with it or not at all: a block the server did not commit leaves nothing recorded, and
+    /// the migration resumes at its BEGIN. A lock timeout retries the whole block.
+    async fn run_block(
+        &self,
+        job: &Job<'_>,
+        plan: &sql::classify::Plan,
+        first: usize,
+        last: usize,
+        attempts: &mut u32,
+    ) -> Result<(), Failed> {
+        let text = &job.script.text;
+        let label = &job.label;
+        let version = job.ids().0;
+        let direction = job.direction();
+        let statements = &plan.statements;
+        let line_of = |i: usize| job.script.first_line + statements[i].raw.line - 1;
+        let at = format!(
+            "the transaction block of statements {} to {} (lines {} to {})",
+            first + 1,
+            last + 1,
+            line_of(first),
+            line_of(last)
+        );
+        let raw: Vec<sql::RawStatement> = statements.iter().map(|s| s.raw.clone()).collect();
+        let records: Vec<String> = (first + 1..=last + 1)
+            .map(|done| {
+                direction.progress_sql(
+                    version,
+                    i32::try_from(done).unwrap_or(i32::MAX),
+                    &prefix_checksum(text, &raw[..done]),
+                )
+            })
+            .collect();
+        let records = records.join(";");
+        let commits = statements[last].class == Class::Transaction(TxnControl::Commit);
+        let mut attempt = 1;
+        loop {
+            let mut failed: Option<(usize, tokio_postgres::Error)> = None;
+            for (index, statement) in statements.iter().enumerate().take(last).skip(first) {
+                if let Err(error) = self.session.run(statement.text(text)).await {
+                    failed = Some((index, error));
+                    break;
+                }
+            }
+            if failed.is_none() {
+                let end = statements[last].text(text);
+                let result = if commits {
+                    // The records, then the file's own COMMIT: one transaction.
+                    match self.session.run(&records).await {
+                        Ok(()) => self.session.run(end).await,
+                        Err(error) => Err(error),
+                    }
+                } else {
+                    // The file rolls its block back: nothing of it stays, and the records
+                    // say so in a transaction of their own.
+                    match self.session.run(end).await {
+                        Ok(()) => self.session.run(&format!("BEGIN;{records};COMMIT")).await,
+                        Err(error) => Err(error),
+                    }
+                };
+                match result {
+                    Ok(()) => return Ok(()),
+                    Err(error) => failed = Some((last, error)),
+                }
+            }
+            let (index, error) = failed.expect("the block failed");
+            // Whatever failed, the block is not committed; end it on the server (a warning
+            // only when COMMIT already ended it).
+            let _ = self.session.run("ROLLBACK").await;
+            if session::is_lock_timeout(&error)
+                && attempt <= self.env.lock_retries
+                && self.interrupted.get().is_none()
+            {
+                let pause = backoff(attempt);
+                self.printer.warning(&format!(
+                    "{label}: {at} hit the lock timeout on attempt {attempt}; the block was \
+                     rolled back, retrying in {}ms",
+                    pause.as_millis()
+                ));
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+                *attempts += 1;
+                continue;
+            }
+            if session::is_double_record(&error) {
+                return Err(Failed::by_other_run(format!(
+                    "{label}: {at} was recorded by another run meanwhile ({}); this run's block \
+                     was rolled back",
+                    session::describe_error(&error, "", 1)
+                )));
+            }
+            let sql = statements[index].text(text);
+            let described = session::describe_error(&error, sql, line_of(index));
+            let message = match self.interrupted.get() {
+                Some(signal) if session::is_cancelled(&error) => format!(
+                    "{label} interrupted ({signal}) in {at}, at statement {} (line {}): the \
+                     statement was cancelled on the server ({described}); the block was rolled \
+                     back",
+                    index + 1,
+                    line_of(index)
+                ),
+                _ => format!(
+                    "{label} failed in {at}, at statement {} (line {}): {described}; the server \
+                     rolled the whole block back",
+                    index + 1,
+                    line_of(index)
+                ),
+            };
+            return Err(Failed::at(first, message));
+        }
     }
 
     /// The INVALID indexes a failed concurrent build or reindex left on its table, described.

@@ -312,13 +312,25 @@ enum Fact {
     /// The key columns of an index created in the run: (index) -> their count, (index, `#i`)
     /// -> the (table, column) hash of the i-th.
     IndexColumn,
+    /// The output columns of a view created in the run, when all are known: (view) -> their
+    /// count, (view, `#i`) -> the (view, column) hash of the i-th.
+    ViewColumn,
+    /// The labels of an enum created in the run (kept up to date by ADD VALUE), by the
+    /// [`KnownType::Other`] hash of its name (what a column of the type remembers): (type)
+    /// -> their count + 1, ([`enum_label_slot`]) -> the [`name_hash`] of the i-th label.
+    EnumLabel,
+}
+
+/// The store's key suffix of an enum's i-th label.
+fn enum_label_slot(type_hash: u64, i: u64) -> u64 {
+    pair_hash(&format!("{type_hash:x}"), &format!("#{i}"))
 }
 
 impl Fact {
     /// The store's key for this kind of fact about the object whose hash is `hash`. The
     /// hashes are uniform, so XOR with a distinct constant keeps kinds apart.
     fn key(self, hash: u64) -> u64 {
-        const SALTS: [u64; 21] = [
+        const SALTS: [u64; 23] = [
             0x243F_6A88_85A3_08D3,
             0x1319_8A2E_0370_7344,
             0xA409_3822_299F_31D0,
@@ -340,6 +352,8 @@ impl Fact {
             0x2A5F_2B80_8E9D_6E31,
             0x7A3E_5DB0_9C5B_E1D3,
             0xE65E_D3A1_4C27_9B08,
+            0x5C95_1F2D_A6E8_3B47,
+            0x8E3C_7A12_F0B9_64D5,
         ];
         hash ^ SALTS[self as usize]
     }
@@ -512,6 +526,9 @@ pub struct FileState {
     pub in_txn_now: bool,
     /// The file as a whole runs in a transaction.
     base_in_txn: bool,
+    /// Transaction control that stagegate refuses to run, by statement index: the
+    /// statement classifier's verdict on the file, as apply gives it.
+    pub txn_refusals: HashMap<usize, crate::sql::classify::Refusal>,
     /// Existing tables locked ACCESS EXCLUSIVE earlier in the current transaction.
     pub access_exclusive_held: Tables,
     /// Existing tables an earlier statement of the current transaction locked in a mode
@@ -541,6 +558,8 @@ pub struct FileState {
     pub policy_tables: HashMap<Name, u8>,
     /// Indexes dropped earlier in the file.
     pub dropped_indexes: HashSet<Name>,
+    /// Views dropped earlier in the file.
+    pub dropped_views: HashSet<Name>,
     /// The session's TimeZone is UTC: set by an earlier `SET TimeZone` of the file (a
     /// `SET LOCAL` only until its transaction ends).
     pub utc_time_zone: bool,
@@ -551,6 +570,38 @@ pub struct FileState {
     /// Views, types, domains, sequences, tables and schemas the file creates: (kind, name) ->
     /// indexes of the first and the last statement creating it.
     created: HashMap<(ObjectKind, Name), (usize, usize)>,
+}
+
+/// The classifier's refusals of the file's transaction control, by index into `statements`
+/// (statements inside `DO` bodies are not the file's).
+fn txn_refusals(
+    statements: &[Analyzed],
+    in_transaction: bool,
+) -> HashMap<usize, crate::sql::classify::Refusal> {
+    use crate::sql::Class;
+    let top: Vec<usize> = (0..statements.len())
+        .filter(|&i| !statements[i].in_do_block)
+        .collect();
+    let classes: Vec<Class> = top
+        .iter()
+        .map(|&i| {
+            statements[i]
+                .changes
+                .iter()
+                .find_map(|c| match c {
+                    Change::Transaction(control) => Some(Class::Transaction(*control)),
+                    _ => None,
+                })
+                .unwrap_or(Class::Other)
+        })
+        .collect();
+    match crate::sql::classify::units(&classes, in_transaction) {
+        Ok(_) => HashMap::new(),
+        Err(problems) => problems
+            .into_iter()
+            .map(|p| (top[p.index], p.refusal))
+            .collect(),
+    }
 }
 
 impl FileState {
@@ -580,6 +631,7 @@ impl FileState {
             blocking_lock_taken: false,
             in_txn_now: in_transaction,
             base_in_txn: in_transaction,
+            txn_refusals: txn_refusals(statements, in_transaction),
             access_exclusive_held: Tables::default(),
             held: HeldLocks::default(),
             added_columns: HashSet::default(),
@@ -598,6 +650,7 @@ impl FileState {
                     tables
                 }),
             dropped_indexes: HashSet::new(),
+            dropped_views: HashSet::new(),
             rerunnable: {
                 let changed: Vec<&Analyzed> = top
                     .iter()
@@ -661,7 +714,7 @@ impl FileState {
                             materialized: true,
                             ..
                         } => (ObjectKind::MaterializedView, name),
-                        Change::CreateEnum { name } => (ObjectKind::Type, name),
+                        Change::CreateEnum { name, .. } => (ObjectKind::Type, name),
                         Change::CreateDomain { name, .. } => (ObjectKind::Domain, name),
                         Change::CreateSequence { name, .. } => (ObjectKind::Sequence, name),
                         Change::CreateTable { table, .. } => (ObjectKind::Table, table),
@@ -685,12 +738,9 @@ impl FileState {
         self.replica_identity.contains(table)
     }
 
-    /// An enum label added earlier in this transaction that `text` quotes.
-    pub fn uses_new_enum_value<'t>(&'t self, text: &str) -> Option<&'t str> {
-        self.new_enum_values
-            .iter()
-            .find(|quoted| text.contains(quoted.as_str()))
-            .map(|quoted| quoted.trim_matches('\''))
+    /// The enum labels added earlier in this transaction, quoted (`'team'`).
+    pub fn new_enum_values(&self) -> &[String] {
+        &self.new_enum_values
     }
 
     /// A `SET DEFAULT` of the file gives the column a default.
@@ -1010,6 +1060,55 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// The output columns a view had before this statement: from the run (a view it created:
+    /// known by their (view, column) hashes) or, for a view the run did not create, from the
+    /// catalog (named); `None` when neither shows them.
+    pub fn view_columns(&self, view: &str) -> Option<Vec<KeyColumn>> {
+        let hash = name_hash(view);
+        if let Some(count) = self.run.facts.get(Fact::ViewColumn.key(hash)) {
+            return (0..count)
+                .map(|i| {
+                    self.run
+                        .facts
+                        .get(Fact::ViewColumn.key(pair_hash(view, &format!("#{i}"))))
+                        .map(KeyColumn::Hashed)
+                })
+                .collect();
+        }
+        if self.run.has(Fact::TableSeen, hash) {
+            return None;
+        }
+        let catalog = self.catalog?;
+        if !catalog.table(view)?.view {
+            return None;
+        }
+        Some(
+            catalog
+                .columns_of(view)?
+                .cloned()
+                .map(KeyColumn::Named)
+                .collect(),
+        )
+    }
+
+    /// The labels (their [`name_hash`]es) of the enum whose name has this [`KnownType::Other`]
+    /// hash, as the run created it and added values to it; `None` when the run does not show
+    /// them.
+    pub fn enum_labels(&self, type_hash: u64) -> Option<Vec<u64>> {
+        let count = self
+            .run
+            .facts
+            .get(Fact::EnumLabel.key(type_hash))?
+            .checked_sub(1)?;
+        (0..count)
+            .map(|i| {
+                self.run
+                    .facts
+                    .get(Fact::EnumLabel.key(enum_label_slot(type_hash, i)))
+            })
+            .collect()
+    }
+
     /// A key column's NOT NULL and validated `CHECK (column IS NOT NULL)`, as far as known.
     pub fn key_column_nulls(
         &self,
@@ -1222,6 +1321,110 @@ fn note_keys(change: &Change, run: &mut RunState) {
     }
 }
 
+/// The labels of enums: written when one is created, one more for each ADD VALUE, forgotten
+/// when a value is renamed or the labels are not known.
+fn note_enum_labels(change: &Change, run: &mut RunState) {
+    let type_hash = |name: &str| match KnownType::of(&ColumnType::Other(name.to_string())) {
+        KnownType::Other(hash) => hash,
+        KnownType::Builtin(_) => unreachable!("an Other type is not built in"),
+    };
+    match change {
+        Change::CreateEnum { name, labels } => {
+            let hash = type_hash(name);
+            match labels {
+                Some(labels) => {
+                    run.facts
+                        .insert(Fact::EnumLabel.key(hash), labels.len() as u64 + 1);
+                    for (i, label) in labels.iter().enumerate() {
+                        run.facts.insert(
+                            Fact::EnumLabel.key(enum_label_slot(hash, i as u64)),
+                            name_hash(label),
+                        );
+                    }
+                }
+                None => run.facts.remove(Fact::EnumLabel.key(hash)),
+            }
+        }
+        Change::EnumAddValue {
+            type_name, value, ..
+        } => {
+            let hash = type_hash(type_name);
+            let key = Fact::EnumLabel.key(hash);
+            if let Some(count) = run.facts.get(key).and_then(|c| c.checked_sub(1)) {
+                let slot = Fact::EnumLabel.key(enum_label_slot(hash, count));
+                let known = (0..count).any(|i| {
+                    run.facts.get(Fact::EnumLabel.key(enum_label_slot(hash, i)))
+                        == Some(name_hash(value))
+                });
+                if !known {
+                    run.facts.insert(slot, name_hash(value));
+                    run.facts.insert(key, count + 2);
+                }
+            }
+        }
+        Change::EnumRenameValue { type_name } => {
+            run.facts.remove(Fact::EnumLabel.key(type_hash(type_name)));
+        }
+        _ => {}
+    }
+}
+
+/// The output columns of views: written when a view is created, renamed with its columns,
+/// forgotten when it is renamed or dropped for good (a drop the file follows with a new
+/// definition keeps them until that definition is checked against them).
+fn note_view_columns(change: &Change, file: &mut FileState, run: &mut RunState) {
+    let forget = |run: &mut RunState, view: &str| {
+        run.facts.remove(Fact::ViewColumn.key(name_hash(view)));
+    };
+    match change {
+        Change::CreateView {
+            name,
+            materialized: false,
+            columns,
+            ..
+        } => match columns {
+            Some(columns) => {
+                run.facts
+                    .insert(Fact::ViewColumn.key(name_hash(name)), columns.len() as u64);
+                for (i, column) in columns.iter().enumerate() {
+                    run.facts.insert(
+                        Fact::ViewColumn.key(pair_hash(name, &format!("#{i}"))),
+                        pair_hash(name, column),
+                    );
+                }
+            }
+            None => forget(run, name),
+        },
+        Change::RenameColumn { table, from, to } => {
+            let count = run
+                .facts
+                .get(Fact::ViewColumn.key(name_hash(table)))
+                .unwrap_or(0);
+            let (old, new) = (pair_hash(table, from), pair_hash(table, to));
+            for i in 0..count {
+                let key = Fact::ViewColumn.key(pair_hash(table, &format!("#{i}")));
+                if run.facts.get(key) == Some(old) {
+                    run.facts.insert(key, new);
+                }
+            }
+        }
+        Change::RenameTable { table, .. } => forget(run, table),
+        Change::Drop {
+            kind: ObjectKind::View,
+            names,
+            ..
+        } => {
+            for name in names {
+                file.dropped_views.insert(name.clone());
+                if !file.recreated_later(ObjectKind::View, name) {
+                    forget(run, name);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A UNIQUE or PRIMARY KEY constraint: a unique index, by the constraint's name.
 fn note_constraint(run: &mut RunState, table: &str, constraint: &crate::analyze::ConstraintSpec) {
     let primary = matches!(constraint.kind, ConstraintKind::PrimaryKey { .. });
@@ -1267,6 +1470,9 @@ pub fn after_change(
     if let Change::DropIndex { names, .. } = change {
         file.dropped_indexes.extend(names.iter().cloned());
     }
+    note_view_columns(change, file, run);
+    note_enum_labels(change, run);
+
     for lock in locks(change, pg) {
         if run.is_new(&lock.table) {
             continue;
@@ -1328,7 +1534,7 @@ pub fn after_change(
             file.access_exclusive_held.clear();
             file.held.clear();
         }
-        Change::Transaction(TxnControl::Commit | TxnControl::Rollback) => {
+        Change::Transaction(control) if control.ends_block() => {
             file.new_enum_values.clear();
             file.in_txn_now = file.base_in_txn;
             file.access_exclusive_held.clear();
@@ -1440,7 +1646,7 @@ pub fn after_change(
                 run.note(Fact::ProvenNotNull, column);
             }
         }
-        Change::CreateEnum { name } | Change::CreateDomain { name, .. } => {
+        Change::CreateEnum { name, .. } | Change::CreateDomain { name, .. } => {
             run.note_new_type(name_hash(name));
             run.note(Fact::TypeSeen, name_hash(name));
         }

@@ -347,7 +347,7 @@ pub fn lint_analyzed(
         if statement
             .changes
             .iter()
-            .any(|c| matches!(c, Change::Transaction(_)))
+            .any(|c| matches!(c, Change::Transaction(control) if !control.is_savepoint()))
         {
             txn += 1;
         }

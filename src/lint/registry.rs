@@ -377,6 +377,13 @@ pub static RULES: &[Rule] = &[
         "A unique index or constraint dropped breaks ON CONFLICT and lets duplicates in"
     ),
     rule!(
+        "SG218",
+        "enum-value-removed",
+        Error,
+        enum_value_removed,
+        "An enum replaced by one without a label that running code writes"
+    ),
+    rule!(
         "SG301",
         "drop-table",
         Error,

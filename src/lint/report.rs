@@ -1,5 +1,7 @@
 //! Rendering findings: `text` (the source line with the span underlined) and `json` (a
-//! stable, versioned schema). Pure: returns strings.
+//! stable, versioned schema). Pure: returns strings. The text shows the file's name, its
+//! SQL and the messages quoting it with control characters made visible
+//! ([`crate::visible`]); JSON keeps them exact, escaped as JSON escapes them.
 
 use std::ops::Range;
 
@@ -7,6 +9,7 @@ use serde::Serialize;
 
 use super::{Counts, Finding, Severity};
 use crate::printer::paint;
+use crate::visible;
 
 /// Version of the JSON schema; bumped on any incompatible change.
 pub const JSON_VERSION: u32 = 1;
@@ -36,8 +39,9 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
         out,
         "{}: {}",
         paint(color, sgr, &head),
-        paint(color, "1", &finding.message)
+        paint(color, "1", &visible::text(&finding.message))
     );
+    let path = visible::line(path);
     let gutter = finding.end_line.max(finding.line).to_string().len();
     let pad = " ".repeat(gutter);
     let blue = |s: &str| paint(color, "1;34", s);
@@ -63,7 +67,7 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
                 if shown.cut_before {
                     source_line.push_str(CUT);
                 }
-                source_line.push_str(&text[shown.range.clone()]);
+                source_line.push_str(&visible::line(&text[shown.range.clone()]));
                 if shown.cut_after {
                     source_line.push_str(CUT);
                 }
@@ -77,8 +81,10 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
                 );
                 if let Some(marked) = underline {
                     let cut_lead = if shown.cut_before { CUT.len() } else { 0 };
-                    let lead = cut_lead + text[shown.range.start..marked.start].chars().count();
-                    let width = text[marked].trim_end().chars().count().max(1);
+                    // Counted as shown: an escaped control character takes its escape's width.
+                    let shown_width = |part: &str| visible::line(part).chars().count();
+                    let lead = cut_lead + shown_width(&text[shown.range.start..marked.start]);
+                    let width = shown_width(text[marked].trim_end()).max(1);
                     let _ = writeln!(
                         out,
                         "{pad} {} {}{}",
@@ -90,7 +96,12 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
             }
         }
     }
-    let _ = writeln!(out, "{pad} {} help: {}", blue("="), finding.help);
+    let _ = writeln!(
+        out,
+        "{pad} {} help: {}",
+        blue("="),
+        visible::text(&finding.help)
+    );
     let _ = writeln!(
         out,
         "{pad} {} rule: {} {} (`stagegate rule {}` explains it)",
@@ -432,6 +443,33 @@ mod text_tests {
     }
 
     /// A short line is shown whole, as before.
+    #[test]
+    fn escapes_in_the_name_the_sql_and_the_message_are_shown_not_obeyed() {
+        let text = "SELECT 1;\nDROP \x1b[8mTABLE t;\n";
+        let f = super::Finding {
+            code: "SG301",
+            name: "drop-table",
+            severity: crate::lint::Severity::Error,
+            message: "drops `t\x1b[2K`".to_string(),
+            help: "keep it".to_string(),
+            span: 10..text.len() - 1,
+            statement: 10..text.len() - 1,
+            line: 2,
+            column: 1,
+            end_line: 2,
+            end_column: 16,
+        };
+        let out = super::render_text("m/2_x\u{202e}\r.up.sql", text, &[f], false);
+        assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\u{202e}'));
+        assert!(out.contains("--> m/2_x\\u{202e}\\r.up.sql:2:1"), "{out}");
+        assert!(out.contains("drops `t\\x1b[2K`"), "{out}");
+        // The underline covers the escape as it is shown.
+        assert!(
+            out.contains("2 | DROP \\x1b[8mTABLE t;\n  | ^^^^^^^^^^^^^^^^^^^^\n"),
+            "{out}"
+        );
+    }
+
     #[test]
     fn a_short_line_is_shown_whole() {
         let rendered = lint_errors("SG301", "SELECT 1; DROP TABLE old; SELECT 2;\n");

@@ -182,7 +182,10 @@ pub(crate) fn findings(
     let options = lint::Options::from_config(
         &config.lint,
         None,
-        env.is_some_and(|env| env.lock_timeout.is_some()),
+        match env {
+            Some(env) => env.lock_timeout.is_some(),
+            None => config.runner_sets_lock_timeout(None)?,
+        },
     )
     .map_err(anyhow::Error::msg)?;
     // With --env, the facts no migration shows (sizes, column types, ...) make the findings
@@ -315,6 +318,7 @@ pub(crate) fn env_status(entry: Option<&Entry>) -> EnvStatus {
         State::Applied | State::MissingLocally => "applied",
         State::ChecksumMismatch => "checksum-differs",
         State::Pending | State::Reverted => "pending",
+        State::Abandoned => "abandoned",
         State::FailedRolledBack
         | State::Failed
         | State::Resolved

@@ -20,13 +20,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use tokio_postgres::error::ErrorPosition;
-
-use crate::db::session::{self, Session};
+use crate::db::session::Session;
 use crate::exit;
 use crate::scratch::ScratchDb;
 use crate::source::{Migration, MigrationSet, Script, SourceError, Version};
-use crate::sql::{self, RawKind};
 use dump::{Schema, SchemaDiff};
 
 /// Version of the JSON report's shape.
@@ -353,39 +350,17 @@ impl Checker<'_> {
         self.run(&prepared.up, prepared.verify.as_ref()).await
     }
 
-    /// Runs `script` as apply would: in a transaction with its verify script, or, marked
-    /// `no-transaction`, statement by statement. Statements are sent one by one either way,
-    /// so an error names the line of the statement that failed. `Ok(Err(message))` when the
-    /// database refused it.
+    /// Runs `script` as apply would ([`crate::db::script::run`]). `Ok(Err(message))` when
+    /// the database refused it.
     async fn run(
         &self,
         script: &Script,
         verify: Option<&Script>,
     ) -> anyhow::Result<Result<(), String>> {
-        let in_transaction = !script.settings.no_transaction;
-        if in_transaction && let Err(error) = self.session().run("BEGIN").await {
-            return sql_error(&error, "", 1);
-        }
-        let mut result = self.statements(script).await?;
-        if result.is_ok()
-            && let Some(verify) = verify
-        {
-            result = self
-                .statements(verify)
-                .await?
-                .map_err(|message| format!("verify script: {message}"));
-        }
-        if !in_transaction {
-            return Ok(result);
-        }
-        if let Err(message) = result {
-            // A failed ROLLBACK means the connection is gone; the next statement says so.
-            let _ = self.session().run("ROLLBACK").await;
-            return Ok(Err(self.explain(message).await));
-        }
-        match self.session().run("COMMIT").await {
+        match crate::db::script::run(self.session(), script, verify).await? {
             Ok(()) => Ok(Ok(())),
-            Err(error) => Ok(sql_error(&error, "", 1)?.map_err(|m| format!("COMMIT: {m}"))),
+            Err(message) if script.settings.no_transaction => Ok(Err(message)),
+            Err(message) => Ok(Err(self.explain(message).await)),
         }
     }
 
@@ -412,33 +387,6 @@ impl Checker<'_> {
         } else {
             message
         }
-    }
-
-    /// Sends the statements of `script` one by one, stopping at the first error.
-    async fn statements(&self, script: &Script) -> anyhow::Result<Result<(), String>> {
-        for statement in sql::split(&script.text) {
-            let line = script.first_line + statement.line - 1;
-            let sql = statement.text(&script.text);
-            match statement.kind {
-                RawKind::Sql => {}
-                RawKind::PsqlMeta => {
-                    return Ok(Err(format!(
-                        "psql meta-command `{}` at line {line}: stagegate sends SQL to the \
-                         server directly and cannot run it",
-                        sql.trim()
-                    )));
-                }
-                RawKind::CopyData => {
-                    return Ok(Err(format!(
-                        "COPY ... FROM stdin data at line {line}: stagegate cannot run it"
-                    )));
-                }
-            }
-            if let Err(error) = self.session().run(sql).await {
-                return sql_error(&error, sql, line);
-            }
-        }
-        Ok(Ok(()))
     }
 
     /// Brings the scratch database back to the schema after the up scripts of `done`;
@@ -477,29 +425,4 @@ fn missing_constraint(message: &str) -> Option<String> {
     let (name, rest) = rest.split_once('"')?;
     (rest.starts_with(" of relation ") && rest.contains("does not exist (42704)"))
         .then(|| name.to_string())
-}
-
-/// A statement's error as a finding (`Ok(Err(message))`: the message, SQLSTATE, line,
-/// detail and hint), or, when it is not the database refusing SQL (the connection was lost),
-/// as an error of the run. `line` is the statement's first line in its file.
-fn sql_error(
-    error: &tokio_postgres::Error,
-    statement: &str,
-    line: usize,
-) -> anyhow::Result<Result<(), String>> {
-    let Some(db) = error.as_db_error() else {
-        return Err(exit::execution(anyhow::anyhow!(
-            "lost the scratch database: {}",
-            crate::db::with_causes(error)
-        )));
-    };
-    let mut message = session::describe_error(error, statement, line);
-    if !matches!(db.position(), Some(ErrorPosition::Original(_))) && !statement.is_empty() {
-        // Without a position the error is the statement's as a whole.
-        let head = format!("{} ({})", db.message(), db.code().code());
-        if let Some(rest) = message.strip_prefix(&head) {
-            message = format!("{head} at line {line}{rest}");
-        }
-    }
-    Ok(Err(message))
 }

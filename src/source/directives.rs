@@ -45,6 +45,20 @@ pub struct ScriptSettings {
     pub statement_timeout: Option<HumanDuration>,
 }
 
+impl ScriptSettings {
+    /// Adds the settings of another part of the same script (an Alembic revision's file
+    /// comments): a setting written there counts unless this part set it too.
+    pub fn merge(&mut self, other: ScriptSettings) {
+        self.no_transaction |= other.no_transaction;
+        if self.lock_timeout.is_none() {
+            self.lock_timeout = other.lock_timeout;
+        }
+        if self.statement_timeout.is_none() {
+            self.statement_timeout = other.statement_timeout;
+        }
+    }
+}
+
 /// A directive that could not be understood: `line` is 1-based in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectiveError {

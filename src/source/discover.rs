@@ -16,7 +16,28 @@ pub fn discover(dir: &Path) -> Result<MigrationSet, SourceError> {
 }
 
 /// Reads `dir` as `layout`, or detects the layout when `None`.
+///
+/// A directory of an Alembic project (the one holding `alembic.ini`, or its script location
+/// or versions directory) is read as one: its revisions in graph order, not yet rendered.
 pub fn discover_as(dir: &Path, layout: Option<Layout>) -> Result<MigrationSet, SourceError> {
+    if matches!(layout, None | Some(Layout::Alembic)) {
+        match layout::alembic::find_project(dir)? {
+            Some(project) => return layout::alembic::discover(&project),
+            None if layout == Some(Layout::Alembic) => {
+                return Err(SourceError::Alembic {
+                    path: dir.to_path_buf(),
+                    message: format!(
+                        "{}: no {} here or above it naming this directory (the alembic layout \
+                         reads an Alembic project: set [migrations] dir to the directory of \
+                         its alembic.ini)",
+                        dir.display(),
+                        layout::alembic::INI_FILE
+                    ),
+                });
+            }
+            None => {}
+        }
+    }
     Ok(scan_as(dir, layout)?.into_set())
 }
 
@@ -52,7 +73,7 @@ pub fn scan_as(dir: &Path, layout: Option<Layout>) -> Result<Listing, SourceErro
 /// warning.
 pub(super) fn is_ignorable(entry: &Entry) -> bool {
     let lower = entry.name.to_ascii_lowercase();
-    !entry.is_dir
+    !entry.is_dir()
         && (lower.starts_with("readme")
             || lower.ends_with(".md")
             || lower.ends_with(".txt")

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::layout::{self, Layout, Role};
 use super::version;
 use super::{Migration, MigrationSet, ScriptRef, Section, SourceError};
+use crate::regular_file::{self, Kind};
 
 /// A migrations directory as discovery read it, kept small: the entry names in one buffer
 /// and, for each migration in version order, which entries hold its scripts.
@@ -49,6 +50,8 @@ impl Listing {
             up: self.script(group.up),
             down: group.down.map(|slot| self.script(slot)),
             verify: group.verify.map(|slot| self.script(slot)),
+            ancestors: None,
+            bookkeeping: None,
         }
     }
 
@@ -64,6 +67,7 @@ impl Listing {
             dir: self.dir,
             layout: self.layout,
             warnings: self.warnings,
+            alembic: None,
         }
     }
 
@@ -80,6 +84,7 @@ impl Listing {
             path,
             section: slot.section,
             layout_no_transaction: slot.no_transaction || autocommit,
+            rendered: None,
         }
     }
 
@@ -370,7 +375,7 @@ pub(super) struct Entries {
     pub(super) text: String,
     /// End of each name in `text`.
     pub(super) ends: Vec<u32>,
-    pub(super) is_dir: Vec<bool>,
+    pub(super) kinds: Vec<Kind>,
 }
 
 impl Entries {
@@ -384,12 +389,12 @@ impl Entries {
         &self.text[start..self.ends[index] as usize]
     }
 
-    pub(super) fn push(&mut self, dir: &Path, name: &str, is_dir: bool) -> Result<(), SourceError> {
+    pub(super) fn push(&mut self, dir: &Path, name: &str, kind: Kind) -> Result<(), SourceError> {
         self.text.push_str(name);
         let end = u32::try_from(self.text.len())
             .map_err(|_| io_error(dir, std::io::Error::other("too many directory entries")))?;
         self.ends.push(end);
-        self.is_dir.push(is_dir);
+        self.kinds.push(kind);
         Ok(())
     }
 
@@ -400,10 +405,10 @@ impl Entries {
         let mut sorted = Entries {
             text: String::with_capacity(self.text.len()),
             ends: Vec::with_capacity(order.len()),
-            is_dir: Vec::with_capacity(order.len()),
+            kinds: Vec::with_capacity(order.len()),
         };
         for index in order {
-            sorted.push(dir, self.name(index), self.is_dir[index as usize])?;
+            sorted.push(dir, self.name(index), self.kinds[index as usize])?;
         }
         Ok(sorted)
     }
@@ -414,7 +419,7 @@ impl Entries {
             index: index as u32,
             dir,
             name,
-            is_dir: self.is_dir[index],
+            kind: self.kinds[index],
         }
     }
 
@@ -429,12 +434,26 @@ pub(super) struct Entry<'a> {
     pub(super) index: u32,
     pub(super) dir: &'a Path,
     pub(super) name: &'a str,
-    pub(super) is_dir: bool,
+    pub(super) kind: Kind,
 }
 
 impl Entry<'_> {
     pub(super) fn path(&self) -> PathBuf {
         self.dir.join(self.name)
+    }
+
+    /// A directory itself, not a link to one.
+    pub(super) fn is_dir(&self) -> bool {
+        self.kind.is_dir()
+    }
+
+    /// The error for an entry read as a migration that is not a regular file or directory
+    /// (a symbolic link, a named pipe, a device); `None` for one that is.
+    pub(super) fn refused(&self) -> Option<SourceError> {
+        match self.kind {
+            Kind::Other(what) => Some(io_error(&self.path(), regular_file::refusal(what))),
+            Kind::File | Kind::Dir => None,
+        }
     }
 }
 
@@ -458,12 +477,15 @@ pub(super) fn open(dir: &Path) -> Result<std::fs::ReadDir, SourceError> {
     })
 }
 
-/// Whether an entry is a directory: the directory entry knows its type without a stat; only
-/// symlinks need following.
-pub(super) fn is_dir(entry: &std::fs::DirEntry) -> bool {
+/// What an entry is: the directory entry knows its type without a stat, and a symbolic
+/// link is never followed (see [`crate::regular_file`]).
+pub(super) fn kind(entry: &std::fs::DirEntry) -> Kind {
     match entry.file_type() {
-        Ok(kind) if !kind.is_symlink() => kind.is_dir(),
-        _ => entry.path().is_dir(),
+        Ok(file_type) => Kind::of(file_type),
+        Err(_) => regular_file::kind(&entry.path())
+            .ok()
+            .flatten()
+            .unwrap_or(Kind::Other("not a regular file")),
     }
 }
 
@@ -491,7 +513,7 @@ pub(super) fn list(dir: &Path) -> Result<(Entries, Vec<String>), SourceError> {
         if name.starts_with('.') {
             continue;
         }
-        unsorted.push(dir, name, is_dir(&item))?;
+        unsorted.push(dir, name, kind(&item))?;
     }
     Ok((unsorted.sorted(dir)?, warnings))
 }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub use checksum::Checksum;
 pub use directives::{Directive, DirectiveKind, ScriptSettings};
 pub use discover::{discover, discover_as, scan_as};
+pub use layout::alembic;
 pub use layout::{Layout, autocommit_file_name};
 pub use listing::Listing;
 pub use new::{NewMigration, create_new};
@@ -63,6 +64,12 @@ pub enum SourceError {
     },
     #[error("{}: {message}", path.display())]
     Metadata { path: PathBuf, message: String },
+    /// An Alembic project that cannot be read (its ini, a revision file, the graph).
+    #[error("{message}")]
+    Alembic { path: PathBuf, message: String },
+    /// An Alembic revision whose SQL was asked for before it was rendered.
+    #[error("{}: the revision's SQL has not been rendered (run through Alembic first)", path.display())]
+    NotRendered { path: PathBuf },
     #[error(
         "{}: files of more than one layout ({}); set `layout` under [migrations] in stagegate.toml",
         dir.display(), found.join(", ")
@@ -79,6 +86,10 @@ pub enum Section {
     DbmateUp,
     /// The `-- migrate:down` section of a dbmate file.
     DbmateDown,
+    /// An Alembic revision's `upgrade()`, as Alembic renders it offline.
+    AlembicUp,
+    /// An Alembic revision's `downgrade()`, as Alembic renders it offline.
+    AlembicDown,
 }
 
 /// Where a script lives, and what the layout says about running it.
@@ -86,8 +97,12 @@ pub enum Section {
 pub struct ScriptRef {
     pub path: PathBuf,
     pub section: Section,
-    /// The layout's own no-transaction marker (diesel metadata.toml, dbmate `transaction:false`).
+    /// The layout's own no-transaction marker (diesel metadata.toml, dbmate `transaction:false`,
+    /// an Alembic revision using `autocommit_block()`).
     pub layout_no_transaction: bool,
+    /// The SQL Alembic rendered for the revision (the Alembic sections; `None` until
+    /// rendered).
+    pub rendered: Option<std::sync::Arc<str>>,
 }
 
 /// A script's text, ready to lint or run.
@@ -99,6 +114,9 @@ pub struct Script {
     /// 1-based file line of the text's first line (above 1 for dbmate sections).
     pub first_line: usize,
     pub checksum: Checksum,
+    /// For an Alembic revision, the checksum of the SQL Alembic rendered (the file's is
+    /// `checksum`, its identity).
+    pub rendered_checksum: Option<Checksum>,
     pub directives: Vec<Directive>,
     pub settings: ScriptSettings,
 }
@@ -117,10 +135,19 @@ impl ScriptRef {
         self.load_from(&text)
     }
 
+    /// True for the scripts Alembic renders.
+    pub fn is_alembic(&self) -> bool {
+        matches!(self.section, Section::AlembicUp | Section::AlembicDown)
+    }
+
     /// As [`ScriptRef::load`], from text already read (normalised or not).
     pub fn load_from(&self, raw: &str) -> Result<Script, SourceError> {
         let text = checksum::normalize(raw);
+        if self.is_alembic() {
+            return self.load_rendered(&text);
+        }
         let (text, first_line) = match self.section {
+            Section::AlembicUp | Section::AlembicDown => unreachable!("handled above"),
             Section::Whole => (text, 1),
             Section::DbmateUp | Section::DbmateDown => {
                 let sections = layout::dbmate_sections(&text);
@@ -150,8 +177,43 @@ impl ScriptRef {
         Ok(Script {
             path: self.path.clone(),
             checksum: Checksum::of_normalized(&text),
+            rendered_checksum: None,
             text,
             first_line,
+            directives,
+            settings,
+        })
+    }
+
+    /// An Alembic revision: the SQL is what Alembic rendered, the checksum the file's (its
+    /// identity), the directives those of the file's Python comments (`# stagegate:...`) and
+    /// of the rendered SQL.
+    fn load_rendered(&self, file: &str) -> Result<Script, SourceError> {
+        let Some(rendered) = &self.rendered else {
+            return Err(SourceError::NotRendered {
+                path: self.path.clone(),
+            });
+        };
+        let text = checksum::normalize(rendered);
+        let directive_error = |error: directives::DirectiveError| SourceError::Directive {
+            path: self.path.clone(),
+            line: error.line,
+            message: error.message,
+        };
+        let (mut directives, mut settings) =
+            directives::parse(&text, 1).map_err(directive_error)?;
+        let (file_directives, file_settings) =
+            directives::parse(&alembic::python_comments_as_sql(file), 1)
+                .map_err(directive_error)?;
+        directives.extend(file_directives);
+        settings.merge(file_settings);
+        settings.no_transaction |= self.layout_no_transaction;
+        Ok(Script {
+            path: self.path.clone(),
+            checksum: Checksum::of_normalized(file),
+            rendered_checksum: Some(Checksum::of_normalized(&text)),
+            text,
+            first_line: 1,
             directives,
             settings,
         })
@@ -167,9 +229,26 @@ pub struct Migration {
     pub up: ScriptRef,
     pub down: Option<ScriptRef>,
     pub verify: Option<ScriptRef>,
+    /// For an Alembic revision: the ranks ([`Version::rank`]) of every revision it follows
+    /// (`down_revision` and `depends_on`, directly or not), sorted. Its place in the order
+    /// alone does not say which revisions must come first: a branch may be ranked before
+    /// another it does not follow.
+    pub ancestors: Option<std::sync::Arc<[u32]>>,
+    /// For an Alembic revision: the SQL that keeps Alembic's version table in step, run in
+    /// the revision's transaction just before stagegate's own record.
+    pub bookkeeping: Option<std::sync::Arc<alembic::Bookkeeping>>,
 }
 
 impl Migration {
+    /// True when this migration must be applied before `later` can be: an ancestor of an
+    /// Alembic revision, a lower version otherwise.
+    pub fn precedes(&self, later: &Migration) -> bool {
+        match (&later.ancestors, self.version.rank()) {
+            (Some(ancestors), Some(rank)) => ancestors.binary_search(&rank).is_ok(),
+            _ => self.version < later.version,
+        }
+    }
+
     /// Loads the up script. One with no SQL in it yet (as `stagegate new` writes it) loads:
     /// it can be listed, linted and planned; apply refuses it ([`Script::is_blank`]).
     pub fn load_up(&self) -> Result<Script, SourceError> {
@@ -206,6 +285,8 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// Files that were not understood and were skipped.
     pub warnings: Vec<String>,
+    /// The project and revision graph, for an Alembic set.
+    pub alembic: Option<std::sync::Arc<alembic::AlembicSet>>,
 }
 
 impl MigrationSet {
@@ -214,9 +295,10 @@ impl MigrationSet {
     }
 }
 
-/// Reads a file as UTF-8, naming the file and the first bad byte otherwise.
+/// Reads a regular file (never through a link: [`crate::regular_file`]) as UTF-8, naming
+/// the file and the first bad byte otherwise.
 pub fn read_text(path: &Path) -> Result<String, SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+    let bytes = crate::regular_file::read(path).map_err(|source| SourceError::Io {
         path: path.to_path_buf(),
         source,
     })?;

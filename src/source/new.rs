@@ -21,6 +21,9 @@ pub fn create_new(
     with_down: bool,
     now: SystemTime,
 ) -> Result<NewMigration, NewError> {
+    if set.layout == Layout::Alembic {
+        return Err(NewError::Alembic(set.dir.display().to_string()));
+    }
     let name = snake_case(name).ok_or_else(|| NewError::BadName(name.to_string()))?;
     let latest = set.migrations.last().map(|m| &m.version);
     let version = next_version(set.layout, latest, now);
@@ -84,6 +87,7 @@ pub fn create_new(
                 up,
             }
         }
+        Layout::Alembic => unreachable!("refused above"),
     };
     Ok(created)
 }
@@ -92,6 +96,11 @@ pub fn create_new(
 pub enum NewError {
     #[error("`{0}` is not a usable migration name: use letters, digits and underscores")]
     BadName(String),
+    #[error(
+        "{0}: an Alembic project's revisions are written by Alembic: `alembic revision -m \"...\"` \
+         (stagegate reads them from there)"
+    )]
+    Alembic(String),
     #[error(transparent)]
     Source(#[from] SourceError),
 }

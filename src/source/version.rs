@@ -8,9 +8,14 @@ use std::fmt;
 ///
 /// Only the text is kept (one small allocation); the numeric parts are read from it when two
 /// versions are compared.
+///
+/// An Alembic revision id (`ae1027a6acf`) is a version too ([`Version::revision`]): its order
+/// is its place in the revision graph's order (its rank), not its text, which does not sort.
 #[derive(Debug, Clone)]
 pub struct Version {
     text: Box<str>,
+    /// The place in the revision graph's order, for an Alembic revision.
+    rank: Option<u32>,
 }
 
 impl Version {
@@ -20,7 +25,44 @@ impl Version {
         if !is_version(text) {
             return None;
         }
-        Some(Version { text: text.into() })
+        Some(Version {
+            text: text.into(),
+            rank: None,
+        })
+    }
+
+    /// An Alembic revision id at place `rank` of its graph's order.
+    pub fn revision(id: &str, rank: u32) -> Version {
+        Version {
+            text: id.into(),
+            rank: Some(rank),
+        }
+    }
+
+    /// A version as recorded or typed: a numeric version, or else a revision id (letters,
+    /// digits and `_`), which has no place in an order until it is matched with a local
+    /// revision ([`Version::matches`]).
+    pub fn parse_recorded(text: &str) -> Option<Version> {
+        Version::parse(text).or_else(|| {
+            (!text.is_empty()
+                && text.len() <= 64
+                && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .then(|| Version {
+                text: text.into(),
+                // After every revision of the graph.
+                rank: Some(u32::MAX),
+            })
+        })
+    }
+
+    /// True for an Alembic revision id.
+    pub fn is_revision(&self) -> bool {
+        self.rank.is_some()
+    }
+
+    /// An Alembic revision's place in its graph's order.
+    pub fn rank(&self) -> Option<u32> {
+        self.rank
     }
 
     /// True when [`Version::parse`] accepts `text`; nothing is allocated.
@@ -36,12 +78,18 @@ impl Version {
     /// True when `text` names this version (`1`, `0001` and `1` match; so do a diesel version
     /// with and without dashes).
     pub fn matches(&self, text: &str) -> bool {
+        if self.rank.is_some() {
+            return *self.text == *text;
+        }
         is_version(text) && compare_text(&self.text, text) == Ordering::Equal
     }
 
     /// The canonical form used to compare versions and to record them: numeric parts without
     /// leading zeros joined with `.`.
     pub fn canonical(&self) -> String {
+        if self.rank.is_some() {
+            return self.text.to_string();
+        }
         canonical_of(&self.text)
     }
 }
@@ -163,7 +211,13 @@ impl PartialOrd for Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_text(&self.text, &other.text)
+        match (self.rank, other.rank) {
+            (Some(left), Some(right)) => left.cmp(&right).then_with(|| self.text.cmp(&other.text)),
+            // A set holds one kind; numeric versions first if they ever meet.
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (None, None) => compare_text(&self.text, &other.text),
+        }
     }
 }
 

@@ -9,9 +9,10 @@ use super::detect::Detector;
 use super::discover::{is_ignorable, read_entries, unknown_entry_warning};
 use super::layout::{self, Layout};
 use super::listing::{
-    Entries, Entry, Listing, Ordered, Paired, io_error, is_dir, not_utf8_warning, open,
+    Entries, Entry, Listing, Ordered, Paired, io_error, kind, not_utf8_warning, open,
 };
 use super::{ScriptRef, SourceError};
+use crate::regular_file::Kind;
 
 /// The window, in migrations, `stagegate lint DIR` (and its benchmark) reads a directory in.
 ///
@@ -60,7 +61,7 @@ pub fn scan_windows(
                     index: 0,
                     dir,
                     name,
-                    is_dir: is_dir(&entry),
+                    kind: kind(&entry),
                 });
             }
             detector.finish(dir)?
@@ -258,7 +259,7 @@ struct Candidate {
     len: u16,
     version_start: u16,
     version_len: u16,
-    is_dir: bool,
+    kind: Kind,
     /// [`Ordered::number`] of the version.
     number: u64,
 }
@@ -297,7 +298,7 @@ impl Candidates {
         dir: &Path,
         name: &str,
         version: Ordered,
-        is_dir: bool,
+        kind: Kind,
         window: usize,
     ) -> Result<bool, SourceError> {
         let too_long = || io_error(dir, std::io::Error::other("directory entry name too long"));
@@ -308,7 +309,7 @@ impl Candidates {
             len: u16::try_from(name.len()).map_err(|_| too_long())?,
             version_start: u16::try_from(version_start).map_err(|_| too_long())?,
             version_len: u16::try_from(version.text.len()).map_err(|_| too_long())?,
-            is_dir,
+            kind,
             number: version.number,
         };
         let limit = self.limit.max(window.saturating_add(window / 2));
@@ -443,7 +444,7 @@ fn select(
             if !candidates.fits(prefix) {
                 more = more
                     || layout::name_version(layout, name).is_some()
-                        && is_dir(&item) == (layout::migrations_are_dirs(layout));
+                        && layout::may_hold_migration(layout, kind(&item));
                 continue;
             }
         }
@@ -452,16 +453,15 @@ fn select(
         if version.is_none() && !first {
             continue;
         }
-        let is_dir = is_dir(&item);
-        let Some(version) = version.filter(|_| is_dir == (layout::migrations_are_dirs(layout)))
-        else {
+        let kind = kind(&item);
+        let Some(version) = version.filter(|_| layout::may_hold_migration(layout, kind)) else {
             // Not a migration: the first reading warns about it.
             if first {
                 let entry = Entry {
                     index: 0,
                     dir,
                     name,
-                    is_dir,
+                    kind,
                 };
                 if !is_ignorable(&entry) {
                     unknown.push((name.into(), unknown_entry_warning(&entry, layout)));
@@ -473,7 +473,7 @@ fn select(
             more = true;
             continue;
         }
-        more |= candidates.push(dir, name, version, is_dir, window)?;
+        more |= candidates.push(dir, name, version, kind, window)?;
     }
     more |= candidates.trim(window);
     let last = candidates.last().map(|last| last.text().into());
@@ -484,12 +484,12 @@ fn select(
     let mut entries = Entries {
         text: String::with_capacity(candidates.list.iter().map(|c| usize::from(c.len)).sum()),
         ends: Vec::with_capacity(candidates.list.len()),
-        is_dir: Vec::with_capacity(candidates.list.len()),
+        kinds: Vec::with_capacity(candidates.list.len()),
     };
     for candidate in &candidates.list {
         // A whole name, pushed from a `str`.
         let name = std::str::from_utf8(candidate.name(text)).unwrap_or_default();
-        entries.push(dir, name, candidate.is_dir)?;
+        entries.push(dir, name, candidate.kind)?;
     }
     drop(candidates);
     Ok(Selected {

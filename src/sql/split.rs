@@ -32,6 +32,38 @@ pub struct RawStatement {
     /// 1-based column (in characters) of the first byte.
     pub column: usize,
     pub kind: RawKind,
+    /// What the statement leaves open or closes too often, which PostgreSQL rejects.
+    pub unbalanced: Option<Unbalanced>,
+}
+
+/// What a statement leaves open (a parenthesis, a string, a comment running to the end of
+/// the script) or a `)` that closes nothing: PostgreSQL rejects it with a syntax error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unbalanced {
+    /// This many `(` not closed.
+    Open(u32),
+    /// A `)` with no `(` before it.
+    Close,
+    /// A quoted string, quoted identifier, dollar-quoted string or comment that runs to
+    /// the end of the script.
+    Unterminated(&'static str),
+}
+
+impl Unbalanced {
+    /// What is wrong, for a finding.
+    pub fn message(self) -> String {
+        let what = match self {
+            Unbalanced::Open(1) => "a `(` is not closed by a `)`".to_string(),
+            Unbalanced::Open(n) => format!("{n} `(` are not closed by a `)`"),
+            Unbalanced::Close => "a `)` closes no `(`".to_string(),
+            Unbalanced::Unterminated(what) => {
+                format!("{what} is not closed: it runs to the end of the file")
+            }
+        };
+        format!(
+            "unbalanced statement: {what}, so PostgreSQL rejects it with a syntax error (and nothing in it was checked)"
+        )
+    }
 }
 
 impl RawStatement {
@@ -53,6 +85,8 @@ struct Splitter<'a> {
     /// Line and column lookups, stepping forward as statements are found.
     lines: Lines<'a>,
     out: Vec<RawStatement>,
+    /// A quoted construct of the statement being read that ran to the end of the text.
+    unterminated: Option<&'static str>,
 }
 
 /// The few keywords that decide where a statement ends.
@@ -151,6 +185,7 @@ impl<'a> Splitter<'a> {
             pos: 0,
             lines: Lines::new(text),
             out: Vec::new(),
+            unterminated: None,
         }
     }
 
@@ -159,12 +194,17 @@ impl<'a> Splitter<'a> {
     }
 
     fn push(&mut self, span: Range<usize>, kind: RawKind) {
+        self.push_checked(span, kind, None);
+    }
+
+    fn push_checked(&mut self, span: Range<usize>, kind: RawKind, unbalanced: Option<Unbalanced>) {
         let (line, column) = self.lines.position(span.start);
         self.out.push(RawStatement {
             span,
             line,
             column,
             kind,
+            unbalanced,
         });
     }
 
@@ -230,6 +270,7 @@ impl<'a> Splitter<'a> {
                 self.pos += 1;
             }
         }
+        self.unterminated = Some("a `/*` comment");
     }
 
     /// Reads one statement starting at a token.
@@ -237,7 +278,18 @@ impl<'a> Splitter<'a> {
         let start = self.pos;
         let mut last_end = start;
         let mut parens = 0usize;
+        let mut unopened = false;
+        self.unterminated = None;
         let mut words = Words::default();
+        let unbalanced = |parens: usize, unopened: bool, unterminated: Option<&'static str>| {
+            if let Some(what) = unterminated {
+                Some(Unbalanced::Unterminated(what))
+            } else if parens > 0 {
+                Some(Unbalanced::Open(u32::try_from(parens).unwrap_or(u32::MAX)))
+            } else {
+                unopened.then_some(Unbalanced::Close)
+            }
+        };
         while self.pos < self.bytes.len() {
             let byte = self.bytes[self.pos];
             match byte {
@@ -255,7 +307,8 @@ impl<'a> Splitter<'a> {
                 }
                 b';' if (parens == 0 || !words.is_rule) && words.atomic_depth == 0 => {
                     self.pos += 1;
-                    self.push(start..self.pos, RawKind::Sql);
+                    let unbalanced = unbalanced(parens, unopened, self.unterminated);
+                    self.push_checked(start..self.pos, RawKind::Sql, unbalanced);
                     if words.from_stdin {
                         self.copy_data();
                     }
@@ -266,6 +319,7 @@ impl<'a> Splitter<'a> {
                     self.pos += 1;
                 }
                 b')' => {
+                    unopened |= parens == 0;
                     parens = parens.saturating_sub(1);
                     self.pos += 1;
                 }
@@ -288,7 +342,8 @@ impl<'a> Splitter<'a> {
             }
             last_end = self.pos;
         }
-        self.push(start..last_end, RawKind::Sql);
+        let unbalanced = unbalanced(parens, unopened, self.unterminated);
+        self.push_checked(start..last_end, RawKind::Sql, unbalanced);
     }
 
     /// A string or quoted identifier; a doubled quote stays inside, and in `E''` strings a
@@ -311,6 +366,11 @@ impl<'a> Splitter<'a> {
             }
         }
         self.pos = self.pos.min(self.bytes.len());
+        self.unterminated = Some(if quote == b'"' {
+            "a quoted identifier"
+        } else {
+            "a quoted string"
+        });
     }
 
     /// The `$tag$` at the current position, if it opens a dollar quote (`$1` does not).
@@ -327,7 +387,10 @@ impl<'a> Splitter<'a> {
         let body_start = self.pos + tag.len();
         self.pos = match self.text[body_start..].find(tag) {
             Some(close) => body_start + close + tag.len(),
-            None => self.bytes.len(),
+            None => {
+                self.unterminated = Some("a dollar-quoted string");
+                self.bytes.len()
+            }
         };
     }
 
@@ -452,6 +515,35 @@ mod tests {
             texts(sql),
             ["ALTER TABLE ((( garbage;", "DROP TABLE t;", "SELECT (1;"]
         );
+    }
+
+    #[test]
+    fn unbalanced_statements_say_what_is_open() {
+        let of = |sql: &str| -> Vec<Option<Unbalanced>> {
+            split(sql).iter().map(|s| s.unbalanced).collect()
+        };
+        assert_eq!(
+            of("SELECT ((((1;\nSELECT (1));\nSELECT f((1), 2);"),
+            [Some(Unbalanced::Open(4)), Some(Unbalanced::Close), None]
+        );
+        assert_eq!(of("SELECT ')' || \"(\" || $$($$ /* ( */ -- (\n;"), [None]);
+        assert_eq!(
+            of("CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); SELECT 2);"),
+            [None]
+        );
+        assert_eq!(
+            of("SELECT 1;\nSELECT 'oops;\nSELECT 2;"),
+            [None, Some(Unbalanced::Unterminated("a quoted string"))]
+        );
+        assert_eq!(
+            of("DO $x$ BEGIN; SELECT 1;"),
+            [Some(Unbalanced::Unterminated("a dollar-quoted string"))]
+        );
+        assert_eq!(
+            of("SELECT 1 /* no end;"),
+            [Some(Unbalanced::Unterminated("a `/*` comment"))]
+        );
+        assert_eq!(of("SELECT E'it\\'s';"), [None]);
     }
 
     #[test]

@@ -342,6 +342,41 @@ impl Target {
             .join(" ")
     }
 
+    /// A `postgresql://` URL of this target without its password (user, first host and
+    /// port, database), for a program that only reads the URL's shape (Alembic's offline
+    /// rendering picks its dialect from it) and takes the password from libpq's passfile.
+    pub fn url_without_password(&self) -> String {
+        let encode = |text: &str| {
+            text.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        };
+        let mut url = String::from("postgresql://");
+        if let Some(user) = self.config.get_user() {
+            url.push_str(&encode(user));
+            url.push('@');
+        }
+        match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) if name.contains(':') => url.push_str(&format!("[{name}]")),
+            Some(Host::Tcp(name)) => url.push_str(name),
+            _ => url.push_str("localhost"),
+        }
+        if let Some(port) = self.config.get_ports().first() {
+            url.push_str(&format!(":{port}"));
+        }
+        url.push('/');
+        if let Some(dbname) = self.config.get_dbname() {
+            url.push_str(&encode(dbname));
+        }
+        url
+    }
+
     /// The URL carries a password.
     pub fn has_password(&self) -> bool {
         self.config.get_password().is_some()

@@ -25,7 +25,7 @@ use crate::db::session::{self, Session};
 use crate::exit;
 use crate::scratch::ScratchDb;
 use crate::source::{Migration, Script};
-use crate::sql::{self, RawKind};
+use crate::sql;
 
 /// Version of the JSON report's shape.
 pub(crate) const JSON_VERSION: u32 = 1;
@@ -364,54 +364,36 @@ fn compare(
     out
 }
 
-/// Statements that would end or nest the traced transaction.
-fn transaction_control(statement: &str) -> bool {
-    let word = statement
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .find(|w| !w.is_empty())
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    matches!(
-        word.as_str(),
-        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT"
-    )
-}
-
 /// A statement of a script, ready to run.
 struct Step<'a> {
     line: usize,
     sql: &'a str,
     span: std::ops::Range<usize>,
+    class: sql::Class,
 }
 
-/// The SQL statements of a script; psql meta-commands and COPY data cannot be run.
+/// The SQL statements of a script, from its plan: what apply would refuse (psql
+/// meta-commands, COPY data, misplaced transaction control) is refused here too.
 fn steps(script: &Script) -> Result<Vec<Step<'_>>, String> {
-    let mut out = Vec::new();
-    for statement in sql::split(&script.text) {
-        let line = script.first_line + statement.line - 1;
-        let text = statement.text(&script.text);
-        match statement.kind {
-            RawKind::Sql if text.trim_end_matches(';').trim().is_empty() => {}
-            RawKind::Sql => out.push(Step {
-                line,
-                sql: text,
-                span: statement.span.clone(),
-            }),
-            RawKind::PsqlMeta => {
-                return Err(format!(
-                    "psql meta-command `{}` at line {line}: stagegate sends SQL to the server \
-                     directly and cannot run it",
-                    text.trim()
-                ));
-            }
-            RawKind::CopyData => {
-                return Err(format!(
-                    "COPY ... FROM stdin data at line {line}: stagegate cannot run it"
-                ));
-            }
-        }
-    }
-    Ok(out)
+    let plan =
+        sql::classify::plan(&script.text, !script.settings.no_transaction).map_err(|problems| {
+            problems
+                .iter()
+                .map(|p| format!("line {}: {}", script.first_line + p.line - 1, p.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    Ok(plan
+        .statements
+        .into_iter()
+        .filter(|s| !s.text(&script.text).trim_end_matches(';').trim().is_empty())
+        .map(|s| Step {
+            line: script.first_line + s.raw.line - 1,
+            sql: s.raw.text(&script.text),
+            span: s.raw.span.clone(),
+            class: s.class,
+        })
+        .collect())
 }
 
 /// A statement's error as a message, or, when the connection is gone, an error of the run.
@@ -616,35 +598,17 @@ impl Tracer<'_> {
         }
     }
 
-    /// Applies `script` as `migrate apply` would: in one transaction, or statement by
-    /// statement when it is marked no-transaction. `Ok(Err(message))` when the database
-    /// refused it.
+    /// Applies `script` as `migrate apply` would ([`crate::db::script::run`]).
+    /// `Ok(Err(message))` when the database refused it.
     async fn apply(&self, script: &Script) -> anyhow::Result<Result<(), String>> {
-        let steps = match steps(script) {
-            Ok(steps) => steps,
-            Err(message) => return Ok(Err(message)),
-        };
-        let in_transaction = !script.settings.no_transaction;
-        let client = self.client();
-        if in_transaction {
-            client.batch_execute("BEGIN").await.map_err(|e| lost(&e))?;
-        }
-        for step in &steps {
-            if in_transaction && transaction_control(step.sql) {
-                continue;
-            }
-            if let Err(error) = client.batch_execute(step.sql).await {
-                let message = refused(&error, step.sql, step.line)?;
-                if in_transaction {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                return Ok(Err(message));
-            }
-        }
-        if in_transaction && let Err(error) = client.batch_execute("COMMIT").await {
-            return Ok(Err(refused(&error, "", 1)?));
-        }
-        Ok(Ok(()))
+        crate::db::script::run(
+            self.session
+                .as_ref()
+                .expect("a session outside save and restore"),
+            script,
+            None,
+        )
+        .await
     }
 
     /// A transactional migration: every statement in one transaction, with the locks the
@@ -660,20 +624,18 @@ impl Tracer<'_> {
         };
         let analyzed = analyze::analyze(&p.up.text);
         let client = self.client();
+        // A clean session, as apply gives each migration.
+        client
+            .batch_execute(session::RESET_SQL)
+            .await
+            .map_err(|e| lost(&e))?;
         let mut before = snapshot(client).await.map_err(|e| lost(&e))?;
         client.batch_execute("BEGIN").await.map_err(|e| lost(&e))?;
         let mut held_before = RawLocks::new();
         for step in &steps {
+            // The plan lets only savepoints through here: they nest in the traced
+            // transaction and run as they would in apply's.
             let expected = expected(&analyzed, &step.span, pg);
-            if transaction_control(step.sql) {
-                traced.statements.push(TracedStatement {
-                    skipped: Some(
-                        "transaction control: the traced transaction stays open".to_string(),
-                    ),
-                    ..statement(step, "held", expected)
-                });
-                continue;
-            }
             let start = Instant::now();
             let result = client.batch_execute(step.sql).await;
             let ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -743,6 +705,10 @@ impl Tracer<'_> {
     ) -> anyhow::Result<()> {
         let analyzed = analyze::analyze(&p.up.text);
         let client = self.client();
+        client
+            .batch_execute(session::RESET_SQL)
+            .await
+            .map_err(|e| lost(&e))?;
         let pid: i32 = client
             .query_one("SELECT pg_backend_pid()", &[])
             .await
@@ -753,6 +719,18 @@ impl Tracer<'_> {
             .map_err(exit::execution)?;
         for step in steps {
             let expected = expected(&analyzed, &step.span, pg);
+            if let sql::Class::Transaction(control) = step.class {
+                // Each statement is traced in a transaction of its own (rolled back with the
+                // database afterwards), so the script's blocks are not opened.
+                traced.statements.push(TracedStatement {
+                    skipped: Some(format!(
+                        "{}: each statement is traced in a transaction of its own",
+                        control.label()
+                    )),
+                    ..statement(step, "held", expected)
+                });
+                continue;
+            }
             let before = snapshot(client).await.map_err(|e| lost(&e))?;
             // First in a transaction of its own, where its locks can be queried after it.
             client.batch_execute("BEGIN").await.map_err(|e| lost(&e))?;
@@ -956,14 +934,5 @@ mod tests {
         // A table made by the statement itself is nobody's concern.
         let new = vec![lock("fresh", LockMode::AccessExclusive)];
         assert!(compare(&[], &new, &new, &[], &snapshot, false).is_empty());
-    }
-
-    #[test]
-    fn transaction_control_is_recognised() {
-        assert!(transaction_control("BEGIN;"));
-        assert!(transaction_control("  commit"));
-        assert!(transaction_control("START TRANSACTION;"));
-        assert!(!transaction_control("ALTER TABLE t ADD COLUMN c int;"));
-        assert!(!transaction_control("BEGINNING_TABLE"));
     }
 }

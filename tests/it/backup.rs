@@ -650,3 +650,66 @@ fn backup_status_shows_gates_and_the_last_backup() {
     assert_eq!(env["gates"]["backup"]["keep"], 3);
     assert_eq!(env["last_backup"]["size"], manifests(&p)[0].size);
 }
+
+/// `keep = 0` still keeps the archive just taken: the newest backup is never pruned.
+/// (Mutant: `config.keep.max(1)` turned into `config.keep` in backup/manifest.rs.)
+#[test]
+fn backup_keep_zero_never_prunes_the_archive_just_taken() {
+    let p = project("backup = { dir = \"backups\", keep = 0 }");
+    let dir = p.dir.path().join("backups");
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let out = create(&p);
+        assert_exit(&out, 0);
+        let file = created_file(&out);
+        assert!(file.is_file(), "{} was pruned at once", file.display());
+        made.push(file.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    assert_eq!(files_in(&dir), made[1..]);
+    let verify = p.run(&["backup", "verify", "--env", "staging"]);
+    assert_exit(&verify, 0);
+}
+
+/// An archive pg_restore cannot read never counts as a backup: `pg_restore --list` checks it
+/// before it is renamed into place and recorded. (Mutant: the `archive::list_archive` check
+/// removed from backup/take.rs.)
+#[test]
+fn backup_refuses_an_archive_pg_restore_cannot_list() {
+    // A pg_dump that reports success but writes no archive.
+    let broken = wrapper(&format!(
+        "if [ \"$1\" = --version ]; then exec {} --version; fi\n\
+         for arg in \"$@\"; do case \"$arg\" in --file=*) \
+         printf 'not an archive' > \"${{arg#--file=}}\";; esac; done\nexit 0",
+        real("pg_dump").display()
+    ));
+    let program = broken.path().join("pg_dump");
+    let p = project(&format!(
+        "backup = {{ dir = \"backups\", keep = 5 }}\n[backup]\npg_dump = {}",
+        toml_path(&program)
+    ));
+    let out = create(&p);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("the archive does not pass `")
+            && out.stderr.contains("pg_restore --list` (")
+            && out.stderr.contains("it was removed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        files_in(&p.dir.path().join("backups")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM stagegate.events WHERE kind = 'backup'"),
+        Some("0".into())
+    );
+    // The same through the gate: an apply that needs it runs nothing.
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM stagegate.migrations"),
+        Some("0".into())
+    );
+}

@@ -50,6 +50,7 @@ const SUBCOMMANDS: &[&str] = &[
     "migrate apply",
     "migrate down",
     "migrate resolve",
+    "migrate rebind",
     "audit",
     "backup create",
     "backup list",
@@ -88,7 +89,10 @@ fn every_subcommand_has_help_that_explains_each_flag() {
         while let Some(line) = lines.next() {
             let trimmed = line.trim_start();
             let bytes = trimmed.as_bytes();
-            let is_option = trimmed.starts_with("--")
+            // clap starts an option at two or six columns; deeper lines are its wrapped help,
+            // which may begin with a flag's name.
+            let indent = line.len() - trimmed.len();
+            let is_option = indent <= 6 && trimmed.starts_with("--")
                 || (bytes.len() > 2
                     && bytes[0] == b'-'
                     && bytes[1].is_ascii_alphabetic()

@@ -1,11 +1,8 @@
 //! `migrate down`: the real binary against a real PostgreSQL.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::runner::{Output, Project, assert_exit};
-
-const URL_VAR: &str = "SG_TEST_TARGET_URL";
+use crate::runner::{Output, Project, assert_exit, finish};
 
 fn down(p: &Project, args: &[&str]) -> Output {
     let mut all = vec!["migrate", "down", "--env", "staging"];
@@ -363,14 +360,8 @@ fn ctrl_c_during_a_down_cancels_on_the_server_and_records_the_failure() {
     p.write("1_s.up.sql", "CREATE TABLE s (id int);\n");
     p.write("1_s.down.sql", "DROP TABLE s;\nSELECT pg_sleep(30);\n");
     assert_exit(&p.apply(), 0);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
-        .current_dir(p.dir.path())
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1")
-        .env(URL_VAR, p.db.database_url().expose())
-        .args(["migrate", "down", "--env", "staging", "--steps", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let child = p
+        .child(&["migrate", "down", "--env", "staging", "--steps", "1"])
         .spawn()
         .unwrap();
     let sleeping = "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' \
@@ -388,9 +379,9 @@ fn ctrl_c_during_a_down_cancels_on_the_server_and_records_the_failure() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let out = finish(child, "migrate down after SIGINT");
+    let stderr = out.stderr;
+    assert_eq!(out.code, 4, "{stderr}");
     assert!(
         stderr.contains(
             "1_s interrupted (Ctrl-C): the running statement was cancelled on the server"
@@ -491,9 +482,17 @@ fn a_gated_environment_gets_the_confirmation_and_a_fresh_backup_first() {
     let kinds: Vec<&str> = events.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["apply", "apply", "apply", "confirmation", "backup", "down"]
+        [
+            "bind",
+            "apply",
+            "apply",
+            "apply",
+            "confirmation",
+            "backup",
+            "down"
+        ]
     );
-    let detail: serde_json::Value = serde_json::from_str(events[3][1].as_deref().unwrap()).unwrap();
+    let detail: serde_json::Value = serde_json::from_str(events[4][1].as_deref().unwrap()).unwrap();
     assert_eq!(detail["action"], "down");
     assert_eq!(detail["reason"], "c broke checkout");
     assert_eq!(detail["migrations"], serde_json::json!(["3"]));
@@ -604,4 +603,124 @@ fn a_cascading_type_drop_counts_the_columns_it_drops() {
         "{}",
         out.stderr
     );
+}
+
+/// A gated down whose backup cannot be taken does not run: the backup gate's error stops it.
+/// (Mutant: `crate::backup::gate(...)`'s result ignored in deploy/down.rs.)
+#[test]
+fn a_down_whose_backup_fails_runs_nothing() {
+    let p = Project::new("");
+    three_tables(&p);
+    assert_exit(&p.apply(), 0);
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[backup]\npg_dump = \"/nonexistent/pg_dump\"\n\n{text}confirm = true\n\
+             backup = {{ dir = \"backups\" }}\n"
+        ),
+    )
+    .unwrap();
+    let out = down(
+        &p,
+        &[
+            "--steps",
+            "1",
+            "--confirm",
+            "staging",
+            "--reason",
+            "c broke",
+        ],
+    );
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("/nonexistent/pg_dump"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a", "b", "c"]);
+    assert_eq!(statuses(&p), ["1:applied", "2:applied", "3:applied"]);
+    assert!(down_events(&p).is_empty());
+    audit_verifies(&p);
+}
+
+/// `DELETE FROM t` without a WHERE clause empties the table: the guard counts its rows.
+/// (Mutant: the data-loss guard's `Change::Delete` arm skipping a DELETE that reaches every
+/// row, in deploy/down.rs.)
+#[test]
+fn a_delete_without_where_in_a_down_script_is_data_loss() {
+    let p = Project::new("");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    p.write("1_t.down.sql", "DROP TABLE t;\n");
+    p.write("2_seed.up.sql", "INSERT INTO t VALUES (1), (2);\n");
+    p.write("2_seed.down.sql", "DELETE FROM t;\n");
+    assert_exit(&p.apply(), 0);
+    p.query("INSERT INTO t VALUES (3)");
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("2_seed line 1: DELETE on table t, which holds 3 row(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM t").as_deref(),
+        Some("3")
+    );
+    assert_eq!(statuses(&p), ["1:applied", "2:applied"]);
+    let out = down(&p, &["--steps", "1", "--allow-data-loss"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM t").as_deref(),
+        Some("0")
+    );
+}
+
+/// A down that lost its advisory lock stops before the next migration, as apply does.
+/// (Mutant: the `lock.check()` between migrations removed from deploy/down.rs.)
+#[test]
+fn a_down_that_lost_its_lock_stops_before_the_next_migration() {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("1_a.down.sql", "DROP TABLE a;\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    p.write("2_b.down.sql", "DROP TABLE b;\nSELECT pg_sleep(1.5);\n");
+    assert_exit(&p.apply(), 0);
+    let child = p
+        .child(&["migrate", "down", "--env", "staging", "--steps", "2"])
+        .spawn()
+        .unwrap();
+    let sleeping = "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE \
+                    '%pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid() \
+                    AND datname = current_database()";
+    let started = Instant::now();
+    while p.scalar(sleeping).as_deref() != Some("1") {
+        assert!(
+            started.elapsed() < crate::harness::DEADLINE,
+            "the down never reached pg_sleep(1.5)"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let key = stagegate::db::lock::LOCK_KEY;
+    let terminated = p.scalar(&format!(
+        "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted \
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND classid = (({key}::bigint >> 32) & 4294967295)::bigint::oid \
+           AND objid = ({key}::bigint & 4294967295)::bigint::oid"
+    ));
+    assert_eq!(terminated.as_deref(), Some("1"));
+    let out = finish(child, "migrate down --steps 2");
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("lost the stagegate lock on")
+            && out.stderr.contains("reverting 1_a was not started"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a"], "2 was reverted, 1 was not");
+    assert_eq!(statuses(&p), ["1:applied", "2:reverted"]);
+    audit_verifies(&p);
 }

@@ -3,35 +3,23 @@
 //! SIGTERM and SIGHUP, a killed no-transaction migration, a failed concurrent index build, and
 //! a tampered event log. Ctrl-C, lock contention and concurrent applies are in `runner`.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::runner::{Output, Project, assert_exit};
 
-const URL_VAR: &str = "SG_TEST_TARGET_URL";
-
 /// `migrate apply` as a child process, its output piped.
 fn spawn_apply(p: &Project) -> Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
-        .current_dir(p.dir.path())
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1")
+    p.child(&["migrate", "apply", "--env", "staging"])
         .env("STAGEGATE_LOCK_WAIT", "20s")
-        .env(URL_VAR, p.db.database_url().expose())
-        .args(["migrate", "apply", "--env", "staging"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
 
+/// Waits (bounded) for a child of [`spawn_apply`] to end.
+#[track_caller]
 fn finish(child: Child) -> Output {
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    crate::runner::finish(child, "migrate apply")
 }
 
 /// Waits until some other backend of the test database runs a query containing `needle`.
@@ -285,7 +273,7 @@ fn hold_share_lock(p: &Project) -> (std::sync::mpsc::Sender<()>, std::thread::Jo
             client.batch_execute("COMMIT").await.unwrap();
         });
     });
-    ready_rx.recv().unwrap();
+    crate::harness::recv(&ready_rx, "the session taking SHARE on t");
     (stop_tx, holder)
 }
 
@@ -305,7 +293,7 @@ fn kill_during_concurrent_build(build: &str) -> Project {
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
-    holder.join().unwrap();
+    crate::harness::join(holder, "the session holding the lock");
     p
 }
 
@@ -520,8 +508,8 @@ fn audit_verify_shows_a_removed_newest_event_and_an_edited_state_row() {
     );
     // Even the log's own anchor rewritten to match: the state row still shows it.
     p.query(
-        "UPDATE stagegate.chain_head SET id = 1, \
-         hash = (SELECT hash FROM stagegate.events WHERE id = 1)",
+        "UPDATE stagegate.chain_head SET id = (SELECT max(id) FROM stagegate.events), \
+         hash = (SELECT hash FROM stagegate.events ORDER BY id DESC LIMIT 1)",
     );
     let out = verify(&[]);
     assert_exit(&out, 3);
@@ -557,14 +545,14 @@ fn audit_verify_shows_a_removed_newest_event_and_an_edited_state_row() {
     p.query(
         "ALTER TABLE stagegate.events DISABLE TRIGGER events_append_only; \
          ALTER TABLE stagegate.events ALTER COLUMN id DROP IDENTITY; \
-         UPDATE stagegate.events SET id = 7 WHERE id = 3; \
+         UPDATE stagegate.events SET id = 7 WHERE id = 4; \
          ALTER TABLE stagegate.events ENABLE TRIGGER events_append_only; \
          UPDATE stagegate.chain_head SET id = 7",
     );
     let out = p.run(&["audit", "--env", "staging", "--verify"]);
     assert_exit(&out, 3);
     assert!(
-        out.stdout.contains("event ids jump from 2 to 7"),
+        out.stdout.contains("event ids jump from 3 to 7"),
         "{}",
         out.stdout
     );
@@ -719,10 +707,10 @@ fn a_failed_concurrent_reindex_names_its_ccnew_leftover() {
             client.batch_execute("ROLLBACK").await.unwrap();
         });
     });
-    ready_rx.recv().unwrap();
+    crate::harness::recv(&ready_rx, "the session writing to t");
     let out = p.apply();
     stop_tx.send(()).unwrap();
-    writer.join().unwrap();
+    crate::harness::join(writer, "the writing session");
     assert_exit(&out, 4);
     assert!(
         out.stderr
@@ -829,21 +817,15 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
     assert_exit(&p.apply(), 0);
     // The drop waits for the lock; the process is killed; then the server finishes it.
     let (stop, holder) = hold_share_lock(&p);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
-        .current_dir(p.dir.path())
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1")
-        .env(URL_VAR, p.db.database_url().expose())
-        .args(["migrate", "down", "--env", "staging", "--steps", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let child = p
+        .child(&["migrate", "down", "--env", "staging", "--steps", "1"])
         .spawn()
         .unwrap();
     wait_for_query(&p, "DROP INDEX CONCURRENTLY");
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
-    holder.join().unwrap();
+    crate::harness::join(holder, "the session holding the lock");
     let started = Instant::now();
     while p.scalar("SELECT to_regclass('t_id') IS NULL").as_deref() != Some("t") {
         assert!(
@@ -905,4 +887,185 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
             .as_deref(),
         Some("t")
     );
+}
+
+/// Runs `sql` on a connection of its own inside a transaction that is rolled back, and
+/// returns the SQLSTATE it failed with (`None`: it succeeded).
+fn sqlstate_of(p: &Project, sql: &str) -> Option<String> {
+    let url = p.db.database_url();
+    let sql = format!("BEGIN; {sql}; ROLLBACK");
+    crate::harness::block_on(async move {
+        let client = stagegate::db::connect(&url).await.unwrap();
+        let result = client.batch_execute(&sql).await;
+        let _ = client.batch_execute("ROLLBACK").await;
+        result.err().map(|e| {
+            e.code()
+                .map_or_else(|| format!("no SQLSTATE: {e}"), |c| c.code().to_string())
+        })
+    })
+}
+
+/// The state functions refuse records that do not follow a running no-transaction attempt:
+/// its apply before every statement is done (SG002), and statement 3 recorded done while
+/// statement 2 is still running (SG003). The runner never sends either; another run, or a
+/// person at psql, could. (Mutants: `record_apply`'s SG002 check and `record_progress`'s
+/// `statements_done = p_done - 1` condition removed, in the state migrations' SQL.)
+#[test]
+fn the_state_functions_refuse_records_out_of_order_while_a_migration_runs() {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('a');\nSELECT pg_sleep(60);\n\
+         INSERT INTO log VALUES ('b');\n",
+    );
+    let child = spawn_apply(&p);
+    wait_for_query(&p, "pg_sleep(60)");
+    let row = p.query(
+        "SELECT status, statements_done::text, statements_total::text \
+         FROM stagegate.migrations WHERE version = '2'",
+    );
+    assert_eq!(
+        row,
+        [[Some("running".into()), Some("1".into()), Some("3".into())]]
+    );
+    let not_done = sqlstate_of(
+        &p,
+        "SELECT stagegate.record_apply('2', '2', 'steps', 'sha256:00', NULL, NULL, true, NULL, \
+         3, NULL)",
+    );
+    let skipped = sqlstate_of(&p, "SELECT stagegate.record_progress('2', 3, 'sha256:00')");
+    // The next one in order is accepted (and rolled back here).
+    let next = sqlstate_of(&p, "SELECT stagegate.record_progress('2', 2, 'sha256:00')");
+    signal(&child, "INT");
+    let out = finish(child);
+    assert_exit(&out, 4);
+    assert_eq!(not_done.as_deref(), Some("SG002"));
+    assert_eq!(skipped.as_deref(), Some("SG003"));
+    assert_eq!(next, None);
+    assert_eq!(events_of(&p, "apply"), ["1:1"]);
+}
+
+/// A killed `CREATE UNIQUE INDEX CONCURRENTLY` that then failed on the server left an INVALID
+/// index: the next apply must not take it for a finished build. (Mutant: deploy/concurrent.rs
+/// settling an existing but INVALID named index as `Outcome::Ran`.)
+#[test]
+fn a_killed_concurrent_build_that_failed_on_the_server_is_not_taken_as_done() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (1);\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "2_key.up.sql",
+        "-- stagegate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id);\n",
+    );
+    let (stop, holder) = hold_share_lock(&p);
+    let child = spawn_apply(&p);
+    wait_for_query(&p, "CREATE UNIQUE INDEX CONCURRENTLY");
+    signal(&child, "KILL");
+    finish(child);
+    stop.send(()).unwrap();
+    crate::harness::join(holder, "the session holding SHARE on t");
+    // The orphaned backend goes on, meets the duplicate and fails, leaving the index INVALID.
+    let started = Instant::now();
+    while p
+        .scalar(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE \
+             '%CREATE UNIQUE INDEX CONCURRENTLY%' AND pid <> pg_backend_pid() \
+             AND datname = current_database()",
+        )
+        .as_deref()
+        != Some("0")
+    {
+        assert!(
+            started.elapsed() < crate::harness::DEADLINE,
+            "the orphaned build never ended"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(
+        p.scalar("SELECT indisvalid::text FROM pg_index WHERE indexrelid = 't_id_key'::regclass")
+            .as_deref(),
+        Some("false")
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains(
+            "statement 1 (line 2) failed on the server and left the INVALID index t_id_key"
+        ) && out
+            .stderr
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS t_id_key;"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.scalar("SELECT statements_done::text FROM stagegate.migrations WHERE version = '2'")
+            .as_deref(),
+        Some("0"),
+        "the build is not counted done"
+    );
+    assert_eq!(events_of(&p, "apply"), ["1:1"]);
+}
+
+/// A bare concurrent build that returns success but leaves its index INVALID (here `IF NOT
+/// EXISTS` skipped an index of that name made INVALID while the build waited for its lock) is
+/// not recorded done. (Mutant: deploy/runner.rs's check after the build accepting an index
+/// that exists whatever its validity.)
+#[test]
+fn a_concurrent_build_that_ends_with_an_invalid_index_is_not_recorded_done() {
+    let p = Project::new("");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "2_idx.up.sql",
+        "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_id_idx ON t (id);\n",
+    );
+    // A session holds SHARE UPDATE EXCLUSIVE on t, so the build waits for it; meanwhile that
+    // session makes an index of the same name and marks it invalid, as a failed build would.
+    let url = p.db.database_url();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        crate::harness::block_on(async move {
+            let client = stagegate::db::connect(&url).await.unwrap();
+            client
+                .batch_execute("BEGIN; LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let _ = tokio::task::spawn_blocking(move || go_rx.recv()).await;
+            client
+                .batch_execute(
+                    "CREATE INDEX t_id_idx ON t (id); \
+                     UPDATE pg_index SET indisvalid = false \
+                     WHERE indexrelid = 't_id_idx'::regclass; COMMIT",
+                )
+                .await
+                .unwrap();
+        });
+    });
+    crate::harness::recv(&ready_rx, "the session locking t");
+    let child = spawn_apply(&p);
+    wait_for_query(&p, "CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+    go_tx.send(()).unwrap();
+    crate::harness::join(holder, "the session making the invalid index");
+    let out = finish(child);
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains(
+            "2_idx: statement 1 of 1 (line 2) ran, but its index t_id_idx is INVALID afterwards"
+        ) && out
+            .stderr
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS t_id_idx;"),
+        "{}",
+        out.stderr
+    );
+    let row = p.query(
+        "SELECT status, statements_done::text FROM stagegate.migrations WHERE version = '2'",
+    );
+    assert_eq!(row, [[Some("failed".into()), Some("0".into())]]);
+    assert_eq!(events_of(&p, "apply"), ["1:1"]);
 }

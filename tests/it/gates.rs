@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
-use crate::harness::TestDb;
+use crate::harness::{DEADLINE, TestDb, run_output};
 use crate::runner::{Output, assert_exit, query};
 
 /// A project with three environments, each on a database of its own.
@@ -68,12 +68,13 @@ impl Chain {
             .env("STAGEGATE_LOCK_WAIT", "5s")
             .env(VARS[0], self.preview.database_url().expose())
             .env(VARS[1], self.staging.database_url().expose())
-            .env(VARS[2], self.production.database_url().expose());
+            .env(VARS[2], self.production.database_url().expose())
+            .timeout(DEADLINE);
         cmd
     }
 
     fn run_with(&self, cmd: &mut Command, args: &[&str]) -> Output {
-        let out = cmd.args(args).output().unwrap();
+        let out = run_output(cmd.args(args), &format!("stagegate {}", args.join(" ")));
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),
@@ -285,7 +286,20 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
         ),
         (
             vec!["--confirm", "production", "--reason", "  "],
-            "--reason is empty",
+            "--reason shows nothing",
+        ),
+        // Invisible characters say nothing either.
+        (
+            vec!["--confirm", "production", "--reason", "\u{200b}\u{200b}"],
+            "--reason shows nothing",
+        ),
+        (
+            vec!["--confirm", "production", "--reason", "\u{2800}"],
+            "--reason shows nothing",
+        ),
+        (
+            vec!["--confirm", "production", "--reason", " \u{180e} "],
+            "--reason shows nothing",
         ),
     ] {
         let out = c.apply("production", &args);
@@ -367,6 +381,101 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
     assert_eq!(who["ci"]["actor"], "octocat");
     assert_eq!(who["ci"]["sha"], head.as_str());
     assert_exit(&c.run(&["audit", "--env", "production", "--verify"]), 0);
+}
+
+#[test]
+fn in_ci_the_confirm_flag_takes_exactly_the_configured_phrase() {
+    let c = Chain::new("", "confirm = \"deploy-to-production\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    // The plan and the refusal name the phrase, as the prompt would.
+    let plan = c.run(&["migrate", "plan", "--env", "production"]);
+    assert!(
+        plan.stdout
+            .contains("--confirm deploy-to-production --reason"),
+        "{}",
+        plan.stdout
+    );
+    for (confirm, expected) in [
+        (None, "or pass --confirm deploy-to-production --reason"),
+        (
+            Some("production"),
+            "--confirm says `production`, but `production` is confirmed with `deploy-to-production`",
+        ),
+        (
+            Some("Deploy-To-Production"),
+            "--confirm says `Deploy-To-Production`",
+        ),
+        (Some("deploy-to-prod"), "--confirm says `deploy-to-prod`"),
+        (Some(""), "--confirm says ``"),
+    ] {
+        let mut args = vec!["--reason", "release 42"];
+        if let Some(confirm) = confirm {
+            args.extend(["--confirm", confirm]);
+        }
+        let out = c.apply("production", &args);
+        assert_exit(&out, 3);
+        assert!(out.stderr.contains(expected), "{confirm:?}: {}", out.stderr);
+        assert!(Chain::tables(&c.production).is_empty());
+        assert!(Chain::applied(&c.production).is_empty());
+    }
+    // The phrase is what the workflow_dispatch input carries (surrounding blanks of a typed
+    // input are ignored, as at the prompt).
+    let out = c.apply(
+        "production",
+        &[
+            "--confirm",
+            " deploy-to-production ",
+            "--reason",
+            "release 42",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+    let rows = query(
+        &c.production,
+        "SELECT detail FROM stagegate.events WHERE kind = 'confirmation'",
+    );
+    let detail: serde_json::Value = serde_json::from_str(rows[0][0].as_deref().unwrap()).unwrap();
+    assert_eq!(detail["method"], "flag");
+    assert_eq!(detail["reason"], "release 42");
+
+    // Down and baseline take the same phrase.
+    let down = c.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "production",
+        "--steps",
+        "1",
+        "--confirm",
+        "production",
+        "--reason",
+        "x",
+    ]);
+    assert_exit(&down, 3);
+    assert!(
+        down.stderr.contains("--confirm says `production`"),
+        "{}",
+        down.stderr
+    );
+    let baseline = c.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "production",
+        "--to",
+        "1",
+        "--confirm",
+        "production",
+        "--reason",
+        "x",
+    ]);
+    assert_exit(&baseline, 3);
+    assert!(
+        baseline.stderr.contains("--confirm says `production`"),
+        "{}",
+        baseline.stderr
+    );
 }
 
 #[test]
@@ -454,14 +563,19 @@ impl Pty {
         }
     }
 
-    fn wait_for(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// Waits (bounded) until the terminal shows `text`; fails showing what it does show.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + DEADLINE;
         while !self.seen.lock().unwrap().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "no `{text}` on the terminal:\n{}",
-                self.seen.lock().unwrap()
-            );
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "waited {} s for `{text}` on the terminal, which shows:\n{}",
+                    DEADLINE.as_secs(),
+                    self.seen.lock().unwrap()
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -476,8 +590,27 @@ impl Pty {
         self.master.write_all(&[4]).unwrap();
     }
 
+    /// Waits (bounded) for the child to end: one that still waits for input (a gate that let
+    /// a wrong answer through and now asks for the reason) is killed, and the test fails
+    /// showing the terminal.
     fn finish(mut self) -> (i32, String) {
-        let status = self.child.wait().unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the child on the terminal did not end within {} s (still waiting for \
+                     input?); the terminal shows:\n{}",
+                    DEADLINE.as_secs(),
+                    self.seen.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         std::thread::sleep(Duration::from_millis(100));
         let seen = self.seen.lock().unwrap().clone();
         (status.code().unwrap_or(-1), seen)
@@ -543,4 +676,210 @@ fn on_a_terminal_the_plan_is_shown_then_the_phrase_and_a_reason_are_typed() {
     let detail: serde_json::Value = serde_json::from_str(detail[0][0].as_deref().unwrap()).unwrap();
     assert_eq!(detail["method"], "typed");
     assert_eq!(detail["reason"], "new table a with its index");
+}
+
+#[test]
+fn on_a_terminal_a_file_name_cannot_hide_the_summary_or_the_prompt() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    // `ESC [8m` (conceal) would hide everything after it; `\r` and U+202E would rewrite it.
+    c.write(
+        "2_tidy_comments\x1b[8m.up.sql",
+        "COMMENT ON TABLE users IS 'tidy \x1b[8m\r\u{202e}';\n",
+    );
+    let args = ["migrate", "apply", "--env", "production"];
+    let mut pty = Pty::spawn(&c, &args);
+    pty.wait_for("Type `production` to apply 2 migration(s) on `production`: ");
+    pty.type_line("production\x1b[8m");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    // Nothing the files or the typed answer hold reaches the terminal raw (NO_COLOR is
+    // set, so stagegate writes no escape of its own); the terminal's own echo of what was
+    // typed is the one exception.
+    let echoed = seen.replacen("production\x1b[8m", "", 1);
+    assert!(
+        !echoed.contains('\x1b') && !echoed.contains('\u{202e}'),
+        "{seen:?}"
+    );
+    let prompt = seen.find("Type `production`").unwrap();
+    assert!(
+        seen[..prompt].contains("2 tidy_comments\\x1b[8m (transaction, 1 statement(s))"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("`production\\x1b[8m` was typed, not `production`"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
+fn a_typed_reason_must_show_something() {
+    let c = Chain::new("", "confirm = true");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let mut pty = Pty::spawn(&c, &["migrate", "apply", "--env", "production"]);
+    pty.wait_for("Type `production`");
+    pty.type_line("production");
+    pty.wait_for("Reason (recorded in the event log): ");
+    pty.type_line("\u{200b}\u{2800}\u{180e}");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(seen.contains("the reason shows nothing"), "{seen}");
+}
+
+/// The typed phrase is compared exactly: `ship it` is not `SHIP IT`, at the prompt and in
+/// `--confirm` alike. (Mutant this guards against: the comparison made case-insensitive,
+/// `eq_ignore_ascii_case`, in deploy/confirm.rs.)
+#[test]
+fn the_confirmation_phrase_must_match_in_case_too() {
+    let c = Chain::new("", "confirm = \"SHIP IT\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let mut pty = Pty::spawn(&c, &["migrate", "apply", "--env", "production"]);
+    pty.wait_for("Type `SHIP IT` to apply 1 migration(s) on `production`: ");
+    pty.type_line("ship it");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 3, "{seen}");
+    assert!(
+        seen.contains("`ship it` was typed, not `SHIP IT`"),
+        "{seen}"
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+
+    // `--confirm` takes what the prompt asks for, in its own case too.
+    for given in ["PRODUCTION", "ship it"] {
+        let out = c.apply("production", &["--confirm", given, "--reason", "x"]);
+        assert_exit(&out, 3);
+        assert!(
+            out.stderr.contains(&format!(
+                "--confirm says `{given}`, but `production` is confirmed with `SHIP IT`"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(Chain::tables(&c.production).is_empty());
+    }
+}
+
+/// A verify script edited (or added) since staging ran the migration is a different
+/// migration. (Mutant: the verify checksum comparison in deploy/promote.rs disabled,
+/// `if false && !same(verify…)`.)
+#[test]
+fn promotion_refuses_a_verify_script_that_is_not_the_one_staging_ran() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    c.write("1_a.verify.sql", "SELECT 1 FROM a LIMIT 0;\n");
+    c.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    assert_exit(&c.apply("staging", &[]), 0);
+    // 1's verify script edited; 2 gets one it did not have on staging.
+    c.write("1_a.verify.sql", "SELECT 2 FROM a LIMIT 0;\n");
+    c.write("2_b.verify.sql", "SELECT 1 FROM b LIMIT 0;\n");
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    for expected in [
+        "1_a: different checksum than the one applied on `staging` (verify sha256:",
+        "2_b: different checksum than the one applied on `staging` (verify none there, sha256:",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}\n{}", out.stderr);
+    }
+    assert!(Chain::tables(&c.production).is_empty());
+    // The scripts staging ran pass.
+    c.write("1_a.verify.sql", "SELECT 1 FROM a LIMIT 0;\n");
+    c.remove("2_b.verify.sql");
+    assert_exit(&c.apply("production", &[]), 0);
+    assert_eq!(Chain::tables(&c.production), ["a", "b"]);
+}
+
+/// A migration still running on staging (here: its no-transaction script is half done and
+/// sleeping) has not succeeded there. (Mutant: the `RowStatus::Running` arm of
+/// deploy/promote.rs passing.)
+#[test]
+fn promotion_refuses_a_migration_still_running_on_staging() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write(
+        "1_a.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE a (id int);\nSELECT pg_sleep(60);\n",
+    );
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
+    for (key, value) in c.command().get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let staging = cmd
+        .current_dir(c.dir.path())
+        .args(["migrate", "apply", "--env", "staging"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while query(
+        &c.staging,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' \
+         AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()",
+    )[0][0]
+        .as_deref()
+        != Some("1")
+    {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "staging's apply never reached pg_sleep(60)"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let out = c.apply("production", &[]);
+    // Ctrl-C ends staging's run (and cancels its sleep on the server) before any assertion.
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &staging.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let staging = crate::harness::wait_output(staging, "staging's apply after SIGINT");
+    assert_eq!(
+        staging.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&staging.stderr)
+    );
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_a: still running, or interrupted, on `staging` (not applied there)"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.production).is_empty());
+}
+
+/// A migration whose no-transaction down stopped half way on staging is partly reverted there,
+/// not applied. (Mutant: the `RowStatus::Reverting` arm of deploy/promote.rs passing.)
+#[test]
+fn promotion_refuses_a_migration_partly_reverted_on_staging() {
+    let c = Chain::new("", "promote_from = \"staging\"");
+    c.write(
+        "1_a.up.sql",
+        "CREATE TABLE a (id int);\nCREATE TABLE a2 (id int);\n",
+    );
+    c.write(
+        "1_a.down.sql",
+        "-- stagegate:no-transaction\nDROP TABLE a2;\nSELECT 1/0;\nDROP TABLE a;\n",
+    );
+    assert_exit(&c.apply("staging", &[]), 0);
+    let out = c.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 4);
+    assert_eq!(
+        query(&c.staging, "SELECT status FROM stagegate.migrations")[0][0].as_deref(),
+        Some("reverting")
+    );
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("1_a: partly reverted on `staging` (not applied there)"),
+        "{}",
+        out.stderr
+    );
+    assert!(Chain::tables(&c.production).is_empty());
 }

@@ -33,6 +33,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create() -> TestDb {
+        TestDb::create_with("")
+    }
+
+    /// A database created with `options` after its name (`ENCODING 'LATIN1' ...`).
+    pub fn create_with(options: &str) -> TestDb {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let server = server();
         let nanos = std::time::SystemTime::now()
@@ -43,7 +48,7 @@ impl TestDb {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        admin(server, &format!("CREATE DATABASE {name}"));
+        admin(server, &format!("CREATE DATABASE {name} {options}"));
         let url = with_database(server, &name);
         TestDb { name, url }
     }
@@ -461,4 +466,129 @@ fn database_url_swaps_only_the_database() {
         with_database("postgres://u@h/p?sslmode=disable", "x"),
         "postgres://u@h/x?sslmode=disable"
     );
+}
+
+/// How long a test waits for anything it started (a child process, a terminal's output, a
+/// thread holding a lock) before it gives up and fails saying what it waited for: a bug that
+/// makes the binary wait for input or a lock must fail the test, not hang the suite.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Waits for `child` to end, reading its piped stdout and stderr meanwhile. Past [`DEADLINE`]
+/// it kills the child and fails, naming `what` and showing what the child had written.
+#[track_caller]
+pub fn wait_output(mut child: std::process::Child, what: &str) -> std::process::Output {
+    use std::io::Read;
+    fn drain<R: Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> (
+        std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&seen);
+        let reader = std::thread::spawn(move || {
+            let Some(mut pipe) = pipe else { return };
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        (seen, reader)
+    }
+    drop(child.stdin.take());
+    let (stdout, out_reader) = drain(child.stdout.take());
+    let (stderr, err_reader) = drain(child.stderr.take());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child process") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not end within {} s, so it was killed\n--- stdout so far\n{}\n--- \
+                 stderr so far\n{}",
+                DEADLINE.as_secs(),
+                String::from_utf8_lossy(&stdout.lock().unwrap()),
+                String::from_utf8_lossy(&stderr.lock().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // A grandchild may hold the pipes open: give the readers a bounded time.
+    for reader in [out_reader, err_reader] {
+        let joined = std::time::Instant::now();
+        while !reader.is_finished() && joined.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let take = |seen: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| seen.lock().unwrap().clone();
+    std::process::Output {
+        status,
+        stdout: take(&stdout),
+        stderr: take(&stderr),
+    }
+}
+
+/// Runs `cmd` (the real binary, built by a test) to its end, bounded by [`DEADLINE`].
+#[track_caller]
+pub fn run_output(cmd: &mut assert_cmd::Command, what: &str) -> std::process::Output {
+    use std::os::unix::process::ExitStatusExt;
+    let output = cmd.timeout(DEADLINE).output().unwrap();
+    // assert_cmd kills the process at the deadline; nothing else sends a test's run SIGKILL.
+    if output.status.signal() == Some(libc::SIGKILL) {
+        panic!(
+            "{what} did not end within {} s, so it was killed\n--- stdout\n{}\n--- stderr\n{}",
+            DEADLINE.as_secs(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    output
+}
+
+/// Receives from `rx` within [`DEADLINE`], or fails naming `what` it was waiting for.
+#[track_caller]
+pub fn recv<T>(rx: &std::sync::mpsc::Receiver<T>, what: &str) -> T {
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|error| panic!("waited {} s for {what}: {error}", DEADLINE.as_secs()))
+}
+
+/// Joins `thread` within [`DEADLINE`], or fails naming `what` it was waiting for.
+#[track_caller]
+pub fn join<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
+    let started = std::time::Instant::now();
+    while !thread.is_finished() {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "waited {} s for {what} to end",
+            DEADLINE.as_secs()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    thread.join().unwrap_or_else(|_| panic!("{what} panicked"))
+}
+
+/// Waits for `child` to end within [`DEADLINE`]; past it, kills it and fails naming `what`.
+#[track_caller]
+pub fn wait_status(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child process") {
+            return status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not end within {} s, so it was killed",
+                DEADLINE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

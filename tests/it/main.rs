@@ -2,16 +2,19 @@
 //!
 //! One test binary (faster to link than one per file); modules by subject.
 
+mod alembic;
 mod backup;
 mod baseline;
 mod browser;
 mod cli;
 mod db;
 mod down;
+mod execution;
 mod faults;
 mod gates;
 mod harness;
 mod hazards;
+mod hostile;
 mod install;
 mod json;
 mod layouts;
@@ -19,6 +22,7 @@ mod lint;
 mod lint_catalog;
 mod lint_ci;
 mod lint_outputs;
+mod playbooks;
 mod real_world;
 mod report;
 mod reversible;
@@ -27,5 +31,6 @@ mod scratch;
 mod target;
 mod tools;
 mod trace;
+mod trust;
 mod ux;
 mod workflows;

@@ -749,7 +749,7 @@ fn ctrl_c_ends_the_run_with_exit_4_and_drops_the_scratch_database() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = crate::harness::wait_output(child, "check-reversible after SIGINT");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");

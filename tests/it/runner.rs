@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::harness::{TestDb, block_on};
+use crate::harness::{TestDb, block_on, join, recv, run_output};
 
 /// The variable the test configs read the database URL from.
 const URL_VAR: &str = "SG_TEST_TARGET_URL";
@@ -56,17 +56,41 @@ impl Project {
             .env_remove("STAGEGATE_CONFIG")
             .env("NO_COLOR", "1")
             .env("STAGEGATE_LOCK_WAIT", "5s")
-            .env(URL_VAR, self.db.database_url().expose());
+            .env(URL_VAR, self.db.database_url().expose())
+            // Bounded wherever it is run from (see `harness::run_output`).
+            .timeout(crate::harness::DEADLINE);
         cmd
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        let output = self.command().args(args).output().unwrap();
+        let output = run_output(
+            self.command().args(args),
+            &format!("stagegate {}", args.join(" ")),
+        );
         Output {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8(output.stdout).unwrap(),
             stderr: String::from_utf8(output.stderr).unwrap(),
         }
+    }
+
+    /// `stagegate ARGS` to run as a child process, with the same environment as
+    /// [`Project::command`] and its output piped; wait for it with [`finish`].
+    pub fn child(&self, args: &[&str]) -> std::process::Command {
+        let template = self.command();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
     }
 
     pub fn apply(&self) -> Output {
@@ -80,6 +104,17 @@ impl Project {
 
     pub fn scalar(&self, sql: &str) -> Option<String> {
         self.query(sql).remove(0).remove(0)
+    }
+}
+
+/// Waits for a child of [`Project::child`] to end (bounded: see [`crate::harness::DEADLINE`]).
+#[track_caller]
+pub fn finish(child: std::process::Child, what: &str) -> Output {
+    let out = crate::harness::wait_output(child, what);
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
 
@@ -148,7 +183,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
             [Some("2".to_string()), Some("true".to_string())],
             [Some("3".to_string()), Some("true".to_string())],
             [Some("4".to_string()), Some("true".to_string())],
-            [Some("5".to_string()), Some("true".to_string())]
+            [Some("5".to_string()), Some("true".to_string())],
+            [Some("6".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
@@ -204,9 +240,11 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
     ] {
         let out = p.run(args);
         assert_exit(&out, 3);
+        let known = stagegate::db::state::known_schema_version();
         assert!(
-            out.stderr
-                .contains("is at version 999, newer than this stagegate knows (5)"),
+            out.stderr.contains(&format!(
+                "is at version 999, newer than this stagegate knows ({known})"
+            )),
             "{}",
             out.stderr
         );
@@ -303,7 +341,7 @@ fn hold_table_lock(p: &Project, table: &str, hold: Duration) -> std::thread::Joi
             client.batch_execute("COMMIT").await.unwrap();
         });
     });
-    ready_rx.recv().unwrap();
+    recv(&ready_rx, &format!("the session locking {table}"));
     handle
 }
 
@@ -318,7 +356,7 @@ fn a_lock_timeout_restarts_the_whole_transaction_until_the_lock_is_free() {
     );
     let holder = hold_table_lock(&p, "t", Duration::from_millis(1500));
     let out = p.apply();
-    holder.join().unwrap();
+    join(holder, "the session holding the table lock");
     assert_exit(&out, 0);
     assert!(
         out.stderr.contains("lock timeout on attempt 1 of 11")
@@ -368,7 +406,7 @@ fn lock_retries_run_out_and_nothing_is_left_behind() {
     let row = &p
         .query("SELECT status, rolled_back::text FROM stagegate.migrations WHERE version = '2'")[0];
     assert_eq!(row, &[Some("failed".into()), Some("true".into())]);
-    holder.join().unwrap();
+    join(holder, "the session holding the table lock");
     // A rolled-back failure left nothing behind: the next run simply tries again.
     let out = p.apply();
     assert_exit(&out, 0);
@@ -394,7 +432,7 @@ fn a_failing_verify_script_rolls_back_the_migration_and_its_record() {
     assert!(tables(&p).is_empty());
     assert_eq!(
         p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
-        Some("failure".into())
+        Some("bind,failure".into())
     );
     p.write(
         "1_t.up.sql",
@@ -551,7 +589,7 @@ fn a_failed_no_transaction_migration_resumes_at_the_failed_statement_after_resol
     );
     assert_eq!(
         p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
-        Some("failure,resolve,apply,apply".into())
+        Some("bind,failure,resolve,apply,apply".into())
     );
 }
 
@@ -617,15 +655,15 @@ fn a_second_apply_waits_a_bounded_time_and_names_the_holder() {
             let _ = tokio::task::spawn_blocking(move || done_rx.recv()).await;
         });
     });
-    let pid = ready_rx.recv().unwrap();
-    let out = p
-        .command()
-        .env("STAGEGATE_LOCK_WAIT", "1s")
-        .args(["migrate", "apply", "--env", "staging"])
-        .output()
-        .unwrap();
+    let pid = recv(&ready_rx, "the session taking the advisory lock");
+    let out = run_output(
+        p.command()
+            .env("STAGEGATE_LOCK_WAIT", "1s")
+            .args(["migrate", "apply", "--env", "staging"]),
+        "migrate apply while another session holds the lock",
+    );
     done_tx.send(()).unwrap();
-    holder.join().unwrap();
+    join(holder, "the session holding the advisory lock");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
@@ -674,8 +712,8 @@ fn apply_and_interrupt(p: &Project) -> (Option<i32>, String) {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    let out = finish(child, "migrate apply after SIGINT");
+    (Some(out.code).filter(|c| *c >= 0), out.stderr)
 }
 
 #[test]
@@ -731,12 +769,12 @@ fn audit_verify_detects_an_edited_event() {
     assert_exit(&out, 0);
     assert!(
         out.stdout
-            .contains("verified: the hash chain of 3 event(s) is intact"),
+            .contains("verified: the hash chain of 4 event(s) is intact"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("│ 2  │") && out.stdout.contains("failure"),
+        out.stdout.contains("│ 3  │") && out.stdout.contains("failure"),
         "{}",
         out.stdout
     );
@@ -746,7 +784,7 @@ fn audit_verify_detects_an_edited_event() {
     let refused = block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
         client
-            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 2")
+            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 3")
             .await
             .unwrap_err()
     });
@@ -759,14 +797,14 @@ fn audit_verify_detects_an_edited_event() {
     // ...but a superuser can switch that off; the chain still shows it.
     p.query(
         "ALTER TABLE stagegate.events DISABLE TRIGGER events_append_only; \
-         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 2; \
+         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 3; \
          ALTER TABLE stagegate.events ENABLE TRIGGER events_append_only",
     );
     let out = p.run(&["audit", "--env", "staging", "--verify"]);
     assert_exit(&out, 3);
     assert!(
         out.stderr
-            .contains("the event log of `staging` was tampered with: event 2 does not match"),
+            .contains("the event log of `staging` was tampered with: event 3 does not match"),
         "{}",
         out.stderr
     );
@@ -774,8 +812,8 @@ fn audit_verify_detects_an_edited_event() {
     assert_exit(&json, 3);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["verified"], false);
-    assert_eq!(json["first_mismatch"]["id"], 2);
-    assert_eq!(json["events"].as_array().unwrap().len(), 3);
+    assert_eq!(json["first_mismatch"]["id"], 3);
+    assert_eq!(json["events"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -873,8 +911,19 @@ fn status_across_environments_with_one_unreachable() {
     // Deleted locally and never applied in production: not pending there, absent.
     assert_eq!(state(3, "production"), "absent");
 
-    // A missing variable is a configuration error (exit 2), not an unreachable database.
+    // Without --env, an environment whose variable is not set here is shown as not
+    // configured here and the others are read (`offline` still fails the run: exit 4).
     let out = p.run(&["migrate", "status"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stdout
+            .contains("production: not configured here: variable SG_TEST_PROD_URL is not set"),
+        "{}",
+        out.stdout
+    );
+    // Named with --env, a missing variable is a configuration error (exit 2), not an
+    // unreachable database.
+    let out = p.run(&["migrate", "status", "--env", "production"]);
     assert_exit(&out, 2);
     assert!(
         out.stderr
@@ -997,7 +1046,7 @@ fn the_backup_gate_backs_up_before_the_first_statement_or_refuses() {
     assert_eq!(tables(&p), ["a"]);
     let kinds = p.query("SELECT kind FROM stagegate.events ORDER BY id");
     let kinds: Vec<&str> = kinds.iter().map(|r| r[0].as_deref().unwrap()).collect();
-    assert_eq!(kinds, ["backup", "apply"]);
+    assert_eq!(kinds, ["bind", "backup", "apply"]);
     let dumps: Vec<_> = std::fs::read_dir(p.dir.path().join("backups"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -1180,7 +1229,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.up.sql:1: `BEGIN` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
@@ -1191,7 +1240,7 @@ fn transaction_control_in_a_transactional_migration_is_refused() {
     let out = p.apply();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("1_wrapped.verify.sql:2: `END` in a script that stagegate runs in a transaction of its own"),
+        out.stderr.contains("1_wrapped.verify.sql:2: `COMMIT` in a migration that stagegate runs in a transaction of its own"),
         "{}",
         out.stderr
     );
@@ -1364,9 +1413,8 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     let checksum = stagegate::source::Checksum::of_text("CREATE TABLE a (id int);\n");
     p.query(&format!(
         "CREATE TABLE a (id int);
-         INSERT INTO stagegate.migrations (version, version_text, name, checksum, no_transaction,
-             status, started_at, finished_at, db_user, statements_done, statements_total)
-         VALUES ('1', '1', 'a', '{checksum}', false, 'applied', now(), now(), current_user, 1, 1)"
+         SELECT stagegate.record_apply('1', '1', 'a', '{checksum}', NULL, NULL, false, NULL, 1,
+                                       NULL)"
     ));
     p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
 

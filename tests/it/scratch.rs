@@ -219,7 +219,7 @@ fn interrupt_a_process_holding_a_cluster(signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = crate::harness::wait_status(&mut child, &format!("the child after SIG{signal}"));
     assert!(!exit.success(), "the child ended by SIG{signal}: {exit}");
     assert_cleaned_up(pid, &dir, &format!("after SIG{signal} to its holder"));
 }

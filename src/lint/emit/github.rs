@@ -30,7 +30,8 @@ impl Emitter for Github {
     }
 }
 
-/// One finding as a workflow command, with its newline.
+/// One finding as a workflow command, with its newline. The message shows control
+/// characters as escapes: the runner's log is a terminal of sorts.
 pub fn annotation(path: &str, finding: &Finding) -> String {
     let command = match finding.severity {
         Severity::Error => "error",
@@ -47,7 +48,7 @@ pub fn annotation(path: &str, finding: &Finding) -> String {
         finding.end_line,
         finding.end_column,
         property(&title),
-        data(&message),
+        data(&crate::visible::text(&message)),
     )
 }
 

@@ -37,6 +37,7 @@ pub mod dynamic_sql;
 pub mod edited_released_migration;
 pub mod enable_rls_without_policy;
 pub mod enum_add_value_in_transaction;
+pub mod enum_value_removed;
 pub mod enum_value_used_in_transaction;
 pub mod exclusion_constraint;
 pub mod foreign_key_missing_not_valid;
@@ -85,7 +86,7 @@ pub(crate) mod prelude {
     pub use crate::analyze::model::{POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE};
     pub use crate::analyze::{
         Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
-        Reach, RewriteCommand, TxnControl, TypeChange, locks,
+        Reach, RewriteCommand, TypeChange, locks,
     };
     pub use crate::lint::{Ctx, Hit};
 
@@ -133,7 +134,7 @@ pub(crate) mod prelude {
             Change::RenameColumn { to, .. } | Change::RenameTable { to, .. } => out.push(to),
             Change::CreateView { name, .. }
             | Change::CreateSequence { name, .. }
-            | Change::CreateEnum { name }
+            | Change::CreateEnum { name, .. }
             | Change::CreateDomain { name, .. }
             | Change::CreateSchema { name, .. } => out.push(name),
             _ => {}

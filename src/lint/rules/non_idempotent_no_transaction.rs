@@ -17,9 +17,14 @@
 //! ## Use instead
 //! ```sql
 //! -- stagegate:no-transaction
-//! -- (drop an INVALID leftover of a failed build first: DROP INDEX CONCURRENTLY IF EXISTS ...)
-//! CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_user_id_idx ON orders (user_id);
+//! -- a failed build leaves an INVALID index of that name: drop it, then build (the recipe of
+//! -- SG509, which IF NOT EXISTS alone would not follow)
+//! DROP INDEX CONCURRENTLY IF EXISTS orders_user_id_idx;
+//! CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);
 //! ```
+//!
+//! An index dropped with `IF EXISTS` earlier in the same migration is rebuilt from scratch
+//! on a retry, so its `CREATE INDEX` needs no `IF NOT EXISTS`.
 
 use super::prelude::*;
 
@@ -28,6 +33,12 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         return;
     }
     let fragile = match change {
+        // Dropped (IF EXISTS, or flagged here) before it is built: a retry starts over.
+        Change::CreateIndex {
+            if_not_exists: false,
+            name: Some(name),
+            ..
+        } if ctx.file.dropped_indexes.contains(name) => return,
         Change::CreateIndex {
             if_not_exists: false,
             ..
@@ -52,9 +63,22 @@ pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
         } => "CREATE SCHEMA without IF NOT EXISTS",
         _ => return,
     };
+    let help = match change {
+        // The one recipe SG509 asks for too: IF NOT EXISTS would keep an INVALID leftover.
+        Change::CreateIndex {
+            name: Some(name), ..
+        } => format!(
+            "drop a leftover first, then build: `DROP INDEX CONCURRENTLY IF EXISTS {name};` \
+             before this statement (a failed build leaves an INVALID index that IF NOT EXISTS \
+             would keep)"
+        ),
+        _ => "make it idempotent (IF NOT EXISTS / IF EXISTS), and drop an INVALID index left by \
+              a failed build before retrying"
+            .to_string(),
+    };
     out.push(Hit::new(
         format!("{fragile} runs outside a transaction: if the migration fails after it, the retry fails here"),
-        "make it idempotent (IF NOT EXISTS / IF EXISTS), and drop an INVALID index left by a failed build before retrying",
+        help,
     ));
 }
 
@@ -69,6 +93,23 @@ mod tests {
             "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);",
             15
         ));
+    }
+
+    #[test]
+    fn the_recipe_of_sg509_is_quiet() {
+        let sql = "-- stagegate:no-transaction\n\
+                   DROP INDEX CONCURRENTLY IF EXISTS orders_user_id_idx;\n\
+                   CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);";
+        lint_ok_pg("SG503", sql, 15);
+        lint_ok_pg("SG509", sql, 15);
+        // Another index's drop does not make this build rerunnable.
+        let other = "-- stagegate:no-transaction\n\
+                     DROP INDEX CONCURRENTLY IF EXISTS orders_old_idx;\n\
+                     CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);";
+        assert!(
+            lint_errors_pg("SG503", other, 15)
+                .contains("DROP INDEX CONCURRENTLY IF EXISTS orders_user_id_idx")
+        );
     }
 
     #[test]

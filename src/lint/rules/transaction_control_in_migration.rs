@@ -1,13 +1,20 @@
 //! # SG502 transaction-control-in-migration
 //!
 //! ## What it does
-//! Flags `BEGIN`, `COMMIT` and `ROLLBACK` in a migration that stagegate already runs inside a
-//! transaction.
+//! Flags transaction control that `migrate apply` refuses to run: `BEGIN`, `COMMIT`,
+//! `ROLLBACK` (and `START TRANSACTION`, `END`, `ABORT`) in a migration that stagegate already
+//! runs inside a transaction; in a `-- stagegate:no-transaction` migration, a `BEGIN` inside
+//! an open block, a block never closed, and `COMMIT`, `ROLLBACK` or a savepoint command with
+//! no block open; everywhere, two-phase commit (`PREPARE TRANSACTION`, `COMMIT PREPARED`,
+//! `ROLLBACK PREPARED`) and `AND CHAIN`. Savepoints inside stagegate's transaction are fine.
+//! The verdict is the statement classifier's (`sql::classify`), the one apply, down, trace
+//! and check-reversible use.
 //!
 //! ## Why is this bad?
 //! A COMMIT in the middle ends stagegate's transaction early: a later failure leaves the first
 //! half applied with no record of it; a nested BEGIN only warns, and the ROLLBACK then undoes
-//! more than intended.
+//! more than intended. A prepared transaction keeps its locks (an ACCESS EXCLUSIVE one blocks
+//! every read of the table) until someone commits it by hand.
 //!
 //! ## Example
 //! ```sql
@@ -25,19 +32,11 @@
 use super::prelude::*;
 
 pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
-    if let Change::Transaction(control) = change
-        && ctx.in_transaction
+    if let Change::Transaction(_) = change
         && !ctx.statement.in_do_block
+        && let Some(refusal) = ctx.file.txn_refusals.get(&ctx.file.index)
     {
-        let what = match control {
-            TxnControl::Begin => "BEGIN",
-            TxnControl::Commit => "COMMIT",
-            TxnControl::Rollback => "ROLLBACK",
-        };
-        out.push(Hit::new(
-            format!("{what} inside a migration that already runs in a transaction breaks its all-or-nothing apply"),
-            "remove it; mark the migration `-- stagegate:no-transaction` if it must control transactions itself",
-        ));
+        out.push(Hit::new(refusal.hazard.clone(), refusal.remedy));
     }
 }
 
@@ -55,10 +54,24 @@ mod tests {
     }
 
     #[test]
+    fn fires_on_misplaced_control_in_a_no_transaction_migration() {
+        insta::assert_snapshot!(lint_errors_pg(
+            "SG502",
+            "-- stagegate:no-transaction\nSAVEPOINT s;\nBEGIN;\nPREPARE TRANSACTION 'x';\nBEGIN;\nSELECT 1;",
+            15
+        ));
+    }
+
+    #[test]
     fn quiet() {
         lint_ok_pg(
             "SG502",
             "-- stagegate:no-transaction\nBEGIN;\nALTER TABLE orders ADD COLUMN note text;\nCOMMIT;",
+            15,
+        );
+        lint_ok_pg(
+            "SG502",
+            "SAVEPOINT s;\nALTER TABLE orders ADD COLUMN note text;\nROLLBACK TO SAVEPOINT s;\nRELEASE s;",
             15,
         );
     }

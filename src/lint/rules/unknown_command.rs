@@ -5,7 +5,9 @@
 //! PostgreSQL command (`ALTR TABLE`, text left over from an edit, a psql meta-command), a
 //! kind of object PostgreSQL does not have (`CREATE INDX`), and two statements run together
 //! because the `;` between them is missing (reported at the line where the second starts;
-//! both are still checked).
+//! both are still checked), also before a misspelled command (`ALTR TABLE` on the next
+//! line). And a statement left unbalanced: a `(` not closed, a `)` that closes nothing, a
+//! string, quoted identifier or comment that runs to the end of the file.
 //!
 //! ## Why is this bad?
 //! PostgreSQL rejects the statement with a syntax error, so the migration fails when it
@@ -95,11 +97,8 @@ pub fn unknown_word(head: &str) -> Option<&str> {
 }
 
 pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
-    if let Change::SyntaxError { message } = change {
-        out.push(Hit::new(
-            message.clone(),
-            "end the statement before it with `;`, or fix the misspelled keyword",
-        ));
+    if let Change::SyntaxError { message, help } = change {
+        out.push(Hit::new(message.clone(), *help));
     }
     if let Change::Unrecognised { head } = change
         && let Some(word) = unknown_word(head)
@@ -357,5 +356,96 @@ END $$;
         );
         lint_ok_pg("SG511", "(SELECT 1);", 15);
         lint_ok_pg("SG511", "analyse orders;", 15);
+    }
+
+    /// A missing `;` before a misspelled or unknown command: both errors at the second line
+    /// (PostgreSQL 15: `syntax error at or near "ALTR"`).
+    #[test]
+    fn fires_on_a_missing_semicolon_before_an_unknown_command() {
+        for sql in [
+            "CREATE TABLE d (id int)\nALTR TABLE t ADD c int;",
+            "CREATE INDEX i ON t (a)\nCRATE INDEX j ON t (b);",
+            "COMMENT ON TABLE t IS 'x'\nDORP TABLE u;",
+            "ALTER TABLE t ADD COLUMN c int\n  FROBNICATE SEQUENCE s;",
+        ] {
+            let found: Vec<(&str, usize, String)> = crate::lint::test_utils::lint_sql(sql, 15)
+                .findings
+                .iter()
+                .map(|f| (f.code, f.line, f.message.clone()))
+                .collect();
+            assert!(
+                found.iter().any(|(c, l, m)| *c == "SG511"
+                    && *l == 2
+                    && m.contains("does not end with `;`")),
+                "{sql}: {found:?}"
+            );
+            assert!(
+                found.iter().any(|(c, l, m)| *c == "SG511"
+                    && *l == 2
+                    && m.contains("is not a PostgreSQL command")),
+                "{sql}: {found:?}"
+            );
+        }
+    }
+
+    /// Parentheses not closed (or closing nothing) and strings or comments running to the
+    /// end of the file: PostgreSQL rejects the statement, reported at its line.
+    #[test]
+    fn fires_on_an_unbalanced_statement() {
+        for (sql, line, what) in [
+            ("SELECT ((((1;", 1, "4 `(` are not closed"),
+            (
+                "SELECT 1;\nCREATE TABLE t (id int;",
+                2,
+                "a `(` is not closed",
+            ),
+            (
+                "SELECT 1;\n\nUPDATE t SET a = (1));",
+                3,
+                "a `)` closes no `(`",
+            ),
+            (
+                "SELECT 1;\nSELECT 'x;\nDROP TABLE t;",
+                2,
+                "a quoted string is not closed",
+            ),
+            (
+                "CREATE TABLE t (id int);\nSELECT 1 /* note;",
+                2,
+                "a `/*` comment is not closed",
+            ),
+        ] {
+            let found: Vec<(&str, usize, String)> = crate::lint::test_utils::lint_sql(sql, 15)
+                .findings
+                .iter()
+                .map(|f| (f.code, f.line, f.message.clone()))
+                .collect();
+            assert!(
+                found
+                    .iter()
+                    .any(|(c, l, m)| *c == "SG511" && *l == line && m.contains(what)),
+                "{sql}: {found:?}"
+            );
+        }
+        insta::assert_snapshot!(lint_errors_pg("SG511", "SELECT ((((1;", 15));
+    }
+
+    /// Continuations that start a line with a word that is no keyword, valid on PostgreSQL
+    /// 15: a column then `TYPE`, a select list, a transition table's name.
+    #[test]
+    fn quiet_on_identifiers_that_start_a_line() {
+        let sql = "\
+ALTER TABLE t ALTER COLUMN
+c TYPE bigint USING c::bigint;
+SELECT a,
+b FROM t;
+COMMENT ON TABLE t IS
+'x';
+CREATE TRIGGER trg AFTER INSERT ON t REFERENCING NEW TABLE AS
+newtab FOR EACH STATEMENT EXECUTE FUNCTION f();
+SELECT f(
+(1), ')', \"(\");
+";
+        lint_ok_pg("SG511", sql, 15);
     }
 }

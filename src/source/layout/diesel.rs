@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use super::{Role, split_version_and_name};
-use crate::source::listing::{Entry, File, Item, Slot, push};
+use crate::regular_file::{self, Kind};
+use crate::source::listing::{Entry, File, Item, Slot, io_error, push};
 use crate::source::{Section, SourceError, read_text};
 
 /// Reads a directory `2021-02-02-153240_create_users` (or `00000000000000_setup`) as its
@@ -24,7 +25,19 @@ pub(super) const HINT: &str = "a directory <version>_<name>/ with up.sql";
 
 /// True when a directory entry is a diesel migration: its name, and an `up.sql` in it.
 pub(super) fn detect(entry: &Entry) -> bool {
-    split_dir(entry.name).is_some() && entry.path().join("up.sql").is_file()
+    split_dir(entry.name).is_some()
+        && regular_file::kind(&entry.path().join("up.sql")).is_ok_and(|kind| kind.is_some())
+}
+
+/// Whether a diesel migration holds the file at `path`: a regular file is; nothing (or a
+/// directory) is not; a link or a special file is refused.
+fn holds(path: &Path) -> Result<bool, SourceError> {
+    match regular_file::kind(path) {
+        Ok(Some(Kind::File)) => Ok(true),
+        Ok(None | Some(Kind::Dir)) => Ok(false),
+        Ok(Some(Kind::Other(what))) => Err(io_error(path, regular_file::refusal(what))),
+        Err(error) => Err(io_error(path, error)),
+    }
 }
 
 /// Adds the scripts of a migration directory; false when the entry is not one.
@@ -43,8 +56,8 @@ pub(super) fn add(items: &mut Vec<Item>, entry: &Entry) -> Result<bool, SourceEr
         section: Section::Whole,
         no_transaction,
     };
-    if !up.is_file() {
-        if down.is_file() {
+    if !holds(&up)? {
+        if holds(&down)? {
             return Err(SourceError::DownWithoutUp {
                 path: down,
                 expected: up,
@@ -53,10 +66,10 @@ pub(super) fn add(items: &mut Vec<Item>, entry: &Entry) -> Result<bool, SourceEr
         return Ok(false);
     }
     push(items, Role::Up, version, slot(File::DieselUp));
-    if down.is_file() {
+    if holds(&down)? {
         push(items, Role::Down, version, slot(File::DieselDown));
     }
-    if verify.is_file() {
+    if holds(&verify)? {
         push(items, Role::Verify, version, slot(File::DieselVerify));
     }
     Ok(true)
@@ -64,7 +77,7 @@ pub(super) fn add(items: &mut Vec<Item>, entry: &Entry) -> Result<bool, SourceEr
 
 /// diesel's `metadata.toml` with `run_in_transaction = false`.
 fn no_transaction(path: &Path) -> Result<bool, SourceError> {
-    if !path.is_file() {
+    if !holds(path)? {
         return Ok(false);
     }
     let text = read_text(path)?;

@@ -1,6 +1,7 @@
 //! The migration layouts: how each names its files, and what it reads from them. Each layout
 //! is one module; this one dispatches on [`Layout`] to them.
 
+pub mod alembic;
 mod dbmate;
 mod diesel;
 mod flyway;
@@ -25,6 +26,8 @@ pub enum Layout {
     Diesel,
     /// <version>_<name>.sql with -- migrate:up and -- migrate:down sections
     Dbmate,
+    /// alembic.ini and <script_location>/versions/*.py, ordered by the revision graph
+    Alembic,
 }
 
 impl Layout {
@@ -34,6 +37,7 @@ impl Layout {
             Layout::Flyway => "flyway",
             Layout::Diesel => "diesel",
             Layout::Dbmate => "dbmate",
+            Layout::Alembic => "alembic",
         }
     }
 }
@@ -88,6 +92,7 @@ pub(super) fn read_label(layout: Layout, name: &str) -> (Version, String) {
         Layout::Sqlx | Layout::Dbmate => sqlx::split_name(name).map(|n| (n.version, n.name)),
         Layout::Flyway => flyway::split_name(name).map(|n| (n.version, n.name)),
         Layout::Diesel => diesel::split_dir(name),
+        Layout::Alembic => None,
     };
     let (version, name) = read.expect("an entry name discovery accepted");
     let version = Version::parse(version).expect("a version discovery accepted");
@@ -102,6 +107,17 @@ pub(super) fn version_prefix(layout: Layout, name: &str) -> Option<&str> {
     }
 }
 
+/// Whether an entry of `kind` may be one of `layout`'s migrations: a directory for diesel, a
+/// file otherwise; a link or a special file may (to be refused by [`add`] when it is named
+/// as one).
+pub(super) fn may_hold_migration(layout: Layout, kind: crate::regular_file::Kind) -> bool {
+    use crate::regular_file::Kind;
+    match kind {
+        Kind::Other(_) => true,
+        Kind::File | Kind::Dir => kind.is_dir() == migrations_are_dirs(layout),
+    }
+}
+
 /// The version of an entry `layout` may read as a migration (before looking inside it), by
 /// its name alone: a directory for diesel, a file otherwise. The entries [`add`] skips by
 /// their name give `None`.
@@ -111,6 +127,7 @@ pub(super) fn name_version(layout: Layout, name: &str) -> Option<&str> {
         Layout::Sqlx => sqlx::split_name(name).map(|named| named.version),
         Layout::Flyway => flyway::split_name(name).map(|named| named.version),
         Layout::Dbmate => dbmate::name_version(name),
+        Layout::Alembic => None,
     }
 }
 
@@ -121,25 +138,35 @@ pub(super) fn add(
     items: &mut Vec<Item>,
     entry: &Entry,
 ) -> Result<bool, SourceError> {
+    // A link or a special file named as a migration is refused, never followed.
+    if name_version(layout, entry.name).is_some()
+        && let Some(refused) = entry.refused()
+    {
+        return Err(refused);
+    }
     match layout {
         Layout::Diesel => {
-            if entry.is_dir {
+            if entry.is_dir() {
                 diesel::add(items, entry)
             } else {
                 Ok(false)
             }
         }
-        Layout::Sqlx => Ok(!entry.is_dir && add_named(items, entry, sqlx::split_name(entry.name))),
+        Layout::Sqlx => {
+            Ok(!entry.is_dir() && add_named(items, entry, sqlx::split_name(entry.name)))
+        }
         Layout::Flyway => {
-            Ok(!entry.is_dir && add_named(items, entry, flyway::split_name(entry.name)))
+            Ok(!entry.is_dir() && add_named(items, entry, flyway::split_name(entry.name)))
         }
         Layout::Dbmate => {
-            if entry.is_dir {
+            if entry.is_dir() {
                 Ok(false)
             } else {
                 dbmate::add(items, entry)
             }
         }
+        // Alembic revisions are read as a graph, never name by name.
+        Layout::Alembic => Ok(false),
     }
 }
 
@@ -172,14 +199,22 @@ pub(super) fn not_a_migration(layout: Layout, name: &str) -> String {
         Layout::Flyway => flyway::HINT,
         Layout::Diesel => diesel::HINT,
         Layout::Dbmate => dbmate::HINT,
+        Layout::Alembic => "an Alembic revision file, <revision>_<slug>.py",
     };
     format!("not a {layout} migration ({hint})")
 }
 
 /// The layout a directory entry is a migration of, if any: a diesel directory, a flyway
 /// name, or a sqlx name (dbmate when a file of up-only name has a `-- migrate:up` marker).
+/// An entry named as a migration of any layout that is a link or a special file is refused.
 pub(super) fn detect(entry: &Entry) -> Result<Option<Layout>, SourceError> {
-    if entry.is_dir {
+    if let Some(refused) = entry.refused() {
+        let named = diesel::split_dir(entry.name).is_some()
+            || flyway::split_name(entry.name).is_some()
+            || sqlx::split_name(entry.name).is_some();
+        return if named { Err(refused) } else { Ok(None) };
+    }
+    if entry.is_dir() {
         return Ok(diesel::detect(entry).then_some(Layout::Diesel));
     }
     if flyway::split_name(entry.name).is_some() {

@@ -1,0 +1,555 @@
+//! What a statement is to the code that runs scripts: transaction control, a change of
+//! session state, a psql meta-command, or something that must run outside a transaction
+//! block. The one answer to these questions: lint, apply, down, dry runs, trace,
+//! check-reversible and report all ask here. Pure: no I/O.
+
+use super::split::RawKind;
+use super::tokens::tokenize;
+
+/// Transaction control written into a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TxnControl {
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`.
+    Commit,
+    /// `ROLLBACK`, `ABORT`.
+    Rollback,
+    /// `SAVEPOINT name`.
+    Savepoint,
+    /// `RELEASE [SAVEPOINT] name`.
+    Release,
+    /// `ROLLBACK [WORK|TRANSACTION] TO [SAVEPOINT] name`.
+    RollbackToSavepoint,
+    /// `COMMIT AND CHAIN`, `ROLLBACK AND CHAIN`: ends a transaction and opens the next.
+    Chain,
+    /// `PREPARE TRANSACTION 'id'`.
+    PrepareTransaction,
+    /// `COMMIT PREPARED 'id'`.
+    CommitPrepared,
+    /// `ROLLBACK PREPARED 'id'`.
+    RollbackPrepared,
+}
+
+impl TxnControl {
+    /// How the statement is usually written, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            TxnControl::Begin => "BEGIN",
+            TxnControl::Commit => "COMMIT",
+            TxnControl::Rollback => "ROLLBACK",
+            TxnControl::Savepoint => "SAVEPOINT",
+            TxnControl::Release => "RELEASE SAVEPOINT",
+            TxnControl::RollbackToSavepoint => "ROLLBACK TO SAVEPOINT",
+            TxnControl::Chain => "COMMIT/ROLLBACK AND CHAIN",
+            TxnControl::PrepareTransaction => "PREPARE TRANSACTION",
+            TxnControl::CommitPrepared => "COMMIT PREPARED",
+            TxnControl::RollbackPrepared => "ROLLBACK PREPARED",
+        }
+    }
+
+    /// It acts on a savepoint of the open transaction, which it neither ends nor nests.
+    pub fn is_savepoint(self) -> bool {
+        matches!(
+            self,
+            TxnControl::Savepoint | TxnControl::Release | TxnControl::RollbackToSavepoint
+        )
+    }
+
+    /// It ends the open transaction block (committed, rolled back or prepared).
+    pub fn ends_block(self) -> bool {
+        matches!(
+            self,
+            TxnControl::Commit
+                | TxnControl::Rollback
+                | TxnControl::Chain
+                | TxnControl::PrepareTransaction
+        )
+    }
+}
+
+/// A change of the session's state that outlives the statement's transaction: it would
+/// carry over into the next migration run on the same connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionChange {
+    /// `SET name ...` (not `SET LOCAL`), `SET TIME ZONE`, `SET SCHEMA`, `SET NAMES`.
+    Set,
+    /// `RESET name`, `RESET ALL`.
+    Reset,
+    /// `SET [SESSION] ROLE`, `RESET ROLE`.
+    Role,
+    /// `SET [SESSION] SESSION AUTHORIZATION`, `RESET SESSION AUTHORIZATION`.
+    SessionAuthorization,
+    /// `DISCARD ...`.
+    Discard,
+}
+
+/// What one piece of a script is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    Transaction(TxnControl),
+    Session(SessionChange),
+    /// A psql meta-command (`\set`, `\i`): stagegate sends SQL to the server, not to psql.
+    PsqlMeta,
+    /// The data lines of `COPY ... FROM stdin`.
+    CopyData,
+    /// Refuses to run inside a transaction block (SQLSTATE 25001).
+    NoTransactionBlock,
+    /// Anything else.
+    Other,
+}
+
+/// Classifies one piece of a script, as [`super::split`] gives it.
+pub fn classify(kind: RawKind, text: &str) -> Class {
+    match kind {
+        RawKind::PsqlMeta => Class::PsqlMeta,
+        RawKind::CopyData => Class::CopyData,
+        RawKind::Sql => classify_sql(text),
+    }
+}
+
+/// Classifies one SQL statement (its text, `;` included or not).
+pub fn classify_sql(text: &str) -> Class {
+    let Some(tokens) = tokenize(text) else {
+        return Class::Other;
+    };
+    let words: Vec<&str> = tokens
+        .iter()
+        .take_while(|t| !t.is_punct(";"))
+        .map(|t| t.keyword().unwrap_or(""))
+        .collect();
+    if let Some(control) = control(&words) {
+        return Class::Transaction(control);
+    }
+    if let Some(change) = session_change(&words) {
+        return Class::Session(change);
+    }
+    if needs_no_transaction_block(&words) {
+        return Class::NoTransactionBlock;
+    }
+    Class::Other
+}
+
+/// The statement's transaction control, if it is one.
+pub fn transaction_control(text: &str) -> Option<TxnControl> {
+    match classify_sql(text) {
+        Class::Transaction(control) => Some(control),
+        _ => None,
+    }
+}
+
+fn control(words: &[&str]) -> Option<TxnControl> {
+    let at = |i: usize| words.get(i).copied().unwrap_or("");
+    // `ROLLBACK`/`COMMIT` may be followed by `WORK` or `TRANSACTION`.
+    let after_noise = |i: usize| {
+        if matches!(at(i), "WORK" | "TRANSACTION") {
+            i + 1
+        } else {
+            i
+        }
+    };
+    let chained = |i: usize| at(i) == "AND" && at(i + 1) == "CHAIN";
+    Some(match at(0) {
+        "BEGIN" if words.len() == 1 || is_begin_option(at(1)) => TxnControl::Begin,
+        "START" if at(1) == "TRANSACTION" => TxnControl::Begin,
+        "END" if words.len() == 1 || matches!(at(1), "WORK" | "TRANSACTION" | "AND") => {
+            if chained(after_noise(1)) {
+                TxnControl::Chain
+            } else {
+                TxnControl::Commit
+            }
+        }
+        "COMMIT" if at(1) == "PREPARED" => TxnControl::CommitPrepared,
+        "COMMIT" if chained(after_noise(1)) => TxnControl::Chain,
+        "COMMIT" => TxnControl::Commit,
+        "ABORT" if chained(after_noise(1)) => TxnControl::Chain,
+        "ABORT" => TxnControl::Rollback,
+        "ROLLBACK" if at(1) == "PREPARED" => TxnControl::RollbackPrepared,
+        "ROLLBACK" if at(after_noise(1)) == "TO" => TxnControl::RollbackToSavepoint,
+        "ROLLBACK" if chained(after_noise(1)) => TxnControl::Chain,
+        "ROLLBACK" => TxnControl::Rollback,
+        "SAVEPOINT" => TxnControl::Savepoint,
+        "RELEASE" => TxnControl::Release,
+        "PREPARE" if at(1) == "TRANSACTION" => TxnControl::PrepareTransaction,
+        _ => return None,
+    })
+}
+
+/// What may follow `BEGIN` in a transaction-starting `BEGIN` (not a `BEGIN ATOMIC` body,
+/// which never stands alone).
+fn is_begin_option(word: &str) -> bool {
+    matches!(
+        word,
+        "WORK" | "TRANSACTION" | "ISOLATION" | "READ" | "DEFERRABLE" | "NOT" | ""
+    )
+}
+
+fn session_change(words: &[&str]) -> Option<SessionChange> {
+    let at = |i: usize| words.get(i).copied().unwrap_or("");
+    match at(0) {
+        "SET" => {
+            let mut i = 1;
+            match at(i) {
+                // Ends with its transaction.
+                "LOCAL" | "CONSTRAINTS" | "TRANSACTION" => return None,
+                "SESSION" => i += 1,
+                _ => {}
+            }
+            Some(match at(i) {
+                "ROLE" => SessionChange::Role,
+                "AUTHORIZATION" if i == 2 => SessionChange::SessionAuthorization,
+                "SESSION" if at(i + 1) == "AUTHORIZATION" => SessionChange::SessionAuthorization,
+                // `SET SESSION CHARACTERISTICS AS TRANSACTION ...` is a session default too.
+                _ => SessionChange::Set,
+            })
+        }
+        "RESET" => Some(match at(1) {
+            "ROLE" => SessionChange::Role,
+            "SESSION" if at(2) == "AUTHORIZATION" => SessionChange::SessionAuthorization,
+            _ => SessionChange::Reset,
+        }),
+        "DISCARD" => Some(SessionChange::Discard),
+        _ => None,
+    }
+}
+
+fn needs_no_transaction_block(words: &[&str]) -> bool {
+    let at = |i: usize| words.get(i).copied().unwrap_or("");
+    let has = |word: &str| words.contains(&word);
+    match at(0) {
+        "CREATE" if has("INDEX") && has("CONCURRENTLY") => true,
+        "DROP" if at(1) == "INDEX" && has("CONCURRENTLY") => true,
+        "REINDEX" => has("CONCURRENTLY") || has("DATABASE") || has("SYSTEM") || has("SCHEMA"),
+        "VACUUM" => true,
+        "CREATE" | "DROP" if matches!(at(1), "DATABASE" | "TABLESPACE") => true,
+        "ALTER" if at(1) == "SYSTEM" => true,
+        "ALTER" if at(1) == "DATABASE" && has("TABLESPACE") => true,
+        "DISCARD" if at(1) == "ALL" => true,
+        _ => has("SUBSCRIPTION") || (has("DETACH") && has("CONCURRENTLY")),
+    }
+}
+
+/// Why a transaction-control statement cannot be run where it stands, as the hazard and
+/// the remedy, or `None`. `wrapped`: stagegate runs the whole script in a transaction of its
+/// own. `block_open`: an explicit `BEGIN` of the script is open (only in a script that is
+/// not wrapped).
+pub fn refusal(control: TxnControl, wrapped: bool, block_open: bool) -> Option<Refusal> {
+    use TxnControl as T;
+    let what = control.label();
+    let refusal = |hazard: String, remedy: &'static str| Some(Refusal { hazard, remedy });
+    match control {
+        T::PrepareTransaction | T::CommitPrepared | T::RollbackPrepared => refusal(
+            format!(
+                "`{what}` (two-phase commit) cannot be run by stagegate: a prepared transaction \
+                 keeps its locks until someone commits it by hand"
+            ),
+            "remove it from the migration",
+        ),
+        T::Chain => refusal(
+            format!("`{what}` opens a transaction block that stagegate does not see"),
+            "end the block with COMMIT and open the next one with BEGIN",
+        ),
+        _ if wrapped && control.is_savepoint() => None,
+        _ if wrapped => refusal(
+            format!(
+                "`{what}` in a migration that stagegate runs in a transaction of its own breaks \
+                 its all-or-nothing apply"
+            ),
+            "remove it; mark the migration `-- stagegate:no-transaction` if it must control \
+             transactions itself",
+        ),
+        T::Begin if block_open => refusal(
+            format!(
+                "`{what}` inside a transaction block the script opened before: blocks do not nest"
+            ),
+            "close the first block with COMMIT before opening another",
+        ),
+        T::Begin => None,
+        _ if !block_open => refusal(
+            format!("`{what}` outside a transaction block"),
+            "open the block with BEGIN first, or remove the statement",
+        ),
+        _ => None,
+    }
+}
+
+/// Why stagegate refuses a statement: what goes wrong, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub hazard: String,
+    pub remedy: &'static str,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.hazard, self.remedy)
+    }
+}
+
+/// How a script's statements run: alone, or as one explicit transaction block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unit {
+    /// Statement `index` on its own.
+    Alone(usize),
+    /// Statements `first..=last`, from the script's `BEGIN` to the `COMMIT` or `ROLLBACK`
+    /// that ends it: one unit, done only once the server committed it.
+    Block { first: usize, last: usize },
+}
+
+impl Unit {
+    pub fn first(&self) -> usize {
+        match self {
+            Unit::Alone(index) => *index,
+            Unit::Block { first, .. } => *first,
+        }
+    }
+
+    pub fn last(&self) -> usize {
+        match self {
+            Unit::Alone(index) => *index,
+            Unit::Block { last, .. } => *last,
+        }
+    }
+}
+
+/// A problem with a script's transaction control: at statement `index`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub index: usize,
+    pub refusal: Refusal,
+}
+
+/// The units of a script whose statements have these classes, or every problem with its
+/// transaction control. `wrapped`: stagegate runs the whole script in one transaction (then
+/// the script is one unit of its own; the units say nothing).
+pub fn units(classes: &[Class], wrapped: bool) -> Result<Vec<Unit>, Vec<Problem>> {
+    let mut units = Vec::new();
+    let mut problems = Vec::new();
+    let mut open: Option<usize> = None;
+    for (index, class) in classes.iter().enumerate() {
+        let Class::Transaction(control) = *class else {
+            if open.is_none() {
+                units.push(Unit::Alone(index));
+            }
+            continue;
+        };
+        if let Some(refusal) = refusal(control, wrapped, open.is_some()) {
+            problems.push(Problem { index, refusal });
+            continue;
+        }
+        if wrapped {
+            units.push(Unit::Alone(index));
+            continue;
+        }
+        match (control, open) {
+            (TxnControl::Begin, _) => open = Some(index),
+            (c, Some(first)) if c.ends_block() => {
+                units.push(Unit::Block { first, last: index });
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(first) = open {
+        problems.push(Problem {
+            index: first,
+            refusal: Refusal {
+                hazard: "`BEGIN` opens a transaction block that the script never closes"
+                    .to_string(),
+                remedy: "end the block with COMMIT",
+            },
+        });
+    }
+    if problems.is_empty() {
+        Ok(units)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A script as stagegate runs it: its SQL statements, classified, and the units they run
+/// in. Every executor (apply, down, dry runs, trace, check-reversible, report) runs a
+/// script from its plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The SQL statements, in order (psql meta-commands and COPY data are refused).
+    pub statements: Vec<Planned>,
+    /// For a script stagegate does not wrap in a transaction: the statements alone and the
+    /// explicit blocks, in order. For a wrapped script, every statement alone.
+    pub units: Vec<Unit>,
+}
+
+/// One statement of a [`Plan`].
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub raw: super::RawStatement,
+    pub class: Class,
+}
+
+impl Planned {
+    pub fn text<'a>(&self, script: &'a str) -> &'a str {
+        self.raw.text(script)
+    }
+}
+
+/// Why a script cannot be run: at `line` (1-based in the text given to [`plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanProblem {
+    pub line: usize,
+    pub message: String,
+}
+
+/// The plan of `text`, or every reason stagegate cannot run it. `wrapped`: stagegate runs
+/// it in a transaction of its own.
+pub fn plan(text: &str, wrapped: bool) -> Result<Plan, Vec<PlanProblem>> {
+    let mut statements = Vec::new();
+    let mut problems = Vec::new();
+    for raw in super::split(text) {
+        let class = classify(raw.kind, raw.text(text));
+        let what = match class {
+            Class::PsqlMeta => format!("psql meta-command `{}`", raw.text(text).trim()),
+            Class::CopyData => "COPY ... FROM stdin data".to_string(),
+            _ => {
+                statements.push(Planned { raw, class });
+                continue;
+            }
+        };
+        problems.push(PlanProblem {
+            line: raw.line,
+            message: format!(
+                "{what} cannot be run by stagegate, which sends SQL to the server directly; \
+                 remove it from the migration"
+            ),
+        });
+    }
+    let classes: Vec<Class> = statements.iter().map(|s| s.class).collect();
+    let units = match units(&classes, wrapped) {
+        Ok(units) => units,
+        Err(found) => {
+            problems.extend(found.into_iter().map(|p| PlanProblem {
+                line: statements[p.index].raw.line,
+                message: p.refusal.to_string(),
+            }));
+            Vec::new()
+        }
+    };
+    if problems.is_empty() {
+        Ok(Plan { statements, units })
+    } else {
+        problems.sort_by_key(|p| p.line);
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_transaction_control() {
+        use TxnControl as T;
+        for (sql, expected) in [
+            ("BEGIN;", T::Begin),
+            ("begin work", T::Begin),
+            ("BEGIN ISOLATION LEVEL SERIALIZABLE;", T::Begin),
+            ("START TRANSACTION READ WRITE;", T::Begin),
+            ("COMMIT;", T::Commit),
+            ("COMMIT WORK;", T::Commit),
+            ("END;", T::Commit),
+            ("END TRANSACTION;", T::Commit),
+            ("ABORT;", T::Rollback),
+            ("ROLLBACK;", T::Rollback),
+            ("ROLLBACK TRANSACTION;", T::Rollback),
+            ("ROLLBACK TO SAVEPOINT s;", T::RollbackToSavepoint),
+            ("ROLLBACK WORK TO s;", T::RollbackToSavepoint),
+            ("SAVEPOINT s;", T::Savepoint),
+            ("RELEASE SAVEPOINT s;", T::Release),
+            ("RELEASE s;", T::Release),
+            ("COMMIT AND CHAIN;", T::Chain),
+            ("ROLLBACK AND CHAIN;", T::Chain),
+            ("PREPARE TRANSACTION 'x';", T::PrepareTransaction),
+            ("COMMIT PREPARED 'x';", T::CommitPrepared),
+            ("ROLLBACK PREPARED 'x';", T::RollbackPrepared),
+        ] {
+            assert_eq!(transaction_control(sql), Some(expected), "{sql}");
+        }
+        for sql in [
+            "PREPARE q AS SELECT 1;",
+            "ALTER TABLE t ADD COLUMN c int;",
+            "CREATE TABLE beginning (id int);",
+            "SELECT 'COMMIT';",
+            "-- COMMIT\nSELECT 1;",
+        ] {
+            assert_eq!(transaction_control(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn session_state_and_what_needs_no_transaction_block() {
+        use SessionChange as S;
+        for (sql, expected) in [
+            ("SET search_path = other;", Class::Session(S::Set)),
+            ("SET SESSION search_path TO other;", Class::Session(S::Set)),
+            ("SET TIME ZONE 'UTC';", Class::Session(S::Set)),
+            ("RESET search_path;", Class::Session(S::Reset)),
+            ("SET ROLE app;", Class::Session(S::Role)),
+            ("RESET ROLE;", Class::Session(S::Role)),
+            (
+                "SET SESSION AUTHORIZATION app;",
+                Class::Session(S::SessionAuthorization),
+            ),
+            ("DISCARD TEMP;", Class::Session(S::Discard)),
+            ("SET LOCAL search_path = other;", Class::Other),
+            ("SET CONSTRAINTS ALL DEFERRED;", Class::Other),
+            (
+                "CREATE INDEX CONCURRENTLY i ON t (a);",
+                Class::NoTransactionBlock,
+            ),
+            ("DROP INDEX CONCURRENTLY i;", Class::NoTransactionBlock),
+            ("VACUUM t;", Class::NoTransactionBlock),
+            ("REINDEX TABLE CONCURRENTLY t;", Class::NoTransactionBlock),
+            (
+                "ALTER TABLE p DETACH PARTITION c CONCURRENTLY;",
+                Class::NoTransactionBlock,
+            ),
+            ("CREATE INDEX i ON t (a);", Class::Other),
+        ] {
+            assert_eq!(classify_sql(sql), expected, "{sql}");
+        }
+        assert_eq!(classify(RawKind::PsqlMeta, "\\set x"), Class::PsqlMeta);
+    }
+
+    fn classes(sql: &[&str]) -> Vec<Class> {
+        sql.iter().map(|s| classify_sql(s)).collect()
+    }
+
+    #[test]
+    fn blocks_are_units_and_misplaced_control_is_refused() {
+        let script = classes(&[
+            "CREATE TABLE t (id int);",
+            "BEGIN;",
+            "INSERT INTO t VALUES (1);",
+            "SAVEPOINT s;",
+            "ROLLBACK TO SAVEPOINT s;",
+            "COMMIT;",
+            "VACUUM t;",
+        ]);
+        assert_eq!(
+            units(&script, false).unwrap(),
+            [
+                Unit::Alone(0),
+                Unit::Block { first: 1, last: 5 },
+                Unit::Alone(6)
+            ]
+        );
+        let problems = units(&script, true).unwrap_err();
+        assert_eq!(problems.iter().map(|p| p.index).collect::<Vec<_>>(), [1, 5]);
+        let unclosed = units(&classes(&["BEGIN;", "SELECT 1;"]), false).unwrap_err();
+        assert_eq!(unclosed[0].index, 0);
+        let stray = units(&classes(&["SAVEPOINT s;", "COMMIT;"]), false).unwrap_err();
+        assert_eq!(stray.len(), 2);
+        let nested = units(&classes(&["BEGIN;", "BEGIN;", "COMMIT;"]), false).unwrap_err();
+        assert_eq!(nested[0].index, 1);
+        assert!(units(&classes(&["PREPARE TRANSACTION 'x';"]), false).is_err());
+    }
+}

@@ -1,0 +1,448 @@
+//! Alembic projects, end to end: the real binary, the real Alembic and SQLAlchemy of the test
+//! virtual environment (scripts/test-requirements.txt; a test fails if it is missing), and a
+//! real PostgreSQL. The project is fixtures/alembic/shop: a backend/ directory as a team keeps
+//! it, with a branch, a merge, `depends_on`, an enum, `autocommit_block()` with a concurrent
+//! index, a data migration and a downgrade that is `pass`.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+use crate::harness::TestDb;
+use crate::runner::{Output, assert_exit, query};
+use crate::tools;
+
+const VARS: [&str; 2] = ["SG_ALEMBIC_STAGING_URL", "SG_ALEMBIC_PROD_URL"];
+
+/// A copy of the fixture project with a stagegate.toml, and two environments.
+struct Project {
+    dir: tempfile::TempDir,
+    staging: TestDb,
+    production: TestDb,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl Project {
+    fn new() -> Project {
+        Project::with_config("")
+    }
+
+    /// The fixture, with `extra` appended to its stagegate.toml.
+    fn with_config(extra: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&tools::root().join("fixtures/alembic/shop"), dir.path());
+        let python = tools::venv().join("bin/python");
+        std::fs::write(
+            dir.path().join("stagegate.toml"),
+            format!(
+                "[migrations]\ndir = \"backend\"\nlayout = \"alembic\"\n\n\
+                 [alembic]\npython = \"{}\"\nurl_env = \"DATABASE_URL\"\n\n\
+                 [environments.staging]\nurl = \"${{{}}}\"\n\n\
+                 [environments.production]\nurl = \"${{{}}}\"\npromote_from = \"staging\"\n\
+                 confirm = true\n{extra}\n",
+                python.display(),
+                VARS[0],
+                VARS[1]
+            ),
+        )
+        .unwrap();
+        Project {
+            dir,
+            staging: TestDb::create(),
+            production: TestDb::create(),
+        }
+    }
+
+    fn versions(&self) -> PathBuf {
+        self.dir.path().join("backend/alembic/versions")
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::cargo_bin("stagegate").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("STAGEGATE_CONFIG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
+            .env_remove("DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .env("STAGEGATE_LOCK_WAIT", "5s")
+            .env(VARS[0], self.staging.database_url().expose())
+            .env(VARS[1], self.production.database_url().expose());
+        cmd
+    }
+
+    /// What the team's own `alembic` says or does with `db` (`current`, `upgrade heads`).
+    fn alembic(&self, db: &TestDb, args: &[&str]) -> String {
+        let out = std::process::Command::new(tools::venv().join("bin/alembic"))
+            .args(args)
+            .current_dir(self.dir.path().join("backend"))
+            .env("DATABASE_URL", db.database_url().expose())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "alembic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.command().args(args).output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+}
+
+/// Alembic's version table of `db`.
+fn heads(db: &TestDb) -> Vec<String> {
+    query(
+        db,
+        "SELECT version_num FROM alembic_version ORDER BY version_num",
+    )
+    .into_iter()
+    .map(|row| row[0].clone().unwrap())
+    .collect()
+}
+
+fn columns(db: &TestDb, table: &str) -> Vec<String> {
+    query(
+        db,
+        &format!(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
+             ORDER BY ordinal_position"
+        ),
+    )
+    .into_iter()
+    .map(|row| row[0].clone().unwrap())
+    .collect()
+}
+
+#[test]
+fn apply_runs_the_rendered_revisions_keeps_alembic_version_true_and_promotes_with_the_gates() {
+    let project = Project::new();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        columns(&project.staging, "users"),
+        ["id", "email", "created_at", "display_name"]
+    );
+    let index = query(
+        &project.staging,
+        "SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 'orders_created_at_idx'",
+    );
+    assert_eq!(index, [[Some("true".to_string())]]);
+    // Alembic agrees: the one head is the newest revision.
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+    let current = project.alembic(&project.staging, &["current"]);
+    assert!(current.contains("c81d4a07e5f3 (head)"), "{current}");
+    // Every revision recorded with its file's checksum, in graph order.
+    let recorded = query(
+        &project.staging,
+        "SELECT version FROM stagegate.migrations WHERE status = 'applied' ORDER BY started_at, version",
+    );
+    assert_eq!(recorded.len(), 6);
+
+    // The same revisions run by Alembic itself leave the same version table.
+    let by_alembic = TestDb::create();
+    project.alembic(&by_alembic, &["upgrade", "heads"]);
+    assert_eq!(heads(&by_alembic), heads(&project.staging));
+    assert_eq!(
+        columns(&by_alembic, "users"),
+        columns(&project.staging, "users")
+    );
+
+    // Production: confirmation required, then the same revisions.
+    let out = project.run(&["migrate", "apply", "--env", "production"]);
+    assert_exit(&out, 3);
+    assert!(heads_exist(&project.production).is_empty());
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.production), ["c81d4a07e5f3"]);
+}
+
+#[test]
+fn a_revision_not_applied_on_staging_is_not_promoted_and_an_edited_applied_one_is_drift() {
+    let project = Project::new();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "3c9d2e7a41b0",
+    ]);
+    assert_exit(&out, 0);
+    // --to a revision on a branch applies it and what it follows, not the other branch.
+    assert_eq!(heads(&project.staging), ["3c9d2e7a41b0"]);
+    assert!(
+        project
+            .alembic(&project.staging, &["current"])
+            .contains("3c9d2e7a41b0")
+    );
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("7b1f0c6d9e22"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not applied on `staging`"),
+        "{}",
+        out.stderr
+    );
+    assert!(heads_exist(&project.production).is_empty());
+
+    // The other branch is applied after it: not out of order (it does not precede 3c9d...).
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+
+    let path = project
+        .versions()
+        .join("3c9d2e7a41b0_add_users_display_name.py");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("sa.Text(), nullable=True", "sa.String(200), nullable=True");
+    std::fs::write(&path, text).unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("3c9d2e7a41b0_add_users_display_name was applied with checksum"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Alembic's version table of `db`, or nothing when it does not exist.
+fn heads_exist(db: &TestDb) -> Vec<String> {
+    query(
+        db,
+        "SELECT 1 FROM pg_tables WHERE tablename = 'alembic_version'",
+    )
+    .into_iter()
+    .flat_map(|_| heads(db))
+    .collect()
+}
+
+#[test]
+fn lint_renders_every_revision_with_alembic_and_names_the_revision() {
+    let project = Project::new();
+    let out = project.run(&["lint", "--format", "json"]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let text = report.to_string();
+    // The concurrent index inside autocommit_block() is understood as outside a transaction,
+    // and the finding points at the operation's line in the revision file.
+    let findings = report["findings"].as_array().expect("findings");
+    let finding = findings
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("7b1f0c6d9e22_index_orders_created_at.py")
+        })
+        .unwrap_or_else(|| panic!("the index revision is linted: {text}"));
+    assert_eq!(finding["code"], "SG503", "{text}");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("revision 7b1f0c6d9e22 (index_orders_created_at): "),
+        "{text}"
+    );
+    assert_eq!(finding["line"], 24, "{text}");
+    // The ALTER TABLE that Alembic renders for op.add_column is linted as SQL.
+    assert!(
+        text.contains(
+            "revision 3c9d2e7a41b0 (add_users_display_name): ACCESS EXCLUSIVE lock on `users`"
+        ),
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty() || !out.stderr.contains("error"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_hazard_in_a_revision_fails_lint_in_every_format_and_an_allow_comment_in_python_passes() {
+    let project = Project::new();
+    std::fs::write(
+        project.versions().join("0d1e2f3a4b5c_index_users_created_at.py"),
+        "\"\"\"index users.created_at\n\nRevision ID: 0d1e2f3a4b5c\nRevises: c81d4a07e5f3\n\
+         Create Date: 2024-06-01 10:00:00\n\"\"\"\nfrom alembic import op\n\n\
+         revision = \"0d1e2f3a4b5c\"\ndown_revision = \"c81d4a07e5f3\"\n\
+         branch_labels = None\ndepends_on = None\n\n\n\
+         def upgrade() -> None:\n    op.create_index(\"users_created_at_idx\", \"users\", [\"created_at\"])\n\n\n\
+         def downgrade() -> None:\n    op.drop_index(\"users_created_at_idx\", table_name=\"users\")\n",
+    )
+    .unwrap();
+    for format in ["text", "github", "sarif", "markdown", "gitlab"] {
+        let out = project.run(&["lint", "--format", format]);
+        assert_exit(&out, 1);
+        assert!(
+            out.stdout
+                .contains("0d1e2f3a4b5c_index_users_created_at.py")
+                && out
+                    .stdout
+                    .contains("revision 0d1e2f3a4b5c (index_users_created_at)"),
+            "{format}: {}",
+            out.stdout
+        );
+    }
+    let github = project.run(&["lint", "--format", "github"]);
+    assert!(
+        github
+            .stdout
+            .contains("0d1e2f3a4b5c_index_users_created_at.py,line=16,"),
+        "{}",
+        github.stdout
+    );
+    // The allow written as a Python comment above the operation.
+    let path = project
+        .versions()
+        .join("0d1e2f3a4b5c_index_users_created_at.py");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "    op.create_index(",
+        "    # stagegate:allow SG101 -- users is tiny in every environment\n    op.create_index(",
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = project.run(&["lint", "--format", "text"]);
+    assert_exit(&out, 0);
+}
+
+#[test]
+fn a_revision_that_reads_the_database_is_an_error_naming_it() {
+    let project = Project::new();
+    std::fs::write(
+        project.versions().join("0d1e2f3a4b5c_count_users.py"),
+        "\"\"\"count users\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\n\
+         revision = \"0d1e2f3a4b5c\"\ndown_revision = \"c81d4a07e5f3\"\n\n\n\
+         def upgrade() -> None:\n    rows = op.get_bind().execute(sa.text(\"SELECT count(*) FROM users\")).scalar()\n\
+         \x20   op.execute(f\"COMMENT ON TABLE users IS '{rows} users'\")\n\n\n\
+         def downgrade() -> None:\n    pass\n",
+    )
+    .unwrap();
+    let out = project.run(&["lint"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("cannot be rendered offline")
+            && out.stderr.contains("0d1e2f3a4b5c")
+            && out.stderr.contains("0d1e2f3a4b5c_count_users.py"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn verify_reports_a_missing_parent_a_cycle_a_duplicate_and_two_heads() {
+    let project = Project::new();
+    let out = project.run(&["verify"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("alembic layout, 6 migrations"),
+        "{}",
+        out.stdout
+    );
+
+    let write = |name: &str, id: &str, parent: &str| {
+        std::fs::write(
+            project.versions().join(name),
+            format!(
+                "revision = \"{id}\"\ndown_revision = {parent}\n\ndef upgrade():\n    pass\n\n\
+                 def downgrade():\n    pass\n"
+            ),
+        )
+        .unwrap();
+    };
+    write(
+        "aaaa00000001_second_head.py",
+        "aaaa00000001",
+        "\"9f8e7d6c5b4a\"",
+    );
+    let out = project.run(&["verify"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("2 heads (c81d4a07e5f3, aaaa00000001)")
+            || out.stderr.contains("2 heads (aaaa00000001, c81d4a07e5f3)"),
+        "{}",
+        out.stderr
+    );
+
+    write(
+        "aaaa00000001_second_head.py",
+        "aaaa00000001",
+        "\"ffffffffffff\"",
+    );
+    let out = project.run(&["verify"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("revision aaaa00000001")
+            && out
+                .stderr
+                .contains("its down_revision ffffffffffff is not in"),
+        "{}",
+        out.stderr
+    );
+
+    write("aaaa00000001_second_head.py", "1a2b3c4d5e6f", "None");
+    let out = project.run(&["verify"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("duplicate revision id 1a2b3c4d5e6f"),
+        "{}",
+        out.stderr
+    );
+
+    std::fs::remove_file(project.versions().join("aaaa00000001_second_head.py")).unwrap();
+    let first = project.versions().join("1a2b3c4d5e6f_create_users.py");
+    let text = std::fs::read_to_string(&first).unwrap().replace(
+        "down_revision: Union[str, Sequence[str], None] = None",
+        "down_revision: Union[str, Sequence[str], None] = \"c81d4a07e5f3\"",
+    );
+    std::fs::write(&first, text).unwrap();
+    let out = project.run(&["verify"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("the revision graph has a cycle: "),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,448 @@
+//! The execution core: one statement classifier and one script executor for every command
+//! that runs a migration's statements (issue 21). The real binary against a real PostgreSQL.
+
+use crate::harness::TestDb;
+use crate::runner::{Output, Project, assert_exit};
+
+/// Runs `args` in `p` with `--shadow` pointing at `shadow`'s server.
+fn with_shadow(p: &Project, shadow: &TestDb, args: &[&str]) -> Output {
+    let url = shadow.database_url();
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--shadow", url.expose()]);
+    let output = p
+        .command()
+        .env_remove("STAGEGATE_SHADOW_URL")
+        .args(&all)
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+const NO_TX: &str = "-- stagegate:no-transaction\n";
+
+/// Every form of transaction control, in a migration stagegate wraps in a transaction
+/// (`wrapped`) or not, with whether stagegate runs it. `{t}` is the table's name.
+const FORMS: &[(&str, bool, &str, bool)] = &[
+    (
+        "BEGIN ... COMMIT",
+        true,
+        "BEGIN;\nCREATE TABLE {t} (id int);\nCOMMIT;\n",
+        false,
+    ),
+    (
+        "START TRANSACTION ... END",
+        true,
+        "START TRANSACTION;\nCREATE TABLE {t} (id int);\nEND;\n",
+        false,
+    ),
+    ("ABORT", true, "CREATE TABLE {t} (id int);\nABORT;\n", false),
+    (
+        "ROLLBACK",
+        true,
+        "CREATE TABLE {t} (id int);\nROLLBACK;\n",
+        false,
+    ),
+    (
+        "SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE",
+        true,
+        "CREATE TABLE {t} (id int);\nSAVEPOINT s;\nINSERT INTO {t} VALUES (1);\nROLLBACK TO SAVEPOINT s;\nRELEASE SAVEPOINT s;\n",
+        true,
+    ),
+    (
+        "PREPARE TRANSACTION",
+        true,
+        "CREATE TABLE {t} (id int);\nPREPARE TRANSACTION 'sg';\n",
+        false,
+    ),
+    (
+        "COMMIT PREPARED",
+        true,
+        "CREATE TABLE {t} (id int);\nCOMMIT PREPARED 'sg';\n",
+        false,
+    ),
+    (
+        "ROLLBACK PREPARED",
+        true,
+        "CREATE TABLE {t} (id int);\nROLLBACK PREPARED 'sg';\n",
+        false,
+    ),
+    (
+        "COMMIT AND CHAIN",
+        true,
+        "CREATE TABLE {t} (id int);\nCOMMIT AND CHAIN;\n",
+        false,
+    ),
+    (
+        "BEGIN ... COMMIT",
+        false,
+        "BEGIN;\nCREATE TABLE {t} (id int);\nCOMMIT;\n",
+        true,
+    ),
+    (
+        "START TRANSACTION ... END",
+        false,
+        "START TRANSACTION;\nCREATE TABLE {t} (id int);\nEND;\n",
+        true,
+    ),
+    (
+        "savepoints in a block",
+        false,
+        "BEGIN;\nCREATE TABLE {t} (id int);\nSAVEPOINT s;\nINSERT INTO {t} VALUES (1);\nROLLBACK TO s;\nRELEASE s;\nCOMMIT;\n",
+        true,
+    ),
+    (
+        "BEGIN ... ABORT",
+        false,
+        "CREATE TABLE {t} (id int);\nBEGIN;\nINSERT INTO {t} VALUES (1);\nABORT;\n",
+        true,
+    ),
+    (
+        "COMMIT outside a block",
+        false,
+        "CREATE TABLE {t} (id int);\nCOMMIT;\n",
+        false,
+    ),
+    (
+        "SAVEPOINT outside a block",
+        false,
+        "SAVEPOINT s;\nCREATE TABLE {t} (id int);\n",
+        false,
+    ),
+    (
+        "RELEASE outside a block",
+        false,
+        "CREATE TABLE {t} (id int);\nRELEASE s;\n",
+        false,
+    ),
+    (
+        "ROLLBACK TO outside a block",
+        false,
+        "CREATE TABLE {t} (id int);\nROLLBACK TO SAVEPOINT s;\n",
+        false,
+    ),
+    (
+        "BEGIN never closed",
+        false,
+        "BEGIN;\nCREATE TABLE {t} (id int);\n",
+        false,
+    ),
+    (
+        "nested BEGIN",
+        false,
+        "BEGIN;\nBEGIN;\nCREATE TABLE {t} (id int);\nCOMMIT;\n",
+        false,
+    ),
+    (
+        "PREPARE TRANSACTION",
+        false,
+        "BEGIN;\nCREATE TABLE {t} (id int);\nPREPARE TRANSACTION 'sg';\n",
+        false,
+    ),
+    (
+        "COMMIT PREPARED",
+        false,
+        "CREATE TABLE {t} (id int);\nCOMMIT PREPARED 'sg';\n",
+        false,
+    ),
+];
+
+fn script(body: &str, wrapped: bool, table: &str) -> String {
+    let body = body.replace("{t}", table);
+    if wrapped {
+        body
+    } else {
+        format!("{NO_TX}{body}")
+    }
+}
+
+/// What each consumer makes of one form: lint, apply, down, trace, check-reversible.
+fn verdicts(body: &str, wrapped: bool) -> Vec<(&'static str, bool, String)> {
+    let mut out = Vec::new();
+    // Up: lint, apply, trace and check-reversible.
+    let p = Project::new("");
+    p.write("1_case.up.sql", &script(body, wrapped, "t_up"));
+    p.write("1_case.down.sql", "DROP TABLE IF EXISTS t_up;\n");
+    let lint = p.run(&["lint"]);
+    out.push(("lint", !lint.stdout.contains("SG502"), lint.stdout.clone()));
+    let shadow = TestDb::create();
+    let trace = with_shadow(&p, &shadow, &["trace"]);
+    out.push((
+        "trace",
+        trace.code == 0,
+        format!("{}{}", trace.stdout, trace.stderr),
+    ));
+    let reversible = with_shadow(&p, &shadow, &["check-reversible"]);
+    out.push((
+        "check-reversible",
+        reversible.code == 0,
+        format!("{}{}", reversible.stdout, reversible.stderr),
+    ));
+    let apply = p.apply();
+    out.push(("apply", apply.code == 0, apply.stderr.clone()));
+    // Down: the same script as a down script.
+    let p = Project::new("");
+    p.write("1_case.up.sql", "SELECT 1;\n");
+    p.write("1_case.down.sql", &script(body, wrapped, "t_down"));
+    assert_exit(&p.apply(), 0);
+    let down = p.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "staging",
+        "--steps",
+        "1",
+        "--allow-data-loss",
+    ]);
+    out.push(("down", down.code == 0, down.stderr));
+    out
+}
+
+#[test]
+fn every_form_of_transaction_control_gets_the_same_verdict_from_every_consumer() {
+    for &(form, wrapped, body, runs) in FORMS {
+        let mode = if wrapped {
+            "transaction"
+        } else {
+            "no-transaction"
+        };
+        for (consumer, ran, output) in verdicts(body, wrapped) {
+            assert_eq!(
+                ran,
+                runs,
+                "{form} in a {mode} migration: {consumer} {} it, the classifier says it {}\n{output}",
+                if ran { "ran" } else { "refused" },
+                if runs { "runs" } else { "is refused" },
+            );
+        }
+    }
+}
+
+/// `(id, status, statements_done)` of the state row of `version`.
+fn row(p: &Project, version: &str) -> Vec<Option<String>> {
+    p.query(&format!(
+        "SELECT status, statements_done::text FROM stagegate.migrations WHERE version = '{version}'"
+    ))
+    .into_iter()
+    .next()
+    .unwrap_or_default()
+}
+
+#[test]
+fn a_transaction_block_in_a_no_transaction_migration_is_one_unit_and_resumes_at_its_begin() {
+    let p = Project::new("");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int CHECK (id > 0));\n");
+    p.write(
+        "2_block.up.sql",
+        &format!(
+            "{NO_TX}INSERT INTO t VALUES (10);\nBEGIN;\nINSERT INTO t VALUES (1);\n\
+             INSERT INTO t VALUES (-1);\nCOMMIT;\n"
+        ),
+    );
+    let out = p.apply();
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("the server rolled the whole block back"),
+        "{}",
+        out.stderr
+    );
+    // The server rolled the block back: only the statement before it is done and recorded.
+    assert_eq!(
+        p.query("SELECT id::text FROM t ORDER BY t.id"),
+        [[Some("10".to_string())]]
+    );
+    assert_eq!(row(&p, "2"), [Some("failed".into()), Some("1".into())]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+
+    // Fixed, it resumes at the block's BEGIN: row 1 is there.
+    p.write(
+        "2_block.up.sql",
+        &format!(
+            "{NO_TX}INSERT INTO t VALUES (10);\nBEGIN;\nINSERT INTO t VALUES (1);\n\
+             INSERT INTO t VALUES (2);\nCOMMIT;\n"
+        ),
+    );
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr
+            .contains("resuming 2_block (no transaction) at statement 2"),
+        "{}",
+        out.stderr
+    );
+    let ids: Vec<String> = p
+        .query("SELECT id::text FROM t ORDER BY t.id")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
+    assert_eq!(ids, ["1", "2", "10"]);
+    assert_eq!(row(&p, "2"), [Some("applied".into()), Some("5".into())]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+/// The schema each of `tables` was created in.
+fn schemas(p: &Project, tables: &[&str]) -> Vec<String> {
+    tables
+        .iter()
+        .map(|t| {
+            p.scalar(&format!(
+                "SELECT table_schema::text FROM information_schema.tables WHERE table_name = '{t}'"
+            ))
+            .unwrap_or_else(|| format!("{t} missing"))
+        })
+        .collect()
+}
+
+#[test]
+fn each_migration_starts_from_a_clean_session_so_one_run_equals_one_at_a_time() {
+    let files = [
+        (
+            "0001_other.up.sql",
+            "CREATE SCHEMA other;\nSET search_path = other;\nCREATE TABLE t1 (id int);\n",
+        ),
+        ("0002_t2.up.sql", "CREATE TABLE t2 (id int);\n"),
+        (
+            "0003_nt.up.sql",
+            "-- stagegate:no-transaction\nSET search_path = other;\nCREATE TABLE t3 (id int);\n",
+        ),
+        ("0004_t4.up.sql", "CREATE TABLE t4 (id int);\n"),
+    ];
+    let one_at_a_time = Project::new("");
+    let all_in_one = Project::new("");
+    for (name, text) in files {
+        one_at_a_time.write(name, text);
+        all_in_one.write(name, text);
+    }
+    for to in ["0001", "0002", "0003", "0004"] {
+        assert_exit(
+            &one_at_a_time.run(&["migrate", "apply", "--env", "staging", "--to", to]),
+            0,
+        );
+    }
+    assert_exit(&all_in_one.apply(), 0);
+    let tables = ["t1", "t2", "t3", "t4"];
+    let expected = ["other", "public", "other", "public"];
+    assert_eq!(schemas(&one_at_a_time, &tables), expected);
+    assert_eq!(schemas(&all_in_one, &tables), expected);
+}
+
+fn gate(p: &Project, extra: &str) {
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}{extra}")).unwrap();
+}
+
+fn columns(p: &Project) -> Vec<String> {
+    p.query(
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = 't' \
+         ORDER BY ordinal_position",
+    )
+    .into_iter()
+    .map(|r| r[0].clone().unwrap())
+    .collect()
+}
+
+#[test]
+fn a_dry_run_of_a_down_never_commits_its_script_s_transaction_block() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int, v int);\nINSERT INTO t VALUES (1, 1);\n",
+    );
+    p.write(
+        "1_t.down.sql",
+        &format!("{NO_TX}BEGIN;\nALTER TABLE t DROP COLUMN v;\nCOMMIT;\n"),
+    );
+    assert_exit(&p.apply(), 0);
+    let out = p.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "staging",
+        "--steps",
+        "1",
+        "--dry-run",
+        "--allow-data-loss",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("line 3: ALTER TABLE t DROP COLUMN v;  -> 0 row(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("line 4: COMMIT;  -> not run: COMMIT: transaction control"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("dropped: column t.v"), "{}", out.stdout);
+    assert_eq!(columns(&p), ["id", "v"], "the dry run changed the table");
+    assert_eq!(row(&p, "1")[0].as_deref(), Some("applied"));
+}
+
+#[test]
+fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int, v int);\nINSERT INTO t VALUES (1, 1);\n",
+    );
+    // Run, the DO block would fail the dry run: it is not run at all.
+    p.write(
+        "1_t.down.sql",
+        &format!(
+            "{NO_TX}BEGIN;\nALTER TABLE t DROP COLUMN v;\nCOMMIT;\n\
+             DO $$ BEGIN RAISE EXCEPTION 'the dry run ran the script'; END $$;\n"
+        ),
+    );
+    assert_exit(&p.apply(), 0);
+    gate(&p, "confirm = true\n");
+    let out = p.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "staging",
+        "--steps",
+        "1",
+        "--dry-run",
+        "--allow-data-loss",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("line 3: ALTER TABLE t DROP COLUMN v;  -> not run: `staging` is gated"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("drops (as its statements read): column t.v"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("so no statement was run there"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(columns(&p), ["id", "v"]);
+    assert_eq!(row(&p, "1")[0].as_deref(), Some("applied"));
+    // The data-loss guard still reads the live database.
+    let out = p.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "staging",
+        "--steps",
+        "1",
+        "--dry-run",
+    ]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("column t.v"), "{}", out.stderr);
+}

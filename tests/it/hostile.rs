@@ -1,0 +1,145 @@
+//! A pull request as an attacker writes it: links and special files among the migrations,
+//! terminal escapes in file names and SQL, invisible reasons. The real binary, with a real
+//! PostgreSQL where a command connects.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::runner::{Output, Project, assert_exit};
+
+/// What a link planted among the migrations points at: a file outside the repository.
+const SECRET: &str = "CI_DEPLOY_TOKEN=hunter2-do-not-print";
+
+/// No command waits longer than this (a named pipe read would block forever).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn run(p: &Project, args: &[&str]) -> Output {
+    let output = p.command().args(args).timeout(DEADLINE).output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A file outside the project holding [`SECRET`] as SQL would (so a linter that followed the
+/// link would quote it).
+fn outside_file() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("{SECRET}\nDROP TABLE users;\n")).unwrap();
+    file
+}
+
+#[track_caller]
+fn assert_refused(out: &Output, named: &str, what: &str) {
+    assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        !all.contains("hunter2") && !all.contains("DROP TABLE users"),
+        "a byte of the linked file reached the output:\n{all}"
+    );
+    assert!(
+        out.stderr.contains(named)
+            && out
+                .stderr
+                .contains(&format!("it is {what}, not a regular file")),
+        "the refusal names {named} as {what}:\n{}",
+        out.stderr
+    );
+}
+
+fn symlink(target: &Path, link: &Path) {
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+#[test]
+fn a_linked_migration_is_refused_by_every_command_and_never_read() {
+    let p = Project::new("");
+    let outside = outside_file();
+    p.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    symlink(outside.path(), &p.migrations().join("2_tidy.up.sql"));
+    for args in [
+        &["lint"][..],
+        &["lint", "--format", "json"],
+        &["lint", "--format", "sarif"],
+        &["lint", "--format", "markdown"],
+        &["lint", "migrations/2_tidy.up.sql"],
+        &["verify"],
+        &["migrate", "plan", "--env", "staging"],
+        &["migrate", "apply", "--env", "staging"],
+    ] {
+        let out = run(&p, args);
+        assert_refused(&out, "2_tidy.up.sql", "a symbolic link");
+    }
+    // Nothing was applied: the refusal came before the first statement.
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'users'"),
+        Some("0".to_string())
+    );
+}
+
+#[test]
+fn a_link_or_a_named_pipe_in_any_layout_is_refused() {
+    let outside = outside_file();
+    // diesel: a linked migration directory, and a linked up.sql in a real one.
+    let p = Project::new("");
+    let linked_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(outside.path(), linked_dir.path().join("up.sql")).unwrap();
+    symlink(
+        linked_dir.path(),
+        &p.migrations().join("2024-01-02-000000_linked"),
+    );
+    p.write(
+        "2024-01-01-000000_users/up.sql",
+        "CREATE TABLE users (id int);\n",
+    );
+    let out = run(&p, &["lint", "--format", "json"]);
+    assert_refused(&out, "2024-01-02-000000_linked", "a symbolic link");
+    std::fs::remove_file(p.migrations().join("2024-01-02-000000_linked")).unwrap();
+    symlink(
+        outside.path(),
+        &p.migrations().join("2024-01-02-000000_tidy/up.sql"),
+    );
+    let out = run(&p, &["lint"]);
+    assert_refused(&out, "2024-01-02-000000_tidy/up.sql", "a symbolic link");
+
+    // flyway, named by layout; and a named pipe, which would block a read forever.
+    let p = Project::new("[migrations]\nlayout = \"flyway\"");
+    p.write("V1__users.sql", "CREATE TABLE users (id int);\n");
+    symlink(outside.path(), &p.migrations().join("V2__tidy.sql"));
+    assert_refused(&run(&p, &["verify"]), "V2__tidy.sql", "a symbolic link");
+    std::fs::remove_file(p.migrations().join("V2__tidy.sql")).unwrap();
+    let fifo = std::ffi::CString::new(
+        p.migrations()
+            .join("V2__tidy.sql")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: a NUL-terminated path and a mode.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    assert_refused(&run(&p, &["lint"]), "V2__tidy.sql", "a named pipe");
+    assert_refused(&run(&p, &["verify"]), "V2__tidy.sql", "a named pipe");
+}
+
+#[test]
+fn a_linked_file_that_is_no_migration_is_skipped_unread() {
+    let p = Project::new("");
+    let outside = outside_file();
+    p.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    symlink(outside.path(), &p.migrations().join("README.md"));
+    let out = run(&p, &["lint"]);
+    assert_exit(&out, 0);
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+}
+
+#[test]
+fn a_linked_config_is_refused() {
+    let p = Project::new("");
+    let outside = outside_file();
+    std::fs::remove_file(p.dir.path().join("stagegate.toml")).unwrap();
+    symlink(outside.path(), &p.dir.path().join("stagegate.toml"));
+    let out = run(&p, &["lint"]);
+    assert_refused(&out, "stagegate.toml", "a symbolic link");
+}
