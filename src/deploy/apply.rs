@@ -186,7 +186,7 @@ async fn apply_locked(
     let evaluation = checked_plan(env, evaluation, options)?;
     let entries = &evaluation.entries;
     for change in super::rendering_changes(entries) {
-        printer.warning(&change);
+        progress.warning(&change);
     }
     let plan = evaluation.plan.clone();
     let mut report = ApplyReport {
