@@ -67,17 +67,19 @@ make_input() {
     python3 bench/gen-migrations.py $((200 * k)) "$dir"
     return
   fi
-  mapfile -t files < <(sources "$input")
-  local c i name
-  for ((c = 0; c < k; c++)); do
-    for i in "${!files[@]}"; do
-      name=${files[$i]%.sql}
-      name=${name%.up}
-      [ "$(basename "$name")" = up ] && name=$(dirname "$name")
-      name=$(basename "$name" | tr -c 'A-Za-z0-9_\n' '_')
-      cp "${files[$i]}" "$dir/$(printf '%08d' $((c * 10000 + i + 1)))_$name.up.sql"
-    done
-  done
+  # One process for all the copies (43,400 files at 100x).
+  sources "$input" | python3 -c '
+import os, re, shutil, sys
+k, out = int(sys.argv[1]), sys.argv[2]
+files = sys.stdin.read().splitlines()
+for c in range(k):
+    for i, path in enumerate(files):
+        name = path[: -len(".sql")].removesuffix(".up")
+        if os.path.basename(name) == "up":
+            name = os.path.dirname(name)
+        name = re.sub("[^A-Za-z0-9_]", "_", os.path.basename(name))
+        shutil.copyfile(path, f"{out}/{c * 10000 + i + 1:08d}_{name}.up.sql")
+' "$k" "$dir"
 }
 
 # Wall time in ms (date, nanoseconds), peak RSS in KB and CPU time (user + system) in ms
