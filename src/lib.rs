@@ -21,6 +21,7 @@ pub mod lint;
 pub mod parallel;
 pub mod printer;
 pub mod programs;
+pub mod progress;
 pub(crate) mod regular_file;
 pub(crate) mod report;
 pub(crate) mod reversible;

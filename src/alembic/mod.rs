@@ -162,11 +162,16 @@ pub fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<(), Ren
         Some(schema) => format!("{}.{}", quote_ident(&schema), quote_ident(&table)),
         None => quote_ident(&table),
     };
+    let tools = format!(
+        "alembic {}, SQLAlchemy {}",
+        output.alembic, output.sqlalchemy
+    );
     for migration in &mut set.migrations {
         migration.bookkeeping = Some(Arc::new(Bookkeeping::of(
             &alembic.graph,
             migration.version.as_str(),
             &version_table,
+            &tools,
         )));
     }
     set.alembic = Some(Arc::new(AlembicSet {

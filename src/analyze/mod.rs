@@ -49,6 +49,13 @@ pub fn analyze(text: &str) -> Vec<Analyzed> {
     out
 }
 
+/// The part of a statement that is analysed: longer statements (a data load of one
+/// `INSERT` of many megabytes) are read from their first [`ANALYZED_BYTES`] only, so the
+/// memory lint takes stays bounded whatever one statement's size (sqlparser's tokens and
+/// tree take about 100 bytes per byte of such a statement), and the rest is reported as not
+/// checked (SG505).
+pub const ANALYZED_BYTES: usize = 1 << 20;
+
 fn analyze_statement(
     text: &str,
     span: std::ops::Range<usize>,
@@ -56,6 +63,14 @@ fn analyze_statement(
     out: &mut Vec<Analyzed>,
 ) {
     let statement = &text[span.clone()];
+    if statement.len() > ANALYZED_BYTES {
+        out.push(Analyzed {
+            span,
+            changes: huge(statement),
+            in_do_block,
+        });
+        return;
+    }
     let head = || {
         statement
             .split_whitespace()
@@ -183,6 +198,31 @@ fn analyze_statement(
             }
         }
     }
+}
+
+/// The changes of a statement longer than [`ANALYZED_BYTES`]: what its first
+/// [`ANALYZED_BYTES`] show to the token classifier, and that the rest was not read.
+fn huge(statement: &str) -> Vec<Change> {
+    let mut cut = ANALYZED_BYTES;
+    while !statement.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &statement[..cut];
+    let mut changes: Vec<Change> = sql::tokenize(head)
+        .map(|tokens| fallback::changes(&tokens, head))
+        .unwrap_or_default();
+    // What the cut made unreadable is not the statement's.
+    changes.retain(|c| !matches!(c, Change::Unrecognised { .. } | Change::SyntaxError { .. }));
+    let words: Vec<&str> = head.split_whitespace().take(3).collect();
+    changes.push(Change::Unrecognised {
+        head: format!(
+            "{} …: a statement of {}, read only as far as its first {}",
+            words.join(" "),
+            crate::human::bytes(statement.len() as u64),
+            crate::human::bytes(ANALYZED_BYTES as u64)
+        ),
+    });
+    changes
 }
 
 /// Whether calling the function a `CREATE FUNCTION` defines makes a column default volatile:
@@ -499,5 +539,25 @@ mod tests {
                 }
             }
         );
+    }
+
+    /// A statement longer than ANALYZED_BYTES is classified by its head, and what was not
+    /// read is said (SG505), at the statement's span.
+    #[test]
+    fn a_huge_statement_is_read_from_its_head() {
+        let mut sql = String::from("INSERT INTO big (a, b) VALUES ");
+        while sql.len() <= ANALYZED_BYTES + 10 {
+            sql.push_str("(1, 'é'), ");
+        }
+        sql.push_str("(2, 'x');\nSELECT 1;");
+        let analyzed = analyze(&sql);
+        assert_eq!(analyzed.len(), 2);
+        assert!(
+            matches!(&analyzed[0].changes[..], [Change::Insert { .. }, Change::Unrecognised { head }]
+                if head.starts_with("INSERT INTO big …: a statement of 1.0 MiB, read only as far as its first 1.0 MiB")),
+            "{:?}",
+            analyzed[0].changes
+        );
+        assert_eq!(analyzed[0].span, 0..sql.find('\n').unwrap());
     }
 }

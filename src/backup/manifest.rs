@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::config::BackupConfig;
 use crate::db::state::{StateError, StateStore};
-use crate::printer::Printer;
+use crate::progress::Progress;
 use crate::sql::quote_ident;
 
 /// Start of every archive's file name: `stagegate-<env>-<UTC time>.dump`.
@@ -136,13 +136,13 @@ pub(super) async fn prune(
     env: &str,
     dir: &Path,
     config: &BackupConfig,
-    printer: &Printer,
+    progress: &dyn Progress,
 ) -> Vec<PathBuf> {
     let keep = usize::try_from(config.keep.max(1)).unwrap_or(usize::MAX);
     let recorded = match recorded(store).await {
         Ok(recorded) => recorded,
         Err(error) => {
-            printer.warning(&format!("not pruning old backups of `{env}`: {error}"));
+            progress.warning(&format!("not pruning old backups of `{env}`: {error}"));
             return Vec::new();
         }
     };
@@ -160,14 +160,14 @@ pub(super) async fn prune(
     for path in own.into_iter().skip(keep) {
         match std::fs::remove_file(&path) {
             Ok(()) => {
-                printer.note(&format!(
+                progress.note(&format!(
                     "pruned {} (keep = {})",
                     path.display(),
                     config.keep
                 ));
                 pruned.push(path);
             }
-            Err(error) => printer.warning(&format!(
+            Err(error) => progress.warning(&format!(
                 "cannot remove old backup {}: {error}",
                 path.display()
             )),

@@ -34,7 +34,7 @@ pub use take::{BackupRecord, server_version, take};
 
 use crate::config::{BackupToolsConfig, Environment};
 use crate::db::state::StateStore;
-use crate::printer::Printer;
+use crate::progress::Progress;
 
 /// The backup gate of `migrate apply` and `migrate down`: when `env` configures `backup`, a
 /// verified backup (noted on stderr), else nothing. Errors carry their exit code.
@@ -42,16 +42,16 @@ pub async fn gate(
     env: &Environment,
     tools: &BackupToolsConfig,
     store: &mut StateStore,
-    printer: &Printer,
+    progress: &dyn Progress,
     why: &str,
 ) -> anyhow::Result<Option<BackupRecord>> {
     if env.backup.is_none() {
         return Ok(None);
     }
-    let backup = take(env, tools, store, printer, why)
+    let backup = take(env, tools, store, progress, why)
         .await
         .map_err(BackupError::into_exit)?;
-    printer.note(&format!(
+    progress.note(&format!(
         "backup of `{}`: {} ({}, {})",
         env.name,
         backup.path.display(),

@@ -14,8 +14,8 @@ use crate::config::{BackupToolsConfig, Environment};
 use crate::db::state::{self, StateStore};
 use crate::db::{self, DbError};
 use crate::human;
-use crate::printer::Printer;
 use crate::programs::{self, ClientTools, PgVersion};
+use crate::progress::Progress;
 use crate::sql::quote_ident;
 use crate::target::Target;
 
@@ -47,7 +47,7 @@ pub async fn take(
     env: &Environment,
     tools: &BackupToolsConfig,
     store: &mut StateStore,
-    printer: &Printer,
+    progress: &dyn Progress,
     why: &str,
 ) -> Result<BackupRecord, BackupError> {
     let config = env
@@ -81,7 +81,7 @@ pub async fn take(
     let dir = std::path::absolute(&config.dir).unwrap_or_else(|_| config.dir.clone());
     archive::create_dir(&dir)
         .map_err(|e| errors.io("cannot create the backup directory", &dir, e))?;
-    printer.note(&format!(
+    progress.note(&format!(
         "backing up `{name}` (PostgreSQL {}) with {} {} into {}",
         server.text,
         tools.pg_dump.display(),
@@ -91,7 +91,7 @@ pub async fn take(
 
     let started = Instant::now();
     let written =
-        crate::signals::or_interrupted(write(env, target, &client, &tools, &dir, printer)).await;
+        crate::signals::or_interrupted(write(env, target, &client, &tools, &dir, progress)).await;
     let (partial, tables, size, sha256) = match written {
         Ok(written) => {
             let _ = client.batch_execute("COMMIT").await;
@@ -149,14 +149,14 @@ pub async fn take(
             });
         }
     };
-    printer.note(&format!(
+    progress.note(&format!(
         "backup of `{name}`: {} ({}, {}) in {}",
         path.display(),
         human::bytes(size),
         sha256,
         human::elapsed(started.elapsed())
     ));
-    let pruned = manifest::prune(store, name, &dir, config, printer).await;
+    let pruned = manifest::prune(store, name, &dir, config, progress).await;
     Ok(BackupRecord {
         path,
         manifest,
@@ -177,7 +177,7 @@ async fn write(
     client: &tokio_postgres::Client,
     tools: &ClientTools,
     dir: &Path,
-    printer: &Printer,
+    progress: &dyn Progress,
 ) -> Result<Written, BackupError> {
     let name = env.name.as_str();
     let errors = Errors(name);
@@ -214,7 +214,7 @@ async fn write(
     file_arg.push(partial.path());
     args.push(file_arg);
 
-    let dump = run_dump(&tools.pg_dump, &args, target, partial.path(), printer);
+    let dump = run_dump(&tools.pg_dump, &args, target, partial.path(), progress);
     let counts = count_rows(client, &tables);
     let (dumped, counted) = tokio::join!(dump, counts);
     dumped.map_err(|mut message| {
@@ -354,7 +354,7 @@ async fn run_dump(
     args: &[OsString],
     target: &Target,
     file: &Path,
-    printer: &Printer,
+    progress: &dyn Progress,
 ) -> Result<(), String> {
     let mut command = programs::tokio_command(program);
     target
@@ -388,17 +388,17 @@ async fn run_dump(
                     human::bytes(bytes),
                     human::elapsed(started.elapsed())
                 );
-                if printer.progress(&line) {
+                if progress.status(&line) {
                     drew = true;
                 } else if last_note.elapsed() >= NOTE_EVERY {
-                    printer.note(&line);
+                    progress.note(&line);
                     last_note = Instant::now();
                 }
             }
         }
     };
     if drew {
-        printer.progress_end();
+        progress.status_end();
     }
     let status = status.map_err(|e| format!("waiting for it: {e}"))?;
     let said = stderr_text.await.unwrap_or_default();

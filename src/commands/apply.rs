@@ -54,7 +54,7 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
             super::plan::target_version(&local, to.as_ref().map(Version::as_str))?;
             Ok(local)
         };
-        apply::apply(&env, local, &options, printer).await
+        apply::apply(&env, local, &options, &super::sink(printer)).await
     })?;
     super::print_report(&render(&report))?;
     Ok(Outcome::Success)

@@ -32,7 +32,12 @@ pub fn run(config: &Config, args: &BaselineArgs, printer: &Printer) -> anyhow::R
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         migrations_dir: &dir,
     };
-    let report = db::runtime()?.block_on(baseline::baseline(&env, &local, &options, printer))?;
+    let report = db::runtime()?.block_on(baseline::baseline(
+        &env,
+        &local,
+        &options,
+        &super::sink(printer),
+    ))?;
     super::print_report(&render(&env.name, &report))?;
     Ok(Outcome::Success)
 }

@@ -47,7 +47,7 @@ pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Resul
             })
             .await?
         };
-        down::down(&env, local, &options, printer).await
+        down::down(&env, local, &options, &super::sink(printer)).await
     })?;
     for loss in &report.data_loss {
         printer.warning(&format!(

@@ -1,6 +1,6 @@
 //! `stagegate init`
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -53,6 +53,22 @@ fn detect(root: &Path, note: &mut dyn FnMut(&str)) -> Option<Found> {
             dir.trim_end_matches('/').to_string(),
             "diesel.toml's [migrations_directory] dir".to_string(),
         ));
+    }
+    // An Alembic project: alembic.ini here or in a directory of its own (backend/, ...).
+    if root.join(crate::source::alembic::INI_FILE).is_file() {
+        candidates.push((".".to_string(), "alembic.ini".to_string()));
+    }
+    let mut subdirs: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(crate::source::alembic::INI_FILE).is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    subdirs.sort();
+    for dir in subdirs {
+        candidates.push((dir, "alembic.ini".to_string()));
     }
     for dir in RUNNER_DIRS {
         candidates.push((dir.to_string(), "a runner's default place".to_string()));
@@ -125,7 +141,24 @@ pub fn init(root: &Path, args: &InitArgs, note: &mut dyn FnMut(&str)) -> anyhow:
         .or(found.as_ref().map(|f| f.layout))
         .unwrap_or(Layout::Sqlx);
     let dir = dir_path.to_string_lossy().replace('\\', "/");
-    let config = config_text(&dir, layout.name());
+    let mut config = config_text(&dir, layout.name());
+    if layout == Layout::Alembic {
+        let (python, url_env) = alembic_settings(root, &dir_path);
+        if let Some(python) = python {
+            config = config.replacen(
+                "# python = \"backend/.venv/bin/python\"",
+                &format!("python = {}", toml_string(&python)),
+                1,
+            );
+        }
+        if let Some(var) = url_env {
+            config = config.replacen(
+                "# url_env = \"DATABASE_URL\"",
+                &format!("url_env = {}", toml_string(&var)),
+                1,
+            );
+        }
+    }
     let mut report = String::new();
 
     std::fs::write(&config_path, config)
@@ -179,6 +212,54 @@ pub fn init(root: &Path, args: &InitArgs, note: &mut dyn FnMut(&str)) -> anyhow:
         report.push_str("next: set the environment variables named in stagegate.toml, then `stagegate new <name>`\n");
     }
     Ok(report)
+}
+
+/// For an Alembic project in `dir`: a virtual environment's Python beside alembic.ini or at
+/// the root, and the variable env.py reads its URL from.
+fn alembic_settings(root: &Path, dir: &Path) -> (Option<String>, Option<String>) {
+    let python = [
+        dir.join(".venv"),
+        dir.join("venv"),
+        PathBuf::from(".venv"),
+        PathBuf::from("venv"),
+    ]
+    .into_iter()
+    .map(|venv| venv.join("bin/python"))
+    .find(|python| root.join(python).exists())
+    .map(|p| p.to_string_lossy().replace('\\', "/"));
+    let url_env = crate::source::alembic::read_project(
+        &root.join(dir).join(crate::source::alembic::INI_FILE),
+    )
+    .ok()
+    .and_then(|project| std::fs::read_to_string(project.script_location.join("env.py")).ok())
+    .and_then(|env_py| url_variable(&env_py));
+    (python, url_env)
+}
+
+/// The environment variable an env.py reads a URL from (`os.environ["DATABASE_URL"]`,
+/// `os.getenv("DB_URL")`, `os.environ.get(...)`): the first whose name mentions a URL, a DSN
+/// or a database.
+fn url_variable(env_py: &str) -> Option<String> {
+    for opener in [
+        "os.environ[",
+        "os.getenv(",
+        "os.environ.get(",
+        "environ.get(",
+        "getenv(",
+    ] {
+        for (at, _) in env_py.match_indices(opener) {
+            let rest = env_py[at + opener.len()..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let name: String = rest[1..].chars().take_while(|c| *c != quote).collect();
+            let upper = name.to_ascii_uppercase();
+            if ["URL", "DSN", "DATABASE"].iter().any(|k| upper.contains(k)) {
+                return Some(name);
+            }
+        }
+    }
+    None
 }
 
 /// The example configuration with the chosen directory and layout filled in.

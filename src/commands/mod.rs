@@ -120,3 +120,27 @@ pub fn print_report(text: &str) -> anyhow::Result<()> {
     out.flush().context("writing to stdout")?;
     Ok(())
 }
+
+/// The engine's events on the terminal (stderr). A second interruption ends the process
+/// here, with the execution exit code, without waiting for the server.
+impl crate::progress::Progress for Printer {
+    fn emit(&self, event: crate::progress::Event<'_>) -> bool {
+        use crate::progress::Event;
+        match event {
+            Event::Note(message) => self.note(message),
+            Event::Warning(message) => self.warning(message),
+            Event::Status(line) => return self.progress(line),
+            Event::StatusEnd => self.progress_end(),
+            Event::InterruptedTwice => {
+                self.error("interrupted twice: exiting without recording the outcome");
+                std::process::exit(i32::from(crate::exit::Outcome::Execution.code()));
+            }
+        }
+        true
+    }
+}
+
+/// The printer as the engine's event sink.
+pub(crate) fn sink(printer: &Printer) -> crate::progress::Sink {
+    std::sync::Arc::new(*printer)
+}

@@ -17,7 +17,7 @@ pub fn run(config: &Config, args: &RebindArgs, printer: &Printer) -> anyhow::Res
         &args.confirm,
         &config.migrations_dir(),
         db::lock::configured_wait().map_err(anyhow::Error::msg)?,
-        printer,
+        &super::sink(printer),
     ))?;
     super::print_report(&format!(
         "{}: this database (server {identity}) is now bound to `{}`{}\n",

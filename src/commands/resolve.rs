@@ -33,7 +33,7 @@ pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Re
         &request,
         local.as_ref(),
         lock_wait,
-        printer,
+        &super::sink(printer),
     ))?;
     super::print_report(&if args.abandon {
         format!(

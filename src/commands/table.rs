@@ -101,8 +101,11 @@ pub fn width(text: &str) -> usize {
 
 /// `line` broken at spaces into lines no wider than [`WIDTH`], each ending in a newline; the
 /// lines after the first are indented `indent` spaces more than `line` is. Spaces inside a
-/// line are kept as they are, and a word wider than the room is left whole.
+/// line are kept as they are, and a word wider than the room is left whole. Control
+/// characters are shown as escapes ([`crate::visible`]): the line quotes names and findings.
 pub fn wrap(line: &str, indent: usize) -> String {
+    let shown = crate::visible::line(line);
+    let line: &str = &shown;
     let lead = line.len() - line.trim_start_matches(' ').len();
     let pad = " ".repeat(lead + indent);
     let mut out = String::new();
@@ -277,6 +280,15 @@ mod tests {
             format!("hash:\n  {long}\n")
         );
         assert_eq!(wrap(&long, 2), format!("{long}\n"));
+        assert_eq!(
+            wrap("  1 drop\x1b[8m\r\u{202e}", 2),
+            "  1 drop\\x1b[8m\\r\\u{202e}\n"
+        );
+        let cells = render(&["name"], [vec!["a\x1b[8mb".to_string()]]);
+        assert!(
+            cells.contains("a\\x1b[8mb") && !cells.contains('\x1b'),
+            "{cells}"
+        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct ApplyRecord {
     pub done_checksum: Option<String>,
     /// SQL run in the same transaction just before the record (checks that may refuse it).
     pub checks: String,
+    /// For SQL rendered from another file (an Alembic revision): the checksum of the SQL that
+    /// runs, and what rendered it; recorded beside the file's checksum.
+    pub rendered: Option<(String, String)>,
 }
 
 /// What a no-transaction migration's progress records are about: its up script or its down
@@ -119,7 +122,19 @@ impl Finish {
     /// The SQL that records it (one or more statements, no trailing `;`).
     pub fn sql(&self) -> String {
         match self {
-            Finish::Apply(record) => format!("{}{}", record.checks, record_apply_sql(record)),
+            Finish::Apply(record) => {
+                let mut sql = format!("{}{}", record.checks, record_apply_sql(record));
+                if let Some((checksum, by)) = &record.rendered {
+                    sql.push_str(&format!(
+                        ";\nUPDATE stagegate.migrations SET rendered_checksum = {}, rendered_by = {} \
+                         WHERE version = {}",
+                        literal(checksum),
+                        literal(by),
+                        literal(&record.version)
+                    ));
+                }
+                sql
+            }
             Finish::Revert(record) => format!("{}{}", record.checks, record_revert_sql(record)),
         }
     }
@@ -569,6 +584,7 @@ mod tests {
             statements_total: 3,
             done_checksum: None,
             checks: String::new(),
+            rendered: None,
         };
         assert_eq!(
             record_apply_sql(&record),

@@ -156,6 +156,10 @@ pub struct MigrationRow {
     /// Recorded by `migrate baseline`, not run by stagegate: the runner whose table said it
     /// was applied (`sqlx`, `diesel`, `flyway`, `dbmate`, `golang-migrate`) or `manual`.
     pub baselined_from: Option<String>,
+    /// For SQL rendered from another file (an Alembic revision): the checksum of the SQL that
+    /// ran, and what rendered it (`alembic 1.x, SQLAlchemy 2.y`).
+    pub rendered_checksum: Option<String>,
+    pub rendered_by: Option<String>,
 }
 
 /// A row of `stagegate.migrations` as an older state schema has it (`to_jsonb`); the columns
@@ -209,6 +213,10 @@ struct OlderRow {
     down_done_checksum: Option<String>,
     #[serde(default)]
     baselined_from: Option<String>,
+    #[serde(default)]
+    rendered_checksum: Option<String>,
+    #[serde(default)]
+    rendered_by: Option<String>,
 }
 
 impl OlderRow {
@@ -242,6 +250,8 @@ impl OlderRow {
             down_statements_total: self.down_statements_total,
             down_done_checksum: self.down_done_checksum,
             baselined_from: self.baselined_from,
+            rendered_checksum: self.rendered_checksum,
+            rendered_by: self.rendered_by,
         }
     }
 }
@@ -605,7 +615,7 @@ impl StateStore {
                       db_user, os_user, statements_done, statements_total, done_checksum, error,
                       resolved_at, resolved_reason, event_hash, running_statement, running_pid,
                       running_since, down_statements_done, down_statements_total,
-                      down_done_checksum, baselined_from
+                      down_done_checksum, baselined_from, rendered_checksum, rendered_by
                FROM stagegate.migrations"#
         )
         .fetch_all(&mut self.conn)
@@ -642,6 +652,8 @@ impl StateStore {
                 down_statements_total: r.down_statements_total,
                 down_done_checksum: r.down_done_checksum,
                 baselined_from: r.baselined_from,
+                rendered_checksum: r.rendered_checksum,
+                rendered_by: r.rendered_by,
             })
             .collect())
     }

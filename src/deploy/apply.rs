@@ -23,7 +23,7 @@ use crate::db::lock::AdvisoryLock;
 use crate::db::session::{ApplyRecord, Finish, Session};
 use crate::db::state::{self, FailureRecord, StateStore};
 use crate::exit;
-use crate::printer::Printer;
+use crate::progress::Sink;
 use crate::source::Version;
 
 pub use super::runner::AppliedMigration;
@@ -69,7 +69,7 @@ pub async fn apply(
     env: &Environment,
     local: impl Future<Output = anyhow::Result<Vec<LocalMigration>>>,
     options: &ApplyOptions,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<ApplyReport> {
     let started = Instant::now();
     if options.dry_run {
@@ -90,7 +90,7 @@ pub async fn apply(
     }
 
     let (local, mut c) =
-        runner::Connections::open(env, local, options.lock_wait, started, printer).await?;
+        runner::Connections::open(env, local, options.lock_wait, started, progress).await?;
     let result = apply_locked(
         env,
         &mut c.lock,
@@ -98,7 +98,7 @@ pub async fn apply(
         &c.session,
         &local,
         options,
-        printer,
+        progress,
         started,
     )
     .await;
@@ -152,7 +152,7 @@ async fn apply_locked(
     session: &Session,
     local: &[LocalMigration],
     options: &ApplyOptions,
-    printer: &Printer,
+    progress: &Sink,
     started: Instant,
 ) -> anyhow::Result<ApplyReport> {
     let os_user = state::os_user();
@@ -178,13 +178,16 @@ async fn apply_locked(
             session,
             store,
             os_user.as_deref(),
-            printer,
+            progress,
         )
         .await?;
         evaluation = gates::evaluate(env, store, local, &inputs(options)).await?;
     }
     let evaluation = checked_plan(env, evaluation, options)?;
     let entries = &evaluation.entries;
+    for change in super::rendering_changes(entries) {
+        progress.warning(&change);
+    }
     let plan = evaluation.plan.clone();
     let mut report = ApplyReport {
         environment: env.name.clone(),
@@ -203,7 +206,7 @@ async fn apply_locked(
     // What plan would have shown about what is about to run (infos stay in plan).
     for finding in &report.plan.findings {
         if finding.severity != "info" {
-            printer.warning(&format!("lint: {}", finding.describe()));
+            progress.warning(&format!("lint: {}", finding.describe()));
         }
     }
 
@@ -244,8 +247,14 @@ async fn apply_locked(
     )
     .await?;
     gates::bind_if_unbound(env, &evaluation, store, os_user.as_deref()).await?;
-    if let Some(backup) =
-        crate::backup::gate(env, &options.backup_tools, store, printer, "migrate apply").await?
+    if let Some(backup) = crate::backup::gate(
+        env,
+        &options.backup_tools,
+        store,
+        &**progress,
+        "migrate apply",
+    )
+    .await?
     {
         report.plan.set_gate(plan::Gate {
             name: "backup",
@@ -256,7 +265,7 @@ async fn apply_locked(
 
     // Ctrl-C, SIGTERM and SIGHUP: ask the server to cancel the running statement; the run
     // then records the failure and ends. The handler lives as long as this run.
-    let (interrupted, watcher) = runner::watch_signals(session, printer);
+    let (interrupted, watcher) = runner::watch_signals(session, progress);
 
     let mut outcome = Ok(());
     for entry in pending {
@@ -279,7 +288,7 @@ async fn apply_locked(
             env,
             session,
             store: &mut *store,
-            printer,
+            progress,
             interrupted: &interrupted,
             os_user: os_user.as_deref(),
             drop_invalid_indexes: options.drop_invalid_indexes,
@@ -303,7 +312,7 @@ async fn apply_locked(
     report.elapsed_ms = started.elapsed().as_millis();
     if let Ok(Some(head)) = store.chain_head().await {
         if outcome.is_err() {
-            printer.note(&format!("event log head: {}", head.hash));
+            progress.note(&format!("event log head: {}", head.hash));
         }
         report.head = Some(head.hash);
     }
@@ -321,7 +330,7 @@ async fn settle_interrupted(
     session: &Session,
     store: &mut StateStore,
     os_user: Option<&str>,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<()> {
     for entry in entries.iter().filter(|e| e.state == State::Interrupted) {
         let (Some(row), Some(local)) = (&entry.row, &entry.local) else {
@@ -401,7 +410,7 @@ async fn settle_interrupted(
              {what}",
             (done + 1).min(total)
         );
-        printer.warning(&message);
+        progress.warning(&message);
         let done_checksum = prefix_checksum(&local.up.text, &statements[..done]);
         store
             .record_failure(&FailureRecord {
@@ -528,6 +537,16 @@ fn up_job(env: &Environment, entry: &Entry, os_user: Option<&str>) -> anyhow::Re
                 .as_ref()
                 .map_or("", |b| b.up.as_str())
         ),
+        rendered: local.up.rendered_checksum.as_ref().map(|checksum| {
+            (
+                checksum.to_string(),
+                local
+                    .migration
+                    .bookkeeping
+                    .as_ref()
+                    .map_or_else(String::new, |b| b.rendered_by.clone()),
+            )
+        }),
     };
     let resume = match &entry.row {
         Some(row)

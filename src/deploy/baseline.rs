@@ -16,7 +16,7 @@ use crate::config::Environment;
 use crate::db::runners::{self, RowKind, Runner, RunnerChecksum, RunnerRow, RunnerTable};
 use crate::db::state::{BaselineRecord, MigrationRow, RowStatus, StateStore};
 use crate::exit;
-use crate::printer::Printer;
+use crate::progress::Sink;
 use crate::source::Version;
 use sha2::{Digest, Sha384};
 
@@ -62,7 +62,7 @@ pub async fn baseline(
     env: &Environment,
     local: &[LocalMigration],
     options: &BaselineOptions<'_>,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<BaselineReport> {
     if crate::visible::is_blank(options.reason) {
         anyhow::bail!(
@@ -71,12 +71,12 @@ pub async fn baseline(
         );
     }
     confirm::check_flags(env, &options.confirm, "baseline")?;
-    let lock = super::runner::lock_alone(env, options.lock_wait, printer).await?;
+    let lock = super::runner::lock_alone(env, options.lock_wait, progress).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        let result = run(env, local, options, &mut store, printer).await;
+        let result = run(env, local, options, &mut store, progress).await;
         store.close().await;
         result
     }
@@ -90,7 +90,7 @@ async fn run(
     local: &[LocalMigration],
     options: &BaselineOptions<'_>,
     store: &mut StateStore,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<BaselineReport> {
     let mut report = BaselineReport::default();
     let runner_rows: Vec<RunnerRow>;
@@ -113,7 +113,7 @@ async fn run(
         }
         Source::Runner(wanted) => {
             let table = pick_table(env, store, *wanted).await?;
-            printer.note(&format!(
+            progress.note(&format!(
                 "reading {} ({}'s table) in `{}`",
                 table.display(),
                 table.runner,

@@ -25,7 +25,7 @@ use crate::db::lock::AdvisoryLock;
 use crate::db::session::{self, Finish, RevertRecord, Session, Timeouts};
 use crate::db::state::{self, MigrationRow, StateStore};
 use crate::exit;
-use crate::printer::Printer;
+use crate::progress::Sink;
 use crate::source::{Script, Version};
 use crate::sql::Class;
 
@@ -135,11 +135,11 @@ pub async fn down(
     env: &Environment,
     local: impl Future<Output = anyhow::Result<Vec<LocalMigration>>>,
     options: &DownOptions,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<DownReport> {
     let started = Instant::now();
     let (local, mut c) =
-        runner::Connections::open(env, local, options.lock_wait, started, printer).await?;
+        runner::Connections::open(env, local, options.lock_wait, started, progress).await?;
     let result = down_locked(
         env,
         &mut c.lock,
@@ -147,7 +147,7 @@ pub async fn down(
         &c.session,
         &local,
         options,
-        printer,
+        progress,
         started,
     )
     .await;
@@ -170,7 +170,7 @@ async fn down_locked(
     session: &Session,
     local: &[LocalMigration],
     options: &DownOptions,
-    printer: &Printer,
+    progress: &Sink,
     started: Instant,
 ) -> anyhow::Result<DownReport> {
     // The gates apply and plan judge first: rows that verify, on this environment's database.
@@ -250,8 +250,15 @@ async fn down_locked(
         store,
     )
     .await?;
-    crate::backup::gate(env, &options.backup_tools, store, printer, "migrate down").await?;
-    let (interrupted, watcher) = runner::watch_signals(session, printer);
+    crate::backup::gate(
+        env,
+        &options.backup_tools,
+        store,
+        &**progress,
+        "migrate down",
+    )
+    .await?;
+    let (interrupted, watcher) = runner::watch_signals(session, progress);
     let mut outcome = Ok(());
     for target in &targets {
         let label = target.entry.label();
@@ -304,7 +311,7 @@ async fn down_locked(
             env,
             session,
             store: &mut *store,
-            printer,
+            progress,
             interrupted: &interrupted,
             os_user: os_user.as_deref(),
             drop_invalid_indexes: options.drop_invalid_indexes,

@@ -256,7 +256,7 @@ pub async fn rebind(
     flags: &[String],
     migrations_dir: &std::path::Path,
     lock_wait: std::time::Duration,
-    printer: &crate::printer::Printer,
+    progress: &crate::progress::Sink,
 ) -> anyhow::Result<(Option<Binding>, String)> {
     if crate::visible::is_blank(reason) {
         anyhow::bail!(
@@ -269,7 +269,7 @@ pub async fn rebind(
         reason: Some(reason.to_string()),
     };
     super::confirm::check_flags(env, &request(env), "rebind")?;
-    let lock = super::runner::lock_alone(env, lock_wait, printer).await?;
+    let lock = super::runner::lock_alone(env, lock_wait, progress).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await

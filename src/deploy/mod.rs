@@ -194,6 +194,30 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
     entries
 }
 
+/// Applied revisions whose file is unchanged but whose SQL renders differently now than
+/// the SQL that ran (another Alembic or SQLAlchemy): not an edit, and nothing reruns, but
+/// worth saying, one line each.
+pub fn rendering_changes(entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.state == State::Applied)
+        .filter_map(|e| {
+            let row = e.row.as_ref()?;
+            let there = row.rendered_checksum.as_deref()?;
+            let here = e.local.as_ref()?.up.rendered_checksum.as_ref()?;
+            (there != here.as_str()).then(|| {
+                format!(
+                    "{}: the file is unchanged since it was applied, but it renders to other SQL \
+                     now ({here}) than the SQL that ran ({there}, rendered by {}): a different \
+                     Alembic or SQLAlchemy renders it differently (not an edit; it is not run again)",
+                    e.label(),
+                    row.rendered_by.as_deref().unwrap_or("an unknown version")
+                )
+            })
+        })
+        .collect()
+}
+
 /// A reason apply must not start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {

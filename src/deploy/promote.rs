@@ -171,6 +171,20 @@ pub fn judge(
             ));
             continue;
         }
+        // The same revision file is not enough where its SQL is rendered (Alembic): the SQL
+        // must be the SQL that ran there.
+        if let (Some(there), Some(here)) = (&row.rendered_checksum, &local.up.rendered_checksum)
+            && there != here.as_str()
+        {
+            problems.push(format!(
+                "{label}: the file is the one applied on `{from}`, but it renders to other SQL \
+                 now ({here}) than the SQL `{from}` ran ({there}, rendered by {}): a different \
+                 Alembic or SQLAlchemy renders it differently; render it with the versions \
+                 `{from}` used",
+                row.rendered_by.as_deref().unwrap_or("an unknown version")
+            ));
+            continue;
+        }
         // The event that recorded it applied there: the row verified against it.
         let Some(event) = latest
             .get(row.version_text.as_str())

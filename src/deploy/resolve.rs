@@ -11,7 +11,7 @@ use crate::cli::StatementOutcome;
 use crate::config::Environment;
 use crate::db::state::{self, StateStore};
 use crate::exit;
-use crate::printer::Printer;
+use crate::progress::Sink;
 use crate::source::Version;
 
 /// What `migrate resolve` was asked.
@@ -36,7 +36,7 @@ pub async fn resolve(
     request: &Request<'_>,
     local: Option<&LocalMigration>,
     lock_wait: Duration,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<String> {
     let (reason, statement) = (request.reason, request.statement);
     let action = if request.abandon {
@@ -52,7 +52,7 @@ pub async fn resolve(
     }
     // Flags that can never pass refuse before any connection is made.
     confirm::check_flags(env, &request.confirm, action)?;
-    let lock = super::runner::lock_alone(env, lock_wait, printer).await?;
+    let lock = super::runner::lock_alone(env, lock_wait, progress).await?;
     let result = async {
         let mut store = StateStore::connect(&env.url)
             .await

@@ -17,7 +17,7 @@ use crate::db::state::{
     DownFailureRecord, FailureRecord, RevertingRecord, RunningRecord, StateStore,
 };
 use crate::exit;
-use crate::printer::Printer;
+use crate::progress::{Event, Sink};
 use crate::source::{Checksum, Script, Version};
 use crate::sql::classify::Unit;
 use crate::sql::{self, Class, RawKind, TxnControl};
@@ -60,23 +60,24 @@ impl Interrupt {
 }
 
 /// Listens for Ctrl-C, SIGTERM and SIGHUP while a run lasts: the first asks the server to
-/// cancel what `session` runs (the run then records the failure and ends); a second exits at
-/// once. Abort the returned task when the run ends.
+/// cancel what `session` runs (the run then records the failure and ends); a second is
+/// [`Event::InterruptedTwice`], on which the command layer ends the process. Abort the
+/// returned task when the run ends.
 pub(crate) fn watch_signals(
     session: &Session,
-    printer: &Printer,
+    progress: &Sink,
 ) -> (Arc<Interrupt>, tokio::task::JoinHandle<()>) {
     let interrupted = Arc::new(Interrupt::default());
     let watcher = {
         let interrupted = Arc::clone(&interrupted);
         let token = session.cancel_token();
-        let printer = *printer;
+        let progress = Arc::clone(progress);
         tokio::spawn(async move {
             let Some(signal) = crate::signals::next().await else {
                 return;
             };
             interrupted.set(signal);
-            printer.note(&format!(
+            progress.note(&format!(
                 "interrupted ({signal}): cancelling the running statement on the server (again \
                  to exit without waiting)"
             ));
@@ -84,8 +85,7 @@ pub(crate) fn watch_signals(
             if crate::signals::next().await.is_some() {
                 // The connections close with the process, which releases the lock; what
                 // the server was doing is left as an interrupted attempt.
-                printer.error("interrupted twice: exiting without recording the outcome");
-                std::process::exit(i32::from(exit::Outcome::Execution.code()));
+                progress.emit(Event::InterruptedTwice);
             }
         })
     };
@@ -128,7 +128,7 @@ pub(crate) struct Runner<'a> {
     pub env: &'a Environment,
     pub session: &'a Session,
     pub store: &'a mut StateStore,
-    pub printer: &'a Printer,
+    pub progress: &'a Sink,
     pub interrupted: &'a Interrupt,
     pub os_user: Option<&'a str>,
     pub drop_invalid_indexes: bool,
@@ -224,7 +224,7 @@ impl Runner<'_> {
         let started = Instant::now();
         let attempts_allowed = self.env.lock_retries + 1;
         let mut attempt = 1;
-        self.printer.note(&format!(
+        self.progress.note(&format!(
             "{} {label} (transaction, {statements} statement(s))",
             job.verb()
         ));
@@ -242,7 +242,7 @@ impl Runner<'_> {
             let error = match result {
                 Ok(()) => {
                     let elapsed = started.elapsed();
-                    self.printer
+                    self.progress
                         .note(&format!("  done in {}ms", elapsed.as_millis()));
                     return Ok(AppliedMigration {
                         version: job.version.to_string(),
@@ -258,7 +258,7 @@ impl Runner<'_> {
             let interrupted = self.interrupted.get();
             if error.is_lock_timeout() && attempt < attempts_allowed && interrupted.is_none() {
                 let pause = backoff(attempt);
-                self.printer.warning(&format!(
+                self.progress.warning(&format!(
                     "{label}: lock timeout on attempt {attempt} of {attempts_allowed} ({}); \
                      the transaction was rolled back, retrying in {}ms",
                     session::describe_error(&error.source, &job.script.text, job.script.first_line),
@@ -335,7 +335,7 @@ impl Runner<'_> {
             }
             record_failure(
                 self.store,
-                self.printer,
+                self.progress,
                 self.os_user,
                 &job,
                 0,
@@ -439,13 +439,13 @@ impl Runner<'_> {
                      only the failed statement and those after it may be fixed"
                 )));
             }
-            self.printer.note(&format!(
+            self.progress.note(&format!(
                 "resuming {label} (no transaction) at statement {} of {}",
                 resume_from + 1,
                 statements.len()
             ));
         } else {
-            self.printer.note(&format!(
+            self.progress.note(&format!(
                 "{} {label} (no transaction, {} statement(s))",
                 job.verb(),
                 statements.len()
@@ -531,7 +531,7 @@ impl Runner<'_> {
                     match concurrent::named_index(client, name, table).await {
                         Ok(Some(found)) if !found.valid && self.drop_invalid_indexes => {
                             let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", found.name);
-                            self.printer.warning(&format!(
+                            self.progress.warning(&format!(
                                 "{label}: {at}: dropping the INVALID index {} left by an earlier \
                                  failed build before building it again ([migrate] \
                                  drop_invalid_indexes)",
@@ -559,7 +559,7 @@ impl Runner<'_> {
                                 )
                                 .await
                             {
-                                self.printer
+                                self.progress
                                     .warning(&format!("could not record the repair: {error}"));
                             }
                         }
@@ -625,7 +625,7 @@ impl Runner<'_> {
                         && self.interrupted.get().is_none()
                     {
                         let pause = backoff(attempt);
-                        self.printer.warning(&format!(
+                        self.progress.warning(&format!(
                             "{label}: {at} hit the lock timeout on attempt {attempt}; retrying \
                              in {}ms",
                             pause.as_millis()
@@ -754,7 +754,7 @@ impl Runner<'_> {
             let done_checksum = prefix_checksum(text, &statements[..done]);
             record_failure(
                 self.store,
-                self.printer,
+                self.progress,
                 self.os_user,
                 &job,
                 done,
@@ -793,7 +793,7 @@ impl Runner<'_> {
             });
         }
         let elapsed = started.elapsed();
-        self.printer
+        self.progress
             .note(&format!("  done in {}ms", elapsed.as_millis()));
         Ok(AppliedMigration {
             version: job.version.to_string(),
@@ -882,7 +882,7 @@ impl Runner<'_> {
                 && self.interrupted.get().is_none()
             {
                 let pause = backoff(attempt);
-                self.printer.warning(&format!(
+                self.progress.warning(&format!(
                     "{label}: {at} hit the lock timeout on attempt {attempt}; the block was \
                      rolled back, retrying in {}ms",
                     pause.as_millis()
@@ -978,7 +978,7 @@ impl Failed {
 /// failure to record is a warning (the run fails either way).
 async fn record_failure(
     store: &mut StateStore,
-    printer: &Printer,
+    progress: &Sink,
     os_user: Option<&str>,
     job: &Job<'_>,
     done: usize,
@@ -1023,12 +1023,12 @@ async fn record_failure(
     };
     match recorded {
         Ok(true) => {}
-        Ok(false) => printer.warning(&format!(
+        Ok(false) => progress.warning(&format!(
             "{} was {} by another run; this attempt's failure is not recorded",
             job.ids().1,
             job.done_word()
         )),
-        Err(error) => printer.warning(&format!("could not record the failure: {error}")),
+        Err(error) => progress.warning(&format!("could not record the failure: {error}")),
     }
 }
 
@@ -1050,13 +1050,13 @@ impl Connections {
         local: impl std::future::Future<Output = anyhow::Result<T>>,
         lock_wait: Duration,
         started: Instant,
-        printer: &Printer,
+        progress: &Sink,
     ) -> anyhow::Result<(T, Connections)> {
         use crate::db::lock::AdvisoryLock;
         use crate::db::state::StateStore;
         let (local, lock, store, session) = tokio::join!(
             local,
-            AdvisoryLock::acquire(&env.url, lock_wait, note_waiting(env, lock_wait, printer)),
+            AdvisoryLock::acquire(&env.url, lock_wait, note_waiting(env, lock_wait, progress)),
             StateStore::connect(&env.url),
             Session::connect(&env.url)
         );
@@ -1089,7 +1089,7 @@ impl Connections {
         let taken = connections
             .session
             .take_run_lock(&env.url, remaining, |holder| {
-                printer.note(&format!(
+                progress.note(&format!(
                     "waiting for the migration connection of an earlier run on `{}` to finish \
                      ({})",
                     env.name,
@@ -1122,10 +1122,10 @@ impl Connections {
 fn note_waiting<'a>(
     env: &'a Environment,
     lock_wait: Duration,
-    printer: &'a Printer,
+    progress: &'a Sink,
 ) -> impl FnOnce(Option<&crate::db::lock::Holder>) + 'a {
     move |holder| {
-        printer.note(&format!(
+        progress.note(&format!(
             "waiting up to {}s for another stagegate run on `{}` ({})",
             lock_wait.as_secs(),
             env.name,
@@ -1139,12 +1139,12 @@ fn note_waiting<'a>(
 pub(crate) async fn lock_alone(
     env: &Environment,
     lock_wait: Duration,
-    printer: &Printer,
+    progress: &Sink,
 ) -> anyhow::Result<crate::db::lock::AdvisoryLock> {
     crate::db::lock::AdvisoryLock::acquire(
         &env.url,
         lock_wait,
-        note_waiting(env, lock_wait, printer),
+        note_waiting(env, lock_wait, progress),
     )
     .await
     .map_err(|e| match e {

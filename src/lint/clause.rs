@@ -1,12 +1,13 @@
 //! Where in a statement a finding's clause is, so that a finding points at the column, the
 //! constraint or the index that causes it rather than at the statement's first column. Rules
 //! ask [`Ctx::clause`] or [`Ctx::words`] and give the range to [`Hit::at`](super::Hit::at);
-//! the statement's tokens are read only then (when a rule reports something).
+//! the statement's tokens are read only then (when a rule reports something), once per
+//! statement however many findings it has ([`Ctx::tokens`]).
 
 use std::ops::Range;
 
 use crate::analyze::{Change, ConstraintKind, ConstraintSpec};
-use crate::sql::{Tok, TokKind, tokenize};
+use crate::sql::{Tok, TokKind};
 
 use super::Ctx;
 
@@ -30,12 +31,12 @@ impl Ctx<'_> {
     /// the end of the clause: the next `,` or closing parenthesis at its depth, or the end of
     /// the statement. A byte range in the statement's text; `None` when it is not found.
     pub fn clause(&self, keywords: &[&str], name: Option<&str>) -> Option<Range<usize>> {
-        find(self.text, keywords, name, true)
+        find(self.tokens()?, keywords, name, true)
     }
 
     /// Only the words [`Ctx::clause`] matches, not the rest of the clause.
     pub fn words(&self, keywords: &[&str], name: Option<&str>) -> Option<Range<usize>> {
-        find(self.text, keywords, name, false)
+        find(self.tokens()?, keywords, name, false)
     }
 
     /// The `ADD [CONSTRAINT name] ...` clause of a constraint being added.
@@ -81,7 +82,7 @@ impl Ctx<'_> {
     /// statement).
     pub fn column_clause(&self, change: &Change, column: &str) -> Option<Range<usize>> {
         match change {
-            Change::CreateTable { .. } => column_definition(self.text, column),
+            Change::CreateTable { .. } => column_definition(self.tokens()?, column),
             Change::AddColumn { .. } => self.clause(&["ADD"], Some(column)),
             _ => None,
         }
@@ -95,33 +96,28 @@ impl Ctx<'_> {
     }
 }
 
-/// The match of `keywords` then `name` in `text`, widened to its clause when `clause`.
-fn find(text: &str, keywords: &[&str], name: Option<&str>, clause: bool) -> Option<Range<usize>> {
-    let toks = tokenize(text)?;
+/// The match of `keywords` then `name` in the statement of `toks`, widened to its clause when
+/// `clause`.
+fn find(toks: &[Tok], keywords: &[&str], name: Option<&str>, clause: bool) -> Option<Range<usize>> {
     let wanted = name.map(|n| n.rsplit('.').next().unwrap_or(n));
     (0..toks.len()).find_map(|start| {
-        let last = match_at(&toks, start, keywords, wanted)?;
-        let end = if clause {
-            clause_end(&toks, last)
-        } else {
-            last
-        };
+        let last = match_at(toks, start, keywords, wanted)?;
+        let end = if clause { clause_end(toks, last) } else { last };
         Some(toks[start].start..toks[end].end)
     })
 }
 
-/// The element of the first parenthesised list in `text` (a `CREATE TABLE`'s columns and
+/// The element of the first parenthesised list in the statement of `toks` (a `CREATE TABLE`'s columns and
 /// constraints) that starts with the name `column`, through the end of that element. Only
 /// elements' first words count: a column of the same name in a `REFERENCES t (c)` or a
 /// `CHECK`, or a table named like the column, is not it.
-fn column_definition(text: &str, column: &str) -> Option<Range<usize>> {
-    let toks = tokenize(text)?;
+fn column_definition(toks: &[Tok], column: &str) -> Option<Range<usize>> {
     let open = toks.iter().position(|t| t.is_punct("("))?;
     let mut depth = 0usize;
     let mut element_start = true;
     for (i, tok) in toks.iter().enumerate().skip(open + 1) {
         if depth == 0 && element_start && ident(tok).as_deref() == Some(column) {
-            return Some(tok.start..toks[clause_end(&toks, i)].end);
+            return Some(tok.start..toks[clause_end(toks, i)].end);
         }
         element_start = false;
         if tok.is_punct("(") {
@@ -212,23 +208,25 @@ fn clause_end(toks: &[Tok], from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{column_definition, find};
+    use crate::sql::tokenize;
 
     #[test]
     fn finds_a_column_definition_by_its_first_word_only() {
         let sql = "CREATE TABLE code (\n  id int CHECK (code <> ''),\n  \"Code\" text,\n  code char(2) NOT NULL DEFAULT 'x',\n  PRIMARY KEY (id)\n);";
-        let at = |name: &str| column_definition(sql, name).map(|r| &sql[r]);
+        let toks = tokenize(sql).unwrap();
+        let at = |name: &str| column_definition(&toks, name).map(|r| &sql[r]);
         assert_eq!(at("code"), Some("code char(2) NOT NULL DEFAULT 'x'"));
         assert_eq!(at("Code"), Some("\"Code\" text"));
         assert_eq!(at("id"), Some("id int CHECK (code <> '')"));
         assert_eq!(at("missing"), None);
         assert_eq!(
-            column_definition("CREATE TABLE t AS SELECT 1 AS a", "a"),
+            column_definition(&tokenize("CREATE TABLE t AS SELECT 1 AS a").unwrap(), "a"),
             None
         );
     }
 
     fn clause(text: &str, keywords: &[&str], name: Option<&str>) -> Option<&'static str> {
-        find(text, keywords, name, true).map(|r| &*text[r].to_string().leak())
+        find(&tokenize(text)?, keywords, name, true).map(|r| &*text[r].to_string().leak())
     }
 
     #[test]

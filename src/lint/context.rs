@@ -925,9 +925,20 @@ pub struct Ctx<'a> {
     pub statement: &'a Analyzed,
     /// The statement's original text.
     pub text: &'a str,
+    /// The statement's tokens, read the first time a rule asks where a clause is
+    /// ([`Ctx::tokens`]) and kept for the statement's other changes and findings.
+    pub tokens: &'a std::cell::OnceCell<Option<Vec<crate::sql::Tok>>>,
 }
 
 impl Ctx<'_> {
+    /// The tokens of [`Ctx::text`] (`None` when the tokenizer rejects it), tokenized once
+    /// per statement.
+    pub fn tokens(&self) -> Option<&[crate::sql::Tok]> {
+        self.tokens
+            .get_or_init(|| crate::sql::tokenize(self.text))
+            .as_deref()
+    }
+
     /// The table has no rows and no readers yet: created earlier in this run.
     pub fn is_new(&self, table: &str) -> bool {
         self.run.is_new(table)

@@ -315,6 +315,7 @@ pub fn lint_analyzed(
         if !file.in_txn_now {
             txn += 1;
         }
+        let tokens = std::cell::OnceCell::new();
         for change in &statement.changes {
             let ctx = Ctx {
                 pg: options.postgres_version,
@@ -325,6 +326,7 @@ pub fn lint_analyzed(
                 file: &file,
                 statement,
                 text: &input.text[statement.span.clone()],
+                tokens: &tokens,
             };
             for rule in &rules {
                 let mut hits = Vec::new();

@@ -289,6 +289,51 @@ impl SchemaDiff {
 
 /// The difference from `before` to `after`, or `None` when they are the same.
 pub(crate) fn diff(before: &Schema, after: &Schema, labels: (&str, &str)) -> Option<SchemaDiff> {
+    diff_with(before, after, labels, |old, new| old.text == new.text)
+}
+
+/// As [`diff`], for a down script that should have undone its up script: a table whose
+/// columns are the same in another order is the same table (a column dropped and added back
+/// comes last, and nothing else can put it where it was).
+pub(crate) fn reversal_diff(
+    before: &Schema,
+    after: &Schema,
+    labels: (&str, &str),
+) -> Option<SchemaDiff> {
+    diff_with(before, after, labels, |old, new| {
+        old.text == new.text || (old.kind == "TABLE" && columns_sorted(old) == columns_sorted(new))
+    })
+}
+
+/// A `CREATE TABLE` entry's text with its column lines (between the opening line and the
+/// closing parenthesis) sorted, without their trailing commas.
+fn columns_sorted(entry: &Entry) -> Vec<&str> {
+    let lines: Vec<&str> = entry.text.lines().collect();
+    let open = lines.iter().position(|line| line.trim_end().ends_with('('));
+    let close = lines.iter().rposition(|line| line.starts_with(')'));
+    let (Some(open), Some(close)) = (open, close) else {
+        return lines;
+    };
+    if close <= open {
+        return lines;
+    }
+    let mut columns: Vec<&str> = lines[open + 1..close]
+        .iter()
+        .map(|line| line.trim_end().trim_end_matches(','))
+        .collect();
+    columns.sort_unstable();
+    let mut out = lines[..=open].to_vec();
+    out.extend(columns);
+    out.extend_from_slice(&lines[close..]);
+    out
+}
+
+fn diff_with(
+    before: &Schema,
+    after: &Schema,
+    labels: (&str, &str),
+    same: impl Fn(&Entry, &Entry) -> bool,
+) -> Option<SchemaDiff> {
     if before == after {
         return None;
     }
@@ -305,7 +350,7 @@ pub(crate) fn diff(before: &Schema, after: &Schema, labels: (&str, &str)) -> Opt
     for entry in &after.entries {
         match find(before, entry) {
             None => left_over.push(entry.describe()),
-            Some(old) if old.text != entry.text => {
+            Some(old) if !same(&old, entry) => {
                 changed.push(format!(
                     "{}: {}",
                     entry.describe(),
@@ -320,7 +365,10 @@ pub(crate) fn diff(before: &Schema, after: &Schema, labels: (&str, &str)) -> Opt
         .iter()
         .filter(|entry| find(after, entry).is_none())
         .map(Entry::describe)
-        .collect();
+        .collect::<Vec<_>>();
+    if left_over.is_empty() && missing.is_empty() && changed.is_empty() {
+        return None;
+    }
     let (old, new) = (before.render(), after.render());
     let unified = TextDiff::from_lines(&old, &new)
         .unified_diff()
@@ -367,6 +415,10 @@ fn line_changes(old: &str, new: &str) -> String {
     }
     if !removed.is_empty() {
         parts.push(format!("missing {}", removed.join(", ")));
+    }
+    if parts.is_empty() {
+        // Every line is still there: only their order differs.
+        return "the same lines in another order".to_string();
     }
     parts.join("; ")
 }
@@ -489,5 +541,32 @@ CREATE TABLE stagegate._sqlx_migrations (version bigint);
             diff.unified
         );
         assert_eq!(super::diff(&before, &before.clone(), ("a", "b")), None);
+    }
+
+    #[test]
+    fn a_reversal_ignores_column_order_and_a_difference_is_always_described() {
+        let before = Schema::parse(DUMP);
+        let reordered = Schema::parse(&DUMP.replace(
+            "    id integer NOT NULL,\n    email text\n",
+            "    email text,\n    id integer NOT NULL\n",
+        ));
+        assert_ne!(before, reordered);
+        assert_eq!(reversal_diff(&before, &reordered, ("a", "b")), None);
+        // The release report's diff keeps the order, and says what changed.
+        let diff = diff(&before, &reordered, ("a", "b")).unwrap();
+        assert_eq!(
+            diff.changed,
+            ["table public.users: the same lines in another order"]
+        );
+        // A column's type is still a difference.
+        let retyped = Schema::parse(&DUMP.replace(
+            "    id integer NOT NULL,\n    email text\n",
+            "    email varchar,\n    id integer NOT NULL\n",
+        ));
+        let diff = reversal_diff(&before, &retyped, ("a", "b")).unwrap();
+        assert_eq!(
+            diff.changed,
+            ["table public.users: left over `email varchar`; missing `email text`"]
+        );
     }
 }

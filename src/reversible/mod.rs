@@ -333,7 +333,7 @@ impl Checker<'_> {
             &format!("schema before the up script of {}", migration.label()),
             "schema after its down script",
         );
-        if let Some(diff) = dump::diff(before, &after, (labels.0, labels.1)) {
+        if let Some(diff) = dump::reversal_diff(before, &after, (labels.0, labels.1)) {
             return Ok((Checked::differs(migration, &down.path, diff), true));
         }
         Ok(match self.up(prepared).await? {

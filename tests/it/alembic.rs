@@ -248,6 +248,110 @@ fn a_revision_not_applied_on_staging_is_not_promoted_and_an_edited_applied_one_i
     );
 }
 
+#[test]
+fn sql_that_renders_differently_from_an_unchanged_file_is_told_apart_from_an_edit() {
+    let project = Project::new();
+    // A revision that takes a value from the application's code, as real ones do.
+    std::fs::write(
+        project.dir.path().join("backend/shop_settings.py"),
+        "DEFAULT_CURRENCY = 'EUR'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project
+            .versions()
+            .join("0d1e2f3a4b5c_add_orders_currency.py"),
+        "\"\"\"add orders.currency\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\n\
+         from shop_settings import DEFAULT_CURRENCY\n\n\
+         revision = \"0d1e2f3a4b5c\"\ndown_revision = \"c81d4a07e5f3\"\n\n\n\
+         def upgrade() -> None:\n    op.add_column(\"orders\", sa.Column(\"currency\", sa.Text(), \
+         server_default=DEFAULT_CURRENCY))\n\n\n\
+         def downgrade() -> None:\n    op.drop_column(\"orders\", \"currency\")\n",
+    )
+    .unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    let recorded = query(
+        &project.staging,
+        "SELECT rendered_checksum IS NOT NULL, rendered_by FROM stagegate.migrations \
+         WHERE version = '0d1e2f3a4b5c'",
+    );
+    assert_eq!(recorded[0][0].as_deref(), Some("t"));
+    assert!(
+        recorded[0][1]
+            .as_deref()
+            .is_some_and(|by| by.starts_with("alembic 1.20.1, SQLAlchemy 2.1.9")),
+        "{recorded:?}"
+    );
+
+    std::fs::write(
+        project.dir.path().join("backend/shop_settings.py"),
+        "DEFAULT_CURRENCY = 'USD'\n",
+    )
+    .unwrap();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("0d1e2f3a4b5c_add_orders_currency: the file is the one applied on `staging`, but it renders to other SQL"),
+        "{}",
+        out.stderr
+    );
+    assert!(heads_exist(&project.production).is_empty());
+    // On staging it is no edit (no drift refusal), and it is said.
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("0d1e2f3a4b5c_add_orders_currency: the file is unchanged since it was applied, but it renders to other SQL"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn down_reverts_a_revision_with_its_rendered_downgrade_and_refuses_a_pass_downgrade() {
+    let project = Project::new();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "3c9d2e7a41b0",
+    ]);
+    assert_exit(&out, 0);
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    // display_name holds no rows yet: the guard lets the DROP COLUMN through.
+    assert_exit(&out, 0);
+    assert_eq!(
+        columns(&project.staging, "users"),
+        ["id", "email", "created_at"]
+    );
+    assert_eq!(heads(&project.staging), ["9f8e7d6c5b4a"]);
+    assert!(
+        project
+            .alembic(&project.staging, &["current"])
+            .contains("9f8e7d6c5b4a")
+    );
+
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+    // The backfill's downgrade() is `pass`: no way back.
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("c81d4a07e5f3"), "{}", out.stderr);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+}
+
 /// Alembic's version table of `db`, or nothing when it does not exist.
 fn heads_exist(db: &TestDb) -> Vec<String> {
     query(
@@ -444,5 +548,39 @@ fn verify_reports_a_missing_parent_a_cycle_a_duplicate_and_two_heads() {
         out.stderr.contains("the revision graph has a cycle: "),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn init_finds_the_project_in_backend_and_names_it_and_its_url_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &tools::root().join("fixtures/alembic/shop/backend"),
+        &dir.path().join("backend"),
+    );
+    let out = Command::cargo_bin("stagegate")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1")
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("found 6 migration(s) in backend/ (alembic.ini), alembic layout"),
+        "{stderr}"
+    );
+    let config = std::fs::read_to_string(dir.path().join("stagegate.toml")).unwrap();
+    assert!(config.contains("\ndir = \"backend\"\n"), "{config}");
+    assert!(config.contains("\nlayout = \"alembic\"\n"), "{config}");
+    assert!(
+        config.contains("\nurl_env = \"DATABASE_URL\"\n"),
+        "{config}"
     );
 }

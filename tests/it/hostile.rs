@@ -66,6 +66,7 @@ fn a_linked_migration_is_refused_by_every_command_and_never_read() {
         &["lint", "--format", "markdown"],
         &["lint", "migrations/2_tidy.up.sql"],
         &["verify"],
+        &["report", "--env", "staging"],
         &["migrate", "plan", "--env", "staging"],
         &["migrate", "apply", "--env", "staging"],
     ] {
@@ -142,4 +143,61 @@ fn a_linked_config_is_refused() {
     symlink(outside.path(), &p.dir.path().join("stagegate.toml"));
     let out = run(&p, &["lint"]);
     assert_refused(&out, "stagegate.toml", "a symbolic link");
+}
+
+/// The largest resident size of this test process's waited-for children, in bytes.
+fn children_peak_rss() -> u64 {
+    // SAFETY: getrusage fills the struct given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    // Linux reports kilobytes.
+    u64::try_from(usage.ru_maxrss).unwrap() * 1024
+}
+
+/// One 50 MB statement (a data load): lint reads its head, says the rest was not read, and
+/// stays under 300 MB (it took 1.6 GB when sqlparser read it whole).
+#[test]
+fn lint_of_one_50_mb_statement_stays_under_300_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    let mut sql = String::with_capacity(50_100_000);
+    sql.push_str("INSERT INTO t (a, b) VALUES ");
+    let mut i = 0u64;
+    while sql.len() < 50_000_000 {
+        use std::fmt::Write as _;
+        let _ = write!(sql, "({i}, 'value {i}'), ");
+        i += 1;
+    }
+    sql.push_str("(0, 'end');\n");
+    std::fs::write(migrations.join("1_load.up.sql"), &sql).unwrap();
+    drop(sql);
+    for format in ["text", "json"] {
+        let output = assert_cmd::Command::cargo_bin("stagegate")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("STAGEGATE_CONFIG")
+            .env("NO_COLOR", "1")
+            .args(["lint", "--format", format])
+            .timeout(DEADLINE)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains("a statement of 47.7 MiB, read only as far as its first 1.0 MiB"),
+            "{}",
+            &stdout[..stdout.len().min(2_000)]
+        );
+    }
+    let peak = children_peak_rss();
+    assert!(peak < 300 << 20, "lint peaked at {} MiB", peak >> 20);
 }

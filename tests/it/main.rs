@@ -11,6 +11,7 @@ mod db;
 mod down;
 mod execution;
 mod faults;
+mod fuzz;
 mod gates;
 mod harness;
 mod hazards;

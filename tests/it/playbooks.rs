@@ -332,3 +332,65 @@ fn status_reads_the_environments_this_job_can_reach() {
         "{stderr}"
     );
 }
+
+/// `check-reversible` on a DROP COLUMN of a column that was not the last: its down adds the
+/// column back at the end, which is the same table. A down that brings it back with another
+/// type is a difference, described.
+#[test]
+fn check_reversible_takes_a_column_added_back_last_as_the_same_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let migrations = tmp.path().join("migrations");
+    let files = [
+        (
+            "1_players.up.sql",
+            "CREATE TABLE players (id bigint PRIMARY KEY, nickname text, rating integer NOT NULL DEFAULT 0);\n",
+        ),
+        ("1_players.down.sql", "DROP TABLE players;\n"),
+        (
+            "2_drop_nickname.up.sql",
+            "ALTER TABLE players DROP COLUMN nickname;\n",
+        ),
+        (
+            "2_drop_nickname.down.sql",
+            "ALTER TABLE players ADD COLUMN nickname text;\n",
+        ),
+        (
+            "3_drop_rating.up.sql",
+            "ALTER TABLE players DROP COLUMN rating;\n",
+        ),
+        // Not the column it dropped: another type, no default.
+        (
+            "3_drop_rating.down.sql",
+            "ALTER TABLE players ADD COLUMN rating bigint;\n",
+        ),
+    ];
+    for (name, sql) in files {
+        write(&migrations.join(name), sql);
+    }
+    let shadow = TestDb::create();
+    let url = shadow.database_url();
+    let out = stagegate(
+        tmp.path(),
+        &["check-reversible", "--shadow", url.expose(), "migrations"],
+    );
+    assert_exit(&out, 1);
+    let line = |label: &str| {
+        out.stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("{label}: ")))
+            .unwrap_or_else(|| panic!("no line for {label}\n{}", out.stdout))
+            .to_string()
+    };
+    assert!(
+        line("2_drop_nickname").ends_with(": ok: the down script restores the schema"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("3_drop_rating").ends_with(
+            "changed: table public.players: left over `rating bigint`; missing `rating integer DEFAULT 0 NOT NULL`"
+        ),
+        "{}",
+        out.stdout
+    );
+}

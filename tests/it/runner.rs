@@ -184,7 +184,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
             [Some("3".to_string()), Some("true".to_string())],
             [Some("4".to_string()), Some("true".to_string())],
             [Some("5".to_string()), Some("true".to_string())],
-            [Some("6".to_string()), Some("true".to_string())]
+            [Some("6".to_string()), Some("true".to_string())],
+            [Some("7".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
@@ -1341,6 +1342,7 @@ fn the_record_follows_only_a_script_that_ran_to_its_end() {
             statements_total: 2,
             done_checksum: None,
             checks: String::new(),
+            rendered: None,
         })
     };
     let url = p.db.database_url();

@@ -30,8 +30,8 @@ impl Emitter for Github {
     }
 }
 
-/// One finding as a workflow command, with its newline. The message shows control
-/// characters as escapes: the runner's log is a terminal of sorts.
+/// One finding as a workflow command, with its newline. The path and the message show
+/// control characters as escapes: the runner's log is a terminal of sorts.
 pub fn annotation(path: &str, finding: &Finding) -> String {
     let command = match finding.severity {
         Severity::Error => "error",
@@ -42,7 +42,8 @@ pub fn annotation(path: &str, finding: &Finding) -> String {
     let message = format!("{}\nhelp: {}", finding.message, finding.help);
     format!(
         "::{command} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
-        property(path),
+        // A name with control characters attaches to no file, but cannot act on the log.
+        property(&crate::visible::text(path)),
         finding.line,
         finding.column,
         finding.end_line,

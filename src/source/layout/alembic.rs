@@ -798,6 +798,8 @@ const LINE_MARKER: &str = "-- alembic: line ";
 pub struct Bookkeeping {
     pub up: String,
     pub down: String,
+    /// What rendered the revision's SQL (`alembic 1.x, SQLAlchemy 2.y`).
+    pub rendered_by: String,
 }
 
 /// A string literal of SQL.
@@ -811,7 +813,7 @@ impl Bookkeeping {
     /// heads (Alembic's own rule: down revisions and dependencies). Reverted: it leaves the
     /// heads, and each revision it followed becomes a head again unless another head still
     /// follows it.
-    pub fn of(graph: &Graph, id: &str, table: &str) -> Bookkeeping {
+    pub fn of(graph: &Graph, id: &str, table: &str, rendered_by: &str) -> Bookkeeping {
         let create = format!(
             "CREATE TABLE IF NOT EXISTS {table} (version_num VARCHAR(32) NOT NULL, \
              CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));\n"
@@ -855,7 +857,11 @@ impl Bookkeeping {
                 p = sql_literal(&parent)
             ));
         }
-        Bookkeeping { up, down }
+        Bookkeeping {
+            up,
+            down,
+            rendered_by: rendered_by.to_string(),
+        }
     }
 }
 

@@ -1,0 +1,81 @@
+//! What the engine (`deploy`, `backup`) reports while it runs, as events for the command
+//! layer to render: on a terminal ([`crate::printer::Printer`] implements [`Progress`] in
+//! `commands`), or collected for JSON and the report. The engine decides and returns; it
+//! never prints, reads a terminal or ends the process itself.
+
+use std::sync::Arc;
+
+/// One thing the engine says while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A step of the run, for a person following it.
+    Note(&'a str),
+    /// Something went wrong that the run goes on after (or records).
+    Warning(&'a str),
+    /// The current state of a long step (a backup's progress), replacing the previous one.
+    Status(&'a str),
+    /// The long step the statuses were about is over.
+    StatusEnd,
+    /// A second Ctrl-C, SIGTERM or SIGHUP while a statement ran: the person wants out now.
+    /// The engine records nothing more; the command layer ends the process.
+    InterruptedTwice,
+}
+
+/// Where the engine's events go.
+pub trait Progress: Send + Sync {
+    /// Renders `event`. For [`Event::Status`]: whether it was shown as a status line (else
+    /// the caller may say the same now and then with a note).
+    fn emit(&self, event: Event<'_>) -> bool;
+}
+
+impl dyn Progress + '_ {
+    pub fn note(&self, message: &str) {
+        self.emit(Event::Note(message));
+    }
+
+    pub fn warning(&self, message: &str) {
+        self.emit(Event::Warning(message));
+    }
+
+    pub fn status(&self, line: &str) -> bool {
+        self.emit(Event::Status(line))
+    }
+
+    pub fn status_end(&self) {
+        self.emit(Event::StatusEnd);
+    }
+}
+
+/// A shared sink, for what outlives a call (the signal watcher of a run).
+pub type Sink = Arc<dyn Progress>;
+
+#[cfg(test)]
+mod tests {
+    /// The engine returns outcomes and emits events: nothing in `src/deploy/` prints, ends the
+    /// process or holds the terminal printer.
+    #[test]
+    fn the_engine_neither_prints_nor_exits() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/deploy");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            files += 1;
+            for forbidden in [
+                "process::exit",
+                "println!",
+                "eprintln!",
+                "print!(",
+                "crate::printer",
+                "Printer",
+            ] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{} contains `{forbidden}`",
+                    path.display()
+                );
+            }
+        }
+        assert!(files > 5, "read {files} files of {}", dir.display());
+    }
+}
