@@ -92,11 +92,12 @@ fn every_subcommand_has_help_that_explains_each_flag() {
             // clap starts an option at two or six columns; deeper lines are its wrapped help,
             // which may begin with a flag's name.
             let indent = line.len() - trimmed.len();
-            let is_option = indent <= 6 && trimmed.starts_with("--")
-                || (bytes.len() > 2
-                    && bytes[0] == b'-'
-                    && bytes[1].is_ascii_alphabetic()
-                    && matches!(bytes[2], b',' | b' '));
+            let is_option = indent <= 6
+                && (trimmed.starts_with("--")
+                    || (bytes.len() > 2
+                        && bytes[0] == b'-'
+                        && bytes[1].is_ascii_alphabetic()
+                        && matches!(bytes[2], b',' | b' ')));
             if is_option {
                 let documented = trimmed.contains("  ")
                     || lines
