@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::source::alembic::{AlembicSet, Bookkeeping, Rendering};
 use crate::source::{MigrationSet, SourceError};
+use crate::sql::quote_ident;
 use crate::target::child::ChildEnv;
 
 /// The driver, run with `python -c` from the directory of `alembic.ini`.
@@ -187,22 +188,6 @@ pub fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<(), Ren
         }),
     }));
     Ok(())
-}
-
-/// An identifier, quoted when it needs to be.
-pub fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
 }
 
 /// The last lines of the child's stderr, for an error message.
