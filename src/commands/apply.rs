@@ -11,7 +11,7 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let confirm = confirm::Request {
         flag: args.confirm.confirm.clone(),
@@ -62,7 +62,7 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
 
 /// The environment a gated one promotes from, with its variables expanded: reading its
 /// state needs its URL, so a missing variable is a configuration error here too.
-pub fn promote_source(
+pub(super) fn promote_source(
     config: &Config,
     env: &crate::config::Environment,
 ) -> anyhow::Result<Option<crate::config::Environment>> {
@@ -106,7 +106,7 @@ fn render(report: &ApplyReport) -> String {
 }
 
 /// The migrations a run applied or reverted, as a table, and the event log's head after it.
-pub fn runs(
+pub(super) fn runs(
     migrations: &[crate::deploy::runner::AppliedMigration],
     environment: &str,
     head: Option<&str>,

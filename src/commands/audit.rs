@@ -28,7 +28,7 @@ struct AuditReport<'a> {
 
 /// Exit codes: 0; 3 when `--verify` finds the chain broken (the log cannot be trusted, like
 /// drift); 4 when the database cannot be read.
-pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let verify = args.verify;
     let snapshot = db::runtime()?.block_on(async {

@@ -30,7 +30,11 @@ fn state_error(error: StateError) -> anyhow::Error {
 /// `backup create`: exit 0 with the file, its size and SHA-256 on stdout; 2 when the
 /// environment has no `backup = {...}`; 3 when no backup could be taken (pg_dump missing,
 /// older than the server or failing, the archive unreadable); 4 when the database fails.
-pub fn create(config: &Config, args: &BackupEnvArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn create(
+    config: &Config,
+    args: &BackupEnvArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     if env.backup.is_none() {
         return Err(BackupError::NotConfigured { env: env.name }.into());
@@ -109,7 +113,11 @@ struct ListedBackup {
 }
 
 /// `backup list`: exit 0; 4 when the database cannot be read.
-pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn list(
+    config: &Config,
+    args: &BackupListArgs,
+    _printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let target = env.url.target()?;
     let recorded = read_recorded(&env.url)?;
@@ -244,7 +252,7 @@ struct Check {
 /// `backup verify`: exit 0 when every check passes; 3 when one does not (SHA-256, size,
 /// table of contents, restored row counts); 2 for a file that is not a recorded backup of
 /// the environment; 4 when a database fails.
-pub fn verify(
+pub(super) fn verify(
     config: &Config,
     args: &BackupVerifyArgs,
     printer: &Printer,

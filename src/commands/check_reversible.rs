@@ -14,7 +14,7 @@ use crate::source::{self, Version};
 /// Prefix of the scratch databases `check-reversible` creates.
 const NAME_PREFIX: &str = "stagegate_reversible_";
 
-pub fn run(
+pub(super) fn run(
     config: &Config,
     args: &CheckReversibleArgs,
     printer: &Printer,

@@ -10,7 +10,7 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let confirm = crate::deploy::confirm::Request {
         flag: args.confirm.confirm.clone(),

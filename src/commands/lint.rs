@@ -18,7 +18,7 @@ use crate::printer::Printer;
 use crate::scratch::ScratchDb;
 use crate::source::{self, Script, ScriptRef, Section, Version};
 
-pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let mut options = options(config, args)?;
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
@@ -359,7 +359,7 @@ fn applied_versions(config: &Config, name: &str) -> anyhow::Result<HashSet<u64>>
 }
 
 /// The name a script read from stdin (`lint -`) is reported under.
-pub const STDIN_NAME: &str = "<stdin>";
+pub(super) const STDIN_NAME: &str = "<stdin>";
 
 /// What to lint: the paths given, or the configured migrations directory.
 fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {

@@ -21,7 +21,11 @@ use crate::trace::Planned;
 /// Prefix of the scratch databases `report --shadow` creates.
 const NAME_PREFIX: &str = "stagegate_report_";
 
-pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ReportArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let names = config.environment_names();
     // --env must be configured with its variables set (exit 2 otherwise).
     let env = args

@@ -8,7 +8,11 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ResolveArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let version = Version::parse(&args.version)
         .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;

@@ -16,7 +16,7 @@ use crate::source::{self, Version};
 
 /// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
 /// project's revisions are rendered for `env` (or for no environment).
-pub fn load_migrations(
+pub(super) fn load_migrations(
     config: &Config,
     env: Option<&crate::config::Environment>,
     printer: &Printer,
@@ -26,7 +26,7 @@ pub fn load_migrations(
 
 /// Where the configured migrations are, owned (to read them on another thread).
 #[derive(Debug, Clone)]
-pub struct MigrationSource {
+pub(super) struct MigrationSource {
     pub dir: std::path::PathBuf,
     pub layout: Option<source::Layout>,
     pub alembic: crate::config::AlembicConfig,
@@ -34,7 +34,7 @@ pub struct MigrationSource {
 }
 
 impl MigrationSource {
-    pub fn of(config: &Config) -> MigrationSource {
+    pub(super) fn of(config: &Config) -> MigrationSource {
         MigrationSource {
             dir: config.migrations_dir(),
             layout: config.migrations.layout,
@@ -45,7 +45,7 @@ impl MigrationSource {
 }
 
 /// As [`load_migrations`], from a [`MigrationSource`].
-pub fn load_migrations_from(
+pub(super) fn load_migrations_from(
     from: &MigrationSource,
     env: Option<&crate::config::Environment>,
     printer: &Printer,
@@ -264,7 +264,11 @@ struct Cell {
     baselined_from: Option<String>,
 }
 
-pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &StatusArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let names = if args.envs.is_empty() {
         config.environment_names()
     } else {

@@ -15,7 +15,7 @@ use crate::trace::{self, Planned, report};
 /// Prefix of the scratch databases `trace` creates.
 const NAME_PREFIX: &str = "stagegate_trace_";
 
-pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let (set, traced) = targets(config, &args.paths)?;
     for warning in &set.warnings {
         printer.warning(warning);

@@ -27,9 +27,9 @@ fn migrator() -> Migrator {
 }
 
 /// Schema holding the state tables.
-pub const SCHEMA: &str = "stagegate";
+pub(crate) const SCHEMA: &str = "stagegate";
 /// sqlx's tracking table for [`MIGRATOR`], inside [`SCHEMA`].
-pub const TRACKING_TABLE: &str = "stagegate._sqlx_migrations";
+pub(crate) const TRACKING_TABLE: &str = "stagegate._sqlx_migrations";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -71,7 +71,7 @@ pub enum StateError {
 
 /// A sqlx error for people: for a server error its severity (when not ERROR), message,
 /// SQLSTATE, detail and hint, never the server's source file, line or routine.
-pub fn describe(error: &sqlx::Error) -> String {
+pub(crate) fn describe(error: &sqlx::Error) -> String {
     use std::fmt::Write as _;
     let sqlx::Error::Database(db) = error else {
         return error.to_string();
@@ -1300,6 +1300,6 @@ impl StateStore {
 
 /// The operating-system user running stagegate, for the record: from the system's user
 /// database, else `$USER` and its kin.
-pub fn os_user() -> Option<String> {
+pub(crate) fn os_user() -> Option<String> {
     crate::deploy::who::os_user()
 }

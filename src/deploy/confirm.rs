@@ -18,7 +18,7 @@ use crate::visible;
 
 /// What the command line brought for the gate.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     /// `--confirm TEXT`: the environment's phrase (its name for `confirm = true`, or for an
     /// environment without a confirmation gate).
     pub flag: Option<String>,
@@ -28,7 +28,7 @@ pub struct Request {
 
 /// How the change was confirmed, for the event log.
 #[derive(Debug, Clone, Serialize)]
-pub struct Confirmation {
+pub(crate) struct Confirmation {
     /// `typed` (at the prompt), `flag` (`--confirm`), or `not-required` (the environment has
     /// no confirmation gate; a `--reason` was still given and is kept).
     pub method: &'static str,
@@ -36,7 +36,7 @@ pub struct Confirmation {
 }
 
 /// Where the gate's questions are asked and answered.
-pub trait Terminal {
+pub(crate) trait Terminal {
     /// Whether a person can answer (stdin and stderr are a terminal).
     fn is_interactive(&self) -> bool;
     /// Shows `text` (no newline added).
@@ -48,7 +48,7 @@ pub trait Terminal {
 /// The process's own terminal: questions on stderr, answers from stdin. What it shows has
 /// control characters made visible ([`crate::visible`]), so a file name or a finding
 /// cannot hide or rewrite the summary and the prompt after it.
-pub struct Stdio;
+pub(crate) struct Stdio;
 
 impl Terminal for Stdio {
     fn is_interactive(&self) -> bool {
@@ -72,18 +72,18 @@ impl Terminal for Stdio {
 
 /// Whether `typed` is the confirmation `expected`: the same text, case and all, with only the
 /// white space around it ignored. The prompt and `--confirm` both answer with this.
-pub fn typed_matches(expected: &str, typed: &str) -> bool {
+pub(crate) fn typed_matches(expected: &str, typed: &str) -> bool {
     typed.trim() == expected
 }
 
 /// What `--confirm` must say on `env`: the configured phrase (the environment's name for
 /// `confirm = true`), or the environment's name where there is no confirmation gate.
-pub fn expected_flag(env: &Environment) -> &str {
+pub(crate) fn expected_flag(env: &Environment) -> &str {
     env.confirm.as_deref().unwrap_or(&env.name)
 }
 
 /// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
-pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
             "refusing to {what} on `{}`: {message}; nothing was run",
@@ -125,7 +125,7 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
 /// Runs the gate on `env`, showing `summary` (what will run) before the prompt. `Ok(None)`: no
 /// gate and nothing to record. `what` names the action ("apply 2 migration(s)", "roll back 1
 /// migration(s)").
-pub fn obtain(
+pub(crate) fn obtain(
     env: &Environment,
     summary: &str,
     what: &str,
@@ -205,7 +205,7 @@ pub fn obtain(
 }
 
 /// `text` as one shell word, for a command shown to be copied.
-pub fn shell_word(text: &str) -> String {
+pub(crate) fn shell_word(text: &str) -> String {
     if !text.is_empty()
         && text
             .chars()
@@ -218,7 +218,7 @@ pub fn shell_word(text: &str) -> String {
 }
 
 /// What the gate needs besides the environment.
-pub struct Step<'a> {
+pub(crate) struct Step<'a> {
     /// `apply` or `down`, for the record.
     pub action: &'static str,
     /// "apply 2 migration(s)", for the prompt and messages.
@@ -237,7 +237,7 @@ pub struct Step<'a> {
 
 /// The whole gate: the prompt (on a terminal, off the async thread) or the flags, then the
 /// confirmation's record in the event log, with who confirmed, from where and why.
-pub async fn gate(
+pub(crate) async fn gate(
     env: &Environment,
     step: Step<'_>,
     store: &mut crate::db::state::StateStore,
@@ -282,7 +282,7 @@ pub async fn gate(
 }
 
 /// Where the backup of a gated environment goes, for the summary.
-pub fn backup_line(env: &Environment) -> Option<String> {
+pub(crate) fn backup_line(env: &Environment) -> Option<String> {
     env.backup
         .as_ref()
         .map(|b| format!("pg_dump into {}", b.dir.display()))
@@ -290,7 +290,7 @@ pub fn backup_line(env: &Environment) -> Option<String> {
 
 /// What a person confirms: the migrations, their error and warning findings, the strongest
 /// lock per table, and where the backup goes.
-pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
+pub(crate) fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "About to {what} on `{}`:", env.name);
     for m in &plan.migrations {

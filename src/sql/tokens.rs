@@ -64,7 +64,7 @@ pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
 }
 
 /// Our tokens from sqlparser's tokens of `text` (as [`tokenize`] makes them).
-pub fn from_sqlparser(
+pub(crate) fn from_sqlparser(
     text: &str,
     tokens: impl ExactSizeIterator<Item = TokenWithSpan>,
 ) -> Vec<Tok> {
@@ -112,7 +112,7 @@ fn convert(lines: &mut Lines, token: TokenWithSpan) -> Option<Tok> {
 }
 
 /// The first token of `tokens` that is not whitespace or a comment, as ours.
-pub fn first_token(text: &str, tokens: &[TokenWithSpan]) -> Option<Tok> {
+pub(crate) fn first_token(text: &str, tokens: &[TokenWithSpan]) -> Option<Tok> {
     let first = tokens
         .iter()
         .find(|t| !matches!(t.token, Token::Whitespace(_)))?;

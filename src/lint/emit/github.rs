@@ -9,7 +9,7 @@ use crate::lint::{Finding, Severity};
 
 /// The workflow-command emitter.
 #[derive(Debug, Default)]
-pub struct Github;
+pub(crate) struct Github;
 
 impl Emitter for Github {
     fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
@@ -32,7 +32,7 @@ impl Emitter for Github {
 
 /// One finding as a workflow command, with its newline. The path and the message show
 /// control characters as escapes: the runner's log is a terminal of sorts.
-pub fn annotation(path: &str, finding: &Finding) -> String {
+pub(crate) fn annotation(path: &str, finding: &Finding) -> String {
     let command = match finding.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",

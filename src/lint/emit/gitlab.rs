@@ -14,7 +14,7 @@ use crate::lint::Severity;
 
 /// The Code Quality emitter.
 #[derive(Debug, Default)]
-pub struct Gitlab {
+pub(crate) struct Gitlab {
     wrote: bool,
 }
 

@@ -11,7 +11,7 @@ use crate::lint::Severity;
 
 /// The Markdown emitter.
 #[derive(Debug, Default)]
-pub struct Markdown {
+pub(crate) struct Markdown {
     /// Findings by rule code: (severity shown, rule name, count).
     by_rule: BTreeMap<&'static str, (Severity, &'static str, usize)>,
 }

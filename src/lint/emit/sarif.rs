@@ -12,7 +12,7 @@ use crate::lint::{RULES, Severity};
 
 /// The SARIF emitter.
 #[derive(Debug, Default)]
-pub struct Sarif {
+pub(crate) struct Sarif {
     wrote: bool,
 }
 
