@@ -12,7 +12,7 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::sql::{Class, Tok, TokKind};
+use crate::sql::{Class, Tok};
 
 /// What a statement is, as far as running it outside a transaction is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,32 +86,14 @@ impl Shape {
     }
 }
 
-/// An identifier as PostgreSQL reads it: unquoted words fold to lower case.
-fn ident(tok: &Tok) -> Option<String> {
-    match &tok.kind {
-        TokKind::Word { value, quoted, .. } => Some(if *quoted {
-            value.clone()
-        } else {
-            value.to_lowercase()
-        }),
-        _ => None,
-    }
-}
-
 /// A possibly qualified name starting at `tokens[at]`, as a quoted SQL name (`"s"."t"`).
 fn qualified(tokens: &[Tok], mut at: usize) -> Option<String> {
-    let mut parts = vec![ident(tokens.get(at)?)?];
+    let mut parts = vec![tokens.get(at)?.ident()?];
     while tokens.get(at + 1).is_some_and(|t| t.is_punct(".")) {
-        parts.push(ident(tokens.get(at + 2)?)?);
+        parts.push(tokens.get(at + 2)?.ident()?);
         at += 2;
     }
-    Some(
-        parts
-            .iter()
-            .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join("."),
-    )
+    Some(crate::sql::quote_parts(parts.iter().map(String::as_str)))
 }
 
 /// The name after the last of `markers` that appears before the first name.

@@ -567,10 +567,7 @@ fn check_targets<'a>(
 
 /// `"schema"."name"` for a normalised name (lower-case unless it was quoted).
 fn quoted(name: &str) -> String {
-    name.split('.')
-        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(".")
+    crate::sql::quote_parts(name.split('.'))
 }
 
 /// One check the guard makes on the live database.

@@ -52,6 +52,19 @@ impl Tok {
     pub fn is_punct(&self, punct: &str) -> bool {
         matches!(&self.kind, TokKind::Punct(p) if p == punct)
     }
+
+    /// An identifier as PostgreSQL reads it (and a [`Name`](crate::analyze::Name) spells it):
+    /// unquoted words fold to lower case.
+    pub(crate) fn ident(&self) -> Option<String> {
+        match &self.kind {
+            TokKind::Word { value, quoted, .. } => Some(if *quoted {
+                value.clone()
+            } else {
+                value.to_lowercase()
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
