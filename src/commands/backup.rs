@@ -14,7 +14,7 @@ use crate::db::state::{StateError, StateStore};
 use crate::exit::{self, Outcome};
 use crate::human;
 use crate::printer::Printer;
-use crate::scratch::{ScratchDb, Shadow};
+use crate::scratch::{ScratchDb, ScratchServer};
 use crate::target::Target;
 
 /// Prefix of the scratch databases `backup verify --shadow` restores into.
@@ -317,8 +317,12 @@ pub(super) fn verify(
     };
     if readable {
         // The scratch server lives (a throwaway cluster runs) until the checks are done.
-        let shadow = match &args.shadow {
-            Some(flag) => Some(Shadow::resolve(config, Some(flag.as_str()), printer)?),
+        let scratch_server = match &args.shadow {
+            Some(flag) => Some(ScratchServer::resolve(
+                config,
+                Some(flag.as_str()),
+                printer,
+            )?),
             None => None,
         };
         db::runtime()?.block_on(async {
@@ -339,8 +343,8 @@ pub(super) fn verify(
             if let Some(into) = &into {
                 checks
                     .push(restore_check(&tools.pg_restore, into, &path, manifest, printer).await?);
-            } else if let Some(shadow) = &shadow {
-                let scratch = shadow.database(NAME_PREFIX).await?;
+            } else if let Some(scratch_server) = &scratch_server {
+                let scratch = scratch_server.database(NAME_PREFIX).await?;
                 let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
                 let restored = async |scratch: &ScratchDb| {
                     restore_check(&tools.pg_restore, &scratch.url, &path, manifest, printer).await

@@ -8,7 +8,7 @@ use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 use crate::reversible::{self, dump, report};
 use crate::scratch::ScratchDb;
-use crate::scratch::Shadow;
+use crate::scratch::ScratchServer;
 use crate::source::{self, Version};
 
 /// Prefix of the scratch databases `check-reversible` creates.
@@ -26,9 +26,9 @@ pub(super) fn run(
     }
     let prepared = reversible::prepare(&set)?;
     let from = from_version(&set, &dir, args.from.as_deref())?;
-    let shadow = Shadow::resolve(config, args.shadow.as_deref(), printer)?;
+    let server = ScratchServer::resolve(config, args.shadow.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         let pg_dump = dump::pg_dump_for(config.backup.pg_dump.as_deref(), &scratch.version);
         printer.note(&format!(
             "check-reversible: {} migration(s) in {}, on scratch database {} (dropped at the end)",

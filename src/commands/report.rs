@@ -13,7 +13,7 @@ use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
 use crate::lint;
 use crate::printer::Printer;
-use crate::report::{self, Report, ReportMigration, scratch};
+use crate::report::{self, ReleaseReport, ReportMigration, scratch};
 use crate::scratch::ScratchDb;
 use crate::source::Version;
 use crate::trace::Planned;
@@ -181,8 +181,8 @@ pub(super) fn run(
         };
     }
 
-    let summary = report::Summary::of(&migrations);
-    let report = Report {
+    let summary = report::ReleaseSummary::of(&migrations);
+    let report = ReleaseReport {
         environment: env.as_ref().map(|e| e.name.clone()),
         selection: report::Selection {
             kind,
@@ -246,9 +246,9 @@ fn on_scratch(
             traced: reported(l),
         })
         .collect();
-    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
+    let server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     runtime.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         let pg_dump = crate::reversible::dump::pg_dump_for(
             config.backup.pg_dump.as_deref(),
             &scratch.version,

@@ -92,7 +92,7 @@ struct EnvironmentStatus {
     last_backup: Option<LastBackup>,
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
-    summary: Option<Summary>,
+    summary: Option<StatusSummary>,
     /// The environment the database is bound to (absent: not bound yet, or not reached).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_to: Option<String>,
@@ -107,7 +107,7 @@ struct EnvironmentStatus {
 /// How many migrations are in each state in one environment (over every migration, also
 /// with --pending).
 #[derive(Debug, Clone, Default, Serialize)]
-struct Summary {
+struct StatusSummary {
     applied: usize,
     pending: usize,
     /// Failed, interrupted or part-way reverted: needs a look before apply goes on.
@@ -118,9 +118,9 @@ struct Summary {
     missing_locally: usize,
 }
 
-impl Summary {
-    fn of(entries: &[Entry]) -> Summary {
-        let mut summary = Summary::default();
+impl StatusSummary {
+    fn of(entries: &[Entry]) -> StatusSummary {
+        let mut summary = StatusSummary::default();
         for entry in entries {
             // Every state is placed here by name, so a new one (e.g. baselined rows) must
             // choose its count.
@@ -346,7 +346,7 @@ pub(super) fn run(
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
-                    env.summary = Some(Summary::of(&entries));
+                    env.summary = Some(StatusSummary::of(&entries));
                 }
                 per_env.push((name, Some(entries)));
             }

@@ -34,9 +34,9 @@ pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyho
     if !planned.iter().any(|p| p.traced) {
         anyhow::bail!("no migrations to trace in {}", set.dir.display());
     }
-    let shadow = crate::scratch::Shadow::resolve(config, args.shadow.as_deref(), printer)?;
+    let server = crate::scratch::ScratchServer::resolve(config, args.shadow.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         printer.note(&format!(
             "trace: {} migration(s) of {}, on scratch database {} (dropped at the end)",
             planned.iter().filter(|p| p.traced).count(),

@@ -23,14 +23,14 @@ pub enum Source {
     /// `--env NAME`.
     Env(String),
     /// `--shadow`: a scratch database with the earlier migrations applied.
-    Shadow,
+    Scratch,
 }
 
 impl Source {
     pub fn label(&self) -> String {
         match self {
             Source::Env(name) => format!("`{name}` (--env)"),
-            Source::Shadow => "the scratch database (--shadow)".to_string(),
+            Source::Scratch => "the scratch database (--shadow)".to_string(),
         }
     }
 }
@@ -576,7 +576,7 @@ mod tests {
     #[test]
     fn a_time_zone_off_utc_is_known_not_utc() {
         let catalog = Catalog::from_rows(
-            Source::Shadow,
+            Source::Scratch,
             Some("Europe/Paris".into()),
             None,
             Vec::new(),

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{Emitter, FileReport, Summary};
+use super::{Emitter, FileReport, LintSummary};
 use crate::lint::{Finding, Severity};
 
 /// The workflow-command emitter.
@@ -19,7 +19,7 @@ impl Emitter for Github {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         // A plain line (not a command) closes the log, as the text report's summary does.
         let counts = summary.counts;
         writeln!(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{Emitter, FileReport, Summary};
+use super::{Emitter, FileReport, LintSummary};
 use crate::lint::Severity;
 
 /// The Markdown emitter.
@@ -80,7 +80,7 @@ impl Emitter for Markdown {
         out.write_all(b"\n")
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         let counts = summary.counts;
         writeln!(out, "### Summary\n")?;
         if self.by_rule.is_empty() {

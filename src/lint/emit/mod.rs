@@ -30,7 +30,7 @@ pub(crate) struct FileReport<'a> {
 
 /// Totals of a run.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Summary {
+pub(crate) struct LintSummary {
     pub files: usize,
     pub statements: usize,
     pub counts: Counts,
@@ -48,7 +48,7 @@ pub(crate) trait Emitter {
     fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()>;
 
     /// After the last file.
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()>;
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()>;
 }
 
 /// The text report: each finding with its source line underlined, then a summary line. With
@@ -72,7 +72,7 @@ impl Emitter for Text {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         let line = report::text_summary(
             summary.counts,
             summary.files,
@@ -108,7 +108,7 @@ impl Emitter for Json {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         let writer = self.writer.take().expect("begin was called");
         writer.finish(
             out,
@@ -145,7 +145,7 @@ pub(crate) fn path_uri(path: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::{Emitter, FileReport, Summary};
+    use super::{Emitter, FileReport, LintSummary};
     use crate::lint::test_utils::lint_sql;
 
     /// Two files, one with an error, a warning and a message that needs escaping, one clean;
@@ -154,7 +154,7 @@ pub(crate) mod test_support {
         let first = "CREATE INDEX orders_customer ON orders (customer);\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE \"a,b\" RENAME COLUMN x TO y;\n";
         let second = "SELECT 1;\n";
         let mut out = Vec::new();
-        let mut summary = Summary::default();
+        let mut summary = LintSummary::default();
         emitter.begin(&mut out).unwrap();
         for (path, text) in [
             ("migrations/1_index orders.up.sql", first),
