@@ -15,7 +15,6 @@ pub(crate) mod plan;
 pub(crate) mod promote;
 pub(crate) mod resolve;
 pub(crate) mod runner;
-pub(crate) mod who;
 
 use serde::Serialize;
 
