@@ -19,7 +19,7 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
     };
     // Flags that can never pass refuse before any connection is made.
     confirm::check_flags(&env, &confirm, "apply")?;
-    let promote_source = promote_source(config, &env)?;
+    let promote_source = super::common::promote_source(config, &env)?;
     let to = match &args.to {
         Some(text) => Some(
             Version::parse_recorded(text)
@@ -40,7 +40,7 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    let from = super::status::MigrationSource::of(config);
+    let from = super::common::MigrationSource::of(config);
     let env_copy = env.clone();
     let printer_copy = *printer;
     let runtime = db::runtime()?;
@@ -48,10 +48,10 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         // Read the files on a worker thread while the connections are set up.
         let local = async move {
             let local = tokio::task::spawn_blocking(move || {
-                super::status::load_migrations_from(&from, Some(&env_copy), &printer_copy)
+                super::common::load_migrations_from(&from, Some(&env_copy), &printer_copy)
             })
             .await??;
-            super::plan::target_version(&local, to.as_ref().map(Version::as_str))?;
+            super::common::target_version(&local, to.as_ref().map(Version::as_str))?;
             Ok(local)
         };
         apply::apply(&env, local, &options, &super::sink(printer)).await
@@ -60,27 +60,10 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
     Ok(Outcome::Success)
 }
 
-/// The environment a gated one promotes from, with its variables expanded: reading its
-/// state needs its URL, so a missing variable is a configuration error here too.
-pub(super) fn promote_source(
-    config: &Config,
-    env: &crate::config::Environment,
-) -> anyhow::Result<Option<crate::config::Environment>> {
-    match &env.promote_from {
-        None => Ok(None),
-        Some(from) => Ok(Some(config.environment(from).map_err(|error| {
-            anyhow::anyhow!(
-                "`{}` promotes from `{from}`, whose state the promotion gate reads: {error}",
-                env.name
-            )
-        })?)),
-    }
-}
-
 fn render(report: &ApplyReport) -> String {
     let mut out = String::new();
     if report.dry_run {
-        out.push_str(&super::plan::render_text(&report.plan));
+        out.push_str(&super::common::render_text(&report.plan));
         out.push_str("dry run: nothing was changed\n");
         return out;
     }
@@ -97,45 +80,10 @@ fn render(report: &ApplyReport) -> String {
             u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
         ))
     );
-    out.push_str(&runs(
+    out.push_str(&super::common::runs(
         &report.applied,
         &report.environment,
         report.head.as_deref(),
     ));
-    out
-}
-
-/// The migrations a run applied or reverted, as a table, and the event log's head after it.
-pub(super) fn runs(
-    migrations: &[crate::deploy::runner::AppliedMigration],
-    environment: &str,
-    head: Option<&str>,
-) -> String {
-    let mut out = super::table::render_fit(
-        &["version", "name", "mode", "statements", "attempts", "time"],
-        migrations
-            .iter()
-            .map(|a| {
-                vec![
-                    a.version.clone(),
-                    a.name.clone(),
-                    a.mode.to_string(),
-                    a.statements.to_string(),
-                    a.attempts.to_string(),
-                    format!("{}ms", a.duration_ms),
-                ]
-            })
-            .collect(),
-        &[1],
-        12,
-        None,
-    );
-    if let Some(head) = head {
-        let _ = writeln!(
-            out,
-            "event log head: {head} (keep it: `stagegate audit --env {environment} --verify \
-             --head {head}`)"
-        );
-    }
     out
 }

@@ -9,6 +9,7 @@ mod audit;
 mod backup;
 mod baseline;
 mod check_reversible;
+mod common;
 mod completions;
 mod down;
 mod init;

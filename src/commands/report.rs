@@ -41,7 +41,7 @@ pub(super) fn run(
                 .ok_or_else(|| anyhow::anyhow!("--since {text}: not a migration version"))
         })
         .transpose()?;
-    let local = super::status::load_migrations(config, None, printer)?;
+    let local = super::common::load_migrations(config, None, printer)?;
     if let (Some(since), Some(text)) = (&since, &args.since)
         && !local.iter().any(|m| m.migration.version == *since)
     {

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::duration::HumanDuration;
 use crate::source::Layout;
 pub use crate::target::{DatabaseUrl, redact, redact_text};
-pub use crate::duration::HumanDuration;
 use interpolate::{InterpolateError, interpolate};
 
 /// The file name searched for.
