@@ -13,10 +13,8 @@ use crate::source::Version;
 
 pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let confirm = confirm::Request {
-        flag: args.confirm.confirm.clone(),
-        reason: args.confirm.reason.clone(),
-    };
+    let confirm =
+        super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
     // Flags that can never pass refuse before any connection is made.
     confirm::check_flags(&env, &confirm, "apply")?;
     let promote_source = promote_source(config, &env)?;

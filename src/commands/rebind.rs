@@ -15,6 +15,7 @@ pub fn run(config: &Config, args: &RebindArgs, printer: &Printer) -> anyhow::Res
         owner,
         &args.reason,
         &args.confirm,
+        super::terminal::here(),
         &config.migrations_dir(),
         db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         &super::sink(printer),
