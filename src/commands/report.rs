@@ -195,6 +195,7 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         ReportFormat::Json => crate::json::to_string(&report)?,
     };
     match &args.output {
+        None if matches!(args.format, ReportFormat::Json) => super::print_document(&text)?,
         None => super::print_report(&text)?,
         Some(path) => {
             write_atomically(path, &text)?;
