@@ -509,3 +509,93 @@ fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
     assert_exit(&out, 3);
     assert!(out.stderr.contains("column t.v"), "{}", out.stderr);
 }
+
+/// `migrate apply --dry-run --shadow` on a gated environment: the gates read the environment,
+/// then the plan runs on a copy of its database (data included) in a scratch database that is
+/// dropped at the end; the environment's database is left exactly as it was. A migration that
+/// fails only on the real data fails on the copy, before it reaches the environment.
+#[test]
+fn a_dry_run_on_a_scratch_copy_runs_the_plan_there_and_changes_nothing() {
+    let p = Project::new("confirm = true");
+    let shadow = TestDb::create();
+    p.write(
+        "1_items.up.sql",
+        "CREATE TABLE items (id int);\nINSERT INTO items SELECT generate_series(1, 3);\n",
+    );
+    p.write(
+        "2_value.up.sql",
+        "ALTER TABLE items ADD COLUMN v int NOT NULL DEFAULT 0;\nUPDATE items SET v = id;\n",
+    );
+    let out = p.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "1",
+        "--confirm",
+        "staging",
+        "--reason",
+        "first",
+    ]);
+    assert_exit(&out, 0);
+    let state = |p: &Project| {
+        p.query(
+            "SELECT (SELECT count(*) FROM stagegate.events)::text, \
+                    (SELECT string_agg(version || status, ',') FROM stagegate.migrations), \
+                    (SELECT environment || event_hash FROM stagegate.binding), \
+                    (SELECT count(*) FROM information_schema.columns \
+                     WHERE table_name = 'items')::text",
+        )
+    };
+    let before = state(&p);
+    let leftovers = || {
+        crate::runner::query(
+            &shadow,
+            "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'stagegate\\_dryrun\\_%'",
+        )[0][0]
+            .clone()
+    };
+
+    let dry = with_shadow(
+        &p,
+        &shadow,
+        &["migrate", "apply", "--env", "staging", "--dry-run"],
+    );
+    assert_exit(&dry, 0);
+    for expected in [
+        "on a scratch copy of `staging` (dropped): applied 1 migration(s)",
+        "value",
+        "dry run: nothing was changed on `staging`",
+    ] {
+        assert!(
+            dry.stdout.contains(expected),
+            "{expected}:\n{}\n{}",
+            dry.stdout,
+            dry.stderr
+        );
+    }
+    assert!(
+        dry.stderr
+            .contains("copying `staging` into scratch database"),
+        "{}",
+        dry.stderr
+    );
+    assert_eq!(state(&p), before);
+    assert_eq!(leftovers().as_deref(), Some("0"));
+
+    // Fails on the copy's rows (id 1): the error names it, nothing reaches staging.
+    p.write(
+        "3_check.up.sql",
+        "ALTER TABLE items ADD CONSTRAINT items_id_check CHECK (id > 1);\n",
+    );
+    let dry = with_shadow(
+        &p,
+        &shadow,
+        &["migrate", "apply", "--env", "staging", "--dry-run"],
+    );
+    assert_exit(&dry, 4);
+    assert!(dry.stderr.contains("items_id_check"), "{}", dry.stderr);
+    assert_eq!(state(&p), before);
+    assert_eq!(leftovers().as_deref(), Some("0"));
+}
