@@ -53,11 +53,10 @@ pub(super) fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyho
         first_mismatch: broken,
         problems,
     };
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        TableFormat::Table => super::print_report(&render(&report))?,
+    }
     if let Some(mismatch) = broken {
         printer.error(&format!(
             "the event log of `{}` was tampered with: event {} does not match: {}",

@@ -44,11 +44,10 @@ pub(super) fn run(
         };
         scratch.run_then_remove(checked, &by_hand, printer).await
     })?;
-    let text = match args.format {
-        PlanFormat::Text => report::text(&report),
-        PlanFormat::Json => report::json(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        PlanFormat::Text => super::print_report(&report::text(&report))?,
+        PlanFormat::Json => super::print_document(&report::json(&report))?,
+    }
     Ok(if report.reversible {
         Outcome::Success
     } else {

@@ -12,10 +12,8 @@ use crate::source::Version;
 
 pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let confirm = crate::deploy::confirm::Request {
-        flag: args.confirm.confirm.clone(),
-        reason: args.confirm.reason.clone(),
-    };
+    let confirm =
+        super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
     // Flags that can never pass refuse before any connection is made.
     crate::deploy::confirm::check_flags(&env, &confirm, "roll back")?;
     let target = match (&args.steps, &args.to) {

@@ -199,6 +199,7 @@ pub(super) fn run(
         ReportFormat::Json => crate::json::to_string(&report)?,
     };
     match &args.output {
+        None if matches!(args.format, ReportFormat::Json) => super::print_document(&text)?,
         None => super::print_report(&text)?,
         Some(path) => {
             write_atomically(path, &text)?;

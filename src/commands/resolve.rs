@@ -3,7 +3,7 @@
 use crate::cli::ResolveArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::{confirm, resolve};
+use crate::deploy::resolve;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
@@ -25,10 +25,7 @@ pub(super) fn run(
         reason: &args.reason,
         statement: args.statement,
         abandon: args.abandon,
-        confirm: confirm::Request {
-            flag: args.confirm.clone(),
-            reason: Some(args.reason.clone()),
-        },
+        confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),
         migrations_dir: &config.migrations_dir(),
     };
     let label = db::runtime()?.block_on(resolve::resolve(

@@ -51,12 +51,11 @@ pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyho
         let traced = async |scratch: &ScratchDb| trace::trace(scratch, &planned, &progress).await;
         scratch.run_then_remove(traced, &by_hand, printer).await
     })?;
-    let text = match args.format {
-        TraceFormat::Text => report::text(&report),
-        TraceFormat::Json => report::json(&report),
-        TraceFormat::Markdown => report::markdown(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TraceFormat::Text => super::print_report(&report::text(&report))?,
+        TraceFormat::Json => super::print_document(&report::json(&report))?,
+        TraceFormat::Markdown => super::print_report(&report::markdown(&report))?,
+    }
     Ok(if report.failed() {
         Outcome::Findings
     } else {

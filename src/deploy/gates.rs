@@ -202,14 +202,36 @@ pub(crate) async fn bind_if_unbound(
     store: &mut StateStore,
     os_user: Option<&str>,
 ) -> anyhow::Result<()> {
-    if !evaluation.unbound() {
+    bind_unbound(
+        env,
+        evaluation.binding.as_ref(),
+        &evaluation.identity,
+        "first apply",
+        store,
+        os_user,
+    )
+    .await
+}
+
+/// Binds the database to `env` (on the server `identity`) when `binding`, read with the
+/// gates that passed, says it is bound to nothing yet: the first apply or baseline, once
+/// every gate passed and before anything is recorded. `reason` says which.
+pub async fn bind_unbound(
+    env: &Environment,
+    binding: Option<&Binding>,
+    identity: &str,
+    reason: &str,
+    store: &mut StateStore,
+    os_user: Option<&str>,
+) -> anyhow::Result<()> {
+    if binding.is_some() {
         return Ok(());
     }
     let detail = serde_json::json!({
         "environment": env.name,
-        "identity": evaluation.identity,
+        "identity": identity,
         "previous": null,
-        "reason": "first apply",
+        "reason": reason,
     });
     store
         .bind(&env.name, os_user, &detail.to_string())
@@ -258,6 +280,7 @@ pub(crate) async fn rebind(
     owner: impl Fn(&str) -> Option<Environment>,
     reason: &str,
     flags: &[String],
+    terminal: Option<Arc<dyn super::confirm::Terminal>>,
     migrations_dir: &std::path::Path,
     lock_wait: std::time::Duration,
     progress: &crate::progress::Sink,
@@ -271,6 +294,7 @@ pub(crate) async fn rebind(
     let request = |of: &Environment| super::confirm::Request {
         flag: flags.iter().find(|f| **f == of.name).cloned(),
         reason: Some(reason.to_string()),
+        terminal: terminal.clone(),
     };
     super::confirm::check_flags(env, &request(env), "rebind")?;
     let lock = super::runner::lock_alone(env, lock_wait, progress).await?;
