@@ -1,6 +1,8 @@
 //! One function per command. Each returns the outcome to exit with; reports go to stdout.
 
+mod after;
 mod apply;
+mod approve;
 mod audit;
 mod backup;
 mod baseline;
@@ -56,6 +58,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Apply(args)) => {
             apply::run(&load_config(&cli)?, args, printer)
+        }
+        Command::Migrate(MigrateCommand::Approve(args)) => {
+            approve::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Down(args)) => {
             down::run(&load_config(&cli)?, args, printer)

@@ -5,7 +5,9 @@
 //! and says, for every version, where it stands. Everything that talks to a database lives in
 //! [`apply`], [`resolve`] and the commands.
 
+pub mod after;
 pub mod apply;
+pub mod approve;
 pub mod baseline;
 pub mod concurrent;
 pub mod confirm;
