@@ -3,6 +3,7 @@
 //! One test binary (faster to link than one per file); modules by subject.
 
 mod alembic;
+mod approvals;
 mod backup;
 mod baseline;
 mod browser;
