@@ -54,7 +54,24 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
         ));
     }
     super::print_report(&render(&report))?;
-    Ok(Outcome::Success)
+    // Only after a run that committed something; the lock is released by now.
+    let versions: Vec<String> = report.reverted.iter().map(|m| m.version.clone()).collect();
+    let check = if report.dry_run {
+        None
+    } else {
+        super::after::run(
+            &runtime,
+            &env,
+            crate::deploy::after::Action::Down,
+            &versions,
+            report.head.as_deref(),
+            printer,
+        )?
+    };
+    if let Some(check) = &check {
+        super::print_report(&super::after::render(check))?;
+    }
+    Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
 fn render(report: &DownReport) -> String {

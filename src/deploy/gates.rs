@@ -6,8 +6,10 @@
 //! `state` gate: a row written, deleted or changed by hand refuses, with audit's finding), the
 //! database's binding (the `environment` gate: a database bound to another environment name
 //! refuses), the refusals of the rows ([`super::refusals`]), the lint gate with the catalog's
-//! facts, and the promotion gate on the source's verified state. Confirmation and backup are
-//! `required` here and done by apply itself, after every gate above passed.
+//! facts, the promotion gate on the source's verified state, then the plan hash over all
+//! of that ([`plan::hash`]) and the approvals gate, which counts the approvals of that hash
+//! in the verified log ([`super::approve::gate`]). Confirmation and backup are `required`
+//! here and done by apply itself, after every gate above passed.
 
 use std::sync::Arc;
 
@@ -57,6 +59,7 @@ pub(crate) async fn evaluate(
     let snapshot = store.snapshot().await?;
     let identity = store.server_identity().await?;
     let trusted = state_gate(&env.name, &snapshot);
+    let trusted_status = trusted.status;
     let bound = environment_gate(env, snapshot.binding.as_ref(), &identity);
     let entries = super::compare(local, &snapshot.rows);
     let refusals = super::refusals(&env.name, &entries);
@@ -94,6 +97,18 @@ pub(crate) async fn evaluate(
             super::promote::gate(env, source, &pending).await
         });
     }
+    // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
+    plan.hash = plan::hash(&plan);
+    let applier = super::who::identity();
+    let (approvals, gathered) = super::approve::gate(
+        env,
+        &plan,
+        &snapshot.events,
+        trusted_status == "pass",
+        applier.as_deref(),
+    );
+    plan.set_gate(approvals);
+    plan.approvals = gathered;
     Ok(Evaluation {
         plan,
         entries,
