@@ -18,10 +18,9 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
     crate::deploy::confirm::check_flags(&env, &confirm, "roll back")?;
     let target = match (&args.steps, &args.to) {
         (Some(steps), _) => DownTarget::Steps(*steps),
-        (None, Some(text)) => DownTarget::To(
-            Version::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?,
-        ),
+        (None, Some(text)) => DownTarget::To(Version::parse_recorded(text).ok_or_else(|| {
+            anyhow::anyhow!("--to {text}: not a migration version or revision id")
+        })?),
         (None, None) => anyhow::bail!("give --steps N or --to VERSION"),
     };
     let options = DownOptions {

@@ -16,10 +16,12 @@ use crate::trace::{self, Planned, report};
 const NAME_PREFIX: &str = "stagegate_trace_";
 
 pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    let (set, traced) = targets(config, &args.paths)?;
+    let (mut set, traced) = targets(config, &args.paths)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }
+    // An Alembic project's revisions are traced as Alembic renders them, as apply runs them.
+    crate::alembic::render_configured(&config.alembic, &config.root, &mut set, None)?;
     let planned = set
         .migrations
         .iter()
