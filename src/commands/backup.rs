@@ -143,14 +143,15 @@ pub(super) fn list(
             }
         })
         .collect();
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(serde_json::json!({
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(serde_json::json!({
             "environment": env.name,
             "backups": listed,
-        }))?,
-        TableFormat::Table => render_list(&env, &listed, target.has_password()),
-    };
-    super::print_report(&text)?;
+        }))?)?,
+        TableFormat::Table => {
+            super::print_report(&render_list(&env, &listed, target.has_password()))?
+        }
+    }
     Ok(Outcome::Success)
 }
 
@@ -362,11 +363,10 @@ pub(super) fn verify(
         checks,
         ok,
     };
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render_verify(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        TableFormat::Table => super::print_report(&render_verify(&report))?,
+    }
     if let Some(failed) = report.checks.iter().find(|c| !c.ok) {
         printer.error(&format!(
             "backup {} of `{}` does not verify: {}",

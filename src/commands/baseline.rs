@@ -6,7 +6,6 @@ use crate::cli::BaselineArgs;
 use crate::config::Config;
 use crate::db;
 use crate::deploy::baseline::{self, BaselineOptions, BaselineReport, Source};
-use crate::deploy::confirm;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
@@ -29,10 +28,7 @@ pub(super) fn run(
     let options = BaselineOptions {
         source,
         reason: &args.reason,
-        confirm: confirm::Request {
-            flag: args.confirm.clone(),
-            reason: Some(args.reason.clone()),
-        },
+        confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         migrations_dir: &dir,
     };

@@ -166,6 +166,21 @@ pub(super) fn render_text(plan: &Plan) -> String {
             ));
         }
     }
+    if !plan.approvals.is_empty() {
+        let _ = writeln!(out, "approvals of this plan:");
+        for a in &plan.approvals {
+            out.push_str(&wrap(
+                &format!(
+                    "  {} at {} ({}): {}",
+                    crate::visible::line(&a.approver),
+                    table::date(a.at),
+                    a.counts.label(),
+                    crate::visible::line(&a.reason)
+                ),
+                4,
+            ));
+        }
+    }
     if plan.findings.is_empty() {
         let _ = writeln!(out, "lint findings: none");
     } else {

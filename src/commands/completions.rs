@@ -15,6 +15,6 @@ pub(super) fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "stagegate", &mut script);
-    super::print_report(&String::from_utf8(script)?)?;
+    super::print_document(&String::from_utf8(script)?)?;
     Ok(Outcome::Success)
 }

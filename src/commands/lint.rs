@@ -353,7 +353,8 @@ fn applied_versions(config: &Config, name: &str) -> anyhow::Result<HashSet<u64>>
     Ok(rows
         .iter()
         .filter(|row| !(row.status == RowStatus::Failed && row.rolled_back))
-        .filter_map(|row| Version::parse(&row.version_text))
+        // Revision ids too: an Alembic revision's canonical version is its id.
+        .filter_map(|row| Version::parse_recorded(&row.version_text))
         .map(|version| version_hash(&version))
         .collect())
 }

@@ -30,11 +30,10 @@ pub(super) fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow
         store.close().await;
         Ok::<_, anyhow::Error>(evaluation?.plan)
     })?;
-    let text = match args.format {
-        PlanFormat::Text => super::common::render_text(&plan),
-        PlanFormat::Json => crate::json::to_string(&plan)?,
-    };
-    super::print_report(&text)?;
+    match args.format {
+        PlanFormat::Text => super::print_report(&super::common::render_text(&plan))?,
+        PlanFormat::Json => super::print_document(&crate::json::to_string(&plan)?)?,
+    }
     // A plan that apply would refuse says so with the same exit code, from the same test.
     Ok(if deploy::gates::plan_refusal(&plan).is_none() {
         Outcome::Success

@@ -19,6 +19,7 @@ pub(super) fn run(
         owner,
         &args.reason,
         &args.confirm,
+        super::terminal::here(),
         &config.migrations_dir(),
         db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         &super::sink(printer),

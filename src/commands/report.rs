@@ -33,23 +33,24 @@ pub(super) fn run(
         .as_deref()
         .map(|name| config.environment(name))
         .transpose()?;
-    let since = args
-        .since
-        .as_deref()
-        .map(|text| {
-            Version::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--since {text}: not a migration version"))
-        })
-        .transpose()?;
-    let local = super::common::load_migrations(config, None, printer)?;
-    if let (Some(since), Some(text)) = (&since, &args.since)
-        && !local.iter().any(|m| m.migration.version == *since)
+    if let Some(text) = &args.since
+        && Version::parse_recorded(text).is_none()
     {
-        anyhow::bail!(
-            "--since {text}: no migration with that version in {}",
-            config.migrations_dir().display()
-        );
+        anyhow::bail!("--since {text}: not a migration version or revision id");
     }
+    let local = super::common::load_migrations(config, None, printer)?;
+    // The local migration --since names (a version, or an Alembic revision id), for its place
+    // in the order.
+    let since = match &args.since {
+        Some(text) => match local.iter().find(|m| m.migration.version.matches(text)) {
+            Some(found) => Some(found.migration.version.clone()),
+            None => anyhow::bail!(
+                "--since {text}: no migration with that version in {}",
+                config.migrations_dir().display()
+            ),
+        },
+        None => None,
+    };
     // The other environments: one whose variables are not set is shown as unreachable.
     let mut targets: Vec<(String, Result<Environment, String>)> = Vec::new();
     for name in &names {
@@ -199,6 +200,7 @@ pub(super) fn run(
         ReportFormat::Json => crate::json::to_string(&report)?,
     };
     match &args.output {
+        None if matches!(args.format, ReportFormat::Json) => super::print_document(&text)?,
         None => super::print_report(&text)?,
         Some(path) => {
             write_atomically(path, &text)?;

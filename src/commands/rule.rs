@@ -38,7 +38,10 @@ pub(super) fn run(args: &RuleArgs) -> anyhow::Result<Outcome> {
                     })
                 })
                 .collect();
-            crate::json::to_string(serde_json::json!({ "rules": rules }))?
+            return super::print_document(&crate::json::to_string(
+                serde_json::json!({ "rules": rules }),
+            )?)
+            .map(|()| Outcome::Success);
         }
         TableFormat::Table => table(),
     };

@@ -397,11 +397,14 @@ pub(super) fn run(
         });
     }
 
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render(&report, args.pending, printer.color_stdout),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        // Coloured, the table's cells were made visible before the colour went around them.
+        TableFormat::Table if printer.color_stdout => {
+            super::print_document(&render(&report, args.pending, true))?
+        }
+        TableFormat::Table => super::print_report(&render(&report, args.pending, false))?,
+    }
     Ok(
         if report
             .environments

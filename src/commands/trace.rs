@@ -16,10 +16,12 @@ use crate::trace::{self, Planned, report};
 const NAME_PREFIX: &str = "stagegate_trace_";
 
 pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    let (set, traced) = targets(config, &args.paths)?;
+    let (mut set, traced) = targets(config, &args.paths)?;
     for warning in &set.warnings {
         printer.warning(warning);
     }
+    // An Alembic project's revisions are traced as Alembic renders them, as apply runs them.
+    crate::alembic::render_configured(&config.alembic, &config.root, &mut set, None)?;
     let planned = set
         .migrations
         .iter()
@@ -51,12 +53,11 @@ pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyho
         let traced = async |scratch: &ScratchDb| trace::trace(scratch, &planned, &progress).await;
         scratch.run_then_remove(traced, &by_hand, printer).await
     })?;
-    let text = match args.format {
-        TraceFormat::Text => report::text(&report),
-        TraceFormat::Json => report::json(&report),
-        TraceFormat::Markdown => report::markdown(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TraceFormat::Text => super::print_report(&report::text(&report))?,
+        TraceFormat::Json => super::print_document(&report::json(&report))?,
+        TraceFormat::Markdown => super::print_report(&report::markdown(&report))?,
+    }
     Ok(if report.failed() {
         Outcome::Findings
     } else {

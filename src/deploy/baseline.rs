@@ -152,9 +152,8 @@ async fn run(
         }
     }
     // Only on this environment's database, with rows that verify.
-    let recorded_rows = super::gates::trusted_snapshot(env, store, "baseline")
-        .await?
-        .rows;
+    let snapshot = super::gates::trusted_snapshot(env, store, "baseline").await?;
+    let recorded_rows = snapshot.rows;
     let mut to_record: Vec<&Chosen> = Vec::new();
     let mut conflicts = Vec::new();
     for choice in &chosen {
@@ -213,8 +212,20 @@ async fn run(
         store,
     )
     .await?;
-    // After the gate, so that a refusal leaves the database as it was.
+    // After the gate, so that a refusal leaves the database as it was. Like the first
+    // apply, the first baseline binds the database to this environment: another name for it
+    // then refuses ([`super::gates::environment_gate`]).
     store.ensure_schema().await.map_err(exit::execution)?;
+    let identity = store.server_identity().await.map_err(exit::execution)?;
+    super::gates::bind_unbound(
+        env,
+        snapshot.binding.as_ref(),
+        &identity,
+        "first baseline",
+        store,
+        os_user.as_deref(),
+    )
+    .await?;
     let mut owned = Vec::with_capacity(to_record.len());
     for choice in &to_record {
         let migration = &choice.local.migration;

@@ -433,7 +433,8 @@ fn select<'a>(
             Ok(applied[..steps].to_vec())
         }
         DownTarget::To(to) => {
-            let Some(entry) = entries.iter().find(|e| e.version == *to) else {
+            // A revision id names its revision whatever its place in the graph's order.
+            let Some(entry) = entries.iter().find(|e| e.version.matches(to.as_str())) else {
                 return Err(vec![format!(
                     "--to {to}: no migration {to} is known locally or recorded in `{env}`"
                 )]);
@@ -446,7 +447,10 @@ fn select<'a>(
                     entry.state.label()
                 )]);
             }
-            Ok(applied.into_iter().filter(|e| e.version > *to).collect())
+            Ok(applied
+                .into_iter()
+                .filter(|e| e.version > entry.version)
+                .collect())
         }
     }
 }
@@ -531,7 +535,8 @@ fn check_targets<'a>(
                 continue;
             }
         };
-        if down.is_blank() {
+        let bookkeeping_only = local.up.reverts_by_bookkeeping(&down);
+        if down.is_blank() && !bookkeeping_only {
             problems.push(format!(
                 "the down script {} of {label} is empty (comments only)",
                 down.path.display()
@@ -539,6 +544,9 @@ fn check_targets<'a>(
             continue;
         }
         match &row.down_checksum {
+            // Nothing to match: an Alembic revision's scripts are its file, whose checksum is
+            // the up checksum checked above.
+            _ if bookkeeping_only => {}
             None => problems.push(format!(
                 "{label} was applied without a down script (none is recorded for it), so {} \
                  was written since and cannot be matched with what was applied; undo it with \

@@ -6,8 +6,10 @@
 //! `state` gate: a row written, deleted or changed by hand refuses, with audit's finding), the
 //! database's binding (the `environment` gate: a database bound to another environment name
 //! refuses), the refusals of the rows ([`super::refusals`]), the lint gate with the catalog's
-//! facts, and the promotion gate on the source's verified state. Confirmation and backup are
-//! `required` here and done by apply itself, after every gate above passed.
+//! facts, the promotion gate on the source's verified state, then the plan hash over all
+//! of that ([`plan::hash`]) and the approvals gate, which counts the approvals of that hash
+//! in the verified log ([`super::approve::gate`]). Confirmation and backup are `required`
+//! here and done by apply itself, after every gate above passed.
 
 use std::sync::Arc;
 
@@ -57,6 +59,7 @@ pub(crate) async fn evaluate(
     let snapshot = store.snapshot().await?;
     let identity = store.server_identity().await?;
     let trusted = state_gate(&env.name, &snapshot);
+    let trusted_status = trusted.status;
     let bound = environment_gate(env, snapshot.binding.as_ref(), &identity);
     let entries = super::compare(local, &snapshot.rows);
     let refusals = super::refusals(&env.name, &entries);
@@ -94,6 +97,18 @@ pub(crate) async fn evaluate(
             super::promote::gate(env, source, &pending).await
         });
     }
+    // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
+    plan.hash = plan::hash(&plan);
+    let applier = crate::who::identity();
+    let (approvals, gathered) = super::approve::gate(
+        env,
+        &plan,
+        &snapshot.events,
+        trusted_status == "pass",
+        applier.as_deref(),
+    );
+    plan.set_gate(approvals);
+    plan.approvals = gathered;
     Ok(Evaluation {
         plan,
         entries,
@@ -202,14 +217,36 @@ pub(crate) async fn bind_if_unbound(
     store: &mut StateStore,
     os_user: Option<&str>,
 ) -> anyhow::Result<()> {
-    if !evaluation.unbound() {
+    bind_unbound(
+        env,
+        evaluation.binding.as_ref(),
+        &evaluation.identity,
+        "first apply",
+        store,
+        os_user,
+    )
+    .await
+}
+
+/// Binds the database to `env` (on the server `identity`) when `binding`, read with the
+/// gates that passed, says it is bound to nothing yet: the first apply or baseline, once
+/// every gate passed and before anything is recorded. `reason` says which.
+pub async fn bind_unbound(
+    env: &Environment,
+    binding: Option<&Binding>,
+    identity: &str,
+    reason: &str,
+    store: &mut StateStore,
+    os_user: Option<&str>,
+) -> anyhow::Result<()> {
+    if binding.is_some() {
         return Ok(());
     }
     let detail = serde_json::json!({
         "environment": env.name,
-        "identity": evaluation.identity,
+        "identity": identity,
         "previous": null,
-        "reason": "first apply",
+        "reason": reason,
     });
     store
         .bind(&env.name, os_user, &detail.to_string())
@@ -258,6 +295,7 @@ pub(crate) async fn rebind(
     owner: impl Fn(&str) -> Option<Environment>,
     reason: &str,
     flags: &[String],
+    terminal: Option<Arc<dyn super::confirm::Terminal>>,
     migrations_dir: &std::path::Path,
     lock_wait: std::time::Duration,
     progress: &crate::progress::Sink,
@@ -271,6 +309,7 @@ pub(crate) async fn rebind(
     let request = |of: &Environment| super::confirm::Request {
         flag: flags.iter().find(|f| **f == of.name).cloned(),
         reason: Some(reason.to_string()),
+        terminal: terminal.clone(),
     };
     super::confirm::check_flags(env, &request(env), "rebind")?;
     let lock = super::runner::lock_alone(env, lock_wait, progress).await?;

@@ -5,7 +5,9 @@
 //! and says, for every version, where it stands. Everything that talks to a database lives in
 //! [`apply`], [`resolve`] and the commands.
 
+pub(crate) mod after;
 pub(crate) mod apply;
+pub(crate) mod approve;
 pub(crate) mod baseline;
 pub(crate) mod concurrent;
 pub(crate) mod confirm;

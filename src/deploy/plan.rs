@@ -31,6 +31,12 @@ pub(crate) struct PlannedMigration {
     pub way_back: WayBack,
     /// Why it is in the plan: pending, retry after a rolled-back failure, resume, fixed file.
     pub reason: &'static str,
+    /// The down and verify scripts' checksums, in the plan hash (not in the JSON: its
+    /// `way_back` and `has_verify` say whether they exist).
+    #[serde(skip)]
+    pub down_checksum: Option<String>,
+    #[serde(skip)]
+    pub verify_checksum: Option<String>,
 }
 
 /// A pending migration's way back.
@@ -80,6 +86,44 @@ pub(crate) struct Gate {
     pub detail: String,
 }
 
+/// One approval of the plan (an `approval` event of the verified log, of this plan hash).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Approval {
+    /// Who approved: the CI actor in CI, else the OS user.
+    pub approver: String,
+    #[serde(serialize_with = "crate::json::utc")]
+    pub at: time::OffsetDateTime,
+    pub reason: String,
+    /// The event's id in the log.
+    pub event: i64,
+    pub counts: ApprovalCount,
+}
+
+/// Whether an approval counts towards `approvals = N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ApprovalCount {
+    /// It counts.
+    Counted,
+    /// The approver is the one applying: nobody signs off their own change.
+    SelfApproval,
+    /// The approver approved this plan before: one approver counts once.
+    Duplicate,
+    /// The approver is not in `approvers`.
+    NotAnApprover,
+}
+
+impl ApprovalCount {
+    pub fn label(self) -> &'static str {
+        match self {
+            ApprovalCount::Counted => "counts",
+            ApprovalCount::SelfApproval => "does not count: the approver is the one applying",
+            ApprovalCount::Duplicate => "does not count again: the same approver",
+            ApprovalCount::NotAnApprover => "does not count: not in `approvers`",
+        }
+    }
+}
+
 /// A lint finding on a pending migration, after `allow` directives (see [`lint_findings`]).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PlanFinding {
@@ -121,9 +165,11 @@ pub(crate) struct Plan {
     pub gates: Vec<Gate>,
     pub findings: Vec<PlanFinding>,
     pub locks: Vec<LockSummary>,
-    /// SHA-256 over the environment name and the pending versions with their checksums;
-    /// `migrate apply --plan-hash` refuses when it no longer matches.
+    /// The plan hash ([`hash`]): what approvals are bound to; `migrate apply --plan-hash`
+    /// refuses when it no longer matches.
     pub hash: String,
+    /// The approvals recorded for this plan hash (`migrate approve`), and whether each counts.
+    pub approvals: Vec<Approval>,
     /// INVALID indexes in the environment (failed concurrent builds' leftovers), where read.
     pub invalid_indexes: Vec<super::concurrent::InvalidIndex>,
 }
@@ -235,7 +281,21 @@ pub(crate) fn build(
                 _ => 0,
             };
             let t = timeouts(env, entry);
+            let down_checksum = local
+                .migration
+                .down
+                .as_ref()
+                .and_then(|down| down.load().ok())
+                .map(|script| script.checksum.to_string());
+            let verify_checksum = local
+                .migration
+                .load_verify()
+                .ok()
+                .flatten()
+                .map(|script| script.checksum.to_string());
             PlannedMigration {
+                down_checksum,
+                verify_checksum,
                 version: entry.version.to_string(),
                 name: entry.name.clone(),
                 checksum: local.up.checksum.to_string(),
@@ -263,33 +323,67 @@ pub(crate) fn build(
         LintGate::Off => (Vec::new(), Vec::new()),
         LintGate::Warn | LintGate::Deny => lint_findings(&pending, lint_options),
     };
-    let hash = plan_hash(&env.name, &migrations);
-    Plan {
+    let mut plan = Plan {
         environment: env.name.clone(),
         gates: gates(env, &findings),
         migrations,
         refusals,
         findings,
         locks,
-        hash,
+        hash: String::new(),
+        approvals: Vec::new(),
         invalid_indexes: Vec::new(),
-    }
+    };
+    plan.hash = hash(&plan);
+    plan
 }
 
-/// SHA-256 over the environment name and each pending version with its checksum.
-pub(crate) fn plan_hash(env: &str, migrations: &[PlannedMigration]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"stagegate-plan-v1\n");
-    hasher.update(env.as_bytes());
-    hasher.update(b"\n");
-    for migration in migrations {
-        hasher.update(migration.version.as_bytes());
-        hasher.update(b" ");
-        hasher.update(migration.checksum.as_bytes());
-        hasher.update(b"\n");
+/// The plan hash, the one definition of it: SHA-256 over the environment's name; each
+/// pending migration's version, name, mode, statements to skip and the checksums of its up,
+/// down and verify scripts; each refusal; each gate's name and verdict (not its detail,
+/// which counts events, and not the approvals gate, whose verdict the approvals of this very
+/// hash decide); and each lint finding's version, code, severity and line. An approval is
+/// bound to it: a file edited, a migration added or removed, a down script changed, a gate
+/// that passes now and refused before (or the other way round), or a finding that appeared
+/// or went, gives another hash, and earlier approvals no longer count.
+pub(crate) fn hash(plan: &Plan) -> String {
+    let mut text = String::from("stagegate-plan-v2\n");
+    let mut line = |fields: &[&str]| {
+        for field in fields {
+            // Each field framed by its length: no two plans write the same text.
+            text.push_str(&format!("{}:{field} ", field.len()));
+        }
+        text.push('\n');
+    };
+    line(&["environment", &plan.environment]);
+    for m in &plan.migrations {
+        line(&[
+            "migration",
+            &m.version,
+            &m.name,
+            m.mode,
+            &m.resume_from.to_string(),
+            &m.checksum,
+            m.down_checksum.as_deref().unwrap_or("-"),
+            m.verify_checksum.as_deref().unwrap_or("-"),
+        ]);
     }
-    let hex: String = hasher
-        .finalize()
+    for r in &plan.refusals {
+        line(&["refusal", &r.version, &format!("{:?}", r.kind)]);
+    }
+    for g in plan.gates.iter().filter(|g| g.name != "approvals") {
+        line(&["gate", g.name, g.status]);
+    }
+    for f in &plan.findings {
+        line(&[
+            "finding",
+            &f.version,
+            &f.code,
+            &f.severity,
+            &f.line.to_string(),
+        ]);
+    }
+    let hex: String = Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -353,6 +447,18 @@ pub(crate) fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
             ),
         },
         LintGate::Off => off("lint"),
+    });
+    gates.push(if env.approvals > 0 {
+        Gate {
+            name: "approvals",
+            status: "pending",
+            detail: format!(
+                "approvals = {}: counted from the approvals of this plan hash in the event log",
+                env.approvals
+            ),
+        }
+    } else {
+        off("approvals")
     });
     gates.push(match &env.confirm {
         Some(phrase) => Gate {

@@ -69,10 +69,7 @@ pub(crate) async fn resolve(
         let rows = super::gates::trusted_snapshot(env, &mut store, "resolve on")
             .await?
             .rows;
-        let Some(row) = rows
-            .iter()
-            .find(|row| Version::parse(&row.version_text).is_some_and(|v| v == *version))
-        else {
+        let Some(row) = rows.iter().find(|row| version.matches(&row.version_text)) else {
             anyhow::bail!(
                 "`{}` has no record of migration {version}; nothing to resolve",
                 env.name

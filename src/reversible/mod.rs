@@ -53,11 +53,12 @@ pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> 
     set.migrations
         .iter()
         .map(|migration| {
+            let up = migration.load_up()?;
             let down = match &migration.down {
                 None => Down::Missing,
                 Some(reference) => {
                     let script = reference.load()?;
-                    if script.is_blank() {
+                    if script.is_blank() && !up.reverts_by_bookkeeping(&script) {
                         Down::Empty(script.path)
                     } else {
                         Down::Script(script)
@@ -65,7 +66,7 @@ pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> 
                 }
             };
             Ok(Prepared {
-                up: migration.load_up()?,
+                up,
                 verify: migration.load_verify()?,
                 migration: migration.clone(),
                 down,

@@ -126,6 +126,13 @@ impl Script {
     pub fn is_blank(&self) -> bool {
         is_blank_sql(&self.text)
     }
+
+    /// True for the blank downgrade of an Alembic revision whose upgrade renders no SQL
+    /// either (a merge revision): applying and reverting it only moves Alembic's heads, so
+    /// its empty `downgrade()` is its way back, not a missing one. `self` is the up script.
+    pub fn reverts_by_bookkeeping(&self, down: &Script) -> bool {
+        self.rendered_checksum.is_some() && self.is_blank() && down.is_blank()
+    }
 }
 
 impl ScriptRef {

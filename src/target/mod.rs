@@ -378,6 +378,14 @@ impl Target {
         url
     }
 
+    /// Whether `text` holds this target's password (a command line that would carry it).
+    pub fn password_in(&self, text: &str) -> bool {
+        self.config
+            .get_password()
+            .filter(|p| !p.is_empty())
+            .is_some_and(|p| text.as_bytes().windows(p.len()).any(|w| w == p))
+    }
+
     /// The URL carries a password.
     pub fn has_password(&self) -> bool {
         self.config.get_password().is_some()

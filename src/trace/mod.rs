@@ -388,7 +388,12 @@ fn steps(script: &Script) -> Result<Vec<Step<'_>>, String> {
         .into_iter()
         .filter(|s| !s.text(&script.text).trim_end_matches(';').trim().is_empty())
         .map(|s| Step {
-            line: script.first_line + s.raw.line - 1,
+            // An Alembic revision's statement is shown at its operation's line in the .py file.
+            line: script
+                .rendered_checksum
+                .as_ref()
+                .and_then(|_| crate::source::alembic::source_line(&script.text, s.raw.span.start))
+                .unwrap_or(script.first_line + s.raw.line - 1),
             sql: s.raw.text(&script.text),
             span: s.raw.span.clone(),
             class: s.class,

@@ -6,6 +6,7 @@
 #![allow(clippy::print_stderr)]
 
 mod alembic;
+mod approvals;
 mod backup;
 mod baseline;
 mod browser;
