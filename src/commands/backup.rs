@@ -50,6 +50,8 @@ pub fn create(config: &Config, args: &BackupEnvArgs, printer: &Printer) -> anyho
         .map_err(|error| {
             if error.is_busy() {
                 exit::refused(error)
+            } else if error.is_pooler() {
+                anyhow::Error::from(error)
             } else {
                 exit::execution(error)
             }

@@ -20,8 +20,11 @@ pub fn run(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let dir = args.path.clone().unwrap_or_else(|| config.migrations_dir());
-    let set = source::discover_as(&dir, config.migrations.layout)?;
-    for warning in &set.warnings {
+    let set = match &args.path {
+        Some(_) => source::discover_as(&dir, config.migrations.layout)?,
+        None => config.discover()?,
+    };
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
     let prepared = reversible::prepare(&set)?;

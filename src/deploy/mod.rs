@@ -13,6 +13,7 @@ pub mod down;
 pub mod gates;
 pub mod plan;
 pub mod promote;
+pub mod replace_down;
 pub mod resolve;
 pub(crate) mod runner;
 pub mod who;
@@ -146,9 +147,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
         let state = match &row {
             None => State::Pending,
             Some(row) => match row.status {
-                RowStatus::Applied if row.checksum == migration.up.checksum.as_str() => {
-                    State::Applied
-                }
+                RowStatus::Applied if migration.up.matches(&row.checksum) => State::Applied,
                 RowStatus::Applied => State::ChecksumMismatch,
                 RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
                 RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
