@@ -68,9 +68,6 @@ for entry in "${groups[@]}"; do
   work=${STAGEGATE_MUTANTS_DIR:-/tmp/stagegate-mutants}
   tree=$work/tree
   export CARGO_TARGET_DIR=$work/target
-  # No debug info for stagegate's own crates (the dependencies have none already, so they
-  # stay built): a mutant's build generates and links less. Backtraces keep function names.
-  export CARGO_PROFILE_DEV_DEBUG=false
   mkdir -p "$tree" "$CARGO_TARGET_DIR"
   # The copy keeps the files' times, so what did not change since the last run is not rebuilt.
   rsync -a --delete --exclude=/target --exclude=/.git --exclude=/mutants.out "$source_dir/" "$tree/"
