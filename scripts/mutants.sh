@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 groups=(
   "events|src/db/events.rs|lib|test(/^db::events::/)"
   "audit|src/commands/audit.rs|it|test(/audit/)"
-  "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/)"
+  "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/) | test(/^alembic::sql_that_renders_differently/)"
   "confirm|src/deploy/confirm.rs|it|test(/^gates::(in_ci|on_a_terminal|the_confirmation|without_a_terminal|a_typed_reason)/) | test(/^down::a_gated_environment/)"
   "who|src/deploy/who.rs|lib it|test(/^deploy::who::/) | test(/^gates::(in_ci|without_a_terminal)/)"
   "down|src/deploy/down.rs|it|test(/^down::/)"
@@ -69,6 +69,10 @@ for entry in "${groups[@]}"; do
   tree=$work/tree
   export CARGO_TARGET_DIR=$work/target
   mkdir -p "$tree" "$CARGO_TARGET_DIR"
+  # The tests' Python tools (scripts/test-deps.sh) stay in the real target directory.
+  if [[ -z ${STAGEGATE_TEST_VENV-} && -d target/test-venv ]]; then
+    export STAGEGATE_TEST_VENV=$source_dir/target/test-venv
+  fi
   # The copy keeps the files' times, so what did not change since the last run is not rebuilt.
   rsync -a --delete --exclude=/target --exclude=/.git --exclude=/mutants.out "$source_dir/" "$tree/"
   # The dependencies come from target/debug, times kept, the first time.
