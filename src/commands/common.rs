@@ -27,6 +27,8 @@ pub(super) fn load_migrations(
 pub(super) struct MigrationSource {
     pub dir: std::path::PathBuf,
     pub layout: Option<source::Layout>,
+    pub down_dir: Option<std::path::PathBuf>,
+    pub ignore: Vec<String>,
     pub alembic: crate::config::AlembicConfig,
     pub root: std::path::PathBuf,
 }
@@ -36,6 +38,8 @@ impl MigrationSource {
         MigrationSource {
             dir: config.migrations_dir(),
             layout: config.migrations.layout,
+            down_dir: config.down_dir(),
+            ignore: config.migrations.ignore.clone(),
             alembic: config.alembic.clone(),
             root: config.root.clone(),
         }
@@ -49,7 +53,11 @@ pub(super) fn load_migrations_from(
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
     let mut set = source::discover_as(&from.dir, from.layout)?;
-    for warning in &set.warnings {
+    set.silence(&from.ignore);
+    if let Some(dir) = &from.down_dir {
+        source::attach_down_dir(&mut set, dir)?;
+    }
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
     crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
