@@ -16,7 +16,7 @@ use crate::lint::emit::{self, Emitter, FileReport, LintSummary};
 use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::scratch::ScratchDb;
-use crate::source::{self, Script, ScriptRef, Section, Version};
+use crate::source::{self, Script, ScriptRef, Version};
 
 pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let mut options = options(config, args)?;
@@ -229,7 +229,7 @@ fn shadow_catalog(
                 .first()
                 .map(|m| m.version.clone())
         } else {
-            file_version(path)
+            source::lone_version(path)
         };
         if let Some(version) = version
             && oldest.as_ref().is_none_or(|o| version < *o)
@@ -581,14 +581,13 @@ fn scripts_of(
             );
         }
         Target::Stdin(text) => {
-            let marker = dbmate_up_marker(&text);
             return Box::new(std::iter::once(Ok((
-                script_ref(PathBuf::from(STDIN_NAME), marker),
+                source::lone_script(PathBuf::from(STDIN_NAME), &text),
                 None,
             ))));
         }
     };
-    let version = file_version(&path);
+    let version = source::lone_version(&path);
     // A file named on the command line is linted whatever its name; a dbmate file is read
     // for its up section.
     let text = match source::read_text(&path) {
@@ -599,8 +598,10 @@ fn scripts_of(
             return Box::new(std::iter::empty());
         }
     };
-    let marker = dbmate_up_marker(&text);
-    Box::new(std::iter::once(Ok((script_ref(path, marker), version))))
+    Box::new(std::iter::once(Ok((
+        source::lone_script(path, &text),
+        version,
+    ))))
 }
 
 /// Findings in an Alembic revision's rendered SQL: each names the revision, and points at
@@ -632,50 +633,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
-}
-
-/// The `-- migrate:up` line of a dbmate file, if `text` is one.
-fn dbmate_up_marker(text: &str) -> Option<&str> {
-    text.lines()
-        .find(|line| line.trim_start().starts_with("-- migrate:up"))
-}
-
-/// A lone script: a dbmate file (with its up marker) is read for its up section; dbmate's
-/// `transaction:false` and pop's `.autocommit.up.sql` name mark it no-transaction.
-fn script_ref(path: PathBuf, dbmate_up: Option<&str>) -> ScriptRef {
-    ScriptRef {
-        section: if dbmate_up.is_some() {
-            Section::DbmateUp
-        } else {
-            Section::Whole
-        },
-        layout_no_transaction: dbmate_up.is_some_and(|m| m.contains("transaction:false"))
-            || path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(source::autocommit_file_name),
-        path,
-        rendered: None,
-    }
-}
-
-/// The version a lone file's name starts with (`20240101000000_x.up.sql`, `V3__x.sql`), or,
-/// for a diesel `up.sql`, its directory's.
-fn file_version(path: &Path) -> Option<Version> {
-    let name = path.file_name()?.to_str()?;
-    let name = if name == "up.sql" {
-        path.parent()?.file_name()?.to_str()?
-    } else {
-        name
-    };
-    let name = name.strip_prefix('V').unwrap_or(name);
-    let digits = name.split("__").next()?;
-    let digits = if name.contains("__") {
-        digits
-    } else {
-        digits.split('_').next()?
-    };
-    Version::parse(digits)
 }
 
 /// Scripts read and analysed ahead of the one being linted, per worker thread: enough to

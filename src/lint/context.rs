@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use super::catalog::{Catalog, TableFacts};
-use super::facts::Facts;
+use super::facts::{Facts, IdentityHasher};
 
 use crate::analyze::{
     Analyzed, Change, ColumnSpec, ColumnType, ConstraintKind, LockMode, Name, ObjectKind, Reach,
@@ -240,26 +240,6 @@ pub(super) fn pair_hash(table: &str, name: &str) -> u64 {
     table.hash(&mut hasher);
     name.hash(&mut hasher);
     hasher.finish()
-}
-
-/// Keys that are already hashes need no hashing again.
-#[derive(Default)]
-pub(super) struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// What the run state remembers about a name: the kind is mixed into the key, so one map

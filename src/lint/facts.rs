@@ -14,10 +14,28 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
-use super::context::IdentityHasher;
+/// Keys that are already hashes need no hashing again.
+#[derive(Default)]
+pub(super) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// Entries kept in memory before they are written out as a run.
 pub(super) const MEMORY_ENTRIES: usize = 4096;

@@ -10,24 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::status_text;
-use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, segments};
-
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, escape, segments, status_text};
 
 const STYLE: &str = "\
 :root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;\

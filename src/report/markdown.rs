@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, segments};
+use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, escape, segments, status_text};
 
 /// A table cell: `|` escaped, newlines as `<br>`, HTML special characters escaped (GitHub
 /// renders inline HTML in cells).
@@ -136,30 +136,6 @@ fn summary_table(out: &mut String, report: &ReleaseReport) {
         }
         let _ = writeln!(out, "| {} |", row.join(" | "));
     }
-}
-
-/// `applied at 2026-11-21 11:40`, `pending`, ...
-pub(crate) fn status_text(m: &ReportMigration, env: &str) -> String {
-    let Some(status) = m.statuses.get(env) else {
-        return "-".to_string();
-    };
-    let state = status.state.replace('-', " ");
-    match status.at {
-        Some(at) => format!("{state} at {}", at_text(at)),
-        None => state,
-    }
-}
-
-pub(crate) fn at_text(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
 }
 
 fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
@@ -317,7 +293,7 @@ fn sql(out: &mut String, m: &ReportMigration) {
                         let _ = writeln!(
                             out,
                             ">\n> at: <code>{}</code>",
-                            super::html::escape(&f.text.replace('\n', " "))
+                            escape(&f.text.replace('\n', " "))
                         );
                     }
                     if !f.help.is_empty() {

@@ -529,6 +529,46 @@ pub(crate) const NO_SCRATCH: &str = "The schema diff and the traced locks were n
     run with --shadow (a scratch server: --shadow URL, [shadow] url, or a throwaway cluster) \
     to apply the release to a scratch database and trace it.";
 
+/// Escapes text for HTML content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `applied at 2026-11-21 11:40`, `pending`, ...
+pub(crate) fn status_text(m: &ReportMigration, env: &str) -> String {
+    let Some(status) = m.statuses.get(env) else {
+        return "-".to_string();
+    };
+    let state = status.state.replace('-', " ");
+    match status.at {
+        Some(at) => format!("{state} at {}", at_text(at)),
+        None => state,
+    }
+}
+
+pub(crate) fn at_text(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
