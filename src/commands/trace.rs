@@ -17,7 +17,7 @@ const NAME_PREFIX: &str = "stagegate_trace_";
 
 pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let (set, traced) = targets(config, &args.paths)?;
-    for warning in set.warnings.iter().chain(&set.ignored) {
+    for warning in &set.warnings {
         printer.warning(warning);
     }
     let planned = set
