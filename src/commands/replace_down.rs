@@ -3,12 +3,16 @@
 use crate::cli::ReplaceDownArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::{confirm, replace_down};
+use crate::deploy::replace_down;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ReplaceDownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ReplaceDownArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let version = Version::parse(&args.version)
         .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;
@@ -19,10 +23,7 @@ pub fn run(config: &Config, args: &ReplaceDownArgs, printer: &Printer) -> anyhow
     let request = replace_down::Request {
         reason: &args.reason,
         no_op: args.no_op,
-        confirm: confirm::Request {
-            flag: args.confirm.clone(),
-            reason: Some(args.reason.clone()),
-        },
+        confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),
         migrations_dir: &config.migrations_dir(),
     };
     let replaced = db::runtime()?.block_on(replace_down::replace_down(

@@ -17,9 +17,9 @@ use crate::progress::Sink;
 use crate::source::Version;
 
 /// The down checksum recorded for a migration whose down was declared a no-op.
-pub const NOOP: &str = "noop";
+pub(crate) const NOOP: &str = "noop";
 
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// `--reason`.
     pub reason: &'a str,
     /// `--no-op`: undoing the migration needs no SQL.
@@ -30,13 +30,13 @@ pub struct Request<'a> {
 
 /// What was replaced.
 #[derive(Debug)]
-pub struct Replaced {
+pub(crate) struct Replaced {
     pub label: String,
     pub old: Option<String>,
     pub new: String,
 }
 
-pub async fn replace_down(
+pub(crate) async fn replace_down(
     env: &Environment,
     version: &Version,
     request: &Request<'_>,
@@ -186,7 +186,7 @@ async fn run(
 }
 
 /// A recorded down checksum as people read it.
-pub fn describe(down: Option<&str>) -> String {
+pub(crate) fn describe(down: Option<&str>) -> String {
     match down {
         None => "no down script".to_string(),
         Some(NOOP) => "a no-op (nothing to undo)".to_string(),

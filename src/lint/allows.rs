@@ -36,7 +36,7 @@ pub(super) struct Entry<'a> {
 impl<'a> Allows<'a> {
     /// An `allow` covers the next top-level statement after it (one that does not exist: no
     /// statement); an `allow-file` the whole script.
-    pub fn new(directives: &'a [Directive], statements: &[Analyzed]) -> Allows<'a> {
+    pub(super) fn new(directives: &'a [Directive], statements: &[Analyzed]) -> Allows<'a> {
         let tops: Vec<&Range<usize>> = statements
             .iter()
             .filter(|s| !s.in_do_block)
@@ -85,13 +85,13 @@ impl<'a> Allows<'a> {
     /// Whether a directive allows rule `code` on `span`; the first such directive in file
     /// order is marked used.
     #[cfg(test)]
-    pub fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
+    pub(crate) fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
         self.allowing(code, span).is_some()
     }
 
     /// The reason of the directive that allows rule `code` on `span` (the first such in
     /// file order, marked used), if one does.
-    pub fn allowing(&mut self, code: &'static str, span: &Range<usize>) -> Option<&'a str> {
+    pub(crate) fn allowing(&mut self, code: &'static str, span: &Range<usize>) -> Option<&'a str> {
         let names = |entry: &Entry| entry.rules.contains(&code);
         // The directives of the one top-level statement that can hold `span`.
         let after = self
@@ -128,7 +128,7 @@ impl<'a> Allows<'a> {
     }
 
     /// The directives in file order.
-    pub fn entries(&self) -> &[Entry<'a>] {
+    pub(super) fn entries(&self) -> &[Entry<'a>] {
         &self.entries
     }
 }

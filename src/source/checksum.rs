@@ -58,7 +58,7 @@ impl fmt::Display for Checksum {
 
 /// Normalised text without the lines at `lines` (byte offsets of line starts, as
 /// [`crate::source::Directive::offset`] gives them), each removed with its line ending.
-pub fn without_lines(text: &str, lines: &[usize]) -> String {
+pub(crate) fn without_lines(text: &str, lines: &[usize]) -> String {
     if lines.is_empty() {
         return text.to_string();
     }
@@ -74,7 +74,7 @@ pub fn without_lines(text: &str, lines: &[usize]) -> String {
 }
 
 /// Removes a leading UTF-8 BOM and turns every CRLF into LF. Nothing else is touched.
-pub fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.contains("\r\n") {
         text.replace("\r\n", "\n")

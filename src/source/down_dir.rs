@@ -17,7 +17,7 @@ const HINT: &str = "<version>_<name>.down.sql or <version>_<name>.verify.sql";
 /// Pairs the scripts of `dir` with `set`'s migrations. A script without an up script of its
 /// version, or for a migration that already has one of that kind beside its up script, is an
 /// error; any other file is skipped with a warning.
-pub fn attach(set: &mut MigrationSet, dir: &Path) -> Result<(), SourceError> {
+pub(crate) fn attach(set: &mut MigrationSet, dir: &Path) -> Result<(), SourceError> {
     let read = std::fs::read_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => SourceError::MissingDir {
             dir: dir.to_path_buf(),
