@@ -196,8 +196,7 @@ pub struct MigrationsConfig {
     #[serde(default)]
     pub down_dir: Option<PathBuf>,
     /// Entries the runner ignores too (a one-off data script beside diesel's migration
-    /// directories) that need no warning: globs over the path relative to `dir` or the file
-    /// name (`*`, `?`).
+    /// directories) that need no warning: globs over the entry's name in `dir` (`*`, `?`).
     #[serde(default)]
     pub ignore: Vec<String>,
 }
