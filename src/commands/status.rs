@@ -12,65 +12,7 @@ use crate::deploy::concurrent::InvalidIndex;
 use crate::deploy::{self, Entry, LocalMigration, State};
 use crate::exit::Outcome;
 use crate::printer::Printer;
-use crate::source::{self, Version};
-
-/// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
-/// project's revisions are rendered for `env` (or for no environment).
-pub(super) fn load_migrations(
-    config: &Config,
-    env: Option<&crate::config::Environment>,
-    printer: &Printer,
-) -> anyhow::Result<Vec<LocalMigration>> {
-    load_migrations_from(&MigrationSource::of(config), env, printer)
-}
-
-/// Where the configured migrations are, owned (to read them on another thread).
-#[derive(Debug, Clone)]
-pub(super) struct MigrationSource {
-    pub dir: std::path::PathBuf,
-    pub layout: Option<source::Layout>,
-    pub down_dir: Option<std::path::PathBuf>,
-    pub ignore: Vec<String>,
-    pub alembic: crate::config::AlembicConfig,
-    pub root: std::path::PathBuf,
-}
-
-impl MigrationSource {
-    pub(super) fn of(config: &Config) -> MigrationSource {
-        MigrationSource {
-            dir: config.migrations_dir(),
-            layout: config.migrations.layout,
-            down_dir: config.down_dir(),
-            ignore: config.migrations.ignore.clone(),
-            alembic: config.alembic.clone(),
-            root: config.root.clone(),
-        }
-    }
-}
-
-/// As [`load_migrations`], from a [`MigrationSource`].
-pub(super) fn load_migrations_from(
-    from: &MigrationSource,
-    env: Option<&crate::config::Environment>,
-    printer: &Printer,
-) -> anyhow::Result<Vec<LocalMigration>> {
-    let mut set = source::discover_as(&from.dir, from.layout)?;
-    set.silence(&from.ignore);
-    if let Some(dir) = &from.down_dir {
-        source::attach_down_dir(&mut set, dir)?;
-    }
-    for warning in &set.warnings {
-        printer.warning(warning);
-    }
-    crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
-    let local = deploy::load_local(&set)?;
-    printer.detail(&format!(
-        "migrations: {} in {}",
-        local.len(),
-        from.dir.display()
-    ));
-    Ok(local)
-}
+use crate::source::Version;
 
 #[derive(Debug, Serialize)]
 struct StatusReport {
@@ -291,7 +233,7 @@ pub(super) fn run(
             "no environments are configured: add an [environments.<name>] table to stagegate.toml"
         );
     }
-    let local = load_migrations(config, None, printer)?;
+    let local = super::common::load_migrations(config, None, printer)?;
     // An environment named with --env must be configured with its variables set: a missing
     // variable is a configuration error (exit 2), never an unreachable database. Without
     // --env, one whose variables this job lacks (a staging-only CI job) is shown as not

@@ -5,7 +5,6 @@
 //! inside it are relative to the file's directory. `${VAR}` references are expanded when an
 //! environment is used, so a deploy to staging does not need production's variables.
 
-mod duration;
 mod interpolate;
 
 use std::collections::BTreeMap;
@@ -13,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::duration::HumanDuration;
 use crate::source::Layout;
 pub use crate::target::{DatabaseUrl, redact, redact_text};
-pub use duration::HumanDuration;
 use interpolate::{InterpolateError, interpolate};
 
 /// The file name searched for.

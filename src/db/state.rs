@@ -108,7 +108,7 @@ fn describe_migrate(error: &sqlx::migrate::MigrateError) -> String {
 
 impl StateError {
     /// The exit code this error ends a run with: a state schema newer than this binary is a
-    /// refusal (3), everything else a database failure (4). [`crate::exit::classify`] finds
+    /// refusal (3), everything else a database failure (4). [`crate::commands::classify`] finds
     /// it anywhere in an error's chain, so commands need not map it themselves.
     pub fn outcome(&self) -> crate::exit::Outcome {
         match self {
@@ -1311,8 +1311,5 @@ impl StateStore {
     }
 }
 
-/// The operating-system user running stagegate, for the record: from the system's user
-/// database, else `$USER` and its kin.
-pub(crate) fn os_user() -> Option<String> {
-    crate::deploy::who::os_user()
-}
+/// The operating-system user running stagegate, for the record.
+pub(crate) use crate::who::os_user;

@@ -92,7 +92,7 @@ pub(crate) async fn evaluate(
     }
     // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
     plan.hash = plan::hash(&plan);
-    let applier = super::who::identity();
+    let applier = crate::who::identity();
     let (approvals, gathered) = super::approve::gate(
         env,
         &plan,

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::config::HumanDuration;
+use crate::duration::HumanDuration;
 
 /// What a directive says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
