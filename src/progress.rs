@@ -47,7 +47,7 @@ impl dyn Progress + '_ {
 }
 
 /// A shared sink, for what outlives a call (the signal watcher of a run).
-pub type Sink = Arc<dyn Progress>;
+pub(crate) type Sink = Arc<dyn Progress>;
 
 #[cfg(test)]
 mod tests {

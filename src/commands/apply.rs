@@ -11,7 +11,7 @@ use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let confirm =
         super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
@@ -58,7 +58,24 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         apply::apply(&env, local, &options, &super::sink(printer)).await
     })?;
     super::print_report(&render(&report))?;
-    Ok(Outcome::Success)
+    // Only after a run that committed something; the lock is released by now.
+    let versions: Vec<String> = report.applied.iter().map(|m| m.version.clone()).collect();
+    let check = if report.dry_run {
+        None
+    } else {
+        super::after::run(
+            &runtime,
+            &env,
+            crate::deploy::after::Action::Apply,
+            &versions,
+            report.head.as_deref(),
+            printer,
+        )?
+    };
+    if let Some(check) = &check {
+        super::print_report(&super::after::render(check))?;
+    }
+    Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
 /// Prefix of the scratch databases `migrate apply --dry-run --shadow` creates.
@@ -195,7 +212,7 @@ async fn bind_copy(copy: &crate::config::Environment) -> anyhow::Result<()> {
 
 /// The environment a gated one promotes from, with its variables expanded: reading its
 /// state needs its URL, so a missing variable is a configuration error here too.
-pub fn promote_source(
+pub(super) fn promote_source(
     config: &Config,
     env: &crate::config::Environment,
 ) -> anyhow::Result<Option<crate::config::Environment>> {
@@ -239,7 +256,7 @@ fn render(report: &ApplyReport) -> String {
 }
 
 /// The migrations a run applied or reverted, as a table, and the event log's head after it.
-pub fn runs(
+pub(super) fn runs(
     migrations: &[crate::deploy::runner::AppliedMigration],
     environment: &str,
     head: Option<&str>,

@@ -6,7 +6,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, CompletionsArgs, Shell};
 use crate::exit::Outcome;
 
-pub fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
     let shell = match args.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,

@@ -1,6 +1,12 @@
 //! One function per command. Each returns the outcome to exit with; reports go to stdout.
+//!
+//! The command layer is the only one that writes to the terminal or ends the process
+//! (Cargo.toml's `[lints]` deny it everywhere else).
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+mod after;
 mod apply;
+mod approve;
 mod audit;
 mod backup;
 mod baseline;
@@ -57,6 +63,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Apply(args)) => {
             apply::run(&load_config(&cli)?, args, printer)
+        }
+        Command::Migrate(MigrateCommand::Approve(args)) => {
+            approve::run(&load_config(&cli)?, args, printer)
         }
         Command::Migrate(MigrateCommand::Down(args)) => {
             down::run(&load_config(&cli)?, args, printer)

@@ -6,7 +6,7 @@ use crate::cli::{RuleArgs, TableFormat};
 use crate::exit::Outcome;
 use crate::lint::registry::{self, RULES};
 
-pub fn run(args: &RuleArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &RuleArgs) -> anyhow::Result<Outcome> {
     if let Some(wanted) = &args.rule {
         let Some(rule) = registry::find(wanted) else {
             let hint = match nearest(wanted) {

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use crate::source::Checksum;
 
 /// `prev_hash` of the first event.
-pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One row of `stagegate.events`.
 #[derive(Debug, Clone, Serialize)]
@@ -31,7 +32,7 @@ pub struct Event {
 
 /// The text an event's hash covers; must match `stagegate.event_text` in SQL: each field's
 /// length in UTF-8 bytes (state schema 6 on).
-pub fn event_text(event: &Event) -> String {
+pub(crate) fn event_text(event: &Event) -> String {
     event_text_with(event, str::len)
 }
 
@@ -63,13 +64,13 @@ fn event_text_with(event: &Event, length: impl Fn(&str) -> usize) -> String {
 }
 
 /// `sha256:<hex>` of the event's text.
-pub fn event_hash(event: &Event) -> String {
+pub(crate) fn event_hash(event: &Event) -> String {
     Checksum::of_normalized(&event_text(event)).to_string()
 }
 
 /// Why an event does not fit the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChainBreak {
+pub(crate) struct ChainBreak {
     /// The first event that does not match.
     pub id: i64,
     pub problem: String,
@@ -78,7 +79,7 @@ pub struct ChainBreak {
 /// Walks the events in id order and returns the first that does not match: its stored hash
 /// differs from the recomputed one (the event was edited), or its `prev_hash` is not the hash
 /// of the event before it (an event was removed, inserted or re-chained).
-pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
+pub(crate) fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
     let mut expected_prev = GENESIS.to_string();
     for event in events {
         if event.prev_hash != expected_prev {
@@ -116,7 +117,7 @@ pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
 
 /// One thing `audit --verify` found wrong, beyond the chain itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mismatch {
+pub(crate) struct Mismatch {
     /// The event concerned, where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<i64>,
@@ -128,7 +129,7 @@ pub struct Mismatch {
 
 /// What a state row says, as far as the log can vouch for it.
 #[derive(Debug, Clone)]
-pub struct RowAnchor<'a> {
+pub(crate) struct RowAnchor<'a> {
     pub version_text: &'a str,
     /// `applied`, `failed`, `running`, `reverted` or `reverting`.
     pub status: &'a str,
@@ -138,7 +139,7 @@ pub struct RowAnchor<'a> {
 
 /// The log's own record of its newest event (`stagegate.chain_head`).
 #[derive(Debug, Clone)]
-pub struct HeadAnchor<'a> {
+pub(crate) struct HeadAnchor<'a> {
     pub id: i64,
     pub hash: &'a str,
     pub gapless_after: i64,
@@ -149,7 +150,7 @@ pub struct HeadAnchor<'a> {
 /// schema has one, `head_expected`, and the log is not empty), a head hash kept elsewhere, and
 /// each state row against its migration's latest event (kind, checksum and hash), and every
 /// migration the log speaks of has its row. The chain itself is [`verify_chain`].
-pub fn verify_anchors(
+pub(crate) fn verify_anchors(
     events: &[Event],
     rows: &[RowAnchor<'_>],
     head: Option<&HeadAnchor<'_>>,

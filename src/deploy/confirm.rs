@@ -18,7 +18,7 @@ use crate::visible;
 
 /// What the command line brought for the gate.
 #[derive(Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     /// `--confirm TEXT`: the environment's phrase (its name for `confirm = true`, or for an
     /// environment without a confirmation gate).
     pub flag: Option<String>,
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Request {
 
 /// How the change was confirmed, for the event log.
 #[derive(Debug, Clone, Serialize)]
-pub struct Confirmation {
+pub(crate) struct Confirmation {
     /// `typed` (at the prompt), `flag` (`--confirm`), or `not-required` (the environment has
     /// no confirmation gate; a `--reason` was still given and is kept).
     pub method: &'static str,
@@ -52,7 +52,7 @@ pub struct Confirmation {
 /// (`commands::terminal`), so the engine itself never touches a terminal. What the gate
 /// shows through it has control characters made visible already ([`crate::visible`]), so a
 /// file name or a finding cannot hide or rewrite the summary and the prompt after it.
-pub trait Terminal: Send + Sync {
+pub(crate) trait Terminal: Send + Sync {
     /// Shows `text` (no newline added).
     fn show(&self, text: &str);
     /// One line of input without its line ending; `None` at end of input.
@@ -61,18 +61,18 @@ pub trait Terminal: Send + Sync {
 
 /// Whether `typed` is the confirmation `expected`: the same text, case and all, with only the
 /// white space around it ignored. The prompt and `--confirm` both answer with this.
-pub fn typed_matches(expected: &str, typed: &str) -> bool {
+pub(crate) fn typed_matches(expected: &str, typed: &str) -> bool {
     typed.trim() == expected
 }
 
 /// What `--confirm` must say on `env`: the configured phrase (the environment's name for
 /// `confirm = true`), or the environment's name where there is no confirmation gate.
-pub fn expected_flag(env: &Environment) -> &str {
+pub(crate) fn expected_flag(env: &Environment) -> &str {
     env.confirm.as_deref().unwrap_or(&env.name)
 }
 
 /// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
-pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
             "refusing to {what} on `{}`: {message}; nothing was run",
@@ -114,7 +114,7 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
 /// Runs the gate on `env`, showing `summary` (what will run) before the prompt. `Ok(None)`: no
 /// gate and nothing to record. `what` names the action ("apply 2 migration(s)", "roll back 1
 /// migration(s)").
-pub fn obtain(
+pub(crate) fn obtain(
     env: &Environment,
     summary: &str,
     what: &str,
@@ -194,7 +194,7 @@ pub fn obtain(
 }
 
 /// `text` as one shell word, for a command shown to be copied.
-pub fn shell_word(text: &str) -> String {
+pub(crate) fn shell_word(text: &str) -> String {
     if !text.is_empty()
         && text
             .chars()
@@ -207,7 +207,7 @@ pub fn shell_word(text: &str) -> String {
 }
 
 /// What the gate needs besides the environment.
-pub struct Step<'a> {
+pub(crate) struct Step<'a> {
     /// `apply` or `down`, for the record.
     pub action: &'static str,
     /// "apply 2 migration(s)", for the prompt and messages.
@@ -226,7 +226,7 @@ pub struct Step<'a> {
 
 /// The whole gate: the prompt (on a terminal, off the async thread) or the flags, then the
 /// confirmation's record in the event log, with who confirmed, from where and why.
-pub async fn gate(
+pub(crate) async fn gate(
     env: &Environment,
     step: Step<'_>,
     store: &mut crate::db::state::StateStore,
@@ -271,7 +271,7 @@ pub async fn gate(
 }
 
 /// Where the backup of a gated environment goes, for the summary.
-pub fn backup_line(env: &Environment) -> Option<String> {
+pub(crate) fn backup_line(env: &Environment) -> Option<String> {
     env.backup
         .as_ref()
         .map(|b| format!("pg_dump into {}", b.dir.display()))
@@ -279,7 +279,7 @@ pub fn backup_line(env: &Environment) -> Option<String> {
 
 /// What a person confirms: the migrations, their error and warning findings, the strongest
 /// lock per table, and where the backup goes.
-pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
+pub(crate) fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "About to {what} on `{}`:", env.name);
     for m in &plan.migrations {
