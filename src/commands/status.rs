@@ -654,7 +654,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             CellState::Known(_) => "31",
         })
     };
-    let mut out = if report.migrations.is_empty() {
+    let table = if report.migrations.is_empty() {
         if only_pending {
             "every migration is applied in every environment shown\n".to_string()
         } else {
@@ -663,6 +663,9 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
     } else {
         super::table::render_fit(&header, rows, &[1], 12, color.then_some(&paint as _))
     };
+    // The lines below quote server messages and names read from databases; made visible
+    // here, as the table's cells are, since a coloured table is written as it is.
+    let mut out = String::new();
     for env in &report.environments {
         if let Some(summary) = &env.summary {
             out.push_str(&format!("{}: {}\n", env.name, summary.line()));
@@ -699,7 +702,7 @@ fn render(report: &StatusReport, only_pending: bool, color: bool) -> String {
             &env.invalid_indexes,
         ));
     }
-    out
+    table + &crate::visible::text(&out)
 }
 
 /// The text of one cell of the table.
