@@ -342,6 +342,19 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// With --dry-run: also run the plan on a scratch copy of the environment's database
+    /// (pg_dump, then pg_restore into a database stagegate creates on the scratch server and
+    /// drops at the end). The scratch server is URL, else STAGEGATE_SHADOW_URL, else [shadow]
+    /// url, else a throwaway cluster
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        default_missing_value = "",
+        requires = "dry_run"
+    )]
+    pub shadow: Option<String>,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 

@@ -28,7 +28,7 @@ struct AuditReport<'a> {
 
 /// Exit codes: 0; 3 when `--verify` finds the chain broken (the log cannot be trusted, like
 /// drift); 4 when the database cannot be read.
-pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let verify = args.verify;
     let snapshot = db::runtime()?.block_on(async {
@@ -53,11 +53,10 @@ pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Resu
         first_mismatch: broken,
         problems,
     };
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        TableFormat::Table => super::print_report(&render(&report))?,
+    }
     if let Some(mismatch) = broken {
         printer.error(&format!(
             "the event log of `{}` was tampered with: event {} does not match: {}",

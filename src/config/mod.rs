@@ -108,7 +108,7 @@ struct RawConfig {
     #[serde(default)]
     migrate: MigrateConfig,
     #[serde(default)]
-    shadow: ShadowConfig,
+    shadow: ScratchConfig,
     #[serde(default)]
     backup: BackupToolsConfig,
     #[serde(default)]
@@ -159,7 +159,7 @@ pub struct MigrateConfig {
 /// `[shadow]`: the scratch database of `check-reversible`, `trace` and `report`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ShadowConfig {
+pub struct ScratchConfig {
     /// A database stagegate may modify freely (`--shadow` overrides). Without one, a throwaway
     /// cluster is started from the local server binaries.
     #[serde(default)]
@@ -417,7 +417,7 @@ pub struct Config {
     pub lint: LintConfig,
     pub migrate: MigrateConfig,
     /// `[shadow]`, with `bin_dir` resolved against the config file's directory.
-    pub shadow: ShadowConfig,
+    pub shadow: ScratchConfig,
     /// `[backup]`, with `pg_dump` resolved against the config file's directory.
     pub backup: BackupToolsConfig,
     /// `[alembic]`.
@@ -588,7 +588,7 @@ impl Config {
     }
 
     /// `[shadow] url` with its variables expanded from the process environment.
-    pub fn shadow_url(&self) -> Result<Option<DatabaseUrl>, ConfigError> {
+    pub fn scratch_url(&self) -> Result<Option<DatabaseUrl>, ConfigError> {
         let Some(url) = &self.shadow.url else {
             return Ok(None);
         };

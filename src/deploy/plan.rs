@@ -14,7 +14,7 @@ use crate::source::Version;
 
 /// One migration apply would run.
 #[derive(Debug, Clone, Serialize)]
-pub struct PlannedMigration {
+pub(crate) struct PlannedMigration {
     pub version: String,
     pub name: String,
     pub checksum: String,
@@ -42,7 +42,7 @@ pub struct PlannedMigration {
 /// A pending migration's way back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum WayBack {
+pub(crate) enum WayBack {
     /// A down script with SQL in it.
     Present,
     /// A down script with nothing but comments.
@@ -55,7 +55,7 @@ pub enum WayBack {
 
 impl WayBack {
     /// Reads the migration's down script, if it has one.
-    pub fn of(migration: &crate::source::Migration) -> WayBack {
+    pub(crate) fn of(migration: &crate::source::Migration) -> WayBack {
         match &migration.down {
             None => WayBack::Missing,
             Some(down) => match down.load() {
@@ -66,7 +66,7 @@ impl WayBack {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             WayBack::Present => "yes",
             WayBack::Empty => "empty",
@@ -78,7 +78,7 @@ impl WayBack {
 
 /// A gate on the way to this environment and what it says now.
 #[derive(Debug, Clone, Serialize)]
-pub struct Gate {
+pub(crate) struct Gate {
     pub name: &'static str,
     /// `pass`, `refuse`, `required` (confirmation and backup: done when apply runs), `pending`
     /// (promotion: not read yet) or `not-configured`.
@@ -88,7 +88,7 @@ pub struct Gate {
 
 /// One approval of the plan (an `approval` event of the verified log, of this plan hash).
 #[derive(Debug, Clone, Serialize)]
-pub struct Approval {
+pub(crate) struct Approval {
     /// Who approved: the CI actor in CI, else the OS user.
     pub approver: String,
     #[serde(serialize_with = "crate::json::utc")]
@@ -102,7 +102,7 @@ pub struct Approval {
 /// Whether an approval counts towards `approvals = N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ApprovalCount {
+pub(crate) enum ApprovalCount {
     /// It counts.
     Counted,
     /// The approver is the one applying: nobody signs off their own change.
@@ -114,7 +114,7 @@ pub enum ApprovalCount {
 }
 
 impl ApprovalCount {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             ApprovalCount::Counted => "counts",
             ApprovalCount::SelfApproval => "does not count: the approver is the one applying",
@@ -126,7 +126,7 @@ impl ApprovalCount {
 
 /// A lint finding on a pending migration, after `allow` directives (see [`lint_findings`]).
 #[derive(Debug, Clone, Serialize)]
-pub struct PlanFinding {
+pub(crate) struct PlanFinding {
     pub version: String,
     pub code: String,
     pub severity: String,
@@ -136,7 +136,7 @@ pub struct PlanFinding {
 
 impl PlanFinding {
     /// `<version> line <n>: <severity> <code> <message>`, as plan and apply show it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{} line {}: {} {} {}",
             self.version, self.line, self.severity, self.code, self.message
@@ -146,7 +146,7 @@ impl PlanFinding {
 
 /// The strongest lock a pending migration takes on a table, and for how long it holds it.
 #[derive(Debug, Clone, Serialize)]
-pub struct LockSummary {
+pub(crate) struct LockSummary {
     pub version: String,
     pub table: String,
     pub lock: String,
@@ -158,7 +158,7 @@ pub struct LockSummary {
 
 /// The plan for one environment.
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub environment: String,
     pub migrations: Vec<PlannedMigration>,
     pub refusals: Vec<Refusal>,
@@ -177,7 +177,7 @@ pub struct Plan {
 /// Lints the migrations about to run, in order (a table created by an earlier pending
 /// migration counts as new for the later ones), and summarises the strongest lock each takes
 /// per table.
-pub fn lint_findings(
+pub(crate) fn lint_findings(
     pending: &[&Entry],
     options: &lint::Options,
 ) -> (Vec<PlanFinding>, Vec<LockSummary>) {
@@ -225,7 +225,7 @@ pub fn lint_findings(
 }
 
 /// The entries apply would run, in order, up to and including `to`.
-pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
+pub(crate) fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
     // `--to` an Alembic revision: that revision and those it follows, not every revision
     // ranked before it (another branch may be).
     let target = to.and_then(|to| {
@@ -248,7 +248,7 @@ pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry>
 }
 
 /// The timeouts a migration runs with: the file's directives over the environment's settings.
-pub fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
+pub(crate) fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
     let settings = entry.local.as_ref().map(|l| &l.up.settings);
     Timeouts {
         lock_timeout: settings.and_then(|s| s.lock_timeout).or(env.lock_timeout),
@@ -260,7 +260,7 @@ pub fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
 
 /// Builds the plan from `entries` (the one file it reads is each pending down script, to
 /// say whether a way back exists).
-pub fn build(
+pub(crate) fn build(
     env: &Environment,
     entries: &[Entry],
     to: Option<&Version>,
@@ -346,7 +346,7 @@ pub fn build(
 /// bound to it: a file edited, a migration added or removed, a down script changed, a gate
 /// that passes now and refused before (or the other way round), or a finding that appeared
 /// or went, gives another hash, and earlier approvals no longer count.
-pub fn hash(plan: &Plan) -> String {
+pub(crate) fn hash(plan: &Plan) -> String {
     let mut text = String::from("stagegate-plan-v2\n");
     let mut line = |fields: &[&str]| {
         for field in fields {
@@ -394,7 +394,7 @@ pub fn hash(plan: &Plan) -> String {
 /// promotion gate is `pending` until [`super::promote::gate`] has read the source's state,
 /// confirmation is `required` (asked for when apply runs), and with `lint = "deny"`
 /// error-level findings (after allow directives) refuse.
-pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
+pub(crate) fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
     let off = |name: &'static str| Gate {
         name,
         status: "not-configured",
@@ -488,7 +488,7 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
 
 impl Plan {
     /// Replaces the gate of the same name (the live promotion verdict).
-    pub fn set_gate(&mut self, gate: Gate) {
+    pub(crate) fn set_gate(&mut self, gate: Gate) {
         match self.gates.iter_mut().find(|g| g.name == gate.name) {
             Some(slot) => *slot = gate,
             None => self.gates.push(gate),

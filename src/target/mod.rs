@@ -17,9 +17,9 @@
 //! ignored; in a URL, asyncpg's `ssl=` means libpq's `sslmode=`. Nothing is taken from the
 //! process environment: the text is the whole target (see [`child::set_aside_libpq_environment`]).
 
-pub mod child;
+pub(crate) mod child;
 mod redact;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions as _;
 
+pub use child::set_aside_libpq_environment;
 pub use redact::{redact, redact_text};
 use tls::Tls;
 use tokio_postgres::config::Host;
