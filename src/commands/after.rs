@@ -82,7 +82,11 @@ fn describe(outcome: &CheckOutcome) -> String {
 
 /// Prints a failed check's error with the way back and gives its exit code; `Success` when
 /// it passed (or there was none).
-pub(crate) fn finish(env: &Environment, outcome: Option<&CheckOutcome>, printer: &Printer) -> Outcome {
+pub(crate) fn finish(
+    env: &Environment,
+    outcome: Option<&CheckOutcome>,
+    printer: &Printer,
+) -> Outcome {
     let Some(outcome) = outcome.filter(|o| !o.passed()) else {
         return Outcome::Success;
     };

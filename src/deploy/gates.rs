@@ -41,7 +41,6 @@ pub(crate) struct Evaluation {
     pub identity: String,
 }
 
-
 /// Judges every gate of `env` on its database (through `store`).
 pub(crate) async fn evaluate(
     env: &Environment,
