@@ -1093,6 +1093,80 @@ lint = "deny"
     }
 
     #[test]
+    fn approvals_and_after_checks_are_read_and_checked() {
+        let config = parse(
+            "[environments.prod]\nurl = \"postgres://u:s3cret-pw@db/app\"\napprovals = 2\n\
+             approvers = [\" alice \", \"bob\"]\n\
+             after_apply = { run = \"curl -f ${HEALTH_URL}\", timeout = \"3m\", retries = 2, \
+             interval = \"10s\" }\n",
+        )
+        .unwrap();
+        let prod = config
+            .environment_with("prod", |var| {
+                (var == "HEALTH_URL").then(|| "https://app/health".to_string())
+            })
+            .unwrap();
+        assert_eq!(prod.approvals, 2);
+        assert!(prod.is_gated());
+        assert_eq!(
+            prod.approvers.as_deref(),
+            Some(&["alice".to_string(), "bob".to_string()][..])
+        );
+        let check = prod.after_apply.unwrap();
+        assert_eq!(check.run, "curl -f https://app/health");
+        assert_eq!(check.configured, "curl -f ${HEALTH_URL}");
+        assert_eq!(
+            (
+                check.retries,
+                check.timeout.0.as_secs(),
+                check.interval.0.as_secs()
+            ),
+            (2, 180, 10)
+        );
+        assert!(prod.after_down.is_none());
+
+        let invalid = |text: &str| parse(text).unwrap_err().to_string();
+        let base = "[environments.prod]\nurl = \"postgres://db/app\"\n";
+        assert!(
+            invalid(&format!("{base}approvers = [\"alice\"]\n"))
+                .contains("approvers needs approvals"),
+        );
+        assert!(
+            invalid(&format!(
+                "{base}approvals = 3\napprovers = [\"a\", \"b\", \"a\"]\n"
+            ))
+            .contains("only 2 distinct approver(s)"),
+        );
+        assert!(
+            invalid(&format!("{base}after_down = {{ run = \" \" }}\n"))
+                .contains("after_down.run shows nothing")
+        );
+        assert!(
+            invalid(&format!(
+                "{base}after_apply = {{ run = \"x\", tries = 2 }}\n"
+            ))
+            .contains("tries")
+        );
+        // The password never goes on the command line.
+        let leaky = parse(
+            "[environments.prod]\nurl = \"postgres://u:s3cret-pw@db/app\"\n\
+             after_apply = { run = \"check ${DB}\" }\n",
+        )
+        .unwrap();
+        let error = leaky
+            .environment_with("prod", |_| {
+                Some("postgres://u:s3cret-pw@db/app".to_string())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("would carry the database password"),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret-pw"), "{error}");
+    }
+
+    #[test]
     fn the_example_config_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stagegate.toml.example");
         let config = Config::from_file(&path).unwrap();
