@@ -551,37 +551,107 @@ fn verify_reports_a_missing_parent_a_cycle_a_duplicate_and_two_heads() {
     );
 }
 
-#[test]
-fn init_finds_the_project_in_backend_and_names_it_and_its_url_variable() {
+/// Runs `stagegate <args>` in `dir`, which has no stagegate.toml above it.
+fn stagegate_in(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::cargo_bin("stagegate")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("STAGEGATE_CONFIG")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// The fixture's backend/ in a new directory, with the test virtual environment as its
+/// `backend/.venv`, as a team keeps one.
+fn backend_with_venv() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(
         &tools::root().join("fixtures/alembic/shop/backend"),
         &dir.path().join("backend"),
     );
-    let out = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir.path())
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1")
-        .arg("init")
-        .output()
-        .unwrap();
+    std::os::unix::fs::symlink(tools::venv(), dir.path().join("backend/.venv")).unwrap();
+    dir
+}
+
+#[test]
+fn init_finds_the_project_in_backend_and_names_it_its_python_and_its_url_variable() {
+    let dir = backend_with_venv();
+    let out = stagegate_in(dir.path(), &["init"]);
+    assert_exit(&out, 0);
+    for said in [
+        "found an Alembic project: backend/alembic.ini, script_location backend/alembic, 6 \
+         revision(s), 1 head(s)",
+        "revisions are rendered offline with backend/.venv/bin/python (Alembic 1.20.1)",
+        "env.py reads the database URL from $DATABASE_URL",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
     assert!(
-        out.status.success(),
+        out.stdout
+            .contains("record its revisions (alembic_version) as applied"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("found 6 migration(s) in backend/ (alembic.ini), alembic layout"),
-        "{stderr}"
+        out.stdout
     );
     let config = std::fs::read_to_string(dir.path().join("stagegate.toml")).unwrap();
     assert!(config.contains("\ndir = \"backend\"\n"), "{config}");
     assert!(config.contains("\nlayout = \"alembic\"\n"), "{config}");
     assert!(
+        config.contains("\npython = \"backend/.venv/bin/python\"\n"),
+        "{config}"
+    );
+    assert!(
         config.contains("\nurl_env = \"DATABASE_URL\"\n"),
         "{config}"
+    );
+    // The config it wrote works as it is: the revisions render and lint.
+    let out = stagegate_in(dir.path(), &["lint", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("revision 7b1f0c6d9e22 (index_orders_created_at)"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_env_py_that_reads_the_url_from_alembic_ini_renders_out_of_the_box() {
+    let dir = backend_with_venv();
+    // Alembic's own template: the URL of alembic.ini, which holds the template's placeholder.
+    let env_py = dir.path().join("backend/alembic/env.py");
+    let text = std::fs::read_to_string(&env_py).unwrap().replace(
+        "    url = os.environ[\"DATABASE_URL\"]\n",
+        "    url = config.get_main_option(\"sqlalchemy.url\")\n",
+    );
+    assert!(!text.contains("os.environ"), "{text}");
+    std::fs::write(&env_py, text).unwrap();
+    let out = stagegate_in(dir.path(), &["init"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains(
+            "env.py reads no URL variable and alembic.ini's sqlalchemy.url is not a PostgreSQL URL"
+        ),
+        "{}",
+        out.stderr
+    );
+    let config = std::fs::read_to_string(dir.path().join("stagegate.toml")).unwrap();
+    assert!(!config.contains("\nurl_env ="), "{config}");
+    let out = stagegate_in(dir.path(), &["lint", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("revision 7b1f0c6d9e22 (index_orders_created_at)"),
+        "{}",
+        out.stdout
     );
 }
 
