@@ -10,12 +10,10 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let confirm = crate::deploy::confirm::Request {
-        flag: args.confirm.confirm.clone(),
-        reason: args.confirm.reason.clone(),
-    };
+    let confirm =
+        super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
     // Flags that can never pass refuse before any connection is made.
     crate::deploy::confirm::check_flags(&env, &confirm, "roll back")?;
     let target = match (&args.steps, &args.to) {
@@ -55,7 +53,24 @@ pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Resul
         ));
     }
     super::print_report(&render(&report))?;
-    Ok(Outcome::Success)
+    // Only after a run that committed something; the lock is released by now.
+    let versions: Vec<String> = report.reverted.iter().map(|m| m.version.clone()).collect();
+    let check = if report.dry_run {
+        None
+    } else {
+        super::after::run(
+            &runtime,
+            &env,
+            crate::deploy::after::Action::Down,
+            &versions,
+            report.head.as_deref(),
+            printer,
+        )?
+    };
+    if let Some(check) = &check {
+        super::print_report(&super::after::render(check))?;
+    }
+    Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
 fn render(report: &DownReport) -> String {

@@ -13,7 +13,7 @@ use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
 use crate::lint;
 use crate::printer::Printer;
-use crate::report::{self, Report, ReportMigration, scratch};
+use crate::report::{self, ReleaseReport, ReportMigration, scratch};
 use crate::scratch::ScratchDb;
 use crate::source::Version;
 use crate::trace::Planned;
@@ -21,7 +21,11 @@ use crate::trace::Planned;
 /// Prefix of the scratch databases `report --shadow` creates.
 const NAME_PREFIX: &str = "stagegate_report_";
 
-pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ReportArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let names = config.environment_names();
     // --env must be configured with its variables set (exit 2 otherwise).
     let env = args
@@ -178,8 +182,8 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         };
     }
 
-    let summary = report::Summary::of(&migrations);
-    let report = Report {
+    let summary = report::ReleaseSummary::of(&migrations);
+    let report = ReleaseReport {
         environment: env.as_ref().map(|e| e.name.clone()),
         selection: report::Selection {
             kind,
@@ -196,6 +200,7 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         ReportFormat::Json => crate::json::to_string(&report)?,
     };
     match &args.output {
+        None if matches!(args.format, ReportFormat::Json) => super::print_document(&text)?,
         None => super::print_report(&text)?,
         Some(path) => {
             write_atomically(path, &text)?;
@@ -243,9 +248,9 @@ fn on_scratch(
             traced: reported(l),
         })
         .collect();
-    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
+    let server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     runtime.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         let pg_dump = crate::reversible::dump::pg_dump_for(
             config.backup.pg_dump.as_deref(),
             &scratch.version,

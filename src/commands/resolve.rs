@@ -3,12 +3,16 @@
 use crate::cli::ResolveArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::{confirm, resolve};
+use crate::deploy::resolve;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ResolveArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let version = Version::parse_recorded(&args.version).ok_or_else(|| {
         anyhow::anyhow!(
@@ -25,10 +29,7 @@ pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Re
         reason: &args.reason,
         statement: args.statement,
         abandon: args.abandon,
-        confirm: confirm::Request {
-            flag: args.confirm.clone(),
-            reason: Some(args.reason.clone()),
-        },
+        confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),
         migrations_dir: &config.migrations_dir(),
     };
     let label = db::runtime()?.block_on(resolve::resolve(

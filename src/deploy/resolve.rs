@@ -15,7 +15,7 @@ use crate::progress::Sink;
 use crate::source::Version;
 
 /// What `migrate resolve` was asked.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// `--reason`: what was repaired, or why the migration is given up.
     pub reason: &'a str,
     /// `--statement`.
@@ -30,7 +30,7 @@ pub struct Request<'a> {
 
 /// Resolves (or abandons) the failed attempt of `version` in `env`, after the environment's
 /// confirmation gate; returns the recorded version's label.
-pub async fn resolve(
+pub(crate) async fn resolve(
     env: &Environment,
     version: &Version,
     request: &Request<'_>,

@@ -106,7 +106,7 @@ impl TracedMigration {
 
 /// The whole trace.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Report {
+pub(crate) struct TraceReport {
     pub(crate) version: u32,
     /// `server_version` of the scratch server.
     pub(crate) server: String,
@@ -117,7 +117,7 @@ pub(crate) struct Report {
     pub(crate) disagreements: usize,
 }
 
-impl Report {
+impl TraceReport {
     /// True when a traced statement or an earlier migration failed.
     pub(crate) fn failed(&self) -> bool {
         self.stopped.is_some() || self.migrations.iter().any(|m| m.error.is_some())
@@ -449,7 +449,7 @@ pub(crate) async fn trace(
     scratch: &ScratchDb,
     planned: &[Planned],
     progress: &dyn Fn(&str),
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<TraceReport> {
     let mut tracer = Tracer {
         scratch,
         session: Some(connect(scratch).await?),
@@ -514,7 +514,7 @@ pub(crate) async fn trace(
         .flat_map(|m| &m.statements)
         .filter(|s| !s.disagreements.is_empty())
         .count();
-    Ok(Report {
+    Ok(TraceReport {
         version: JSON_VERSION,
         server,
         migrations,
