@@ -95,7 +95,7 @@ fn on_scratch_copy(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let local = super::status::load_migrations(config, Some(env), printer)?;
-    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
+    let shadow = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     let sink = super::sink(printer);
     let (planned, ran) = db::runtime()?.block_on(async {
         let planned =

@@ -23,6 +23,8 @@ pub enum Runner {
     Dbmate,
     /// `schema_migrations` (version, dirty), one row: the current version
     GolangMigrate,
+    /// `alembic_version` (version_num): the current heads, each with every revision it follows
+    Alembic,
 }
 
 impl Runner {
@@ -33,6 +35,7 @@ impl Runner {
             Runner::Flyway => "flyway",
             Runner::Dbmate => "dbmate",
             Runner::GolangMigrate => "golang-migrate",
+            Runner::Alembic => "alembic",
         }
     }
 
@@ -42,6 +45,7 @@ impl Runner {
             Runner::Diesel => "__diesel_schema_migrations",
             Runner::Flyway => "flyway_schema_history",
             Runner::Dbmate | Runner::GolangMigrate => "schema_migrations",
+            Runner::Alembic => "alembic_version",
         }
     }
 }
@@ -101,7 +105,8 @@ pub(crate) enum RowKind {
     /// This version was applied.
     Applied,
     /// Everything up to and including this version counts as applied (golang-migrate's one
-    /// row; a Flyway `BASELINE` row).
+    /// row; a Flyway `BASELINE` row; an Alembic head: the revision and every revision it
+    /// follows).
     UpTo,
     /// The runner recorded a failed or half-done attempt (sqlx `success = false`, Flyway
     /// `success = false`, golang-migrate `dirty`).
@@ -121,7 +126,8 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p')
            AND c.relname IN ('_sqlx_migrations', '__diesel_schema_migrations',
-                             'flyway_schema_history', 'schema_migrations')
+                             'flyway_schema_history', 'schema_migrations',
+                             'alembic_version')
            AND n.nspname = ANY (current_schemas(false))
            AND n.nspname <> 'stagegate'
          ORDER BY array_position(current_schemas(false), n.nspname::name)",
@@ -137,6 +143,7 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
             "_sqlx_migrations" => Runner::Sqlx,
             "__diesel_schema_migrations" => Runner::Diesel,
             "flyway_schema_history" => Runner::Flyway,
+            "alembic_version" => Runner::Alembic,
             _ if row.get::<bool, _>("has_dirty") => Runner::GolangMigrate,
             _ => Runner::Dbmate,
         };
@@ -269,6 +276,22 @@ pub(crate) async fn read(
             } else {
                 RowKind::UpTo
             },
+        })
+        .collect(),
+        // One row per head; Alembic keeps no history.
+        Runner::Alembic => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT version_num::text AS version FROM {name} ORDER BY version_num"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get("version"),
+            script: None,
+            applied_at: None,
+            checksum: None,
+            kind: RowKind::UpTo,
         })
         .collect(),
     };

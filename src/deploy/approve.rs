@@ -247,6 +247,7 @@ pub async fn approve(
         &super::confirm::Request {
             flag: None,
             reason: Some(request.reason.to_string()),
+            terminal: None,
         },
         "approve",
     )?;
