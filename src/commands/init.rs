@@ -14,7 +14,7 @@ const EXAMPLE: &str = include_str!("../../stagegate.toml.example");
 
 const GITATTRIBUTES_LINE: &str = "*.sql text eol=lf";
 
-pub fn run(args: &InitArgs, printer: &crate::printer::Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &InitArgs, printer: &crate::printer::Printer) -> anyhow::Result<Outcome> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let report = init(&cwd, args, &mut |line| printer.note(line))?;
     super::print_report(&report)?;
@@ -97,7 +97,11 @@ fn detect(root: &Path, note: &mut dyn FnMut(&str)) -> Option<Found> {
 /// Creates stagegate.toml, the migrations directory and .gitattributes under `root`. Without
 /// `--dir` or `--layout`, an existing migrations directory and its layout are used, and `note`
 /// says what was found and why.
-pub fn init(root: &Path, args: &InitArgs, note: &mut dyn FnMut(&str)) -> anyhow::Result<String> {
+pub(super) fn init(
+    root: &Path,
+    args: &InitArgs,
+    note: &mut dyn FnMut(&str),
+) -> anyhow::Result<String> {
     let config_path = root.join(CONFIG_FILE);
     if config_path.exists() {
         anyhow::bail!("{} already exists; edit it instead", config_path.display());

@@ -8,7 +8,7 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::{self, MigrationSet, SourceError};
 
-pub fn run(config: &Config, args: &NewArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &NewArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let dir = config.migrations_dir();
     let fallback = args
         .layout

@@ -16,7 +16,7 @@ use crate::source::{self, Version};
 
 /// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
 /// project's revisions are rendered for `env` (or for no environment).
-pub fn load_migrations(
+pub(super) fn load_migrations(
     config: &Config,
     env: Option<&crate::config::Environment>,
     printer: &Printer,
@@ -26,7 +26,7 @@ pub fn load_migrations(
 
 /// Where the configured migrations are, owned (to read them on another thread).
 #[derive(Debug, Clone)]
-pub struct MigrationSource {
+pub(super) struct MigrationSource {
     pub dir: std::path::PathBuf,
     pub layout: Option<source::Layout>,
     pub alembic: crate::config::AlembicConfig,
@@ -34,7 +34,7 @@ pub struct MigrationSource {
 }
 
 impl MigrationSource {
-    pub fn of(config: &Config) -> MigrationSource {
+    pub(super) fn of(config: &Config) -> MigrationSource {
         MigrationSource {
             dir: config.migrations_dir(),
             layout: config.migrations.layout,
@@ -45,7 +45,7 @@ impl MigrationSource {
 }
 
 /// As [`load_migrations`], from a [`MigrationSource`].
-pub fn load_migrations_from(
+pub(super) fn load_migrations_from(
     from: &MigrationSource,
     env: Option<&crate::config::Environment>,
     printer: &Printer,
@@ -92,7 +92,7 @@ struct EnvironmentStatus {
     last_backup: Option<LastBackup>,
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
-    summary: Option<Summary>,
+    summary: Option<StatusSummary>,
     /// The environment the database is bound to (absent: not bound yet, or not reached).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_to: Option<String>,
@@ -107,7 +107,7 @@ struct EnvironmentStatus {
 /// How many migrations are in each state in one environment (over every migration, also
 /// with --pending).
 #[derive(Debug, Clone, Default, Serialize)]
-struct Summary {
+struct StatusSummary {
     applied: usize,
     pending: usize,
     /// Failed, interrupted or part-way reverted: needs a look before apply goes on.
@@ -118,9 +118,9 @@ struct Summary {
     missing_locally: usize,
 }
 
-impl Summary {
-    fn of(entries: &[Entry]) -> Summary {
-        let mut summary = Summary::default();
+impl StatusSummary {
+    fn of(entries: &[Entry]) -> StatusSummary {
+        let mut summary = StatusSummary::default();
         for entry in entries {
             // Every state is placed here by name, so a new one (e.g. baselined rows) must
             // choose its count.
@@ -264,7 +264,11 @@ struct Cell {
     baselined_from: Option<String>,
 }
 
-pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &StatusArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let names = if args.envs.is_empty() {
         config.environment_names()
     } else {
@@ -342,7 +346,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
-                    env.summary = Some(Summary::of(&entries));
+                    env.summary = Some(StatusSummary::of(&entries));
                 }
                 per_env.push((name, Some(entries)));
             }
@@ -461,11 +465,14 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         });
     }
 
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render(&report, args.pending, printer.color_stdout),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        // Coloured, the table's cells were made visible before the colour went around them.
+        TableFormat::Table if printer.color_stdout => {
+            super::print_document(&render(&report, args.pending, true))?
+        }
+        TableFormat::Table => super::print_report(&render(&report, args.pending, false))?,
+    }
     Ok(
         if report
             .environments

@@ -10,7 +10,11 @@ use crate::git::{ChangedSince, FileChange};
 use crate::printer::Printer;
 use crate::source::{self, SourceError, Version};
 
-pub fn run(config: &Config, args: &VerifyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &VerifyArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let dir = config.migrations_dir();
     let mut set = source::discover_as(&dir, config.migrations.layout)?;
     // Every entry that was not read as a migration (and is not a file the runners leave

@@ -20,14 +20,14 @@ use crate::config::DatabaseUrl;
 pub const LOCK_KEY: i64 = 0x5167_a5d2_77c0_3e11;
 
 /// Held by the connection that runs the migrations, for as long as its backend lives.
-pub const SESSION_KEY: i64 = LOCK_KEY + 1;
+pub(crate) const SESSION_KEY: i64 = LOCK_KEY + 1;
 
 /// How often, at most, [`AdvisoryLock::check`] asks the server (a closed connection is seen
 /// at once without asking).
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Default bound on the wait for another run's lock.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// The session that holds the lock, from pg_locks and pg_stat_activity.
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ impl LockError {
 
 /// The held lock. Dropping it closes the connection, which releases the lock too;
 /// [`AdvisoryLock::release`] does it explicitly.
-pub struct AdvisoryLock {
+pub(crate) struct AdvisoryLock {
     client: Client,
     url: String,
     checked: Instant,
@@ -117,7 +117,7 @@ pub struct AdvisoryLock {
 
 /// Waits at most `wait` for advisory lock `key` on `client`'s session; `on_wait` is told
 /// once who holds it. Returns the holder seen last when the wait runs out.
-pub async fn wait_for(
+pub(crate) async fn wait_for(
     client: &Client,
     key: i64,
     wait: Duration,
@@ -151,7 +151,7 @@ pub async fn wait_for(
 
 impl AdvisoryLock {
     /// Takes the lock, waiting at most `wait`; `on_wait` is told once who holds it.
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         url: &DatabaseUrl,
         wait: Duration,
         on_wait: impl FnOnce(Option<&Holder>),
@@ -181,7 +181,7 @@ impl AdvisoryLock {
     /// Fails when the lock's connection is gone (the backend was terminated, an idle timeout
     /// closed it, the network dropped it): the lock went with it. A closed connection is seen
     /// without a round trip; otherwise the server is asked at most once a second.
-    pub async fn check(&mut self) -> Result<(), LockError> {
+    pub(crate) async fn check(&mut self) -> Result<(), LockError> {
         let lost = |why: String| LockError::Lost {
             url: self.url.clone(),
             why,
@@ -203,17 +203,12 @@ impl AdvisoryLock {
     }
 
     /// Releases the lock and closes its connection.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         let _ = self
             .client
             .simple_query(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
             .await;
     }
-}
-
-/// Who holds the stagegate lock in the current database, if anyone visible does.
-pub async fn holder(client: &Client) -> Result<Option<Holder>, tokio_postgres::Error> {
-    holder_of(client, LOCK_KEY).await
 }
 
 /// Who holds advisory lock `key` in the current database, if anyone visible does.
@@ -243,7 +238,7 @@ async fn holder_of(client: &Client, key: i64) -> Result<Option<Holder>, tokio_po
 }
 
 /// The bound on the lock wait: `STAGEGATE_LOCK_WAIT` if set, else [`DEFAULT_WAIT`].
-pub fn configured_wait() -> Result<Duration, String> {
+pub(crate) fn configured_wait() -> Result<Duration, String> {
     match std::env::var(crate::env_vars::STAGEGATE_LOCK_WAIT) {
         Ok(text) if !text.trim().is_empty() => text
             .trim()

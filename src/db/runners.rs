@@ -54,14 +54,14 @@ impl std::fmt::Display for Runner {
 
 /// A runner's table found in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunnerTable {
+pub(crate) struct RunnerTable {
     pub runner: Runner,
     pub schema: String,
 }
 
 impl RunnerTable {
     /// `schema.table`, as people write it.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         format!("{}.{}", self.schema, self.runner.table())
     }
 
@@ -76,7 +76,7 @@ impl RunnerTable {
 
 /// What a runner's checksum column holds for one migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunnerChecksum {
+pub(crate) enum RunnerChecksum {
     /// sqlx: SHA-384 of the file's bytes.
     Sha384(Vec<u8>),
     /// Flyway: CRC32 over the file's lines without their line endings, as a signed integer.
@@ -85,7 +85,7 @@ pub enum RunnerChecksum {
 
 /// One row of a runner's table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunnerRow {
+pub(crate) struct RunnerRow {
     /// The version as the runner wrote it.
     pub version: String,
     /// sqlx's description, Flyway's script.
@@ -97,7 +97,7 @@ pub struct RunnerRow {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowKind {
+pub(crate) enum RowKind {
     /// This version was applied.
     Applied,
     /// Everything up to and including this version counts as applied (golang-migrate's one
@@ -111,7 +111,7 @@ pub enum RowKind {
 }
 
 /// The runners' tables on the search path, in the order of [`Runner`].
-pub async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, StateError> {
+pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, StateError> {
     let url = store.redacted_url().to_string();
     let rows = sqlx::query(
         "SELECT c.relname::text AS table_name, n.nspname::text AS schema_name,
@@ -150,7 +150,7 @@ pub async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, Sta
 }
 
 /// Every row of a runner's table, in the order the runner applied them.
-pub async fn read(
+pub(crate) async fn read(
     store: &mut StateStore,
     table: &RunnerTable,
 ) -> Result<Vec<RunnerRow>, StateError> {

@@ -26,22 +26,22 @@ use crate::sql::classify::{self, Unit};
 
 /// A transactional unit: what [`transaction`] sends.
 #[derive(Debug, Clone, Copy)]
-pub struct Transaction<'a> {
+pub(crate) struct Transaction<'a> {
     /// Reset the session first ([`RESET_SQL`], in the same transaction): the start of a
     /// migration. (Rolled back with it on failure; every attempt sends it again.)
-    pub fresh: bool,
-    pub timeouts: &'a Timeouts,
-    pub script: &'a str,
-    pub verify: Option<&'a str>,
+    pub(crate) fresh: bool,
+    pub(crate) timeouts: &'a Timeouts,
+    pub(crate) script: &'a str,
+    pub(crate) verify: Option<&'a str>,
     /// SQL that records the unit, run last before COMMIT (empty: nothing is recorded).
-    pub record: &'a str,
+    pub(crate) record: &'a str,
 }
 
 /// Runs `unit` in one transaction and commits; on any error the transaction is rolled back
 /// and nothing of it remains. One round trip: the script, the verify script and the record
 /// with COMMIT are separate simple queries (nothing a script leaves open, a quote or a
 /// comment, can reach the next), written together and answered in order.
-pub async fn transaction(session: &Session, unit: &Transaction<'_>) -> Result<(), ScriptError> {
+pub(crate) async fn transaction(session: &Session, unit: &Transaction<'_>) -> Result<(), ScriptError> {
     let result = transaction_body(session, unit).await;
     if result.is_err() {
         // The server already aborted the transaction; a failed ROLLBACK means the
@@ -144,7 +144,7 @@ async fn transaction_body(session: &Session, unit: &Transaction<'_>) -> Result<(
 /// (its progress record), so the two commit together; a statement that refuses a
 /// transaction block (CREATE INDEX CONCURRENTLY, ...) is [`NeedsNoTransaction`]: nothing
 /// ran, and the caller runs it bare.
-pub async fn statement(
+pub(crate) async fn statement(
     session: &Session,
     statement: &str,
     record: &str,
@@ -179,7 +179,7 @@ pub async fn statement(
 
 /// The statement refused to run inside a transaction block (SQLSTATE 25001); nothing ran.
 #[derive(Debug)]
-pub struct NeedsNoTransaction;
+pub(crate) struct NeedsNoTransaction;
 
 /// Runs an explicit transaction block of a no-transaction script as one unit: `statements`
 /// from its BEGIN to the COMMIT or ROLLBACK that ends it (`commits`: a COMMIT). `records`
@@ -187,7 +187,7 @@ pub struct NeedsNoTransaction;
 /// commit with it or not at all; a block the file rolls back records them in a transaction
 /// of their own. On failure, the index of the statement that failed and its error; the block
 /// is then rolled back on the server.
-pub async fn block(
+pub(crate) async fn block(
     session: &Session,
     statements: &[&str],
     records: &str,
@@ -234,7 +234,7 @@ pub async fn block(
 /// same timeouts) in a transaction that is always rolled back (safe, as the script itself ran
 /// in one). Gives the index of the first that fails, or `None` when each ran (or the
 /// transaction could not be opened).
-pub async fn locate_failing_statement(
+pub(crate) async fn locate_failing_statement(
     session: &Session,
     timeouts: &Timeouts,
     statements: &[&str],
@@ -258,7 +258,7 @@ pub async fn locate_failing_statement(
 /// Runs `script` (and `verify`) on `session` as `migrate apply` runs it, recording nothing:
 /// for trace, check-reversible and report on a scratch database. `Ok(Err(message))` when the
 /// script cannot be run or the database refused it; `Err` when the connection is lost.
-pub async fn run(
+pub(crate) async fn run(
     session: &Session,
     script: &Script,
     verify: Option<&Script>,
@@ -413,7 +413,7 @@ fn plan_of(script: &Script, wrapped: bool) -> Result<classify::Plan, String> {
 /// A statement's error as a finding (`Ok(Err(message))`: the message, SQLSTATE, line,
 /// detail and hint), or, when it is not the database refusing SQL (the connection was lost),
 /// as an error of the run. `line` is the statement's first line in its file.
-pub fn statement_error(
+pub(crate) fn statement_error(
     error: &tokio_postgres::Error,
     statement: &str,
     line: usize,

@@ -22,14 +22,14 @@ use sha2::{Digest, Sha384};
 
 /// Where the list of applied versions comes from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     /// The runner's table; `None`: the one runner table the database has.
     Runner(Option<Runner>),
     /// `--to V`: every local migration up to and including V.
     UpTo(Version),
 }
 
-pub struct BaselineOptions<'a> {
+pub(crate) struct BaselineOptions<'a> {
     pub source: Source,
     pub reason: &'a str,
     pub confirm: confirm::Request,
@@ -39,7 +39,7 @@ pub struct BaselineOptions<'a> {
 
 /// What a baseline did.
 #[derive(Debug, Default)]
-pub struct BaselineReport {
+pub(crate) struct BaselineReport {
     /// `sqlx (public._sqlx_migrations)` or `--to 3`.
     pub source: String,
     /// Labels recorded as baselined now.
@@ -58,7 +58,7 @@ struct Chosen<'a> {
     row: Option<&'a RunnerRow>,
 }
 
-pub async fn baseline(
+pub(crate) async fn baseline(
     env: &Environment,
     local: &[LocalMigration],
     options: &BaselineOptions<'_>,
@@ -152,9 +152,8 @@ async fn run(
         }
     }
     // Only on this environment's database, with rows that verify.
-    let recorded_rows = super::gates::trusted_snapshot(env, store, "baseline")
-        .await?
-        .rows;
+    let snapshot = super::gates::trusted_snapshot(env, store, "baseline").await?;
+    let recorded_rows = snapshot.rows;
     let mut to_record: Vec<&Chosen> = Vec::new();
     let mut conflicts = Vec::new();
     for choice in &chosen {
@@ -213,8 +212,20 @@ async fn run(
         store,
     )
     .await?;
-    // After the gate, so that a refusal leaves the database as it was.
+    // After the gate, so that a refusal leaves the database as it was. Like the first
+    // apply, the first baseline binds the database to this environment: another name for it
+    // then refuses ([`super::gates::environment_gate`]).
     store.ensure_schema().await.map_err(exit::execution)?;
+    let identity = store.server_identity().await.map_err(exit::execution)?;
+    super::gates::bind_unbound(
+        env,
+        snapshot.binding.as_ref(),
+        &identity,
+        "first baseline",
+        store,
+        os_user.as_deref(),
+    )
+    .await?;
     let mut owned = Vec::with_capacity(to_record.len());
     for choice in &to_record {
         let migration = &choice.local.migration;
@@ -464,7 +475,7 @@ fn checksum_text(checksum: &RunnerChecksum) -> String {
 /// `BufferedReader.readLine` does (a line ends at `\n`, `\r` or `\r\n`, which are not part of
 /// it), a UTF-8 BOM removed from the first line, and CRC32 (IEEE) over the lines' bytes one
 /// after the other; stored as a signed 32-bit integer. So line endings do not change it.
-pub fn flyway_checksum(bytes: &[u8]) -> i32 {
+pub(crate) fn flyway_checksum(bytes: &[u8]) -> i32 {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut crc = Crc32::new();
     let mut start = 0;

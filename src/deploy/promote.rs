@@ -23,7 +23,7 @@ use crate::source::Checksum;
 
 /// Checks `pending` (the migrations about to run on `env`) against `source`'s recorded
 /// state, as of `now`.
-pub async fn gate(env: &Environment, source: &Environment, pending: &[&Entry]) -> Gate {
+pub(crate) async fn gate(env: &Environment, source: &Environment, pending: &[&Entry]) -> Gate {
     let snapshot = match read(source).await {
         Ok(snapshot) => snapshot,
         Err(message) => {
@@ -76,7 +76,7 @@ async fn read(source: &Environment) -> Result<Snapshot, String> {
 
 /// The verdict on `pending` from `source`'s verified rows and each migration's latest event
 /// there (pure).
-pub fn judge(
+pub(crate) fn judge(
     env: &Environment,
     source: &Environment,
     pending: &[&Entry],

@@ -37,7 +37,7 @@ struct Located {
 
 /// One migration that ran (up or down).
 #[derive(Debug, Clone, Serialize)]
-pub struct AppliedMigration {
+pub(crate) struct AppliedMigration {
     pub version: String,
     pub name: String,
     pub mode: &'static str,
@@ -1006,7 +1006,7 @@ async fn record_failure(
 
 /// The three connections of a run that changes a database: the advisory lock's, the state
 /// store's, and the session that runs the scripts (holding the run lock).
-pub struct Connections {
+pub(crate) struct Connections {
     pub lock: crate::db::lock::AdvisoryLock,
     pub store: crate::db::state::StateStore,
     pub session: Session,
@@ -1017,7 +1017,7 @@ impl Connections {
     /// `lock_wait` since `started`) for the migration connection of a killed earlier run to
     /// finish what it was sent. A problem with the files is reported before one with the
     /// database; whatever was opened is closed on failure.
-    pub async fn open<T>(
+    pub(crate) async fn open<T>(
         env: &Environment,
         local: impl std::future::Future<Output = anyhow::Result<T>>,
         lock_wait: Duration,
@@ -1083,7 +1083,7 @@ impl Connections {
     }
 
     /// Closes the store and the session, then gives the lock back.
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.store.close().await;
         drop(self.session);
         self.lock.release().await;

@@ -36,7 +36,7 @@ pub(super) struct Entry<'a> {
 impl<'a> Allows<'a> {
     /// An `allow` covers the next top-level statement after it (one that does not exist: no
     /// statement); an `allow-file` the whole script.
-    pub fn new(directives: &'a [Directive], statements: &[Analyzed]) -> Allows<'a> {
+    pub(super) fn new(directives: &'a [Directive], statements: &[Analyzed]) -> Allows<'a> {
         let tops: Vec<&Range<usize>> = statements
             .iter()
             .filter(|s| !s.in_do_block)
@@ -84,7 +84,7 @@ impl<'a> Allows<'a> {
 
     /// Whether a directive allows rule `code` on `span`; the first such directive in file
     /// order is marked used.
-    pub fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
+    pub(super) fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
         let names = |entry: &Entry| entry.rules.contains(&code);
         // The directives of the one top-level statement that can hold `span`.
         let after = self
@@ -118,7 +118,7 @@ impl<'a> Allows<'a> {
     }
 
     /// The directives in file order.
-    pub fn entries(&self) -> &[Entry<'a>] {
+    pub(super) fn entries(&self) -> &[Entry<'a>] {
         &self.entries
     }
 }

@@ -4,16 +4,16 @@
 //! Pure: no I/O.
 
 mod allows;
-pub mod catalog;
+pub(crate) mod catalog;
 mod clause;
 mod context;
-pub mod emit;
+pub(crate) mod emit;
 mod facts;
 pub mod registry;
 pub mod report;
-pub mod rules;
+pub(crate) mod rules;
 #[cfg(test)]
-pub mod test_utils;
+pub(crate) mod test_utils;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::markdown::status_text;
-use super::{NO_SCRATCH, Report, ReportMigration, Segment, segments};
+use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, segments};
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -57,7 +57,7 @@ background:var(--code)}.sev-error{border-color:var(--err)}.sev-warning{border-co
 pre{white-space:pre-wrap}section.migration{break-before:page}\
 a{color:inherit;text-decoration:none}}";
 
-pub(crate) fn render(report: &Report) -> String {
+pub(crate) fn render(report: &ReleaseReport) -> String {
     let mut out = String::new();
     let title = report.title();
     let _ = write!(
@@ -103,7 +103,7 @@ pub(crate) fn render(report: &Report) -> String {
     out
 }
 
-fn summary_table(out: &mut String, report: &Report) {
+fn summary_table(out: &mut String, report: &ReleaseReport) {
     out.push_str("<div class=\"scroll\"><table id=\"summary\">\n<thead><tr>");
     for h in ["migration", "severity", "lock", "rewrites"] {
         let _ = write!(out, "<th>{h}</th>");
@@ -141,7 +141,7 @@ fn summary_table(out: &mut String, report: &Report) {
     out.push_str("</tbody>\n</table></div>\n");
 }
 
-fn migration(out: &mut String, report: &Report, m: &ReportMigration) {
+fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
     let _ = writeln!(
         out,
         "<section class=\"migration\" id=\"m-{}\">\n<h2>{}</h2>",

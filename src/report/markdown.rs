@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{NO_SCRATCH, Report, ReportMigration, Segment, segments};
+use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, segments};
 
 /// A table cell: `|` escaped, newlines as `<br>`, HTML special characters escaped (GitHub
 /// renders inline HTML in cells).
@@ -68,7 +68,7 @@ fn code_block(out: &mut String, lang: &str, text: &str) {
     let _ = writeln!(out, "{fence}");
 }
 
-pub(crate) fn render(report: &Report) -> String {
+pub(crate) fn render(report: &ReleaseReport) -> String {
     let mut out = String::new();
     let title = report.title();
     let _ = writeln!(out, "# Release report: {}\n", prose(&title));
@@ -102,7 +102,7 @@ pub(crate) fn render(report: &Report) -> String {
     out
 }
 
-fn summary_table(out: &mut String, report: &Report) {
+fn summary_table(out: &mut String, report: &ReleaseReport) {
     let envs: Vec<&str> = report
         .environments
         .iter()
@@ -162,7 +162,7 @@ pub(crate) fn at_text(at: time::OffsetDateTime) -> String {
     )
 }
 
-fn migration(out: &mut String, report: &Report, m: &ReportMigration) {
+fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
     // The anchor the summary links to; GitHub keeps `id` on an `<a>`.
     let _ = writeln!(
         out,

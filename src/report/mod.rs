@@ -1,5 +1,5 @@
 //! `stagegate report`: one document per release for the DBA. The model here is built once
-//! ([`Report`]) and rendered as Markdown ([`markdown`]), HTML ([`html`]) or JSON (the model
+//! ([`ReleaseReport`]) and rendered as Markdown ([`markdown`]), HTML ([`html`]) or JSON (the model
 //! itself). See `docs/report.md`.
 
 pub(crate) mod html;
@@ -20,7 +20,7 @@ use crate::trace::TracedMigration;
 
 /// The whole report (the JSON output, with `version` in front).
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Report {
+pub(crate) struct ReleaseReport {
     /// `--env`: the environment the selection and the sizes come from.
     pub(crate) environment: Option<String>,
     pub(crate) selection: Selection,
@@ -28,10 +28,10 @@ pub(crate) struct Report {
     pub(crate) environments: Vec<EnvironmentRead>,
     pub(crate) migrations: Vec<ReportMigration>,
     pub(crate) scratch: ScratchInfo,
-    pub(crate) summary: Summary,
+    pub(crate) summary: ReleaseSummary,
 }
 
-impl Report {
+impl ReleaseReport {
     /// What the report covers, for its heading in every format.
     pub(crate) fn title(&self) -> String {
         match (&self.environment, &self.selection.since) {
@@ -69,7 +69,7 @@ pub(crate) struct ScratchInfo {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct Summary {
+pub(crate) struct ReleaseSummary {
     pub(crate) migrations: usize,
     pub(crate) errors: usize,
     pub(crate) warnings: usize,
@@ -400,11 +400,11 @@ pub(crate) fn traced_summary(traced: &TracedMigration) -> TracedSummary {
     }
 }
 
-impl Summary {
-    pub(crate) fn of(migrations: &[ReportMigration]) -> Summary {
-        let mut summary = Summary {
+impl ReleaseSummary {
+    pub(crate) fn of(migrations: &[ReportMigration]) -> ReleaseSummary {
+        let mut summary = ReleaseSummary {
             migrations: migrations.len(),
-            ..Summary::default()
+            ..ReleaseSummary::default()
         };
         for m in migrations {
             for f in &m.findings {

@@ -51,7 +51,7 @@ impl fmt::Display for Checksum {
 }
 
 /// Removes a leading UTF-8 BOM and turns every CRLF into LF. Nothing else is touched.
-pub fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.contains("\r\n") {
         text.replace("\r\n", "\n")

@@ -8,7 +8,7 @@
 //! [`ScriptRef::load`] reads one script when it is needed, so linting thousands of files
 //! holds one file's text and one window of names at a time.
 
-pub mod checksum;
+pub(crate) mod checksum;
 mod detect;
 pub mod directives;
 mod discover;
@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 pub use checksum::Checksum;
 pub use directives::{Directive, DirectiveKind, ScriptSettings};
 pub use discover::{discover, discover_as, scan_as};
-pub use layout::alembic;
+pub(crate) use layout::alembic;
 pub use layout::{Layout, autocommit_file_name};
 pub use listing::Listing;
-pub use new::{NewMigration, create_new};
+pub use new::create_new;
 pub use version::Version;
-pub use windows::{Checked, LINT_WINDOW, Windows, scan_windows};
+pub use windows::{LINT_WINDOW, Windows, scan_windows};
 
 /// Something wrong with the migration files; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +125,13 @@ impl Script {
     /// True when the script holds nothing but whitespace and comments.
     pub fn is_blank(&self) -> bool {
         is_blank_sql(&self.text)
+    }
+
+    /// True for the blank downgrade of an Alembic revision whose upgrade renders no SQL
+    /// either (a merge revision): applying and reverting it only moves Alembic's heads, so
+    /// its empty `downgrade()` is its way back, not a missing one. `self` is the up script.
+    pub fn reverts_by_bookkeeping(&self, down: &Script) -> bool {
+        self.rendered_checksum.is_some() && self.is_blank() && down.is_blank()
     }
 }
 

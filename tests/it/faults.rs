@@ -111,7 +111,7 @@ fn a_terminated_lock_connection_stops_the_run_before_the_next_migration() {
     three_inserts(&p);
     let first = spawn_apply(&p);
     wait_for_query(&p, "pg_sleep(1.5)");
-    let key = stagegate::db::lock::LOCK_KEY;
+    let key = stagegate::db::LOCK_KEY;
     let terminated = p.scalar(&format!(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks \
          WHERE locktype = 'advisory' AND granted \

@@ -1,7 +1,7 @@
 //! The migration layouts: how each names its files, and what it reads from them. Each layout
 //! is one module; this one dispatches on [`Layout`] to them.
 
-pub mod alembic;
+pub(crate) mod alembic;
 mod dbmate;
 mod diesel;
 mod flyway;
