@@ -9,7 +9,11 @@ use crate::deploy::{approve, gates};
 use crate::exit::Outcome;
 use crate::printer::Printer;
 
-pub fn run(config: &Config, args: &ApproveArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ApproveArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let promote_source = super::apply::promote_source(config, &env)?;
     let local = super::status::load_migrations(config, Some(&env), printer)?;

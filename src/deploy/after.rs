@@ -25,7 +25,7 @@ use crate::exit;
 use crate::progress::Sink;
 
 /// The most output kept from the command (its end), in bytes.
-pub const TAIL_BYTES: usize = 4096;
+pub(crate) const TAIL_BYTES: usize = 4096;
 /// How often a running attempt is looked at.
 const POLL: Duration = Duration::from_millis(20);
 /// How long the output is still read after the attempt ended (a process that left the
@@ -35,13 +35,13 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// After what the command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Action {
+pub(crate) enum Action {
     Apply,
     Down,
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Apply => "apply",
             Action::Down => "down",
@@ -49,7 +49,7 @@ impl Action {
     }
 
     /// The configuration key and the event kind.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Action::Apply => "after_apply",
             Action::Down => "after_down",
@@ -60,7 +60,7 @@ impl Action {
 /// How the last attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(crate) enum Status {
     /// It exited 0.
     Passed,
     /// It exited with another code, or was ended by a signal.
@@ -76,7 +76,7 @@ pub enum Status {
 
 /// What the command did.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckOutcome {
+pub(crate) struct CheckOutcome {
     pub action: Action,
     /// The command as configured.
     pub command: String,
@@ -99,14 +99,14 @@ pub struct CheckOutcome {
 }
 
 impl CheckOutcome {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.status == Status::Passed
     }
 }
 
 /// Runs `check` after `action` committed `versions` on `env` (whose log's head is then
 /// `head`), and records its outcome. An error only when the outcome cannot be recorded.
-pub async fn run(
+pub(crate) async fn run(
     env: &Environment,
     check: &AfterCheck,
     action: Action,

@@ -22,7 +22,7 @@ use crate::db::state::StateStore;
 use crate::exit;
 
 /// The event kind of an approval.
-pub const KIND: &str = "approval";
+pub(crate) const KIND: &str = "approval";
 
 /// What an `approval` event's detail says.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -36,7 +36,7 @@ struct Detail {
 /// The approvals gate of `env` for `plan` (whose hash is final), from the events of a
 /// snapshot (`trusted`: the state gate passed, so the log verified), with `applier` the one
 /// running plan or apply. Returns the gate and the approvals of this hash.
-pub fn gate(
+pub(crate) fn gate(
     env: &Environment,
     plan: &Plan,
     events: &[Event],
@@ -204,7 +204,7 @@ fn approval_events<'a>(
 }
 
 /// What `migrate approve` is asked.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub plan_hash: &'a str,
     pub reason: &'a str,
     pub inputs: gates::Inputs<'a>,
@@ -214,7 +214,7 @@ pub struct Request<'a> {
 
 /// What `migrate approve` recorded.
 #[derive(Debug, Clone, Serialize)]
-pub struct Approved {
+pub(crate) struct Approved {
     pub environment: String,
     pub plan_hash: String,
     pub approver: String,
@@ -230,7 +230,7 @@ pub struct Approved {
 
 /// `migrate approve`: checks that `request.plan_hash` is `env`'s plan now and that nothing
 /// but approvals refuses it, then records the approval.
-pub async fn approve(
+pub(crate) async fn approve(
     env: &Environment,
     local: &[LocalMigration],
     request: &Request<'_>,
@@ -247,6 +247,7 @@ pub async fn approve(
         &super::confirm::Request {
             flag: None,
             reason: Some(request.reason.to_string()),
+            terminal: None,
         },
         "approve",
     )?;

@@ -41,13 +41,6 @@ pub(crate) struct Evaluation {
     pub identity: String,
 }
 
-impl Evaluation {
-    /// Whether this database has no binding yet (the apply that passes binds it).
-    pub(crate) fn unbound(&self) -> bool {
-        self.binding.is_none()
-    }
-}
-
 /// Judges every gate of `env` on its database (through `store`).
 pub(crate) async fn evaluate(
     env: &Environment,
@@ -239,7 +232,7 @@ pub(crate) async fn bind_if_unbound(
 /// Binds the database to `env` (on the server `identity`) when `binding`, read with the
 /// gates that passed, says it is bound to nothing yet: the first apply or baseline, once
 /// every gate passed and before anything is recorded. `reason` says which.
-pub async fn bind_unbound(
+pub(crate) async fn bind_unbound(
     env: &Environment,
     binding: Option<&Binding>,
     identity: &str,

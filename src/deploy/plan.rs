@@ -114,7 +114,7 @@ pub(crate) enum ApprovalCount {
 }
 
 impl ApprovalCount {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             ApprovalCount::Counted => "counts",
             ApprovalCount::SelfApproval => "does not count: the approver is the one applying",

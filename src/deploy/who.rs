@@ -59,7 +59,7 @@ impl Who {
 /// Who approves or applies, as approvals are recorded and counted: the CI actor in a CI run
 /// (`GITHUB_ACTOR`, `GITLAB_USER_LOGIN`), else the operating-system user. A name, not a
 /// proof: stagegate records identities, it does not authenticate them.
-pub fn identity() -> Option<String> {
+pub(crate) fn identity() -> Option<String> {
     ci(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
         .and_then(|ci| ci.actor)
         .or_else(os_user)
