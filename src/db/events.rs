@@ -31,7 +31,8 @@ pub struct Event {
 }
 
 /// The text an event's hash covers; must match `stagegate.event_text` in SQL: each field's
-/// length in UTF-8 bytes (state schema 6 on).
+/// length in UTF-8 bytes (state schema 6 on). [`verify_chain`] writes it into one buffer.
+#[cfg(test)]
 pub(crate) fn event_text(event: &Event) -> String {
     event_text_with(event, str::len)
 }
@@ -79,6 +80,7 @@ fn write_event_text(out: &mut String, event: &Event, length: impl Fn(&str) -> us
 }
 
 /// `sha256:<hex>` of the event's text.
+#[cfg(test)]
 pub(crate) fn event_hash(event: &Event) -> String {
     Checksum::of_normalized(&event_text(event)).to_string()
 }

@@ -41,7 +41,10 @@ pub(crate) struct Transaction<'a> {
 /// and nothing of it remains. One round trip: the script, the verify script and the record
 /// with COMMIT are separate simple queries (nothing a script leaves open, a quote or a
 /// comment, can reach the next), written together and answered in order.
-pub(crate) async fn transaction(session: &Session, unit: &Transaction<'_>) -> Result<(), ScriptError> {
+pub(crate) async fn transaction(
+    session: &Session,
+    unit: &Transaction<'_>,
+) -> Result<(), ScriptError> {
     let result = transaction_body(session, unit).await;
     if result.is_err() {
         // The server already aborted the transaction; a failed ROLLBACK means the
