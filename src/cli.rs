@@ -48,7 +48,7 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  lint findings at error severity (warnings too with --deny-warnings)
   2  usage or configuration error (bad flags, broken stagegate.toml, unreadable migrations)
-  3  refused by a gate (promotion, confirmation, backup, data-loss guard, drift)
+  3  refused by a gate (promotion, approvals, confirmation, backup, data-loss guard, drift)
   4  database or execution error
   5  committed, but the after_apply / after_down command failed or timed out";
 

@@ -85,7 +85,8 @@ const NAME_PREFIX: &str = "stagegate_dryrun_";
 /// (a plan they refuse runs nowhere), then the plan runs on a copy of its database in a
 /// scratch database stagegate creates (pg_dump piped into pg_restore) and drops at the end.
 /// The copy is bound to the environment's name, so apply there judges the same gates; it has
-/// no confirmation or backup of its own, and the promotion gate reads the real source.
+/// no confirmation, backup, approvals or after-apply check of its own, and the promotion gate
+/// reads the real source.
 /// Nothing is written to the environment's database.
 fn on_scratch_copy(
     config: &Config,
@@ -136,10 +137,16 @@ fn on_scratch_copy(
                     scratch.name
                 ))
             })?;
+            // Confirmation, backup and approvals were judged on the environment above; the
+            // copy runs the plan, not the after-apply check.
             let copy = crate::config::Environment {
                 url: scratch.url.clone(),
                 confirm: None,
                 backup: None,
+                approvals: 0,
+                approvers: None,
+                after_apply: None,
+                after_down: None,
                 ..env.clone()
             };
             bind_copy(&copy).await?;
