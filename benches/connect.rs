@@ -6,10 +6,13 @@
 //! sqlx 0.9.0 did not set TCP_NODELAY, 0.9.1 does) shows. Then reads the state table 20 times on one
 //! connection (point it at a database with state to make that meaningful).
 
+// A benchmark is a command-line tool: it prints its measurements.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::{Duration, Instant};
 
 use stagegate::config::DatabaseUrl;
-use stagegate::db::state::StateStore;
+use stagegate::db::StateStore;
 
 fn main() {
     let url = std::env::args()

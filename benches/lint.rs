@@ -18,6 +18,9 @@
 //! times, and ~5 MB of a mix of statements that give findings), whose time must stay linear
 //! in their length; `STAGEGATE_BENCH_ONE_LINE=select|mixed` measures one of them alone.
 
+// A benchmark is a command-line tool: it prints its measurements.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,6 +5,9 @@
 //! removed), RUNS times in a row; prints the median and the fastest of each step.
 //! `bench/scratch.sh` runs this beside a bare initdb + pg_ctl start of the same settings.
 
+// A benchmark is a command-line tool: it prints its measurements.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::{Duration, Instant};
 
 use stagegate::scratch::{Cluster, ScratchOptions, find_binaries};

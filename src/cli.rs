@@ -11,7 +11,8 @@ use crate::source::Layout;
 ///
 /// Exit codes: 0 ok; 1 findings at error severity; 2 usage or configuration error;
 /// 3 refused by a gate (promotion, confirmation, backup, data-loss guard);
-/// 4 database or execution error.
+/// 4 database or execution error; 5 the migrations committed but the after_apply (or
+/// after_down) command failed.
 #[derive(Debug, Parser)]
 #[command(name = "stagegate", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -46,7 +47,8 @@ const EXIT_CODES: &str = "Exit codes:
   1  lint findings at error severity (warnings too with --deny-warnings)
   2  usage or configuration error (bad flags, broken stagegate.toml, unreadable migrations)
   3  refused by a gate (promotion, confirmation, backup, data-loss guard, drift)
-  4  database or execution error";
+  4  database or execution error
+  5  committed, but the after_apply / after_down command failed or timed out";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -242,6 +244,8 @@ pub enum MigrateCommand {
     Plan(PlanArgs),
     /// Apply pending migrations to an environment, through its gates
     Apply(ApplyArgs),
+    /// Sign off a plan (`approvals = N`): recorded in the event log, bound to its plan hash
+    Approve(ApproveArgs),
     /// Roll back the newest applied migrations with their down scripts (guarded)
     Down(DownArgs),
     /// Clear a failed attempt after the database was repaired by hand (recorded)
@@ -252,6 +256,34 @@ pub enum MigrateCommand {
     /// Bind an environment's database to that environment explicitly (recorded): after it
     /// moved, or when another environment name was bound to it
     Rebind(RebindArgs),
+    /// Record an applied migration's down script as its file is now (a wrong down fixed), or
+    /// declare that undoing it needs nothing (--no-op); gated and recorded with both checksums
+    ReplaceDown(ReplaceDownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplaceDownArgs {
+    /// Environment whose record of the migration changes
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Version of the applied migration
+    #[arg(value_name = "VERSION")]
+    pub version: String,
+
+    /// Undoing the migration needs no SQL (a VALIDATE CONSTRAINT, a comment): `migrate down`
+    /// runs nothing for it and records it reverted
+    #[arg(long)]
+    pub no_op: bool,
+
+    /// Why the down script changes; recorded in the event log with both checksums
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`)
+    #[arg(long, value_name = "PHRASE")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -338,12 +370,45 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// With --dry-run: also run the plan on a scratch copy of the environment's database
+    /// (pg_dump, then pg_restore into a database stagegate creates on the scratch server and
+    /// drops at the end). The scratch server is URL, else STAGEGATE_SHADOW_URL, else [shadow]
+    /// url, else a throwaway cluster
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        default_missing_value = "",
+        requires = "dry_run"
+    )]
+    pub shadow: Option<String>,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 
     /// Refuse unless the plan still hashes to this value (from `migrate plan`)
     #[arg(long, value_name = "HASH")]
     pub plan_hash: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Environment whose plan is approved
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// The plan hash `migrate plan` shows; refused unless it is the environment's plan now
+    #[arg(long, value_name = "HASH")]
+    pub plan_hash: String,
+
+    /// Why this plan may go out (what was reviewed); recorded in the event log with the
+    /// approver (the CI actor in CI, else the OS user), the host and the git commit
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// The plan up to and including this version, as `migrate plan --to` showed it
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -54,3 +54,15 @@ pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
 pub const CI_JOB_ID: &str = "CI_JOB_ID";
 pub const GITLAB_USER_LOGIN: &str = "GITLAB_USER_LOGIN";
 pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";
+
+/// Set by stagegate for the `after_apply` / `after_down` command (read by it, not by
+/// stagegate): the environment's name.
+pub const STAGEGATE_ENV: &str = "STAGEGATE_ENV";
+/// For that command: `apply` or `down`.
+pub const STAGEGATE_ACTION: &str = "STAGEGATE_ACTION";
+/// For that command: the versions the run applied (or reverted), in order, space-separated.
+pub const STAGEGATE_VERSIONS: &str = "STAGEGATE_VERSIONS";
+/// For that command: the hash of the event log's newest event after the run.
+pub const STAGEGATE_EVENT_HEAD: &str = "STAGEGATE_EVENT_HEAD";
+/// For that command: which attempt this is, from 1.
+pub const STAGEGATE_ATTEMPT: &str = "STAGEGATE_ATTEMPT";

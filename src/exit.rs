@@ -16,6 +16,9 @@ pub enum Outcome {
     Refused,
     /// 4: the database or an external program failed.
     Execution,
+    /// 5: the migrations were committed, but the `after_apply` / `after_down` command failed
+    /// (or timed out); nothing was rolled back.
+    AfterCheckFailed,
 }
 
 impl Outcome {
@@ -26,6 +29,7 @@ impl Outcome {
             Outcome::Usage => 2,
             Outcome::Refused => 3,
             Outcome::Execution => 4,
+            Outcome::AfterCheckFailed => 5,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// A git question that could not be answered.
 #[derive(Debug, thiserror::Error)]
-pub enum GitError {
+pub(crate) enum GitError {
     #[error("cannot run git: {0} (--changed-since needs git on PATH)")]
     Spawn(std::io::Error),
     #[error("{} is not inside a git repository, so --changed-since has nothing to compare with", dir.display())]
@@ -26,7 +26,7 @@ pub enum GitError {
 
 /// How a file differs from the ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileChange {
+pub(crate) enum FileChange {
     /// Not at the ref (committed since, staged, or untracked).
     Added,
     /// At the ref, with other text now.
@@ -40,7 +40,7 @@ pub enum FileChange {
 /// The files under some paths that differ from a ref. Only the differences are kept, so
 /// memory grows with the size of the change, not with the number of files.
 #[derive(Debug)]
-pub struct ChangedSince {
+pub(crate) struct ChangedSince {
     reference: String,
     /// Absolute paths in the working tree (under the repository's canonical root).
     changes: HashMap<PathBuf, FileChange>,
@@ -51,7 +51,7 @@ impl ChangedSince {
     /// Compares the working tree under `paths` (files or directories, which must exist) with
     /// `reference`. An unknown ref (a shallow clone, a branch not fetched) is an error that
     /// says how to fetch it.
-    pub fn read(reference: &str, paths: &[PathBuf]) -> Result<ChangedSince, GitError> {
+    pub(crate) fn read(reference: &str, paths: &[PathBuf]) -> Result<ChangedSince, GitError> {
         let first = paths.first().map_or(Path::new("."), PathBuf::as_path);
         let dir = if first.is_dir() {
             first.to_path_buf()
@@ -133,12 +133,12 @@ impl ChangedSince {
     }
 
     /// The ref compared with.
-    pub fn reference(&self) -> &str {
+    pub(crate) fn reference(&self) -> &str {
         &self.reference
     }
 
     /// How the file at `path` (relative to the current directory or absolute) differs.
-    pub fn change(&self, path: &Path) -> FileChange {
+    pub(crate) fn change(&self, path: &Path) -> FileChange {
         let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         self.changes
             .get(&absolute)
@@ -147,7 +147,7 @@ impl ChangedSince {
     }
 
     /// Files that were at the ref and are gone.
-    pub fn deleted(&self) -> &[PathBuf] {
+    pub(crate) fn deleted(&self) -> &[PathBuf] {
         &self.deleted
     }
 }

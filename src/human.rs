@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// `812 B`, `4.0 KiB`, `1.2 GiB`.
-pub fn bytes(bytes: u64) -> String {
+pub(crate) fn bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
@@ -18,7 +18,7 @@ pub fn bytes(bytes: u64) -> String {
 }
 
 /// `999`, `12.3k`, `2.5M`, `1.0G`.
-pub fn count(count: i64) -> String {
+pub(crate) fn count(count: i64) -> String {
     let value = count as f64;
     if count < 1000 {
         count.to_string()
@@ -32,7 +32,7 @@ pub fn count(count: i64) -> String {
 }
 
 /// Wall time a step took: `850ms`, `2.7s`, `3m 05s`.
-pub fn elapsed(duration: Duration) -> String {
+pub(crate) fn elapsed(duration: Duration) -> String {
     let ms = duration.as_millis();
     match ms {
         0..1_000 => format!("{ms}ms"),
@@ -42,7 +42,7 @@ pub fn elapsed(duration: Duration) -> String {
 }
 
 /// A span of time between events: `45s`, `12m 05s`, `2h 03m`, `3d 4h`.
-pub fn span(duration: Duration) -> String {
+pub(crate) fn span(duration: Duration) -> String {
     let s = duration.as_secs();
     match s {
         0..60 => format!("{s}s"),

@@ -7,18 +7,18 @@ use time::format_description::well_known::Rfc3339;
 
 /// The schema version of the JSON outputs that carry no version of their own. A change that
 /// removes or renames a field, or changes its type, raises it; a new field does not.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// `report` with `"version": VERSION` in front of its own fields.
 #[derive(Debug, Serialize)]
-pub struct Versioned<T: Serialize> {
+pub(crate) struct Versioned<T: Serialize> {
     pub version: u32,
     #[serde(flatten)]
     pub report: T,
 }
 
 impl<T: Serialize> Versioned<T> {
-    pub fn new(report: T) -> Versioned<T> {
+    pub(crate) fn new(report: T) -> Versioned<T> {
         Versioned {
             version: VERSION,
             report,
@@ -27,26 +27,26 @@ impl<T: Serialize> Versioned<T> {
 }
 
 /// `report` with its version, pretty-printed and ending in a newline.
-pub fn to_string<T: Serialize>(report: T) -> serde_json::Result<String> {
+pub(crate) fn to_string<T: Serialize>(report: T) -> serde_json::Result<String> {
     let mut text = serde_json::to_string_pretty(&Versioned::new(report))?;
     text.push('\n');
     Ok(text)
 }
 
 /// A time as RFC 3339 in UTC, whatever offset it carries.
-pub fn utc_text(at: OffsetDateTime) -> String {
+pub(crate) fn utc_text(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .expect("a time of a database timestamp formats as RFC 3339")
 }
 
 /// `#[serde(serialize_with = "crate::json::utc")]`.
-pub fn utc<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn utc<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&utc_text(*at))
 }
 
 /// `#[serde(serialize_with = "crate::json::utc_option")]`: `null` for `None`.
-pub fn utc_option<S: Serializer>(
+pub(crate) fn utc_option<S: Serializer>(
     at: &Option<OffsetDateTime>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {

@@ -4,24 +4,24 @@
 //! an exit code ([`exit`]). The modules below are usable on their own; `source` and `config`
 //! do file I/O but no database work.
 
-pub mod alembic;
+pub(crate) mod alembic;
 pub mod analyze;
 pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
-pub mod deploy;
+pub(crate) mod deploy;
 pub mod env_vars;
 pub mod exit;
-pub mod git;
+pub(crate) mod git;
 pub(crate) mod human;
-pub mod json;
+pub(crate) mod json;
 pub mod lint;
 pub mod parallel;
 pub mod printer;
-pub mod programs;
-pub mod progress;
+pub(crate) mod programs;
+pub(crate) mod progress;
 pub(crate) mod regular_file;
 pub(crate) mod report;
 pub(crate) mod reversible;
@@ -31,4 +31,4 @@ pub mod source;
 pub mod sql;
 pub mod target;
 pub(crate) mod trace;
-pub mod visible;
+pub(crate) mod visible;

@@ -9,7 +9,7 @@ use stagegate::printer::{Printer, Verbosity};
 fn main() -> ExitCode {
     // First, while this is the only thread: the connection target is the URL alone, never
     // the caller's PG* variables (see stagegate::target::child).
-    stagegate::target::child::set_aside_libpq_environment();
+    stagegate::target::set_aside_libpq_environment();
     let cli = Cli::parse();
     let verbosity = if cli.quiet {
         Verbosity::Quiet

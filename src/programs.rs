@@ -106,7 +106,7 @@ const KEPT: [&str; 8] = [
 /// A command for `program` (a PostgreSQL program) with only the variables it needs of this
 /// process's environment ([`KEPT`] and `LC_*`); a program that reaches a database
 /// gets the target's settings on top ([`crate::target::child::ChildEnv::apply`]).
-pub fn command(program: &Path) -> Command {
+pub(crate) fn command(program: &Path) -> Command {
     let mut command = Command::new(program);
     command.env_clear();
     for (name, value) in std::env::vars_os() {
@@ -123,14 +123,14 @@ pub fn command(program: &Path) -> Command {
 
 /// A tokio command for `program` with no `PG*` variable of this process; killed when
 /// dropped.
-pub fn tokio_command(program: &Path) -> tokio::process::Command {
+pub(crate) fn tokio_command(program: &Path) -> tokio::process::Command {
     let mut command = tokio::process::Command::from(command(program));
     command.kill_on_drop(true);
     command
 }
 
 /// `program --version`, read: the version, or why it could not be read.
-pub fn version_of(program: &Path) -> Result<PgVersion, String> {
+pub(crate) fn version_of(program: &Path) -> Result<PgVersion, String> {
     let mut child = command(program)
         .arg("--version")
         .stdout(Stdio::piped())
@@ -257,7 +257,7 @@ pub struct Attempt {
 }
 
 /// Every attempt on one line, for an error: `tried A: why; B: why`.
-pub fn describe_attempts(attempts: &[Attempt]) -> String {
+pub(crate) fn describe_attempts(attempts: &[Attempt]) -> String {
     let list: Vec<String> = attempts
         .iter()
         .map(|a| format!("{}: {}", a.program.display(), a.why))
@@ -267,7 +267,7 @@ pub fn describe_attempts(attempts: &[Attempt]) -> String {
 
 /// The client programs chosen for a server: pg_dump, and pg_restore beside it.
 #[derive(Debug, Clone)]
-pub struct ClientTools {
+pub(crate) struct ClientTools {
     pub pg_dump: PathBuf,
     pub pg_restore: PathBuf,
     pub version: PgVersion,
@@ -276,7 +276,7 @@ pub struct ClientTools {
 /// Finds a pg_dump at least as new as `server` (a dump by an older pg_dump may miss what
 /// the server has), with pg_restore beside it. With `configured` (`[backup] pg_dump`), only
 /// that one is considered. Every program looked at and refused is in the error.
-pub fn client_tools(
+pub(crate) fn client_tools(
     configured: Option<&Path>,
     server: &PgVersion,
 ) -> Result<ClientTools, Vec<Attempt>> {
@@ -371,7 +371,7 @@ pub enum ServerProgramsError {
 
 /// Finds initdb, pg_ctl and postgres in one directory: `bin_dir` when given (the only place
 /// then), else the version `prefer_major` where installed, else the newest found.
-pub fn server_programs(
+pub(crate) fn server_programs(
     bin_dir: Option<&Path>,
     prefer_major: Option<u32>,
 ) -> Result<ServerPrograms, ServerProgramsError> {

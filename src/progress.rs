@@ -47,12 +47,13 @@ impl dyn Progress + '_ {
 }
 
 /// A shared sink, for what outlives a call (the signal watcher of a run).
-pub type Sink = Arc<dyn Progress>;
+pub(crate) type Sink = Arc<dyn Progress>;
 
 #[cfg(test)]
 mod tests {
     /// The engine returns outcomes and emits events: nothing in `src/deploy/` prints, ends the
-    /// process or holds the terminal printer.
+    /// process, holds the terminal printer or reads the terminal (the confirmation asks
+    /// through `confirm::Terminal`, which the command layer implements).
     #[test]
     fn the_engine_neither_prints_nor_exits() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/deploy");
@@ -68,6 +69,10 @@ mod tests {
                 "print!(",
                 "crate::printer",
                 "Printer",
+                "io::stdin",
+                "io::stdout",
+                "io::stderr",
+                "IsTerminal",
             ] {
                 assert!(
                     !text.contains(forbidden),

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// What a directory entry is, as seen without following a symbolic link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     File,
     Dir,
     /// A symbolic link, a named pipe, a socket or a device: never read. What it is, for
@@ -23,7 +23,7 @@ pub enum Kind {
 impl Kind {
     /// The kind of a file type (which `DirEntry::file_type` and `symlink_metadata` give
     /// without following a link).
-    pub fn of(file_type: std::fs::FileType) -> Kind {
+    pub(crate) fn of(file_type: std::fs::FileType) -> Kind {
         if file_type.is_symlink() {
             return Kind::Other("a symbolic link");
         }
@@ -49,13 +49,13 @@ impl Kind {
         Kind::Other("not a regular file")
     }
 
-    pub fn is_dir(self) -> bool {
+    pub(crate) fn is_dir(self) -> bool {
         self == Kind::Dir
     }
 }
 
 /// What `path` is, without following a link; `None` when nothing is there.
-pub fn kind(path: &Path) -> std::io::Result<Option<Kind>> {
+pub(crate) fn kind(path: &Path) -> std::io::Result<Option<Kind>> {
     match std::fs::symlink_metadata(path) {
         Ok(metadata) => Ok(Some(Kind::of(metadata.file_type()))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -64,7 +64,7 @@ pub fn kind(path: &Path) -> std::io::Result<Option<Kind>> {
 }
 
 /// The error for a file that is not read because it is `what` (`a symbolic link`).
-pub fn refusal(what: &str) -> std::io::Error {
+pub(crate) fn refusal(what: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
         format!(
@@ -75,7 +75,7 @@ pub fn refusal(what: &str) -> std::io::Error {
 }
 
 /// The bytes of the regular file at `path`, opened without following a link.
-pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut file = open(path)?;
     let metadata = file.metadata()?;
     let kind = Kind::of(metadata.file_type());
@@ -94,7 +94,7 @@ pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// The UTF-8 text of the regular file at `path` ([`read`]); a file that is not UTF-8 is an
 /// `InvalidData` error naming the offset of its first bad byte.
-pub fn read_to_string(path: &Path) -> std::io::Result<String> {
+pub(crate) fn read_to_string(path: &Path) -> std::io::Result<String> {
     String::from_utf8(read(path)?).map_err(|error| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,

@@ -15,19 +15,19 @@ use std::borrow::Cow;
 /// `text` with every character a terminal would act on, or that shows nothing, replaced by
 /// its escape; line breaks and tabs are kept. Text without such characters is returned as
 /// it is.
-pub fn text(text: &str) -> Cow<'_, str> {
+pub(crate) fn text(text: &str) -> Cow<'_, str> {
     escape(text, true)
 }
 
 /// [`text`] for a piece of one line (a file name in a list, a typed answer): a line break
 /// is escaped too, so it cannot start a line that looks like stagegate's.
-pub fn line(text: &str) -> Cow<'_, str> {
+pub(crate) fn line(text: &str) -> Cow<'_, str> {
     escape(text, false)
 }
 
 /// True when `text` has no character a person can see: only whitespace, control characters
 /// and invisible ones (zero-width spaces, joiners, direction marks, blank fillers).
-pub fn is_blank(text: &str) -> bool {
+pub(crate) fn is_blank(text: &str) -> bool {
     text.chars()
         .all(|c| c.is_whitespace() || c.is_control() || invisible(c))
 }

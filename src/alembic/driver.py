@@ -6,7 +6,10 @@
 # split per revision. What Alembic frames a revision with (BEGIN/COMMIT, the alembic_version
 # bookkeeping, the "-- Running" comments) is left out: stagegate runs each revision in its own
 # transaction and keeps alembic_version itself. A COMMIT/BEGIN pair inside a revision comes
-# from autocommit_block(): the revision is marked as one that cannot run in a transaction.
+# from autocommit_block(): the revision is marked as one stagegate does not wrap in a
+# transaction, and what Alembic runs in a transaction around the block is written as explicit
+# BEGIN; ... COMMIT; blocks, so that only the block's own statements run outside one (as
+# Alembic runs them).
 # Before each operation's SQL, a `-- alembic: line N` comment says where the operation is in
 # the revision file, and the `# stagegate:...` comment lines standing right above it there
 # are written as `-- stagegate:...` comments.
@@ -17,6 +20,54 @@ import json
 import linecache
 import sys
 import traceback
+
+
+# What autocommit_block() emits inside a revision, kept in its parts as markers.
+BEGIN = ("begin",)
+COMMIT = ("commit",)
+
+
+def has_sql(texts):
+    """True when the texts hold more than comments and blank lines."""
+    for text in texts:
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("--"):
+                return True
+    return False
+
+
+def framed(parts):
+    """A revision's SQL. Without autocommit_block() (no markers), its statements as they are:
+    stagegate runs them in one transaction. With it, the statements Alembic runs in a
+    transaction (before the block, after it) inside explicit BEGIN; ... COMMIT; blocks, and
+    the block's own statements alone, as Alembic runs them."""
+    if not any(p is BEGIN or p is COMMIT for p in parts):
+        return "".join(parts)
+    out = []
+    segment = []
+    in_transaction = True  # a revision starts inside Alembic's transaction
+
+    def flush():
+        if in_transaction and has_sql(segment):
+            out.append("BEGIN;\n")
+            out.extend(segment)
+            out.append("COMMIT;\n")
+        else:
+            out.extend(segment)
+        segment.clear()
+
+    for part in parts:
+        if part is COMMIT:
+            flush()
+            in_transaction = False
+        elif part is BEGIN:
+            flush()
+            in_transaction = True
+        else:
+            segment.append(part)
+    flush()
+    return "".join(out)
 
 
 def main():
@@ -109,19 +160,21 @@ def main():
 
     ddl_impl.DefaultImpl._exec = exec_
 
-    def framing(original):
+    def framing(original, marker):
         def emit(self):
             current = state["current"]
             if current is not None:
-                # Only autocommit_block() ends and restarts the transaction inside a revision.
+                # Only autocommit_block() ends and restarts the transaction inside a revision:
+                # COMMIT when it starts, BEGIN when it ends.
                 current["autocommit"] = True
+                current["parts"].append(marker)
                 return None
             return original(self)
 
         return emit
 
-    ddl_impl.DefaultImpl.emit_begin = framing(ddl_impl.DefaultImpl.emit_begin)
-    ddl_impl.DefaultImpl.emit_commit = framing(ddl_impl.DefaultImpl.emit_commit)
+    ddl_impl.DefaultImpl.emit_begin = framing(ddl_impl.DefaultImpl.emit_begin, BEGIN)
+    ddl_impl.DefaultImpl.emit_commit = framing(ddl_impl.DefaultImpl.emit_commit, COMMIT)
 
     original_run = rt.MigrationContext.run_migrations
 
@@ -154,7 +207,7 @@ def main():
                 record[direction + "_error"] = "%s: %s%s" % (
                     type(error).__name__, str(error).strip(), where)
             else:
-                record[direction] = "".join(current["parts"])
+                record[direction] = framed(current["parts"])
                 record[direction + "_autocommit"] = current["autocommit"]
             finally:
                 state["current"] = None

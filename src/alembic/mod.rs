@@ -23,16 +23,16 @@ use crate::sql::quote_ident;
 use crate::target::child::ChildEnv;
 
 /// The driver, run with `python -c` from the directory of `alembic.ini`.
-pub const DRIVER: &str = include_str!("driver.py");
+pub(crate) const DRIVER: &str = include_str!("driver.py");
 
 /// The URL given to `env.py` when no environment is involved (lint, verify, trace).
-pub const PLACEHOLDER_URL: &str = "postgresql://stagegate@localhost:5432/stagegate";
+pub(crate) const PLACEHOLDER_URL: &str = "postgresql://stagegate@localhost:5432/stagegate";
 
 /// How long rendering may take by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to run Alembic.
-pub struct RenderOptions<'a> {
+pub(crate) struct RenderOptions<'a> {
     /// The Python with Alembic installed (the project's virtual environment's).
     pub python: PathBuf,
     /// The variable `env.py` reads the database URL from, if it reads one.
@@ -107,7 +107,7 @@ struct Rendered {
 
 /// Renders every revision of an Alembic set and fills its scripts; sets that are not
 /// Alembic's are left as they are.
-pub fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<(), RenderError> {
+pub(crate) fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<(), RenderError> {
     let Some(alembic) = set.alembic.clone() else {
         return Ok(());
     };
@@ -277,7 +277,7 @@ fn run(ini: &Path, options: &RenderOptions) -> Result<(String, Output), RenderEr
 /// Renders an Alembic set for `env` (its URL and connection settings), or for no
 /// environment (a placeholder URL), with the `[alembic]` settings of `config`. Sets of other
 /// layouts are left as they are.
-pub fn render_configured(
+pub(crate) fn render_configured(
     config: &crate::config::AlembicConfig,
     root: &Path,
     set: &mut MigrationSet,

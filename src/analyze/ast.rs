@@ -17,7 +17,7 @@ use super::names::{default_kind, normalize_ident, normalize_name};
 use super::types::ColumnType;
 
 /// The changes one parsed statement makes.
-pub fn changes(statement: &Statement) -> Vec<Change> {
+pub(super) fn changes(statement: &Statement) -> Vec<Change> {
     match statement {
         Statement::CreateTable(create) => {
             let table = name(&create.name);
@@ -486,7 +486,7 @@ fn alter_table_op(table: &Name, op: &AlterTableOperation) -> Vec<Change> {
 }
 
 /// A column definition as our model sees it.
-pub fn column(def: &ColumnDef) -> ColumnSpec {
+pub(super) fn column(def: &ColumnDef) -> ColumnSpec {
     let mut spec = ColumnSpec::new(
         ident(&def.name),
         ColumnType::parse(&def.data_type.to_string()),
@@ -596,7 +596,7 @@ fn output_columns(query: &sqlparser::ast::Query) -> Option<Vec<Name>> {
 }
 
 /// `WITH (security_invoker = true)` (or `on`, `1`, or the option alone).
-pub fn security_invoker(options: &str) -> bool {
+pub(super) fn security_invoker(options: &str) -> bool {
     let options = options.to_ascii_lowercase();
     let Some(at) = options.find("security_invoker") else {
         return false;

@@ -97,7 +97,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Classifies a statement from its tokens. `text` is the statement text the tokens index.
-pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
+pub(super) fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
     let mut c = Cursor { toks, text, pos: 0 };
     let Some(first) = c.peek().and_then(Tok::keyword) else {
         return vec![unrecognised(toks, text)];
@@ -261,7 +261,7 @@ pub fn changes(toks: &[Tok], text: &str) -> Vec<Change> {
 /// `ALTER DEFAULT PRIVILEGES ... GRANT`, `BEGIN ATOMIC` bodies) are left alone,
 /// and inside an `ALTER` statement only `ALTER TABLE` and `DROP TABLE` count (`ALTER type
 /// TYPE text` alters a column named `type`).
-pub fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
+pub(super) fn run_together(toks: &[Tok], text: &str) -> Option<usize> {
     let first = toks.first()?;
     let second = toks.get(1).and_then(Tok::keyword).unwrap_or("");
     let word = |i: usize| toks.get(i).and_then(Tok::keyword).unwrap_or("");
@@ -356,7 +356,7 @@ fn privilege_command(toks: &[Tok], at: usize, to: &str) -> bool {
 /// have (`ALTR TABLE`, `CRATE INDEX`): `word` is no SQL keyword at all (so no clause of the
 /// statement before goes on with it) and `next` names a kind of object, as after a command.
 /// (`TYPE` is left out: `column TYPE bigint` goes on an `ALTER COLUMN`.)
-pub fn unknown_command_start(word: &str, next: &str) -> bool {
+pub(super) fn unknown_command_start(word: &str, next: &str) -> bool {
     next != "TYPE"
         && STATEMENT_OBJECTS.contains(&next)
         && sqlparser::keywords::ALL_KEYWORDS

@@ -349,11 +349,6 @@ pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
     out
 }
 
-/// Label for messages: "ACCESS EXCLUSIVE lock".
-pub fn describe(lock: &Lock) -> String {
-    format!("{} lock", lock.mode.label())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

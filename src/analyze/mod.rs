@@ -3,12 +3,12 @@
 
 mod ast;
 mod fallback;
-pub mod locks;
-pub mod model;
-pub mod names;
-pub mod types;
+pub(crate) mod locks;
+pub(crate) mod model;
+pub(crate) mod names;
+pub(crate) mod types;
 
-pub use locks::{Effect, Lock, LockMode, locks};
+pub use locks::{Effect, LockMode, locks};
 pub use model::{
     Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, Name, ObjectKind,
     Reach, RewriteCommand, TxnControl,

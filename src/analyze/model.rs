@@ -168,11 +168,11 @@ pub enum Reach {
 }
 
 /// The commands a policy covers (`FOR ALL` is all four).
-pub const POLICY_SELECT: u8 = 1;
-pub const POLICY_INSERT: u8 = 2;
-pub const POLICY_UPDATE: u8 = 4;
-pub const POLICY_DELETE: u8 = 8;
-pub const POLICY_ALL: u8 = 15;
+pub(crate) const POLICY_SELECT: u8 = 1;
+pub(crate) const POLICY_INSERT: u8 = 2;
+pub(crate) const POLICY_UPDATE: u8 = 4;
+pub(crate) const POLICY_DELETE: u8 = 8;
+pub(crate) const POLICY_ALL: u8 = 15;
 
 /// Transaction control written into a migration: the statement classifier's.
 pub use crate::sql::TxnControl;

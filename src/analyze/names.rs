@@ -3,7 +3,7 @@
 use super::model::{DefaultKind, Name};
 
 /// Joins name parts, dropping the default `public` schema.
-pub fn join(mut parts: Vec<String>) -> Name {
+pub(crate) fn join(mut parts: Vec<String>) -> Name {
     if parts.len() > 1 && parts[0] == "public" {
         parts.remove(0);
     }
@@ -11,7 +11,7 @@ pub fn join(mut parts: Vec<String>) -> Name {
 }
 
 /// One identifier as written: `"Quoted"` keeps its case, anything else is lower-cased.
-pub fn normalize_ident(text: &str) -> Name {
+pub(crate) fn normalize_ident(text: &str) -> Name {
     let text = text.trim();
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         inner.replace("\"\"", "\"")
@@ -21,13 +21,13 @@ pub fn normalize_ident(text: &str) -> Name {
 }
 
 /// A possibly qualified name as written (`public.orders`, `"Sales".orders`).
-pub fn normalize_name(text: &str) -> Name {
+pub(crate) fn normalize_name(text: &str) -> Name {
     join(text.split('.').map(normalize_ident).collect())
 }
 
 /// A time zone name PostgreSQL resolves to offset 0 without daylight saving (what lets
 /// PostgreSQL >= 12 turn timestamp into timestamptz without a rewrite), case-insensitive.
-pub fn is_utc_zone(zone: &str) -> bool {
+pub(crate) fn is_utc_zone(zone: &str) -> bool {
     let zone = zone.trim().to_ascii_lowercase();
     let zone = zone.strip_prefix("etc/").unwrap_or(&zone);
     matches!(
@@ -68,7 +68,7 @@ const STABLE: &[&str] = &[
 ];
 
 /// How a default expression (its text) behaves when a column is added with it.
-pub fn default_kind(expr: &str) -> DefaultKind {
+pub(crate) fn default_kind(expr: &str) -> DefaultKind {
     let code = strip_strings(&expr.to_ascii_lowercase());
     let mut kind = DefaultKind::Constant;
     let mut rest = code.as_str();
@@ -94,7 +94,7 @@ pub fn default_kind(expr: &str) -> DefaultKind {
 }
 
 /// The functions a default expression calls (`f(`, `s.f(`), lower-cased, `public.` dropped.
-pub fn called_functions(expr: &str) -> Vec<Name> {
+pub(crate) fn called_functions(expr: &str) -> Vec<Name> {
     let code = strip_strings(&expr.to_ascii_lowercase());
     let mut out = Vec::new();
     let mut rest = code.as_str();

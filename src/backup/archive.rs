@@ -87,6 +87,64 @@ pub async fn list_archive(pg_restore: &Path, file: &Path) -> Result<String, Stri
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Copies the database `from` names into the one `into` names: pg_dump's custom format
+/// piped straight into pg_restore (`--no-owner --no-privileges`), so no file of the data is
+/// ever written; what either program said when it failed.
+pub async fn copy(
+    pg_dump: &Path,
+    pg_restore: &Path,
+    from: &Target,
+    into: &Target,
+) -> Result<(), String> {
+    let mut dump = programs::tokio_command(pg_dump);
+    from.child_env("stagegate-copy")
+        .map_err(|e| format!("cannot write a passfile: {e}"))?
+        .apply_tokio(&mut dump);
+    let mut dump = dump
+        .arg("--no-password")
+        .arg("--format=custom")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", pg_dump.display()))?;
+    let archive: std::process::Stdio = dump
+        .stdout
+        .take()
+        .expect("pg_dump's stdout is piped")
+        .try_into()
+        .map_err(|e| format!("cannot pipe pg_dump into pg_restore: {e}"))?;
+    let mut restore = programs::tokio_command(pg_restore);
+    into.child_env("stagegate-restore")
+        .map_err(|e| format!("cannot write a passfile: {e}"))?
+        .apply_tokio(&mut restore);
+    let restore = restore
+        .arg("--no-password")
+        .arg("--no-owner")
+        .arg("--no-privileges")
+        .arg(format!("--dbname={}", into.conninfo()))
+        .stdin(archive)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", pg_restore.display()))?;
+    let (dumped, restored) = tokio::join!(dump.wait_with_output(), restore.wait_with_output());
+    let dumped = dumped.map_err(|e| format!("pg_dump: {e}"))?;
+    let restored = restored.map_err(|e| format!("pg_restore: {e}"))?;
+    for (program, output) in [("pg_dump", &dumped), ("pg_restore", &restored)] {
+        if !output.status.success() {
+            return Err(format!(
+                "{program} {}: {}",
+                output.status,
+                last_lines(&String::from_utf8_lossy(&output.stderr))
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Restores `file` into the database `target` names (`pg_restore --no-owner
 /// --no-privileges`); what pg_restore said when it reported errors.
 pub async fn restore(pg_restore: &Path, target: &Target, file: &Path) -> Result<(), String> {

@@ -105,7 +105,7 @@ pub(super) fn file_name(env: &str, at: OffsetDateTime, attempt: u32) -> String {
 }
 
 /// Whether `file` has the name [`file_name`] gives a backup of `env`.
-pub fn is_own_file_name(env: &str, file: &str) -> bool {
+pub(super) fn is_own_file_name(env: &str, file: &str) -> bool {
     let Some(rest) = file
         .strip_prefix(FILE_PREFIX)
         .and_then(|r| r.strip_prefix(env))

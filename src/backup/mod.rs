@@ -27,9 +27,9 @@ mod error;
 mod manifest;
 mod take;
 
-pub use archive::{hash_file, list_archive, restore};
+pub use archive::{copy, hash_file, list_archive, restore};
 pub use error::BackupError;
-pub use manifest::{Manifest, Recorded, TableCount, is_own_file_name, recorded};
+pub use manifest::{Manifest, Recorded, recorded};
 pub use take::{BackupRecord, server_version, take};
 
 use crate::config::{BackupToolsConfig, Environment};

@@ -7,16 +7,14 @@ use crate::config::Config;
 use crate::db;
 use crate::deploy::apply::{self, ApplyOptions, ApplyReport};
 use crate::deploy::confirm;
-use crate::exit::Outcome;
+use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let confirm = confirm::Request {
-        flag: args.confirm.confirm.clone(),
-        reason: args.confirm.reason.clone(),
-    };
+    let confirm =
+        super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
     // Flags that can never pass refuse before any connection is made.
     confirm::check_flags(&env, &confirm, "apply")?;
     let promote_source = promote_source(config, &env)?;
@@ -40,6 +38,9 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
+    if let Some(flag) = &args.shadow {
+        return on_scratch_copy(config, &env, flag, &options, printer);
+    }
     let from = super::status::MigrationSource::of(config);
     let env_copy = env.clone();
     let printer_copy = *printer;
@@ -57,12 +58,161 @@ pub fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyhow::Resu
         apply::apply(&env, local, &options, &super::sink(printer)).await
     })?;
     super::print_report(&render(&report))?;
+    // Only after a run that committed something; the lock is released by now.
+    let versions: Vec<String> = report.applied.iter().map(|m| m.version.clone()).collect();
+    let check = if report.dry_run {
+        None
+    } else {
+        super::after::run(
+            &runtime,
+            &env,
+            crate::deploy::after::Action::Apply,
+            &versions,
+            report.head.as_deref(),
+            printer,
+        )?
+    };
+    if let Some(check) = &check {
+        super::print_report(&super::after::render(check))?;
+    }
+    Ok(super::after::finish(&env, check.as_ref(), printer))
+}
+
+/// Prefix of the scratch databases `migrate apply --dry-run --shadow` creates.
+const NAME_PREFIX: &str = "stagegate_dryrun_";
+
+/// `migrate apply --dry-run --shadow`: the gates judge the environment from read-only queries
+/// (a plan they refuse runs nowhere), then the plan runs on a copy of its database in a
+/// scratch database stagegate creates (pg_dump piped into pg_restore) and drops at the end.
+/// The copy is bound to the environment's name, so apply there judges the same gates; it has
+/// no confirmation or backup of its own, and the promotion gate reads the real source.
+/// Nothing is written to the environment's database.
+fn on_scratch_copy(
+    config: &Config,
+    env: &crate::config::Environment,
+    flag: &str,
+    options: &ApplyOptions,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let local = super::status::load_migrations(config, Some(env), printer)?;
+    let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
+    let sink = super::sink(printer);
+    let (planned, ran) = db::runtime()?.block_on(async {
+        let planned =
+            apply::apply(env, std::future::ready(Ok(local.clone())), options, &sink).await?;
+        let server = {
+            let client = db::connect(&env.url).await.map_err(exit::execution)?;
+            crate::backup::server_version(&client)
+                .await
+                .map_err(exit::execution)?
+        };
+        let tools = crate::programs::client_tools(config.backup.pg_dump.as_deref(), &server)
+            .map_err(|attempts| {
+                crate::backup::BackupError::NoPgDump {
+                    env: env.name.clone(),
+                    server: server.text.clone(),
+                    attempts,
+                }
+                .into_exit()
+            })?;
+        let scratch = scratch_server.database(NAME_PREFIX).await?;
+        printer.note(&format!(
+            "copying `{}` into scratch database {} (dropped at the end)",
+            env.name, scratch.name
+        ));
+        let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
+        let work = async |scratch: &crate::scratch::ScratchDb| {
+            crate::backup::copy(
+                &tools.pg_dump,
+                &tools.pg_restore,
+                env.url.target()?,
+                scratch.url.target()?,
+            )
+            .await
+            .map_err(|message| {
+                exit::execution(anyhow::anyhow!(
+                    "copying `{}` into scratch database {}: {message}",
+                    env.name,
+                    scratch.name
+                ))
+            })?;
+            let copy = crate::config::Environment {
+                url: scratch.url.clone(),
+                confirm: None,
+                backup: None,
+                ..env.clone()
+            };
+            bind_copy(&copy).await?;
+            printer.note(&format!(
+                "running the plan on the copy of `{}` in {}",
+                env.name, scratch.name
+            ));
+            let options = ApplyOptions {
+                dry_run: false,
+                plan_hash: None,
+                confirm: confirm::Request::default(),
+                ..options.clone()
+            };
+            apply::apply(
+                &copy,
+                std::future::ready(Ok(local.clone())),
+                &options,
+                &sink,
+            )
+            .await
+        };
+        let ran = scratch.run_then_remove(work, &by_hand, printer).await?;
+        Ok::<_, anyhow::Error>((planned, ran))
+    })?;
+    let mut out = super::plan::render_text(&planned.plan);
+    let _ = writeln!(
+        out,
+        "on a scratch copy of `{}` (dropped): applied {} migration(s) in {}",
+        env.name,
+        ran.applied.len(),
+        crate::human::elapsed(std::time::Duration::from_millis(
+            u64::try_from(ran.elapsed_ms).unwrap_or(u64::MAX)
+        ))
+    );
+    if !ran.applied.is_empty() {
+        out.push_str(&runs(&ran.applied, &env.name, None));
+    }
+    let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
+    super::print_report(&out)?;
     Ok(Outcome::Success)
+}
+
+/// Binds a copy whose state names its environment to this scratch database, as the copy it
+/// is (the binding's server identity is the original's).
+async fn bind_copy(copy: &crate::config::Environment) -> anyhow::Result<()> {
+    let mut store = db::state::StateStore::connect(&copy.url)
+        .await
+        .map_err(exit::execution)?;
+    let result = async {
+        if store.binding().await?.is_some() {
+            let detail = serde_json::json!({
+                "environment": copy.name,
+                "reason": "a scratch copy for `migrate apply --dry-run --shadow`",
+            });
+            store
+                .bind(
+                    &copy.name,
+                    db::state::os_user().as_deref(),
+                    &detail.to_string(),
+                )
+                .await?;
+        }
+        Ok::<_, crate::db::state::StateError>(())
+    }
+    .await
+    .map_err(exit::execution);
+    store.close().await;
+    result
 }
 
 /// The environment a gated one promotes from, with its variables expanded: reading its
 /// state needs its URL, so a missing variable is a configuration error here too.
-pub fn promote_source(
+pub(super) fn promote_source(
     config: &Config,
     env: &crate::config::Environment,
 ) -> anyhow::Result<Option<crate::config::Environment>> {
@@ -106,7 +256,7 @@ fn render(report: &ApplyReport) -> String {
 }
 
 /// The migrations a run applied or reverted, as a table, and the event log's head after it.
-pub fn runs(
+pub(super) fn runs(
     migrations: &[crate::deploy::runner::AppliedMigration],
     environment: &str,
     head: Option<&str>,

@@ -28,7 +28,7 @@ struct AuditReport<'a> {
 
 /// Exit codes: 0; 3 when `--verify` finds the chain broken (the log cannot be trusted, like
 /// drift); 4 when the database cannot be read.
-pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let verify = args.verify;
     let snapshot = db::runtime()?.block_on(async {
@@ -53,11 +53,10 @@ pub fn run(config: &Config, args: &AuditArgs, printer: &Printer) -> anyhow::Resu
         first_mismatch: broken,
         problems,
     };
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        TableFormat::Table => super::print_report(&render(&report))?,
+    }
     if let Some(mismatch) = broken {
         printer.error(&format!(
             "the event log of `{}` was tampered with: event {} does not match: {}",
@@ -91,8 +90,11 @@ fn render(report: &AuditReport<'_>) -> String {
                 // The version alone, and the OS user where known, else the database user: the
                 // names, both users and each event's hash are in --format json.
                 let migration = e.version.clone().unwrap_or_default();
-                let who = e.os_user.clone().unwrap_or_else(|| e.db_user.clone());
-                let detail = e.detail.clone().unwrap_or_default();
+                let (approver, summary) = summary(e);
+                let who = approver
+                    .or_else(|| e.os_user.clone())
+                    .unwrap_or_else(|| e.db_user.clone());
+                let detail = summary.unwrap_or_else(|| e.detail.clone().unwrap_or_default());
                 vec![
                     e.id.to_string(),
                     super::table::date(e.at),
@@ -128,4 +130,43 @@ fn render(report: &AuditReport<'_>) -> String {
         }
     }
     out
+}
+
+/// For an approval and an after_apply / after_down event, who (the approver) and a line
+/// that fits the table in place of the JSON (`--format json` has it whole).
+fn summary(event: &Event) -> (Option<String>, Option<String>) {
+    let Some(detail) = event
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+    else {
+        return (None, None);
+    };
+    let text = |key: &str| detail[key].as_str().unwrap_or("-").to_string();
+    match event.kind.as_str() {
+        crate::deploy::approve::KIND => (
+            detail["approver"].as_str().map(str::to_string),
+            Some(format!(
+                "approved plan {}: {}",
+                super::table::short_hash(&text("plan_hash")),
+                text("reason")
+            )),
+        ),
+        "after_apply" | "after_down" => {
+            let exit = detail["exit_code"]
+                .as_i64()
+                .map_or_else(String::new, |code| format!(" (exit {code})"));
+            (
+                None,
+                Some(format!(
+                    "{}{exit}, {} attempt(s), {}ms: {}",
+                    text("status"),
+                    detail["attempts"].as_u64().unwrap_or(0),
+                    detail["duration_ms"].as_u64().unwrap_or(0),
+                    text("command")
+                )),
+            )
+        }
+        _ => (None, None),
+    }
 }

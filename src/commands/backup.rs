@@ -14,7 +14,7 @@ use crate::db::state::{StateError, StateStore};
 use crate::exit::{self, Outcome};
 use crate::human;
 use crate::printer::Printer;
-use crate::scratch::{ScratchDb, Shadow};
+use crate::scratch::{ScratchDb, ScratchServer};
 use crate::target::Target;
 
 /// Prefix of the scratch databases `backup verify --shadow` restores into.
@@ -30,7 +30,11 @@ fn state_error(error: StateError) -> anyhow::Error {
 /// `backup create`: exit 0 with the file, its size and SHA-256 on stdout; 2 when the
 /// environment has no `backup = {...}`; 3 when no backup could be taken (pg_dump missing,
 /// older than the server or failing, the archive unreadable); 4 when the database fails.
-pub fn create(config: &Config, args: &BackupEnvArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn create(
+    config: &Config,
+    args: &BackupEnvArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     if env.backup.is_none() {
         return Err(BackupError::NotConfigured { env: env.name }.into());
@@ -50,6 +54,8 @@ pub fn create(config: &Config, args: &BackupEnvArgs, printer: &Printer) -> anyho
         .map_err(|error| {
             if error.is_busy() {
                 exit::refused(error)
+            } else if error.is_pooler() {
+                anyhow::Error::from(error)
             } else {
                 exit::execution(error)
             }
@@ -109,7 +115,11 @@ struct ListedBackup {
 }
 
 /// `backup list`: exit 0; 4 when the database cannot be read.
-pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn list(
+    config: &Config,
+    args: &BackupListArgs,
+    _printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let target = env.url.target()?;
     let recorded = read_recorded(&env.url)?;
@@ -135,14 +145,15 @@ pub fn list(config: &Config, args: &BackupListArgs, _printer: &Printer) -> anyho
             }
         })
         .collect();
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(serde_json::json!({
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(serde_json::json!({
             "environment": env.name,
             "backups": listed,
-        }))?,
-        TableFormat::Table => render_list(&env, &listed, target.has_password()),
-    };
-    super::print_report(&text)?;
+        }))?)?,
+        TableFormat::Table => {
+            super::print_report(&render_list(&env, &listed, target.has_password()))?
+        }
+    }
     Ok(Outcome::Success)
 }
 
@@ -244,7 +255,7 @@ struct Check {
 /// `backup verify`: exit 0 when every check passes; 3 when one does not (SHA-256, size,
 /// table of contents, restored row counts); 2 for a file that is not a recorded backup of
 /// the environment; 4 when a database fails.
-pub fn verify(
+pub(super) fn verify(
     config: &Config,
     args: &BackupVerifyArgs,
     printer: &Printer,
@@ -309,8 +320,12 @@ pub fn verify(
     };
     if readable {
         // The scratch server lives (a throwaway cluster runs) until the checks are done.
-        let shadow = match &args.shadow {
-            Some(flag) => Some(Shadow::resolve(config, Some(flag.as_str()), printer)?),
+        let scratch_server = match &args.shadow {
+            Some(flag) => Some(ScratchServer::resolve(
+                config,
+                Some(flag.as_str()),
+                printer,
+            )?),
             None => None,
         };
         db::runtime()?.block_on(async {
@@ -331,8 +346,8 @@ pub fn verify(
             if let Some(into) = &into {
                 checks
                     .push(restore_check(&tools.pg_restore, into, &path, manifest, printer).await?);
-            } else if let Some(shadow) = &shadow {
-                let scratch = shadow.database(NAME_PREFIX).await?;
+            } else if let Some(scratch_server) = &scratch_server {
+                let scratch = scratch_server.database(NAME_PREFIX).await?;
                 let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
                 let restored = async |scratch: &ScratchDb| {
                     restore_check(&tools.pg_restore, &scratch.url, &path, manifest, printer).await
@@ -350,11 +365,10 @@ pub fn verify(
         checks,
         ok,
     };
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render_verify(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        TableFormat::Table => super::print_report(&render_verify(&report))?,
+    }
     if let Some(failed) = report.checks.iter().find(|c| !c.ok) {
         printer.error(&format!(
             "backup {} of `{}` does not verify: {}",

@@ -6,12 +6,15 @@ use crate::cli::BaselineArgs;
 use crate::config::Config;
 use crate::db;
 use crate::deploy::baseline::{self, BaselineOptions, BaselineReport, Source};
-use crate::deploy::confirm;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &BaselineArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &BaselineArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let source = match &args.to {
         Some(text) => Source::UpTo(
@@ -25,10 +28,7 @@ pub fn run(config: &Config, args: &BaselineArgs, printer: &Printer) -> anyhow::R
     let options = BaselineOptions {
         source,
         reason: &args.reason,
-        confirm: confirm::Request {
-            flag: args.confirm.clone(),
-            reason: Some(args.reason.clone()),
-        },
+        confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         migrations_dir: &dir,
     };

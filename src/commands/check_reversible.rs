@@ -8,27 +8,33 @@ use crate::exit::{self, Outcome};
 use crate::printer::Printer;
 use crate::reversible::{self, dump, report};
 use crate::scratch::ScratchDb;
-use crate::scratch::Shadow;
+use crate::scratch::ScratchServer;
 use crate::source::{self, Version};
 
 /// Prefix of the scratch databases `check-reversible` creates.
 const NAME_PREFIX: &str = "stagegate_reversible_";
 
-pub fn run(
+pub(super) fn run(
     config: &Config,
     args: &CheckReversibleArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let dir = args.path.clone().unwrap_or_else(|| config.migrations_dir());
-    let set = source::discover_as(&dir, config.migrations.layout)?;
-    for warning in &set.warnings {
+    let mut set = match &args.path {
+        Some(_) => source::discover_as(&dir, config.migrations.layout)?,
+        None => config.discover()?,
+    };
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
+    // An Alembic project's upgrades and downgrades as Alembic renders them, as apply and
+    // down run them.
+    crate::alembic::render_configured(&config.alembic, &config.root, &mut set, None)?;
     let prepared = reversible::prepare(&set)?;
     let from = from_version(&set, &dir, args.from.as_deref())?;
-    let shadow = Shadow::resolve(config, args.shadow.as_deref(), printer)?;
+    let server = ScratchServer::resolve(config, args.shadow.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         let pg_dump = dump::pg_dump_for(config.backup.pg_dump.as_deref(), &scratch.version);
         printer.note(&format!(
             "check-reversible: {} migration(s) in {}, on scratch database {} (dropped at the end)",
@@ -44,11 +50,10 @@ pub fn run(
         };
         scratch.run_then_remove(checked, &by_hand, printer).await
     })?;
-    let text = match args.format {
-        PlanFormat::Text => report::text(&report),
-        PlanFormat::Json => report::json(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        PlanFormat::Text => super::print_report(&report::text(&report))?,
+        PlanFormat::Json => super::print_document(&report::json(&report))?,
+    }
     Ok(if report.reversible {
         Outcome::Success
     } else {
@@ -65,13 +70,12 @@ fn from_version(
     let Some(text) = from else {
         return Ok(None);
     };
-    let version = Version::parse(text)
-        .ok_or_else(|| anyhow::anyhow!("--from {text}: not a migration version"))?;
-    if set.find(text).is_none() {
-        anyhow::bail!(
+    // A version, or an Alembic revision id: the set's own migration gives its place.
+    match set.find(text) {
+        Some(migration) => Ok(Some(migration.version.clone())),
+        None => anyhow::bail!(
             "--from {text}: no migration with that version in {}",
             dir.display()
-        );
+        ),
     }
-    Ok(Some(version))
 }

@@ -6,7 +6,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, CompletionsArgs, Shell};
 use crate::exit::Outcome;
 
-pub fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
     let shell = match args.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
@@ -15,6 +15,6 @@ pub fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "stagegate", &mut script);
-    super::print_report(&String::from_utf8(script)?)?;
+    super::print_document(&String::from_utf8(script)?)?;
     Ok(Outcome::Success)
 }

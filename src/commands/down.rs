@@ -10,20 +10,17 @@ use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let confirm = crate::deploy::confirm::Request {
-        flag: args.confirm.confirm.clone(),
-        reason: args.confirm.reason.clone(),
-    };
+    let confirm =
+        super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
     // Flags that can never pass refuse before any connection is made.
     crate::deploy::confirm::check_flags(&env, &confirm, "roll back")?;
     let target = match (&args.steps, &args.to) {
         (Some(steps), _) => DownTarget::Steps(*steps),
-        (None, Some(text)) => DownTarget::To(
-            Version::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?,
-        ),
+        (None, Some(text)) => DownTarget::To(Version::parse_recorded(text).ok_or_else(|| {
+            anyhow::anyhow!("--to {text}: not a migration version or revision id")
+        })?),
         (None, None) => anyhow::bail!("give --steps N or --to VERSION"),
     };
     let options = DownOptions {
@@ -56,7 +53,24 @@ pub fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow::Resul
         ));
     }
     super::print_report(&render(&report))?;
-    Ok(Outcome::Success)
+    // Only after a run that committed something; the lock is released by now.
+    let versions: Vec<String> = report.reverted.iter().map(|m| m.version.clone()).collect();
+    let check = if report.dry_run {
+        None
+    } else {
+        super::after::run(
+            &runtime,
+            &env,
+            crate::deploy::after::Action::Down,
+            &versions,
+            report.head.as_deref(),
+            printer,
+        )?
+    };
+    if let Some(check) = &check {
+        super::print_report(&super::after::render(check))?;
+    }
+    Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
 fn render(report: &DownReport) -> String {

@@ -12,13 +12,13 @@ use crate::db::state::{RowStatus, StateStore};
 use crate::exit::Outcome;
 use crate::git::{ChangedSince, FileChange};
 use crate::lint::catalog::{Catalog, Source};
-use crate::lint::emit::{self, Emitter, FileReport, Summary};
+use crate::lint::emit::{self, Emitter, FileReport, LintSummary};
 use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::scratch::ScratchDb;
 use crate::source::{self, ScriptBody, ScriptRef, Section, Version};
 
-pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let mut options = options(config, args)?;
     let deny_warnings = args.deny_warnings || config.lint.deny_warnings;
     // Every directory is checked whole before the first line of the report.
@@ -50,7 +50,7 @@ pub fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Resul
     let mut emitter = emitter(args.format, color);
 
     let mut run = RunState::default();
-    let mut summary = Summary::default();
+    let mut summary = LintSummary::default();
     emitter.begin(&mut out).context("writing the report")?;
     let mut broken = 0usize;
     let workers = args
@@ -198,7 +198,7 @@ fn load_catalog(
 }
 
 /// Prefix of the scratch databases `lint --shadow` creates.
-const SHADOW_PREFIX: &str = "stagegate_lint_";
+const NAME_PREFIX: &str = "stagegate_lint_";
 
 /// The catalog of a scratch database holding the migrations of `[migrations] dir` older than
 /// the oldest one linted (all of them for a script without a version, such as stdin's).
@@ -243,9 +243,9 @@ fn shadow_catalog(
         .filter(|m| oldest.as_ref().is_none_or(|o| m.version < *o))
         .map(|m| Ok((m.label(), m.load_up()?)))
         .collect::<Result<Vec<_>, source::SourceError>>()?;
-    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
+    let server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     crate::db::runtime()?.block_on(async {
-        let scratch = shadow.database(SHADOW_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         printer.note(&format!(
             "lint: applying {} earlier migration(s) to scratch database {} (dropped at the end)",
             earlier.len(),
@@ -259,7 +259,7 @@ fn shadow_catalog(
                     "--shadow: the scratch database refused an earlier migration: {message}"
                 )));
             }
-            Catalog::load(&scratch.url, Source::Shadow)
+            Catalog::load(&scratch.url, Source::Scratch)
                 .await
                 .map_err(crate::exit::execution)
         };
@@ -353,13 +353,14 @@ fn applied_versions(config: &Config, name: &str) -> anyhow::Result<HashSet<u64>>
     Ok(rows
         .iter()
         .filter(|row| !(row.status == RowStatus::Failed && row.rolled_back))
-        .filter_map(|row| Version::parse(&row.version_text))
+        // Revision ids too: an Alembic revision's canonical version is its id.
+        .filter_map(|row| Version::parse_recorded(&row.version_text))
         .map(|version| version_hash(&version))
         .collect())
 }
 
 /// The name a script read from stdin (`lint -`) is reported under.
-pub const STDIN_NAME: &str = "<stdin>";
+pub(super) const STDIN_NAME: &str = "<stdin>";
 
 /// What to lint: the paths given, or the configured migrations directory.
 fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {

@@ -1,6 +1,12 @@
 //! One function per command. Each returns the outcome to exit with; reports go to stdout.
+//!
+//! The command layer is the only one that writes to the terminal or ends the process
+//! (Cargo.toml's `[lints]` deny it everywhere else).
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+mod after;
 mod apply;
+mod approve;
 mod audit;
 mod backup;
 mod baseline;
@@ -12,11 +18,13 @@ mod lint;
 mod new;
 mod plan;
 mod rebind;
+mod replace_down;
 mod report;
 mod resolve;
 mod rule;
 mod status;
 mod table;
+mod terminal;
 mod trace;
 mod verify;
 
@@ -57,6 +65,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Migrate(MigrateCommand::Apply(args)) => {
             apply::run(&load_config(&cli)?, args, printer)
         }
+        Command::Migrate(MigrateCommand::Approve(args)) => {
+            approve::run(&load_config(&cli)?, args, printer)
+        }
         Command::Migrate(MigrateCommand::Down(args)) => {
             down::run(&load_config(&cli)?, args, printer)
         }
@@ -68,6 +79,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Rebind(args)) => {
             rebind::run(&load_config(&cli)?, args, printer)
+        }
+        Command::Migrate(MigrateCommand::ReplaceDown(args)) => {
+            replace_down::run(&load_config(&cli)?, args, printer)
         }
         Command::Audit(args) => audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(args)) => {
@@ -95,7 +109,6 @@ fn current_dir() -> anyhow::Result<PathBuf> {
     std::env::current_dir().context("cannot read the current directory")
 }
 
-/// Writes a report to stdout; a closed pipe surfaces as an error that exits 0.
 /// Runs `read` on every environment at once and gives the results in the order of `targets`.
 pub(crate) async fn read_each<T, R, F, Fut>(targets: Vec<(String, T)>, read: F) -> Vec<(String, R)>
 where
@@ -113,7 +126,18 @@ where
     out.into_iter().map(|(_, name, r)| (name, r)).collect()
 }
 
+/// Writes a report for people to stdout, with every character a terminal would act on, or
+/// that shows nothing, made visible ([`crate::visible::text`]): the names, versions,
+/// migration names, SQL and server messages in it come from a pull request or a server. The
+/// one place such a report passes through; a closed pipe surfaces as an error that exits 0.
 pub fn print_report(text: &str) -> anyhow::Result<()> {
+    print_document(&crate::visible::text(text))
+}
+
+/// Writes a document to stdout as it is: JSON (which escapes what it must itself and keeps
+/// the exact text), or text whose untrusted parts were made visible already (a coloured
+/// table, whose colour escapes are stagegate's own).
+pub fn print_document(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .context("writing to stdout")?;

@@ -14,7 +14,7 @@ use crate::source::Version;
 
 use super::table::{self, wrap};
 
-pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let promote_source = super::apply::promote_source(config, &env)?;
     let local = super::status::load_migrations(config, Some(&env), printer)?;
@@ -36,11 +36,10 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
         store.close().await;
         Ok::<_, anyhow::Error>(evaluation?.plan)
     })?;
-    let text = match args.format {
-        PlanFormat::Text => render_text(&plan),
-        PlanFormat::Json => crate::json::to_string(&plan)?,
-    };
-    super::print_report(&text)?;
+    match args.format {
+        PlanFormat::Text => super::print_report(&render_text(&plan))?,
+        PlanFormat::Json => super::print_document(&crate::json::to_string(&plan)?)?,
+    }
     // A plan that apply would refuse says so with the same exit code, from the same test.
     Ok(if deploy::gates::plan_refusal(&plan).is_none() {
         Outcome::Success
@@ -50,7 +49,7 @@ pub fn run(config: &Config, args: &PlanArgs, printer: &Printer) -> anyhow::Resul
 }
 
 /// `--to`: a version that exists locally.
-pub fn target_version(
+pub(super) fn target_version(
     local: &[LocalMigration],
     to: Option<&str>,
 ) -> anyhow::Result<Option<Version>> {
@@ -69,7 +68,7 @@ pub fn target_version(
 }
 
 /// The plan for people.
-pub fn render_text(plan: &Plan) -> String {
+pub(super) fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -98,6 +97,21 @@ pub fn render_text(plan: &Plan) -> String {
             out.push_str(&wrap(
                 &format!("  {:<13}{status}: {}", gate.name, gate.detail),
                 13,
+            ));
+        }
+    }
+    if !plan.approvals.is_empty() {
+        let _ = writeln!(out, "approvals of this plan:");
+        for a in &plan.approvals {
+            out.push_str(&wrap(
+                &format!(
+                    "  {} at {} ({}): {}",
+                    crate::visible::line(&a.approver),
+                    table::date(a.at),
+                    a.counts.label(),
+                    crate::visible::line(&a.reason)
+                ),
+                4,
             ));
         }
     }

@@ -7,7 +7,11 @@ use crate::deploy::gates;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 
-pub fn run(config: &Config, args: &RebindArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &RebindArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let owner = |name: &str| config.environment(name).ok();
     let (previous, identity) = db::runtime()?.block_on(gates::rebind(
@@ -15,6 +19,7 @@ pub fn run(config: &Config, args: &RebindArgs, printer: &Printer) -> anyhow::Res
         owner,
         &args.reason,
         &args.confirm,
+        super::terminal::here(),
         &config.migrations_dir(),
         db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         &super::sink(printer),

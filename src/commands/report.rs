@@ -13,7 +13,7 @@ use crate::deploy::{self, LocalMigration};
 use crate::exit::{self, Outcome};
 use crate::lint;
 use crate::printer::Printer;
-use crate::report::{self, Report, ReportMigration, scratch};
+use crate::report::{self, ReleaseReport, ReportMigration, scratch};
 use crate::scratch::ScratchDb;
 use crate::source::Version;
 use crate::trace::Planned;
@@ -21,7 +21,11 @@ use crate::trace::Planned;
 /// Prefix of the scratch databases `report --shadow` creates.
 const NAME_PREFIX: &str = "stagegate_report_";
 
-pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ReportArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let names = config.environment_names();
     // --env must be configured with its variables set (exit 2 otherwise).
     let env = args
@@ -29,23 +33,24 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         .as_deref()
         .map(|name| config.environment(name))
         .transpose()?;
-    let since = args
-        .since
-        .as_deref()
-        .map(|text| {
-            Version::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--since {text}: not a migration version"))
-        })
-        .transpose()?;
-    let local = super::status::load_migrations(config, None, printer)?;
-    if let (Some(since), Some(text)) = (&since, &args.since)
-        && !local.iter().any(|m| m.migration.version == *since)
+    if let Some(text) = &args.since
+        && Version::parse_recorded(text).is_none()
     {
-        anyhow::bail!(
-            "--since {text}: no migration with that version in {}",
-            config.migrations_dir().display()
-        );
+        anyhow::bail!("--since {text}: not a migration version or revision id");
     }
+    let local = super::status::load_migrations(config, None, printer)?;
+    // The local migration --since names (a version, or an Alembic revision id), for its place
+    // in the order.
+    let since = match &args.since {
+        Some(text) => match local.iter().find(|m| m.migration.version.matches(text)) {
+            Some(found) => Some(found.migration.version.clone()),
+            None => anyhow::bail!(
+                "--since {text}: no migration with that version in {}",
+                config.migrations_dir().display()
+            ),
+        },
+        None => None,
+    };
     // The other environments: one whose variables are not set is shown as unreachable.
     let mut targets: Vec<(String, Result<Environment, String>)> = Vec::new();
     for name in &names {
@@ -123,7 +128,23 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         )),
         None => None,
     };
-    let linted = report::findings(config, &selected, env.as_ref(), catalog.clone())?;
+    // Already applied on --env (a `--since` selection): linted without today's catalog.
+    let applied = |local: &LocalMigration| {
+        env.as_ref()
+            .and_then(|env| entries_of.get(&env.name))
+            .and_then(|entries| {
+                entries
+                    .iter()
+                    .find(|e| e.version == local.migration.version)
+            })
+            .is_some_and(|e| {
+                matches!(
+                    e.state,
+                    deploy::State::Applied | deploy::State::ChecksumMismatch
+                )
+            })
+    };
+    let linted = report::findings(config, &selected, env.as_ref(), catalog.clone(), &applied)?;
     let mut migrations: Vec<ReportMigration> = selected
         .iter()
         .zip(linted)
@@ -177,8 +198,8 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         };
     }
 
-    let summary = report::Summary::of(&migrations);
-    let report = Report {
+    let summary = report::ReleaseSummary::of(&migrations);
+    let report = ReleaseReport {
         environment: env.as_ref().map(|e| e.name.clone()),
         selection: report::Selection {
             kind,
@@ -195,6 +216,7 @@ pub fn run(config: &Config, args: &ReportArgs, printer: &Printer) -> anyhow::Res
         ReportFormat::Json => crate::json::to_string(&report)?,
     };
     match &args.output {
+        None if matches!(args.format, ReportFormat::Json) => super::print_document(&text)?,
         None => super::print_report(&text)?,
         Some(path) => {
             write_atomically(path, &text)?;
@@ -242,9 +264,9 @@ fn on_scratch(
             traced: reported(l),
         })
         .collect();
-    let shadow = crate::scratch::Shadow::resolve(config, Some(flag), printer)?;
+    let server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     runtime.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         let pg_dump = crate::reversible::dump::pg_dump_for(
             config.backup.pg_dump.as_deref(),
             &scratch.version,

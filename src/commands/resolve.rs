@@ -3,28 +3,33 @@
 use crate::cli::ResolveArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::{confirm, resolve};
+use crate::deploy::resolve;
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
-pub fn run(config: &Config, args: &ResolveArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &ResolveArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let version = Version::parse(&args.version)
-        .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;
+    let version = Version::parse_recorded(&args.version).ok_or_else(|| {
+        anyhow::anyhow!(
+            "`{}` is not a migration version or revision id",
+            args.version
+        )
+    })?;
     let lock_wait = db::lock::configured_wait().map_err(anyhow::Error::msg)?;
     // The file tells which statement an uncertain one is, and the checksum of those done.
     let local = super::status::load_migrations(config, Some(&env), printer)?
         .into_iter()
-        .find(|m| m.migration.version == version);
+        .find(|m| m.migration.version.matches(&args.version));
     let request = resolve::Request {
         reason: &args.reason,
         statement: args.statement,
         abandon: args.abandon,
-        confirm: confirm::Request {
-            flag: args.confirm.clone(),
-            reason: Some(args.reason.clone()),
-        },
+        confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),
         migrations_dir: &config.migrations_dir(),
     };
     let label = db::runtime()?.block_on(resolve::resolve(

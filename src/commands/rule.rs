@@ -6,7 +6,7 @@ use crate::cli::{RuleArgs, TableFormat};
 use crate::exit::Outcome;
 use crate::lint::registry::{self, RULES};
 
-pub fn run(args: &RuleArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &RuleArgs) -> anyhow::Result<Outcome> {
     if let Some(wanted) = &args.rule {
         let Some(rule) = registry::find(wanted) else {
             let hint = match nearest(wanted) {
@@ -38,7 +38,10 @@ pub fn run(args: &RuleArgs) -> anyhow::Result<Outcome> {
                     })
                 })
                 .collect();
-            crate::json::to_string(serde_json::json!({ "rules": rules }))?
+            return super::print_document(&crate::json::to_string(
+                serde_json::json!({ "rules": rules }),
+            )?)
+            .map(|()| Outcome::Success);
         }
         TableFormat::Table => table(),
     };

@@ -16,7 +16,7 @@ use crate::source::{self, Version};
 
 /// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
 /// project's revisions are rendered for `env` (or for no environment).
-pub fn load_migrations(
+pub(super) fn load_migrations(
     config: &Config,
     env: Option<&crate::config::Environment>,
     printer: &Printer,
@@ -26,18 +26,22 @@ pub fn load_migrations(
 
 /// Where the configured migrations are, owned (to read them on another thread).
 #[derive(Debug, Clone)]
-pub struct MigrationSource {
+pub(super) struct MigrationSource {
     pub dir: std::path::PathBuf,
     pub layout: Option<source::Layout>,
+    pub down_dir: Option<std::path::PathBuf>,
+    pub ignore: Vec<String>,
     pub alembic: crate::config::AlembicConfig,
     pub root: std::path::PathBuf,
 }
 
 impl MigrationSource {
-    pub fn of(config: &Config) -> MigrationSource {
+    pub(super) fn of(config: &Config) -> MigrationSource {
         MigrationSource {
             dir: config.migrations_dir(),
             layout: config.migrations.layout,
+            down_dir: config.down_dir(),
+            ignore: config.migrations.ignore.clone(),
             alembic: config.alembic.clone(),
             root: config.root.clone(),
         }
@@ -45,13 +49,17 @@ impl MigrationSource {
 }
 
 /// As [`load_migrations`], from a [`MigrationSource`].
-pub fn load_migrations_from(
+pub(super) fn load_migrations_from(
     from: &MigrationSource,
     env: Option<&crate::config::Environment>,
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
     let mut set = source::discover_as(&from.dir, from.layout)?;
-    for warning in &set.warnings {
+    set.silence(&from.ignore);
+    if let Some(dir) = &from.down_dir {
+        source::attach_down_dir(&mut set, dir)?;
+    }
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
     crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
@@ -92,7 +100,7 @@ struct EnvironmentStatus {
     last_backup: Option<LastBackup>,
     /// Counts of the migrations' states here; absent when the environment was not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
-    summary: Option<Summary>,
+    summary: Option<StatusSummary>,
     /// The environment the database is bound to (absent: not bound yet, or not reached).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_to: Option<String>,
@@ -102,12 +110,16 @@ struct EnvironmentStatus {
     /// Why apply would refuse this environment's database as another one's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     binding_problems: Vec<String>,
+    /// Nothing is recorded here, yet these tables, which pending migrations create, exist:
+    /// the migrations were applied another way and need a baseline before apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    existing_tables: Vec<String>,
 }
 
 /// How many migrations are in each state in one environment (over every migration, also
 /// with --pending).
 #[derive(Debug, Clone, Default, Serialize)]
-struct Summary {
+struct StatusSummary {
     applied: usize,
     pending: usize,
     /// Failed, interrupted or part-way reverted: needs a look before apply goes on.
@@ -118,9 +130,9 @@ struct Summary {
     missing_locally: usize,
 }
 
-impl Summary {
-    fn of(entries: &[Entry]) -> Summary {
-        let mut summary = Summary::default();
+impl StatusSummary {
+    fn of(entries: &[Entry]) -> StatusSummary {
+        let mut summary = StatusSummary::default();
         for entry in entries {
             // Every state is placed here by name, so a new one (e.g. baselined rows) must
             // choose its count.
@@ -264,7 +276,11 @@ struct Cell {
     baselined_from: Option<String>,
 }
 
-pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    config: &Config,
+    args: &StatusArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let names = if args.envs.is_empty() {
         config.environment_names()
     } else {
@@ -309,15 +325,18 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         );
     }
     type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
-    let results: Vec<(String, Read)> =
-        db::runtime()?.block_on(super::read_each(targets, |env| async move {
+    let created = std::sync::Arc::new(created_tables(&local));
+    let results: Vec<(String, Read)> = db::runtime()?.block_on(super::read_each(targets, |env| {
+        let created = created.clone();
+        async move {
             let env = env?;
             let (rows, invalid) = tokio::join!(
-                read_rows(&env.url),
+                read_rows(&env.url, &created),
                 deploy::concurrent::read_invalid(&env.url)
             );
             rows.and_then(|rows| Ok((rows, invalid?)))
-        }));
+        }
+    }));
 
     let mut report = StatusReport {
         environments: Vec::new(),
@@ -326,8 +345,20 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
+            Ok(((rows, last_backup, bound_to, identity, existing_tables), invalid_indexes)) => {
+                if !existing_tables.is_empty() {
+                    printer.warning(&format!(
+                        "{name}: no migration is recorded here, but {} table(s) that pending \
+                         migrations create already exist ({}): they were applied another way. \
+                         Record them as applied before `migrate apply` runs them again: \
+                         `stagegate migrate baseline --env {name} --reason \"...\"` (from a \
+                         runner's table) or `--to VERSION` (every migration up to VERSION)",
+                        existing_tables.len(),
+                        existing_tables.join(", ")
+                    ));
+                }
                 report.environments.push(EnvironmentStatus {
+                    existing_tables,
                     name: name.clone(),
                     configured: true,
                     reachable: true,
@@ -342,7 +373,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                 });
                 let entries = deploy::compare(&local, &rows);
                 if let Some(env) = report.environments.last_mut() {
-                    env.summary = Some(Summary::of(&entries));
+                    env.summary = Some(StatusSummary::of(&entries));
                 }
                 per_env.push((name, Some(entries)));
             }
@@ -360,6 +391,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
                     bound_to: None,
                     identity: None,
                     binding_problems: Vec::new(),
+                    existing_tables: Vec::new(),
                 });
                 per_env.push((name, None));
             }
@@ -379,6 +411,7 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
             bound_to: None,
             identity: None,
             binding_problems: Vec::new(),
+            existing_tables: Vec::new(),
         });
     }
     binding_problems(&mut report.environments);
@@ -443,11 +476,14 @@ pub fn run(config: &Config, args: &StatusArgs, printer: &Printer) -> anyhow::Res
         });
     }
 
-    let text = match args.format {
-        TableFormat::Json => crate::json::to_string(&report)?,
-        TableFormat::Table => render(&report, args.pending, printer.color_stdout),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TableFormat::Json => super::print_document(&crate::json::to_string(&report)?)?,
+        // Coloured, the table's cells were made visible before the colour went around them.
+        TableFormat::Table if printer.color_stdout => {
+            super::print_document(&render(&report, args.pending, true))?
+        }
+        TableFormat::Table => super::print_report(&render(&report, args.pending, false))?,
+    }
     Ok(
         if report
             .environments
@@ -493,15 +529,62 @@ fn binding_problems(environments: &mut [EnvironmentStatus]) {
 }
 
 /// An environment's recorded migrations, its newest backup, the environment its database is
-/// bound to, and the server's identity.
+/// bound to, the server's identity, and (when nothing is recorded) which of `created` exist.
 type EnvState = (
     Vec<MigrationRow>,
     Option<LastBackup>,
     Option<String>,
     String,
+    Vec<String>,
 );
 
-async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
+/// The tables the local migrations create (`CREATE TABLE`), each once, in order.
+fn created_tables(local: &[LocalMigration]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for migration in local {
+        for analyzed in crate::analyze::analyze(&migration.up.text) {
+            for change in analyzed.changes {
+                if let crate::analyze::Change::CreateTable { table, .. } = change
+                    && !out.contains(&table)
+                {
+                    out.push(table);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Which of `tables` (as migrations name them, `schema.table` or `table`) exist.
+async fn existing(store: &mut StateStore, tables: &[String]) -> Result<Vec<String>, String> {
+    let quoted: Vec<String> = tables
+        .iter()
+        .map(|table| {
+            table
+                .split('.')
+                .map(crate::sql::quote_ident)
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    let found: Vec<i32> = sqlx::query_scalar(
+        "SELECT (o - 1)::int4 FROM unnest($1::text[]) WITH ORDINALITY AS t(name, o)
+         WHERE to_regclass(name) IS NOT NULL ORDER BY o",
+    )
+    .bind(&quoted)
+    .fetch_all(store.connection())
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(found
+        .into_iter()
+        .filter_map(|i| tables.get(usize::try_from(i).ok()?).cloned())
+        .collect())
+}
+
+async fn read_rows(
+    url: &crate::config::DatabaseUrl,
+    created: &[String],
+) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
     let read = async {
         let rows = store.migrations().await?;
@@ -520,6 +603,17 @@ async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String>
     }
     .await
     .map_err(|e| e.to_string());
+    let read = match read {
+        Ok((rows, last, bound_to, identity)) => {
+            let existing = if rows.is_empty() && !created.is_empty() {
+                existing(&mut store, created).await
+            } else {
+                Ok(Vec::new())
+            };
+            existing.map(|existing| (rows, last, bound_to, identity, existing))
+        }
+        Err(error) => Err(error),
+    };
     store.close().await;
     read
 }

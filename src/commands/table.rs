@@ -6,7 +6,7 @@ use tabled::settings::Style;
 /// `header` and `rows` as a table with light borders, ending in a newline. Cells show
 /// control characters as escapes ([`crate::visible`]): names and reasons come from files and
 /// servers.
-pub fn render(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(super) fn render(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut builder = Builder::new();
     builder.push_record(header.iter().map(|h| h.to_string()));
     for row in rows {
@@ -21,7 +21,7 @@ pub fn render(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> S
 }
 
 /// `2026-11-21 11:40` (UTC) for a recorded time.
-pub fn date(at: time::OffsetDateTime) -> String {
+pub(super) fn date(at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
@@ -34,16 +34,16 @@ pub fn date(at: time::OffsetDateTime) -> String {
 }
 
 /// The width tables are fitted to: a plain terminal.
-pub const WIDTH: usize = 80;
+pub(super) const WIDTH: usize = 80;
 
 /// The SGR colour of a body cell, given its row, column and text; `None` leaves it plain.
-pub type Paint<'a> = &'a dyn Fn(usize, usize, &str) -> Option<&'static str>;
+pub(super) type Paint<'a> = &'a dyn Fn(usize, usize, &str) -> Option<&'static str>;
 
 /// As [`render`], fitted to [`WIDTH`] columns: the columns in `shrink` (widest first) are
 /// narrowed to no less than `min` characters, their cells cut with an ellipsis. `paint` gives
 /// the SGR colour of a body cell (row, column, text), applied after the layout so colour
 /// codes never count as width.
-pub fn render_fit(
+pub(super) fn render_fit(
     header: &[&str],
     rows: Vec<Vec<String>>,
     shrink: &[usize],
@@ -85,7 +85,7 @@ pub fn render_fit(
 }
 
 /// `text` cut to `width` characters, the last one an ellipsis when something was cut.
-pub fn ellipsis(text: &str, width: usize) -> String {
+pub(super) fn ellipsis(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }
@@ -95,7 +95,7 @@ pub fn ellipsis(text: &str, width: usize) -> String {
 }
 
 /// The display width of `text` on a terminal, as the tables are laid out.
-pub fn width(text: &str) -> usize {
+pub(super) fn width(text: &str) -> usize {
     tabled::grid::util::string::get_string_width(text)
 }
 
@@ -103,7 +103,7 @@ pub fn width(text: &str) -> usize {
 /// lines after the first are indented `indent` spaces more than `line` is. Spaces inside a
 /// line are kept as they are, and a word wider than the room is left whole. Control
 /// characters are shown as escapes ([`crate::visible`]): the line quotes names and findings.
-pub fn wrap(line: &str, indent: usize) -> String {
+pub(super) fn wrap(line: &str, indent: usize) -> String {
     let shown = crate::visible::line(line);
     let line: &str = &shown;
     let lead = line.len() - line.trim_start_matches(' ').len();
@@ -156,7 +156,7 @@ pub fn wrap(line: &str, indent: usize) -> String {
 
 /// A short form of a checksum or hash for a table: 8 hex digits, without the `sha256:`
 /// style prefix (the JSON outputs keep the whole value).
-pub fn short_hash(hash: &str) -> String {
+pub(super) fn short_hash(hash: &str) -> String {
     let digits = hash.rsplit(':').next().unwrap_or(hash);
     digits.chars().take(8).collect()
 }

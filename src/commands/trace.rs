@@ -15,11 +15,13 @@ use crate::trace::{self, Planned, report};
 /// Prefix of the scratch databases `trace` creates.
 const NAME_PREFIX: &str = "stagegate_trace_";
 
-pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
-    let (set, traced) = targets(config, &args.paths)?;
-    for warning in &set.warnings {
+pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let (mut set, traced) = targets(config, &args.paths)?;
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
+    // An Alembic project's revisions are traced as Alembic renders them, as apply runs them.
+    crate::alembic::render_configured(&config.alembic, &config.root, &mut set, None)?;
     let planned = set
         .migrations
         .iter()
@@ -34,9 +36,9 @@ pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Resu
     if !planned.iter().any(|p| p.traced) {
         anyhow::bail!("no migrations to trace in {}", set.dir.display());
     }
-    let shadow = crate::scratch::Shadow::resolve(config, args.shadow.as_deref(), printer)?;
+    let server = crate::scratch::ScratchServer::resolve(config, args.shadow.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = server.database(NAME_PREFIX).await?;
         printer.note(&format!(
             "trace: {} migration(s) of {}, on scratch database {} (dropped at the end)",
             planned.iter().filter(|p| p.traced).count(),
@@ -51,12 +53,11 @@ pub fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Resu
         let traced = async |scratch: &ScratchDb| trace::trace(scratch, &planned, &progress).await;
         scratch.run_then_remove(traced, &by_hand, printer).await
     })?;
-    let text = match args.format {
-        TraceFormat::Text => report::text(&report),
-        TraceFormat::Json => report::json(&report),
-        TraceFormat::Markdown => report::markdown(&report),
-    };
-    super::print_report(&text)?;
+    match args.format {
+        TraceFormat::Text => super::print_report(&report::text(&report))?,
+        TraceFormat::Json => super::print_document(&report::json(&report))?,
+        TraceFormat::Markdown => super::print_report(&report::markdown(&report))?,
+    }
     Ok(if report.failed() {
         Outcome::Findings
     } else {

@@ -2,7 +2,7 @@
 
 /// Why a string could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InterpolateError {
+pub(super) enum InterpolateError {
     /// `${NAME}` with NAME unset (or empty) and no default.
     Missing(String),
     /// `${` without its closing brace, or an empty name.
@@ -12,7 +12,7 @@ pub enum InterpolateError {
 /// Expands `${VAR}` (error when unset or empty) and `${VAR:-default}` (default when unset or
 /// empty) using `lookup`. `$$` stands for a literal `$`; any other `$` is kept as it is, so a
 /// password such as `pa$word` needs no escaping.
-pub fn interpolate(
+pub(super) fn interpolate(
     input: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolateError> {

@@ -108,7 +108,7 @@ struct RawConfig {
     #[serde(default)]
     migrate: MigrateConfig,
     #[serde(default)]
-    shadow: ShadowConfig,
+    shadow: ScratchConfig,
     #[serde(default)]
     backup: BackupToolsConfig,
     #[serde(default)]
@@ -159,7 +159,7 @@ pub struct MigrateConfig {
 /// `[shadow]`: the scratch database of `check-reversible`, `trace` and `report`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ShadowConfig {
+pub struct ScratchConfig {
     /// A database stagegate may modify freely (`--shadow` overrides). Without one, a throwaway
     /// cluster is started from the local server binaries.
     #[serde(default)]
@@ -191,6 +191,15 @@ pub struct MigrationsConfig {
     /// Force a layout instead of detecting it.
     #[serde(default)]
     pub layout: Option<Layout>,
+    /// Down and verify scripts kept in a directory of their own, relative to the config file
+    /// (for runners that take every `.sql` file of `dir`, as the Supabase CLI does).
+    #[serde(default)]
+    pub down_dir: Option<PathBuf>,
+    /// Entries the runner ignores too (a one-off data script beside diesel's migration
+    /// directories) that need no warning: globs over the path relative to `dir` or the file
+    /// name (`*`, `?`).
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 impl Default for MigrationsConfig {
@@ -198,6 +207,8 @@ impl Default for MigrationsConfig {
         MigrationsConfig {
             dir: default_migrations_dir(),
             layout: None,
+            down_dir: None,
+            ignore: Vec::new(),
         }
     }
 }
@@ -309,11 +320,54 @@ struct RawEnvironment {
     lock_retries: u32,
     #[serde(default)]
     lint: LintGate,
+    #[serde(default)]
+    approvals: u32,
+    #[serde(default)]
+    approvers: Option<Vec<String>>,
+    #[serde(default)]
+    after_apply: Option<RawCheck>,
+    #[serde(default)]
+    after_down: Option<RawCheck>,
 }
 
 fn default_lock_retries() -> u32 {
     3
 }
+
+/// `after_apply = { run = "...", timeout = "3m", retries = 2, interval = "10s" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    run: String,
+    #[serde(default)]
+    timeout: Option<HumanDuration>,
+    #[serde(default)]
+    retries: u32,
+    #[serde(default)]
+    interval: Option<HumanDuration>,
+}
+
+/// A command run after `migrate apply` (`after_apply`) or `migrate down` (`after_down`)
+/// committed something: a health check against the application. Recorded; it never rolls
+/// back by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterCheck {
+    /// The shell command as configured (`${VAR}` not expanded), for the record.
+    pub configured: String,
+    /// The shell command with `${VAR}` expanded, run with `sh -c`.
+    pub run: String,
+    /// How long one attempt may take before its process group is killed.
+    pub timeout: HumanDuration,
+    /// Attempts after the first that failed.
+    pub retries: u32,
+    /// The wait between two attempts.
+    pub interval: HumanDuration,
+}
+
+/// The timeout of one attempt of an after_apply/after_down command when none is configured.
+pub const DEFAULT_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The wait between two attempts when none is configured.
+pub const DEFAULT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where backups of an environment go and how many are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,12 +395,25 @@ pub struct Environment {
     /// How often a statement that hit lock_timeout is retried.
     pub lock_retries: u32,
     pub lint: LintGate,
+    /// `approvals = N`: distinct approvers of the plan hash (`migrate approve`), other than
+    /// the one applying, needed before apply runs; 0: no approvals gate.
+    pub approvals: u32,
+    /// `approvers = [...]`: who may approve (identities as stagegate records them: the CI
+    /// actor in CI, else the OS user); `None`: anyone.
+    pub approvers: Option<Vec<String>>,
+    /// `after_apply`: run after an apply that applied something.
+    pub after_apply: Option<AfterCheck>,
+    /// `after_down`: run after a `migrate down` that reverted something.
+    pub after_down: Option<AfterCheck>,
 }
 
 impl Environment {
     /// Whether this environment needs confirmation, a backup or a promotion check.
     pub fn is_gated(&self) -> bool {
-        self.confirm.is_some() || self.backup.is_some() || self.promote_from.is_some()
+        self.confirm.is_some()
+            || self.backup.is_some()
+            || self.promote_from.is_some()
+            || self.approvals > 0
     }
 }
 
@@ -361,7 +428,7 @@ pub struct Config {
     pub lint: LintConfig,
     pub migrate: MigrateConfig,
     /// `[shadow]`, with `bin_dir` resolved against the config file's directory.
-    pub shadow: ShadowConfig,
+    pub shadow: ScratchConfig,
     /// `[backup]`, with `pg_dump` resolved against the config file's directory.
     pub backup: BackupToolsConfig,
     /// `[alembic]`.
@@ -447,6 +514,49 @@ impl Config {
                     crate::visible::line(phrase)
                 )));
             }
+            if env.approvers.is_some() && env.approvals == 0 {
+                return Err(invalid(format!(
+                    "environment `{name}`: approvers needs approvals = N (how many of them must \
+                     approve)"
+                )));
+            }
+            if let Some(approvers) = &env.approvers {
+                if let Some(blank) = approvers.iter().find(|a| crate::visible::is_blank(a)) {
+                    return Err(invalid(format!(
+                        "environment `{name}`: approvers has a name that shows nothing (`{}`)",
+                        crate::visible::line(blank)
+                    )));
+                }
+                let distinct: std::collections::BTreeSet<&str> =
+                    approvers.iter().map(|a| a.trim()).collect();
+                if (distinct.len() as u64) < u64::from(env.approvals) {
+                    return Err(invalid(format!(
+                        "environment `{name}`: approvals = {} but approvers names only {} \
+                         distinct approver(s): the gate could never pass",
+                        env.approvals,
+                        distinct.len()
+                    )));
+                }
+            }
+            for (key, check) in [
+                ("after_apply", &env.after_apply),
+                ("after_down", &env.after_down),
+            ] {
+                if let Some(check) = check
+                    && crate::visible::is_blank(&check.run)
+                {
+                    return Err(invalid(format!(
+                        "environment `{name}`: {key}.run shows nothing: give the command to run"
+                    )));
+                }
+                if let Some(timeout) = check.as_ref().and_then(|c| c.timeout)
+                    && timeout.0.is_zero()
+                {
+                    return Err(invalid(format!(
+                        "environment `{name}`: {key}.timeout must be longer than 0"
+                    )));
+                }
+            }
             if env.min_soak.is_some() && env.promote_from.is_none() {
                 return Err(invalid(format!(
                     "environment `{name}`: min_soak needs promote_from (soak where?)"
@@ -489,7 +599,7 @@ impl Config {
     }
 
     /// `[shadow] url` with its variables expanded from the process environment.
-    pub fn shadow_url(&self) -> Result<Option<DatabaseUrl>, ConfigError> {
+    pub fn scratch_url(&self) -> Result<Option<DatabaseUrl>, ConfigError> {
         let Some(url) = &self.shadow.url else {
             return Ok(None);
         };
@@ -511,6 +621,25 @@ impl Config {
     /// The migrations directory, resolved against the config file's directory.
     pub fn migrations_dir(&self) -> PathBuf {
         self.root.join(&self.migrations.dir)
+    }
+
+    /// `[migrations] down_dir`, resolved against the config file's directory.
+    pub fn down_dir(&self) -> Option<PathBuf> {
+        self.migrations
+            .down_dir
+            .as_ref()
+            .map(|dir| self.root.join(dir))
+    }
+
+    /// The configured migrations: `dir` read as `layout` (detected when unset), with the
+    /// scripts of `down_dir` paired with them and the `ignore`d entries' warnings dropped.
+    pub fn discover(&self) -> Result<crate::source::MigrationSet, crate::source::SourceError> {
+        let mut set = crate::source::discover_as(&self.migrations_dir(), self.migrations.layout)?;
+        set.silence(&self.migrations.ignore);
+        if let Some(dir) = self.down_dir() {
+            crate::source::attach_down_dir(&mut set, &dir)?;
+        }
+        Ok(set)
     }
 
     /// Names of the configured environments, in promotion order where one exists
@@ -598,6 +727,48 @@ impl Config {
                 message: error.message,
             });
         }
+        let check = |key: &'static str, raw: &Option<RawCheck>| {
+            raw.as_ref()
+                .map(|check| {
+                    Ok::<_, ConfigError>(AfterCheck {
+                        configured: check.run.clone(),
+                        run: expand(key, &check.run)?,
+                        timeout: check
+                            .timeout
+                            .unwrap_or(HumanDuration(DEFAULT_CHECK_TIMEOUT)),
+                        retries: check.retries,
+                        interval: check
+                            .interval
+                            .unwrap_or(HumanDuration(DEFAULT_CHECK_INTERVAL)),
+                    })
+                })
+                .transpose()
+        };
+        let after_apply = check("after_apply.run", &raw.after_apply)?;
+        let after_down = check("after_down.run", &raw.after_down)?;
+        // The command runs without the password (its environment holds none); a `${VAR}`
+        // that put it on its command line would show it to every process on the host.
+        if let Ok(target) = url.target()
+            && let Some(key) = [("after_apply", &after_apply), ("after_down", &after_down)]
+                .into_iter()
+                .find_map(|(key, c)| {
+                    c.as_ref()
+                        .is_some_and(|c| target.password_in(&c.run))
+                        .then_some(key)
+                })
+        {
+            return Err(ConfigError::Invalid {
+                path: self
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
+                message: format!(
+                    "environment `{name}`: {key}.run would carry the database password on its \
+                     command line; the command gets STAGEGATE_ENV, STAGEGATE_VERSIONS and \
+                     STAGEGATE_EVENT_HEAD, never the password"
+                ),
+            });
+        }
         let backup = match &raw.backup {
             Some(backup) => Some(BackupConfig {
                 dir: self.root.join(expand("backup.dir", &backup.dir)?),
@@ -621,6 +792,13 @@ impl Config {
             statement_timeout: raw.statement_timeout,
             lock_retries: raw.lock_retries,
             lint: raw.lint,
+            approvals: raw.approvals,
+            approvers: raw
+                .approvers
+                .as_ref()
+                .map(|names| names.iter().map(|n| n.trim().to_string()).collect()),
+            after_apply,
+            after_down,
         })
     }
 }

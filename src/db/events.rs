@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use crate::source::Checksum;
 
 /// `prev_hash` of the first event.
-pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One row of `stagegate.events`.
 #[derive(Debug, Clone, Serialize)]
@@ -31,7 +32,7 @@ pub struct Event {
 
 /// The text an event's hash covers; must match `stagegate.event_text` in SQL: each field's
 /// length in UTF-8 bytes (state schema 6 on).
-pub fn event_text(event: &Event) -> String {
+pub(crate) fn event_text(event: &Event) -> String {
     event_text_with(event, str::len)
 }
 
@@ -63,13 +64,13 @@ fn event_text_with(event: &Event, length: impl Fn(&str) -> usize) -> String {
 }
 
 /// `sha256:<hex>` of the event's text.
-pub fn event_hash(event: &Event) -> String {
+pub(crate) fn event_hash(event: &Event) -> String {
     Checksum::of_normalized(&event_text(event)).to_string()
 }
 
 /// Why an event does not fit the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChainBreak {
+pub(crate) struct ChainBreak {
     /// The first event that does not match.
     pub id: i64,
     pub problem: String,
@@ -78,7 +79,7 @@ pub struct ChainBreak {
 /// Walks the events in id order and returns the first that does not match: its stored hash
 /// differs from the recomputed one (the event was edited), or its `prev_hash` is not the hash
 /// of the event before it (an event was removed, inserted or re-chained).
-pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
+pub(crate) fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
     let mut expected_prev = GENESIS.to_string();
     for event in events {
         if event.prev_hash != expected_prev {
@@ -116,7 +117,7 @@ pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
 
 /// One thing `audit --verify` found wrong, beyond the chain itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mismatch {
+pub(crate) struct Mismatch {
     /// The event concerned, where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<i64>,
@@ -128,7 +129,7 @@ pub struct Mismatch {
 
 /// What a state row says, as far as the log can vouch for it.
 #[derive(Debug, Clone)]
-pub struct RowAnchor<'a> {
+pub(crate) struct RowAnchor<'a> {
     pub version_text: &'a str,
     /// `applied`, `failed`, `running`, `reverted` or `reverting`.
     pub status: &'a str,
@@ -138,7 +139,7 @@ pub struct RowAnchor<'a> {
 
 /// The log's own record of its newest event (`stagegate.chain_head`).
 #[derive(Debug, Clone)]
-pub struct HeadAnchor<'a> {
+pub(crate) struct HeadAnchor<'a> {
     pub id: i64,
     pub hash: &'a str,
     pub gapless_after: i64,
@@ -149,7 +150,7 @@ pub struct HeadAnchor<'a> {
 /// schema has one, `head_expected`, and the log is not empty), a head hash kept elsewhere, and
 /// each state row against its migration's latest event (kind, checksum and hash), and every
 /// migration the log speaks of has its row. The chain itself is [`verify_chain`].
-pub fn verify_anchors(
+pub(crate) fn verify_anchors(
     events: &[Event],
     rows: &[RowAnchor<'_>],
     head: Option<&HeadAnchor<'_>>,
@@ -224,14 +225,23 @@ pub fn verify_anchors(
         };
         let expected_kinds: &[&str] = match row.status {
             // A failed down (rolled back) leaves the row applied, anchored on its event.
-            "applied" => &["apply", "baseline", "down_failure"],
+            "applied" => &["apply", "baseline", "down_failure", "down_replace"],
             "failed" => &["failure", "resolve"],
             "reverted" => &["down"],
             "abandoned" => &["abandon"],
             // A no-transaction down that stopped (failed: its event) or was killed (the row
             // still anchored on the apply).
-            "reverting" => &["apply", "baseline", "down_failure", "resolve"],
-            // Written before a no-transaction migration's first statement, without an event.
+            "reverting" => &[
+                "apply",
+                "baseline",
+                "down_failure",
+                "resolve",
+                "down_replace",
+            ],
+            "running" => {
+                out.extend(running_row(row, event));
+                continue;
+            }
             _ => &[],
         };
         let Some(event) = event else {
@@ -284,7 +294,14 @@ pub fn verify_anchors(
         .filter(|e| {
             matches!(
                 e.kind.as_str(),
-                "apply" | "failure" | "resolve" | "down" | "baseline" | "down_failure" | "abandon"
+                "apply"
+                    | "failure"
+                    | "resolve"
+                    | "down"
+                    | "baseline"
+                    | "down_failure"
+                    | "abandon"
+                    | "down_replace"
             )
         })
         .collect();
@@ -300,6 +317,56 @@ pub fn verify_anchors(
         });
     }
     out
+}
+
+/// The rule for a `running` row (a no-transaction migration in progress, or killed while it
+/// ran), which is written when an attempt starts, without an event of its own: an attempt
+/// starts on a migration never run here (no event), or on one whose latest event is a
+/// `failure`, a `resolve` or a `down` (a resumed, resolved or reverted migration), and the
+/// row still names that event. A row set to `running` over an `apply` or a `baseline` (to
+/// make the next apply run statements again) does not verify; neither does one whose event
+/// was removed. The file may have been fixed since the failure, so the checksum is not
+/// compared (the statements done are, by `done_checksum`, when the attempt resumes).
+fn running_row(row: &RowAnchor<'_>, event: Option<&Event>) -> Option<Mismatch> {
+    let mismatch = |event: Option<&Event>, problem: String| Mismatch {
+        event: event.map(|e| e.id),
+        version: Some(row.version_text.to_string()),
+        problem,
+    };
+    match event {
+        None => row.event_hash.map(|anchor| {
+            mismatch(
+                None,
+                format!(
+                    "the state row says running and was last changed by event {anchor}, but the \
+                     log has no event for this migration: events were removed"
+                ),
+            )
+        }),
+        Some(event) if !["failure", "resolve", "down"].contains(&event.kind.as_str()) => {
+            Some(mismatch(
+                Some(event),
+                format!(
+                    "the state row says running but the migration's latest event is a `{}`: an \
+                     attempt starts only on a migration that was never run, failed or was \
+                     reverted",
+                    event.kind
+                ),
+            ))
+        }
+        Some(event) => match row.event_hash {
+            Some(anchor) if anchor == event.hash => None,
+            anchor => Some(mismatch(
+                Some(event),
+                format!(
+                    "the state row says running but does not name the migration's latest \
+                     event {} (it names {}): the row was written by hand or events were removed",
+                    event.hash,
+                    anchor.unwrap_or("none")
+                ),
+            )),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -585,6 +652,7 @@ mod tests {
             ("failed", "resolve"),
             ("reverted", "down"),
             ("reverting", "down_failure"),
+            ("applied", "down_replace"),
         ] {
             let event = with_kind(kind);
             let anchored = RowAnchor {
@@ -608,8 +676,82 @@ mod tests {
         }
         // A row written before a no-transaction migration's first statement has no event.
         assert_eq!(
-            verify_anchors(&[], &[row("running")], None, false, None),
+            verify_anchors(
+                &[],
+                &[RowAnchor {
+                    event_hash: None,
+                    ..row("running")
+                }],
+                None,
+                false,
+                None
+            ),
             []
+        );
+    }
+
+    /// A `running` row has no event of its own: it verifies on no event (a first attempt) or
+    /// on the `failure`, `resolve` or `down` it resumes, named by the row; over an `apply`
+    /// or a `baseline`, or naming another event, it does not.
+    #[test]
+    fn a_running_row_verifies_only_where_an_attempt_can_start() {
+        let events = chain(1);
+        let with_kind = |kind: &str| {
+            let mut event = events[0].clone();
+            event.kind = kind.into();
+            event.hash = event_hash(&event);
+            event
+        };
+        fn running(event_hash: Option<&str>) -> RowAnchor<'_> {
+            RowAnchor {
+                version_text: "1",
+                status: "running",
+                checksum: "sha256:edited",
+                event_hash,
+            }
+        }
+        for kind in ["failure", "resolve", "down"] {
+            let event = with_kind(kind);
+            let found = verify_anchors(
+                std::slice::from_ref(&event),
+                &[running(Some(&event.hash))],
+                None,
+                false,
+                None,
+            );
+            assert_eq!(found, [], "{kind}");
+            let found = verify_anchors(
+                std::slice::from_ref(&event),
+                &[running(None)],
+                None,
+                false,
+                None,
+            );
+            assert_eq!(found.len(), 1, "{kind}: {found:?}");
+            assert!(found[0].problem.contains("does not name"), "{found:?}");
+        }
+        for kind in ["apply", "baseline", "down_failure", "abandon"] {
+            let event = with_kind(kind);
+            let found = verify_anchors(
+                std::slice::from_ref(&event),
+                &[running(Some(&event.hash))],
+                None,
+                false,
+                None,
+            );
+            assert_eq!(found.len(), 1, "{kind}: {found:?}");
+            assert!(
+                found[0].problem.contains(&format!(
+                    "the state row says running but the migration's latest event is a `{kind}`"
+                )),
+                "{found:?}"
+            );
+        }
+        let found = verify_anchors(&[], &[running(Some("gone"))], None, false, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].problem.contains("events were removed"),
+            "{found:?}"
         );
     }
 }

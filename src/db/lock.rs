@@ -8,6 +8,12 @@
 //! run. A killed stagegate process closes its lock connection at once, but the server goes on
 //! with the statement the migration connection had sent until it finishes; the next run waits
 //! for that second key, so it never starts while a killed run's last statement still runs.
+//!
+//! Behind a pooler that hands out a server connection per transaction (PgBouncer or Supavisor
+//! in `pool_mode = transaction`, Supabase's port 6543) a session lock means nothing: the next
+//! statement may run on another server connection, and the lock stays behind on one nobody
+//! owns. [`AdvisoryLock::acquire`] finds such a pooler first ([`per_transaction_pooler`]) and
+//! refuses it, naming the direct connection to use instead.
 
 use std::time::{Duration, Instant};
 
@@ -20,14 +26,14 @@ use crate::config::DatabaseUrl;
 pub const LOCK_KEY: i64 = 0x5167_a5d2_77c0_3e11;
 
 /// Held by the connection that runs the migrations, for as long as its backend lives.
-pub const SESSION_KEY: i64 = LOCK_KEY + 1;
+pub(crate) const SESSION_KEY: i64 = LOCK_KEY + 1;
 
 /// How often, at most, [`AdvisoryLock::check`] asks the server (a closed connection is seen
 /// at once without asking).
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Default bound on the wait for another run's lock.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// The session that holds the lock, from pg_locks and pg_stat_activity.
 #[derive(Debug, Clone)]
@@ -98,6 +104,20 @@ pub enum LockError {
          migration so that no other run can interleave with this one"
     )]
     Lost { url: String, why: String },
+    #[error(
+        "{url} reaches PostgreSQL through a pooler in transaction mode (PgBouncer or Supavisor \
+         with pool_mode = transaction{supabase}): {seen}. stagegate holds one session for a \
+         whole run (its lock, no-transaction migrations), which such a pooler does not keep; \
+         use a direct connection to the database instead (Supabase: the \"Direct connection\" \
+         string, db.<project>.supabase.co:5432, or the session pooler on port 5432)"
+    )]
+    TransactionPooler {
+        url: String,
+        /// What showed it.
+        seen: String,
+        /// `, as Supabase's port 6543 is` where the port says so.
+        supabase: &'static str,
+    },
 }
 
 impl LockError {
@@ -105,11 +125,17 @@ impl LockError {
     pub fn is_busy(&self) -> bool {
         matches!(self, LockError::Busy { .. } | LockError::SessionBusy { .. })
     }
+
+    /// True when the URL leads to a pooler stagegate cannot run through (a configuration
+    /// error, exit 2).
+    pub fn is_pooler(&self) -> bool {
+        matches!(self, LockError::TransactionPooler { .. })
+    }
 }
 
 /// The held lock. Dropping it closes the connection, which releases the lock too;
 /// [`AdvisoryLock::release`] does it explicitly.
-pub struct AdvisoryLock {
+pub(crate) struct AdvisoryLock {
     client: Client,
     url: String,
     checked: Instant,
@@ -117,7 +143,7 @@ pub struct AdvisoryLock {
 
 /// Waits at most `wait` for advisory lock `key` on `client`'s session; `on_wait` is told
 /// once who holds it. Returns the holder seen last when the wait runs out.
-pub async fn wait_for(
+pub(crate) async fn wait_for(
     client: &Client,
     key: i64,
     wait: Duration,
@@ -151,7 +177,7 @@ pub async fn wait_for(
 
 impl AdvisoryLock {
     /// Takes the lock, waiting at most `wait`; `on_wait` is told once who holds it.
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         url: &DatabaseUrl,
         wait: Duration,
         on_wait: impl FnOnce(Option<&Holder>),
@@ -161,6 +187,17 @@ impl AdvisoryLock {
             url: url.redacted(),
             source,
         };
+        if let Some(seen) = per_transaction_pooler(url, &client).await? {
+            let supabase = match url.target().ok().and_then(|t| t.first_tcp()) {
+                Some((_, 6543)) => ", as Supabase's port 6543 is",
+                _ => "",
+            };
+            return Err(LockError::TransactionPooler {
+                url: url.redacted(),
+                seen,
+                supabase,
+            });
+        }
         match wait_for(&client, LOCK_KEY, wait, on_wait)
             .await
             .map_err(query)?
@@ -181,7 +218,7 @@ impl AdvisoryLock {
     /// Fails when the lock's connection is gone (the backend was terminated, an idle timeout
     /// closed it, the network dropped it): the lock went with it. A closed connection is seen
     /// without a round trip; otherwise the server is asked at most once a second.
-    pub async fn check(&mut self) -> Result<(), LockError> {
+    pub(crate) async fn check(&mut self) -> Result<(), LockError> {
         let lost = |why: String| LockError::Lost {
             url: self.url.clone(),
             why,
@@ -203,7 +240,7 @@ impl AdvisoryLock {
     }
 
     /// Releases the lock and closes its connection.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         let _ = self
             .client
             .simple_query(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
@@ -211,9 +248,83 @@ impl AdvisoryLock {
     }
 }
 
-/// Who holds the stagegate lock in the current database, if anyone visible does.
-pub async fn holder(client: &Client) -> Result<Option<Holder>, tokio_postgres::Error> {
-    holder_of(client, LOCK_KEY).await
+/// How long the probe waits for a server connection while its other client holds one.
+const POOLER_PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether `client` reaches the server through a pooler that hands out a server connection
+/// per transaction, and what showed it. A second client opens a transaction (and so holds a
+/// server connection for it); then `client` asks for its backend again. Connected directly
+/// or through a session pooler, `client` keeps its own backend and the other client never
+/// gets it. Through a transaction pooler, the other client gets the server connection
+/// `client` just gave back (PgBouncer reuses the last one released), or `client` gets another
+/// backend, or it waits for one (a pool of one).
+pub(crate) async fn per_transaction_pooler(
+    url: &DatabaseUrl,
+    client: &Client,
+) -> Result<Option<String>, LockError> {
+    let query = |source| LockError::Query {
+        url: url.redacted(),
+        source,
+    };
+    // Supabase documents its pooler's port 6543 as transaction mode: no need to ask.
+    if let Some((host, 6543)) = url.target().ok().and_then(|t| t.first_tcp())
+        && host.to_ascii_lowercase().ends_with(".pooler.supabase.com")
+    {
+        return Ok(Some(format!(
+            "{host}:6543 is Supabase's pooler in transaction mode"
+        )));
+    }
+    let first = backend_pid(client, "SELECT pg_backend_pid()")
+        .await
+        .map_err(query)?;
+    let other = super::connect(url).await?;
+    let other_pid = backend_pid(&other, "BEGIN; SELECT pg_backend_pid()")
+        .await
+        .map_err(query)?;
+    let again = tokio::time::timeout(
+        POOLER_PROBE_WAIT,
+        backend_pid(client, "SELECT pg_backend_pid()"),
+    )
+    .await;
+    let _ = other.simple_query("ROLLBACK").await;
+    drop(other);
+    Ok(match again {
+        Err(_) => Some(format!(
+            "a statement waited more than {}s for a server connection while another client \
+             held one in a transaction",
+            POOLER_PROBE_WAIT.as_secs()
+        )),
+        Ok(again) => {
+            let again = again.map_err(query)?;
+            if other_pid == first {
+                Some(format!(
+                    "another client got this session's server process (pid {first}) as soon \
+                     as its statement ended"
+                ))
+            } else if again != first {
+                Some(format!(
+                    "two statements of one session ran in different server processes (pid \
+                     {first}, then {again})"
+                ))
+            } else {
+                None
+            }
+        }
+    })
+}
+
+/// The pid the last statement of `sql` (simple protocol) returns.
+async fn backend_pid(client: &Client, sql: &str) -> Result<String, tokio_postgres::Error> {
+    Ok(client
+        .simple_query(sql)
+        .await?
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default())
 }
 
 /// Who holds advisory lock `key` in the current database, if anyone visible does.
@@ -243,7 +354,7 @@ async fn holder_of(client: &Client, key: i64) -> Result<Option<Holder>, tokio_po
 }
 
 /// The bound on the lock wait: `STAGEGATE_LOCK_WAIT` if set, else [`DEFAULT_WAIT`].
-pub fn configured_wait() -> Result<Duration, String> {
+pub(crate) fn configured_wait() -> Result<Duration, String> {
     match std::env::var(crate::env_vars::STAGEGATE_LOCK_WAIT) {
         Ok(text) if !text.trim().is_empty() => text
             .trim()

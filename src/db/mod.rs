@@ -6,15 +6,19 @@
 //! Connection errors name the server with its password masked; nothing here prints a
 //! connection string as given.
 
-pub mod events;
-pub mod lock;
+pub(crate) mod events;
+pub(crate) mod lock;
 mod relay;
-pub mod runners;
-pub mod script;
-pub mod session;
-pub mod state;
-pub mod tls;
-pub mod trust;
+pub(crate) mod runners;
+pub(crate) mod script;
+pub(crate) mod session;
+pub(crate) mod state;
+pub(crate) mod tls;
+pub(crate) mod trust;
+
+pub use lock::LOCK_KEY;
+pub use session::{ApplyRecord, Finish, Session, Step, Timeouts};
+pub use state::{StateStore, known_schema_version};
 
 use tokio_postgres::Client;
 

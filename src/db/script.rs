@@ -14,7 +14,7 @@ use crate::sql::classify::{self, Unit};
 
 /// Runs `script` (and `verify`) on `session`. `Ok(Err(message))` when the script cannot be
 /// run or the database refused it; `Err` when the connection is lost.
-pub async fn run(
+pub(crate) async fn run(
     session: &Session,
     script: &Script,
     verify: Option<&Script>,
@@ -129,7 +129,7 @@ async fn statements(
 /// A statement's error as a finding (`Ok(Err(message))`: the message, SQLSTATE, line,
 /// detail and hint), or, when it is not the database refusing SQL (the connection was lost),
 /// as an error of the run. `line` is the statement's first line in its file.
-pub fn statement_error(
+pub(crate) fn statement_error(
     error: &tokio_postgres::Error,
     statement: &str,
     line: usize,

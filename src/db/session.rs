@@ -167,12 +167,12 @@ impl ScriptError {
 }
 
 /// SQLSTATE 55P03: `lock_timeout` fired (or NOWAIT failed).
-pub fn is_lock_timeout(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_lock_timeout(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
 }
 
 /// SQLSTATE 57014: the statement was cancelled (cancel request or statement_timeout).
-pub fn is_cancelled(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_cancelled(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::QUERY_CANCELED)
 }
 
@@ -436,35 +436,36 @@ impl Session {
 
 /// What [`Session::reset`] sends. (`DISCARD ALL` would also release the run's advisory
 /// locks, so it is not used.)
-pub const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT;RESET ROLE;RESET ALL;DISCARD TEMP";
+pub(crate) const RESET_SQL: &str =
+    "SET SESSION AUTHORIZATION DEFAULT;RESET ROLE;RESET ALL;DISCARD TEMP";
 
 /// SQLSTATE raised by `stagegate.record_apply` for a version already applied.
-pub const ALREADY_APPLIED: &str = "SG001";
+pub(crate) const ALREADY_APPLIED: &str = "SG001";
 /// SQLSTATE raised by the recording functions for progress out of order.
-pub const OUT_OF_ORDER: [&str; 2] = ["SG002", "SG003"];
+pub(crate) const OUT_OF_ORDER: [&str; 2] = ["SG002", "SG003"];
 /// SQLSTATE raised by `stagegate.record_revert` for a row that is not (or no longer) applied
 /// with the checksums the run read.
-pub const NOT_APPLIED: &str = "SG005";
+pub(crate) const NOT_APPLIED: &str = "SG005";
 
 /// True when the error is stagegate's refusal to record a migration (or a statement) twice.
-pub fn is_double_record(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_double_record(error: &tokio_postgres::Error) -> bool {
     error.code().is_some_and(|c| {
         c.code() == ALREADY_APPLIED || c.code() == NOT_APPLIED || OUT_OF_ORDER.contains(&c.code())
     })
 }
 
 /// SQLSTATE raised when a partitioned index is still invalid at the end of its migration.
-pub const PARENT_INDEX_INVALID: &str = "SG004";
+pub(crate) const PARENT_INDEX_INVALID: &str = "SG004";
 
 /// True when the error is [`PARENT_INDEX_INVALID`].
-pub fn is_parent_index_invalid(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_parent_index_invalid(error: &tokio_postgres::Error) -> bool {
     error
         .code()
         .is_some_and(|c| c.code() == PARENT_INDEX_INVALID)
 }
 
 /// True when the statement refused to run inside a transaction block (SQLSTATE 25001).
-pub fn needs_no_transaction_block(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn needs_no_transaction_block(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::ACTIVE_SQL_TRANSACTION)
 }
 
@@ -512,7 +513,7 @@ fn record_revert_sql(record: &RevertRecord) -> String {
 
 /// The byte offset in `script` (sent after `prefix_chars` other characters) that the
 /// server's error position points at, when the error has one.
-pub fn error_offset(
+pub(crate) fn error_offset(
     error: &tokio_postgres::Error,
     script: &str,
     prefix_chars: usize,
@@ -533,12 +534,16 @@ pub fn error_offset(
 /// A database error as one readable line or a few: SQLSTATE, message, where in the script
 /// (from the error position, for a script whose first line is `first_line` of its file), detail
 /// and hint.
-pub fn describe_error(error: &tokio_postgres::Error, script: &str, first_line: usize) -> String {
+pub(crate) fn describe_error(
+    error: &tokio_postgres::Error,
+    script: &str,
+    first_line: usize,
+) -> String {
     describe_error_after(error, script, first_line, 0)
 }
 
 /// As [`describe_error`] for a script that was sent after `prefix_chars` other characters.
-pub fn describe_error_after(
+pub(crate) fn describe_error_after(
     error: &tokio_postgres::Error,
     script: &str,
     first_line: usize,

@@ -27,9 +27,9 @@ fn migrator() -> Migrator {
 }
 
 /// Schema holding the state tables.
-pub const SCHEMA: &str = "stagegate";
+pub(crate) const SCHEMA: &str = "stagegate";
 /// sqlx's tracking table for [`MIGRATOR`], inside [`SCHEMA`].
-pub const TRACKING_TABLE: &str = "stagegate._sqlx_migrations";
+pub(crate) const TRACKING_TABLE: &str = "stagegate._sqlx_migrations";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -71,7 +71,7 @@ pub enum StateError {
 
 /// A sqlx error for people: for a server error its severity (when not ERROR), message,
 /// SQLSTATE, detail and hint, never the server's source file, line or routine.
-pub fn describe(error: &sqlx::Error) -> String {
+pub(crate) fn describe(error: &sqlx::Error) -> String {
     use std::fmt::Write as _;
     let sqlx::Error::Database(db) = error else {
         return error.to_string();
@@ -115,6 +115,14 @@ impl StateError {
             StateError::NewerSchema { .. } => crate::exit::Outcome::Refused,
             _ => crate::exit::Outcome::Execution,
         }
+    }
+}
+
+/// A failed query on the state database at `url` (its password masked).
+fn query_error(url: &str) -> impl Fn(sqlx::Error) -> StateError + Copy + '_ {
+    move |cause| StateError::Query {
+        url: url.to_string(),
+        cause,
     }
 }
 
@@ -524,11 +532,8 @@ impl StateStore {
         &self.url
     }
 
-    fn query_error(&self) -> impl Fn(sqlx::Error) -> StateError + '_ {
-        |source| StateError::Query {
-            url: self.url.clone(),
-            cause: source,
-        }
+    fn query_error(&self) -> impl Fn(sqlx::Error) -> StateError + Copy + '_ {
+        query_error(&self.url)
     }
 
     /// The state schema's version here: `None` when stagegate never ran on this database.
@@ -670,10 +675,7 @@ impl StateStore {
             .map(|text| {
                 serde_json::from_str::<OlderRow>(text)
                     .map(OlderRow::into_row)
-                    .map_err(|error| StateError::Query {
-                        url: self.url.clone(),
-                        cause: sqlx::Error::Decode(Box::new(error)),
-                    })
+                    .map_err(|error| self.query_error()(sqlx::Error::Decode(Box::new(error))))
             })
             .collect()
     }
@@ -698,10 +700,7 @@ impl StateStore {
     /// does first, so that a check of the row and the write after it cannot race.
     async fn begin_locked(&mut self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.conn.begin().await.map_err(error)?;
         sqlx::query!("LOCK TABLE stagegate.events IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
@@ -714,10 +713,7 @@ impl StateStore {
     /// `statements_done`, unless it is already applied (another run got there first).
     pub async fn start_running(&mut self, record: &RunningRecord<'_>) -> Result<(), StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let written = sqlx::query!(
             r#"INSERT INTO stagegate.migrations AS m
@@ -767,10 +763,7 @@ impl StateStore {
     /// it: this attempt's failure changes nothing of that).
     pub async fn record_failure(&mut self, record: &FailureRecord<'_>) -> Result<bool, StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let applied = sqlx::query_scalar!(
             r#"SELECT status = 'applied' AS "applied!" FROM stagegate.migrations
@@ -848,10 +841,7 @@ impl StateStore {
         record: &RevertingRecord<'_>,
     ) -> Result<(), StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let written = sqlx::query!(
             r#"UPDATE stagegate.migrations
@@ -892,10 +882,7 @@ impl StateStore {
         record: &DownFailureRecord<'_>,
     ) -> Result<bool, StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let found = sqlx::query_scalar!(
             r#"SELECT status AS "status!" FROM stagegate.migrations
@@ -954,10 +941,7 @@ impl StateStore {
         settled: Option<(i32, &str)>,
     ) -> Result<bool, StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let row = sqlx::query!(
             r#"UPDATE stagegate.migrations
@@ -1001,10 +985,7 @@ impl StateStore {
         reason: &str,
     ) -> Result<bool, StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let row = sqlx::query!(
             r#"UPDATE stagegate.migrations
@@ -1057,10 +1038,7 @@ impl StateStore {
         done_checksum: &str,
     ) -> Result<bool, StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         let row = sqlx::query!(
             r#"UPDATE stagegate.migrations
@@ -1096,10 +1074,7 @@ impl StateStore {
     /// makes the whole baseline fail (SQLSTATE SG006), writing nothing.
     pub async fn baseline(&mut self, records: &[BaselineRecord<'_>]) -> Result<(), StateError> {
         let url = self.url.clone();
-        let error = |source| StateError::Query {
-            url: url.clone(),
-            cause: source,
-        };
+        let error = query_error(&url);
         let mut tx = self.begin_locked().await?;
         for record in records {
             sqlx::query!(
@@ -1122,6 +1097,44 @@ impl StateStore {
             .await
             .map_err(error)?;
         }
+        tx.commit().await.map_err(error)?;
+        Ok(())
+    }
+
+    /// Replaces the recorded down checksum of the applied migration `version` with
+    /// `new_down` (`noop` for a down declared a no-op) and appends its `down_replace` event,
+    /// only if the row is still applied with `checksum` and `old_down` (SQLSTATE SG005
+    /// otherwise, writing nothing).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn replace_down(
+        &mut self,
+        version: &str,
+        version_text: &str,
+        name: &str,
+        checksum: &str,
+        old_down: Option<&str>,
+        new_down: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            cause: source,
+        };
+        let mut tx = self.begin_locked().await?;
+        sqlx::query("SELECT stagegate.record_down_replace($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(version)
+            .bind(version_text)
+            .bind(name)
+            .bind(checksum)
+            .bind(old_down)
+            .bind(new_down)
+            .bind(os_user)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
         tx.commit().await.map_err(error)?;
         Ok(())
     }
@@ -1300,6 +1313,6 @@ impl StateStore {
 
 /// The operating-system user running stagegate, for the record: from the system's user
 /// database, else `$USER` and its kin.
-pub fn os_user() -> Option<String> {
+pub(crate) fn os_user() -> Option<String> {
     crate::deploy::who::os_user()
 }

@@ -19,7 +19,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
-pub use crate::target::tls::{SslMode, Tls};
+pub(crate) use crate::target::tls::{SslMode, Tls};
 
 impl Tls {
     /// A rustls connector for tokio-postgres that checks what the mode asks for.

@@ -14,7 +14,7 @@ use super::state::Snapshot;
 
 /// What the check found; empty when the state verifies.
 #[derive(Debug, Clone, Default)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// The first event that does not fit the chain.
     pub broken: Option<ChainBreak>,
     /// Rows, anchors and binding that do not match the log.
@@ -22,12 +22,12 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn verified(&self) -> bool {
+    pub(crate) fn verified(&self) -> bool {
         self.broken.is_none() && self.problems.is_empty()
     }
 
     /// Each finding on a line of its own, as `audit --verify` words them.
-    pub fn findings(&self) -> Vec<String> {
+    pub(crate) fn findings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(broken) = &self.broken {
             out.push(format!(
@@ -41,7 +41,7 @@ impl Verdict {
 }
 
 /// A mismatch for people: the event, the migration, the problem.
-pub fn describe(mismatch: &Mismatch) -> String {
+pub(crate) fn describe(mismatch: &Mismatch) -> String {
     let mut text = String::new();
     if let Some(id) = mismatch.event {
         text.push_str(&format!("event {id}: "));
@@ -54,7 +54,7 @@ pub fn describe(mismatch: &Mismatch) -> String {
 }
 
 /// Checks `snapshot`; `expected_head` is a head hash kept elsewhere (`audit --head`).
-pub fn verify(snapshot: &Snapshot, expected_head: Option<&str>) -> Verdict {
+pub(crate) fn verify(snapshot: &Snapshot, expected_head: Option<&str>) -> Verdict {
     let broken = events::verify_chain(&snapshot.events).err();
     let anchors: Vec<RowAnchor<'_>> = snapshot
         .rows
@@ -136,7 +136,7 @@ fn verify_binding(snapshot: &Snapshot) -> Vec<Mismatch> {
 }
 
 /// The newest event of each migration, by the version as written (`version_text`).
-pub fn latest_events(events: &[Event]) -> HashMap<&str, &Event> {
+pub(crate) fn latest_events(events: &[Event]) -> HashMap<&str, &Event> {
     let mut latest = HashMap::new();
     for event in events {
         if let Some(version) = &event.version {

@@ -26,11 +26,11 @@ use crate::exit;
 use crate::progress::Sink;
 use crate::source::Version;
 
-pub use super::runner::AppliedMigration;
+pub(crate) use super::runner::AppliedMigration;
 
 /// How apply is asked to run.
 #[derive(Debug, Clone)]
-pub struct ApplyOptions {
+pub(crate) struct ApplyOptions {
     pub to: Option<Version>,
     pub dry_run: bool,
     pub plan_hash: Option<String>,
@@ -51,7 +51,7 @@ pub struct ApplyOptions {
 
 /// What apply did (or, with `--dry-run`, would do).
 #[derive(Debug, Clone, Serialize)]
-pub struct ApplyReport {
+pub(crate) struct ApplyReport {
     pub environment: String,
     pub dry_run: bool,
     pub plan: Plan,
@@ -65,7 +65,7 @@ pub struct ApplyReport {
 
 /// Runs `migrate apply` for `env`. `local` reads the migration files; it runs while the
 /// connections are being set up.
-pub async fn apply(
+pub(crate) async fn apply(
     env: &Environment,
     local: impl Future<Output = anyhow::Result<Vec<LocalMigration>>>,
     options: &ApplyOptions,

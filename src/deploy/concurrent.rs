@@ -12,11 +12,11 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::sql::{Class, Tok, TokKind};
+use crate::sql::{Class, Tok};
 
 /// What a statement is, as far as running it outside a transaction is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] table`.
     BuildIndex {
         index: Option<String>,
@@ -44,7 +44,7 @@ pub enum Shape {
 impl Shape {
     /// Classifies one statement's text. Whether it is transaction control and whether it
     /// must run outside a transaction block is the statement classifier's answer.
-    pub fn of(sql: &str) -> Shape {
+    pub(crate) fn of(sql: &str) -> Shape {
         let class = crate::sql::classify_sql(sql);
         if let Class::Transaction(_) = class {
             return Shape::TransactionControl;
@@ -75,7 +75,7 @@ impl Shape {
     }
 
     /// True when the statement may run inside a transaction block of its own.
-    pub fn fits_in_transaction(&self) -> bool {
+    pub(crate) fn fits_in_transaction(&self) -> bool {
         matches!(
             self,
             Shape::Other
@@ -86,32 +86,14 @@ impl Shape {
     }
 }
 
-/// An identifier as PostgreSQL reads it: unquoted words fold to lower case.
-fn ident(tok: &Tok) -> Option<String> {
-    match &tok.kind {
-        TokKind::Word { value, quoted, .. } => Some(if *quoted {
-            value.clone()
-        } else {
-            value.to_lowercase()
-        }),
-        _ => None,
-    }
-}
-
 /// A possibly qualified name starting at `tokens[at]`, as a quoted SQL name (`"s"."t"`).
 fn qualified(tokens: &[Tok], mut at: usize) -> Option<String> {
-    let mut parts = vec![ident(tokens.get(at)?)?];
+    let mut parts = vec![tokens.get(at)?.ident()?];
     while tokens.get(at + 1).is_some_and(|t| t.is_punct(".")) {
-        parts.push(ident(tokens.get(at + 2)?)?);
+        parts.push(tokens.get(at + 2)?.ident()?);
         at += 2;
     }
-    Some(
-        parts
-            .iter()
-            .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join("."),
-    )
+    Some(crate::sql::quote_parts(parts.iter().map(String::as_str)))
 }
 
 /// The name after the last of `markers` that appears before the first name.
@@ -185,7 +167,7 @@ fn reindex(tokens: &[Tok]) -> Shape {
 /// index on a partitioned table without locking every partition), a check that fails with
 /// SQLSTATE SG004 when the index is still INVALID: it stays so until an index of every
 /// partition is attached to it, and until then the parent enforces and serves nothing.
-pub fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> String {
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     let mut out = String::new();
     for sql in statements {
@@ -233,14 +215,14 @@ pub fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> Str
 
 /// An index as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexState {
+pub(crate) struct IndexState {
     /// As `regclass` prints it (schema-qualified where the search path needs it).
     pub name: String,
     pub valid: bool,
 }
 
 /// The index a build names, on its table: `None` when it does not exist.
-pub async fn named_index(
+pub(crate) async fn named_index(
     client: &Client,
     index: &str,
     table: &str,
@@ -265,7 +247,7 @@ pub async fn named_index(
 }
 
 /// The INVALID indexes on a table (a failed concurrent build's or reindex's leftovers).
-pub async fn invalid_indexes(
+pub(crate) async fn invalid_indexes(
     client: &Client,
     table: &str,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
@@ -280,7 +262,7 @@ pub async fn invalid_indexes(
 }
 
 /// The table an index belongs to, as a quoted name.
-pub async fn table_of(
+pub(crate) async fn table_of(
     client: &Client,
     index: &str,
 ) -> Result<Option<String>, tokio_postgres::Error> {
@@ -298,7 +280,7 @@ pub async fn table_of(
 
 /// An INVALID index found in a database, and what removes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InvalidIndex {
+pub(crate) struct InvalidIndex {
     pub index: String,
     pub table: String,
     /// The statement that removes it.
@@ -306,7 +288,9 @@ pub struct InvalidIndex {
 }
 
 /// Every INVALID index in the database's own schemas (not stagegate's), with its table.
-pub async fn all_invalid(client: &Client) -> Result<Vec<InvalidIndex>, tokio_postgres::Error> {
+pub(crate) async fn all_invalid(
+    client: &Client,
+) -> Result<Vec<InvalidIndex>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i \
@@ -332,12 +316,14 @@ pub async fn all_invalid(client: &Client) -> Result<Vec<InvalidIndex>, tokio_pos
 }
 
 /// The advice for an invalid leftover.
-pub fn drop_advice(index: &str) -> String {
+pub(crate) fn drop_advice(index: &str) -> String {
     format!("remove it with `DROP INDEX CONCURRENTLY IF EXISTS {index};`")
 }
 
 /// Reads every INVALID index of the database at `url`, for `status` and `plan`.
-pub async fn read_invalid(url: &crate::config::DatabaseUrl) -> Result<Vec<InvalidIndex>, String> {
+pub(crate) async fn read_invalid(
+    url: &crate::config::DatabaseUrl,
+) -> Result<Vec<InvalidIndex>, String> {
     let client = crate::db::connect(url).await.map_err(|e| e.to_string())?;
     all_invalid(&client)
         .await
@@ -345,7 +331,7 @@ pub async fn read_invalid(url: &crate::config::DatabaseUrl) -> Result<Vec<Invali
 }
 
 /// Lines naming invalid indexes of environment `env`, for a text report.
-pub fn render_invalid(env: &str, indexes: &[InvalidIndex]) -> String {
+pub(crate) fn render_invalid(env: &str, indexes: &[InvalidIndex]) -> String {
     let mut out = String::new();
     for found in indexes {
         out.push_str(&format!(
@@ -358,7 +344,7 @@ pub fn render_invalid(env: &str, indexes: &[InvalidIndex]) -> String {
 }
 
 /// Invalid leftovers, described with the statement that removes each.
-pub fn leftovers(indexes: &[String]) -> String {
+pub(crate) fn leftovers(indexes: &[String]) -> String {
     let each: Vec<String> = indexes
         .iter()
         .map(|index| format!("{index} ({})", drop_advice(index)))
@@ -372,7 +358,7 @@ pub fn leftovers(indexes: &[String]) -> String {
 /// Whether a statement that ran bare, outside a transaction, took effect: read from the
 /// catalog after its backend is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It did; why we know.
     Ran(String),
     /// It did not (or running it again is harmless); why we know.
@@ -384,7 +370,7 @@ pub enum Outcome {
 }
 
 /// Reads from the catalog whether `sql`, sent bare to a backend that is gone now, took effect.
-pub async fn outcome(client: &Client, sql: &str) -> Result<Outcome, tokio_postgres::Error> {
+pub(crate) async fn outcome(client: &Client, sql: &str) -> Result<Outcome, tokio_postgres::Error> {
     Ok(match Shape::of(sql) {
         Shape::BuildIndex {
             index: Some(index),

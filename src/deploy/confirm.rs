@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -17,73 +17,62 @@ use crate::lint::Severity;
 use crate::visible;
 
 /// What the command line brought for the gate.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
+#[derive(Clone, Default)]
+pub(crate) struct Request {
     /// `--confirm TEXT`: the environment's phrase (its name for `confirm = true`, or for an
     /// environment without a confirmation gate).
     pub flag: Option<String>,
     /// `--reason TEXT`.
     pub reason: Option<String>,
+    /// Where a person can be asked, when one can (the command layer's terminal); `None`:
+    /// nobody can answer, so a gated environment needs `--confirm` and `--reason`.
+    pub terminal: Option<Arc<dyn Terminal>>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("flag", &self.flag)
+            .field("reason", &self.reason)
+            .field("terminal", &self.terminal.is_some())
+            .finish()
+    }
 }
 
 /// How the change was confirmed, for the event log.
 #[derive(Debug, Clone, Serialize)]
-pub struct Confirmation {
+pub(crate) struct Confirmation {
     /// `typed` (at the prompt), `flag` (`--confirm`), or `not-required` (the environment has
     /// no confirmation gate; a `--reason` was still given and is kept).
     pub method: &'static str,
     pub reason: String,
 }
 
-/// Where the gate's questions are asked and answered.
-pub trait Terminal {
-    /// Whether a person can answer (stdin and stderr are a terminal).
-    fn is_interactive(&self) -> bool;
+/// Where the gate's questions are asked and answered: implemented by the command layer
+/// (`commands::terminal`), so the engine itself never touches a terminal. What the gate
+/// shows through it has control characters made visible already ([`crate::visible`]), so a
+/// file name or a finding cannot hide or rewrite the summary and the prompt after it.
+pub(crate) trait Terminal: Send + Sync {
     /// Shows `text` (no newline added).
-    fn show(&mut self, text: &str);
+    fn show(&self, text: &str);
     /// One line of input without its line ending; `None` at end of input.
-    fn read_line(&mut self) -> Option<String>;
-}
-
-/// The process's own terminal: questions on stderr, answers from stdin. What it shows has
-/// control characters made visible ([`crate::visible`]), so a file name or a finding
-/// cannot hide or rewrite the summary and the prompt after it.
-pub struct Stdio;
-
-impl Terminal for Stdio {
-    fn is_interactive(&self) -> bool {
-        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
-    }
-
-    fn show(&mut self, text: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(visible::text(text).as_bytes());
-        let _ = err.flush();
-    }
-
-    fn read_line(&mut self) -> Option<String> {
-        let mut line = String::new();
-        match std::io::stdin().lock().read_line(&mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_string()),
-        }
-    }
+    fn read_line(&self) -> Option<String>;
 }
 
 /// Whether `typed` is the confirmation `expected`: the same text, case and all, with only the
 /// white space around it ignored. The prompt and `--confirm` both answer with this.
-pub fn typed_matches(expected: &str, typed: &str) -> bool {
+pub(crate) fn typed_matches(expected: &str, typed: &str) -> bool {
     typed.trim() == expected
 }
 
 /// What `--confirm` must say on `env`: the configured phrase (the environment's name for
 /// `confirm = true`), or the environment's name where there is no confirmation gate.
-pub fn expected_flag(env: &Environment) -> &str {
+pub(crate) fn expected_flag(env: &Environment) -> &str {
     env.confirm.as_deref().unwrap_or(&env.name)
 }
 
 /// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
-pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
             "refusing to {what} on `{}`: {message}; nothing was run",
@@ -125,12 +114,11 @@ pub fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::
 /// Runs the gate on `env`, showing `summary` (what will run) before the prompt. `Ok(None)`: no
 /// gate and nothing to record. `what` names the action ("apply 2 migration(s)", "roll back 1
 /// migration(s)").
-pub fn obtain(
+pub(crate) fn obtain(
     env: &Environment,
     summary: &str,
     what: &str,
     request: &Request,
-    terminal: &mut dyn Terminal,
 ) -> anyhow::Result<Option<Confirmation>> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
@@ -160,18 +148,19 @@ pub fn obtain(
             reason: reason.to_string(),
         }));
     };
-    if !terminal.is_interactive() {
+    let Some(terminal) = request.terminal.as_deref() else {
         return Err(refuse(format!(
             "`{}` needs a confirmation: run on a terminal to type it, or pass --confirm {} \
              --reason \"...\"",
             env.name,
             shell_word(phrase)
         )));
-    }
-    terminal.show(summary);
-    terminal.show(&format!("Type `{phrase}` to {what} on `{}`: ", env.name));
+    };
+    let show = |text: &str| terminal.show(&visible::text(text));
+    show(summary);
+    show(&format!("Type `{phrase}` to {what} on `{}`: ", env.name));
     let Some(answer) = terminal.read_line() else {
-        terminal.show("\n");
+        show("\n");
         return Err(refuse("no confirmation was typed (end of input)".into()));
     };
     if !typed_matches(phrase, &answer) {
@@ -183,10 +172,10 @@ pub fn obtain(
     let reason = match reason_flag {
         Some(reason) => reason.to_string(),
         None => {
-            terminal.show("Reason (recorded in the event log): ");
+            show("Reason (recorded in the event log): ");
             match terminal.read_line().map(|r| r.trim().to_string()) {
                 None => {
-                    terminal.show("\n");
+                    show("\n");
                     return Err(refuse("no reason was given (end of input)".into()));
                 }
                 Some(reason) if visible::is_blank(&reason) => {
@@ -205,7 +194,7 @@ pub fn obtain(
 }
 
 /// `text` as one shell word, for a command shown to be copied.
-pub fn shell_word(text: &str) -> String {
+pub(crate) fn shell_word(text: &str) -> String {
     if !text.is_empty()
         && text
             .chars()
@@ -218,7 +207,7 @@ pub fn shell_word(text: &str) -> String {
 }
 
 /// What the gate needs besides the environment.
-pub struct Step<'a> {
+pub(crate) struct Step<'a> {
     /// `apply` or `down`, for the record.
     pub action: &'static str,
     /// "apply 2 migration(s)", for the prompt and messages.
@@ -237,7 +226,7 @@ pub struct Step<'a> {
 
 /// The whole gate: the prompt (on a terminal, off the async thread) or the flags, then the
 /// confirmation's record in the event log, with who confirmed, from where and why.
-pub async fn gate(
+pub(crate) async fn gate(
     env: &Environment,
     step: Step<'_>,
     store: &mut crate::db::state::StateStore,
@@ -245,7 +234,7 @@ pub async fn gate(
     let confirmation = {
         let (env, request) = (env.clone(), step.request.clone());
         let (summary, what) = (step.summary.clone(), step.what.clone());
-        tokio::task::spawn_blocking(move || obtain(&env, &summary, &what, &request, &mut Stdio))
+        tokio::task::spawn_blocking(move || obtain(&env, &summary, &what, &request))
             .await
             .map_err(|e| anyhow::anyhow!("the confirmation prompt: {e}"))??
     };
@@ -282,7 +271,7 @@ pub async fn gate(
 }
 
 /// Where the backup of a gated environment goes, for the summary.
-pub fn backup_line(env: &Environment) -> Option<String> {
+pub(crate) fn backup_line(env: &Environment) -> Option<String> {
     env.backup
         .as_ref()
         .map(|b| format!("pg_dump into {}", b.dir.display()))
@@ -290,7 +279,7 @@ pub fn backup_line(env: &Environment) -> Option<String> {
 
 /// What a person confirms: the migrations, their error and warning findings, the strongest
 /// lock per table, and where the backup goes.
-pub fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
+pub(crate) fn summary(env: &Environment, plan: &Plan, what: &str, backup: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "About to {what} on `{}`:", env.name);
     for m in &plan.migrations {
@@ -367,4 +356,93 @@ fn lock_rank(mode: &str) -> usize {
     .iter()
     .position(|m| *m == mode)
     .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::{Request, Terminal, obtain};
+    use crate::config::{Config, Environment};
+
+    /// A person at a terminal, as a script: the answers they type, and what they were shown.
+    struct Script {
+        answers: Mutex<Vec<&'static str>>,
+        shown: Mutex<String>,
+    }
+
+    impl Terminal for Script {
+        fn show(&self, text: &str) {
+            self.shown.lock().unwrap().push_str(text);
+        }
+        fn read_line(&self) -> Option<String> {
+            let mut answers = self.answers.lock().unwrap();
+            (!answers.is_empty()).then(|| answers.remove(0).to_string())
+        }
+    }
+
+    fn production() -> Environment {
+        let text = "[environments.production]\nurl = \"postgres://h/db\"\nconfirm = \"SHIP IT\"\n";
+        Config::parse(text, std::path::Path::new("/x/stagegate.toml"))
+            .unwrap()
+            .environment("production")
+            .unwrap()
+    }
+
+    fn ask(answers: Vec<&'static str>) -> (anyhow::Result<Option<super::Confirmation>>, String) {
+        let script = Arc::new(Script {
+            answers: Mutex::new(answers),
+            shown: Mutex::new(String::new()),
+        });
+        let request = Request {
+            terminal: Some(Arc::clone(&script) as Arc<dyn Terminal>),
+            ..Request::default()
+        };
+        let summary = "About to apply 1 migration(s):\n  2 tidy\x1b[8m\n";
+        let result = obtain(&production(), summary, "apply 1 migration(s)", &request);
+        let shown = script.shown.lock().unwrap().clone();
+        (result, shown)
+    }
+
+    /// The engine asks through the terminal it is given: the summary (made visible) first,
+    /// then the phrase, compared by `typed_matches`, then a reason that must show something.
+    #[test]
+    fn the_gate_asks_through_the_terminal_it_is_given() {
+        let (result, shown) = ask(vec!["  SHIP IT ", "new table"]);
+        let confirmation = result.unwrap().unwrap();
+        assert_eq!(
+            (confirmation.method, confirmation.reason.as_str()),
+            ("typed", "new table")
+        );
+        assert!(
+            shown.starts_with("About to apply 1 migration(s):\n  2 tidy\\x1b[8m\nType `SHIP IT`"),
+            "{shown:?}"
+        );
+        for (answers, refusal) in [
+            (vec!["ship it"], "`ship it` was typed, not `SHIP IT`"),
+            (vec![], "no confirmation was typed (end of input)"),
+            (vec!["SHIP IT"], "no reason was given (end of input)"),
+            (vec!["SHIP IT", "\u{200b} "], "the reason shows nothing"),
+        ] {
+            let error = ask(answers).0.unwrap_err().to_string();
+            assert!(error.contains(refusal), "{error}");
+        }
+    }
+
+    /// Without a terminal nobody is asked: a gated environment needs the flags.
+    #[test]
+    fn without_a_terminal_the_gate_refuses_and_names_the_flags() {
+        let error = obtain(
+            &production(),
+            "",
+            "apply 1 migration(s)",
+            &Request::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("pass --confirm 'SHIP IT' --reason"),
+            "{error}"
+        );
+    }
 }

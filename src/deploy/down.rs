@@ -31,7 +31,7 @@ use crate::sql::Class;
 
 /// Which migrations to revert.
 #[derive(Debug, Clone)]
-pub enum DownTarget {
+pub(crate) enum DownTarget {
     /// The newest N applied.
     Steps(u32),
     /// Every applied migration newer than this one (it stays applied).
@@ -40,7 +40,7 @@ pub enum DownTarget {
 
 /// How down is asked to run.
 #[derive(Debug, Clone)]
-pub struct DownOptions {
+pub(crate) struct DownOptions {
     pub target: DownTarget,
     pub dry_run: bool,
     pub allow_data_loss: bool,
@@ -56,7 +56,7 @@ pub struct DownOptions {
 
 /// Data a down script would destroy, found in the live database.
 #[derive(Debug, Clone, Serialize)]
-pub struct Loss {
+pub(crate) struct Loss {
     pub version: String,
     pub line: usize,
     /// `table orders`, `column orders.email`.
@@ -67,7 +67,7 @@ pub struct Loss {
 }
 
 /// Counting stops here: "at least" is enough to refuse.
-pub const COUNT_CAP: u64 = 1_000_000;
+pub(crate) const COUNT_CAP: u64 = 1_000_000;
 
 impl Loss {
     fn describe(&self) -> String {
@@ -93,7 +93,7 @@ impl Loss {
 
 /// One statement of a dry run.
 #[derive(Debug, Clone, Serialize)]
-pub struct DryStatement {
+pub(crate) struct DryStatement {
     pub line: usize,
     pub statement: String,
     /// Rows the statement reported (INSERT/UPDATE/DELETE/...), when it reports any.
@@ -104,7 +104,7 @@ pub struct DryStatement {
 
 /// One down script as a dry run ran it.
 #[derive(Debug, Clone, Serialize)]
-pub struct DryRun {
+pub(crate) struct DryRun {
     pub version: String,
     pub name: String,
     pub statements: Vec<DryStatement>,
@@ -118,7 +118,7 @@ pub struct DryRun {
 
 /// What down did (or, with `--dry-run`, did and rolled back).
 #[derive(Debug, Clone, Serialize)]
-pub struct DownReport {
+pub(crate) struct DownReport {
     pub environment: String,
     pub dry_run: bool,
     pub reverted: Vec<AppliedMigration>,
@@ -131,7 +131,7 @@ pub struct DownReport {
 
 /// Runs `migrate down` for `env`. `local` reads the migration files while the connections
 /// are set up.
-pub async fn down(
+pub(crate) async fn down(
     env: &Environment,
     local: impl Future<Output = anyhow::Result<Vec<LocalMigration>>>,
     options: &DownOptions,
@@ -433,7 +433,8 @@ fn select<'a>(
             Ok(applied[..steps].to_vec())
         }
         DownTarget::To(to) => {
-            let Some(entry) = entries.iter().find(|e| e.version == *to) else {
+            // A revision id names its revision whatever its place in the graph's order.
+            let Some(entry) = entries.iter().find(|e| e.version.matches(to.as_str())) else {
                 return Err(vec![format!(
                     "--to {to}: no migration {to} is known locally or recorded in `{env}`"
                 )]);
@@ -446,7 +447,10 @@ fn select<'a>(
                     entry.state.label()
                 )]);
             }
-            Ok(applied.into_iter().filter(|e| e.version > *to).collect())
+            Ok(applied
+                .into_iter()
+                .filter(|e| e.version > entry.version)
+                .collect())
         }
     }
 }
@@ -520,8 +524,44 @@ fn check_targets<'a>(
                 local.up.checksum
             ));
         }
+        let replace = |env: &str, no_op: bool| {
+            format!(
+                "`stagegate migrate replace-down --env {env} {}{} --reason \"...\"`",
+                row.version_text,
+                if no_op { " --no-op" } else { "" }
+            )
+        };
+        // Declared a no-op (`migrate replace-down --no-op`): nothing runs, the record says
+        // reverted.
+        if row.down_checksum.as_deref() == Some(super::replace_down::NOOP) {
+            let path = local
+                .migration
+                .down
+                .as_ref()
+                .map_or_else(|| local.up.path.clone(), |d| d.path.clone());
+            out.push(Target {
+                entry,
+                row,
+                down: crate::source::Script {
+                    path,
+                    text: String::new(),
+                    first_line: 1,
+                    checksum: crate::source::Checksum::of_normalized(""),
+                    text_checksum: crate::source::Checksum::of_normalized(""),
+                    rendered_checksum: None,
+                    directives: Vec::new(),
+                    settings: crate::source::ScriptSettings::default(),
+                },
+            });
+            continue;
+        }
         let Some(down_ref) = &local.migration.down else {
-            problems.push(format!("{label} has no down script"));
+            problems.push(format!(
+                "{label} has no down script; write one and record it with {}, or declare that \
+                 undoing it needs nothing: {}",
+                replace(env, false),
+                replace(env, true)
+            ));
             continue;
         };
         let down = match down_ref.load() {
@@ -531,25 +571,33 @@ fn check_targets<'a>(
                 continue;
             }
         };
-        if down.is_blank() {
+        let bookkeeping_only = local.up.reverts_by_bookkeeping(&down);
+        if down.is_blank() && !bookkeeping_only {
             problems.push(format!(
-                "the down script {} of {label} is empty (comments only)",
-                down.path.display()
+                "the down script {} of {label} is empty (comments only); if undoing it needs \
+                 nothing, declare so: {}",
+                down.path.display(),
+                replace(env, true)
             ));
             continue;
         }
         match &row.down_checksum {
+            // Nothing to match: an Alembic revision's scripts are its file, whose checksum is
+            // the up checksum checked above.
+            _ if bookkeeping_only => {}
             None => problems.push(format!(
                 "{label} was applied without a down script (none is recorded for it), so {} \
-                 was written since and cannot be matched with what was applied; undo it with \
-                 a new migration instead",
-                down.path.display()
-            )),
-            Some(recorded) if *recorded != down.checksum.as_str() => problems.push(format!(
-                "the down script {} changed since {label} was applied (recorded {recorded}, \
-                 now {}); restore it as it was",
+                 was written since and cannot be matched with what was applied; once it is \
+                 reviewed, record it: {}",
                 down.path.display(),
-                down.checksum
+                replace(env, false)
+            )),
+            Some(recorded) if !down.matches(recorded) => problems.push(format!(
+                "the down script {} changed since {label} was applied (recorded {recorded}, \
+                 now {}); restore it as it was, or record the new one as its down: {}",
+                down.path.display(),
+                down.checksum,
+                replace(env, false)
             )),
             Some(_) => {}
         }
@@ -567,10 +615,7 @@ fn check_targets<'a>(
 
 /// `"schema"."name"` for a normalised name (lower-case unless it was quoted).
 fn quoted(name: &str) -> String {
-    name.split('.')
-        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(".")
+    crate::sql::quote_parts(name.split('.'))
 }
 
 /// One check the guard makes on the live database.

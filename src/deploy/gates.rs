@@ -6,8 +6,10 @@
 //! `state` gate: a row written, deleted or changed by hand refuses, with audit's finding), the
 //! database's binding (the `environment` gate: a database bound to another environment name
 //! refuses), the refusals of the rows ([`super::refusals`]), the lint gate with the catalog's
-//! facts, and the promotion gate on the source's verified state. Confirmation and backup are
-//! `required` here and done by apply itself, after every gate above passed.
+//! facts, the promotion gate on the source's verified state, then the plan hash over all
+//! of that ([`plan::hash`]) and the approvals gate, which counts the approvals of that hash
+//! in the verified log ([`super::approve::gate`]). Confirmation and backup are `required`
+//! here and done by apply itself, after every gate above passed.
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use crate::exit;
 use crate::source::Version;
 
 /// What the pipeline needs besides the environment and its database.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     pub to: Option<&'a Version>,
     /// Lint settings; the catalog's facts are added here.
     pub lint: &'a crate::lint::Options,
@@ -29,7 +31,7 @@ pub struct Inputs<'a> {
 }
 
 /// The gates' verdict and the facts it rests on.
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     pub plan: Plan,
     /// Where each migration stands, from rows that verified (or, when the state gate refuses,
     /// from rows that did not: nothing may act on them).
@@ -39,15 +41,8 @@ pub struct Evaluation {
     pub identity: String,
 }
 
-impl Evaluation {
-    /// Whether this database has no binding yet (the apply that passes binds it).
-    pub fn unbound(&self) -> bool {
-        self.binding.is_none()
-    }
-}
-
 /// Judges every gate of `env` on its database (through `store`).
-pub async fn evaluate(
+pub(crate) async fn evaluate(
     env: &Environment,
     store: &mut StateStore,
     local: &[LocalMigration],
@@ -57,6 +52,7 @@ pub async fn evaluate(
     let snapshot = store.snapshot().await?;
     let identity = store.server_identity().await?;
     let trusted = state_gate(&env.name, &snapshot);
+    let trusted_status = trusted.status;
     let bound = environment_gate(env, snapshot.binding.as_ref(), &identity);
     let entries = super::compare(local, &snapshot.rows);
     let refusals = super::refusals(&env.name, &entries);
@@ -94,6 +90,18 @@ pub async fn evaluate(
             super::promote::gate(env, source, &pending).await
         });
     }
+    // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
+    plan.hash = plan::hash(&plan);
+    let applier = super::who::identity();
+    let (approvals, gathered) = super::approve::gate(
+        env,
+        &plan,
+        &snapshot.events,
+        trusted_status == "pass",
+        applier.as_deref(),
+    );
+    plan.set_gate(approvals);
+    plan.approvals = gathered;
     Ok(Evaluation {
         plan,
         entries,
@@ -103,7 +111,7 @@ pub async fn evaluate(
 }
 
 /// The `state` gate: the rows verify against the event log, or nothing acts on them.
-pub fn state_gate(env: &str, snapshot: &Snapshot) -> Gate {
+pub(crate) fn state_gate(env: &str, snapshot: &Snapshot) -> Gate {
     let verdict = trust::verify(snapshot, None);
     if verdict.verified() {
         return Gate {
@@ -129,7 +137,11 @@ pub fn state_gate(env: &str, snapshot: &Snapshot) -> Gate {
 
 /// The `environment` gate: the database is bound to this environment, on this server (or
 /// not bound yet: the apply binds it).
-pub fn environment_gate(env: &Environment, binding: Option<&Binding>, identity: &str) -> Gate {
+pub(crate) fn environment_gate(
+    env: &Environment,
+    binding: Option<&Binding>,
+    identity: &str,
+) -> Gate {
     let name = &env.name;
     match binding {
         None => Gate {
@@ -173,7 +185,7 @@ pub fn environment_gate(env: &Environment, binding: Option<&Binding>, identity: 
 /// The gates that must pass before anything reads rows to change them (`migrate down`,
 /// `migrate resolve`): the state verifies and the database is this environment's. Returns
 /// the verified snapshot; refuses (exit 3) with every finding otherwise.
-pub async fn trusted_snapshot(
+pub(crate) async fn trusted_snapshot(
     env: &Environment,
     store: &mut StateStore,
     action: &str,
@@ -192,20 +204,42 @@ pub async fn trusted_snapshot(
 
 /// Binds the database to `env` when the evaluation found it unbound (the first apply, once
 /// every gate passed and before the first statement).
-pub async fn bind_if_unbound(
+pub(crate) async fn bind_if_unbound(
     env: &Environment,
     evaluation: &Evaluation,
     store: &mut StateStore,
     os_user: Option<&str>,
 ) -> anyhow::Result<()> {
-    if !evaluation.unbound() {
+    bind_unbound(
+        env,
+        evaluation.binding.as_ref(),
+        &evaluation.identity,
+        "first apply",
+        store,
+        os_user,
+    )
+    .await
+}
+
+/// Binds the database to `env` (on the server `identity`) when `binding`, read with the
+/// gates that passed, says it is bound to nothing yet: the first apply or baseline, once
+/// every gate passed and before anything is recorded. `reason` says which.
+pub(crate) async fn bind_unbound(
+    env: &Environment,
+    binding: Option<&Binding>,
+    identity: &str,
+    reason: &str,
+    store: &mut StateStore,
+    os_user: Option<&str>,
+) -> anyhow::Result<()> {
+    if binding.is_some() {
         return Ok(());
     }
     let detail = serde_json::json!({
         "environment": env.name,
-        "identity": evaluation.identity,
+        "identity": identity,
         "previous": null,
-        "reason": "first apply",
+        "reason": reason,
     });
     store
         .bind(&env.name, os_user, &detail.to_string())
@@ -216,7 +250,7 @@ pub async fn bind_if_unbound(
 
 /// Every refusal and every refusing gate as one message; `None` when nothing refuses.
 /// `action` is `apply`, `roll back`, ...
-pub fn refusal_message(
+pub(crate) fn refusal_message(
     env: &str,
     action: &str,
     refusals: &[super::Refusal],
@@ -238,7 +272,7 @@ pub fn refusal_message(
 }
 
 /// The plan's refusal, as apply gives it and `plan` exits 3 for.
-pub fn plan_refusal(plan: &Plan) -> Option<String> {
+pub(crate) fn plan_refusal(plan: &Plan) -> Option<String> {
     refusal_message(&plan.environment, "apply to", &plan.refusals, &plan.gates)
 }
 
@@ -249,11 +283,12 @@ pub fn plan_refusal(plan: &Plan) -> Option<String> {
 /// `flags` are the `--confirm` values given. Returns the previous binding and this server's
 /// identity.
 #[allow(clippy::too_many_arguments)]
-pub async fn rebind(
+pub(crate) async fn rebind(
     env: &Environment,
     owner: impl Fn(&str) -> Option<Environment>,
     reason: &str,
     flags: &[String],
+    terminal: Option<Arc<dyn super::confirm::Terminal>>,
     migrations_dir: &std::path::Path,
     lock_wait: std::time::Duration,
     progress: &crate::progress::Sink,
@@ -267,6 +302,7 @@ pub async fn rebind(
     let request = |of: &Environment| super::confirm::Request {
         flag: flags.iter().find(|f| **f == of.name).cloned(),
         reason: Some(reason.to_string()),
+        terminal: terminal.clone(),
     };
     super::confirm::check_flags(env, &request(env), "rebind")?;
     let lock = super::runner::lock_alone(env, lock_wait, progress).await?;

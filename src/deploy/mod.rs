@@ -5,19 +5,20 @@
 //! and says, for every version, where it stands. Everything that talks to a database lives in
 //! [`apply`], [`resolve`] and the commands.
 
-pub mod apply;
-pub mod baseline;
-pub mod concurrent;
-pub mod confirm;
-pub mod down;
-pub mod gates;
-pub mod plan;
-pub mod promote;
-pub mod resolve;
+pub(crate) mod after;
+pub(crate) mod apply;
+pub(crate) mod approve;
+pub(crate) mod baseline;
+pub(crate) mod concurrent;
+pub(crate) mod confirm;
+pub(crate) mod down;
+pub(crate) mod gates;
+pub(crate) mod plan;
+pub(crate) mod promote;
+pub(crate) mod replace_down;
+pub(crate) mod resolve;
 pub(crate) mod runner;
-pub mod who;
-
-use std::fmt::Write as _;
+pub(crate) mod who;
 
 use serde::Serialize;
 
@@ -26,13 +27,13 @@ use crate::source::{Migration, MigrationSet, Script, SourceError, Version};
 
 /// A local migration with its up script loaded (text and checksum).
 #[derive(Debug, Clone)]
-pub struct LocalMigration {
+pub(crate) struct LocalMigration {
     pub migration: Migration,
     pub up: Script,
 }
 
 impl LocalMigration {
-    pub fn canonical(&self) -> String {
+    pub(crate) fn canonical(&self) -> String {
         self.migration.version.canonical()
     }
 }
@@ -48,7 +49,7 @@ pub(crate) fn statement_hint(version: &str, env: &str) -> String {
 }
 
 /// Loads every up script of the set (checking encoding, directives and emptiness).
-pub fn load_local(set: &MigrationSet) -> Result<Vec<LocalMigration>, SourceError> {
+pub(crate) fn load_local(set: &MigrationSet) -> Result<Vec<LocalMigration>, SourceError> {
     set.migrations
         .iter()
         .map(|migration| {
@@ -63,7 +64,7 @@ pub fn load_local(set: &MigrationSet) -> Result<Vec<LocalMigration>, SourceError
 /// Where one migration stands in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum State {
+pub(crate) enum State {
     /// Applied, and the file still has the checksum it was applied with.
     Applied,
     /// Not applied yet.
@@ -94,7 +95,7 @@ pub enum State {
 }
 
 impl State {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             State::Applied => "applied",
             State::Pending => "pending",
@@ -111,7 +112,7 @@ impl State {
     }
 
     /// True when apply would (re)run this migration.
-    pub fn is_pending(self) -> bool {
+    pub(crate) fn is_pending(self) -> bool {
         matches!(
             self,
             State::Pending | State::FailedRolledBack | State::Resolved | State::Failed
@@ -121,7 +122,7 @@ impl State {
 
 /// One version in one environment: the local file, the recorded row, or both.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub version: Version,
     pub name: String,
     pub local: Option<LocalMigration>,
@@ -130,13 +131,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}_{}", self.version, self.name)
     }
 }
 
 /// Every version known locally or recorded, in version order, with its state.
-pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
+pub(crate) fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::with_capacity(local.len().max(rows.len()));
     let mut by_version: std::collections::HashMap<&str, &MigrationRow> =
         rows.iter().map(|row| (row.version.as_str(), row)).collect();
@@ -146,9 +147,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
         let state = match &row {
             None => State::Pending,
             Some(row) => match row.status {
-                RowStatus::Applied if row.checksum == migration.up.checksum.as_str() => {
-                    State::Applied
-                }
+                RowStatus::Applied if migration.up.matches(&row.checksum) => State::Applied,
                 RowStatus::Applied => State::ChecksumMismatch,
                 RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
                 RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
@@ -197,7 +196,7 @@ pub fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
 /// Applied revisions whose file is unchanged but whose SQL renders differently now than
 /// the SQL that ran (another Alembic or SQLAlchemy): not an edit, and nothing reruns, but
 /// worth saying, one line each.
-pub fn rendering_changes(entries: &[Entry]) -> Vec<String> {
+pub(crate) fn rendering_changes(entries: &[Entry]) -> Vec<String> {
     entries
         .iter()
         .filter(|e| e.state == State::Applied)
@@ -220,7 +219,7 @@ pub fn rendering_changes(entries: &[Entry]) -> Vec<String> {
 
 /// A reason apply must not start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub version: String,
     pub kind: RefusalKind,
     pub message: String,
@@ -228,7 +227,7 @@ pub struct Refusal {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum RefusalKind {
+pub(crate) enum RefusalKind {
     ChecksumDrift,
     MissingLocally,
     OutOfOrder,
@@ -243,7 +242,7 @@ pub enum RefusalKind {
 /// Checks that must pass before anything runs: no applied file was edited, none is missing
 /// locally, no pending migration is older than the newest applied one, and no failed
 /// no-transaction attempt is left unresolved (unless its file was fixed since).
-pub fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
+pub(crate) fn refusals(env: &str, entries: &[Entry]) -> Vec<Refusal> {
     let mut out = Vec::new();
     let newest_applied = entries
         .iter()
@@ -397,16 +396,4 @@ fn checksums(entry: &Entry) -> (String, String) {
             .as_ref()
             .map_or_else(|| "-".to_string(), |l| l.up.checksum.to_string()),
     )
-}
-
-/// The refusals as one message, one line each.
-pub fn refusal_message(env: &str, refusals: &[Refusal]) -> String {
-    let mut message = format!(
-        "refusing to apply to `{env}`: {} problem(s), nothing was run",
-        refusals.len()
-    );
-    for refusal in refusals {
-        let _ = write!(message, "\n  - {}", refusal.message);
-    }
-    message
 }

@@ -14,7 +14,7 @@ use crate::source::Version;
 
 /// One migration apply would run.
 #[derive(Debug, Clone, Serialize)]
-pub struct PlannedMigration {
+pub(crate) struct PlannedMigration {
     pub version: String,
     pub name: String,
     pub checksum: String,
@@ -31,12 +31,18 @@ pub struct PlannedMigration {
     pub way_back: WayBack,
     /// Why it is in the plan: pending, retry after a rolled-back failure, resume, fixed file.
     pub reason: &'static str,
+    /// The down and verify scripts' checksums, in the plan hash (not in the JSON: its
+    /// `way_back` and `has_verify` say whether they exist).
+    #[serde(skip)]
+    pub down_checksum: Option<String>,
+    #[serde(skip)]
+    pub verify_checksum: Option<String>,
 }
 
 /// A pending migration's way back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum WayBack {
+pub(crate) enum WayBack {
     /// A down script with SQL in it.
     Present,
     /// A down script with nothing but comments.
@@ -49,7 +55,7 @@ pub enum WayBack {
 
 impl WayBack {
     /// Reads the migration's down script, if it has one.
-    pub fn of(migration: &crate::source::Migration) -> WayBack {
+    pub(crate) fn of(migration: &crate::source::Migration) -> WayBack {
         match &migration.down {
             None => WayBack::Missing,
             Some(down) => match down.load() {
@@ -60,7 +66,7 @@ impl WayBack {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             WayBack::Present => "yes",
             WayBack::Empty => "empty",
@@ -72,7 +78,7 @@ impl WayBack {
 
 /// A gate on the way to this environment and what it says now.
 #[derive(Debug, Clone, Serialize)]
-pub struct Gate {
+pub(crate) struct Gate {
     pub name: &'static str,
     /// `pass`, `refuse`, `required` (confirmation and backup: done when apply runs), `pending`
     /// (promotion: not read yet) or `not-configured`.
@@ -80,9 +86,47 @@ pub struct Gate {
     pub detail: String,
 }
 
+/// One approval of the plan (an `approval` event of the verified log, of this plan hash).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Approval {
+    /// Who approved: the CI actor in CI, else the OS user.
+    pub approver: String,
+    #[serde(serialize_with = "crate::json::utc")]
+    pub at: time::OffsetDateTime,
+    pub reason: String,
+    /// The event's id in the log.
+    pub event: i64,
+    pub counts: ApprovalCount,
+}
+
+/// Whether an approval counts towards `approvals = N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ApprovalCount {
+    /// It counts.
+    Counted,
+    /// The approver is the one applying: nobody signs off their own change.
+    SelfApproval,
+    /// The approver approved this plan before: one approver counts once.
+    Duplicate,
+    /// The approver is not in `approvers`.
+    NotAnApprover,
+}
+
+impl ApprovalCount {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ApprovalCount::Counted => "counts",
+            ApprovalCount::SelfApproval => "does not count: the approver is the one applying",
+            ApprovalCount::Duplicate => "does not count again: the same approver",
+            ApprovalCount::NotAnApprover => "does not count: not in `approvers`",
+        }
+    }
+}
+
 /// A lint finding on a pending migration, after `allow` directives (see [`lint_findings`]).
 #[derive(Debug, Clone, Serialize)]
-pub struct PlanFinding {
+pub(crate) struct PlanFinding {
     pub version: String,
     pub code: String,
     pub severity: String,
@@ -92,7 +136,7 @@ pub struct PlanFinding {
 
 impl PlanFinding {
     /// `<version> line <n>: <severity> <code> <message>`, as plan and apply show it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{} line {}: {} {} {}",
             self.version, self.line, self.severity, self.code, self.message
@@ -102,7 +146,7 @@ impl PlanFinding {
 
 /// The strongest lock a pending migration takes on a table, and for how long it holds it.
 #[derive(Debug, Clone, Serialize)]
-pub struct LockSummary {
+pub(crate) struct LockSummary {
     pub version: String,
     pub table: String,
     pub lock: String,
@@ -114,16 +158,18 @@ pub struct LockSummary {
 
 /// The plan for one environment.
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub environment: String,
     pub migrations: Vec<PlannedMigration>,
     pub refusals: Vec<Refusal>,
     pub gates: Vec<Gate>,
     pub findings: Vec<PlanFinding>,
     pub locks: Vec<LockSummary>,
-    /// SHA-256 over the environment name and the pending versions with their checksums;
-    /// `migrate apply --plan-hash` refuses when it no longer matches.
+    /// The plan hash ([`hash`]): what approvals are bound to; `migrate apply --plan-hash`
+    /// refuses when it no longer matches.
     pub hash: String,
+    /// The approvals recorded for this plan hash (`migrate approve`), and whether each counts.
+    pub approvals: Vec<Approval>,
     /// INVALID indexes in the environment (failed concurrent builds' leftovers), where read.
     pub invalid_indexes: Vec<super::concurrent::InvalidIndex>,
 }
@@ -131,7 +177,7 @@ pub struct Plan {
 /// Lints the migrations about to run, in order (a table created by an earlier pending
 /// migration counts as new for the later ones), and summarises the strongest lock each takes
 /// per table.
-pub fn lint_findings(
+pub(crate) fn lint_findings(
     pending: &[&Entry],
     options: &lint::Options,
 ) -> (Vec<PlanFinding>, Vec<LockSummary>) {
@@ -179,7 +225,7 @@ pub fn lint_findings(
 }
 
 /// The entries apply would run, in order, up to and including `to`.
-pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
+pub(crate) fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry> {
     // `--to` an Alembic revision: that revision and those it follows, not every revision
     // ranked before it (another branch may be).
     let target = to.and_then(|to| {
@@ -202,7 +248,7 @@ pub fn pending<'a>(entries: &'a [Entry], to: Option<&Version>) -> Vec<&'a Entry>
 }
 
 /// The timeouts a migration runs with: the file's directives over the environment's settings.
-pub fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
+pub(crate) fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
     let settings = entry.local.as_ref().map(|l| &l.up.settings);
     Timeouts {
         lock_timeout: settings.and_then(|s| s.lock_timeout).or(env.lock_timeout),
@@ -214,7 +260,7 @@ pub fn timeouts(env: &Environment, entry: &Entry) -> Timeouts {
 
 /// Builds the plan from `entries` (the one file it reads is each pending down script, to
 /// say whether a way back exists).
-pub fn build(
+pub(crate) fn build(
     env: &Environment,
     entries: &[Entry],
     to: Option<&Version>,
@@ -235,7 +281,21 @@ pub fn build(
                 _ => 0,
             };
             let t = timeouts(env, entry);
+            let down_checksum = local
+                .migration
+                .down
+                .as_ref()
+                .and_then(|down| down.load().ok())
+                .map(|script| script.checksum.to_string());
+            let verify_checksum = local
+                .migration
+                .load_verify()
+                .ok()
+                .flatten()
+                .map(|script| script.checksum.to_string());
             PlannedMigration {
+                down_checksum,
+                verify_checksum,
                 version: entry.version.to_string(),
                 name: entry.name.clone(),
                 checksum: local.up.checksum.to_string(),
@@ -263,33 +323,67 @@ pub fn build(
         LintGate::Off => (Vec::new(), Vec::new()),
         LintGate::Warn | LintGate::Deny => lint_findings(&pending, lint_options),
     };
-    let hash = plan_hash(&env.name, &migrations);
-    Plan {
+    let mut plan = Plan {
         environment: env.name.clone(),
         gates: gates(env, &findings),
         migrations,
         refusals,
         findings,
         locks,
-        hash,
+        hash: String::new(),
+        approvals: Vec::new(),
         invalid_indexes: Vec::new(),
-    }
+    };
+    plan.hash = hash(&plan);
+    plan
 }
 
-/// SHA-256 over the environment name and each pending version with its checksum.
-pub fn plan_hash(env: &str, migrations: &[PlannedMigration]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"stagegate-plan-v1\n");
-    hasher.update(env.as_bytes());
-    hasher.update(b"\n");
-    for migration in migrations {
-        hasher.update(migration.version.as_bytes());
-        hasher.update(b" ");
-        hasher.update(migration.checksum.as_bytes());
-        hasher.update(b"\n");
+/// The plan hash, the one definition of it: SHA-256 over the environment's name; each
+/// pending migration's version, name, mode, statements to skip and the checksums of its up,
+/// down and verify scripts; each refusal; each gate's name and verdict (not its detail,
+/// which counts events, and not the approvals gate, whose verdict the approvals of this very
+/// hash decide); and each lint finding's version, code, severity and line. An approval is
+/// bound to it: a file edited, a migration added or removed, a down script changed, a gate
+/// that passes now and refused before (or the other way round), or a finding that appeared
+/// or went, gives another hash, and earlier approvals no longer count.
+pub(crate) fn hash(plan: &Plan) -> String {
+    let mut text = String::from("stagegate-plan-v2\n");
+    let mut line = |fields: &[&str]| {
+        for field in fields {
+            // Each field framed by its length: no two plans write the same text.
+            text.push_str(&format!("{}:{field} ", field.len()));
+        }
+        text.push('\n');
+    };
+    line(&["environment", &plan.environment]);
+    for m in &plan.migrations {
+        line(&[
+            "migration",
+            &m.version,
+            &m.name,
+            m.mode,
+            &m.resume_from.to_string(),
+            &m.checksum,
+            m.down_checksum.as_deref().unwrap_or("-"),
+            m.verify_checksum.as_deref().unwrap_or("-"),
+        ]);
     }
-    let hex: String = hasher
-        .finalize()
+    for r in &plan.refusals {
+        line(&["refusal", &r.version, &format!("{:?}", r.kind)]);
+    }
+    for g in plan.gates.iter().filter(|g| g.name != "approvals") {
+        line(&["gate", g.name, g.status]);
+    }
+    for f in &plan.findings {
+        line(&[
+            "finding",
+            &f.version,
+            &f.code,
+            &f.severity,
+            &f.line.to_string(),
+        ]);
+    }
+    let hex: String = Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -300,7 +394,7 @@ pub fn plan_hash(env: &str, migrations: &[PlannedMigration]) -> String {
 /// promotion gate is `pending` until [`super::promote::gate`] has read the source's state,
 /// confirmation is `required` (asked for when apply runs), and with `lint = "deny"`
 /// error-level findings (after allow directives) refuse.
-pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
+pub(crate) fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
     let off = |name: &'static str| Gate {
         name,
         status: "not-configured",
@@ -354,6 +448,18 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
         },
         LintGate::Off => off("lint"),
     });
+    gates.push(if env.approvals > 0 {
+        Gate {
+            name: "approvals",
+            status: "pending",
+            detail: format!(
+                "approvals = {}: counted from the approvals of this plan hash in the event log",
+                env.approvals
+            ),
+        }
+    } else {
+        off("approvals")
+    });
     gates.push(match &env.confirm {
         Some(phrase) => Gate {
             name: "confirmation",
@@ -382,7 +488,7 @@ pub fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
 
 impl Plan {
     /// Replaces the gate of the same name (the live promotion verdict).
-    pub fn set_gate(&mut self, gate: Gate) {
+    pub(crate) fn set_gate(&mut self, gate: Gate) {
         match self.gates.iter_mut().find(|g| g.name == gate.name) {
             Some(slot) => *slot = gate,
             None => self.gates.push(gate),

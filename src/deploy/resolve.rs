@@ -15,7 +15,7 @@ use crate::progress::Sink;
 use crate::source::Version;
 
 /// What `migrate resolve` was asked.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// `--reason`: what was repaired, or why the migration is given up.
     pub reason: &'a str,
     /// `--statement`.
@@ -30,7 +30,7 @@ pub struct Request<'a> {
 
 /// Resolves (or abandons) the failed attempt of `version` in `env`, after the environment's
 /// confirmation gate; returns the recorded version's label.
-pub async fn resolve(
+pub(crate) async fn resolve(
     env: &Environment,
     version: &Version,
     request: &Request<'_>,
@@ -61,10 +61,7 @@ pub async fn resolve(
         let rows = super::gates::trusted_snapshot(env, &mut store, "resolve on")
             .await?
             .rows;
-        let Some(row) = rows
-            .iter()
-            .find(|row| Version::parse(&row.version_text).is_some_and(|v| v == *version))
-        else {
+        let Some(row) = rows.iter().find(|row| version.matches(&row.version_text)) else {
             anyhow::bail!(
                 "`{}` has no record of migration {version}; nothing to resolve",
                 env.name

@@ -36,7 +36,7 @@ struct Located {
 
 /// One migration that ran (up or down).
 #[derive(Debug, Clone, Serialize)]
-pub struct AppliedMigration {
+pub(crate) struct AppliedMigration {
     pub version: String,
     pub name: String,
     pub mode: &'static str,
@@ -1034,7 +1034,7 @@ async fn record_failure(
 
 /// The three connections of a run that changes a database: the advisory lock's, the state
 /// store's, and the session that runs the scripts (holding the run lock).
-pub struct Connections {
+pub(crate) struct Connections {
     pub lock: crate::db::lock::AdvisoryLock,
     pub store: crate::db::state::StateStore,
     pub session: Session,
@@ -1045,7 +1045,7 @@ impl Connections {
     /// `lock_wait` since `started`) for the migration connection of a killed earlier run to
     /// finish what it was sent. A problem with the files is reported before one with the
     /// database; whatever was opened is closed on failure.
-    pub async fn open<T>(
+    pub(crate) async fn open<T>(
         env: &Environment,
         local: impl std::future::Future<Output = anyhow::Result<T>>,
         lock_wait: Duration,
@@ -1069,6 +1069,7 @@ impl Connections {
                         None
                     }
                     Err(error) if error.is_busy() => Some(exit::refused(error)),
+                    Err(error) if error.is_pooler() => Some(anyhow::Error::from(error)),
                     Err(error) => Some(exit::execution(error)),
                 };
                 return Err(match (local, lock_error, store, session) {
@@ -1111,7 +1112,7 @@ impl Connections {
     }
 
     /// Closes the store and the session, then gives the lock back.
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.store.close().await;
         drop(self.session);
         self.lock.release().await;
@@ -1149,6 +1150,7 @@ pub(crate) async fn lock_alone(
     .await
     .map_err(|e| match e {
         e if e.is_busy() => exit::refused(e),
+        e if e.is_pooler() => anyhow::Error::from(e),
         other => exit::execution(other),
     })
 }

@@ -11,7 +11,7 @@ use crate::env_vars;
 
 /// Everything recorded about the person or job behind a change.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Who {
+pub(crate) struct Who {
     pub os_user: Option<String>,
     pub host: Option<String>,
     /// `HEAD` of the repository the migrations are in, if they are in one.
@@ -26,7 +26,7 @@ pub struct Who {
 
 /// The CI run a change came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Ci {
+pub(crate) struct Ci {
     /// `github-actions` or `gitlab-ci`.
     pub system: &'static str,
     pub repository: Option<String>,
@@ -44,7 +44,7 @@ pub struct Ci {
 impl Who {
     /// Reads everything from this process's system and environment; `migrations` is the
     /// directory whose git commit is recorded.
-    pub fn here(migrations: &Path) -> Who {
+    pub(crate) fn here(migrations: &Path) -> Who {
         let (git_commit, git_dirty) = git_commit(migrations);
         Who {
             os_user: os_user(),
@@ -56,9 +56,18 @@ impl Who {
     }
 }
 
+/// Who approves or applies, as approvals are recorded and counted: the CI actor in a CI run
+/// (`GITHUB_ACTOR`, `GITLAB_USER_LOGIN`), else the operating-system user. A name, not a
+/// proof: stagegate records identities, it does not authenticate them.
+pub(crate) fn identity() -> Option<String> {
+    ci(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .and_then(|ci| ci.actor)
+        .or_else(os_user)
+}
+
 /// The user this process runs as, from the system's user database; the environment only
 /// where the system does not say.
-pub fn os_user() -> Option<String> {
+pub(crate) fn os_user() -> Option<String> {
     system_user().or_else(|| {
         [env_vars::USER, env_vars::LOGNAME, env_vars::USERNAME]
             .iter()

@@ -36,7 +36,7 @@ pub(super) struct Entry<'a> {
 impl<'a> Allows<'a> {
     /// An `allow` covers the next top-level statement after it (one that does not exist: no
     /// statement); an `allow-file` the whole script.
-    pub fn new(directives: &'a [Directive], statements: &[Analyzed]) -> Allows<'a> {
+    pub(super) fn new(directives: &'a [Directive], statements: &[Analyzed]) -> Allows<'a> {
         let tops: Vec<&Range<usize>> = statements
             .iter()
             .filter(|s| !s.in_do_block)
@@ -84,7 +84,14 @@ impl<'a> Allows<'a> {
 
     /// Whether a directive allows rule `code` on `span`; the first such directive in file
     /// order is marked used.
-    pub fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
+    #[cfg(test)]
+    pub(crate) fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
+        self.allowing(code, span).is_some()
+    }
+
+    /// The reason of the directive that allows rule `code` on `span` (the first such in
+    /// file order, marked used), if one does.
+    pub(crate) fn allowing(&mut self, code: &'static str, span: &Range<usize>) -> Option<&'a str> {
         let names = |entry: &Entry| entry.rules.contains(&code);
         // The directives of the one top-level statement that can hold `span`.
         let after = self
@@ -110,15 +117,18 @@ impl<'a> Allows<'a> {
             .map(|&(_, index)| index)
             .min();
         let file_wide = self.file_wide.get(code).copied();
-        let Some(index) = of_statement.into_iter().chain(file_wide).min() else {
-            return false;
-        };
+        let index = of_statement.into_iter().chain(file_wide).min()?;
         self.entries[index].used = true;
-        true
+        Some(match &self.entries[index].directive.kind {
+            DirectiveKind::Allow { reason, .. } | DirectiveKind::AllowFile { reason, .. } => {
+                reason.as_str()
+            }
+            _ => "",
+        })
     }
 
     /// The directives in file order.
-    pub fn entries(&self) -> &[Entry<'a>] {
+    pub(super) fn entries(&self) -> &[Entry<'a>] {
         &self.entries
     }
 }

@@ -15,7 +15,7 @@ use crate::config::DatabaseUrl;
 use crate::sql::quote_ident;
 
 /// `[lint] small_table_rows` when not configured.
-pub const DEFAULT_SMALL_TABLE_ROWS: u64 = 10_000;
+pub(crate) const DEFAULT_SMALL_TABLE_ROWS: u64 = 10_000;
 
 /// Where the facts came from, for messages ("the catalog of `staging`").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,14 @@ pub enum Source {
     /// `--env NAME`.
     Env(String),
     /// `--shadow`: a scratch database with the earlier migrations applied.
-    Shadow,
+    Scratch,
 }
 
 impl Source {
     pub fn label(&self) -> String {
         match self {
             Source::Env(name) => format!("`{name}` (--env)"),
-            Source::Shadow => "the scratch database (--shadow)".to_string(),
+            Source::Scratch => "the scratch database (--shadow)".to_string(),
         }
     }
 }
@@ -125,7 +125,7 @@ pub struct TableRow {
 }
 
 /// One row of the indexes query: schema, index, table, unique, key columns.
-pub type IndexRow = (String, String, String, bool, Vec<String>);
+pub(crate) type IndexRow = (String, String, String, bool, Vec<String>);
 
 /// One row of the columns query.
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ pub struct ColumnRow {
 }
 
 /// A schema-qualified name as the analyzer writes it (the `public` schema dropped).
-pub fn key(schema: &str, name: &str) -> Name {
+pub(crate) fn key(schema: &str, name: &str) -> Name {
     if schema == "public" {
         name.to_string()
     } else {
@@ -287,7 +287,7 @@ impl Catalog {
 /// A column's type from `format_type`: as written in a migration, except that arrays and
 /// types PostgreSQL spells with a precision inside (`timestamp(3) with time zone`) read as
 /// the analyzer's.
-pub fn column_type(text: &str) -> ColumnType {
+pub(crate) fn column_type(text: &str) -> ColumnType {
     ColumnType::parse(text)
 }
 
@@ -576,7 +576,7 @@ mod tests {
     #[test]
     fn a_time_zone_off_utc_is_known_not_utc() {
         let catalog = Catalog::from_rows(
-            Source::Shadow,
+            Source::Scratch,
             Some("Europe/Paris".into()),
             None,
             Vec::new(),

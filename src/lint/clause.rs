@@ -116,7 +116,7 @@ fn column_definition(toks: &[Tok], column: &str) -> Option<Range<usize>> {
     let mut depth = 0usize;
     let mut element_start = true;
     for (i, tok) in toks.iter().enumerate().skip(open + 1) {
-        if depth == 0 && element_start && ident(tok).as_deref() == Some(column) {
+        if depth == 0 && element_start && tok.ident().as_deref() == Some(column) {
             return Some(tok.start..toks[clause_end(toks, i)].end);
         }
         element_start = false;
@@ -162,7 +162,7 @@ fn match_at(toks: &[Tok], start: usize, keywords: &[&str], name: Option<&str>) -
     while toks.get(i + 1).is_some_and(|t| t.is_punct(".")) && is_word(toks.get(i)?) {
         i += 2;
     }
-    (ident(toks.get(i)?)? == name).then_some(i)
+    (toks.get(i)?.ident()? == name).then_some(i)
 }
 
 fn noise(tok: &Tok) -> bool {
@@ -171,18 +171,6 @@ fn noise(tok: &Tok) -> bool {
 
 fn is_word(tok: &Tok) -> bool {
     matches!(tok.kind, TokKind::Word { .. })
-}
-
-/// An identifier as a [`Name`](crate::analyze::Name) spells it: lower-cased unless quoted.
-fn ident(tok: &Tok) -> Option<String> {
-    match &tok.kind {
-        TokKind::Word { value, quoted, .. } => Some(if *quoted {
-            value.clone()
-        } else {
-            value.to_lowercase()
-        }),
-        _ => None,
-    }
 }
 
 /// The last token of the clause holding token `from`.

@@ -228,14 +228,14 @@ impl KnownColumn {
 
 /// The 64-bit identity of a normalised (qualified) object name. A collision would need two
 /// of the run's names to share one of 2^64 values: about 10^-10 for 100,000 names.
-pub fn name_hash(name: &str) -> u64 {
+pub(super) fn name_hash(name: &str) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     name.hash(&mut hasher);
     hasher.finish()
 }
 
 /// The identity of a (table, name) pair: a column, or a constraint of a table.
-pub fn pair_hash(table: &str, name: &str) -> u64 {
+pub(super) fn pair_hash(table: &str, name: &str) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     table.hash(&mut hasher);
     name.hash(&mut hasher);
@@ -244,7 +244,7 @@ pub fn pair_hash(table: &str, name: &str) -> u64 {
 
 /// Keys that are already hashes need no hashing again.
 #[derive(Default)]
-pub struct IdentityHasher(u64);
+pub(super) struct IdentityHasher(u64);
 
 impl Hasher for IdentityHasher {
     fn finish(&self) -> u64 {
@@ -1442,7 +1442,7 @@ fn note_constraint(run: &mut RunState, table: &str, constraint: &crate::analyze:
 
 /// Updates the file and run state after `change` was checked. A column the run does not know
 /// yet starts from the catalog's facts (if any) before the change applies to it.
-pub fn after_change(
+pub(super) fn after_change(
     change: &Change,
     pg: u32,
     catalog: Option<&Catalog>,

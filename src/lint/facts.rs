@@ -20,7 +20,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use super::context::IdentityHasher;
 
 /// Entries kept in memory before they are written out as a run.
-pub const MEMORY_ENTRIES: usize = 4096;
+pub(super) const MEMORY_ENTRIES: usize = 4096;
 /// Entries per block of a run: one fence key each, and what a lookup reads (4 KiB).
 const BLOCK: usize = 256;
 const ENTRY_BYTES: usize = 16;
@@ -29,7 +29,7 @@ const REMOVED: u64 = 0;
 
 /// A map from 64-bit keys (already hashes) to non-zero values, in bounded memory.
 #[derive(Debug, Default)]
-pub struct Facts {
+pub(super) struct Facts {
     memory: HashMap<u64, u64, BuildHasherDefault<IdentityHasher>>,
     /// Runs on disk, oldest first; a newer run's entry wins over an older one's.
     runs: Vec<Run>,
@@ -42,7 +42,7 @@ pub struct Facts {
 impl Facts {
     /// The value stored for `key`, if any. A run that cannot be read answers "unknown" and
     /// leaves its error for [`Facts::take_error`].
-    pub fn get(&self, key: u64) -> Option<u64> {
+    pub(super) fn get(&self, key: u64) -> Option<u64> {
         if let Some(&value) = self.memory.get(&key) {
             return (value != REMOVED).then_some(value);
         }
@@ -61,12 +61,12 @@ impl Facts {
 
     /// Stores `value` for `key`; 0 marks removal inside the store, so it is stored as 1
     /// (values are hashes or packed facts that are never 0 in practice).
-    pub fn insert(&mut self, key: u64, value: u64) {
+    pub(super) fn insert(&mut self, key: u64, value: u64) {
         self.put(key, value.max(1));
     }
 
     /// Forgets `key`.
-    pub fn remove(&mut self, key: u64) {
+    pub(super) fn remove(&mut self, key: u64) {
         if self.runs.is_empty() {
             self.memory.remove(&key);
         } else {
@@ -76,19 +76,19 @@ impl Facts {
 
     /// An I/O error met while reading a run back, once (a failed write only keeps the facts
     /// in memory).
-    pub fn take_error(&mut self) -> Option<io::Error> {
+    pub(super) fn take_error(&mut self) -> Option<io::Error> {
         self.error.get_mut().take()
     }
 
     /// Entries in memory.
     #[cfg(test)]
-    pub fn in_memory(&self) -> usize {
+    pub(super) fn in_memory(&self) -> usize {
         self.memory.len()
     }
 
     /// Runs on disk.
     #[cfg(test)]
-    pub fn runs(&self) -> usize {
+    pub(super) fn runs(&self) -> usize {
         self.runs.len()
     }
 

@@ -6,12 +6,12 @@
 //! - each migration is `<section class="migration" id="m-<version>">`;
 //! - each schema diff is `<pre class="diff">`, its lines in `<span class="add">`,
 //!   `<span class="del">` or `<span class="ctx">`;
-//! - each finding is `<div class="finding sev-error|sev-warning|sev-info">`.
+//! - each finding is `<div class="finding sev-error|sev-warning|sev-info|sev-allowed">`.
 
 use std::fmt::Write as _;
 
 use super::markdown::status_text;
-use super::{NO_SCRATCH, Report, ReportMigration, Segment, segments};
+use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, segments};
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -57,7 +57,7 @@ background:var(--code)}.sev-error{border-color:var(--err)}.sev-warning{border-co
 pre{white-space:pre-wrap}section.migration{break-before:page}\
 a{color:inherit;text-decoration:none}}";
 
-pub(crate) fn render(report: &Report) -> String {
+pub(crate) fn render(report: &ReleaseReport) -> String {
     let mut out = String::new();
     let title = report.title();
     let _ = write!(
@@ -103,7 +103,7 @@ pub(crate) fn render(report: &Report) -> String {
     out
 }
 
-fn summary_table(out: &mut String, report: &Report) {
+fn summary_table(out: &mut String, report: &ReleaseReport) {
     out.push_str("<div class=\"scroll\"><table id=\"summary\">\n<thead><tr>");
     for h in ["migration", "severity", "lock", "rewrites"] {
         let _ = write!(out, "<th>{h}</th>");
@@ -113,7 +113,7 @@ fn summary_table(out: &mut String, report: &Report) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for m in &report.migrations {
-        let severity = m.severity.map_or("-", |s| s.label());
+        let severity = m.severity_label();
         let _ = write!(
             out,
             "<tr><td><a href=\"#m-{v}\">{label}</a></td><td class=\"s-{severity}\">{severity}</td>\
@@ -141,7 +141,7 @@ fn summary_table(out: &mut String, report: &Report) {
     out.push_str("</tbody>\n</table></div>\n");
 }
 
-fn migration(out: &mut String, report: &Report, m: &ReportMigration) {
+fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
     let _ = writeln!(
         out,
         "<section class=\"migration\" id=\"m-{}\">\n<h2>{}</h2>",
@@ -293,7 +293,11 @@ fn sql(out: &mut String, m: &ReportMigration) {
             }
             Segment::Findings(findings) => {
                 for f in findings {
-                    let sev = f.severity.label();
+                    let sev = if f.allowed.is_some() {
+                        "allowed"
+                    } else {
+                        f.severity.label()
+                    };
                     let _ = write!(
                         out,
                         "<div class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> \
@@ -303,6 +307,13 @@ fn sql(out: &mut String, m: &ReportMigration) {
                         f.line,
                         escape(&f.message)
                     );
+                    if let Some(reason) = &f.allowed {
+                        let _ = write!(
+                            out,
+                            "<br>allowed by <code>-- stagegate:allow</code>: {}",
+                            escape(reason)
+                        );
+                    }
                     if !f.text.is_empty() {
                         let _ = write!(out, "<br>at: <code>{}</code>", escape(&f.text));
                     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{NO_SCRATCH, Report, ReportMigration, Segment, segments};
+use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, segments};
 
 /// A table cell: `|` escaped, newlines as `<br>`, HTML special characters escaped (GitHub
 /// renders inline HTML in cells).
@@ -68,7 +68,7 @@ fn code_block(out: &mut String, lang: &str, text: &str) {
     let _ = writeln!(out, "{fence}");
 }
 
-pub(crate) fn render(report: &Report) -> String {
+pub(crate) fn render(report: &ReleaseReport) -> String {
     let mut out = String::new();
     let title = report.title();
     let _ = writeln!(out, "# Release report: {}\n", prose(&title));
@@ -102,7 +102,7 @@ pub(crate) fn render(report: &Report) -> String {
     out
 }
 
-fn summary_table(out: &mut String, report: &Report) {
+fn summary_table(out: &mut String, report: &ReleaseReport) {
     let envs: Vec<&str> = report
         .environments
         .iter()
@@ -127,7 +127,7 @@ fn summary_table(out: &mut String, report: &Report) {
                 cell(&format!("{}_{}", m.version, m.name)),
                 m.version
             ),
-            cell(m.severity.map_or("-", |s| s.label())),
+            cell(m.severity_label()),
             cell(m.lock.as_deref().unwrap_or("-")),
             if m.rewrites { "yes" } else { "no" }.to_string(),
         ];
@@ -162,7 +162,7 @@ pub(crate) fn at_text(at: time::OffsetDateTime) -> String {
     )
 }
 
-fn migration(out: &mut String, report: &Report, m: &ReportMigration) {
+fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
     // The anchor the summary links to; GitHub keeps `id` on an `<a>`.
     let _ = writeln!(
         out,
@@ -296,12 +296,23 @@ fn sql(out: &mut String, m: &ReportMigration) {
                     let _ = writeln!(
                         out,
                         "> **{}** {} `{}` (line {}): {}",
-                        f.severity.label(),
+                        if f.allowed.is_some() {
+                            "allowed"
+                        } else {
+                            f.severity.label()
+                        },
                         f.code,
                         f.rule,
                         f.line,
                         prose(&f.message)
                     );
+                    if let Some(reason) = &f.allowed {
+                        let _ = writeln!(
+                            out,
+                            ">\n> allowed by `-- stagegate:allow`: {}",
+                            prose(reason)
+                        );
+                    }
                     if !f.text.is_empty() {
                         let _ = writeln!(
                             out,

@@ -3,7 +3,7 @@
 //! On a scratch database ([`ScratchDb`]), for each migration in version order: dump the schema
 //! ([`dump`]), run the up script, run the down script, dump again and compare, then run the up
 //! script again so the next migration starts from the schema it was written for. Migrations
-//! before `--from` are only applied. What each check found is a [`Report`]; rendering it is
+//! before `--from` are only applied. What each check found is a [`ReversibilityReport`]; rendering it is
 //! [`report`]'s business, printing it the command's.
 //!
 //! Scripts run as `migrate apply` runs them: a transactional script (with its verify script)
@@ -53,11 +53,12 @@ pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> 
     set.migrations
         .iter()
         .map(|migration| {
+            let up = migration.load_up()?;
             let down = match &migration.down {
                 None => Down::Missing,
                 Some(reference) => {
                     let script = reference.load()?;
-                    if script.is_blank() {
+                    if script.is_blank() && !up.reverts_by_bookkeeping(&script) {
                         Down::Empty(script.path)
                     } else {
                         Down::Script(script)
@@ -65,7 +66,7 @@ pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> 
                 }
             };
             Ok(Prepared {
-                up: migration.load_up()?,
+                up,
                 verify: migration.load_verify()?,
                 migration: migration.clone(),
                 down,
@@ -169,7 +170,7 @@ impl Checked {
 
 /// Counts over the migrations.
 #[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct Summary {
+pub(crate) struct ReversibilitySummary {
     /// Migrations whose down script was checked (or found missing or empty).
     pub(crate) checked: usize,
     pub(crate) reversible: usize,
@@ -181,19 +182,19 @@ pub(crate) struct Summary {
 
 /// The whole check.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Report {
+pub(crate) struct ReversibilityReport {
     pub(crate) version: u32,
     /// True when every checked migration is reversible and none was left unchecked.
     pub(crate) reversible: bool,
     pub(crate) migrations: Vec<Checked>,
-    pub(crate) summary: Summary,
+    pub(crate) summary: ReversibilitySummary,
     /// Why the check stopped before the last migration, if it did.
     pub(crate) stopped: Option<String>,
 }
 
-impl Report {
-    fn new(migrations: Vec<Checked>, stopped: Option<String>) -> Report {
-        let mut summary = Summary::default();
+impl ReversibilityReport {
+    fn new(migrations: Vec<Checked>, stopped: Option<String>) -> ReversibilityReport {
+        let mut summary = ReversibilitySummary::default();
         for checked in &migrations {
             match checked.status {
                 Status::Applied => summary.applied_only += 1,
@@ -208,7 +209,7 @@ impl Report {
                 }
             }
         }
-        Report {
+        ReversibilityReport {
             version: JSON_VERSION,
             reversible: !migrations.iter().any(|c| c.status.is_finding()),
             migrations,
@@ -226,7 +227,7 @@ pub(crate) async fn check(
     migrations: &[Prepared],
     from: Option<&Version>,
     progress: &dyn Fn(&str),
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<ReversibilityReport> {
     let mut checker = Checker {
         scratch,
         pg_dump,
@@ -281,7 +282,7 @@ pub(crate) async fn check(
             stopped = Some(why);
         }
     }
-    Ok(Report::new(results, stopped))
+    Ok(ReversibilityReport::new(results, stopped))
 }
 
 struct Checker<'a> {

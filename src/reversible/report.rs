@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::{Checked, Report, Status};
+use super::{Checked, ReversibilityReport, Status};
 
 /// One line per migration (with the file, the error and the diff under it), then a summary.
-pub(crate) fn text(report: &Report) -> String {
+pub(crate) fn text(report: &ReversibilityReport) -> String {
     let mut out = String::new();
     for checked in &report.migrations {
         let _ = writeln!(out, "{}: {}", checked.label(), headline(checked));
@@ -28,8 +28,8 @@ pub(crate) fn text(report: &Report) -> String {
     out
 }
 
-/// The report as pretty-printed JSON (shape: [`Report`], versioned by its `version`).
-pub(crate) fn json(report: &Report) -> String {
+/// The report as pretty-printed JSON (shape: [`ReversibilityReport`], versioned by its `version`).
+pub(crate) fn json(report: &ReversibilityReport) -> String {
     let mut out = serde_json::to_string_pretty(report).expect("the report serialises");
     out.push('\n');
     out
@@ -53,7 +53,7 @@ fn headline(checked: &Checked) -> String {
     }
 }
 
-fn summary(report: &Report) -> String {
+fn summary(report: &ReversibilityReport) -> String {
     let s = &report.summary;
     let mut out = if report.reversible {
         format!(

@@ -70,12 +70,12 @@ pub fn find_binaries(options: &ScratchOptions) -> Result<ServerPrograms, Cluster
 /// The scratch server a command uses: a URL, or a throwaway cluster that lives as long as
 /// this value.
 #[derive(Debug)]
-pub enum Shadow {
+pub enum ScratchServer {
     Url(DatabaseUrl),
     Cluster(Cluster),
 }
 
-impl Shadow {
+impl ScratchServer {
     /// `flag` is the `--shadow` value (`Some("")` for `--shadow` without one: the same as
     /// none); then `STAGEGATE_SHADOW_URL`, then `[shadow] url`; without any, a throwaway
     /// cluster is started (announced on stderr).
@@ -83,7 +83,7 @@ impl Shadow {
         config: &Config,
         flag: Option<&str>,
         printer: &Printer,
-    ) -> anyhow::Result<Shadow> {
+    ) -> anyhow::Result<ScratchServer> {
         let from_env = std::env::var(env_vars::STAGEGATE_SHADOW_URL)
             .ok()
             .filter(|v| !v.is_empty());
@@ -96,13 +96,13 @@ impl Shadow {
                      or give the URL as --shadow=URL"
                 );
             }
-            return Ok(Shadow::Url(DatabaseUrl::new(text)));
+            return Ok(ScratchServer::Url(DatabaseUrl::new(text)));
         }
         if let Some(url) = from_env {
-            return Ok(Shadow::Url(DatabaseUrl::new(url)));
+            return Ok(ScratchServer::Url(DatabaseUrl::new(url)));
         }
-        if let Some(url) = config.shadow_url()? {
-            return Ok(Shadow::Url(url));
+        if let Some(url) = config.scratch_url()? {
+            return Ok(ScratchServer::Url(url));
         }
         let options = ScratchOptions {
             bin_dir: config.shadow.bin_dir.clone(),
@@ -123,14 +123,14 @@ impl Shadow {
             ));
         }
         let cluster = Cluster::start_with(&binaries).map_err(crate::exit::execution)?;
-        Ok(Shadow::Cluster(cluster))
+        Ok(ScratchServer::Cluster(cluster))
     }
 
     /// The scratch server's URL (for a cluster, its `postgres` database).
     pub fn url(&self) -> DatabaseUrl {
         match self {
-            Shadow::Url(url) => url.clone(),
-            Shadow::Cluster(cluster) => cluster.url("postgres"),
+            ScratchServer::Url(url) => url.clone(),
+            ScratchServer::Cluster(cluster) => cluster.url("postgres"),
         }
     }
 

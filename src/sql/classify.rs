@@ -100,7 +100,7 @@ pub enum Class {
 }
 
 /// Classifies one piece of a script, as [`super::split`] gives it.
-pub fn classify(kind: RawKind, text: &str) -> Class {
+pub(crate) fn classify(kind: RawKind, text: &str) -> Class {
     match kind {
         RawKind::PsqlMeta => Class::PsqlMeta,
         RawKind::CopyData => Class::CopyData,
@@ -131,7 +131,7 @@ pub fn classify_sql(text: &str) -> Class {
 }
 
 /// The statement's transaction control, if it is one.
-pub fn transaction_control(text: &str) -> Option<TxnControl> {
+pub(crate) fn transaction_control(text: &str) -> Option<TxnControl> {
     // Every transaction control starts with one of these words: a statement whose first
     // word is another one is not tokenized (most are not, and lint asks of every one).
     const FIRST: &[&str] = &[
@@ -300,7 +300,7 @@ fn needs_no_transaction_block(words: &[&str]) -> bool {
 /// the remedy, or `None`. `wrapped`: stagegate runs the whole script in a transaction of its
 /// own. `block_open`: an explicit `BEGIN` of the script is open (only in a script that is
 /// not wrapped).
-pub fn refusal(control: TxnControl, wrapped: bool, block_open: bool) -> Option<Refusal> {
+pub(crate) fn refusal(control: TxnControl, wrapped: bool, block_open: bool) -> Option<Refusal> {
     use TxnControl as T;
     let what = control.label();
     let refusal = |hazard: String, remedy: &'static str| Some(Refusal { hazard, remedy });
@@ -355,7 +355,7 @@ impl std::fmt::Display for Refusal {
 
 /// How a script's statements run: alone, or as one explicit transaction block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// Statement `index` on its own.
     Alone(usize),
     /// Statements `first..=last`, from the script's `BEGIN` to the `COMMIT` or `ROLLBACK`
@@ -364,14 +364,14 @@ pub enum Unit {
 }
 
 impl Unit {
-    pub fn first(&self) -> usize {
+    pub(crate) fn first(&self) -> usize {
         match self {
             Unit::Alone(index) => *index,
             Unit::Block { first, .. } => *first,
         }
     }
 
-    pub fn last(&self) -> usize {
+    pub(crate) fn last(&self) -> usize {
         match self {
             Unit::Alone(index) => *index,
             Unit::Block { last, .. } => *last,
@@ -381,7 +381,7 @@ impl Unit {
 
 /// A problem with a script's transaction control: at statement `index`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub index: usize,
     pub refusal: Refusal,
 }
@@ -389,7 +389,7 @@ pub struct Problem {
 /// The units of a script whose statements have these classes, or every problem with its
 /// transaction control. `wrapped`: stagegate runs the whole script in one transaction (then
 /// the script is one unit of its own; the units say nothing).
-pub fn units(classes: &[Class], wrapped: bool) -> Result<Vec<Unit>, Vec<Problem>> {
+pub(crate) fn units(classes: &[Class], wrapped: bool) -> Result<Vec<Unit>, Vec<Problem>> {
     let mut units = Vec::new();
     let mut problems = Vec::new();
     let mut open: Option<usize> = None;
@@ -438,7 +438,7 @@ pub fn units(classes: &[Class], wrapped: bool) -> Result<Vec<Unit>, Vec<Problem>
 /// in. Every executor (apply, down, dry runs, trace, check-reversible, report) runs a
 /// script from its plan.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The SQL statements, in order (psql meta-commands and COPY data are refused).
     pub statements: Vec<Planned>,
     /// For a script stagegate does not wrap in a transaction: the statements alone and the
@@ -448,27 +448,27 @@ pub struct Plan {
 
 /// One statement of a [`Plan`].
 #[derive(Debug, Clone)]
-pub struct Planned {
+pub(crate) struct Planned {
     pub raw: super::RawStatement,
     pub class: Class,
 }
 
 impl Planned {
-    pub fn text<'a>(&self, script: &'a str) -> &'a str {
+    pub(crate) fn text<'a>(&self, script: &'a str) -> &'a str {
         self.raw.text(script)
     }
 }
 
 /// Why a script cannot be run: at `line` (1-based in the text given to [`plan`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanProblem {
+pub(crate) struct PlanProblem {
     pub line: usize,
     pub message: String,
 }
 
 /// The plan of `text`, or every reason stagegate cannot run it. `wrapped`: stagegate runs
 /// it in a transaction of its own.
-pub fn plan(text: &str, wrapped: bool) -> Result<Plan, Vec<PlanProblem>> {
+pub(crate) fn plan(text: &str, wrapped: bool) -> Result<Plan, Vec<PlanProblem>> {
     let mut statements = Vec::new();
     let mut problems = Vec::new();
     for raw in super::split(text) {

@@ -120,8 +120,23 @@ pub fn quote_ident(name: &str) -> String {
     if plain {
         name.to_string()
     } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
+        always_quoted(name)
     }
+}
+
+/// A name whose parts are each in double quotes, joined by dots: `"s"."t"`. For a name the
+/// engine hands back to the server as text (`to_regclass('"s"."T"')`, `DROP INDEX "s"."i"`),
+/// where every part's case must survive whatever it looks like.
+pub(crate) fn quote_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    parts
+        .into_iter()
+        .map(always_quoted)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn always_quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

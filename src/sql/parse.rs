@@ -91,7 +91,7 @@ pub fn parse(text: &str) -> Parsed {
 }
 
 /// The statement's first word (letters and underscores), without parsing.
-pub fn first_word(text: &str) -> &str {
+pub(crate) fn first_word(text: &str) -> &str {
     let text = text.trim_start();
     let end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))

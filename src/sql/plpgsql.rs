@@ -18,7 +18,7 @@ const SQL_START: &[&str] = &[
 ];
 
 /// Byte ranges (in `body`) of the SQL statements inside a PL/pgSQL body.
-pub fn body_statements(body: &str) -> Vec<Range<usize>> {
+pub(crate) fn body_statements(body: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     for raw in split(body) {
         if raw.kind != RawKind::Sql {

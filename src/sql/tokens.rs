@@ -52,6 +52,19 @@ impl Tok {
     pub fn is_punct(&self, punct: &str) -> bool {
         matches!(&self.kind, TokKind::Punct(p) if p == punct)
     }
+
+    /// An identifier as PostgreSQL reads it (and a [`Name`](crate::analyze::Name) spells it):
+    /// unquoted words fold to lower case.
+    pub(crate) fn ident(&self) -> Option<String> {
+        match &self.kind {
+            TokKind::Word { value, quoted, .. } => Some(if *quoted {
+                value.clone()
+            } else {
+                value.to_lowercase()
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
@@ -64,7 +77,7 @@ pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
 }
 
 /// Our tokens from sqlparser's tokens of `text` (as [`tokenize`] makes them).
-pub fn from_sqlparser(
+pub(crate) fn from_sqlparser(
     text: &str,
     tokens: impl ExactSizeIterator<Item = TokenWithSpan>,
 ) -> Vec<Tok> {
@@ -112,7 +125,7 @@ fn convert(lines: &mut Lines, token: TokenWithSpan) -> Option<Tok> {
 }
 
 /// The first token of `tokens` that is not whitespace or a comment, as ours.
-pub fn first_token(text: &str, tokens: &[TokenWithSpan]) -> Option<Tok> {
+pub(crate) fn first_token(text: &str, tokens: &[TokenWithSpan]) -> Option<Tok> {
     let first = tokens
         .iter()
         .find(|t| !matches!(t.token, Token::Whitespace(_)))?;

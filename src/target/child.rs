@@ -52,7 +52,7 @@ pub fn set_aside_libpq_environment() {
 
 /// The value of environment variable `name` for `${VAR}` in `stagegate.toml`, including the
 /// `PG*` variables set aside at start.
-pub fn variable(name: &str) -> Option<String> {
+pub(crate) fn variable(name: &str) -> Option<String> {
     if let Some(set_aside) = SET_ASIDE.get()
         && let Some((_, value)) = set_aside.iter().find(|(n, _)| n == name)
     {

@@ -17,9 +17,9 @@
 //! ignored; in a URL, asyncpg's `ssl=` means libpq's `sslmode=`. Nothing is taken from the
 //! process environment: the text is the whole target (see [`child::set_aside_libpq_environment`]).
 
-pub mod child;
+pub(crate) mod child;
 mod redact;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions as _;
 
+pub use child::set_aside_libpq_environment;
 pub use redact::{redact, redact_text};
 use tls::Tls;
 use tokio_postgres::config::Host;
@@ -375,6 +376,14 @@ impl Target {
             url.push_str(&encode(dbname));
         }
         url
+    }
+
+    /// Whether `text` holds this target's password (a command line that would carry it).
+    pub fn password_in(&self, text: &str) -> bool {
+        self.config
+            .get_password()
+            .filter(|p| !p.is_empty())
+            .is_some_and(|p| text.as_bytes().windows(p.len()).any(|w| w == p))
     }
 
     /// The URL carries a password.

@@ -106,7 +106,7 @@ impl TracedMigration {
 
 /// The whole trace.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Report {
+pub(crate) struct TraceReport {
     pub(crate) version: u32,
     /// `server_version` of the scratch server.
     pub(crate) server: String,
@@ -117,7 +117,7 @@ pub(crate) struct Report {
     pub(crate) disagreements: usize,
 }
 
-impl Report {
+impl TraceReport {
     /// True when a traced statement or an earlier migration failed.
     pub(crate) fn failed(&self) -> bool {
         self.stopped.is_some() || self.migrations.iter().any(|m| m.error.is_some())
@@ -388,7 +388,12 @@ fn steps(script: &Script) -> Result<Vec<Step<'_>>, String> {
         .into_iter()
         .filter(|s| !s.text(&script.text).trim_end_matches(';').trim().is_empty())
         .map(|s| Step {
-            line: script.first_line + s.raw.line - 1,
+            // An Alembic revision's statement is shown at its operation's line in the .py file.
+            line: script
+                .rendered_checksum
+                .as_ref()
+                .and_then(|_| crate::source::alembic::source_line(&script.text, s.raw.span.start))
+                .unwrap_or(script.first_line + s.raw.line - 1),
             sql: s.raw.text(&script.text),
             span: s.raw.span.clone(),
             class: s.class,
@@ -444,7 +449,7 @@ pub(crate) async fn trace(
     scratch: &ScratchDb,
     planned: &[Planned],
     progress: &dyn Fn(&str),
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<TraceReport> {
     let mut tracer = Tracer {
         scratch,
         session: Some(connect(scratch).await?),
@@ -509,7 +514,7 @@ pub(crate) async fn trace(
         .flat_map(|m| &m.statements)
         .filter(|s| !s.disagreements.is_empty())
         .count();
-    Ok(Report {
+    Ok(TraceReport {
         version: JSON_VERSION,
         server,
         migrations,

@@ -1,8 +1,8 @@
-//! Rendering a [`Report`]: text (a table per migration), JSON and Markdown.
+//! Rendering a [`TraceReport`]: text (a table per migration), JSON and Markdown.
 
 use std::fmt::Write;
 
-use super::{Report, SeenLock, TracedMigration, TracedStatement};
+use super::{SeenLock, TraceReport, TracedMigration, TracedStatement};
 
 /// Longest statement text shown in the tables.
 const SQL_WIDTH: usize = 60;
@@ -82,7 +82,7 @@ fn locks_cell(statement: &TracedStatement) -> String {
     }
 }
 
-pub(crate) fn text(report: &Report) -> String {
+pub(crate) fn text(report: &TraceReport) -> String {
     let mut out = String::new();
     for migration in &report.migrations {
         let _ = writeln!(out, "{}", heading(migration));
@@ -145,7 +145,7 @@ pub(crate) fn text(report: &Report) -> String {
     out
 }
 
-pub(crate) fn json(report: &Report) -> String {
+pub(crate) fn json(report: &TraceReport) -> String {
     let mut text = serde_json::to_string_pretty(report).expect("the report serialises");
     text.push('\n');
     text
@@ -158,7 +158,7 @@ fn cell(text: &str) -> String {
         .replace('\n', " ")
 }
 
-pub(crate) fn markdown(report: &Report) -> String {
+pub(crate) fn markdown(report: &TraceReport) -> String {
     let mut out = String::from("# Lock trace\n\n");
     let _ = writeln!(
         out,

@@ -584,3 +584,255 @@ fn init_finds_the_project_in_backend_and_names_it_and_its_url_variable() {
         "{config}"
     );
 }
+
+#[test]
+fn trace_check_reversible_and_report_work_on_the_rendered_revisions() {
+    let project = Project::new();
+    let shadow = TestDb::create();
+    let url = shadow.database_url();
+    let out = project.run(&["trace", "--shadow", url.expose(), "--format", "json"]);
+    assert_exit(&out, 0);
+    let trace: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let index = trace["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["version"] == "7b1f0c6d9e22")
+        .unwrap_or_else(|| panic!("{trace}"));
+    // The SQL Alembic rendered, outside a transaction, at the operation's line of the .py file.
+    assert_eq!(index["no_transaction"], true, "{index}");
+    let statement = &index["statements"][0];
+    assert!(
+        statement["sql"]
+            .as_str()
+            .unwrap()
+            .starts_with("CREATE INDEX CONCURRENTLY orders_created_at_idx ON orders"),
+        "{statement}"
+    );
+    assert_eq!(statement["line"], 24, "{statement}");
+
+    let out = project.run(&[
+        "check-reversible",
+        "--shadow",
+        url.expose(),
+        "--format",
+        "json",
+    ]);
+    // The backfill's downgrade() is `pass`: not reversible.
+    assert_exit(&out, 1);
+    let checked: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let statuses: Vec<(String, String)> = checked["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_str().unwrap().to_string(),
+                m["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let status = |id: &str| {
+        statuses
+            .iter()
+            .find(|(v, _)| v == id)
+            .map(|(_, s)| s.as_str())
+            .unwrap_or_else(|| panic!("{id} in {statuses:?}"))
+    };
+    // Every downgrade rendered and run: the concurrent index's in autocommit too.
+    assert_eq!(status("1a2b3c4d5e6f"), "ok");
+    assert_eq!(status("7b1f0c6d9e22"), "ok");
+    assert_eq!(status("3c9d2e7a41b0"), "ok");
+    // A merge renders no SQL either way: its way back is Alembic's bookkeeping alone.
+    assert_eq!(status("5e0a8b3f2d17"), "ok");
+    assert_eq!(status("c81d4a07e5f3"), "empty-down");
+    // --from takes a revision id.
+    let out = project.run(&[
+        "check-reversible",
+        "--shadow",
+        url.expose(),
+        "--from",
+        "5e0a8b3f2d17",
+    ]);
+    assert_exit(&out, 1);
+    assert!(
+        out.stdout.contains("1 of 2 checked migration(s)")
+            && out.stdout.contains("4 applied before --from"),
+        "{}",
+        out.stdout
+    );
+
+    // report --since takes a revision id: the revisions after it in the graph's order.
+    let out = project.run(&["report", "--since", "3c9d2e7a41b0", "--format", "json"]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let versions: Vec<&str> = report["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["5e0a8b3f2d17", "c81d4a07e5f3"]);
+    let out = project.run(&["report", "--since", "ffffffffffff"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("--since ffffffffffff"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A revision whose upgrade runs statements before, inside and after `autocommit_block()`,
+/// the statement after it failing.
+const AUTOCOMMIT_REVISION: &str = r#""""orders.note, indexed
+
+Revision ID: d4e5f6a7b8c9
+Revises: c81d4a07e5f3
+Create Date: 2024-06-01 10:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "d4e5f6a7b8c9"
+down_revision = "c81d4a07e5f3"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("orders", sa.Column("note", sa.Text(), nullable=True))
+    with op.get_context().autocommit_block():
+        op.create_index("orders_note_idx", "orders", ["note"], postgresql_concurrently=True)
+    op.add_column("orders", sa.Column("note_checked", sa.Boolean(), nullable=True))
+    op.execute("SELECT 1/0")
+
+
+def downgrade() -> None:
+    op.drop_column("orders", "note_checked")
+    with op.get_context().autocommit_block():
+        op.drop_index("orders_note_idx", table_name="orders", postgresql_concurrently=True)
+    op.drop_column("orders", "note")
+"#;
+
+#[test]
+fn only_the_statements_of_an_autocommit_block_run_outside_a_transaction() {
+    let project = Project::new();
+    let path = project
+        .versions()
+        .join("d4e5f6a7b8c9_orders_note_and_index.py");
+    std::fs::write(&path, AUTOCOMMIT_REVISION).unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr
+            .contains("d4e5f6a7b8c9_orders_note_and_index failed in the transaction block")
+            && out.stderr.contains("division by zero"),
+        "{}",
+        out.stderr
+    );
+    // As Alembic runs it: what came before the block committed, the block's index built
+    // outside any transaction, and what came after it rolled back as one transaction.
+    let orders = columns(&project.staging, "orders");
+    assert!(orders.contains(&"note".to_string()), "{orders:?}");
+    assert!(!orders.contains(&"note_checked".to_string()), "{orders:?}");
+    let index = query(
+        &project.staging,
+        "SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 'orders_note_idx'",
+    );
+    assert_eq!(index, [[Some("true".to_string())]]);
+    // Not applied for Alembic either, and stagegate knows how far it got.
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+    let row = query(
+        &project.staging,
+        "SELECT status, statements_done::text FROM stagegate.migrations \
+         WHERE version = 'd4e5f6a7b8c9'",
+    );
+    assert_eq!(
+        row,
+        [[Some("failed".to_string()), Some("4".to_string())]],
+        "{row:?}"
+    );
+
+    // resolve names the failed revision by its id.
+    let out = project.run(&[
+        "migrate",
+        "resolve",
+        "--env",
+        "staging",
+        "d4e5f6a7b8c9",
+        "--reason",
+        "the division by zero is taken out of the revision",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("resolved the failed attempt of d4e5f6a7b8c9_orders_note_and_index"),
+        "{}",
+        out.stdout
+    );
+    // Fixed (the statements that ran are untouched), apply resumes after them.
+    let text = AUTOCOMMIT_REVISION.replace("    op.execute(\"SELECT 1/0\")\n", "");
+    std::fs::write(&path, text).unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert!(columns(&project.staging, "orders").contains(&"note_checked".to_string()));
+    assert_eq!(heads(&project.staging), ["d4e5f6a7b8c9"]);
+    assert!(
+        project
+            .alembic(&project.staging, &["current"])
+            .contains("d4e5f6a7b8c9 (head)")
+    );
+
+    // The downgrade the same way, back to where Alembic's own downgrade leaves it.
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 0);
+    let orders = columns(&project.staging, "orders");
+    assert!(
+        !orders.contains(&"note".to_string()) && !orders.contains(&"note_checked".to_string()),
+        "{orders:?}"
+    );
+    assert!(
+        query(
+            &project.staging,
+            "SELECT 1 FROM pg_class WHERE relname = 'orders_note_idx'"
+        )
+        .is_empty()
+    );
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+}
+
+#[test]
+fn down_reverts_a_merge_by_its_bookkeeping_and_takes_a_revision_id_for_to() {
+    let project = Project::new();
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "5e0a8b3f2d17",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["5e0a8b3f2d17"]);
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 0);
+    // Back to the two heads the merge joined, as `alembic downgrade -1` leaves them.
+    assert_eq!(heads(&project.staging), ["3c9d2e7a41b0", "7b1f0c6d9e22"]);
+    let current = project.alembic(&project.staging, &["current"]);
+    assert!(
+        current.contains("3c9d2e7a41b0") && current.contains("7b1f0c6d9e22"),
+        "{current}"
+    );
+    // --to takes a revision id: down to the root, both branches reverted.
+    let out = project.run(&[
+        "migrate",
+        "down",
+        "--env",
+        "staging",
+        "--to",
+        "9f8e7d6c5b4a",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["9f8e7d6c5b4a"]);
+}

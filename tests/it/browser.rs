@@ -25,13 +25,13 @@ use stagegate::env_vars::STAGEGATE_CHROMIUM;
 
 /// How long one Chromium run may take before it is killed (a slow shared machine, a cold
 /// start: a run normally takes one or two seconds).
-pub const TIMEOUT: Duration = Duration::from_secs(90);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(90);
 
 const NAMES: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 
 /// The Chromium binary: `$STAGEGATE_CHROMIUM`, else the first of [`NAMES`] on `PATH`.
 /// Panics, naming where it looked and how to install one, when there is none.
-pub fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     if let Some(path) = std::env::var_os(STAGEGATE_CHROMIUM).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
         assert!(
@@ -65,7 +65,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// One page rendered at one size.
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// The screenshot of the frame, `width` × `height` pixels.
     pub screenshot: PathBuf,
     /// The page's DOM as it stood when it was measured (after its own scripts ran).
@@ -83,7 +83,7 @@ pub struct Rendered {
 /// The elements a selector matched.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub selector: String,
     /// Set when the selector did not parse.
     pub error: Option<String>,
@@ -93,7 +93,7 @@ pub struct Probe {
 /// One matched element, measured in the frame's viewport (CSS pixels).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Element {
+pub(crate) struct Element {
     pub x: f64,
     pub y: f64,
     pub width: f64,
@@ -113,7 +113,7 @@ pub struct Element {
 impl Element {
     /// Has a box of its own that is drawn: non-zero size, not `display: none`,
     /// `visibility: hidden|collapse` or `opacity: 0`, not pushed off the page's top or left.
-    pub fn visible(&self) -> bool {
+    pub(crate) fn visible(&self) -> bool {
         self.width > 0.0
             && self.height > 0.0
             && self.display != "none"
@@ -124,17 +124,17 @@ impl Element {
     }
 
     /// Readable without scrolling the page sideways: fits, or scrolls inside a box that fits.
-    pub fn readable_at_width(&self) -> bool {
+    pub(crate) fn readable_at_width(&self) -> bool {
         self.fits_width || self.scroller_fits
     }
 }
 
 impl Probe {
-    pub fn found(&self) -> bool {
+    pub(crate) fn found(&self) -> bool {
         !self.elements.is_empty()
     }
 
-    pub fn visible(&self) -> impl Iterator<Item = &Element> {
+    pub(crate) fn visible(&self) -> impl Iterator<Item = &Element> {
         self.elements.iter().filter(|e| e.visible())
     }
 }
@@ -142,7 +142,7 @@ impl Probe {
 impl Rendered {
     /// The probe of `selector`, which must have been asked for.
     #[track_caller]
-    pub fn probe(&self, selector: &str) -> &Probe {
+    pub(crate) fn probe(&self, selector: &str) -> &Probe {
         let probe = self
             .boxes
             .iter()
@@ -153,7 +153,7 @@ impl Rendered {
     }
 
     /// Decodes the screenshot.
-    pub fn image(&self) -> Png {
+    pub(crate) fn image(&self) -> Png {
         Png::read(&self.screenshot)
     }
 }
@@ -212,7 +212,7 @@ window.addEventListener('load', () => {
 /// Renders `html` at `width` × `height` CSS pixels and measures what `selectors` match.
 /// The page is copied alone into a directory of its own first, so anything it needs beside
 /// it (a stylesheet, an image) is missing, as it is for a reader who was sent the one file.
-pub fn render(html: &Path, width: u32, height: u32, selectors: &[&str]) -> Rendered {
+pub(crate) fn render(html: &Path, width: u32, height: u32, selectors: &[&str]) -> Rendered {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(html, dir.path().join("page.html"))
         .unwrap_or_else(|e| panic!("{}: {e}", html.display()));
@@ -274,7 +274,7 @@ pub fn render(html: &Path, width: u32, height: u32, selectors: &[&str]) -> Rende
 }
 
 /// A page printed to PDF.
-pub struct Pdf {
+pub(crate) struct Pdf {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
     _dir: tempfile::TempDir,
@@ -283,7 +283,7 @@ pub struct Pdf {
 impl Pdf {
     /// The page count, from the document's page objects (`/Type /Page`, which Chromium writes
     /// uncompressed).
-    pub fn pages(&self) -> usize {
+    pub(crate) fn pages(&self) -> usize {
         let needle = b"/Type /Page";
         self.bytes
             .windows(needle.len() + 1)
@@ -294,7 +294,7 @@ impl Pdf {
 
 /// Prints `html` to PDF as the browser's print would (A4/Letter default, no header or footer),
 /// and checks that the result is a PDF.
-pub fn print_pdf(html: &Path) -> Pdf {
+pub(crate) fn print_pdf(html: &Path) -> Pdf {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("page.html");
     std::fs::copy(html, &page).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
@@ -418,7 +418,7 @@ fn tail(text: &str) -> String {
 }
 
 /// A decoded screenshot: 8-bit RGB or RGBA, not interlaced (what Chromium writes).
-pub struct Png {
+pub(crate) struct Png {
     pub width: u32,
     pub height: u32,
     /// Pixels as RGBA.
@@ -427,12 +427,12 @@ pub struct Png {
 
 impl Png {
     #[track_caller]
-    pub fn read(path: &Path) -> Png {
+    pub(crate) fn read(path: &Path) -> Png {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Png::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Png, String> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Png, String> {
         let mut rest = bytes
             .strip_prefix(b"\x89PNG\r\n\x1a\n")
             .ok_or("not a PNG (no signature)")?;
@@ -514,7 +514,7 @@ impl Png {
     }
 
     /// How many pixels differ from the commonest colour (the background).
-    pub fn foreground_pixels(&self) -> usize {
+    pub(crate) fn foreground_pixels(&self) -> usize {
         let mut counts = std::collections::HashMap::new();
         for p in &self.pixels {
             *counts.entry(*p).or_insert(0usize) += 1;

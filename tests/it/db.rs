@@ -170,7 +170,7 @@ const SERVER_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 /// server to offer TLS, as Debian's PostgreSQL does out of the box.
 #[test]
 fn both_drivers_speak_tls_as_sslmode_asks() {
-    use stagegate::db::state::StateStore;
+    use stagegate::db::StateStore;
 
     let db = TestDb::create();
     let base = db.database_url().expose().to_string();

@@ -703,7 +703,7 @@ fn a_down_that_lost_its_lock_stops_before_the_next_migration() {
         );
         std::thread::sleep(Duration::from_millis(25));
     }
-    let key = stagegate::db::lock::LOCK_KEY;
+    let key = stagegate::db::LOCK_KEY;
     let terminated = p.scalar(&format!(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks \
          WHERE locktype = 'advisory' AND granted \

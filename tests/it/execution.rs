@@ -159,23 +159,25 @@ fn script(body: &str, wrapped: bool, table: &str) -> String {
     }
 }
 
-/// What each consumer makes of one form: lint, apply, down, trace, check-reversible.
-fn verdicts(body: &str, wrapped: bool) -> Vec<(&'static str, bool, String)> {
+/// A consumer, whether it ran the form, and what it said.
+type Verdict = (&'static str, bool, String);
+
+/// What each consumer that runs statements makes of one form: trace, check-reversible,
+/// apply and down, each on databases of its own; `shadow` is the scratch server (trace and
+/// check-reversible make and drop their own database on it).
+fn verdicts(body: &str, wrapped: bool, shadow: &TestDb) -> Vec<Verdict> {
     let mut out = Vec::new();
-    // Up: lint, apply, trace and check-reversible.
+    // Up: trace, check-reversible and apply.
     let p = Project::new("");
     p.write("1_case.up.sql", &script(body, wrapped, "t_up"));
     p.write("1_case.down.sql", "DROP TABLE IF EXISTS t_up;\n");
-    let lint = p.run(&["lint"]);
-    out.push(("lint", !lint.stdout.contains("SG502"), lint.stdout.clone()));
-    let shadow = TestDb::create();
-    let trace = with_shadow(&p, &shadow, &["trace"]);
+    let trace = with_shadow(&p, shadow, &["trace"]);
     out.push((
         "trace",
         trace.code == 0,
         format!("{}{}", trace.stdout, trace.stderr),
     ));
-    let reversible = with_shadow(&p, &shadow, &["check-reversible"]);
+    let reversible = with_shadow(&p, shadow, &["check-reversible"]);
     out.push((
         "check-reversible",
         reversible.code == 0,
@@ -201,15 +203,76 @@ fn verdicts(body: &str, wrapped: bool) -> Vec<(&'static str, bool, String)> {
     out
 }
 
+/// Lint's verdict on every form at once: one file per form (lint reads each file on its
+/// own), one run; true where lint lets the form through (no SG502).
+fn lint_verdicts() -> (Vec<bool>, String) {
+    let p = Project::new("");
+    for (index, &(_, wrapped, body, _)) in FORMS.iter().enumerate() {
+        p.write(
+            &format!("{}_case.up.sql", index + 1),
+            &script(body, wrapped, &format!("t_{index}")),
+        );
+    }
+    let lint = p.run(&["lint", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&lint.stdout)
+        .unwrap_or_else(|e| panic!("lint --format json: {e}\n{}\n{}", lint.stdout, lint.stderr));
+    let refused: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "SG502")
+        .map(|f| f["path"].as_str().expect("path"))
+        .collect();
+    let verdicts = (1..=FORMS.len())
+        .map(|version| {
+            !refused
+                .iter()
+                .any(|path| path.ends_with(&format!("/{version}_case.up.sql")))
+        })
+        .collect();
+    (verdicts, lint.stdout)
+}
+
+/// Every form through lint, trace, check-reversible, apply and down. Lint reads all forms
+/// in one run; the consumers that run statements take one form each, on databases of its
+/// own, four forms at a time (they wait on the server and on pg_dump more than they work).
 #[test]
 fn every_form_of_transaction_control_gets_the_same_verdict_from_every_consumer() {
-    for &(form, wrapped, body, runs) in FORMS {
+    let shadow = TestDb::create();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut found: Vec<(usize, Vec<Verdict>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(_, wrapped, body, _)) = FORMS.get(index) else {
+                            return done;
+                        };
+                        done.push((index, verdicts(body, wrapped, &shadow)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker panicked"))
+            .collect()
+    });
+    found.sort_by_key(|(index, _)| *index);
+    assert_eq!(found.len(), FORMS.len());
+    let (linted, lint_output) = lint_verdicts();
+    for ((&(form, wrapped, _, runs), (_, consumers)), lint_ran) in
+        FORMS.iter().zip(found).zip(linted)
+    {
         let mode = if wrapped {
             "transaction"
         } else {
             "no-transaction"
         };
-        for (consumer, ran, output) in verdicts(body, wrapped) {
+        let lint = ("lint", lint_ran, lint_output.clone());
+        for (consumer, ran, output) in std::iter::once(lint).chain(consumers) {
             assert_eq!(
                 ran,
                 runs,
@@ -445,4 +508,94 @@ fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
     ]);
     assert_exit(&out, 3);
     assert!(out.stderr.contains("column t.v"), "{}", out.stderr);
+}
+
+/// `migrate apply --dry-run --shadow` on a gated environment: the gates read the environment,
+/// then the plan runs on a copy of its database (data included) in a scratch database that is
+/// dropped at the end; the environment's database is left exactly as it was. A migration that
+/// fails only on the real data fails on the copy, before it reaches the environment.
+#[test]
+fn a_dry_run_on_a_scratch_copy_runs_the_plan_there_and_changes_nothing() {
+    let p = Project::new("confirm = true");
+    let shadow = TestDb::create();
+    p.write(
+        "1_items.up.sql",
+        "CREATE TABLE items (id int);\nINSERT INTO items SELECT generate_series(1, 3);\n",
+    );
+    p.write(
+        "2_value.up.sql",
+        "ALTER TABLE items ADD COLUMN v int NOT NULL DEFAULT 0;\nUPDATE items SET v = id;\n",
+    );
+    let out = p.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "staging",
+        "--to",
+        "1",
+        "--confirm",
+        "staging",
+        "--reason",
+        "first",
+    ]);
+    assert_exit(&out, 0);
+    let state = |p: &Project| {
+        p.query(
+            "SELECT (SELECT count(*) FROM stagegate.events)::text, \
+                    (SELECT string_agg(version || status, ',') FROM stagegate.migrations), \
+                    (SELECT environment || event_hash FROM stagegate.binding), \
+                    (SELECT count(*) FROM information_schema.columns \
+                     WHERE table_name = 'items')::text",
+        )
+    };
+    let before = state(&p);
+    let leftovers = || {
+        crate::runner::query(
+            &shadow,
+            "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'stagegate\\_dryrun\\_%'",
+        )[0][0]
+            .clone()
+    };
+
+    let dry = with_shadow(
+        &p,
+        &shadow,
+        &["migrate", "apply", "--env", "staging", "--dry-run"],
+    );
+    assert_exit(&dry, 0);
+    for expected in [
+        "on a scratch copy of `staging` (dropped): applied 1 migration(s)",
+        "value",
+        "dry run: nothing was changed on `staging`",
+    ] {
+        assert!(
+            dry.stdout.contains(expected),
+            "{expected}:\n{}\n{}",
+            dry.stdout,
+            dry.stderr
+        );
+    }
+    assert!(
+        dry.stderr
+            .contains("copying `staging` into scratch database"),
+        "{}",
+        dry.stderr
+    );
+    assert_eq!(state(&p), before);
+    assert_eq!(leftovers().as_deref(), Some("0"));
+
+    // Fails on the copy's rows (id 1): the error names it, nothing reaches staging.
+    p.write(
+        "3_check.up.sql",
+        "ALTER TABLE items ADD CONSTRAINT items_id_check CHECK (id > 1);\n",
+    );
+    let dry = with_shadow(
+        &p,
+        &shadow,
+        &["migrate", "apply", "--env", "staging", "--dry-run"],
+    );
+    assert_exit(&dry, 4);
+    assert!(dry.stderr.contains("items_id_check"), "{}", dry.stderr);
+    assert_eq!(state(&p), before);
+    assert_eq!(leftovers().as_deref(), Some("0"));
 }

@@ -26,18 +26,18 @@ const IMAGE: (&str, &str) = ("postgres", "15.10-alpine");
 const MAJOR: u32 = 15;
 
 /// A scratch database of its own for one test.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub name: String,
     url: String,
 }
 
 impl TestDb {
-    pub fn create() -> TestDb {
+    pub(crate) fn create() -> TestDb {
         TestDb::create_with("")
     }
 
     /// A database created with `options` after its name (`ENCODING 'LATIN1' ...`).
-    pub fn create_with(options: &str) -> TestDb {
+    pub(crate) fn create_with(options: &str) -> TestDb {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let server = server();
         let nanos = std::time::SystemTime::now()
@@ -53,7 +53,7 @@ impl TestDb {
         TestDb { name, url }
     }
 
-    pub fn database_url(&self) -> DatabaseUrl {
+    pub(crate) fn database_url(&self) -> DatabaseUrl {
         DatabaseUrl::new(self.url.clone())
     }
 }
@@ -70,7 +70,7 @@ impl Drop for TestDb {
 
 /// Runs `future` to completion on a runtime of its own, on a thread of its own, so it works
 /// from plain tests, from async tests and from `Drop`.
-pub fn block_on<F: Future + Send>(future: F) -> F::Output
+pub(crate) fn block_on<F: Future + Send>(future: F) -> F::Output
 where
     F::Output: Send,
 {
@@ -471,12 +471,12 @@ fn database_url_swaps_only_the_database() {
 /// How long a test waits for anything it started (a child process, a terminal's output, a
 /// thread holding a lock) before it gives up and fails saying what it waited for: a bug that
 /// makes the binary wait for input or a lock must fail the test, not hang the suite.
-pub const DEADLINE: Duration = Duration::from_secs(120);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Waits for `child` to end, reading its piped stdout and stderr meanwhile. Past [`DEADLINE`]
 /// it kills the child and fails, naming `what` and showing what the child had written.
 #[track_caller]
-pub fn wait_output(mut child: std::process::Child, what: &str) -> std::process::Output {
+pub(crate) fn wait_output(mut child: std::process::Child, what: &str) -> std::process::Output {
     use std::io::Read;
     fn drain<R: Read + Send + 'static>(
         pipe: Option<R>,
@@ -536,7 +536,7 @@ pub fn wait_output(mut child: std::process::Child, what: &str) -> std::process::
 
 /// Runs `cmd` (the real binary, built by a test) to its end, bounded by [`DEADLINE`].
 #[track_caller]
-pub fn run_output(cmd: &mut assert_cmd::Command, what: &str) -> std::process::Output {
+pub(crate) fn run_output(cmd: &mut assert_cmd::Command, what: &str) -> std::process::Output {
     use std::os::unix::process::ExitStatusExt;
     let output = cmd.timeout(DEADLINE).output().unwrap();
     // assert_cmd kills the process at the deadline; nothing else sends a test's run SIGKILL.
@@ -553,14 +553,14 @@ pub fn run_output(cmd: &mut assert_cmd::Command, what: &str) -> std::process::Ou
 
 /// Receives from `rx` within [`DEADLINE`], or fails naming `what` it was waiting for.
 #[track_caller]
-pub fn recv<T>(rx: &std::sync::mpsc::Receiver<T>, what: &str) -> T {
+pub(crate) fn recv<T>(rx: &std::sync::mpsc::Receiver<T>, what: &str) -> T {
     rx.recv_timeout(DEADLINE)
         .unwrap_or_else(|error| panic!("waited {} s for {what}: {error}", DEADLINE.as_secs()))
 }
 
 /// Joins `thread` within [`DEADLINE`], or fails naming `what` it was waiting for.
 #[track_caller]
-pub fn join<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
+pub(crate) fn join<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
     let started = std::time::Instant::now();
     while !thread.is_finished() {
         assert!(
@@ -575,7 +575,7 @@ pub fn join<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
 
 /// Waits for `child` to end within [`DEADLINE`]; past it, kills it and fails naming `what`.
 #[track_caller]
-pub fn wait_status(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+pub(crate) fn wait_status(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
     let started = std::time::Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("waiting for a child process") {

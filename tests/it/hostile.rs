@@ -201,3 +201,127 @@ fn lint_of_one_50_mb_statement_stays_under_300_mb() {
     let peak = children_peak_rss();
     assert!(peak < 300 << 20, "lint peaked at {} MiB", peak >> 20);
 }
+
+/// Every plain-text report on stdout makes the control characters of what it quotes visible
+/// (file names, directories, migration names, SQL, server messages), the same way the
+/// terminal's messages and tables do: nothing a pull request names can hide or rewrite the
+/// lines after it. The JSON outputs keep the exact text.
+#[test]
+fn reports_on_stdout_show_escapes_in_names_and_server_messages() {
+    const ESC: &str = "\x1b[8m";
+    const SHOWN: &str = "\\x1b[8m";
+    // A migrations directory and a backup directory whose names hold the escape too.
+    let p = Project::new(
+        "backup = { dir = \"backups\\u001b[8m\", keep = 5 }\n\
+         [migrations]\ndir = \"migrations\\u001b[8m\"",
+    );
+    let dir = p.dir.path().join(format!("migrations{ESC}"));
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    write(
+        &format!("1_users{ESC}.up.sql"),
+        &format!("CREATE TABLE users (id int);\nCOMMENT ON TABLE users IS 'u{ESC}\r';\n"),
+    );
+    write(
+        &format!("1_users{ESC}.down.sql"),
+        &format!("COMMENT ON TABLE users IS 'gone{ESC}';\nDROP TABLE users;\n"),
+    );
+    write(
+        "2_fails.up.sql",
+        &format!("DO $$ BEGIN RAISE EXCEPTION E'boom{ESC}\\u202e hidden'; END $$;\n"),
+    );
+    let clean = |what: &str, out: &Output| {
+        for text in [&out.stdout, &out.stderr] {
+            assert!(
+                !text.contains('\x1b') && !text.contains('\u{202e}') && !text.contains('\r'),
+                "{what} wrote a control character raw:\n{text:?}"
+            );
+        }
+    };
+    let shows = |what: &str, out: &Output, expected: &str| {
+        clean(what, out);
+        assert!(
+            out.stdout.contains(expected),
+            "{what}: stdout shows no `{expected}`:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    };
+
+    let verify = run(&p, &["verify"]);
+    assert_exit(&verify, 0);
+    shows("verify", &verify, &format!("migrations{SHOWN}"));
+
+    let apply = run(&p, &["migrate", "apply", "--env", "staging", "--to", "1"]);
+    assert_exit(&apply, 0);
+    shows("apply", &apply, &format!("users{SHOWN}"));
+
+    let failed = run(&p, &["migrate", "apply", "--env", "staging"]);
+    assert_ne!(failed.code, 0, "{}", failed.stderr);
+    clean("a failed apply", &failed);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("boom{SHOWN}\\u{{202e}} hidden")),
+        "{}",
+        failed.stderr
+    );
+
+    let audit = run(&p, &["audit", "--env", "staging", "--verify"]);
+    assert_exit(&audit, 0);
+    shows("audit", &audit, "verified");
+    let json = run(&p, &["audit", "--env", "staging", "--format", "json"]);
+    assert_exit(&json, 0);
+    assert!(
+        json.stdout.contains("boom\\u001b[8m\u{202e} hidden"),
+        "JSON keeps the exact text, escaped as JSON escapes it:\n{}",
+        json.stdout
+    );
+
+    let backup = run(&p, &["backup", "create", "--env", "staging"]);
+    assert_exit(&backup, 0);
+    shows("backup create", &backup, &format!("backups{SHOWN}"));
+    let listed = run(&p, &["backup", "list", "--env", "staging"]);
+    assert_exit(&listed, 0);
+    clean("backup list", &listed);
+    let checked = run(&p, &["backup", "verify", "--env", "staging"]);
+    clean("backup verify", &checked);
+
+    std::fs::remove_file(dir.join("2_fails.up.sql")).unwrap();
+    let resolve = run(
+        &p,
+        &[
+            "migrate",
+            "resolve",
+            "--env",
+            "staging",
+            "2",
+            "--abandon",
+            "--reason",
+            "dropped",
+        ],
+    );
+    assert_exit(&resolve, 0);
+    let dry = run(
+        &p,
+        &[
+            "migrate",
+            "down",
+            "--env",
+            "staging",
+            "--steps",
+            "1",
+            "--dry-run",
+        ],
+    );
+    assert_exit(&dry, 0);
+    shows("down --dry-run", &dry, &format!("1_users{SHOWN}"));
+    assert!(
+        dry.stdout.contains(&format!("'gone{SHOWN}'")),
+        "{}",
+        dry.stdout
+    );
+    let down = run(&p, &["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&down, 0);
+    shows("down", &down, &format!("users{SHOWN}"));
+}

@@ -20,7 +20,7 @@ fn schema(name: &str) -> Value {
 
 /// Parses `out.stdout` and checks it against `docs/json/<name>.schema.json`.
 #[track_caller]
-pub fn assert_matches(name: &str, out: &Output) -> Value {
+pub(crate) fn assert_matches(name: &str, out: &Output) -> Value {
     let value: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("{name}: not JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
     let schema = schema(name);

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use stagegate::source::{self, Layout, MigrationSet, SourceError};
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/layouts")
         .join(name)

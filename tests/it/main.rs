@@ -2,7 +2,11 @@
 //!
 //! One test binary (faster to link than one per file); modules by subject.
 
+// A test may tell the person running it why it skipped or what it waited for.
+#![allow(clippy::print_stderr)]
+
 mod alembic;
+mod approvals;
 mod backup;
 mod baseline;
 mod browser;

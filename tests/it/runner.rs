@@ -13,12 +13,12 @@ use crate::harness::{TestDb, block_on, join, recv, run_output};
 const URL_VAR: &str = "SG_TEST_TARGET_URL";
 
 /// A project directory (stagegate.toml + migrations/) pointed at a scratch database.
-pub struct Project {
+pub(crate) struct Project {
     pub dir: tempfile::TempDir,
     pub db: TestDb,
 }
 
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -26,7 +26,7 @@ pub struct Output {
 
 impl Project {
     /// One environment, `staging`, with `extra` lines added to its table.
-    pub fn new(extra: &str) -> Project {
+    pub(crate) fn new(extra: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
         std::fs::write(
@@ -40,17 +40,17 @@ impl Project {
         }
     }
 
-    pub fn migrations(&self) -> PathBuf {
+    pub(crate) fn migrations(&self) -> PathBuf {
         self.dir.path().join("migrations")
     }
 
-    pub fn write(&self, name: &str, text: &str) {
+    pub(crate) fn write(&self, name: &str, text: &str) {
         let path = self.migrations().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
 
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = Command::cargo_bin("stagegate").unwrap();
         cmd.current_dir(self.dir.path())
             .env_remove("STAGEGATE_CONFIG")
@@ -62,7 +62,7 @@ impl Project {
         cmd
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let output = run_output(
             self.command().args(args),
             &format!("stagegate {}", args.join(" ")),
@@ -76,7 +76,7 @@ impl Project {
 
     /// `stagegate ARGS` to run as a child process, with the same environment as
     /// [`Project::command`] and its output piped; wait for it with [`finish`].
-    pub fn child(&self, args: &[&str]) -> std::process::Command {
+    pub(crate) fn child(&self, args: &[&str]) -> std::process::Command {
         let template = self.command();
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
         for (key, value) in template.get_envs() {
@@ -93,23 +93,23 @@ impl Project {
         cmd
     }
 
-    pub fn apply(&self) -> Output {
+    pub(crate) fn apply(&self) -> Output {
         self.run(&["migrate", "apply", "--env", "staging"])
     }
 
     /// Runs `sql` (simple protocol) and returns the rows as text.
-    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+    pub(crate) fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         query(&self.db, sql)
     }
 
-    pub fn scalar(&self, sql: &str) -> Option<String> {
+    pub(crate) fn scalar(&self, sql: &str) -> Option<String> {
         self.query(sql).remove(0).remove(0)
     }
 }
 
 /// Waits for a child of [`Project::child`] to end (bounded: see [`crate::harness::DEADLINE`]).
 #[track_caller]
-pub fn finish(child: std::process::Child, what: &str) -> Output {
+pub(crate) fn finish(child: std::process::Child, what: &str) -> Output {
     let out = crate::harness::wait_output(child, what);
     Output {
         code: out.status.code().unwrap_or(-1),
@@ -118,7 +118,7 @@ pub fn finish(child: std::process::Child, what: &str) -> Output {
     }
 }
 
-pub fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
+pub(crate) fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
     let url = db.database_url();
     let sql = sql.to_string();
     block_on(async move {
@@ -142,7 +142,7 @@ pub fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
 }
 
 #[track_caller]
-pub fn assert_exit(out: &Output, code: i32) {
+pub(crate) fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.code, code,
         "exit code\n--- stdout\n{}\n--- stderr\n{}",
@@ -241,7 +241,7 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
     ] {
         let out = p.run(args);
         assert_exit(&out, 3);
-        let known = stagegate::db::state::known_schema_version();
+        let known = stagegate::db::known_schema_version();
         assert!(
             out.stderr.contains(&format!(
                 "is at version 999, newer than this stagegate knows ({known})"
@@ -647,7 +647,7 @@ fn a_second_apply_waits_a_bounded_time_and_names_the_holder() {
             let pid: i32 = client
                 .query_one(
                     "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock($1)) l",
-                    &[&stagegate::db::lock::LOCK_KEY],
+                    &[&stagegate::db::LOCK_KEY],
                 )
                 .await
                 .unwrap()
@@ -1324,7 +1324,7 @@ fn ctrl_c_in_a_no_transaction_migration_records_where_it_stopped() {
 /// underneath, where the guard lives.)
 #[test]
 fn the_record_follows_only_a_script_that_ran_to_its_end() {
-    use stagegate::db::session::{ApplyRecord, Finish, Session, Step, Timeouts};
+    use stagegate::db::{ApplyRecord, Finish, Session, Step, Timeouts};
 
     let p = Project::new("");
     p.write("1_first.up.sql", "CREATE TABLE first (id int);\n");
@@ -1405,9 +1405,7 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     let url = p.db.database_url();
     // (On a runtime of its own: sqlx's migrator future is not Send.)
     stagegate::db::runtime().unwrap().block_on(async move {
-        let mut store = stagegate::db::state::StateStore::connect(&url)
-            .await
-            .unwrap();
+        let mut store = stagegate::db::StateStore::connect(&url).await.unwrap();
         store.ensure_schema_at(3).await.unwrap();
         store.close().await;
     });
@@ -1443,7 +1441,7 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     assert_exit(&p.apply(), 0);
     assert_eq!(
         version(),
-        Some(stagegate::db::state::known_schema_version().to_string())
+        Some(stagegate::db::known_schema_version().to_string())
     );
     assert_eq!(tables(&p), ["a", "b"]);
 }

@@ -243,7 +243,7 @@ fn a_cluster_is_removed_when_its_process_gets_sigkill() {
 fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
     use stagegate::config::Config;
     use stagegate::printer::Printer;
-    use stagegate::scratch::Shadow;
+    use stagegate::scratch::ScratchServer;
 
     let printer = Printer::plain();
     let configured = Config::parse(
@@ -251,18 +251,18 @@ fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
         Path::new("/project/stagegate.toml"),
     )
     .unwrap();
-    let flag = Shadow::resolve(&configured, Some("postgres://me@flag/x"), &printer).unwrap();
-    assert!(matches!(flag, Shadow::Url(_)));
+    let flag = ScratchServer::resolve(&configured, Some("postgres://me@flag/x"), &printer).unwrap();
+    assert!(matches!(flag, ScratchServer::Url(_)));
     assert_eq!(flag.url().expose(), "postgres://me@flag/x");
-    let from_config = Shadow::resolve(&configured, None, &printer).unwrap();
+    let from_config = ScratchServer::resolve(&configured, None, &printer).unwrap();
     assert_eq!(
         from_config.url().expose(),
         "postgres://me@db.example/scratch"
     );
 
     let nothing = Config::defaults(Path::new("/project"));
-    let own = Shadow::resolve(&nothing, None, &printer).unwrap();
-    let Shadow::Cluster(cluster) = &own else {
+    let own = ScratchServer::resolve(&nothing, None, &printer).unwrap();
+    let ScratchServer::Cluster(cluster) = &own else {
         panic!("expected a cluster of its own, got {own:?}");
     };
     let dir = cluster.dir().to_path_buf();
@@ -275,7 +275,7 @@ fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
 #[test]
 fn a_path_taken_for_the_shadow_url_is_named() {
     let config = stagegate::config::Config::defaults(Path::new("/project"));
-    let error = stagegate::scratch::Shadow::resolve(
+    let error = stagegate::scratch::ScratchServer::resolve(
         &config,
         Some("migrations/0001_x.up.sql"),
         &stagegate::printer::Printer::plain(),

@@ -10,18 +10,18 @@ use std::process::Command;
 use stagegate::env_vars::STAGEGATE_TEST_VENV;
 
 /// The repository's root.
-pub fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Cargo's target directory (the parent of the tests' `CARGO_TARGET_TMPDIR`).
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     tmp.parent().unwrap_or(tmp).to_path_buf()
 }
 
 /// The test virtual environment, checked to be there and up to date.
-pub fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     let venv = std::env::var_os(STAGEGATE_TEST_VENV)
         .filter(|v| !v.is_empty())
         .map_or_else(|| target_dir().join("test-venv"), PathBuf::from);
@@ -46,7 +46,7 @@ pub fn venv() -> PathBuf {
 }
 
 /// A program of the test virtual environment (`bin/<name>`).
-pub fn tool(name: &str) -> Command {
+pub(crate) fn tool(name: &str) -> Command {
     let path = venv().join("bin").join(name);
     assert!(
         path.is_file(),
@@ -58,7 +58,7 @@ pub fn tool(name: &str) -> Command {
 
 /// A YAML file as JSON, read by a YAML 1.2 parser (in YAML 1.1, which GitHub does not use,
 /// a key `on` would be the boolean true).
-pub fn yaml(path: &Path) -> serde_json::Value {
+pub(crate) fn yaml(path: &Path) -> serde_json::Value {
     let output = tool("python")
         .args([
             "-c",

@@ -445,6 +445,13 @@ fn apply_refuses_rows_the_event_log_does_not_vouch_for() {
             "reverted",
             "UPDATE stagegate.migrations SET status = 'reverted' WHERE version = '2'",
         ),
+        // A run in progress has no event of its own, but starts only where an attempt can:
+        // over an `apply`, `running` would make the next apply run statements again.
+        (
+            "running",
+            "UPDATE stagegate.migrations SET status = 'running', statements_done = 0 \
+             WHERE version = '2'",
+        ),
     ] {
         p.sql(
             "SG_TRUST_URL",
@@ -702,4 +709,84 @@ fn another_environment_name_for_the_same_database_is_refused_until_rebound() {
         ]),
         3,
     );
+}
+
+/// The first baseline binds the database like the first apply: another environment name
+/// reaching it then refuses (baseline and apply alike), and `status` says so.
+#[test]
+fn the_first_baseline_binds_the_database_to_its_environment() {
+    let prod = TestDb::create();
+    let alias = format!("{}?application_name=hotfix", prod.database_url().expose());
+    let mut p = Project::new(
+        "[environments.production]\nurl = \"${SG_TRUST_PROD_URL}\"\nconfirm = true\n\n\
+         [environments.prod_hotfix]\nurl = \"${SG_TRUST_ALIAS_URL}\"\n",
+        vec![("SG_TRUST_PROD_URL", prod)],
+    );
+    p.vars.push(("SG_TRUST_ALIAS_URL".into(), alias));
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    let out = p.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "production",
+        "--to",
+        "1",
+        "--reason",
+        "adopted from the old runner",
+        "--confirm",
+        "production",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        p.sql(
+            "SG_TRUST_PROD_URL",
+            "SELECT b.environment, e.kind, e.detail::jsonb ->> 'reason' \
+             FROM stagegate.binding b JOIN stagegate.events e ON e.hash = b.event_hash"
+        ),
+        [[
+            Some("production".to_string()),
+            Some("bind".to_string()),
+            Some("first baseline".to_string())
+        ]]
+    );
+    for args in [
+        &["migrate", "apply", "--env", "prod_hotfix"][..],
+        &[
+            "migrate",
+            "baseline",
+            "--env",
+            "prod_hotfix",
+            "--to",
+            "2",
+            "--reason",
+            "x",
+        ][..],
+    ] {
+        let out = p.run(args);
+        assert_exit(&out, 3);
+        let text = flat(&format!("{}{}", out.stdout, out.stderr));
+        assert!(text.contains("belongs to `production`"), "{args:?}: {text}");
+    }
+    assert_eq!(
+        p.scalar(
+            "SG_TRUST_PROD_URL",
+            "SELECT count(*) FROM stagegate.migrations"
+        )
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        p.scalar("SG_TRUST_PROD_URL", "SELECT to_regclass('b') IS NULL")
+            .as_deref(),
+        Some("t")
+    );
+    let status = p.run(&["migrate", "status"]);
+    assert!(
+        flat(&status.stdout)
+            .contains("prod_hotfix: WARNING: its database is bound to `production`"),
+        "{}",
+        status.stdout
+    );
+    assert_exit(&p.run(&["audit", "--env", "production", "--verify"]), 0);
 }

@@ -4,12 +4,12 @@
 
 use std::io::{self, Write};
 
-use super::{Emitter, FileReport, Summary};
+use super::{Emitter, FileReport, LintSummary};
 use crate::lint::{Finding, Severity};
 
 /// The workflow-command emitter.
 #[derive(Debug, Default)]
-pub struct Github;
+pub(crate) struct Github;
 
 impl Emitter for Github {
     fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
@@ -19,7 +19,7 @@ impl Emitter for Github {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         // A plain line (not a command) closes the log, as the text report's summary does.
         let counts = summary.counts;
         writeln!(
@@ -32,7 +32,7 @@ impl Emitter for Github {
 
 /// One finding as a workflow command, with its newline. The path and the message show
 /// control characters as escapes: the runner's log is a terminal of sorts.
-pub fn annotation(path: &str, finding: &Finding) -> String {
+pub(crate) fn annotation(path: &str, finding: &Finding) -> String {
     let command = match finding.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",

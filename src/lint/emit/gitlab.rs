@@ -9,12 +9,12 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Emitter, FileReport, Summary};
+use super::{Emitter, FileReport, LintSummary};
 use crate::lint::Severity;
 
 /// The Code Quality emitter.
 #[derive(Debug, Default)]
-pub struct Gitlab {
+pub(crate) struct Gitlab {
     wrote: bool,
 }
 
@@ -93,7 +93,7 @@ impl Emitter for Gitlab {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, _summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, _summary: &LintSummary) -> io::Result<()> {
         out.write_all(if self.wrote { b"\n]\n" } else { b"]\n" })
     }
 }
@@ -128,7 +128,7 @@ mod tests {
         let mut empty = Gitlab::default();
         let mut out = Vec::new();
         empty.begin(&mut out).unwrap();
-        empty.finish(&mut out, &Summary::default()).unwrap();
+        empty.finish(&mut out, &LintSummary::default()).unwrap();
         assert!(
             serde_json::from_slice::<Vec<serde_json::Value>>(&out)
                 .unwrap()

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{Emitter, FileReport, Summary};
+use super::{Emitter, FileReport, LintSummary};
 use crate::lint::Severity;
 
 /// The Markdown emitter.
 #[derive(Debug, Default)]
-pub struct Markdown {
+pub(crate) struct Markdown {
     /// Findings by rule code: (severity shown, rule name, count).
     by_rule: BTreeMap<&'static str, (Severity, &'static str, usize)>,
 }
@@ -80,7 +80,7 @@ impl Emitter for Markdown {
         out.write_all(b"\n")
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         let counts = summary.counts;
         writeln!(out, "### Summary\n")?;
         if self.by_rule.is_empty() {

@@ -13,14 +13,14 @@ use std::io::{self, Write};
 use super::report::{self, JsonFinding, JsonSummary, JsonWriter};
 use super::{Counts, Finding};
 
-pub use github::{Github, annotation};
-pub use gitlab::Gitlab;
-pub use markdown::Markdown;
-pub use sarif::Sarif;
+pub(crate) use github::{Github, annotation};
+pub(crate) use gitlab::Gitlab;
+pub(crate) use markdown::Markdown;
+pub(crate) use sarif::Sarif;
 
 /// The findings of one linted file.
 #[derive(Debug, Clone, Copy)]
-pub struct FileReport<'a> {
+pub(crate) struct FileReport<'a> {
     /// The path as given on the command line or found in the directory.
     pub path: &'a str,
     /// The script text the findings' spans index.
@@ -30,7 +30,7 @@ pub struct FileReport<'a> {
 
 /// Totals of a run.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Summary {
+pub(crate) struct LintSummary {
     pub files: usize,
     pub statements: usize,
     pub counts: Counts,
@@ -38,7 +38,7 @@ pub struct Summary {
 }
 
 /// Renders a report as files come.
-pub trait Emitter {
+pub(crate) trait Emitter {
     /// Before the first file.
     fn begin(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
@@ -48,13 +48,13 @@ pub trait Emitter {
     fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()>;
 
     /// After the last file.
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()>;
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()>;
 }
 
 /// The text report: each finding with its source line underlined, then a summary line. With
 /// `annotations` (in GitHub Actions) each finding is also written as a workflow command.
 #[derive(Debug)]
-pub struct Text {
+pub(crate) struct Text {
     pub color: bool,
     pub annotations: bool,
 }
@@ -72,7 +72,7 @@ impl Emitter for Text {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         let line = report::text_summary(
             summary.counts,
             summary.files,
@@ -85,7 +85,7 @@ impl Emitter for Text {
 
 /// The versioned JSON report ([`report::JsonReport`]).
 #[derive(Debug, Default)]
-pub struct Json {
+pub(crate) struct Json {
     writer: Option<JsonWriter>,
 }
 
@@ -108,7 +108,7 @@ impl Emitter for Json {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, summary: &LintSummary) -> io::Result<()> {
         let writer = self.writer.take().expect("begin was called");
         writer.finish(
             out,
@@ -145,16 +145,16 @@ pub(crate) fn path_uri(path: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::{Emitter, FileReport, Summary};
+    use super::{Emitter, FileReport, LintSummary};
     use crate::lint::test_utils::lint_sql;
 
     /// Two files, one with an error, a warning and a message that needs escaping, one clean;
     /// rendered by `emitter`.
-    pub fn render(emitter: &mut dyn Emitter) -> String {
+    pub(crate) fn render(emitter: &mut dyn Emitter) -> String {
         let first = "CREATE INDEX orders_customer ON orders (customer);\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE \"a,b\" RENAME COLUMN x TO y;\n";
         let second = "SELECT 1;\n";
         let mut out = Vec::new();
-        let mut summary = Summary::default();
+        let mut summary = LintSummary::default();
         emitter.begin(&mut out).unwrap();
         for (path, text) in [
             ("migrations/1_index orders.up.sql", first),

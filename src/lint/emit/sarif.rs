@@ -7,12 +7,12 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Emitter, FileReport, Summary, path_uri};
+use super::{Emitter, FileReport, LintSummary, path_uri};
 use crate::lint::{RULES, Severity};
 
 /// The SARIF emitter.
 #[derive(Debug, Default)]
-pub struct Sarif {
+pub(crate) struct Sarif {
     wrote: bool,
 }
 
@@ -160,7 +160,7 @@ impl Emitter for Sarif {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut dyn Write, _summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, out: &mut dyn Write, _summary: &LintSummary) -> io::Result<()> {
         out.write_all(b"]}]}\n")
     }
 }
@@ -248,7 +248,7 @@ mod tests {
         let mut empty = Sarif::default();
         let mut out = Vec::new();
         empty.begin(&mut out).unwrap();
-        empty.finish(&mut out, &Summary::default()).unwrap();
+        empty.finish(&mut out, &LintSummary::default()).unwrap();
         validate(&serde_json::from_slice(&out).unwrap());
     }
 

@@ -21,7 +21,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::AddColumn { table, column, .. } = change
         && column.generated_stored
         && !ctx.is_new(table)

@@ -27,7 +27,7 @@
 use super::prelude::*;
 use crate::lint::Severity;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::AlterSequence { name, as_type } = change
         && !ctx.run.is_new_type(name)
     {

@@ -20,7 +20,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if ctx.pg < 12
         && let Change::AttachPartition { parent, .. } = change
         && !ctx.is_new(parent)

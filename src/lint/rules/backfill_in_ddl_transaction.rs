@@ -38,7 +38,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if !ctx.file.in_txn_now || ctx.file.held.is_empty() {
         return;
     }

@@ -26,7 +26,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let table = match change {
         Change::AddConstraint { table, constraint }
             if matches!(constraint.kind, ConstraintKind::Check { .. }) && !constraint.not_valid =>

@@ -52,7 +52,7 @@ use crate::lint::Severity;
 
 const REMEDY: &str = "add a new column, backfill it in batches and switch over; only the same type, varchar widening, varchar -> text and numeric precision increases are free";
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let Change::AlterColumnType {
         table,
         column,

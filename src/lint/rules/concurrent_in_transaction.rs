@@ -22,7 +22,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if !ctx.file.in_txn_now || ctx.statement.in_do_block {
         return;
     }

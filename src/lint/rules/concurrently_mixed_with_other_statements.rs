@@ -30,7 +30,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if !ctx.in_transaction
         && ctx.file.first_concurrent == Some(ctx.file.index)
         && ctx.file.statement_count > 1

@@ -24,7 +24,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::DropIdentity { table, column } = change
         && !ctx.is_new(table)
         && !ctx.file.sets_default(table, column)

@@ -28,7 +28,7 @@
 use super::prelude::*;
 use crate::lint::Severity;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let help = "create the replacement unique index (CONCURRENTLY) before dropping this one, and keep it until no running code uses ON CONFLICT on these columns";
     match change {
         Change::DropIndex { names, .. } => {

@@ -35,7 +35,7 @@ use super::prelude::*;
 use crate::lint::Severity;
 use crate::lint::context::{KeyColumn, pair_hash};
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::CreateView {
         name,
         materialized: false,

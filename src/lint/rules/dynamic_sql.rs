@@ -23,7 +23,7 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::DynamicSql { head } = change {
         out.push(Hit::new(
             format!("dynamic SQL (`{head}`) is built when the DO block runs: stagegate did not check the statement it executes"),

@@ -26,7 +26,7 @@
 use super::prelude::*;
 
 /// The finding for a script edited since `reference`.
-pub fn hit(reference: &str) -> Hit {
+pub(crate) fn hit(reference: &str) -> Hit {
     Hit::new(
         format!(
             "this migration existed at `{reference}` and has been edited since; databases that already ran it keep the old version"
@@ -35,7 +35,7 @@ pub fn hit(reference: &str) -> Hit {
     )
 }
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     // Reported by the engine, which is told which scripts were edited since the ref.
     let _ = (change, out);
 }

@@ -36,7 +36,7 @@
 use super::prelude::*;
 use crate::lint::context::{KnownType, name_hash};
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let help =
         "stop writing the label and move the rows off it in an earlier release; or keep the label";
     match change {

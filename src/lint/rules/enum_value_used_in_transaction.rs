@@ -34,7 +34,7 @@
 use super::prelude::*;
 use crate::analyze::names::normalize_ident;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if ctx.pg < 12 || matches!(change, Change::EnumAddValue { .. }) {
         return;
     }

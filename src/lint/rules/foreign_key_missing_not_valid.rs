@@ -32,7 +32,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::AddColumn { table, column, .. } = change
         && let Some(references) = &column.references
         && column.fills_itself()

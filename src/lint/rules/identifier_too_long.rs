@@ -20,7 +20,7 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for name in names_of(change) {
         for part in name.split('.') {
             if part.len() > 63 {

@@ -28,7 +28,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if ctx.in_transaction || ctx.statement.in_do_block {
         return;
     }

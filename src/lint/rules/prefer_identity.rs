@@ -20,7 +20,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if column.ty.is_serial() {
             out.push(Hit::new(

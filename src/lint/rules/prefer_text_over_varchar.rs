@@ -21,7 +21,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if let ColumnType::Varchar(Some(n)) = column.ty {
             out.push(Hit::new(

@@ -19,7 +19,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     for (table, column) in columns_of(change) {
         if column.ty == ColumnType::Timestamp {
             out.push(Hit::new(

@@ -34,7 +34,7 @@
 use super::prelude::*;
 use crate::lint::{KeyColumn, Severity};
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let Change::AddConstraint { table, constraint } = change else {
         return;
     };

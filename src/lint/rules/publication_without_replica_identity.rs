@@ -27,7 +27,7 @@
 use super::prelude::*;
 use crate::lint::Severity;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let help = "give the table a primary key or REPLICA IDENTITY FULL (or USING INDEX) first, or publish only inserts";
     match change {
         Change::Publish {

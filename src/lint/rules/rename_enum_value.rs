@@ -20,7 +20,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::EnumRenameValue { type_name } = change
         && !ctx.run.is_new_type(type_name)
     {

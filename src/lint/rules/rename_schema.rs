@@ -19,7 +19,7 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::RenameSchema { schema } = change {
         out.push(Hit::new(
             format!("renaming schema `{schema}` breaks running code and search_path settings that name it"),

@@ -26,7 +26,7 @@
 use super::prelude::*;
 use crate::lint::{Severity, SizeVerdict};
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::CreateIndex {
         table,
         concurrently: false,

@@ -32,7 +32,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if ctx.file.lock_timeout_set {
         return;
     }

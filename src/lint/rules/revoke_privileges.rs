@@ -21,7 +21,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::Revoke { tables, functions } = change
         && (tables.is_empty() || !tables.iter().all(|t| ctx.is_new(t)))
         && (functions.is_empty() || !functions.iter().all(|f| ctx.run.is_new_function(f)))

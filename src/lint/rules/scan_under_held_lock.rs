@@ -32,7 +32,7 @@
 use super::prelude::*;
 
 /// UPDATE, DELETE, MERGE or INSERT: SG118 judges their reach under a held lock.
-pub fn is_dml(change: &Change) -> bool {
+pub(crate) fn is_dml(change: &Change) -> bool {
     matches!(
         change,
         Change::Update { .. } | Change::Delete { .. } | Change::Insert { .. }
@@ -41,7 +41,7 @@ pub fn is_dml(change: &Change) -> bool {
 
 /// The change (DDL, not DML) scans an existing table under its own weak locks while the
 /// transaction holds a traffic-blocking lock from an earlier statement: the table scanned.
-pub fn scanned_under_held_lock(ctx: &Ctx, change: &Change) -> Option<String> {
+pub(crate) fn scanned_under_held_lock(ctx: &Ctx, change: &Change) -> Option<String> {
     if !ctx.file.in_txn_now || ctx.file.held.is_empty() || is_dml(change) {
         return None;
     }
@@ -56,7 +56,7 @@ pub fn scanned_under_held_lock(ctx: &Ctx, change: &Change) -> Option<String> {
         .map(|l| l.table)
 }
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let Some(table) = scanned_under_held_lock(ctx, change) else {
         return;
     };

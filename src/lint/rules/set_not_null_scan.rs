@@ -30,7 +30,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::SetNotNull { table, column } = change
         && !ctx.is_new(table)
         // Already NOT NULL (the catalog says so): nothing to check.

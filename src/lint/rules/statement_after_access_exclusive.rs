@@ -25,7 +25,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if !ctx.file.in_txn_now || ctx.file.access_exclusive_held.is_empty() {
         return;
     }

@@ -31,7 +31,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::Transaction(_) = change
         && !ctx.statement.in_do_block
         && let Some(refusal) = ctx.file.txn_refusals.get(&ctx.file.index)

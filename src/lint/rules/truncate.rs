@@ -19,7 +19,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::Truncate { tables, .. } = change {
         let old: Vec<Name> = tables.iter().filter(|t| !ctx.is_new(t)).cloned().collect();
         if !old.is_empty() {

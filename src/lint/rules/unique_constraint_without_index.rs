@@ -23,7 +23,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     let (table, what) = match change {
         Change::AddConstraint { table, constraint } => match constraint.kind {
             ConstraintKind::Unique { using_index: false } => (table, "UNIQUE"),

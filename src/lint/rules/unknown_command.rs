@@ -84,7 +84,7 @@ const COMMANDS: &[&str] = &[
 ];
 
 /// The first word of a statement's head, when it is not a PostgreSQL command.
-pub fn unknown_word(head: &str) -> Option<&str> {
+pub(crate) fn unknown_word(head: &str) -> Option<&str> {
     let word = head
         .split(|c: char| c.is_whitespace() || c == ';' || c == '(')
         .next()
@@ -96,7 +96,7 @@ pub fn unknown_word(head: &str) -> Option<&str> {
     (!COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(word))).then_some(word)
 }
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::SyntaxError { message, help } = change {
         out.push(Hit::new(message.clone(), *help));
     }

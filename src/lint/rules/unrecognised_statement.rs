@@ -18,7 +18,7 @@
 
 use super::prelude::*;
 
-pub fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(_ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     // A statement that is not PostgreSQL at all is SG511's.
     if let Change::Unrecognised { head } = change
         && super::unknown_command::unknown_word(head).is_none()

@@ -27,7 +27,7 @@
 
 use super::prelude::*;
 
-pub fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
+pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     if let Change::Update { table, reach } = change
         && !ctx.is_new(table)
         && ctx.reaches_every_row(table, reach)

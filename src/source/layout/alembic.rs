@@ -12,7 +12,7 @@ use super::super::{Migration, MigrationSet, ScriptRef, Section, SourceError, Ver
 use super::Layout;
 
 /// The name of Alembic's configuration file.
-pub const INI_FILE: &str = "alembic.ini";
+pub(crate) const INI_FILE: &str = "alembic.ini";
 
 /// An Alembic project: its configuration file and where its revisions are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl Graph {
 
     /// The revisions `id` replaces as a head of Alembic's version table when it is applied:
     /// its `down_revision`s and the revisions its `depends_on` names.
-    pub fn from_revisions(&self, id: &str) -> Vec<String> {
+    pub fn replaced_heads(&self, id: &str) -> Vec<String> {
         let Some(revision) = self.get(id) else {
             return Vec::new();
         };
@@ -177,7 +177,7 @@ impl From<GraphError> for SourceError {
 
 /// Reads `alembic.ini`: `script_location` (and `version_locations`) resolved against the
 /// file's directory (`%(here)s` too).
-pub fn read_project(ini: &Path) -> Result<Project, SourceError> {
+pub(crate) fn read_project(ini: &Path) -> Result<Project, SourceError> {
     let text = super::super::read_text(ini)?;
     let here = ini
         .parent()
@@ -245,7 +245,7 @@ fn split_locations(list: &str, separator: Option<&str>) -> Vec<String> {
 }
 
 /// One `key = value` of `[section]` in an ini file (a value may continue on indented lines).
-pub fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+pub(crate) fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
     let mut in_section = false;
     let mut found: Option<String> = None;
     for line in text.lines() {
@@ -278,7 +278,7 @@ pub fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
 
 /// The `alembic.ini` whose versions directory is `dir`, looking in `dir` and its parents: a
 /// directory given to lint may be the project's, its script location, or its versions.
-pub fn find_project(dir: &Path) -> Result<Option<Project>, SourceError> {
+pub(crate) fn find_project(dir: &Path) -> Result<Option<Project>, SourceError> {
     let ini = dir.join(INI_FILE);
     if ini.is_file() {
         return read_project(&ini).map(Some);
@@ -309,7 +309,7 @@ fn is_revision_file(name: &str) -> bool {
 }
 
 /// Reads every revision file of the project into its graph.
-pub fn read_graph(project: &Project) -> Result<(Graph, Vec<String>), SourceError> {
+pub(crate) fn read_graph(project: &Project) -> Result<(Graph, Vec<String>), SourceError> {
     let mut revisions = Vec::new();
     let mut warnings = Vec::new();
     for dir in &project.version_dirs {
@@ -361,7 +361,7 @@ pub fn read_graph(project: &Project) -> Result<(Graph, Vec<String>), SourceError
 }
 
 /// Reads the module-level declarations of one revision file.
-pub fn parse_revision(path: &Path, text: &str) -> Result<Revision, GraphError> {
+pub(crate) fn parse_revision(path: &Path, text: &str) -> Result<Revision, GraphError> {
     let text = super::super::checksum::normalize(text);
     let mut values: HashMap<&'static str, (usize, Vec<String>, bool)> = HashMap::new();
     let lines: Vec<&str> = text.lines().collect();
@@ -562,7 +562,7 @@ fn literal(text: &str) -> Result<(Vec<String>, bool), String> {
 
 /// Orders the revisions topologically (parents and dependencies first); checks ids, parents
 /// and cycles.
-pub fn order(revisions: Vec<Revision>, dirs: &[PathBuf]) -> Result<Graph, GraphError> {
+pub(crate) fn order(revisions: Vec<Revision>, dirs: &[PathBuf]) -> Result<Graph, GraphError> {
     let mut by_id: BTreeMap<String, Revision> = BTreeMap::new();
     for revision in revisions {
         if let Some(first) = by_id.get(&revision.id) {
@@ -695,7 +695,7 @@ fn cycle(needs: &BTreeMap<&str, Vec<&str>>, remaining: &BTreeMap<&str, usize>) -
 
 /// Reads an Alembic project into a migration set: one migration per revision, in graph
 /// order, its up script the revision file (to be rendered).
-pub fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
+pub(crate) fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
     let (graph, mut warnings) = read_graph(project)?;
     if graph.heads.len() > 1 {
         warnings.push(format!(
@@ -748,6 +748,7 @@ pub fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
         layout: Layout::Alembic,
         migrations,
         warnings,
+        ignored: Vec::new(),
         alembic: Some(std::sync::Arc::new(AlembicSet {
             project: project.clone(),
             graph,
@@ -760,7 +761,7 @@ pub fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
 /// (`# stagegate:allow-file SG101 -- reason`, `# stagegate:lock-timeout 2s`), as SQL comments
 /// on the same lines, everything else blank. `# stagegate:allow` (the next statement) is not
 /// among them: the renderer writes it before the statements of the operation it stands above.
-pub fn python_comments_as_sql(file: &str) -> String {
+pub(crate) fn python_comments_as_sql(file: &str) -> String {
     let mut out = String::with_capacity(file.len() / 4);
     for line in file.lines() {
         if let Some(comment) = line.trim_start().strip_prefix('#') {
@@ -780,7 +781,7 @@ pub fn python_comments_as_sql(file: &str) -> String {
 
 /// The revision file's line of the operation whose SQL holds byte `offset` of the rendered
 /// text: the `-- alembic: line N` comment the renderer writes before each operation.
-pub fn source_line(rendered: &str, offset: usize) -> Option<usize> {
+pub(crate) fn source_line(rendered: &str, offset: usize) -> Option<usize> {
     let before = &rendered[..offset.min(rendered.len())];
     before.rmatch_indices(LINE_MARKER).find_map(|(at, _)| {
         let rest = &rendered[at + LINE_MARKER.len()..];
@@ -818,7 +819,7 @@ impl Bookkeeping {
             "CREATE TABLE IF NOT EXISTS {table} (version_num VARCHAR(32) NOT NULL, \
              CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));\n"
         );
-        let from = graph.from_revisions(id);
+        let from = graph.replaced_heads(id);
         let list = |ids: &[String]| {
             ids.iter()
                 .map(|i| sql_literal(i))
