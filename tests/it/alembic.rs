@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::harness::TestDb;
 use crate::runner::{Output, assert_exit, query};
+use crate::support::harness::TestDb;
 use crate::tools;
 
 const VARS: [&str; 2] = ["SG_ALEMBIC_STAGING_URL", "SG_ALEMBIC_PROD_URL"];

@@ -6,7 +6,7 @@ use crate::runner::{Output, Project, assert_exit};
 
 /// `stagegate ARGS` as the CI actor `actor` (the identity approvals are counted by).
 fn as_actor(p: &Project, actor: &str, args: &[&str]) -> Output {
-    let out = crate::harness::run_output(
+    let out = crate::support::harness::run_output(
         p.command()
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
@@ -375,7 +375,7 @@ fn after_apply_runs_with_the_release_in_its_environment_never_the_password() {
     p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
     p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
     let run = |args: &[&str]| {
-        let out = crate::harness::run_output(
+        let out = crate::support::harness::run_output(
             p.command()
                 .env("SG_TEST_TARGET_URL", &url)
                 .env("PGPASSWORD", &password)

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use stagegate::backup::Manifest;
 
-use crate::harness::TestDb;
 use crate::runner::{Output, Project, assert_exit, query};
+use crate::support::harness::TestDb;
 
 const URL_VAR: &str = "SG_TEST_TARGET_URL";
 

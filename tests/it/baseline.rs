@@ -4,8 +4,8 @@
 
 use sha2::{Digest, Sha384};
 
-use crate::harness::TestDb;
 use crate::runner::{Project, assert_exit, query};
+use crate::support::harness::TestDb;
 
 const USERS: &str = "CREATE TABLE users (id bigint PRIMARY KEY);\n";
 const ORDERS: &str =

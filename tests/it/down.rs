@@ -422,7 +422,7 @@ fn recording_a_revert_twice_fails_and_rolls_its_transaction_back() {
         sums[1].as_deref().unwrap()
     );
     let url = p.db.database_url();
-    let error = crate::harness::block_on(async move {
+    let error = crate::support::harness::block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
         let error = client.batch_execute(&sql).await.unwrap_err();
         let _ = client.batch_execute("ROLLBACK").await;
@@ -698,7 +698,7 @@ fn a_down_that_lost_its_lock_stops_before_the_next_migration() {
     let started = Instant::now();
     while p.scalar(sleeping).as_deref() != Some("1") {
         assert!(
-            started.elapsed() < crate::harness::DEADLINE,
+            started.elapsed() < crate::support::harness::DEADLINE,
             "the down never reached pg_sleep(1.5)"
         );
         std::thread::sleep(Duration::from_millis(25));

@@ -1,8 +1,8 @@
 //! The execution core: one statement classifier and one script executor for every command
 //! that runs a migration's statements (issue 21). The real binary against a real PostgreSQL.
 
-use crate::harness::TestDb;
 use crate::runner::{Output, Project, assert_exit};
+use crate::support::harness::TestDb;
 
 /// Runs `args` in `p` with `--shadow` pointing at `shadow`'s server.
 fn with_shadow(p: &Project, shadow: &TestDb, args: &[&str]) -> Output {

@@ -162,7 +162,7 @@ fn record_an_applied_version_again(
         fault.plant(&p);
     }
     let url = p.db.database_url();
-    let error = crate::harness::block_on(async move {
+    let error = crate::support::harness::block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
         let result = client
             .batch_execute(
@@ -276,7 +276,7 @@ fn hold_share_lock(p: &Project) -> (std::sync::mpsc::Sender<()>, std::thread::Jo
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
-        crate::harness::block_on(async move {
+        crate::support::harness::block_on(async move {
             let client = stagegate::db::connect(&url).await.unwrap();
             client
                 .batch_execute("BEGIN; LOCK TABLE t IN SHARE MODE")
@@ -287,7 +287,7 @@ fn hold_share_lock(p: &Project) -> (std::sync::mpsc::Sender<()>, std::thread::Jo
             client.batch_execute("COMMIT").await.unwrap();
         });
     });
-    crate::harness::recv(&ready_rx, "the session taking SHARE on t");
+    crate::support::harness::recv(&ready_rx, "the session taking SHARE on t");
     (stop_tx, holder)
 }
 
@@ -307,7 +307,7 @@ fn kill_during_concurrent_build(build: &str) -> Project {
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
-    crate::harness::join(holder, "the session holding the lock");
+    crate::support::harness::join(holder, "the session holding the lock");
     p
 }
 
@@ -710,7 +710,7 @@ fn a_failed_concurrent_reindex_names_its_ccnew_leftover() {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let writer = std::thread::spawn(move || {
-        crate::harness::block_on(async move {
+        crate::support::harness::block_on(async move {
             let client = stagegate::db::connect(&url).await.unwrap();
             client
                 .batch_execute("BEGIN; INSERT INTO t VALUES (1)")
@@ -721,10 +721,10 @@ fn a_failed_concurrent_reindex_names_its_ccnew_leftover() {
             client.batch_execute("ROLLBACK").await.unwrap();
         });
     });
-    crate::harness::recv(&ready_rx, "the session writing to t");
+    crate::support::harness::recv(&ready_rx, "the session writing to t");
     let out = p.apply();
     stop_tx.send(()).unwrap();
-    crate::harness::join(writer, "the writing session");
+    crate::support::harness::join(writer, "the writing session");
     assert_exit(&out, 4);
     assert!(
         out.stderr
@@ -839,7 +839,7 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
-    crate::harness::join(holder, "the session holding the lock");
+    crate::support::harness::join(holder, "the session holding the lock");
     let started = Instant::now();
     while p.scalar("SELECT to_regclass('t_id') IS NULL").as_deref() != Some("t") {
         assert!(
@@ -908,7 +908,7 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
 fn sqlstate_of(p: &Project, sql: &str) -> Option<String> {
     let url = p.db.database_url();
     let sql = format!("BEGIN; {sql}; ROLLBACK");
-    crate::harness::block_on(async move {
+    crate::support::harness::block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
         let result = client.batch_execute(&sql).await;
         let _ = client.batch_execute("ROLLBACK").await;
@@ -1131,7 +1131,7 @@ fn a_killed_concurrent_build_that_failed_on_the_server_is_not_taken_as_done() {
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
-    crate::harness::join(holder, "the session holding SHARE on t");
+    crate::support::harness::join(holder, "the session holding SHARE on t");
     // The orphaned backend goes on, meets the duplicate and fails, leaving the index INVALID.
     let started = Instant::now();
     while p
@@ -1144,7 +1144,7 @@ fn a_killed_concurrent_build_that_failed_on_the_server_is_not_taken_as_done() {
         != Some("0")
     {
         assert!(
-            started.elapsed() < crate::harness::DEADLINE,
+            started.elapsed() < crate::support::harness::DEADLINE,
             "the orphaned build never ended"
         );
         std::thread::sleep(Duration::from_millis(25));
@@ -1193,7 +1193,7 @@ fn a_concurrent_build_that_ends_with_an_invalid_index_is_not_recorded_done() {
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
-        crate::harness::block_on(async move {
+        crate::support::harness::block_on(async move {
             let client = stagegate::db::connect(&url).await.unwrap();
             client
                 .batch_execute("BEGIN; LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE")
@@ -1211,11 +1211,11 @@ fn a_concurrent_build_that_ends_with_an_invalid_index_is_not_recorded_done() {
                 .unwrap();
         });
     });
-    crate::harness::recv(&ready_rx, "the session locking t");
+    crate::support::harness::recv(&ready_rx, "the session locking t");
     let child = spawn_apply(&p);
     wait_for_query(&p, "CREATE INDEX CONCURRENTLY IF NOT EXISTS");
     go_tx.send(()).unwrap();
-    crate::harness::join(holder, "the session making the invalid index");
+    crate::support::harness::join(holder, "the session making the invalid index");
     let out = finish(child);
     assert_exit(&out, 4);
     assert!(

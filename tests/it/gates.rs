@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
-use crate::harness::{DEADLINE, TestDb, run_output};
 use crate::runner::{Output, assert_exit, query};
+use crate::support::harness::{DEADLINE, TestDb, run_output};
 
 /// A project with three environments, each on a database of its own.
 struct Chain {
@@ -855,7 +855,7 @@ fn promotion_refuses_a_migration_still_running_on_staging() {
         .status()
         .unwrap();
     assert!(interrupted.success());
-    let staging = crate::harness::wait_output(staging, "staging's apply after SIGINT");
+    let staging = crate::support::harness::wait_output(staging, "staging's apply after SIGINT");
     assert_eq!(
         staging.status.code(),
         Some(4),

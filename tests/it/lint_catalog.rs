@@ -345,13 +345,13 @@ fn catalog_reads_do_not_wait_for_a_locked_table() {
                 client.batch_execute("ROLLBACK").await.unwrap();
             });
     });
-    crate::harness::recv(&locked_rx, "the session locking small");
+    crate::support::harness::recv(&locked_rx, "the session locking small");
     let held = p.scalar(
         "SELECT count(*) FROM pg_locks WHERE relation = 'small'::regclass AND mode = 'AccessExclusiveLock' AND granted",
     );
     let out = with_env(&p, "CREATE INDEX small_a ON small (a);\n", "SG101");
     done_tx.send(()).unwrap();
-    crate::harness::join(holder, "the session holding the lock on small");
+    crate::support::harness::join(holder, "the session holding the lock on small");
     assert_eq!(held.as_deref(), Some("1"));
     assert_exit(&out, 0);
     assert!(out.stdout.contains("~300 rows"), "{}", out.stdout);

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-use crate::harness::TestDb;
 use crate::lint_ci::git;
 use crate::runner::{Output, assert_exit};
+use crate::support::harness::TestDb;
 
 /// The binary in `dir`, with nothing from the caller's environment that changes its output.
 fn stagegate(dir: &Path, args: &[&str]) -> Output {
@@ -569,7 +569,8 @@ fn a_transaction_mode_pooler_is_refused_and_a_session_one_is_not() {
     let through = |pooler: &Pooler, args: &[&str]| {
         let mut cmd = project.command();
         cmd.env("SG_TEST_TARGET_URL", pooler.url(&project.db));
-        let out = crate::harness::run_output(cmd.args(args), "stagegate through pgbouncer");
+        let out =
+            crate::support::harness::run_output(cmd.args(args), "stagegate through pgbouncer");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),

@@ -4,8 +4,8 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::harness::TestDb;
 use crate::runner::{Output, assert_exit, query};
+use crate::support::harness::TestDb;
 
 const VARS: [&str; 3] = [
     "SG_REPORT_DEV_URL",

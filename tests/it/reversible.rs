@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::harness::TestDb;
 use crate::runner::{Output, assert_exit, query};
+use crate::support::harness::TestDb;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -749,7 +749,7 @@ fn ctrl_c_ends_the_run_with_exit_4_and_drops_the_scratch_database() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = crate::harness::wait_output(child, "check-reversible after SIGINT");
+    let out = crate::support::harness::wait_output(child, "check-reversible after SIGINT");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");

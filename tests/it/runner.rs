@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::harness::{TestDb, block_on, join, recv, run_output};
+use crate::support::harness::{TestDb, block_on, join, recv, run_output};
 
 /// The variable the test configs read the database URL from.
 const URL_VAR: &str = "SG_TEST_TARGET_URL";
@@ -57,8 +57,8 @@ impl Project {
             .env("NO_COLOR", "1")
             .env("STAGEGATE_LOCK_WAIT", "5s")
             .env(URL_VAR, self.db.database_url().expose())
-            // Bounded wherever it is run from (see `harness::run_output`).
-            .timeout(crate::harness::DEADLINE);
+            // Bounded wherever it is run from (see `support::harness::run_output`).
+            .timeout(crate::support::harness::DEADLINE);
         cmd
     }
 
@@ -107,10 +107,10 @@ impl Project {
     }
 }
 
-/// Waits for a child of [`Project::child`] to end (bounded: see [`crate::harness::DEADLINE`]).
+/// Waits for a child of [`Project::child`] to end (bounded: see [`crate::support::harness::DEADLINE`]).
 #[track_caller]
 pub(crate) fn finish(child: std::process::Child, what: &str) -> Output {
-    let out = crate::harness::wait_output(child, what);
+    let out = crate::support::harness::wait_output(child, what);
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),

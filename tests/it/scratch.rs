@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::harness::block_on;
+use crate::support::harness::block_on;
 
 /// Set in the child process the interruption tests start (this test binary run again).
 const CHILD_VAR: &str = "STAGEGATE_TEST_SCRATCH_CHILD";
@@ -219,7 +219,8 @@ fn interrupt_a_process_holding_a_cluster(signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = crate::harness::wait_status(&mut child, &format!("the child after SIG{signal}"));
+    let exit =
+        crate::support::harness::wait_status(&mut child, &format!("the child after SIG{signal}"));
     assert!(!exit.success(), "the child ended by SIG{signal}: {exit}");
     assert_cleaned_up(pid, &dir, &format!("after SIG{signal} to its holder"));
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use stagegate::config::DatabaseUrl;
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::harness::{TestDb, block_on};
 use crate::runner::{Output, Project, assert_exit, query};
+use crate::support::harness::{TestDb, block_on};
 
 const URL_VAR: &str = "SG_TEST_TARGET_URL";
 
@@ -587,7 +587,7 @@ fn interrupted_backup_removes_the_partial_archive(signal: &str, name: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-    let out = output(crate::harness::wait_output(child, "backup create"));
+    let out = output(crate::support::harness::wait_output(child, "backup create"));
     drop(holder);
     assert_exit(&out, 4);
     let started = Instant::now();
@@ -713,7 +713,7 @@ fn the_state_connections_relay_leaves_no_directory_behind() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     drop(holder);
-    let out = output(crate::harness::wait_output(child, "backup create"));
+    let out = output(crate::support::harness::wait_output(child, "backup create"));
     assert_exit(&out, 0);
     assert_eq!(
         during,

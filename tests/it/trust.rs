@@ -5,8 +5,8 @@
 
 use assert_cmd::Command;
 
-use crate::harness::TestDb;
 use crate::runner::{Output, assert_exit, query};
+use crate::support::harness::TestDb;
 
 /// A project whose environments each name a database of the list by its variable.
 struct Project {

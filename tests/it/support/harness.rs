@@ -171,7 +171,7 @@ const KEEPER_IDLE: Duration = Duration::from_secs(2);
 
 /// Under nextest every test is a process of its own, and a cluster each would cost a second
 /// of start-up per test. So one cluster serves them all, held by a keeper: this test binary
-/// run again as `harness::keep_shared_cluster`. Every test process holds a shared lock on
+/// run again as `support::harness::keep_shared_cluster`. Every test process holds a shared lock on
 /// `users.lock` for its lifetime (the kernel releases it however the process ends); the
 /// keeper stops the cluster once nobody has held one for [`KEEPER_IDLE`]. `setup.lock`
 /// orders starting a keeper, reading its URL and the keeper's decision to stop.
@@ -231,7 +231,7 @@ fn shared_cluster() -> Result<String, String> {
     let mut keeper = std::process::Command::new(&exe);
     keeper
         .args([
-            "harness::keep_shared_cluster",
+            "support::harness::keep_shared_cluster",
             "--exact",
             "--ignored",
             "--test-threads=1",
