@@ -5,47 +5,53 @@
 #   scripts/mutants.sh GROUP [cargo-mutants options...]     e.g. scripts/mutants.sh audit
 #   scripts/mutants.sh list                                 the groups, their files and tests
 #
-# Extra options go to cargo-mutants: `--shard 1/4` splits a group across machines, `--list`
-# only lists its mutants, `--in-diff FILE` keeps the mutants in the lines a diff touches.
-# Mutants build one at a time in target/mutants-build (STAGEGATE_MUTANTS_TARGET), kept
-# between runs.
+# Extra options go to cargo-mutants: `--shard 1/4` splits a group across runs or machines,
+# `--list` only lists its mutants, `-F REGEX` picks some, `--in-diff FILE` keeps the mutants in
+# the lines a diff touches, `--iterate` skips what the last run caught or found unviable.
+# The tree is copied (tracked and untracked files, times kept) to a fixed place,
+# $STAGEGATE_MUTANTS_DIR (default /tmp/stagegate-mutants), mutated there in place and built in
+# its own target/ (seeded from target/debug), both kept between runs, so a run rebuilds only
+# what changed. The test binaries are built once per run from the unmutated copy; each mutant
+# then rebuilds only the stagegate binary (and the library's unit tests where the group runs
+# them): see scripts/mutants-cargo.sh.
 # Results: target/mutants/GROUP/mutants.out (caught.txt, missed.txt, unviable.txt, timeout.txt).
-# Needs cargo-mutants (`cargo install --locked cargo-mutants`), cargo-nextest, and what the
-# end-to-end tests need (a PostgreSQL, the client programs, `bash scripts/test-deps.sh`).
+# Needs cargo-mutants (`cargo install --locked cargo-mutants`), cargo-nextest, rsync, and what
+# the end-to-end tests need (a PostgreSQL, the client programs, `bash scripts/test-deps.sh`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# group | files (cargo-mutants --file globs) | nextest options | nextest filter expression.
-# `events` needs only the unit tests (one crate to rebuild per mutant); the others rebuild the
-# binary and run it end to end against PostgreSQL.
+# group | files (cargo-mutants --file globs) | test binaries (lib: the library's unit tests,
+# it: tests/it) | nextest filter: the tests that cover those files, and no others.
 groups=(
-  "events|src/db/events.rs|--lib|test(/db::events/)"
-  "audit|src/db/events.rs src/commands/audit.rs||test(/db::events/) | test(/audit/)"
-  "promotion|src/deploy/promote.rs||test(/^gates::/) | test(/deploy::promote/) | test(promotion_gate_names_what_is_missing)"
-  "confirm|src/deploy/confirm.rs src/deploy/who.rs||test(/^gates::/) | test(/deploy::confirm/) | test(/deploy::who/) | test(a_gated_environment_gets_the_confirmation_and_a_fresh_backup_first)"
-  "down|src/deploy/down.rs||test(/^down::/) | test(/deploy::down/) | test(/promotion_refuses_a_migration_partly_reverted/)"
-  "backup|src/backup/*.rs||test(/backup/)"
-  "runner|src/deploy/runner.rs src/deploy/apply.rs src/deploy/concurrent.rs src/deploy/resolve.rs||test(/^runner::/) | test(/^faults::/) | test(/deploy::/)"
-  "plan|src/deploy/plan.rs src/deploy/mod.rs||test(/^runner::/) | test(/^gates::/) | test(/deploy::/)"
-  "baseline|src/deploy/baseline.rs||test(/^baseline::/) | test(/deploy::baseline/)"
-  "state|src/db/state.rs src/db/session.rs src/db/lock.rs||test(/^runner::/) | test(/^faults::/) | test(/^down::/) | test(/db::/)"
+  "events|src/db/events.rs|lib|test(/^db::events::/)"
+  "audit|src/commands/audit.rs|it|test(/audit/)"
+  "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/) | test(/^alembic::sql_that_renders_differently/)"
+  "confirm|src/deploy/confirm.rs|it|test(/^gates::(in_ci|on_a_terminal|the_confirmation|without_a_terminal|a_typed_reason)/) | test(/^down::a_gated_environment/)"
+  "who|src/deploy/who.rs|lib it|test(/^deploy::who::/) | test(/^gates::(in_ci|without_a_terminal)/)"
+  "down|src/deploy/down.rs|it|test(/^down::/)"
+  "backup|src/backup/*.rs|lib it|test(/^backup::/) | test(/^down::a_(down_whose_backup|gated_environment)/) | test(/^gates::a_soak/)"
+  "concurrent|src/deploy/concurrent.rs|lib it|test(/^deploy::concurrent::/) | test(/concurrent|index|reindex/)"
+  "runner|src/deploy/runner.rs src/deploy/apply.rs src/deploy/resolve.rs|it|test(/^runner::/) | test(/^faults::/) | test(/^execution::/)"
+  "plan|src/deploy/plan.rs src/deploy/mod.rs src/deploy/gates.rs|it|test(/^runner::/) | test(/^gates::/)"
+  "baseline|src/deploy/baseline.rs|lib it|test(/^deploy::baseline::/) | test(/^baseline::/)"
+  "state|src/db/state.rs src/db/session.rs src/db/lock.rs|lib it|test(/^db::session::/) | test(/^runner::/) | test(/^faults::/) | test(/^down::/)"
 )
 
 if [[ $# -lt 1 ]]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 group=$1
 shift
 if [[ $group == list ]]; then
   for entry in "${groups[@]}"; do
-    IFS='|' read -r name files options filter <<<"$entry"
-    printf '%-10s %s\n           tests: %s %s\n' "$name" "$files" "$options" "$filter"
+    IFS='|' read -r name files targets filter <<<"$entry"
+    printf '%-10s %s\n           tests (%s): %s\n' "$name" "$files" "$targets" "$filter"
   done
   exit 0
 fi
 
-if ! cargo mutants --version >/dev/null 2>&1; then
+if ! cargo-mutants mutants --version >/dev/null 2>&1; then
   echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
   exit 2
 fi
@@ -53,28 +59,47 @@ fi
 for entry in "${groups[@]}"; do
   name=${entry%%|*}
   [[ $name == "$group" ]] || continue
-  IFS='|' read -r _ files options filter <<<"$entry"
+  IFS='|' read -r _ files targets filter <<<"$entry"
   args=()
   for file in $files; do
     args+=(--file "$file")
   done
-  # The options choose the test targets, so they go to the build as well as to the run.
-  cargo_args=()
-  read -ra test_options <<<"$options"
-  for option in "${test_options[@]}"; do
-    cargo_args+=(--cargo-arg "$option")
-  done
-  # Every mutant builds in this one directory, kept between runs: only stagegate is rebuilt.
-  # Seeded from target/debug with the files' times kept, so the dependencies count as built.
-  build_dir=${STAGEGATE_MUTANTS_TARGET:-$PWD/target/mutants-build}
-  if [[ ! -d $build_dir/debug && -d target/debug ]]; then
-    mkdir -p "$build_dir"
-    cp -a target/debug "$build_dir/debug"
+  source_dir=$PWD
+  work=${STAGEGATE_MUTANTS_DIR:-/tmp/stagegate-mutants}
+  tree=$work/tree
+  export CARGO_TARGET_DIR=$work/target
+  mkdir -p "$tree" "$CARGO_TARGET_DIR"
+  # The tests' Python tools (scripts/test-deps.sh) stay in the real target directory.
+  if [[ -z ${STAGEGATE_TEST_VENV-} && -d target/test-venv ]]; then
+    export STAGEGATE_TEST_VENV=$source_dir/target/test-venv
   fi
-  export CARGO_TARGET_DIR=$build_dir
-  mkdir -p "target/mutants/$group"
-  exec cargo mutants "${args[@]}" "${cargo_args[@]}" --output "target/mutants/$group" "$@" \
-    -- -E "$filter"
+  # The copy keeps the files' times, so what did not change since the last run is not rebuilt.
+  rsync -a --delete --exclude=/target --exclude=/.git --exclude=/mutants.out "$source_dir/" "$tree/"
+  # The dependencies come from target/debug, times kept, the first time.
+  if [[ ! -d $CARGO_TARGET_DIR/debug && -d target/debug ]]; then
+    cp -a target/debug "$CARGO_TARGET_DIR/debug"
+  fi
+  # The test binaries, once, from the unmutated copy; nextest's list of them for the runs.
+  build_targets=()
+  for target in $targets; do
+    case $target in
+      lib) build_targets+=(--lib) ;;
+      it) build_targets+=(--test it) ;;
+    esac
+  done
+  binaries=$work/binaries-$group.json
+  (cd "$tree" && cargo nextest list "${build_targets[@]}" --list-type binaries-only \
+    --message-format json >"$binaries")
+  export STAGEGATE_MUTANTS_BINARIES=$binaries
+  export STAGEGATE_MUTANTS_UNIT=0
+  [[ " $targets " == *" lib "* ]] && STAGEGATE_MUTANTS_UNIT=1
+  STAGEGATE_MUTANTS_REAL_CARGO=$(command -v cargo)
+  export STAGEGATE_MUTANTS_REAL_CARGO
+  mkdir -p "$source_dir/target/mutants/$group"
+  # cargo-mutants runs `$CARGO`: scripts/mutants-cargo.sh, which builds only the binary.
+  cd "$tree"
+  CARGO=$tree/scripts/mutants-cargo.sh exec cargo-mutants mutants --in-place "${args[@]}" \
+    --output "$source_dir/target/mutants/$group" "$@" -- -E "$filter"
 done
 echo "unknown group \`$group\`; the groups are:" >&2
 "$0" list >&2

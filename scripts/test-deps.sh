@@ -5,7 +5,8 @@
 # - Python 3 with venv, and the test virtual environment: the pinned tools of
 #   scripts/test-requirements.txt (maturin, for the pip wheel's test) in target/test-venv,
 #   or $STAGEGATE_TEST_VENV;
-# - musl-tools (musl-gcc, for ring's C code in the static Linux build of .ci/run).
+# - musl-tools (musl-gcc, for ring's C code in the static Linux build of .ci/run);
+# - PgBouncer (a real transaction-mode pooler, for the test that stagegate refuses one).
 #
 # Idempotent: installs only what is missing, and rebuilds the virtual environment only when
 # the requirements changed. System packages from Debian/Ubuntu (apt-get), as root or through
@@ -33,6 +34,9 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
 fi
 if ! command -v musl-gcc >/dev/null 2>&1; then
   missing+=(musl-tools)
+fi
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  missing+=(pgbouncer)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -256,6 +256,34 @@ pub enum MigrateCommand {
     /// Bind an environment's database to that environment explicitly (recorded): after it
     /// moved, or when another environment name was bound to it
     Rebind(RebindArgs),
+    /// Record an applied migration's down script as its file is now (a wrong down fixed), or
+    /// declare that undoing it needs nothing (--no-op); gated and recorded with both checksums
+    ReplaceDown(ReplaceDownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplaceDownArgs {
+    /// Environment whose record of the migration changes
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Version of the applied migration
+    #[arg(value_name = "VERSION")]
+    pub version: String,
+
+    /// Undoing the migration needs no SQL (a VALIDATE CONSTRAINT, a comment): `migrate down`
+    /// runs nothing for it and records it reverted
+    #[arg(long)]
+    pub no_op: bool,
+
+    /// Why the down script changes; recorded in the event log with both checksums
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Confirm a gated environment without a prompt (CI): exactly what the prompt asks for
+    /// (the configured `confirm` phrase, or the environment's name for `confirm = true`)
+    #[arg(long, value_name = "PHRASE")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]

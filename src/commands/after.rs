@@ -10,7 +10,7 @@ use crate::printer::Printer;
 
 /// Runs the environment's command for `action` when it has one and the run changed
 /// something (`versions`); `None` otherwise.
-pub(crate) fn run(
+pub(super) fn run(
     runtime: &tokio::runtime::Runtime,
     env: &Environment,
     action: Action,
@@ -39,7 +39,7 @@ pub(crate) fn run(
 
 /// The outcome as a section of the report: status, attempts, time, the output's tail with
 /// control characters made visible.
-pub(crate) fn render(outcome: &CheckOutcome) -> String {
+pub(super) fn render(outcome: &CheckOutcome) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -82,7 +82,7 @@ fn describe(outcome: &CheckOutcome) -> String {
 
 /// Prints a failed check's error with the way back and gives its exit code; `Success` when
 /// it passed (or there was none).
-pub(crate) fn finish(
+pub(super) fn finish(
     env: &Environment,
     outcome: Option<&CheckOutcome>,
     printer: &Printer,
@@ -112,7 +112,7 @@ pub(crate) fn finish(
 }
 
 /// The guarded `migrate down` that reverts the `count` migrations this run applied.
-pub(crate) fn undo_command(env: &Environment, count: usize) -> String {
+pub(super) fn undo_command(env: &Environment, count: usize) -> String {
     let mut command = format!("stagegate migrate down --env {} --steps {count}", env.name);
     if let Some(phrase) = &env.confirm {
         let _ = write!(

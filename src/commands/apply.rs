@@ -95,7 +95,7 @@ fn on_scratch_copy(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let local = super::status::load_migrations(config, Some(env), printer)?;
-    let shadow = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
+    let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     let sink = super::sink(printer);
     let (planned, ran) = db::runtime()?.block_on(async {
         let planned =
@@ -115,7 +115,7 @@ fn on_scratch_copy(
                 }
                 .into_exit()
             })?;
-        let scratch = shadow.database(NAME_PREFIX).await?;
+        let scratch = scratch_server.database(NAME_PREFIX).await?;
         printer.note(&format!(
             "copying `{}` into scratch database {} (dropped at the end)",
             env.name, scratch.name

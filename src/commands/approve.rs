@@ -9,7 +9,7 @@ use crate::deploy::{approve, gates};
 use crate::exit::Outcome;
 use crate::printer::Printer;
 
-pub(crate) fn run(
+pub(super) fn run(
     config: &Config,
     args: &ApproveArgs,
     printer: &Printer,

@@ -54,6 +54,8 @@ pub(super) fn create(
         .map_err(|error| {
             if error.is_busy() {
                 exit::refused(error)
+            } else if error.is_pooler() {
+                anyhow::Error::from(error)
             } else {
                 exit::execution(error)
             }

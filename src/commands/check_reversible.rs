@@ -20,8 +20,11 @@ pub(super) fn run(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let dir = args.path.clone().unwrap_or_else(|| config.migrations_dir());
-    let mut set = source::discover_as(&dir, config.migrations.layout)?;
-    for warning in &set.warnings {
+    let mut set = match &args.path {
+        Some(_) => source::discover_as(&dir, config.migrations.layout)?,
+        None => config.discover()?,
+    };
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
     // An Alembic project's upgrades and downgrades as Alembic renders them, as apply and

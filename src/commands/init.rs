@@ -23,13 +23,19 @@ pub(super) fn run(args: &InitArgs, printer: &crate::printer::Printer) -> anyhow:
 
 /// Where migration runners keep their migrations by default, relative to the project root
 /// (diesel.toml's `[migrations_directory] dir` is read first).
-const RUNNER_DIRS: [&str; 5] = [
+const RUNNER_DIRS: [&str; 6] = [
     "migrations",                      // sqlx, diesel, golang-migrate
+    SUPABASE_DIR,                      // the Supabase CLI
     "db/migrations",                   // dbmate
     "db/migration",                    // Flyway (a filesystem location)
     "src/main/resources/db/migration", // Flyway (classpath:db/migration)
     "sql",                             // Flyway command line
 ];
+
+/// The Supabase CLI's migrations: `<timestamp>_<name>.sql`, every one applied by `supabase db
+/// push`, so down scripts go to [`SUPABASE_DOWN_DIR`] instead.
+const SUPABASE_DIR: &str = "supabase/migrations";
+const SUPABASE_DOWN_DIR: &str = "supabase/down";
 
 /// An existing migrations directory and its layout, found under `root`.
 struct Found {
@@ -39,8 +45,14 @@ struct Found {
     why: String,
 }
 
-/// The first directory a runner would use that holds migrations stagegate can read.
-fn detect(root: &Path, note: &mut dyn FnMut(&str)) -> Option<Found> {
+/// The first directory a runner would use that holds migrations stagegate can read. A
+/// directory of `.sql` files without versions (applied by hand with psql) is named, with the
+/// commands that give them versions, in `unversioned`.
+fn detect(
+    root: &Path,
+    note: &mut dyn FnMut(&str),
+    unversioned: &mut Option<String>,
+) -> Option<Found> {
     let mut candidates: Vec<(String, String)> = Vec::new();
     if let Ok(text) = std::fs::read_to_string(root.join("diesel.toml"))
         && let Ok(value) = text.parse::<toml::Table>()
@@ -87,11 +99,111 @@ fn detect(root: &Path, note: &mut dyn FnMut(&str)) -> Option<Found> {
                     why,
                 });
             }
-            Ok(_) => {}
+            Ok(_) => {
+                if unversioned.is_none() {
+                    let files = unversioned_files(root, &dir);
+                    if !files.is_empty() {
+                        note(&renumber_advice(root, &dir, &files));
+                        *unversioned = Some(dir);
+                    }
+                }
+            }
             Err(error) => note(&format!("{dir}/ not used: {error}")),
         }
     }
     None
+}
+
+/// The `.sql` files directly in `root/dir` (none of them a migration stagegate can read), in
+/// the order they were added to git (by name where git does not say).
+fn unversioned_files(root: &Path, dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        // A name with control characters is not printed into a command to paste.
+        .filter(|name| {
+            name.ends_with(".sql") && !name.starts_with('.') && !name.chars().any(char::is_control)
+        })
+        .collect();
+    names.sort();
+    let added = |name: &str| -> Option<i64> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["log", "--diff-filter=A", "--format=%at", "--reverse", "--"])
+            .arg(Path::new(dir).join(name))
+            .output()
+            .ok()?;
+        String::from_utf8(out.stdout)
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut keyed: Vec<(i64, String)> = names
+        .into_iter()
+        .map(|name| (added(&name).unwrap_or(i64::MAX), name))
+        .collect();
+    // Stable: files added in one commit keep their name order.
+    keyed.sort_by_key(|(at, _)| *at);
+    keyed.into_iter().map(|(_, name)| name).collect()
+}
+
+/// What init says of a directory of `.sql` files without versions: the `git mv` (or `mv`)
+/// commands that give them versions in `files`' order, and the baseline that follows.
+fn renumber_advice(root: &Path, dir: &str, files: &[String]) -> String {
+    let in_git = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mv = if in_git { "git mv" } else { "mv" };
+    let width = files.len().to_string().len().max(4);
+    let mut text = format!(
+        "{dir}/ holds {} .sql file(s) without a version, which stagegate cannot order (it reads \
+         <version>_<name>.sql). To give them versions in the order they were {} ({}):",
+        files.len(),
+        if in_git { "added to git" } else { "named" },
+        if in_git {
+            "git keeps their history"
+        } else {
+            "not a git repository"
+        }
+    );
+    for (index, name) in files.iter().enumerate() {
+        let stem = name.strip_suffix(".sql").unwrap_or(name);
+        let new = format!("{:0width$}_{stem}.sql", index + 1);
+        text.push_str(&format!(
+            "\n  {mv} {} {}",
+            shell_quote(&format!("{dir}/{name}")),
+            shell_quote(&format!("{dir}/{new}"))
+        ));
+    }
+    text.push_str(&format!(
+        "\nthen, on each database where they were applied by hand, record them as applied: \
+         `stagegate migrate baseline --env <name> --to {} --reason \"applied by hand\"`",
+        files.len()
+    ));
+    text
+}
+
+/// `text` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/+=:,@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Creates stagegate.toml, the migrations directory and .gitattributes under `root`. Without
@@ -106,6 +218,7 @@ pub(super) fn init(
     if config_path.exists() {
         anyhow::bail!("{} already exists; edit it instead", config_path.display());
     }
+    let mut unversioned = None;
     let found = match (&args.dir, args.layout) {
         (Some(_), Some(_)) => None,
         (Some(dir), None) => {
@@ -120,7 +233,7 @@ pub(super) fn init(
                 _ => None,
             }
         }
-        (None, _) => detect(root, note),
+        (None, _) => detect(root, note, &mut unversioned),
     };
     if let Some(found) = &found {
         note(&format!(
@@ -138,7 +251,10 @@ pub(super) fn init(
     let dir_path = match (&args.dir, &found) {
         (Some(dir), _) => dir.clone(),
         (None, Some(found)) => found.dir.clone().into(),
-        (None, None) => "migrations".into(),
+        (None, None) => unversioned
+            .clone()
+            .unwrap_or_else(|| "migrations".to_string())
+            .into(),
     };
     let layout = args
         .layout
@@ -146,6 +262,20 @@ pub(super) fn init(
         .unwrap_or(Layout::Sqlx);
     let dir = dir_path.to_string_lossy().replace('\\', "/");
     let mut config = config_text(&dir, layout.name());
+    let supabase = dir.trim_end_matches('/') == SUPABASE_DIR;
+    if supabase {
+        config = config.replacen(
+            "# down_dir = \"supabase/down\"",
+            &format!("down_dir = {}", toml_string(SUPABASE_DOWN_DIR)),
+            1,
+        );
+        note(&format!(
+            "a Supabase project: down scripts go to {SUPABASE_DOWN_DIR}/ (`supabase db push` \
+             would run any .sql file in {SUPABASE_DIR}/); connect through the direct \
+             connection or the session pooler (port 5432), never the transaction pooler \
+             (port 6543)"
+        ));
+    }
     if layout == Layout::Alembic {
         let (python, url_env) = alembic_settings(root, &dir_path);
         if let Some(python) = python {
@@ -169,11 +299,16 @@ pub(super) fn init(
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     report.push_str(&format!("created {}\n", config_path.display()));
 
-    let migrations = root.join(&dir_path);
-    if !migrations.exists() {
-        std::fs::create_dir_all(&migrations)
-            .with_context(|| format!("cannot create {}", migrations.display()))?;
-        report.push_str(&format!("created {}/\n", migrations.display()));
+    let mut dirs = vec![root.join(&dir_path)];
+    if supabase {
+        dirs.push(root.join(SUPABASE_DOWN_DIR));
+    }
+    for migrations in dirs {
+        if !migrations.exists() {
+            std::fs::create_dir_all(&migrations)
+                .with_context(|| format!("cannot create {}", migrations.display()))?;
+            report.push_str(&format!("created {}/\n", migrations.display()));
+        }
     }
 
     let attributes = root.join(".gitattributes");

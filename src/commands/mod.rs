@@ -18,6 +18,7 @@ mod lint;
 mod new;
 mod plan;
 mod rebind;
+mod replace_down;
 mod report;
 mod resolve;
 mod rule;
@@ -78,6 +79,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         }
         Command::Migrate(MigrateCommand::Rebind(args)) => {
             rebind::run(&load_config(&cli)?, args, printer)
+        }
+        Command::Migrate(MigrateCommand::ReplaceDown(args)) => {
+            replace_down::run(&load_config(&cli)?, args, printer)
         }
         Command::Audit(args) => audit::run(&load_config(&cli)?, args, printer),
         Command::Backup(BackupCommand::Create(args)) => {

@@ -34,14 +34,22 @@ pub(super) fn run(config: &Config, args: &NewArgs, printer: &Printer) -> anyhow:
             layout: fallback,
             migrations: Vec::new(),
             warnings: Vec::new(),
+            ignored: Vec::new(),
             alembic: None,
         },
         Err(error) => return Err(error.into()),
     };
-    for warning in &set.warnings {
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
-    let created = source::create_new(&set, &args.name, !args.no_down, SystemTime::now())?;
+    let down_dir = config.down_dir();
+    let created = source::create_new(
+        &set,
+        &args.name,
+        !args.no_down,
+        down_dir.as_deref(),
+        SystemTime::now(),
+    )?;
     let mut report = format!("created {}\n", created.up.display());
     if let Some(down) = created.down.filter(|down| *down != created.up) {
         report.push_str(&format!("created {}\n", down.display()));

@@ -128,7 +128,23 @@ pub(super) fn run(
         )),
         None => None,
     };
-    let linted = report::findings(config, &selected, env.as_ref(), catalog.clone())?;
+    // Already applied on --env (a `--since` selection): linted without today's catalog.
+    let applied = |local: &LocalMigration| {
+        env.as_ref()
+            .and_then(|env| entries_of.get(&env.name))
+            .and_then(|entries| {
+                entries
+                    .iter()
+                    .find(|e| e.version == local.migration.version)
+            })
+            .is_some_and(|e| {
+                matches!(
+                    e.state,
+                    deploy::State::Applied | deploy::State::ChecksumMismatch
+                )
+            })
+    };
+    let linted = report::findings(config, &selected, env.as_ref(), catalog.clone(), &applied)?;
     let mut migrations: Vec<ReportMigration> = selected
         .iter()
         .zip(linted)

@@ -29,6 +29,8 @@ pub(super) fn load_migrations(
 pub(super) struct MigrationSource {
     pub dir: std::path::PathBuf,
     pub layout: Option<source::Layout>,
+    pub down_dir: Option<std::path::PathBuf>,
+    pub ignore: Vec<String>,
     pub alembic: crate::config::AlembicConfig,
     pub root: std::path::PathBuf,
 }
@@ -38,6 +40,8 @@ impl MigrationSource {
         MigrationSource {
             dir: config.migrations_dir(),
             layout: config.migrations.layout,
+            down_dir: config.down_dir(),
+            ignore: config.migrations.ignore.clone(),
             alembic: config.alembic.clone(),
             root: config.root.clone(),
         }
@@ -51,7 +55,11 @@ pub(super) fn load_migrations_from(
     printer: &Printer,
 ) -> anyhow::Result<Vec<LocalMigration>> {
     let mut set = source::discover_as(&from.dir, from.layout)?;
-    for warning in &set.warnings {
+    set.silence(&from.ignore);
+    if let Some(dir) = &from.down_dir {
+        source::attach_down_dir(&mut set, dir)?;
+    }
+    for warning in set.warnings.iter().chain(&set.ignored) {
         printer.warning(warning);
     }
     crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
@@ -102,6 +110,10 @@ struct EnvironmentStatus {
     /// Why apply would refuse this environment's database as another one's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     binding_problems: Vec<String>,
+    /// Nothing is recorded here, yet these tables, which pending migrations create, exist:
+    /// the migrations were applied another way and need a baseline before apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    existing_tables: Vec<String>,
 }
 
 /// How many migrations are in each state in one environment (over every migration, also
@@ -313,15 +325,18 @@ pub(super) fn run(
         );
     }
     type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
-    let results: Vec<(String, Read)> =
-        db::runtime()?.block_on(super::read_each(targets, |env| async move {
+    let created = std::sync::Arc::new(created_tables(&local));
+    let results: Vec<(String, Read)> = db::runtime()?.block_on(super::read_each(targets, |env| {
+        let created = created.clone();
+        async move {
             let env = env?;
             let (rows, invalid) = tokio::join!(
-                read_rows(&env.url),
+                read_rows(&env.url, &created),
                 deploy::concurrent::read_invalid(&env.url)
             );
             rows.and_then(|rows| Ok((rows, invalid?)))
-        }));
+        }
+    }));
 
     let mut report = StatusReport {
         environments: Vec::new(),
@@ -330,8 +345,20 @@ pub(super) fn run(
     let mut per_env: Vec<(String, Option<Vec<Entry>>)> = Vec::new();
     for (name, rows) in results {
         match rows {
-            Ok(((rows, last_backup, bound_to, identity), invalid_indexes)) => {
+            Ok(((rows, last_backup, bound_to, identity, existing_tables), invalid_indexes)) => {
+                if !existing_tables.is_empty() {
+                    printer.warning(&format!(
+                        "{name}: no migration is recorded here, but {} table(s) that pending \
+                         migrations create already exist ({}): they were applied another way. \
+                         Record them as applied before `migrate apply` runs them again: \
+                         `stagegate migrate baseline --env {name} --reason \"...\"` (from a \
+                         runner's table) or `--to VERSION` (every migration up to VERSION)",
+                        existing_tables.len(),
+                        existing_tables.join(", ")
+                    ));
+                }
                 report.environments.push(EnvironmentStatus {
+                    existing_tables,
                     name: name.clone(),
                     configured: true,
                     reachable: true,
@@ -364,6 +391,7 @@ pub(super) fn run(
                     bound_to: None,
                     identity: None,
                     binding_problems: Vec::new(),
+                    existing_tables: Vec::new(),
                 });
                 per_env.push((name, None));
             }
@@ -383,6 +411,7 @@ pub(super) fn run(
             bound_to: None,
             identity: None,
             binding_problems: Vec::new(),
+            existing_tables: Vec::new(),
         });
     }
     binding_problems(&mut report.environments);
@@ -500,15 +529,62 @@ fn binding_problems(environments: &mut [EnvironmentStatus]) {
 }
 
 /// An environment's recorded migrations, its newest backup, the environment its database is
-/// bound to, and the server's identity.
+/// bound to, the server's identity, and (when nothing is recorded) which of `created` exist.
 type EnvState = (
     Vec<MigrationRow>,
     Option<LastBackup>,
     Option<String>,
     String,
+    Vec<String>,
 );
 
-async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String> {
+/// The tables the local migrations create (`CREATE TABLE`), each once, in order.
+fn created_tables(local: &[LocalMigration]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for migration in local {
+        for analyzed in crate::analyze::analyze(&migration.up.text) {
+            for change in analyzed.changes {
+                if let crate::analyze::Change::CreateTable { table, .. } = change
+                    && !out.contains(&table)
+                {
+                    out.push(table);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Which of `tables` (as migrations name them, `schema.table` or `table`) exist.
+async fn existing(store: &mut StateStore, tables: &[String]) -> Result<Vec<String>, String> {
+    let quoted: Vec<String> = tables
+        .iter()
+        .map(|table| {
+            table
+                .split('.')
+                .map(crate::sql::quote_ident)
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    let found: Vec<i32> = sqlx::query_scalar(
+        "SELECT (o - 1)::int4 FROM unnest($1::text[]) WITH ORDINALITY AS t(name, o)
+         WHERE to_regclass(name) IS NOT NULL ORDER BY o",
+    )
+    .bind(&quoted)
+    .fetch_all(store.connection())
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(found
+        .into_iter()
+        .filter_map(|i| tables.get(usize::try_from(i).ok()?).cloned())
+        .collect())
+}
+
+async fn read_rows(
+    url: &crate::config::DatabaseUrl,
+    created: &[String],
+) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
     let read = async {
         let rows = store.migrations().await?;
@@ -527,6 +603,17 @@ async fn read_rows(url: &crate::config::DatabaseUrl) -> Result<EnvState, String>
     }
     .await
     .map_err(|e| e.to_string());
+    let read = match read {
+        Ok((rows, last, bound_to, identity)) => {
+            let existing = if rows.is_empty() && !created.is_empty() {
+                existing(&mut store, created).await
+            } else {
+                Ok(Vec::new())
+            };
+            existing.map(|existing| (rows, last, bound_to, identity, existing))
+        }
+        Err(error) => Err(error),
+    };
     store.close().await;
     read
 }

@@ -28,13 +28,13 @@ impl Terminal for Stdio {
 }
 
 /// This process's terminal, when a person can answer on it (stdin and stderr are both one).
-pub(crate) fn here() -> Option<Arc<dyn Terminal>> {
+pub(super) fn here() -> Option<Arc<dyn Terminal>> {
     (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
         .then(|| Arc::new(Stdio) as Arc<dyn Terminal>)
 }
 
 /// The gate's request from the command line's `--confirm` and `--reason`, with the terminal.
-pub(crate) fn request(flag: Option<String>, reason: Option<String>) -> Request {
+pub(super) fn request(flag: Option<String>, reason: Option<String>) -> Request {
     Request {
         flag,
         reason,

@@ -16,11 +16,15 @@ pub(super) fn run(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let dir = config.migrations_dir();
-    let mut set = source::discover_as(&dir, config.migrations.layout)?;
+    let mut set = config.discover()?;
     // Every entry that was not read as a migration (and is not a file the runners leave
     // there) is a problem: a file of the wrong layout would silently never run. (An Alembic
     // graph with two heads is among them.)
     let mut messages = skipped_problems(&set, config.migrations.layout, &dir);
+    // Entries the runner ignores too are no problem: they never ran with it either.
+    for warning in &set.ignored {
+        printer.warning(warning);
+    }
     // An Alembic project's revisions are rendered, as apply would: one that cannot be is a
     // problem, and then no script can be read.
     let rendered =

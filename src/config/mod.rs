@@ -191,6 +191,15 @@ pub struct MigrationsConfig {
     /// Force a layout instead of detecting it.
     #[serde(default)]
     pub layout: Option<Layout>,
+    /// Down and verify scripts kept in a directory of their own, relative to the config file
+    /// (for runners that take every `.sql` file of `dir`, as the Supabase CLI does).
+    #[serde(default)]
+    pub down_dir: Option<PathBuf>,
+    /// Entries the runner ignores too (a one-off data script beside diesel's migration
+    /// directories) that need no warning: globs over the path relative to `dir` or the file
+    /// name (`*`, `?`).
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 impl Default for MigrationsConfig {
@@ -198,6 +207,8 @@ impl Default for MigrationsConfig {
         MigrationsConfig {
             dir: default_migrations_dir(),
             layout: None,
+            down_dir: None,
+            ignore: Vec::new(),
         }
     }
 }
@@ -610,6 +621,25 @@ impl Config {
     /// The migrations directory, resolved against the config file's directory.
     pub fn migrations_dir(&self) -> PathBuf {
         self.root.join(&self.migrations.dir)
+    }
+
+    /// `[migrations] down_dir`, resolved against the config file's directory.
+    pub fn down_dir(&self) -> Option<PathBuf> {
+        self.migrations
+            .down_dir
+            .as_ref()
+            .map(|dir| self.root.join(dir))
+    }
+
+    /// The configured migrations: `dir` read as `layout` (detected when unset), with the
+    /// scripts of `down_dir` paired with them and the `ignore`d entries' warnings dropped.
+    pub fn discover(&self) -> Result<crate::source::MigrationSet, crate::source::SourceError> {
+        let mut set = crate::source::discover_as(&self.migrations_dir(), self.migrations.layout)?;
+        set.silence(&self.migrations.ignore);
+        if let Some(dir) = self.down_dir() {
+            crate::source::attach_down_dir(&mut set, &dir)?;
+        }
+        Ok(set)
     }
 
     /// Names of the configured environments, in promotion order where one exists

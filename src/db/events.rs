@@ -225,13 +225,19 @@ pub(crate) fn verify_anchors(
         };
         let expected_kinds: &[&str] = match row.status {
             // A failed down (rolled back) leaves the row applied, anchored on its event.
-            "applied" => &["apply", "baseline", "down_failure"],
+            "applied" => &["apply", "baseline", "down_failure", "down_replace"],
             "failed" => &["failure", "resolve"],
             "reverted" => &["down"],
             "abandoned" => &["abandon"],
             // A no-transaction down that stopped (failed: its event) or was killed (the row
             // still anchored on the apply).
-            "reverting" => &["apply", "baseline", "down_failure", "resolve"],
+            "reverting" => &[
+                "apply",
+                "baseline",
+                "down_failure",
+                "resolve",
+                "down_replace",
+            ],
             "running" => {
                 out.extend(running_row(row, event));
                 continue;
@@ -288,7 +294,14 @@ pub(crate) fn verify_anchors(
         .filter(|e| {
             matches!(
                 e.kind.as_str(),
-                "apply" | "failure" | "resolve" | "down" | "baseline" | "down_failure" | "abandon"
+                "apply"
+                    | "failure"
+                    | "resolve"
+                    | "down"
+                    | "baseline"
+                    | "down_failure"
+                    | "abandon"
+                    | "down_replace"
             )
         })
         .collect();
@@ -639,6 +652,7 @@ mod tests {
             ("failed", "resolve"),
             ("reverted", "down"),
             ("reverting", "down_failure"),
+            ("applied", "down_replace"),
         ] {
             let event = with_kind(kind);
             let anchored = RowAnchor {

@@ -8,6 +8,12 @@
 //! run. A killed stagegate process closes its lock connection at once, but the server goes on
 //! with the statement the migration connection had sent until it finishes; the next run waits
 //! for that second key, so it never starts while a killed run's last statement still runs.
+//!
+//! Behind a pooler that hands out a server connection per transaction (PgBouncer or Supavisor
+//! in `pool_mode = transaction`, Supabase's port 6543) a session lock means nothing: the next
+//! statement may run on another server connection, and the lock stays behind on one nobody
+//! owns. [`AdvisoryLock::acquire`] finds such a pooler first ([`per_transaction_pooler`]) and
+//! refuses it, naming the direct connection to use instead.
 
 use std::time::{Duration, Instant};
 
@@ -98,12 +104,32 @@ pub enum LockError {
          migration so that no other run can interleave with this one"
     )]
     Lost { url: String, why: String },
+    #[error(
+        "{url} reaches PostgreSQL through a pooler in transaction mode (PgBouncer or Supavisor \
+         with pool_mode = transaction{supabase}): {seen}. stagegate holds one session for a \
+         whole run (its lock, no-transaction migrations), which such a pooler does not keep; \
+         use a direct connection to the database instead (Supabase: the \"Direct connection\" \
+         string, db.<project>.supabase.co:5432, or the session pooler on port 5432)"
+    )]
+    TransactionPooler {
+        url: String,
+        /// What showed it.
+        seen: String,
+        /// `, as Supabase's port 6543 is` where the port says so.
+        supabase: &'static str,
+    },
 }
 
 impl LockError {
     /// True when another run holds the lock (a refusal, not a failure).
     pub fn is_busy(&self) -> bool {
         matches!(self, LockError::Busy { .. } | LockError::SessionBusy { .. })
+    }
+
+    /// True when the URL leads to a pooler stagegate cannot run through (a configuration
+    /// error, exit 2).
+    pub fn is_pooler(&self) -> bool {
+        matches!(self, LockError::TransactionPooler { .. })
     }
 }
 
@@ -161,6 +187,17 @@ impl AdvisoryLock {
             url: url.redacted(),
             source,
         };
+        if let Some(seen) = per_transaction_pooler(url, &client).await? {
+            let supabase = match url.target().ok().and_then(|t| t.first_tcp()) {
+                Some((_, 6543)) => ", as Supabase's port 6543 is",
+                _ => "",
+            };
+            return Err(LockError::TransactionPooler {
+                url: url.redacted(),
+                seen,
+                supabase,
+            });
+        }
         match wait_for(&client, LOCK_KEY, wait, on_wait)
             .await
             .map_err(query)?
@@ -209,6 +246,85 @@ impl AdvisoryLock {
             .simple_query(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
             .await;
     }
+}
+
+/// How long the probe waits for a server connection while its other client holds one.
+const POOLER_PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether `client` reaches the server through a pooler that hands out a server connection
+/// per transaction, and what showed it. A second client opens a transaction (and so holds a
+/// server connection for it); then `client` asks for its backend again. Connected directly
+/// or through a session pooler, `client` keeps its own backend and the other client never
+/// gets it. Through a transaction pooler, the other client gets the server connection
+/// `client` just gave back (PgBouncer reuses the last one released), or `client` gets another
+/// backend, or it waits for one (a pool of one).
+pub(crate) async fn per_transaction_pooler(
+    url: &DatabaseUrl,
+    client: &Client,
+) -> Result<Option<String>, LockError> {
+    let query = |source| LockError::Query {
+        url: url.redacted(),
+        source,
+    };
+    // Supabase documents its pooler's port 6543 as transaction mode: no need to ask.
+    if let Some((host, 6543)) = url.target().ok().and_then(|t| t.first_tcp())
+        && host.to_ascii_lowercase().ends_with(".pooler.supabase.com")
+    {
+        return Ok(Some(format!(
+            "{host}:6543 is Supabase's pooler in transaction mode"
+        )));
+    }
+    let first = backend_pid(client, "SELECT pg_backend_pid()")
+        .await
+        .map_err(query)?;
+    let other = super::connect(url).await?;
+    let other_pid = backend_pid(&other, "BEGIN; SELECT pg_backend_pid()")
+        .await
+        .map_err(query)?;
+    let again = tokio::time::timeout(
+        POOLER_PROBE_WAIT,
+        backend_pid(client, "SELECT pg_backend_pid()"),
+    )
+    .await;
+    let _ = other.simple_query("ROLLBACK").await;
+    drop(other);
+    Ok(match again {
+        Err(_) => Some(format!(
+            "a statement waited more than {}s for a server connection while another client \
+             held one in a transaction",
+            POOLER_PROBE_WAIT.as_secs()
+        )),
+        Ok(again) => {
+            let again = again.map_err(query)?;
+            if other_pid == first {
+                Some(format!(
+                    "another client got this session's server process (pid {first}) as soon \
+                     as its statement ended"
+                ))
+            } else if again != first {
+                Some(format!(
+                    "two statements of one session ran in different server processes (pid \
+                     {first}, then {again})"
+                ))
+            } else {
+                None
+            }
+        }
+    })
+}
+
+/// The pid the last statement of `sql` (simple protocol) returns.
+async fn backend_pid(client: &Client, sql: &str) -> Result<String, tokio_postgres::Error> {
+    Ok(client
+        .simple_query(sql)
+        .await?
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default())
 }
 
 /// Who holds advisory lock `key` in the current database, if anyone visible does.

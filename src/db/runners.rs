@@ -2,7 +2,9 @@
 //! `migrate baseline`. Read-only: nothing here writes to a runner's table.
 //!
 //! The tables are found on the database's search path (as each runner finds its own), never in
-//! schema `stagegate`, whose `_sqlx_migrations` is stagegate's own tracking table.
+//! schema `stagegate`, whose `_sqlx_migrations` is stagegate's own tracking table. The
+//! Supabase CLI's table is the exception: it lives in its own schema, `supabase_migrations`,
+//! which is not on the search path.
 
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -23,6 +25,12 @@ pub enum Runner {
     Dbmate,
     /// `schema_migrations` (version, dirty), one row: the current version
     GolangMigrate,
+    /// `supabase_migrations.schema_migrations` (version), one row per migration
+    Supabase,
+    /// `_prisma_migrations` (migration_name, SHA-256 checksum, finished_at, rolled_back_at)
+    Prisma,
+    /// `goose_db_version` (version_id, is_applied), one row per up or down
+    Goose,
 }
 
 impl Runner {
@@ -33,15 +41,29 @@ impl Runner {
             Runner::Flyway => "flyway",
             Runner::Dbmate => "dbmate",
             Runner::GolangMigrate => "golang-migrate",
+            Runner::Supabase => "supabase",
+            Runner::Prisma => "prisma",
+            Runner::Goose => "goose",
         }
     }
 
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             Runner::Sqlx => "_sqlx_migrations",
             Runner::Diesel => "__diesel_schema_migrations",
             Runner::Flyway => "flyway_schema_history",
-            Runner::Dbmate | Runner::GolangMigrate => "schema_migrations",
+            Runner::Dbmate | Runner::GolangMigrate | Runner::Supabase => "schema_migrations",
+            Runner::Prisma => "_prisma_migrations",
+            Runner::Goose => "goose_db_version",
+        }
+    }
+
+    /// The table as people name it, where the name alone does not say which runner it is.
+    pub(crate) fn table_description(self) -> &'static str {
+        match self {
+            Runner::GolangMigrate => "schema_migrations with a dirty column",
+            Runner::Supabase => "supabase_migrations.schema_migrations",
+            other => other.table(),
         }
     }
 }
@@ -81,6 +103,8 @@ pub(crate) enum RunnerChecksum {
     Sha384(Vec<u8>),
     /// Flyway: CRC32 over the file's lines without their line endings, as a signed integer.
     Crc32(i32),
+    /// Prisma: SHA-256 of `migration.sql` in lowercase hex, with either line ending.
+    Sha256Hex(String),
 }
 
 /// One row of a runner's table.
@@ -110,7 +134,8 @@ pub(crate) enum RowKind {
     Undone,
 }
 
-/// The runners' tables on the search path, in the order of [`Runner`].
+/// The runners' tables on the search path (and the Supabase CLI's in its own schema), in the
+/// order of [`Runner`].
 pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, StateError> {
     let url = store.redacted_url().to_string();
     let rows = sqlx::query(
@@ -121,9 +146,10 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p')
            AND c.relname IN ('_sqlx_migrations', '__diesel_schema_migrations',
-                             'flyway_schema_history', 'schema_migrations')
-           AND n.nspname = ANY (current_schemas(false))
-           AND n.nspname <> 'stagegate'
+                             'flyway_schema_history', 'schema_migrations',
+                             '_prisma_migrations', 'goose_db_version')
+           AND ((n.nspname = ANY (current_schemas(false)) AND n.nspname <> 'stagegate')
+                OR (n.nspname = 'supabase_migrations' AND c.relname = 'schema_migrations'))
          ORDER BY array_position(current_schemas(false), n.nspname::name)",
     )
     .fetch_all(store.connection())
@@ -137,6 +163,9 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
             "_sqlx_migrations" => Runner::Sqlx,
             "__diesel_schema_migrations" => Runner::Diesel,
             "flyway_schema_history" => Runner::Flyway,
+            "_prisma_migrations" => Runner::Prisma,
+            "goose_db_version" => Runner::Goose,
+            _ if schema == "supabase_migrations" => Runner::Supabase,
             _ if row.get::<bool, _>("has_dirty") => Runner::GolangMigrate,
             _ => Runner::Dbmate,
         };
@@ -271,6 +300,86 @@ pub(crate) async fn read(
             },
         })
         .collect(),
+        Runner::Supabase => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT version::text AS version FROM {name} ORDER BY version"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get("version"),
+            script: None,
+            applied_at: None,
+            checksum: None,
+            kind: RowKind::Applied,
+        })
+        .collect(),
+        Runner::Prisma => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT migration_name::text AS migration_name, checksum::text AS checksum,
+                        finished_at::timestamptz AS finished_at,
+                        rolled_back_at IS NOT NULL AS rolled_back
+                 FROM {name} ORDER BY started_at, migration_name"
+            )))
+            .fetch_all(conn)
+            .await
+            .map_err(error)?;
+            let mut out: Vec<RunnerRow> = Vec::new();
+            for row in rows {
+                // `prisma migrate resolve --rolled-back`: Prisma itself ignores the row.
+                if row.get::<bool, _>("rolled_back") {
+                    continue;
+                }
+                let name: String = row.get("migration_name");
+                let finished: Option<OffsetDateTime> = row.get("finished_at");
+                out.push(RunnerRow {
+                    version: prisma_version(&name).to_string(),
+                    checksum: Some(RunnerChecksum::Sha256Hex(
+                        row.get::<String, _>("checksum").to_ascii_lowercase(),
+                    )),
+                    script: Some(name),
+                    applied_at: finished,
+                    kind: if finished.is_some() {
+                        RowKind::Applied
+                    } else {
+                        RowKind::Failed
+                    },
+                });
+            }
+            out
+        }
+        Runner::Goose => {
+            // goose appends a row per up (and, before v3, per down with is_applied false; v3
+            // deletes the up's row instead): a version's latest row says whether it is
+            // applied. Version 0 is the row goose writes when it creates the table.
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT ON (version_id) version_id::text AS version, is_applied,
+                        tstamp::timestamptz AS tstamp
+                 FROM {name} WHERE version_id <> 0 ORDER BY version_id, id DESC"
+            )))
+            .fetch_all(conn)
+            .await
+            .map_err(error)?;
+            rows.into_iter()
+                .filter(|row| row.get::<bool, _>("is_applied"))
+                .map(|row| RunnerRow {
+                    version: row.get("version"),
+                    script: None,
+                    applied_at: row.get("tstamp"),
+                    checksum: None,
+                    kind: RowKind::Applied,
+                })
+                .collect()
+        }
     };
     Ok(rows)
+}
+
+/// The version of a Prisma migration directory's name, `20240101120000_init`: what comes
+/// before the first `_`.
+fn prisma_version(migration_name: &str) -> &str {
+    migration_name
+        .split_once('_')
+        .map_or(migration_name, |(version, _)| version)
 }

@@ -1101,6 +1101,44 @@ impl StateStore {
         Ok(())
     }
 
+    /// Replaces the recorded down checksum of the applied migration `version` with
+    /// `new_down` (`noop` for a down declared a no-op) and appends its `down_replace` event,
+    /// only if the row is still applied with `checksum` and `old_down` (SQLSTATE SG005
+    /// otherwise, writing nothing).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn replace_down(
+        &mut self,
+        version: &str,
+        version_text: &str,
+        name: &str,
+        checksum: &str,
+        old_down: Option<&str>,
+        new_down: &str,
+        os_user: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StateError> {
+        let url = self.url.clone();
+        let error = |source| StateError::Query {
+            url: url.clone(),
+            cause: source,
+        };
+        let mut tx = self.begin_locked().await?;
+        sqlx::query("SELECT stagegate.record_down_replace($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(version)
+            .bind(version_text)
+            .bind(name)
+            .bind(checksum)
+            .bind(old_down)
+            .bind(new_down)
+            .bind(os_user)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        Ok(())
+    }
+
     /// Appends one event about a run rather than one migration (a confirmation, a backup):
     /// its version is NULL, so it never counts as a migration's latest event. A backup names
     /// its archive's file as `name` and its SHA-256 as `checksum`. Returns the event's hash.

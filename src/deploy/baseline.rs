@@ -18,7 +18,7 @@ use crate::db::state::{BaselineRecord, MigrationRow, RowStatus, StateStore};
 use crate::exit;
 use crate::progress::Sink;
 use crate::source::Version;
-use sha2::{Digest, Sha384};
+use sha2::{Digest, Sha256, Sha384};
 
 /// Where the list of applied versions comes from.
 #[derive(Debug, Clone)]
@@ -302,14 +302,15 @@ async fn pick_table(
                      applied by hand: {by_hand}",
                     env.name,
                     runner,
-                    runner_table_name(runner)
+                    runner.table_description()
                 )
             }),
         None => match tables.len() {
             0 => anyhow::bail!(
                 "`{}` has no migration runner's table on its search path (_sqlx_migrations, \
-                 __diesel_schema_migrations, flyway_schema_history, schema_migrations); to \
-                 record migrations as applied by hand: {by_hand}",
+                 __diesel_schema_migrations, flyway_schema_history, schema_migrations, \
+                 _prisma_migrations, goose_db_version) nor supabase_migrations.schema_migrations; \
+                 to record migrations as applied by hand: {by_hand}",
                 env.name
             ),
             1 => Ok(tables.into_iter().next().expect("one table")),
@@ -326,16 +327,6 @@ async fn pick_table(
                 tables[0].runner
             ),
         },
-    }
-}
-
-fn runner_table_name(runner: Runner) -> &'static str {
-    match runner {
-        Runner::Sqlx => "_sqlx_migrations",
-        Runner::Diesel => "__diesel_schema_migrations",
-        Runner::Flyway => "flyway_schema_history",
-        Runner::Dbmate => "schema_migrations",
-        Runner::GolangMigrate => "schema_migrations with a dirty column",
     }
 }
 
@@ -358,6 +349,12 @@ fn choose<'a>(
                 "_sqlx_migrations records version {} as not successful (a failed \
                  no-transaction migration). Repair it with sqlx first, then baseline again",
                 failed.version
+            ),
+            Runner::Prisma => format!(
+                "_prisma_migrations records migration {} as started and not finished (a failed \
+                 migration). Repair it with Prisma first (`prisma migrate resolve`), then \
+                 baseline again",
+                failed.script.as_deref().unwrap_or(&failed.version)
             ),
             _ => format!(
                 "{} records version {} as failed. Repair it with {runner} first (`flyway \
@@ -444,8 +441,9 @@ fn checksum_mismatches(table: &RunnerTable, chosen: &[Chosen]) -> Vec<String> {
         let here = match recorded {
             RunnerChecksum::Sha384(_) => RunnerChecksum::Sha384(Sha384::digest(&bytes).to_vec()),
             RunnerChecksum::Crc32(_) => RunnerChecksum::Crc32(flyway_checksum(&bytes)),
+            RunnerChecksum::Sha256Hex(_) => RunnerChecksum::Sha256Hex(hex(&Sha256::digest(&bytes))),
         };
-        if here != *recorded {
+        if here != *recorded && !prisma_line_endings_match(recorded, &bytes) {
             out.push(format!(
                 "{}: {} in {}, {} for the file",
                 path.display(),
@@ -460,15 +458,32 @@ fn checksum_mismatches(table: &RunnerTable, chosen: &[Chosen]) -> Vec<String> {
 
 fn checksum_text(checksum: &RunnerChecksum) -> String {
     match checksum {
-        RunnerChecksum::Sha384(bytes) => {
-            let mut text = String::from("sha384:");
-            for byte in bytes {
-                write!(text, "{byte:02x}").ok();
-            }
-            text
-        }
+        RunnerChecksum::Sha384(bytes) => format!("sha384:{}", hex(bytes)),
         RunnerChecksum::Crc32(value) => format!("crc32:{value}"),
+        RunnerChecksum::Sha256Hex(value) => format!("sha256:{value}"),
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        write!(text, "{byte:02x}").ok();
+    }
+    text
+}
+
+/// Prisma accepts a file whose checksum matches with its line endings turned either way (git
+/// may have checked it out with the other ones): so does the baseline.
+fn prisma_line_endings_match(recorded: &RunnerChecksum, bytes: &[u8]) -> bool {
+    let RunnerChecksum::Sha256Hex(recorded) = recorded else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let lf = text.replace("\r\n", "\n");
+    let crlf = lf.replace('\n', "\r\n");
+    [lf, crlf]
+        .iter()
+        .any(|variant| hex(&Sha256::digest(variant.as_bytes())) == *recorded)
 }
 
 /// Flyway's checksum of a SQL migration: the file read line by line as Java's

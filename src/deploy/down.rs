@@ -524,8 +524,44 @@ fn check_targets<'a>(
                 local.up.checksum
             ));
         }
+        let replace = |env: &str, no_op: bool| {
+            format!(
+                "`stagegate migrate replace-down --env {env} {}{} --reason \"...\"`",
+                row.version_text,
+                if no_op { " --no-op" } else { "" }
+            )
+        };
+        // Declared a no-op (`migrate replace-down --no-op`): nothing runs, the record says
+        // reverted.
+        if row.down_checksum.as_deref() == Some(super::replace_down::NOOP) {
+            let path = local
+                .migration
+                .down
+                .as_ref()
+                .map_or_else(|| local.up.path.clone(), |d| d.path.clone());
+            out.push(Target {
+                entry,
+                row,
+                down: crate::source::Script {
+                    path,
+                    text: String::new(),
+                    first_line: 1,
+                    checksum: crate::source::Checksum::of_normalized(""),
+                    text_checksum: crate::source::Checksum::of_normalized(""),
+                    rendered_checksum: None,
+                    directives: Vec::new(),
+                    settings: crate::source::ScriptSettings::default(),
+                },
+            });
+            continue;
+        }
         let Some(down_ref) = &local.migration.down else {
-            problems.push(format!("{label} has no down script"));
+            problems.push(format!(
+                "{label} has no down script; write one and record it with {}, or declare that \
+                 undoing it needs nothing: {}",
+                replace(env, false),
+                replace(env, true)
+            ));
             continue;
         };
         let down = match down_ref.load() {
@@ -538,8 +574,10 @@ fn check_targets<'a>(
         let bookkeeping_only = local.up.reverts_by_bookkeeping(&down);
         if down.is_blank() && !bookkeeping_only {
             problems.push(format!(
-                "the down script {} of {label} is empty (comments only)",
-                down.path.display()
+                "the down script {} of {label} is empty (comments only); if undoing it needs \
+                 nothing, declare so: {}",
+                down.path.display(),
+                replace(env, true)
             ));
             continue;
         }
@@ -549,15 +587,17 @@ fn check_targets<'a>(
             _ if bookkeeping_only => {}
             None => problems.push(format!(
                 "{label} was applied without a down script (none is recorded for it), so {} \
-                 was written since and cannot be matched with what was applied; undo it with \
-                 a new migration instead",
-                down.path.display()
-            )),
-            Some(recorded) if *recorded != down.checksum.as_str() => problems.push(format!(
-                "the down script {} changed since {label} was applied (recorded {recorded}, \
-                 now {}); restore it as it was",
+                 was written since and cannot be matched with what was applied; once it is \
+                 reviewed, record it: {}",
                 down.path.display(),
-                down.checksum
+                replace(env, false)
+            )),
+            Some(recorded) if !down.matches(recorded) => problems.push(format!(
+                "the down script {} changed since {label} was applied (recorded {recorded}, \
+                 now {}); restore it as it was, or record the new one as its down: {}",
+                down.path.display(),
+                down.checksum,
+                replace(env, false)
             )),
             Some(_) => {}
         }

@@ -15,6 +15,7 @@ pub(crate) mod down;
 pub(crate) mod gates;
 pub(crate) mod plan;
 pub(crate) mod promote;
+pub(crate) mod replace_down;
 pub(crate) mod resolve;
 pub(crate) mod runner;
 pub(crate) mod who;
@@ -146,9 +147,7 @@ pub(crate) fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<En
         let state = match &row {
             None => State::Pending,
             Some(row) => match row.status {
-                RowStatus::Applied if row.checksum == migration.up.checksum.as_str() => {
-                    State::Applied
-                }
+                RowStatus::Applied if migration.up.matches(&row.checksum) => State::Applied,
                 RowStatus::Applied => State::ChecksumMismatch,
                 RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
                 RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,

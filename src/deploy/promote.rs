@@ -19,7 +19,7 @@ use crate::db::events::Event;
 use crate::db::state::{MigrationRow, RowStatus, Snapshot, StateStore};
 use crate::db::trust;
 use crate::human::span;
-use crate::source::Checksum;
+use crate::source::Script;
 
 /// Checks `pending` (the migrations about to run on `env`) against `source`'s recorded
 /// state, as of `now`.
@@ -136,28 +136,26 @@ pub(crate) fn judge(
             }
         };
         let mut differs = Vec::new();
-        let same =
-            |recorded: Option<&str>, now: Option<&Checksum>| recorded == now.map(Checksum::as_str);
-        if row.checksum != local.up.checksum.as_str() {
+        let same = |recorded: Option<&str>, now: Option<&Script>| match (recorded, now) {
+            // A down declared a no-op there: the file has none with SQL in it.
+            (None | Some(super::replace_down::NOOP), None) => true,
+            (Some(recorded), Some(now)) => now.matches(recorded),
+            _ => false,
+        };
+        if !local.up.matches(&row.checksum) {
             differs.push(format!(
                 "up {} there, {} here",
                 row.checksum, local.up.checksum
             ));
         }
-        if !same(
-            row.down_checksum.as_deref(),
-            down.as_ref().map(|d| &d.checksum),
-        ) {
+        if !same(row.down_checksum.as_deref(), down.as_ref()) {
             differs.push(format!(
                 "down {} there, {} here",
                 row.down_checksum.as_deref().unwrap_or("none"),
                 down.as_ref().map_or("none", |d| d.checksum.as_str())
             ));
         }
-        if !same(
-            row.verify_checksum.as_deref(),
-            verify.as_ref().map(|v| &v.checksum),
-        ) {
+        if !same(row.verify_checksum.as_deref(), verify.as_ref()) {
             differs.push(format!(
                 "verify {} there, {} here",
                 row.verify_checksum.as_deref().unwrap_or("none"),
@@ -185,11 +183,14 @@ pub(crate) fn judge(
             ));
             continue;
         }
-        // The event that recorded it applied there: the row verified against it.
-        let Some(event) = latest
-            .get(row.version_text.as_str())
-            .filter(|e| matches!(e.kind.as_str(), "apply" | "baseline" | "down_failure"))
-        else {
+        // The event that recorded it applied there: the row verified against it. (After a
+        // replaced down script, that event: later than the apply.)
+        let Some(event) = latest.get(row.version_text.as_str()).filter(|e| {
+            matches!(
+                e.kind.as_str(),
+                "apply" | "baseline" | "down_failure" | "down_replace"
+            )
+        }) else {
             problems.push(format!(
                 "{label}: `{from}` has no event that records it applied"
             ));

@@ -1069,6 +1069,7 @@ impl Connections {
                         None
                     }
                     Err(error) if error.is_busy() => Some(exit::refused(error)),
+                    Err(error) if error.is_pooler() => Some(anyhow::Error::from(error)),
                     Err(error) => Some(exit::execution(error)),
                 };
                 return Err(match (local, lock_error, store, session) {
@@ -1149,6 +1150,7 @@ pub(crate) async fn lock_alone(
     .await
     .map_err(|e| match e {
         e if e.is_busy() => exit::refused(e),
+        e if e.is_pooler() => anyhow::Error::from(e),
         other => exit::execution(other),
     })
 }

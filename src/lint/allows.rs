@@ -84,7 +84,14 @@ impl<'a> Allows<'a> {
 
     /// Whether a directive allows rule `code` on `span`; the first such directive in file
     /// order is marked used.
-    pub(super) fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
+    #[cfg(test)]
+    pub(crate) fn suppress(&mut self, code: &'static str, span: &Range<usize>) -> bool {
+        self.allowing(code, span).is_some()
+    }
+
+    /// The reason of the directive that allows rule `code` on `span` (the first such in
+    /// file order, marked used), if one does.
+    pub(crate) fn allowing(&mut self, code: &'static str, span: &Range<usize>) -> Option<&'a str> {
         let names = |entry: &Entry| entry.rules.contains(&code);
         // The directives of the one top-level statement that can hold `span`.
         let after = self
@@ -110,11 +117,14 @@ impl<'a> Allows<'a> {
             .map(|&(_, index)| index)
             .min();
         let file_wide = self.file_wide.get(code).copied();
-        let Some(index) = of_statement.into_iter().chain(file_wide).min() else {
-            return false;
-        };
+        let index = of_statement.into_iter().chain(file_wide).min()?;
         self.entries[index].used = true;
-        true
+        Some(match &self.entries[index].directive.kind {
+            DirectiveKind::Allow { reason, .. } | DirectiveKind::AllowFile { reason, .. } => {
+                reason.as_str()
+            }
+            _ => "",
+        })
     }
 
     /// The directives in file order.

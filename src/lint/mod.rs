@@ -129,6 +129,8 @@ pub struct Options {
     pub catalog: Option<std::sync::Arc<catalog::Catalog>>,
     /// `[lint] small_table_rows`: with a catalog, a lock on a table with fewer rows is brief.
     pub small_table_rows: u64,
+    /// Keep what allow directives suppressed in [`ScriptResult::allowed`].
+    pub keep_allowed: bool,
 }
 
 impl Default for Options {
@@ -140,6 +142,7 @@ impl Default for Options {
             severity: HashMap::new(),
             catalog: None,
             small_table_rows: catalog::DEFAULT_SMALL_TABLE_ROWS,
+            keep_allowed: false,
         }
     }
 }
@@ -264,6 +267,9 @@ pub struct ScriptResult {
     pub findings: Vec<Finding>,
     pub statements: usize,
     pub suppressed: usize,
+    /// What the allow directives suppressed, with each directive's reason, when
+    /// [`Options::keep_allowed`] asks for them (the DBA report shows them as allowed).
+    pub allowed: Vec<(Finding, String)>,
 }
 
 /// A script's statements, analysed: the part of linting that needs no run state, so that
@@ -376,8 +382,14 @@ pub fn lint_analyzed(
         if !seen.insert((code, hit.message.clone(), clause_span(&hit, &span).start)) {
             continue;
         }
-        if allows.suppress(code, &span) {
+        if let Some(reason) = allows.allowing(code, &span) {
             result.suppressed += 1;
+            if options.keep_allowed {
+                let at = clause_span(&hit, &span);
+                let mut allowed = finding(code, hit, at, options, &mut lines);
+                allowed.statement = span;
+                result.allowed.push((allowed, reason.to_string()));
+            }
             continue;
         }
         kept.push((code, hit, span, txn));

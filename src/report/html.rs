@@ -6,7 +6,7 @@
 //! - each migration is `<section class="migration" id="m-<version>">`;
 //! - each schema diff is `<pre class="diff">`, its lines in `<span class="add">`,
 //!   `<span class="del">` or `<span class="ctx">`;
-//! - each finding is `<div class="finding sev-error|sev-warning|sev-info">`.
+//! - each finding is `<div class="finding sev-error|sev-warning|sev-info|sev-allowed">`.
 
 use std::fmt::Write as _;
 
@@ -139,7 +139,7 @@ fn summary_table(out: &mut String, report: &ReleaseReport) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for m in &report.migrations {
-        let severity = m.severity.map_or("-", |s| s.label());
+        let severity = m.severity_label();
         let _ = write!(
             out,
             "<tr><td><a href=\"#m-{v}\">{label}</a></td><td class=\"s-{severity}\">{severity}</td>\
@@ -319,7 +319,11 @@ fn sql(out: &mut String, m: &ReportMigration) {
             }
             Segment::Findings(findings) => {
                 for f in findings {
-                    let sev = f.severity.label();
+                    let sev = if f.allowed.is_some() {
+                        "allowed"
+                    } else {
+                        f.severity.label()
+                    };
                     let _ = write!(
                         out,
                         "<div class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> \
@@ -329,6 +333,13 @@ fn sql(out: &mut String, m: &ReportMigration) {
                         f.line,
                         escape(&f.message)
                     );
+                    if let Some(reason) = &f.allowed {
+                        let _ = write!(
+                            out,
+                            "<br>allowed by <code>-- stagegate:allow</code>: {}",
+                            escape(reason)
+                        );
+                    }
                     if !f.text.is_empty() {
                         let _ = write!(out, "<br>at: <code>{}</code>", escape(&f.text));
                     }

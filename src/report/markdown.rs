@@ -152,7 +152,7 @@ fn summary_table(out: &mut String, report: &ReleaseReport) {
                 cell(&format!("{}_{}", m.version, m.name)),
                 m.version
             ),
-            cell(m.severity.map_or("-", |s| s.label())),
+            cell(m.severity_label()),
             cell(m.lock.as_deref().unwrap_or("-")),
             if m.rewrites { "yes" } else { "no" }.to_string(),
         ];
@@ -321,12 +321,23 @@ fn sql(out: &mut String, m: &ReportMigration) {
                     let _ = writeln!(
                         out,
                         "> **{}** {} `{}` (line {}): {}",
-                        f.severity.label(),
+                        if f.allowed.is_some() {
+                            "allowed"
+                        } else {
+                            f.severity.label()
+                        },
                         f.code,
                         f.rule,
                         f.line,
                         prose(&f.message)
                     );
+                    if let Some(reason) = &f.allowed {
+                        let _ = writeln!(
+                            out,
+                            ">\n> allowed by `-- stagegate:allow`: {}",
+                            prose(reason)
+                        );
+                    }
                     if !f.text.is_empty() {
                         let _ = writeln!(
                             out,

@@ -165,6 +165,9 @@ pub(crate) struct ReportFinding {
     pub(crate) help: String,
     /// The original text the finding points at (its span), shortened past 200 characters.
     pub(crate) text: String,
+    /// The reason of the `-- stagegate:allow` directive that covers it (it blocks nothing);
+    /// `null` when none does.
+    pub(crate) allowed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,6 +200,8 @@ pub(crate) struct TracedLock {
 #[derive(Debug, Clone)]
 pub(crate) struct Linted {
     pub(crate) findings: Vec<Finding>,
+    /// What allow directives cover, with their reasons.
+    pub(crate) allowed: Vec<(Finding, String)>,
     pub(crate) locks: Vec<StaticLock>,
 }
 
@@ -204,11 +209,16 @@ pub(crate) struct Linted {
 /// created by an earlier one counts as new for the later ones), with the lint options of
 /// `[lint]` and the environment's lock_timeout. The one place the lint engine is called, so
 /// facts read from the environment's catalog can be passed in here.
+///
+/// A migration already applied on `env` (`applied`) is linted without the catalog: the
+/// catalog is the schema after it ran, which would give findings (and unused allows) about
+/// a database it never saw.
 pub(crate) fn findings(
     config: &Config,
     migrations: &[&LocalMigration],
     env: Option<&Environment>,
     catalog: Option<std::sync::Arc<lint::catalog::Catalog>>,
+    applied: &dyn Fn(&LocalMigration) -> bool,
 ) -> anyhow::Result<Vec<Linted>> {
     let options = lint::Options::from_config(
         &config.lint,
@@ -221,15 +231,28 @@ pub(crate) fn findings(
     .map_err(anyhow::Error::msg)?;
     // With --env, the facts no migration shows (sizes, column types, ...) make the findings
     // precise, as in `migrate plan --env`.
-    let options = lint::Options { catalog, ..options };
+    let without_catalog = lint::Options {
+        keep_allowed: true,
+        ..options
+    };
+    let options = lint::Options {
+        catalog,
+        ..without_catalog.clone()
+    };
     let mut run = lint::RunState::default();
     Ok(migrations
         .iter()
         .map(|local| {
             let input = lint::Input::of(&local.up).unreleased(true);
-            let result = lint::lint_script(input, &options, &mut run);
+            let options = if applied(local) {
+                &without_catalog
+            } else {
+                &options
+            };
+            let result = lint::lint_script(input, options, &mut run);
             Linted {
                 findings: result.findings,
+                allowed: result.allowed,
                 locks: static_locks(&local.up.text, options.postgres_version),
             }
         })
@@ -289,31 +312,55 @@ fn quote(text: &str, span: &std::ops::Range<usize>) -> String {
 }
 
 impl ReportMigration {
+    /// The summary's severity cell: the worst finding's, `allowed` when every finding is
+    /// covered by an allow directive, `-` without findings.
+    pub(crate) fn severity_label(&self) -> &'static str {
+        match self.severity {
+            Some(severity) => severity.label(),
+            None if !self.findings.is_empty() => "allowed",
+            None => "-",
+        }
+    }
+
     /// The reported migration, before statuses, sizes and the scratch part are added.
     pub(crate) fn new(local: &LocalMigration, linted: Linted) -> ReportMigration {
         let text = &local.up.text;
-        let findings: Vec<ReportFinding> = linted
+        let report = |f: &Finding, allowed: Option<&String>| ReportFinding {
+            code: f.code,
+            rule: f.name,
+            severity: f.severity,
+            line: f.line,
+            column: f.column,
+            end_line: f.end_line,
+            end_column: f.end_column,
+            message: f.message.clone(),
+            help: f.help.clone(),
+            text: quote(text, &f.span),
+            allowed: allowed.cloned(),
+        };
+        let mut findings: Vec<ReportFinding> = linted
             .findings
             .iter()
-            .map(|f| ReportFinding {
-                code: f.code,
-                rule: f.name,
-                severity: f.severity,
-                line: f.line,
-                column: f.column,
-                end_line: f.end_line,
-                end_column: f.end_column,
-                message: f.message.clone(),
-                help: f.help.clone(),
-                text: quote(text, &f.span),
-            })
+            .map(|f| report(f, None))
+            .chain(
+                linted
+                    .allowed
+                    .iter()
+                    .map(|(f, reason)| report(f, Some(reason))),
+            )
             .collect();
+        findings.sort_by_key(|f| (f.line, f.column, f.code));
         ReportMigration {
             version: local.migration.version.to_string(),
             name: local.migration.name.clone(),
             file: local.up.path.clone(),
             no_transaction: local.up.settings.no_transaction,
-            severity: findings.iter().map(|f| f.severity).max(),
+            // What an allow covers blocks nothing: it does not count.
+            severity: findings
+                .iter()
+                .filter(|f| f.allowed.is_none())
+                .map(|f| f.severity)
+                .max(),
             lock: strongest_label(&linted.locks),
             rewrites: linted.locks.iter().any(|l| l.effect == Effect::Rewrite),
             statuses: BTreeMap::new(),
@@ -438,7 +485,7 @@ impl ReleaseSummary {
             ..ReleaseSummary::default()
         };
         for m in migrations {
-            for f in &m.findings {
+            for f in m.findings.iter().filter(|f| f.allowed.is_none()) {
                 match f.severity {
                     Severity::Error => summary.errors += 1,
                     Severity::Warning => summary.warnings += 1,
@@ -529,6 +576,7 @@ mod tests {
             message: "m".into(),
             help: String::new(),
             text: String::new(),
+            allowed: None,
         }
     }
 

@@ -1,5 +1,11 @@
 //! Migration checksums: `sha256:<hex>` of the text with a UTF-8 BOM removed and CRLF turned
 //! into LF, so a checkout with other line endings does not look like an edit.
+//!
+//! A script's checksum leaves out its lint directive lines (`-- stagegate:allow ...`,
+//! `-- stagegate:allow-file ...`): they change no SQL, so adding the allow that production's
+//! `lint = "deny"` needs is not an edit of a migration staging already ran. Checksums recorded
+//! before that rule summed the whole text; a script also carries that one
+//! ([`crate::source::Script::text_checksum`]) and matches either.
 
 use std::fmt;
 
@@ -50,6 +56,23 @@ impl fmt::Display for Checksum {
     }
 }
 
+/// Normalised text without the lines at `lines` (byte offsets of line starts, as
+/// [`crate::source::Directive::offset`] gives them), each removed with its line ending.
+pub(crate) fn without_lines(text: &str, lines: &[usize]) -> String {
+    if lines.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if !lines.contains(&offset) {
+            out.push_str(line);
+        }
+        offset += line.len();
+    }
+    out
+}
+
 /// Removes a leading UTF-8 BOM and turns every CRLF into LF. Nothing else is touched.
 pub(crate) fn normalize(text: &str) -> String {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -79,6 +102,13 @@ mod tests {
         assert_ne!(a, Checksum::of_text("CREATE TABLE t (id iNt);\n"));
         assert_ne!(a, Checksum::of_text("CREATE TABLE t (id int); \n"));
         assert_ne!(a, Checksum::of_text("CREATE TABLE t (id int);"));
+    }
+
+    #[test]
+    fn removed_lines_go_with_their_endings() {
+        let text = "-- a\nSELECT 1;\n-- b\nSELECT 2;";
+        assert_eq!(without_lines(text, &[0, 15]), "SELECT 1;\nSELECT 2;");
+        assert_eq!(without_lines(text, &[]), text);
     }
 
     #[test]

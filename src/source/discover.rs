@@ -63,6 +63,11 @@ pub fn scan_as(dir: &Path, layout: Option<Layout>) -> Result<Listing, SourceErro
         layout,
         groups: Vec::new(),
         warnings,
+        ignored: read
+            .ignored
+            .into_iter()
+            .map(|(_, warning)| warning)
+            .collect(),
         entries,
     };
     listing.group(read.items, read.failed.map(|(_, error)| error))
@@ -82,6 +87,13 @@ pub(super) fn is_ignorable(entry: &Entry) -> bool {
 
 /// The warning for an entry `layout` skipped.
 pub(super) fn unknown_entry_warning(entry: &Entry, layout: Layout) -> String {
+    if runner_ignores(entry, layout) {
+        return format!(
+            "{}: skipped, {layout} ignores it too (only directories are migrations); add it to \
+             `ignore` under [migrations] in stagegate.toml to silence this",
+            entry.path().display()
+        );
+    }
     format!(
         "{}: skipped, {}",
         entry.path().display(),
@@ -89,11 +101,19 @@ pub(super) fn unknown_entry_warning(entry: &Entry, layout: Layout) -> String {
     )
 }
 
+/// True for an entry the layout's own runner ignores as well, so that stagegate skipping it
+/// changes nothing: a file beside diesel's migration directories (a one-off data script).
+pub(super) fn runner_ignores(entry: &Entry, layout: Layout) -> bool {
+    layout == Layout::Diesel && !entry.is_dir()
+}
+
 /// What reading entries found: the scripts in reading order, the entries skipped (with a
 /// warning), and the error that stopped the reading (with its entry).
 pub(super) struct Read {
     pub(super) items: Vec<Item>,
     pub(super) warnings: Vec<(u32, String)>,
+    /// Skipped entries the runner ignores too ([`runner_ignores`]).
+    pub(super) ignored: Vec<(u32, String)>,
     pub(super) failed: Option<(u32, SourceError)>,
 }
 
@@ -101,6 +121,7 @@ pub(super) struct Read {
 pub(super) fn read_entries(dir: &Path, layout: Layout, entries: &Entries) -> Read {
     let mut items = Vec::with_capacity(entries.len());
     let mut warnings = Vec::new();
+    let mut ignored = Vec::new();
     let mut failed = None;
     for index in 0..entries.len() {
         let entry = entries.get(dir, index);
@@ -108,6 +129,9 @@ pub(super) fn read_entries(dir: &Path, layout: Layout, entries: &Entries) -> Rea
         match added {
             Ok(true) => {}
             Ok(false) if is_ignorable(&entry) => {}
+            Ok(false) if runner_ignores(&entry, layout) => {
+                ignored.push((entry.index, unknown_entry_warning(&entry, layout)));
+            }
             Ok(false) => warnings.push((entry.index, unknown_entry_warning(&entry, layout))),
             Err(error) => {
                 failed = Some((entry.index, error));
@@ -118,6 +142,7 @@ pub(super) fn read_entries(dir: &Path, layout: Layout, entries: &Entries) -> Rea
     Read {
         items,
         warnings,
+        ignored,
         failed,
     }
 }

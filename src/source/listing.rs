@@ -20,6 +20,9 @@ pub struct Listing {
     pub layout: Layout,
     /// Files that were not understood and were skipped.
     pub warnings: Vec<String>,
+    /// Entries skipped that the layout's runner ignores too (diesel: a file beside the
+    /// migration directories): warnings, never a reason to fail.
+    pub ignored: Vec<String>,
     pub(super) entries: Entries,
     pub(super) groups: Vec<Group>,
 }
@@ -67,6 +70,7 @@ impl Listing {
             dir: self.dir,
             layout: self.layout,
             warnings: self.warnings,
+            ignored: self.ignored,
             alembic: None,
         }
     }

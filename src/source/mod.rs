@@ -12,6 +12,7 @@ pub(crate) mod checksum;
 mod detect;
 pub mod directives;
 mod discover;
+mod down_dir;
 mod layout;
 mod listing;
 mod new;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 pub use checksum::Checksum;
 pub use directives::{Directive, DirectiveKind, ScriptSettings};
 pub use discover::{discover, discover_as, scan_as};
+pub(crate) use down_dir::attach as attach_down_dir;
 pub(crate) use layout::alembic;
 pub use layout::{Layout, autocommit_file_name};
 pub use listing::Listing;
@@ -113,7 +115,13 @@ pub struct Script {
     pub text: String,
     /// 1-based file line of the text's first line (above 1 for dbmate sections).
     pub first_line: usize,
+    /// What is recorded: the checksum of the text without its lint directive lines
+    /// ([`checksum`]).
     pub checksum: Checksum,
+    /// The checksum of the whole text, lint directives included, as checksums were recorded
+    /// before they left lint directives out; the same as `checksum` for a script without
+    /// any. A recorded checksum matches either ([`Script::matches`]).
+    pub text_checksum: Checksum,
     /// For an Alembic revision, the checksum of the SQL Alembic rendered (the file's is
     /// `checksum`, its identity).
     pub rendered_checksum: Option<Checksum>,
@@ -122,6 +130,12 @@ pub struct Script {
 }
 
 impl Script {
+    /// True when `recorded` is this script's checksum: without its lint directives (recorded
+    /// now), or of its whole text (recorded before lint directives were left out).
+    pub fn matches(&self, recorded: &str) -> bool {
+        recorded == self.checksum.as_str() || recorded == self.text_checksum.as_str()
+    }
+
     /// True when the script holds nothing but whitespace and comments.
     pub fn is_blank(&self) -> bool {
         is_blank_sql(&self.text)
@@ -181,9 +195,20 @@ impl ScriptRef {
                 message: error.message,
             })?;
         settings.no_transaction |= self.layout_no_transaction;
+        let lint_lines: Vec<usize> = directives
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.kind,
+                    DirectiveKind::Allow { .. } | DirectiveKind::AllowFile { .. }
+                )
+            })
+            .map(|d| d.offset)
+            .collect();
         Ok(Script {
             path: self.path.clone(),
-            checksum: Checksum::of_normalized(&text),
+            checksum: Checksum::of_normalized(&checksum::without_lines(&text, &lint_lines)),
+            text_checksum: Checksum::of_normalized(&text),
             rendered_checksum: None,
             text,
             first_line,
@@ -218,6 +243,7 @@ impl ScriptRef {
         Ok(Script {
             path: self.path.clone(),
             checksum: Checksum::of_normalized(file),
+            text_checksum: Checksum::of_normalized(file),
             rendered_checksum: Some(Checksum::of_normalized(&text)),
             text,
             first_line: 1,
@@ -292,6 +318,9 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// Files that were not understood and were skipped.
     pub warnings: Vec<String>,
+    /// Entries skipped that the layout's runner ignores too: warnings that never fail
+    /// `verify`; `[migrations] ignore` silences them ([`MigrationSet::silence`]).
+    pub ignored: Vec<String>,
     /// The project and revision graph, for an Alembic set.
     pub alembic: Option<std::sync::Arc<alembic::AlembicSet>>,
 }
@@ -300,6 +329,51 @@ impl MigrationSet {
     pub fn find(&self, version: &str) -> Option<&Migration> {
         self.migrations.iter().find(|m| m.version.matches(version))
     }
+
+    /// Drops the [`MigrationSet::ignored`] warnings about entries whose path relative to the
+    /// migrations directory (or file name) matches one of `globs` (`*` any run of
+    /// characters, `?` one).
+    pub fn silence(&mut self, globs: &[String]) {
+        if globs.is_empty() {
+            return;
+        }
+        let dir = self.dir.clone();
+        self.ignored.retain(|warning| {
+            let path = warning.split(": skipped").next().unwrap_or(warning);
+            let relative = Path::new(path)
+                .strip_prefix(&dir)
+                .map_or_else(|_| path.to_string(), |p| p.to_string_lossy().into_owned());
+            let name = Path::new(path)
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            !globs
+                .iter()
+                .any(|glob| glob_matches(glob, &relative) || glob_matches(glob, &name))
+        });
+    }
+}
+
+/// `*` matches any run of characters (`/` included), `?` one character, anything else itself.
+pub fn glob_matches(glob: &str, text: &str) -> bool {
+    let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    let (mut g, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if g < glob.len() && (glob[g] == '?' || glob[g] == text[t]) {
+            g += 1;
+            t += 1;
+        } else if g < glob.len() && glob[g] == '*' {
+            star = Some((g, t));
+            g += 1;
+        } else if let Some((star_g, star_t)) = star {
+            g = star_g + 1;
+            t = star_t + 1;
+            star = Some((star_g, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|c| *c == '*')
 }
 
 /// Reads a regular file (never through a link: [`crate::regular_file`]) as UTF-8, naming
@@ -354,6 +428,45 @@ pub fn is_blank_sql(sql: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_directives_are_not_part_of_the_checksum_and_old_checksums_still_match() {
+        let script = |text: &str| {
+            ScriptRef {
+                path: PathBuf::from("1_x.up.sql"),
+                section: Section::Whole,
+                layout_no_transaction: false,
+                rendered: None,
+            }
+            .load_from(text)
+            .unwrap()
+        };
+        let plain = script("CREATE INDEX i ON t (a);\n");
+        let allowed = script(
+            "-- stagegate:allow SG101 -- small table\nCREATE INDEX i ON t (a);\n\
+             -- stagegate:allow-file SG116 -- runner sets it\n",
+        );
+        assert_eq!(plain.checksum, allowed.checksum);
+        // What was recorded before lint directives were left out: the whole text's.
+        assert_ne!(allowed.text_checksum, allowed.checksum);
+        assert!(allowed.matches(allowed.text_checksum.as_str()));
+        assert!(allowed.matches(plain.checksum.as_str()));
+        // Any other comment, or a setting directive, is part of it.
+        let commented = script("-- why\nCREATE INDEX i ON t (a);\n");
+        assert!(!commented.matches(plain.checksum.as_str()));
+        let timeout = script("-- stagegate:lock-timeout 2s\nCREATE INDEX i ON t (a);\n");
+        assert!(!timeout.matches(plain.checksum.as_str()));
+    }
+
+    #[test]
+    fn globs_match_names_and_paths() {
+        assert!(glob_matches("data_*.sql", "data_2021_backfill.sql"));
+        assert!(glob_matches("*", "anything"));
+        assert!(glob_matches("a?c", "abc"));
+        assert!(!glob_matches("data_*.sql", "2021-01-01_data/up.sql"));
+        assert!(!glob_matches("data_*.sql", "data_x.sql.bak"));
+        assert!(glob_matches("scripts/*", "scripts/x.sql"));
+    }
 
     #[test]
     fn blank_sql_is_only_comments_and_whitespace() {

@@ -14,11 +14,13 @@ pub struct NewMigration {
     pub down: Option<PathBuf>,
 }
 
-/// Creates the next migration of `set` named `name` (turned into snake_case).
+/// Creates the next migration of `set` named `name` (turned into snake_case); a sqlx down
+/// script goes to `down_dir` where one is configured (and the up is then `<version>_<name>.sql`).
 pub fn create_new(
     set: &MigrationSet,
     name: &str,
     with_down: bool,
+    down_dir: Option<&Path>,
     now: SystemTime,
 ) -> Result<NewMigration, NewError> {
     if set.layout == Layout::Alembic {
@@ -30,6 +32,22 @@ pub fn create_new(
     let dir = &set.dir;
     std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
     let created = match set.layout {
+        Layout::Sqlx if let Some(down_dir) = down_dir => {
+            let up = write_new(
+                &dir.join(format!("{version}_{name}.sql")),
+                "-- Add the migration here\n",
+            )?;
+            let down = with_down
+                .then(|| {
+                    std::fs::create_dir_all(down_dir).map_err(|source| io(down_dir, source))?;
+                    write_new(
+                        &down_dir.join(format!("{version}_{name}.down.sql")),
+                        "-- Undo the migration here\n",
+                    )
+                })
+                .transpose()?;
+            NewMigration { version, up, down }
+        }
         Layout::Sqlx => {
             let (up, down) = if with_down {
                 (

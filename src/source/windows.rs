@@ -513,15 +513,18 @@ struct Window {
 
 fn read_window(dir: &Path, layout: Layout, entries: Entries) -> Window {
     let read = read_entries(dir, layout, &entries);
+    // Read window by window (lint), an entry the runner ignores too is one more warning.
     let warnings = read
         .warnings
         .into_iter()
+        .chain(read.ignored)
         .map(|(index, warning)| (entries.name(index).into(), warning))
         .collect();
     let listing = Listing {
         dir: dir.to_path_buf(),
         layout,
         warnings: Vec::new(),
+        ignored: Vec::new(),
         entries,
         groups: Vec::new(),
     };

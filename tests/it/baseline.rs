@@ -574,3 +574,175 @@ fn a_gated_environment_needs_confirmation_and_staging_baselined_promotes() {
         out.stderr
     );
 }
+
+/// The Supabase CLI's table lives in schema `supabase_migrations`, off the search path; its
+/// versions are the timestamps of `supabase/migrations/<timestamp>_<name>.sql`.
+#[test]
+fn supabase_cli_table_is_found_in_its_own_schema() {
+    let p = Project::new("");
+    p.write("20240101120000_create_users.sql", USERS);
+    p.write("20240102120000_create_orders.sql", ORDERS);
+    // As `supabase db push` creates and fills it.
+    p.query("CREATE SCHEMA IF NOT EXISTS supabase_migrations");
+    p.query(
+        "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text NOT \
+         NULL PRIMARY KEY, statements text[], name text)",
+    );
+    p.query(
+        "INSERT INTO supabase_migrations.schema_migrations (version, statements, name) VALUES \
+         ('20240101120000', ARRAY['CREATE TABLE users (id bigint PRIMARY KEY)'], 'create_users')",
+    );
+    let out = p.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "staging",
+        "--reason",
+        "moving from the supabase cli",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("from supabase (supabase_migrations.schema_migrations)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(recorded(&p.db), ["20240101120000:applied:supabase"]);
+    assert!(
+        out.stdout
+            .contains("pending    20240102120000_create_orders"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(tables(&p), Vec::<String>::new());
+}
+
+/// Prisma's `_prisma_migrations`: a finished row is applied (its SHA-256 compared with the
+/// file, either line ending), a rolled-back row is ignored as Prisma ignores it, a started
+/// and unfinished one refuses.
+#[test]
+fn prisma_history_is_baselined_with_its_checksums() {
+    let p = Project::new("");
+    p.write("20240101120000_init.sql", USERS);
+    p.write("20240102120000_orders.sql", ORDERS);
+    p.write("20240103120000_items.sql", ITEMS);
+    // As prisma-engines creates it.
+    p.query(
+        "CREATE TABLE \"_prisma_migrations\" (
+             \"id\" VARCHAR(36) PRIMARY KEY NOT NULL,
+             \"checksum\" VARCHAR(64) NOT NULL,
+             \"finished_at\" TIMESTAMPTZ,
+             \"migration_name\" VARCHAR(255) NOT NULL,
+             \"logs\" TEXT,
+             \"rolled_back_at\" TIMESTAMPTZ,
+             \"started_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),
+             \"applied_steps_count\" INTEGER NOT NULL DEFAULT 0
+         )",
+    );
+    let sha = |text: &str| hex(&sha2::Sha256::digest(text.as_bytes()));
+    // ORDERS has CRLF endings here; Prisma on another checkout summed it with LF.
+    let orders_lf = ORDERS.replace("\r\n", "\n");
+    let rows = [
+        ("a", sha(USERS), "now()", "20240101120000_init", "NULL"),
+        (
+            "b",
+            sha(&orders_lf),
+            "now()",
+            "20240102120000_orders",
+            "NULL",
+        ),
+        ("c", sha(ITEMS), "NULL", "20240103120000_items", "now()"),
+        ("d", sha(ITEMS), "NULL", "20240103120000_items", "NULL"),
+    ];
+    for (id, checksum, finished, name, rolled_back) in &rows {
+        p.query(&format!(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, \
+             rolled_back_at, applied_steps_count) VALUES ('{id}', '{checksum}', {finished}, \
+             '{name}', {rolled_back}, 1)"
+        ));
+    }
+    let baseline = ["migrate", "baseline", "--env", "staging", "--reason", "x"];
+    let out = p.run(&baseline);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("20240103120000_items as started and not finished")
+            && out.stderr.contains("prisma migrate resolve"),
+        "{}",
+        out.stderr
+    );
+    // `prisma migrate resolve --rolled-back 20240103120000_items`.
+    p.query("UPDATE _prisma_migrations SET rolled_back_at = now() WHERE id = 'd'");
+    // An edit since Prisma applied it refuses, naming both checksums.
+    p.write(
+        "20240101120000_init.sql",
+        "CREATE TABLE users (id int PRIMARY KEY);\n",
+    );
+    let out = p.run(&baseline);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("20240101120000_init.sql: sha256:")
+            && out.stderr.contains("in public._prisma_migrations"),
+        "{}",
+        out.stderr
+    );
+    p.write("20240101120000_init.sql", USERS);
+    let out = p.run(&baseline);
+    assert_exit(&out, 0);
+    assert_eq!(
+        recorded(&p.db),
+        [
+            "20240101120000:applied:prisma",
+            "20240102120000:applied:prisma"
+        ]
+    );
+    assert!(
+        out.stdout.contains("pending    20240103120000_items"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// goose's `goose_db_version`: a version's latest row says whether it is applied (older goose
+/// appended `is_applied = false` for a down); the table-creation row 0 is not a migration.
+#[test]
+fn goose_history_is_baselined_from_each_versions_latest_row() {
+    let p = Project::new("");
+    p.write("00001_create_users.sql", USERS);
+    p.write("00002_create_orders.sql", ORDERS);
+    p.write("00003_create_items.sql", ITEMS);
+    // As goose creates and fills it on PostgreSQL.
+    p.query(
+        "CREATE TABLE goose_db_version (
+             id serial NOT NULL,
+             version_id bigint NOT NULL,
+             is_applied boolean NOT NULL,
+             tstamp timestamp NULL default now(),
+             PRIMARY KEY(id)
+         )",
+    );
+    p.query(
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), \
+         (2, true), (3, true), (3, false)",
+    );
+    let out = p.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "staging",
+        "--reason",
+        "moving from goose",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("from goose (public.goose_db_version)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(recorded(&p.db), ["1:applied:goose", "2:applied:goose"]);
+    assert!(
+        out.stdout.contains("pending    00003_create_items"),
+        "{}",
+        out.stdout
+    );
+}

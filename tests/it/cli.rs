@@ -51,6 +51,7 @@ const SUBCOMMANDS: &[&str] = &[
     "migrate down",
     "migrate resolve",
     "migrate rebind",
+    "migrate replace-down",
     "audit",
     "backup create",
     "backup list",

@@ -140,30 +140,44 @@ fn a_terminated_lock_connection_stops_the_run_before_the_next_migration() {
 
 #[test]
 fn recording_an_applied_version_again_fails_and_rolls_its_transaction_back() {
+    assert_eq!(
+        record_an_applied_version_again(None),
+        (Some("SG001".into()), vec!["one".into()], vec!["1:1".into()])
+    );
+}
+
+/// What a second, unlocked run of an applied migration would send: the migration's change
+/// and `record_apply` in one transaction. Returns the SQLSTATE it failed with, the rows the
+/// change left and the `apply` events. `fault` is planted once the state schema exists.
+fn record_an_applied_version_again(
+    fault: Option<&SqlFault>,
+) -> (Option<String>, Vec<String>, Vec<String>) {
     let p = Project::new("");
     p.write(
         "1_log.up.sql",
         "CREATE TABLE log (v text);\nINSERT INTO log VALUES ('one');\n",
     );
     assert_exit(&p.apply(), 0);
-    // What a second, unlocked run of the same migration would send.
+    if let Some(fault) = fault {
+        fault.plant(&p);
+    }
     let url = p.db.database_url();
     let error = crate::harness::block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
-        let error = client
+        let result = client
             .batch_execute(
                 "BEGIN; INSERT INTO log VALUES ('one'); \
                  SELECT stagegate.record_apply('1', '1', 'log', 'sha256:00', NULL, NULL, false, \
                  NULL, 2, NULL); COMMIT",
             )
-            .await
-            .unwrap_err();
+            .await;
         let _ = client.batch_execute("ROLLBACK").await;
-        error
+        result.err().map(|e| {
+            e.code()
+                .map_or_else(|| format!("no SQLSTATE: {e}"), |c| c.code().to_string())
+        })
     });
-    assert_eq!(error.code().map(|c| c.code()), Some("SG001"), "{error:?}");
-    assert_eq!(log_rows(&p), ["one"]);
-    assert_eq!(events_of(&p, "apply"), ["1:1"]);
+    (error, log_rows(&p), events_of(&p, "apply"))
 }
 
 fn interrupt_with(name: &str) {
@@ -912,6 +926,18 @@ fn sqlstate_of(p: &Project, sql: &str) -> Option<String> {
 /// `statements_done = p_done - 1` condition removed, in the state migrations' SQL.)
 #[test]
 fn the_state_functions_refuse_records_out_of_order_while_a_migration_runs() {
+    assert_eq!(
+        records_out_of_order(None),
+        [Some("SG002".into()), Some("SG003".into()), None]
+    );
+}
+
+/// A no-transaction migration runs (statement 1 of 3 done, statement 2 sleeping) while
+/// another connection sends, each in a transaction rolled back: its `record_apply` (every
+/// statement not done), statement 3 recorded done, and statement 2 recorded done (the next
+/// one in order). Returns the SQLSTATE each failed with. `fault` is planted while the
+/// migration runs.
+fn records_out_of_order(fault: Option<&SqlFault>) -> [Option<String>; 3] {
     let p = Project::new("");
     p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
     p.write(
@@ -929,21 +955,159 @@ fn the_state_functions_refuse_records_out_of_order_while_a_migration_runs() {
         row,
         [[Some("running".into()), Some("1".into()), Some("3".into())]]
     );
+    if let Some(fault) = fault {
+        fault.plant(&p);
+    }
     let not_done = sqlstate_of(
         &p,
         "SELECT stagegate.record_apply('2', '2', 'steps', 'sha256:00', NULL, NULL, true, NULL, \
          3, NULL)",
     );
     let skipped = sqlstate_of(&p, "SELECT stagegate.record_progress('2', 3, 'sha256:00')");
-    // The next one in order is accepted (and rolled back here).
     let next = sqlstate_of(&p, "SELECT stagegate.record_progress('2', 2, 'sha256:00')");
     signal(&child, "INT");
     let out = finish(child);
     assert_exit(&out, 4);
-    assert_eq!(not_done.as_deref(), Some("SG002"));
-    assert_eq!(skipped.as_deref(), Some("SG003"));
-    assert_eq!(next, None);
     assert_eq!(events_of(&p, "apply"), ["1:1"]);
+    [not_done, skipped, next]
+}
+
+/// Two runs append to the event log (the first creates the state schema; `fault` is planted
+/// before the second), then `audit --verify` checks the chain. Returns the exit codes of the
+/// second apply and of the audit.
+fn audit_of_a_chain_written_by(fault: Option<&SqlFault>) -> (i32, i32) {
+    let p = Project::new("");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    assert_exit(&p.apply(), 0);
+    if let Some(fault) = fault {
+        fault.plant(&p);
+    }
+    p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
+    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    let apply = p.apply().code;
+    let audit = p.run(&["audit", "--env", "staging", "--verify"]).code;
+    (apply, audit)
+}
+
+#[test]
+fn an_event_chain_written_by_the_state_functions_verifies() {
+    assert_eq!(audit_of_a_chain_written_by(None), (0, 0));
+}
+
+/// A bug planted in one of the state schema's SQL functions (`migrations/*.sql`), which
+/// cargo-mutants does not mutate: in a test's own database, the function is redefined with
+/// `original` (which must occur in its definition exactly once) replaced by `planted`. The
+/// tests below plant each one in the scenario of the test that must catch it and check that
+/// the scenario's outcome changes (docs/testing.md).
+struct SqlFault {
+    function: &'static str,
+    original: &'static str,
+    planted: &'static str,
+}
+
+impl SqlFault {
+    fn plant(&self, p: &Project) {
+        let definitions = p.query(&format!(
+            "SELECT pg_get_functiondef(f.oid) FROM pg_proc f \
+             JOIN pg_namespace n ON n.oid = f.pronamespace \
+             WHERE n.nspname = 'stagegate' AND f.proname = '{}'",
+            self.function
+        ));
+        assert_eq!(definitions.len(), 1, "one stagegate.{}", self.function);
+        let definition = definitions[0][0].clone().unwrap();
+        assert_eq!(
+            definition.matches(self.original).count(),
+            1,
+            "`{}` occurs once in stagegate.{}:\n{definition}",
+            self.original,
+            self.function
+        );
+        p.query(&definition.replace(self.original, self.planted));
+    }
+}
+
+impl std::fmt::Display for SqlFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stagegate.{}: `{}` -> `{}`",
+            self.function, self.original, self.planted
+        )
+    }
+}
+
+/// Bugs planted in `record_apply` and `record_progress`, the conditional records: each must
+/// change what the test that holds the condition sees.
+#[test]
+fn planted_bugs_in_the_conditional_records_are_caught() {
+    // SG001: an applied version recorded applied again.
+    let fault = SqlFault {
+        function: "record_apply",
+        original: "IF v_status = 'applied' THEN",
+        planted: "IF false THEN",
+    };
+    assert_ne!(
+        record_an_applied_version_again(Some(&fault)),
+        (Some("SG001".into()), vec!["one".into()], vec!["1:1".into()]),
+        "{fault}"
+    );
+    let expected = records_out_of_order(None);
+    for fault in [
+        // SG002: a no-transaction migration recorded applied while not running...
+        SqlFault {
+            function: "record_apply",
+            original: "IF p_no_transaction AND (v_status IS DISTINCT FROM 'running'",
+            planted: "IF false AND (v_status IS DISTINCT FROM 'running'",
+        },
+        // ...or with statements not done.
+        SqlFault {
+            function: "record_apply",
+            original: "OR v_done IS DISTINCT FROM p_statements_total",
+            planted: "",
+        },
+        // SG003: statement k recorded done though k - 1 is not.
+        SqlFault {
+            function: "record_progress",
+            original: "AND statements_done = p_done - 1",
+            planted: "",
+        },
+    ] {
+        assert_ne!(records_out_of_order(Some(&fault)), expected, "{fault}");
+    }
+}
+
+/// Bugs planted in `append_event`, which chains the event log: each must make `migrate apply`
+/// or `audit --verify` fail on the chain it writes.
+#[test]
+fn planted_bugs_in_the_event_chain_are_caught() {
+    for fault in [
+        // Each event linked to the zero hash instead of the one before it.
+        SqlFault {
+            function: "append_event",
+            original: "SELECT id, hash INTO v_id, v_prev FROM",
+            planted: "SELECT id, NULL INTO v_id, v_prev FROM",
+        },
+        // The kind left out of the hashed text.
+        SqlFault {
+            function: "append_event",
+            original: "coalesce(octet_length(convert_to(p_kind, 'UTF8'))::text || ':' || p_kind, '-')",
+            planted: "'-'",
+        },
+        // The head anchor not moved to the new event.
+        SqlFault {
+            function: "append_event",
+            original: "UPDATE stagegate.chain_head SET id = v_id, hash = v_hash;",
+            planted: "",
+        },
+        // An id skipped.
+        SqlFault {
+            function: "append_event",
+            original: "v_id := coalesce(v_id, 0) + 1;",
+            planted: "v_id := coalesce(v_id, 0) + 2;",
+        },
+    ] {
+        assert_ne!(audit_of_a_chain_written_by(Some(&fault)), (0, 0), "{fault}");
+    }
 }
 
 /// A killed `CREATE UNIQUE INDEX CONCURRENTLY` that then failed on the server left an INVALID

@@ -394,3 +394,708 @@ fn check_reversible_takes_a_column_added_back_last_as_the_same_table() {
         out.stdout
     );
 }
+
+/// Staging (lint = "warn") ran a migration; production (lint = "deny") needs an allow
+/// directive for it. Adding the directive is no edit: staging still counts the migration as
+/// applied, promotion takes it, and production records the checksum staging has.
+#[test]
+fn an_allow_directive_added_after_staging_ran_is_no_edit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (staging, production) = (TestDb::create(), TestDb::create());
+    for db in [&staging, &production] {
+        crate::runner::query(db, "CREATE TABLE orders (id int, customer int)");
+    }
+    write(
+        &tmp.path().join("stagegate.toml"),
+        "[environments.staging]\nurl = \"${STAGING_URL}\"\nlock_timeout = \"2s\"\nlint = \"warn\"\n\n\
+         [environments.production]\nurl = \"${PRODUCTION_URL}\"\nlock_timeout = \"2s\"\n\
+         lint = \"deny\"\npromote_from = \"staging\"\n",
+    );
+    let file = tmp.path().join("migrations/1_index.up.sql");
+    write(&file, INDEX);
+    let vars = [
+        ("STAGING_URL", staging.database_url().expose().to_string()),
+        (
+            "PRODUCTION_URL",
+            production.database_url().expose().to_string(),
+        ),
+    ];
+    let run = |args: &[&str]| stagegate_with(tmp.path(), args, &vars);
+    assert_exit(&run(&["migrate", "apply", "--env", "staging"]), 0);
+    let refused = run(&["migrate", "apply", "--env", "production"]);
+    assert_exit(&refused, 3);
+    assert!(
+        refused.stderr.contains("lint = \"deny\"") && refused.stderr.contains("SG101"),
+        "{}",
+        refused.stderr
+    );
+    // What production's gate asks for, added to the file staging ran.
+    write(
+        &file,
+        &format!(
+            "-- stagegate:allow SG101 -- orders has 40 rows; built in the release window\n{INDEX}"
+        ),
+    );
+    let status = run(&["migrate", "status", "--env", "staging"]);
+    assert_exit(&status, 0);
+    assert!(
+        !status.stdout.contains("checksum mismatch") && status.stdout.contains("applied"),
+        "{}",
+        status.stdout
+    );
+    assert_exit(&run(&["verify"]), 0);
+    let applied = run(&["migrate", "apply", "--env", "production"]);
+    assert_exit(&applied, 0);
+    let checksum = |db: &TestDb| {
+        crate::runner::query(
+            db,
+            "SELECT checksum FROM stagegate.migrations WHERE version = '1'",
+        )[0][0]
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(checksum(&staging), checksum(&production));
+    // An edit of the SQL itself is still one.
+    write(
+        &file,
+        "-- stagegate:allow SG101 -- orders has 40 rows; built in the release window\n\
+         CREATE INDEX orders_customer ON orders (customer, id);\n",
+    );
+    let status = run(&["migrate", "status", "--env", "staging"]);
+    assert!(
+        status.stdout.contains("checksum mismatch"),
+        "{}",
+        status.stdout
+    );
+}
+
+/// A real PgBouncer in front of the test server, in `mode`, as its own process (run as the
+/// `postgres` user when the test runs as root: PgBouncer refuses root). Ends with the value.
+struct Pooler {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Pooler {
+    fn start(db: &TestDb, mode: &str) -> Pooler {
+        use std::os::unix::fs::PermissionsExt;
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("pgbouncer is not installed: run scripts/test-deps.sh");
+        let server: tokio_postgres::Config = db.database_url().expose().parse().unwrap();
+        let host = match &server.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        };
+        let server_port = server.get_ports().first().copied().unwrap_or(5432);
+        let user = server.get_user().unwrap_or("postgres").to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let ini = dir.path().join("pgbouncer.ini");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host={host} port={server_port} user={user}\n\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                 unix_socket_dir =\nauth_type = any\npool_mode = {mode}\n\
+                 default_pool_size = 4\nmax_client_conn = 50\n\
+                 ignore_startup_parameters = extra_float_digits,options,search_path\n\
+                 logfile = {log}\n",
+                log = dir.path().join("pgbouncer.log").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&ini, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut command = std::process::Command::new(binary);
+        // PgBouncer will not run as root.
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if root {
+            command.args(["-u", "postgres"]);
+        }
+        let child = command
+            .arg(&ini)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "pgbouncer did not listen on {port}: {}",
+                std::fs::read_to_string(dir.path().join("pgbouncer.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Pooler {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// The test database's URL through this pooler.
+    fn url(&self, db: &TestDb) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{}", self.port, db.name)
+    }
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Through a real PgBouncer in transaction mode (Supabase's port 6543 is one), stagegate's
+/// session lock would be left on a server connection nobody owns: every command that takes
+/// it refuses (exit 2) before changing anything, naming the direct connection. Through the
+/// same PgBouncer in session mode, it runs.
+#[test]
+fn a_transaction_mode_pooler_is_refused_and_a_session_one_is_not() {
+    let project = crate::runner::Project::new("lock_timeout = \"2s\"");
+    project.write("1_orders.up.sql", "CREATE TABLE orders (id int);\n");
+    let transaction = Pooler::start(&project.db, "transaction");
+    let through = |pooler: &Pooler, args: &[&str]| {
+        let mut cmd = project.command();
+        cmd.env("SG_TEST_TARGET_URL", pooler.url(&project.db));
+        let out = crate::harness::run_output(cmd.args(args), "stagegate through pgbouncer");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    };
+    for args in [
+        &["migrate", "apply", "--env", "staging"][..],
+        &[
+            "migrate", "baseline", "--env", "staging", "--to", "1", "--reason", "x",
+        ][..],
+    ] {
+        let out = through(&transaction, args);
+        assert_exit(&out, 2);
+        assert!(
+            out.stderr.contains("through a pooler in transaction mode")
+                && out.stderr.contains("use a direct connection"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        project.scalar("SELECT to_regclass('stagegate.migrations')::text"),
+        None
+    );
+    drop(transaction);
+    let session = Pooler::start(&project.db, "session");
+    let out = through(&session, &["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        project.scalar("SELECT to_regclass('public.orders')::text"),
+        Some("orders".to_string())
+    );
+}
+
+/// A Supabase project: `init` finds supabase/migrations and keeps down scripts in
+/// supabase/down (`supabase db push` would run any .sql file beside the up scripts);
+/// `baseline` reads the CLI's `supabase_migrations.schema_migrations`; `new` writes the up
+/// where the CLI reads it and the down where it does not; `migrate down` runs a down script
+/// from supabase/down.
+#[test]
+fn a_supabase_project_is_adopted_with_its_down_scripts_apart() {
+    let db = TestDb::create();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        &root.join("supabase/migrations/20240101120000_create_users.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        &root.join("supabase/config.toml"),
+        "project_id = \"shop\"\n",
+    );
+    let init = stagegate(root, &["init"]);
+    assert_exit(&init, 0);
+    assert!(
+        init.stderr
+            .contains("found 1 migration(s) in supabase/migrations/")
+            && init.stderr.contains("down scripts go to supabase/down/"),
+        "{}",
+        init.stderr
+    );
+    let config = std::fs::read_to_string(root.join("stagegate.toml")).unwrap();
+    assert!(
+        config.contains("dir = \"supabase/migrations\"")
+            && config.contains("\ndown_dir = \"supabase/down\""),
+        "{config}"
+    );
+    assert!(root.join("supabase/down").is_dir());
+    // The project's environments, as the team sets them.
+    let config = config.replace(
+        "url = \"${STAGING_DATABASE_URL}\"",
+        "url = \"${SUPABASE_DB_URL}\"",
+    );
+    std::fs::write(root.join("stagegate.toml"), config).unwrap();
+    let vars = [("SUPABASE_DB_URL", db.database_url().expose().to_string())];
+    let run = |args: &[&str]| stagegate_with(root, args, &vars);
+
+    // What `supabase db push` did before stagegate.
+    crate::runner::query(
+        &db,
+        "CREATE TABLE users (id bigint PRIMARY KEY);
+         CREATE SCHEMA supabase_migrations;
+         CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, \
+             statements text[], name text);
+         INSERT INTO supabase_migrations.schema_migrations VALUES \
+             ('20240101120000', ARRAY['CREATE TABLE users (id bigint PRIMARY KEY)'], 'create_users');",
+    );
+    let baseline = run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "staging",
+        "--reason",
+        "adopting the supabase project",
+    ]);
+    assert_exit(&baseline, 0);
+    assert!(
+        baseline.stdout.contains("from supabase"),
+        "{}",
+        baseline.stdout
+    );
+
+    let new = run(&["new", "add_orders"]);
+    assert_exit(&new, 0);
+    let created: Vec<&str> = new
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("created "))
+        .collect();
+    assert_eq!(created.len(), 2, "{}", new.stdout);
+    let up = Path::new(created[0]);
+    let down = Path::new(created[1]);
+    assert!(
+        up.parent().unwrap().ends_with("supabase/migrations")
+            && up
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .ends_with("_add_orders.sql")
+            && !up.to_str().unwrap().ends_with(".up.sql"),
+        "{}",
+        new.stdout
+    );
+    assert!(
+        down.parent().unwrap().ends_with("supabase/down")
+            && down.to_str().unwrap().ends_with("_add_orders.down.sql"),
+        "{}",
+        new.stdout
+    );
+    std::fs::write(up, "CREATE TABLE orders (id bigint PRIMARY KEY);\n").unwrap();
+    std::fs::write(down, "DROP TABLE orders;\n").unwrap();
+    assert_exit(&run(&["verify"]), 0);
+    assert_exit(&run(&["migrate", "apply", "--env", "staging"]), 0);
+    assert_eq!(
+        crate::runner::query(&db, "SELECT to_regclass('public.orders')::text")[0][0].as_deref(),
+        Some("orders")
+    );
+    let reverted = run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&reverted, 0);
+    assert_eq!(
+        crate::runner::query(&db, "SELECT to_regclass('public.orders')::text")[0][0],
+        None
+    );
+
+    // A down script whose up script is gone, and a stray file, are named.
+    write(
+        &root.join("supabase/down/20990101000000_ghost.down.sql"),
+        "DROP TABLE ghost;\n",
+    );
+    let verify = run(&["verify"]);
+    assert_exit(&verify, 2);
+    assert!(
+        verify
+            .stderr
+            .contains("20990101000000_ghost.down.sql: down script without an up script"),
+        "{}",
+        verify.stderr
+    );
+}
+
+/// The way back repaired: a wrong down script is replaced, and a migration with nothing to
+/// undo gets a no-op down, each through the environment's confirmation and recorded with the
+/// reason and both checksums; then `migrate down` goes back past both, and the event log
+/// still verifies.
+#[test]
+fn a_wrong_or_missing_down_is_replaced_through_the_gate_and_recorded() {
+    let p = crate::runner::Project::new("confirm = true");
+    p.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    p.write("1_users.down.sql", "DROP TABLE userz;\n");
+    p.write(
+        "2_check.up.sql",
+        "ALTER TABLE users ADD CONSTRAINT users_id CHECK (id > 0) NOT VALID;\n",
+    );
+    p.write(
+        "3_validate.up.sql",
+        "ALTER TABLE users VALIDATE CONSTRAINT users_id;\n",
+    );
+    p.write(
+        "2_check.down.sql",
+        "ALTER TABLE users DROP CONSTRAINT users_id;\n",
+    );
+    let confirm = ["--confirm", "staging", "--reason", "release 12"];
+    let mut apply = vec!["migrate", "apply", "--env", "staging"];
+    apply.extend(confirm);
+    assert_exit(&p.run(&apply), 0);
+    let down = |steps: &str| {
+        let mut args = vec!["migrate", "down", "--env", "staging", "--steps", steps];
+        args.extend(confirm);
+        p.run(&args)
+    };
+    let refused = down("3");
+    assert_exit(&refused, 3);
+    assert!(
+        refused.stderr.contains(
+            "3_validate has no down script; write one and record it with `stagegate migrate \
+             replace-down --env staging 3 --reason \"...\"`, or declare that undoing it needs \
+             nothing: `stagegate migrate replace-down --env staging 3 --no-op --reason \"...\"`"
+        ),
+        "{}",
+        refused.stderr
+    );
+
+    // No confirmation without a terminal: refused, nothing recorded.
+    let unconfirmed = p.run(&[
+        "migrate",
+        "replace-down",
+        "--env",
+        "staging",
+        "3",
+        "--no-op",
+        "--reason",
+        "validating has nothing to undo",
+    ]);
+    assert_exit(&unconfirmed, 3);
+    let replaced = p.run(&[
+        "migrate",
+        "replace-down",
+        "--env",
+        "staging",
+        "3",
+        "--no-op",
+        "--reason",
+        "validating has nothing to undo",
+        "--confirm",
+        "staging",
+    ]);
+    assert_exit(&replaced, 0);
+    assert!(
+        replaced
+            .stdout
+            .contains("3_validate now records a no-op (nothing to undo) (was no down script)"),
+        "{}",
+        replaced.stdout
+    );
+
+    // The wrong down of 1, fixed in the file: refused until recorded.
+    p.write("1_users.down.sql", "DROP TABLE users;\n");
+    let refused = down("3");
+    assert_exit(&refused, 3);
+    assert!(
+        refused.stderr.contains("changed since 1_users was applied")
+            && refused.stderr.contains("record the new one as its down"),
+        "{}",
+        refused.stderr
+    );
+    let old = p.scalar("SELECT down_checksum FROM stagegate.migrations WHERE version = '1'");
+    assert_exit(
+        &p.run(&[
+            "migrate",
+            "replace-down",
+            "--env",
+            "staging",
+            "1",
+            "--reason",
+            "the down dropped a table that does not exist",
+            "--confirm",
+            "staging",
+        ]),
+        0,
+    );
+    let new = p.scalar("SELECT down_checksum FROM stagegate.migrations WHERE version = '1'");
+    assert_ne!(old, new);
+    let event = p.scalar(
+        "SELECT detail FROM stagegate.events WHERE kind = 'down_replace' AND version = '1'",
+    );
+    let event: serde_json::Value = serde_json::from_str(&event.unwrap()).unwrap();
+    assert_eq!(
+        event["reason"],
+        "the down dropped a table that does not exist"
+    );
+    assert_eq!(event["old_down_checksum"].as_str(), old.as_deref());
+    assert_eq!(event["new_down_checksum"].as_str(), new.as_deref());
+    // Each replacement went through the gate: a confirmation event with its action.
+    assert_eq!(
+        p.scalar(
+            "SELECT count(*) FROM stagegate.events WHERE kind = 'confirmation' \
+             AND detail::jsonb ->> 'action' = 'replace-down'"
+        )
+        .as_deref(),
+        Some("2")
+    );
+
+    let reverted = down("3");
+    assert_exit(&reverted, 0);
+    assert_eq!(
+        p.scalar("SELECT string_agg(status, ',' ORDER BY version) FROM stagegate.migrations")
+            .as_deref(),
+        Some("reverted,reverted,reverted")
+    );
+    assert_eq!(p.scalar("SELECT to_regclass('public.users')::text"), None);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+/// A diesel repository keeps a one-off data script beside its migration directories; diesel
+/// ignores it, so `verify` warns about it and passes, and `[migrations] ignore` silences the
+/// warning. A file the runner would not ignore is still a failure.
+#[test]
+fn entries_the_runner_ignores_are_warnings_and_ignore_silences_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(
+        &root.join("migrations/2021-02-02-153240_create_crates/up.sql"),
+        "CREATE TABLE crates (id int);\n",
+    );
+    write(
+        &root.join("migrations/2021-02-02-153240_create_crates/down.sql"),
+        "DROP TABLE crates;\n",
+    );
+    write(
+        &root.join("migrations/data_2021_backfill_downloads.sql"),
+        "UPDATE crates SET id = id;\n",
+    );
+    write(&root.join("stagegate.toml"), "");
+    let verify = stagegate(root, &["verify"]);
+    assert_exit(&verify, 0);
+    assert!(
+        verify.stderr.contains(
+            "data_2021_backfill_downloads.sql: skipped, diesel ignores it too (only directories \
+             are migrations)"
+        ),
+        "{}",
+        verify.stderr
+    );
+    write(
+        &root.join("stagegate.toml"),
+        "[migrations]\nignore = [\"data_*.sql\"]\n",
+    );
+    let verify = stagegate(root, &["verify"]);
+    assert_exit(&verify, 0);
+    assert!(!verify.stderr.contains("data_2021"), "{}", verify.stderr);
+    // A directory diesel would try to run (no up.sql) still fails.
+    write(
+        &root.join("migrations/2021-03-03-000000_broken/notes.txt"),
+        "todo\n",
+    );
+    let verify = stagegate(root, &["verify"]);
+    assert_ne!(verify.code, 0, "{}", verify.stderr);
+}
+
+/// A team that applied `migrations/*.sql` by hand with psql: `init` names the files it
+/// cannot use and prints the `git mv` commands that give them versions in the order they
+/// were added; after those, `verify` passes. Before a baseline, `status` says that the tables
+/// the pending migrations create already exist and a baseline is needed; after it, not.
+#[test]
+fn hand_applied_files_get_versions_and_status_asks_for_a_baseline() {
+    let db = TestDb::create();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    git(root, &["init", "-q"]);
+    // Added in this order, which is not the order of their names.
+    let files = [
+        ("create_users.sql", "CREATE TABLE users (id int);\n"),
+        ("add_orders.sql", "CREATE TABLE orders (id int);\n"),
+        ("backfill.sql", "INSERT INTO users VALUES (1);\n"),
+    ];
+    for (day, (name, sql)) in files.iter().enumerate() {
+        write(&root.join("migrations").join(name), sql);
+        git(root, &["add", "."]);
+        git(
+            root,
+            &[
+                "commit",
+                "-q",
+                "-m",
+                name,
+                "--date",
+                &format!("2021-01-0{} 12:00:00 +0000", day + 1),
+            ],
+        );
+    }
+    let init = stagegate(root, &["init"]);
+    assert_exit(&init, 0);
+    assert!(
+        init.stderr.contains(
+            "migrations/ holds 3 .sql file(s) without a version, which stagegate cannot order"
+        ) && init.stderr.contains(
+            "  git mv migrations/create_users.sql migrations/0001_create_users.sql\n  \
+             git mv migrations/add_orders.sql migrations/0002_add_orders.sql\n  \
+             git mv migrations/backfill.sql migrations/0003_backfill.sql\n"
+        ) && init.stderr.contains("migrate baseline --env <name> --to 3"),
+        "{}",
+        init.stderr
+    );
+    // The commands, as printed.
+    for line in init
+        .stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("git mv "))
+    {
+        let args: Vec<&str> = line.split(' ').collect();
+        git(root, &["mv", args[0], args[1]]);
+    }
+    assert_exit(&stagegate(root, &["verify"]), 0);
+    git(root, &["commit", "-q", "-m", "version the migrations"]);
+    // History kept: git follows the renamed file back to its first commit.
+    let log = std::process::Command::new("git")
+        .current_dir(root)
+        .args([
+            "log",
+            "--follow",
+            "--format=%s",
+            "--",
+            "migrations/0001_create_users.sql",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("create_users.sql"),
+        "{}",
+        String::from_utf8_lossy(&log.stdout)
+    );
+
+    // The database they were applied to by hand.
+    crate::runner::query(
+        &db,
+        "CREATE TABLE users (id int); CREATE TABLE orders (id int);",
+    );
+    let config = std::fs::read_to_string(root.join("stagegate.toml"))
+        .unwrap()
+        .replace("${STAGING_DATABASE_URL}", "${APP_DB}");
+    std::fs::write(root.join("stagegate.toml"), config).unwrap();
+    let vars = [("APP_DB", db.database_url().expose().to_string())];
+    let status = stagegate_with(root, &["migrate", "status", "--env", "staging"], &vars);
+    assert_exit(&status, 0);
+    assert!(
+        status.stderr.contains(
+            "staging: no migration is recorded here, but 2 table(s) that pending migrations \
+             create already exist (users, orders)"
+        ) && status
+            .stderr
+            .contains("stagegate migrate baseline --env staging"),
+        "{}",
+        status.stderr
+    );
+    let json = stagegate_with(
+        root,
+        &["migrate", "status", "--env", "staging", "--format", "json"],
+        &vars,
+    );
+    let json = crate::json::assert_matches("status", &json);
+    assert_eq!(
+        json["environments"][0]["existing_tables"],
+        serde_json::json!(["users", "orders"])
+    );
+    assert_exit(
+        &stagegate_with(
+            root,
+            &[
+                "migrate",
+                "baseline",
+                "--env",
+                "staging",
+                "--to",
+                "3",
+                "--reason",
+                "applied by hand with psql",
+            ],
+            &vars,
+        ),
+        0,
+    );
+    let status = stagegate_with(root, &["migrate", "status", "--env", "staging"], &vars);
+    assert_exit(&status, 0);
+    assert!(
+        !status.stderr.contains("already exist"),
+        "{}",
+        status.stderr
+    );
+}
+
+/// The DBA report of what already ran on staging (`--env staging --since V`): a finding an
+/// allow directive covers is shown as allowed, with the directive's reason, and counts in no
+/// severity; the migrations that ran are linted as the files say, not against today's
+/// catalog, so no bogus "unused allow" (SG506) appears.
+#[test]
+fn the_report_shows_allowed_findings_and_no_bogus_unused_allows() {
+    let p = crate::runner::Project::new("lock_timeout = \"2s\"");
+    p.write(
+        "1_orders.up.sql",
+        "CREATE TABLE orders (id int, customer int);\n",
+    );
+    p.write(
+        "2_index.up.sql",
+        "-- stagegate:allow SG101 -- orders is written once a day, at night\n\
+         CREATE INDEX orders_customer ON orders (customer);\n",
+    );
+    p.write(
+        "3_note.up.sql",
+        "ALTER TABLE orders ADD COLUMN note text;\n",
+    );
+    assert_exit(
+        &p.run(&["migrate", "apply", "--env", "staging", "--to", "2"]),
+        0,
+    );
+    let markdown = p.run(&[
+        "report", "--env", "staging", "--since", "1", "--format", "markdown",
+    ]);
+    assert_exit(&markdown, 0);
+    assert!(
+        markdown.stdout.contains("| allowed |")
+            && markdown.stdout.contains("> **allowed** SG101")
+            && markdown.stdout.contains(
+                "allowed by `-- stagegate:allow`: orders is written once a day, at night"
+            ),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        !markdown.stdout.contains("SG506") && !markdown.stderr.contains("SG506"),
+        "{}",
+        markdown.stdout
+    );
+    let json = p.run(&[
+        "report", "--env", "staging", "--since", "1", "--format", "json",
+    ]);
+    assert_exit(&json, 0);
+    let json = crate::json::assert_matches("report", &json);
+    let index = &json["migrations"][0];
+    assert_eq!(index["version"], "2");
+    assert_eq!(index["severity"], serde_json::Value::Null);
+    assert_eq!(index["findings"][0]["code"], "SG101");
+    assert_eq!(
+        index["findings"][0]["allowed"],
+        "orders is written once a day, at night"
+    );
+    assert_eq!(json["summary"]["errors"], 0);
+}

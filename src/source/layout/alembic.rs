@@ -748,6 +748,7 @@ pub(crate) fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
         layout: Layout::Alembic,
         migrations,
         warnings,
+        ignored: Vec::new(),
         alembic: Some(std::sync::Arc::new(AlembicSet {
             project: project.clone(),
             graph,

@@ -13,6 +13,7 @@ use super::listing::{Entry, File, Item, Slot, push};
 use super::{Section, SourceError, Version};
 pub(super) use dbmate::sections as dbmate_sections;
 pub use sqlx::autocommit_file_name;
+pub(super) use sqlx::split_name as sqlx_split_name;
 
 /// How a project names its migration files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
