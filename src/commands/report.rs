@@ -38,7 +38,7 @@ pub(super) fn run(
     {
         anyhow::bail!("--since {text}: not a migration version or revision id");
     }
-    let local = super::status::load_migrations(config, None, printer)?;
+    let local = super::common::load_migrations(config, None, printer)?;
     // The local migration --since names (a version, or an Alembic revision id), for its place
     // in the order.
     let since = match &args.since {

@@ -5,7 +5,6 @@
 //! inside it are relative to the file's directory. `${VAR}` references are expanded when an
 //! environment is used, so a deploy to staging does not need production's variables.
 
-mod duration;
 mod interpolate;
 
 use std::collections::BTreeMap;
@@ -13,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::duration::HumanDuration;
 use crate::source::Layout;
 pub use crate::target::{DatabaseUrl, redact, redact_text};
-pub use duration::HumanDuration;
 use interpolate::{InterpolateError, interpolate};
 
 /// The file name searched for.
@@ -196,8 +195,7 @@ pub struct MigrationsConfig {
     #[serde(default)]
     pub down_dir: Option<PathBuf>,
     /// Entries the runner ignores too (a one-off data script beside diesel's migration
-    /// directories) that need no warning: globs over the path relative to `dir` or the file
-    /// name (`*`, `?`).
+    /// directories) that need no warning: globs over the entry's name in `dir` (`*`, `?`).
     #[serde(default)]
     pub ignore: Vec<String>,
 }

@@ -6,5 +6,5 @@
 ALTER TABLE stagegate.events DROP CONSTRAINT events_kind_check;
 ALTER TABLE stagegate.events ADD CONSTRAINT events_kind_check
     CHECK (kind IN ('apply', 'failure', 'resolve', 'down', 'backup', 'confirmation', 'repair',
-                    'baseline', 'down_failure', 'abandon', 'bind', 'down_replace', 'approval',
-                    'after_apply', 'after_down'));
+                    'baseline', 'down_failure', 'abandon', 'bind', 'approval', 'after_apply',
+                    'after_down'));
