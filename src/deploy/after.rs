@@ -5,8 +5,9 @@
 //! stagegate's environment every PostgreSQL program gets ([`crate::programs::command`]: no
 //! `PG*` variable, not the variable a URL was read from) and `STAGEGATE_ENV`,
 //! `STAGEGATE_ACTION`, `STAGEGATE_VERSIONS`, `STAGEGATE_EVENT_HEAD` and `STAGEGATE_ATTEMPT`:
-//! never the password. An attempt that outlives `timeout` has its whole process group killed;
-//! a failed attempt is retried `retries` times, `interval` apart. The outcome, the tail of
+//! never the password. An attempt that outlives `timeout`, or is cut short by Ctrl-C,
+//! SIGTERM or SIGHUP, has its whole process group killed; a failed attempt is retried
+//! `retries` times, `interval` apart. The outcome, the tail of
 //! the output (stdout and stderr together) and the duration go into an `after_apply` /
 //! `after_down` event. Nothing is rolled back: the command layer says how to.
 
@@ -147,7 +148,7 @@ pub(crate) async fn run(
     tokio::pin!(attempts);
     let ended = tokio::select! {
         ended = &mut attempts => ended,
-        Ok(()) = tokio::signal::ctrl_c() => {
+        () = interruption() => {
             stop.store(true, Ordering::SeqCst);
             attempts.await
         }
@@ -206,6 +207,31 @@ pub(crate) async fn run(
         versions: versions.to_vec(),
         event_hash: recorded,
     })
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP (where a handler can be set up; otherwise never).
+async fn interruption() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            Ok(()) = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The attempts' end: the last attempt's outcome.

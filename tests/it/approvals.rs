@@ -569,3 +569,45 @@ fn after_down_runs_after_a_down_and_its_failure_exits_5() {
             .contains("down-check")
     );
 }
+
+#[test]
+fn sigterm_during_after_apply_kills_its_process_group_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let p = Project::new(&format!(
+        "after_apply = {{ run = \"sleep 300 & echo $! > '{0}.tmp'; mv '{0}.tmp' '{0}'; sleep 300\", \
+         timeout = \"5min\" }}",
+        pidfile.display()
+    ));
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let child = p
+        .child(&["migrate", "apply", "--env", "staging"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + crate::harness::DEADLINE;
+    while !pidfile.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(pidfile.exists(), "the after_apply command never started");
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = crate::runner::finish(child, "stagegate migrate apply");
+    assert_exit(&out, 5);
+    assert!(out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
+    let recorded = events(&p, "after_apply");
+    assert_eq!(recorded[0]["status"], "interrupted");
+    let background = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ended(&background) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        ended(&background),
+        "process {background} of the group still runs"
+    );
+    assert_eq!(applied(&p), ["1"]);
+}

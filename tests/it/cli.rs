@@ -48,6 +48,7 @@ const SUBCOMMANDS: &[&str] = &[
     "migrate status",
     "migrate plan",
     "migrate apply",
+    "migrate approve",
     "migrate down",
     "migrate resolve",
     "migrate rebind",
