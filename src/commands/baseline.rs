@@ -22,7 +22,7 @@ pub(super) fn run(
         })?),
         None => Source::Runner(args.from),
     };
-    let local = super::status::load_migrations(config, Some(&env), printer)?;
+    let local = super::common::load_migrations(config, Some(&env), printer)?;
     let dir = config.migrations_dir();
     let options = BaselineOptions {
         source,
