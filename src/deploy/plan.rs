@@ -191,12 +191,20 @@ pub(crate) fn lint_findings(
         // Pending on the environment: unreleased there, so its tables are new for the next.
         let input = lint::Input::of(up).unreleased(true);
         let result = lint::lint_script(input, options, &mut run);
-        findings.extend(result.findings.into_iter().map(|finding| PlanFinding {
-            version: version.clone(),
-            code: finding.code.to_string(),
-            severity: finding.severity.label().to_string(),
-            line: finding.line,
-            message: finding.message,
+        findings.extend(result.findings.into_iter().map(|finding| {
+            PlanFinding {
+                version: version.clone(),
+                code: finding.code.to_string(),
+                severity: finding.severity.label().to_string(),
+                // An Alembic revision's finding is at its operation's line in the .py file, as
+                // lint shows it.
+                line: up
+                    .rendered_checksum
+                    .as_ref()
+                    .and_then(|_| crate::source::alembic::source_line(&up.text, finding.span.start))
+                    .unwrap_or(finding.line),
+                message: finding.message,
+            }
         }));
         let mut strongest: BTreeMap<String, (LockMode, Effect)> = BTreeMap::new();
         for statement in analyze::analyze(&up.text) {

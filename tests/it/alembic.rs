@@ -1046,3 +1046,61 @@ fn baseline_adopts_a_database_alembic_upgraded_from_its_alembic_version() {
     let applied: Vec<String> = recorded(&qa).into_iter().map(|(v, _)| v).collect();
     assert_eq!(applied, ["1a2b3c4d5e6f", "3c9d2e7a41b0", "9f8e7d6c5b4a"]);
 }
+
+#[test]
+fn production_gets_a_verified_backup_and_plan_shows_findings_at_the_revision_lines() {
+    let project = Project::with_config("backup = { dir = \"backups/production\", keep = 2 }\n");
+    // plan lints each revision's rendered SQL, at the operation's line of the .py file.
+    let out = project.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&out, 0);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let finding = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["version"] == "7b1f0c6d9e22")
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert_eq!(finding["line"], 24, "{finding}");
+
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    let out = project.run(&[
+        "migrate",
+        "apply",
+        "--env",
+        "production",
+        "--confirm",
+        "production",
+        "--reason",
+        "release 12",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.production), ["c81d4a07e5f3"]);
+    // The backup was taken before the first revision ran, recorded and verifiable.
+    let dumps: Vec<String> = std::fs::read_dir(project.dir.path().join("backups/production"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    let out = project.run(&["backup", "list", "--env", "production"]);
+    assert_exit(&out, 0);
+    assert!(out.stdout.contains(&dumps[0]), "{}", out.stdout);
+    let out = project.run(&["backup", "verify", "--env", "production"]);
+    assert_exit(&out, 0);
+    // The backup holds the database as it was before: no revision's table yet.
+    let out = std::process::Command::new("pg_restore")
+        .arg("--list")
+        .arg(
+            project
+                .dir
+                .path()
+                .join("backups/production")
+                .join(&dumps[0]),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(!listing.contains("TABLE public users"), "{listing}");
+}
