@@ -176,9 +176,25 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
         out.stderr.contains("applying 1_users"),
         "progress on stderr"
     );
+    // Every state migration in migrations/, each once, in order.
+    let mut files: Vec<i64> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter_map(|name| name.split('_').next()?.parse().ok())
+        .collect();
+    files.sort_unstable();
+    assert_eq!(files, (1..=files.len() as i64).collect::<Vec<_>>());
     assert_eq!(
-        p.query("SELECT version::text, success::text FROM stagegate._sqlx_migrations ORDER BY 1"),
-        (1..=stagegate::db::known_schema_version())
+        files.last().copied(),
+        Some(stagegate::db::known_schema_version()),
+        "the binary knows the newest state migration"
+    );
+    assert_eq!(
+        p.query(
+            "SELECT version::text, success::text FROM stagegate._sqlx_migrations ORDER BY version"
+        ),
+        files
+            .iter()
             .map(|v| vec![Some(v.to_string()), Some("true".to_string())])
             .collect::<Vec<_>>()
     );
