@@ -189,7 +189,11 @@ impl ScriptRef {
         let file_checksum = self.is_alembic().then(|| Checksum::of_normalized(&file));
         let body = self.body_of(file)?;
         let (checksum, text_checksum, rendered_checksum) = match file_checksum {
-            Some(file) => (file.clone(), file, Some(Checksum::of_normalized(&body.text))),
+            Some(file) => (
+                file.clone(),
+                file,
+                Some(Checksum::of_normalized(&body.text)),
+            ),
             None => {
                 let lint_lines: Vec<usize> = body
                     .directives
