@@ -162,7 +162,7 @@ pub static RULES: &[Rule] = &[
     rule!(
         "SG116",
         "require-lock-timeout",
-        Warning,
+        Error,
         require_lock_timeout,
         "A traffic-blocking lock is taken without lock_timeout"
     ),

@@ -13,10 +13,20 @@
 //! allowing the first statement moves the finding to the next one not allowed; an
 //! `allow-file` covers them all.
 //!
+//! Every statement that takes such a lock is covered the same way: `ALTER TABLE`, `LOCK
+//! TABLE`, `CREATE [OR REPLACE] TRIGGER` (SHARE ROW EXCLUSIVE: writes queue, reads go on),
+//! `DROP TRIGGER` (ACCESS EXCLUSIVE: reads and writes queue), `ENABLE`/`DISABLE TRIGGER`.
+//!
+//! It is an error: the stall it prevents is not bounded by the statement or the table but
+//! by the oldest open transaction on the table (measured on PostgreSQL 15: behind a 3 s
+//! writer, a `CREATE TRIGGER` held every INSERT for 2.3 s; behind a 3 s reader, a `DROP
+//! TRIGGER` held every SELECT for 2.4 s), and the fix costs one line, or none where the
+//! runner sets a lock_timeout.
+//!
 //! ## Why is this bad?
 //! Locks are granted in queue order. While the DDL waits for a long-running transaction to
-//! finish, every later query on the table queues behind it, so even a millisecond ALTER can
-//! stall the application for as long as the oldest transaction lives.
+//! finish, every later query that conflicts with its lock queues behind it, so even a
+//! millisecond ALTER can stall the application for as long as the oldest transaction lives.
 //!
 //! ## Example
 //! ```sql
@@ -42,10 +52,11 @@ pub(crate) fn check(ctx: &Ctx, change: &Change, out: &mut Vec<Hit>) {
     {
         out.push(Hit::new(
             format!(
-                "{} lock on `{}` is requested without a lock_timeout: while it waits, every query on `{}` queues behind it",
+                "{} lock on `{}` is requested without a lock_timeout: while it waits for the open transactions on `{}`, {} of it queue behind it",
                 lock.mode.label(),
                 lock.table,
-                lock.table
+                lock.table,
+                lock.mode.blocks()
             ),
             "SET lock_timeout = '2s' first (or `-- stagegate:lock-timeout 2s`, or lock_timeout in the environment) and retry on timeout",
         ));
@@ -110,6 +121,82 @@ mod tests {
             .map(|f| f.line)
             .collect();
         assert_eq!(lines, [2, 3, 5], "{:?}", result.findings);
+    }
+
+    /// Trigger statements are held to the same rule, at the same severity, with what queues
+    /// behind their lock (measured on PostgreSQL 15, docs/hazards.md #94 and #95).
+    #[test]
+    fn triggers_without_lock_timeout_are_errors() {
+        use crate::lint::Severity;
+        for (sql, lock, queued) in [
+            (
+                "CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();",
+                "SHARE ROW EXCLUSIVE lock on `orders`",
+                ", writes of it queue",
+            ),
+            (
+                "CREATE OR REPLACE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();",
+                "SHARE ROW EXCLUSIVE lock on `orders`",
+                ", writes of it queue",
+            ),
+            (
+                "DROP TRIGGER IF EXISTS orders_touch ON orders;",
+                "ACCESS EXCLUSIVE lock on `orders`",
+                ", reads and writes of it queue",
+            ),
+            (
+                "ALTER TABLE orders DISABLE TRIGGER orders_touch;",
+                "SHARE ROW EXCLUSIVE lock on `orders`",
+                ", writes of it queue",
+            ),
+        ] {
+            let result = crate::lint::test_utils::lint_sql(sql, 15);
+            let mine: Vec<_> = result
+                .findings
+                .iter()
+                .filter(|f| f.code == "SG116")
+                .collect();
+            assert_eq!(mine.len(), 1, "{sql}: {:?}", result.findings);
+            assert_eq!(mine[0].severity, Severity::Error, "{sql}");
+            assert!(mine[0].message.starts_with(lock), "{}", mine[0].message);
+            assert!(mine[0].message.contains(queued), "{}", mine[0].message);
+        }
+    }
+
+    #[test]
+    fn triggers_are_quiet_under_a_lock_timeout_or_on_a_new_table() {
+        for sql in [
+            "SET lock_timeout = '2s';\nCREATE TRIGGER t_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();",
+            "-- stagegate:lock-timeout 2s\nDROP TRIGGER IF EXISTS t_touch ON orders;",
+            "CREATE TABLE carts (id bigint);\nCREATE TRIGGER carts_touch BEFORE UPDATE ON carts FOR EACH ROW EXECUTE FUNCTION touch();",
+        ] {
+            lint_ok_pg("SG116", sql, 15);
+        }
+        // The runner's lock_timeout (`Config::runner_sets_lock_timeout`) counts as one.
+        let sql = "DROP TRIGGER IF EXISTS t_touch ON orders;";
+        let (directives, settings) = crate::source::directives::parse(sql, 1).unwrap();
+        let options = crate::lint::Options {
+            postgres_version: 15,
+            lock_timeout_configured: true,
+            ..crate::lint::Options::default()
+        };
+        let result = crate::lint::lint_script(
+            crate::lint::Input {
+                text: sql,
+                first_line: 1,
+                directives: &directives,
+                settings: &settings,
+                unreleased: false,
+                edited_since: None,
+            },
+            &options,
+            &mut crate::lint::RunState::default(),
+        );
+        assert!(
+            result.findings.iter().all(|f| f.code != "SG116"),
+            "{:?}",
+            result.findings
+        );
     }
 
     #[test]
