@@ -27,6 +27,8 @@ groups=(
   "audit|src/commands/audit.rs|it|test(/audit/)"
   "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/) | test(/^alembic::sql_that_renders_differently/)"
   "confirm|src/deploy/confirm.rs|it|test(/^gates::(in_ci|on_a_terminal|the_confirmation|without_a_terminal|a_typed_reason)/) | test(/^down::a_gated_environment/)"
+  "approve|src/deploy/approve.rs|it|test(/^approvals::(apply_waits|an_edited|only_the|an_approval)/)"
+  "after|src/deploy/after.rs|it|test(/^approvals::(after_|a_failing_after|a_timed_out_after)/)"
   "who|src/deploy/who.rs|lib it|test(/^deploy::who::/) | test(/^gates::(in_ci|without_a_terminal)/)"
   "down|src/deploy/down.rs|it|test(/^down::/)"
   "backup|src/backup/*.rs|lib it|test(/^backup::/) | test(/^down::a_(down_whose_backup|gated_environment)/) | test(/^gates::a_soak/)"

@@ -185,7 +185,9 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
             [Some("4".to_string()), Some("true".to_string())],
             [Some("5".to_string()), Some("true".to_string())],
             [Some("6".to_string()), Some("true".to_string())],
-            [Some("7".to_string()), Some("true".to_string())]
+            [Some("7".to_string()), Some("true".to_string())],
+            [Some("8".to_string()), Some("true".to_string())],
+            [Some("9".to_string()), Some("true".to_string())]
         ]
     );
     // append_event (0002) hashes exactly the text stagegate.event_text (0001) defines.
