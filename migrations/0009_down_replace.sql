@@ -7,7 +7,8 @@
 ALTER TABLE stagegate.events DROP CONSTRAINT events_kind_check;
 ALTER TABLE stagegate.events ADD CONSTRAINT events_kind_check
     CHECK (kind IN ('apply', 'failure', 'resolve', 'down', 'backup', 'confirmation', 'repair',
-                    'baseline', 'down_failure', 'abandon', 'bind', 'down_replace'));
+                    'baseline', 'down_failure', 'abandon', 'bind', 'approval', 'after_apply',
+                    'after_down', 'down_replace'));
 
 -- Replaces the recorded down checksum of an applied migration and appends its
 -- `down_replace` event (p_detail: the reason, the old and the new down checksums), only if

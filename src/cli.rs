@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::deploy::resolve::StatementOutcome;
 use crate::env_vars;
+use crate::printer::ColorChoice;
 use crate::source::Layout;
 
 /// Safe PostgreSQL schema changes, from a branch through staging to production.
@@ -46,19 +48,9 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  lint findings at error severity (warnings too with --deny-warnings)
   2  usage or configuration error (bad flags, broken stagegate.toml, unreadable migrations)
-  3  refused by a gate (promotion, confirmation, backup, data-loss guard, drift)
+  3  refused by a gate (promotion, approvals, confirmation, backup, data-loss guard, drift)
   4  database or execution error
   5  committed, but the after_apply / after_down command failed or timed out";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when stdout/stderr is a terminal and NO_COLOR is not set
-    Auto,
-    /// Always colour
-    Always,
-    /// Never colour
-    Never,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -495,15 +487,6 @@ pub struct BaselineArgs {
     /// (the configured `confirm` phrase, or the environment's name for `confirm = true`)
     #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
-}
-
-/// What a human found of a statement whose end was not recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatementOutcome {
-    /// It took effect: apply resumes after it
-    Ran,
-    /// It did not take effect: apply runs it again
-    NotRun,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,6 @@
-//! The documented exit codes, and how an error maps to one.
+//! The documented exit codes and the error that carries one ([`Failure`]). A leaf: every
+//! layer wraps its failures here; which code an error chain ends with is decided at the top,
+//! in [`crate::commands::classify`], the one place that knows every layer's typed errors.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -42,7 +44,8 @@ impl From<Outcome> for ExitCode {
 
 /// An error that carries the exit code it must end the run with.
 ///
-/// Wrap a cause with [`refused`] or [`execution`]; errors without such a wrapper exit 2.
+/// Wrap a cause with [`refused`] or [`execution`]; errors without such a wrapper exit 2
+/// (see [`crate::commands::classify`]).
 #[derive(Debug)]
 pub struct Failure {
     pub outcome: Outcome,
@@ -94,23 +97,6 @@ pub fn message(error: &anyhow::Error) -> String {
     text
 }
 
-/// The exit code for an error: the first [`Failure`] in its chain decides; a state-store error
-/// says its own ([`crate::db::state::StateError::outcome`]); a database driver error means 4; everything else is a usage or configuration problem (2).
-pub fn classify(error: &anyhow::Error) -> Outcome {
-    for cause in error.chain() {
-        if let Some(failure) = cause.downcast_ref::<Failure>() {
-            return failure.outcome;
-        }
-        if let Some(state) = cause.downcast_ref::<crate::db::state::StateError>() {
-            return state.outcome();
-        }
-        if cause.downcast_ref::<tokio_postgres::Error>().is_some() {
-            return Outcome::Execution;
-        }
-    }
-    Outcome::Usage
-}
-
 /// True when the error is only a closed stdout (`stagegate lint | head`), which exits 0.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
@@ -141,35 +127,6 @@ mod tests {
         );
         let plain = anyhow::anyhow!("inner").context("outer");
         assert_eq!(message(&plain), "outer: inner");
-    }
-
-    #[test]
-    fn failures_keep_their_code_under_context() {
-        let error = refused(anyhow::anyhow!("production needs confirmation"))
-            .context("applying to production");
-        assert_eq!(classify(&error), Outcome::Refused);
-        assert_eq!(classify(&anyhow::anyhow!("bad flag")), Outcome::Usage);
-        assert_eq!(
-            classify(&execution(anyhow::anyhow!("pg_dump failed"))),
-            Outcome::Execution
-        );
-    }
-
-    #[test]
-    fn state_errors_carry_their_own_code() {
-        use crate::db::state::StateError;
-        let newer = anyhow::Error::new(StateError::NewerSchema {
-            url: "postgres://db".into(),
-            found: 9,
-            known: 4,
-        })
-        .context("reading the state");
-        assert_eq!(classify(&newer), Outcome::Refused);
-        let down = anyhow::Error::new(StateError::ConnectTimeout {
-            url: "postgres://db".into(),
-            seconds: 5,
-        });
-        assert_eq!(classify(&down), Outcome::Execution);
     }
 
     #[test]

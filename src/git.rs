@@ -33,6 +33,9 @@ pub(crate) enum FileChange {
     Edited,
     /// At the ref; only its line endings (or a byte order mark) changed.
     LineEndings,
+    /// At the ref; only lint directive lines (`-- stagegate:allow ...`) changed, which change
+    /// no SQL and are not part of its checksum: linted, but no edit.
+    LintDirectives,
     /// As it was at the ref.
     Unchanged,
 }
@@ -106,11 +109,7 @@ impl ChangedSince {
                 }
                 Some(b'D') => deleted.push(absolute),
                 Some(_) => {
-                    let change = if line_endings_only(&root, reference, &relative, &absolute)? {
-                        FileChange::LineEndings
-                    } else {
-                        FileChange::Edited
-                    };
+                    let change = modified(&root, reference, &relative, &absolute)?;
                     changes.insert(absolute, change);
                 }
                 None => {}
@@ -152,19 +151,30 @@ impl ChangedSince {
     }
 }
 
-/// True when the file at the ref and in the working tree differ only in CRLF against LF
-/// line endings or a UTF-8 byte order mark.
-fn line_endings_only(
+/// How a file that git says was modified differs from the ref: only in CRLF against LF line
+/// endings or a UTF-8 byte order mark, only in lint directive lines, or in its text.
+fn modified(
     root: &Path,
     reference: &str,
     relative: &str,
     absolute: &Path,
-) -> Result<bool, GitError> {
+) -> Result<FileChange, GitError> {
     let then = git(root, &["show", &format!("{reference}:{relative}")])?;
     let Ok(now) = std::fs::read(absolute) else {
-        return Ok(false);
+        return Ok(FileChange::Edited);
     };
-    Ok(normalized(&then) == normalized(&now))
+    if normalized(&then) == normalized(&now) {
+        return Ok(FileChange::LineEndings);
+    }
+    let without = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(crate::source::directives::without_lint_directives)
+    };
+    Ok(match (without(&then), without(&now)) {
+        (Some(then), Some(now)) if then == now => FileChange::LintDirectives,
+        _ => FileChange::Edited,
+    })
 }
 
 /// The bytes without a leading byte order mark and with CRLF turned into LF, as checksums

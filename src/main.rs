@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Err(error) if exit::is_broken_pipe(&error) => Outcome::Success.into(),
         Err(error) => {
             printer.error(&exit::message(&error));
-            exit::classify(&error).into()
+            stagegate::commands::classify(&error).into()
         }
     }
 }

@@ -12,9 +12,19 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::ColorChoice;
 use crate::env_vars;
 use crate::visible;
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout/stderr is a terminal and NO_COLOR is not set
+    Auto,
+    /// Always colour
+    Always,
+    /// Never colour
+    Never,
+}
 
 /// Decides colour and writes the stderr side of the conversation.
 #[derive(Debug, Clone, Copy)]

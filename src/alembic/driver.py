@@ -18,6 +18,7 @@
 import ast
 import json
 import linecache
+import os
 import sys
 import traceback
 
@@ -218,6 +219,19 @@ def main():
     rt.RevisionStep.__init__ = step_init
 
     config = Config(ini_path, output_buffer=Capture())
+    # An env.py that takes its URL from alembic.ini (Alembic's own template) gets stagegate's
+    # (the environment's without its password, or a placeholder) when the ini holds none of
+    # PostgreSQL's, such as the template's `driver://user:pass@localhost/dbname`: offline, the
+    # URL only picks the dialect.
+    url = os.environ.get("STAGEGATE_ALEMBIC_URL")
+    try:
+        current = config.get_main_option("sqlalchemy.url") or ""
+    except Exception:  # an interpolation of a missing value
+        current = ""
+    if url and not current.startswith("postgresql"):
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     failure = None
     try:
         command.upgrade(config, "heads", sql=True)

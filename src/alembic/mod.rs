@@ -227,6 +227,9 @@ fn run(ini: &Path, options: &RenderOptions) -> Result<(String, Output), RenderEr
     if let Some(name) = &options.url_env {
         command.env(name, &options.url);
     }
+    // For an env.py that reads alembic.ini's sqlalchemy.url instead (the driver sets it when
+    // the ini's is not PostgreSQL's).
+    command.env("STAGEGATE_ALEMBIC_URL", &options.url);
     let mut child = command.spawn().map_err(|source| RenderError::Start {
         python: options.python.clone(),
         source,

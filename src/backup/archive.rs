@@ -115,11 +115,11 @@ pub async fn copy(
         .expect("pg_dump's stdout is piped")
         .try_into()
         .map_err(|e| format!("cannot pipe pg_dump into pg_restore: {e}"))?;
-    let mut restore = programs::tokio_command(pg_restore);
+    let mut command = programs::tokio_command(pg_restore);
     into.child_env("stagegate-restore")
         .map_err(|e| format!("cannot write a passfile: {e}"))?
-        .apply_tokio(&mut restore);
-    let restore = restore
+        .apply_tokio(&mut command);
+    let restore = command
         .arg("--no-password")
         .arg("--no-owner")
         .arg("--no-privileges")
@@ -130,6 +130,9 @@ pub async fn copy(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", pg_restore.display()))?;
+    // The command holds this process's copy of the pipe's reading end: closed now, so a
+    // pg_restore that stops early ends pg_dump (a broken pipe) instead of leaving it blocked.
+    drop(command);
     let (dumped, restored) = tokio::join!(dump.wait_with_output(), restore.wait_with_output());
     let dumped = dumped.map_err(|e| format!("pg_dump: {e}"))?;
     let restored = restored.map_err(|e| format!("pg_restore: {e}"))?;

@@ -17,7 +17,7 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         super::terminal::request(args.confirm.confirm.clone(), args.confirm.reason.clone());
     // Flags that can never pass refuse before any connection is made.
     confirm::check_flags(&env, &confirm, "apply")?;
-    let promote_source = promote_source(config, &env)?;
+    let promote_source = super::common::promote_source(config, &env)?;
     let to = match &args.to {
         Some(text) => Some(
             Version::parse_recorded(text)
@@ -41,7 +41,7 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
     if let Some(flag) = &args.shadow {
         return on_scratch_copy(config, &env, flag, &options, printer);
     }
-    let from = super::status::MigrationSource::of(config);
+    let from = super::common::MigrationSource::of(config);
     let env_copy = env.clone();
     let printer_copy = *printer;
     let runtime = db::runtime()?;
@@ -49,10 +49,10 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         // Read the files on a worker thread while the connections are set up.
         let local = async move {
             let local = tokio::task::spawn_blocking(move || {
-                super::status::load_migrations_from(&from, Some(&env_copy), &printer_copy)
+                super::common::load_migrations_from(&from, Some(&env_copy), &printer_copy)
             })
             .await??;
-            super::plan::target_version(&local, to.as_ref().map(Version::as_str))?;
+            super::common::target_version(&local, to.as_ref().map(Version::as_str))?;
             Ok(local)
         };
         apply::apply(&env, local, &options, &super::sink(printer)).await
@@ -85,7 +85,8 @@ const NAME_PREFIX: &str = "stagegate_dryrun_";
 /// (a plan they refuse runs nowhere), then the plan runs on a copy of its database in a
 /// scratch database stagegate creates (pg_dump piped into pg_restore) and drops at the end.
 /// The copy is bound to the environment's name, so apply there judges the same gates; it has
-/// no confirmation or backup of its own, and the promotion gate reads the real source.
+/// no confirmation, backup, approvals or after-apply check of its own, and the promotion gate
+/// reads the real source.
 /// Nothing is written to the environment's database.
 fn on_scratch_copy(
     config: &Config,
@@ -94,7 +95,7 @@ fn on_scratch_copy(
     options: &ApplyOptions,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let local = super::status::load_migrations(config, Some(env), printer)?;
+    let local = super::common::load_migrations(config, Some(env), printer)?;
     let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
     let sink = super::sink(printer);
     let (planned, ran) = db::runtime()?.block_on(async {
@@ -136,10 +137,16 @@ fn on_scratch_copy(
                     scratch.name
                 ))
             })?;
+            // Confirmation, backup and approvals were judged on the environment above; the
+            // copy runs the plan, not the after-apply check.
             let copy = crate::config::Environment {
                 url: scratch.url.clone(),
                 confirm: None,
                 backup: None,
+                approvals: 0,
+                approvers: None,
+                after_apply: None,
+                after_down: None,
                 ..env.clone()
             };
             bind_copy(&copy).await?;
@@ -164,7 +171,7 @@ fn on_scratch_copy(
         let ran = scratch.run_then_remove(work, &by_hand, printer).await?;
         Ok::<_, anyhow::Error>((planned, ran))
     })?;
-    let mut out = super::plan::render_text(&planned.plan);
+    let mut out = super::common::render_text(&planned.plan);
     let _ = writeln!(
         out,
         "on a scratch copy of `{}` (dropped): applied {} migration(s) in {}",
@@ -175,7 +182,7 @@ fn on_scratch_copy(
         ))
     );
     if !ran.applied.is_empty() {
-        out.push_str(&runs(&ran.applied, &env.name, None));
+        out.push_str(&super::common::runs(&ran.applied, &env.name, None));
     }
     let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
     super::print_report(&out)?;
@@ -210,27 +217,10 @@ async fn bind_copy(copy: &crate::config::Environment) -> anyhow::Result<()> {
     result
 }
 
-/// The environment a gated one promotes from, with its variables expanded: reading its
-/// state needs its URL, so a missing variable is a configuration error here too.
-pub(super) fn promote_source(
-    config: &Config,
-    env: &crate::config::Environment,
-) -> anyhow::Result<Option<crate::config::Environment>> {
-    match &env.promote_from {
-        None => Ok(None),
-        Some(from) => Ok(Some(config.environment(from).map_err(|error| {
-            anyhow::anyhow!(
-                "`{}` promotes from `{from}`, whose state the promotion gate reads: {error}",
-                env.name
-            )
-        })?)),
-    }
-}
-
 fn render(report: &ApplyReport) -> String {
     let mut out = String::new();
     if report.dry_run {
-        out.push_str(&super::plan::render_text(&report.plan));
+        out.push_str(&super::common::render_text(&report.plan));
         out.push_str("dry run: nothing was changed\n");
         return out;
     }
@@ -247,45 +237,10 @@ fn render(report: &ApplyReport) -> String {
             u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
         ))
     );
-    out.push_str(&runs(
+    out.push_str(&super::common::runs(
         &report.applied,
         &report.environment,
         report.head.as_deref(),
     ));
-    out
-}
-
-/// The migrations a run applied or reverted, as a table, and the event log's head after it.
-pub(super) fn runs(
-    migrations: &[crate::deploy::runner::AppliedMigration],
-    environment: &str,
-    head: Option<&str>,
-) -> String {
-    let mut out = super::table::render_fit(
-        &["version", "name", "mode", "statements", "attempts", "time"],
-        migrations
-            .iter()
-            .map(|a| {
-                vec![
-                    a.version.clone(),
-                    a.name.clone(),
-                    a.mode.to_string(),
-                    a.statements.to_string(),
-                    a.attempts.to_string(),
-                    format!("{}ms", a.duration_ms),
-                ]
-            })
-            .collect(),
-        &[1],
-        12,
-        None,
-    );
-    if let Some(head) = head {
-        let _ = writeln!(
-            out,
-            "event log head: {head} (keep it: `stagegate audit --env {environment} --verify \
-             --head {head}`)"
-        );
-    }
     out
 }

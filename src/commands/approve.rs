@@ -15,9 +15,9 @@ pub(super) fn run(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
-    let promote_source = super::apply::promote_source(config, &env)?;
-    let local = super::status::load_migrations(config, Some(&env), printer)?;
-    let to = super::plan::target_version(&local, args.to.as_deref())?;
+    let promote_source = super::common::promote_source(config, &env)?;
+    let local = super::common::load_migrations(config, Some(&env), printer)?;
+    let to = super::common::target_version(&local, args.to.as_deref())?;
     let lint_options =
         crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
             .map_err(anyhow::Error::msg)?;

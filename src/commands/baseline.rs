@@ -17,13 +17,12 @@ pub(super) fn run(
 ) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let source = match &args.to {
-        Some(text) => Source::UpTo(
-            Version::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--to {text}: not a migration version"))?,
-        ),
+        Some(text) => Source::UpTo(Version::parse_recorded(text).ok_or_else(|| {
+            anyhow::anyhow!("--to {text}: not a migration version or revision id")
+        })?),
         None => Source::Runner(args.from),
     };
-    let local = super::status::load_migrations(config, Some(&env), printer)?;
+    let local = super::common::load_migrations(config, Some(&env), printer)?;
     let dir = config.migrations_dir();
     let options = BaselineOptions {
         source,

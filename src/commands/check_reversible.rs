@@ -24,7 +24,7 @@ pub(super) fn run(
         Some(_) => source::discover_as(&dir, config.migrations.layout)?,
         None => config.discover()?,
     };
-    for warning in set.warnings.iter().chain(&set.ignored) {
+    for warning in &set.warnings {
         printer.warning(warning);
     }
     // An Alembic project's upgrades and downgrades as Alembic renders them, as apply and

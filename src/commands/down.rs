@@ -33,14 +33,14 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    let from = super::status::MigrationSource::of(config);
+    let from = super::common::MigrationSource::of(config);
     let env_copy = env.clone();
     let printer_copy = *printer;
     let runtime = db::runtime()?;
     let report = runtime.block_on(async {
         let local = async move {
             tokio::task::spawn_blocking(move || {
-                super::status::load_migrations_from(&from, Some(&env_copy), &printer_copy)
+                super::common::load_migrations_from(&from, Some(&env_copy), &printer_copy)
             })
             .await?
         };
@@ -132,7 +132,7 @@ fn render(report: &DownReport) -> String {
             u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
         ))
     );
-    out.push_str(&super::apply::runs(
+    out.push_str(&super::common::runs(
         &report.reverted,
         &report.environment,
         report.head.as_deref(),

@@ -235,7 +235,9 @@ pub(super) fn init(
         }
         (None, _) => detect(root, note, &mut unversioned),
     };
-    if let Some(found) = &found {
+    if let Some(found) = &found
+        && found.layout != Layout::Alembic
+    {
         note(&format!(
             "found {} migration(s) in {}/ ({}), {} layout (from their file names){}",
             found.count,
@@ -277,18 +279,21 @@ pub(super) fn init(
         ));
     }
     if layout == Layout::Alembic {
-        let (python, url_env) = alembic_settings(root, &dir_path);
-        if let Some(python) = python {
+        let settings = alembic_settings(root, &dir_path);
+        for line in settings.describe(&dir, found.as_ref()) {
+            note(&line);
+        }
+        if let Some(python) = &settings.python {
             config = config.replacen(
                 "# python = \"backend/.venv/bin/python\"",
-                &format!("python = {}", toml_string(&python)),
+                &format!("python = {}", toml_string(python)),
                 1,
             );
         }
-        if let Some(var) = url_env {
+        if let Some(var) = &settings.url_env {
             config = config.replacen(
                 "# url_env = \"DATABASE_URL\"",
-                &format!("url_env = {}", toml_string(&var)),
+                &format!("url_env = {}", toml_string(var)),
                 1,
             );
         }
@@ -341,7 +346,14 @@ pub(super) fn init(
         };
         report.push_str(&format!("{verb} {}\n", attributes.display()));
     }
-    if found.is_some() {
+    if found.is_some() && layout == Layout::Alembic {
+        report.push_str(
+            "next: set the environment variables named in stagegate.toml, run `stagegate \
+             verify` and `stagegate lint`, then, for a database Alembic already upgraded, \
+             record its revisions (alembic_version) as applied: `stagegate migrate baseline \
+             --env <name> --reason \"...\"`\n",
+        );
+    } else if found.is_some() {
         report.push_str(
             "next: set the environment variables named in stagegate.toml, run `stagegate \
              verify`, then record what another runner applied: `stagegate migrate baseline \
@@ -353,26 +365,155 @@ pub(super) fn init(
     Ok(report)
 }
 
-/// For an Alembic project in `dir`: a virtual environment's Python beside alembic.ini or at
-/// the root, and the variable env.py reads its URL from.
-fn alembic_settings(root: &Path, dir: &Path) -> (Option<String>, Option<String>) {
-    let python = [
+/// What init found out about an Alembic project.
+struct AlembicSettings {
+    /// alembic.ini's `script_location`, relative to the root where it lies under it.
+    script_location: Option<String>,
+    /// A virtual environment's Python beside alembic.ini or at the root (relative), or the
+    /// active one's (`VIRTUAL_ENV`).
+    python: Option<String>,
+    /// The Alembic version that Python (or `python3`, when none was found) has, or why it has
+    /// none.
+    alembic: Result<String, String>,
+    /// The variable env.py reads its URL from.
+    url_env: Option<String>,
+    /// alembic.ini's `sqlalchemy.url`, when env.py reads no variable.
+    ini_url: Option<String>,
+    /// Revisions and heads of the graph.
+    heads: usize,
+}
+
+impl AlembicSettings {
+    /// What init says it found, one line each: the project, the Python, the URL.
+    fn describe(&self, dir: &str, found: Option<&Found>) -> Vec<String> {
+        let mut lines = Vec::new();
+        let ini = if dir == "." {
+            "alembic.ini".to_string()
+        } else {
+            format!("{dir}/alembic.ini")
+        };
+        let count = found.map_or(0, |f| f.count);
+        lines.push(format!(
+            "found an Alembic project: {ini}, script_location {}, {count} revision(s), {} \
+             head(s); the revisions are ordered by their graph (alembic layout)",
+            self.script_location.as_deref().unwrap_or("(unreadable)"),
+            self.heads
+        ));
+        let python = self.python.as_deref().unwrap_or("python3");
+        lines.push(match (&self.python, &self.alembic) {
+            (_, Ok(version)) => format!(
+                "revisions are rendered offline with {python} (Alembic {version}): [alembic] \
+                 python"
+            ),
+            (Some(_), Err(why)) => format!(
+                "{python} was found but cannot import Alembic ({why}): install the project's \
+                 requirements into it, or set [alembic] python to the Python that has them"
+            ),
+            (None, Err(why)) => format!(
+                "no virtual environment beside {ini} or here, and {python} cannot import \
+                 Alembic ({why}): set [alembic] python in stagegate.toml to the Python that \
+                 has the project's Alembic and SQLAlchemy"
+            ),
+        });
+        lines.push(match (&self.url_env, &self.ini_url) {
+            (Some(var), _) => format!(
+                "env.py reads the database URL from ${var}: stagegate sets it when rendering \
+                 (the environment's URL without its password, or a placeholder PostgreSQL URL \
+                 for lint), so env.py needs no database: [alembic] url_env"
+            ),
+            (None, Some(url)) if url.starts_with("postgres") => format!(
+                "env.py reads no URL variable; alembic.ini's sqlalchemy.url ({}) picks the \
+                 dialect when rendering (offline rendering never connects)",
+                crate::target::redact(url)
+            ),
+            (None, _) => "env.py reads no URL variable and alembic.ini's sqlalchemy.url is \
+                 not a PostgreSQL URL: stagegate gives it a placeholder PostgreSQL URL when \
+                 rendering (offline rendering never connects); if env.py takes its URL from \
+                 elsewhere, name the variable in [alembic] url_env"
+                .to_string(),
+        });
+        lines
+    }
+}
+
+/// For an Alembic project in `dir`: where it is, the Python to render it with, and how its
+/// env.py finds a URL.
+fn alembic_settings(root: &Path, dir: &Path) -> AlembicSettings {
+    let mut venvs = vec![
         dir.join(".venv"),
         dir.join("venv"),
         PathBuf::from(".venv"),
         PathBuf::from("venv"),
-    ]
-    .into_iter()
-    .map(|venv| venv.join("bin/python"))
-    .find(|python| root.join(python).exists())
-    .map(|p| p.to_string_lossy().replace('\\', "/"));
-    let url_env = crate::source::alembic::read_project(
-        &root.join(dir).join(crate::source::alembic::INI_FILE),
-    )
-    .ok()
-    .and_then(|project| std::fs::read_to_string(project.script_location.join("env.py")).ok())
-    .and_then(|env_py| url_variable(&env_py));
-    (python, url_env)
+    ];
+    // The virtual environment init runs in, where it is part of the project.
+    if let Some(active) = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from)
+        && let (Ok(active), Ok(base)) = (active.canonicalize(), root.canonicalize())
+        && let Ok(relative) = active.strip_prefix(&base)
+    {
+        venvs.push(relative.to_path_buf());
+    }
+    let python = venvs
+        .into_iter()
+        .map(|venv| venv.join("bin/python"))
+        .find(|python| root.join(python).exists())
+        .map(|p| p.to_string_lossy().replace('\\', "/"));
+    let program = python
+        .as_ref()
+        .map_or_else(|| PathBuf::from("python3"), |p| root.join(p));
+    let alembic = alembic_version(&program);
+    let ini = root.join(dir).join(crate::source::alembic::INI_FILE);
+    let project = crate::source::alembic::read_project(&ini).ok();
+    let script_location = project.as_ref().map(|p| {
+        let base = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let location = p
+            .script_location
+            .canonicalize()
+            .unwrap_or_else(|_| p.script_location.clone());
+        location
+            .strip_prefix(&base)
+            .map_or_else(|_| location.clone(), Path::to_path_buf)
+            .to_string_lossy()
+            .replace('\\', "/")
+    });
+    let heads = project
+        .as_ref()
+        .and_then(|p| crate::source::alembic::read_graph(p).ok())
+        .map_or(0, |(graph, _)| graph.heads.len());
+    let url_env = project
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p.script_location.join("env.py")).ok())
+        .and_then(|env_py| url_variable(&env_py));
+    let ini_url = std::fs::read_to_string(&ini)
+        .ok()
+        .and_then(|text| crate::source::alembic::ini_value(&text, "alembic", "sqlalchemy.url"));
+    AlembicSettings {
+        script_location,
+        python,
+        alembic,
+        url_env,
+        ini_url,
+        heads,
+    }
+}
+
+/// The version of Alembic `python` imports, or why it imports none.
+fn alembic_version(python: &Path) -> Result<String, String> {
+    let output = std::process::Command::new(python)
+        .args(["-c", "import alembic; print(alembic.__version__)"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| error.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(stderr
+            .lines()
+            .last()
+            .unwrap_or("it failed")
+            .trim()
+            .to_string())
+    }
 }
 
 /// The environment variable an env.py reads a URL from (`os.environ["DATABASE_URL"]`,

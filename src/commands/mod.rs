@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod baseline;
 mod check_reversible;
+mod common;
 mod completions;
 mod down;
 mod init;
@@ -145,6 +146,25 @@ pub fn print_document(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The exit code for an error: the first [`Failure`] in its chain decides; a state-store error
+/// says its own ([`crate::db::state::StateError::outcome`]); a database driver
+/// error means 4; everything else is a usage or configuration problem (2).
+pub fn classify(error: &anyhow::Error) -> Outcome {
+    use crate::exit::Failure;
+    for cause in error.chain() {
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return failure.outcome;
+        }
+        if let Some(state) = cause.downcast_ref::<crate::db::state::StateError>() {
+            return state.outcome();
+        }
+        if cause.downcast_ref::<tokio_postgres::Error>().is_some() {
+            return Outcome::Execution;
+        }
+    }
+    Outcome::Usage
+}
+
 /// The engine's events on the terminal (stderr). A second interruption ends the process
 /// here, with the execution exit code, without waiting for the server.
 impl crate::progress::Progress for Printer {
@@ -167,4 +187,39 @@ impl crate::progress::Progress for Printer {
 /// The printer as the engine's event sink.
 pub(crate) fn sink(printer: &Printer) -> crate::progress::Sink {
     std::sync::Arc::new(*printer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify;
+    use crate::exit::{Outcome, execution, refused};
+
+    #[test]
+    fn failures_keep_their_code_under_context() {
+        let error = refused(anyhow::anyhow!("production needs confirmation"))
+            .context("applying to production");
+        assert_eq!(classify(&error), Outcome::Refused);
+        assert_eq!(classify(&anyhow::anyhow!("bad flag")), Outcome::Usage);
+        assert_eq!(
+            classify(&execution(anyhow::anyhow!("pg_dump failed"))),
+            Outcome::Execution
+        );
+    }
+
+    #[test]
+    fn state_errors_carry_their_own_code() {
+        use crate::db::state::StateError;
+        let newer = anyhow::Error::new(StateError::NewerSchema {
+            url: "postgres://db".into(),
+            found: 9,
+            known: 4,
+        })
+        .context("reading the state");
+        assert_eq!(classify(&newer), Outcome::Refused);
+        let down = anyhow::Error::new(StateError::ConnectTimeout {
+            url: "postgres://db".into(),
+            seconds: 5,
+        });
+        assert_eq!(classify(&down), Outcome::Execution);
+    }
 }

@@ -39,7 +39,7 @@ pub(super) fn run(config: &Config, args: &NewArgs, printer: &Printer) -> anyhow:
         },
         Err(error) => return Err(error.into()),
     };
-    for warning in set.warnings.iter().chain(&set.ignored) {
+    for warning in &set.warnings {
         printer.warning(warning);
     }
     let down_dir = config.down_dir();

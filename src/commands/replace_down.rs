@@ -17,7 +17,7 @@ pub(super) fn run(
     let version = Version::parse(&args.version)
         .ok_or_else(|| anyhow::anyhow!("`{}` is not a migration version", args.version))?;
     let lock_wait = db::lock::configured_wait().map_err(anyhow::Error::msg)?;
-    let local = super::status::load_migrations(config, Some(&env), printer)?
+    let local = super::common::load_migrations(config, Some(&env), printer)?
         .into_iter()
         .find(|m| m.migration.version == version);
     let request = replace_down::Request {

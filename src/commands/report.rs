@@ -38,7 +38,7 @@ pub(super) fn run(
     {
         anyhow::bail!("--since {text}: not a migration version or revision id");
     }
-    let local = super::status::load_migrations(config, None, printer)?;
+    let local = super::common::load_migrations(config, None, printer)?;
     // The local migration --since names (a version, or an Alembic revision id), for its place
     // in the order.
     let since = match &args.since {
@@ -198,6 +198,14 @@ pub(super) fn run(
         };
     }
 
+    // The sign-off, judged by the same pipeline `migrate plan` runs.
+    let sign_off = match &env {
+        Some(env) if env.approvals > 0 => {
+            let plan = runtime.block_on(plan_of(config, env, &local))?;
+            report::SignOff::of(env, &plan)
+        }
+        _ => None,
+    };
     let summary = report::ReleaseSummary::of(&migrations);
     let report = ReleaseReport {
         environment: env.as_ref().map(|e| e.name.clone()),
@@ -209,6 +217,7 @@ pub(super) fn run(
         migrations,
         scratch: scratch_info,
         summary,
+        sign_off,
     };
     let text = match args.format {
         ReportFormat::Markdown => report::markdown::render(&report),
@@ -229,6 +238,31 @@ pub(super) fn run(
     }
     // A report is not a gate: findings do not change the exit code.
     Ok(Outcome::Success)
+}
+
+/// The plan of `env` (every pending migration), as `migrate plan` evaluates it.
+async fn plan_of(
+    config: &Config,
+    env: &Environment,
+    local: &[LocalMigration],
+) -> anyhow::Result<deploy::plan::Plan> {
+    let promote_source = match &env.promote_from {
+        Some(from) => Some(config.environment(from)?),
+        None => None,
+    };
+    let lint = lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
+        .map_err(anyhow::Error::msg)?;
+    let mut store = StateStore::connect(&env.url)
+        .await
+        .map_err(exit::execution)?;
+    let inputs = deploy::gates::Inputs {
+        to: None,
+        lint: &lint,
+        promote_source: promote_source.as_ref(),
+    };
+    let evaluation = deploy::gates::evaluate(env, &mut store, local, &inputs).await;
+    store.close().await;
+    Ok(evaluation?.plan)
 }
 
 async fn read_rows(env: &Environment) -> Result<Vec<MigrationRow>, String> {

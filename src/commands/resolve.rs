@@ -22,7 +22,7 @@ pub(super) fn run(
     })?;
     let lock_wait = db::lock::configured_wait().map_err(anyhow::Error::msg)?;
     // The file tells which statement an uncertain one is, and the checksum of those done.
-    let local = super::status::load_migrations(config, Some(&env), printer)?
+    let local = super::common::load_migrations(config, Some(&env), printer)?
         .into_iter()
         .find(|m| m.migration.version.matches(&args.version));
     let request = resolve::Request {

@@ -17,7 +17,7 @@ const NAME_PREFIX: &str = "stagegate_trace_";
 
 pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let (mut set, traced) = targets(config, &args.paths)?;
-    for warning in set.warnings.iter().chain(&set.ignored) {
+    for warning in &set.warnings {
         printer.warning(warning);
     }
     // An Alembic project's revisions are traced as Alembic renders them, as apply runs them.

@@ -22,8 +22,8 @@ pub(super) fn run(
     // graph with two heads is among them.)
     let mut messages = skipped_problems(&set, config.migrations.layout, &dir);
     // Entries the runner ignores too are no problem: they never ran with it either.
-    for warning in &set.ignored {
-        printer.warning(warning);
+    for ignored in &set.ignored {
+        printer.warning(&ignored.warning);
     }
     // An Alembic project's revisions are rendered, as apply would: one that cannot be is a
     // problem, and then no script can be read.
@@ -202,8 +202,18 @@ fn skipped_problems(
     configured: Option<source::Layout>,
     dir: &Path,
 ) -> Vec<String> {
-    let skipped = &set.warnings;
-    let mut messages: Vec<String> = skipped.iter().take(SKIPPED_SHOWN).cloned().collect();
+    let ignored: std::collections::HashSet<&str> =
+        set.ignored.iter().map(|i| i.warning.as_str()).collect();
+    let skipped: Vec<&String> = set
+        .warnings
+        .iter()
+        .filter(|warning| !ignored.contains(warning.as_str()))
+        .collect();
+    let mut messages: Vec<String> = skipped
+        .iter()
+        .take(SKIPPED_SHOWN)
+        .map(|warning| (*warning).clone())
+        .collect();
     if skipped.len() > SKIPPED_SHOWN {
         messages.push(format!(
             "and {} more skipped entries in {}",

@@ -5,7 +5,6 @@
 //! inside it are relative to the file's directory. `${VAR}` references are expanded when an
 //! environment is used, so a deploy to staging does not need production's variables.
 
-mod duration;
 mod interpolate;
 
 use std::collections::BTreeMap;
@@ -13,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::duration::HumanDuration;
 use crate::source::Layout;
 pub use crate::target::{DatabaseUrl, redact, redact_text};
-pub use duration::HumanDuration;
 use interpolate::{InterpolateError, interpolate};
 
 /// The file name searched for.
@@ -196,8 +195,7 @@ pub struct MigrationsConfig {
     #[serde(default)]
     pub down_dir: Option<PathBuf>,
     /// Entries the runner ignores too (a one-off data script beside diesel's migration
-    /// directories) that need no warning: globs over the path relative to `dir` or the file
-    /// name (`*`, `?`).
+    /// directories) that need no warning: globs over the entry's name in `dir` (`*`, `?`).
     #[serde(default)]
     pub ignore: Vec<String>,
 }
@@ -1092,6 +1090,80 @@ lint = "deny"
         let defaults = Config::load(None, empty.path()).unwrap();
         assert!(defaults.path.is_none());
         assert_eq!(defaults.migrations_dir(), empty.path().join("migrations"));
+    }
+
+    #[test]
+    fn approvals_and_after_checks_are_read_and_checked() {
+        let config = parse(
+            "[environments.prod]\nurl = \"postgres://u:s3cret-pw@db/app\"\napprovals = 2\n\
+             approvers = [\" alice \", \"bob\"]\n\
+             after_apply = { run = \"curl -f ${HEALTH_URL}\", timeout = \"3m\", retries = 2, \
+             interval = \"10s\" }\n",
+        )
+        .unwrap();
+        let prod = config
+            .environment_with("prod", |var| {
+                (var == "HEALTH_URL").then(|| "https://app/health".to_string())
+            })
+            .unwrap();
+        assert_eq!(prod.approvals, 2);
+        assert!(prod.is_gated());
+        assert_eq!(
+            prod.approvers.as_deref(),
+            Some(&["alice".to_string(), "bob".to_string()][..])
+        );
+        let check = prod.after_apply.unwrap();
+        assert_eq!(check.run, "curl -f https://app/health");
+        assert_eq!(check.configured, "curl -f ${HEALTH_URL}");
+        assert_eq!(
+            (
+                check.retries,
+                check.timeout.0.as_secs(),
+                check.interval.0.as_secs()
+            ),
+            (2, 180, 10)
+        );
+        assert!(prod.after_down.is_none());
+
+        let invalid = |text: &str| parse(text).unwrap_err().to_string();
+        let base = "[environments.prod]\nurl = \"postgres://db/app\"\n";
+        assert!(
+            invalid(&format!("{base}approvers = [\"alice\"]\n"))
+                .contains("approvers needs approvals"),
+        );
+        assert!(
+            invalid(&format!(
+                "{base}approvals = 3\napprovers = [\"a\", \"b\", \"a\"]\n"
+            ))
+            .contains("only 2 distinct approver(s)"),
+        );
+        assert!(
+            invalid(&format!("{base}after_down = {{ run = \" \" }}\n"))
+                .contains("after_down.run shows nothing")
+        );
+        assert!(
+            invalid(&format!(
+                "{base}after_apply = {{ run = \"x\", tries = 2 }}\n"
+            ))
+            .contains("tries")
+        );
+        // The password never goes on the command line.
+        let leaky = parse(
+            "[environments.prod]\nurl = \"postgres://u:s3cret-pw@db/app\"\n\
+             after_apply = { run = \"check ${DB}\" }\n",
+        )
+        .unwrap();
+        let error = leaky
+            .environment_with("prod", |_| {
+                Some("postgres://u:s3cret-pw@db/app".to_string())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("would carry the database password"),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret-pw"), "{error}");
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub struct Event {
 }
 
 /// The text an event's hash covers; must match `stagegate.event_text` in SQL: each field's
-/// length in UTF-8 bytes (state schema 6 on).
+/// length in UTF-8 bytes (state schema 6 on). [`verify_chain`] writes it into one buffer.
+#[cfg(test)]
 pub(crate) fn event_text(event: &Event) -> String {
     event_text_with(event, str::len)
 }
@@ -44,26 +45,42 @@ fn legacy_event_text(event: &Event) -> String {
 }
 
 fn event_text_with(event: &Event, length: impl Fn(&str) -> usize) -> String {
+    let mut text = String::new();
+    write_event_text(&mut text, event, length);
+    text
+}
+
+/// Writes the text an event's hash covers into `out` (emptied first): one buffer reused for
+/// every event of a chain instead of a string per field.
+fn write_event_text(out: &mut String, event: &Event, length: impl Fn(&str) -> usize) {
+    use std::fmt::Write as _;
+    out.clear();
     let micros = event.at.unix_timestamp_nanos() / 1_000;
-    let field = |value: Option<&str>| match value {
-        Some(text) => format!("{}:{text}", length(text)),
-        None => "-".to_string(),
-    };
-    [
-        micros.to_string(),
-        field(Some(&event.kind)),
-        field(event.version.as_deref()),
-        field(event.name.as_deref()),
-        field(event.checksum.as_deref()),
-        field(Some(&event.db_user)),
-        field(event.os_user.as_deref()),
-        field(event.detail.as_deref()),
-        field(Some(&event.prev_hash)),
-    ]
-    .join("|")
+    let _ = write!(out, "{micros}");
+    let fields = [
+        Some(event.kind.as_str()),
+        event.version.as_deref(),
+        event.name.as_deref(),
+        event.checksum.as_deref(),
+        Some(event.db_user.as_str()),
+        event.os_user.as_deref(),
+        event.detail.as_deref(),
+        Some(event.prev_hash.as_str()),
+    ];
+    for field in fields {
+        out.push('|');
+        match field {
+            Some(text) => {
+                let _ = write!(out, "{}:", length(text));
+                out.push_str(text);
+            }
+            None => out.push('-'),
+        }
+    }
 }
 
 /// `sha256:<hex>` of the event's text.
+#[cfg(test)]
 pub(crate) fn event_hash(event: &Event) -> String {
     Checksum::of_normalized(&event_text(event)).to_string()
 }
@@ -81,6 +98,7 @@ pub(crate) struct ChainBreak {
 /// of the event before it (an event was removed, inserted or re-chained).
 pub(crate) fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
     let mut expected_prev = GENESIS.to_string();
+    let mut text = String::new();
     for event in events {
         if event.prev_hash != expected_prev {
             return Err(ChainBreak {
@@ -92,10 +110,11 @@ pub(crate) fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
                 ),
             });
         }
-        let mut computed = event_hash(event);
+        write_event_text(&mut text, event, str::len);
+        let mut computed = Checksum::of_normalized(&text).to_string();
         // An event written by a state schema before 6 in a single-byte database (see
         // `legacy_event_text`); the chain goes on from its hash as recorded.
-        if computed != event.hash && !event_text(event).is_ascii() {
+        if computed != event.hash && !text.is_ascii() {
             let legacy = Checksum::of_normalized(&legacy_event_text(event)).to_string();
             if legacy == event.hash {
                 computed = legacy;

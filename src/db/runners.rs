@@ -31,6 +31,8 @@ pub enum Runner {
     Prisma,
     /// `goose_db_version` (version_id, is_applied), one row per up or down
     Goose,
+    /// `alembic_version` (version_num): the current heads, each with every revision it follows
+    Alembic,
 }
 
 impl Runner {
@@ -44,6 +46,7 @@ impl Runner {
             Runner::Supabase => "supabase",
             Runner::Prisma => "prisma",
             Runner::Goose => "goose",
+            Runner::Alembic => "alembic",
         }
     }
 
@@ -55,6 +58,7 @@ impl Runner {
             Runner::Dbmate | Runner::GolangMigrate | Runner::Supabase => "schema_migrations",
             Runner::Prisma => "_prisma_migrations",
             Runner::Goose => "goose_db_version",
+            Runner::Alembic => "alembic_version",
         }
     }
 
@@ -125,7 +129,8 @@ pub(crate) enum RowKind {
     /// This version was applied.
     Applied,
     /// Everything up to and including this version counts as applied (golang-migrate's one
-    /// row; a Flyway `BASELINE` row).
+    /// row; a Flyway `BASELINE` row; an Alembic head: the revision and every revision it
+    /// follows).
     UpTo,
     /// The runner recorded a failed or half-done attempt (sqlx `success = false`, Flyway
     /// `success = false`, golang-migrate `dirty`).
@@ -147,7 +152,7 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
          WHERE c.relkind IN ('r', 'p')
            AND c.relname IN ('_sqlx_migrations', '__diesel_schema_migrations',
                              'flyway_schema_history', 'schema_migrations',
-                             '_prisma_migrations', 'goose_db_version')
+                             '_prisma_migrations', 'goose_db_version', 'alembic_version')
            AND ((n.nspname = ANY (current_schemas(false)) AND n.nspname <> 'stagegate')
                 OR (n.nspname = 'supabase_migrations' AND c.relname = 'schema_migrations'))
          ORDER BY array_position(current_schemas(false), n.nspname::name)",
@@ -165,6 +170,7 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
             "flyway_schema_history" => Runner::Flyway,
             "_prisma_migrations" => Runner::Prisma,
             "goose_db_version" => Runner::Goose,
+            "alembic_version" => Runner::Alembic,
             _ if schema == "supabase_migrations" => Runner::Supabase,
             _ if row.get::<bool, _>("has_dirty") => Runner::GolangMigrate,
             _ => Runner::Dbmate,
@@ -372,6 +378,22 @@ pub(crate) async fn read(
                 })
                 .collect()
         }
+        // One row per head; Alembic keeps no history.
+        Runner::Alembic => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT version_num::text AS version FROM {name} ORDER BY version_num"
+        )))
+        .fetch_all(conn)
+        .await
+        .map_err(error)?
+        .into_iter()
+        .map(|row| RunnerRow {
+            version: row.get("version"),
+            script: None,
+            applied_at: None,
+            checksum: None,
+            kind: RowKind::UpTo,
+        })
+        .collect(),
     };
     Ok(rows)
 }

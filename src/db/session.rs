@@ -1,9 +1,8 @@
-//! The session user migrations run on (tokio-postgres).
+//! The session user migrations run on (tokio-postgres), and what the executor
+//! ([`super::script`]) records with a migration.
 //!
 //! Whole scripts go through the simple-query protocol (`batch_execute`), exactly as psql would
-//! send them. A transactional migration runs as BEGIN, `SET LOCAL` timeouts, the up script, the
-//! verify script, `stagegate.record_apply(...)`, COMMIT: the change and its record commit
-//! together or not at all, in one round trip (the queries are pipelined).
+//! send them.
 
 use std::fmt::Write as _;
 
@@ -22,7 +21,7 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// `SET [LOCAL] ...` statements for these timeouts (empty when none is set).
-    fn set_sql(&self, local: bool) -> String {
+    pub(crate) fn set_sql(&self, local: bool) -> String {
         let scope = if local { "LOCAL " } else { "" };
         let mut sql = String::new();
         if let Some(lock) = self.lock_timeout {
@@ -194,8 +193,8 @@ impl Session {
     }
 
     /// Runs `script` (and `verify`) in one transaction with the timeouts set locally, records
-    /// it (`finish`: applied or reverted) in the same transaction, and commits. On any error
-    /// the transaction is rolled back and nothing of it remains.
+    /// it (`finish`: applied or reverted) in the same transaction, and commits; on any error
+    /// nothing of it remains. The executor's [`super::script::transaction`], as it is.
     pub async fn run_in_transaction(
         &self,
         timeouts: &Timeouts,
@@ -203,33 +202,15 @@ impl Session {
         verify: Option<&str>,
         finish: &Finish,
     ) -> Result<(), ScriptError> {
-        self.run_recorded(timeouts, script, verify, &finish.sql())
-            .await
-    }
-
-    /// Runs one statement of a no-transaction migration in a transaction of its own with its
-    /// progress record, so the two commit together.
-    pub async fn run_statement_recorded(
-        &self,
-        direction: Direction,
-        statement: &str,
-        version: &str,
-        done: i32,
-        done_checksum: &str,
-    ) -> Result<(), ScriptError> {
-        // The last statement of a file may lack its `;`.
-        let statement = if statement.trim_end().ends_with(';') {
-            statement.to_string()
-        } else {
-            format!("{statement}\n;")
+        let record = finish.sql();
+        let unit = super::script::Transaction {
+            fresh: false,
+            timeouts,
+            script,
+            verify,
+            record: &record,
         };
-        self.run_recorded(
-            &Timeouts::default(),
-            &statement,
-            None,
-            &direction.progress_sql(version, done, done_checksum),
-        )
-        .await
+        super::script::transaction(self, &unit).await
     }
 
     /// Takes the run's second advisory lock ([`super::lock::SESSION_KEY`]) on this
@@ -255,142 +236,25 @@ impl Session {
         }
     }
 
-    /// Finds the statement of a transactional script that fails, after the whole script
-    /// failed without an error position: runs `statements` one by one in a transaction that
-    /// is always rolled back (safe, as the script itself ran in one), with the same
-    /// timeouts. Gives the index of the first that fails, or `None` when each ran (or the
-    /// transaction could not be opened).
-    pub async fn locate_failing_statement(
-        &self,
-        timeouts: &Timeouts,
-        statements: &[&str],
-    ) -> Option<usize> {
-        let begin = format!("BEGIN;{}", timeouts.set_sql(true));
-        if self.client.batch_execute(&begin).await.is_err() {
-            let _ = self.client.batch_execute("ROLLBACK").await;
-            return None;
-        }
-        let mut failed = None;
-        for (index, statement) in statements.iter().enumerate() {
-            if self.client.batch_execute(statement).await.is_err() {
-                failed = Some(index);
-                break;
-            }
-        }
-        let _ = self.client.batch_execute("ROLLBACK").await;
-        failed
-    }
-
     /// The connection's client, for read-only catalog queries.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
-    /// `up` (and `verify`) then `record` (a call of one of stagegate's recording functions)
-    /// and COMMIT, in one transaction; rolled back on any error.
-    async fn run_recorded(
-        &self,
-        timeouts: &Timeouts,
-        up: &str,
-        verify: Option<&str>,
-        record: &str,
-    ) -> Result<(), ScriptError> {
-        let result = self.transaction_body(timeouts, up, verify, record).await;
-        if result.is_err() {
-            // The server already aborted the transaction; a failed ROLLBACK means the
-            // connection is gone, which rolls it back as well.
-            let _ = self.client.batch_execute("ROLLBACK").await;
-        }
-        result
-    }
-
-    async fn transaction_body(
-        &self,
-        timeouts: &Timeouts,
-        up: &str,
-        verify: Option<&str>,
-        record: &str,
-    ) -> Result<(), ScriptError> {
-        // BEGIN and the settings go in front of the script, in one simple query: if any of it
-        // fails nothing after it runs. The prefix has no newline, so error positions still
-        // give the script's own line numbers.
-        let prefix = format!("BEGIN;{}", timeouts.set_sql(true));
-        let prefix_chars = prefix.chars().count();
-        let sent = format!("{prefix}{up}");
-        // The record and COMMIT share one simple query, in this order by construction: if
-        // the record fails, COMMIT is never reached. The SAVEPOINT in front fails (25P01)
-        // unless a transaction block is open: a script that ended the transaction with its
-        // own COMMIT and then failed in autocommit never gets recorded as applied.
-        let finish = format!("SAVEPOINT stagegate_open;RELEASE stagegate_open;{record};COMMIT");
-        // Script, verify script and record+COMMIT are separate simple queries, so nothing a
-        // script leaves open (a quote, a comment) can reach the next one; they are pipelined,
-        // written together and answered in order: one round trip for the whole migration.
-        // Once one fails the server has aborted the transaction, and every later query fails
-        // with 25P02 without running; the first error is the one that counts.
-        let (up_result, verify_result, finish_result) = tokio::join!(
-            biased;
-            self.client.batch_execute(&sent),
-            async {
-                match verify {
-                    Some(verify) => self.client.batch_execute(verify).await,
-                    None => Ok(()),
-                }
-            },
-            self.client.batch_execute(&finish),
-        );
-        if let Err(source) = up_result {
-            return Err(ScriptError {
-                step: Step::Script,
-                source,
-                prefix_chars,
-            });
-        }
-        if let Err(source) = verify_result {
-            return Err(ScriptError {
-                step: Step::Verify,
-                source,
-                prefix_chars: 0,
-            });
-        }
-        match finish_result {
-            Err(source) if source.code() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION) => {
-                // The script (or verify script) ran to its end but committed on its own, so
-                // its work is already committed: record it on its own, as it stands.
-                self.client
-                    .batch_execute(record)
-                    .await
-                    .map_err(|source| ScriptError {
-                        step: Step::Record,
-                        source,
-                        prefix_chars: 0,
-                    })
-            }
-            result => result.map_err(|source| {
-                // Errors inside the record carry the function in their context; COMMIT's do not.
-                let in_record = source
-                    .as_db_error()
-                    .and_then(|e| e.where_())
-                    .is_some_and(|context| context.contains("stagegate."));
-                ScriptError {
-                    step: if in_record {
-                        Step::Record
-                    } else {
-                        Step::Commit
-                    },
-                    source,
-                    prefix_chars: 0,
-                }
-            }),
-        }
-    }
-
     /// Sets the timeouts for the session (no-transaction migrations run outside a
     /// transaction, so `SET LOCAL` would not last); `RESET`s what is not set.
+    /// With `fresh`, the session is [reset](Session::reset) first, in the same round trip.
     pub async fn set_session_timeouts(
         &self,
+        fresh: bool,
         timeouts: &Timeouts,
     ) -> Result<(), tokio_postgres::Error> {
-        let mut sql = String::from("RESET lock_timeout;RESET statement_timeout;");
+        let mut sql = if fresh {
+            format!("{RESET_SQL};")
+        } else {
+            String::new()
+        };
+        sql.push_str("RESET lock_timeout;RESET statement_timeout;");
         sql.push_str(&timeouts.set_sql(false));
         self.client.batch_execute(&sql).await
     }

@@ -108,7 +108,7 @@ fn describe_migrate(error: &sqlx::migrate::MigrateError) -> String {
 
 impl StateError {
     /// The exit code this error ends a run with: a state schema newer than this binary is a
-    /// refusal (3), everything else a database failure (4). [`crate::exit::classify`] finds
+    /// refusal (3), everything else a database failure (4). [`crate::commands::classify`] finds
     /// it anywhere in an error's chain, so commands need not map it themselves.
     pub fn outcome(&self) -> crate::exit::Outcome {
         match self {
@@ -605,7 +605,16 @@ impl StateStore {
 
     /// Every recorded migration; empty when the state schema does not exist yet.
     pub async fn migrations(&mut self) -> Result<Vec<MigrationRow>, StateError> {
-        match self.schema_version().await? {
+        let version = self.schema_version().await?;
+        self.migrations_at(version).await
+    }
+
+    /// [`StateStore::migrations`] of a state schema at `version` (read just before).
+    async fn migrations_at(
+        &mut self,
+        version: Option<i64>,
+    ) -> Result<Vec<MigrationRow>, StateError> {
+        match version {
             None => return Ok(Vec::new()),
             // Written by an older stagegate and not upgraded yet (only a run that changes the
             // state upgrades it): read the columns it has, the newer ones as absent.
@@ -682,7 +691,12 @@ impl StateStore {
 
     /// The event log in order; empty when the state schema does not exist yet.
     pub async fn events(&mut self) -> Result<Vec<Event>, StateError> {
-        if self.schema_version().await?.is_none() {
+        let version = self.schema_version().await?;
+        self.events_at(version).await
+    }
+
+    async fn events_at(&mut self, version: Option<i64>) -> Result<Vec<Event>, StateError> {
+        if version.is_none() {
             return Ok(Vec::new());
         }
         sqlx::query_as!(
@@ -1207,7 +1221,15 @@ impl StateStore {
     /// The newest event as the log's own anchor records it: id, hash, and the id after which
     /// ids are consecutive. `None` before the state schema has one.
     pub async fn chain_head(&mut self) -> Result<Option<ChainHead>, StateError> {
-        if self.schema_version().await?.is_none_or(|v| v < 3) {
+        let version = self.schema_version().await?;
+        self.chain_head_at(version).await
+    }
+
+    async fn chain_head_at(
+        &mut self,
+        version: Option<i64>,
+    ) -> Result<Option<ChainHead>, StateError> {
+        if version.is_none_or(|v| v < 3) {
             return Ok(None);
         }
         // A dropped anchor table reads as a missing anchor row: `audit --verify` says so.
@@ -1241,7 +1263,12 @@ impl StateStore {
     /// The environment this database is bound to; `None` before the first apply bound it (or
     /// before the state schema has the table).
     pub async fn binding(&mut self) -> Result<Option<Binding>, StateError> {
-        if self.schema_version().await?.is_none_or(|v| v < 6) {
+        let version = self.schema_version().await?;
+        self.binding_at(version).await
+    }
+
+    async fn binding_at(&mut self, version: Option<i64>) -> Result<Option<Binding>, StateError> {
+        if version.is_none_or(|v| v < 6) {
             return Ok(None);
         }
         let row = sqlx::query!(
@@ -1282,21 +1309,22 @@ impl StateStore {
     /// Rows, events, head anchor and binding in one read-only snapshot (REPEATABLE READ), so
     /// an event appended meanwhile by another session cannot look like a mismatch.
     pub async fn snapshot(&mut self) -> Result<Snapshot, StateError> {
-        let schema_version = self.schema_version().await?;
-        if schema_version.is_none() {
-            return Ok(Snapshot::default());
-        }
         sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .execute(&mut self.conn)
             .await
             .map_err(self.query_error())?;
+        // The schema's version is read once, in the snapshot, and the reads below follow it.
         let read = async {
+            let schema_version = self.schema_version().await?;
+            if schema_version.is_none() {
+                return Ok(Snapshot::default());
+            }
             Ok::<_, StateError>(Snapshot {
                 schema_version,
-                rows: self.migrations().await?,
-                head: self.chain_head().await?,
-                binding: self.binding().await?,
-                events: self.events().await?,
+                rows: self.migrations_at(schema_version).await?,
+                head: self.chain_head_at(schema_version).await?,
+                binding: self.binding_at(schema_version).await?,
+                events: self.events_at(schema_version).await?,
             })
         }
         .await;
@@ -1311,8 +1339,5 @@ impl StateStore {
     }
 }
 
-/// The operating-system user running stagegate, for the record: from the system's user
-/// database, else `$USER` and its kin.
-pub(crate) fn os_user() -> Option<String> {
-    crate::deploy::who::os_user()
-}
+/// The operating-system user running stagegate, for the record.
+pub(crate) use crate::who::os_user;

@@ -380,6 +380,7 @@ fn kill_group(group: u32) {
 /// boundary where the cut falls inside one).
 fn read_tail(mut reader: impl std::io::Read) -> String {
     let mut kept: Vec<u8> = Vec::new();
+    let mut cut = false;
     let mut buffer = [0u8; 8192];
     loop {
         match reader.read(&mut buffer) {
@@ -388,16 +389,22 @@ fn read_tail(mut reader: impl std::io::Read) -> String {
                 kept.extend_from_slice(&buffer[..n]);
                 if kept.len() > 2 * TAIL_BYTES {
                     kept.drain(..kept.len() - TAIL_BYTES);
+                    cut = true;
                 }
             }
         }
     }
     if kept.len() > TAIL_BYTES {
         kept.drain(..kept.len() - TAIL_BYTES);
+        cut = true;
+    }
+    if cut {
         // A cut inside a UTF-8 sequence: start at the next character.
-        while kept.first().is_some_and(|b| (0x80..0xC0).contains(b)) {
-            kept.remove(0);
-        }
+        let start = kept
+            .iter()
+            .position(|b| !(0x80..0xC0).contains(b))
+            .unwrap_or(kept.len());
+        kept.drain(..start);
     }
     String::from_utf8_lossy(&kept).into_owned()
 }

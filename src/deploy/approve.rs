@@ -258,7 +258,7 @@ pub(crate) async fn approve(
             env.name
         );
     }
-    let approver = super::who::identity().ok_or_else(|| {
+    let approver = crate::who::identity().ok_or_else(|| {
         refuse("cannot tell who approves (no CI actor, no operating-system user)".into())
     })?;
     if let Some(list) = &env.approvers
@@ -316,7 +316,7 @@ pub(crate) async fn approve(
         let again = plan.approvals.iter().any(|a| a.approver == approver);
         let who = {
             let dir = request.migrations_dir.to_path_buf();
-            tokio::task::spawn_blocking(move || super::who::Who::here(&dir))
+            tokio::task::spawn_blocking(move || crate::who::Who::here(&dir))
                 .await
                 .unwrap_or_default()
         };

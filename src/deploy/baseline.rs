@@ -96,17 +96,25 @@ async fn run(
     let runner_rows: Vec<RunnerRow>;
     let (chosen, table) = match &options.source {
         Source::UpTo(to) => {
-            if !local.iter().any(|m| m.migration.version == *to) {
+            // A version, or an Alembic revision id.
+            let Some(target) = local
+                .iter()
+                .find(|m| m.migration.version.matches(to.as_str()))
+            else {
                 anyhow::bail!(
                     "--to {to}: no local migration has that version (see `stagegate migrate \
                      status --env {}`)",
                     env.name
                 );
-            }
+            };
             report.source = format!("--to {to}");
+            // It and what comes before it: for a revision, the revisions it follows.
             let chosen: Vec<Chosen> = local
                 .iter()
-                .filter(|m| m.migration.version <= *to)
+                .filter(|m| {
+                    m.migration.version == target.migration.version
+                        || m.migration.precedes(&target.migration)
+                })
                 .map(|local| Chosen { local, row: None })
                 .collect();
             (chosen, None)
@@ -309,7 +317,7 @@ async fn pick_table(
             0 => anyhow::bail!(
                 "`{}` has no migration runner's table on its search path (_sqlx_migrations, \
                  __diesel_schema_migrations, flyway_schema_history, schema_migrations, \
-                 _prisma_migrations, goose_db_version) nor supabase_migrations.schema_migrations; \
+                 _prisma_migrations, goose_db_version, alembic_version) nor supabase_migrations.schema_migrations; \
                  to record migrations as applied by hand: {by_hand}",
                 env.name
             ),
@@ -387,6 +395,26 @@ fn choose<'a>(
                 if let Some(index) = matching {
                     chosen_flags[index] = false;
                     applied[index] = None;
+                }
+            }
+            // An Alembic head: the revision and every revision it follows (down revisions
+            // and dependencies, whatever their place in the order).
+            RowKind::UpTo if runner == Runner::Alembic => {
+                let Some(index) = matching.filter(|i| local[*i].migration.ancestors.is_some())
+                else {
+                    return Err(exit::refused(anyhow::anyhow!(
+                        "refusing to baseline from {}: it names revision {}, which no revision \
+                         file here has (a revision not in this checkout, or the database of \
+                         another project); nothing was recorded",
+                        table.display(),
+                        row.version
+                    )));
+                };
+                let head = &local[index].migration;
+                for (at, migration) in local.iter().enumerate() {
+                    if at == index || migration.migration.precedes(head) {
+                        chosen_flags[at] = true;
+                    }
                 }
             }
             RowKind::UpTo => {

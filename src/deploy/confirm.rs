@@ -243,7 +243,7 @@ pub(crate) async fn gate(
     };
     let who = {
         let dir = step.migrations_dir.to_path_buf();
-        tokio::task::spawn_blocking(move || super::who::Who::here(&dir))
+        tokio::task::spawn_blocking(move || crate::who::Who::here(&dir))
             .await
             .unwrap_or_default()
     };

@@ -48,19 +48,28 @@ pub(crate) async fn evaluate(
     local: &[LocalMigration],
     inputs: &Inputs<'_>,
 ) -> anyhow::Result<Evaluation> {
-    // A state schema newer than this binary refuses (its own exit outcome), so no wrapping.
-    let snapshot = store.snapshot().await?;
-    let identity = store.server_identity().await?;
+    // The state and the invalid indexes are read at once, on two connections.
+    let (state, invalid) = tokio::join!(
+        async {
+            // A state schema newer than this binary refuses (its own exit outcome), so no
+            // wrapping.
+            let snapshot = store.snapshot().await?;
+            let identity = store.server_identity().await?;
+            Ok::<_, anyhow::Error>((snapshot, identity))
+        },
+        super::concurrent::read_invalid(&env.url)
+    );
+    let (snapshot, identity) = state?;
     let trusted = state_gate(&env.name, &snapshot);
     let trusted_status = trusted.status;
     let bound = environment_gate(env, snapshot.binding.as_ref(), &identity);
     let entries = super::compare(local, &snapshot.rows);
     let refusals = super::refusals(&env.name, &entries);
     // Facts no migration shows (sizes, column types, the server's TimeZone) make the lint
-    // gate's findings the ones `lint --env` gives.
+    // gate's findings the ones `lint --env` gives; only pending migrations are linted, so
+    // with none the catalog is not read.
     let lint = match env.lint {
-        LintGate::Off => inputs.lint.clone(),
-        LintGate::Warn | LintGate::Deny => {
+        LintGate::Warn | LintGate::Deny if !plan::pending(&entries, inputs.to).is_empty() => {
             let catalog = crate::lint::catalog::Catalog::load(
                 &env.url,
                 crate::lint::catalog::Source::Env(env.name.clone()),
@@ -72,12 +81,11 @@ pub(crate) async fn evaluate(
                 ..inputs.lint.clone()
             }
         }
+        _ => inputs.lint.clone(),
     };
     let mut plan = plan::build(env, &entries, inputs.to, refusals, &lint);
     plan.gates.splice(0..0, [bound, trusted]);
-    plan.invalid_indexes = super::concurrent::read_invalid(&env.url)
-        .await
-        .map_err(|e| exit::execution(anyhow::anyhow!(e)))?;
+    plan.invalid_indexes = invalid.map_err(|e| exit::execution(anyhow::anyhow!(e)))?;
     if let Some(source) = inputs.promote_source {
         let pending = plan::pending(&entries, inputs.to);
         plan.set_gate(if pending.is_empty() {
@@ -92,7 +100,7 @@ pub(crate) async fn evaluate(
     }
     // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
     plan.hash = plan::hash(&plan);
-    let applier = super::who::identity();
+    let applier = crate::who::identity();
     let (approvals, gathered) = super::approve::gate(
         env,
         &plan,

@@ -18,7 +18,6 @@ pub(crate) mod promote;
 pub(crate) mod replace_down;
 pub(crate) mod resolve;
 pub(crate) mod runner;
-pub(crate) mod who;
 
 use serde::Serialize;
 

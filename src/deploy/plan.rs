@@ -495,3 +495,88 @@ impl Plan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            environment: "production".into(),
+            migrations: vec![PlannedMigration {
+                version: "1".into(),
+                name: "a".into(),
+                checksum: "sha256:aa".into(),
+                mode: "transaction",
+                statements: 1,
+                resume_from: 0,
+                lock_timeout: None,
+                statement_timeout: None,
+                has_verify: false,
+                way_back: WayBack::Present,
+                reason: "pending",
+                down_checksum: Some("sha256:dd".into()),
+                verify_checksum: None,
+            }],
+            refusals: Vec::new(),
+            gates: vec![
+                Gate {
+                    name: "state",
+                    status: "pass",
+                    detail: "3 event(s)".into(),
+                },
+                Gate {
+                    name: "approvals",
+                    status: "refuse",
+                    detail: "0 of 2".into(),
+                },
+            ],
+            findings: Vec::new(),
+            locks: Vec::new(),
+            hash: String::new(),
+            approvals: Vec::new(),
+            invalid_indexes: Vec::new(),
+        }
+    }
+
+    /// What approvals are bound to changes the hash; what they themselves change does not.
+    #[test]
+    fn the_plan_hash_covers_scripts_and_verdicts_but_not_details_or_approvals() {
+        let base = hash(&plan());
+        assert!(base.starts_with("sha256:") && base.len() == 71, "{base}");
+        let same = |change: &dyn Fn(&mut Plan)| {
+            let mut p = plan();
+            change(&mut p);
+            hash(&p) == base
+        };
+        // More events in the log, the approvals gate's verdict and the approvals: same plan.
+        assert!(same(&|p| p.gates[0].detail = "5 event(s)".into()));
+        assert!(same(&|p| p.gates[1].status = "pass"));
+        assert!(same(&|p| p.locks.clear()));
+        // The scripts, a gate's verdict, a finding, the environment: another plan.
+        assert!(!same(&|p| p.migrations[0].checksum = "sha256:ab".into()));
+        assert!(!same(&|p| p.migrations[0].down_checksum = None));
+        assert!(!same(
+            &|p| p.migrations[0].verify_checksum = Some("sha256:vv".into())
+        ));
+        assert!(!same(&|p| p.gates[0].status = "refuse"));
+        assert!(!same(&|p| p.gates.push(Gate {
+            name: "backup",
+            status: "required",
+            detail: String::new(),
+        })));
+        assert!(!same(&|p| p.findings.push(PlanFinding {
+            version: "1".into(),
+            code: "SG101".into(),
+            severity: "error".into(),
+            line: 1,
+            message: String::new(),
+        })));
+        assert!(!same(&|p| p.environment = "staging".into()));
+        // Fields are framed: moving text from one field to the next is another plan.
+        assert!(!same(&|p| {
+            p.migrations[0].version = "1a".into();
+            p.migrations[0].name = String::new();
+        }));
+    }
+}

@@ -7,12 +7,20 @@
 use std::time::Duration;
 
 use super::{LocalMigration, confirm};
-use crate::cli::StatementOutcome;
 use crate::config::Environment;
 use crate::db::state::{self, StateStore};
 use crate::exit;
 use crate::progress::Sink;
 use crate::source::Version;
+
+/// `--statement`: what a human found of a statement whose end was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatementOutcome {
+    /// It took effect: apply resumes after it
+    Ran,
+    /// It did not take effect: apply runs it again
+    NotRun,
+}
 
 /// What `migrate resolve` was asked.
 pub(crate) struct Request<'a> {

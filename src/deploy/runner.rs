@@ -12,6 +12,7 @@ use tokio_postgres::NoTls;
 
 use super::concurrent::{self, Shape};
 use crate::config::Environment;
+use crate::db::script;
 use crate::db::session::{self, Direction, Finish, Session, Step, Timeouts};
 use crate::db::state::{
     DownFailureRecord, FailureRecord, RevertingRecord, RunningRecord, StateStore,
@@ -201,14 +202,9 @@ impl Runner<'_> {
     pub(crate) async fn run(self, job: Job<'_>) -> anyhow::Result<AppliedMigration> {
         // Each migration starts from a clean session: nothing an earlier one of the run set
         // (search_path, role, TimeZone, ...) carries over, so one run of several migrations
-        // does what running them one at a time does.
-        self.session.reset().await.map_err(|error| {
-            exit::execution(anyhow::anyhow!(
-                "{}: could not reset the session before it: {}",
-                job.label,
-                session::describe_error(&error, "", 1)
-            ))
-        })?;
+        // does what running them one at a time does. The executor resets it in the round
+        // trip that starts the migration ([`script::Transaction::fresh`], and
+        // `set_session_timeouts` for a no-transaction one).
         if job.script.settings.no_transaction {
             self.no_transaction(job).await
         } else {
@@ -228,17 +224,17 @@ impl Runner<'_> {
             "{} {label} (transaction, {statements} statement(s))",
             job.verb()
         ));
+        let record = job.finish.sql();
         loop {
             let attempt_started = Instant::now();
-            let result = self
-                .session
-                .run_in_transaction(
-                    &timeouts,
-                    &job.script.text,
-                    verify.map(|v| v.text.as_str()),
-                    &job.finish,
-                )
-                .await;
+            let unit = script::Transaction {
+                fresh: true,
+                timeouts: &timeouts,
+                script: &job.script.text,
+                verify: verify.map(|v| v.text.as_str()),
+                record: &record,
+            };
+            let result = script::transaction(self.session, &unit).await;
             let error = match result {
                 Ok(()) => {
                     let elapsed = started.elapsed();
@@ -381,8 +377,7 @@ impl Runner<'_> {
             }
             None => {
                 let texts: Vec<&str> = statements.iter().map(|s| s.text(text)).collect();
-                self.session
-                    .locate_failing_statement(timeouts, &texts)
+                script::locate_failing_statement(self.session, timeouts, &texts)
                     .await
                     .ok_or_else(String::new)?
             }
@@ -498,8 +493,14 @@ impl Runner<'_> {
         let client = self.session.client();
         let mut attempts = 1;
         let failure: Option<Failed> = 'run: {
-            if let Err(error) = self.session.set_session_timeouts(&timeouts).await {
-                break 'run Some(Failed::at(resume_from, error.to_string()));
+            if let Err(error) = self.session.set_session_timeouts(true, &timeouts).await {
+                break 'run Some(Failed::at(
+                    resume_from,
+                    format!(
+                        "{label}: could not reset the session before it: {}",
+                        session::describe_error(&error, "", 1)
+                    ),
+                ));
             }
             for unit in plan.units.iter().filter(|u| u.first() >= resume_from) {
                 if let Unit::Block { first, last } = *unit {
@@ -589,21 +590,15 @@ impl Runner<'_> {
                 let mut attempt = 1;
                 loop {
                     let result = if wrap {
-                        match self
-                            .session
-                            .run_statement_recorded(direction, sql, &version, k, &done_checksum)
-                            .await
-                        {
-                            Ok(()) => Ok(()),
-                            Err(error)
-                                if matches!(error.step, Step::Script)
-                                    && session::needs_no_transaction_block(&error.source) =>
-                            {
+                        let record = direction.progress_sql(&version, k, &done_checksum);
+                        match script::statement(self.session, sql, &record).await {
+                            Ok(Ok(())) => Ok(()),
+                            Err(script::NeedsNoTransaction) => {
                                 // Nothing ran: it refused the transaction block.
                                 wrap = false;
                                 continue;
                             }
-                            Err(error) => Err((error.source, error.prefix_chars)),
+                            Ok(Err(error)) => Err((error.source, error.prefix_chars)),
                         }
                     } else {
                         match self
@@ -703,15 +698,15 @@ impl Runner<'_> {
             }
             // Verify and record together: a failed check leaves the migration failed at its
             // end, resumable once fixed.
-            let result = self
-                .session
-                .run_in_transaction(
-                    &Timeouts::default(),
-                    "",
-                    verify.map(|v| v.text.as_str()),
-                    &job.finish,
-                )
-                .await;
+            let record = job.finish.sql();
+            let unit = script::Transaction {
+                fresh: false,
+                timeouts: &Timeouts::default(),
+                script: "",
+                verify: verify.map(|v| v.text.as_str()),
+                record: &record,
+            };
+            let result = script::transaction(self.session, &unit).await;
             if let Err(error) = result {
                 if matches!(error.step, Step::Record) && session::is_double_record(&error.source) {
                     break 'run Some(Failed::by_other_run(format!(
@@ -744,7 +739,7 @@ impl Runner<'_> {
         // Leave the session as a transactional migration expects it.
         let _ = self
             .session
-            .set_session_timeouts(&Timeouts::default())
+            .set_session_timeouts(false, &Timeouts::default())
             .await;
         if let Some(failed) = failure {
             if failed.by_other_run {
@@ -843,40 +838,17 @@ impl Runner<'_> {
             .collect();
         let records = records.join(";");
         let commits = statements[last].class == Class::Transaction(TxnControl::Commit);
+        let texts: Vec<&str> = statements[first..=last]
+            .iter()
+            .map(|s| s.text(text))
+            .collect();
         let mut attempt = 1;
         loop {
-            let mut failed: Option<(usize, tokio_postgres::Error)> = None;
-            for (index, statement) in statements.iter().enumerate().take(last).skip(first) {
-                if let Err(error) = self.session.run(statement.text(text)).await {
-                    failed = Some((index, error));
-                    break;
-                }
-            }
-            if failed.is_none() {
-                let end = statements[last].text(text);
-                let result = if commits {
-                    // The records, then the file's own COMMIT: one transaction.
-                    match self.session.run(&records).await {
-                        Ok(()) => self.session.run(end).await,
-                        Err(error) => Err(error),
-                    }
-                } else {
-                    // The file rolls its block back: nothing of it stays, and the records
-                    // say so in a transaction of their own.
-                    match self.session.run(end).await {
-                        Ok(()) => self.session.run(&format!("BEGIN;{records};COMMIT")).await,
-                        Err(error) => Err(error),
-                    }
-                };
-                match result {
-                    Ok(()) => return Ok(()),
-                    Err(error) => failed = Some((last, error)),
-                }
-            }
-            let (index, error) = failed.expect("the block failed");
-            // Whatever failed, the block is not committed; end it on the server (a warning
-            // only when COMMIT already ended it).
-            let _ = self.session.run("ROLLBACK").await;
+            let (index, error) = match script::block(self.session, &texts, &records, commits).await
+            {
+                Ok(()) => return Ok(()),
+                Err((index, error)) => (first + index, error),
+            };
             if session::is_lock_timeout(&error)
                 && attempt <= self.env.lock_retries
                 && self.interrupted.get().is_none()

@@ -87,6 +87,32 @@ pub(crate) fn render(report: &ReleaseReport) -> String {
         return out;
     }
     summary_table(&mut out, report);
+    if let Some(sign_off) = &report.sign_off {
+        let _ = writeln!(
+            out,
+            "<h2 id=\"sign-off\">Sign-off</h2>\n<p>Plan <code>{}</code>: {} — {}</p>",
+            escape(&sign_off.plan_hash),
+            escape(sign_off.status),
+            escape(&sign_off.detail)
+        );
+        if !sign_off.approvals.is_empty() {
+            out.push_str(
+                "<div class=\"scroll\"><table id=\"approvals\">\n<thead><tr><th>approver</th>\
+                 <th>at (UTC)</th><th>counts</th><th>reason</th></tr></thead>\n<tbody>\n",
+            );
+            for a in &sign_off.approvals {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&a.approver),
+                    escape(&crate::json::utc_text(a.at)),
+                    escape(a.counts.label()),
+                    escape(&a.reason)
+                );
+            }
+            out.push_str("</tbody></table></div>\n");
+        }
+    }
     if !report.scratch.computed {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(NO_SCRATCH));
     } else if let Some(stopped) = &report.scratch.stopped {

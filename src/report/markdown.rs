@@ -91,6 +91,31 @@ pub(crate) fn render(report: &ReleaseReport) -> String {
         return out;
     }
     summary_table(&mut out, report);
+    if let Some(sign_off) = &report.sign_off {
+        let _ = writeln!(
+            out,
+            "\n**Sign-off** (plan `{}`): {} — {}\n",
+            sign_off.plan_hash,
+            sign_off.status,
+            prose(&sign_off.detail)
+        );
+        if !sign_off.approvals.is_empty() {
+            let _ = writeln!(
+                out,
+                "| approver | at (UTC) | counts | reason |\n| --- | --- | --- | --- |"
+            );
+            for a in &sign_off.approvals {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    cell(&a.approver),
+                    crate::json::utc_text(a.at),
+                    cell(a.counts.label()),
+                    cell(&a.reason)
+                );
+            }
+        }
+    }
     if !report.scratch.computed {
         let _ = writeln!(out, "\n_{}_", prose(NO_SCRATCH));
     } else if let Some(stopped) = &report.scratch.stopped {

@@ -29,6 +29,37 @@ pub(crate) struct ReleaseReport {
     pub(crate) migrations: Vec<ReportMigration>,
     pub(crate) scratch: ScratchInfo,
     pub(crate) summary: ReleaseSummary,
+    /// With `--env` on an environment with `approvals = N`: the plan's hash and who approved
+    /// it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sign_off: Option<SignOff>,
+}
+
+/// The release's sign-off: the plan hash approvals are bound to, the approvals gate's
+/// verdict (as `migrate plan` gives it for the one running the report) and each approval of
+/// that hash.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SignOff {
+    pub(crate) plan_hash: String,
+    pub(crate) needed: u32,
+    /// `pass` or `refuse`.
+    pub(crate) status: &'static str,
+    pub(crate) detail: String,
+    pub(crate) approvals: Vec<crate::deploy::plan::Approval>,
+}
+
+impl SignOff {
+    /// From the plan of the environment (the pipeline's evaluation).
+    pub(crate) fn of(env: &Environment, plan: &crate::deploy::plan::Plan) -> Option<SignOff> {
+        let gate = plan.gates.iter().find(|g| g.name == "approvals")?;
+        (env.approvals > 0).then(|| SignOff {
+            plan_hash: plan.hash.clone(),
+            needed: env.approvals,
+            status: gate.status,
+            detail: gate.detail.clone(),
+            approvals: plan.approvals.clone(),
+        })
+    }
 }
 
 impl ReleaseReport {

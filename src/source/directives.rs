@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::config::HumanDuration;
+use crate::duration::HumanDuration;
 
 /// What a directive says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +57,32 @@ impl ScriptSettings {
             self.statement_timeout = other.statement_timeout;
         }
     }
+}
+
+/// Where the lint directives (`allow`, `allow-file`) stand: their lines' byte offsets. They
+/// change no SQL, so a checksum leaves these lines out ([`super::checksum::without_lines`]).
+pub fn lint_directive_lines(directives: &[Directive]) -> Vec<usize> {
+    directives
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.kind,
+                DirectiveKind::Allow { .. } | DirectiveKind::AllowFile { .. }
+            )
+        })
+        .map(|d| d.offset)
+        .collect()
+}
+
+/// `text` (normalised) without its lint directive lines; `None` when its directives cannot
+/// be read.
+pub fn without_lint_directives(text: &str) -> Option<String> {
+    let text = super::checksum::normalize(text);
+    let (directives, _) = parse(&text, 1).ok()?;
+    Some(super::checksum::without_lines(
+        &text,
+        &lint_directive_lines(&directives),
+    ))
 }
 
 /// A directive that could not be understood: `line` is 1-based in the file.

@@ -56,18 +56,27 @@ pub fn scan_as(dir: &Path, layout: Option<Layout>) -> Result<Listing, SourceErro
         }
     };
     let read = read_entries(dir, layout, &entries);
+    let ignored: Vec<super::Ignored> = read
+        .ignored
+        .iter()
+        .map(|(index, warning)| super::Ignored {
+            name: entries.name(*index).to_string(),
+            warning: warning.clone(),
+        })
+        .collect();
+    // Every skipped entry is warned about, in name order; those the runner ignores too are
+    // also kept apart.
+    let mut skipped = read.warnings;
+    skipped.extend(read.ignored);
+    skipped.sort_by_key(|(index, _)| *index);
     let mut warnings = unreadable_names;
-    warnings.extend(read.warnings.into_iter().map(|(_, warning)| warning));
+    warnings.extend(skipped.into_iter().map(|(_, warning)| warning));
     let listing = Listing {
         dir: dir.to_path_buf(),
         layout,
         groups: Vec::new(),
         warnings,
-        ignored: read
-            .ignored
-            .into_iter()
-            .map(|(_, warning)| warning)
-            .collect(),
+        ignored,
         entries,
     };
     listing.group(read.items, read.failed.map(|(_, error)| error))

@@ -20,9 +20,9 @@ pub struct Listing {
     pub layout: Layout,
     /// Files that were not understood and were skipped.
     pub warnings: Vec<String>,
-    /// Entries skipped that the layout's runner ignores too (diesel: a file beside the
-    /// migration directories): warnings, never a reason to fail.
-    pub ignored: Vec<String>,
+    /// Those of the skipped entries that the layout's runner ignores too (diesel: a file
+    /// beside the migration directories): their warnings never fail `verify`.
+    pub ignored: Vec<super::Ignored>,
     pub(super) entries: Entries,
     pub(super) groups: Vec<Group>,
 }

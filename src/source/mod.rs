@@ -195,16 +195,7 @@ impl ScriptRef {
                 message: error.message,
             })?;
         settings.no_transaction |= self.layout_no_transaction;
-        let lint_lines: Vec<usize> = directives
-            .iter()
-            .filter(|d| {
-                matches!(
-                    d.kind,
-                    DirectiveKind::Allow { .. } | DirectiveKind::AllowFile { .. }
-                )
-            })
-            .map(|d| d.offset)
-            .collect();
+        let lint_lines = directives::lint_directive_lines(&directives);
         Ok(Script {
             path: self.path.clone(),
             checksum: Checksum::of_normalized(&checksum::without_lines(&text, &lint_lines)),
@@ -310,6 +301,15 @@ impl Migration {
     }
 }
 
+/// An entry of the migrations directory that the layout's runner ignores too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// Its name in the migrations directory.
+    pub name: String,
+    /// What to warn.
+    pub warning: String,
+}
+
 /// The migrations of one directory, in version order.
 #[derive(Debug, Clone)]
 pub struct MigrationSet {
@@ -318,9 +318,10 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// Files that were not understood and were skipped.
     pub warnings: Vec<String>,
-    /// Entries skipped that the layout's runner ignores too: warnings that never fail
-    /// `verify`; `[migrations] ignore` silences them ([`MigrationSet::silence`]).
-    pub ignored: Vec<String>,
+    /// Those of the skipped entries that the layout's runner ignores too: their warnings
+    /// (in `warnings` as well) never fail `verify`, and `[migrations] ignore` silences them
+    /// ([`MigrationSet::silence`]).
+    pub ignored: Vec<Ignored>,
     /// The project and revision graph, for an Alembic set.
     pub alembic: Option<std::sync::Arc<alembic::AlembicSet>>,
 }
@@ -330,26 +331,16 @@ impl MigrationSet {
         self.migrations.iter().find(|m| m.version.matches(version))
     }
 
-    /// Drops the [`MigrationSet::ignored`] warnings about entries whose path relative to the
-    /// migrations directory (or file name) matches one of `globs` (`*` any run of
-    /// characters, `?` one).
+    /// Drops the [`MigrationSet::ignored`] entries whose name in the migrations directory
+    /// matches one of `globs` (`*` any run of characters, `?` one).
     pub fn silence(&mut self, globs: &[String]) {
-        if globs.is_empty() {
-            return;
-        }
-        let dir = self.dir.clone();
-        self.ignored.retain(|warning| {
-            let path = warning.split(": skipped").next().unwrap_or(warning);
-            let relative = Path::new(path)
-                .strip_prefix(&dir)
-                .map_or_else(|_| path.to_string(), |p| p.to_string_lossy().into_owned());
-            let name = Path::new(path)
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            !globs
-                .iter()
-                .any(|glob| glob_matches(glob, &relative) || glob_matches(glob, &name))
-        });
+        let (silenced, kept): (Vec<Ignored>, Vec<Ignored>) = std::mem::take(&mut self.ignored)
+            .into_iter()
+            .partition(|entry| globs.iter().any(|glob| glob_matches(glob, &entry.name)));
+        self.ignored = kept;
+        let silenced: std::collections::HashSet<String> =
+            silenced.into_iter().map(|s| s.warning).collect();
+        self.warnings.retain(|warning| !silenced.contains(warning));
     }
 }
 

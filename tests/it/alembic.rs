@@ -551,37 +551,107 @@ fn verify_reports_a_missing_parent_a_cycle_a_duplicate_and_two_heads() {
     );
 }
 
-#[test]
-fn init_finds_the_project_in_backend_and_names_it_and_its_url_variable() {
+/// Runs `stagegate <args>` in `dir`, which has no stagegate.toml above it.
+fn stagegate_in(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::cargo_bin("stagegate")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("STAGEGATE_CONFIG")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// The fixture's backend/ in a new directory, with the test virtual environment as its
+/// `backend/.venv`, as a team keeps one.
+fn backend_with_venv() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(
         &tools::root().join("fixtures/alembic/shop/backend"),
         &dir.path().join("backend"),
     );
-    let out = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir.path())
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1")
-        .arg("init")
-        .output()
-        .unwrap();
+    std::os::unix::fs::symlink(tools::venv(), dir.path().join("backend/.venv")).unwrap();
+    dir
+}
+
+#[test]
+fn init_finds_the_project_in_backend_and_names_it_its_python_and_its_url_variable() {
+    let dir = backend_with_venv();
+    let out = stagegate_in(dir.path(), &["init"]);
+    assert_exit(&out, 0);
+    for said in [
+        "found an Alembic project: backend/alembic.ini, script_location backend/alembic, 6 \
+         revision(s), 1 head(s)",
+        "revisions are rendered offline with backend/.venv/bin/python (Alembic 1.20.1)",
+        "env.py reads the database URL from $DATABASE_URL",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
     assert!(
-        out.status.success(),
+        out.stdout
+            .contains("record its revisions (alembic_version) as applied"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("found 6 migration(s) in backend/ (alembic.ini), alembic layout"),
-        "{stderr}"
+        out.stdout
     );
     let config = std::fs::read_to_string(dir.path().join("stagegate.toml")).unwrap();
     assert!(config.contains("\ndir = \"backend\"\n"), "{config}");
     assert!(config.contains("\nlayout = \"alembic\"\n"), "{config}");
     assert!(
+        config.contains("\npython = \"backend/.venv/bin/python\"\n"),
+        "{config}"
+    );
+    assert!(
         config.contains("\nurl_env = \"DATABASE_URL\"\n"),
         "{config}"
+    );
+    // The config it wrote works as it is: the revisions render and lint.
+    let out = stagegate_in(dir.path(), &["lint", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("revision 7b1f0c6d9e22 (index_orders_created_at)"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_env_py_that_reads_the_url_from_alembic_ini_renders_out_of_the_box() {
+    let dir = backend_with_venv();
+    // Alembic's own template: the URL of alembic.ini, which holds the template's placeholder.
+    let env_py = dir.path().join("backend/alembic/env.py");
+    let text = std::fs::read_to_string(&env_py).unwrap().replace(
+        "    url = os.environ[\"DATABASE_URL\"]\n",
+        "    url = config.get_main_option(\"sqlalchemy.url\")\n",
+    );
+    assert!(!text.contains("os.environ"), "{text}");
+    std::fs::write(&env_py, text).unwrap();
+    let out = stagegate_in(dir.path(), &["init"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains(
+            "env.py reads no URL variable and alembic.ini's sqlalchemy.url is not a PostgreSQL URL"
+        ),
+        "{}",
+        out.stderr
+    );
+    let config = std::fs::read_to_string(dir.path().join("stagegate.toml")).unwrap();
+    assert!(!config.contains("\nurl_env ="), "{config}");
+    let out = stagegate_in(dir.path(), &["lint", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("revision 7b1f0c6d9e22 (index_orders_created_at)"),
+        "{}",
+        out.stdout
     );
 }
 
@@ -835,4 +905,144 @@ fn down_reverts_a_merge_by_its_bookkeeping_and_takes_a_revision_id_for_to() {
     ]);
     assert_exit(&out, 0);
     assert_eq!(heads(&project.staging), ["9f8e7d6c5b4a"]);
+}
+
+/// stagegate's record of `db`: (version, status), by version.
+fn recorded(db: &TestDb) -> Vec<(String, String)> {
+    query(
+        db,
+        "SELECT version, status FROM stagegate.migrations ORDER BY version",
+    )
+    .into_iter()
+    .map(|row| (row[0].clone().unwrap(), row[1].clone().unwrap()))
+    .collect()
+}
+
+#[test]
+fn baseline_adopts_a_database_alembic_upgraded_from_its_alembic_version() {
+    let project = Project::with_config("\n[environments.qa]\nurl = \"${SG_ALEMBIC_QA_URL}\"\n");
+    // The team ran `alembic upgrade` on one branch: alembic_version holds its head.
+    project.alembic(&project.staging, &["upgrade", "3c9d2e7a41b0"]);
+    let out = project.run(&[
+        "migrate",
+        "baseline",
+        "--env",
+        "staging",
+        "--reason",
+        "adopted from alembic upgrade",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout
+            .contains("baselined 3 migration(s) from alembic (public.alembic_version)"),
+        "{}",
+        out.stdout
+    );
+    // The head and what it follows; the other branch's revision stays pending, though it is
+    // ranked before the head.
+    let applied: Vec<String> = recorded(&project.staging)
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect();
+    assert_eq!(applied, ["1a2b3c4d5e6f", "3c9d2e7a41b0", "9f8e7d6c5b4a"]);
+    assert!(
+        out.stdout
+            .contains("pending    7b1f0c6d9e22_index_orders_created_at"),
+        "{}",
+        out.stdout
+    );
+    // From there stagegate applies the rest, and Alembic agrees.
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
+    assert!(
+        project
+            .alembic(&project.staging, &["current"])
+            .contains("c81d4a07e5f3 (head)")
+    );
+    assert_eq!(
+        columns(&project.staging, "users"),
+        ["id", "email", "created_at", "display_name"]
+    );
+
+    // A revision no file has: refused with its id, nothing recorded.
+    query(
+        &project.production,
+        "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); \
+         INSERT INTO alembic_version VALUES ('ffffffffffff')",
+    );
+    let baseline_production = |project: &Project| {
+        project.run(&[
+            "migrate",
+            "baseline",
+            "--env",
+            "production",
+            "--confirm",
+            "production",
+            "--reason",
+            "adopted from alembic upgrade",
+        ])
+    };
+    let out = baseline_production(&project);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("names revision ffffffffffff, which no revision file here has"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        query(
+            &project.production,
+            "SELECT 1 FROM pg_namespace WHERE nspname = 'stagegate'"
+        )
+        .is_empty()
+            || query(&project.production, "SELECT 1 FROM stagegate.migrations").is_empty()
+    );
+
+    // Two heads (both branches upgraded, not merged): every revision either follows.
+    query(&project.production, "DROP TABLE alembic_version");
+    project.alembic(&project.production, &["upgrade", "3c9d2e7a41b0"]);
+    project.alembic(&project.production, &["upgrade", "7b1f0c6d9e22"]);
+    assert_eq!(heads(&project.production), ["3c9d2e7a41b0", "7b1f0c6d9e22"]);
+    let out = baseline_production(&project);
+    assert_exit(&out, 0);
+    let applied: Vec<String> = recorded(&project.production)
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            "1a2b3c4d5e6f",
+            "3c9d2e7a41b0",
+            "7b1f0c6d9e22",
+            "9f8e7d6c5b4a"
+        ]
+    );
+
+    // --to takes a revision id: it and the revisions it follows.
+    let qa = TestDb::create();
+    let out = project
+        .command()
+        .env("SG_ALEMBIC_QA_URL", qa.database_url().expose())
+        .args([
+            "migrate",
+            "baseline",
+            "--env",
+            "qa",
+            "--to",
+            "3c9d2e7a41b0",
+            "--reason",
+            "restored from a dump at 3c9d2e7a41b0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let applied: Vec<String> = recorded(&qa).into_iter().map(|(v, _)| v).collect();
+    assert_eq!(applied, ["1a2b3c4d5e6f", "3c9d2e7a41b0", "9f8e7d6c5b4a"]);
 }

@@ -171,6 +171,32 @@ fn apply_waits_for_two_approvers_other_than_the_one_applying_each_counted_once()
         "{}",
         text.stdout
     );
+    // The plan's JSON and the report carry the sign-off, each matching its schema.
+    let plan_json = as_actor(
+        &p,
+        "carol",
+        &["migrate", "plan", "--env", "staging", "--format", "json"],
+    );
+    crate::json::assert_matches("plan", &plan_json);
+    let report = as_actor(
+        &p,
+        "carol",
+        &["report", "--env", "staging", "--format", "json"],
+    );
+    assert_exit(&report, 0);
+    let report = crate::json::assert_matches("report", &report);
+    assert_eq!(report["sign_off"]["plan_hash"], hash.as_str());
+    assert_eq!(report["sign_off"]["status"], "pass");
+    assert_eq!(report["sign_off"]["approvals"].as_array().unwrap().len(), 3);
+    let markdown = as_actor(&p, "carol", &["report", "--env", "staging"]);
+    assert!(
+        markdown.stdout.contains("**Sign-off**")
+            && markdown.stdout.contains("| bob |")
+            && markdown.stdout.contains("DBA sign-off"),
+        "{}",
+        markdown.stdout
+    );
+
     assert_exit(&apply(&p, "carol"), 0);
     assert_eq!(applied(&p), ["1"]);
 

@@ -267,6 +267,14 @@ fn reports_on_stdout_show_escapes_in_names_and_server_messages() {
         failed.stderr
     );
 
+    for (args, expected) in [
+        (&["migrate", "status"][..], "users"),
+        (&["migrate", "plan", "--env", "staging"][..], "backups"),
+    ] {
+        let out = run(&p, args);
+        shows(&args.join(" "), &out, &format!("{expected}{SHOWN}"));
+    }
+
     let audit = run(&p, &["audit", "--env", "staging", "--verify"]);
     assert_exit(&audit, 0);
     shows("audit", &audit, "verified");

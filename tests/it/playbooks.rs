@@ -1099,3 +1099,69 @@ fn the_report_shows_allowed_findings_and_no_bogus_unused_allows() {
     );
     assert_eq!(json["summary"]["errors"], 0);
 }
+
+/// In CI, an allow directive added to a released migration is no edit either: `lint
+/// --changed-since` lints the file but reports no SG510 (edited released migration), and
+/// `verify --against` passes; an edit of its SQL is still both.
+#[test]
+fn an_allow_directive_added_since_the_ref_is_no_edit_in_ci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    git(root, &["init", "-q"]);
+    write(&root.join("stagegate.toml"), "");
+    let file = root.join("migrations/1_index.up.sql");
+    write(&file, INDEX);
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "release"]);
+    write(
+        &file,
+        &format!("-- stagegate:allow SG101 -- orders has 40 rows\n{INDEX}"),
+    );
+    let codes = |out: &Output| -> Vec<String> {
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let lint = stagegate(
+        root,
+        &["lint", "--changed-since", "HEAD", "--format", "json"],
+    );
+    assert!(lint.code == 0 || lint.code == 1, "{}", lint.stderr);
+    assert!(
+        !codes(&lint).contains(&"SG510".to_string()),
+        "{}",
+        lint.stdout
+    );
+    assert!(
+        !codes(&lint).contains(&"SG101".to_string()),
+        "{}",
+        lint.stdout
+    );
+    assert_exit(&stagegate(root, &["verify", "--against", "HEAD"]), 0);
+
+    write(
+        &file,
+        "-- stagegate:allow SG101 -- orders has 40 rows\n\
+         CREATE INDEX orders_customer ON orders (customer, id);\n",
+    );
+    let lint = stagegate(
+        root,
+        &["lint", "--changed-since", "HEAD", "--format", "json"],
+    );
+    assert!(
+        codes(&lint).contains(&"SG510".to_string()),
+        "{}",
+        lint.stdout
+    );
+    let verify = stagegate(root, &["verify", "--against", "HEAD"]);
+    assert_ne!(verify.code, 0, "{}", verify.stderr);
+    assert!(
+        verify.stderr.contains("was edited since"),
+        "{}",
+        verify.stderr
+    );
+}

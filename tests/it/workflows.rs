@@ -23,7 +23,11 @@ fn schema_check(schema: &str, files: &[PathBuf]) -> std::process::Output {
 
 fn workflows() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in [".github/workflows", "examples/github-actions"] {
+    for dir in [
+        ".github/workflows",
+        "examples/github-actions",
+        "examples/alembic/.github/workflows",
+    ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {

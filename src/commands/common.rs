@@ -1,0 +1,277 @@
+//! What several commands share: loading the configured migrations, the `--to` version, the
+//! promotion source, and the plan and run tables. Commands use each other only through this
+//! module.
+
+use std::fmt::Write as _;
+
+use crate::config::Config;
+use crate::deploy::plan::{Plan, PlannedMigration};
+use crate::deploy::{self, LocalMigration};
+use crate::printer::Printer;
+use crate::source::{self, Version};
+
+use super::table::{self, wrap};
+
+/// Discovers and loads the configured migrations, printing discovery warnings; an Alembic
+/// project's revisions are rendered for `env` (or for no environment).
+pub(super) fn load_migrations(
+    config: &Config,
+    env: Option<&crate::config::Environment>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    load_migrations_from(&MigrationSource::of(config), env, printer)
+}
+
+/// Where the configured migrations are, owned (to read them on another thread).
+#[derive(Debug, Clone)]
+pub(super) struct MigrationSource {
+    pub dir: std::path::PathBuf,
+    pub layout: Option<source::Layout>,
+    pub down_dir: Option<std::path::PathBuf>,
+    pub ignore: Vec<String>,
+    pub alembic: crate::config::AlembicConfig,
+    pub root: std::path::PathBuf,
+}
+
+impl MigrationSource {
+    pub(super) fn of(config: &Config) -> MigrationSource {
+        MigrationSource {
+            dir: config.migrations_dir(),
+            layout: config.migrations.layout,
+            down_dir: config.down_dir(),
+            ignore: config.migrations.ignore.clone(),
+            alembic: config.alembic.clone(),
+            root: config.root.clone(),
+        }
+    }
+}
+
+/// As [`load_migrations`], from a [`MigrationSource`].
+pub(super) fn load_migrations_from(
+    from: &MigrationSource,
+    env: Option<&crate::config::Environment>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<LocalMigration>> {
+    let mut set = source::discover_as(&from.dir, from.layout)?;
+    set.silence(&from.ignore);
+    if let Some(dir) = &from.down_dir {
+        source::attach_down_dir(&mut set, dir)?;
+    }
+    for warning in set.warnings.iter().chain(&set.ignored) {
+        printer.warning(warning);
+    }
+    crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;
+    let local = deploy::load_local(&set)?;
+    printer.detail(&format!(
+        "migrations: {} in {}",
+        local.len(),
+        from.dir.display()
+    ));
+    Ok(local)
+}
+
+/// The environment a gated one promotes from, with its variables expanded: reading its
+/// state needs its URL, so a missing variable is a configuration error here too.
+pub(super) fn promote_source(
+    config: &Config,
+    env: &crate::config::Environment,
+) -> anyhow::Result<Option<crate::config::Environment>> {
+    match &env.promote_from {
+        None => Ok(None),
+        Some(from) => Ok(Some(config.environment(from).map_err(|error| {
+            anyhow::anyhow!(
+                "`{}` promotes from `{from}`, whose state the promotion gate reads: {error}",
+                env.name
+            )
+        })?)),
+    }
+}
+
+/// The migrations a run applied or reverted, as a table, and the event log's head after it.
+pub(super) fn runs(
+    migrations: &[crate::deploy::runner::AppliedMigration],
+    environment: &str,
+    head: Option<&str>,
+) -> String {
+    let mut out = super::table::render_fit(
+        &["version", "name", "mode", "statements", "attempts", "time"],
+        migrations
+            .iter()
+            .map(|a| {
+                vec![
+                    a.version.clone(),
+                    a.name.clone(),
+                    a.mode.to_string(),
+                    a.statements.to_string(),
+                    a.attempts.to_string(),
+                    format!("{}ms", a.duration_ms),
+                ]
+            })
+            .collect(),
+        &[1],
+        12,
+        None,
+    );
+    if let Some(head) = head {
+        let _ = writeln!(
+            out,
+            "event log head: {head} (keep it: `stagegate audit --env {environment} --verify \
+             --head {head}`)"
+        );
+    }
+    out
+}
+
+/// `--to`: a version that exists locally.
+pub(super) fn target_version(
+    local: &[LocalMigration],
+    to: Option<&str>,
+) -> anyhow::Result<Option<Version>> {
+    let Some(text) = to else {
+        return Ok(None);
+    };
+    if Version::parse_recorded(text).is_none() {
+        anyhow::bail!("--to {text}: not a migration version");
+    }
+    match local.iter().find(|m| m.migration.version.matches(text)) {
+        Some(found) => Ok(Some(found.migration.version.clone())),
+        None => {
+            anyhow::bail!("--to {text}: no migration with that version in the migrations directory")
+        }
+    }
+}
+
+/// The plan for people.
+pub(super) fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for `{}`: {} migration(s) to apply",
+        plan.environment,
+        plan.migrations.len()
+    );
+    if !plan.migrations.is_empty() {
+        out.push_str(&migrations_table(&plan.migrations));
+    }
+    if !plan.refusals.is_empty() {
+        let _ = writeln!(out, "apply would refuse:");
+        for refusal in &plan.refusals {
+            out.push_str(&wrap(&format!("  - {}", refusal.message), 2));
+        }
+    }
+    let _ = writeln!(out, "gates:");
+    for gate in &plan.gates {
+        let status = match gate.status {
+            "not-configured" => "not configured",
+            other => other,
+        };
+        if gate.detail.is_empty() {
+            let _ = writeln!(out, "  {:<13}{status}", gate.name);
+        } else {
+            out.push_str(&wrap(
+                &format!("  {:<13}{status}: {}", gate.name, gate.detail),
+                13,
+            ));
+        }
+    }
+    if !plan.approvals.is_empty() {
+        let _ = writeln!(out, "approvals of this plan:");
+        for a in &plan.approvals {
+            out.push_str(&wrap(
+                &format!(
+                    "  {} at {} ({}): {}",
+                    crate::visible::line(&a.approver),
+                    table::date(a.at),
+                    a.counts.label(),
+                    crate::visible::line(&a.reason)
+                ),
+                4,
+            ));
+        }
+    }
+    if plan.findings.is_empty() {
+        let _ = writeln!(out, "lint findings: none");
+    } else {
+        let _ = writeln!(out, "lint findings:");
+        for f in &plan.findings {
+            out.push_str(&wrap(&format!("  {}", f.describe()), 2));
+        }
+    }
+    if !plan.locks.is_empty() {
+        let _ = writeln!(out, "locks:");
+        for l in &plan.locks {
+            out.push_str(&wrap(
+                &format!(
+                    "  {}: {} on {} ({}, blocks {})",
+                    l.version,
+                    l.lock,
+                    l.table,
+                    effect_label(l.effect),
+                    l.blocks
+                ),
+                2,
+            ));
+        }
+    }
+    // As status shows them, whole: the statement that removes one is for copying.
+    out.push_str(&deploy::concurrent::render_invalid(
+        &plan.environment,
+        &plan.invalid_indexes,
+    ));
+    // The hash on a line of its own: with the label it would not fit 80 columns.
+    let _ = writeln!(out, "plan hash:\n  {}", plan.hash);
+    out
+}
+
+/// The pending migrations as a table that fits 80 columns with 14-digit versions and
+/// `no-transaction` modes: version, name (cut as far as needed; --format json has it whole),
+/// mode, statements and checksum; each migration's timeouts, verify script, way back and
+/// reason on a line of its own after the table.
+fn migrations_table(migrations: &[PlannedMigration]) -> String {
+    let mut out = table::render_fit(
+        &["version", "name", "mode", "statements", "checksum"],
+        migrations
+            .iter()
+            .map(|m| {
+                let statements = if m.resume_from > 0 {
+                    format!("{} (resume at {})", m.statements, m.resume_from + 1)
+                } else {
+                    m.statements.to_string()
+                };
+                vec![
+                    m.version.clone(),
+                    m.name.clone(),
+                    m.mode.to_string(),
+                    statements,
+                    table::short_hash(&m.checksum),
+                ]
+            })
+            .collect(),
+        &[1],
+        8,
+        None,
+    );
+    for m in migrations {
+        out.push_str(&wrap(
+            &format!(
+                "  {}: lock_timeout {}, statement_timeout {}, verify {}, down {}, why {}",
+                m.version,
+                m.lock_timeout.as_deref().unwrap_or("-"),
+                m.statement_timeout.as_deref().unwrap_or("-"),
+                if m.has_verify { "yes" } else { "no" },
+                m.way_back.label(),
+                m.reason
+            ),
+            2,
+        ));
+    }
+    out
+}
+
+fn effect_label(effect: crate::analyze::Effect) -> &'static str {
+    match effect {
+        crate::analyze::Effect::Brief => "brief",
+        crate::analyze::Effect::Scan => "scans the table",
+        crate::analyze::Effect::Rewrite => "rewrites the table",
+    }
+}
