@@ -35,7 +35,9 @@ pub(crate) fn is_blank(text: &str) -> bool {
 fn escape(text: &str, keep_lines: bool) -> Cow<'_, str> {
     let kept = |c: char| (keep_lines && c == '\n') || c == '\t';
     let acts = |c: char| !kept(c) && (c.is_control() || invisible(c));
-    if !text.chars().any(acts) {
+    // Most text is printable ASCII: checked byte by byte, without decoding characters.
+    let plain = |b: u8| (b' '..=b'~').contains(&b) || b == b'\t' || (keep_lines && b == b'\n');
+    if text.bytes().all(plain) || !text.chars().any(acts) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);

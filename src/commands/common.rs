@@ -57,7 +57,7 @@ pub(super) fn load_migrations_from(
     if let Some(dir) = &from.down_dir {
         source::attach_down_dir(&mut set, dir)?;
     }
-    for warning in set.warnings.iter().chain(&set.ignored) {
+    for warning in &set.warnings {
         printer.warning(warning);
     }
     crate::alembic::render_configured(&from.alembic, &from.root, &mut set, env)?;

@@ -16,7 +16,7 @@ use crate::lint::emit::{self, Emitter, FileReport, LintSummary};
 use crate::lint::{self, Analysis, Input, Options, RunState};
 use crate::printer::Printer;
 use crate::scratch::ScratchDb;
-use crate::source::{self, Script, ScriptRef, Section, Version};
+use crate::source::{self, ScriptBody, ScriptRef, Section, Version};
 
 pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let mut options = options(config, args)?;
@@ -93,7 +93,7 @@ pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow
             };
             let input = Input {
                 edited_since,
-                ..Input::of(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
+                ..Input::of_body(&script).unreleased(knowledge.unreleased(version.as_ref(), change))
             };
             let mut result = lint::lint_analyzed(input, &analysis, &options, &mut run);
             if let (Some(version), true) = (&version, script_ref.is_alembic()) {
@@ -605,7 +605,7 @@ fn scripts_of(
 
 /// Findings in an Alembic revision's rendered SQL: each names the revision, and points at
 /// the line of the revision file holding the operation that rendered it.
-fn name_revision(findings: &mut [lint::Finding], version: &Version, script: &Script) {
+fn name_revision(findings: &mut [lint::Finding], version: &Version, script: &ScriptBody) {
     let stem = script
         .path
         .file_stem()
@@ -688,7 +688,7 @@ struct Prepared {
     script_ref: ScriptRef,
     version: Option<Version>,
     /// The script and its statements; `None` for a blank script.
-    loaded: Result<Option<(Script, Analysis)>, source::SourceError>,
+    loaded: Result<Option<(ScriptBody, Analysis)>, source::SourceError>,
 }
 
 /// Reads and analyses the next script (what needs no run state).
@@ -715,10 +715,12 @@ fn prepare(
 fn load(
     script_ref: &ScriptRef,
     stdin: Option<&str>,
-) -> Result<Option<Script>, source::SourceError> {
+) -> Result<Option<ScriptBody>, source::SourceError> {
     let script = match stdin {
-        Some(text) if script_ref.path == Path::new(STDIN_NAME) => script_ref.load_from(text)?,
-        _ => script_ref.load()?,
+        Some(text) if script_ref.path == Path::new(STDIN_NAME) => {
+            script_ref.load_body_from(text)?
+        }
+        _ => script_ref.load_body()?,
     };
     Ok((!script.is_blank()).then_some(script))
 }

@@ -255,6 +255,18 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// [`Input::of`] a script loaded without its checksums (what `stagegate lint` reads).
+    pub fn of_body(script: &'a crate::source::ScriptBody) -> Input<'a> {
+        Input {
+            text: &script.text,
+            first_line: script.first_line,
+            directives: &script.directives,
+            settings: &script.settings,
+            unreleased: false,
+            edited_since: None,
+        }
+    }
+
     /// The same input, known to be unreleased or not.
     pub fn unreleased(self, unreleased: bool) -> Input<'a> {
         Input { unreleased, ..self }

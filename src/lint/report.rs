@@ -8,7 +8,6 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::{Counts, Finding, Severity};
-use crate::printer::paint;
 use crate::visible;
 
 /// Version of the JSON schema; bumped on any incompatible change.
@@ -33,37 +32,49 @@ fn severity_sgr(severity: Severity) -> &'static str {
 
 fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color: bool) {
     use std::fmt::Write as _;
+    // Written straight into `out`: no string per painted piece.
+    let paint = |out: &mut String, sgr: &str, piece: &dyn std::fmt::Display| {
+        let _ = if color {
+            write!(out, "\x1b[{sgr}m{piece}\x1b[0m")
+        } else {
+            write!(out, "{piece}")
+        };
+    };
+    const BLUE: &str = "1;34";
     let sgr = severity_sgr(finding.severity);
-    let head = format!("{}[{}]", finding.severity.label(), finding.code);
+    let head = format_args!("{}[{}]", finding.severity.label(), finding.code);
+    paint(out, sgr, &head);
+    out.push_str(": ");
+    paint(out, "1", &visible::text(&finding.message));
+    out.push('\n');
+    let gutter = digits(finding.end_line.max(finding.line));
+    let pad = |out: &mut String, width: usize| out.extend(std::iter::repeat_n(' ', width));
+    pad(out, gutter);
+    paint(out, BLUE, &"-->");
     let _ = writeln!(
         out,
-        "{}: {}",
-        paint(color, sgr, &head),
-        paint(color, "1", &visible::text(&finding.message))
-    );
-    let path = visible::line(path);
-    let gutter = finding.end_line.max(finding.line).to_string().len();
-    let pad = " ".repeat(gutter);
-    let blue = |s: &str| paint(color, "1;34", s);
-    let _ = writeln!(
-        out,
-        "{pad}{} {path}:{}:{}",
-        blue("-->"),
+        " {}:{}:{}",
+        visible::line(path),
         finding.line,
         finding.column
     );
-    let _ = writeln!(out, "{pad} {}", blue("|"));
+    pad(out, gutter + 1);
+    paint(out, BLUE, &"|");
+    out.push('\n');
+    let mut source_line = String::new();
     for row in snippet_rows(text, finding) {
         match row {
             Row::Gap => {
-                let _ = writeln!(out, "{pad} {}", blue("..."));
+                pad(out, gutter + 1);
+                paint(out, BLUE, &"...");
+                out.push('\n');
             }
             Row::Line {
                 number,
                 shown,
                 underline,
             } => {
-                let mut source_line = String::new();
+                source_line.clear();
                 if shown.cut_before {
                     source_line.push_str(CUT);
                 }
@@ -71,51 +82,58 @@ fn render_one(out: &mut String, path: &str, text: &str, finding: &Finding, color
                 if shown.cut_after {
                     source_line.push_str(CUT);
                 }
-                let _ = writeln!(
-                    out,
-                    "{:>gutter$} {} {}",
-                    blue(&number.to_string()),
-                    blue("|"),
-                    source_line.trim_end(),
-                    gutter = gutter + color_width(color)
-                );
+                // The number right-aligned in the gutter.
+                pad(out, gutter.saturating_sub(digits(number)));
+                paint(out, BLUE, &number);
+                out.push(' ');
+                paint(out, BLUE, &"|");
+                out.push(' ');
+                out.push_str(source_line.trim_end());
+                out.push('\n');
                 if let Some(marked) = underline {
                     let cut_lead = if shown.cut_before { CUT.len() } else { 0 };
                     // Counted as shown: an escaped control character takes its escape's width.
                     let shown_width = |part: &str| visible::line(part).chars().count();
                     let lead = cut_lead + shown_width(&text[shown.range.start..marked.start]);
                     let width = shown_width(text[marked].trim_end()).max(1);
-                    let _ = writeln!(
-                        out,
-                        "{pad} {} {}{}",
-                        blue("|"),
-                        " ".repeat(lead),
-                        paint(color, sgr, &"^".repeat(width))
-                    );
+                    pad(out, gutter + 1);
+                    paint(out, BLUE, &"|");
+                    out.push(' ');
+                    pad(out, lead);
+                    paint(out, sgr, &Repeat('^', width));
+                    out.push('\n');
                 }
             }
         }
     }
+    pad(out, gutter + 1);
+    paint(out, BLUE, &"=");
+    let _ = writeln!(out, " help: {}", visible::text(&finding.help));
+    pad(out, gutter + 1);
+    paint(out, BLUE, &"=");
     let _ = writeln!(
         out,
-        "{pad} {} help: {}",
-        blue("="),
-        visible::text(&finding.help)
-    );
-    let _ = writeln!(
-        out,
-        "{pad} {} rule: {} {} (`stagegate rule {}` explains it)",
-        blue("="),
-        finding.code,
-        finding.name,
-        finding.code
+        " rule: {} {} (`stagegate rule {}` explains it)",
+        finding.code, finding.name, finding.code
     );
     out.push('\n');
 }
 
-/// The width `paint` adds around a line number (its escape codes), for right-aligning it.
-fn color_width(color: bool) -> usize {
-    paint(color, "1;34", "").len()
+/// How many decimal digits `n` has.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// A character `n` times, written without building the string.
+struct Repeat(char, usize);
+
+impl std::fmt::Display for Repeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for _ in 0..self.1 {
+            std::fmt::Write::write_char(f, self.0)?;
+        }
+        Ok(())
+    }
 }
 
 /// One row of a finding's snippet.

@@ -149,6 +149,26 @@ impl Script {
     }
 }
 
+/// A script's text and directives without its checksums: what lint reads (the checksums are
+/// the runner's, and hashing every file was 6 % of lint's work).
+#[derive(Debug, Clone)]
+pub struct ScriptBody {
+    pub path: PathBuf,
+    /// Normalised text (BOM removed, CRLF -> LF) of the script or its section.
+    pub text: String,
+    /// 1-based file line of the text's first line (above 1 for dbmate sections).
+    pub first_line: usize,
+    pub directives: Vec<Directive>,
+    pub settings: ScriptSettings,
+}
+
+impl ScriptBody {
+    /// True when the script holds nothing but whitespace and comments.
+    pub fn is_blank(&self) -> bool {
+        is_blank_sql(&self.text)
+    }
+}
+
 impl ScriptRef {
     /// Reads the script, checks its encoding and directives, and computes its checksum.
     pub fn load(&self) -> Result<Script, SourceError> {
@@ -163,9 +183,53 @@ impl ScriptRef {
 
     /// As [`ScriptRef::load`], from text already read (normalised or not).
     pub fn load_from(&self, raw: &str) -> Result<Script, SourceError> {
-        let text = checksum::normalize(raw);
+        let file = checksum::normalize(raw);
+        // An Alembic revision's identity is its file; the SQL Alembic rendered has a
+        // checksum of its own.
+        let file_checksum = self.is_alembic().then(|| Checksum::of_normalized(&file));
+        let body = self.body_of(file)?;
+        let (checksum, text_checksum, rendered_checksum) = match file_checksum {
+            Some(file) => (
+                file.clone(),
+                file,
+                Some(Checksum::of_normalized(&body.text)),
+            ),
+            None => {
+                let lint_lines = directives::lint_directive_lines(&body.directives);
+                (
+                    Checksum::of_normalized(&checksum::without_lines(&body.text, &lint_lines)),
+                    Checksum::of_normalized(&body.text),
+                    None,
+                )
+            }
+        };
+        Ok(Script {
+            path: body.path,
+            text: body.text,
+            first_line: body.first_line,
+            checksum,
+            text_checksum,
+            rendered_checksum,
+            directives: body.directives,
+            settings: body.settings,
+        })
+    }
+
+    /// As [`ScriptRef::load`] without the checksums.
+    pub fn load_body(&self) -> Result<ScriptBody, SourceError> {
+        let text = read_text(&self.path)?;
+        self.load_body_from(&text)
+    }
+
+    /// As [`ScriptRef::load_from`] without the checksums.
+    pub fn load_body_from(&self, raw: &str) -> Result<ScriptBody, SourceError> {
+        self.body_of(checksum::normalize(raw))
+    }
+
+    /// The script's text and directives, from the file's normalised text.
+    fn body_of(&self, text: String) -> Result<ScriptBody, SourceError> {
         if self.is_alembic() {
-            return self.load_rendered(&text);
+            return self.rendered_body(&text);
         }
         let (text, first_line) = match self.section {
             Section::AlembicUp | Section::AlembicDown => unreachable!("handled above"),
@@ -195,12 +259,8 @@ impl ScriptRef {
                 message: error.message,
             })?;
         settings.no_transaction |= self.layout_no_transaction;
-        let lint_lines = directives::lint_directive_lines(&directives);
-        Ok(Script {
+        Ok(ScriptBody {
             path: self.path.clone(),
-            checksum: Checksum::of_normalized(&checksum::without_lines(&text, &lint_lines)),
-            text_checksum: Checksum::of_normalized(&text),
-            rendered_checksum: None,
             text,
             first_line,
             directives,
@@ -208,10 +268,9 @@ impl ScriptRef {
         })
     }
 
-    /// An Alembic revision: the SQL is what Alembic rendered, the checksum the file's (its
-    /// identity), the directives those of the file's Python comments (`# stagegate:...`) and
-    /// of the rendered SQL.
-    fn load_rendered(&self, file: &str) -> Result<Script, SourceError> {
+    /// An Alembic revision: the SQL is what Alembic rendered, the directives those of the
+    /// file's Python comments (`# stagegate:...`) and of the rendered SQL.
+    fn rendered_body(&self, file: &str) -> Result<ScriptBody, SourceError> {
         let Some(rendered) = &self.rendered else {
             return Err(SourceError::NotRendered {
                 path: self.path.clone(),
@@ -231,11 +290,8 @@ impl ScriptRef {
         directives.extend(file_directives);
         settings.merge(file_settings);
         settings.no_transaction |= self.layout_no_transaction;
-        Ok(Script {
+        Ok(ScriptBody {
             path: self.path.clone(),
-            checksum: Checksum::of_normalized(file),
-            text_checksum: Checksum::of_normalized(file),
-            rendered_checksum: Some(Checksum::of_normalized(&text)),
             text,
             first_line: 1,
             directives,

@@ -132,10 +132,77 @@ pub fn classify_sql(text: &str) -> Class {
 
 /// The statement's transaction control, if it is one.
 pub(crate) fn transaction_control(text: &str) -> Option<TxnControl> {
+    // Every transaction control starts with one of these words: a statement whose first
+    // word is another one is not tokenized (most are not, and lint asks of every one).
+    const FIRST: &[&str] = &[
+        "BEGIN",
+        "START",
+        "END",
+        "COMMIT",
+        "ABORT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "PREPARE",
+    ];
+    if let Some(word) = first_plain_word(text)
+        && !FIRST.iter().any(|w| word.eq_ignore_ascii_case(w))
+    {
+        return None;
+    }
     match classify_sql(text) {
         Class::Transaction(control) => Some(control),
         _ => None,
     }
+}
+
+/// The statement's first word when it starts, after whitespace and comments, with an ASCII
+/// letter or `_`: its ASCII letters, digits, `_` and `$` (the tokenizer's word there is this
+/// one or longer). `None` when it starts otherwise, or a comment does not end.
+fn first_plain_word(text: &str) -> Option<&str> {
+    let mut rest = text.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    loop {
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n')?.1;
+        } else if rest.starts_with("/*") {
+            rest = after_block_comment(rest)?;
+        } else {
+            break;
+        }
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    }
+    if !rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// The text after the block comment `text` starts with (comments nest); `None` when it does
+/// not end.
+fn after_block_comment(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return Some(&text[i..]);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn control(words: &[&str]) -> Option<TxnControl> {
@@ -482,6 +549,37 @@ mod tests {
         ] {
             assert_eq!(transaction_control(sql), None, "{sql}");
         }
+    }
+
+    #[test]
+    fn the_first_word_shortcut_agrees_with_the_tokens() {
+        // Whatever the comments and words before it, the shortcut answers as the tokens do.
+        for sql in [
+            "-- a note\nBEGIN;",
+            "/* one /* nested */ still */ COMMIT;",
+            "/* unterminated COMMIT;",
+            "-- only a comment",
+            "\t\n  rollback to s;",
+            "begin$x;",
+            "BEGINNING;",
+            "\u{a0}BEGIN;",
+            "\"BEGIN\";",
+            "_begin;",
+            "(COMMIT);",
+            "E'x';",
+            "/*/ ALTER */ BEGIN;",
+            "-- c\n/* d */\n-- e\nALTER TABLE t ADD COLUMN c int;",
+            "",
+        ] {
+            let by_tokens = match classify_sql(sql) {
+                Class::Transaction(control) => Some(control),
+                _ => None,
+            };
+            assert_eq!(transaction_control(sql), by_tokens, "{sql:?}");
+        }
+        assert_eq!(first_plain_word("-- c\n/* d */ alter t"), Some("alter"));
+        assert_eq!(first_plain_word("/* open"), None);
+        assert_eq!(first_plain_word("\"q\""), None);
     }
 
     #[test]
