@@ -584,7 +584,7 @@ fn sigterm_during_after_apply_kills_its_process_group_and_is_recorded() {
         .child(&["migrate", "apply", "--env", "staging"])
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + crate::harness::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::support::harness::DEADLINE;
     while !pidfile.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
