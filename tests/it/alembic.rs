@@ -14,7 +14,8 @@ use crate::tools;
 
 const VARS: [&str; 2] = ["SG_ALEMBIC_STAGING_URL", "SG_ALEMBIC_PROD_URL"];
 
-/// A copy of the fixture project with a stagegate.toml, and two environments.
+/// A copy of the fixture project with a stagegate.toml, and two environments that set
+/// lock_timeout, as examples/alembic does (so SG116 stays quiet: the runner sets it).
 struct Project {
     dir: tempfile::TempDir,
     staging: TestDb,
@@ -51,9 +52,9 @@ impl Project {
             format!(
                 "[migrations]\ndir = \"backend\"\nlayout = \"alembic\"\n\n\
                  [alembic]\npython = \"{}\"\nurl_env = \"DATABASE_URL\"\n\n\
-                 [environments.staging]\nurl = \"${{{}}}\"\n\n\
+                 [environments.staging]\nurl = \"${{{}}}\"\nlock_timeout = \"3s\"\n\n\
                  [environments.production]\nurl = \"${{{}}}\"\npromote_from = \"staging\"\n\
-                 confirm = true\n{extra}\n",
+                 lock_timeout = \"3s\"\nconfirm = true\n{extra}\n",
                 python.display(),
                 VARS[0],
                 VARS[1]
@@ -366,8 +367,13 @@ fn heads_exist(db: &TestDb) -> Vec<String> {
 #[test]
 fn lint_renders_every_revision_with_alembic_and_names_the_revision() {
     let project = Project::new();
+    // Without lock_timeout in the environments, lint cannot count on the runner setting it:
+    // SG116 (an error) shows the locks the rendered SQL takes.
+    let config = project.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("lock_timeout = \"3s\"\n", "")).unwrap();
     let out = project.run(&["lint", "--format", "json"]);
-    assert_exit(&out, 0);
+    assert_exit(&out, 1);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let text = report.to_string();
     // The concurrent index inside autocommit_block() is understood as outside a transaction,

@@ -420,7 +420,7 @@ fn plan_and_apply_judge_the_same_gates_with_the_catalog_and_list_every_refusal()
     // Allowed with a reason: plan and apply both pass on staging.
     p.write(
         "1_tz.up.sql",
-        "-- stagegate:allow SG109 -- the table is tiny\n\
+        "-- stagegate:allow SG109,SG116 -- the table is tiny\n\
          ALTER TABLE events ALTER COLUMN at TYPE timestamptz;\n",
     );
     assert_exit(&p.run(&["migrate", "plan", "--env", "staging"]), 0);
