@@ -1,5 +1,11 @@
 use std::process::ExitCode;
 
+/// The static (musl) release binary's allocator: musl's malloc takes one lock for every
+/// allocation, so two lint workers spent almost twice the CPU of one (docs/performance.md).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 use stagegate::cli::Cli;
