@@ -272,7 +272,8 @@ pub(crate) async fn read(
             }
             out
         }
-        Runner::Dbmate => sqlx::query(sqlx::AssertSqlSafe(format!(
+        // Both keep one row per applied version, and nothing else stagegate can use.
+        Runner::Dbmate | Runner::Supabase => sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT version::text AS version FROM {name} ORDER BY version"
         )))
         .fetch_all(conn)
@@ -304,21 +305,6 @@ pub(crate) async fn read(
             } else {
                 RowKind::UpTo
             },
-        })
-        .collect(),
-        Runner::Supabase => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT version::text AS version FROM {name} ORDER BY version"
-        )))
-        .fetch_all(conn)
-        .await
-        .map_err(error)?
-        .into_iter()
-        .map(|row| RunnerRow {
-            version: row.get("version"),
-            script: None,
-            applied_at: None,
-            checksum: None,
-            kind: RowKind::Applied,
         })
         .collect(),
         Runner::Prisma => {
