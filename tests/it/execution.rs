@@ -710,3 +710,70 @@ fn a_down_dry_run_on_a_scratch_copy_runs_the_down_scripts_there_and_changes_noth
     assert_eq!(state(&p), before);
     assert_eq!(leftovers().as_deref(), Some("0"));
 }
+
+/// With `--shadow`, a down dry run on an ungated environment sends it no statement either (a
+/// rolled-back dry run there would still advance a sequence, and hold its locks): the
+/// sequence the down script calls is untouched on the environment, and moved on the copy
+/// only.
+#[test]
+fn a_down_dry_run_with_shadow_sends_an_ungated_environment_no_statement() {
+    let p = Project::new("");
+    let shadow = TestDb::create();
+    p.write(
+        "1_seq.up.sql",
+        "CREATE SEQUENCE s;\nCREATE TABLE items (id int);\n",
+    );
+    p.write(
+        "1_seq.down.sql",
+        "SELECT nextval('s');\nDROP TABLE items;\nDROP SEQUENCE s;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let sequence = |p: &Project| p.scalar("SELECT last_value || ' ' || is_called FROM s");
+    assert_eq!(sequence(&p).as_deref(), Some("1 false"));
+
+    let out = with_shadow(
+        &p,
+        &shadow,
+        &[
+            "migrate",
+            "down",
+            "--env",
+            "staging",
+            "--steps",
+            "1",
+            "--dry-run",
+        ],
+    );
+    assert_exit(&out, 0);
+    let flat = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "with --shadow, a dry run sends no statement of the script to `staging`",
+        "on a scratch copy of `staging` (dropped): reverted 1 migration(s)",
+    ] {
+        assert!(flat.contains(expected), "{expected}:\n{}", out.stdout);
+    }
+    assert_eq!(
+        sequence(&p).as_deref(),
+        Some("1 false"),
+        "nextval ran on staging"
+    );
+    assert_eq!(
+        p.scalar("SELECT status FROM stagegate.migrations WHERE version = '1'")
+            .as_deref(),
+        Some("applied")
+    );
+    // Without --shadow the dry run runs there (rolled back), and the sequence shows it.
+    assert_exit(
+        &p.run(&[
+            "migrate",
+            "down",
+            "--env",
+            "staging",
+            "--steps",
+            "1",
+            "--dry-run",
+        ]),
+        0,
+    );
+    assert_eq!(sequence(&p).as_deref(), Some("1 true"));
+}
