@@ -490,7 +490,8 @@ fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("so no statement was run there"),
+        out.stdout
+            .contains("dry run: no statement was run on `staging` (read-only queries only)"),
         "{}",
         out.stdout
     );
