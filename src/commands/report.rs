@@ -26,7 +26,6 @@ pub(super) fn run(
     args: &ReportArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let names = config.environment_names();
     // --env must be configured with its variables set (exit 2 otherwise).
     let env = args
         .env
@@ -39,79 +38,10 @@ pub(super) fn run(
         anyhow::bail!("--since {text}: not a migration version or revision id");
     }
     let local = super::common::load_migrations(config, None, printer)?;
-    // The local migration --since names (a version, or an Alembic revision id), for its place
-    // in the order.
-    let since = match &args.since {
-        Some(text) => match local.iter().find(|m| m.migration.version.matches(text)) {
-            Some(found) => Some(found.migration.version.clone()),
-            None => anyhow::bail!(
-                "--since {text}: no migration with that version in {}",
-                config.migrations_dir().display()
-            ),
-        },
-        None => None,
-    };
-    // The other environments: one whose variables are not set is shown as unreachable.
-    let mut targets: Vec<(String, Result<Environment, String>)> = Vec::new();
-    for name in &names {
-        match (&env, config.environment(name)) {
-            (Some(e), _) if e.name == *name => targets.push((name.clone(), Ok(e.clone()))),
-            (_, Ok(e)) => targets.push((name.clone(), Ok(e))),
-            (_, Err(error)) => targets.push((name.clone(), Err(error.to_string()))),
-        }
-    }
+    let since = since_version(config, args.since.as_deref(), &local)?;
     let runtime = db::runtime()?;
-    let reads: Vec<(String, Result<Vec<MigrationRow>, String>)> =
-        runtime.block_on(super::read_each(targets, |target| async move {
-            match target {
-                Err(error) => Err(error),
-                Ok(env) => read_rows(&env).await,
-            }
-        }));
-    let mut environments = Vec::new();
-    let mut entries_of = BTreeMap::new();
-    for (name, rows) in &reads {
-        match rows {
-            Ok(rows) => {
-                entries_of.insert(name.clone(), deploy::compare(&local, rows));
-            }
-            Err(error) => {
-                if env.as_ref().is_some_and(|e| e.name == *name) {
-                    return Err(exit::execution(anyhow::anyhow!(
-                        "--env {name}: cannot read its migration state: {error}"
-                    )));
-                }
-                printer.warning(&format!("{name}: unreachable: {error}"));
-            }
-        }
-        environments.push(report::EnvironmentRead {
-            name: name.clone(),
-            reachable: rows.is_ok(),
-            error: rows.as_ref().err().cloned(),
-        });
-    }
-
-    let (kind, selected): (&'static str, Vec<&LocalMigration>) = match (&since, &env) {
-        (Some(since), _) => (
-            "since",
-            local
-                .iter()
-                .filter(|m| m.migration.version > *since)
-                .collect(),
-        ),
-        (None, Some(env)) => {
-            let entries = &entries_of[&env.name];
-            let pending = deploy::plan::pending(entries, None);
-            (
-                "pending",
-                local
-                    .iter()
-                    .filter(|m| pending.iter().any(|e| e.version == m.migration.version))
-                    .collect(),
-            )
-        }
-        (None, None) => ("all", local.iter().collect()),
-    };
+    let reads = read_environments(config, env.as_ref(), &local, printer, &runtime)?;
+    let (kind, selected) = select(&local, since.as_ref(), env.as_ref(), &reads);
     printer.detail(&format!("report: {} migration(s)", selected.len()));
 
     // With --env, the environment's catalog (read only, ACCESS SHARE on the catalog tables
@@ -128,75 +58,17 @@ pub(super) fn run(
         )),
         None => None,
     };
-    // Already applied on --env (a `--since` selection): linted without today's catalog.
-    let applied = |local: &LocalMigration| {
-        env.as_ref()
-            .and_then(|env| entries_of.get(&env.name))
-            .and_then(|entries| {
-                entries
-                    .iter()
-                    .find(|e| e.version == local.migration.version)
-            })
-            .is_some_and(|e| {
-                matches!(
-                    e.state,
-                    deploy::State::Applied | deploy::State::ChecksumMismatch
-                )
-            })
-    };
-    let linted = report::findings(config, &selected, env.as_ref(), catalog.clone(), &applied)?;
-    let mut migrations: Vec<ReportMigration> = selected
-        .iter()
-        .zip(linted)
-        .map(|(local, linted)| {
-            let mut m = ReportMigration::new(local, linted);
-            for read in &environments {
-                let status = match (&read.error, entries_of.get(&read.name)) {
-                    (Some(error), _) => report::unreachable(error),
-                    (None, Some(entries)) => report::env_status(
-                        entries
-                            .iter()
-                            .find(|e| e.version == local.migration.version),
-                    ),
-                    (None, None) => report::unreachable("not read"),
-                };
-                m.statuses.insert(read.name.clone(), status);
-            }
-            m
-        })
-        .collect();
-
-    if let Some(catalog) = &catalog {
-        for m in &mut migrations {
-            let touched = m.touched();
-            m.tables = Some(report::sizes::of(catalog, &touched));
+    let mut migrations = report_migrations(config, &selected, env.as_ref(), catalog, &reads)?;
+    let scratch = match &args.shadow {
+        Some(flag) if !migrations.is_empty() => {
+            with_scratch(config, flag, &local, &mut migrations, printer, &runtime)?
         }
-    }
-
-    let mut scratch_info = report::ScratchInfo {
-        computed: false,
-        server: None,
-        stopped: None,
+        _ => report::ScratchInfo {
+            computed: false,
+            server: None,
+            stopped: None,
+        },
     };
-    if let Some(flag) = &args.shadow
-        && !migrations.is_empty()
-    {
-        let scratched = on_scratch(config, flag, &local, &migrations, printer, &runtime)?;
-        for result in scratched.results {
-            if let Some(m) = migrations
-                .iter_mut()
-                .find(|m| m.version == result.traced.version)
-            {
-                m.traced = Some(report::traced_summary(&result.traced));
-                m.diff = result.traced.error.is_none().then_some(result.diff);
-            }
-        }
-        scratch_info = report::ScratchInfo {
-            computed: true,
-            server: Some(scratched.server),
-            stopped: scratched.stopped,
-        };
-    }
 
     // The sign-off, judged by the same pipeline `migrate plan` runs.
     let sign_off = match &env {
@@ -213,16 +85,217 @@ pub(super) fn run(
             kind,
             since: args.since.clone(),
         },
-        environments,
+        environments: reads.environments,
         migrations,
-        scratch: scratch_info,
+        scratch,
         summary,
         sign_off,
     };
+    write_report(args, &report, printer)?;
+    // A report is not a gate: findings do not change the exit code.
+    Ok(Outcome::Success)
+}
+
+/// The local migration `--since` names (a version, or an Alembic revision id), for its place
+/// in the order.
+fn since_version(
+    config: &Config,
+    since: Option<&str>,
+    local: &[LocalMigration],
+) -> anyhow::Result<Option<Version>> {
+    let Some(text) = since else {
+        return Ok(None);
+    };
+    match local.iter().find(|m| m.migration.version.matches(text)) {
+        Some(found) => Ok(Some(found.migration.version.clone())),
+        None => anyhow::bail!(
+            "--since {text}: no migration with that version in {}",
+            config.migrations_dir().display()
+        ),
+    }
+}
+
+/// Every configured environment as read: whether it was, and its migrations compared with
+/// the local ones.
+struct Reads {
+    environments: Vec<report::EnvironmentRead>,
+    entries_of: BTreeMap<String, Vec<deploy::Entry>>,
+}
+
+/// Reads the state of every configured environment at once. One that cannot be read (its
+/// variables not set, or its server not answering) is shown as unreachable, except `--env`
+/// itself, which fails the report.
+fn read_environments(
+    config: &Config,
+    env: Option<&Environment>,
+    local: &[LocalMigration],
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Reads> {
+    let mut targets: Vec<(String, Result<Environment, String>)> = Vec::new();
+    for name in &config.environment_names() {
+        match (env, config.environment(name)) {
+            (Some(e), _) if e.name == *name => targets.push((name.clone(), Ok(e.clone()))),
+            (_, Ok(e)) => targets.push((name.clone(), Ok(e))),
+            (_, Err(error)) => targets.push((name.clone(), Err(error.to_string()))),
+        }
+    }
+    let reads: Vec<(String, Result<Vec<MigrationRow>, String>)> =
+        runtime.block_on(super::read_each(targets, |target| async move {
+            match target {
+                Err(error) => Err(error),
+                Ok(env) => read_rows(&env).await,
+            }
+        }));
+    let mut environments = Vec::new();
+    let mut entries_of = BTreeMap::new();
+    for (name, rows) in &reads {
+        match rows {
+            Ok(rows) => {
+                entries_of.insert(name.clone(), deploy::compare(local, rows));
+            }
+            Err(error) => {
+                if env.is_some_and(|e| e.name == *name) {
+                    return Err(exit::execution(anyhow::anyhow!(
+                        "--env {name}: cannot read its migration state: {error}"
+                    )));
+                }
+                printer.warning(&format!("{name}: unreachable: {error}"));
+            }
+        }
+        environments.push(report::EnvironmentRead {
+            name: name.clone(),
+            reachable: rows.is_ok(),
+            error: rows.as_ref().err().cloned(),
+        });
+    }
+    Ok(Reads {
+        environments,
+        entries_of,
+    })
+}
+
+/// The reported migrations and the selection's kind: after `--since`, else those pending on
+/// `--env`, else all.
+fn select<'a>(
+    local: &'a [LocalMigration],
+    since: Option<&Version>,
+    env: Option<&Environment>,
+    reads: &Reads,
+) -> (&'static str, Vec<&'a LocalMigration>) {
+    match (since, env) {
+        (Some(since), _) => (
+            "since",
+            local
+                .iter()
+                .filter(|m| m.migration.version > *since)
+                .collect(),
+        ),
+        (None, Some(env)) => {
+            let entries = &reads.entries_of[&env.name];
+            let pending = deploy::plan::pending(entries, None);
+            (
+                "pending",
+                local
+                    .iter()
+                    .filter(|m| pending.iter().any(|e| e.version == m.migration.version))
+                    .collect(),
+            )
+        }
+        (None, None) => ("all", local.iter().collect()),
+    }
+}
+
+/// The selected migrations linted, with their status in every environment and, with the
+/// catalog of `--env`, the sizes of the tables they touch.
+fn report_migrations(
+    config: &Config,
+    selected: &[&LocalMigration],
+    env: Option<&Environment>,
+    catalog: Option<std::sync::Arc<lint::catalog::Catalog>>,
+    reads: &Reads,
+) -> anyhow::Result<Vec<ReportMigration>> {
+    // Already applied on --env (a `--since` selection): linted without today's catalog.
+    let applied = |local: &LocalMigration| {
+        env.and_then(|env| reads.entries_of.get(&env.name))
+            .and_then(|entries| {
+                entries
+                    .iter()
+                    .find(|e| e.version == local.migration.version)
+            })
+            .is_some_and(|e| {
+                matches!(
+                    e.state,
+                    deploy::State::Applied | deploy::State::ChecksumMismatch
+                )
+            })
+    };
+    let linted = report::findings(config, selected, env, catalog.clone(), &applied)?;
+    let mut migrations: Vec<ReportMigration> = selected
+        .iter()
+        .zip(linted)
+        .map(|(local, linted)| {
+            let mut m = ReportMigration::new(local, linted);
+            for read in &reads.environments {
+                let status = match (&read.error, reads.entries_of.get(&read.name)) {
+                    (Some(error), _) => report::unreachable(error),
+                    (None, Some(entries)) => report::env_status(
+                        entries
+                            .iter()
+                            .find(|e| e.version == local.migration.version),
+                    ),
+                    (None, None) => report::unreachable("not read"),
+                };
+                m.statuses.insert(read.name.clone(), status);
+            }
+            m
+        })
+        .collect();
+    if let Some(catalog) = &catalog {
+        for m in &mut migrations {
+            let touched = m.touched();
+            m.tables = Some(report::sizes::of(catalog, &touched));
+        }
+    }
+    Ok(migrations)
+}
+
+/// The scratch part added to `migrations`: each one's traced locks and schema diff.
+fn with_scratch(
+    config: &Config,
+    flag: &str,
+    local: &[LocalMigration],
+    migrations: &mut [ReportMigration],
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<report::ScratchInfo> {
+    let scratched = on_scratch(config, flag, local, migrations, printer, runtime)?;
+    for result in scratched.results {
+        if let Some(m) = migrations
+            .iter_mut()
+            .find(|m| m.version == result.traced.version)
+        {
+            m.traced = Some(report::traced_summary(&result.traced));
+            m.diff = result.traced.error.is_none().then_some(result.diff);
+        }
+    }
+    Ok(report::ScratchInfo {
+        computed: true,
+        server: Some(scratched.server),
+        stopped: scratched.stopped,
+    })
+}
+
+/// The report in its format, on stdout or into `--output`.
+fn write_report(
+    args: &ReportArgs,
+    report: &ReleaseReport,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     let text = match args.format {
-        ReportFormat::Markdown => report::markdown::render(&report),
-        ReportFormat::Html => report::html::render(&report),
-        ReportFormat::Json => crate::json::to_string(&report)?,
+        ReportFormat::Markdown => report::document::render(report, &report::markdown::Markdown),
+        ReportFormat::Html => report::document::render(report, &report::html::Html),
+        ReportFormat::Json => crate::json::to_string(report)?,
     };
     match &args.output {
         None if matches!(args.format, ReportFormat::Json) => super::print_document(&text)?,
@@ -236,8 +309,7 @@ pub(super) fn run(
             ));
         }
     }
-    // A report is not a gate: findings do not change the exit code.
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// The plan of `env` (every pending migration), as `migrate plan` evaluates it.

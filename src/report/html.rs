@@ -10,7 +10,8 @@
 
 use std::fmt::Write as _;
 
-use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, escape, segments, status_text};
+use super::document::{Cell, Format, Table};
+use super::{NO_SCRATCH, ReportFinding, escape};
 
 const STYLE: &str = "\
 :root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;\
@@ -40,302 +41,240 @@ background:var(--code)}.sev-error{border-color:var(--err)}.sev-warning{border-co
 pre{white-space:pre-wrap}section.migration{break-before:page}\
 a{color:inherit;text-decoration:none}}";
 
-pub(crate) fn render(report: &ReleaseReport) -> String {
-    let mut out = String::new();
-    let title = report.title();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Release report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(&title)
-    );
-    let _ = writeln!(out, "<h1>Release report: {}</h1>", escape(&title));
-    let s = &report.summary;
-    let _ = writeln!(
-        out,
-        "<p>{} migration(s); findings: {} error(s), {} warning(s), {} info; {} rewrite a table.</p>",
-        s.migrations, s.errors, s.warnings, s.infos, s.rewrites
-    );
-    for env in report.environments.iter().filter(|e| !e.reachable) {
+/// The HTML format of the report.
+pub(crate) struct Html;
+
+impl Format for Html {
+    fn start(&self, out: &mut String, title: &str) {
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>Release report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+            escape(title)
+        );
+        let _ = writeln!(out, "<h1>Release report: {}</h1>", escape(title));
+    }
+
+    fn counts(&self, out: &mut String, counts: &str) {
+        self.paragraph(out, counts);
+    }
+
+    fn unreachable(&self, out: &mut String, environment: &str, error: &str) {
         let _ = writeln!(
             out,
             "<p class=\"note\"><strong>{}</strong> was not reached: {}</p>",
-            escape(&env.name),
-            escape(env.error.as_deref().unwrap_or_default())
+            escape(environment),
+            escape(error)
         );
     }
-    if report.migrations.is_empty() {
-        out.push_str("<p>Nothing to report.</p>\n</body>\n</html>\n");
-        return out;
+
+    fn paragraph(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "<p>{}</p>", escape(text));
     }
-    summary_table(&mut out, report);
-    if let Some(sign_off) = &report.sign_off {
-        let _ = writeln!(
-            out,
-            "<h2 id=\"sign-off\">Sign-off</h2>\n<p>Plan <code>{}</code>: {} — {}</p>",
-            escape(&sign_off.plan_hash),
-            escape(sign_off.status),
-            escape(&sign_off.detail)
-        );
-        if !sign_off.approvals.is_empty() {
-            out.push_str(
-                "<div class=\"scroll\"><table id=\"approvals\">\n<thead><tr><th>approver</th>\
-                 <th>at (UTC)</th><th>counts</th><th>reason</th></tr></thead>\n<tbody>\n",
-            );
-            for a in &sign_off.approvals {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(&a.approver),
-                    escape(&crate::json::utc_text(a.at)),
-                    escape(a.counts.label()),
-                    escape(&a.reason)
-                );
-            }
-            out.push_str("</tbody></table></div>\n");
-        }
+
+    fn aside(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(text));
     }
-    if !report.scratch.computed {
+
+    fn no_scratch(&self, out: &mut String) {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(NO_SCRATCH));
-    } else if let Some(stopped) = &report.scratch.stopped {
+    }
+
+    fn scratch_stopped(&self, out: &mut String, why: &str) {
         let _ = writeln!(
             out,
             "<p class=\"note\"><strong>Scratch database:</strong> {}</p>",
-            escape(stopped)
+            escape(why)
         );
     }
-    for m in &report.migrations {
-        migration(&mut out, report, m);
-    }
-    out.push_str("</body>\n</html>\n");
-    out
-}
 
-fn summary_table(out: &mut String, report: &ReleaseReport) {
-    out.push_str("<div class=\"scroll\"><table id=\"summary\">\n<thead><tr>");
-    for h in ["migration", "severity", "lock", "rewrites"] {
-        let _ = write!(out, "<th>{h}</th>");
-    }
-    for env in &report.environments {
-        let _ = write!(out, "<th>{}</th>", escape(&env.name));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for m in &report.migrations {
-        let severity = m.severity_label();
-        let _ = write!(
+    fn sign_off(&self, out: &mut String, plan_hash: &str, status: &str, detail: &str) {
+        let _ = writeln!(
             out,
-            "<tr><td><a href=\"#m-{v}\">{label}</a></td><td class=\"s-{severity}\">{severity}</td>\
-             <td>{lock}</td><td>{rewrites}</td>",
-            v = escape(&m.version),
-            label = escape(&format!("{}_{}", m.version, m.name)),
-            lock = escape(m.lock.as_deref().unwrap_or("-")),
-            rewrites = if m.rewrites { "yes" } else { "no" },
+            "<h2 id=\"sign-off\">Sign-off</h2>\n<p>Plan <code>{}</code>: {} — {}</p>",
+            escape(plan_hash),
+            escape(status),
+            escape(detail)
         );
-        for env in &report.environments {
-            let title = m
-                .statuses
-                .get(&env.name)
-                .map(|s| s.detail.as_str())
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<td title=\"{}\">{}</td>",
-                escape(title),
-                escape(&status_text(m, &env.name))
-            );
+    }
+
+    fn table_start(&self, out: &mut String, table: Table, headers: &[&str]) {
+        out.push_str("<div class=\"scroll\">");
+        // The summary and the approvals are the page's tables with an id (the browser
+        // tests find them by it); a migration's tables have a class.
+        let _ = match table {
+            Table::Summary => write!(out, "<table id=\"summary\">\n<thead><tr>"),
+            Table::Approvals => write!(out, "<table id=\"approvals\">\n<thead><tr>"),
+            Table::Locks => write!(out, "<table class=\"locks\"><thead><tr>"),
+            Table::Traced => write!(out, "<table class=\"traced\"><thead><tr>"),
+            Table::Sizes => write!(out, "<table class=\"tables\"><thead><tr>"),
+        };
+        for h in headers {
+            let _ = write!(out, "<th>{}</th>", escape(h));
+        }
+        out.push_str(match table {
+            Table::Summary | Table::Approvals => "</tr></thead>\n<tbody>\n",
+            Table::Locks | Table::Traced | Table::Sizes => "</tr></thead><tbody>\n",
+        });
+    }
+
+    fn row(&self, out: &mut String, cells: &[Cell<'_>]) {
+        out.push_str("<tr>");
+        for c in cells {
+            let _ = match *c {
+                Cell::Text(text) => write!(out, "<td>{}</td>", escape(text)),
+                Cell::Link { text, version } => write!(
+                    out,
+                    "<td><a href=\"#m-{}\">{}</a></td>",
+                    escape(version),
+                    escape(text)
+                ),
+                Cell::Severity(severity) => {
+                    write!(out, "<td class=\"s-{severity}\">{severity}</td>")
+                }
+                Cell::Status { text, detail } => write!(
+                    out,
+                    "<td title=\"{}\">{}</td>",
+                    escape(detail),
+                    escape(text)
+                ),
+            };
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table></div>\n");
-}
 
-fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
-    let _ = writeln!(
-        out,
-        "<section class=\"migration\" id=\"m-{}\">\n<h2>{}</h2>",
-        escape(&m.version),
-        escape(&format!("{}_{}", m.version, m.name))
-    );
-    let mut facts = vec![format!(
-        "<code>{}</code>",
-        escape(&m.file.display().to_string())
-    )];
-    if m.no_transaction {
-        facts.push("runs outside a transaction (no-transaction)".to_string());
-    }
-    let _ = writeln!(out, "<p class=\"muted\">{}</p>", facts.join(" · "));
-
-    out.push_str("<h3>Locks (lock model)</h3>\n");
-    if m.locks.is_empty() {
-        out.push_str("<p>none on existing tables.</p>\n");
-    } else {
-        out.push_str(
-            "<div class=\"scroll\"><table class=\"locks\"><thead><tr><th>table</th><th>lock</th>\
-             <th>effect</th><th>blocks</th></tr></thead><tbody>\n",
-        );
-        for l in &m.locks {
-            let effect = match l.effect {
-                crate::analyze::Effect::Brief => "brief",
-                crate::analyze::Effect::Scan => "scans the table",
-                crate::analyze::Effect::Rewrite => "rewrites the table",
-            };
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{effect}</td><td>{}</td></tr>",
-                escape(&l.table),
-                escape(&l.lock),
-                escape(l.blocks)
-            );
-        }
-        out.push_str("</tbody></table></div>\n");
-    }
-    match &m.traced {
-        Some(traced) => {
-            out.push_str("<h3>Locks (traced on the scratch database)</h3>\n");
-            if traced.locks.is_empty() {
-                out.push_str("<p>none on existing tables.</p>\n");
-            } else {
-                out.push_str(
-                    "<div class=\"scroll\"><table class=\"traced\"><thead><tr><th>relation</th>\
-                     <th>lock</th><th>rewritten</th></tr></thead><tbody>\n",
-                );
-                for l in &traced.locks {
-                    let _ = writeln!(
-                        out,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        escape(&l.relation),
-                        escape(&l.lock),
-                        if l.rewritten { "yes" } else { "no" }
-                    );
-                }
-                out.push_str("</tbody></table></div>\n");
+    fn table_end(&self, out: &mut String, table: Table) {
+        out.push_str(match table {
+            Table::Summary => "</tbody>\n</table></div>\n",
+            Table::Approvals | Table::Locks | Table::Traced | Table::Sizes => {
+                "</tbody></table></div>\n"
             }
-            if !traced.disagreements.is_empty() {
-                out.push_str("<p>Lock model and trace disagree:</p>\n<ul>\n");
-                for d in &traced.disagreements {
-                    let _ = writeln!(out, "<li>{}</li>", escape(d));
-                }
-                out.push_str("</ul>\n");
-            }
-            if let Some(error) = &traced.error {
-                let _ = writeln!(
-                    out,
-                    "<p class=\"note\"><strong>Failed on the scratch database:</strong> {}</p>",
-                    escape(error)
-                );
-            }
-        }
-        None if report.scratch.computed => {
-            out.push_str("<p class=\"muted\">Not traced: the scratch run stopped before it.</p>\n");
-        }
-        None => {}
+        });
     }
 
-    match &m.tables {
-        Some(tables) if !tables.is_empty() => {
-            let env = report.environment.as_deref().unwrap_or("the environment");
-            let _ = writeln!(
-                out,
-                "<h3>Tables on {}</h3>\n<div class=\"scroll\"><table class=\"tables\"><thead><tr>\
-                 <th>table</th><th>size</th></tr></thead><tbody>",
-                escape(env)
-            );
-            for t in tables {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td></tr>",
-                    escape(&t.table),
-                    escape(&t.describe())
-                );
-            }
-            out.push_str("</tbody></table></div>\n");
-        }
-        Some(_) => {}
-        None => out.push_str("<p class=\"muted\">Table sizes not read: give --env.</p>\n"),
-    }
-
-    sql(out, m);
-
-    match &m.diff {
-        Some(diff) if diff.is_empty() => {
-            out.push_str("<h3>Schema diff</h3>\n<p>No schema change.</p>\n");
-        }
-        Some(diff) => {
-            out.push_str("<h3>Schema diff</h3>\n<pre class=\"diff\">");
-            for line in diff.lines() {
-                let class = if line.starts_with("+++") || line.starts_with("---") {
-                    "ctx"
-                } else if line.starts_with('+') {
-                    "add"
-                } else if line.starts_with('-') {
-                    "del"
-                } else {
-                    "ctx"
-                };
-                let _ = write!(out, "<span class=\"{class}\">{}</span>", escape(line));
-            }
-            out.push_str("</pre>\n");
-        }
-        None => {}
-    }
-    out.push_str("</section>\n");
-}
-
-fn sql(out: &mut String, m: &ReportMigration) {
-    let lines = m.sql.lines().count();
-    let folded = lines > super::FOLD_LINES;
-    if folded {
+    fn migration_start(
+        &self,
+        out: &mut String,
+        version: &str,
+        label: &str,
+        file: &str,
+        facts: &[&str],
+    ) {
         let _ = writeln!(
             out,
-            "<details open><summary>SQL ({lines} lines, {} finding(s))</summary>",
-            m.findings.len()
+            "<section class=\"migration\" id=\"m-{}\">\n<h2>{}</h2>",
+            escape(version),
+            escape(label)
         );
-    } else {
-        out.push_str("<h3>SQL</h3>\n");
+        let _ = write!(out, "<p class=\"muted\"><code>{}</code>", escape(file));
+        for fact in facts {
+            let _ = write!(out, " · {}", escape(fact));
+        }
+        out.push_str("</p>\n");
     }
-    for segment in segments(m) {
-        match segment {
-            Segment::Sql(text) if text.trim().is_empty() => {}
-            Segment::Sql(text) => {
-                let _ = writeln!(out, "<pre class=\"sql\">{}</pre>", escape(text));
-            }
-            Segment::Findings(findings) => {
-                for f in findings {
-                    let sev = if f.allowed.is_some() {
-                        "allowed"
-                    } else {
-                        f.severity.label()
-                    };
-                    let _ = write!(
-                        out,
-                        "<div class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> \
-                         <strong>{}</strong> <code>{}</code> (line {}): {}",
-                        escape(f.code),
-                        escape(f.rule),
-                        f.line,
-                        escape(&f.message)
-                    );
-                    if let Some(reason) = &f.allowed {
-                        let _ = write!(
-                            out,
-                            "<br>allowed by <code>-- stagegate:allow</code>: {}",
-                            escape(reason)
-                        );
-                    }
-                    if !f.text.is_empty() {
-                        let _ = write!(out, "<br>at: <code>{}</code>", escape(&f.text));
-                    }
-                    if !f.help.is_empty() {
-                        let _ = write!(out, "<div class=\"help\">{}</div>", escape(&f.help));
-                    }
-                    out.push_str("</div>\n");
-                }
-            }
+
+    fn heading(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "<h3>{}</h3>", escape(text));
+    }
+
+    fn part_end(&self, _out: &mut String) {}
+
+    fn disagreements(&self, out: &mut String, disagreements: &[String]) {
+        if disagreements.is_empty() {
+            return;
+        }
+        out.push_str("<p>Lock model and trace disagree:</p>\n<ul>\n");
+        for d in disagreements {
+            let _ = writeln!(out, "<li>{}</li>", escape(d));
+        }
+        out.push_str("</ul>\n");
+    }
+
+    fn traced_error(&self, out: &mut String, error: &str) {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\"><strong>Failed on the scratch database:</strong> {}</p>",
+            escape(error)
+        );
+    }
+
+    fn sql_start(&self, out: &mut String, lines: usize, findings: usize, folded: bool) {
+        if folded {
+            let _ = writeln!(
+                out,
+                "<details open><summary>SQL ({lines} lines, {findings} finding(s))</summary>"
+            );
+        } else {
+            out.push_str("<h3>SQL</h3>\n");
         }
     }
-    if folded {
-        out.push_str("</details>\n");
+
+    fn sql(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "<pre class=\"sql\">{}</pre>", escape(text));
+    }
+
+    fn findings(&self, out: &mut String, findings: &[(&str, &ReportFinding)]) {
+        for (sev, f) in findings {
+            let _ = write!(
+                out,
+                "<div class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> \
+                 <strong>{}</strong> <code>{}</code> (line {}): {}",
+                escape(f.code),
+                escape(f.rule),
+                f.line,
+                escape(&f.message)
+            );
+            if let Some(reason) = &f.allowed {
+                let _ = write!(
+                    out,
+                    "<br>allowed by <code>-- stagegate:allow</code>: {}",
+                    escape(reason)
+                );
+            }
+            if !f.text.is_empty() {
+                let _ = write!(out, "<br>at: <code>{}</code>", escape(&f.text));
+            }
+            if !f.help.is_empty() {
+                let _ = write!(out, "<div class=\"help\">{}</div>", escape(&f.help));
+            }
+            out.push_str("</div>\n");
+        }
+    }
+
+    fn sql_end(&self, out: &mut String, folded: bool) {
+        if folded {
+            out.push_str("</details>\n");
+        }
+    }
+
+    fn schema_diff(&self, out: &mut String, diff: &str) {
+        if diff.is_empty() {
+            out.push_str("<h3>Schema diff</h3>\n<p>No schema change.</p>\n");
+            return;
+        }
+        out.push_str("<h3>Schema diff</h3>\n<pre class=\"diff\">");
+        for line in diff.lines() {
+            let class = if line.starts_with("+++") || line.starts_with("---") {
+                "ctx"
+            } else if line.starts_with('+') {
+                "add"
+            } else if line.starts_with('-') {
+                "del"
+            } else {
+                "ctx"
+            };
+            let _ = write!(out, "<span class=\"{class}\">{}</span>", escape(line));
+        }
+        out.push_str("</pre>\n");
+    }
+
+    fn migration_end(&self, out: &mut String) {
+        out.push_str("</section>\n");
+    }
+
+    fn end(&self, out: &mut String) {
+        out.push_str("</body>\n</html>\n");
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{NO_SCRATCH, ReleaseReport, ReportMigration, Segment, escape, segments, status_text};
+use super::document::{Cell, Format, Table};
+use super::{NO_SCRATCH, ReportFinding, escape};
 
 /// A table cell: `|` escaped, newlines as `<br>`, HTML special characters escaped (GitHub
 /// renders inline HTML in cells).
@@ -68,270 +69,179 @@ fn code_block(out: &mut String, lang: &str, text: &str) {
     let _ = writeln!(out, "{fence}");
 }
 
-pub(crate) fn render(report: &ReleaseReport) -> String {
-    let mut out = String::new();
-    let title = report.title();
-    let _ = writeln!(out, "# Release report: {}\n", prose(&title));
-    let s = &report.summary;
-    let _ = writeln!(
-        out,
-        "{} migration(s); findings: {} error(s), {} warning(s), {} info; {} rewrite a table.\n",
-        s.migrations, s.errors, s.warnings, s.infos, s.rewrites
-    );
-    for env in report.environments.iter().filter(|e| !e.reachable) {
+/// The Markdown format of the report.
+pub(crate) struct Markdown;
+
+impl Format for Markdown {
+    fn start(&self, out: &mut String, title: &str) {
+        let _ = writeln!(out, "# Release report: {}\n", prose(title));
+    }
+
+    fn counts(&self, out: &mut String, counts: &str) {
+        let _ = writeln!(out, "{counts}\n");
+    }
+
+    fn unreachable(&self, out: &mut String, environment: &str, error: &str) {
         let _ = writeln!(
             out,
             "> **{}** was not reached: {}\n",
-            prose(&env.name),
-            prose(env.error.as_deref().unwrap_or_default())
+            prose(environment),
+            prose(error)
         );
     }
-    if report.migrations.is_empty() {
-        out.push_str("Nothing to report.\n");
-        return out;
+
+    fn paragraph(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "{}", prose(text));
     }
-    summary_table(&mut out, report);
-    if let Some(sign_off) = &report.sign_off {
-        let _ = writeln!(
-            out,
-            "\n**Sign-off** (plan `{}`): {} — {}\n",
-            sign_off.plan_hash,
-            sign_off.status,
-            prose(&sign_off.detail)
-        );
-        if !sign_off.approvals.is_empty() {
-            let _ = writeln!(
-                out,
-                "| approver | at (UTC) | counts | reason |\n| --- | --- | --- | --- |"
-            );
-            for a in &sign_off.approvals {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    cell(&a.approver),
-                    crate::json::utc_text(a.at),
-                    cell(a.counts.label()),
-                    cell(&a.reason)
-                );
-            }
-        }
+
+    fn aside(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "_{}_\n", prose(text));
     }
-    if !report.scratch.computed {
+
+    fn no_scratch(&self, out: &mut String) {
         let _ = writeln!(out, "\n_{}_", prose(NO_SCRATCH));
-    } else if let Some(stopped) = &report.scratch.stopped {
-        let _ = writeln!(out, "\n> **Scratch database:** {}", prose(stopped));
     }
-    for m in &report.migrations {
-        migration(&mut out, report, m);
-    }
-    out
-}
 
-fn summary_table(out: &mut String, report: &ReleaseReport) {
-    let envs: Vec<&str> = report
-        .environments
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
-    let mut header = vec!["migration", "severity", "lock", "rewrites"];
-    header.extend(envs.iter().copied());
-    let _ = writeln!(
-        out,
-        "| {} |",
-        header
-            .iter()
-            .map(|h| cell(h))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
-    for m in &report.migrations {
-        let mut row = vec![
-            format!(
-                "[{}](#m-{})",
-                cell(&format!("{}_{}", m.version, m.name)),
-                m.version
-            ),
-            cell(m.severity_label()),
-            cell(m.lock.as_deref().unwrap_or("-")),
-            if m.rewrites { "yes" } else { "no" }.to_string(),
-        ];
-        for env in &envs {
-            row.push(cell(&status_text(m, env)));
-        }
-        let _ = writeln!(out, "| {} |", row.join(" | "));
+    fn scratch_stopped(&self, out: &mut String, why: &str) {
+        let _ = writeln!(out, "\n> **Scratch database:** {}", prose(why));
     }
-}
 
-fn migration(out: &mut String, report: &ReleaseReport, m: &ReportMigration) {
-    // The anchor the summary links to; GitHub keeps `id` on an `<a>`.
-    let _ = writeln!(
-        out,
-        "\n<a id=\"m-{}\"></a>\n\n## {}\n",
-        m.version,
-        prose(&format!("{}_{}", m.version, m.name))
-    );
-    let mut facts = vec![format!("`{}`", cell(&m.file.display().to_string()))];
-    if m.no_transaction {
-        facts.push("runs outside a transaction (no-transaction)".to_string());
-    }
-    let _ = writeln!(out, "{}\n", facts.join(" · "));
-
-    let _ = writeln!(out, "**Locks (lock model):**");
-    if m.locks.is_empty() {
-        let _ = writeln!(out, "none on existing tables.");
-    } else {
-        out.push('\n');
+    fn sign_off(&self, out: &mut String, plan_hash: &str, status: &str, detail: &str) {
         let _ = writeln!(
             out,
-            "| table | lock | effect | blocks |\n| --- | --- | --- | --- |"
+            "\n**Sign-off** (plan `{plan_hash}`): {status} — {}\n",
+            prose(detail)
         );
-        for l in &m.locks {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                cell(&l.table),
-                cell(&l.lock),
-                effect_label(l.effect),
-                cell(l.blocks)
-            );
+    }
+
+    fn table_start(&self, out: &mut String, table: Table, headers: &[&str]) {
+        // A table under a heading is set off from it by a blank line.
+        if matches!(table, Table::Locks | Table::Traced | Table::Sizes) {
+            out.push('\n');
+        }
+        let header: Vec<String> = headers.iter().map(|h| cell(h)).collect();
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|{}", " --- |".repeat(headers.len()));
+    }
+
+    fn row(&self, out: &mut String, cells: &[Cell<'_>]) {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| match *c {
+                Cell::Text(text) | Cell::Severity(text) | Cell::Status { text, .. } => cell(text),
+                Cell::Link { text, version } => format!("[{}](#m-{version})", cell(text)),
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+
+    fn table_end(&self, _out: &mut String, _table: Table) {}
+
+    fn migration_start(
+        &self,
+        out: &mut String,
+        version: &str,
+        label: &str,
+        file: &str,
+        facts: &[&str],
+    ) {
+        // The anchor the summary links to; GitHub keeps `id` on an `<a>`.
+        let _ = writeln!(out, "\n<a id=\"m-{version}\"></a>\n\n## {}\n", prose(label));
+        let mut line = format!("`{}`", cell(file));
+        for fact in facts {
+            line.push_str(" · ");
+            line.push_str(fact);
+        }
+        let _ = writeln!(out, "{line}\n");
+    }
+
+    fn heading(&self, out: &mut String, text: &str) {
+        let _ = writeln!(out, "**{}:**", prose(text));
+    }
+
+    fn part_end(&self, out: &mut String) {
+        out.push('\n');
+    }
+
+    fn disagreements(&self, out: &mut String, disagreements: &[String]) {
+        for d in disagreements {
+            let _ = writeln!(out, "\n- lock model and trace disagree: {}", prose(d));
         }
     }
-    out.push('\n');
-    match &m.traced {
-        Some(traced) => {
-            let _ = writeln!(out, "**Locks (traced on the scratch database):**");
-            if traced.locks.is_empty() {
-                let _ = writeln!(out, "none on existing tables.");
-            } else {
-                out.push('\n');
-                let _ = writeln!(out, "| relation | lock | rewritten |\n| --- | --- | --- |");
-                for l in &traced.locks {
-                    let _ = writeln!(
-                        out,
-                        "| {} | {} | {} |",
-                        cell(&l.relation),
-                        cell(&l.lock),
-                        if l.rewritten { "yes" } else { "no" }
-                    );
-                }
-            }
-            for d in &traced.disagreements {
-                let _ = writeln!(out, "\n- lock model and trace disagree: {}", prose(d));
-            }
-            if let Some(error) = &traced.error {
+
+    fn traced_error(&self, out: &mut String, error: &str) {
+        let _ = writeln!(
+            out,
+            "\n> **failed on the scratch database:** {}",
+            prose(error)
+        );
+    }
+
+    fn sql_start(&self, out: &mut String, lines: usize, findings: usize, folded: bool) {
+        if folded {
+            let _ = writeln!(
+                out,
+                "<details><summary>SQL ({lines} lines, {findings} finding(s))</summary>\n"
+            );
+        } else {
+            let _ = writeln!(out, "**SQL:**\n");
+        }
+    }
+
+    fn sql(&self, out: &mut String, text: &str) {
+        code_block(out, "sql", text);
+    }
+
+    fn findings(&self, out: &mut String, findings: &[(&str, &ReportFinding)]) {
+        out.push('\n');
+        for (label, f) in findings {
+            let _ = writeln!(
+                out,
+                "> **{label}** {} `{}` (line {}): {}",
+                f.code,
+                f.rule,
+                f.line,
+                prose(&f.message)
+            );
+            if let Some(reason) = &f.allowed {
                 let _ = writeln!(
                     out,
-                    "\n> **failed on the scratch database:** {}",
-                    prose(error)
+                    ">\n> allowed by `-- stagegate:allow`: {}",
+                    prose(reason)
                 );
             }
-            out.push('\n');
-        }
-        None if report.scratch.computed => {
-            let _ = writeln!(out, "_Not traced: the scratch run stopped before it._\n");
-        }
-        None => {}
-    }
-
-    match &m.tables {
-        Some(tables) if !tables.is_empty() => {
-            let env = report.environment.as_deref().unwrap_or("the environment");
-            let _ = writeln!(
-                out,
-                "**Tables on {}:**\n\n| table | size |\n| --- | --- |",
-                prose(env)
-            );
-            for t in tables {
-                let _ = writeln!(out, "| {} | {} |", cell(&t.table), cell(&t.describe()));
+            if !f.text.is_empty() {
+                let _ = writeln!(
+                    out,
+                    ">\n> at: <code>{}</code>",
+                    escape(&f.text.replace('\n', " "))
+                );
+            }
+            if !f.help.is_empty() {
+                let _ = writeln!(out, ">\n> {}", prose(&f.help));
             }
             out.push('\n');
         }
-        Some(_) => {}
-        None => {
-            let _ = writeln!(out, "_Table sizes not read: give --env._\n");
+    }
+
+    fn sql_end(&self, out: &mut String, folded: bool) {
+        if folded {
+            let _ = writeln!(out, "\n</details>");
         }
     }
 
-    sql(out, m);
-
-    match &m.diff {
-        Some(diff) if diff.is_empty() => {
+    fn schema_diff(&self, out: &mut String, diff: &str) {
+        if diff.is_empty() {
             let _ = writeln!(out, "\n**Schema diff:** no schema change.");
-        }
-        Some(diff) => {
+        } else {
             let _ = writeln!(out, "\n**Schema diff:**\n");
             code_block(out, "diff", diff);
         }
-        None => {}
     }
-}
 
-fn effect_label(effect: crate::analyze::Effect) -> &'static str {
-    match effect {
-        crate::analyze::Effect::Brief => "brief",
-        crate::analyze::Effect::Scan => "scans the table",
-        crate::analyze::Effect::Rewrite => "rewrites the table",
-    }
-}
+    fn migration_end(&self, _out: &mut String) {}
 
-fn sql(out: &mut String, m: &ReportMigration) {
-    let lines = m.sql.lines().count();
-    let folded = lines > super::FOLD_LINES;
-    if folded {
-        let _ = writeln!(
-            out,
-            "<details><summary>SQL ({lines} lines, {} finding(s))</summary>\n",
-            m.findings.len()
-        );
-    } else {
-        let _ = writeln!(out, "**SQL:**\n");
-    }
-    for segment in segments(m) {
-        match segment {
-            Segment::Sql(text) if text.trim().is_empty() => {}
-            Segment::Sql(text) => code_block(out, "sql", text),
-            Segment::Findings(findings) => {
-                out.push('\n');
-                for f in findings {
-                    let _ = writeln!(
-                        out,
-                        "> **{}** {} `{}` (line {}): {}",
-                        if f.allowed.is_some() {
-                            "allowed"
-                        } else {
-                            f.severity.label()
-                        },
-                        f.code,
-                        f.rule,
-                        f.line,
-                        prose(&f.message)
-                    );
-                    if let Some(reason) = &f.allowed {
-                        let _ = writeln!(
-                            out,
-                            ">\n> allowed by `-- stagegate:allow`: {}",
-                            prose(reason)
-                        );
-                    }
-                    if !f.text.is_empty() {
-                        let _ = writeln!(
-                            out,
-                            ">\n> at: <code>{}</code>",
-                            escape(&f.text.replace('\n', " "))
-                        );
-                    }
-                    if !f.help.is_empty() {
-                        let _ = writeln!(out, ">\n> {}", prose(&f.help));
-                    }
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    if folded {
-        let _ = writeln!(out, "\n</details>");
-    }
+    fn end(&self, _out: &mut String) {}
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! ([`ReleaseReport`]) and rendered as Markdown ([`markdown`]), HTML ([`html`]) or JSON (the model
 //! itself). See `docs/report.md`.
 
+pub(crate) mod document;
 pub(crate) mod html;
 pub(crate) mod markdown;
 pub(crate) mod scratch;
