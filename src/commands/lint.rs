@@ -60,7 +60,7 @@ pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow
         let items = scripts_of(target, printer, &mut broken);
         // Scripts are read and analysed ahead on the workers, a few at a time; the rules
         // run here, in file order, as each script's run state depends on the ones before.
-        let prepare = |item| prepare(item, stdin.as_deref());
+        let prepare = |item| prepare(item, stdin.as_deref(), &base);
         crate::parallel::ordered(items, workers, PARSE_AHEAD * workers, prepare, |prepared| {
             // Only a directory changed since it was checked fails here.
             let Prepared {
@@ -68,7 +68,7 @@ pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow
                 version,
                 loaded,
             } = prepared?;
-            let (script, analysis) = match loaded {
+            let (script, analysis, path) = match loaded {
                 Ok(Some(loaded)) => loaded,
                 Ok(None) => return Ok(()),
                 Err(error) => {
@@ -109,7 +109,6 @@ pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow
             if !reported {
                 return Ok(());
             }
-            let path = shown_path(&base, &script.path);
             summary.files += 1;
             summary.statements += result.statements;
             summary.suppressed += result.suppressed;
@@ -644,20 +643,24 @@ const PARSE_AHEAD: usize = 4;
 struct Prepared {
     script_ref: ScriptRef,
     version: Option<Version>,
-    /// The script and its statements; `None` for a blank script.
-    loaded: Result<Option<(ScriptBody, Analysis)>, source::SourceError>,
+    /// The script, its statements and its path as the report shows it (see [`shown_path`]:
+    /// a few system calls, made here rather than on the thread that runs the rules); `None`
+    /// for a blank script.
+    loaded: Result<Option<(ScriptBody, Analysis, String)>, source::SourceError>,
 }
 
 /// Reads and analyses the next script (what needs no run state).
 fn prepare(
     item: Result<Versioned, source::SourceError>,
     stdin: Option<&str>,
+    base: &Path,
 ) -> Result<Prepared, source::SourceError> {
     let (script_ref, version) = item?;
     let loaded = load(&script_ref, stdin).map(|script| {
         script.map(|script| {
             let analysis = Analysis::of(&script.text);
-            (script, analysis)
+            let shown = shown_path(base, &script.path);
+            (script, analysis, shown)
         })
     });
     Ok(Prepared {
