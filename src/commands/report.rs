@@ -18,7 +18,7 @@ use crate::scratch::ScratchDb;
 use crate::source::Version;
 use crate::trace::Planned;
 
-/// Prefix of the scratch databases `report --shadow` creates.
+/// Prefix of the scratch databases `report --scratch` creates.
 const NAME_PREFIX: &str = "stagegate_report_";
 
 pub(super) fn run(
@@ -178,7 +178,7 @@ pub(super) fn run(
         server: None,
         stopped: None,
     };
-    if let Some(flag) = &args.shadow
+    if let Some(flag) = &args.scratch.url
         && !migrations.is_empty()
     {
         let scratched = on_scratch(config, flag, &local, &migrations, printer, &runtime)?;
