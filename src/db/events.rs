@@ -800,43 +800,53 @@ mod tests {
             event
         };
         let sums: Vec<String> = (0..5).map(|i| format!("sha256:d{i}")).collect();
-        let running = |event_hash: Option<&'static str>, done: i32| RowAnchor {
-            version_text: "1",
-            status: "running",
-            checksum: "sha256:0",
-            event_hash,
-            statements_done: done,
-            done_checksum: Some(&sums[done as usize]),
-        };
-        let leak =
-            |event: &Event| -> &'static str { Box::leak(event.hash.clone().into_boxed_str()) };
+        fn running<'a>(
+            event_hash: Option<&'a str>,
+            done: i32,
+            sums: &'a [String],
+        ) -> RowAnchor<'a> {
+            RowAnchor {
+                version_text: "1",
+                status: "running",
+                checksum: "sha256:0",
+                event_hash,
+                statements_done: done,
+                done_checksum: Some(&sums[done as usize]),
+            }
+        }
         for (kind, done) in [
             ("apply_start", 0),
             ("apply_start", 2),
             ("apply_progress", 3),
         ] {
             let event = progress(kind, done);
-            let hash = leak(&event);
+            let hash = event.hash.as_str();
             let one = std::slice::from_ref(&event);
             assert_eq!(
-                verify_anchors(one, &[running(Some(hash), done)], None, false, None),
+                verify_anchors(one, &[running(Some(hash), done, &sums)], None, false, None),
                 [],
                 "{kind} {done}"
             );
             // A forged count: further than the log says.
-            let found = verify_anchors(one, &[running(Some(hash), done + 1)], None, false, None);
+            let found = verify_anchors(
+                one,
+                &[running(Some(hash), done + 1, &sums)],
+                None,
+                false,
+                None,
+            );
             assert_eq!(found.len(), 1, "{found:?}");
             assert!(
                 found[0].problem.contains("statement(s) done") && !found[0].resolvable,
                 "{found:?}"
             );
             // Not naming the event.
-            let found = verify_anchors(one, &[running(None, done)], None, false, None);
+            let found = verify_anchors(one, &[running(None, done, &sums)], None, false, None);
             assert!(found[0].problem.contains("does not name"), "{found:?}");
         }
         // The checksum of the attempt is the event's.
         let event = progress("apply_progress", 1);
-        let mut other = running(Some(leak(&event)), 1);
+        let mut other = running(Some(&event.hash), 1, &sums);
         other.checksum = "sha256:edited";
         let found = verify_anchors(std::slice::from_ref(&event), &[other], None, false, None);
         assert!(found[0].problem.contains("checksum"), "{found:?}");
@@ -848,7 +858,7 @@ mod tests {
             event.hash = event_hash(&event);
             let found = verify_anchors(
                 std::slice::from_ref(&event),
-                &[running(Some(leak(&event)), 0)],
+                &[running(Some(&event.hash), 0, &sums)],
                 None,
                 false,
                 None,
@@ -862,7 +872,7 @@ mod tests {
                 "{found:?}"
             );
         }
-        let found = verify_anchors(&[], &[running(Some("gone"), 0)], None, false, None);
+        let found = verify_anchors(&[], &[running(Some("gone"), 0, &sums)], None, false, None);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].problem.contains("no event"), "{found:?}");
         // A repair written mid-attempt does not hide the progress event before it.
@@ -872,11 +882,11 @@ mod tests {
         repair.kind = "repair".into();
         repair.prev_hash = start.hash.clone();
         repair.hash = event_hash(&repair);
-        let hash = leak(&start);
+        let hash = start.hash.clone();
         assert_eq!(
             verify_anchors(
                 &[start, repair],
-                &[running(Some(hash), 0)],
+                &[running(Some(&hash), 0, &sums)],
                 None,
                 false,
                 None
