@@ -165,7 +165,7 @@ fn reindex(tokens: &[Tok]) -> Shape {
 
 /// For each `CREATE INDEX name ON ONLY table` in `statements` (the first step of building an
 /// index on a partitioned table without locking every partition), a check that fails with
-/// SQLSTATE SG004 when the index is still INVALID: it stays so until an index of every
+/// SQLSTATE ST004 when the index is still INVALID: it stays so until an index of every
 /// partition is attached to it, and until then the parent enforces and serves nothing.
 pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> String {
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
@@ -204,7 +204,7 @@ pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>)
                  SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.oid = to_regclass({table}))) || '.' || \
                  quote_ident((parse_ident({index}))[array_upper(parse_ident({index}), 1)])); \
-             IF v IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'SG004', MESSAGE = format( \
+             IF v IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'ST004', MESSAGE = format( \
                  'partitioned index %s is still INVALID at the end of the migration: create an \
                  index on every partition and attach each (ALTER INDEX %s ATTACH PARTITION \
                  ...) in the same migration', v, v); END IF; END $stagegate$;"
