@@ -123,7 +123,44 @@ pub enum LintFormat {
     Gitlab,
 }
 
+/// The id of the `--scratch` argument, for the `mut_arg` that gives each command its help.
+pub const SCRATCH_FLAG: &str = "scratch";
+
+// `--scratch [URL]`, the one definition of the flag every command with a scratch server takes
+// (`#[command(flatten)]`); `--shadow`, its former name, stays a visible alias. Each command
+// sets the help (and what the flag requires or conflicts with) with `mut_arg(SCRATCH_FLAG, ..)`.
+// Plain comments: a doc comment here would become the about text of the command flattening it.
+#[derive(Debug, Clone, Args)]
+pub struct ScratchFlag {
+    /// The URL given; `Some("")` for the flag without one (the default scratch server); `None`
+    /// without the flag.
+    #[arg(
+        id = SCRATCH_FLAG,
+        long = "scratch",
+        visible_alias = "shadow",
+        value_name = "URL",
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
+    pub url: Option<String>,
+}
+
+impl ScratchFlag {
+    /// Whether the flag was given (with or without a URL).
+    pub fn given(&self) -> bool {
+        self.url.is_some()
+    }
+}
+
+/// The help of `LintArgs`'s `--scratch`.
+const LINT_SCRATCH_HELP: &str = "\
+    Read the facts no file shows from a scratch database instead: the migrations older than \
+    the ones linted are applied to it first. The scratch server is URL, else \
+    STAGEGATE_SCRATCH_URL, else [scratch] url, else a throwaway cluster; stagegate creates a \
+    database of its own there and drops it";
+
 #[derive(Debug, Args)]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(LINT_SCRATCH_HELP)))]
 pub struct LintArgs {
     /// Files or directories to lint (default: the configured migrations directory). A directory
     /// is read as a migration set: each migration is judged against the ones before it. `-`
@@ -167,12 +204,8 @@ pub struct LintArgs {
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 
-    /// Read the facts no file shows from a scratch database instead: the migrations older
-    /// than the ones linted are applied to it first. The scratch server is URL, else
-    /// STAGEGATE_SHADOW_URL, else [shadow] url, else a throwaway cluster; stagegate creates a
-    /// database of its own there and drops it
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     /// Write the report to this file instead of stdout
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -348,7 +381,15 @@ pub struct ConfirmArgs {
     pub reason: Option<String>,
 }
 
+/// The help of `ApplyArgs`'s `--scratch`.
+const APPLY_SCRATCH_HELP: &str = "\
+    With --dry-run: also run the plan on a scratch copy of the environment's database \
+    (pg_dump, then pg_restore into a database stagegate creates on the scratch server and \
+    drops at the end). The scratch server is URL, else STAGEGATE_SCRATCH_URL, else [scratch] \
+    url, else a throwaway cluster";
+
 #[derive(Debug, Args)]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(APPLY_SCRATCH_HELP).requires("dry_run")))]
 pub struct ApplyArgs {
     /// Environment to apply to
     #[arg(long, value_name = "ENV")]
@@ -362,18 +403,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// With --dry-run: also run the plan on a scratch copy of the environment's database
-    /// (pg_dump, then pg_restore into a database stagegate creates on the scratch server and
-    /// drops at the end). The scratch server is URL, else STAGEGATE_SHADOW_URL, else [shadow]
-    /// url, else a throwaway cluster
-    #[arg(
-        long,
-        value_name = "URL",
-        num_args = 0..=1,
-        default_missing_value = "",
-        requires = "dry_run"
-    )]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -403,8 +434,16 @@ pub struct ApproveArgs {
     pub to: Option<String>,
 }
 
+/// The help of `DownArgs`'s `--scratch`.
+const DOWN_SCRATCH_HELP: &str = "\
+    With --dry-run: run the down scripts on a scratch copy of the environment's database \
+    instead (pg_dump, then pg_restore into a database stagegate creates on the scratch server \
+    and drops at the end), reporting what they do there, errors included. The scratch server \
+    is URL, else STAGEGATE_SCRATCH_URL, else [scratch] url, else a throwaway cluster";
+
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["steps", "to"])))]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(DOWN_SCRATCH_HELP).requires("dry_run")))]
 pub struct DownArgs {
     /// Environment to roll back
     #[arg(long, value_name = "ENV")]
@@ -419,24 +458,13 @@ pub struct DownArgs {
     pub to: Option<String>,
 
     /// Run the down scripts in one transaction, report each statement's rows and the objects
-    /// dropped, then roll back (on a gated environment, or with --shadow: list them and what
+    /// dropped, then roll back (on a gated environment, or with --scratch: list them and what
     /// they drop from read-only queries, sending none of them there)
     #[arg(long)]
     pub dry_run: bool,
 
-    /// With --dry-run: run the down scripts on a scratch copy of the environment's database
-    /// instead (pg_dump, then pg_restore into a database stagegate creates on the scratch
-    /// server and drops at the end), reporting what they do there, errors included. The
-    /// scratch server is URL, else STAGEGATE_SHADOW_URL, else [shadow] url, else a throwaway
-    /// cluster
-    #[arg(
-        long,
-        value_name = "URL",
-        num_args = 0..=1,
-        default_missing_value = "",
-        requires = "dry_run"
-    )]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     /// Run down scripts even where they destroy data the database holds (rows of a dropped or
     /// emptied table, values of a dropped or narrowed column) or hold statements stagegate
@@ -487,7 +515,7 @@ pub struct BaselineArgs {
 
     /// Read this runner's table (default: the one runner table the database has)
     #[arg(long, value_enum, value_name = "RUNNER", conflicts_with = "to")]
-    pub from: Option<crate::db::runners::Runner>,
+    pub from: Option<crate::db::runners::ForeignRunner>,
 
     /// Instead of reading a runner's table, record every local migration up to and including
     /// this version
@@ -536,7 +564,7 @@ pub enum BackupCommand {
     #[command(after_help = BACKUP_LIST_EXIT_CODES)]
     List(BackupListArgs),
     /// Check a backup file against its recorded size and SHA-256 and with pg_restore --list;
-    /// with --shadow (or --restore-into), restore it and compare every table's row count
+    /// with --scratch (or --restore-into), restore it and compare every table's row count
     #[command(after_help = BACKUP_VERIFY_EXIT_CODES)]
     Verify(BackupVerifyArgs),
 }
@@ -557,7 +585,7 @@ const BACKUP_VERIFY_EXIT_CODES: &str = "Exit codes:
   0  every check passed
   2  the file is not a recorded backup of the environment, or a configuration error
   3  a check failed: SHA-256 or size differs from the record, the table of contents lacks a
-     table, or (with --shadow or --restore-into) the restore failed or a table's row count
+     table, or (with --scratch or --restore-into) the restore failed or a table's row count
      differs
   4  a database cannot be reached";
 
@@ -579,7 +607,15 @@ pub struct BackupListArgs {
     pub format: TableFormat,
 }
 
+/// The help of `BackupVerifyArgs`'s `--scratch`.
+const BACKUP_VERIFY_SCRATCH_HELP: &str = "\
+    Also restore the backup into a scratch database and compare every table's row count with \
+    the counts taken in the dump's snapshot. The scratch server is URL, else \
+    STAGEGATE_SCRATCH_URL, else [scratch] url, else a throwaway cluster; stagegate creates a \
+    database of its own there, restores into it and drops it";
+
 #[derive(Debug, Args)]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(BACKUP_VERIFY_SCRATCH_HELP).conflicts_with("restore_into")))]
 pub struct BackupVerifyArgs {
     /// Environment the backup belongs to
     #[arg(long, value_name = "ENV")]
@@ -589,18 +625,8 @@ pub struct BackupVerifyArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// Also restore the backup into a scratch database and compare every table's row count
-    /// with the counts taken in the dump's snapshot. The scratch server is URL, else
-    /// STAGEGATE_SHADOW_URL, else [shadow] url, else a throwaway cluster; stagegate creates a
-    /// database of its own there, restores into it and drops it
-    #[arg(
-        long,
-        value_name = "URL",
-        num_args = 0..=1,
-        default_missing_value = "",
-        conflicts_with = "restore_into"
-    )]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     /// Also restore the backup into this existing database (as it is: what it holds stays and
     /// is counted too) and compare the row counts. Never the environment's own database
@@ -629,8 +655,16 @@ const REPORT_EXIT_CODES: &str = "Exit codes:
   2  usage or configuration error (unknown environment, bad --since, unreadable migrations)
   4  the --env database, the scratch database or pg_dump failed";
 
+/// The help of `ReportArgs`'s `--scratch`.
+const REPORT_SCRATCH_HELP: &str = "\
+    Also apply the release to a scratch database for the schema diff before/after each \
+    migration and its traced locks. The scratch server is URL, else STAGEGATE_SCRATCH_URL, \
+    else [scratch] url, else a throwaway cluster; stagegate creates a database of its own \
+    there and drops it at the end";
+
 #[derive(Debug, Args)]
 #[command(after_help = REPORT_EXIT_CODES)]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(REPORT_SCRATCH_HELP)))]
 pub struct ReportArgs {
     /// Report the migrations not applied on this environment yet, with live table sizes from
     /// it (read only). Without --env and --since: every migration, without sizes
@@ -642,12 +676,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "VERSION")]
     pub since: Option<String>,
 
-    /// Also apply the release to a scratch database for the schema diff before/after each
-    /// migration and its traced locks. The scratch server is URL, else STAGEGATE_SHADOW_URL,
-    /// else [shadow] url, else a throwaway cluster; stagegate creates a database of its own
-    /// there and drops it at the end
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
@@ -675,14 +705,18 @@ const TRACE_EXIT_CODES: &str = "Exit codes:
   2  usage or configuration error (no scratch database, a path that is no migration)
   4  the scratch database failed";
 
+/// The help of `TraceArgs`'s `--scratch`.
+const TRACE_SCRATCH_HELP: &str = "\
+    The scratch server: URL, else STAGEGATE_SCRATCH_URL, else [scratch] url, else a throwaway \
+    cluster (`--scratch` alone: the same). stagegate creates a database of its own there and \
+    drops it at the end";
+
 #[derive(Debug, Args)]
 #[command(after_help = TRACE_EXIT_CODES)]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(TRACE_SCRATCH_HELP)))]
 pub struct TraceArgs {
-    /// The scratch server: URL, else STAGEGATE_SHADOW_URL, else [shadow] url, else a
-    /// throwaway cluster (`--shadow` alone: the same). stagegate creates a database of its own
-    /// there and drops it at the end
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     /// Migrations to trace: up scripts, or directories to trace whole (default: the
     /// configured migrations directory); the migrations before them are applied first
@@ -703,14 +737,18 @@ const CHECK_REVERSIBLE_EXIT_CODES: &str = "Exit codes:
      a scratch database that holds objects where stagegate may not create one)
   4  the scratch database or pg_dump failed";
 
+/// The help of `CheckReversibleArgs`'s `--scratch`.
+const CHECK_REVERSIBLE_SCRATCH_HELP: &str = "\
+    The scratch server: URL, else STAGEGATE_SCRATCH_URL, else [scratch] url, else a throwaway \
+    cluster (`--scratch` alone: the same). stagegate creates a database of its own there and \
+    drops it at the end; a server where it may not create one is refused";
+
 #[derive(Debug, Args)]
 #[command(after_help = CHECK_REVERSIBLE_EXIT_CODES)]
+#[command(mut_arg(SCRATCH_FLAG, |arg| arg.help(CHECK_REVERSIBLE_SCRATCH_HELP)))]
 pub struct CheckReversibleArgs {
-    /// The scratch server: URL, else STAGEGATE_SHADOW_URL, else [shadow] url, else a
-    /// throwaway cluster (`--shadow` alone: the same). stagegate creates a database of its own
-    /// there and drops it at the end; a server where it may not create one is refused
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-    pub shadow: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchFlag,
 
     /// Check only this migration and the ones after it; the earlier ones are only applied
     #[arg(long, value_name = "VERSION")]

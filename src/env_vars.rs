@@ -6,7 +6,11 @@
 pub const STAGEGATE_CONFIG: &str = "STAGEGATE_CONFIG";
 
 /// The scratch server (where stagegate creates a database of its own) of every command that
-/// uses one, when `--shadow` names none; it never turns `--shadow` on by itself.
+/// uses one, when `--scratch` names none; it never turns `--scratch` on by itself.
+pub const STAGEGATE_SCRATCH_URL: &str = "STAGEGATE_SCRATCH_URL";
+
+/// The former name of [`STAGEGATE_SCRATCH_URL`], still read; both set to different values is
+/// an error.
 pub const STAGEGATE_SHADOW_URL: &str = "STAGEGATE_SHADOW_URL";
 
 /// Disables colour when set to any non-empty value (<https://no-color.org>).

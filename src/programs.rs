@@ -4,7 +4,7 @@
 //! restore and dump schemas, and the server programs (`initdb`, `pg_ctl`, `postgres`) for a
 //! throwaway scratch cluster. Each is looked for the same way ([`search_dirs`]):
 //!
-//! 1. where the configuration says (`[backup] pg_dump`, `[shadow] bin_dir`): then only there;
+//! 1. where the configuration says (`[backup] pg_dump`, `[scratch] bin_dir`): then only there;
 //! 2. every directory on `PATH`;
 //! 3. `pg_config --bindir`;
 //! 4. the distributions' versioned directories (`/usr/lib/postgresql/<N>/bin`,
@@ -354,16 +354,16 @@ pub enum ServerProgramsError {
     #[error(
         "no PostgreSQL server binaries (initdb, pg_ctl, postgres) for a throwaway scratch \
          cluster; looked in: {}\n\
-         give a database server stagegate may create databases on with --shadow URL (or \
-         [shadow] url in stagegate.toml), set [shadow] bin_dir, or install the server \
+         give a database server stagegate may create databases on with --scratch URL (or \
+         [scratch] url in stagegate.toml), set [scratch] bin_dir, or install the server \
          (Debian/Ubuntu: apt-get install postgresql; its binaries go to \
          /usr/lib/postgresql/<N>/bin)",
         looked.join(", ")
     )]
     NotFound { looked: Vec<String> },
     #[error(
-        "[shadow] bin_dir {}: {problem} (it must hold initdb, pg_ctl and postgres; or give \
-         --shadow URL)",
+        "[scratch] bin_dir {}: {problem} (it must hold initdb, pg_ctl and postgres; or give \
+         --scratch URL)",
         dir.display()
     )]
     BadBinDir { dir: PathBuf, problem: String },
@@ -505,8 +505,8 @@ mod tests {
             error.contains("looked in: PATH, /usr/lib/postgresql/<N>/bin"),
             "{error}"
         );
-        assert!(error.contains("--shadow URL"), "{error}");
-        assert!(error.contains("[shadow] url"), "{error}");
+        assert!(error.contains("--scratch URL"), "{error}");
+        assert!(error.contains("[scratch] url"), "{error}");
         assert!(error.contains("apt-get install postgresql"), "{error}");
     }
 
@@ -521,6 +521,6 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("no executable initdb"), "{error}");
-        assert!(error.contains("--shadow"), "{error}");
+        assert!(error.contains("--scratch"), "{error}");
     }
 }

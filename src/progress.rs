@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// One thing the engine says while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event<'a> {
+pub enum ProgressEvent<'a> {
     /// A step of the run, for a person following it.
     Note(&'a str),
     /// Something went wrong that the run goes on after (or records).
@@ -23,26 +23,26 @@ pub enum Event<'a> {
 
 /// Where the engine's events go.
 pub trait Progress: Send + Sync {
-    /// Renders `event`. For [`Event::Status`]: whether it was shown as a status line (else
+    /// Renders `event`. For [`ProgressEvent::Status`]: whether it was shown as a status line (else
     /// the caller may say the same now and then with a note).
-    fn emit(&self, event: Event<'_>) -> bool;
+    fn emit(&self, event: ProgressEvent<'_>) -> bool;
 }
 
 impl dyn Progress + '_ {
     pub fn note(&self, message: &str) {
-        self.emit(Event::Note(message));
+        self.emit(ProgressEvent::Note(message));
     }
 
     pub fn warning(&self, message: &str) {
-        self.emit(Event::Warning(message));
+        self.emit(ProgressEvent::Warning(message));
     }
 
     pub fn status(&self, line: &str) -> bool {
-        self.emit(Event::Status(line))
+        self.emit(ProgressEvent::Status(line))
     }
 
     pub fn status_end(&self) {
-        self.emit(Event::StatusEnd);
+        self.emit(ProgressEvent::StatusEnd);
     }
 }
 

@@ -38,7 +38,7 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    if let Some(flag) = &args.shadow {
+    if let Some(flag) = &args.scratch.url {
         return on_scratch_copy(config, &env, flag, &options, printer);
     }
     let from = super::common::MigrationSource::of(config);
@@ -78,9 +78,9 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
     Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
-/// `migrate apply --dry-run --shadow`: the gates judge the environment from read-only queries
+/// `migrate apply --dry-run --scratch`: the gates judge the environment from read-only queries
 /// (a plan they refuse runs nowhere), then the plan runs on a scratch copy of its database
-/// (`common::on_scratch_copy`, as `migrate down --dry-run --shadow` runs the down scripts);
+/// (`common::on_scratch_copy`, as `migrate down --dry-run --scratch` runs the down scripts);
 /// the promotion gate reads the real source. Nothing is written to the environment's database.
 fn on_scratch_copy(
     config: &Config,
@@ -99,14 +99,14 @@ fn on_scratch_copy(
             config,
             env,
             &scratch_server,
-            "migrate apply --dry-run --shadow",
+            "migrate apply --dry-run --scratch",
             "the plan",
             printer,
             async |copy: &crate::config::Environment| {
                 let options = ApplyOptions {
                     dry_run: false,
                     plan_hash: None,
-                    confirm: confirm::Request::default(),
+                    confirm: confirm::ConfirmRequest::default(),
                     ..options.clone()
                 };
                 apply::apply(copy, std::future::ready(Ok(local.clone())), &options, &sink).await

@@ -22,7 +22,7 @@ pub(super) fn run(
         crate::lint::Options::from_config(&config.lint, None, env.lock_timeout.is_some())
             .map_err(anyhow::Error::msg)?;
     let migrations_dir = config.migrations_dir();
-    let request = approve::Request {
+    let request = approve::ApprovalRequest {
         plan_hash: &args.plan_hash,
         reason: &args.reason,
         inputs: gates::Inputs {

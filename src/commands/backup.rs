@@ -17,7 +17,7 @@ use crate::printer::Printer;
 use crate::scratch::{ScratchDb, ScratchServer};
 use crate::target::Target;
 
-/// Prefix of the scratch databases `backup verify --shadow` restores into.
+/// Prefix of the scratch databases `backup verify --scratch` restores into.
 const NAME_PREFIX: &str = "stagegate_backup_";
 
 fn state_error(error: StateError) -> anyhow::Error {
@@ -320,7 +320,7 @@ pub(super) fn verify(
     };
     if readable {
         // The scratch server lives (a throwaway cluster runs) until the checks are done.
-        let scratch_server = match &args.shadow {
+        let scratch_server = match &args.scratch.url {
             Some(flag) => Some(ScratchServer::resolve(
                 config,
                 Some(flag.as_str()),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::cli::BaselineArgs;
 use crate::config::Config;
 use crate::db;
-use crate::deploy::baseline::{self, BaselineOptions, BaselineReport, Source};
+use crate::deploy::baseline::{self, BaselineOptions, BaselineReport, BaselineSource};
 use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
@@ -17,10 +17,10 @@ pub(super) fn run(
 ) -> anyhow::Result<Outcome> {
     let env = config.environment(&args.env)?;
     let source = match &args.to {
-        Some(text) => Source::UpTo(Version::parse_recorded(text).ok_or_else(|| {
+        Some(text) => BaselineSource::UpTo(Version::parse_recorded(text).ok_or_else(|| {
             anyhow::anyhow!("--to {text}: not a migration version or revision id")
         })?),
-        None => Source::Runner(args.from),
+        None => BaselineSource::Runner(args.from),
     };
     let local = super::common::load_migrations(config, Some(&env), printer)?;
     let dir = config.migrations_dir();

@@ -32,7 +32,7 @@ pub(super) fn run(
     crate::alembic::render_configured(&config.alembic, &config.root, &mut set, None)?;
     let prepared = reversible::prepare(&set)?;
     let from = from_version(&set, &dir, args.from.as_deref())?;
-    let server = ScratchServer::resolve(config, args.shadow.as_deref(), printer)?;
+    let server = ScratchServer::resolve(config, args.scratch.url.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
         let scratch = server.database(NAME_PREFIX).await?;
         let pg_dump = dump::pg_dump_for(config.backup.pg_dump.as_deref(), &scratch.version);

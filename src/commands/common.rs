@@ -276,10 +276,10 @@ fn effect_label(effect: crate::analyze::Effect) -> &'static str {
     }
 }
 
-/// Prefix of the scratch databases the dry runs with `--shadow` create.
+/// Prefix of the scratch databases the dry runs with `--scratch` create.
 const COPY_PREFIX: &str = "stagegate_dryrun_";
 
-/// The dry runs with `--shadow` (`migrate apply`, `migrate down`): `work` runs on a copy of
+/// The dry runs with `--scratch` (`migrate apply`, `migrate down`): `work` runs on a copy of
 /// `env`'s database (pg_dump piped into pg_restore, no file written) in a scratch database
 /// stagegate creates on `server` and drops at the end, whatever the outcome. The copy is
 /// bound to `env`'s name, so the same gates judge it; it has no confirmation, backup,

@@ -26,7 +26,7 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
     let options = DownOptions {
         target,
         dry_run: args.dry_run,
-        read_only: args.shadow.is_some(),
+        read_only: args.scratch.given(),
         allow_data_loss: args.allow_data_loss,
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         drop_invalid_indexes: config.migrate.drop_invalid_indexes,
@@ -34,7 +34,7 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
-    if let Some(flag) = &args.shadow {
+    if let Some(flag) = &args.scratch.url {
         return on_scratch_copy(config, &env, flag, &options, printer);
     }
     let from = super::common::MigrationSource::of(config);
@@ -77,9 +77,9 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
     Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
-/// `migrate down --dry-run --shadow`: the gates and the data-loss guard judge the environment
+/// `migrate down --dry-run --scratch`: the gates and the data-loss guard judge the environment
 /// and its dry run reads only, then the down scripts run for real on a scratch copy of its
-/// database (`common::on_scratch_copy`, as `migrate apply --dry-run --shadow` runs the plan),
+/// database (`common::on_scratch_copy`, as `migrate apply --dry-run --scratch` runs the plan),
 /// whose errors are this command's. Nothing is written to the environment's database.
 fn on_scratch_copy(
     config: &Config,
@@ -98,14 +98,14 @@ fn on_scratch_copy(
             config,
             env,
             &scratch_server,
-            "migrate down --dry-run --shadow",
+            "migrate down --dry-run --scratch",
             "the down scripts",
             printer,
             async |copy: &crate::config::Environment| {
                 let options = DownOptions {
                     dry_run: false,
                     read_only: false,
-                    confirm: crate::deploy::confirm::Request::default(),
+                    confirm: crate::deploy::confirm::ConfirmRequest::default(),
                     ..options.clone()
                 };
                 down::down(copy, std::future::ready(Ok(local.clone())), &options, &sink).await

@@ -35,7 +35,7 @@ pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow
     options.catalog = load_catalog(config, args, &paths, printer)?.map(std::sync::Arc::new);
     // `-`: the one script read from stdin, loaded in place of a file.
     let stdin = targets.iter().find_map(|target| match target {
-        Target::Stdin(text) => Some(text.clone()),
+        LintTarget::Stdin(text) => Some(text.clone()),
         _ => None,
     });
 
@@ -63,7 +63,7 @@ pub(super) fn run(config: &Config, args: &LintArgs, printer: &Printer) -> anyhow
         let prepare = |item| prepare(item, stdin.as_deref(), &base);
         crate::parallel::ordered(items, workers, PARSE_AHEAD * workers, prepare, |prepared| {
             // Only a directory changed since it was checked fails here.
-            let Prepared {
+            let PreparedScript {
                 script_ref,
                 version,
                 loaded,
@@ -167,7 +167,7 @@ fn options(config: &Config, args: &LintArgs) -> anyhow::Result<Options> {
     Ok(options)
 }
 
-/// The facts of `--shadow` or else `--env`'s database; `None` without either (plain lint
+/// The facts of `--scratch` or else `--env`'s database; `None` without either (plain lint
 /// touches no database).
 fn load_catalog(
     config: &Config,
@@ -175,8 +175,8 @@ fn load_catalog(
     paths: &[PathBuf],
     printer: &Printer,
 ) -> anyhow::Result<Option<Catalog>> {
-    let catalog = if let Some(flag) = &args.shadow {
-        shadow_catalog(config, flag, paths, printer)?
+    let catalog = if let Some(flag) = &args.scratch.url {
+        scratch_catalog(config, flag, paths, printer)?
     } else if let Some(name) = &args.env {
         let env = config.environment(name)?;
         crate::db::runtime()?
@@ -196,12 +196,12 @@ fn load_catalog(
     Ok(Some(catalog))
 }
 
-/// Prefix of the scratch databases `lint --shadow` creates.
+/// Prefix of the scratch databases `lint --scratch` creates.
 const NAME_PREFIX: &str = "stagegate_lint_";
 
 /// The catalog of a scratch database holding the migrations of `[migrations] dir` older than
 /// the oldest one linted (all of them for a script without a version, such as stdin's).
-fn shadow_catalog(
+fn scratch_catalog(
     config: &Config,
     flag: &str,
     paths: &[PathBuf],
@@ -213,7 +213,7 @@ fn shadow_catalog(
         Some(source::discover_as(&dir, layout)?)
     } else {
         printer.warning(&format!(
-            "--shadow: {} is not a directory, so no migrations are applied to the scratch database",
+            "--scratch: {} is not a directory, so no migrations are applied to the scratch database",
             dir.display()
         ));
         None
@@ -255,7 +255,7 @@ fn shadow_catalog(
         let work = async |scratch: &ScratchDb| {
             if let Err(message) = crate::trace::apply_all(scratch, &earlier, &progress).await? {
                 return Err(crate::exit::execution(anyhow::anyhow!(
-                    "--shadow: the scratch database refused an earlier migration: {message}"
+                    "--scratch: the scratch database refused an earlier migration: {message}"
                 )));
             }
             Catalog::load(&scratch.url, Source::Scratch)
@@ -371,7 +371,7 @@ fn targets(config: &Config, args: &LintArgs) -> Vec<PathBuf> {
 }
 
 /// A path to lint, checked.
-enum Target {
+enum LintTarget {
     /// A migrations directory, checked whole, to be read window by window.
     Dir(source::Windows),
     /// A file, linted whatever its name.
@@ -394,7 +394,7 @@ fn target(
     path: &Path,
     env: Option<&str>,
     printer: &Printer,
-) -> anyhow::Result<Target> {
+) -> anyhow::Result<LintTarget> {
     if path == Path::new("-") {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
@@ -405,7 +405,7 @@ fn target(
                 error.utf8_error().valid_up_to()
             )
         })?;
-        return Ok(Target::Stdin(text));
+        return Ok(LintTarget::Stdin(text));
     }
     let alembic_dir = match path.extension() {
         Some(ext) if ext == "py" => path.parent(),
@@ -442,7 +442,7 @@ fn target(
             ));
         }
         let only = (!path.is_dir()).then(|| path.to_path_buf());
-        return Ok(Target::Alembic { set, only });
+        return Ok(LintTarget::Alembic { set, only });
     }
     if path.is_dir() {
         let windows = source::scan_windows(path, config.migrations.layout, source::LINT_WINDOW)?;
@@ -460,7 +460,7 @@ fn target(
                 what_is_there(path)
             );
         }
-        return Ok(Target::Dir(windows));
+        return Ok(LintTarget::Dir(windows));
     }
     if !path.exists() {
         anyhow::bail!(
@@ -468,7 +468,7 @@ fn target(
             path.display()
         );
     }
-    Ok(Target::File(path.to_path_buf()))
+    Ok(LintTarget::File(path.to_path_buf()))
 }
 
 /// What a directory without migrations holds instead, by kind: "3 `.py` files, 1 directory".
@@ -548,18 +548,18 @@ fn shown_path(base: &Path, path: &Path) -> String {
 }
 
 /// A script with the version of its migration, when it has one.
-type Versioned = (ScriptRef, Option<Version>);
+type VersionedScript = (ScriptRef, Option<Version>);
 
 /// The up scripts of a directory (in version order, one window of names at a time), or the
 /// file itself.
 fn scripts_of(
-    target: Target,
+    target: LintTarget,
     printer: &Printer,
     broken: &mut usize,
-) -> Box<dyn Iterator<Item = Result<Versioned, source::SourceError>>> {
+) -> Box<dyn Iterator<Item = Result<VersionedScript, source::SourceError>>> {
     let path = match target {
         // The warnings were printed when the directory was checked.
-        Target::Dir(windows) => {
+        LintTarget::Dir(windows) => {
             return Box::new(windows.flat_map(|window| -> Box<dyn Iterator<Item = _>> {
                 match window {
                     Ok(listing) => Box::new((0..listing.len()).map(move |index| {
@@ -570,8 +570,8 @@ fn scripts_of(
                 }
             }));
         }
-        Target::File(path) => path,
-        Target::Alembic { set, only } => {
+        LintTarget::File(path) => path,
+        LintTarget::Alembic { set, only } => {
             return Box::new(
                 set.migrations
                     .into_iter()
@@ -579,7 +579,7 @@ fn scripts_of(
                     .map(|m| Ok((m.up, Some(m.version)))),
             );
         }
-        Target::Stdin(text) => {
+        LintTarget::Stdin(text) => {
             return Box::new(std::iter::once(Ok((
                 source::lone_script(PathBuf::from(STDIN_NAME), &text),
                 None,
@@ -640,7 +640,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 const PARSE_AHEAD: usize = 4;
 
 /// A script read and analysed on a worker thread, ready for the rules.
-struct Prepared {
+struct PreparedScript {
     script_ref: ScriptRef,
     version: Option<Version>,
     /// The script, its statements and its path as the report shows it (see [`shown_path`]:
@@ -651,10 +651,10 @@ struct Prepared {
 
 /// Reads and analyses the next script (what needs no run state).
 fn prepare(
-    item: Result<Versioned, source::SourceError>,
+    item: Result<VersionedScript, source::SourceError>,
     stdin: Option<&str>,
     base: &Path,
-) -> Result<Prepared, source::SourceError> {
+) -> Result<PreparedScript, source::SourceError> {
     let (script_ref, version) = item?;
     let loaded = load(&script_ref, stdin).map(|script| {
         script.map(|script| {
@@ -663,7 +663,7 @@ fn prepare(
             (script, analysis, shown)
         })
     });
-    Ok(Prepared {
+    Ok(PreparedScript {
         script_ref,
         version,
         loaded,

@@ -168,14 +168,14 @@ pub fn classify(error: &anyhow::Error) -> Outcome {
 /// The engine's events on the terminal (stderr). A second interruption ends the process
 /// here, with the execution exit code, without waiting for the server.
 impl crate::progress::Progress for Printer {
-    fn emit(&self, event: crate::progress::Event<'_>) -> bool {
-        use crate::progress::Event;
+    fn emit(&self, event: crate::progress::ProgressEvent<'_>) -> bool {
+        use crate::progress::ProgressEvent;
         match event {
-            Event::Note(message) => self.note(message),
-            Event::Warning(message) => self.warning(message),
-            Event::Status(line) => return self.progress(line),
-            Event::StatusEnd => self.progress_end(),
-            Event::InterruptedTwice => {
+            ProgressEvent::Note(message) => self.note(message),
+            ProgressEvent::Warning(message) => self.warning(message),
+            ProgressEvent::Status(line) => return self.progress(line),
+            ProgressEvent::StatusEnd => self.progress_end(),
+            ProgressEvent::InterruptedTwice => {
                 self.error("interrupted twice: exiting without recording the outcome");
                 std::process::exit(i32::from(crate::exit::Outcome::Execution.code()));
             }

@@ -20,7 +20,7 @@ pub(super) fn run(
     let local = super::common::load_migrations(config, Some(&env), printer)?
         .into_iter()
         .find(|m| m.migration.version == version);
-    let request = replace_down::Request {
+    let request = replace_down::ReplaceDownRequest {
         reason: &args.reason,
         no_op: args.no_op,
         confirm: super::terminal::request(args.confirm.clone(), Some(args.reason.clone())),

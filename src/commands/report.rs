@@ -18,7 +18,7 @@ use crate::scratch::ScratchDb;
 use crate::source::Version;
 use crate::trace::Planned;
 
-/// Prefix of the scratch databases `report --shadow` creates.
+/// Prefix of the scratch databases `report --scratch` creates.
 const NAME_PREFIX: &str = "stagegate_report_";
 
 pub(super) fn run(
@@ -59,7 +59,7 @@ pub(super) fn run(
         None => None,
     };
     let mut migrations = report_migrations(config, &selected, env.as_ref(), catalog, &reads)?;
-    let scratch = match &args.shadow {
+    let scratch = match &args.scratch.url {
         Some(flag) if !migrations.is_empty() => {
             with_scratch(config, flag, &local, &mut migrations, printer, &runtime)?
         }

@@ -25,7 +25,7 @@ pub(super) fn run(
     let local = super::common::load_migrations(config, Some(&env), printer)?
         .into_iter()
         .find(|m| m.migration.version.matches(&args.version));
-    let request = resolve::Request {
+    let request = resolve::ResolveRequest {
         reason: &args.reason,
         statement: args.statement,
         abandon: args.abandon,

@@ -266,19 +266,20 @@ pub(super) fn run(
                 .join("; ")
         );
     }
-    type Read = Result<(EnvState, Vec<InvalidIndex>), String>;
+    type EnvRead = Result<(EnvState, Vec<InvalidIndex>), String>;
     let created = std::sync::Arc::new(created_tables(&local));
-    let results: Vec<(String, Read)> = db::runtime()?.block_on(super::read_each(targets, |env| {
-        let created = created.clone();
-        async move {
-            let env = env?;
-            let (rows, invalid) = tokio::join!(
-                read_rows(&env.url, &created),
-                deploy::concurrent::read_invalid(&env.url)
-            );
-            rows.and_then(|rows| Ok((rows, invalid?)))
-        }
-    }));
+    let results: Vec<(String, EnvRead)> =
+        db::runtime()?.block_on(super::read_each(targets, |env| {
+            let created = created.clone();
+            async move {
+                let env = env?;
+                let (rows, invalid) = tokio::join!(
+                    read_rows(&env.url, &created),
+                    deploy::concurrent::read_invalid(&env.url)
+                );
+                rows.and_then(|rows| Ok((rows, invalid?)))
+            }
+        }));
 
     let mut report = StatusReport {
         environments: Vec::new(),

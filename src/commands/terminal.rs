@@ -6,7 +6,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use crate::deploy::confirm::{Request, Terminal};
+use crate::deploy::confirm::{ConfirmRequest, Terminal};
 
 /// The process's own terminal.
 struct Stdio;
@@ -34,8 +34,8 @@ pub(super) fn here() -> Option<Arc<dyn Terminal>> {
 }
 
 /// The gate's request from the command line's `--confirm` and `--reason`, with the terminal.
-pub(super) fn request(flag: Option<String>, reason: Option<String>) -> Request {
-    Request {
+pub(super) fn request(flag: Option<String>, reason: Option<String>) -> ConfirmRequest {
+    ConfirmRequest {
         flag,
         reason,
         terminal: here(),

@@ -36,7 +36,8 @@ pub(super) fn run(config: &Config, args: &TraceArgs, printer: &Printer) -> anyho
     if !planned.iter().any(|p| p.traced) {
         anyhow::bail!("no migrations to trace in {}", set.dir.display());
     }
-    let server = crate::scratch::ScratchServer::resolve(config, args.shadow.as_deref(), printer)?;
+    let server =
+        crate::scratch::ScratchServer::resolve(config, args.scratch.url.as_deref(), printer)?;
     let report = db::runtime()?.block_on(async {
         let scratch = server.database(NAME_PREFIX).await?;
         printer.note(&format!(

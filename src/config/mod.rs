@@ -63,6 +63,32 @@ pub enum ConfigError {
     },
 }
 
+/// The `[scratch]` table, given under its name or its former one, `[shadow]`; both given and
+/// different is an error (which one was meant is not known).
+fn scratch_table(
+    scratch: Option<ScratchConfig>,
+    shadow: Option<ScratchConfig>,
+) -> Result<ScratchConfig, String> {
+    match (scratch, shadow) {
+        (Some(scratch), Some(shadow)) => {
+            let same = scratch.url.as_ref().map(DatabaseUrl::expose)
+                == shadow.url.as_ref().map(DatabaseUrl::expose)
+                && scratch.bin_dir == shadow.bin_dir;
+            if same {
+                Ok(scratch)
+            } else {
+                Err(
+                    "[scratch] and [shadow] are both given and differ: [shadow] is the former \
+                     name of [scratch]; keep one of them"
+                        .to_string(),
+                )
+            }
+        }
+        (Some(table), None) | (None, Some(table)) => Ok(table),
+        (None, None) => Ok(ScratchConfig::default()),
+    }
+}
+
 /// ": did you mean `production`?" where one configured name is a likely misspelling of `name`.
 fn did_you_mean(name: &str, known: &[String]) -> String {
     let lower = name.to_lowercase();
@@ -106,8 +132,9 @@ struct RawConfig {
     lint: LintConfig,
     #[serde(default)]
     migrate: MigrateConfig,
-    #[serde(default)]
-    shadow: ScratchConfig,
+    scratch: Option<ScratchConfig>,
+    /// `[shadow]`: the former name of `[scratch]`, still accepted.
+    shadow: Option<ScratchConfig>,
     #[serde(default)]
     backup: BackupToolsConfig,
     #[serde(default)]
@@ -155,11 +182,13 @@ pub struct MigrateConfig {
     pub drop_invalid_indexes: bool,
 }
 
-/// `[shadow]`: the scratch database of `check-reversible`, `trace` and `report`.
+/// `[scratch]` (or `[shadow]`, its former name): the scratch server of every command that uses
+/// one (`lint --scratch`, `trace`, `report --scratch`, `check-reversible`, the dry runs with
+/// `--scratch`, `backup verify --scratch`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScratchConfig {
-    /// A database stagegate may modify freely (`--shadow` overrides). Without one, a throwaway
+    /// A database stagegate may modify freely (`--scratch` overrides). Without one, a throwaway
     /// cluster is started from the local server binaries.
     #[serde(default)]
     pub url: Option<DatabaseUrl>,
@@ -235,7 +264,7 @@ pub struct LintConfig {
     /// that later migrations create are still new for the migrations after them.
     #[serde(default)]
     pub released: Option<String>,
-    /// With facts from a database (`--env`, `--shadow`): a table with fewer rows than this
+    /// With facts from a database (`--env`, `--scratch`): a table with fewer rows than this
     /// (its `reltuples` estimate) is small, and a lock on it brief.
     #[serde(default)]
     pub small_table_rows: Option<i64>,
@@ -425,8 +454,8 @@ pub struct Config {
     pub migrations: MigrationsConfig,
     pub lint: LintConfig,
     pub migrate: MigrateConfig,
-    /// `[shadow]`, with `bin_dir` resolved against the config file's directory.
-    pub shadow: ScratchConfig,
+    /// `[scratch]`, with `bin_dir` resolved against the config file's directory.
+    pub scratch: ScratchConfig,
     /// `[backup]`, with `pg_dump` resolved against the config file's directory.
     pub backup: BackupToolsConfig,
     /// `[alembic]`.
@@ -456,7 +485,7 @@ impl Config {
             migrations: raw.migrations,
             lint: raw.lint,
             migrate: raw.migrate,
-            shadow: raw.shadow,
+            scratch: ScratchConfig::default(),
             backup: raw.backup,
             alembic: raw.alembic,
             environments: raw.environments,
@@ -579,8 +608,8 @@ impl Config {
         } else {
             root
         };
-        let mut shadow = raw.shadow;
-        shadow.bin_dir = shadow.bin_dir.map(|dir| root.join(dir));
+        let mut scratch = scratch_table(raw.scratch, raw.shadow).map_err(invalid)?;
+        scratch.bin_dir = scratch.bin_dir.map(|dir| root.join(dir));
         let mut backup = raw.backup;
         backup.pg_dump = backup.pg_dump.map(|file| root.join(file));
         Ok(Config {
@@ -589,27 +618,27 @@ impl Config {
             migrations: raw.migrations,
             lint: raw.lint,
             migrate: raw.migrate,
-            shadow,
+            scratch,
             backup,
             alembic: raw.alembic,
             environments: raw.environments,
         })
     }
 
-    /// `[shadow] url` with its variables expanded from the process environment.
+    /// `[scratch] url` with its variables expanded from the process environment.
     pub fn scratch_url(&self) -> Result<Option<DatabaseUrl>, ConfigError> {
-        let Some(url) = &self.shadow.url else {
+        let Some(url) = &self.scratch.url else {
             return Ok(None);
         };
         interpolate(url.expose(), crate::target::child::variable)
             .map(|text| Some(DatabaseUrl::new(text)))
             .map_err(|error| match error {
                 InterpolateError::Missing(variable) => ConfigError::MissingVariable {
-                    environment: "[shadow]".to_string(),
+                    environment: "[scratch]".to_string(),
                     variable,
                 },
                 InterpolateError::Malformed(reference) => ConfigError::MalformedVariable {
-                    environment: "[shadow]".to_string(),
+                    environment: "[scratch]".to_string(),
                     field: "url",
                     reference: redact(&reference),
                 },

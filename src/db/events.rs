@@ -363,15 +363,15 @@ pub(crate) const PROGRESS_KINDS: [&str; 2] = ["apply_start", "apply_progress"];
 /// What an `apply_start` or `apply_progress` event vouches for: statements done, of how many,
 /// and their checksum (`stagegate.progress_detail`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub(crate) struct Progress {
+pub(crate) struct VouchedProgress {
     pub statements_done: i32,
     pub statements_total: i32,
     pub done_checksum: String,
 }
 
-impl Progress {
+impl VouchedProgress {
     /// The progress an event records, if it is a start or progress event with its detail.
-    pub(crate) fn of(event: &Event) -> Option<Progress> {
+    pub(crate) fn of(event: &Event) -> Option<VouchedProgress> {
         if !PROGRESS_KINDS.contains(&event.kind.as_str()) {
             return None;
         }
@@ -436,7 +436,7 @@ fn running_row(row: &RowAnchor<'_>, event: Option<&Event>) -> Option<Mismatch> {
             ),
         ));
     }
-    let Some(progress) = Progress::of(event) else {
+    let Some(progress) = VouchedProgress::of(event) else {
         return Some(mismatch(
             Some(event),
             format!("its latest event, a `{}`, records no progress", event.kind),

@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 use super::state::{StateError, StateStore};
 use crate::sql::quote_ident;
 
-/// A migration runner whose table `migrate baseline` reads.
+/// Another migration runner (not stagegate) whose history table `migrate baseline` reads;
+/// `deploy::runner::Runner` is stagegate's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Runner {
+pub enum ForeignRunner {
     /// `_sqlx_migrations` (version, SHA-384 checksum)
     Sqlx,
     /// `__diesel_schema_migrations` (version, run_on)
@@ -35,44 +36,46 @@ pub enum Runner {
     Alembic,
 }
 
-impl Runner {
+impl ForeignRunner {
     pub fn name(self) -> &'static str {
         match self {
-            Runner::Sqlx => "sqlx",
-            Runner::Diesel => "diesel",
-            Runner::Flyway => "flyway",
-            Runner::Dbmate => "dbmate",
-            Runner::GolangMigrate => "golang-migrate",
-            Runner::Supabase => "supabase",
-            Runner::Prisma => "prisma",
-            Runner::Goose => "goose",
-            Runner::Alembic => "alembic",
+            ForeignRunner::Sqlx => "sqlx",
+            ForeignRunner::Diesel => "diesel",
+            ForeignRunner::Flyway => "flyway",
+            ForeignRunner::Dbmate => "dbmate",
+            ForeignRunner::GolangMigrate => "golang-migrate",
+            ForeignRunner::Supabase => "supabase",
+            ForeignRunner::Prisma => "prisma",
+            ForeignRunner::Goose => "goose",
+            ForeignRunner::Alembic => "alembic",
         }
     }
 
     pub(crate) fn table(self) -> &'static str {
         match self {
-            Runner::Sqlx => "_sqlx_migrations",
-            Runner::Diesel => "__diesel_schema_migrations",
-            Runner::Flyway => "flyway_schema_history",
-            Runner::Dbmate | Runner::GolangMigrate | Runner::Supabase => "schema_migrations",
-            Runner::Prisma => "_prisma_migrations",
-            Runner::Goose => "goose_db_version",
-            Runner::Alembic => "alembic_version",
+            ForeignRunner::Sqlx => "_sqlx_migrations",
+            ForeignRunner::Diesel => "__diesel_schema_migrations",
+            ForeignRunner::Flyway => "flyway_schema_history",
+            ForeignRunner::Dbmate | ForeignRunner::GolangMigrate | ForeignRunner::Supabase => {
+                "schema_migrations"
+            }
+            ForeignRunner::Prisma => "_prisma_migrations",
+            ForeignRunner::Goose => "goose_db_version",
+            ForeignRunner::Alembic => "alembic_version",
         }
     }
 
     /// The table as people name it, where the name alone does not say which runner it is.
     pub(crate) fn table_description(self) -> &'static str {
         match self {
-            Runner::GolangMigrate => "schema_migrations with a dirty column",
-            Runner::Supabase => "supabase_migrations.schema_migrations",
+            ForeignRunner::GolangMigrate => "schema_migrations with a dirty column",
+            ForeignRunner::Supabase => "supabase_migrations.schema_migrations",
             other => other.table(),
         }
     }
 }
 
-impl std::fmt::Display for Runner {
+impl std::fmt::Display for ForeignRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
@@ -81,7 +84,7 @@ impl std::fmt::Display for Runner {
 /// A runner's table found in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RunnerTable {
-    pub runner: Runner,
+    pub runner: ForeignRunner,
     pub schema: String,
 }
 
@@ -140,7 +143,7 @@ pub(crate) enum RowKind {
 }
 
 /// The runners' tables on the search path (and the Supabase CLI's in its own schema), in the
-/// order of [`Runner`].
+/// order of [`ForeignRunner`].
 pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTable>, StateError> {
     let url = store.redacted_url().to_string();
     let rows = sqlx::query(
@@ -165,15 +168,15 @@ pub(crate) async fn find_tables(store: &mut StateStore) -> Result<Vec<RunnerTabl
         let table: String = row.get("table_name");
         let schema: String = row.get("schema_name");
         let runner = match table.as_str() {
-            "_sqlx_migrations" => Runner::Sqlx,
-            "__diesel_schema_migrations" => Runner::Diesel,
-            "flyway_schema_history" => Runner::Flyway,
-            "_prisma_migrations" => Runner::Prisma,
-            "goose_db_version" => Runner::Goose,
-            "alembic_version" => Runner::Alembic,
-            _ if schema == "supabase_migrations" => Runner::Supabase,
-            _ if row.get::<bool, _>("has_dirty") => Runner::GolangMigrate,
-            _ => Runner::Dbmate,
+            "_sqlx_migrations" => ForeignRunner::Sqlx,
+            "__diesel_schema_migrations" => ForeignRunner::Diesel,
+            "flyway_schema_history" => ForeignRunner::Flyway,
+            "_prisma_migrations" => ForeignRunner::Prisma,
+            "goose_db_version" => ForeignRunner::Goose,
+            "alembic_version" => ForeignRunner::Alembic,
+            _ if schema == "supabase_migrations" => ForeignRunner::Supabase,
+            _ if row.get::<bool, _>("has_dirty") => ForeignRunner::GolangMigrate,
+            _ => ForeignRunner::Dbmate,
         };
         // The first on the search path is the one the runner itself uses.
         if !found.iter().any(|t| t.runner == runner) {
@@ -199,7 +202,7 @@ pub(crate) async fn read(
     let name = table.quoted();
     let conn = store.connection();
     let rows = match table.runner {
-        Runner::Sqlx => sqlx::query(sqlx::AssertSqlSafe(format!(
+        ForeignRunner::Sqlx => sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT version, description, installed_on, success, checksum FROM {name}
              ORDER BY version"
         )))
@@ -219,7 +222,7 @@ pub(crate) async fn read(
             },
         })
         .collect(),
-        Runner::Diesel => sqlx::query(sqlx::AssertSqlSafe(format!(
+        ForeignRunner::Diesel => sqlx::query(sqlx::AssertSqlSafe(format!(
             // run_on is a timestamp without time zone written with CURRENT_TIMESTAMP: read in
             // the session's time zone, as it was written.
             "SELECT version::text AS version, run_on::timestamptz AS run_on FROM {name}
@@ -237,7 +240,7 @@ pub(crate) async fn read(
             kind: RowKind::Applied,
         })
         .collect(),
-        Runner::Flyway => {
+        ForeignRunner::Flyway => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT version::text AS version, script::text AS script, type::text AS type,
                         checksum, success, installed_on::timestamptz AS installed_on
@@ -273,9 +276,9 @@ pub(crate) async fn read(
             out
         }
         // Both keep one row per applied version, and nothing else stagegate can use.
-        Runner::Dbmate | Runner::Supabase => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT version::text AS version FROM {name} ORDER BY version"
-        )))
+        ForeignRunner::Dbmate | ForeignRunner::Supabase => sqlx::query(sqlx::AssertSqlSafe(
+            format!("SELECT version::text AS version FROM {name} ORDER BY version"),
+        ))
         .fetch_all(conn)
         .await
         .map_err(error)?
@@ -288,7 +291,7 @@ pub(crate) async fn read(
             kind: RowKind::Applied,
         })
         .collect(),
-        Runner::GolangMigrate => sqlx::query(sqlx::AssertSqlSafe(format!(
+        ForeignRunner::GolangMigrate => sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT version::bigint AS version, dirty FROM {name}"
         )))
         .fetch_all(conn)
@@ -307,7 +310,7 @@ pub(crate) async fn read(
             },
         })
         .collect(),
-        Runner::Prisma => {
+        ForeignRunner::Prisma => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT migration_name::text AS migration_name, checksum::text AS checksum,
                         finished_at::timestamptz AS finished_at,
@@ -341,7 +344,7 @@ pub(crate) async fn read(
             }
             out
         }
-        Runner::Goose => {
+        ForeignRunner::Goose => {
             // goose appends a row per up (and, before v3, per down with is_applied false; v3
             // deletes the up's row instead): a version's latest row says whether it is
             // applied. Version 0 is the row goose writes when it creates the table.
@@ -365,7 +368,7 @@ pub(crate) async fn read(
                 .collect()
         }
         // One row per head; Alembic keeps no history.
-        Runner::Alembic => sqlx::query(sqlx::AssertSqlSafe(format!(
+        ForeignRunner::Alembic => sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT version_num::text AS version FROM {name} ORDER BY version_num"
         )))
         .fetch_all(conn)

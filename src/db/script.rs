@@ -349,7 +349,7 @@ async fn failed_transaction(
     error: &ScriptError,
     script: &Script,
     verify: Option<&Script>,
-    plan: &classify::Plan,
+    plan: &classify::ScriptPlan,
 ) -> anyhow::Result<Result<(), String>> {
     if error.source.as_db_error().is_none() {
         return statement_error(&error.source, "", 1);
@@ -403,7 +403,7 @@ async fn failed_transaction(
 }
 
 /// The plan of `script`, or why it cannot be run (with file lines).
-fn plan_of(script: &Script, wrapped: bool) -> Result<classify::Plan, String> {
+fn plan_of(script: &Script, wrapped: bool) -> Result<classify::ScriptPlan, String> {
     classify::plan(&script.text, wrapped).map_err(|problems| {
         problems
             .iter()

@@ -304,12 +304,12 @@ pub(crate) const RESET_SQL: &str =
     "SET SESSION AUTHORIZATION DEFAULT;RESET ROLE;RESET ALL;DISCARD TEMP";
 
 /// SQLSTATE raised by `stagegate.record_apply` for a version already applied.
-pub(crate) const ALREADY_APPLIED: &str = "SG001";
+pub(crate) const ALREADY_APPLIED: &str = "ST001";
 /// SQLSTATE raised by the recording functions for progress out of order.
-pub(crate) const OUT_OF_ORDER: [&str; 2] = ["SG002", "SG003"];
+pub(crate) const OUT_OF_ORDER: [&str; 2] = ["ST002", "ST003"];
 /// SQLSTATE raised by `stagegate.record_revert` for a row that is not (or no longer) applied
 /// with the checksums the run read.
-pub(crate) const NOT_APPLIED: &str = "SG005";
+pub(crate) const NOT_APPLIED: &str = "ST005";
 
 /// True when the error is stagegate's refusal to record a migration (or a statement) twice.
 pub(crate) fn is_double_record(error: &tokio_postgres::Error) -> bool {
@@ -319,7 +319,7 @@ pub(crate) fn is_double_record(error: &tokio_postgres::Error) -> bool {
 }
 
 /// SQLSTATE raised when a partitioned index is still invalid at the end of its migration.
-pub(crate) const PARENT_INDEX_INVALID: &str = "SG004";
+pub(crate) const PARENT_INDEX_INVALID: &str = "ST004";
 
 /// True when the error is [`PARENT_INDEX_INVALID`].
 pub(crate) fn is_parent_index_invalid(error: &tokio_postgres::Error) -> bool {

@@ -42,7 +42,7 @@ pub(crate) struct ApplyOptions {
     /// The environment named by `promote_from`, whose state the promotion gate reads.
     pub promote_source: Option<Environment>,
     /// `--confirm` and `--reason`.
-    pub confirm: confirm::Request,
+    pub confirm: confirm::ConfirmRequest,
     /// The migrations directory, whose git commit is recorded with a confirmation.
     pub migrations_dir: std::path::PathBuf,
     /// `[backup]`: the pg_dump the backup gate uses.
@@ -223,7 +223,7 @@ async fn apply_locked(
     let what = format!("apply {} migration(s)", report.plan.migrations.len());
     confirm::gate(
         env,
-        confirm::Step {
+        confirm::ConfirmedStep {
             action: "apply",
             summary: confirm::summary(
                 env,
@@ -374,17 +374,17 @@ async fn settle_interrupted(
                     .await
                     .map_err(exit::execution)?
                 {
-                    concurrent::Outcome::Ran(why) => (
+                    concurrent::BareOutcome::Ran(why) => (
                         index + 1,
                         None,
                         format!("statement {k} (line {line}) finished on the server: {why}"),
                     ),
-                    concurrent::Outcome::NotRun(why) => (
+                    concurrent::BareOutcome::NotRun(why) => (
                         index,
                         None,
                         format!("statement {k} (line {line}) did not take effect: {why}"),
                     ),
-                    concurrent::Outcome::Invalid(indexes) => (
+                    concurrent::BareOutcome::Invalid(indexes) => (
                         index,
                         None,
                         format!(
@@ -392,7 +392,7 @@ async fn settle_interrupted(
                             concurrent::leftovers(&indexes)
                         ),
                     ),
-                    concurrent::Outcome::Unknown => (
+                    concurrent::BareOutcome::Unknown => (
                         index,
                         Some(k),
                         format!(

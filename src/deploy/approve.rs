@@ -204,7 +204,7 @@ fn approval_events<'a>(
 }
 
 /// What `migrate approve` is asked.
-pub(crate) struct Request<'a> {
+pub(crate) struct ApprovalRequest<'a> {
     pub plan_hash: &'a str,
     pub reason: &'a str,
     pub inputs: gates::Inputs<'a>,
@@ -233,7 +233,7 @@ pub(crate) struct Approved {
 pub(crate) async fn approve(
     env: &Environment,
     local: &[LocalMigration],
-    request: &Request<'_>,
+    request: &ApprovalRequest<'_>,
 ) -> anyhow::Result<Approved> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
@@ -244,7 +244,7 @@ pub(crate) async fn approve(
     // The reason is checked as apply's is (visible characters).
     super::confirm::check_flags(
         env,
-        &super::confirm::Request {
+        &super::confirm::ConfirmRequest {
             flag: None,
             reason: Some(request.reason.to_string()),
             terminal: None,

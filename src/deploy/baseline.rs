@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::LocalMigration;
 use super::confirm;
 use crate::config::Environment;
-use crate::db::runners::{self, RowKind, Runner, RunnerChecksum, RunnerRow, RunnerTable};
+use crate::db::runners::{self, ForeignRunner, RowKind, RunnerChecksum, RunnerRow, RunnerTable};
 use crate::db::state::{BaselineRecord, MigrationRow, RowStatus, StateStore};
 use crate::exit;
 use crate::progress::Sink;
@@ -22,17 +22,17 @@ use sha2::{Digest, Sha256, Sha384};
 
 /// Where the list of applied versions comes from.
 #[derive(Debug, Clone)]
-pub(crate) enum Source {
+pub(crate) enum BaselineSource {
     /// The runner's table; `None`: the one runner table the database has.
-    Runner(Option<Runner>),
+    Runner(Option<ForeignRunner>),
     /// `--to V`: every local migration up to and including V.
     UpTo(Version),
 }
 
 pub(crate) struct BaselineOptions<'a> {
-    pub source: Source,
+    pub source: BaselineSource,
     pub reason: &'a str,
-    pub confirm: confirm::Request,
+    pub confirm: confirm::ConfirmRequest,
     pub lock_wait: Duration,
     pub migrations_dir: &'a Path,
 }
@@ -95,7 +95,7 @@ async fn run(
     let mut report = BaselineReport::default();
     let runner_rows: Vec<RunnerRow>;
     let (chosen, table) = match &options.source {
-        Source::UpTo(to) => {
+        BaselineSource::UpTo(to) => {
             // A version, or an Alembic revision id.
             let Some(target) = local
                 .iter()
@@ -119,7 +119,7 @@ async fn run(
                 .collect();
             (chosen, None)
         }
-        Source::Runner(wanted) => {
+        BaselineSource::Runner(wanted) => {
             let table = pick_table(env, store, *wanted).await?;
             progress.note(&format!(
                 "reading {} ({}'s table) in `{}`",
@@ -204,7 +204,7 @@ async fn run(
     }
     confirm::gate(
         env,
-        confirm::Step {
+        confirm::ConfirmedStep {
             action: "baseline",
             summary,
             what,
@@ -293,7 +293,7 @@ async fn run(
 async fn pick_table(
     env: &Environment,
     store: &mut StateStore,
-    wanted: Option<Runner>,
+    wanted: Option<ForeignRunner>,
 ) -> anyhow::Result<RunnerTable> {
     let tables = runners::find_tables(store).await.map_err(exit::execution)?;
     let by_hand = format!(
@@ -348,17 +348,17 @@ fn choose<'a>(
     let runner = table.runner;
     if let Some(failed) = rows.iter().find(|r| r.kind == RowKind::Failed) {
         let fix = match runner {
-            Runner::GolangMigrate => format!(
+            ForeignRunner::GolangMigrate => format!(
                 "golang-migrate marks version {} dirty: a migration failed part way. Repair the \
                  database, then `migrate force VERSION` with golang-migrate, and baseline again",
                 failed.version
             ),
-            Runner::Sqlx => format!(
+            ForeignRunner::Sqlx => format!(
                 "_sqlx_migrations records version {} as not successful (a failed \
                  no-transaction migration). Repair it with sqlx first, then baseline again",
                 failed.version
             ),
-            Runner::Prisma => format!(
+            ForeignRunner::Prisma => format!(
                 "_prisma_migrations records migration {} as started and not finished (a failed \
                  migration). Repair it with Prisma first (`prisma migrate resolve`), then \
                  baseline again",
@@ -399,7 +399,7 @@ fn choose<'a>(
             }
             // An Alembic head: the revision and every revision it follows (down revisions
             // and dependencies, whatever their place in the order).
-            RowKind::UpTo if runner == Runner::Alembic => {
+            RowKind::UpTo if runner == ForeignRunner::Alembic => {
                 let Some(index) = matching.filter(|i| local[*i].migration.ancestors.is_some())
                 else {
                     return Err(exit::refused(anyhow::anyhow!(

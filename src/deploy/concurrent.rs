@@ -165,7 +165,7 @@ fn reindex(tokens: &[Tok]) -> Shape {
 
 /// For each `CREATE INDEX name ON ONLY table` in `statements` (the first step of building an
 /// index on a partitioned table without locking every partition), a check that fails with
-/// SQLSTATE SG004 when the index is still INVALID: it stays so until an index of every
+/// SQLSTATE ST004 when the index is still INVALID: it stays so until an index of every
 /// partition is attached to it, and until then the parent enforces and serves nothing.
 pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> String {
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
@@ -204,7 +204,7 @@ pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>)
                  SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.oid = to_regclass({table}))) || '.' || \
                  quote_ident((parse_ident({index}))[array_upper(parse_ident({index}), 1)])); \
-             IF v IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'SG004', MESSAGE = format( \
+             IF v IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'ST004', MESSAGE = format( \
                  'partitioned index %s is still INVALID at the end of the migration: create an \
                  index on every partition and attach each (ALTER INDEX %s ATTACH PARTITION \
                  ...) in the same migration', v, v); END IF; END $stagegate$;"
@@ -358,7 +358,7 @@ pub(crate) fn leftovers(indexes: &[String]) -> String {
 /// Whether a statement that ran bare, outside a transaction, took effect: read from the
 /// catalog after its backend is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(crate) enum BareOutcome {
     /// It did; why we know.
     Ran(String),
     /// It did not (or running it again is harmless); why we know.
@@ -370,7 +370,10 @@ pub(crate) enum Outcome {
 }
 
 /// Reads from the catalog whether `sql`, sent bare to a backend that is gone now, took effect.
-pub(crate) async fn outcome(client: &Client, sql: &str) -> Result<Outcome, tokio_postgres::Error> {
+pub(crate) async fn outcome(
+    client: &Client,
+    sql: &str,
+) -> Result<BareOutcome, tokio_postgres::Error> {
     Ok(match Shape::of(sql) {
         Shape::BuildIndex {
             index: Some(index),
@@ -378,17 +381,17 @@ pub(crate) async fn outcome(client: &Client, sql: &str) -> Result<Outcome, tokio
             ..
         } => match named_index(client, &index, &table).await? {
             Some(found) if found.valid => {
-                Outcome::Ran(format!("its index {} exists and is valid", found.name))
+                BareOutcome::Ran(format!("its index {} exists and is valid", found.name))
             }
-            Some(found) => Outcome::Invalid(vec![found.name]),
-            None => Outcome::NotRun(format!("no index {index} exists on {table}")),
+            Some(found) => BareOutcome::Invalid(vec![found.name]),
+            None => BareOutcome::NotRun(format!("no index {index} exists on {table}")),
         },
         Shape::BuildIndex { table, .. } => {
             let invalid = invalid_indexes(client, &table).await?;
             if invalid.is_empty() {
-                Outcome::Unknown
+                BareOutcome::Unknown
             } else {
-                Outcome::Invalid(invalid)
+                BareOutcome::Invalid(invalid)
             }
         }
         Shape::Reindex { table, index } => {
@@ -402,11 +405,11 @@ pub(crate) async fn outcome(client: &Client, sql: &str) -> Result<Outcome, tokio
                 None => Vec::new(),
             };
             if invalid.is_empty() {
-                Outcome::NotRun(
+                BareOutcome::NotRun(
                     "no reindex leftover exists, and running it again is harmless".into(),
                 )
             } else {
-                Outcome::Invalid(invalid)
+                BareOutcome::Invalid(invalid)
             }
         }
         Shape::DropIndex { index } => {
@@ -415,13 +418,13 @@ pub(crate) async fn outcome(client: &Client, sql: &str) -> Result<Outcome, tokio
                 .await?
                 .get(0);
             if exists {
-                Outcome::NotRun(format!("index {index} still exists"))
+                BareOutcome::NotRun(format!("index {index} still exists"))
             } else {
-                Outcome::Ran(format!("index {index} no longer exists"))
+                BareOutcome::Ran(format!("index {index} no longer exists"))
             }
         }
-        Shape::Repeatable { .. } => Outcome::NotRun("running it again is harmless".into()),
-        _ => Outcome::Unknown,
+        Shape::Repeatable { .. } => BareOutcome::NotRun("running it again is harmless".into()),
+        _ => BareOutcome::Unknown,
     })
 }
 

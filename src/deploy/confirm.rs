@@ -18,7 +18,7 @@ use crate::visible;
 
 /// What the command line brought for the gate.
 #[derive(Clone, Default)]
-pub(crate) struct Request {
+pub(crate) struct ConfirmRequest {
     /// `--confirm TEXT`: the environment's phrase (its name for `confirm = true`, or for an
     /// environment without a confirmation gate).
     pub flag: Option<String>,
@@ -29,9 +29,9 @@ pub(crate) struct Request {
     pub terminal: Option<Arc<dyn Terminal>>,
 }
 
-impl std::fmt::Debug for Request {
+impl std::fmt::Debug for ConfirmRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Request")
+        f.debug_struct("ConfirmRequest")
             .field("flag", &self.flag)
             .field("reason", &self.reason)
             .field("terminal", &self.terminal.is_some())
@@ -72,7 +72,11 @@ pub(crate) fn expected_flag(env: &Environment) -> &str {
 }
 
 /// Refuses `--confirm`/`--reason` that can never pass, before anything connects.
-pub(crate) fn check_flags(env: &Environment, request: &Request, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check_flags(
+    env: &Environment,
+    request: &ConfirmRequest,
+    what: &str,
+) -> anyhow::Result<()> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
             "refusing to {what} on `{}`: {message}; nothing was run",
@@ -118,7 +122,7 @@ pub(crate) fn obtain(
     env: &Environment,
     summary: &str,
     what: &str,
-    request: &Request,
+    request: &ConfirmRequest,
 ) -> anyhow::Result<Option<Confirmation>> {
     let refuse = |message: String| {
         exit::refused(anyhow::anyhow!(
@@ -207,7 +211,7 @@ pub(crate) fn shell_word(text: &str) -> String {
 }
 
 /// What the gate needs besides the environment.
-pub(crate) struct Step<'a> {
+pub(crate) struct ConfirmedStep<'a> {
     /// `apply` or `down`, for the record.
     pub action: &'static str,
     /// "apply 2 migration(s)", for the prompt and messages.
@@ -218,7 +222,7 @@ pub(crate) struct Step<'a> {
     pub migrations: Vec<String>,
     /// The plan hash, where there is one.
     pub plan_hash: Option<&'a str>,
-    pub request: &'a Request,
+    pub request: &'a ConfirmRequest,
     /// The migrations directory, whose git commit is recorded.
     pub migrations_dir: &'a std::path::Path,
     pub os_user: Option<&'a str>,
@@ -228,7 +232,7 @@ pub(crate) struct Step<'a> {
 /// confirmation's record in the event log, with who confirmed, from where and why.
 pub(crate) async fn gate(
     env: &Environment,
-    step: Step<'_>,
+    step: ConfirmedStep<'_>,
     store: &mut crate::db::state::StateStore,
 ) -> anyhow::Result<()> {
     let confirmation = {
@@ -362,16 +366,16 @@ fn lock_rank(mode: &str) -> usize {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use super::{Request, Terminal, obtain};
+    use super::{ConfirmRequest, Terminal, obtain};
     use crate::config::{Config, Environment};
 
     /// A person at a terminal, as a script: the answers they type, and what they were shown.
-    struct Script {
+    struct ScriptedTerminal {
         answers: Mutex<Vec<&'static str>>,
         shown: Mutex<String>,
     }
 
-    impl Terminal for Script {
+    impl Terminal for ScriptedTerminal {
         fn show(&self, text: &str) {
             self.shown.lock().unwrap().push_str(text);
         }
@@ -390,13 +394,13 @@ mod tests {
     }
 
     fn ask(answers: Vec<&'static str>) -> (anyhow::Result<Option<super::Confirmation>>, String) {
-        let script = Arc::new(Script {
+        let script = Arc::new(ScriptedTerminal {
             answers: Mutex::new(answers),
             shown: Mutex::new(String::new()),
         });
-        let request = Request {
+        let request = ConfirmRequest {
             terminal: Some(Arc::clone(&script) as Arc<dyn Terminal>),
-            ..Request::default()
+            ..ConfirmRequest::default()
         };
         let summary = "About to apply 1 migration(s):\n  2 tidy\x1b[8m\n";
         let result = obtain(&production(), summary, "apply 1 migration(s)", &request);
@@ -436,7 +440,7 @@ mod tests {
             &production(),
             "",
             "apply 1 migration(s)",
-            &Request::default(),
+            &ConfirmRequest::default(),
         )
         .unwrap_err()
         .to_string();

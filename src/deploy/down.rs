@@ -44,13 +44,13 @@ pub(crate) struct DownOptions {
     pub target: DownTarget,
     pub dry_run: bool,
     /// A dry run that sends no statement of the scripts to the environment even where it is
-    /// not gated (`--shadow`: a scratch copy runs them).
+    /// not gated (`--scratch`: a scratch copy runs them).
     pub read_only: bool,
     pub allow_data_loss: bool,
     pub lock_wait: Duration,
     pub drop_invalid_indexes: bool,
     /// `--confirm` and `--reason`.
-    pub confirm: super::confirm::Request,
+    pub confirm: super::confirm::ConfirmRequest,
     /// The migrations directory, whose git commit is recorded with a confirmation.
     pub migrations_dir: std::path::PathBuf,
     /// `[backup]`: the pg_dump the backup gate uses.
@@ -159,7 +159,7 @@ pub(crate) async fn down(
 }
 
 /// A migration to revert, with its down script.
-struct Target<'a> {
+struct Reversal<'a> {
     entry: &'a Entry,
     row: &'a MigrationRow,
     down: Script,
@@ -237,7 +237,7 @@ async fn down_locked(
     let what = format!("roll back {} migration(s)", targets.len());
     super::confirm::gate(
         env,
-        super::confirm::Step {
+        super::confirm::ConfirmedStep {
             action: "down",
             summary: summary(env, &targets, &report.data_loss, &what),
             what,
@@ -351,7 +351,7 @@ fn refuse(env: &str) -> impl Fn(Vec<String>) -> anyhow::Error + '_ {
 
 /// What a person confirms before a down: the migrations in the order they are reverted, the
 /// data that `--allow-data-loss` lets go, and where the backup goes.
-fn summary(env: &Environment, targets: &[Target<'_>], losses: &[Loss], what: &str) -> String {
+fn summary(env: &Environment, targets: &[Reversal<'_>], losses: &[Loss], what: &str) -> String {
     let mut out = format!("About to {what} on `{}`, newest first:\n", env.name);
     for target in targets {
         let statements = sql_statements(&target.down.text).len();
@@ -463,7 +463,7 @@ fn check_targets<'a>(
     env: &str,
     entries: &'a [Entry],
     targets: &[&'a Entry],
-) -> Result<Vec<Target<'a>>, Vec<String>> {
+) -> Result<Vec<Reversal<'a>>, Vec<String>> {
     let mut problems = Vec::new();
     let mut out = Vec::new();
     // Reverting happens in reverse apply order: a target must not have been applied before
@@ -542,7 +542,7 @@ fn check_targets<'a>(
                 .down
                 .as_ref()
                 .map_or_else(|| local.up.path.clone(), |d| d.path.clone());
-            out.push(Target {
+            out.push(Reversal {
                 entry,
                 row,
                 down: crate::source::Script {
@@ -607,7 +607,7 @@ fn check_targets<'a>(
         if let Err(error) = check_script(&down, !down.settings.no_transaction) {
             problems.push(error.to_string());
         }
-        out.push(Target { entry, row, down });
+        out.push(Reversal { entry, row, down });
     }
     if problems.is_empty() {
         Ok(out)
@@ -653,7 +653,7 @@ enum Probe {
 async fn data_loss(
     env: &Environment,
     session: &Session,
-    targets: &[Target<'_>],
+    targets: &[Reversal<'_>],
 ) -> anyhow::Result<(Vec<Loss>, Vec<String>)> {
     let mut created: HashSet<String> = HashSet::new();
     let mut probes: Vec<(String, usize, String, Probe)> = Vec::new();
@@ -994,11 +994,11 @@ async fn objects(client: &tokio_postgres::Client) -> anyhow::Result<HashSet<Stri
 }
 
 /// A dry run on a gated environment (confirmation, backup or promotion), or one asked to
-/// read only (`--shadow`): the scripts' statements are never sent there, not even in a
+/// read only (`--scratch`): the scripts' statements are never sent there, not even in a
 /// transaction that is rolled back (their locks alone would block production). It lists
 /// them, with what they drop as the analyzer reads them; the data-loss guard has already
 /// counted what that holds, read-only.
-fn read_only_dry_run(env: &Environment, targets: &[Target<'_>]) -> Vec<DryRun> {
+fn read_only_dry_run(env: &Environment, targets: &[Reversal<'_>]) -> Vec<DryRun> {
     let why = if env.is_gated() {
         format!(
             "`{}` is gated, so a dry run sends no statement of the script there",
@@ -1006,7 +1006,7 @@ fn read_only_dry_run(env: &Environment, targets: &[Target<'_>]) -> Vec<DryRun> {
         )
     } else {
         format!(
-            "with --shadow, a dry run sends no statement of the script to `{}`",
+            "with --scratch, a dry run sends no statement of the script to `{}`",
             env.name
         )
     };
@@ -1060,7 +1060,7 @@ fn short(sql: &str) -> String {
 async fn dry_run(
     env: &Environment,
     session: &Session,
-    targets: &[Target<'_>],
+    targets: &[Reversal<'_>],
 ) -> anyhow::Result<Vec<DryRun>> {
     let client = session.client();
     client.batch_execute("BEGIN").await?;
@@ -1072,7 +1072,7 @@ async fn dry_run(
 async fn dry_run_body(
     env: &Environment,
     client: &tokio_postgres::Client,
-    targets: &[Target<'_>],
+    targets: &[Reversal<'_>],
 ) -> anyhow::Result<Vec<DryRun>> {
     let mut out = Vec::new();
     for target in targets {

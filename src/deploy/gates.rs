@@ -331,7 +331,7 @@ pub(crate) async fn rebind(
             env.name
         );
     }
-    let request = |of: &Environment| super::confirm::Request {
+    let request = |of: &Environment| super::confirm::ConfirmRequest {
         flag: flags.iter().find(|f| **f == of.name).cloned(),
         reason: Some(reason.to_string()),
         terminal: terminal.clone(),
@@ -370,7 +370,7 @@ pub(crate) async fn rebind(
                 super::confirm::check_flags(of, &request, "rebind")?;
                 super::confirm::gate(
                     of,
-                    super::confirm::Step {
+                    super::confirm::ConfirmedStep {
                         action: "rebind",
                         summary: summary.clone(),
                         what: what.clone(),

@@ -19,12 +19,12 @@ use crate::source::Version;
 /// The down checksum recorded for a migration whose down was declared a no-op.
 pub(crate) const NOOP: &str = "noop";
 
-pub(crate) struct Request<'a> {
+pub(crate) struct ReplaceDownRequest<'a> {
     /// `--reason`.
     pub reason: &'a str,
     /// `--no-op`: undoing the migration needs no SQL.
     pub no_op: bool,
-    pub confirm: confirm::Request,
+    pub confirm: confirm::ConfirmRequest,
     pub migrations_dir: &'a std::path::Path,
 }
 
@@ -39,7 +39,7 @@ pub(crate) struct Replaced {
 pub(crate) async fn replace_down(
     env: &Environment,
     version: &Version,
-    request: &Request<'_>,
+    request: &ReplaceDownRequest<'_>,
     local: Option<&LocalMigration>,
     lock_wait: Duration,
     progress: &Sink,
@@ -95,7 +95,7 @@ async fn run(
     local: &LocalMigration,
     label: &str,
     new: String,
-    request: &Request<'_>,
+    request: &ReplaceDownRequest<'_>,
     store: &mut StateStore,
 ) -> anyhow::Result<Replaced> {
     let rows = super::gates::trusted_snapshot(env, store, "replace-down on")
@@ -146,7 +146,7 @@ async fn run(
     let os_user = state::os_user();
     confirm::gate(
         env,
-        confirm::Step {
+        confirm::ConfirmedStep {
             action: "replace-down",
             summary,
             what,

@@ -23,7 +23,7 @@ pub enum StatementOutcome {
 }
 
 /// What `migrate resolve` was asked.
-pub(crate) struct Request<'a> {
+pub(crate) struct ResolveRequest<'a> {
     /// `--reason`: what was repaired, or why the migration is given up.
     pub reason: &'a str,
     /// `--statement`.
@@ -31,7 +31,7 @@ pub(crate) struct Request<'a> {
     /// `--abandon`: give the failed migration up instead of running it again.
     pub abandon: bool,
     /// `--confirm` (with `--reason`), for a gated environment.
-    pub confirm: confirm::Request,
+    pub confirm: confirm::ConfirmRequest,
     /// The migrations directory, whose git commit a confirmation records.
     pub migrations_dir: &'a std::path::Path,
 }
@@ -41,7 +41,7 @@ pub(crate) struct Request<'a> {
 pub(crate) async fn resolve(
     env: &Environment,
     version: &Version,
-    request: &Request<'_>,
+    request: &ResolveRequest<'_>,
     local: Option<&LocalMigration>,
     lock_wait: Duration,
     progress: &Sink,
@@ -211,7 +211,7 @@ async fn backend_alive(
 async fn confirm_step(
     env: &Environment,
     store: &mut StateStore,
-    request: &Request<'_>,
+    request: &ResolveRequest<'_>,
     action: &'static str,
     row: &state::MigrationRow,
     label: &str,
@@ -237,7 +237,7 @@ async fn confirm_step(
     );
     confirm::gate(
         env,
-        confirm::Step {
+        confirm::ConfirmedStep {
             action,
             summary,
             what,

@@ -18,7 +18,7 @@ use crate::db::state::{
     DownFailureRecord, FailureRecord, RevertingRecord, RunningRecord, StateStore,
 };
 use crate::exit;
-use crate::progress::{Event, Sink};
+use crate::progress::{ProgressEvent, Sink};
 use crate::source::{Checksum, Script, Version};
 use crate::sql::classify::Unit;
 use crate::sql::{self, Class, RawKind, TxnControl};
@@ -62,7 +62,7 @@ impl Interrupt {
 
 /// Listens for Ctrl-C, SIGTERM and SIGHUP while a run lasts: the first asks the server to
 /// cancel what `session` runs (the run then records the failure and ends); a second is
-/// [`Event::InterruptedTwice`], on which the command layer ends the process. Abort the
+/// [`ProgressEvent::InterruptedTwice`], on which the command layer ends the process. Abort the
 /// returned task when the run ends.
 pub(crate) fn watch_signals(
     session: &Session,
@@ -86,7 +86,7 @@ pub(crate) fn watch_signals(
             if crate::signals::next().await.is_some() {
                 // The connections close with the process, which releases the lock; what
                 // the server was doing is left as an interrupted attempt.
-                progress.emit(Event::InterruptedTwice);
+                progress.emit(ProgressEvent::InterruptedTwice);
             }
         })
     };
@@ -107,7 +107,7 @@ pub(crate) fn sql_statements(text: &str) -> Vec<sql::RawStatement> {
 pub(crate) fn check_script(
     script: &crate::source::Script,
     in_transaction: bool,
-) -> anyhow::Result<sql::classify::Plan> {
+) -> anyhow::Result<sql::classify::ScriptPlan> {
     sql::classify::plan(&script.text, in_transaction).map_err(|problems| {
         let lines: Vec<String> = problems
             .iter()
@@ -808,7 +808,7 @@ impl Runner<'_> {
     async fn run_block(
         &self,
         job: &Job<'_>,
-        plan: &sql::classify::Plan,
+        plan: &sql::classify::ScriptPlan,
         first: usize,
         last: usize,
         attempts: &mut u32,

@@ -11,7 +11,7 @@ use crate::source::{Directive, DirectiveKind};
 
 /// The allow directives of one script, in file order, and which of them suppressed something.
 pub(super) struct Allows<'a> {
-    entries: Vec<Entry<'a>>,
+    entries: Vec<AllowEntry<'a>>,
     /// `allow` directives by the statement they cover: (its span, entry index), sorted by
     /// the span's start (top-level statements do not overlap).
     by_statement: Vec<(Range<usize>, usize)>,
@@ -23,7 +23,7 @@ pub(super) struct Allows<'a> {
 }
 
 /// One allow directive.
-pub(super) struct Entry<'a> {
+pub(super) struct AllowEntry<'a> {
     /// The codes or names as written.
     pub codes: &'a [String],
     pub directive: &'a Directive,
@@ -71,7 +71,7 @@ impl<'a> Allows<'a> {
                     allows.by_statement.push((span.clone(), index));
                 }
             }
-            allows.entries.push(Entry {
+            allows.entries.push(AllowEntry {
                 codes,
                 directive,
                 used: false,
@@ -92,7 +92,7 @@ impl<'a> Allows<'a> {
     /// The reason of the directive that allows rule `code` on `span` (the first such in
     /// file order, marked used), if one does.
     pub(crate) fn allowing(&mut self, code: &'static str, span: &Range<usize>) -> Option<&'a str> {
-        let names = |entry: &Entry| entry.rules.contains(&code);
+        let names = |entry: &AllowEntry| entry.rules.contains(&code);
         // The directives of the one top-level statement that can hold `span`.
         let after = self
             .by_statement
@@ -128,7 +128,7 @@ impl<'a> Allows<'a> {
     }
 
     /// The directives in file order.
-    pub(super) fn entries(&self) -> &[Entry<'a>] {
+    pub(super) fn entries(&self) -> &[AllowEntry<'a>] {
         &self.entries
     }
 }

@@ -508,7 +508,7 @@ pub struct FileState {
     base_in_txn: bool,
     /// Transaction control that stagegate refuses to run, by statement index: the
     /// statement classifier's verdict on the file, as apply gives it.
-    pub txn_refusals: HashMap<usize, crate::sql::classify::Refusal>,
+    pub txn_refusals: HashMap<usize, crate::sql::classify::StatementRefusal>,
     /// Existing tables locked ACCESS EXCLUSIVE earlier in the current transaction.
     pub access_exclusive_held: Tables,
     /// Existing tables an earlier statement of the current transaction locked in a mode
@@ -557,7 +557,7 @@ pub struct FileState {
 fn txn_refusals(
     statements: &[Analyzed],
     in_transaction: bool,
-) -> HashMap<usize, crate::sql::classify::Refusal> {
+) -> HashMap<usize, crate::sql::classify::StatementRefusal> {
     use crate::sql::Class;
     let top: Vec<usize> = (0..statements.len())
         .filter(|&i| !statements[i].in_do_block)

@@ -558,7 +558,7 @@ pub(crate) const FOLD_LINES: usize = 25;
 
 /// The line of the scratch part's absence, with how to get it.
 pub(crate) const NO_SCRATCH: &str = "The schema diff and the traced locks were not computed: \
-    run with --shadow (a scratch server: --shadow URL, [shadow] url, or a throwaway cluster) \
+    run with --scratch (a scratch server: --scratch URL, [scratch] url, or a throwaway cluster) \
     to apply the release to a scratch database and trace it.";
 
 /// Escapes text for HTML content and attribute values.

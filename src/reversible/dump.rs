@@ -71,7 +71,7 @@ pub(crate) fn pg_dump_for(
 
 /// One object of the dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
+struct DumpEntry {
     /// pg_dump's type, as in its header (`TABLE`, `FK CONSTRAINT`, `INDEX`, `ACL`, ...).
     kind: String,
     /// `-` for objects outside any schema (schemas, extensions).
@@ -82,7 +82,7 @@ struct Entry {
     text: String,
 }
 
-impl Entry {
+impl DumpEntry {
     fn sort_key(&self) -> (&str, &str, &str, &str) {
         (&self.schema, &self.name, &self.kind, &self.text)
     }
@@ -126,7 +126,7 @@ impl Entry {
 /// A normalised schema.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Schema {
-    entries: Vec<Entry>,
+    entries: Vec<DumpEntry>,
 }
 
 impl Schema {
@@ -167,8 +167,8 @@ impl Schema {
 
     /// Normalises pg_dump's plain-format output.
     pub(crate) fn parse(dump: &str) -> Schema {
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut current: Option<Entry> = None;
+        let mut entries: Vec<DumpEntry> = Vec::new();
+        let mut current: Option<DumpEntry> = None;
         let mut previous_line = "";
         for line in dump.lines() {
             if let Some(header) = line.strip_prefix("-- Name: ")
@@ -188,7 +188,7 @@ impl Schema {
             previous_line = line;
         }
         entries.extend(current);
-        let mut entries: Vec<Entry> = entries
+        let mut entries: Vec<DumpEntry> = entries
             .into_iter()
             .filter(|e| e.schema != OWN_SCHEMA && !(e.kind == "SCHEMA" && e.name == OWN_SCHEMA))
             .map(|mut e| {
@@ -209,7 +209,7 @@ impl Schema {
     /// The objects, as people name them.
     #[cfg(test)]
     fn objects(&self) -> Vec<String> {
-        self.entries.iter().map(Entry::describe).collect()
+        self.entries.iter().map(DumpEntry::describe).collect()
     }
 
     /// The normalised text: each entry's SQL, a blank line between entries.
@@ -236,7 +236,7 @@ fn is_noise(line: &str) -> bool {
 }
 
 /// `users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -`
-fn parse_header(header: &str) -> Entry {
+fn parse_header(header: &str) -> DumpEntry {
     let mut parts = header.split("; ");
     let name = parts.next().unwrap_or_default().to_string();
     let mut kind = String::new();
@@ -248,7 +248,7 @@ fn parse_header(header: &str) -> Entry {
             schema = value.to_string();
         }
     }
-    Entry {
+    DumpEntry {
         kind,
         schema,
         name,
@@ -307,7 +307,7 @@ pub(crate) fn reversal_diff(
 
 /// A `CREATE TABLE` entry's text with its column lines (between the opening line and the
 /// closing parenthesis) sorted, without their trailing commas.
-fn columns_sorted(entry: &Entry) -> Vec<&str> {
+fn columns_sorted(entry: &DumpEntry) -> Vec<&str> {
     let lines: Vec<&str> = entry.text.lines().collect();
     let open = lines.iter().position(|line| line.trim_end().ends_with('('));
     let close = lines.iter().rposition(|line| line.starts_with(')'));
@@ -332,13 +332,13 @@ fn diff_with(
     before: &Schema,
     after: &Schema,
     labels: (&str, &str),
-    same: impl Fn(&Entry, &Entry) -> bool,
+    same: impl Fn(&DumpEntry, &DumpEntry) -> bool,
 ) -> Option<SchemaDiff> {
     if before == after {
         return None;
     }
-    let key = |e: &Entry| (e.schema.clone(), e.name.clone(), e.kind.clone());
-    let find = |schema: &Schema, entry: &Entry| {
+    let key = |e: &DumpEntry| (e.schema.clone(), e.name.clone(), e.kind.clone());
+    let find = |schema: &Schema, entry: &DumpEntry| {
         schema
             .entries
             .iter()
@@ -364,7 +364,7 @@ fn diff_with(
         .entries
         .iter()
         .filter(|entry| find(after, entry).is_none())
-        .map(Entry::describe)
+        .map(DumpEntry::describe)
         .collect::<Vec<_>>();
     if left_over.is_empty() && missing.is_empty() && changed.is_empty() {
         return None;

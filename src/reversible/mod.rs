@@ -78,7 +78,7 @@ pub(crate) fn prepare(set: &MigrationSet) -> Result<Vec<Prepared>, SourceError> 
 /// What the check found for one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub(crate) enum Status {
+pub(crate) enum Reversibility {
     /// Up, down and up again ran, and the down restored the schema.
     Ok,
     /// The down script failed.
@@ -99,19 +99,19 @@ pub(crate) enum Status {
     NotChecked,
 }
 
-impl Status {
+impl Reversibility {
     /// True for the statuses that make the check fail.
     pub(crate) fn is_finding(self) -> bool {
-        !matches!(self, Status::Ok | Status::Applied)
+        !matches!(self, Reversibility::Ok | Reversibility::Applied)
     }
 }
 
 /// One migration's result.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Checked {
+pub(crate) struct CheckedMigration {
     pub(crate) version: String,
     pub(crate) name: String,
-    pub(crate) status: Status,
+    pub(crate) status: Reversibility,
     /// The script the status is about (the down script, or the up script that failed).
     pub(crate) file: Option<PathBuf>,
     /// The database error, with its line in `file`.
@@ -127,9 +127,9 @@ pub(crate) struct Checked {
     pub(crate) changed: Vec<String>,
 }
 
-impl Checked {
-    fn new(migration: &Migration, status: Status) -> Checked {
-        Checked {
+impl CheckedMigration {
+    fn new(migration: &Migration, status: Reversibility) -> CheckedMigration {
+        CheckedMigration {
             version: migration.version.to_string(),
             name: migration.name.clone(),
             status,
@@ -142,23 +142,28 @@ impl Checked {
         }
     }
 
-    fn failed(migration: &Migration, status: Status, file: &Path, error: String) -> Checked {
-        Checked {
+    fn failed(
+        migration: &Migration,
+        status: Reversibility,
+        file: &Path,
+        error: String,
+    ) -> CheckedMigration {
+        CheckedMigration {
             file: Some(file.to_path_buf()),
             error: Some(error),
-            ..Checked::new(migration, status)
+            ..CheckedMigration::new(migration, status)
         }
     }
 
-    fn differs(migration: &Migration, file: &Path, diff: SchemaDiff) -> Checked {
-        Checked {
+    fn differs(migration: &Migration, file: &Path, diff: SchemaDiff) -> CheckedMigration {
+        CheckedMigration {
             file: Some(file.to_path_buf()),
             error: Some(diff.summary()),
             diff: Some(diff.unified),
             left_over: diff.left_over,
             missing: diff.missing,
             changed: diff.changed,
-            ..Checked::new(migration, Status::SchemaDiffers)
+            ..CheckedMigration::new(migration, Reversibility::SchemaDiffers)
         }
     }
 
@@ -186,20 +191,20 @@ pub(crate) struct ReversibilityReport {
     pub(crate) version: u32,
     /// True when every checked migration is reversible and none was left unchecked.
     pub(crate) reversible: bool,
-    pub(crate) migrations: Vec<Checked>,
+    pub(crate) migrations: Vec<CheckedMigration>,
     pub(crate) summary: ReversibilitySummary,
     /// Why the check stopped before the last migration, if it did.
     pub(crate) stopped: Option<String>,
 }
 
 impl ReversibilityReport {
-    fn new(migrations: Vec<Checked>, stopped: Option<String>) -> ReversibilityReport {
+    fn new(migrations: Vec<CheckedMigration>, stopped: Option<String>) -> ReversibilityReport {
         let mut summary = ReversibilitySummary::default();
         for checked in &migrations {
             match checked.status {
-                Status::Applied => summary.applied_only += 1,
-                Status::NotChecked => summary.not_checked += 1,
-                Status::Ok => {
+                Reversibility::Applied => summary.applied_only += 1,
+                Reversibility::NotChecked => summary.not_checked += 1,
+                Reversibility::Ok => {
                     summary.checked += 1;
                     summary.reversible += 1;
                 }
@@ -239,14 +244,19 @@ pub(crate) async fn check(
     for (index, prepared) in migrations.iter().enumerate() {
         let migration = &prepared.migration;
         if stopped.is_some() {
-            results.push(Checked::new(migration, Status::NotChecked));
+            results.push(CheckedMigration::new(migration, Reversibility::NotChecked));
             continue;
         }
         let label = migration.label();
         let later = migrations.len() - index - 1;
         let up_failed = |error: String| {
             (
-                Checked::failed(migration, Status::UpFailed, &prepared.up.path, error),
+                CheckedMigration::failed(
+                    migration,
+                    Reversibility::UpFailed,
+                    &prepared.up.path,
+                    error,
+                ),
                 format!(
                     "the up script of {label} failed, so the {later} migration(s) after it \
                      could not start from the schema they were written for and were not checked"
@@ -256,7 +266,7 @@ pub(crate) async fn check(
         if from.is_some_and(|from| migration.version < *from) {
             (checker.progress)(&format!("applying {label} (before --from, not checked)"));
             match checker.up(prepared).await? {
-                Ok(()) => results.push(Checked::new(migration, Status::Applied)),
+                Ok(()) => results.push(CheckedMigration::new(migration, Reversibility::Applied)),
                 Err(error) => {
                     let (checked, why) = up_failed(error);
                     results.push(checked);
@@ -310,14 +320,23 @@ impl Checker<'_> {
     /// Steps 4 to 7 of a check, after the up script ran: the down script, the comparison, the
     /// up script again. Also says whether the database must be rebuilt before the next
     /// migration.
-    async fn down(&self, prepared: &Prepared, before: &Schema) -> anyhow::Result<(Checked, bool)> {
+    async fn down(
+        &self,
+        prepared: &Prepared,
+        before: &Schema,
+    ) -> anyhow::Result<(CheckedMigration, bool)> {
         let migration = &prepared.migration;
         let down = match &prepared.down {
-            Down::Missing => return Ok((Checked::new(migration, Status::NoDown), false)),
+            Down::Missing => {
+                return Ok((
+                    CheckedMigration::new(migration, Reversibility::NoDown),
+                    false,
+                ));
+            }
             Down::Empty(path) => {
-                let checked = Checked {
+                let checked = CheckedMigration {
                     file: Some(path.clone()),
-                    ..Checked::new(migration, Status::EmptyDown)
+                    ..CheckedMigration::new(migration, Reversibility::EmptyDown)
                 };
                 return Ok((checked, false));
             }
@@ -326,7 +345,8 @@ impl Checker<'_> {
         if let Err(error) = self.run(down, None).await? {
             // In a transaction, the failed down was rolled back: the schema is the one after
             // the up script. Outside one, it stopped halfway.
-            let checked = Checked::failed(migration, Status::DownFailed, &down.path, error);
+            let checked =
+                CheckedMigration::failed(migration, Reversibility::DownFailed, &down.path, error);
             return Ok((checked, down.settings.no_transaction));
         }
         let after = self.dump().await?;
@@ -335,12 +355,17 @@ impl Checker<'_> {
             "schema after its down script",
         );
         if let Some(diff) = dump::reversal_diff(before, &after, (labels.0, labels.1)) {
-            return Ok((Checked::differs(migration, &down.path, diff), true));
+            return Ok((CheckedMigration::differs(migration, &down.path, diff), true));
         }
         Ok(match self.up(prepared).await? {
-            Ok(()) => (Checked::new(migration, Status::Ok), false),
+            Ok(()) => (CheckedMigration::new(migration, Reversibility::Ok), false),
             Err(error) => (
-                Checked::failed(migration, Status::UpAgainFailed, &prepared.up.path, error),
+                CheckedMigration::failed(
+                    migration,
+                    Reversibility::UpAgainFailed,
+                    &prepared.up.path,
+                    error,
+                ),
                 true,
             ),
         })

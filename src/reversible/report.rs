@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Checked, ReversibilityReport, Status};
+use super::{CheckedMigration, Reversibility, ReversibilityReport};
 
 /// One line per migration (with the file, the error and the diff under it), then a summary.
 pub(crate) fn text(report: &ReversibilityReport) -> String {
@@ -35,21 +35,23 @@ pub(crate) fn json(report: &ReversibilityReport) -> String {
     out
 }
 
-fn headline(checked: &Checked) -> String {
+fn headline(checked: &CheckedMigration) -> String {
     let error = checked.error.as_deref().unwrap_or_default();
     match checked.status {
-        Status::Ok => "ok: the down script restores the schema".to_string(),
-        Status::DownFailed => format!("down failed: {error}"),
-        Status::SchemaDiffers => format!("schema differs after the down script: {error}"),
-        Status::NoDown => "no down script: there is no way back".to_string(),
-        Status::EmptyDown => "empty down script (comments only): there is no way back".to_string(),
-        Status::UpFailed => format!("up failed: {error}"),
-        Status::UpAgainFailed => format!(
+        Reversibility::Ok => "ok: the down script restores the schema".to_string(),
+        Reversibility::DownFailed => format!("down failed: {error}"),
+        Reversibility::SchemaDiffers => format!("schema differs after the down script: {error}"),
+        Reversibility::NoDown => "no down script: there is no way back".to_string(),
+        Reversibility::EmptyDown => {
+            "empty down script (comments only): there is no way back".to_string()
+        }
+        Reversibility::UpFailed => format!("up failed: {error}"),
+        Reversibility::UpAgainFailed => format!(
             "up failed when run again after the down script, which left something the schema \
              dump does not show (rows, sequence values): {error}"
         ),
-        Status::Applied => "applied, not checked (before --from)".to_string(),
-        Status::NotChecked => "not checked".to_string(),
+        Reversibility::Applied => "applied, not checked (before --from)".to_string(),
+        Reversibility::NotChecked => "not checked".to_string(),
     }
 }
 
@@ -61,13 +63,13 @@ fn summary(report: &ReversibilityReport) -> String {
             s.reversible, s.checked
         )
     } else {
-        let mut counts: Vec<(Status, &str, usize)> = [
-            (Status::DownFailed, "down failed"),
-            (Status::SchemaDiffers, "schema differs"),
-            (Status::NoDown, "no down script"),
-            (Status::EmptyDown, "empty down script"),
-            (Status::UpFailed, "up failed"),
-            (Status::UpAgainFailed, "up failed again"),
+        let mut counts: Vec<(Reversibility, &str, usize)> = [
+            (Reversibility::DownFailed, "down failed"),
+            (Reversibility::SchemaDiffers, "schema differs"),
+            (Reversibility::NoDown, "no down script"),
+            (Reversibility::EmptyDown, "empty down script"),
+            (Reversibility::UpFailed, "up failed"),
+            (Reversibility::UpAgainFailed, "up failed again"),
         ]
         .into_iter()
         .map(|(status, what)| {

@@ -1,7 +1,7 @@
 //! The scratch database: one of stagegate's own on the scratch server
 //! (`CREATE DATABASE <prefix><pid>_<time>`), dropped at the end. Every command that works on
-//! a scratch server (lint --shadow, trace, report --shadow, check-reversible, backup verify
-//! --shadow) makes one; none runs anything in a database it did not create.
+//! a scratch server (lint --scratch, trace, report --scratch, check-reversible, backup verify
+//! --scratch) makes one; none runs anything in a database it did not create.
 
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -28,7 +28,7 @@ pub(crate) enum ScratchDbError {
     #[error(
         "cannot create a database of its own on {server} ({reason}): stagegate works in a \
          scratch database it creates and drops, never in one that exists; let the user create \
-         databases (ALTER ROLE ... CREATEDB) or point --shadow (STAGEGATE_SHADOW_URL, [shadow] \
+         databases (ALTER ROLE ... CREATEDB) or point --scratch (STAGEGATE_SCRATCH_URL, [scratch] \
          url) at another server"
     )]
     NotPermitted { server: String, reason: String },

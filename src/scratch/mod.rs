@@ -1,9 +1,9 @@
 //! The scratch server and the scratch database on it.
 //!
-//! A scratch server means one thing in every command (`lint --shadow`, `trace`,
-//! `report --shadow`, `check-reversible`, `backup verify --shadow`): a server where
+//! A scratch server means one thing in every command (`lint --scratch`, `trace`,
+//! `report --scratch`, `check-reversible`, `backup verify --scratch`): a server where
 //! stagegate creates a database of its own, works in it and drops it ([`ScratchDb`]). It is,
-//! in this order: the URL given to `--shadow`, `STAGEGATE_SHADOW_URL`, `[shadow] url`, else
+//! in this order: the URL given to `--scratch`, `STAGEGATE_SCRATCH_URL`, `[scratch] url`, else
 //! a throwaway cluster started from the local server programs ([`Cluster`]). The URL's own
 //! database is only where stagegate connects to create its own; nothing runs in it.
 
@@ -23,7 +23,7 @@ use crate::programs::{self, ServerPrograms, ServerProgramsError};
 /// How the throwaway cluster is made.
 #[derive(Debug, Clone, Default)]
 pub struct ScratchOptions {
-    /// The directory holding initdb, pg_ctl and postgres (`[shadow] bin_dir`); when set, the
+    /// The directory holding initdb, pg_ctl and postgres (`[scratch] bin_dir`); when set, the
     /// only place looked at.
     pub bin_dir: Option<PathBuf>,
     /// The major version to prefer among the binaries found (`[lint] postgres_version`);
@@ -46,7 +46,7 @@ pub enum ClusterError {
         status: String,
         output: String,
     },
-    #[error("a throwaway scratch cluster needs a Unix system; give --shadow URL")]
+    #[error("a throwaway scratch cluster needs a Unix system; give --scratch URL")]
     Unsupported,
 }
 
@@ -67,6 +67,26 @@ pub fn find_binaries(options: &ScratchOptions) -> Result<ServerPrograms, Cluster
     )?)
 }
 
+/// `STAGEGATE_SCRATCH_URL`, or `STAGEGATE_SHADOW_URL` (its former name); an empty one counts as
+/// unset, both set to different URLs is an error. Read only here.
+fn url_from_env() -> anyhow::Result<Option<String>> {
+    let read = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    match (
+        read(env_vars::STAGEGATE_SCRATCH_URL),
+        read(env_vars::STAGEGATE_SHADOW_URL),
+    ) {
+        (Some(scratch), Some(shadow)) if scratch != shadow => Err(anyhow::anyhow!(
+            "{} and {} are both set and differ: {} is the former name of {}; unset one of them",
+            env_vars::STAGEGATE_SCRATCH_URL,
+            env_vars::STAGEGATE_SHADOW_URL,
+            env_vars::STAGEGATE_SHADOW_URL,
+            env_vars::STAGEGATE_SCRATCH_URL
+        )),
+        (Some(url), _) | (None, Some(url)) => Ok(Some(url)),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The scratch server a command uses: a URL, or a throwaway cluster that lives as long as
 /// this value.
 #[derive(Debug)]
@@ -76,24 +96,22 @@ pub enum ScratchServer {
 }
 
 impl ScratchServer {
-    /// `flag` is the `--shadow` value (`Some("")` for `--shadow` without one: the same as
-    /// none); then `STAGEGATE_SHADOW_URL`, then `[shadow] url`; without any, a throwaway
+    /// `flag` is the `--scratch` value (`Some("")` for `--scratch` without one: the same as
+    /// none); then `STAGEGATE_SCRATCH_URL`, then `[scratch] url`; without any, a throwaway
     /// cluster is started (announced on stderr).
     pub fn resolve(
         config: &Config,
         flag: Option<&str>,
         printer: &Printer,
     ) -> anyhow::Result<ScratchServer> {
-        let from_env = std::env::var(env_vars::STAGEGATE_SHADOW_URL)
-            .ok()
-            .filter(|v| !v.is_empty());
+        let from_env = url_from_env()?;
         if let Some(text) = flag.filter(|url| !url.is_empty()) {
-            // `--shadow` takes an optional value: a path written after it is taken for one.
+            // `--scratch` takes an optional value: a path written after it is taken for one.
             if !text.contains("://") && !text.contains('=') {
                 anyhow::bail!(
-                    "--shadow {text}: not a connection string (a URL, or libpq's key=value \
-                     form); to use the default scratch server, write the paths before --shadow \
-                     or give the URL as --shadow=URL"
+                    "--scratch {text}: not a connection string (a URL, or libpq's key=value \
+                     form); to use the default scratch server, write the paths before --scratch \
+                     or give the URL as --scratch=URL"
                 );
             }
             return Ok(ScratchServer::Url(DatabaseUrl::new(text)));
@@ -105,20 +123,20 @@ impl ScratchServer {
             return Ok(ScratchServer::Url(url));
         }
         let options = ScratchOptions {
-            bin_dir: config.shadow.bin_dir.clone(),
+            bin_dir: config.scratch.bin_dir.clone(),
             prefer_major: Some(config.lint.postgres_version),
         };
         let binaries = find_binaries(&options)?;
         printer.note(&format!(
-            "starting a throwaway PostgreSQL {} for the scratch database ({}; no --shadow, \
-             STAGEGATE_SHADOW_URL or [shadow] url given)",
+            "starting a throwaway PostgreSQL {} for the scratch database ({}; no --scratch, \
+             STAGEGATE_SCRATCH_URL or [scratch] url given)",
             binaries.major,
             binaries.dir.display()
         ));
         if binaries.major != config.lint.postgres_version {
             printer.warning(&format!(
                 "the scratch database runs PostgreSQL {}, [lint] postgres_version is {} \
-                 (point [shadow] bin_dir at PostgreSQL {}'s binaries, or give --shadow URL)",
+                 (point [scratch] bin_dir at PostgreSQL {}'s binaries, or give --scratch URL)",
                 binaries.major, config.lint.postgres_version, config.lint.postgres_version
             ));
         }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::SourceError;
 use super::layout::{self, Layout};
-use super::listing::Entry;
+use super::listing::ListingEntry;
 
 /// Finds which layout a directory's entries are in, shown in any order; an empty directory
 /// counts as sqlx. The result does not depend on the order: each layout is named by its
@@ -18,7 +18,7 @@ pub(super) struct Detector {
 }
 
 impl Detector {
-    pub(super) fn see(&mut self, entry: &Entry) {
+    pub(super) fn see(&mut self, entry: &ListingEntry) {
         let layout = match layout::detect(entry) {
             Ok(Some(layout)) => layout,
             Ok(None) => return,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::detect::Detector;
 use super::layout::{self, Layout};
-use super::listing::{Entries, Entry, Item, Listing, list};
+use super::listing::{Entries, Item, Listing, ListingEntry, list};
 use super::{MigrationSet, SourceError};
 
 /// Reads `dir`, detecting its layout.
@@ -85,7 +85,7 @@ pub fn scan_as(dir: &Path, layout: Option<Layout>) -> Result<Listing, SourceErro
 /// Documentation and editor files next to migrations, and the runners' own files (dot
 /// files such as diesel's `.diesel_lock` or `.gitkeep` never reach here), are not worth a
 /// warning.
-pub(super) fn is_ignorable(entry: &Entry) -> bool {
+pub(super) fn is_ignorable(entry: &ListingEntry) -> bool {
     let lower = entry.name.to_ascii_lowercase();
     !entry.is_dir()
         && (lower.starts_with("readme")
@@ -95,7 +95,7 @@ pub(super) fn is_ignorable(entry: &Entry) -> bool {
 }
 
 /// The warning for an entry `layout` skipped.
-pub(super) fn unknown_entry_warning(entry: &Entry, layout: Layout) -> String {
+pub(super) fn unknown_entry_warning(entry: &ListingEntry, layout: Layout) -> String {
     if runner_ignores(entry, layout) {
         return format!(
             "{}: skipped, {layout} ignores it too (only directories are migrations); add it to \
@@ -112,7 +112,7 @@ pub(super) fn unknown_entry_warning(entry: &Entry, layout: Layout) -> String {
 
 /// True for an entry the layout's own runner ignores as well, so that stagegate skipping it
 /// changes nothing: a file beside diesel's migration directories (a one-off data script).
-pub(super) fn runner_ignores(entry: &Entry, layout: Layout) -> bool {
+pub(super) fn runner_ignores(entry: &ListingEntry, layout: Layout) -> bool {
     layout == Layout::Diesel && !entry.is_dir()
 }
 

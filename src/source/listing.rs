@@ -417,9 +417,9 @@ impl Entries {
         Ok(sorted)
     }
 
-    pub(super) fn get<'a>(&'a self, dir: &'a Path, index: usize) -> Entry<'a> {
+    pub(super) fn get<'a>(&'a self, dir: &'a Path, index: usize) -> ListingEntry<'a> {
         let name = self.name(index as u32);
-        Entry {
+        ListingEntry {
             index: index as u32,
             dir,
             name,
@@ -427,21 +427,21 @@ impl Entries {
         }
     }
 
-    pub(super) fn iter<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = Entry<'a>> + 'a {
+    pub(super) fn iter<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = ListingEntry<'a>> + 'a {
         (0..self.len()).map(move |index| self.get(dir, index))
     }
 }
 
 /// One entry while it is looked at.
 #[derive(Debug)]
-pub(super) struct Entry<'a> {
+pub(super) struct ListingEntry<'a> {
     pub(super) index: u32,
     pub(super) dir: &'a Path,
     pub(super) name: &'a str,
     pub(super) kind: Kind,
 }
 
-impl Entry<'_> {
+impl ListingEntry<'_> {
     pub(super) fn path(&self) -> PathBuf {
         self.dir.join(self.name)
     }

@@ -9,7 +9,7 @@ use super::detect::Detector;
 use super::discover::{is_ignorable, read_entries, unknown_entry_warning};
 use super::layout::{self, Layout};
 use super::listing::{
-    Entries, Entry, Listing, Ordered, Paired, io_error, kind, not_utf8_warning, open,
+    Entries, Listing, ListingEntry, Ordered, Paired, io_error, kind, not_utf8_warning, open,
 };
 use super::{ScriptRef, SourceError};
 use crate::regular_file::Kind;
@@ -57,7 +57,7 @@ pub fn scan_windows(
                 if name.starts_with('.') {
                     continue;
                 }
-                detector.see(&Entry {
+                detector.see(&ListingEntry {
                     index: 0,
                     dir,
                     name,
@@ -94,7 +94,7 @@ pub struct Windows {
 
 /// What [`Windows::check`] found in a directory without errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checked {
+pub struct DirectoryCheck {
     /// The warnings [`scan_as`] gives, in the same order.
     pub warnings: Vec<String>,
     /// Number of migrations.
@@ -116,7 +116,7 @@ impl Windows {
     /// window: directory reads (and, for dbmate and diesel, the section markers and
     /// `metadata.toml` files), no script text. Gives the error [`scan_as`] gives, or its
     /// warnings. Does not move this iterator.
-    pub fn check(&self) -> Result<Checked, SourceError> {
+    pub fn check(&self) -> Result<DirectoryCheck, SourceError> {
         let mut after: Option<Box<str>> = None;
         let mut unreadable = Vec::new();
         let mut unknown: Vec<(Box<str>, String)> = Vec::new();
@@ -179,7 +179,7 @@ impl Windows {
         }
         unknown.sort_by(|a, b| a.0.cmp(&b.0));
         unreadable.extend(unknown.into_iter().map(|(_, warning)| warning));
-        Ok(Checked {
+        Ok(DirectoryCheck {
             warnings: unreadable,
             migrations,
         })
@@ -457,7 +457,7 @@ fn select(
         let Some(version) = version.filter(|_| layout::may_hold_migration(layout, kind)) else {
             // Not a migration: the first reading warns about it.
             if first {
-                let entry = Entry {
+                let entry = ListingEntry {
                     index: 0,
                     dir,
                     name,
@@ -543,7 +543,7 @@ mod tests {
     use crate::source::{Section, scan_as};
 
     /// A migration as the windows and the listing must agree on it.
-    type Row = (
+    type ListedMigration = (
         String,
         String,
         ScriptRef,
@@ -551,7 +551,7 @@ mod tests {
         Option<ScriptRef>,
     );
 
-    fn rows(listing: &Listing) -> Vec<Row> {
+    fn rows(listing: &Listing) -> Vec<ListedMigration> {
         listing
             .migrations()
             .map(|m| (m.version.to_string(), m.name, m.up, m.down, m.verify))
@@ -895,7 +895,7 @@ mod tests {
             let windows = scan_windows(dir.path(), None, size).unwrap();
             assert_eq!(windows.check().unwrap().warnings, listing.warnings);
             let windows: Vec<Listing> = windows.map(Result::unwrap).collect();
-            let got: Vec<Row> = windows.iter().flat_map(rows).collect();
+            let got: Vec<ListedMigration> = windows.iter().flat_map(rows).collect();
             assert_eq!(got, rows(&listing), "window {size}");
             let mut warnings: Vec<String> = windows.into_iter().flat_map(|w| w.warnings).collect();
             warnings.sort();
@@ -920,7 +920,7 @@ mod tests {
         assert_eq!(windows.layout(), Layout::Sqlx);
         assert_eq!(
             windows.check().unwrap(),
-            Checked {
+            DirectoryCheck {
                 warnings: Vec::new(),
                 migrations: 0
             }

@@ -300,10 +300,14 @@ fn needs_no_transaction_block(words: &[&str]) -> bool {
 /// the remedy, or `None`. `wrapped`: stagegate runs the whole script in a transaction of its
 /// own. `block_open`: an explicit `BEGIN` of the script is open (only in a script that is
 /// not wrapped).
-pub(crate) fn refusal(control: TxnControl, wrapped: bool, block_open: bool) -> Option<Refusal> {
+pub(crate) fn refusal(
+    control: TxnControl,
+    wrapped: bool,
+    block_open: bool,
+) -> Option<StatementRefusal> {
     use TxnControl as T;
     let what = control.label();
-    let refusal = |hazard: String, remedy: &'static str| Some(Refusal { hazard, remedy });
+    let refusal = |hazard: String, remedy: &'static str| Some(StatementRefusal { hazard, remedy });
     match control {
         T::PrepareTransaction | T::CommitPrepared | T::RollbackPrepared => refusal(
             format!(
@@ -342,12 +346,12 @@ pub(crate) fn refusal(control: TxnControl, wrapped: bool, block_open: bool) -> O
 
 /// Why stagegate refuses a statement: what goes wrong, and what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub struct StatementRefusal {
     pub hazard: String,
     pub remedy: &'static str,
 }
 
-impl std::fmt::Display for Refusal {
+impl std::fmt::Display for StatementRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}; {}", self.hazard, self.remedy)
     }
@@ -383,7 +387,7 @@ impl Unit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {
     pub index: usize,
-    pub refusal: Refusal,
+    pub refusal: StatementRefusal,
 }
 
 /// The units of a script whose statements have these classes, or every problem with its
@@ -420,7 +424,7 @@ pub(crate) fn units(classes: &[Class], wrapped: bool) -> Result<Vec<Unit>, Vec<P
     if let Some(first) = open {
         problems.push(Problem {
             index: first,
-            refusal: Refusal {
+            refusal: StatementRefusal {
                 hazard: "`BEGIN` opens a transaction block that the script never closes"
                     .to_string(),
                 remedy: "end the block with COMMIT",
@@ -438,22 +442,22 @@ pub(crate) fn units(classes: &[Class], wrapped: bool) -> Result<Vec<Unit>, Vec<P
 /// in. Every executor (apply, down, dry runs, trace, check-reversible, report) runs a
 /// script from its plan.
 #[derive(Debug, Clone)]
-pub(crate) struct Plan {
+pub(crate) struct ScriptPlan {
     /// The SQL statements, in order (psql meta-commands and COPY data are refused).
-    pub statements: Vec<Planned>,
+    pub statements: Vec<PlannedStatement>,
     /// For a script stagegate does not wrap in a transaction: the statements alone and the
     /// explicit blocks, in order. For a wrapped script, every statement alone.
     pub units: Vec<Unit>,
 }
 
-/// One statement of a [`Plan`].
+/// One statement of a [`ScriptPlan`].
 #[derive(Debug, Clone)]
-pub(crate) struct Planned {
+pub(crate) struct PlannedStatement {
     pub raw: super::RawStatement,
     pub class: Class,
 }
 
-impl Planned {
+impl PlannedStatement {
     pub(crate) fn text<'a>(&self, script: &'a str) -> &'a str {
         self.raw.text(script)
     }
@@ -468,7 +472,7 @@ pub(crate) struct PlanProblem {
 
 /// The plan of `text`, or every reason stagegate cannot run it. `wrapped`: stagegate runs
 /// it in a transaction of its own.
-pub(crate) fn plan(text: &str, wrapped: bool) -> Result<Plan, Vec<PlanProblem>> {
+pub(crate) fn plan(text: &str, wrapped: bool) -> Result<ScriptPlan, Vec<PlanProblem>> {
     let mut statements = Vec::new();
     let mut problems = Vec::new();
     for raw in super::split(text) {
@@ -477,7 +481,7 @@ pub(crate) fn plan(text: &str, wrapped: bool) -> Result<Plan, Vec<PlanProblem>> 
             Class::PsqlMeta => format!("psql meta-command `{}`", raw.text(text).trim()),
             Class::CopyData => "COPY ... FROM stdin data".to_string(),
             _ => {
-                statements.push(Planned { raw, class });
+                statements.push(PlannedStatement { raw, class });
                 continue;
             }
         };
@@ -501,7 +505,7 @@ pub(crate) fn plan(text: &str, wrapped: bool) -> Result<Plan, Vec<PlanProblem>> 
         }
     };
     if problems.is_empty() {
-        Ok(Plan { statements, units })
+        Ok(ScriptPlan { statements, units })
     } else {
         problems.sort_by_key(|p| p.line);
         Err(problems)

@@ -3,7 +3,7 @@
 //! rewrites (`pg_class.relfilenode` changes) and how long it runs; then compare that with the
 //! static lock model ([`crate::analyze::locks`]).
 //!
-//! The scratch database is one of its own on the shadow server
+//! The scratch database is one of its own on the scratch server
 //! ([`crate::scratch::ScratchDb`]). The migrations before each traced one are
 //! applied as `migrate apply` runs them. A transactional migration is traced in one
 //! transaction and rolled back; a `no-transaction` one runs statement by statement on a
@@ -132,7 +132,7 @@ struct Relation {
     filenode: i64,
 }
 
-type Snapshot = HashMap<i64, Relation>;
+type RelationSnapshot = HashMap<i64, Relation>;
 
 const SNAPSHOT_SQL: &str = "\
 SELECT c.oid::int8, CASE WHEN n.nspname = 'public' THEN c.relname::text \
@@ -191,7 +191,7 @@ fn mode_of(pg_mode: &str) -> Option<LockMode> {
     })
 }
 
-async fn snapshot(client: &Client) -> Result<Snapshot, tokio_postgres::Error> {
+async fn snapshot(client: &Client) -> Result<RelationSnapshot, tokio_postgres::Error> {
     Ok(client
         .query(SNAPSHOT_SQL, &[])
         .await?
@@ -220,7 +220,7 @@ fn raw_locks(rows: &[tokio_postgres::Row]) -> RawLocks {
 
 /// Names the locks on user relations (known before or after the statement); the catalog
 /// locks of the lock query itself and of the server's own work are left out.
-fn named(locks: &RawLocks, after: &Snapshot, before: &Snapshot) -> Vec<SeenLock> {
+fn named(locks: &RawLocks, after: &RelationSnapshot, before: &RelationSnapshot) -> Vec<SeenLock> {
     let mut out: Vec<SeenLock> = locks
         .iter()
         .filter_map(|(oid, mode)| {
@@ -237,7 +237,7 @@ fn named(locks: &RawLocks, after: &Snapshot, before: &Snapshot) -> Vec<SeenLock>
     out
 }
 
-fn rewrites(before: &Snapshot, after: &Snapshot) -> Vec<Rewritten> {
+fn rewrites(before: &RelationSnapshot, after: &RelationSnapshot) -> Vec<Rewritten> {
     let mut out: Vec<Rewritten> = before
         .iter()
         .filter_map(|(oid, old)| {
@@ -291,7 +291,7 @@ fn compare(
     taken: &[SeenLock],
     held: &[SeenLock],
     rewritten: &[Rewritten],
-    before: &Snapshot,
+    before: &RelationSnapshot,
     sampled: bool,
 ) -> Vec<String> {
     let how = if sampled { " (sampled)" } else { "" };
@@ -365,7 +365,7 @@ fn compare(
 }
 
 /// A statement of a script, ready to run.
-struct Step<'a> {
+struct TraceStep<'a> {
     line: usize,
     sql: &'a str,
     span: std::ops::Range<usize>,
@@ -374,7 +374,7 @@ struct Step<'a> {
 
 /// The SQL statements of a script, from its plan: what apply would refuse (psql
 /// meta-commands, COPY data, misplaced transaction control) is refused here too.
-fn steps(script: &Script) -> Result<Vec<Step<'_>>, String> {
+fn steps(script: &Script) -> Result<Vec<TraceStep<'_>>, String> {
     let plan =
         sql::classify::plan(&script.text, !script.settings.no_transaction).map_err(|problems| {
             problems
@@ -387,7 +387,7 @@ fn steps(script: &Script) -> Result<Vec<Step<'_>>, String> {
         .statements
         .into_iter()
         .filter(|s| !s.text(&script.text).trim_end_matches(';').trim().is_empty())
-        .map(|s| Step {
+        .map(|s| TraceStep {
             // An Alembic revision's statement is shown at its operation's line in the .py file.
             line: script
                 .rendered_checksum
@@ -424,7 +424,7 @@ fn lost(error: &tokio_postgres::Error) -> anyhow::Error {
 }
 
 /// Applies `scripts` on `scratch` in order, each as `migrate apply` would (what `lint
-/// --shadow` needs before it reads the catalog). `Ok(Err(message))` names the first
+/// --scratch` needs before it reads the catalog). `Ok(Err(message))` names the first
 /// migration the database refused.
 pub(crate) async fn apply_all(
     scratch: &ScratchDb,
@@ -705,7 +705,7 @@ impl Tracer<'_> {
         &self,
         p: &Planned,
         pg: u32,
-        steps: &[Step<'_>],
+        steps: &[TraceStep<'_>],
         traced: &mut TracedMigration,
     ) -> anyhow::Result<()> {
         let analyzed = analyze::analyze(&p.up.text);
@@ -851,7 +851,11 @@ impl Tracer<'_> {
     }
 }
 
-fn statement(step: &Step<'_>, observed: &'static str, expected: Vec<Expected>) -> TracedStatement {
+fn statement(
+    step: &TraceStep<'_>,
+    observed: &'static str,
+    expected: Vec<Expected>,
+) -> TracedStatement {
     TracedStatement {
         line: step.line,
         sql: step.sql.trim().to_string(),
@@ -870,7 +874,7 @@ fn statement(step: &Step<'_>, observed: &'static str, expected: Vec<Expected>) -
 mod tests {
     use super::*;
 
-    fn before(tables: &[&str]) -> Snapshot {
+    fn before(tables: &[&str]) -> RelationSnapshot {
         tables
             .iter()
             .enumerate()

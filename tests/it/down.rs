@@ -428,7 +428,7 @@ fn recording_a_revert_twice_fails_and_rolls_its_transaction_back() {
         let _ = client.batch_execute("ROLLBACK").await;
         error
     });
-    assert_eq!(error.code().map(|c| c.code()), Some("SG005"), "{error:?}");
+    assert_eq!(error.code().map(|c| c.code()), Some("ST005"), "{error:?}");
     assert!(tables(&p).is_empty(), "the transaction rolled back");
     assert_eq!(down_events(&p), ["1"]);
 }

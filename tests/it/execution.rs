@@ -35,6 +35,7 @@ fn with_shadow(p: &Project, shadow: &TestDb, args: &[&str]) -> Output {
     all.extend_from_slice(&["--shadow", url.expose()]);
     let output = p
         .command()
+        .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
         .args(&all)
         .output()
@@ -758,7 +759,7 @@ fn a_down_dry_run_with_shadow_sends_an_ungated_environment_no_statement() {
     assert_exit(&out, 0);
     let flat = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     for expected in [
-        "with --shadow, a dry run sends no statement of the script to `staging`",
+        "with --scratch, a dry run sends no statement of the script to `staging`",
         "on a scratch copy of `staging` (dropped): reverted 1 migration(s)",
     ] {
         assert!(flat.contains(expected), "{expected}:\n{}", out.stdout);

@@ -147,7 +147,7 @@ fn a_terminated_lock_connection_stops_the_run_before_the_next_migration() {
 fn recording_an_applied_version_again_fails_and_rolls_its_transaction_back() {
     assert_eq!(
         record_an_applied_version_again(None),
-        (Some("SG001".into()), vec!["one".into()], vec!["1:1".into()])
+        (Some("ST001".into()), vec!["one".into()], vec!["1:1".into()])
     );
 }
 
@@ -925,15 +925,15 @@ fn sqlstate_of(p: &Project, sql: &str) -> Option<String> {
 }
 
 /// The state functions refuse records that do not follow a running no-transaction attempt:
-/// its apply before every statement is done (SG002), and statement 3 recorded done while
-/// statement 2 is still running (SG003). The runner never sends either; another run, or a
-/// person at psql, could. (Mutants: `record_apply`'s SG002 check and `record_progress`'s
+/// its apply before every statement is done (ST002), and statement 3 recorded done while
+/// statement 2 is still running (ST003). The runner never sends either; another run, or a
+/// person at psql, could. (Mutants: `record_apply`'s ST002 check and `record_progress`'s
 /// `statements_done = p_done - 1` condition removed, in the state migrations' SQL.)
 #[test]
 fn the_state_functions_refuse_records_out_of_order_while_a_migration_runs() {
     assert_eq!(
         records_out_of_order(None),
-        [Some("SG002".into()), Some("SG003".into()), None]
+        [Some("ST002".into()), Some("ST003".into()), None]
     );
 }
 
@@ -1045,7 +1045,7 @@ impl std::fmt::Display for SqlFault {
 /// change what the test that holds the condition sees.
 #[test]
 fn planted_bugs_in_the_conditional_records_are_caught() {
-    // SG001: an applied version recorded applied again.
+    // ST001: an applied version recorded applied again.
     let fault = SqlFault {
         function: "record_apply",
         original: "IF v_status = 'applied' THEN",
@@ -1053,12 +1053,12 @@ fn planted_bugs_in_the_conditional_records_are_caught() {
     };
     assert_ne!(
         record_an_applied_version_again(Some(&fault)),
-        (Some("SG001".into()), vec!["one".into()], vec!["1:1".into()]),
+        (Some("ST001".into()), vec!["one".into()], vec!["1:1".into()]),
         "{fault}"
     );
     let expected = records_out_of_order(None);
     for fault in [
-        // SG002: a no-transaction migration recorded applied while not running...
+        // ST002: a no-transaction migration recorded applied while not running...
         SqlFault {
             function: "record_apply",
             original: "IF p_no_transaction AND (v_status IS DISTINCT FROM 'running'",
@@ -1070,7 +1070,7 @@ fn planted_bugs_in_the_conditional_records_are_caught() {
             original: "OR v_done IS DISTINCT FROM p_statements_total",
             planted: "",
         },
-        // SG003: statement k recorded done though k - 1 is not.
+        // ST003: statement k recorded done though k - 1 is not.
         SqlFault {
             function: "record_progress",
             original: "AND statements_done = p_done - 1",

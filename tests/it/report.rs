@@ -108,6 +108,7 @@ impl Release {
         let mut cmd = Command::cargo_bin("stagegate").unwrap();
         cmd.current_dir(self.dir.path())
             .env_remove("STAGEGATE_CONFIG")
+            .env_remove("STAGEGATE_SCRATCH_URL")
             .env_remove("STAGEGATE_SHADOW_URL")
             .env("NO_COLOR", "1")
             .env("STAGEGATE_LOCK_WAIT", "5s");
@@ -197,7 +198,7 @@ fn a_release_report_lists_what_production_lacks_with_every_environments_state() 
         md.stdout
     );
     assert!(md.stdout.contains("<details><summary>SQL (31 lines"));
-    assert!(md.stdout.contains("--shadow"), "says how to get the diff");
+    assert!(md.stdout.contains("--scratch"), "says how to get the diff");
 
     // HTML to a file: the DOM contract, and the comment's <script> escaped.
     let path = release.dir.path().join("report.html");

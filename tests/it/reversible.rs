@@ -22,6 +22,7 @@ fn stagegate(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
         .current_dir(dir)
         .env_remove("STAGEGATE_CONFIG")
+        .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
         .env("NO_COLOR", "1")
         .args(args)
@@ -505,7 +506,7 @@ fn shadow_comes_from_the_config_and_without_one_a_throwaway_cluster_is_started()
     let out = stagegate(dir.path(), &["check-reversible", &migrations]);
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("no-such-dir") && out.stderr.contains("--shadow"),
+        out.stderr.contains("no-such-dir") && out.stderr.contains("--scratch"),
         "{}",
         out.stderr
     );
@@ -524,6 +525,7 @@ fn shadow_comes_from_the_config_and_without_one_a_throwaway_cluster_is_started()
         .unwrap()
         .current_dir(dir.path())
         .env_remove("STAGEGATE_CONFIG")
+        .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
         .env("SG_TEST_SHADOW", shadow.database_url().expose())
         .arg("check-reversible")
@@ -722,6 +724,7 @@ fn ctrl_c_ends_the_run_with_exit_4_and_drops_the_scratch_database() {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"))
         .current_dir(dir.path())
         .env_remove("STAGEGATE_CONFIG")
+        .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
         .env("NO_COLOR", "1")
         .args(["check-reversible", "--shadow", url.expose()])

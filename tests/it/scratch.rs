@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::support::harness::block_on;
+use crate::runner::{Output, Project, assert_exit};
+use crate::support::harness::{block_on, run_output};
 
 /// Set in the child process the interruption tests start (this test binary run again).
 const CHILD_VAR: &str = "STAGEGATE_TEST_SCRATCH_CHILD";
@@ -115,8 +116,8 @@ fn a_bad_bin_dir_fails_with_its_name_and_leaves_no_directory() {
     assert_eq!(
         error,
         format!(
-            "[shadow] bin_dir {}: no such directory (it must hold initdb, pg_ctl and postgres; \
-             or give --shadow URL)",
+            "[scratch] bin_dir {}: no such directory (it must hold initdb, pg_ctl and postgres; \
+             or give --scratch URL)",
             missing.display()
         )
     );
@@ -284,8 +285,164 @@ fn a_path_taken_for_the_shadow_url_is_named() {
     .unwrap_err()
     .to_string();
     assert!(
-        error.contains("--shadow migrations/0001_x.up.sql: not a connection string")
-            && error.contains("--shadow=URL"),
+        error.contains("--scratch migrations/0001_x.up.sql: not a connection string")
+            && error.contains("--scratch=URL"),
         "{error}"
+    );
+}
+
+// The scratch server's names: `--scratch`, `[scratch]` and `STAGEGATE_SCRATCH_URL`, and their
+// former spellings `--shadow`, `[shadow]` and `STAGEGATE_SHADOW_URL`, still accepted. Each run
+// is `lint --scratch` of a type change whose old type only the scratch database (with the
+// earlier migration applied) shows.
+
+/// A project whose second migration widens a column the first one created.
+fn widening_project() -> (Project, String) {
+    let p = Project::new("");
+    p.write("0001_users.sql", "CREATE TABLE users (email char(20));\n");
+    p.write(
+        "0002_widen.sql",
+        "ALTER TABLE users ALTER COLUMN email TYPE varchar(30);\n",
+    );
+    let file = p.migrations().join("0002_widen.sql");
+    (p, file.to_str().unwrap().to_string())
+}
+
+/// Runs `stagegate ARGS` in `p` with `vars` set and both scratch variables otherwise unset.
+fn run_with(p: &Project, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = p.command();
+    cmd.env_remove("STAGEGATE_SCRATCH_URL")
+        .env_remove("STAGEGATE_SHADOW_URL");
+    for (key, value) in vars {
+        cmd.env(key, value);
+    }
+    let output = run_output(cmd.args(args), &format!("stagegate {}", args.join(" ")));
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// The lint ran on the scratch database: the old type was read there. (Whether the database is
+/// dropped is `lint_catalog::shadow_applies_the_earlier_migrations_and_reads_their_facts`'s.)
+fn assert_linted_on_scratch(out: &Output, how: &str) {
+    assert_exit(out, 1);
+    assert!(
+        out.stdout.contains("from char(20) to varchar(30)"),
+        "{how}\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+/// Appends `text` to the project's stagegate.toml.
+fn append_config(p: &Project, text: &str) {
+    let path = p.dir.path().join("stagegate.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(text);
+    std::fs::write(path, config).unwrap();
+}
+
+#[test]
+fn the_scratch_flag_and_its_former_name_shadow_both_name_the_server() {
+    let (p, path) = widening_project();
+    let url = p.db.database_url();
+    for flag in ["--scratch", "--shadow"] {
+        let out = run_with(
+            &p,
+            &[],
+            &["lint", "--select", "SG109", flag, url.expose(), &path],
+        );
+        assert_linted_on_scratch(&out, flag);
+    }
+    // Both at once is a usage error, not a silent choice.
+    let out = run_with(
+        &p,
+        &[],
+        &[
+            "lint",
+            "--select",
+            "SG109",
+            "--scratch",
+            url.expose(),
+            "--shadow",
+            url.expose(),
+            &path,
+        ],
+    );
+    assert_exit(&out, 2);
+    assert!(out.stderr.contains("--scratch"), "{}", out.stderr);
+}
+
+#[test]
+fn the_scratch_variable_and_its_former_name_both_name_the_server() {
+    let (p, path) = widening_project();
+    let url = p.db.database_url();
+    for var in ["STAGEGATE_SCRATCH_URL", "STAGEGATE_SHADOW_URL"] {
+        let out = run_with(
+            &p,
+            &[(var, url.expose())],
+            &["lint", "--select", "SG109", &path, "--scratch"],
+        );
+        assert_linted_on_scratch(&out, var);
+    }
+    // Both set to the same URL: no conflict.
+    let both = [
+        ("STAGEGATE_SCRATCH_URL", url.expose()),
+        ("STAGEGATE_SHADOW_URL", url.expose()),
+    ];
+    let out = run_with(
+        &p,
+        &both,
+        &["lint", "--select", "SG109", &path, "--scratch"],
+    );
+    assert_linted_on_scratch(&out, "both variables, equal");
+    // Set to different URLs: which was meant is not known; nothing is connected to.
+    let other = "postgres://nobody@127.0.0.1:1/elsewhere";
+    let differ = [
+        ("STAGEGATE_SCRATCH_URL", url.expose()),
+        ("STAGEGATE_SHADOW_URL", other),
+    ];
+    let out = run_with(
+        &p,
+        &differ,
+        &["lint", "--select", "SG109", &path, "--scratch"],
+    );
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr
+            .contains("STAGEGATE_SCRATCH_URL and STAGEGATE_SHADOW_URL are both set and differ"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+#[test]
+fn the_scratch_table_and_its_former_name_shadow_both_name_the_server() {
+    for table in ["scratch", "shadow"] {
+        let (p, path) = widening_project();
+        append_config(
+            &p,
+            &format!("\n[{table}]\nurl = \"${{SG_TEST_TARGET_URL}}\"\n"),
+        );
+        let out = run_with(&p, &[], &["lint", "--select", "SG109", &path, "--scratch"]);
+        assert_linted_on_scratch(&out, table);
+    }
+    // Both tables, different: a configuration error naming both.
+    let (p, path) = widening_project();
+    append_config(
+        &p,
+        "\n[scratch]\nurl = \"${SG_TEST_TARGET_URL}\"\n\n[shadow]\nurl = \"postgres://nobody@127.0.0.1:1/x\"\n",
+    );
+    let out = run_with(&p, &[], &["lint", "--select", "SG109", &path, "--scratch"]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr
+            .contains("[scratch] and [shadow] are both given and differ")
+            && out.stderr.contains("stagegate.toml"),
+        "{}",
+        out.stderr
     );
 }

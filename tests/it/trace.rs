@@ -13,6 +13,7 @@ fn trace(project: &Project, args: &[&str]) -> Output {
     all.extend_from_slice(args);
     let output = project
         .command()
+        .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
         .args(&all)
         .output()
@@ -332,6 +333,7 @@ fn without_a_shadow_a_throwaway_cluster_is_traced_on() {
     let project = project();
     let output = project
         .command()
+        .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
         .args(["trace", "--format", "json", "migrations/0002_widen.sql"])
         .output()

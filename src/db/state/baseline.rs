@@ -29,7 +29,7 @@ pub struct BaselineRecord<'a> {
 impl StateStore {
     /// Records every migration of `records` as applied and baselined, each with its `baseline`
     /// event, in one transaction: all of them or none. A version stagegate already recorded
-    /// makes the whole baseline fail (SQLSTATE SG006), writing nothing.
+    /// makes the whole baseline fail (SQLSTATE ST006), writing nothing.
     pub async fn baseline(&mut self, records: &[BaselineRecord<'_>]) -> Result<(), StateError> {
         let url = &self.url;
         let mut tx = begin_locked(&mut self.conn, url).await?;
@@ -60,7 +60,7 @@ impl StateStore {
 
     /// Replaces the recorded down checksum of the applied migration `version` with
     /// `new_down` (`noop` for a down declared a no-op) and appends its `down_replace` event,
-    /// only if the row is still applied with `checksum` and `old_down` (SQLSTATE SG005
+    /// only if the row is still applied with `checksum` and `old_down` (SQLSTATE ST005
     /// otherwise, writing nothing).
     #[allow(clippy::too_many_arguments)]
     pub async fn replace_down(

@@ -24,17 +24,17 @@ struct Issue<'a> {
     check_name: &'a str,
     fingerprint: String,
     severity: &'static str,
-    location: Location<'a>,
+    location: GitlabLocation<'a>,
 }
 
 #[derive(Serialize)]
-struct Location<'a> {
+struct GitlabLocation<'a> {
     path: &'a str,
-    lines: Lines,
+    lines: GitlabLines,
 }
 
 #[derive(Serialize)]
-struct Lines {
+struct GitlabLines {
     begin: usize,
 }
 
@@ -79,9 +79,9 @@ impl Emitter for Gitlab {
                 check_name: finding.code,
                 fingerprint,
                 severity: severity(finding.severity),
-                location: Location {
+                location: GitlabLocation {
                     path: file.path,
-                    lines: Lines {
+                    lines: GitlabLines {
                         begin: finding.line,
                     },
                 },

@@ -27,7 +27,7 @@ fn level(severity: Severity) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct Text<'a> {
+struct SarifText<'a> {
     text: &'a str,
 }
 
@@ -47,7 +47,7 @@ struct Configuration {
 struct ReportingDescriptor<'a> {
     id: &'a str,
     name: &'a str,
-    short_description: Text<'a>,
+    short_description: SarifText<'a>,
     help: Help<'a>,
     default_configuration: Configuration,
 }
@@ -66,13 +66,13 @@ struct SarifResult<'a> {
     rule_id: &'a str,
     rule_index: usize,
     level: &'static str,
-    message: Text<'a>,
-    locations: [Location; 1],
+    message: SarifText<'a>,
+    locations: [SarifLocation; 1],
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Location {
+struct SarifLocation {
     physical_location: PhysicalLocation,
 }
 
@@ -106,7 +106,7 @@ impl Emitter for Sarif {
             .map(|(rule, doc)| ReportingDescriptor {
                 id: rule.code,
                 name: rule.name,
-                short_description: Text { text: rule.summary },
+                short_description: SarifText { text: rule.summary },
                 help: Help {
                     text: doc,
                     markdown: doc,
@@ -140,8 +140,8 @@ impl Emitter for Sarif {
                     .position(|rule| rule.code == finding.code)
                     .unwrap_or(0),
                 level: level(finding.severity),
-                message: Text { text: &message },
-                locations: [Location {
+                message: SarifText { text: &message },
+                locations: [SarifLocation {
                     physical_location: PhysicalLocation {
                         artifact_location: ArtifactLocation { uri: uri.clone() },
                         region: Region {

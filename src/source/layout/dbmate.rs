@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::{Role, sqlx};
-use crate::source::listing::{Entry, File, Item, Slot, push};
+use crate::source::listing::{File, Item, ListingEntry, Slot, push};
 use crate::source::{Section, SourceError, checksum, read_text};
 
 /// What a file that is not a migration of this layout should be named instead.
@@ -90,7 +90,7 @@ pub(super) fn has_marker(path: &Path) -> Result<bool, SourceError> {
 }
 
 /// Adds the sections of a dbmate file; false when the entry is not one.
-pub(super) fn add(items: &mut Vec<Item>, entry: &Entry) -> Result<bool, SourceError> {
+pub(super) fn add(items: &mut Vec<Item>, entry: &ListingEntry) -> Result<bool, SourceError> {
     let Some(named) = sqlx::split_name(entry.name).filter(|named| named.plain) else {
         return Ok(false);
     };

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{Role, split_version_and_name};
 use crate::regular_file::{self, Kind};
-use crate::source::listing::{Entry, File, Item, Slot, io_error, push};
+use crate::source::listing::{File, Item, ListingEntry, Slot, io_error, push};
 use crate::source::{Section, SourceError, read_text};
 
 /// Reads a directory `2021-02-02-153240_create_users` (or `00000000000000_setup`) as its
@@ -24,7 +24,7 @@ pub(in crate::source) fn split_dir(dir_name: &str) -> Option<(&str, &str)> {
 pub(super) const HINT: &str = "a directory <version>_<name>/ with up.sql";
 
 /// True when a directory entry is a diesel migration: its name, and an `up.sql` in it.
-pub(super) fn detect(entry: &Entry) -> bool {
+pub(super) fn detect(entry: &ListingEntry) -> bool {
     split_dir(entry.name).is_some()
         && regular_file::kind(&entry.path().join("up.sql")).is_ok_and(|kind| kind.is_some())
 }
@@ -41,7 +41,7 @@ fn holds(path: &Path) -> Result<bool, SourceError> {
 }
 
 /// Adds the scripts of a migration directory; false when the entry is not one.
-pub(super) fn add(items: &mut Vec<Item>, entry: &Entry) -> Result<bool, SourceError> {
+pub(super) fn add(items: &mut Vec<Item>, entry: &ListingEntry) -> Result<bool, SourceError> {
     let Some((version, _)) = split_dir(entry.name) else {
         return Ok(false);
     };

@@ -9,7 +9,7 @@ mod sqlx;
 
 use serde::{Deserialize, Serialize};
 
-use super::listing::{Entry, File, Item, Slot, push};
+use super::listing::{File, Item, ListingEntry, Slot, push};
 use super::{Section, SourceError, Version};
 pub(super) use dbmate::sections as dbmate_sections;
 pub use sqlx::autocommit_file_name;
@@ -137,7 +137,7 @@ pub(super) fn name_version(layout: Layout, name: &str) -> Option<&str> {
 pub(super) fn add(
     layout: Layout,
     items: &mut Vec<Item>,
-    entry: &Entry,
+    entry: &ListingEntry,
 ) -> Result<bool, SourceError> {
     // A link or a special file named as a migration is refused, never followed.
     if name_version(layout, entry.name).is_some()
@@ -172,7 +172,7 @@ pub(super) fn add(
 }
 
 /// Adds a script whose file name says all about it (sqlx, flyway).
-fn add_named(items: &mut Vec<Item>, entry: &Entry, named: Option<NameParts>) -> bool {
+fn add_named(items: &mut Vec<Item>, entry: &ListingEntry, named: Option<NameParts>) -> bool {
     let Some(named) = named else { return false };
     push(
         items,
@@ -208,7 +208,7 @@ pub(super) fn not_a_migration(layout: Layout, name: &str) -> String {
 /// The layout a directory entry is a migration of, if any: a diesel directory, a flyway
 /// name, or a sqlx name (dbmate when a file of up-only name has a `-- migrate:up` marker).
 /// An entry named as a migration of any layout that is a link or a special file is refused.
-pub(super) fn detect(entry: &Entry) -> Result<Option<Layout>, SourceError> {
+pub(super) fn detect(entry: &ListingEntry) -> Result<Option<Layout>, SourceError> {
     if let Some(refused) = entry.refused() {
         let named = diesel::split_dir(entry.name).is_some()
             || flyway::split_name(entry.name).is_some()
