@@ -8,7 +8,7 @@ use sqlparser::ast::{
     UserDefinedTypeRepresentation, Value,
 };
 
-use super::locks::LockMode;
+use super::model::LockMode;
 use super::model::{
     Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
     POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand,

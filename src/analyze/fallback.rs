@@ -3,7 +3,7 @@
 
 use crate::sql::{Tok, TokKind};
 
-use super::locks::LockMode;
+use super::model::LockMode;
 use super::model::{
     Change, ColumnSpec, ConstraintKind, ConstraintSpec, Name, ObjectKind, POLICY_ALL,
     POLICY_DELETE, POLICY_INSERT, POLICY_SELECT, POLICY_UPDATE, Reach, RewriteCommand,

@@ -5,54 +5,7 @@
 
 use serde::Serialize;
 
-use super::model::{Change, ConstraintKind, DefaultKind, ObjectKind, Reach};
-
-/// Table-level lock modes, weakest to strongest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LockMode {
-    AccessShare,
-    RowShare,
-    RowExclusive,
-    ShareUpdateExclusive,
-    Share,
-    ShareRowExclusive,
-    Exclusive,
-    AccessExclusive,
-}
-
-impl LockMode {
-    pub fn label(self) -> &'static str {
-        match self {
-            LockMode::AccessShare => "ACCESS SHARE",
-            LockMode::RowShare => "ROW SHARE",
-            LockMode::RowExclusive => "ROW EXCLUSIVE",
-            LockMode::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
-            LockMode::Share => "SHARE",
-            LockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
-            LockMode::Exclusive => "EXCLUSIVE",
-            LockMode::AccessExclusive => "ACCESS EXCLUSIVE",
-        }
-    }
-
-    /// What the application notices while the lock is held.
-    pub fn blocks(self) -> &'static str {
-        match self {
-            LockMode::AccessShare
-            | LockMode::RowShare
-            | LockMode::RowExclusive
-            | LockMode::ShareUpdateExclusive => "only other DDL",
-            LockMode::Share | LockMode::ShareRowExclusive => "writes",
-            LockMode::Exclusive => "writes and SELECT FOR UPDATE",
-            LockMode::AccessExclusive => "reads and writes",
-        }
-    }
-
-    /// Whether ordinary reads or writes wait for it (and queue behind it while it waits).
-    pub fn blocks_traffic(self) -> bool {
-        self >= LockMode::Share
-    }
-}
+use super::model::{Change, ConstraintKind, DefaultKind, LockMode, ObjectKind, Reach};
 
 /// How long the lock is held for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

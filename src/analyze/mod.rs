@@ -8,10 +8,10 @@ pub(crate) mod model;
 pub(crate) mod names;
 pub(crate) mod types;
 
-pub use locks::{Effect, LockMode, locks};
+pub use locks::{Effect, locks};
 pub use model::{
-    Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, Name, ObjectKind,
-    Reach, RewriteCommand, TxnControl,
+    Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, LockMode, Name,
+    ObjectKind, Reach, RewriteCommand, TxnControl,
 };
 pub use types::{ColumnType, TypeChange, type_change};
 

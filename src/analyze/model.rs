@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use serde::Serialize;
+
 use super::types::ColumnType;
 
 /// A table, index, type or other object name: lower-cased unless quoted, `public.` dropped.
@@ -445,7 +447,7 @@ pub enum Change {
     },
     LockTable {
         tables: Vec<Name>,
-        mode: super::locks::LockMode,
+        mode: LockMode,
     },
     Transaction(TxnControl),
     /// `SET [LOCAL] lock_timeout = ...`.
@@ -536,4 +538,51 @@ pub struct Analyzed {
     /// The tokens of the statement's text when sqlparser read it (for
     /// [`Ctx::tokens`](crate::lint::Ctx::tokens)); none otherwise.
     pub tokens: crate::sql::Kept,
+}
+
+/// Table-level lock modes, weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LockMode {
+    AccessShare,
+    RowShare,
+    RowExclusive,
+    ShareUpdateExclusive,
+    Share,
+    ShareRowExclusive,
+    Exclusive,
+    AccessExclusive,
+}
+
+impl LockMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            LockMode::AccessShare => "ACCESS SHARE",
+            LockMode::RowShare => "ROW SHARE",
+            LockMode::RowExclusive => "ROW EXCLUSIVE",
+            LockMode::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            LockMode::Share => "SHARE",
+            LockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            LockMode::Exclusive => "EXCLUSIVE",
+            LockMode::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+
+    /// What the application notices while the lock is held.
+    pub fn blocks(self) -> &'static str {
+        match self {
+            LockMode::AccessShare
+            | LockMode::RowShare
+            | LockMode::RowExclusive
+            | LockMode::ShareUpdateExclusive => "only other DDL",
+            LockMode::Share | LockMode::ShareRowExclusive => "writes",
+            LockMode::Exclusive => "writes and SELECT FOR UPDATE",
+            LockMode::AccessExclusive => "reads and writes",
+        }
+    }
+
+    /// Whether ordinary reads or writes wait for it (and queue behind it while it waits).
+    pub fn blocks_traffic(self) -> bool {
+        self >= LockMode::Share
+    }
 }

@@ -118,7 +118,7 @@ pub(super) fn undo_command(env: &Environment, count: usize) -> String {
         let _ = write!(
             command,
             " --confirm {} --reason \"...\"",
-            crate::deploy::confirm::shell_word(phrase)
+            crate::deploy::shell_word(phrase)
         );
     }
     command

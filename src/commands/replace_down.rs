@@ -40,7 +40,7 @@ pub(super) fn run(
         replaced.label,
         replace_down::describe(Some(&replaced.new)),
         replace_down::describe(replaced.old.as_deref()),
-        if replaced.new == replace_down::NOOP {
+        if replaced.new == crate::deploy::NOOP {
             "runs nothing for it and records it reverted"
         } else {
             "runs this down script"

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::plan::Plan;
+use super::shell_word;
 use crate::config::Environment;
 use crate::exit;
 use crate::lint::Severity;
@@ -195,19 +196,6 @@ pub(crate) fn obtain(
         method: "typed",
         reason,
     }))
-}
-
-/// `text` as one shell word, for a command shown to be copied.
-pub(crate) fn shell_word(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@%+=,".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 /// What the gate needs besides the environment.

@@ -536,7 +536,7 @@ fn check_targets<'a>(
         };
         // Declared a no-op (`migrate replace-down --no-op`): nothing runs, the record says
         // reverted.
-        if row.down_checksum.as_deref() == Some(super::replace_down::NOOP) {
+        if row.down_checksum.as_deref() == Some(super::NOOP) {
             let path = local
                 .migration
                 .down

@@ -24,6 +24,22 @@ use serde::Serialize;
 use crate::db::state::{MigrationRow, RowStatus};
 use crate::source::{Migration, MigrationSet, Script, SourceError, Version};
 
+/// The down checksum recorded for a migration whose down was declared a no-op.
+pub(crate) const NOOP: &str = "noop";
+
+/// `text` as one shell word, for a command shown to be copied.
+pub(crate) fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@%+=,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 /// A local migration with its up script loaded (text and checksum).
 #[derive(Debug, Clone)]
 pub(crate) struct LocalMigration {

@@ -474,7 +474,7 @@ pub(crate) fn gates(env: &Environment, findings: &[PlanFinding]) -> Vec<Gate> {
             status: "required",
             detail: format!(
                 "type `{phrase}` and a reason on a terminal, or pass --confirm {} --reason \"...\"",
-                super::confirm::shell_word(phrase)
+                super::shell_word(phrase)
             ),
         },
         None => off("confirmation"),

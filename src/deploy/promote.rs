@@ -138,7 +138,7 @@ pub(crate) fn judge(
         let mut differs = Vec::new();
         let same = |recorded: Option<&str>, now: Option<&Script>| match (recorded, now) {
             // A down declared a no-op there: the file has none with SQL in it.
-            (None | Some(super::replace_down::NOOP), None) => true,
+            (None | Some(super::NOOP), None) => true,
             (Some(recorded), Some(now)) => now.matches(recorded),
             _ => false,
         };

@@ -9,15 +9,12 @@
 
 use std::time::Duration;
 
-use super::{LocalMigration, confirm};
+use super::{LocalMigration, NOOP, confirm};
 use crate::config::Environment;
 use crate::db::state::{self, RowStatus, StateStore};
 use crate::exit;
 use crate::progress::Sink;
 use crate::source::Version;
-
-/// The down checksum recorded for a migration whose down was declared a no-op.
-pub(crate) const NOOP: &str = "noop";
 
 pub(crate) struct ReplaceDownRequest<'a> {
     /// `--reason`.
