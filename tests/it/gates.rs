@@ -383,6 +383,28 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
     assert_exit(&c.run(&["audit", "--env", "production", "--verify"]), 0);
 }
 
+/// A phrase with a blank or a quote is shown as one shell word, so the `--confirm` command
+/// the plan and the refusal give can be copied as it is, and it works. (Mutant:
+/// deploy/confirm.rs `shell_word`'s `&&` made `||`, which leaves any non-empty phrase
+/// unquoted.)
+#[test]
+fn in_ci_a_phrase_with_a_blank_or_a_quote_is_shown_quoted_for_the_shell() {
+    let c = Chain::new("", "confirm = \"don't SHIP\"");
+    c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let quoted = r"--confirm 'don'\''t SHIP' --reason";
+    let plan = c.run(&["migrate", "plan", "--env", "production"]);
+    assert_exit(&plan, 0);
+    assert!(plan.stdout.contains(quoted), "{}", plan.stdout);
+    let out = c.apply("production", &[]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains(quoted), "{}", out.stderr);
+    assert!(Chain::tables(&c.production).is_empty());
+    // What the shell makes of the quoted word is the phrase.
+    let out = c.apply("production", &["--confirm", "don't SHIP", "--reason", "x"]);
+    assert_exit(&out, 0);
+    assert_eq!(Chain::tables(&c.production), ["a"]);
+}
+
 #[test]
 fn in_ci_the_confirm_flag_takes_exactly_the_configured_phrase() {
     let c = Chain::new("", "confirm = \"deploy-to-production\"");
@@ -619,7 +641,10 @@ impl Pty {
 
 #[test]
 fn on_a_terminal_the_plan_is_shown_then_the_phrase_and_a_reason_are_typed() {
-    let c = Chain::new("", "confirm = \"SHIP IT\"\nlock_timeout = \"2s\"");
+    let c = Chain::new(
+        "",
+        "confirm = \"SHIP IT\"\nlock_timeout = \"2s\"\nbackup = { dir = \"backups\" }",
+    );
     c.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
     let confirmed = ["--confirm", "SHIP IT", "--reason", "table a first"];
     assert_exit(&c.apply("production", &confirmed), 0);
@@ -674,7 +699,9 @@ fn on_a_terminal_the_plan_is_shown_then_the_phrase_and_a_reason_are_typed() {
     let prompt = seen.find("Type `SHIP IT`").unwrap();
     let plan = &seen[..prompt];
     // (Mutants in deploy/confirm.rs `summary` and `lock_rank`: the findings not filtered or
-    // shown without their heading, the first lock per table kept instead of the strongest.)
+    // shown without their heading, the first lock per table kept instead of the strongest;
+    // `backup_line` returning `None`, an empty or another line: where the backup goes not
+    // shown.)
     for expected in [
         "About to apply 2 migration(s) on `production`:",
         "2 a_idx (transaction, 1 statement(s))",
@@ -683,6 +710,8 @@ fn on_a_terminal_the_plan_is_shown_then_the_phrase_and_a_reason_are_typed() {
         "  2 line 1: error SG101 ",
         "Locks (strongest per table):",
         "  a: ACCESS EXCLUSIVE (blocks ",
+        "Backup: pg_dump into ",
+        "backups, before the first statement",
     ] {
         assert!(plan.contains(expected), "{expected}:\n{seen}");
     }
