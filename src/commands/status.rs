@@ -267,19 +267,24 @@ pub(super) fn run(
         );
     }
     type EnvRead = Result<(EnvState, Vec<InvalidIndex>), String>;
-    let created = std::sync::Arc::new(created_tables(&local));
-    let results: Vec<(String, EnvRead)> =
-        db::runtime()?.block_on(super::read_each(targets, |env| {
-            let created = created.clone();
-            async move {
-                let env = env?;
-                let (rows, invalid) = tokio::join!(
-                    read_rows(&env.url, &created),
-                    deploy::concurrent::read_invalid(&env.url)
-                );
-                rows.and_then(|rows| Ok((rows, invalid?)))
-            }
-        }));
+    // The tables the migrations create are found (every file parsed) only for an
+    // environment with nothing recorded, once however many there are.
+    let local = std::sync::Arc::new(local);
+    let created = std::sync::Arc::new(CreatedTables {
+        local: local.clone(),
+        tables: std::sync::OnceLock::new(),
+    });
+    let results: Vec<(String, EnvRead)> = db::runtime()?.block_on(super::read_each(targets, |env| {
+        let created = created.clone();
+        async move {
+            let env = env?;
+            let (rows, invalid) = tokio::join!(
+                read_rows(&env.url, &created),
+                deploy::concurrent::read_invalid(&env.url)
+            );
+            rows.and_then(|rows| Ok((rows, invalid?)))
+        }
+    }));
 
     let mut report = StatusReport {
         environments: Vec::new(),
@@ -499,14 +504,27 @@ type EnvState = (
     Vec<String>,
 );
 
+/// The tables the local migrations create, found when first asked for.
+struct CreatedTables {
+    local: std::sync::Arc<Vec<LocalMigration>>,
+    tables: std::sync::OnceLock<Vec<String>>,
+}
+
+impl CreatedTables {
+    fn get(&self) -> &[String] {
+        self.tables.get_or_init(|| created_tables(&self.local))
+    }
+}
+
 /// The tables the local migrations create (`CREATE TABLE`), each once, in order.
 fn created_tables(local: &[LocalMigration]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for migration in local {
         for analyzed in crate::analyze::analyze(&migration.up.text) {
             for change in analyzed.changes {
                 if let crate::analyze::Change::CreateTable { table, .. } = change
-                    && !out.contains(&table)
+                    && seen.insert(table.clone())
                 {
                     out.push(table);
                 }
@@ -544,7 +562,7 @@ async fn existing(store: &mut StateStore, tables: &[String]) -> Result<Vec<Strin
 
 async fn read_rows(
     url: &crate::config::DatabaseUrl,
-    created: &[String],
+    created: &CreatedTables,
 ) -> Result<EnvState, String> {
     let mut store = StateStore::connect(url).await.map_err(|e| e.to_string())?;
     let read = async {
@@ -566,8 +584,8 @@ async fn read_rows(
     .map_err(|e| e.to_string());
     let read = match read {
         Ok((rows, last, bound_to, identity)) => {
-            let existing = if rows.is_empty() && !created.is_empty() {
-                existing(&mut store, created).await
+            let existing = if rows.is_empty() && !created.get().is_empty() {
+                existing(&mut store, created.get()).await
             } else {
                 Ok(Vec::new())
             };
