@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
-use crate::tools;
+use crate::support::project::{Output, assert_exit, query};
+use crate::support::tools;
 
 const VARS: [&str; 2] = ["SG_ALEMBIC_STAGING_URL", "SG_ALEMBIC_PROD_URL"];
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-use crate::layouts::fixture;
+use crate::support::tools::fixture;
 
 fn stagegate(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stagegate").unwrap();

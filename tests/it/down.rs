@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::runner::{Output, Project, assert_exit, finish};
+use crate::support::project::{Output, Project, assert_exit, finish};
 
 fn down(p: &Project, args: &[&str]) -> Output {
     let mut all = vec!["migrate", "down", "--env", "staging"];

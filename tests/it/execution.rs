@@ -1,8 +1,8 @@
 //! The execution core: one statement classifier and one script executor for every command
 //! that runs a migration's statements (issue 21). The real binary against a real PostgreSQL.
 
-use crate::runner::{Output, Project, assert_exit};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, Project, assert_exit};
 
 /// Runs `args` in `p` with `--shadow` pointing at `shadow`'s server.
 fn with_shadow(p: &Project, shadow: &TestDb, args: &[&str]) -> Output {
@@ -550,7 +550,7 @@ fn a_dry_run_on_a_scratch_copy_runs_the_plan_there_and_changes_nothing() {
     };
     let before = state(&p);
     let leftovers = || {
-        crate::runner::query(
+        crate::support::project::query(
             &shadow,
             "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'stagegate\\_dryrun\\_%'",
         )[0][0]

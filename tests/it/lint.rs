@@ -164,7 +164,7 @@ fn warnings_fail_only_with_deny_warnings() {
 #[test]
 fn environment_lock_timeout_satisfies_the_lock_timeout_rule() {
     // Staging sets a lock_timeout, preview does not: without --env, either may run it.
-    let project = crate::runner::Project::new(
+    let project = crate::support::project::Project::new(
         "lock_timeout = \"3s\"\n\n[environments.preview]\nurl = \"${SG_UNSET_PREVIEW_URL}\"",
     );
     let file = project.dir.path().join("add_note.sql");

@@ -3,11 +3,11 @@
 //! PostgreSQL), edited history, and the CI formats.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
 
-use crate::runner::Project;
+use crate::support::project::Project;
+use crate::support::tools::git;
 
 struct Output {
     code: i32,
@@ -30,30 +30,6 @@ fn stagegate(dir: &Path, args: &[&str]) -> Output {
         stdout: String::from_utf8(output.stdout).unwrap(),
         stderr: String::from_utf8(output.stderr).unwrap(),
     }
-}
-
-/// git in `dir` as a fixed test user; panics, with git's message, when it fails.
-pub(crate) fn git(dir: &Path, args: &[&str]) {
-    let output = Process::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 const FIRST: &str = "1_create_orders.up.sql";

@@ -4,8 +4,8 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, query};
 
 const VARS: [&str; 3] = [
     "SG_REPORT_DEV_URL",

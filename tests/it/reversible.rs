@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, query};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

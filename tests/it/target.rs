@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 use stagegate::config::DatabaseUrl;
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::runner::{Output, Project, assert_exit, query};
 use crate::support::harness::{TestDb, block_on};
-
-const URL_VAR: &str = "SG_TEST_TARGET_URL";
+use crate::support::project::{Output, Project, URL_VAR, assert_exit, query};
 
 /// What an operator's shell may hold, none of which is the target's: every one of them
 /// would send a child elsewhere, or make it fail, if it got through.

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// Runs `trace --shadow <the project's database> <args...>` and checks that nothing was left
 /// on the server: no scratch database (nor its saved copy), nothing in the shadow database.

@@ -5,8 +5,8 @@
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, query};
 
 /// A project whose environments each name a database of the list by its variable.
 struct Project {

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::runner::{Output, Project, assert_exit};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, Project, assert_exit};
 
 const PROD_VAR: &str = "SG_TEST_UX_PROD_URL";
 
