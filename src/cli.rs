@@ -419,9 +419,24 @@ pub struct DownArgs {
     pub to: Option<String>,
 
     /// Run the down scripts in one transaction, report each statement's rows and the objects
-    /// dropped, then roll back
+    /// dropped, then roll back (on a gated environment, or with --shadow: list them and what
+    /// they drop from read-only queries, sending none of them there)
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --dry-run: run the down scripts on a scratch copy of the environment's database
+    /// instead (pg_dump, then pg_restore into a database stagegate creates on the scratch
+    /// server and drops at the end), reporting what they do there, errors included. The
+    /// scratch server is URL, else STAGEGATE_SHADOW_URL, else [shadow] url, else a throwaway
+    /// cluster
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        default_missing_value = "",
+        requires = "dry_run"
+    )]
+    pub shadow: Option<String>,
 
     /// Run down scripts even where they destroy data the database holds (rows of a dropped or
     /// emptied table, values of a dropped or narrowed column) or hold statements stagegate

@@ -68,6 +68,7 @@ fn analyze_statement(
             span,
             changes: huge(statement),
             in_do_block,
+            tokens: sql::Kept::default(),
         });
         return;
     }
@@ -93,6 +94,7 @@ fn analyze_statement(
             span,
             changes: vec![Change::Transaction(control)],
             in_do_block,
+            tokens: sql::Kept::default(),
         });
         return;
     }
@@ -113,8 +115,12 @@ fn analyze_statement(
     } else {
         sql::parse(statement)
     };
+    let mut kept = sql::Kept::default();
     let (changes, bodies) = match parsed {
-        Parsed::Ast(ast) => (ast::changes(&ast), Vec::new()),
+        Parsed::Ast(ast, tokens) => {
+            kept = tokens;
+            (ast::changes(&ast), Vec::new())
+        }
         Parsed::Tokens(mut tokens) => {
             // sqlparser did not read it as one statement: two run together by a missing `;`
             // are analysed apart, the second one reported.
@@ -170,6 +176,7 @@ fn analyze_statement(
         span: span.clone(),
         changes,
         in_do_block,
+        tokens: kept,
     });
     if in_do_block {
         return;
@@ -306,6 +313,7 @@ fn execute(text: &str, span: std::ops::Range<usize>, head: String, out: &mut Vec
             span,
             changes: vec![Change::DynamicSql { head }],
             in_do_block: true,
+            tokens: sql::Kept::default(),
         });
         return;
     };
@@ -315,6 +323,8 @@ fn execute(text: &str, span: std::ops::Range<usize>, head: String, out: &mut Vec
         analyzed.span = if exact {
             inner.start + analyzed.span.start..inner.start + analyzed.span.end
         } else {
+            // The tokens were of the string's text, not of the statement's.
+            analyzed.tokens = sql::Kept::default();
             span.clone()
         };
         analyzed.in_do_block = true;
@@ -337,7 +347,7 @@ mod tests {
             ("SET LOCAL timezone = 'America/Chicago'", false, true),
         ] {
             let expected = vec![Change::SetTimeZone { utc, local }];
-            let Parsed::Ast(ast) = sql::parse(sql) else {
+            let Parsed::Ast(ast, _) = sql::parse(sql) else {
                 panic!("sqlparser reads {sql}");
             };
             assert_eq!(ast::changes(&ast), expected, "AST: {sql}");

@@ -533,4 +533,7 @@ pub struct Analyzed {
     pub changes: Vec<Change>,
     /// True when this statement sits inside a `DO` block body.
     pub in_do_block: bool,
+    /// The tokens of the statement's text when sqlparser read it (for
+    /// [`Ctx::tokens`](crate::lint::Ctx::tokens)); none otherwise.
+    pub tokens: crate::sql::Kept,
 }

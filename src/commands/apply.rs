@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db;
 use crate::deploy::apply::{self, ApplyOptions, ApplyReport};
 use crate::deploy::confirm;
-use crate::exit::{self, Outcome};
+use crate::exit::Outcome;
 use crate::printer::Printer;
 use crate::source::Version;
 
@@ -78,16 +78,10 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
     Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
-/// Prefix of the scratch databases `migrate apply --dry-run --shadow` creates.
-const NAME_PREFIX: &str = "stagegate_dryrun_";
-
 /// `migrate apply --dry-run --shadow`: the gates judge the environment from read-only queries
-/// (a plan they refuse runs nowhere), then the plan runs on a copy of its database in a
-/// scratch database stagegate creates (pg_dump piped into pg_restore) and drops at the end.
-/// The copy is bound to the environment's name, so apply there judges the same gates; it has
-/// no confirmation, backup, approvals or after-apply check of its own, and the promotion gate
-/// reads the real source.
-/// Nothing is written to the environment's database.
+/// (a plan they refuse runs nowhere), then the plan runs on a scratch copy of its database
+/// (`common::on_scratch_copy`, as `migrate down --dry-run --shadow` runs the down scripts);
+/// the promotion gate reads the real source. Nothing is written to the environment's database.
 fn on_scratch_copy(
     config: &Config,
     env: &crate::config::Environment,
@@ -101,74 +95,24 @@ fn on_scratch_copy(
     let (planned, ran) = db::runtime()?.block_on(async {
         let planned =
             apply::apply(env, std::future::ready(Ok(local.clone())), options, &sink).await?;
-        let server = {
-            let client = db::connect(&env.url).await.map_err(exit::execution)?;
-            crate::backup::server_version(&client)
-                .await
-                .map_err(exit::execution)?
-        };
-        let tools = crate::programs::client_tools(config.backup.pg_dump.as_deref(), &server)
-            .map_err(|attempts| {
-                crate::backup::BackupError::NoPgDump {
-                    env: env.name.clone(),
-                    server: server.text.clone(),
-                    attempts,
-                }
-                .into_exit()
-            })?;
-        let scratch = scratch_server.database(NAME_PREFIX).await?;
-        printer.note(&format!(
-            "copying `{}` into scratch database {} (dropped at the end)",
-            env.name, scratch.name
-        ));
-        let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
-        let work = async |scratch: &crate::scratch::ScratchDb| {
-            crate::backup::copy(
-                &tools.pg_dump,
-                &tools.pg_restore,
-                env.url.target()?,
-                scratch.url.target()?,
-            )
-            .await
-            .map_err(|message| {
-                exit::execution(anyhow::anyhow!(
-                    "copying `{}` into scratch database {}: {message}",
-                    env.name,
-                    scratch.name
-                ))
-            })?;
-            // Confirmation, backup and approvals were judged on the environment above; the
-            // copy runs the plan, not the after-apply check.
-            let copy = crate::config::Environment {
-                url: scratch.url.clone(),
-                confirm: None,
-                backup: None,
-                approvals: 0,
-                approvers: None,
-                after_apply: None,
-                after_down: None,
-                ..env.clone()
-            };
-            bind_copy(&copy).await?;
-            printer.note(&format!(
-                "running the plan on the copy of `{}` in {}",
-                env.name, scratch.name
-            ));
-            let options = ApplyOptions {
-                dry_run: false,
-                plan_hash: None,
-                confirm: confirm::Request::default(),
-                ..options.clone()
-            };
-            apply::apply(
-                &copy,
-                std::future::ready(Ok(local.clone())),
-                &options,
-                &sink,
-            )
-            .await
-        };
-        let ran = scratch.run_then_remove(work, &by_hand, printer).await?;
+        let ran = super::common::on_scratch_copy(
+            config,
+            env,
+            &scratch_server,
+            "migrate apply --dry-run --shadow",
+            "the plan",
+            printer,
+            async |copy: &crate::config::Environment| {
+                let options = ApplyOptions {
+                    dry_run: false,
+                    plan_hash: None,
+                    confirm: confirm::Request::default(),
+                    ..options.clone()
+                };
+                apply::apply(copy, std::future::ready(Ok(local.clone())), &options, &sink).await
+            },
+        )
+        .await?;
         Ok::<_, anyhow::Error>((planned, ran))
     })?;
     let mut out = super::common::render_text(&planned.plan);
@@ -187,34 +131,6 @@ fn on_scratch_copy(
     let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
     super::print_report(&out)?;
     Ok(Outcome::Success)
-}
-
-/// Binds a copy whose state names its environment to this scratch database, as the copy it
-/// is (the binding's server identity is the original's).
-async fn bind_copy(copy: &crate::config::Environment) -> anyhow::Result<()> {
-    let mut store = db::state::StateStore::connect(&copy.url)
-        .await
-        .map_err(exit::execution)?;
-    let result = async {
-        if store.binding().await?.is_some() {
-            let detail = serde_json::json!({
-                "environment": copy.name,
-                "reason": "a scratch copy for `migrate apply --dry-run --shadow`",
-            });
-            store
-                .bind(
-                    &copy.name,
-                    db::state::os_user().as_deref(),
-                    &detail.to_string(),
-                )
-                .await?;
-        }
-        Ok::<_, crate::db::state::StateError>(())
-    }
-    .await
-    .map_err(exit::execution);
-    store.close().await;
-    result
 }
 
 fn render(report: &ApplyReport) -> String {

@@ -275,3 +275,109 @@ fn effect_label(effect: crate::analyze::Effect) -> &'static str {
         crate::analyze::Effect::Rewrite => "rewrites the table",
     }
 }
+
+/// Prefix of the scratch databases the dry runs with `--shadow` create.
+const COPY_PREFIX: &str = "stagegate_dryrun_";
+
+/// The dry runs with `--shadow` (`migrate apply`, `migrate down`): `work` runs on a copy of
+/// `env`'s database (pg_dump piped into pg_restore, no file written) in a scratch database
+/// stagegate creates on `server` and drops at the end, whatever the outcome. The copy is
+/// bound to `env`'s name, so the same gates judge it; it has no confirmation, backup,
+/// approvals or after-apply/after-down check of its own (those were judged on `env`, or are
+/// not run by a dry run). `what` says what runs there, `command` what made the copy (both for
+/// people). Nothing is written to `env`'s database.
+pub(super) async fn on_scratch_copy<T>(
+    config: &Config,
+    env: &crate::config::Environment,
+    server: &crate::scratch::ScratchServer,
+    command: &str,
+    what: &str,
+    printer: &Printer,
+    work: impl AsyncFnOnce(&crate::config::Environment) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let version = {
+        let client = crate::db::connect(&env.url)
+            .await
+            .map_err(crate::exit::execution)?;
+        crate::backup::server_version(&client)
+            .await
+            .map_err(crate::exit::execution)?
+    };
+    let tools = crate::programs::client_tools(config.backup.pg_dump.as_deref(), &version).map_err(
+        |attempts| {
+            crate::backup::BackupError::NoPgDump {
+                env: env.name.clone(),
+                server: version.text.clone(),
+                attempts,
+            }
+            .into_exit()
+        },
+    )?;
+    let scratch = server.database(COPY_PREFIX).await?;
+    printer.note(&format!(
+        "copying `{}` into scratch database {} (dropped at the end)",
+        env.name, scratch.name
+    ));
+    let by_hand = format!("drop it by hand: DROP DATABASE {}", scratch.name);
+    let run = async |scratch: &crate::scratch::ScratchDb| {
+        crate::backup::copy(
+            &tools.pg_dump,
+            &tools.pg_restore,
+            env.url.target()?,
+            scratch.url.target()?,
+        )
+        .await
+        .map_err(|message| {
+            crate::exit::execution(anyhow::anyhow!(
+                "copying `{}` into scratch database {}: {message}",
+                env.name,
+                scratch.name
+            ))
+        })?;
+        let copy = crate::config::Environment {
+            url: scratch.url.clone(),
+            confirm: None,
+            backup: None,
+            approvals: 0,
+            approvers: None,
+            after_apply: None,
+            after_down: None,
+            ..env.clone()
+        };
+        bind_copy(&copy, command).await?;
+        printer.note(&format!(
+            "running {what} on the copy of `{}` in {}",
+            env.name, scratch.name
+        ));
+        work(&copy).await
+    };
+    scratch.run_then_remove(run, &by_hand, printer).await
+}
+
+/// Binds a copy whose state names its environment to this scratch database, as the copy it
+/// is (the binding's server identity is the original's).
+async fn bind_copy(copy: &crate::config::Environment, command: &str) -> anyhow::Result<()> {
+    let mut store = crate::db::state::StateStore::connect(&copy.url)
+        .await
+        .map_err(crate::exit::execution)?;
+    let result = async {
+        if store.binding().await?.is_some() {
+            let detail = serde_json::json!({
+                "environment": copy.name,
+                "reason": format!("a scratch copy for `{command}`"),
+            });
+            store
+                .bind(
+                    &copy.name,
+                    crate::db::state::os_user().as_deref(),
+                    &detail.to_string(),
+                )
+                .await?;
+        }
+        Ok::<_, crate::db::state::StateError>(())
+    }
+    .await
+    .map_err(crate::exit::execution);
+    store.close().await;
+    result
+}

@@ -26,6 +26,7 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
     let options = DownOptions {
         target,
         dry_run: args.dry_run,
+        read_only: args.shadow.is_some(),
         allow_data_loss: args.allow_data_loss,
         lock_wait: db::lock::configured_wait().map_err(anyhow::Error::msg)?,
         drop_invalid_indexes: config.migrate.drop_invalid_indexes,
@@ -33,6 +34,9 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
         migrations_dir: config.migrations_dir(),
         backup_tools: config.backup.clone(),
     };
+    if let Some(flag) = &args.shadow {
+        return on_scratch_copy(config, &env, flag, &options, printer);
+    }
     let from = super::common::MigrationSource::of(config);
     let env_copy = env.clone();
     let printer_copy = *printer;
@@ -73,6 +77,67 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
     Ok(super::after::finish(&env, check.as_ref(), printer))
 }
 
+/// `migrate down --dry-run --shadow`: the gates and the data-loss guard judge the environment
+/// and its dry run reads only, then the down scripts run for real on a scratch copy of its
+/// database (`common::on_scratch_copy`, as `migrate apply --dry-run --shadow` runs the plan),
+/// whose errors are this command's. Nothing is written to the environment's database.
+fn on_scratch_copy(
+    config: &Config,
+    env: &crate::config::Environment,
+    flag: &str,
+    options: &DownOptions,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let local = super::common::load_migrations(config, Some(env), printer)?;
+    let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
+    let sink = super::sink(printer);
+    let (planned, ran) = db::runtime()?.block_on(async {
+        let planned =
+            down::down(env, std::future::ready(Ok(local.clone())), options, &sink).await?;
+        let ran = super::common::on_scratch_copy(
+            config,
+            env,
+            &scratch_server,
+            "migrate down --dry-run --shadow",
+            "the down scripts",
+            printer,
+            async |copy: &crate::config::Environment| {
+                let options = DownOptions {
+                    dry_run: false,
+                    read_only: false,
+                    confirm: crate::deploy::confirm::Request::default(),
+                    ..options.clone()
+                };
+                down::down(copy, std::future::ready(Ok(local.clone())), &options, &sink).await
+            },
+        )
+        .await?;
+        Ok::<_, anyhow::Error>((planned, ran))
+    })?;
+    for loss in &planned.data_loss {
+        printer.warning(&format!(
+            "--allow-data-loss: {} on {} ({} row(s) or value(s))",
+            loss.what, loss.object, loss.rows
+        ));
+    }
+    let mut out = render(&planned);
+    let _ = writeln!(
+        out,
+        "on a scratch copy of `{}` (dropped): reverted {} migration(s) in {}",
+        env.name,
+        ran.reverted.len(),
+        crate::human::elapsed(std::time::Duration::from_millis(
+            u64::try_from(ran.elapsed_ms).unwrap_or(u64::MAX)
+        ))
+    );
+    if !ran.reverted.is_empty() {
+        out.push_str(&super::common::runs(&ran.reverted, &env.name, None));
+    }
+    let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
+    super::print_report(&out)?;
+    Ok(Outcome::Success)
+}
+
 fn render(report: &DownReport) -> String {
     let mut out = String::new();
     if report.dry_run {
@@ -110,8 +175,8 @@ fn render(report: &DownReport) -> String {
         if report.dry.iter().any(|m| m.read_only) {
             let _ = writeln!(
                 out,
-                "dry run: `{}` is gated, so no statement was run there (read-only queries \
-                 only); nothing was changed",
+                "dry run: no statement was run on `{}` (read-only queries only); nothing was \
+                 changed",
                 report.environment
             );
         } else {

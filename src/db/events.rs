@@ -144,6 +144,11 @@ pub(crate) struct Mismatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     pub problem: String,
+    /// A `running` row that no start or progress event vouches for (written by hand, or by
+    /// a stagegate older than state schema 10 that was interrupted): `migrate resolve` of that
+    /// migration may settle it, on a human's word; nothing else acts on it.
+    #[serde(skip)]
+    pub resolvable: bool,
 }
 
 /// What a state row says, as far as the log can vouch for it.
@@ -154,6 +159,10 @@ pub(crate) struct RowAnchor<'a> {
     pub status: &'a str,
     pub checksum: &'a str,
     pub event_hash: Option<&'a str>,
+    /// Statements recorded done (a no-transaction migration; 0 otherwise) and their
+    /// checksum: a `running` row's must be its latest event's.
+    pub statements_done: i32,
+    pub done_checksum: Option<&'a str>,
 }
 
 /// The log's own record of its newest event (`stagegate.chain_head`).
@@ -180,6 +189,7 @@ pub(crate) fn verify_anchors(
     if head.is_none() && head_expected && !events.is_empty() {
         // Without it the newest events could be cut away unseen, and ids never checked.
         out.push(Mismatch {
+            resolvable: false,
             event: events.last().map(|e| e.id),
             version: None,
             problem: format!(
@@ -192,6 +202,7 @@ pub(crate) fn verify_anchors(
     for pair in events.windows(2) {
         if pair[0].id >= gapless_after && pair[1].id != pair[0].id + 1 {
             out.push(Mismatch {
+                resolvable: false,
                 event: Some(pair[1].id),
                 version: None,
                 problem: format!(
@@ -208,6 +219,7 @@ pub(crate) fn verify_anchors(
         let (last_id, last_hash) = last.map_or((0, GENESIS), |e| (e.id, e.hash.as_str()));
         if head.id != last_id || head.hash != last_hash {
             out.push(Mismatch {
+                resolvable: false,
                 event: last.map(|e| e.id),
                 version: None,
                 problem: format!(
@@ -221,6 +233,7 @@ pub(crate) fn verify_anchors(
         && !events.iter().any(|e| e.hash == expected)
     {
         out.push(Mismatch {
+            resolvable: false,
             event: None,
             version: None,
             problem: format!(
@@ -228,9 +241,10 @@ pub(crate) fn verify_anchors(
             ),
         });
     }
-    // The newest event of each migration.
+    // The newest event of each migration that changes its row (a `repair` written while an
+    // attempt runs changes nothing of it).
     let mut latest: std::collections::HashMap<&str, &Event> = std::collections::HashMap::new();
-    for event in events {
+    for event in events.iter().filter(|e| e.kind != "repair") {
         if let Some(version) = &event.version {
             latest.insert(version.as_str(), event);
         }
@@ -238,6 +252,7 @@ pub(crate) fn verify_anchors(
     for row in rows {
         let event = latest.remove(row.version_text);
         let mismatch = |event: Option<&Event>, problem: String| Mismatch {
+            resolvable: false,
             event: event.map(|e| e.id),
             version: Some(row.version_text.to_string()),
             problem,
@@ -321,12 +336,15 @@ pub(crate) fn verify_anchors(
                     | "down_failure"
                     | "abandon"
                     | "down_replace"
+                    | "apply_start"
+                    | "apply_progress"
             )
         })
         .collect();
     orphans.sort_by_key(|e| e.id);
     for event in orphans {
         out.push(Mismatch {
+            resolvable: false,
             event: Some(event.id),
             version: event.version.clone(),
             problem: format!(
@@ -338,54 +356,108 @@ pub(crate) fn verify_anchors(
     out
 }
 
+/// Kinds of the events a no-transaction migration's attempt writes as it runs: its start and
+/// each statement recorded done (state schema 10).
+pub(crate) const PROGRESS_KINDS: [&str; 2] = ["apply_start", "apply_progress"];
+
+/// What an `apply_start` or `apply_progress` event vouches for: statements done, of how many,
+/// and their checksum (`stagegate.progress_detail`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct Progress {
+    pub statements_done: i32,
+    pub statements_total: i32,
+    pub done_checksum: String,
+}
+
+impl Progress {
+    /// The progress an event records, if it is a start or progress event with its detail.
+    pub(crate) fn of(event: &Event) -> Option<Progress> {
+        if !PROGRESS_KINDS.contains(&event.kind.as_str()) {
+            return None;
+        }
+        serde_json::from_str(event.detail.as_deref()?).ok()
+    }
+}
+
 /// The rule for a `running` row (a no-transaction migration in progress, or killed while it
-/// ran), which is written when an attempt starts, without an event of its own: an attempt
-/// starts on a migration never run here (no event), or on one whose latest event is a
-/// `failure`, a `resolve` or a `down` (a resumed, resolved or reverted migration), and the
-/// row still names that event. A row set to `running` over an `apply` or a `baseline` (to
-/// make the next apply run statements again) does not verify; neither does one whose event
-/// was removed. The file may have been fixed since the failure, so the checksum is not
-/// compared (the statements done are, by `done_checksum`, when the attempt resumes).
+/// ran): every attempt starts with an `apply_start` event and each statement recorded done
+/// appends an `apply_progress` event, and the row is anchored on the latest one. So the row
+/// verifies only when its migration's latest event is one of those, the row names it, and
+/// its checksum, statements done and their checksum are the event's: a row set to `running`
+/// by hand, or moved further than the log says, does not verify, and no resume skips a
+/// statement on its word. A `running` row with no such event (written by hand, or by a
+/// stagegate older than state schema 10 that was interrupted mid-run) is a finding that
+/// `migrate resolve` may settle, on the word of a human who checked what ran.
 fn running_row(row: &RowAnchor<'_>, event: Option<&Event>) -> Option<Mismatch> {
     let mismatch = |event: Option<&Event>, problem: String| Mismatch {
         event: event.map(|e| e.id),
         version: Some(row.version_text.to_string()),
         problem,
+        resolvable: false,
     };
-    match event {
-        None => row.event_hash.map(|anchor| {
-            mismatch(
-                None,
+    let Some(event) = event.filter(|e| PROGRESS_KINDS.contains(&e.kind.as_str())) else {
+        let latest = event.map_or_else(
+            || "the log has no event for this migration".to_string(),
+            |e| format!("the migration's latest event is a `{}`", e.kind),
+        );
+        return Some(Mismatch {
+            resolvable: true,
+            ..mismatch(
+                event,
                 format!(
-                    "the state row says running and was last changed by event {anchor}, but the \
-                     log has no event for this migration: events were removed"
+                    "the state row says running ({} statement(s) done) but {latest}, not the \
+                     start of an attempt: the row was written by hand, or by a stagegate older \
+                     than state schema 10 that was interrupted mid-run; check which of its \
+                     statements ran, then `stagegate migrate resolve {} --env <env> --reason \
+                     \"...\"` settles it",
+                    row.statements_done, row.version_text
                 ),
             )
-        }),
-        Some(event) if !["failure", "resolve", "down"].contains(&event.kind.as_str()) => {
-            Some(mismatch(
-                Some(event),
-                format!(
-                    "the state row says running but the migration's latest event is a `{}`: an \
-                     attempt starts only on a migration that was never run, failed or was \
-                     reverted",
-                    event.kind
-                ),
-            ))
-        }
-        Some(event) => match row.event_hash {
-            Some(anchor) if anchor == event.hash => None,
-            anchor => Some(mismatch(
-                Some(event),
-                format!(
-                    "the state row says running but does not name the migration's latest \
-                     event {} (it names {}): the row was written by hand or events were removed",
-                    event.hash,
-                    anchor.unwrap_or("none")
-                ),
-            )),
-        },
+        });
+    };
+    if row.event_hash != Some(event.hash.as_str()) {
+        return Some(mismatch(
+            Some(event),
+            format!(
+                "the state row says running but does not name the migration's latest event {} \
+                 (it names {}): the row was written by hand or events were removed",
+                event.hash,
+                row.event_hash.unwrap_or("none")
+            ),
+        ));
     }
+    if event.checksum.as_deref() != Some(row.checksum) {
+        return Some(mismatch(
+            Some(event),
+            format!(
+                "the state row's checksum {} differs from {} in its latest event",
+                row.checksum,
+                event.checksum.as_deref().unwrap_or("-")
+            ),
+        ));
+    }
+    let Some(progress) = Progress::of(event) else {
+        return Some(mismatch(
+            Some(event),
+            format!("its latest event, a `{}`, records no progress", event.kind),
+        ));
+    };
+    if progress.statements_done != row.statements_done
+        || Some(progress.done_checksum.as_str()) != row.done_checksum
+    {
+        return Some(mismatch(
+            Some(event),
+            format!(
+                "the state row says {} statement(s) done ({}) but its latest event records {} \
+                 ({}): the row was changed by hand",
+                row.statements_done,
+                row.done_checksum.unwrap_or("none"),
+                progress.statements_done,
+                progress.done_checksum
+            ),
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -483,6 +555,8 @@ mod tests {
                 status: "applied",
                 checksum: &sums[i],
                 event_hash: Some(&hashes[i]),
+                statements_done: 0,
+                done_checksum: None,
             })
             .collect();
         let head = HeadAnchor {
@@ -633,6 +707,8 @@ mod tests {
             status,
             checksum,
             event_hash: Some(&events[0].hash),
+            statements_done: 0,
+            done_checksum: None,
         };
         assert_eq!(
             verify_anchors(&events, &[row("applied")], None, false, None),
@@ -693,84 +769,129 @@ mod tests {
                 "{found:?}"
             );
         }
-        // A row written before a no-transaction migration's first statement has no event.
+        // A running row with no start event is a finding `migrate resolve` may settle.
+        let found = verify_anchors(
+            &[],
+            &[RowAnchor {
+                event_hash: None,
+                ..row("running")
+            }],
+            None,
+            false,
+            None,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+    }
+
+    /// A `running` row verifies only on its attempt's latest start or progress event, named
+    /// by the row, with the statements done and their checksum that event records; on any
+    /// other event, on none, or moved further than the event says, it does not.
+    #[test]
+    fn a_running_row_verifies_only_on_its_latest_progress_event() {
+        let events = chain(1);
+        let progress = |kind: &str, done: i32| {
+            let mut event = events[0].clone();
+            event.kind = kind.into();
+            event.detail = Some(format!(
+                r#"{{"statements_done": {done}, "statements_total": 4, "done_checksum": "sha256:d{done}"}}"#
+            ));
+            event.hash = event_hash(&event);
+            event
+        };
+        let sums: Vec<String> = (0..5).map(|i| format!("sha256:d{i}")).collect();
+        fn running<'a>(
+            event_hash: Option<&'a str>,
+            done: i32,
+            sums: &'a [String],
+        ) -> RowAnchor<'a> {
+            RowAnchor {
+                version_text: "1",
+                status: "running",
+                checksum: "sha256:0",
+                event_hash,
+                statements_done: done,
+                done_checksum: Some(&sums[done as usize]),
+            }
+        }
+        for (kind, done) in [
+            ("apply_start", 0),
+            ("apply_start", 2),
+            ("apply_progress", 3),
+        ] {
+            let event = progress(kind, done);
+            let hash = event.hash.as_str();
+            let one = std::slice::from_ref(&event);
+            assert_eq!(
+                verify_anchors(one, &[running(Some(hash), done, &sums)], None, false, None),
+                [],
+                "{kind} {done}"
+            );
+            // A forged count: further than the log says.
+            let found = verify_anchors(
+                one,
+                &[running(Some(hash), done + 1, &sums)],
+                None,
+                false,
+                None,
+            );
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].problem.contains("statement(s) done") && !found[0].resolvable,
+                "{found:?}"
+            );
+            // Not naming the event.
+            let found = verify_anchors(one, &[running(None, done, &sums)], None, false, None);
+            assert!(found[0].problem.contains("does not name"), "{found:?}");
+        }
+        // The checksum of the attempt is the event's.
+        let event = progress("apply_progress", 1);
+        let mut other = running(Some(&event.hash), 1, &sums);
+        other.checksum = "sha256:edited";
+        let found = verify_anchors(std::slice::from_ref(&event), &[other], None, false, None);
+        assert!(found[0].problem.contains("checksum"), "{found:?}");
+        // Over an event that starts no attempt (an older stagegate's run, or a forged row),
+        // and with no event at all: a finding `migrate resolve` may settle.
+        for kind in ["failure", "resolve", "down", "apply", "baseline", "abandon"] {
+            let mut event = events[0].clone();
+            event.kind = kind.into();
+            event.hash = event_hash(&event);
+            let found = verify_anchors(
+                std::slice::from_ref(&event),
+                &[running(Some(&event.hash), 0, &sums)],
+                None,
+                false,
+                None,
+            );
+            assert_eq!(found.len(), 1, "{kind}: {found:?}");
+            assert!(found[0].resolvable, "{found:?}");
+            assert!(
+                found[0]
+                    .problem
+                    .contains(&format!("the migration's latest event is a `{kind}`")),
+                "{found:?}"
+            );
+        }
+        let found = verify_anchors(&[], &[running(Some("gone"), 0, &sums)], None, false, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].problem.contains("no event"), "{found:?}");
+        // A repair written mid-attempt does not hide the progress event before it.
+        let start = progress("apply_start", 0);
+        let mut repair = events[0].clone();
+        repair.id = 2;
+        repair.kind = "repair".into();
+        repair.prev_hash = start.hash.clone();
+        repair.hash = event_hash(&repair);
+        let hash = start.hash.clone();
         assert_eq!(
             verify_anchors(
-                &[],
-                &[RowAnchor {
-                    event_hash: None,
-                    ..row("running")
-                }],
+                &[start, repair],
+                &[running(Some(&hash), 0, &sums)],
                 None,
                 false,
                 None
             ),
             []
-        );
-    }
-
-    /// A `running` row has no event of its own: it verifies on no event (a first attempt) or
-    /// on the `failure`, `resolve` or `down` it resumes, named by the row; over an `apply`
-    /// or a `baseline`, or naming another event, it does not.
-    #[test]
-    fn a_running_row_verifies_only_where_an_attempt_can_start() {
-        let events = chain(1);
-        let with_kind = |kind: &str| {
-            let mut event = events[0].clone();
-            event.kind = kind.into();
-            event.hash = event_hash(&event);
-            event
-        };
-        fn running(event_hash: Option<&str>) -> RowAnchor<'_> {
-            RowAnchor {
-                version_text: "1",
-                status: "running",
-                checksum: "sha256:edited",
-                event_hash,
-            }
-        }
-        for kind in ["failure", "resolve", "down"] {
-            let event = with_kind(kind);
-            let found = verify_anchors(
-                std::slice::from_ref(&event),
-                &[running(Some(&event.hash))],
-                None,
-                false,
-                None,
-            );
-            assert_eq!(found, [], "{kind}");
-            let found = verify_anchors(
-                std::slice::from_ref(&event),
-                &[running(None)],
-                None,
-                false,
-                None,
-            );
-            assert_eq!(found.len(), 1, "{kind}: {found:?}");
-            assert!(found[0].problem.contains("does not name"), "{found:?}");
-        }
-        for kind in ["apply", "baseline", "down_failure", "abandon"] {
-            let event = with_kind(kind);
-            let found = verify_anchors(
-                std::slice::from_ref(&event),
-                &[running(Some(&event.hash))],
-                None,
-                false,
-                None,
-            );
-            assert_eq!(found.len(), 1, "{kind}: {found:?}");
-            assert!(
-                found[0].problem.contains(&format!(
-                    "the state row says running but the migration's latest event is a `{kind}`"
-                )),
-                "{found:?}"
-            );
-        }
-        let found = verify_anchors(&[], &[running(Some("gone"))], None, false, None);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(
-            found[0].problem.contains("events were removed"),
-            "{found:?}"
         );
     }
 }

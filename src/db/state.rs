@@ -724,29 +724,15 @@ impl StateStore {
     }
 
     /// Records that a no-transaction migration is about to run (or resume) at statement
-    /// `statements_done`, unless it is already applied (another run got there first).
+    /// `statements_done`, with its `apply_start` event (the running row is anchored on it),
+    /// unless it is already applied (another run got there first).
     pub async fn start_running(&mut self, record: &RunningRecord<'_>) -> Result<(), StateError> {
         let url = self.url.clone();
         let error = query_error(&url);
-        let mut tx = self.begin_locked().await?;
-        let written = sqlx::query!(
-            r#"INSERT INTO stagegate.migrations AS m
-                   (version, version_text, name, checksum, down_checksum, verify_checksum,
-                    no_transaction, status, started_at, db_user, os_user, statements_done,
-                    statements_total, done_checksum)
-               VALUES ($1, $2, $3, $4, $5, $6, true, 'running', clock_timestamp(), current_user,
-                       $7, $8, $9, $10)
-               ON CONFLICT (version) DO UPDATE SET
-                   version_text = excluded.version_text, name = excluded.name,
-                   checksum = excluded.checksum, down_checksum = excluded.down_checksum,
-                   verify_checksum = excluded.verify_checksum, no_transaction = true,
-                   status = 'running', rolled_back = false, db_user = excluded.db_user,
-                   os_user = excluded.os_user, statements_done = excluded.statements_done,
-                   statements_total = excluded.statements_total,
-                   done_checksum = excluded.done_checksum, error = NULL,
-                   finished_at = NULL, duration_ms = NULL, running_statement = NULL,
-                   running_pid = NULL, running_since = NULL
-               WHERE m.status <> 'applied'"#,
+        let mut tx = self.conn.begin().await.map_err(error)?;
+        let started = sqlx::query_scalar!(
+            r#"SELECT stagegate.record_start($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   AS "started!""#,
             record.version,
             record.version_text,
             record.name,
@@ -758,12 +744,11 @@ impl StateStore {
             record.statements_total,
             record.done_checksum,
         )
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(error)?
-        .rows_affected();
+        .map_err(error)?;
         tx.commit().await.map_err(error)?;
-        if written == 0 {
+        if !started {
             return Err(StateError::AlreadyApplied {
                 url: self.url.clone(),
                 version: record.version_text.to_string(),

@@ -64,6 +64,8 @@ pub(crate) fn verify(snapshot: &Snapshot, expected_head: Option<&str>) -> Verdic
             status: row.status.as_str(),
             checksum: &row.checksum,
             event_hash: row.event_hash.as_deref(),
+            statements_done: row.statements_done,
+            done_checksum: row.done_checksum.as_deref(),
         })
         .collect();
     let head = snapshot.head.as_ref().map(|h| HeadAnchor {
@@ -88,6 +90,7 @@ pub(crate) fn verify(snapshot: &Snapshot, expected_head: Option<&str>) -> Verdic
 fn verify_binding(snapshot: &Snapshot) -> Vec<Mismatch> {
     let latest = snapshot.events.iter().rev().find(|e| e.kind == "bind");
     let mismatch = |event: Option<&Event>, problem: String| Mismatch {
+        resolvable: false,
         event: event.map(|e| e.id),
         version: None,
         problem,

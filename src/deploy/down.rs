@@ -43,6 +43,9 @@ pub(crate) enum DownTarget {
 pub(crate) struct DownOptions {
     pub target: DownTarget,
     pub dry_run: bool,
+    /// A dry run that sends no statement of the scripts to the environment even where it is
+    /// not gated (`--shadow`: a scratch copy runs them).
+    pub read_only: bool,
     pub allow_data_loss: bool,
     pub lock_wait: Duration,
     pub drop_invalid_indexes: bool,
@@ -217,7 +220,7 @@ async fn down_locked(
     report.data_loss = losses;
 
     if options.dry_run {
-        report.dry = if env.is_gated() {
+        report.dry = if env.is_gated() || options.read_only {
             read_only_dry_run(env, &targets)
         } else {
             dry_run(env, session, &targets)
@@ -990,15 +993,23 @@ async fn objects(client: &tokio_postgres::Client) -> anyhow::Result<HashSet<Stri
         .collect())
 }
 
-/// A dry run on a gated environment (confirmation, backup or promotion): the scripts'
-/// statements are never sent there, not even in a transaction that is rolled back (their
-/// locks alone would block production). It lists them, with what they drop as the analyzer
-/// reads them; the data-loss guard has already counted what that holds, read-only.
+/// A dry run on a gated environment (confirmation, backup or promotion), or one asked to
+/// read only (`--shadow`): the scripts' statements are never sent there, not even in a
+/// transaction that is rolled back (their locks alone would block production). It lists
+/// them, with what they drop as the analyzer reads them; the data-loss guard has already
+/// counted what that holds, read-only.
 fn read_only_dry_run(env: &Environment, targets: &[Target<'_>]) -> Vec<DryRun> {
-    let why = format!(
-        "`{}` is gated, so a dry run sends no statement of the script there",
-        env.name
-    );
+    let why = if env.is_gated() {
+        format!(
+            "`{}` is gated, so a dry run sends no statement of the script there",
+            env.name
+        )
+    } else {
+        format!(
+            "with --shadow, a dry run sends no statement of the script to `{}`",
+            env.name
+        )
+    };
     targets
         .iter()
         .map(|target| {

@@ -120,7 +120,19 @@ pub(crate) async fn evaluate(
 
 /// The `state` gate: the rows verify against the event log, or nothing acts on them.
 pub(crate) fn state_gate(env: &str, snapshot: &Snapshot) -> Gate {
-    let verdict = trust::verify(snapshot, None);
+    state_gate_settling(env, snapshot, None)
+}
+
+/// The `state` gate of `migrate resolve` of `settling`: as [`state_gate`], except that the
+/// migration's `running` row need not be vouched for by a start event (the human resolving
+/// it says what ran; see `events::running_row`).
+fn state_gate_settling(env: &str, snapshot: &Snapshot, settling: Option<&Version>) -> Gate {
+    let mut verdict = trust::verify(snapshot, None);
+    if let Some(version) = settling {
+        verdict.problems.retain(|m| {
+            !(m.resolvable && m.version.as_deref().is_some_and(|v| version.matches(v)))
+        });
+    }
     if verdict.verified() {
         return Gate {
             name: "state",
@@ -198,11 +210,23 @@ pub(crate) async fn trusted_snapshot(
     store: &mut StateStore,
     action: &str,
 ) -> anyhow::Result<Snapshot> {
+    settling_snapshot(env, store, action, None).await
+}
+
+/// [`trusted_snapshot`] for `migrate resolve` of `settling`, whose interrupted attempt no
+/// start event vouches for (a hand-written row, or one an older stagegate left): the human
+/// resolving it settles it.
+pub(crate) async fn settling_snapshot(
+    env: &Environment,
+    store: &mut StateStore,
+    action: &str,
+    settling: Option<&Version>,
+) -> anyhow::Result<Snapshot> {
     let snapshot = store.snapshot().await?;
     let identity = store.server_identity().await?;
     let gates = [
         environment_gate(env, snapshot.binding.as_ref(), &identity),
-        state_gate(&env.name, &snapshot),
+        state_gate_settling(&env.name, &snapshot, settling),
     ];
     if let Some(message) = refusal_message(&env.name, action, &[], &gates) {
         return Err(exit::refused(anyhow::anyhow!(message)));

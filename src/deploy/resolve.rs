@@ -66,7 +66,7 @@ pub(crate) async fn resolve(
             .await
             .map_err(exit::execution)?;
         // Only on this environment's database, with rows that verify.
-        let rows = super::gates::trusted_snapshot(env, &mut store, "resolve on")
+        let rows = super::gates::settling_snapshot(env, &mut store, "resolve on", Some(version))
             .await?
             .rows;
         let Some(row) = rows.iter().find(|row| version.matches(&row.version_text)) else {

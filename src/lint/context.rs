@@ -911,11 +911,16 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The tokens of [`Ctx::text`] (`None` when the tokenizer rejects it), tokenized once
-    /// per statement.
+    /// The tokens of [`Ctx::text`] (`None` when the tokenizer rejects it), made once per
+    /// statement: from the tokens kept when sqlparser read it, else by tokenizing the text.
     pub fn tokens(&self) -> Option<&[crate::sql::Tok]> {
         self.tokens
-            .get_or_init(|| crate::sql::tokenize(self.text))
+            .get_or_init(|| {
+                self.statement
+                    .tokens
+                    .toks(self.text)
+                    .or_else(|| crate::sql::tokenize(self.text))
+            })
             .as_deref()
     }
 

@@ -15,4 +15,4 @@ pub(crate) use ident::{quote_literal, quote_parts};
 pub use lines::Lines;
 pub use parse::{Parsed, parse};
 pub use split::{RawKind, RawStatement, split};
-pub use tokens::{Tok, TokKind, tokenize};
+pub use tokens::{Kept, Tok, TokKind, tokenize};

@@ -8,13 +8,13 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
 
-use super::tokens::{self, Tok, tokenize};
+use super::tokens::{self, Kept, Tok, tokenize};
 
 /// What reading a statement gave.
 #[derive(Debug)]
 pub enum Parsed {
-    /// sqlparser understood it.
-    Ast(Box<Statement>),
+    /// sqlparser understood it; its tokens are kept for [`Ctx::tokens`](crate::lint::Ctx::tokens).
+    Ast(Box<Statement>, Kept),
     /// sqlparser did not (or was not needed: see [`FIRST_WORD_DECIDES`]); its tokens are left
     /// for the token classifier.
     Tokens(Vec<Tok>),
@@ -76,9 +76,10 @@ pub fn parse(text: &str) -> Parsed {
         let statements = parser.parse_statements();
         buffer = parser.into_tokens();
         match statements {
-            Ok(mut statements) if statements.len() == 1 => {
-                Parsed::Ast(Box::new(statements.pop().expect("one statement")))
-            }
+            Ok(mut statements) if statements.len() == 1 => Parsed::Ast(
+                Box::new(statements.pop().expect("one statement")),
+                Kept::keep(&mut buffer),
+            ),
             // The same tokens `tokenize` would make, without tokenizing again.
             _ => Parsed::Tokens(tokens::from_sqlparser(text, buffer.drain(..))),
         }
@@ -107,11 +108,11 @@ mod tests {
     fn sqlparser_first_then_tokens() {
         assert!(matches!(
             parse("ALTER TABLE t ADD COLUMN c int;"),
-            Parsed::Ast(_)
+            Parsed::Ast(..)
         ));
         assert!(matches!(
             parse("DROP INDEX CONCURRENTLY i;"),
-            Parsed::Tokens(_) | Parsed::Ast(_)
+            Parsed::Tokens(_) | Parsed::Ast(..)
         ));
         assert!(matches!(parse("VACUUM FULL t;"), Parsed::Tokens(_)));
         assert!(matches!(parse("SELECT 'unterminated"), Parsed::Unreadable));

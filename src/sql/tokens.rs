@@ -1,6 +1,8 @@
 //! Statement tokens with byte offsets, built on sqlparser's tokenizer. The token classifier
 //! in `analyze::fallback` and the DO-block reader work on these.
 
+use std::cell::Cell;
+
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
@@ -66,6 +68,56 @@ impl Tok {
         }
     }
 }
+
+/// sqlparser's tokens of one statement, kept from parsing it (whitespace and comments left
+/// out), so that its [`Tok`]s can be made when a rule first asks where a clause is without
+/// tokenizing the text again. Most statements are never asked: making `Tok`s of every one
+/// would cost more than tokenizing the few again. [`Kept::toks`] takes them (moving their
+/// strings into the `Tok`s); the lint engine keeps what it made for the statement's other
+/// findings.
+#[derive(Default)]
+pub struct Kept(Cell<Option<Box<[TokenWithSpan]>>>);
+
+impl Kept {
+    /// Takes the tokens the tokenizer gave for a statement's whole text out of `tokens`.
+    pub(crate) fn keep(tokens: &mut Vec<TokenWithSpan>) -> Kept {
+        let meaningful = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_) | Token::EOF);
+        let mut kept = Vec::with_capacity(tokens.iter().filter(|t| meaningful(t)).count());
+        kept.extend(tokens.drain(..).filter(meaningful));
+        Kept(Cell::new(Some(kept.into_boxed_slice())))
+    }
+
+    /// The tokens of `text`, the statement they were kept from, as [`tokenize`] makes them;
+    /// `None` when none were kept or they were taken already.
+    pub(crate) fn toks(&self, text: &str) -> Option<Vec<Tok>> {
+        let kept = self.0.take()?;
+        Some(from_sqlparser(text, kept.into_vec().into_iter()))
+    }
+}
+
+impl Clone for Kept {
+    fn clone(&self) -> Kept {
+        let kept = self.0.take();
+        let copy = kept.clone();
+        self.0.set(kept);
+        Kept(Cell::new(copy))
+    }
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kept")
+    }
+}
+
+/// Kept tokens are a cache of the statement's text: they do not make two analyses differ.
+impl PartialEq for Kept {
+    fn eq(&self, _: &Kept) -> bool {
+        true
+    }
+}
+
+impl Eq for Kept {}
 
 /// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
 pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
@@ -149,6 +201,24 @@ mod tests {
         let (body, start) = dollar.unwrap();
         assert_eq!(&text[start..start + body.len()], body);
         assert_eq!(body, " BEGIN END ");
+    }
+
+    /// The tokens kept from parsing a statement give what tokenizing its text again gives:
+    /// comments, line breaks, non-ASCII text, quoted names and dollar quotes included.
+    #[test]
+    fn kept_tokens_are_the_tokens_of_the_text() {
+        for text in [
+            "ALTER TABLE t ADD COLUMN c int;",
+            "-- ü\nCREATE TABLE \"Ünï\" (\n  id int /* c */ PRIMARY KEY,\n  name text DEFAULT 'é''s'\n);",
+            "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1 $body$ LANGUAGE sql;",
+            "UPDATE t SET a = E'x\\ny' WHERE b IS NULL",
+        ] {
+            let crate::sql::Parsed::Ast(_, kept) = crate::sql::parse(text) else {
+                panic!("sqlparser reads {text}");
+            };
+            assert_eq!(kept.toks(text), tokenize(text), "{text}");
+            assert_eq!(kept.toks(text), None, "taken once: {text}");
+        }
     }
 
     #[test]

@@ -490,7 +490,8 @@ fn a_dry_run_on_a_gated_environment_sends_none_of_the_script_s_statements() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("so no statement was run there"),
+        out.stdout
+            .contains("dry run: no statement was run on `staging` (read-only queries only)"),
         "{}",
         out.stdout
     );
@@ -598,4 +599,182 @@ fn a_dry_run_on_a_scratch_copy_runs_the_plan_there_and_changes_nothing() {
     assert!(dry.stderr.contains("items_id_check"), "{}", dry.stderr);
     assert_eq!(state(&p), before);
     assert_eq!(leftovers().as_deref(), Some("0"));
+}
+
+/// `migrate down --dry-run --shadow` on a gated environment: the gates and the data-loss guard
+/// read the environment, then the down scripts run for real on a copy of its database in a
+/// scratch database that is dropped at the end, through the same copy as `migrate apply
+/// --dry-run --shadow`. A down script that fails there shows its error; one that works reports
+/// what it reverted; the environment's database (state rows, events and schema) is left
+/// exactly as it was either way.
+#[test]
+fn a_down_dry_run_on_a_scratch_copy_runs_the_down_scripts_there_and_changes_nothing() {
+    let p = Project::new("confirm = true");
+    let shadow = TestDb::create();
+    p.write("1_items.up.sql", "CREATE TABLE items (id int);\n");
+    p.write("1_items.down.sql", "DROP TABLE items;\n");
+    p.write("2_note.up.sql", "ALTER TABLE items ADD COLUMN note text;\n");
+    p.write("2_note.down.sql", "ALTER TABLE items DROP COLUMN note;\n");
+    let apply = |p: &Project| {
+        let out = p.run(&[
+            "migrate",
+            "apply",
+            "--env",
+            "staging",
+            "--confirm",
+            "staging",
+            "--reason",
+            "up",
+        ]);
+        assert_exit(&out, 0);
+    };
+    apply(&p);
+    let state = |p: &Project| {
+        p.query(
+            "SELECT (SELECT count(*) FROM stagegate.events)::text, \
+                    (SELECT string_agg(version || status, ',' ORDER BY version) \
+                     FROM stagegate.migrations), \
+                    (SELECT environment || event_hash FROM stagegate.binding), \
+                    (SELECT string_agg(column_name, ',' ORDER BY column_name) \
+                     FROM information_schema.columns WHERE table_name = 'items')",
+        )
+    };
+    let leftovers = || {
+        crate::runner::query(
+            &shadow,
+            "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'stagegate\\_dryrun\\_%'",
+        )[0][0]
+            .clone()
+    };
+    let down = |steps: &str| {
+        with_shadow(
+            &p,
+            &shadow,
+            &[
+                "migrate",
+                "down",
+                "--env",
+                "staging",
+                "--steps",
+                steps,
+                "--dry-run",
+            ],
+        )
+    };
+
+    let before = state(&p);
+    assert_eq!(before[0][1].as_deref(), Some("1applied,2applied"));
+    let ok = down("2");
+    assert_exit(&ok, 0);
+    let flat = ok.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "dry run of the down of 2_note on `staging`",
+        "`staging` is gated, so a dry run sends no statement",
+        "on a scratch copy of `staging` (dropped): reverted 2 migration(s)",
+        "dry run: nothing was changed on `staging`",
+    ] {
+        assert!(
+            flat.contains(expected),
+            "{expected}:\n{}\n{}",
+            ok.stdout,
+            ok.stderr
+        );
+    }
+    assert!(
+        ok.stderr
+            .contains("copying `staging` into scratch database"),
+        "{}",
+        ok.stderr
+    );
+    assert_eq!(state(&p), before);
+    assert_eq!(leftovers().as_deref(), Some("0"));
+
+    // A down script that fails (the column is named `note`): its error, and nothing changed.
+    p.write(
+        "3_extra.up.sql",
+        "ALTER TABLE items ADD COLUMN extra int;\n",
+    );
+    p.write(
+        "3_extra.down.sql",
+        "ALTER TABLE items DROP COLUMN extras;\n",
+    );
+    apply(&p);
+    let before = state(&p);
+    assert_eq!(before[0][1].as_deref(), Some("1applied,2applied,3applied"));
+    let failed = down("1");
+    assert_exit(&failed, 4);
+    assert!(
+        failed.stderr.contains("column \"extras\""),
+        "the down script's error:\n{}",
+        failed.stderr
+    );
+    assert_eq!(state(&p), before);
+    assert_eq!(leftovers().as_deref(), Some("0"));
+}
+
+/// With `--shadow`, a down dry run on an ungated environment sends it no statement either (a
+/// rolled-back dry run there would still advance a sequence, and hold its locks): the
+/// sequence the down script calls is untouched on the environment, and moved on the copy
+/// only.
+#[test]
+fn a_down_dry_run_with_shadow_sends_an_ungated_environment_no_statement() {
+    let p = Project::new("");
+    let shadow = TestDb::create();
+    p.write(
+        "1_seq.up.sql",
+        "CREATE SEQUENCE s;\nCREATE TABLE items (id int);\n",
+    );
+    p.write(
+        "1_seq.down.sql",
+        "SELECT nextval('s');\nDROP TABLE items;\nDROP SEQUENCE s;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let sequence = |p: &Project| p.scalar("SELECT last_value || ' ' || is_called FROM s");
+    assert_eq!(sequence(&p).as_deref(), Some("1 false"));
+
+    let out = with_shadow(
+        &p,
+        &shadow,
+        &[
+            "migrate",
+            "down",
+            "--env",
+            "staging",
+            "--steps",
+            "1",
+            "--dry-run",
+        ],
+    );
+    assert_exit(&out, 0);
+    let flat = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "with --shadow, a dry run sends no statement of the script to `staging`",
+        "on a scratch copy of `staging` (dropped): reverted 1 migration(s)",
+    ] {
+        assert!(flat.contains(expected), "{expected}:\n{}", out.stdout);
+    }
+    assert_eq!(
+        sequence(&p).as_deref(),
+        Some("1 false"),
+        "nextval ran on staging"
+    );
+    assert_eq!(
+        p.scalar("SELECT status FROM stagegate.migrations WHERE version = '1'")
+            .as_deref(),
+        Some("applied")
+    );
+    // Without --shadow the dry run runs there (rolled back), and the sequence shows it.
+    assert_exit(
+        &p.run(&[
+            "migrate",
+            "down",
+            "--env",
+            "staging",
+            "--steps",
+            "1",
+            "--dry-run",
+        ]),
+        0,
+    );
+    assert_eq!(sequence(&p).as_deref(), Some("1 true"));
 }

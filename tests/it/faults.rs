@@ -57,6 +57,11 @@ fn events_of(p: &Project, kind: &str) -> Vec<String> {
     .collect()
 }
 
+/// `text` with every run of whitespace as one space: messages are wrapped to the terminal.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn log_rows(p: &Project) -> Vec<String> {
     p.query("SELECT v FROM log ORDER BY v")
         .into_iter()
@@ -1232,4 +1237,129 @@ fn a_concurrent_build_that_ends_with_an_invalid_index_is_not_recorded_done() {
     );
     assert_eq!(row, [[Some("failed".into()), Some("0".into())]]);
     assert_eq!(events_of(&p, "apply"), ["1:1"]);
+}
+
+/// A `running` row is vouched for by its attempt's latest `apply_start` or `apply_progress`
+/// event: a killed no-transaction migration's row verifies (it is anchored on the progress
+/// of statement 1); moved further by hand (`statements_done` 2), it refuses apply and fails
+/// `audit --verify`, and nothing runs. Put back, the attempt resumes after the statement the
+/// server finished, and the log verifies.
+#[test]
+fn a_running_row_with_more_statements_done_than_its_events_refuses() {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('a');\n\
+         SELECT pg_sleep(60) WHERE NOT EXISTS (SELECT FROM log WHERE v = 'x');\n\
+         INSERT INTO log VALUES ('b');\n",
+    );
+    let child = spawn_apply(&p);
+    wait_for_query(&p, "pg_sleep(60)");
+    signal(&child, "KILL");
+    finish(child);
+    // The killed run's statement ends (cancelled: the sleep was not finished).
+    p.query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(
+        p.query(
+            "SELECT status, statements_done::text FROM stagegate.migrations \
+             WHERE version = '2'"
+        ),
+        [[Some("running".into()), Some("1".into())]]
+    );
+    assert_eq!(events_of(&p, "apply_start"), ["2:1"]);
+    assert_eq!(events_of(&p, "apply_progress"), ["2:1"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+
+    // One statement more than the log says: a resume would skip the sleep.
+    p.query(
+        "CREATE TABLE saved AS SELECT * FROM stagegate.migrations WHERE version = '2'; \
+         UPDATE stagegate.migrations SET statements_done = 2 WHERE version = '2'",
+    );
+    let audit = p.run(&["audit", "--env", "staging", "--verify"]);
+    assert_exit(&audit, 3);
+    assert!(
+        flat(&audit.stdout).contains("the state row says 2 statement(s) done"),
+        "{}",
+        audit.stdout
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("state gate"), "{}", out.stderr);
+    assert_eq!(events_of(&p, "failure"), Vec::<String>::new());
+    assert_eq!(log_rows(&p), ["a"]);
+
+    // Put back: the interrupted attempt is settled and resumes at statement 2.
+    p.query(
+        "DELETE FROM stagegate.migrations WHERE version = '2'; \
+         INSERT INTO stagegate.migrations SELECT * FROM saved; DROP TABLE saved; \
+         INSERT INTO log VALUES ('x')",
+    );
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+    assert_exit(&p.apply(), 3);
+    assert_exit(
+        &p.run(&[
+            "migrate", "resolve", "2", "--env", "staging", "--reason", "checked",
+        ]),
+        0,
+    );
+    assert_exit(&p.apply(), 0);
+    assert_eq!(log_rows(&p), ["a", "b", "x"], "no statement ran twice");
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+/// A `running` row no start event vouches for (written by hand, or left by a stagegate older
+/// than state schema 10 that was killed mid-run) refuses apply and fails `audit --verify`,
+/// naming `migrate resolve`, which settles it on a human's word; then apply runs the
+/// migration from the statement the row names.
+#[test]
+fn a_running_row_without_a_start_event_refuses_until_resolved() {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    assert_exit(&p.apply(), 0);
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('a');\n\
+         INSERT INTO log VALUES ('b');\n",
+    );
+    p.query(
+        "INSERT INTO stagegate.migrations (version, version_text, name, checksum, \
+         no_transaction, status, started_at, db_user, statements_done, statements_total, \
+         done_checksum) \
+         VALUES ('2', '2', 'steps', 'sha256:00', true, 'running', now(), current_user, 0, 2, \
+         'sha256:00')",
+    );
+    let audit = p.run(&["audit", "--env", "staging", "--verify"]);
+    assert_exit(&audit, 3);
+    assert!(
+        flat(&audit.stdout).contains("not the start of an attempt"),
+        "{}",
+        audit.stdout
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    let stderr = flat(&out.stderr);
+    assert!(
+        stderr.contains("state gate") && stderr.contains("stagegate migrate resolve 2"),
+        "{stderr}"
+    );
+    assert_eq!(log_rows(&p), Vec::<String>::new(), "nothing ran");
+    assert_exit(
+        &p.run(&[
+            "migrate",
+            "resolve",
+            "2",
+            "--env",
+            "staging",
+            "--reason",
+            "nothing of it ran",
+        ]),
+        0,
+    );
+    assert_exit(&p.apply(), 0);
+    assert_eq!(log_rows(&p), ["a", "b"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }

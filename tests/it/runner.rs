@@ -39,7 +39,8 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
     );
     assert_eq!(
         p.query(
-            "SELECT version::text, success::text FROM stagegate._sqlx_migrations ORDER BY version"
+            "SELECT m.version::text, m.success::text FROM stagegate._sqlx_migrations m \
+             ORDER BY m.version"
         ),
         files
             .iter()
@@ -448,7 +449,19 @@ fn a_failed_no_transaction_migration_resumes_at_the_failed_statement_after_resol
     );
     assert_eq!(
         p.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM stagegate.events"),
-        Some("bind,failure,resolve,apply,apply".into())
+        Some(
+            "bind,apply_start,apply_progress,apply_progress,failure,resolve,apply_start,\
+             apply_progress,apply_progress,apply,apply"
+                .into()
+        )
+    );
+    // The resumed attempt starts at statement 3, as the log vouches.
+    assert_eq!(
+        p.scalar(
+            "SELECT detail::json->>'statements_done' FROM stagegate.events \
+             WHERE kind = 'apply_start' ORDER BY id DESC LIMIT 1"
+        ),
+        Some("2".into())
     );
 }
 
@@ -624,16 +637,17 @@ fn audit_verify_detects_an_edited_event() {
     p.write("2_b.up.sql", "-- stagegate:no-transaction\nSELECT 1;\n");
     assert_exit(&p.apply(), 0);
 
+    // bind, apply of 1, then 2's attempts: start, failure (event 4), start, progress, apply.
     let out = p.run(&["audit", "--env", "staging", "--verify"]);
     assert_exit(&out, 0);
     assert!(
         out.stdout
-            .contains("verified: the hash chain of 4 event(s) is intact"),
+            .contains("verified: the hash chain of 7 event(s) is intact"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("│ 3  │") && out.stdout.contains("failure"),
+        out.stdout.contains("│ 4  │") && out.stdout.contains("failure"),
         "{}",
         out.stdout
     );
@@ -643,7 +657,7 @@ fn audit_verify_detects_an_edited_event() {
     let refused = block_on(async move {
         let client = stagegate::db::connect(&url).await.unwrap();
         client
-            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 3")
+            .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 4")
             .await
             .unwrap_err()
     });
@@ -656,14 +670,14 @@ fn audit_verify_detects_an_edited_event() {
     // ...but a superuser can switch that off; the chain still shows it.
     p.query(
         "ALTER TABLE stagegate.events DISABLE TRIGGER events_append_only; \
-         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 3; \
+         UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 4; \
          ALTER TABLE stagegate.events ENABLE TRIGGER events_append_only",
     );
     let out = p.run(&["audit", "--env", "staging", "--verify"]);
     assert_exit(&out, 3);
     assert!(
         out.stderr
-            .contains("the event log of `staging` was tampered with: event 3 does not match"),
+            .contains("the event log of `staging` was tampered with: event 4 does not match"),
         "{}",
         out.stderr
     );
@@ -671,8 +685,8 @@ fn audit_verify_detects_an_edited_event() {
     assert_exit(&json, 3);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["verified"], false);
-    assert_eq!(json["first_mismatch"]["id"], 3);
-    assert_eq!(json["events"].as_array().unwrap().len(), 4);
+    assert_eq!(json["first_mismatch"]["id"], 4);
+    assert_eq!(json["events"].as_array().unwrap().len(), 7);
 }
 
 #[test]
