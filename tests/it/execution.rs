@@ -640,7 +640,7 @@ fn a_down_dry_run_on_a_scratch_copy_runs_the_down_scripts_there_and_changes_noth
         )
     };
     let leftovers = || {
-        crate::runner::query(
+        crate::support::project::query(
             &shadow,
             "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'stagegate\\_dryrun\\_%'",
         )[0][0]
