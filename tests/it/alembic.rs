@@ -108,11 +108,7 @@ impl Project {
 
     fn run(&self, args: &[&str]) -> Output {
         let out = self.command().args(args).output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 }
 
@@ -573,11 +569,7 @@ fn stagegate_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Output::from(out)
 }
 
 /// examples/alembic's backend/ in a new directory, with the test virtual environment as its

@@ -14,11 +14,7 @@ fn as_actor(p: &Project, actor: &str, args: &[&str]) -> Output {
             .args(args),
         &format!("stagegate {} as {actor}", args.join(" ")),
     );
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Output::from(out)
 }
 
 /// The plan of `staging` as JSON, read as `actor`.
@@ -382,11 +378,7 @@ fn after_apply_runs_with_the_release_in_its_environment_never_the_password() {
                 .args(args),
             "stagegate",
         );
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     };
     let out = run(&["migrate", "apply", "--env", "staging"]);
     assert_exit(&out, 0);

@@ -31,11 +31,7 @@ fn run_with(p: &Project, args: &[&str], envs: &[(&str, &str)]) -> Output {
         cmd.env(name, value);
     }
     let output = cmd.args(args).output().unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 fn create(p: &Project) -> Output {

@@ -492,11 +492,7 @@ fn a_gated_environment_needs_confirmation_and_staging_baselined_promotes() {
             .args(args)
             .output()
             .unwrap();
-        crate::support::project::Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        crate::support::project::Output::from(out)
     };
     // Production: gated, so no baseline without a confirmation.
     let out = run(&[

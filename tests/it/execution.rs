@@ -15,11 +15,7 @@ fn with_shadow(p: &Project, shadow: &TestDb, args: &[&str]) -> Output {
         .args(&all)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 const NO_TX: &str = "-- stagegate:no-transaction\n";

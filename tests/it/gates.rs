@@ -76,11 +76,7 @@ impl Chain {
 
     fn run_with(&self, cmd: &mut Command, args: &[&str]) -> Output {
         let out = run_output(cmd.args(args), &format!("stagegate {}", args.join(" ")));
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 
     fn run(&self, args: &[&str]) -> Output {

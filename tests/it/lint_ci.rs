@@ -6,30 +6,16 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-use crate::support::project::Project;
+use crate::support::project::{Output, Project, stagegate_in};
 use crate::support::tools::git;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn stagegate(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("STAGEGATE_CONFIG")
+    let output = stagegate_in(dir)
         .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 const FIRST: &str = "1_create_orders.up.sql";

@@ -4,10 +4,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
 use crate::support::harness::TestDb;
-use crate::support::project::{Output, assert_exit};
+use crate::support::project::{Output, assert_exit, stagegate_in};
 use crate::support::tools::git;
 
 /// The binary in `dir`, with nothing from the caller's environment that changes its output.
@@ -17,22 +15,14 @@ fn stagegate(dir: &Path, args: &[&str]) -> Output {
 
 /// As [`stagegate`], with variables set.
 fn stagegate_with(dir: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
-    let output = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir)
+    let output = stagegate_in(dir)
         .envs(vars.iter().map(|(k, v)| (k, v)))
-        .env_remove("STAGEGATE_CONFIG")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITLAB_CI")
-        .env("NO_COLOR", "1")
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 fn write(path: &Path, text: &str) {
@@ -571,11 +561,7 @@ fn a_transaction_mode_pooler_is_refused_and_a_session_one_is_not() {
         cmd.env("SG_TEST_TARGET_URL", pooler.url(&project.db));
         let out =
             crate::support::harness::run_output(cmd.args(args), "stagegate through pgbouncer");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     };
     for args in [
         &["migrate", "apply", "--env", "staging"][..],

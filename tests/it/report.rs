@@ -119,11 +119,7 @@ impl Release {
 
     fn run(&self, args: &[&str]) -> Output {
         let out = self.command().args(args).output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 }
 

@@ -713,11 +713,7 @@ fn status_across_environments_with_one_unreachable() {
             .args(args)
             .output()
             .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     };
     assert_exit(
         &prod(&["migrate", "apply", "--env", "production", "--to", "1"]),

@@ -17,11 +17,7 @@ fn trace(project: &Project, args: &[&str]) -> Output {
         .args(&all)
         .output()
         .unwrap();
-    let out = Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let out = Output::from(output);
     assert_nothing_left(project, &out);
     out
 }

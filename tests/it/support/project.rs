@@ -1,7 +1,7 @@
 //! A project directory with one environment on a database of its own, the binary run in it,
 //! and the few checks on its output that most tests share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use assert_cmd::Command;
@@ -22,6 +22,17 @@ pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Output {
+    /// A finished run's exit code (-1 when a signal ended it) and its output as text.
+    fn from(out: std::process::Output) -> Output {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
 }
 
 impl Project {
@@ -67,11 +78,7 @@ impl Project {
             self.command().args(args),
             &format!("stagegate {}", args.join(" ")),
         );
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        Output::from(output)
     }
 
     /// `stagegate ARGS` to run as a child process, with the same environment as
@@ -107,15 +114,20 @@ impl Project {
     }
 }
 
+/// The binary in `dir`, with no configuration file named by the environment and no colour.
+pub(crate) fn stagegate_in(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stagegate").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("STAGEGATE_CONFIG")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 /// Waits for a child of [`Project::child`] to end (bounded: see [`crate::support::harness::DEADLINE`]).
 #[track_caller]
 pub(crate) fn finish(child: std::process::Child, what: &str) -> Output {
     let out = crate::support::harness::wait_output(child, what);
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Output::from(out)
 }
 
 pub(crate) fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
