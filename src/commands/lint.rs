@@ -606,15 +606,7 @@ fn scripts_of(
 /// Findings in an Alembic revision's rendered SQL: each names the revision, and points at
 /// the line of the revision file holding the operation that rendered it.
 fn name_revision(findings: &mut [lint::Finding], version: &Version, script: &ScriptBody) {
-    let stem = script
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let slug = match stem.find(version.as_str()) {
-        Some(at) => stem[at + version.as_str().len()..].trim_start_matches(['_', '-']),
-        None => stem.as_str(),
-    };
+    let slug = source::alembic::file_slug(&script.path, version.as_str());
     for finding in findings {
         finding.message = format!("revision {version} ({slug}): {}", finding.message);
         if let Some(line) = source::alembic::source_line(&script.text, finding.span.start) {

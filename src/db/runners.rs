@@ -7,13 +7,13 @@
 //! which is not on the search path.
 
 use sqlx::Row;
+use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
 use super::state::{StateError, StateStore};
 use crate::sql::quote_ident;
 
-/// Another migration runner (not stagegate) whose history table `migrate baseline` reads;
-/// `deploy::runner::Runner` is stagegate's own.
+/// A migration runner whose table `migrate baseline` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum ForeignRunner {
     /// `_sqlx_migrations` (version, SHA-384 checksum)
@@ -56,9 +56,7 @@ impl ForeignRunner {
             ForeignRunner::Sqlx => "_sqlx_migrations",
             ForeignRunner::Diesel => "__diesel_schema_migrations",
             ForeignRunner::Flyway => "flyway_schema_history",
-            ForeignRunner::Dbmate | ForeignRunner::GolangMigrate | ForeignRunner::Supabase => {
-                "schema_migrations"
-            }
+            ForeignRunner::Dbmate | ForeignRunner::GolangMigrate | ForeignRunner::Supabase => "schema_migrations",
             ForeignRunner::Prisma => "_prisma_migrations",
             ForeignRunner::Goose => "goose_db_version",
             ForeignRunner::Alembic => "alembic_version",
@@ -193,198 +191,176 @@ pub(crate) async fn read(
     table: &RunnerTable,
 ) -> Result<Vec<RunnerRow>, StateError> {
     let url = store.redacted_url().to_string();
-    let error = |source| StateError::Query {
-        url: url.clone(),
-        cause: source,
-    };
-    // The only text put into the queries: a schema name read from pg_namespace and a fixed
-    // table name, both quoted as identifiers.
+    let shape = TableShape::of(table.runner);
+    // The only text put into the query: a schema name read from pg_namespace and a fixed
+    // table name, both quoted as identifiers, between fixed column lists and clauses.
     let name = table.quoted();
-    let conn = store.connection();
-    let rows = match table.runner {
-        ForeignRunner::Sqlx => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT version, description, installed_on, success, checksum FROM {name}
-             ORDER BY version"
-        )))
-        .fetch_all(conn)
-        .await
-        .map_err(error)?
-        .into_iter()
-        .map(|row| RunnerRow {
-            version: row.get::<i64, _>("version").to_string(),
-            script: Some(row.get("description")),
-            applied_at: Some(row.get("installed_on")),
-            checksum: Some(RunnerChecksum::Sha384(row.get("checksum"))),
-            kind: if row.get("success") {
-                RowKind::Applied
-            } else {
-                RowKind::Failed
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM {name} {}",
+        shape.columns, shape.rest
+    )))
+    .fetch_all(store.connection())
+    .await
+    .map_err(|source| StateError::Query { url, cause: source })?;
+    Ok(rows.iter().filter_map(shape.row).collect())
+}
+
+/// What [`read`] needs to know of one runner's table.
+struct TableShape {
+    /// The select list.
+    columns: &'static str,
+    /// What follows `FROM table`: the rows to read and the order the runner applied them in.
+    rest: &'static str,
+    /// What one row says; `None` for a row the runner itself ignores.
+    row: fn(&PgRow) -> Option<RunnerRow>,
+}
+
+impl TableShape {
+    fn of(runner: ForeignRunner) -> TableShape {
+        match runner {
+            ForeignRunner::Sqlx => TableShape {
+                columns: "version, description, installed_on, success, checksum",
+                rest: "ORDER BY version",
+                row: |row| {
+                    Some(RunnerRow {
+                        version: row.get::<i64, _>("version").to_string(),
+                        script: Some(row.get("description")),
+                        applied_at: Some(row.get("installed_on")),
+                        checksum: Some(RunnerChecksum::Sha384(row.get("checksum"))),
+                        kind: if row.get("success") {
+                            RowKind::Applied
+                        } else {
+                            RowKind::Failed
+                        },
+                    })
+                },
             },
-        })
-        .collect(),
-        ForeignRunner::Diesel => sqlx::query(sqlx::AssertSqlSafe(format!(
             // run_on is a timestamp without time zone written with CURRENT_TIMESTAMP: read in
             // the session's time zone, as it was written.
-            "SELECT version::text AS version, run_on::timestamptz AS run_on FROM {name}
-             ORDER BY version"
-        )))
-        .fetch_all(conn)
-        .await
-        .map_err(error)?
-        .into_iter()
-        .map(|row| RunnerRow {
-            version: row.get("version"),
-            script: None,
-            applied_at: Some(row.get("run_on")),
-            checksum: None,
-            kind: RowKind::Applied,
-        })
-        .collect(),
-        ForeignRunner::Flyway => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT version::text AS version, script::text AS script, type::text AS type,
-                        checksum, success, installed_on::timestamptz AS installed_on
-                 FROM {name} WHERE version IS NOT NULL ORDER BY installed_rank"
-            )))
-            .fetch_all(conn)
-            .await
-            .map_err(error)?;
-            let mut out: Vec<RunnerRow> = Vec::new();
-            for row in rows {
-                let kind: String = row.get("type");
-                let version: String = row.get("version");
-                let success: bool = row.get("success");
-                let row_kind = match kind.as_str() {
-                    // The schema-creation marker and rows a `flyway repair` marked deleted.
-                    "SCHEMA" | "DELETE" => continue,
-                    "BASELINE" => RowKind::UpTo,
-                    undo if undo.starts_with("UNDO_") => RowKind::Undone,
-                    _ if !success => RowKind::Failed,
-                    _ => RowKind::Applied,
-                };
-                out.push(RunnerRow {
-                    version,
-                    script: Some(row.get("script")),
-                    applied_at: Some(row.get("installed_on")),
-                    checksum: row
-                        .get::<Option<i32>, _>("checksum")
-                        .filter(|_| row_kind == RowKind::Applied)
-                        .map(RunnerChecksum::Crc32),
-                    kind: row_kind,
-                });
-            }
-            out
-        }
-        // Both keep one row per applied version, and nothing else stagegate can use.
-        ForeignRunner::Dbmate | ForeignRunner::Supabase => sqlx::query(sqlx::AssertSqlSafe(
-            format!("SELECT version::text AS version FROM {name} ORDER BY version"),
-        ))
-        .fetch_all(conn)
-        .await
-        .map_err(error)?
-        .into_iter()
-        .map(|row| RunnerRow {
-            version: row.get("version"),
-            script: None,
-            applied_at: None,
-            checksum: None,
-            kind: RowKind::Applied,
-        })
-        .collect(),
-        ForeignRunner::GolangMigrate => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT version::bigint AS version, dirty FROM {name}"
-        )))
-        .fetch_all(conn)
-        .await
-        .map_err(error)?
-        .into_iter()
-        .map(|row| RunnerRow {
-            version: row.get::<i64, _>("version").to_string(),
-            script: None,
-            applied_at: None,
-            checksum: None,
-            kind: if row.get("dirty") {
-                RowKind::Failed
-            } else {
-                RowKind::UpTo
+            ForeignRunner::Diesel => TableShape {
+                columns: "version::text AS version, run_on::timestamptz AS run_on",
+                rest: "ORDER BY version",
+                row: |row| {
+                    Some(RunnerRow {
+                        applied_at: Some(row.get("run_on")),
+                        ..RunnerRow::applied(row.get("version"))
+                    })
+                },
             },
-        })
-        .collect(),
-        ForeignRunner::Prisma => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT migration_name::text AS migration_name, checksum::text AS checksum,
-                        finished_at::timestamptz AS finished_at,
-                        rolled_back_at IS NOT NULL AS rolled_back
-                 FROM {name} ORDER BY started_at, migration_name"
-            )))
-            .fetch_all(conn)
-            .await
-            .map_err(error)?;
-            let mut out: Vec<RunnerRow> = Vec::new();
-            for row in rows {
-                // `prisma migrate resolve --rolled-back`: Prisma itself ignores the row.
-                if row.get::<bool, _>("rolled_back") {
-                    continue;
-                }
-                let name: String = row.get("migration_name");
-                let finished: Option<OffsetDateTime> = row.get("finished_at");
-                out.push(RunnerRow {
-                    version: prisma_version(&name).to_string(),
-                    checksum: Some(RunnerChecksum::Sha256Hex(
-                        row.get::<String, _>("checksum").to_ascii_lowercase(),
-                    )),
-                    script: Some(name),
-                    applied_at: finished,
-                    kind: if finished.is_some() {
-                        RowKind::Applied
-                    } else {
-                        RowKind::Failed
-                    },
-                });
-            }
-            out
-        }
-        ForeignRunner::Goose => {
+            ForeignRunner::Flyway => TableShape {
+                columns: "version::text AS version, script::text AS script, type::text AS type,
+                          checksum, success, installed_on::timestamptz AS installed_on",
+                rest: "WHERE version IS NOT NULL ORDER BY installed_rank",
+                row: |row| {
+                    let kind: String = row.get("type");
+                    let success: bool = row.get("success");
+                    let row_kind = match kind.as_str() {
+                        // The schema-creation marker and rows a `flyway repair` marked deleted.
+                        "SCHEMA" | "DELETE" => return None,
+                        "BASELINE" => RowKind::UpTo,
+                        undo if undo.starts_with("UNDO_") => RowKind::Undone,
+                        _ if !success => RowKind::Failed,
+                        _ => RowKind::Applied,
+                    };
+                    Some(RunnerRow {
+                        version: row.get("version"),
+                        script: Some(row.get("script")),
+                        applied_at: Some(row.get("installed_on")),
+                        checksum: row
+                            .get::<Option<i32>, _>("checksum")
+                            .filter(|_| row_kind == RowKind::Applied)
+                            .map(RunnerChecksum::Crc32),
+                        kind: row_kind,
+                    })
+                },
+            },
+            // Both keep one row per applied version, and nothing else stagegate can use.
+            ForeignRunner::Dbmate | ForeignRunner::Supabase => TableShape {
+                columns: "version::text AS version",
+                rest: "ORDER BY version",
+                row: |row| Some(RunnerRow::applied(row.get("version"))),
+            },
+            ForeignRunner::GolangMigrate => TableShape {
+                columns: "version::bigint AS version, dirty",
+                rest: "",
+                row: |row| {
+                    Some(RunnerRow {
+                        kind: if row.get("dirty") {
+                            RowKind::Failed
+                        } else {
+                            RowKind::UpTo
+                        },
+                        ..RunnerRow::applied(row.get::<i64, _>("version").to_string())
+                    })
+                },
+            },
+            ForeignRunner::Prisma => TableShape {
+                columns: "migration_name::text AS migration_name, checksum::text AS checksum,
+                          finished_at::timestamptz AS finished_at,
+                          rolled_back_at IS NOT NULL AS rolled_back",
+                rest: "ORDER BY started_at, migration_name",
+                row: |row| {
+                    // `prisma migrate resolve --rolled-back`: Prisma itself ignores the row.
+                    if row.get::<bool, _>("rolled_back") {
+                        return None;
+                    }
+                    let name: String = row.get("migration_name");
+                    let finished: Option<OffsetDateTime> = row.get("finished_at");
+                    Some(RunnerRow {
+                        version: prisma_version(&name).to_string(),
+                        checksum: Some(RunnerChecksum::Sha256Hex(
+                            row.get::<String, _>("checksum").to_ascii_lowercase(),
+                        )),
+                        script: Some(name),
+                        applied_at: finished,
+                        kind: if finished.is_some() {
+                            RowKind::Applied
+                        } else {
+                            RowKind::Failed
+                        },
+                    })
+                },
+            },
             // goose appends a row per up (and, before v3, per down with is_applied false; v3
             // deletes the up's row instead): a version's latest row says whether it is
             // applied. Version 0 is the row goose writes when it creates the table.
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT DISTINCT ON (version_id) version_id::text AS version, is_applied,
-                        tstamp::timestamptz AS tstamp
-                 FROM {name} WHERE version_id <> 0 ORDER BY version_id, id DESC"
-            )))
-            .fetch_all(conn)
-            .await
-            .map_err(error)?;
-            rows.into_iter()
-                .filter(|row| row.get::<bool, _>("is_applied"))
-                .map(|row| RunnerRow {
-                    version: row.get("version"),
-                    script: None,
-                    applied_at: row.get("tstamp"),
-                    checksum: None,
-                    kind: RowKind::Applied,
-                })
-                .collect()
+            ForeignRunner::Goose => TableShape {
+                columns: "DISTINCT ON (version_id) version_id::text AS version, is_applied,
+                          tstamp::timestamptz AS tstamp",
+                rest: "WHERE version_id <> 0 ORDER BY version_id, id DESC",
+                row: |row| {
+                    row.get::<bool, _>("is_applied").then(|| RunnerRow {
+                        applied_at: row.get("tstamp"),
+                        ..RunnerRow::applied(row.get("version"))
+                    })
+                },
+            },
+            // One row per head; Alembic keeps no history.
+            ForeignRunner::Alembic => TableShape {
+                columns: "version_num::text AS version",
+                rest: "ORDER BY version_num",
+                row: |row| {
+                    Some(RunnerRow {
+                        kind: RowKind::UpTo,
+                        ..RunnerRow::applied(row.get("version"))
+                    })
+                },
+            },
         }
-        // One row per head; Alembic keeps no history.
-        ForeignRunner::Alembic => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT version_num::text AS version FROM {name} ORDER BY version_num"
-        )))
-        .fetch_all(conn)
-        .await
-        .map_err(error)?
-        .into_iter()
-        .map(|row| RunnerRow {
-            version: row.get("version"),
+    }
+}
+
+impl RunnerRow {
+    /// A row that says only that `version` was applied.
+    fn applied(version: String) -> RunnerRow {
+        RunnerRow {
+            version,
             script: None,
             applied_at: None,
             checksum: None,
-            kind: RowKind::UpTo,
-        })
-        .collect(),
-    };
-    Ok(rows)
+            kind: RowKind::Applied,
+        }
+    }
 }
 
 /// The version of a Prisma migration directory's name, `20240101120000_init`: what comes

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::sql::{Class, Tok};
+use crate::sql::{Class, Tok, quote_literal};
 
 /// What a statement is, as far as running it outside a transaction is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +168,6 @@ fn reindex(tokens: &[Tok]) -> Shape {
 /// SQLSTATE ST004 when the index is still INVALID: it stays so until an index of every
 /// partition is attached to it, and until then the parent enforces and serves nothing.
 pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>) -> String {
-    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     let mut out = String::new();
     for sql in statements {
         // Most statements have no ONLY at all: skip tokenizing them (this runs on every apply).
@@ -196,7 +195,7 @@ pub(crate) fn parent_index_checks<'a>(statements: impl Iterator<Item = &'a str>)
         else {
             continue;
         };
-        let (index, table) = (literal(&index), literal(&table));
+        let (index, table) = (quote_literal(&index), quote_literal(&table));
         out.push_str(&format!(
             "DO $stagegate$ DECLARE v regclass; BEGIN \
              SELECT i.indexrelid::regclass INTO v FROM pg_index i \

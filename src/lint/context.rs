@@ -1505,8 +1505,7 @@ pub(super) fn after_change(
         Change::EnumAddValue {
             type_name, value, ..
         } if file.in_txn_now && !run.is_new_type(type_name) && !value.is_empty() => {
-            file.new_enum_values
-                .push(format!("'{}'", value.replace('\'', "''")));
+            file.new_enum_values.push(crate::sql::quote_literal(value));
         }
         Change::CreateView {
             name,

@@ -135,6 +135,12 @@ pub(crate) fn quote_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> Strin
         .join(".")
 }
 
+/// `text` as a SQL string literal: in single quotes with inner quotes doubled (for a session
+/// with `standard_conforming_strings` on, the default since PostgreSQL 9.1).
+pub(crate) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 fn always_quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -11,7 +11,7 @@ pub(crate) mod tokens;
 
 pub use classify::{Class, TxnControl, classify_sql};
 pub use ident::quote_ident;
-pub(crate) use ident::quote_parts;
+pub(crate) use ident::{quote_literal, quote_parts};
 pub use lines::Lines;
 pub use parse::{Parsed, parse};
 pub use split::{RawKind, RawStatement, split};

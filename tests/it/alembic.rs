@@ -1,21 +1,22 @@
 //! Alembic projects, end to end: the real binary, the real Alembic and SQLAlchemy of the test
 //! virtual environment (scripts/test-requirements.txt; a test fails if it is missing), and a
-//! real PostgreSQL. The project is fixtures/alembic/shop: a backend/ directory as a team keeps
-//! it, with a branch, a merge, `depends_on`, an enum, `autocommit_block()` with a concurrent
-//! index, a data migration and a downgrade that is `pass`.
+//! real PostgreSQL. The project is examples/alembic's backend/ (the workflow users copy, so
+//! these tests keep it working): a backend/ directory as a team keeps it, with a branch, a
+//! merge, `depends_on`, an enum, `autocommit_block()` with a concurrent index, a data
+//! migration and a downgrade that is `pass`.
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
-use crate::tools;
+use crate::support::project::{Output, assert_exit, query};
+use crate::support::tools;
 
 const VARS: [&str; 2] = ["SG_ALEMBIC_STAGING_URL", "SG_ALEMBIC_PROD_URL"];
 
-/// A copy of the fixture project with a stagegate.toml, and two environments that set
-/// lock_timeout, as examples/alembic does (so SG116 stays quiet: the runner sets it).
+/// A copy of examples/alembic's backend/ with a stagegate.toml of its own: two environments
+/// that set lock_timeout, as examples/alembic's does (so SG116 stays quiet: the runner sets it).
 struct Project {
     dir: tempfile::TempDir,
     staging: TestDb,
@@ -42,10 +43,13 @@ impl Project {
         Project::with_config("")
     }
 
-    /// The fixture, with `extra` appended to its stagegate.toml.
+    /// The project, with `extra` appended to its stagegate.toml.
     fn with_config(extra: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&tools::root().join("fixtures/alembic/shop"), dir.path());
+        copy_dir(
+            &tools::root().join("examples/alembic/backend"),
+            &dir.path().join("backend"),
+        );
         let python = tools::venv().join("bin/python");
         std::fs::write(
             dir.path().join("stagegate.toml"),
@@ -104,11 +108,7 @@ impl Project {
 
     fn run(&self, args: &[&str]) -> Output {
         let out = self.command().args(args).output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 }
 
@@ -569,19 +569,15 @@ fn stagegate_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Output::from(out)
 }
 
-/// The fixture's backend/ in a new directory, with the test virtual environment as its
+/// examples/alembic's backend/ in a new directory, with the test virtual environment as its
 /// `backend/.venv`, as a team keeps one.
 fn backend_with_venv() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(
-        &tools::root().join("fixtures/alembic/shop/backend"),
+        &tools::root().join("examples/alembic/backend"),
         &dir.path().join("backend"),
     );
     std::os::unix::fs::symlink(tools::venv(), dir.path().join("backend/.venv")).unwrap();

@@ -2,7 +2,7 @@
 //! `approvals = N` approvers of one plan hash (`migrate approve`), each refusal of the
 //! approvals gate, and the `after_apply` / `after_down` command with its recorded outcome.
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// `stagegate ARGS` as the CI actor `actor` (the identity approvals are counted by).
 fn as_actor(p: &Project, actor: &str, args: &[&str]) -> Output {
@@ -14,11 +14,7 @@ fn as_actor(p: &Project, actor: &str, args: &[&str]) -> Output {
             .args(args),
         &format!("stagegate {} as {actor}", args.join(" ")),
     );
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Output::from(out)
 }
 
 /// The plan of `staging` as JSON, read as `actor`.
@@ -382,11 +378,7 @@ fn after_apply_runs_with_the_release_in_its_environment_never_the_password() {
                 .args(args),
             "stagegate",
         );
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     };
     let out = run(&["migrate", "apply", "--env", "staging"]);
     assert_exit(&out, 0);
@@ -592,7 +584,7 @@ fn sigterm_during_after_apply_kills_its_process_group_and_is_recorded() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) on the child this test started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let out = crate::runner::finish(child, "stagegate migrate apply");
+    let out = crate::support::project::finish(child, "stagegate migrate apply");
     assert_exit(&out, 5);
     assert!(out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
     let recorded = events(&p, "after_apply");

@@ -1,5 +1,5 @@
-//! `backup create|list|verify` and the backup status line: the real binary, the real pg_dump
-//! and pg_restore, a real PostgreSQL.
+//! `backup create|list|verify`, the backup gate of `migrate apply` and the backup status
+//! line: the real binary, the real pg_dump and pg_restore, a real PostgreSQL.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 
 use stagegate::backup::Manifest;
 
-use crate::runner::{Output, Project, assert_exit, query};
 use crate::support::harness::TestDb;
-
-const URL_VAR: &str = "SG_TEST_TARGET_URL";
+use crate::support::project::{Output, Project, URL_VAR, assert_exit, query, tables};
 
 /// A project whose `staging` backs up into `backups/` with `extra` lines in its table, and
 /// `tables` users (3 rows) and orders (2 rows).
@@ -33,11 +31,7 @@ fn run_with(p: &Project, args: &[&str], envs: &[(&str, &str)]) -> Output {
         cmd.env(name, value);
     }
     let output = cmd.args(args).output().unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 fn create(p: &Project) -> Output {
@@ -712,4 +706,60 @@ fn backup_refuses_an_archive_pg_restore_cannot_list() {
         p.scalar("SELECT count(*)::text FROM stagegate.migrations"),
         Some("0".into())
     );
+}
+
+#[test]
+fn the_backup_gate_backs_up_before_the_first_statement_or_refuses() {
+    // No usable pg_dump: refused, nothing applied, no file left.
+    let p = Project::new("backup = { dir = \"backups\" }");
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[backup]\npg_dump = \"/nonexistent/pg_dump\"\n\n\
+             [environments.staging]\nurl = \"${{{URL_VAR}}}\"\nbackup = {{ dir = \"backups\" }}\n"
+        ),
+    )
+    .unwrap();
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(
+        plan.stdout.contains("backup       required: pg_dump into "),
+        "{}",
+        plan.stdout
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr.contains("/nonexistent/pg_dump"),
+        "{}",
+        out.stderr
+    );
+    assert!(tables(&p).is_empty());
+    let files = std::fs::read_dir(p.dir.path().join("backups"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0);
+
+    // With the real pg_dump: the archive is taken, recorded, and then the migration runs.
+    let p = Project::new("backup = { dir = \"backups\" }");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(
+        out.stderr.contains("backup of `staging`: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["a"]);
+    let kinds = p.query("SELECT kind FROM stagegate.events ORDER BY id");
+    let kinds: Vec<&str> = kinds.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(kinds, ["bind", "backup", "apply"]);
+    let dumps: Vec<_> = std::fs::read_dir(p.dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }

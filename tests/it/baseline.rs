@@ -4,8 +4,8 @@
 
 use sha2::{Digest, Sha384};
 
-use crate::runner::{Project, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Project, assert_exit, query, tables};
 
 const USERS: &str = "CREATE TABLE users (id bigint PRIMARY KEY);\n";
 const ORDERS: &str =
@@ -33,13 +33,6 @@ fn flyway_crc(text: &str) -> i32 {
         }
     }
     !crc as i32
-}
-
-fn tables(p: &Project) -> Vec<String> {
-    p.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        .into_iter()
-        .map(|row| row[0].clone().unwrap())
-        .collect()
 }
 
 /// `version:status:baselined_from` of every stagegate row.
@@ -499,11 +492,7 @@ fn a_gated_environment_needs_confirmation_and_staging_baselined_promotes() {
             .args(args)
             .output()
             .unwrap();
-        crate::runner::Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        crate::support::project::Output::from(out)
     };
     // Production: gated, so no baseline without a confirmation.
     let out = run(&[

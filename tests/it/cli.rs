@@ -2,31 +2,12 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-use crate::layouts::fixture;
-
-fn stagegate(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("stagegate").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use crate::support::project::{Output, stagegate_in};
+use crate::support::tools::fixture;
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let output = stagegate(dir).args(args).output().unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    let output = stagegate_in(dir).args(args).output().unwrap();
+    Output::from(output)
 }
 
 /// A directory with a stagegate.toml whose migrations dir is `migrations`.

@@ -4,8 +4,8 @@ use stagegate::config::DatabaseUrl;
 use stagegate::source::{self, Script};
 use tokio_postgres::Client;
 
-use crate::layouts::fixture;
 use crate::support::harness::{TestDb, block_on};
+use crate::support::tools::fixture;
 
 /// Runs a script the way its directives ask: in a transaction with its verify script, or
 /// alone when it is marked no-transaction.

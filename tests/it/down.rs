@@ -2,19 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::runner::{Output, Project, assert_exit, finish};
+use crate::support::project::{Output, Project, assert_exit, finish, tables};
 
 fn down(p: &Project, args: &[&str]) -> Output {
     let mut all = vec!["migrate", "down", "--env", "staging"];
     all.extend_from_slice(args);
     p.run(&all)
-}
-
-fn tables(p: &Project) -> Vec<String> {
-    p.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        .into_iter()
-        .map(|row| row[0].clone().unwrap())
-        .collect()
 }
 
 /// `version:status` of every state row, in version order.

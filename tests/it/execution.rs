@@ -1,8 +1,8 @@
 //! The execution core: one statement classifier and one script executor for every command
 //! that runs a migration's statements (issue 21). The real binary against a real PostgreSQL.
 
-use crate::runner::{Output, Project, assert_exit};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, Project, assert_exit};
 
 /// Runs `args` in `p` with `--shadow` pointing at `shadow`'s server.
 /// The scratch database a `--shadow` dry run named on stderr ("copying `E` into scratch
@@ -15,7 +15,7 @@ fn assert_scratch_copy_dropped(shadow: &TestDb, out: &Output) {
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no scratch database named on stderr:\n{}", out.stderr));
-    let found = crate::runner::query(
+    let found = crate::support::project::query(
         shadow,
         &format!(
             "SELECT count(*)::text FROM pg_database WHERE datname = '{}'",
@@ -40,11 +40,7 @@ fn with_shadow(p: &Project, shadow: &TestDb, args: &[&str]) -> Output {
         .args(&all)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 const NO_TX: &str = "-- stagegate:no-transaction\n";

@@ -6,7 +6,7 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// `migrate apply` as a child process, its output piped.
 fn spawn_apply(p: &Project) -> Child {
@@ -19,7 +19,7 @@ fn spawn_apply(p: &Project) -> Child {
 /// Waits (bounded) for a child of [`spawn_apply`] to end.
 #[track_caller]
 fn finish(child: Child) -> Output {
-    crate::runner::finish(child, "migrate apply")
+    crate::support::project::finish(child, "migrate apply")
 }
 
 /// Waits until some other backend of the test database runs a query containing `needle`.

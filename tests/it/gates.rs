@@ -1,5 +1,6 @@
 //! The gates on the way to production, with three real databases: preview → staging →
-//! production. Promotion reads the source's state live; confirmation is typed through a real
+//! production (and, on one environment, the promotion gate's refusal and the lint gate; the
+//! backup gate is in backup.rs). Promotion reads the source's state live; confirmation is typed through a real
 //! pseudo-terminal or given with `--confirm ENV --reason`; everything refused leaves the
 //! target untouched.
 
@@ -10,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::{DEADLINE, TestDb, run_output};
+use crate::support::project::{Output, Project, URL_VAR, assert_exit, query};
 
 /// A project with three environments, each on a database of its own.
 struct Chain {
@@ -75,11 +76,7 @@ impl Chain {
 
     fn run_with(&self, cmd: &mut Command, args: &[&str]) -> Output {
         let out = run_output(cmd.args(args), &format!("stagegate {}", args.join(" ")));
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -930,4 +927,130 @@ fn promotion_refuses_a_migration_partly_reverted_on_staging() {
         out.stderr
     );
     assert!(Chain::tables(&c.production).is_empty());
+}
+
+#[test]
+fn promotion_gate_names_what_is_missing() {
+    let p = Project::new("");
+    std::fs::write(
+        p.dir.path().join("stagegate.toml"),
+        format!(
+            "[environments.staging]\nurl = \"${{{URL_VAR}}}\"\n\
+             [environments.production]\nurl = \"${{{URL_VAR}}}\"\npromote_from = \"staging\"\n"
+        ),
+    )
+    .unwrap();
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let out = p.run(&["migrate", "apply", "--env", "production"]);
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("promotion gate: promote_from = \"staging\": 1 of 1 pending")
+            && out.stderr.contains("1_a: not applied on `staging`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn lint_deny_refuses_error_findings_until_fixed_or_allowed() {
+    let p = Project::new("lint = \"deny\"\nlock_timeout = \"2s\"");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+
+    p.write("2_idx.up.sql", "CREATE INDEX t_id ON t (id);\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging", "--format", "json"]);
+    assert_exit(&plan, 3);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "SG101" && f["version"] == "2" && f["line"] == 1),
+        "{findings:?}"
+    );
+    let locks = json["locks"].as_array().unwrap();
+    assert!(
+        locks
+            .iter()
+            .any(|l| l["table"] == "t" && l["lock"] == "SHARE" && l["effect"] == "scan"),
+        "{locks:?}"
+    );
+    let out = p.apply();
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("lint gate: lint = \"deny\": 1 error-level finding(s)")
+            && out.stderr.contains("SG101 2 line 1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 't_id'")
+            .as_deref(),
+        Some("0")
+    );
+
+    // An allow directive with a reason lets it through.
+    p.write(
+        "2_idx.up.sql",
+        "-- stagegate:allow SG101 -- t holds a handful of rows\nCREATE INDEX t_id ON t (id);\n",
+    );
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 't_id'")
+            .as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn lint_warn_shows_findings_and_applies() {
+    let p = Project::new("lock_timeout = \"2s\"");
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    assert_exit(&p.apply(), 0);
+    p.write("2_drop.up.sql", "ALTER TABLE t DROP COLUMN id;\n");
+    let plan = p.run(&["migrate", "plan", "--env", "staging"]);
+    assert_exit(&plan, 0);
+    assert!(
+        plan.stdout.contains("lint findings:") && plan.stdout.contains("SG"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("ACCESS EXCLUSIVE on t"),
+        "{}",
+        plan.stdout
+    );
+    // Apply shows the same error and warning findings on stderr before it runs.
+    let shown: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  2 line ") && !l.contains(": info "))
+        .map(str::trim)
+        .collect();
+    assert!(!shown.is_empty(), "{}", plan.stdout);
+    let out = p.apply();
+    assert_exit(&out, 0);
+    for finding in &shown {
+        assert!(
+            out.stderr.contains(&format!("warning: lint: {finding}")),
+            "{finding}: {}",
+            out.stderr
+        );
+    }
+    let lint_at = out.stderr.find("lint: 2 line").unwrap();
+    let run_at = out.stderr.find("2_drop").unwrap();
+    assert!(
+        lint_at < run_at,
+        "findings come before the run: {}",
+        out.stderr
+    );
+
+    // Nothing to say about a migration without findings.
+    p.write("3_t2.up.sql", "CREATE TABLE t2 (id int);\n");
+    let out = p.apply();
+    assert_exit(&out, 0);
+    assert!(!out.stderr.contains("lint:"), "{}", out.stderr);
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// What a link planted among the migrations points at: a file outside the repository.
 const SECRET: &str = "CI_DEPLOY_TOKEN=hunter2-do-not-print";

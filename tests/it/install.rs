@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::tools;
+use crate::support::tools;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Directories every Linux has, without a Rust toolchain or the tools' environment.
@@ -365,20 +365,20 @@ fn pull_request() -> (tempfile::TempDir, PathBuf) {
         "CREATE TABLE orders (id bigint PRIMARY KEY, customer bigint);\n",
     )
     .unwrap();
-    crate::lint_ci::git(&origin, &["init", "-q"]);
-    crate::lint_ci::git(&origin, &["add", "."]);
-    crate::lint_ci::git(&origin, &["commit", "-q", "-m", "orders"]);
-    crate::lint_ci::git(&origin, &["checkout", "-q", "-b", "pr"]);
+    crate::support::tools::git(&origin, &["init", "-q"]);
+    crate::support::tools::git(&origin, &["add", "."]);
+    crate::support::tools::git(&origin, &["commit", "-q", "-m", "orders"]);
+    crate::support::tools::git(&origin, &["checkout", "-q", "-b", "pr"]);
     std::fs::write(
         origin.join("migrations/2_index_orders.up.sql"),
         "CREATE INDEX orders_customer ON orders (customer);\n",
     )
     .unwrap();
-    crate::lint_ci::git(&origin, &["add", "."]);
-    crate::lint_ci::git(&origin, &["commit", "-q", "-m", "index"]);
+    crate::support::tools::git(&origin, &["add", "."]);
+    crate::support::tools::git(&origin, &["commit", "-q", "-m", "index"]);
     let checkout = tmp.path().join("checkout");
     let url = format!("file://{}", origin.display());
-    crate::lint_ci::git(
+    crate::support::tools::git(
         tmp.path(),
         &[
             "clone",

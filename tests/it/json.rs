@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::runner::{Output, Project, assert_exit};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, Project, assert_exit};
 
 fn schema(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,11 +4,7 @@ use std::path::{Path, PathBuf};
 
 use stagegate::source::{self, Layout, MigrationSet, SourceError};
 
-pub(crate) fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/layouts")
-        .join(name)
-}
+use crate::support::tools::fixture;
 
 fn discover(name: &str) -> MigrationSet {
     source::discover(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

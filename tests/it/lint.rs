@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+use crate::support::project::{Output, stagegate_in};
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -13,26 +15,8 @@ fn fixtures(name: &str) -> PathBuf {
     root().join("fixtures").join(name)
 }
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn stagegate(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("STAGEGATE_CONFIG")
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(stagegate_in(dir).args(args).output().unwrap())
 }
 
 fn json(output: &Output) -> serde_json::Value {
@@ -164,7 +148,7 @@ fn warnings_fail_only_with_deny_warnings() {
 #[test]
 fn environment_lock_timeout_satisfies_the_lock_timeout_rule() {
     // Staging sets a lock_timeout, preview does not: without --env, either may run it.
-    let project = crate::runner::Project::new(
+    let project = crate::support::project::Project::new(
         "lock_timeout = \"3s\"\n\n[environments.preview]\nurl = \"${SG_UNSET_PREVIEW_URL}\"",
     );
     let file = project.dir.path().join("add_note.sql");

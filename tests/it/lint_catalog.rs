@@ -1,7 +1,7 @@
 //! `lint --env` / `--shadow` and `migrate plan`: facts no migration file shows, read from the
 //! database's catalog, decide verdicts; without a database the message names the fact.
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// A project whose `staging` database was set up with `setup`, `extra` in its environment.
 fn project(setup: &str, extra: &str) -> Project {

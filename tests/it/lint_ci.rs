@@ -3,57 +3,19 @@
 //! PostgreSQL), edited history, and the CI formats.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
 
-use crate::runner::Project;
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use crate::support::project::{Output, Project, stagegate_in};
+use crate::support::tools::git;
 
 fn stagegate(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("STAGEGATE_CONFIG")
+    let output = stagegate_in(dir)
         .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
-
-/// git in `dir` as a fixed test user; panics, with git's message, when it fails.
-pub(crate) fn git(dir: &Path, args: &[&str]) {
-    let output = Process::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    Output::from(output)
 }
 
 const FIRST: &str = "1_create_orders.up.sql";

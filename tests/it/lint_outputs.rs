@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
 
-use crate::tools::{root, target_dir, tool};
+use crate::support::tools::{root, target_dir, tool};
 
 const FORMATS: &[&str] = &["text", "json", "sarif", "github", "markdown", "gitlab"];
 const RECORDED: &str = "tests/it/lint_outputs.sha256";

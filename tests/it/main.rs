@@ -34,7 +34,6 @@ mod runner;
 mod scratch;
 mod support;
 mod target;
-mod tools;
 mod trace;
 mod trust;
 mod ux;

@@ -4,11 +4,9 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-use crate::lint_ci::git;
-use crate::runner::{Output, assert_exit};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, stagegate_in};
+use crate::support::tools::git;
 
 /// The binary in `dir`, with nothing from the caller's environment that changes its output.
 fn stagegate(dir: &Path, args: &[&str]) -> Output {
@@ -17,22 +15,14 @@ fn stagegate(dir: &Path, args: &[&str]) -> Output {
 
 /// As [`stagegate`], with variables set.
 fn stagegate_with(dir: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
-    let output = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir)
+    let output = stagegate_in(dir)
         .envs(vars.iter().map(|(k, v)| (k, v)))
-        .env_remove("STAGEGATE_CONFIG")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITLAB_CI")
-        .env("NO_COLOR", "1")
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 fn write(path: &Path, text: &str) {
@@ -236,7 +226,7 @@ fn lint_knows_the_lock_timeout_the_runner_sets() {
 /// variable is still an error (exit 2). A misspelled environment gets a suggestion.
 #[test]
 fn status_reads_the_environments_this_job_can_reach() {
-    let project = crate::runner::Project::new(
+    let project = crate::support::project::Project::new(
         "\n[environments.production]\nurl = \"${SG_PLAYBOOK_UNSET_PRODUCTION_URL}\"\npromote_from = \"staging\"\nconfirm = true",
     );
     project.write("1_orders.up.sql", "CREATE TABLE orders (id int);\n");
@@ -403,7 +393,7 @@ fn an_allow_directive_added_after_staging_ran_is_no_edit() {
     let tmp = tempfile::tempdir().unwrap();
     let (staging, production) = (TestDb::create(), TestDb::create());
     for db in [&staging, &production] {
-        crate::runner::query(db, "CREATE TABLE orders (id int, customer int)");
+        crate::support::project::query(db, "CREATE TABLE orders (id int, customer int)");
     }
     write(
         &tmp.path().join("stagegate.toml"),
@@ -447,7 +437,7 @@ fn an_allow_directive_added_after_staging_ran_is_no_edit() {
     let applied = run(&["migrate", "apply", "--env", "production"]);
     assert_exit(&applied, 0);
     let checksum = |db: &TestDb| {
-        crate::runner::query(
+        crate::support::project::query(
             db,
             "SELECT checksum FROM stagegate.migrations WHERE version = '1'",
         )[0][0]
@@ -563,7 +553,7 @@ impl Drop for Pooler {
 /// same PgBouncer in session mode, it runs.
 #[test]
 fn a_transaction_mode_pooler_is_refused_and_a_session_one_is_not() {
-    let project = crate::runner::Project::new("lock_timeout = \"2s\"");
+    let project = crate::support::project::Project::new("lock_timeout = \"2s\"");
     project.write("1_orders.up.sql", "CREATE TABLE orders (id int);\n");
     let transaction = Pooler::start(&project.db, "transaction");
     let through = |pooler: &Pooler, args: &[&str]| {
@@ -571,11 +561,7 @@ fn a_transaction_mode_pooler_is_refused_and_a_session_one_is_not() {
         cmd.env("SG_TEST_TARGET_URL", pooler.url(&project.db));
         let out =
             crate::support::harness::run_output(cmd.args(args), "stagegate through pgbouncer");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     };
     for args in [
         &["migrate", "apply", "--env", "staging"][..],
@@ -650,7 +636,7 @@ fn a_supabase_project_is_adopted_with_its_down_scripts_apart() {
     let run = |args: &[&str]| stagegate_with(root, args, &vars);
 
     // What `supabase db push` did before stagegate.
-    crate::runner::query(
+    crate::support::project::query(
         &db,
         "CREATE TABLE users (id bigint PRIMARY KEY);
          CREATE SCHEMA supabase_migrations;
@@ -707,13 +693,14 @@ fn a_supabase_project_is_adopted_with_its_down_scripts_apart() {
     assert_exit(&run(&["verify"]), 0);
     assert_exit(&run(&["migrate", "apply", "--env", "staging"]), 0);
     assert_eq!(
-        crate::runner::query(&db, "SELECT to_regclass('public.orders')::text")[0][0].as_deref(),
+        crate::support::project::query(&db, "SELECT to_regclass('public.orders')::text")[0][0]
+            .as_deref(),
         Some("orders")
     );
     let reverted = run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
     assert_exit(&reverted, 0);
     assert_eq!(
-        crate::runner::query(&db, "SELECT to_regclass('public.orders')::text")[0][0],
+        crate::support::project::query(&db, "SELECT to_regclass('public.orders')::text")[0][0],
         None
     );
 
@@ -739,7 +726,7 @@ fn a_supabase_project_is_adopted_with_its_down_scripts_apart() {
 /// still verifies.
 #[test]
 fn a_wrong_or_missing_down_is_replaced_through_the_gate_and_recorded() {
-    let p = crate::runner::Project::new("confirm = true");
+    let p = crate::support::project::Project::new("confirm = true");
     p.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
     p.write("1_users.down.sql", "DROP TABLE userz;\n");
     p.write(
@@ -986,7 +973,7 @@ fn hand_applied_files_get_versions_and_status_asks_for_a_baseline() {
     );
 
     // The database they were applied to by hand.
-    crate::runner::query(
+    crate::support::project::query(
         &db,
         "CREATE TABLE users (id int); CREATE TABLE orders (id int);",
     );
@@ -1049,7 +1036,7 @@ fn hand_applied_files_get_versions_and_status_asks_for_a_baseline() {
 /// catalog, so no bogus "unused allow" (SG506) appears.
 #[test]
 fn the_report_shows_allowed_findings_and_no_bogus_unused_allows() {
-    let p = crate::runner::Project::new("lock_timeout = \"2s\"");
+    let p = crate::support::project::Project::new("lock_timeout = \"2s\"");
     p.write(
         "1_orders.up.sql",
         "CREATE TABLE orders (id int, customer int);\n",

@@ -4,8 +4,8 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, query};
 
 const VARS: [&str; 3] = [
     "SG_REPORT_DEV_URL",
@@ -120,11 +120,7 @@ impl Release {
 
     fn run(&self, args: &[&str]) -> Output {
         let out = self.command().args(args).output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, query, stagegate_in};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,21 +18,13 @@ fn fixture(name: &str) -> PathBuf {
 /// The binary in a directory of its own (no stagegate.toml above it), without the
 /// environment's shadow settings.
 fn stagegate(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::cargo_bin("stagegate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("STAGEGATE_CONFIG")
+    let output = stagegate_in(dir)
         .env_remove("STAGEGATE_SCRATCH_URL")
         .env_remove("STAGEGATE_SHADOW_URL")
-        .env("NO_COLOR", "1")
         .args(args)
         .output()
         .unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Output::from(output)
 }
 
 /// Runs `check-reversible --shadow <shadow> <extra...> <dir>` and checks that the scratch
@@ -531,11 +523,7 @@ fn shadow_comes_from_the_config_and_without_one_a_throwaway_cluster_is_started()
         .arg("check-reversible")
         .output()
         .unwrap();
-    let out = Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let out = Output::from(output);
     assert_exit(&out, 1);
     assert!(out.stdout.contains("empty down script"), "{}", out.stdout);
     assert_scratch_dropped(&shadow, &out);

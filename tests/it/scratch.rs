@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 use crate::support::harness::{block_on, run_output};
 
 /// Set in the child process the interruption tests start (this test binary run again).

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 use stagegate::config::DatabaseUrl;
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::runner::{Output, Project, assert_exit, query};
 use crate::support::harness::{TestDb, block_on};
-
-const URL_VAR: &str = "SG_TEST_TARGET_URL";
+use crate::support::project::{Output, Project, URL_VAR, assert_exit, query};
 
 /// What an operator's shell may hold, none of which is the target's: every one of them
 /// would send a child elsewhere, or make it fail, if it got through.
@@ -30,19 +28,11 @@ const HOSTILE: [(&str, &str); 9] = [
     ("PGSSLMODE", "verify-full"),
 ];
 
-fn output(out: std::process::Output) -> Output {
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
 /// `p`'s command with the target `url` and the hostile variables.
 fn run_hostile(p: &Project, url: &str, args: &[&str]) -> Output {
     let mut cmd = p.command();
     cmd.env(URL_VAR, url).envs(HOSTILE).args(args);
-    output(cmd.output().unwrap())
+    Output::from(cmd.output().unwrap())
 }
 
 /// A throwaway cluster of the test's own that requires passwords (scram-sha-256) for every
@@ -235,7 +225,7 @@ fn backup_and_restore_on_a_password_server_ignore_the_callers_pg_variables() {
     cmd.env(URL_VAR, &without)
         .env("PGPASSWORD", scram.password)
         .args(["backup", "create", "--env", "staging"]);
-    let refused = output(cmd.output().unwrap());
+    let refused = Output::from(cmd.output().unwrap());
     assert_exit(&refused, 4);
     assert!(refused.stderr.contains("password"), "{}", refused.stderr);
 }
@@ -587,7 +577,7 @@ fn interrupted_backup_removes_the_partial_archive(signal: &str, name: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-    let out = output(crate::support::harness::wait_output(child, "backup create"));
+    let out = Output::from(crate::support::harness::wait_output(child, "backup create"));
     drop(holder);
     assert_exit(&out, 4);
     let started = Instant::now();
@@ -633,7 +623,7 @@ fn the_shadow_variable_never_turns_a_restore_on_and_means_a_server() {
     let with_var = |args: &[&str]| {
         let mut cmd = p.command();
         cmd.env("STAGEGATE_SHADOW_URL", &server_url).args(args);
-        output(cmd.output().unwrap())
+        Output::from(cmd.output().unwrap())
     };
     // Without --shadow: no restore anywhere.
     let plain = with_var(&["backup", "verify", "--env", "staging"]);
@@ -713,7 +703,7 @@ fn the_state_connections_relay_leaves_no_directory_behind() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     drop(holder);
-    let out = output(crate::support::harness::wait_output(child, "backup create"));
+    let out = Output::from(crate::support::harness::wait_output(child, "backup create"));
     assert_exit(&out, 0);
     assert_eq!(
         during,

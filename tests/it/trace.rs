@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::runner::{Output, Project, assert_exit};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// Runs `trace --shadow <the project's database> <args...>` and checks that nothing was left
 /// on the server: no scratch database (nor its saved copy), nothing in the shadow database.
@@ -18,11 +18,7 @@ fn trace(project: &Project, args: &[&str]) -> Output {
         .args(&all)
         .output()
         .unwrap();
-    let out = Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let out = Output::from(output);
     assert_nothing_left(project, &out);
     out
 }

@@ -5,8 +5,8 @@
 
 use assert_cmd::Command;
 
-use crate::runner::{Output, assert_exit, query};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, assert_exit, query};
 
 /// A project whose environments each name a database of the list by its variable.
 struct Project {
@@ -64,11 +64,7 @@ impl Project {
             cmd.env(var, value);
         }
         let out = cmd.args(args).output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Output::from(out)
     }
 
     fn sql(&self, var: &str, sql: &str) -> Vec<Vec<Option<String>>> {

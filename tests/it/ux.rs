@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::runner::{Output, Project, assert_exit};
 use crate::support::harness::TestDb;
+use crate::support::project::{Output, Project, assert_exit};
 
 const PROD_VAR: &str = "SG_TEST_UX_PROD_URL";
 
@@ -33,15 +33,7 @@ impl TwoEnvs {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        output(self.command().args(args).output().unwrap())
-    }
-}
-
-fn output(out: std::process::Output) -> Output {
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+        Output::from(self.command().args(args).output().unwrap())
     }
 }
 
@@ -182,7 +174,7 @@ fn status_colours_states_only_when_asked_and_never_with_no_color() {
         for (name, value) in vars {
             cmd.env(name, value);
         }
-        output(cmd.args(["migrate", "status"]).output().unwrap())
+        Output::from(cmd.args(["migrate", "status"]).output().unwrap())
     };
     let piped = run(&[]);
     assert!(!piped.stdout.contains('\x1b'), "a pipe gets no colour");
@@ -299,7 +291,7 @@ fn completions_for_bash_zsh_and_fish_name_the_subcommands_and_flags() {
 fn lint_stdin(p: &Project, args: &[&str], sql: &str) -> Output {
     let mut cmd = p.command();
     cmd.arg("lint").args(args).write_stdin(sql);
-    output(cmd.output().unwrap())
+    Output::from(cmd.output().unwrap())
 }
 
 #[test]
@@ -330,7 +322,7 @@ fn lint_dash_reads_one_script_from_stdin() {
     // Not SQL text, and --changed-since (which needs git), are clear errors.
     let mut cmd = p.command();
     cmd.args(["lint", "-"]).write_stdin(vec![0xff, 0xfe, b'x']);
-    let bad = output(cmd.output().unwrap());
+    let bad = Output::from(cmd.output().unwrap());
     assert_exit(&bad, 2);
     assert!(bad.stderr.contains("<stdin>: not UTF-8"), "{}", bad.stderr);
     let out = lint_stdin(&p, &["-", "--changed-since", "HEAD"], "SELECT 1;\n");
@@ -377,7 +369,7 @@ fn apply_records_the_os_user_from_the_system_without_user_variables() {
         .env_remove("LOGNAME")
         .env_remove("USERNAME")
         .args(["migrate", "apply", "--env", "staging"]);
-    assert_exit(&output(cmd.output().unwrap()), 0);
+    assert_exit(&Output::from(cmd.output().unwrap()), 0);
     let id = std::process::Command::new("id")
         .arg("-un")
         .output()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::tools::{self, root};
+use crate::support::tools::{self, root};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::{Migration, MigrationSet, ScriptRef, Section, SourceError, Version};
 use super::Layout;
+use crate::sql::quote_literal;
 
 /// The name of Alembic's configuration file.
 pub(crate) const INI_FILE: &str = "alembic.ini";
@@ -402,17 +403,12 @@ pub(crate) fn parse_revision(path: &Path, text: &str) -> Result<Revision, GraphE
             path: path.to_path_buf(),
         });
     };
-    let file_name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let slug = match file_name.find(id.as_str()) {
-        Some(at) => file_name[at + id.len()..]
-            .trim_start_matches(['_', '-'])
-            .to_string(),
-        None => file_name.clone(),
+    let slug = file_slug(path, id);
+    let slug = if slug.is_empty() {
+        file_stem(path)
+    } else {
+        slug
     };
-    let slug = if slug.is_empty() { file_name } else { slug };
     let create_date = text.lines().find_map(|line| {
         line.trim()
             .strip_prefix("Create Date:")
@@ -558,6 +554,24 @@ fn literal(text: &str) -> Result<(Vec<String>, bool), String> {
         }
     }
     Ok((out, collection))
+}
+
+/// What a revision file's name says after the revision id, `<revision>_<slug>.py`: the slug
+/// (empty when nothing follows the id), or the whole name when the id is not in it.
+pub(crate) fn file_slug(path: &Path, id: &str) -> String {
+    let file_name = file_stem(path);
+    match file_name.find(id) {
+        Some(at) => file_name[at + id.len()..]
+            .trim_start_matches(['_', '-'])
+            .to_string(),
+        None => file_name,
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Orders the revisions topologically (parents and dependencies first); checks ids, parents
@@ -803,11 +817,6 @@ pub struct Bookkeeping {
     pub rendered_by: String,
 }
 
-/// A string literal of SQL.
-fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 impl Bookkeeping {
     /// For revision `id` of `graph`, with Alembic's version table `table` (quoted, maybe
     /// schema-qualified). Applied: the revision replaces the revisions it follows among the
@@ -822,7 +831,7 @@ impl Bookkeeping {
         let from = graph.replaced_heads(id);
         let list = |ids: &[String]| {
             ids.iter()
-                .map(|i| sql_literal(i))
+                .map(|i| quote_literal(i))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -836,12 +845,12 @@ impl Bookkeeping {
         up.push_str(&format!(
             "INSERT INTO {table} (version_num) SELECT {id} WHERE NOT EXISTS (SELECT 1 FROM {table} \
              WHERE version_num = {id});\n",
-            id = sql_literal(id)
+            id = quote_literal(id)
         ));
         let mut down = create;
         down.push_str(&format!(
             "DELETE FROM {table} WHERE version_num = {};\n",
-            sql_literal(id)
+            quote_literal(id)
         ));
         let parents = graph.get(id).map(|r| r.parents.clone()).unwrap_or_default();
         for parent in parents {
@@ -855,7 +864,7 @@ impl Bookkeeping {
                 "INSERT INTO {table} (version_num) SELECT {p} WHERE NOT EXISTS (SELECT 1 FROM \
                  {table} WHERE version_num IN ({}));\n",
                 list(&followers),
-                p = sql_literal(&parent)
+                p = quote_literal(&parent)
             ));
         }
         Bookkeeping {

@@ -1,7 +1,7 @@
-//! The Python tools the tests use (maturin, check-jsonschema, shellcheck, a YAML parser),
-//! from the test virtual environment that `scripts/test-deps.sh` makes with the pinned
-//! versions of `scripts/test-requirements.txt`: `$STAGEGATE_TEST_VENV`, else
-//! `<target dir>/test-venv`. Without it, or with one made from other requirements, a test
+//! Where the repository and its layout fixtures are, git as a fixed test user, and the Python
+//! tools the tests use (maturin, check-jsonschema, shellcheck, a YAML parser) from the test
+//! virtual environment that `scripts/test-deps.sh` makes with the pinned versions of
+//! `scripts/test-requirements.txt`: `$STAGEGATE_TEST_VENV`, else `<target dir>/test-venv`. Without it, or with one made from other requirements, a test
 //! fails and says how to make it: it never skips.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,11 @@ use stagegate::env_vars::STAGEGATE_TEST_VENV;
 /// The repository's root.
 pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A layout's fixture: `fixtures/layouts/NAME`.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    root().join("fixtures/layouts").join(name)
 }
 
 /// Cargo's target directory (the parent of the tests' `CARGO_TARGET_TMPDIR`).
@@ -77,4 +82,28 @@ pub(crate) fn yaml(path: &Path) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// git in `dir` as a fixed test user; panics, with git's message, when it fails.
+pub(crate) fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
