@@ -717,3 +717,87 @@ fn a_down_that_lost_its_lock_stops_before_the_next_migration() {
     assert_eq!(statuses(&p), ["1:applied", "2:reverted"]);
     audit_verifies(&p);
 }
+
+/// On a terminal, a gated down shows what it reverts (newest first, how each runs) and the
+/// data it lets go before it asks for the phrase; with nothing to lose, no data-loss heading.
+/// (Mutants in deploy/down.rs `summary`: an empty or replaced summary, `!losses.is_empty()`
+/// with its `!` deleted.)
+#[test]
+fn on_a_terminal_a_gated_down_shows_what_it_reverts_and_loses_before_the_phrase() {
+    let p = Project::new("");
+    three_tables(&p);
+    assert_exit(&p.apply(), 0);
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}confirm = true\n")).unwrap();
+    p.query("INSERT INTO c VALUES (1)");
+    let on_terminal = |args: &[&str], phrase: &str| {
+        let mut all = vec!["migrate", "down", "--env", "staging"];
+        all.extend_from_slice(args);
+        let mut pty = crate::gates::Pty::spawn_command(p.child(&all));
+        pty.wait_for("Type `staging` to roll back ");
+        pty.type_line(phrase);
+        pty.wait_for("Reason (recorded in the event log): ");
+        pty.type_line("checkout broke");
+        pty.finish()
+    };
+
+    let (code, seen) = on_terminal(&["--steps", "1", "--allow-data-loss"], "staging");
+    assert_eq!(code, 0, "{seen}");
+    let shown = &seen[..seen.find("Type `staging`").unwrap()];
+    for expected in [
+        "About to roll back 1 migration(s) on `staging`, newest first:",
+        "  3 c (transaction, 1 statement(s))",
+        "Data that will be lost (--allow-data-loss):",
+        "  3_c line 1: DROP TABLE on table c, which holds 1 row(s)",
+    ] {
+        assert!(shown.contains(expected), "{expected}:\n{seen}");
+    }
+    assert_eq!(tables(&p), ["a", "b"]);
+
+    // Two empty tables: both listed, newest first, and nothing said about data.
+    let (code, seen) = on_terminal(&["--steps", "2"], "staging");
+    assert_eq!(code, 0, "{seen}");
+    let shown = &seen[..seen.find("Type `staging`").unwrap()];
+    let b = shown.find("  2 b (transaction, 1 statement(s))");
+    let a = shown.find("  1 a (transaction, 1 statement(s))");
+    assert!(b.is_some() && a.is_some() && b < a, "{seen}");
+    assert!(
+        shown.contains("About to roll back 2 migration(s) on `staging`"),
+        "{seen}"
+    );
+    assert!(!shown.contains("Data that will be lost"), "{seen}");
+    assert!(tables(&p).is_empty());
+    audit_verifies(&p);
+}
+
+/// A down script runs with the environment's `lock_timeout` and `statement_timeout`, its own
+/// directives over them, as an up script does. (Mutant: deploy/down.rs `down_timeouts`
+/// returning `Timeouts::default()`, so a down would wait on a lock without limit.)
+#[test]
+fn a_down_script_runs_with_the_environments_timeouts_and_its_own_directives() {
+    let p = Project::new("lock_timeout = \"3s\"\nstatement_timeout = \"15min\"");
+    for (version, table) in [("1", "a"), ("2", "b")] {
+        p.write(
+            &format!("{version}_{table}.up.sql"),
+            &format!("CREATE TABLE {table} (id int);\n"),
+        );
+    }
+    p.write(
+        "1_a.down.sql",
+        "CREATE TABLE seen_env AS SELECT current_setting('lock_timeout') AS lock, \
+         current_setting('statement_timeout') AS statement;\nDROP TABLE a;\n",
+    );
+    p.write(
+        "2_b.down.sql",
+        "-- stagegate:lock-timeout 500ms\n\
+         CREATE TABLE seen_file AS SELECT current_setting('lock_timeout') AS lock, \
+         current_setting('statement_timeout') AS statement;\nDROP TABLE b;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    assert_exit(&down(&p, &["--steps", "2"]), 0);
+    let seen = |table: &str| p.query(&format!("SELECT lock, statement FROM {table}"))[0].clone();
+    let pair = |a: &str, b: &str| vec![Some(a.to_string()), Some(b.to_string())];
+    assert_eq!(seen("seen_env"), pair("3s", "15min"));
+    assert_eq!(seen("seen_file"), pair("500ms", "15min"));
+}

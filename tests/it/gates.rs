@@ -521,7 +521,7 @@ fn apply_refuses_a_plan_that_changed_since_it_was_printed() {
 }
 
 /// A child process on a pseudo-terminal, and what it has written so far.
-struct Pty {
+pub(crate) struct Pty {
     child: std::process::Child,
     master: std::fs::File,
     seen: std::sync::Arc<std::sync::Mutex<String>>,
@@ -529,6 +529,20 @@ struct Pty {
 
 impl Pty {
     fn spawn(c: &Chain, args: &[&str]) -> Pty {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
+        let template = c.command();
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.current_dir(c.dir.path()).args(args);
+        Pty::spawn_command(cmd)
+    }
+
+    /// Runs `cmd` (program, arguments, environment and directory set) on a new terminal.
+    pub(crate) fn spawn_command(mut cmd: std::process::Command) -> Pty {
         let (mut master, mut slave) = (0, 0);
         // SAFETY: openpty writes two file descriptors into the integers given; the optional
         // name, termios and window size are null, which it accepts.
@@ -545,17 +559,7 @@ impl Pty {
         // SAFETY: both descriptors were just opened by openpty and are owned here alone.
         let (master, slave) =
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagegate"));
-        let template = c.command();
-        for (key, value) in template.get_envs() {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
-        cmd.current_dir(c.dir.path())
-            .args(args)
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
         let child = cmd.spawn().unwrap();
@@ -583,7 +587,7 @@ impl Pty {
     }
 
     /// Waits (bounded) until the terminal shows `text`; fails showing what it does show.
-    fn wait_for(&mut self, text: &str) {
+    pub(crate) fn wait_for(&mut self, text: &str) {
         let deadline = Instant::now() + DEADLINE;
         while !self.seen.lock().unwrap().contains(text) {
             if Instant::now() >= deadline {
@@ -599,20 +603,20 @@ impl Pty {
         }
     }
 
-    fn type_line(&mut self, text: &str) {
+    pub(crate) fn type_line(&mut self, text: &str) {
         self.master.write_all(text.as_bytes()).unwrap();
         self.master.write_all(b"\r").unwrap();
     }
 
     /// Ctrl-D: end of input at the start of a line.
-    fn end_input(&mut self) {
+    pub(crate) fn end_input(&mut self) {
         self.master.write_all(&[4]).unwrap();
     }
 
     /// Waits (bounded) for the child to end: one that still waits for input (a gate that let
     /// a wrong answer through and now asks for the reason) is killed, and the test fails
     /// showing the terminal.
-    fn finish(mut self) -> (i32, String) {
+    pub(crate) fn finish(mut self) -> (i32, String) {
         let deadline = Instant::now() + DEADLINE;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
