@@ -274,17 +274,18 @@ pub(super) fn run(
         local: local.clone(),
         tables: std::sync::OnceLock::new(),
     });
-    let results: Vec<(String, EnvRead)> = db::runtime()?.block_on(super::read_each(targets, |env| {
-        let created = created.clone();
-        async move {
-            let env = env?;
-            let (rows, invalid) = tokio::join!(
-                read_rows(&env.url, &created),
-                deploy::concurrent::read_invalid(&env.url)
-            );
-            rows.and_then(|rows| Ok((rows, invalid?)))
-        }
-    }));
+    let results: Vec<(String, EnvRead)> =
+        db::runtime()?.block_on(super::read_each(targets, |env| {
+            let created = created.clone();
+            async move {
+                let env = env?;
+                let (rows, invalid) = tokio::join!(
+                    read_rows(&env.url, &created),
+                    deploy::concurrent::read_invalid(&env.url)
+                );
+                rows.and_then(|rows| Ok((rows, invalid?)))
+            }
+        }));
 
     let mut report = StatusReport {
         environments: Vec::new(),

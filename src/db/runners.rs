@@ -56,7 +56,9 @@ impl ForeignRunner {
             ForeignRunner::Sqlx => "_sqlx_migrations",
             ForeignRunner::Diesel => "__diesel_schema_migrations",
             ForeignRunner::Flyway => "flyway_schema_history",
-            ForeignRunner::Dbmate | ForeignRunner::GolangMigrate | ForeignRunner::Supabase => "schema_migrations",
+            ForeignRunner::Dbmate | ForeignRunner::GolangMigrate | ForeignRunner::Supabase => {
+                "schema_migrations"
+            }
             ForeignRunner::Prisma => "_prisma_migrations",
             ForeignRunner::Goose => "goose_db_version",
             ForeignRunner::Alembic => "alembic_version",

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use stagegate::scratch::{Cluster, ScratchOptions};
 
-use crate::support::project::{Output, Project, assert_exit};
 use crate::support::harness::{block_on, run_output};
+use crate::support::project::{Output, Project, assert_exit};
 
 /// Set in the child process the interruption tests start (this test binary run again).
 const CHILD_VAR: &str = "STAGEGATE_TEST_SCRATCH_CHILD";
