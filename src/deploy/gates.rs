@@ -8,7 +8,7 @@
 //! refuses), the refusals of the rows ([`super::refusals`]), the lint gate with the catalog's
 //! facts, the promotion gate on the source's verified state, then the plan hash over all
 //! of that ([`plan::hash`]) and the approvals gate, which counts the approvals of that hash
-//! in the verified log ([`super::approve::gate`]). Confirmation and backup are `required`
+//! in the verified log ([`super::approvals::gate`]). Confirmation and backup are `required`
 //! here and done by apply itself, after every gate above passed.
 
 use std::sync::Arc;
@@ -101,7 +101,7 @@ pub(crate) async fn evaluate(
     // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
     plan.hash = plan::hash(&plan);
     let applier = crate::who::identity();
-    let (approvals, gathered) = super::approve::gate(
+    let (approvals, gathered) = super::approvals::gate(
         env,
         &plan,
         &snapshot.events,
