@@ -377,7 +377,7 @@ pub fn lint_analyzed(
         let first = input.text.find('\n').unwrap_or(input.text.len());
         raw.push((
             "SG510",
-            rules::edited_released_migration::hit(reference),
+            rules::structure::edited_released_migration::hit(reference),
             0..first,
             0,
         ));
