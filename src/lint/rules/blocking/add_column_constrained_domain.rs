@@ -2,7 +2,7 @@
 //!
 //! ## What it does
 //! Flags adding a column whose type is a domain with a `CHECK` constraint: a domain created
-//! earlier in the lint run, or one a database's catalog shows (`--env`, `--shadow`). A type
+//! earlier in the lint run, or one a database's catalog shows (`--env`, `--scratch`). A type
 //! neither shows is a warning saying that whether it is a domain with a CHECK is not known.
 //!
 //! ## Why is this bad?
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(unknown[0].severity, Severity::Warning);
         assert!(
             unknown[0].message.contains(
-                "whether `positive_int` is a domain with a CHECK is not known: run with --env E or --shadow"
+                "whether `positive_int` is a domain with a CHECK is not known: run with --env E or --scratch"
             ),
             "{}",
             unknown[0].message

@@ -5,7 +5,7 @@
 //!
 //!
 //! `AS smallint` or `AS integer` fails when the sequence's current value does not fit the
-//! new type: with facts from a database (`--env`, `--shadow`) such a statement is an error
+//! new type: with facts from a database (`--env`, `--scratch`) such a statement is an error
 //! naming the value, and the usual info when the value fits; without them it is a warning
 //! saying the value is not known.
 //!

@@ -9,7 +9,7 @@
 //! - the parent has a DEFAULT partition (from the run or the catalog): it is scanned for rows
 //!   that belong in `t`.
 //!
-//! A fact neither the migrations nor a catalog (`--env`, `--shadow`) show is named in a
+//! A fact neither the migrations nor a catalog (`--env`, `--scratch`) show is named in a
 //! warning instead of being guessed.
 //!
 //! ## Why is this bad?
@@ -129,7 +129,7 @@ mod tests {
         assert!(
             found[0]
                 .message
-                .contains("is not known: run with --env E or --shadow")
+                .contains("is not known: run with --env E or --scratch")
         );
     }
 

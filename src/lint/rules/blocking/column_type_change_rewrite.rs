@@ -3,7 +3,7 @@
 //! ## What it does
 //! Flags `ALTER COLUMN ... TYPE` on an existing table unless the change is known to be free.
 //! The column's current type is known when the migrations linted created or changed it, or
-//! from a database's catalog (`--env`, `--shadow`; the files win).
+//! from a database's catalog (`--env`, `--scratch`; the files win).
 //!
 //! - Known and binary-coercible — the same type, varchar widening (`varchar(n)` to
 //!   `varchar(m)`, m >= n), `varchar` to `text` and `text` to unbounded `varchar`, numeric
@@ -283,7 +283,7 @@ mod tests {
             assert_eq!(found[0].severity, Severity::Warning, "{sql}");
             assert!(
                 found[0].message.contains(
-                    "the old type of `orders`.`note` is not known: run with --env E or --shadow"
+                    "the old type of `orders`.`note` is not known: run with --env E or --scratch"
                 ) || found[0]
                     .message
                     .contains("the old type of `orders`.`total` is not known"),

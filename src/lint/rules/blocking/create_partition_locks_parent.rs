@@ -4,7 +4,7 @@
 //! Flags `CREATE TABLE ... PARTITION OF` an existing partitioned table. When the parent has a
 //! DEFAULT partition, PostgreSQL also scans it for rows that belong in the new partition while
 //! holding the lock: that is an error. The run (a `PARTITION OF ... DEFAULT` in an earlier
-//! migration) or a database's catalog (`--env`, `--shadow`) says whether it has one; without
+//! migration) or a database's catalog (`--env`, `--scratch`) says whether it has one; without
 //! either, the warning says that this is not known.
 //!
 //! ## Why is this bad?

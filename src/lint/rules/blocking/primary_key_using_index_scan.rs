@@ -4,7 +4,7 @@
 //! Flags `ALTER TABLE ... ADD PRIMARY KEY USING INDEX i` on an existing table when a column
 //! of `i` may hold NULLs: it is not NOT NULL, and no validated `CHECK (column IS NOT NULL)`
 //! proves it (PostgreSQL 12+). Which columns the index covers, and whether they are NOT NULL,
-//! are facts of the database: with `--env` or `--shadow` they decide the verdict; without,
+//! are facts of the database: with `--env` or `--scratch` they decide the verdict; without,
 //! a note names what is not known (an error when the run shows a column nullable and the
 //! catalog shows it without such a CHECK).
 //!

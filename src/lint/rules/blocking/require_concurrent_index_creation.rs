@@ -3,7 +3,7 @@
 //! ## What it does
 //! Flags `CREATE INDEX` without `CONCURRENTLY` on a table that existed before this lint run.
 //!
-//! With facts from a database (`--env`, `--shadow`), a table whose row estimate
+//! With facts from a database (`--env`, `--scratch`), a table whose row estimate
 //! (`pg_class.reltuples`) is below `[lint] small_table_rows` (10,000 by default) is reported
 //! as info: the build, and so the lock, is brief. A larger table, or one never analyzed (no
 //! estimate), stays an error.

@@ -4,7 +4,7 @@
 //! Flags `ALTER COLUMN ... SET NOT NULL` on an existing table unless a validated `CHECK (column
 //! IS NOT NULL)` was added earlier in the run or the catalog shows one (PostgreSQL 12+), or
 //! the column is already NOT NULL (known from the run, or from a database's catalog with
-//! `--env` or `--shadow`). When neither the run (which did not create the table) nor a
+//! `--env` or `--scratch`). When neither the run (which did not create the table) nor a
 //! catalog can tell whether such a CHECK exists, it is a warning naming that fact.
 //!
 //! ## Why is this bad?

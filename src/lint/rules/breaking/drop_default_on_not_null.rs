@@ -2,7 +2,7 @@
 //!
 //! ## What it does
 //! Flags `ALTER COLUMN ... DROP DEFAULT` on an existing table, unless the column is known to be
-//! nullable: from the migrations linted, or from a database's catalog (`--env`, `--shadow`).
+//! nullable: from the migrations linted, or from a database's catalog (`--env`, `--scratch`).
 //! When neither shows the column, the message says its nullability is not known.
 //! `ALTER COLUMN ... DROP IDENTITY` is the same for an identity column, which is always NOT
 //! NULL: inserts that leave the column out fail (measured: "null value in column violates

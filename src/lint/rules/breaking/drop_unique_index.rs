@@ -5,7 +5,7 @@
 //! constraint, that existed before this migration, unless the same migration first creates
 //! another unique index on the same table. Uniqueness comes from the run (`CREATE UNIQUE
 //! INDEX`, `UNIQUE` / `PRIMARY KEY` in an earlier migration) or a database's catalog (`--env`,
-//! `--shadow`); an index neither shows is reported as information naming that fact.
+//! `--scratch`); an index neither shows is reported as information naming that fact.
 //!
 //! ## Why is this bad?
 //! Running code that writes `INSERT ... ON CONFLICT (columns)` needs a unique index on those

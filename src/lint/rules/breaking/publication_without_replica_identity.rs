@@ -5,7 +5,7 @@
 //! deletes (`CREATE PUBLICATION ... FOR TABLE`, `ALTER PUBLICATION ... ADD TABLE`), and
 //! `ALTER TABLE ... REPLICA IDENTITY NOTHING` (or `DEFAULT` without a primary key) on a
 //! published table. Whether the table has a primary key or is published comes from the run
-//! or a database's catalog (`--env`, `--shadow`); when neither shows it, a warning names the
+//! or a database's catalog (`--env`, `--scratch`); when neither shows it, a warning names the
 //! fact.
 //!
 //! ## Why is this bad?

@@ -10,7 +10,7 @@
 //!
 //! A view dropped and created again (in the transaction or not) is checked column by column:
 //! when the new definition lacks an output column the old view had (as an earlier migration
-//! created it, or as the catalog of `--env`/`--shadow` shows it), that is an error. When the
+//! created it, or as the catalog of `--env`/`--scratch` shows it), that is an error. When the
 //! file drops a view whose columns neither show, a warning names what is not known. A new
 //! definition whose columns cannot be read (`*`, expressions without a name) is not judged.
 //!
@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(mine[0].severity, crate::lint::Severity::Warning);
         assert!(
             mine[0].message.contains(
-                "whether it keeps every column it had is not known: run with --env E or --shadow"
+                "whether it keeps every column it had is not known: run with --env E or --scratch"
             ),
             "{}",
             mine[0].message

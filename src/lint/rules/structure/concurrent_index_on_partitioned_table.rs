@@ -3,9 +3,9 @@
 //! ## What it does
 //! Flags `CREATE INDEX CONCURRENTLY` on a partitioned table, known as one from the run (`CREATE
 //! TABLE ... PARTITION BY` in an earlier migration) or from a database's catalog (`--env`,
-//! `--shadow`). When neither shows whether the table is partitioned, an info finding names
+//! `--scratch`). When neither shows whether the table is partitioned, an info finding names
 //! that fact instead of guessing (most tables are not partitioned, and the statement is the
-//! safe recipe for a plain one); `--env` or `--shadow` decides it.
+//! safe recipe for a plain one); `--env` or `--scratch` decides it.
 //!
 //! ## Why is this bad?
 //! Measured on PostgreSQL 15: it fails with "cannot create index on partitioned table
@@ -84,7 +84,7 @@ mod tests {
         assert_eq!(mine[0].severity, Severity::Info);
         assert!(
             mine[0].message.contains(
-                "whether `clicks` is partitioned is not known: run with --env E or --shadow"
+                "whether `clicks` is partitioned is not known: run with --env E or --scratch"
             ),
             "{}",
             mine[0].message
