@@ -160,9 +160,13 @@ pub(crate) struct RowAnchor<'a> {
     pub checksum: &'a str,
     pub event_hash: Option<&'a str>,
     /// Statements recorded done (a no-transaction migration; 0 otherwise) and their
-    /// checksum: a `running` row's must be its latest event's.
+    /// checksum: a `running` or `failed` row's must be its latest progress event's.
     pub statements_done: i32,
     pub done_checksum: Option<&'a str>,
+    /// Down statements recorded done (a no-transaction down; 0 when none) and their
+    /// checksum: a `reverting` row's must be its latest down progress event's.
+    pub down_statements_done: i32,
+    pub down_done_checksum: Option<&'a str>,
 }
 
 /// The log's own record of its newest event (`stagegate.chain_head`).
@@ -242,15 +246,25 @@ pub(crate) fn verify_anchors(
         });
     }
     // The newest event of each migration that changes its row (a `repair` written while an
-    // attempt runs changes nothing of it).
+    // attempt runs changes nothing of it), and its newest progress event of each script.
     let mut latest: std::collections::HashMap<&str, &Event> = std::collections::HashMap::new();
+    let mut progress: std::collections::HashMap<(&str, Track), &Event> =
+        std::collections::HashMap::new();
     for event in events.iter().filter(|e| e.kind != "repair") {
         if let Some(version) = &event.version {
             latest.insert(version.as_str(), event);
+            if let Some(track) = Track::of_kind(&event.kind) {
+                progress.insert((version.as_str(), track), event);
+            }
         }
     }
     for row in rows {
         let event = latest.remove(row.version_text);
+        if let Some(attempt) = Attempt::of_status(row.status) {
+            let logged = progress.get(&(row.version_text, attempt.track)).copied();
+            out.extend(attempt_row(row, attempt, event, logged));
+            continue;
+        }
         let mismatch = |event: Option<&Event>, problem: String| Mismatch {
             resolvable: false,
             event: event.map(|e| e.id),
@@ -260,22 +274,8 @@ pub(crate) fn verify_anchors(
         let expected_kinds: &[&str] = match row.status {
             // A failed down (rolled back) leaves the row applied, anchored on its event.
             "applied" => &["apply", "baseline", "down_failure", "down_replace"],
-            "failed" => &["failure", "resolve"],
             "reverted" => &["down"],
             "abandoned" => &["abandon"],
-            // A no-transaction down that stopped (failed: its event) or was killed (the row
-            // still anchored on the apply).
-            "reverting" => &[
-                "apply",
-                "baseline",
-                "down_failure",
-                "resolve",
-                "down_replace",
-            ],
-            "running" => {
-                out.extend(running_row(row, event));
-                continue;
-            }
             _ => &[],
         };
         let Some(event) = event else {
@@ -301,25 +301,8 @@ pub(crate) fn verify_anchors(
                     row.status, event.kind
                 ),
             ));
-        } else if event.checksum.as_deref() != Some(row.checksum) {
-            out.push(mismatch(
-                Some(event),
-                format!(
-                    "the state row's checksum {} differs from {} in its latest event",
-                    row.checksum,
-                    event.checksum.as_deref().unwrap_or("-")
-                ),
-            ));
-        } else if let Some(anchor) = row.event_hash
-            && anchor != event.hash
-        {
-            out.push(mismatch(
-                Some(event),
-                format!(
-                    "the state row was last changed by event {anchor}, which is not in the log                      (its latest event here is {}): events were removed",
-                    event.hash
-                ),
-            ));
+        } else {
+            out.extend(anchored(row, event, false).map(|problem| mismatch(Some(event), problem)));
         }
     }
     // A migration the log speaks of whose state row is gone.
@@ -338,6 +321,8 @@ pub(crate) fn verify_anchors(
                     | "down_replace"
                     | "apply_start"
                     | "apply_progress"
+                    | "down_start"
+                    | "down_progress"
             )
         })
         .collect();
@@ -356,108 +341,301 @@ pub(crate) fn verify_anchors(
     out
 }
 
-/// Kinds of the events a no-transaction migration's attempt writes as it runs: its start and
-/// each statement recorded done (state schema 10).
-pub(crate) const PROGRESS_KINDS: [&str; 2] = ["apply_start", "apply_progress"];
+/// Which script of a migration a no-transaction attempt runs: its up script (state schema
+/// 10) or its down script (state schema 12). Each has its own progress events: the attempt's
+/// start, then one per statement recorded done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Track {
+    Up,
+    Down,
+}
 
-/// What an `apply_start` or `apply_progress` event vouches for: statements done, of how many,
-/// and their checksum (`stagegate.progress_detail`).
+impl Track {
+    /// The kind of the event that starts (or resumes) an attempt.
+    pub(crate) fn start_kind(self) -> &'static str {
+        match self {
+            Track::Up => "apply_start",
+            Track::Down => "down_start",
+        }
+    }
+
+    /// The kind of the event of one statement recorded done (or of a count recorded when an
+    /// attempt stopped or was settled).
+    pub(crate) fn progress_kind(self) -> &'static str {
+        match self {
+            Track::Up => "apply_progress",
+            Track::Down => "down_progress",
+        }
+    }
+
+    /// The script whose progress an event of `kind` records, if it is a progress event.
+    pub(crate) fn of_kind(kind: &str) -> Option<Track> {
+        [Track::Up, Track::Down]
+            .into_iter()
+            .find(|t| kind == t.start_kind() || kind == t.progress_kind())
+    }
+
+    /// What a row says of this script's progress: statements done and their checksum.
+    fn count<'a>(self, row: &RowAnchor<'a>) -> (i32, Option<&'a str>) {
+        match self {
+            Track::Up => (row.statements_done, row.done_checksum),
+            Track::Down => (row.down_statements_done, row.down_done_checksum),
+        }
+    }
+
+    fn statements(self) -> &'static str {
+        match self {
+            Track::Up => "statement(s)",
+            Track::Down => "down statement(s)",
+        }
+    }
+
+    /// The state schema from which the log vouches for this script's progress.
+    fn since_schema(self) -> u32 {
+        match self {
+            Track::Up => 10,
+            Track::Down => 12,
+        }
+    }
+}
+
+/// What a progress event vouches for: statements done, of how many, and their checksum
+/// (`stagegate.progress_detail`; no checksum when none is done and none was known).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub(crate) struct VouchedProgress {
     pub statements_done: i32,
     pub statements_total: i32,
-    pub done_checksum: String,
+    pub done_checksum: Option<String>,
 }
 
 impl VouchedProgress {
-    /// The progress an event records, if it is a start or progress event with its detail.
+    /// The progress an event records, if it is a progress event with its detail.
     pub(crate) fn of(event: &Event) -> Option<VouchedProgress> {
-        if !PROGRESS_KINDS.contains(&event.kind.as_str()) {
-            return None;
+        Track::of_kind(&event.kind)?;
+        VouchedProgress::parse(event.detail.as_deref()?)
+    }
+
+    /// A progress event's detail.
+    pub(crate) fn parse(detail: &str) -> Option<VouchedProgress> {
+        serde_json::from_str(detail).ok()
+    }
+
+    /// Whether the log, whose latest progress event of a script records `logged` (`None`:
+    /// there is none, so nothing of the script is done), vouches for `done` statements with
+    /// `done_checksum`. Their checksum matters only when some are done: a resume at the first
+    /// statement reads none. The one rule for the check of a row ([`verify_anchors`]) and for
+    /// a writer deciding whether the count it records needs a progress event of its own.
+    pub(crate) fn vouches(
+        logged: Option<&VouchedProgress>,
+        done: i32,
+        done_checksum: Option<&str>,
+    ) -> bool {
+        match logged {
+            None => done == 0,
+            Some(p) => {
+                p.statements_done == done
+                    && (done == 0 || p.done_checksum.as_deref() == done_checksum)
+            }
         }
-        serde_json::from_str(event.detail.as_deref()?).ok()
     }
 }
 
-/// The rule for a `running` row (a no-transaction migration in progress, or killed while it
-/// ran): every attempt starts with an `apply_start` event and each statement recorded done
-/// appends an `apply_progress` event, and the row is anchored on the latest one. So the row
-/// verifies only when its migration's latest event is one of those, the row names it, and
-/// its checksum, statements done and their checksum are the event's: a row set to `running`
-/// by hand, or moved further than the log says, does not verify, and no resume skips a
-/// statement on its word. A `running` row with no such event (written by hand, or by a
-/// stagegate older than state schema 10 that was interrupted mid-run) is a finding that
-/// `migrate resolve` may settle, on the word of a human who checked what ran.
-fn running_row(row: &RowAnchor<'_>, event: Option<&Event>) -> Option<Mismatch> {
+/// The count the log vouches for of `track`'s statements of the migration `version_text`:
+/// its latest start or progress event's (`None`: it has none, so none are done).
+pub(crate) fn logged_progress(
+    events: &[Event],
+    version_text: &str,
+    track: Track,
+) -> Option<VouchedProgress> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.version.as_deref() == Some(version_text))
+        .find(|e| Track::of_kind(&e.kind) == Some(track))
+        .and_then(VouchedProgress::of)
+}
+
+/// How a row of a status stands to the progress events of its attempt.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    /// The script whose statements the row counts.
+    track: Track,
+    /// The attempt may be running (or was killed while it ran): the row is anchored on the
+    /// script's latest start or progress event.
+    runs: bool,
+    /// The events that leave a stopped attempt's row as it is: it is anchored on one of
+    /// these, and its count is the latest progress event's.
+    stopped: &'static [&'static str],
+}
+
+impl Attempt {
+    fn of_status(status: &str) -> Option<Attempt> {
+        let (track, runs, stopped): (_, _, &'static [&'static str]) = match status {
+            "running" => (Track::Up, true, &[]),
+            "failed" => (Track::Up, false, &["failure", "resolve"]),
+            // A no-transaction down running (or killed), or stopped: failed, or its unknown
+            // statement settled.
+            "reverting" => (Track::Down, true, &["down_failure", "resolve"]),
+            _ => return None,
+        };
+        Some(Attempt {
+            track,
+            runs,
+            stopped,
+        })
+    }
+}
+
+/// The checksum and the anchor of a row whose latest event is `event`, of a kind its status
+/// allows: `strict` when the row must name the event (a running attempt's); otherwise a row
+/// written before rows named their events (state schema 2) may name none.
+fn anchored(row: &RowAnchor<'_>, event: &Event, strict: bool) -> Option<String> {
+    if event.checksum.as_deref() != Some(row.checksum) {
+        return Some(format!(
+            "the state row's checksum {} differs from {} in its latest event",
+            row.checksum,
+            event.checksum.as_deref().unwrap_or("-")
+        ));
+    }
+    match row.event_hash {
+        Some(anchor) if anchor == event.hash => None,
+        _ if strict => Some(format!(
+            "the state row says {} but does not name the migration's latest event {} (it names \
+             {}): the row was written by hand or events were removed",
+            row.status,
+            event.hash,
+            row.event_hash.unwrap_or("none")
+        )),
+        None => None,
+        Some(anchor) => Some(format!(
+            "the state row was last changed by event {anchor}, which is not in the log (its \
+             latest event here is {}): events were removed",
+            event.hash
+        )),
+    }
+}
+
+/// The rule for a row of an attempt: `running` and `failed` (the up script), `reverting`
+/// (a no-transaction down script). Every attempt starts with a start event and each
+/// statement recorded done appends a progress event, in the statement's own transaction;
+/// a count recorded otherwise (a failure's, or one a human settled with `migrate resolve`)
+/// appends a progress event too. So a row verifies only on the log's word:
+///
+/// - running (or killed): its latest event is the script's latest start or progress event,
+///   the row names it, and its checksum, statements done and their checksum are the
+///   event's; moved further by hand, it does not verify (nothing resumes on its word);
+/// - stopped (failed, or settled): its latest event is one that stops the attempt, and its
+///   statements done are the script's latest progress event's (none: nothing done); a count
+///   changed by hand is a finding `migrate resolve` settles, back at the log's count;
+/// - a `running` or `reverting` row with no such event (written by hand, or by a stagegate
+///   older than the log's progress events that was interrupted) is a finding `migrate
+///   resolve` may settle, on the word of a human who checked what ran.
+///
+/// `event` is the migration's latest event, `logged` its latest progress event of the
+/// attempt's script.
+fn attempt_row(
+    row: &RowAnchor<'_>,
+    attempt: Attempt,
+    event: Option<&Event>,
+    logged: Option<&Event>,
+) -> Option<Mismatch> {
+    let track = attempt.track;
+    let statements = track.statements();
+    let (done, done_checksum) = track.count(row);
     let mismatch = |event: Option<&Event>, problem: String| Mismatch {
         event: event.map(|e| e.id),
         version: Some(row.version_text.to_string()),
         problem,
         resolvable: false,
     };
-    let Some(event) = event.filter(|e| PROGRESS_KINDS.contains(&e.kind.as_str())) else {
+    let running = event.filter(|e| attempt.runs && Track::of_kind(&e.kind) == Some(track));
+    let Some(event) = running.or(event.filter(|e| attempt.stopped.contains(&e.kind.as_str())))
+    else {
         let latest = event.map_or_else(
             || "the log has no event for this migration".to_string(),
             |e| format!("the migration's latest event is a `{}`", e.kind),
         );
+        if !attempt.runs {
+            return Some(mismatch(
+                event,
+                format!("the state row says {} but {latest}", row.status),
+            ));
+        }
         return Some(Mismatch {
             resolvable: true,
             ..mismatch(
                 event,
                 format!(
-                    "the state row says running ({} statement(s) done) but {latest}, not the \
+                    "the state row says {} ({done} {statements} done) but {latest}, not the \
                      start of an attempt: the row was written by hand, or by a stagegate older \
-                     than state schema 10 that was interrupted mid-run; check which of its \
-                     statements ran, then `stagegate migrate resolve {} --env <env> --reason \
+                     than state schema {} that was interrupted mid-run; check which of its \
+                     {statements} ran, then `stagegate migrate resolve {} --env <env> --reason \
                      \"...\"` settles it",
-                    row.statements_done, row.version_text
+                    row.status,
+                    track.since_schema(),
+                    row.version_text
                 ),
             )
         });
     };
-    if row.event_hash != Some(event.hash.as_str()) {
-        return Some(mismatch(
-            Some(event),
-            format!(
-                "the state row says running but does not name the migration's latest event {} \
-                 (it names {}): the row was written by hand or events were removed",
-                event.hash,
-                row.event_hash.unwrap_or("none")
-            ),
-        ));
+    if let Some(problem) = anchored(row, event, running.is_some()) {
+        return Some(mismatch(Some(event), problem));
     }
-    if event.checksum.as_deref() != Some(row.checksum) {
-        return Some(mismatch(
-            Some(event),
-            format!(
-                "the state row's checksum {} differs from {} in its latest event",
-                row.checksum,
-                event.checksum.as_deref().unwrap_or("-")
-            ),
-        ));
-    }
-    let Some(progress) = VouchedProgress::of(event) else {
-        return Some(mismatch(
-            Some(event),
-            format!("its latest event, a `{}`, records no progress", event.kind),
-        ));
+    // A running attempt's latest event is its latest progress event.
+    let vouched = match logged.map(|e| (e, VouchedProgress::of(e))) {
+        None => None,
+        Some((logged, None)) => {
+            return Some(mismatch(
+                Some(logged),
+                format!(
+                    "its latest progress event, a `{}`, records no progress",
+                    logged.kind
+                ),
+            ));
+        }
+        Some((_, Some(progress))) => Some(progress),
     };
-    if progress.statements_done != row.statements_done
-        || Some(progress.done_checksum.as_str()) != row.done_checksum
-    {
-        return Some(mismatch(
-            Some(event),
-            format!(
-                "the state row says {} statement(s) done ({}) but its latest event records {} \
-                 ({}): the row was changed by hand",
-                row.statements_done,
-                row.done_checksum.unwrap_or("none"),
-                progress.statements_done,
-                progress.done_checksum
-            ),
-        ));
+    if VouchedProgress::vouches(vouched.as_ref(), done, done_checksum) {
+        return None;
     }
-    None
+    let (logged_done, logged_checksum) = vouched.as_ref().map_or((0, "none"), |p| {
+        (
+            p.statements_done,
+            p.done_checksum.as_deref().unwrap_or("none"),
+        )
+    });
+    let problem = format!(
+        "the state row says {done} {statements} done ({}) but {} records {logged_done} \
+         ({logged_checksum}): the row was changed by hand",
+        done_checksum.unwrap_or("none"),
+        if vouched.is_some() {
+            "its latest progress event"
+        } else {
+            "the log (no progress event)"
+        },
+    );
+    if running.is_some() {
+        return Some(mismatch(logged, problem));
+    }
+    // A stopped attempt: resolving it puts the count back where the log has it.
+    Some(Mismatch {
+        resolvable: true,
+        ..mismatch(
+            logged.or(Some(event)),
+            format!(
+                "{problem}, or left by a stagegate older than state schema {}; `stagegate \
+                 migrate resolve {} --env <env> --reason \"...\"` settles it at the count the \
+                 log records{}",
+                track.since_schema(),
+                row.version_text,
+                if vouched.is_some() {
+                    ""
+                } else {
+                    " (with none, at the row's, on your word: check which of its statements ran)"
+                }
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -557,6 +735,8 @@ mod tests {
                 event_hash: Some(&hashes[i]),
                 statements_done: 0,
                 done_checksum: None,
+                down_statements_done: 0,
+                down_done_checksum: None,
             })
             .collect();
         let head = HeadAnchor {
@@ -696,7 +876,8 @@ mod tests {
 
     /// Every status a state row can claim is held against the migration's latest event: a
     /// row set by hand to `failed` or `reverted` over an `apply`, or to `reverting` over a
-    /// `down`, shows; so does one with no event at all. (Mutants: a status's arm deleted from the match, so rows of
+    /// `down` (a finding `migrate resolve` may settle, as for a `running` row), shows; so does
+    /// one with no event at all. (Mutants: a status's arm deleted from the match, so rows of
     /// that status went unchecked; found by cargo-mutants.)
     #[test]
     fn each_row_status_is_checked_against_the_latest_event() {
@@ -709,6 +890,8 @@ mod tests {
             event_hash: Some(&events[0].hash),
             statements_done: 0,
             done_checksum: None,
+            down_statements_done: 0,
+            down_done_checksum: None,
         };
         assert_eq!(
             verify_anchors(&events, &[row("applied")], None, false, None),
@@ -720,12 +903,7 @@ mod tests {
             event.hash = event_hash(&event);
             event
         };
-        // (A killed down leaves `reverting` anchored on the apply, so its stranger is a down.)
-        for (status, kind) in [
-            ("failed", "apply"),
-            ("reverted", "apply"),
-            ("reverting", "down"),
-        ] {
+        for (status, kind) in [("failed", "apply"), ("reverted", "apply")] {
             let event = with_kind(kind);
             let anchored = RowAnchor {
                 event_hash: Some(&event.hash),
@@ -741,6 +919,27 @@ mod tests {
                 ),
             );
         }
+        let event = with_kind("down");
+        let reverting = RowAnchor {
+            event_hash: Some(&event.hash),
+            ..row("reverting")
+        };
+        let found = verify_anchors(
+            std::slice::from_ref(&event),
+            &[reverting],
+            None,
+            false,
+            None,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        assert!(
+            found[0].problem.starts_with(
+                "the state row says reverting (0 down statement(s) done) but the migration's \
+                 latest event is a `down`, not the start of an attempt"
+            ),
+            "{found:?}"
+        );
         // Each status passes over the events that lead to it.
         for (status, kind) in [
             ("failed", "failure"),
@@ -812,6 +1011,8 @@ mod tests {
                 event_hash,
                 statements_done: done,
                 done_checksum: Some(&sums[done as usize]),
+                down_statements_done: 0,
+                down_done_checksum: None,
             }
         }
         for (kind, done) in [
