@@ -1095,4 +1095,237 @@ mod tests {
             []
         );
     }
+
+    /// Events of migration 1 (checksum `sha256:0`), chained, each of `kind` with, for a
+    /// progress event, `done` statements of 4 done and their checksum `sha256:d<done>`.
+    fn history(steps: &[(&str, i32)]) -> Vec<Event> {
+        let mut events: Vec<Event> = Vec::new();
+        for (i, (kind, done)) in steps.iter().enumerate() {
+            let mut e = event(events.last().map_or(GENESIS, |p: &Event| p.hash.as_str()));
+            e.id = i as i64 + 1;
+            e.kind = (*kind).into();
+            e.checksum = Some("sha256:0".into());
+            if Track::of_kind(kind).is_some() {
+                e.detail = Some(format!(
+                    r#"{{"statements_done": {done}, "statements_total": 4, "done_checksum": "sha256:d{done}"}}"#
+                ));
+            }
+            e.hash = event_hash(&e);
+            events.push(e);
+        }
+        events
+    }
+
+    const SUMS: [&str; 5] = [
+        "sha256:d0",
+        "sha256:d1",
+        "sha256:d2",
+        "sha256:d3",
+        "sha256:d4",
+    ];
+
+    /// A row of migration 1 anchored on the newest of `events`: `done` up statements or, for
+    /// `reverting`, down statements.
+    fn attempt<'a>(events: &'a [Event], status: &'a str, done: i32) -> RowAnchor<'a> {
+        let (up, down) = if status == "reverting" {
+            (4, done)
+        } else {
+            (done, 0)
+        };
+        RowAnchor {
+            version_text: "1",
+            status,
+            checksum: "sha256:0",
+            event_hash: events.last().map(|e| e.hash.as_str()),
+            statements_done: up,
+            done_checksum: Some(SUMS[up as usize]),
+            down_statements_done: down,
+            down_done_checksum: Some(SUMS[down as usize]),
+        }
+    }
+
+    fn check(events: &[Event], row: RowAnchor<'_>) -> Vec<Mismatch> {
+        verify_anchors(events, &[row], None, false, None)
+    }
+
+    /// The one rule for a count: the log's latest progress event's, checksum included when
+    /// some are done; with no progress event, none done.
+    #[test]
+    fn the_log_vouches_for_a_count_only_as_its_latest_progress_event_records_it() {
+        let logged = |done: i32, sum: Option<&str>| VouchedProgress {
+            statements_done: done,
+            statements_total: 4,
+            done_checksum: sum.map(str::to_string),
+        };
+        assert!(VouchedProgress::vouches(None, 0, None));
+        assert!(VouchedProgress::vouches(None, 0, Some("sha256:x")));
+        assert!(!VouchedProgress::vouches(None, 1, Some("sha256:d1")));
+        let two = logged(2, Some("sha256:d2"));
+        assert!(VouchedProgress::vouches(Some(&two), 2, Some("sha256:d2")));
+        assert!(!VouchedProgress::vouches(Some(&two), 3, Some("sha256:d2")));
+        assert!(!VouchedProgress::vouches(Some(&two), 1, Some("sha256:d2")));
+        assert!(!VouchedProgress::vouches(
+            Some(&two),
+            2,
+            Some("sha256:other")
+        ));
+        assert!(!VouchedProgress::vouches(Some(&two), 2, None));
+        // None done: the checksum is not read by any resume.
+        assert!(VouchedProgress::vouches(
+            Some(&logged(0, None)),
+            0,
+            Some("x")
+        ));
+        assert!(!VouchedProgress::vouches(Some(&logged(0, None)), 1, None));
+    }
+
+    /// A `failed` row's statements done are its attempt's latest progress event's: more (or
+    /// fewer) than that, or any with no progress event, is a finding `migrate resolve`
+    /// settles; the progress of the down script does not count for the up.
+    #[test]
+    fn a_failed_row_verifies_only_at_the_count_of_its_latest_progress_event() {
+        // Two statements done, the third failed: its failure event follows the progress.
+        let events = history(&[
+            ("apply_start", 0),
+            ("apply_progress", 1),
+            ("apply_progress", 2),
+            ("failure", 0),
+        ]);
+        assert_eq!(check(&events, attempt(&events, "failed", 2)), []);
+        for forged in [3, 4, 1, 0] {
+            let found = check(&events, attempt(&events, "failed", forged));
+            assert_eq!(found.len(), 1, "{forged}: {found:?}");
+            assert!(found[0].resolvable, "{found:?}");
+            assert_eq!(found[0].event, Some(3), "names the progress event");
+            assert!(
+                found[0].problem.starts_with(&format!(
+                    "the state row says {forged} statement(s) done (sha256:d{forged}) but its \
+                     latest progress event records 2 (sha256:d2)"
+                )),
+                "{found:?}"
+            );
+        }
+        // The right count with another checksum.
+        let mut other = attempt(&events, "failed", 2);
+        other.done_checksum = Some("sha256:edited");
+        assert_eq!(check(&events, other).len(), 1);
+        // Resolved, then settled by a human at 3: the log holds the 3 before the resolve.
+        let settled = history(&[
+            ("apply_start", 0),
+            ("apply_progress", 1),
+            ("failure", 0),
+            ("apply_progress", 3),
+            ("resolve", 0),
+        ]);
+        assert_eq!(check(&settled, attempt(&settled, "failed", 3)), []);
+        assert_eq!(check(&settled, attempt(&settled, "failed", 1)).len(), 1);
+        // A transactional attempt writes no progress: none done verifies, any count does not.
+        let plain = history(&[("failure", 0)]);
+        assert_eq!(check(&plain, attempt(&plain, "failed", 0)), []);
+        let found = check(&plain, attempt(&plain, "failed", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        assert!(
+            found[0]
+                .problem
+                .contains("but the log (no progress event) records 0"),
+            "{found:?}"
+        );
+        // Down progress vouches for nothing of the up script.
+        let down = history(&[("down_start", 2), ("down_progress", 2), ("failure", 0)]);
+        assert_eq!(check(&down, attempt(&down, "failed", 2)).len(), 1);
+        // A repair written after the failure changes nothing.
+        let mut repaired = events.clone();
+        let mut repair = event(&events[3].hash);
+        repair.id = 5;
+        repair.kind = "repair".into();
+        repair.hash = event_hash(&repair);
+        repaired.push(repair);
+        let row = RowAnchor {
+            event_hash: Some(&events[3].hash),
+            ..attempt(&events, "failed", 2)
+        };
+        assert_eq!(check(&repaired, row), []);
+    }
+
+    /// A `reverting` row is held to its down script's progress events as a `running` row is
+    /// to its up script's (by the same rule): running (or killed), anchored on the latest
+    /// `down_start` or `down_progress` at its count; stopped (a failed down, or settled),
+    /// at the latest one's count; and with none, a finding `migrate resolve` may settle.
+    #[test]
+    fn a_reverting_row_verifies_only_on_its_down_progress_events() {
+        let running = history(&[
+            ("apply", 0),
+            ("down_start", 0),
+            ("down_progress", 1),
+            ("down_progress", 2),
+        ]);
+        assert_eq!(check(&running, attempt(&running, "reverting", 2)), []);
+        // Moved further than the log says: a resume would skip a down statement.
+        let found = check(&running, attempt(&running, "reverting", 3));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].resolvable, "{found:?}");
+        assert!(
+            found[0].problem.starts_with(
+                "the state row says 3 down statement(s) done (sha256:d3) but its latest \
+                 progress event records 2"
+            ),
+            "{found:?}"
+        );
+        // Not naming the latest event.
+        let stale = RowAnchor {
+            event_hash: Some(&running[2].hash),
+            ..attempt(&running, "reverting", 2)
+        };
+        let found = check(&running, stale);
+        assert!(found[0].problem.contains("does not name"), "{found:?}");
+        // The up count of a reverting row is not the down script's business.
+        let mut up = attempt(&running, "reverting", 2);
+        up.statements_done = 1;
+        assert_eq!(check(&running, up), []);
+
+        // Stopped: a failed down, then settled at 3 by a human.
+        let failed = history(&[
+            ("apply", 0),
+            ("down_start", 0),
+            ("down_progress", 1),
+            ("down_failure", 0),
+        ]);
+        assert_eq!(check(&failed, attempt(&failed, "reverting", 1)), []);
+        let found = check(&failed, attempt(&failed, "reverting", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        let settled = history(&[
+            ("down_start", 0),
+            ("down_failure", 0),
+            ("down_progress", 3),
+            ("resolve", 0),
+        ]);
+        assert_eq!(check(&settled, attempt(&settled, "reverting", 3)), []);
+
+        // Up progress does not vouch for a down: a reverting row anchored on an apply (a
+        // down an older stagegate left) is a finding `migrate resolve` may settle.
+        let legacy = history(&[("apply_start", 0), ("apply_progress", 1), ("apply", 0)]);
+        let found = check(&legacy, attempt(&legacy, "reverting", 1));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        assert!(
+            found[0]
+                .problem
+                .contains("older than state schema 12 that was interrupted"),
+            "{found:?}"
+        );
+        // Its down events gone with the row still naming them: not vouched either.
+        let found = check(&running[..1], attempt(&running, "reverting", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        // A log that speaks of a down whose row is gone.
+        let found = verify_anchors(&running, &[], None, false, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .problem
+                .contains("records a `down_progress` of this migration but there is no state row"),
+            "{found:?}"
+        );
+    }
 }
