@@ -1531,3 +1531,99 @@ fn a_reverting_row_with_more_down_statements_done_than_its_events_refuses() {
     assert_eq!(events_of(&p, "down_progress"), ["2:3"]);
     assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }
+
+/// A no-transaction down of migration 2 killed while its second down statement runs (its
+/// first recorded done; the second, in a transaction with its record, rolls back when the
+/// server cancels it); `fault` is planted before the down. Returns the SQLSTATE of down
+/// statement 3 recorded done while 2 runs (in a transaction rolled back), the exit codes of
+/// `audit --verify` right after the kill, of the down run again (it resumes at statement 2)
+/// and of `audit --verify` after it, and the rows of `log` at the end.
+fn killed_down_audit(fault: Option<&SqlFault>) -> (Option<String>, [i32; 3], Vec<String>) {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('up');\n",
+    );
+    p.write(
+        "2_steps.down.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('down 1');\n\
+         SELECT pg_sleep(60) WHERE NOT EXISTS (SELECT FROM log WHERE v = 'x');\n\
+         INSERT INTO log VALUES ('down 3');\n",
+    );
+    assert_exit(&p.apply(), 0);
+    if let Some(fault) = fault {
+        fault.plant(&p);
+    }
+    let child = p
+        .child(&["migrate", "down", "--env", "staging", "--steps", "1"])
+        .spawn()
+        .unwrap();
+    wait_for_query(&p, "pg_sleep(60)");
+    let skipped = sqlstate_of(
+        &p,
+        "SELECT stagegate.record_down_progress('2', 3, 'sha256:00')",
+    );
+    signal(&child, "KILL");
+    finish(child);
+    p.query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+    );
+    let after_kill = p.run(&["audit", "--env", "staging", "--verify"]).code;
+    p.query("INSERT INTO log VALUES ('x')");
+    let down = p
+        .run(&["migrate", "down", "--env", "staging", "--steps", "1"])
+        .code;
+    let audit = p.run(&["audit", "--env", "staging", "--verify"]).code;
+    (skipped, [after_kill, down, audit], log_rows(&p))
+}
+
+/// A killed no-transaction down's `reverting` row is vouched for by its `down_start` and
+/// `down_progress` events (anchored on the progress of down statement 1): it verifies, and
+/// the down resumes at statement 2, running none twice. Down statement 3 cannot be recorded
+/// done while 2 runs (ST003).
+#[test]
+fn a_killed_no_transaction_down_is_vouched_for_by_its_down_progress_events() {
+    assert_eq!(
+        killed_down_audit(None),
+        (
+            Some("ST003".into()),
+            [0, 0, 0],
+            vec![
+                "down 1".to_string(),
+                "down 3".into(),
+                "up".into(),
+                "x".into()
+            ]
+        )
+    );
+}
+/// Bugs planted in `record_down_progress` (state migration 0012): each must change what
+/// the killed down's audit and resume see.
+#[test]
+fn planted_bugs_in_the_down_progress_record_are_caught() {
+    let expected = killed_down_audit(None);
+    for fault in [
+        // The step recorded as an event of another kind: no down progress vouches for it.
+        SqlFault {
+            function: "record_down_progress",
+            original: "'down_progress', v_row.version_text",
+            planted: "'repair', v_row.version_text",
+        },
+        // The row not anchored on its step's event.
+        SqlFault {
+            function: "record_down_progress",
+            original: "event_hash = v_hash",
+            planted: "event_hash = event_hash",
+        },
+        // Down statement k recorded done though k - 1 is not.
+        SqlFault {
+            function: "record_down_progress",
+            original: "AND m.down_statements_done = p_done - 1",
+            planted: "",
+        },
+    ] {
+        assert_ne!(killed_down_audit(Some(&fault)), expected, "{fault}");
+    }
+}
