@@ -1315,6 +1315,21 @@ mod tests {
                 .contains("older than state schema 12 that was interrupted"),
             "{found:?}"
         );
+        // Nor does an up attempt's progress, newest or not, vouch for a reverting row (nor a
+        // down's for a running one): each is held to its own script's events.
+        let up = history(&[("apply_start", 0), ("apply_progress", 1)]);
+        let found = check(&up, attempt(&up, "reverting", 0));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].resolvable && found[0].problem.contains("is a `apply_progress`, not the"),
+            "{found:?}"
+        );
+        let found = check(&running, attempt(&running, "running", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].resolvable && found[0].problem.contains("is a `down_progress`, not the"),
+            "{found:?}"
+        );
         // Its down events gone with the row still naming them: not vouched either.
         let found = check(&running[..1], attempt(&running, "reverting", 2));
         assert_eq!(found.len(), 1, "{found:?}");
