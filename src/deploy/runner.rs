@@ -495,6 +495,8 @@ impl Runner<'_> {
                     .start_reverting(&RevertingRecord {
                         version: &record.version,
                         version_text: &record.version_text,
+                        name: &record.name,
+                        os_user: self.os_user,
                         checksum: &record.checksum,
                         down_checksum: record.down_checksum.as_deref(),
                         statements_done,
