@@ -91,8 +91,10 @@ for entry in "${groups[@]}"; do
     esac
   done
   binaries=$work/binaries-$group.json
+  started=$SECONDS
   (cd "$tree" && cargo nextest list "${build_targets[@]}" --list-type binaries-only \
     --message-format json >"$binaries")
+  echo "mutants.sh: test binaries built and listed in $((SECONDS - started)) s" >&2
   export STAGEGATE_MUTANTS_BINARIES=$binaries
   export STAGEGATE_MUTANTS_UNIT=0
   [[ " $targets " == *" lib "* ]] && STAGEGATE_MUTANTS_UNIT=1
