@@ -647,6 +647,36 @@ fn backup_status_shows_gates_and_the_last_backup() {
 
 /// `keep = 0` still keeps the archive just taken: the newest backup is never pruned.
 /// (Mutant: `config.keep.max(1)` turned into `config.keep` in backup/manifest.rs.)
+/// Pruning counts and removes only the archives of the directory configured now: after
+/// `backup.dir` moves, the archives recorded in the former directory stay, and the new one
+/// keeps `keep` of its own. (The mutants: `r.manifest.dir == dir && is_own_file_name(..)` in
+/// `manifest::prune` made `||`, which prunes the former directory too, or `!=`, which prunes
+/// only there.)
+#[test]
+fn backup_prune_leaves_the_archives_of_a_former_backup_directory() {
+    let p = project("backup = { dir = \"old\", keep = 1 }");
+    let first = created_file(&create(&p));
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("dir = \"old\"", "dir = \"new\"")).unwrap();
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let out = create(&p);
+        assert_exit(&out, 0);
+        made.push(created_file(&out));
+    }
+    assert!(first.is_file(), "{} was pruned", first.display());
+    assert_eq!(
+        files_in(&p.dir.path().join("old")),
+        [first.file_name().unwrap().to_string_lossy()]
+    );
+    assert_eq!(
+        files_in(&p.dir.path().join("new")),
+        [made[1].file_name().unwrap().to_string_lossy()],
+        "keep = 1 in the new directory"
+    );
+}
+
 #[test]
 fn backup_keep_zero_never_prunes_the_archive_just_taken() {
     let p = project("backup = { dir = \"backups\", keep = 0 }");
