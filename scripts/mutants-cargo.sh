@@ -4,9 +4,9 @@
 # target. scripts/mutants.sh builds the test binaries once, from the unmutated tree, and lists
 # them in $STAGEGATE_MUTANTS_BINARIES (nextest's binaries metadata). Then, per mutant:
 #
-#   build (`nextest run --no-run ...`): the binary only (`cargo build --bin stagegate`), and
-#       the library's unit-test binary if the group runs unit tests
-#       ($STAGEGATE_MUTANTS_UNIT=1);
+#   build (`nextest run --no-run ...`): the binary only (`cargo build --bin stagegate
+#       --examples`, below), and the library's unit-test binary if the group runs unit
+#       tests ($STAGEGATE_MUTANTS_UNIT=1);
 #   test (`nextest run ... -E FILTER`): nextest with --binaries-metadata, which builds
 #       nothing: the end-to-end tests (tests/it, built once) run the mutated binary, which
 #       nextest names to them in CARGO_BIN_EXE_stagegate.
@@ -34,7 +34,13 @@ for arg in "$@"; do
 done
 
 if $build; then
-  "$real" build --bin stagegate
+  # `--examples` (the package has none, so nothing more is built) makes cargo resolve the
+  # dependencies' features as it does for the test binaries (with the dev-dependencies'
+  # features), so this is the very library and binary that scripts/mutants.sh's
+  # `nextest list` built: the unmutated baseline is a no-op. A plain `--bin stagegate`
+  # resolves them without, and rebuilt the library and sqlx-macros a second time on a new
+  # tree.
+  "$real" build --bin stagegate --examples
   if [[ ${STAGEGATE_MUTANTS_UNIT-} == 1 ]]; then
     "$real" test --no-run --lib
   fi

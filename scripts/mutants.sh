@@ -32,7 +32,7 @@ groups=(
   "replace_down|src/deploy/replace_down.rs|it|test(/^playbooks::a_wrong_or_missing_down_is_replaced/)"
   "who|src/who.rs|lib it|test(/^who::/) | test(/^gates::(in_ci|without_a_terminal)/) | test(/^ux::apply_records_the_os_user/) | test(/^approvals::(apply_waits|only_the)/)"
   "down|src/deploy/down.rs|it|test(/^down::/)"
-  "backup|src/backup/*.rs|lib it|test(/^backup::/) | test(/^down::a_(down_whose_backup|gated_environment)/) | test(/^gates::a_soak/)"
+  "backup|src/backup/*.rs|lib it|test(/^backup::/) | test(/^down::a_(down_whose_backup|gated_environment)/) | test(/^gates::a_soak/) | test(/^execution::a_(down_)?dry_run_on_a_scratch_copy/)"
   "concurrent|src/deploy/concurrent.rs|lib it|test(/^deploy::concurrent::/) | test(/concurrent|index|reindex/)"
   "runner|src/deploy/runner.rs src/deploy/apply.rs src/deploy/resolve.rs|it|test(/^runner::/) | test(/^faults::/) | test(/^execution::/)"
   "plan|src/deploy/plan.rs src/deploy/mod.rs src/deploy/gates.rs|it|test(/^runner::/) | test(/^gates::/)"
@@ -91,8 +91,10 @@ for entry in "${groups[@]}"; do
     esac
   done
   binaries=$work/binaries-$group.json
+  started=$SECONDS
   (cd "$tree" && cargo nextest list "${build_targets[@]}" --list-type binaries-only \
     --message-format json >"$binaries")
+  echo "mutants.sh: test binaries built and listed in $((SECONDS - started)) s" >&2
   export STAGEGATE_MUTANTS_BINARIES=$binaries
   export STAGEGATE_MUTANTS_UNIT=0
   [[ " $targets " == *" lib "* ]] && STAGEGATE_MUTANTS_UNIT=1

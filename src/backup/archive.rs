@@ -23,16 +23,18 @@ pub(super) fn partial(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     Ok(file)
 }
 
-/// Moves the finished archive to its name, never over an existing file.
+/// Moves the finished archive to its name for the time `at`, never over an existing file:
+/// when that name is taken, the next of `-1` to `-9` that is free.
 pub(super) fn persist(
     partial: tempfile::NamedTempFile,
     dir: &Path,
     env: &str,
+    at: OffsetDateTime,
 ) -> Result<(PathBuf, String), (PathBuf, std::io::Error)> {
     let mut partial = partial;
     let mut attempt = 0;
     loop {
-        let file = file_name(env, OffsetDateTime::now_utc(), attempt);
+        let file = file_name(env, at, attempt);
         let path = dir.join(&file);
         match partial.persist_noclobber(&path) {
             Ok(_) => return Ok((path, file)),
@@ -215,5 +217,44 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     {
         let _ = (path, mode);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two backups in the same millisecond never overwrite each other: the second takes the
+    /// name with `-1`, and so on to `-9`; with all ten taken it is an error and the finished
+    /// archive is not moved. (The mutants: the `AlreadyExists && attempt < 9` guard made
+    /// `true`, `false`, `||`, `!=`, `==`, `>` or `<=`; `attempt += 1` made `-=` or `*=`.)
+    #[test]
+    fn a_taken_name_gets_the_next_suffix_and_ten_taken_names_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_764_692_130_123_000_000).unwrap();
+        for attempt in 0..10 {
+            let partial = partial(dir.path()).unwrap();
+            std::fs::write(partial.path(), format!("archive {attempt}")).unwrap();
+            let (path, file) = persist(partial, dir.path(), "prod", at).unwrap();
+            assert_eq!(file, file_name("prod", at, attempt));
+            assert_eq!(path, dir.path().join(&file));
+        }
+        let partial = partial(dir.path()).unwrap();
+        let kept = partial.path().to_path_buf();
+        let (path, error) = persist(partial, dir.path(), "prod", at).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists, "{error}");
+        assert_eq!(path, dir.path().join(file_name("prod", at, 9)));
+        assert!(!kept.exists(), "the partial file is removed");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 10, "{names:?}");
+        for attempt in 0..10 {
+            let file = file_name("prod", at, attempt);
+            let text = std::fs::read_to_string(dir.path().join(&file)).unwrap();
+            assert_eq!(text, format!("archive {attempt}"), "{file} was overwritten");
+        }
     }
 }

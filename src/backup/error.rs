@@ -67,18 +67,16 @@ pub enum BackupError {
 impl BackupError {
     /// The exit code this error ends a run with: a backup that cannot be taken refuses the
     /// run (3); a database that cannot be reached or written, or an interrupted run, is an
-    /// execution error (4); a missing `backup = {...}` is a configuration error (2).
+    /// execution error (4); a missing `backup = {...}` is a configuration error (2); a state
+    /// store error has its own ([`StateError::outcome`]).
     pub fn outcome(&self) -> Outcome {
         match self {
             BackupError::NotConfigured { .. } => Outcome::Usage,
             BackupError::Connect { .. }
             | BackupError::Query { .. }
             | BackupError::Interrupted { .. } => Outcome::Execution,
-            BackupError::State {
-                source: StateError::NewerSchema { .. },
-                ..
-            } => Outcome::Refused,
-            BackupError::State { .. } => Outcome::Execution,
+            // The state store's own code: a newer state schema refuses (3), else 4.
+            BackupError::State { source, .. } => source.outcome(),
             _ => Outcome::Refused,
         }
     }
@@ -98,4 +96,129 @@ fn tried(attempts: &[Attempt]) -> String {
         "{}; set [backup] pg_dump in stagegate.toml to a pg_dump at least as new as the server",
         crate::programs::describe_attempts(attempts)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::classify;
+    use crate::target::TargetError;
+
+    /// Each error's exit code, from [`BackupError::outcome`] and through [`BackupError::into_exit`]
+    /// as the top of the run reads it. (The mutants: an arm of either match deleted, so the
+    /// error falls to another code.)
+    #[test]
+    fn each_backup_error_ends_the_run_with_its_documented_code() {
+        let env = || "prod".to_string();
+        let message = || "it failed".to_string();
+        let state_connect = StateError::Connect {
+            url: "postgres://db/prod".into(),
+            message: message(),
+        };
+        let newer = StateError::NewerSchema {
+            url: "postgres://db/prod".into(),
+            found: 99,
+            known: 1,
+        };
+        let cases = [
+            (BackupError::NotConfigured { env: env() }, Outcome::Usage),
+            (
+                BackupError::NoPgDump {
+                    env: env(),
+                    server: "17.2".into(),
+                    attempts: Vec::new(),
+                },
+                Outcome::Refused,
+            ),
+            (
+                BackupError::Io {
+                    env: env(),
+                    what: "cannot read",
+                    path: PathBuf::from("backups/x.dump"),
+                    source: std::io::Error::other("disk"),
+                },
+                Outcome::Refused,
+            ),
+            (
+                BackupError::Dump {
+                    env: env(),
+                    program: PathBuf::from("pg_dump"),
+                    message: message(),
+                },
+                Outcome::Refused,
+            ),
+            (
+                BackupError::Count {
+                    env: env(),
+                    table: "public.users".into(),
+                    message: message(),
+                },
+                Outcome::Refused,
+            ),
+            (
+                BackupError::Unreadable {
+                    env: env(),
+                    program: PathBuf::from("pg_restore"),
+                    message: message(),
+                },
+                Outcome::Refused,
+            ),
+            (
+                BackupError::Interrupted {
+                    env: env(),
+                    signal: "SIGTERM",
+                },
+                Outcome::Execution,
+            ),
+            (
+                BackupError::Connect {
+                    env: env(),
+                    source: DbError::BadUrl(TargetError {
+                        url: "postgres://db/prod".into(),
+                        message: message(),
+                    }),
+                },
+                Outcome::Execution,
+            ),
+            (
+                BackupError::State {
+                    env: env(),
+                    source: state_connect,
+                },
+                Outcome::Execution,
+            ),
+            (
+                BackupError::State {
+                    env: env(),
+                    source: newer,
+                },
+                Outcome::Refused,
+            ),
+        ];
+        for (error, expected) in cases {
+            let text = error.to_string();
+            assert_eq!(error.outcome(), expected, "{text}");
+            assert_eq!(classify(&error.into_exit()), expected, "{text} (into_exit)");
+        }
+    }
+
+    /// A missing or too old pg_dump says how to name one. (The mutant: `tried` returning an
+    /// empty or another text.)
+    #[test]
+    fn no_usable_pg_dump_says_how_to_name_one() {
+        let error = BackupError::NoPgDump {
+            env: "prod".into(),
+            server: "17.2".into(),
+            attempts: Vec::new(),
+        };
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no usable pg_dump to back up `prod` (server 17.2): ")
+                && text.ends_with(
+                    "; set [backup] pg_dump in stagegate.toml to a pg_dump at least as new as \
+                     the server"
+                ),
+            "{text}"
+        );
+    }
 }

@@ -196,6 +196,34 @@ mod tests {
         assert!(!is_own_file_name("prod-eu", &format!("{name}.bak")));
     }
 
+    /// Pruning deletes only files with stagegate's own name, so each part of the name is
+    /// checked on its own: a name wrong in one place only is never taken for a backup. (The
+    /// mutants: any `&&` of `is_own_file_name` made `||`, `bytes.len() > 21` made `>=`.)
+    #[test]
+    fn a_name_wrong_in_one_place_is_not_an_own_file_name() {
+        let own = |rest: &str| is_own_file_name("prod", &format!("stagegate-prod-{rest}.dump"));
+        assert!(own("20251202T161530.123Z"));
+        assert!(own("20251202T161530.123Z-3"));
+        assert!(own("20251202T161530.123Z-12"));
+        for wrong in [
+            "20251202T161530.123",    // too short
+            "2025120xT161530.123Z",   // the date
+            "20251202x161530.123Z",   // the `T`
+            "20251202T16153x.123Z",   // the time
+            "20251202T161530x123Z",   // the `.`
+            "20251202T161530.12xZ",   // the milliseconds
+            "20251202T161530.123x",   // the `Z`
+            "20251202T161530.123Z5",  // no `-` before the attempt
+            "20251202T161530.123Z-",  // `-` and no attempt
+            "20251202T161530.123Z-x", // an attempt that is not a number
+            "20251202T161530.123Z-3x",
+            "2025120xT161530.123Z-3",
+            "20251202T161530.123x-3",
+        ] {
+            assert!(!own(wrong), "`{wrong}` taken for an own file name");
+        }
+    }
+
     #[test]
     fn labels_quote_what_needs_quoting() {
         let count = |schema: &str, table: &str| TableCount {

@@ -112,9 +112,10 @@ pub async fn take(
     };
 
     // Quick and not interrupted: a file in place is recorded, or removed.
-    let (path, file) = archive::persist(partial, &dir, name).map_err(|(path, source)| {
-        errors.io("cannot move the finished archive to", &path, source)
-    })?;
+    let (path, file) = archive::persist(partial, &dir, name, time::OffsetDateTime::now_utc())
+        .map_err(|(path, source)| {
+            errors.io("cannot move the finished archive to", &path, source)
+        })?;
     let manifest = Manifest {
         file: file.clone(),
         dir: dir.clone(),

@@ -227,6 +227,40 @@ fn backup_create_writes_a_private_archive_with_exact_counts_that_list_can_restor
     );
 }
 
+/// The archive is the owner's to read and write (0600) whatever the umask: the file is
+/// created with what the umask leaves of 0600 (here write only, which pg_restore and the hash
+/// could not read as a user other than root), then set to 0600. (The mutant: `set_mode`
+/// in backup/archive.rs returning `Ok(())` without setting the mode; under the usual umasks
+/// the file is 0600 anyway.)
+#[test]
+fn backup_archive_is_0600_under_a_umask_that_takes_the_owners_read_bit() {
+    let p = project("backup = { dir = \"backups\", keep = 5 }");
+    let stagegate = p.child(&["backup", "create", "--env", "staging"]);
+    let mut cmd = std::process::Command::new("sh");
+    for (key, value) in stagegate.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.current_dir(p.dir.path())
+        .arg("-c")
+        .arg("umask 0477 && exec \"$0\" \"$@\"")
+        .arg(stagegate.get_program())
+        .args(stagegate.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = Output::from(crate::support::harness::wait_output(
+        cmd.spawn().unwrap(),
+        "stagegate backup create under umask 0477",
+    ));
+    assert_exit(&out, 0);
+    let file = created_file(&out);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "archive mode of {}", file.display());
+}
+
 #[test]
 fn backup_password_is_never_on_argv_and_lock_wait_follows_lock_timeout() {
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -647,6 +681,36 @@ fn backup_status_shows_gates_and_the_last_backup() {
 
 /// `keep = 0` still keeps the archive just taken: the newest backup is never pruned.
 /// (Mutant: `config.keep.max(1)` turned into `config.keep` in backup/manifest.rs.)
+/// Pruning counts and removes only the archives of the directory configured now: after
+/// `backup.dir` moves, the archives recorded in the former directory stay, and the new one
+/// keeps `keep` of its own. (The mutants: `r.manifest.dir == dir && is_own_file_name(..)` in
+/// `manifest::prune` made `||`, which prunes the former directory too, or `!=`, which prunes
+/// only there.)
+#[test]
+fn backup_prune_leaves_the_archives_of_a_former_backup_directory() {
+    let p = project("backup = { dir = \"old\", keep = 1 }");
+    let first = created_file(&create(&p));
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("dir = \"old\"", "dir = \"new\"")).unwrap();
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let out = create(&p);
+        assert_exit(&out, 0);
+        made.push(created_file(&out));
+    }
+    assert!(first.is_file(), "{} was pruned", first.display());
+    assert_eq!(
+        files_in(&p.dir.path().join("old")),
+        [first.file_name().unwrap().to_string_lossy()]
+    );
+    assert_eq!(
+        files_in(&p.dir.path().join("new")),
+        [made[1].file_name().unwrap().to_string_lossy()],
+        "keep = 1 in the new directory"
+    );
+}
+
 #[test]
 fn backup_keep_zero_never_prunes_the_archive_just_taken() {
     let p = project("backup = { dir = \"backups\", keep = 0 }");
