@@ -121,7 +121,7 @@ fn apply_waits_for_two_approvers_other_than_the_one_applying_each_counted_once()
     );
     // carol applies: alice counts once, one more is missing; nothing else is said (no
     // own approval of carol's, no outsider, no earlier plan). (Mutants in
-    // deploy/approve.rs `gate`: `own > 0` or `stale > 0` made `>=`, which adds a clause
+    // deploy/approvals.rs `gate`: `own > 0` or `stale > 0` made `>=`, which adds a clause
     // with nothing behind it.)
     let out = apply(&p, "carol");
     assert_exit(&out, 3);
@@ -342,7 +342,7 @@ fn an_approval_written_into_the_log_by_hand_does_not_count() {
 
 /// An approval by someone `approvers` no longer lists is named and not counted, and the ones
 /// still open are the listed approvers who have not approved, the one applying left out.
-/// (Mutants in deploy/approve.rs `gate`: the open list's `&&` made `||` or its `!=` made
+/// (Mutants in deploy/approvals.rs `gate`: the open list's `&&` made `||` or its `!=` made
 /// `==`; the outsiders' filter `==` made `!=`, or `!outsiders.is_empty()` with the `!`
 /// deleted.)
 #[test]
