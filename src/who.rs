@@ -68,25 +68,35 @@ pub(crate) fn identity() -> Option<String> {
 /// The user this process runs as, from the system's user database; the environment only
 /// where the system does not say.
 pub(crate) fn os_user() -> Option<String> {
-    system_user().or_else(|| {
+    user_or_variables(system_user(), |name| std::env::var(name).ok())
+}
+
+/// `system`, else the first of `USER`, `LOGNAME` and `USERNAME` (as `var` reads them) that is
+/// not empty. (On Linux the system always says; this is what a system without `/proc` gets.)
+fn user_or_variables(
+    system: Option<String>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    system.or_else(|| {
         [env_vars::USER, env_vars::LOGNAME, env_vars::USERNAME]
             .iter()
-            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            .find_map(|name| var(name).filter(|v| !v.is_empty()))
     })
 }
 
-#[cfg(unix)]
+/// The name of the process's effective user in the system's user database (`uid N` where it
+/// has none); nothing where the system cannot tell (no `/proc`, not Unix).
 fn system_user() -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    // /proc/self belongs to the process's effective user.
-    let uid = std::fs::metadata("/proc/self").ok()?.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    Some(user_name(&passwd, uid).unwrap_or_else(|| format!("uid {uid}")))
-}
-
-#[cfg(not(unix))]
-fn system_user() -> Option<String> {
-    None
+    #[cfg(not(unix))]
+    return None;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self belongs to the process's effective user.
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        Some(user_name(&passwd, uid).unwrap_or_else(|| format!("uid {uid}")))
+    }
 }
 
 /// The name of `uid` in /etc/passwd text.
@@ -100,7 +110,19 @@ fn user_name(passwd: &str, uid: u32) -> Option<String> {
 }
 
 fn host() -> Option<String> {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+    host_from(
+        &[
+            Path::new("/proc/sys/kernel/hostname"),
+            Path::new("/etc/hostname"),
+        ],
+        |name| std::env::var(name).ok(),
+    )
+}
+
+/// The first of `files` that holds a name (trimmed, not empty), else `HOSTNAME` (as `var`
+/// reads it) if not empty. (On Linux the first file always holds one.)
+fn host_from(files: &[&Path], var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    files
         .iter()
         .find_map(|path| {
             std::fs::read_to_string(path)
@@ -108,11 +130,7 @@ fn host() -> Option<String> {
                 .map(|text| text.trim().to_string())
                 .filter(|text| !text.is_empty())
         })
-        .or_else(|| {
-            std::env::var(env_vars::HOSTNAME)
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
+        .or_else(|| var(env_vars::HOSTNAME).filter(|v| !v.is_empty()))
 }
 
 /// `HEAD` of the repository `dir` is in, and whether `dir` has uncommitted changes; nothing
@@ -214,6 +232,53 @@ mod tests {
         assert_eq!(ci_run.job_id.as_deref(), Some("78"));
         assert_eq!(ci_run.actor.as_deref(), Some("alice"));
         assert!(ci(|_| None).is_none());
+    }
+
+    /// Where the system does not name the user, the first variable that is not empty does.
+    /// (Mutants: the fallback's `!v.is_empty()` with the `!` deleted, which takes an empty
+    /// `USER`; `user_or_variables` returning nothing or another name.)
+    #[test]
+    fn without_the_system_the_first_user_variable_that_is_not_empty_names_the_user() {
+        let vars = |name: &str| {
+            match name {
+                "USER" => Some(""),
+                "LOGNAME" => Some("deploy"),
+                "USERNAME" => Some("other"),
+                _ => None,
+            }
+            .map(str::to_string)
+        };
+        assert_eq!(user_or_variables(None, vars).as_deref(), Some("deploy"));
+        assert_eq!(
+            user_or_variables(Some("root".to_string()), vars).as_deref(),
+            Some("root")
+        );
+        assert_eq!(user_or_variables(None, |_| Some(String::new())), None);
+        assert_eq!(user_or_variables(None, |_| None), None);
+    }
+
+    /// The host is the first file's name, trimmed; an empty or missing file passes to the
+    /// next, then to a `HOSTNAME` that is not empty. (Mutants: either `!...is_empty()` of
+    /// `host_from` with the `!` deleted; `host_from` returning nothing or another name.)
+    #[test]
+    fn the_host_is_the_first_file_that_names_one_then_hostname() {
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank");
+        let named = dir.path().join("named");
+        let missing = dir.path().join("missing");
+        std::fs::write(&blank, " \n").unwrap();
+        std::fs::write(&named, "db-7\n").unwrap();
+        let hostname =
+            |value: &'static str| move |name: &str| (name == "HOSTNAME").then(|| value.to_string());
+        assert_eq!(
+            host_from(&[&missing, &blank, &named], hostname("ci-9")).as_deref(),
+            Some("db-7")
+        );
+        assert_eq!(
+            host_from(&[&missing, &blank], hostname("ci-9")).as_deref(),
+            Some("ci-9")
+        );
+        assert_eq!(host_from(&[&missing, &blank], hostname("")), None);
     }
 
     #[test]

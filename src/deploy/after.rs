@@ -402,37 +402,27 @@ fn kill_group(group: u32) {
     }
 }
 
-/// Reads `reader` to its end, keeping the last [`TAIL_BYTES`] (cut at a character
-/// boundary where the cut falls inside one).
+/// Reads `reader` to its end, keeping the last [`TAIL_BYTES`] (from the first character
+/// boundary in them, where the cut falls inside a character).
 fn read_tail(mut reader: impl std::io::Read) -> String {
     let mut kept: Vec<u8> = Vec::new();
-    let mut cut = false;
     let mut buffer = [0u8; 8192];
     loop {
         match reader.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 kept.extend_from_slice(&buffer[..n]);
-                if kept.len() > 2 * TAIL_BYTES {
-                    kept.drain(..kept.len() - TAIL_BYTES);
-                    cut = true;
-                }
+                let excess = kept.len().saturating_sub(TAIL_BYTES);
+                kept.drain(..excess);
             }
         }
     }
-    if kept.len() > TAIL_BYTES {
-        kept.drain(..kept.len() - TAIL_BYTES);
-        cut = true;
-    }
-    if cut {
-        // A cut inside a UTF-8 sequence: start at the next character.
-        let start = kept
-            .iter()
-            .position(|b| !(0x80..0xC0).contains(b))
-            .unwrap_or(kept.len());
-        kept.drain(..start);
-    }
-    String::from_utf8_lossy(&kept).into_owned()
+    // A cut inside a UTF-8 sequence: start at the next character.
+    let start = kept
+        .iter()
+        .position(|b| !(0x80..0xC0).contains(b))
+        .unwrap_or(kept.len());
+    String::from_utf8_lossy(&kept[start..]).into_owned()
 }
 
 #[cfg(test)]

@@ -119,15 +119,17 @@ fn apply_waits_for_two_approvers_other_than_the_one_applying_each_counted_once()
         "{}",
         out.stderr
     );
-    // carol applies: alice counts once, one more is missing.
+    // carol applies: alice counts once, one more is missing; nothing else is said (no
+    // own approval of carol's, no outsider, no earlier plan). (Mutants in
+    // deploy/approvals.rs `gate`: `own > 0` or `stale > 0` made `>=`, which adds a clause
+    // with nothing behind it.)
     let out = apply(&p, "carol");
     assert_exit(&out, 3);
     assert!(
-        out.stderr
-            .contains("1 of 2 gathered for this plan (`alice`)")
-            && out
-                .stderr
-                .contains("1 more needed from someone other than `carol`"),
+        out.stderr.contains(
+            "1 of 2 gathered for this plan (`alice`); 1 more needed from someone other than \
+             `carol` (who applies); approve with"
+        ),
         "{}",
         out.stderr
     );
@@ -338,6 +340,73 @@ fn an_approval_written_into_the_log_by_hand_does_not_count() {
     assert!(applied(&p).is_empty());
 }
 
+/// An approval by someone `approvers` no longer lists is named and not counted, and the ones
+/// still open are the listed approvers who have not approved, the one applying left out.
+/// (Mutants in deploy/approvals.rs `gate`: the open list's `&&` made `||` or its `!=` made
+/// `==`; the outsiders' filter `==` made `!=`, or `!outsiders.is_empty()` with the `!`
+/// deleted.)
+#[test]
+fn an_approval_by_someone_no_longer_an_approver_is_named_and_not_counted() {
+    let p = Project::new("approvals = 2");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let (_, plan0) = plan(&p, "carol");
+    let hash = plan0["hash"].as_str().unwrap().to_string();
+    assert_exit(&approve(&p, "dave", &hash, "looked fine"), 0);
+    assert_exit(&approve(&p, "alice", &hash, "reviewed"), 0);
+    // dave is taken off the list after approving.
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "approvals = 2",
+            "approvals = 2\napprovers = [\"alice\", \"bob\", \"carol\"]",
+        ),
+    )
+    .unwrap();
+    let (code, plan1) = plan(&p, "carol");
+    assert_eq!(code, 3);
+    assert_eq!(
+        plan1["hash"],
+        hash.as_str(),
+        "the list is not part of the plan"
+    );
+    let (status, detail) = approvals_gate(&plan1);
+    assert_eq!(status, "refuse");
+    assert!(
+        detail.contains(
+            "1 of 2 gathered for this plan (`alice`); 1 more needed from someone other than \
+             `carol` (who applies), among `bob`; not in `approvers`, so not counted: `dave`; \
+             approve with"
+        ),
+        "{detail}"
+    );
+    let counts: Vec<(&str, &str)> = plan1["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["approver"].as_str().unwrap(),
+                a["counts"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [("dave", "not-an-approver"), ("alice", "counted")]);
+    let out = apply(&p, "carol");
+    assert_exit(&out, 3);
+    assert!(
+        out.stderr
+            .contains("not in `approvers`, so not counted: `dave`"),
+        "{}",
+        out.stderr
+    );
+    assert!(applied(&p).is_empty());
+    assert_exit(&approve(&p, "bob", &hash, "DBA sign-off"), 0);
+    assert_exit(&apply(&p, "carol"), 0);
+    assert_eq!(applied(&p), ["1"]);
+}
+
 /// The test database's URL with a password in it (the server ignores it under trust
 /// authentication), and that password.
 fn url_with_password(p: &Project) -> (String, String) {
@@ -477,6 +546,14 @@ fn a_failing_after_apply_exits_5_names_the_way_back_and_rolls_nothing_back() {
     assert_eq!(recorded[0]["status"], "failed");
     assert_eq!(recorded[0]["exit_code"], 7);
     assert_eq!(recorded[0]["attempts"], 2);
+    // Both attempts and the 100 ms wait between them. (Mutants in deploy/after.rs
+    // `attempts`: the duration of the last attempt alone, 0, recorded; the wait's end `+`
+    // made `-`, or its `<` made `==` or `>`: no wait.)
+    assert!(
+        recorded[0]["duration_ms"].as_u64().unwrap() >= 100,
+        "{}",
+        recorded[0]
+    );
     assert!(
         recorded[0]["output_tail"]
             .as_str()
@@ -514,7 +591,10 @@ fn a_timed_out_after_apply_has_its_process_group_killed_and_exits_5() {
     assert!(out.stderr.contains("--steps 1"), "{}", out.stderr);
     let recorded = events(&p, "after_apply");
     assert_eq!(recorded[0]["status"], "timed-out");
+    // Killed by stagegate at the timeout, so neither its exit code nor the signal is the
+    // command's. (Mutant: `status == Status::TimedOut` made `!=` for the signal.)
     assert_eq!(recorded[0]["exit_code"], serde_json::Value::Null);
+    assert_eq!(recorded[0]["signal"], serde_json::Value::Null);
     assert!(
         recorded[0]["output_tail"]
             .as_str()
@@ -589,6 +669,9 @@ fn sigterm_during_after_apply_kills_its_process_group_and_is_recorded() {
     assert!(out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
     let recorded = events(&p, "after_apply");
     assert_eq!(recorded[0]["status"], "interrupted");
+    // The command's shell ended by the SIGKILL sent to its group. (Mutant:
+    // `status == Status::TimedOut` made `!=` for the signal, which drops it.)
+    assert_eq!(recorded[0]["signal"], libc::SIGKILL, "{}", recorded[0]);
     let background = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
@@ -602,4 +685,72 @@ fn sigterm_during_after_apply_kills_its_process_group_and_is_recorded() {
         "process {background} of the group still runs"
     );
     assert_eq!(applied(&p), ["1"]);
+}
+
+/// A SIGTERM in the wait between two attempts ends the retries at once: the outcome is
+/// `interrupted`, after the attempts made, with the time waited in the duration. (Mutants in
+/// deploy/after.rs `attempts`, the interrupted wait's `Ended`: its `status`, `attempts` or
+/// `duration_ms` field deleted, which records the last attempt's `failed`, 1 attempt or its
+/// own duration instead.)
+#[test]
+fn sigterm_in_the_wait_between_after_apply_attempts_records_the_attempts_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let marks = dir.path().join("attempts");
+    let p = Project::new(&format!(
+        "after_apply = {{ run = \"echo $STAGEGATE_ATTEMPT >> '{}'; exit 1\", retries = 3, \
+         interval = \"10s\" }}",
+        marks.display()
+    ));
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let child = p
+        .child(&["migrate", "apply", "--env", "staging"])
+        .spawn()
+        .unwrap();
+    // The second attempt has failed (its mark is written as it ends), and a second later
+    // stagegate is in the second 10 s wait.
+    let attempts = || std::fs::read_to_string(&marks).unwrap_or_default();
+    let deadline = std::time::Instant::now() + crate::support::harness::DEADLINE;
+    while attempts() != "1\n2\n" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(attempts(), "1\n2\n", "the second attempt never ended");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = crate::support::project::finish(child, "stagegate migrate apply");
+    assert_exit(&out, 5);
+    assert_eq!(attempts(), "1\n2\n", "a third attempt ran");
+    let recorded = events(&p, "after_apply");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["status"], "interrupted", "{}", recorded[0]);
+    assert_eq!(recorded[0]["attempts"], 2, "{}", recorded[0]);
+    assert_eq!(recorded[0]["exit_code"], 1, "{}", recorded[0]);
+    // The first wait, 10 s, was spent in full.
+    assert!(
+        recorded[0]["duration_ms"].as_u64().unwrap() >= 10_000,
+        "{}",
+        recorded[0]
+    );
+    assert_eq!(applied(&p), ["1"]);
+}
+
+/// A command's long output is kept by its last 4,096 bytes, from the first whole character:
+/// a cut inside a two-byte `é` starts the tail at the next one. (Mutants in deploy/after.rs
+/// `read_tail`: the character-boundary test's `!` deleted, which starts the tail with half a
+/// character; `read_tail` returning nothing or another text.)
+#[test]
+fn after_apply_keeps_the_last_4096_bytes_of_long_output_from_a_whole_character() {
+    // "start", 5,000 `é` (two bytes each, written as octal escapes) and "end": 10,008 bytes,
+    // the last 4,096 of which begin with the second byte of an `é`.
+    let p = Project::new(
+        "after_apply = { run = \"printf start; i=0; while [ $i -lt 5000 ]; do printf '\\\\303\\\\251'; \
+         i=$((i+1)); done; printf end\" }",
+    );
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    assert_exit(&p.run(&["migrate", "apply", "--env", "staging"]), 0);
+    let recorded = events(&p, "after_apply");
+    assert_eq!(recorded[0]["status"], "passed", "{}", recorded[0]);
+    let tail = recorded[0]["output_tail"].as_str().unwrap();
+    assert_eq!(tail, format!("{}end", "é".repeat(2046)));
 }

@@ -338,7 +338,9 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
         .env("GITHUB_REPOSITORY", "acme/shop")
         .env("GITHUB_RUN_ID", "4242")
         .env("GITHUB_ACTOR", "octocat")
-        .env("GITHUB_SHA", &head);
+        .env("GITHUB_SHA", &head)
+        // Not the host: the system's own name wins over the variable.
+        .env("HOSTNAME", "not-this-host");
     let out = c.run_with(
         &mut cmd,
         &[
@@ -370,8 +372,14 @@ fn without_a_terminal_confirmation_takes_the_environment_name_and_a_reason() {
         "{who}"
     );
     assert_eq!(rows[0][1].as_deref(), who["os_user"].as_str());
-    assert!(who["host"].as_str().is_some_and(|h| !h.is_empty()), "{who}");
+    // (Mutants in who.rs: `host` returning another name, or skipping the system's name for
+    // `HOSTNAME`; `git_commit`'s `!s.is_empty()` with the `!` deleted, which calls a clean
+    // checkout dirty.)
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(!host.trim().is_empty());
+    assert_eq!(who["host"], host.trim(), "{who}");
     assert_eq!(who["git_commit"], head.as_str());
+    assert!(who.get("git_dirty").is_none(), "a clean checkout: {who}");
     assert_eq!(who["ci"]["system"], "github-actions");
     assert_eq!(who["ci"]["repository"], "acme/shop");
     assert_eq!(who["ci"]["run_id"], "4242");

@@ -853,6 +853,53 @@ fn a_wrong_or_missing_down_is_replaced_through_the_gate_and_recorded() {
     assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }
 
+/// `migrate replace-down` checks the new down script as `migrate down` will run it: a
+/// transactional down with a `BEGIN`/`COMMIT` of its own is refused, naming the file and the
+/// line, and nothing is recorded; marked `-- stagegate:no-transaction`, the same blocks are
+/// recorded. (Mutant: deploy/replace_down.rs `check_script(&down,
+/// !down.settings.no_transaction)` with the `!` deleted, which checks a transactional down as
+/// a no-transaction one and records a down that cannot run.)
+#[test]
+fn a_wrong_or_missing_down_is_replaced_only_by_a_script_stagegate_can_run() {
+    let p = crate::support::project::Project::new("");
+    p.write("1_users.up.sql", "CREATE TABLE users (id int);\n");
+    assert_exit(&p.run(&["migrate", "apply", "--env", "staging"]), 0);
+    let replace = || {
+        p.run(&[
+            "migrate",
+            "replace-down",
+            "--env",
+            "staging",
+            "1",
+            "--reason",
+            "the down was never written",
+        ])
+    };
+    let recorded =
+        || p.scalar("SELECT down_checksum FROM stagegate.migrations WHERE version = '1'");
+    p.write("1_users.down.sql", "BEGIN;\nDROP TABLE users;\nCOMMIT;\n");
+    let refused = replace();
+    assert_exit(&refused, 2);
+    assert!(
+        refused.stderr.contains("1_users.down.sql:1: ")
+            && refused.stderr.contains("breaks its all-or-nothing apply"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(recorded(), None);
+    p.write(
+        "1_users.down.sql",
+        "-- stagegate:no-transaction\nBEGIN;\nDROP TABLE users;\nCOMMIT;\n",
+    );
+    assert_exit(&replace(), 0);
+    assert!(recorded().is_some());
+    assert_exit(
+        &p.run(&["migrate", "down", "--env", "staging", "--steps", "1"]),
+        0,
+    );
+    assert_eq!(p.scalar("SELECT to_regclass('public.users')::text"), None);
+}
+
 /// A diesel repository keeps a one-off data script beside its migration directories; diesel
 /// ignores it, so `verify` warns about it and passes, and `[migrations] ignore` silences the
 /// warning. A file the runner would not ignore is still a failure.
