@@ -22,7 +22,7 @@ pub(crate) const DEFAULT_SMALL_TABLE_ROWS: u64 = 10_000;
 pub enum Source {
     /// `--env NAME`.
     Env(String),
-    /// `--shadow`: a scratch database with the earlier migrations applied.
+    /// `--scratch`: a scratch database with the earlier migrations applied.
     Scratch,
 }
 
@@ -30,7 +30,7 @@ impl Source {
     pub fn label(&self) -> String {
         match self {
             Source::Env(name) => format!("`{name}` (--env)"),
-            Source::Scratch => "the scratch database (--shadow)".to_string(),
+            Source::Scratch => "the scratch database (--scratch)".to_string(),
         }
     }
 }

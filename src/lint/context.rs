@@ -894,7 +894,7 @@ impl Tables {
 pub struct Ctx<'a> {
     /// PostgreSQL major version.
     pub pg: u32,
-    /// Facts read from a database (`--env`, `--shadow`), which the files' facts override.
+    /// Facts read from a database (`--env`, `--scratch`), which the files' facts override.
     pub catalog: Option<&'a Catalog>,
     /// `[lint] small_table_rows`.
     pub small_table_rows: u64,
@@ -1156,7 +1156,7 @@ impl Ctx<'_> {
                 "{fact} is not known: the migrations linted do not show it and the catalog of {} does not have it",
                 source.label()
             ),
-            None => format!("{fact} is not known: run with --env E or --shadow to decide"),
+            None => format!("{fact} is not known: run with --env E or --scratch to decide"),
         }
     }
 

@@ -125,7 +125,7 @@ pub struct Options {
     pub lock_timeout_configured: bool,
     pub disabled: HashSet<&'static str>,
     pub severity: HashMap<&'static str, Severity>,
-    /// Facts read from a database (`--env`, `--shadow`); `None`: only the files are known.
+    /// Facts read from a database (`--env`, `--scratch`); `None`: only the files are known.
     pub catalog: Option<std::sync::Arc<catalog::Catalog>>,
     /// `[lint] small_table_rows`: with a catalog, a lock on a table with fewer rows is brief.
     pub small_table_rows: u64,
@@ -377,7 +377,7 @@ pub fn lint_analyzed(
         let first = input.text.find('\n').unwrap_or(input.text.len());
         raw.push((
             "SG510",
-            rules::edited_released_migration::hit(reference),
+            rules::structure::edited_released_migration::hit(reference),
             0..first,
             0,
         ));

@@ -61,7 +61,7 @@ fn every_unsafe_fixture_has_an_error() {
                     && f["message"]
                         .as_str()
                         .unwrap()
-                        .contains("is not known: run with --env E or --shadow")
+                        .contains("is not known: run with --env E or --scratch")
             });
             assert!(
                 named,
@@ -517,7 +517,7 @@ fn type_changes_are_judged_from_the_types_earlier_migrations_gave() {
     assert!(
         sg109[1]
             .2
-            .contains("is not known: run with --env E or --shadow"),
+            .contains("is not known: run with --env E or --scratch"),
         "{sg109:#?}"
     );
 }

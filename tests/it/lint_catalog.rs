@@ -50,7 +50,7 @@ fn the_old_type_of_a_column_decides_a_type_change() {
     assert!(
         out.stdout.contains("warning[SG109]")
             && out.stdout.contains(
-                "the old type of `users`.`email` is not known: run with --env E or --shadow"
+                "the old type of `users`.`email` is not known: run with --env E or --scratch"
             ),
         "{}",
         out.stdout
@@ -84,7 +84,7 @@ fn the_time_zone_and_the_index_decide_timestamp_to_timestamptz() {
     let out = lint(&indexed, sql, "SG109", &[]);
     assert!(
         out.stdout
-            .contains("the server's TimeZone is not known: run with --env E or --shadow"),
+            .contains("the server's TimeZone is not known: run with --env E or --scratch"),
         "{}",
         out.stdout
     );

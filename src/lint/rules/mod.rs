@@ -1,85 +1,22 @@
-//! One file per rule. Each starts with its documentation (What it does / Why is this bad? /
-//! Example / Use instead), which `stagegate rule <code>` prints, then `check`, then its tests.
+//! One file per rule, in the folder of its family; the family is the code's hundred
+//! (`docs/architecture.md` and DESIGN.md's "Rule codes are stable"). Each file starts with its
+//! documentation (What it does / Why is this bad? / Example / Use instead), which
+//! `stagegate rule <code>` prints, then `check`, then its tests.
+//!
+//! A new rule: its file in the family folder, `pub(crate) mod <name>;` in that folder's
+//! `mod.rs`, and its `rule!` line in `src/lint/registry.rs`. A new family (a new hundred) is a
+//! folder with a `mod.rs`, one line below, and its prefix in the registry's family test.
 
-pub(crate) mod add_column_constrained_domain;
-pub(crate) mod add_column_default_before_pg11;
-pub(crate) mod add_column_generated_stored;
-pub(crate) mod add_column_serial_or_identity;
-pub(crate) mod add_column_volatile_default;
-pub(crate) mod add_not_null_column_without_default;
-pub(crate) mod alter_domain_add_check;
-pub(crate) mod alter_sequence_blocks_inserts;
-pub(crate) mod attach_partition_before_pg12;
-pub(crate) mod attach_partition_scan;
-pub(crate) mod backfill_in_ddl_transaction;
-pub(crate) mod ban_char;
-pub(crate) mod check_constraint_missing_not_valid;
-pub(crate) mod column_type_change_rewrite;
-pub(crate) mod concurrent_in_transaction;
-pub(crate) mod concurrent_index_if_not_exists;
-pub(crate) mod concurrent_index_on_partitioned_table;
-pub(crate) mod concurrently_mixed_with_other_statements;
-pub(crate) mod create_partition_locks_parent;
-pub(crate) mod delete_without_where;
-pub(crate) mod detach_partition_not_concurrent;
-pub(crate) mod domain_with_check;
-pub(crate) mod drop_cascade;
-pub(crate) mod drop_column;
-pub(crate) mod drop_default_on_not_null;
-pub(crate) mod drop_not_null;
-pub(crate) mod drop_schema;
-pub(crate) mod drop_sequence;
-pub(crate) mod drop_table;
-pub(crate) mod drop_type;
-pub(crate) mod drop_unique_index;
-pub(crate) mod drop_view;
-pub(crate) mod dynamic_sql;
-pub(crate) mod edited_released_migration;
-pub(crate) mod enable_rls_without_policy;
-pub(crate) mod enum_add_value_in_transaction;
-pub(crate) mod enum_value_removed;
-pub(crate) mod enum_value_used_in_transaction;
-pub(crate) mod exclusion_constraint;
-pub(crate) mod foreign_key_missing_not_valid;
-pub(crate) mod identifier_too_long;
-pub(crate) mod index_on_only_parent;
-pub(crate) mod instead_rule;
-pub(crate) mod lock_table_outside_transaction;
-pub(crate) mod non_idempotent_no_transaction;
-pub(crate) mod prefer_bigint_keys;
-pub(crate) mod prefer_identity;
-pub(crate) mod prefer_jsonb;
-pub(crate) mod prefer_text_over_varchar;
-pub(crate) mod prefer_timestamptz;
-pub(crate) mod primary_key_using_index_scan;
-pub(crate) mod publication_without_replica_identity;
-pub(crate) mod refresh_materialized_view_not_concurrent;
-pub(crate) mod rename_column;
-pub(crate) mod rename_constraint;
-pub(crate) mod rename_enum_value;
-pub(crate) mod rename_function;
-pub(crate) mod rename_schema;
-pub(crate) mod rename_table;
-pub(crate) mod require_concurrent_index_creation;
-pub(crate) mod require_concurrent_index_drop;
-pub(crate) mod require_concurrent_reindex;
-pub(crate) mod require_lock_timeout;
-pub(crate) mod revoke_privileges;
-pub(crate) mod scan_under_held_lock;
-pub(crate) mod set_not_null_scan;
-pub(crate) mod set_schema;
-pub(crate) mod statement_after_access_exclusive;
-pub(crate) mod table_rewrite_command;
-pub(crate) mod transaction_control_in_migration;
-pub(crate) mod truncate;
-pub(crate) mod truncate_cascade;
-pub(crate) mod unique_constraint_without_index;
-pub(crate) mod unknown_command;
-pub(crate) mod unknown_rule_in_allow;
-pub(crate) mod unrecognised_statement;
-pub(crate) mod unused_allow_directive;
-pub(crate) mod update_without_where;
-pub(crate) mod view_security_invoker;
+/// SG1xx: locks and rewrites that block traffic.
+pub(crate) mod blocking;
+/// SG2xx: changes that break the application code still running.
+pub(crate) mod breaking;
+/// SG3xx: data loss.
+pub(crate) mod data_loss;
+/// SG4xx: type and design choices.
+pub(crate) mod design;
+/// SG5xx: file and transaction structure.
+pub(crate) mod structure;
 
 /// What every rule file needs.
 pub(crate) mod prelude {
