@@ -8,7 +8,10 @@
 -- the same hashed text: keep the two, stagegate.event_text and src/db/events.rs in step).
 -- The head anchor names the newest event whenever the state verifies (apply records nothing
 -- on a state that does not), and a head that does not fails the INSERT (the id is taken) or
--- the chain (`audit --verify`). Never edit an applied file: add one.
+-- the chain (`audit --verify`). The head is read and moved through its key (`WHERE one`): its
+-- one row is updated by every event, and while any transaction is open on the server its dead
+-- versions stay, so the table grows by pages, which a scan without the key reads every time
+-- (50 pages: 0.3 ms against 0.03 ms through the key). Never edit an applied file: add one.
 CREATE OR REPLACE FUNCTION stagegate.record_apply(
     p_version text, p_version_text text, p_name text, p_checksum text, p_down_checksum text,
     p_verify_checksum text, p_no_transaction boolean, p_os_user text, p_statements_total integer,
@@ -43,7 +46,7 @@ BEGIN
                              '(status %s, %s done)', p_version_text, p_statements_total,
                              coalesce(v_status, 'none'), coalesce(v_done::text, 'none'));
     END IF;
-    SELECT id, hash INTO v_id, v_prev FROM stagegate.chain_head;
+    SELECT id, hash INTO v_id, v_prev FROM stagegate.chain_head WHERE one;
     v_id := coalesce(v_id, 0) + 1;
     v_prev := coalesce(v_prev, 'sha256:' || repeat('0', 64));
     v_hash := 'sha256:' || encode(sha256(convert_to(concat_ws('|',
@@ -63,7 +66,7 @@ BEGIN
     VALUES
         (v_id, v_at, 'apply', p_version_text, p_name, p_checksum, v_user, p_os_user, NULL,
          v_prev, v_hash);
-    UPDATE stagegate.chain_head SET id = v_id, hash = v_hash;
+    UPDATE stagegate.chain_head SET id = v_id, hash = v_hash WHERE one;
     IF v_status IS NULL THEN
         INSERT INTO stagegate.migrations
             (version, version_text, name, checksum, down_checksum, verify_checksum,

@@ -1130,7 +1130,7 @@ fn planted_bugs_in_the_event_chain_are_caught() {
         },
         SqlFault {
             function: "record_apply",
-            original: "UPDATE stagegate.chain_head SET id = v_id, hash = v_hash;",
+            original: "UPDATE stagegate.chain_head SET id = v_id, hash = v_hash WHERE one;",
             planted: "",
         },
         SqlFault {
