@@ -183,11 +183,24 @@ impl AdvisoryLock {
         on_wait: impl FnOnce(Option<&Holder>),
     ) -> Result<AdvisoryLock, LockError> {
         let client = super::connect(url).await?;
+        Self::acquire_on(client, url, wait, on_wait, None).await
+    }
+
+    /// [`AdvisoryLock::acquire`] on `client`, a new connection to `url`; the pooler probe's
+    /// second client is `probe` (a connection of the same run that holds nothing yet, so
+    /// that no connection is opened for the probe alone), or one opened for it.
+    pub(crate) async fn acquire_on(
+        client: Client,
+        url: &DatabaseUrl,
+        wait: Duration,
+        on_wait: impl FnOnce(Option<&Holder>),
+        probe: Option<&Client>,
+    ) -> Result<AdvisoryLock, LockError> {
         let query = |source| LockError::Query {
             url: url.redacted(),
             source,
         };
-        if let Some(seen) = per_transaction_pooler(url, &client).await? {
+        if let Some(seen) = per_transaction_pooler(url, &client, probe).await? {
             let supabase = match url.target().ok().and_then(|t| t.first_tcp()) {
                 Some((_, 6543)) => ", as Supabase's port 6543 is",
                 _ => "",
@@ -257,10 +270,12 @@ const POOLER_PROBE_WAIT: Duration = Duration::from_secs(5);
 /// or through a session pooler, `client` keeps its own backend and the other client never
 /// gets it. Through a transaction pooler, the other client gets the server connection
 /// `client` just gave back (PgBouncer reuses the last one released), or `client` gets another
-/// backend, or it waits for one (a pool of one).
+/// backend, or it waits for one (a pool of one). The other client is `probe` when given (it
+/// must hold no transaction; it is left with none), else a connection opened for the probe.
 pub(crate) async fn per_transaction_pooler(
     url: &DatabaseUrl,
     client: &Client,
+    probe: Option<&Client>,
 ) -> Result<Option<String>, LockError> {
     let query = |source| LockError::Query {
         url: url.redacted(),
@@ -277,8 +292,15 @@ pub(crate) async fn per_transaction_pooler(
     let first = backend_pid(client, "SELECT pg_backend_pid()")
         .await
         .map_err(query)?;
-    let other = super::connect(url).await?;
-    let other_pid = backend_pid(&other, "BEGIN; SELECT pg_backend_pid()")
+    let opened;
+    let other = match probe {
+        Some(probe) => probe,
+        None => {
+            opened = super::connect(url).await?;
+            &opened
+        }
+    };
+    let other_pid = backend_pid(other, "BEGIN; SELECT pg_backend_pid()")
         .await
         .map_err(query)?;
     let again = tokio::time::timeout(
@@ -287,7 +309,6 @@ pub(crate) async fn per_transaction_pooler(
     )
     .await;
     let _ = other.simple_query("ROLLBACK").await;
-    drop(other);
     Ok(match again {
         Err(_) => Some(format!(
             "a statement waited more than {}s for a server connection while another client \

@@ -287,30 +287,52 @@ pub(crate) struct InvalidIndex {
 }
 
 /// Every INVALID index in the database's own schemas (not stagegate's), with its table.
+const ALL_INVALID: &str = "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text \
+     FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE NOT i.indisvalid \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'stagegate') \
+       AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1";
+
+impl InvalidIndex {
+    fn new(index: String, table: String) -> InvalidIndex {
+        InvalidIndex {
+            drop: format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
+            index,
+            table,
+        }
+    }
+}
+
+/// [`ALL_INVALID`] on `client`.
 pub(crate) async fn all_invalid(
     client: &Client,
 ) -> Result<Vec<InvalidIndex>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i \
-             JOIN pg_class c ON c.oid = i.indexrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT i.indisvalid \
-               AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'stagegate') \
-               AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
-            &[],
-        )
-        .await?;
+    let rows = client.query(ALL_INVALID, &[]).await?;
     Ok(rows
         .iter()
-        .map(|r| {
-            let index: String = r.get(0);
-            InvalidIndex {
-                drop: format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
-                index,
-                table: r.get(1),
-            }
-        })
+        .map(|r| InvalidIndex::new(r.get(0), r.get(1)))
+        .collect())
+}
+
+/// [`ALL_INVALID`] on the state store's connection (the gates read them right after the
+/// state, on the same connection, instead of opening one for them).
+pub(crate) async fn read_invalid_on(
+    store: &mut crate::db::state::StateStore,
+) -> Result<Vec<InvalidIndex>, String> {
+    let rows: Vec<(String, String)> = sqlx::query_as(ALL_INVALID)
+        .fetch_all(store.connection())
+        .await
+        .map_err(|e| {
+            format!(
+                "reading the invalid indexes on {}: {e}",
+                store.redacted_url()
+            )
+        })?;
+    Ok(rows
+        .into_iter()
+        .map(|(index, table)| InvalidIndex::new(index, table))
         .collect())
 }
 

@@ -66,16 +66,39 @@ pub(crate) fn statement_hint(version: &str, env: &str) -> String {
 
 /// Loads every up script of the set (checking encoding, directives and emptiness).
 pub(crate) fn load_local(set: &MigrationSet) -> Result<Vec<LocalMigration>, SourceError> {
-    set.migrations
-        .iter()
-        .map(|migration| {
-            Ok(LocalMigration {
-                up: migration.load_up()?,
-                migration: migration.clone(),
-            })
+    let load = |migration: &Migration| -> Result<LocalMigration, SourceError> {
+        Ok(LocalMigration {
+            up: migration.load_up()?,
+            migration: migration.clone(),
         })
-        .collect()
+    };
+    // Reading and checksumming the files is most of the CPU a run with nothing pending spends
+    // itself (5,000 files: about a third): in chunks on worker threads, in order, the first
+    // error in file order the one returned. A few files are read on this thread.
+    let count = set.migrations.len();
+    let workers = if count < LOAD_CHUNK * 2 {
+        1
+    } else {
+        crate::parallel::default_workers().min(4)
+    };
+    let mut local = Vec::with_capacity(count);
+    crate::parallel::ordered(
+        set.migrations.chunks(LOAD_CHUNK),
+        workers,
+        workers * 2,
+        |part| part.iter().map(load).collect::<Vec<_>>(),
+        |loaded| {
+            for one in loaded {
+                local.push(one?);
+            }
+            Ok::<(), SourceError>(())
+        },
+    )?;
+    Ok(local)
 }
+
+/// Migrations loaded by one worker at a time ([`load_local`]).
+const LOAD_CHUNK: usize = 128;
 
 /// Where one migration stands in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -641,14 +641,30 @@ impl Connections {
         started: Instant,
         progress: &Sink,
     ) -> anyhow::Result<(T, Connections)> {
-        use crate::db::lock::AdvisoryLock;
+        use crate::db::lock::{AdvisoryLock, LockError};
         use crate::db::state::StateStore;
-        let (local, lock, store, session) = tokio::join!(
-            local,
-            AdvisoryLock::acquire(&env.url, lock_wait, note_waiting(env, lock_wait, progress)),
-            StateStore::connect(&env.url),
-            Session::connect(&env.url)
-        );
+        // The lock's pooler probe uses the session as its second client (it holds nothing
+        // yet): no connection is opened for the probe alone.
+        let locked_session = async {
+            let (client, session) =
+                tokio::join!(crate::db::connect(&env.url), Session::connect(&env.url));
+            let lock = match client {
+                Ok(client) => {
+                    AdvisoryLock::acquire_on(
+                        client,
+                        &env.url,
+                        lock_wait,
+                        note_waiting(env, lock_wait, progress),
+                        session.as_ref().ok().map(Session::client),
+                    )
+                    .await
+                }
+                Err(error) => Err(LockError::from(error)),
+            };
+            (lock, session)
+        };
+        let (local, (lock, session), store) =
+            tokio::join!(local, locked_session, StateStore::connect(&env.url));
         let (local, lock, store, session) = match (local, lock, store, session) {
             (Ok(local), Ok(lock), Ok(store), Ok(session)) => (local, lock, store, session),
             (local, lock, store, session) => {

@@ -978,8 +978,11 @@ fn records_out_of_order(fault: Option<&SqlFault>) -> [Option<String>; 3] {
 }
 
 /// Two runs append to the event log (the first creates the state schema; `fault` is planted
-/// before the second), then `audit --verify` checks the chain. Returns the exit codes of the
-/// second apply and of the audit.
+/// before the second), then `audit --verify` checks the chain. The second run applies a
+/// migration in a transaction (`record_apply` appends its event itself) and a no-transaction
+/// one (its start and progress through `append_event`, then `record_apply`), so a bug in
+/// either writer reaches the chain. Returns the exit codes of the second apply and of the
+/// audit.
 fn audit_of_a_chain_written_by(fault: Option<&SqlFault>) -> (i32, i32) {
     let p = Project::new("");
     p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -988,7 +991,10 @@ fn audit_of_a_chain_written_by(fault: Option<&SqlFault>) -> (i32, i32) {
         fault.plant(&p);
     }
     p.write("2_b.up.sql", "CREATE TABLE b (id int);\n");
-    p.write("3_c.up.sql", "CREATE TABLE c (id int);\n");
+    p.write(
+        "3_c.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE c (id int);\n",
+    );
     let apply = p.apply().code;
     let audit = p.run(&["audit", "--env", "staging", "--verify"]).code;
     (apply, audit)
@@ -1081,8 +1087,9 @@ fn planted_bugs_in_the_conditional_records_are_caught() {
     }
 }
 
-/// Bugs planted in `append_event`, which chains the event log: each must make `migrate apply`
-/// or `audit --verify` fail on the chain it writes.
+/// Bugs planted in `append_event` and in `record_apply` (which appends its `apply` event
+/// itself, from the head anchor), the writers of the event log's chain: each must make
+/// `migrate apply` or `audit --verify` fail on the chain it writes.
 #[test]
 fn planted_bugs_in_the_event_chain_are_caught() {
     for fault in [
@@ -1107,6 +1114,27 @@ fn planted_bugs_in_the_event_chain_are_caught() {
         // An id skipped.
         SqlFault {
             function: "append_event",
+            original: "v_id := coalesce(v_id, 0) + 1;",
+            planted: "v_id := coalesce(v_id, 0) + 2;",
+        },
+        // The same four in record_apply's own append (its kind is the literal `5:apply`).
+        SqlFault {
+            function: "record_apply",
+            original: "SELECT id, hash INTO v_id, v_prev FROM",
+            planted: "SELECT id, NULL INTO v_id, v_prev FROM",
+        },
+        SqlFault {
+            function: "record_apply",
+            original: "'5:apply'",
+            planted: "'-'",
+        },
+        SqlFault {
+            function: "record_apply",
+            original: "UPDATE stagegate.chain_head SET id = v_id, hash = v_hash WHERE one;",
+            planted: "",
+        },
+        SqlFault {
+            function: "record_apply",
             original: "v_id := coalesce(v_id, 0) + 1;",
             planted: "v_id := coalesce(v_id, 0) + 2;",
         },
