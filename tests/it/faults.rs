@@ -3,6 +3,7 @@
 //! SIGTERM and SIGHUP, a killed no-transaction migration, a failed concurrent index build, and
 //! a tampered event log. Ctrl-C, lock contention and concurrent applies are in `runner`.
 
+use std::io::Read;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -22,17 +23,39 @@ fn finish(child: Child) -> Output {
     crate::support::project::finish(child, "migrate apply")
 }
 
-/// Waits until some other backend of the test database runs a query containing `needle`.
-fn wait_for_query(p: &Project, needle: &str) {
+/// Waits until some other backend of the test database runs a query containing `needle`,
+/// which `child` is to send: fails naming what it waited for when the child ends first (with
+/// the child's output) or after a minute.
+fn wait_for_query(p: &Project, child: &mut Child, needle: &str) {
     let sql = format!(
         "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%{needle}%' \
          AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()"
     );
     let started = Instant::now();
     while p.scalar(&sql).as_deref() != Some("1") {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut output = String::new();
+            for pipe in [
+                child
+                    .stdout
+                    .take()
+                    .map(|o| Box::new(o) as Box<dyn std::io::Read>),
+                child
+                    .stderr
+                    .take()
+                    .map(|e| Box::new(e) as Box<dyn std::io::Read>),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut pipe = pipe;
+                pipe.read_to_string(&mut output).unwrap();
+            }
+            panic!("the child ended ({status}) before the server ran {needle}:\n{output}");
+        }
         assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server never ran {needle}"
+            started.elapsed() < Duration::from_secs(60),
+            "the server never ran {needle} within 60 s (the child still runs)"
         );
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -90,8 +113,8 @@ fn three_inserts(p: &Project) {
 fn sigkill_during_a_migration_then_an_immediate_second_apply_runs_nothing_twice() {
     let p = Project::new("");
     three_inserts(&p);
-    let first = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(1.5)");
+    let mut first = spawn_apply(&p);
+    wait_for_query(&p, &mut first, "pg_sleep(1.5)");
     signal(&first, "KILL");
     let killed = finish(first);
     assert_eq!(killed.code, -1, "killed by a signal: {}", killed.stderr);
@@ -114,8 +137,8 @@ fn sigkill_during_a_migration_then_an_immediate_second_apply_runs_nothing_twice(
 fn a_terminated_lock_connection_stops_the_run_before_the_next_migration() {
     let p = Project::new("");
     three_inserts(&p);
-    let first = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(1.5)");
+    let mut first = spawn_apply(&p);
+    wait_for_query(&p, &mut first, "pg_sleep(1.5)");
     let key = stagegate::db::LOCK_KEY;
     let terminated = p.scalar(&format!(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks \
@@ -192,8 +215,8 @@ fn interrupt_with(name: &str) {
         "1_sleep.up.sql",
         "CREATE TABLE before_sleep (id int);\nSELECT pg_sleep(30);\n",
     );
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(30)");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "pg_sleep(30)");
     signal(&child, name);
     let out = finish(child);
     assert_exit(&out, 4);
@@ -238,8 +261,8 @@ fn a_killed_no_transaction_migration_resumes_after_the_statement_the_server_fini
         "-- stagegate:no-transaction\nINSERT INTO log VALUES ('a');\nSELECT pg_sleep(1.5);\n\
          INSERT INTO log VALUES ('b');\n",
     );
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(1.5)");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "pg_sleep(1.5)");
     signal(&child, "KILL");
     finish(child);
     // The server finishes statement 2 with its record, in one transaction of its own.
@@ -307,8 +330,8 @@ fn kill_during_concurrent_build(build: &str) -> Project {
         &format!("-- stagegate:no-transaction\n{build}\n"),
     );
     let (stop, holder) = hold_share_lock(&p);
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "CREATE INDEX CONCURRENTLY");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "CREATE INDEX CONCURRENTLY");
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
@@ -625,8 +648,8 @@ fn two_applies_started_together_run_each_migration_once() {
 fn a_dropped_migration_connection_rolls_back_and_a_rerun_applies_once() {
     let p = Project::new("");
     three_inserts(&p);
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(1.5)");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "pg_sleep(1.5)");
     let terminated = p.scalar(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity \
          WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid() \
@@ -836,11 +859,11 @@ fn a_killed_no_transaction_down_needs_a_human_word_before_it_resumes() {
     assert_exit(&p.apply(), 0);
     // The drop waits for the lock; the process is killed; then the server finishes it.
     let (stop, holder) = hold_share_lock(&p);
-    let child = p
+    let mut child = p
         .child(&["migrate", "down", "--env", "staging", "--steps", "1"])
         .spawn()
         .unwrap();
-    wait_for_query(&p, "DROP INDEX CONCURRENTLY");
+    wait_for_query(&p, &mut child, "DROP INDEX CONCURRENTLY");
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
@@ -950,8 +973,8 @@ fn records_out_of_order(fault: Option<&SqlFault>) -> [Option<String>; 3] {
         "-- stagegate:no-transaction\nINSERT INTO log VALUES ('a');\nSELECT pg_sleep(60);\n\
          INSERT INTO log VALUES ('b');\n",
     );
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(60)");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "pg_sleep(60)");
     let row = p.query(
         "SELECT status, statements_done::text, statements_total::text \
          FROM stagegate.migrations WHERE version = '2'",
@@ -1159,8 +1182,8 @@ fn a_killed_concurrent_build_that_failed_on_the_server_is_not_taken_as_done() {
         "-- stagegate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id);\n",
     );
     let (stop, holder) = hold_share_lock(&p);
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "CREATE UNIQUE INDEX CONCURRENTLY");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "CREATE UNIQUE INDEX CONCURRENTLY");
     signal(&child, "KILL");
     finish(child);
     stop.send(()).unwrap();
@@ -1245,8 +1268,8 @@ fn a_concurrent_build_that_ends_with_an_invalid_index_is_not_recorded_done() {
         });
     });
     crate::support::harness::recv(&ready_rx, "the session locking t");
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "CREATE INDEX CONCURRENTLY IF NOT EXISTS");
     go_tx.send(()).unwrap();
     crate::support::harness::join(holder, "the session making the invalid index");
     let out = finish(child);
@@ -1282,8 +1305,8 @@ fn a_running_row_with_more_statements_done_than_its_events_refuses() {
          SELECT pg_sleep(60) WHERE NOT EXISTS (SELECT FROM log WHERE v = 'x');\n\
          INSERT INTO log VALUES ('b');\n",
     );
-    let child = spawn_apply(&p);
-    wait_for_query(&p, "pg_sleep(60)");
+    let mut child = spawn_apply(&p);
+    wait_for_query(&p, &mut child, "pg_sleep(60)");
     signal(&child, "KILL");
     finish(child);
     // The killed run's statement ends (cancelled: the sleep was not finished).
@@ -1583,11 +1606,11 @@ fn killed_down_audit(fault: Option<&SqlFault>) -> (Option<String>, [i32; 3], Vec
     if let Some(fault) = fault {
         fault.plant(&p);
     }
-    let child = p
+    let mut child = p
         .child(&["migrate", "down", "--env", "staging", "--steps", "1"])
         .spawn()
         .unwrap();
-    wait_for_query(&p, "pg_sleep(60)");
+    wait_for_query(&p, &mut child, "pg_sleep(60)");
     let skipped = sqlstate_of(
         &p,
         "SELECT stagegate.record_down_progress('2', 3, 'sha256:00')",
