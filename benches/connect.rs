@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use stagegate::config::DatabaseUrl;
+use stagegate::DatabaseUrl;
 use stagegate::db::StateStore;
 
 fn main() {

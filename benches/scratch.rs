@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use stagegate::scratch::{Cluster, ScratchOptions, find_binaries};
+use stagegate::{Cluster, ScratchOptions, find_binaries};
 
 fn main() {
     let runs: usize = std::env::args()

@@ -9,8 +9,8 @@ mod clause;
 mod context;
 pub(crate) mod emit;
 mod facts;
-pub mod registry;
-pub mod report;
+pub(crate) mod registry;
+pub(crate) mod report;
 pub(crate) mod rules;
 #[cfg(test)]
 pub(crate) mod test_utils;
@@ -25,8 +25,10 @@ use crate::source::{Directive, ScriptSettings};
 use crate::sql::Lines;
 
 use allows::Allows;
-pub use context::{Ctx, FileState, KeyColumn, RunState, SizeVerdict};
-pub use registry::{RULES, Rule};
+pub use context::RunState;
+pub(crate) use context::{Ctx, FileState, KeyColumn, SizeVerdict};
+pub use registry::RULES;
+pub(crate) use registry::Rule;
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -448,7 +450,7 @@ pub fn lint_analyzed(
 
 /// Rules about the transaction rather than one statement: each reports once per transaction,
 /// on the first statement it found, listing the lines of the others.
-pub const PER_TRANSACTION: &[&str] = &["SG116", "SG117"];
+pub(crate) const PER_TRANSACTION: &[&str] = &["SG116", "SG117"];
 
 /// Merges the findings of each [`PER_TRANSACTION`] rule within one transaction into the first
 /// one, whose message then names the lines of the other statements. Findings an `allow`
@@ -588,14 +590,14 @@ impl<'a> LineIndex<'a> {
 
 /// Counts of findings by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
 }
 
 impl Counts {
-    pub fn add(&mut self, findings: &[Finding]) {
+    pub(crate) fn add(&mut self, findings: &[Finding]) {
         for f in findings {
             match f.severity {
                 Severity::Error => self.errors += 1,
@@ -607,7 +609,7 @@ impl Counts {
 }
 
 /// True for a statement that is a `CONCURRENTLY` (or otherwise non-transactional) command.
-pub fn is_concurrent(change: &Change) -> bool {
+pub(crate) fn is_concurrent(change: &Change) -> bool {
     matches!(
         change,
         Change::CreateIndex {

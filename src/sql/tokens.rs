@@ -120,7 +120,7 @@ impl PartialEq for Kept {
 impl Eq for Kept {}
 
 /// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
-pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
+pub(crate) fn tokenize(text: &str) -> Option<Vec<Tok>> {
     let dialect = PostgreSqlDialect {};
     let mut tokens = Tokenizer::new(&dialect, text)
         .tokenize_with_location()

@@ -1,7 +1,7 @@
 //! The harness and the fixtures against a real PostgreSQL.
 
-use stagegate::config::DatabaseUrl;
-use stagegate::source::{self, Script};
+use stagegate::DatabaseUrl;
+use stagegate::{Script, discover};
 use tokio_postgres::Client;
 
 use crate::support::harness::{TestDb, block_on};
@@ -49,7 +49,7 @@ fn every_layout_applies_and_rolls_back_on_a_real_server() {
         "dbmate-crlf",
     ] {
         let db = TestDb::create();
-        let set = source::discover(&fixture(layout)).unwrap();
+        let set = discover(&fixture(layout)).unwrap();
         let url = db.database_url();
         block_on(async {
             let mut client = stagegate::db::connect(&url).await.unwrap();
@@ -107,7 +107,7 @@ fn a_failing_verify_script_rolls_the_migration_back() {
         "DO $$ BEGIN IF (SELECT count(*) FROM t) = 0 THEN RAISE EXCEPTION 't is empty'; END IF; END $$;\n",
     )
     .unwrap();
-    let set = source::discover(dir.path()).unwrap();
+    let set = discover(dir.path()).unwrap();
     let up = set.migrations[0].load_up().unwrap();
     let verify = set.migrations[0].load_verify().unwrap().unwrap();
     block_on(async {

@@ -333,7 +333,7 @@ fn refusals_before_anything_runs() {
     p.write("4_d.up.sql", "CREATE TABLE d (id int);\n");
     let out = p.apply();
     assert_exit(&out, 3);
-    let now = stagegate::source::Checksum::of_text("CREATE TABLE a (id bigint);\n").to_string();
+    let now = stagegate::Checksum::of_text("CREATE TABLE a (id bigint);\n").to_string();
     assert!(
         out.stderr.contains(&format!(
             "1_a was applied with checksum {recorded} but the file now has {now}"
@@ -823,7 +823,7 @@ fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
     assert_eq!(plan["migrations"][1]["mode"], "no-transaction");
     assert_eq!(
         plan["migrations"][1]["checksum"],
-        stagegate::source::Checksum::of_text(
+        stagegate::Checksum::of_text(
             "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
         )
         .to_string()
@@ -1096,7 +1096,7 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
         store.close().await;
     });
     p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
-    let checksum = stagegate::source::Checksum::of_text("CREATE TABLE a (id int);\n");
+    let checksum = stagegate::Checksum::of_text("CREATE TABLE a (id int);\n");
     p.query(&format!(
         "CREATE TABLE a (id int);
          SELECT stagegate.record_apply('1', '1', 'a', '{checksum}', NULL, NULL, false, NULL, 1,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use stagegate::config::DatabaseUrl;
-use stagegate::scratch::{Cluster, ScratchOptions};
+use stagegate::DatabaseUrl;
+use stagegate::{Cluster, ScratchOptions};
 
 use crate::support::harness::{TestDb, block_on};
 use crate::support::project::{Output, Project, URL_VAR, assert_exit, query};

@@ -3,7 +3,7 @@
 //! `STAGEGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names
 //! a server where the tests may create databases. Each [`TestDb`] is a new, uniquely named
 //! database, dropped when the value is dropped. Where no server answers there, the harness
-//! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::scratch::Cluster`])
+//! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::Cluster`])
 //! from the local server binaries, once per test process (under nextest, one for all its test
 //! processes: [`shared_cluster`]); its watchdog stops it and removes its directory when the
 //! process holding it exits (statics are never dropped). Without server binaries, a
@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use stagegate::config::DatabaseUrl;
-use stagegate::env_vars::STAGEGATE_TEST_DATABASE_URL;
+use stagegate::DatabaseUrl;
+use stagegate::STAGEGATE_TEST_DATABASE_URL;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Pinned so every run tests the same server.
@@ -141,14 +141,14 @@ fn server() -> &'static str {
 
 /// Starts the throwaway cluster, kept for the life of the test process.
 fn start_cluster() -> Result<String, String> {
-    static CLUSTER: OnceLock<stagegate::scratch::Cluster> = OnceLock::new();
+    static CLUSTER: OnceLock<stagegate::Cluster> = OnceLock::new();
     let (cluster, url) = new_cluster()?;
     let _ = CLUSTER.set(cluster);
     Ok(url)
 }
 
-fn new_cluster() -> Result<(stagegate::scratch::Cluster, String), String> {
-    use stagegate::scratch::{Cluster, ScratchOptions};
+fn new_cluster() -> Result<(stagegate::Cluster, String), String> {
+    use stagegate::{Cluster, ScratchOptions};
     let options = ScratchOptions {
         bin_dir: None,
         prefer_major: Some(MAJOR),
@@ -325,7 +325,7 @@ const SNAKEOIL: (&str, &str) = (
 /// Serves TLS with the snakeoil certificate where it exists, as the machine's cluster does, so
 /// the TLS tests (and `sslmode=prefer`) see the same server. The key is copied into the
 /// cluster's directory for the server's user, who may not read the original.
-fn offer_tls(cluster: &stagegate::scratch::Cluster, url: &str) -> Result<(), String> {
+fn offer_tls(cluster: &stagegate::Cluster, url: &str) -> Result<(), String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let (cert, key) = SNAKEOIL;
     let Ok(key_text) = std::fs::read(key) else {
@@ -378,7 +378,7 @@ fn fail(url: &str, why: &str, cluster: &str) -> ! {
          - the server binaries: apt-get install postgresql (Debian/Ubuntu)\n  \
          - a server where the tests may create databases, named by {STAGEGATE_TEST_DATABASE_URL}\n  \
          - a running Docker engine, so the tests start {}:{} with testcontainers\n",
-        stagegate::config::redact(url),
+        stagegate::redact(url),
         IMAGE.0,
         IMAGE.1
     )
