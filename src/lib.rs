@@ -1,6 +1,6 @@
 //! stagegate: safe PostgreSQL schema changes from a branch, through staging, to production.
 //!
-//! The binary's `main` only parses arguments, calls [`commands::run`] and maps the outcome to
+//! The binary's `main` only parses arguments, calls [`run`] and maps the outcome to
 //! an exit code ([`Outcome`]). Every module is private to the crate (docs/architecture.md,
 //! "Private by default"); the `pub use` list at the end is the whole public surface, there for
 //! the binary and the test crates, not a library API.
@@ -9,9 +9,9 @@ mod alembic;
 mod analyze;
 mod backup;
 mod cli;
-pub mod commands;
+mod commands;
 mod config;
-pub mod db;
+mod db;
 mod deploy;
 mod duration;
 mod env_vars;
@@ -44,6 +44,7 @@ mod who;
 
 // The binary: parse the arguments, run the command, map the outcome to an exit code.
 pub use cli::Cli;
+pub use commands::{classify, run};
 pub use exit::{Outcome, is_broken_pipe, message as error_message};
 pub use printer::{Printer, Verbosity};
 pub use target::set_aside_libpq_environment;
@@ -56,6 +57,12 @@ pub use source::{
     discover, scan_as, scan_windows,
 };
 pub use target::{DatabaseUrl, redact};
+
+// Tests and benches: connections, the state store and its records.
+pub use db::{
+    ApplyRecord, Finish, LOCK_KEY, Session, StateStore, Step, Timeouts, connect,
+    known_schema_version, runtime,
+};
 
 // Tests and benches: the linter, in-process, and what it parses with.
 pub use analyze::analyze;

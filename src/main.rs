@@ -52,13 +52,13 @@ fn main() -> ExitCode {
     // on the main thread (all of them with `lint --jobs 1`) mapped and unmapped a stack of
     // its own: 3 system calls and fresh pages per statement, 3 s of system time on 20,000
     // files. On a stack `stacker` allocated itself, it knows the size.
-    let outcome = stacker::grow(STACK_BYTES, || stagegate::commands::run(cli, &printer));
+    let outcome = stacker::grow(STACK_BYTES, || stagegate::run(cli, &printer));
     match outcome {
         Ok(outcome) => outcome.into(),
         Err(error) if stagegate::is_broken_pipe(&error) => Outcome::Success.into(),
         Err(error) => {
             printer.error(&stagegate::error_message(&error));
-            stagegate::commands::classify(&error).into()
+            stagegate::classify(&error).into()
         }
     }
 }

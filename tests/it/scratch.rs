@@ -17,7 +17,7 @@ const CHILD_VAR: &str = "STAGEGATE_TEST_SCRATCH_CHILD";
 fn server_version_num(cluster: &Cluster) -> u32 {
     let url = cluster.url("postgres");
     block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await

@@ -92,7 +92,7 @@ fn admin(server: &str, sql: &str) {
     let url = DatabaseUrl::new(server.to_string());
     let sql = sql.to_string();
     block_on(async move {
-        let client = stagegate::db::connect(&url)
+        let client = stagegate::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         client
@@ -114,7 +114,7 @@ fn server() -> &'static str {
             "{url}{}connect_timeout=5",
             if url.contains('?') { '&' } else { '?' }
         ));
-        let reached = block_on(async move { stagegate::db::connect(&probe).await.map(drop) });
+        let reached = block_on(async move { stagegate::connect(&probe).await.map(drop) });
         let Err(error) = reached else {
             return url;
         };
@@ -221,7 +221,7 @@ fn shared_cluster() -> Result<String, String> {
     let _held_until_return = setup;
     if let Ok(url) = std::fs::read_to_string(&url_file) {
         let probe = DatabaseUrl::new(url.clone());
-        if block_on(async move { stagegate::db::connect(&probe).await.is_ok() }) {
+        if block_on(async move { stagegate::connect(&probe).await.is_ok() }) {
             return Ok(url);
         }
     }
@@ -356,7 +356,7 @@ fn offer_tls(cluster: &stagegate::Cluster, url: &str) -> Result<(), String> {
     for _ in 0..100 {
         let probe = DatabaseUrl::new(url.to_string());
         let ssl = block_on(async move {
-            let client = stagegate::db::connect(&probe).await.ok()?;
+            let client = stagegate::connect(&probe).await.ok()?;
             let row = client.query_one("SHOW ssl", &[]).await.ok()?;
             Some(row.get::<_, String>(0))
         });
@@ -447,7 +447,7 @@ fn start_container() -> Result<String, String> {
     // The image logs "ready" once for its init run and once for real; wait for the real one.
     for _ in 0..60 {
         let probe = DatabaseUrl::new(url.clone());
-        if block_on(async move { stagegate::db::connect(&probe).await.is_ok() }) {
+        if block_on(async move { stagegate::connect(&probe).await.is_ok() }) {
             return Ok(url);
         }
         std::thread::sleep(Duration::from_millis(500));
