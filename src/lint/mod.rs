@@ -60,7 +60,7 @@ impl Severity {
 
 /// What a rule reports: the engine adds the rule, severity and position.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub message: String,
     pub help: String,
     /// The clause that causes it, as a byte range in the statement's text (from
@@ -72,7 +72,7 @@ pub struct Hit {
 }
 
 impl Hit {
-    pub fn new(message: impl Into<String>, help: impl Into<String>) -> Hit {
+    pub(crate) fn new(message: impl Into<String>, help: impl Into<String>) -> Hit {
         Hit {
             message: message.into(),
             help: help.into(),
@@ -82,7 +82,7 @@ impl Hit {
     }
 
     /// The same hit, pointing at `clause` when it was found.
-    pub fn on(self, clause: Option<Range<usize>>) -> Hit {
+    pub(crate) fn on(self, clause: Option<Range<usize>>) -> Hit {
         Hit {
             clause: clause.or(self.clause),
             ..self
@@ -90,7 +90,7 @@ impl Hit {
     }
 
     /// The same hit at `severity` instead of the rule's default.
-    pub fn at(self, severity: Severity) -> Hit {
+    pub(crate) fn at(self, severity: Severity) -> Hit {
         Hit {
             severity: Some(severity),
             ..self

@@ -16,7 +16,7 @@ pub struct Rule {
     family: &'static str,
     /// The rule file's source; its leading `//!` lines are the documentation.
     source: &'static str,
-    pub check: fn(&Ctx, &Change, &mut Vec<Hit>),
+    pub(crate) check: fn(&Ctx, &Change, &mut Vec<Hit>),
 }
 
 impl std::fmt::Debug for Rule {

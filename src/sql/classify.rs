@@ -346,7 +346,7 @@ pub(crate) fn refusal(
 
 /// Why stagegate refuses a statement: what goes wrong, and what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatementRefusal {
+pub(crate) struct StatementRefusal {
     pub hazard: String,
     pub remedy: &'static str,
 }
