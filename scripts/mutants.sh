@@ -27,7 +27,7 @@ groups=(
   "audit|src/commands/audit.rs|it|test(/audit/)"
   "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/) | test(/^alembic::sql_that_renders_differently/)"
   "confirm|src/deploy/confirm.rs|it|test(/^gates::(in_ci|on_a_terminal|the_confirmation|without_a_terminal|a_typed_reason)/) | test(/^down::a_gated_environment/)"
-  "approve|src/deploy/approve.rs|it|test(/^approvals::(apply_waits|an_edited|only_the|an_approval)/)"
+  "approve|src/deploy/approve.rs src/deploy/approvals.rs|it|test(/^approvals::(apply_waits|an_edited|only_the|an_approval)/)"
   "after|src/deploy/after.rs|it|test(/^approvals::(after_|a_failing_after|a_timed_out_after|sigterm_during_after)/)"
   "replace_down|src/deploy/replace_down.rs|it|test(/^playbooks::a_wrong_or_missing_down_is_replaced/)"
   "who|src/who.rs|lib it|test(/^who::/) | test(/^gates::(in_ci|without_a_terminal)/) | test(/^ux::apply_records_the_os_user/) | test(/^approvals::(apply_waits|only_the)/)"

@@ -33,7 +33,11 @@ pub(crate) fn count(count: i64) -> String {
 
 /// Wall time a step took: `850ms`, `2.7s`, `3m 05s`.
 pub(crate) fn elapsed(duration: Duration) -> String {
-    let ms = duration.as_millis();
+    elapsed_ms(duration.as_millis())
+}
+
+/// [`elapsed`] of a wall time recorded in milliseconds (a report's `elapsed_ms`).
+pub(crate) fn elapsed_ms(ms: u128) -> String {
     match ms {
         0..1_000 => format!("{ms}ms"),
         1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),

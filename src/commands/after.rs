@@ -8,9 +8,33 @@ use crate::deploy::after::{self, Action, CheckOutcome, Status};
 use crate::exit::Outcome;
 use crate::printer::Printer;
 
+/// After `migrate apply` or `migrate down` (`action`) ran `migrations` (none for a dry run),
+/// with the lock released: the environment's command for `action`, its section of the
+/// report, and the command's outcome (exit 5 when it failed, see [`finish`]).
+pub(super) fn after_run(
+    runtime: &tokio::runtime::Runtime,
+    env: &Environment,
+    action: Action,
+    migrations: &[crate::deploy::runner::AppliedMigration],
+    dry_run: bool,
+    head: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let versions: Vec<String> = migrations.iter().map(|m| m.version.clone()).collect();
+    let check = if dry_run {
+        None
+    } else {
+        run(runtime, env, action, &versions, head, printer)?
+    };
+    if let Some(check) = &check {
+        super::print_report(&render(check))?;
+    }
+    Ok(finish(env, check.as_ref(), printer))
+}
+
 /// Runs the environment's command for `action` when it has one and the run changed
 /// something (`versions`); `None` otherwise.
-pub(super) fn run(
+fn run(
     runtime: &tokio::runtime::Runtime,
     env: &Environment,
     action: Action,
@@ -39,7 +63,7 @@ pub(super) fn run(
 
 /// The outcome as a section of the report: status, attempts, time, the output's tail with
 /// control characters made visible.
-pub(super) fn render(outcome: &CheckOutcome) -> String {
+fn render(outcome: &CheckOutcome) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -47,9 +71,7 @@ pub(super) fn render(outcome: &CheckOutcome) -> String {
         outcome.action.key(),
         describe(outcome),
         outcome.attempts,
-        crate::human::elapsed(std::time::Duration::from_millis(
-            u64::try_from(outcome.duration_ms).unwrap_or(u64::MAX)
-        )),
+        crate::human::elapsed_ms(outcome.duration_ms),
         crate::visible::line(&outcome.command)
     );
     let tail = outcome.output_tail.trim_end();
@@ -82,11 +104,7 @@ fn describe(outcome: &CheckOutcome) -> String {
 
 /// Prints a failed check's error with the way back and gives its exit code; `Success` when
 /// it passed (or there was none).
-pub(super) fn finish(
-    env: &Environment,
-    outcome: Option<&CheckOutcome>,
-    printer: &Printer,
-) -> Outcome {
+fn finish(env: &Environment, outcome: Option<&CheckOutcome>, printer: &Printer) -> Outcome {
     let Some(outcome) = outcome.filter(|o| !o.passed()) else {
         return Outcome::Success;
     };

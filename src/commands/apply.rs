@@ -39,7 +39,24 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         backup_tools: config.backup.clone(),
     };
     if let Some(flag) = &args.scratch.url {
-        return on_scratch_copy(config, &env, flag, &options, printer);
+        return super::common::dry_run_on_copy(
+            config,
+            &env,
+            flag,
+            &ON_COPY,
+            printer,
+            async |on, local, copy, sink| {
+                let on_copy = ApplyOptions {
+                    dry_run: false,
+                    plan_hash: None,
+                    confirm: confirm::ConfirmRequest::default(),
+                    ..options.clone()
+                };
+                let options = if copy { &on_copy } else { &options };
+                apply::apply(on, std::future::ready(Ok(local)), options, sink).await
+            },
+            |planned| super::common::render_text(&planned.plan),
+        );
     }
     let from = super::common::MigrationSource::of(config);
     let env_copy = env.clone();
@@ -58,80 +75,26 @@ pub(super) fn run(config: &Config, args: &ApplyArgs, printer: &Printer) -> anyho
         apply::apply(&env, local, &options, &super::sink(printer)).await
     })?;
     super::print_report(&render(&report))?;
-    // Only after a run that committed something; the lock is released by now.
-    let versions: Vec<String> = report.applied.iter().map(|m| m.version.clone()).collect();
-    let check = if report.dry_run {
-        None
-    } else {
-        super::after::run(
-            &runtime,
-            &env,
-            crate::deploy::after::Action::Apply,
-            &versions,
-            report.head.as_deref(),
-            printer,
-        )?
-    };
-    if let Some(check) = &check {
-        super::print_report(&super::after::render(check))?;
-    }
-    Ok(super::after::finish(&env, check.as_ref(), printer))
+    super::after::after_run(
+        &runtime,
+        &env,
+        crate::deploy::after::Action::Apply,
+        &report.applied,
+        report.dry_run,
+        report.head.as_deref(),
+        printer,
+    )
 }
 
 /// `migrate apply --dry-run --scratch`: the gates judge the environment from read-only queries
 /// (a plan they refuse runs nowhere), then the plan runs on a scratch copy of its database
-/// (`common::on_scratch_copy`, as `migrate down --dry-run --scratch` runs the down scripts);
-/// the promotion gate reads the real source. Nothing is written to the environment's database.
-fn on_scratch_copy(
-    config: &Config,
-    env: &crate::config::Environment,
-    flag: &str,
-    options: &ApplyOptions,
-    printer: &Printer,
-) -> anyhow::Result<Outcome> {
-    let local = super::common::load_migrations(config, Some(env), printer)?;
-    let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
-    let sink = super::sink(printer);
-    let (planned, ran) = db::runtime()?.block_on(async {
-        let planned =
-            apply::apply(env, std::future::ready(Ok(local.clone())), options, &sink).await?;
-        let ran = super::common::on_scratch_copy(
-            config,
-            env,
-            &scratch_server,
-            "migrate apply --dry-run --scratch",
-            "the plan",
-            printer,
-            async |copy: &crate::config::Environment| {
-                let options = ApplyOptions {
-                    dry_run: false,
-                    plan_hash: None,
-                    confirm: confirm::ConfirmRequest::default(),
-                    ..options.clone()
-                };
-                apply::apply(copy, std::future::ready(Ok(local.clone())), &options, &sink).await
-            },
-        )
-        .await?;
-        Ok::<_, anyhow::Error>((planned, ran))
-    })?;
-    let mut out = super::common::render_text(&planned.plan);
-    let _ = writeln!(
-        out,
-        "on a scratch copy of `{}` (dropped): applied {} migration(s) in {}",
-        env.name,
-        ran.applied.len(),
-        crate::human::elapsed(std::time::Duration::from_millis(
-            u64::try_from(ran.elapsed_ms).unwrap_or(u64::MAX)
-        ))
-    );
-    if !ran.applied.is_empty() {
-        out.push_str(&super::common::runs(&ran.applied, &env.name, None));
-    }
-    let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
-    super::print_report(&out)?;
-    Ok(Outcome::Success)
-}
+/// (as `migrate down --dry-run --scratch` runs the down scripts).
+const ON_COPY: super::common::DryRunOnCopy<ApplyReport> = super::common::DryRunOnCopy {
+    command: "migrate apply --dry-run --scratch",
+    what: "the plan",
+    done: "applied",
+    ran: |report| (&report.applied, report.elapsed_ms),
+};
 
 fn render(report: &ApplyReport) -> String {
     let mut out = String::new();
@@ -144,19 +107,11 @@ fn render(report: &ApplyReport) -> String {
         let _ = writeln!(out, "{}: up to date, nothing to apply", report.environment);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "{}: applied {} migration(s) in {}",
-        report.environment,
-        report.applied.len(),
-        crate::human::elapsed(std::time::Duration::from_millis(
-            u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
-        ))
-    );
-    out.push_str(&super::common::runs(
-        &report.applied,
+    super::common::run_summary(
         &report.environment,
+        "applied",
+        &report.applied,
+        report.elapsed_ms,
         report.head.as_deref(),
-    ));
-    out
+    )
 }

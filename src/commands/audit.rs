@@ -144,7 +144,7 @@ fn summary(event: &Event) -> (Option<String>, Option<String>) {
     };
     let text = |key: &str| detail[key].as_str().unwrap_or("-").to_string();
     match event.kind.as_str() {
-        crate::deploy::approve::KIND => (
+        crate::deploy::approvals::KIND => (
             detail["approver"].as_str().map(str::to_string),
             Some(format!(
                 "approved plan {}: {}",

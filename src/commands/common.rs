@@ -276,6 +276,95 @@ fn effect_label(effect: crate::analyze::Effect) -> &'static str {
     }
 }
 
+/// A dry run with `--scratch` (`migrate apply`, `migrate down`, whose reports are `R`).
+pub(super) struct DryRunOnCopy<R> {
+    /// The command, for people: "migrate apply --dry-run --scratch".
+    pub command: &'static str,
+    /// What runs on the copy: "the plan", "the down scripts".
+    pub what: &'static str,
+    /// What the run on the copy did to a migration: "applied", "reverted".
+    pub done: &'static str,
+    /// The migrations a report says were run, and the run's wall time in milliseconds.
+    pub ran: fn(&R) -> (&[crate::deploy::runner::AppliedMigration], u128),
+}
+
+/// `migrate apply|down --dry-run --scratch` (`flag`: the scratch server given, or empty): `run`
+/// first judges `env` from read-only queries (`copy` false: the command's own dry run, whose
+/// refusal or error ends it before anything is copied; the promotion gate reads the real
+/// source), then runs for real on a scratch copy of its database (`copy` true,
+/// [`on_scratch_copy`]), whose errors are the command's. Prints the first run's report
+/// (`render`) and what the second did. Nothing is written to `env`'s database.
+pub(super) fn dry_run_on_copy<R>(
+    config: &Config,
+    env: &crate::config::Environment,
+    flag: &str,
+    kind: &DryRunOnCopy<R>,
+    printer: &Printer,
+    run: impl AsyncFn(
+        &crate::config::Environment,
+        Vec<LocalMigration>,
+        bool,
+        &crate::progress::Sink,
+    ) -> anyhow::Result<R>,
+    render: impl FnOnce(&R) -> String,
+) -> anyhow::Result<crate::exit::Outcome> {
+    let local = load_migrations(config, Some(env), printer)?;
+    let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
+    let sink = super::sink(printer);
+    let (planned, ran) = crate::db::runtime()?.block_on(async {
+        let planned = run(env, local.clone(), false, &sink).await?;
+        let ran = on_scratch_copy(
+            config,
+            env,
+            &scratch_server,
+            kind.command,
+            kind.what,
+            printer,
+            async |copy: &crate::config::Environment| run(copy, local.clone(), true, &sink).await,
+        )
+        .await?;
+        Ok::<_, anyhow::Error>((planned, ran))
+    })?;
+    let mut out = render(&planned);
+    let (migrations, elapsed_ms) = (kind.ran)(&ran);
+    let _ = write!(out, "on a scratch copy of `{}` (dropped): ", env.name);
+    out.push_str(&done_in(kind.done, migrations, elapsed_ms));
+    if !migrations.is_empty() {
+        out.push_str(&runs(migrations, &env.name, None));
+    }
+    let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
+    super::print_report(&out)?;
+    Ok(crate::exit::Outcome::Success)
+}
+
+/// What `migrate apply` or `migrate down` did to `environment`: "staging: reverted 1
+/// migration(s) in 80ms", the runs and the event log's head.
+pub(super) fn run_summary(
+    environment: &str,
+    done: &str,
+    migrations: &[crate::deploy::runner::AppliedMigration],
+    elapsed_ms: u128,
+    head: Option<&str>,
+) -> String {
+    let mut out = format!("{environment}: ");
+    out.push_str(&done_in(done, migrations, elapsed_ms));
+    out.push_str(&runs(migrations, environment, head));
+    out
+}
+
+/// "applied 2 migration(s) in 1.2s" and a newline.
+fn done_in(
+    done: &str,
+    migrations: &[crate::deploy::runner::AppliedMigration],
+    elapsed_ms: u128,
+) -> String {
+    format!(
+        "{done} {} migration(s) in {}\n",
+        migrations.len(),
+        crate::human::elapsed_ms(elapsed_ms)
+    )
+}
+
 /// Prefix of the scratch databases the dry runs with `--scratch` create.
 const COPY_PREFIX: &str = "stagegate_dryrun_";
 
@@ -286,7 +375,7 @@ const COPY_PREFIX: &str = "stagegate_dryrun_";
 /// approvals or after-apply/after-down check of its own (those were judged on `env`, or are
 /// not run by a dry run). `what` says what runs there, `command` what made the copy (both for
 /// people). Nothing is written to `env`'s database.
-pub(super) async fn on_scratch_copy<T>(
+async fn on_scratch_copy<T>(
     config: &Config,
     env: &crate::config::Environment,
     server: &crate::scratch::ScratchServer,

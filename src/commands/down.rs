@@ -35,7 +35,27 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
         backup_tools: config.backup.clone(),
     };
     if let Some(flag) = &args.scratch.url {
-        return on_scratch_copy(config, &env, flag, &options, printer);
+        return super::common::dry_run_on_copy(
+            config,
+            &env,
+            flag,
+            &ON_COPY,
+            printer,
+            async |on, local, copy, sink| {
+                let on_copy = DownOptions {
+                    dry_run: false,
+                    read_only: false,
+                    confirm: crate::deploy::confirm::ConfirmRequest::default(),
+                    ..options.clone()
+                };
+                let options = if copy { &on_copy } else { &options };
+                down::down(on, std::future::ready(Ok(local)), options, sink).await
+            },
+            |planned| {
+                warn_data_loss(planned, printer);
+                render(planned)
+            },
+        );
     }
     let from = super::common::MigrationSource::of(config);
     let env_copy = env.clone();
@@ -50,92 +70,37 @@ pub(super) fn run(config: &Config, args: &DownArgs, printer: &Printer) -> anyhow
         };
         down::down(&env, local, &options, &super::sink(printer)).await
     })?;
+    warn_data_loss(&report, printer);
+    super::print_report(&render(&report))?;
+    super::after::after_run(
+        &runtime,
+        &env,
+        crate::deploy::after::Action::Down,
+        &report.reverted,
+        report.dry_run,
+        report.head.as_deref(),
+        printer,
+    )
+}
+
+/// `migrate down --dry-run --scratch`: the gates and the data-loss guard judge the environment
+/// and its dry run reads only, then the down scripts run for real on a scratch copy of its
+/// database (as `migrate apply --dry-run --scratch` runs the plan).
+const ON_COPY: super::common::DryRunOnCopy<DownReport> = super::common::DryRunOnCopy {
+    command: "migrate down --dry-run --scratch",
+    what: "the down scripts",
+    done: "reverted",
+    ran: |report| (&report.reverted, report.elapsed_ms),
+};
+
+/// The data a down destroys that `--allow-data-loss` let through, as warnings.
+fn warn_data_loss(report: &DownReport, printer: &Printer) {
     for loss in &report.data_loss {
         printer.warning(&format!(
             "--allow-data-loss: {} on {} ({} row(s) or value(s))",
             loss.what, loss.object, loss.rows
         ));
     }
-    super::print_report(&render(&report))?;
-    // Only after a run that committed something; the lock is released by now.
-    let versions: Vec<String> = report.reverted.iter().map(|m| m.version.clone()).collect();
-    let check = if report.dry_run {
-        None
-    } else {
-        super::after::run(
-            &runtime,
-            &env,
-            crate::deploy::after::Action::Down,
-            &versions,
-            report.head.as_deref(),
-            printer,
-        )?
-    };
-    if let Some(check) = &check {
-        super::print_report(&super::after::render(check))?;
-    }
-    Ok(super::after::finish(&env, check.as_ref(), printer))
-}
-
-/// `migrate down --dry-run --scratch`: the gates and the data-loss guard judge the environment
-/// and its dry run reads only, then the down scripts run for real on a scratch copy of its
-/// database (`common::on_scratch_copy`, as `migrate apply --dry-run --scratch` runs the plan),
-/// whose errors are this command's. Nothing is written to the environment's database.
-fn on_scratch_copy(
-    config: &Config,
-    env: &crate::config::Environment,
-    flag: &str,
-    options: &DownOptions,
-    printer: &Printer,
-) -> anyhow::Result<Outcome> {
-    let local = super::common::load_migrations(config, Some(env), printer)?;
-    let scratch_server = crate::scratch::ScratchServer::resolve(config, Some(flag), printer)?;
-    let sink = super::sink(printer);
-    let (planned, ran) = db::runtime()?.block_on(async {
-        let planned =
-            down::down(env, std::future::ready(Ok(local.clone())), options, &sink).await?;
-        let ran = super::common::on_scratch_copy(
-            config,
-            env,
-            &scratch_server,
-            "migrate down --dry-run --scratch",
-            "the down scripts",
-            printer,
-            async |copy: &crate::config::Environment| {
-                let options = DownOptions {
-                    dry_run: false,
-                    read_only: false,
-                    confirm: crate::deploy::confirm::ConfirmRequest::default(),
-                    ..options.clone()
-                };
-                down::down(copy, std::future::ready(Ok(local.clone())), &options, &sink).await
-            },
-        )
-        .await?;
-        Ok::<_, anyhow::Error>((planned, ran))
-    })?;
-    for loss in &planned.data_loss {
-        printer.warning(&format!(
-            "--allow-data-loss: {} on {} ({} row(s) or value(s))",
-            loss.what, loss.object, loss.rows
-        ));
-    }
-    let mut out = render(&planned);
-    let _ = writeln!(
-        out,
-        "on a scratch copy of `{}` (dropped): reverted {} migration(s) in {}",
-        env.name,
-        ran.reverted.len(),
-        crate::human::elapsed(std::time::Duration::from_millis(
-            u64::try_from(ran.elapsed_ms).unwrap_or(u64::MAX)
-        ))
-    );
-    if !ran.reverted.is_empty() {
-        out.push_str(&super::common::runs(&ran.reverted, &env.name, None));
-    }
-    let _ = writeln!(out, "dry run: nothing was changed on `{}`", env.name);
-    super::print_report(&out)?;
-    Ok(Outcome::Success)
 }
 
 fn render(report: &DownReport) -> String {
@@ -188,19 +153,11 @@ fn render(report: &DownReport) -> String {
         let _ = writeln!(out, "{}: nothing to revert", report.environment);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "{}: reverted {} migration(s) in {}",
-        report.environment,
-        report.reverted.len(),
-        crate::human::elapsed(std::time::Duration::from_millis(
-            u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX)
-        ))
-    );
-    out.push_str(&super::common::runs(
-        &report.reverted,
+    super::common::run_summary(
         &report.environment,
+        "reverted",
+        &report.reverted,
+        report.elapsed_ms,
         report.head.as_deref(),
-    ));
-    out
+    )
 }

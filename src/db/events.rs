@@ -160,9 +160,13 @@ pub(crate) struct RowAnchor<'a> {
     pub checksum: &'a str,
     pub event_hash: Option<&'a str>,
     /// Statements recorded done (a no-transaction migration; 0 otherwise) and their
-    /// checksum: a `running` row's must be its latest event's.
+    /// checksum: a `running` or `failed` row's must be its latest progress event's.
     pub statements_done: i32,
     pub done_checksum: Option<&'a str>,
+    /// Down statements recorded done (a no-transaction down; 0 when none) and their
+    /// checksum: a `reverting` row's must be its latest down progress event's.
+    pub down_statements_done: i32,
+    pub down_done_checksum: Option<&'a str>,
 }
 
 /// The log's own record of its newest event (`stagegate.chain_head`).
@@ -242,15 +246,25 @@ pub(crate) fn verify_anchors(
         });
     }
     // The newest event of each migration that changes its row (a `repair` written while an
-    // attempt runs changes nothing of it).
+    // attempt runs changes nothing of it), and its newest progress event of each script.
     let mut latest: std::collections::HashMap<&str, &Event> = std::collections::HashMap::new();
+    let mut progress: std::collections::HashMap<(&str, Track), &Event> =
+        std::collections::HashMap::new();
     for event in events.iter().filter(|e| e.kind != "repair") {
         if let Some(version) = &event.version {
             latest.insert(version.as_str(), event);
+            if let Some(track) = Track::of_kind(&event.kind) {
+                progress.insert((version.as_str(), track), event);
+            }
         }
     }
     for row in rows {
         let event = latest.remove(row.version_text);
+        if let Some(attempt) = Attempt::of_status(row.status) {
+            let logged = progress.get(&(row.version_text, attempt.track)).copied();
+            out.extend(attempt_row(row, attempt, event, logged));
+            continue;
+        }
         let mismatch = |event: Option<&Event>, problem: String| Mismatch {
             resolvable: false,
             event: event.map(|e| e.id),
@@ -260,22 +274,8 @@ pub(crate) fn verify_anchors(
         let expected_kinds: &[&str] = match row.status {
             // A failed down (rolled back) leaves the row applied, anchored on its event.
             "applied" => &["apply", "baseline", "down_failure", "down_replace"],
-            "failed" => &["failure", "resolve"],
             "reverted" => &["down"],
             "abandoned" => &["abandon"],
-            // A no-transaction down that stopped (failed: its event) or was killed (the row
-            // still anchored on the apply).
-            "reverting" => &[
-                "apply",
-                "baseline",
-                "down_failure",
-                "resolve",
-                "down_replace",
-            ],
-            "running" => {
-                out.extend(running_row(row, event));
-                continue;
-            }
             _ => &[],
         };
         let Some(event) = event else {
@@ -301,25 +301,8 @@ pub(crate) fn verify_anchors(
                     row.status, event.kind
                 ),
             ));
-        } else if event.checksum.as_deref() != Some(row.checksum) {
-            out.push(mismatch(
-                Some(event),
-                format!(
-                    "the state row's checksum {} differs from {} in its latest event",
-                    row.checksum,
-                    event.checksum.as_deref().unwrap_or("-")
-                ),
-            ));
-        } else if let Some(anchor) = row.event_hash
-            && anchor != event.hash
-        {
-            out.push(mismatch(
-                Some(event),
-                format!(
-                    "the state row was last changed by event {anchor}, which is not in the log                      (its latest event here is {}): events were removed",
-                    event.hash
-                ),
-            ));
+        } else {
+            out.extend(anchored(row, event, false).map(|problem| mismatch(Some(event), problem)));
         }
     }
     // A migration the log speaks of whose state row is gone.
@@ -338,6 +321,8 @@ pub(crate) fn verify_anchors(
                     | "down_replace"
                     | "apply_start"
                     | "apply_progress"
+                    | "down_start"
+                    | "down_progress"
             )
         })
         .collect();
@@ -356,108 +341,301 @@ pub(crate) fn verify_anchors(
     out
 }
 
-/// Kinds of the events a no-transaction migration's attempt writes as it runs: its start and
-/// each statement recorded done (state schema 10).
-pub(crate) const PROGRESS_KINDS: [&str; 2] = ["apply_start", "apply_progress"];
+/// Which script of a migration a no-transaction attempt runs: its up script (state schema
+/// 10) or its down script (state schema 12). Each has its own progress events: the attempt's
+/// start, then one per statement recorded done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Track {
+    Up,
+    Down,
+}
 
-/// What an `apply_start` or `apply_progress` event vouches for: statements done, of how many,
-/// and their checksum (`stagegate.progress_detail`).
+impl Track {
+    /// The kind of the event that starts (or resumes) an attempt.
+    pub(crate) fn start_kind(self) -> &'static str {
+        match self {
+            Track::Up => "apply_start",
+            Track::Down => "down_start",
+        }
+    }
+
+    /// The kind of the event of one statement recorded done (or of a count recorded when an
+    /// attempt stopped or was settled).
+    pub(crate) fn progress_kind(self) -> &'static str {
+        match self {
+            Track::Up => "apply_progress",
+            Track::Down => "down_progress",
+        }
+    }
+
+    /// The script whose progress an event of `kind` records, if it is a progress event.
+    pub(crate) fn of_kind(kind: &str) -> Option<Track> {
+        [Track::Up, Track::Down]
+            .into_iter()
+            .find(|t| kind == t.start_kind() || kind == t.progress_kind())
+    }
+
+    /// What a row says of this script's progress: statements done and their checksum.
+    fn count<'a>(self, row: &RowAnchor<'a>) -> (i32, Option<&'a str>) {
+        match self {
+            Track::Up => (row.statements_done, row.done_checksum),
+            Track::Down => (row.down_statements_done, row.down_done_checksum),
+        }
+    }
+
+    fn statements(self) -> &'static str {
+        match self {
+            Track::Up => "statement(s)",
+            Track::Down => "down statement(s)",
+        }
+    }
+
+    /// The state schema from which the log vouches for this script's progress.
+    fn since_schema(self) -> u32 {
+        match self {
+            Track::Up => 10,
+            Track::Down => 12,
+        }
+    }
+}
+
+/// What a progress event vouches for: statements done, of how many, and their checksum
+/// (`stagegate.progress_detail`; no checksum when none is done and none was known).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub(crate) struct VouchedProgress {
     pub statements_done: i32,
     pub statements_total: i32,
-    pub done_checksum: String,
+    pub done_checksum: Option<String>,
 }
 
 impl VouchedProgress {
-    /// The progress an event records, if it is a start or progress event with its detail.
+    /// The progress an event records, if it is a progress event with its detail.
     pub(crate) fn of(event: &Event) -> Option<VouchedProgress> {
-        if !PROGRESS_KINDS.contains(&event.kind.as_str()) {
-            return None;
+        Track::of_kind(&event.kind)?;
+        VouchedProgress::parse(event.detail.as_deref()?)
+    }
+
+    /// A progress event's detail.
+    pub(crate) fn parse(detail: &str) -> Option<VouchedProgress> {
+        serde_json::from_str(detail).ok()
+    }
+
+    /// Whether the log, whose latest progress event of a script records `logged` (`None`:
+    /// there is none, so nothing of the script is done), vouches for `done` statements with
+    /// `done_checksum`. Their checksum matters only when some are done: a resume at the first
+    /// statement reads none. The one rule for the check of a row ([`verify_anchors`]) and for
+    /// a writer deciding whether the count it records needs a progress event of its own.
+    pub(crate) fn vouches(
+        logged: Option<&VouchedProgress>,
+        done: i32,
+        done_checksum: Option<&str>,
+    ) -> bool {
+        match logged {
+            None => done == 0,
+            Some(p) => {
+                p.statements_done == done
+                    && (done == 0 || p.done_checksum.as_deref() == done_checksum)
+            }
         }
-        serde_json::from_str(event.detail.as_deref()?).ok()
     }
 }
 
-/// The rule for a `running` row (a no-transaction migration in progress, or killed while it
-/// ran): every attempt starts with an `apply_start` event and each statement recorded done
-/// appends an `apply_progress` event, and the row is anchored on the latest one. So the row
-/// verifies only when its migration's latest event is one of those, the row names it, and
-/// its checksum, statements done and their checksum are the event's: a row set to `running`
-/// by hand, or moved further than the log says, does not verify, and no resume skips a
-/// statement on its word. A `running` row with no such event (written by hand, or by a
-/// stagegate older than state schema 10 that was interrupted mid-run) is a finding that
-/// `migrate resolve` may settle, on the word of a human who checked what ran.
-fn running_row(row: &RowAnchor<'_>, event: Option<&Event>) -> Option<Mismatch> {
+/// The count the log vouches for of `track`'s statements of the migration `version_text`:
+/// its latest start or progress event's (`None`: it has none, so none are done).
+pub(crate) fn logged_progress(
+    events: &[Event],
+    version_text: &str,
+    track: Track,
+) -> Option<VouchedProgress> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| e.version.as_deref() == Some(version_text))
+        .find(|e| Track::of_kind(&e.kind) == Some(track))
+        .and_then(VouchedProgress::of)
+}
+
+/// How a row of a status stands to the progress events of its attempt.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    /// The script whose statements the row counts.
+    track: Track,
+    /// The attempt may be running (or was killed while it ran): the row is anchored on the
+    /// script's latest start or progress event.
+    runs: bool,
+    /// The events that leave a stopped attempt's row as it is: it is anchored on one of
+    /// these, and its count is the latest progress event's.
+    stopped: &'static [&'static str],
+}
+
+impl Attempt {
+    fn of_status(status: &str) -> Option<Attempt> {
+        let (track, runs, stopped): (_, _, &'static [&'static str]) = match status {
+            "running" => (Track::Up, true, &[]),
+            "failed" => (Track::Up, false, &["failure", "resolve"]),
+            // A no-transaction down running (or killed), or stopped: failed, or its unknown
+            // statement settled.
+            "reverting" => (Track::Down, true, &["down_failure", "resolve"]),
+            _ => return None,
+        };
+        Some(Attempt {
+            track,
+            runs,
+            stopped,
+        })
+    }
+}
+
+/// The checksum and the anchor of a row whose latest event is `event`, of a kind its status
+/// allows: `strict` when the row must name the event (a running attempt's); otherwise a row
+/// written before rows named their events (state schema 2) may name none.
+fn anchored(row: &RowAnchor<'_>, event: &Event, strict: bool) -> Option<String> {
+    if event.checksum.as_deref() != Some(row.checksum) {
+        return Some(format!(
+            "the state row's checksum {} differs from {} in its latest event",
+            row.checksum,
+            event.checksum.as_deref().unwrap_or("-")
+        ));
+    }
+    match row.event_hash {
+        Some(anchor) if anchor == event.hash => None,
+        _ if strict => Some(format!(
+            "the state row says {} but does not name the migration's latest event {} (it names \
+             {}): the row was written by hand or events were removed",
+            row.status,
+            event.hash,
+            row.event_hash.unwrap_or("none")
+        )),
+        None => None,
+        Some(anchor) => Some(format!(
+            "the state row was last changed by event {anchor}, which is not in the log (its \
+             latest event here is {}): events were removed",
+            event.hash
+        )),
+    }
+}
+
+/// The rule for a row of an attempt: `running` and `failed` (the up script), `reverting`
+/// (a no-transaction down script). Every attempt starts with a start event and each
+/// statement recorded done appends a progress event, in the statement's own transaction;
+/// a count recorded otherwise (a failure's, or one a human settled with `migrate resolve`)
+/// appends a progress event too. So a row verifies only on the log's word:
+///
+/// - running (or killed): its latest event is the script's latest start or progress event,
+///   the row names it, and its checksum, statements done and their checksum are the
+///   event's; moved further by hand, it does not verify (nothing resumes on its word);
+/// - stopped (failed, or settled): its latest event is one that stops the attempt, and its
+///   statements done are the script's latest progress event's (none: nothing done); a count
+///   changed by hand is a finding `migrate resolve` settles, back at the log's count;
+/// - a `running` or `reverting` row with no such event (written by hand, or by a stagegate
+///   older than the log's progress events that was interrupted) is a finding `migrate
+///   resolve` may settle, on the word of a human who checked what ran.
+///
+/// `event` is the migration's latest event, `logged` its latest progress event of the
+/// attempt's script.
+fn attempt_row(
+    row: &RowAnchor<'_>,
+    attempt: Attempt,
+    event: Option<&Event>,
+    logged: Option<&Event>,
+) -> Option<Mismatch> {
+    let track = attempt.track;
+    let statements = track.statements();
+    let (done, done_checksum) = track.count(row);
     let mismatch = |event: Option<&Event>, problem: String| Mismatch {
         event: event.map(|e| e.id),
         version: Some(row.version_text.to_string()),
         problem,
         resolvable: false,
     };
-    let Some(event) = event.filter(|e| PROGRESS_KINDS.contains(&e.kind.as_str())) else {
+    let running = event.filter(|e| attempt.runs && Track::of_kind(&e.kind) == Some(track));
+    let Some(event) = running.or(event.filter(|e| attempt.stopped.contains(&e.kind.as_str())))
+    else {
         let latest = event.map_or_else(
             || "the log has no event for this migration".to_string(),
             |e| format!("the migration's latest event is a `{}`", e.kind),
         );
+        if !attempt.runs {
+            return Some(mismatch(
+                event,
+                format!("the state row says {} but {latest}", row.status),
+            ));
+        }
         return Some(Mismatch {
             resolvable: true,
             ..mismatch(
                 event,
                 format!(
-                    "the state row says running ({} statement(s) done) but {latest}, not the \
+                    "the state row says {} ({done} {statements} done) but {latest}, not the \
                      start of an attempt: the row was written by hand, or by a stagegate older \
-                     than state schema 10 that was interrupted mid-run; check which of its \
-                     statements ran, then `stagegate migrate resolve {} --env <env> --reason \
+                     than state schema {} that was interrupted mid-run; check which of its \
+                     {statements} ran, then `stagegate migrate resolve {} --env <env> --reason \
                      \"...\"` settles it",
-                    row.statements_done, row.version_text
+                    row.status,
+                    track.since_schema(),
+                    row.version_text
                 ),
             )
         });
     };
-    if row.event_hash != Some(event.hash.as_str()) {
-        return Some(mismatch(
-            Some(event),
-            format!(
-                "the state row says running but does not name the migration's latest event {} \
-                 (it names {}): the row was written by hand or events were removed",
-                event.hash,
-                row.event_hash.unwrap_or("none")
-            ),
-        ));
+    if let Some(problem) = anchored(row, event, running.is_some()) {
+        return Some(mismatch(Some(event), problem));
     }
-    if event.checksum.as_deref() != Some(row.checksum) {
-        return Some(mismatch(
-            Some(event),
-            format!(
-                "the state row's checksum {} differs from {} in its latest event",
-                row.checksum,
-                event.checksum.as_deref().unwrap_or("-")
-            ),
-        ));
-    }
-    let Some(progress) = VouchedProgress::of(event) else {
-        return Some(mismatch(
-            Some(event),
-            format!("its latest event, a `{}`, records no progress", event.kind),
-        ));
+    // A running attempt's latest event is its latest progress event.
+    let vouched = match logged.map(|e| (e, VouchedProgress::of(e))) {
+        None => None,
+        Some((logged, None)) => {
+            return Some(mismatch(
+                Some(logged),
+                format!(
+                    "its latest progress event, a `{}`, records no progress",
+                    logged.kind
+                ),
+            ));
+        }
+        Some((_, Some(progress))) => Some(progress),
     };
-    if progress.statements_done != row.statements_done
-        || Some(progress.done_checksum.as_str()) != row.done_checksum
-    {
-        return Some(mismatch(
-            Some(event),
-            format!(
-                "the state row says {} statement(s) done ({}) but its latest event records {} \
-                 ({}): the row was changed by hand",
-                row.statements_done,
-                row.done_checksum.unwrap_or("none"),
-                progress.statements_done,
-                progress.done_checksum
-            ),
-        ));
+    if VouchedProgress::vouches(vouched.as_ref(), done, done_checksum) {
+        return None;
     }
-    None
+    let (logged_done, logged_checksum) = vouched.as_ref().map_or((0, "none"), |p| {
+        (
+            p.statements_done,
+            p.done_checksum.as_deref().unwrap_or("none"),
+        )
+    });
+    let problem = format!(
+        "the state row says {done} {statements} done ({}) but {} records {logged_done} \
+         ({logged_checksum}): the row was changed by hand",
+        done_checksum.unwrap_or("none"),
+        if vouched.is_some() {
+            "its latest progress event"
+        } else {
+            "the log (no progress event)"
+        },
+    );
+    if running.is_some() {
+        return Some(mismatch(logged, problem));
+    }
+    // A stopped attempt: resolving it puts the count back where the log has it.
+    Some(Mismatch {
+        resolvable: true,
+        ..mismatch(
+            logged.or(Some(event)),
+            format!(
+                "{problem}, or left by a stagegate older than state schema {}; `stagegate \
+                 migrate resolve {} --env <env> --reason \"...\"` settles it at the count the \
+                 log records{}",
+                track.since_schema(),
+                row.version_text,
+                if vouched.is_some() {
+                    ""
+                } else {
+                    " (with none, at the row's, on your word: check which of its statements ran)"
+                }
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -557,6 +735,8 @@ mod tests {
                 event_hash: Some(&hashes[i]),
                 statements_done: 0,
                 done_checksum: None,
+                down_statements_done: 0,
+                down_done_checksum: None,
             })
             .collect();
         let head = HeadAnchor {
@@ -696,7 +876,8 @@ mod tests {
 
     /// Every status a state row can claim is held against the migration's latest event: a
     /// row set by hand to `failed` or `reverted` over an `apply`, or to `reverting` over a
-    /// `down`, shows; so does one with no event at all. (Mutants: a status's arm deleted from the match, so rows of
+    /// `down` (a finding `migrate resolve` may settle, as for a `running` row), shows; so does
+    /// one with no event at all. (Mutants: a status's arm deleted from the match, so rows of
     /// that status went unchecked; found by cargo-mutants.)
     #[test]
     fn each_row_status_is_checked_against_the_latest_event() {
@@ -709,6 +890,8 @@ mod tests {
             event_hash: Some(&events[0].hash),
             statements_done: 0,
             done_checksum: None,
+            down_statements_done: 0,
+            down_done_checksum: None,
         };
         assert_eq!(
             verify_anchors(&events, &[row("applied")], None, false, None),
@@ -720,12 +903,7 @@ mod tests {
             event.hash = event_hash(&event);
             event
         };
-        // (A killed down leaves `reverting` anchored on the apply, so its stranger is a down.)
-        for (status, kind) in [
-            ("failed", "apply"),
-            ("reverted", "apply"),
-            ("reverting", "down"),
-        ] {
+        for (status, kind) in [("failed", "apply"), ("reverted", "apply")] {
             let event = with_kind(kind);
             let anchored = RowAnchor {
                 event_hash: Some(&event.hash),
@@ -741,6 +919,27 @@ mod tests {
                 ),
             );
         }
+        let event = with_kind("down");
+        let reverting = RowAnchor {
+            event_hash: Some(&event.hash),
+            ..row("reverting")
+        };
+        let found = verify_anchors(
+            std::slice::from_ref(&event),
+            &[reverting],
+            None,
+            false,
+            None,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        assert!(
+            found[0].problem.starts_with(
+                "the state row says reverting (0 down statement(s) done) but the migration's \
+                 latest event is a `down`, not the start of an attempt"
+            ),
+            "{found:?}"
+        );
         // Each status passes over the events that lead to it.
         for (status, kind) in [
             ("failed", "failure"),
@@ -812,6 +1011,8 @@ mod tests {
                 event_hash,
                 statements_done: done,
                 done_checksum: Some(&sums[done as usize]),
+                down_statements_done: 0,
+                down_done_checksum: None,
             }
         }
         for (kind, done) in [
@@ -892,6 +1093,254 @@ mod tests {
                 None
             ),
             []
+        );
+    }
+
+    /// Events of migration 1 (checksum `sha256:0`), chained, each of `kind` with, for a
+    /// progress event, `done` statements of 4 done and their checksum `sha256:d<done>`.
+    fn history(steps: &[(&str, i32)]) -> Vec<Event> {
+        let mut events: Vec<Event> = Vec::new();
+        for (i, (kind, done)) in steps.iter().enumerate() {
+            let mut e = event(events.last().map_or(GENESIS, |p: &Event| p.hash.as_str()));
+            e.id = i as i64 + 1;
+            e.kind = (*kind).into();
+            e.checksum = Some("sha256:0".into());
+            if Track::of_kind(kind).is_some() {
+                e.detail = Some(format!(
+                    r#"{{"statements_done": {done}, "statements_total": 4, "done_checksum": "sha256:d{done}"}}"#
+                ));
+            }
+            e.hash = event_hash(&e);
+            events.push(e);
+        }
+        events
+    }
+
+    const SUMS: [&str; 5] = [
+        "sha256:d0",
+        "sha256:d1",
+        "sha256:d2",
+        "sha256:d3",
+        "sha256:d4",
+    ];
+
+    /// A row of migration 1 anchored on the newest of `events`: `done` up statements or, for
+    /// `reverting`, down statements.
+    fn attempt<'a>(events: &'a [Event], status: &'a str, done: i32) -> RowAnchor<'a> {
+        let (up, down) = if status == "reverting" {
+            (4, done)
+        } else {
+            (done, 0)
+        };
+        RowAnchor {
+            version_text: "1",
+            status,
+            checksum: "sha256:0",
+            event_hash: events.last().map(|e| e.hash.as_str()),
+            statements_done: up,
+            done_checksum: Some(SUMS[up as usize]),
+            down_statements_done: down,
+            down_done_checksum: Some(SUMS[down as usize]),
+        }
+    }
+
+    fn check(events: &[Event], row: RowAnchor<'_>) -> Vec<Mismatch> {
+        verify_anchors(events, &[row], None, false, None)
+    }
+
+    /// The one rule for a count: the log's latest progress event's, checksum included when
+    /// some are done; with no progress event, none done.
+    #[test]
+    fn the_log_vouches_for_a_count_only_as_its_latest_progress_event_records_it() {
+        let logged = |done: i32, sum: Option<&str>| VouchedProgress {
+            statements_done: done,
+            statements_total: 4,
+            done_checksum: sum.map(str::to_string),
+        };
+        assert!(VouchedProgress::vouches(None, 0, None));
+        assert!(VouchedProgress::vouches(None, 0, Some("sha256:x")));
+        assert!(!VouchedProgress::vouches(None, 1, Some("sha256:d1")));
+        let two = logged(2, Some("sha256:d2"));
+        assert!(VouchedProgress::vouches(Some(&two), 2, Some("sha256:d2")));
+        assert!(!VouchedProgress::vouches(Some(&two), 3, Some("sha256:d2")));
+        assert!(!VouchedProgress::vouches(Some(&two), 1, Some("sha256:d2")));
+        assert!(!VouchedProgress::vouches(
+            Some(&two),
+            2,
+            Some("sha256:other")
+        ));
+        assert!(!VouchedProgress::vouches(Some(&two), 2, None));
+        // None done: the checksum is not read by any resume.
+        assert!(VouchedProgress::vouches(
+            Some(&logged(0, None)),
+            0,
+            Some("x")
+        ));
+        assert!(!VouchedProgress::vouches(Some(&logged(0, None)), 1, None));
+    }
+
+    /// A `failed` row's statements done are its attempt's latest progress event's: more (or
+    /// fewer) than that, or any with no progress event, is a finding `migrate resolve`
+    /// settles; the progress of the down script does not count for the up.
+    #[test]
+    fn a_failed_row_verifies_only_at_the_count_of_its_latest_progress_event() {
+        // Two statements done, the third failed: its failure event follows the progress.
+        let events = history(&[
+            ("apply_start", 0),
+            ("apply_progress", 1),
+            ("apply_progress", 2),
+            ("failure", 0),
+        ]);
+        assert_eq!(check(&events, attempt(&events, "failed", 2)), []);
+        for forged in [3, 4, 1, 0] {
+            let found = check(&events, attempt(&events, "failed", forged));
+            assert_eq!(found.len(), 1, "{forged}: {found:?}");
+            assert!(found[0].resolvable, "{found:?}");
+            assert_eq!(found[0].event, Some(3), "names the progress event");
+            assert!(
+                found[0].problem.starts_with(&format!(
+                    "the state row says {forged} statement(s) done (sha256:d{forged}) but its \
+                     latest progress event records 2 (sha256:d2)"
+                )),
+                "{found:?}"
+            );
+        }
+        // The right count with another checksum.
+        let mut other = attempt(&events, "failed", 2);
+        other.done_checksum = Some("sha256:edited");
+        assert_eq!(check(&events, other).len(), 1);
+        // Resolved, then settled by a human at 3: the log holds the 3 before the resolve.
+        let settled = history(&[
+            ("apply_start", 0),
+            ("apply_progress", 1),
+            ("failure", 0),
+            ("apply_progress", 3),
+            ("resolve", 0),
+        ]);
+        assert_eq!(check(&settled, attempt(&settled, "failed", 3)), []);
+        assert_eq!(check(&settled, attempt(&settled, "failed", 1)).len(), 1);
+        // A transactional attempt writes no progress: none done verifies, any count does not.
+        let plain = history(&[("failure", 0)]);
+        assert_eq!(check(&plain, attempt(&plain, "failed", 0)), []);
+        let found = check(&plain, attempt(&plain, "failed", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        assert!(
+            found[0]
+                .problem
+                .contains("but the log (no progress event) records 0"),
+            "{found:?}"
+        );
+        // Down progress vouches for nothing of the up script.
+        let down = history(&[("down_start", 2), ("down_progress", 2), ("failure", 0)]);
+        assert_eq!(check(&down, attempt(&down, "failed", 2)).len(), 1);
+        // A repair written after the failure changes nothing.
+        let mut repaired = events.clone();
+        let mut repair = event(&events[3].hash);
+        repair.id = 5;
+        repair.kind = "repair".into();
+        repair.hash = event_hash(&repair);
+        repaired.push(repair);
+        let row = RowAnchor {
+            event_hash: Some(&events[3].hash),
+            ..attempt(&events, "failed", 2)
+        };
+        assert_eq!(check(&repaired, row), []);
+    }
+
+    /// A `reverting` row is held to its down script's progress events as a `running` row is
+    /// to its up script's (by the same rule): running (or killed), anchored on the latest
+    /// `down_start` or `down_progress` at its count; stopped (a failed down, or settled),
+    /// at the latest one's count; and with none, a finding `migrate resolve` may settle.
+    #[test]
+    fn a_reverting_row_verifies_only_on_its_down_progress_events() {
+        let running = history(&[
+            ("apply", 0),
+            ("down_start", 0),
+            ("down_progress", 1),
+            ("down_progress", 2),
+        ]);
+        assert_eq!(check(&running, attempt(&running, "reverting", 2)), []);
+        // Moved further than the log says: a resume would skip a down statement.
+        let found = check(&running, attempt(&running, "reverting", 3));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].resolvable, "{found:?}");
+        assert!(
+            found[0].problem.starts_with(
+                "the state row says 3 down statement(s) done (sha256:d3) but its latest \
+                 progress event records 2"
+            ),
+            "{found:?}"
+        );
+        // Not naming the latest event.
+        let stale = RowAnchor {
+            event_hash: Some(&running[2].hash),
+            ..attempt(&running, "reverting", 2)
+        };
+        let found = check(&running, stale);
+        assert!(found[0].problem.contains("does not name"), "{found:?}");
+        // The up count of a reverting row is not the down script's business.
+        let mut up = attempt(&running, "reverting", 2);
+        up.statements_done = 1;
+        assert_eq!(check(&running, up), []);
+
+        // Stopped: a failed down, then settled at 3 by a human.
+        let failed = history(&[
+            ("apply", 0),
+            ("down_start", 0),
+            ("down_progress", 1),
+            ("down_failure", 0),
+        ]);
+        assert_eq!(check(&failed, attempt(&failed, "reverting", 1)), []);
+        let found = check(&failed, attempt(&failed, "reverting", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        let settled = history(&[
+            ("down_start", 0),
+            ("down_failure", 0),
+            ("down_progress", 3),
+            ("resolve", 0),
+        ]);
+        assert_eq!(check(&settled, attempt(&settled, "reverting", 3)), []);
+
+        // Up progress does not vouch for a down: a reverting row anchored on an apply (a
+        // down an older stagegate left) is a finding `migrate resolve` may settle.
+        let legacy = history(&[("apply_start", 0), ("apply_progress", 1), ("apply", 0)]);
+        let found = check(&legacy, attempt(&legacy, "reverting", 1));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].resolvable, "{found:?}");
+        assert!(
+            found[0]
+                .problem
+                .contains("older than state schema 12 that was interrupted"),
+            "{found:?}"
+        );
+        // Nor does an up attempt's progress, newest or not, vouch for a reverting row (nor a
+        // down's for a running one): each is held to its own script's events.
+        let up = history(&[("apply_start", 0), ("apply_progress", 1)]);
+        let found = check(&up, attempt(&up, "reverting", 0));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].resolvable && found[0].problem.contains("is a `apply_progress`, not the"),
+            "{found:?}"
+        );
+        let found = check(&running, attempt(&running, "running", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].resolvable && found[0].problem.contains("is a `down_progress`, not the"),
+            "{found:?}"
+        );
+        // Its down events gone with the row still naming them: not vouched either.
+        let found = check(&running[..1], attempt(&running, "reverting", 2));
+        assert_eq!(found.len(), 1, "{found:?}");
+        // A log that speaks of a down whose row is gone.
+        let found = verify_anchors(&running, &[], None, false, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .problem
+                .contains("records a `down_progress` of this migration but there is no state row"),
+            "{found:?}"
         );
     }
 }

@@ -19,7 +19,7 @@
 
 use tokio_postgres::error::{ErrorPosition, SqlState};
 
-use super::session::{self, RESET_SQL, ScriptError, Session, Step, Timeouts};
+use super::session::{self, Finish, RESET_SQL, ScriptError, Session, Step, Timeouts};
 use crate::exit;
 use crate::source::Script;
 use crate::sql::classify::{self, Unit};
@@ -35,6 +35,31 @@ pub(crate) struct Transaction<'a> {
     pub(crate) verify: Option<&'a str>,
     /// SQL that records the unit, run last before COMMIT (empty: nothing is recorded).
     pub(crate) record: &'a str,
+}
+
+// The executor's unit as a method of the session (defined here, beside the executor, so
+// that the session needs nothing of it).
+impl Session {
+    /// Runs `script` (and `verify`) in one transaction with the timeouts set locally, records
+    /// it (`finish`: applied or reverted) in the same transaction, and commits; on any error
+    /// nothing of it remains. The executor's [`transaction`], as it is.
+    pub async fn run_in_transaction(
+        &self,
+        timeouts: &Timeouts,
+        script: &str,
+        verify: Option<&str>,
+        finish: &Finish,
+    ) -> Result<(), ScriptError> {
+        let record = finish.sql();
+        let unit = Transaction {
+            fresh: false,
+            timeouts,
+            script,
+            verify,
+            record: &record,
+        };
+        transaction(self, &unit).await
+    }
 }
 
 /// Runs `unit` in one transaction and commits; on any error the transaction is rolled back

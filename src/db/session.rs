@@ -192,27 +192,6 @@ impl Session {
         self.client.cancel_token()
     }
 
-    /// Runs `script` (and `verify`) in one transaction with the timeouts set locally, records
-    /// it (`finish`: applied or reverted) in the same transaction, and commits; on any error
-    /// nothing of it remains. The executor's [`super::script::transaction`], as it is.
-    pub async fn run_in_transaction(
-        &self,
-        timeouts: &Timeouts,
-        script: &str,
-        verify: Option<&str>,
-        finish: &Finish,
-    ) -> Result<(), ScriptError> {
-        let record = finish.sql();
-        let unit = super::script::Transaction {
-            fresh: false,
-            timeouts,
-            script,
-            verify,
-            record: &record,
-        };
-        super::script::transaction(self, &unit).await
-    }
-
     /// Takes the run's second advisory lock ([`super::lock::SESSION_KEY`]) on this
     /// connection, waiting at most `wait` for a killed run's connection to finish.
     pub async fn take_run_lock(

@@ -66,6 +66,8 @@ pub(crate) fn verify(snapshot: &Snapshot, expected_head: Option<&str>) -> Verdic
             event_hash: row.event_hash.as_deref(),
             statements_done: row.statements_done,
             done_checksum: row.done_checksum.as_deref(),
+            down_statements_done: row.down_statements_done.unwrap_or(0),
+            down_done_checksum: row.down_done_checksum.as_deref(),
         })
         .collect();
     let head = snapshot.head.as_ref().map(|h| HeadAnchor {

@@ -269,19 +269,8 @@ async fn apply_locked(
 
     let mut outcome = Ok(());
     for entry in pending {
-        if let Some(signal) = interrupted.get() {
-            outcome = Err(exit::execution(anyhow::anyhow!(
-                "interrupted ({signal}) before {}; it was not started",
-                entry.label()
-            )));
-            break;
-        }
-        // Never run a migration without the lock: another run may have taken it.
-        if let Err(error) = lock.check().await {
-            outcome = Err(exit::execution(anyhow::anyhow!(
-                "{error} ({} was not started)",
-                entry.label()
-            )));
+        if let Err(error) = interrupted.may_start(lock, &entry.label()).await {
+            outcome = Err(error);
             break;
         }
         let run = Runner {

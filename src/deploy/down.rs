@@ -265,16 +265,11 @@ async fn down_locked(
     let mut outcome = Ok(());
     for target in &targets {
         let label = target.entry.label();
-        if let Some(signal) = interrupted.get() {
-            outcome = Err(exit::execution(anyhow::anyhow!(
-                "interrupted ({signal}) before reverting {label}; it was not started"
-            )));
-            break;
-        }
-        if let Err(error) = lock.check().await {
-            outcome = Err(exit::execution(anyhow::anyhow!(
-                "{error} (reverting {label} was not started)"
-            )));
+        if let Err(error) = interrupted
+            .may_start(lock, &format!("reverting {label}"))
+            .await
+        {
+            outcome = Err(error);
             break;
         }
         let statements = sql_statements(&target.down.text);

@@ -8,7 +8,7 @@
 //! refuses), the refusals of the rows ([`super::refusals`]), the lint gate with the catalog's
 //! facts, the promotion gate on the source's verified state, then the plan hash over all
 //! of that ([`plan::hash`]) and the approvals gate, which counts the approvals of that hash
-//! in the verified log ([`super::approve::gate`]). Confirmation and backup are `required`
+//! in the verified log ([`super::approvals::gate`]). Confirmation and backup are `required`
 //! here and done by apply itself, after every gate above passed.
 
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use std::sync::Arc;
 use super::plan::{self, Gate, Plan};
 use super::{Entry, LocalMigration};
 use crate::config::{Environment, LintGate};
+use crate::db::events::Mismatch;
 use crate::db::state::{Binding, Snapshot, StateStore};
 use crate::db::trust;
 use crate::exit;
@@ -101,7 +102,7 @@ pub(crate) async fn evaluate(
     // Every verdict but the approvals' is in: the hash, then the approvals of that hash.
     plan.hash = plan::hash(&plan);
     let applier = crate::who::identity();
-    let (approvals, gathered) = super::approve::gate(
+    let (approvals, gathered) = super::approvals::gate(
         env,
         &plan,
         &snapshot.events,
@@ -124,14 +125,14 @@ pub(crate) fn state_gate(env: &str, snapshot: &Snapshot) -> Gate {
 }
 
 /// The `state` gate of `migrate resolve` of `settling`: as [`state_gate`], except that the
-/// migration's `running` row need not be vouched for by a start event (the human resolving
-/// it says what ran; see `events::running_row`).
+/// migration's row need not be vouched for by the log where `migrate resolve` settles it (a
+/// `running` or `reverting` row no start event vouches for: the human resolving it says what
+/// ran; a stopped attempt whose count the log does not hold: put back at the log's count;
+/// see `events::attempt_row`).
 fn state_gate_settling(env: &str, snapshot: &Snapshot, settling: Option<&Version>) -> Gate {
     let mut verdict = trust::verify(snapshot, None);
     if let Some(version) = settling {
-        verdict.problems.retain(|m| {
-            !(m.resolvable && m.version.as_deref().is_some_and(|v| version.matches(v)))
-        });
+        verdict.problems.retain(|m| !settles(m, version));
     }
     if verdict.verified() {
         return Gate {
@@ -153,6 +154,25 @@ fn state_gate_settling(env: &str, snapshot: &Snapshot, settling: Option<&Version
             verdict.findings().join("; ")
         ),
     }
+}
+
+/// Whether `migrate resolve` of `version` settles `finding` (a row of it the log does not
+/// vouch for, which a human may settle; see `events::attempt_row`).
+fn settles(finding: &Mismatch, version: &Version) -> bool {
+    finding.resolvable
+        && finding
+            .version
+            .as_deref()
+            .is_some_and(|v| version.matches(v))
+}
+
+/// Whether `snapshot` holds a row of `version` the log does not vouch for and `migrate
+/// resolve` settles: it then records the count anew (the log's, or the human's word).
+pub(crate) fn unvouched(snapshot: &Snapshot, version: &Version) -> bool {
+    trust::verify(snapshot, None)
+        .problems
+        .iter()
+        .any(|m| settles(m, version))
 }
 
 /// The `environment` gate: the database is bound to this environment, on this server (or

@@ -7,6 +7,7 @@
 
 pub(crate) mod after;
 pub(crate) mod apply;
+pub(crate) mod approvals;
 pub(crate) mod approve;
 pub(crate) mod baseline;
 pub(crate) mod concurrent;

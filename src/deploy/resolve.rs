@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{LocalMigration, confirm};
 use crate::config::Environment;
+use crate::db::events::{self, Track, VouchedProgress};
 use crate::db::state::{self, StateStore};
 use crate::exit;
 use crate::progress::Sink;
@@ -20,6 +21,16 @@ pub enum StatementOutcome {
     Ran,
     /// It did not take effect: apply runs it again
     NotRun,
+}
+
+impl StatementOutcome {
+    /// As the resolve event's reason records it.
+    fn word(self) -> &'static str {
+        match self {
+            StatementOutcome::Ran => "ran",
+            StatementOutcome::NotRun => "not run",
+        }
+    }
 }
 
 /// What `migrate resolve` was asked.
@@ -65,11 +76,15 @@ pub(crate) async fn resolve(
         let mut store = StateStore::connect(&env.url)
             .await
             .map_err(exit::execution)?;
-        // Only on this environment's database, with rows that verify.
-        let rows = super::gates::settling_snapshot(env, &mut store, "resolve on", Some(version))
-            .await?
-            .rows;
-        let Some(row) = rows.iter().find(|row| version.matches(&row.version_text)) else {
+        // Only on this environment's database, with rows that verify (but the one settled).
+        let snapshot =
+            super::gates::settling_snapshot(env, &mut store, "resolve on", Some(version)).await?;
+        let unvouched = super::gates::unvouched(&snapshot, version);
+        let Some(row) = snapshot
+            .rows
+            .iter()
+            .find(|row| version.matches(&row.version_text))
+        else {
             anyhow::bail!(
                 "`{}` has no record of migration {version}; nothing to resolve",
                 env.name
@@ -114,14 +129,27 @@ pub(crate) async fn resolve(
             }
             return Ok(label);
         }
+        let logged = |track| {
+            unvouched
+                .then(|| events::logged_progress(&snapshot.events, &row.version_text, track))
+                .flatten()
+        };
         if row.status == state::RowStatus::Reverting {
+            let request = DownSettling {
+                reason,
+                statement,
+                unvouched,
+                logged: logged(Track::Down),
+            };
             let resolved =
-                resolve_down(env, &mut store, row, &label, reason, statement, local).await;
+                resolve_down(env, &mut store, row, &label, &request, local, progress).await;
             store.close().await;
             return resolved.map(|()| label);
         }
-        // A statement the server may or may not have finished needs a human's word.
-        let settled = match (row.running_statement, statement) {
+        // A statement the server may or may not have finished needs a human's word; a count
+        // the log does not vouch for is put back at the log's (with none, the row's stands
+        // on the human's word).
+        let (settled, reason) = match (row.running_statement, statement) {
             (Some(k), None) => {
                 return Err(exit::refused(anyhow::anyhow!(
                     "{label}: statement {k} was running on the server when its run died, and \
@@ -133,38 +161,41 @@ pub(crate) async fn resolve(
                 let Some(local) = local else {
                     anyhow::bail!("{label}: no local file, so its statements cannot be counted");
                 };
-                let done = match outcome {
-                    StatementOutcome::Ran => k,
-                    StatementOutcome::NotRun => k - 1,
-                };
-                let statements = super::runner::sql_statements(&local.up.text);
-                let count = usize::try_from(done.max(0))
-                    .unwrap_or(0)
-                    .min(statements.len());
-                Some((
-                    done,
-                    super::runner::prefix_checksum(&local.up.text, &statements[..count]),
-                ))
+                let (done, checksum) = counted(&local.up.text, k, outcome);
+                (
+                    Some((done, Some(checksum), unvouched)),
+                    format!("{reason} (statement {k}: {})", outcome.word()),
+                )
             }
             (None, Some(_)) => anyhow::bail!(
                 "{label}: --statement is for an attempt whose last statement's outcome is \
                  unknown; this one has none"
             ),
-            (None, None) => None,
-        };
-        let reason = match (row.running_statement, statement) {
-            (Some(k), Some(StatementOutcome::Ran)) => format!("{reason} (statement {k}: ran)"),
-            (Some(k), Some(StatementOutcome::NotRun)) => {
-                format!("{reason} (statement {k}: not run)")
+            (None, None) if unvouched => {
+                let (done, checksum, whose) = recount(
+                    progress,
+                    &label,
+                    "statement(s)",
+                    logged(Track::Up),
+                    (row.statements_done, row.done_checksum.clone()),
+                );
+                (
+                    Some((done, checksum, true)),
+                    format!("{reason} ({done} statement(s) done, {whose})"),
+                )
             }
-            _ => reason.to_string(),
+            (None, None) => (None, reason.to_string()),
         };
         let resolved = store
             .resolve(
                 &row.version,
                 state::os_user().as_deref(),
                 &reason,
-                settled.as_ref().map(|(done, sum)| (*done, sum.as_str())),
+                settled.as_ref().map(|(done, sum, reopen)| state::Settled {
+                    done: *done,
+                    done_checksum: sum.as_deref(),
+                    reopen: *reopen,
+                }),
             )
             .await
             .map_err(exit::execution)?;
@@ -252,58 +283,83 @@ async fn confirm_step(
     .await
 }
 
+/// What `migrate resolve` was asked of a partly reverted migration, and what the log says of
+/// it.
+struct DownSettling<'a> {
+    reason: &'a str,
+    statement: Option<StatementOutcome>,
+    /// The row's count is not one the log vouches for (see [`super::gates::unvouched`]).
+    unvouched: bool,
+    /// The log's count of its down statements, when `unvouched`.
+    logged: Option<VouchedProgress>,
+}
+
 /// A partly reverted no-transaction migration whose down statement's end was not recorded
-/// (the process died while the server ran it): a person says whether it took effect.
+/// (the process died while the server ran it): a person says whether it took effect. Or one
+/// whose count of down statements done the log does not vouch for: it is put back at the
+/// log's count (with none, the row's stands on the person's word).
 async fn resolve_down(
     env: &Environment,
     store: &mut StateStore,
     row: &state::MigrationRow,
     label: &str,
-    reason: &str,
-    statement: Option<StatementOutcome>,
+    request: &DownSettling<'_>,
     local: Option<&LocalMigration>,
+    progress: &Sink,
 ) -> anyhow::Result<()> {
     let version = &row.version_text;
-    let Some(k) = row.running_statement else {
-        anyhow::bail!(
+    let (reason, unvouched) = (request.reason, request.unvouched);
+    let (done, checksum, reason) = match (row.running_statement, request.statement) {
+        (None, None) if unvouched => {
+            let (done, checksum, whose) = recount(
+                progress,
+                label,
+                "down statement(s)",
+                request.logged.clone(),
+                (
+                    row.down_statements_done.unwrap_or(0),
+                    row.down_done_checksum.clone(),
+                ),
+            );
+            let reason = format!("{reason} ({done} down statement(s) done, {whose})");
+            (done, checksum, reason)
+        }
+        (None, _) => anyhow::bail!(
             "{label} is partly reverted, and no down statement's outcome is unknown: run \
              `stagegate migrate down --env {}` again to finish it (nothing to resolve)",
             env.name
-        );
-    };
-    let Some(outcome) = statement else {
-        return Err(exit::refused(anyhow::anyhow!(
-            "{label}: down statement {k} was running on the server when its run died, and \
-             whether it took effect is not known; check the database, then say so: {}",
-            super::statement_hint(version, &env.name)
-        )));
-    };
-    let Some(local) = local else {
-        anyhow::bail!("{label}: no local file, so its down statements cannot be counted");
-    };
-    let Some(down) = local.migration.load_down()? else {
-        anyhow::bail!("{label}: its down script is gone, so its statements cannot be counted");
-    };
-    let done = match outcome {
-        StatementOutcome::Ran => k,
-        StatementOutcome::NotRun => k - 1,
-    };
-    let statements = super::runner::sql_statements(&down.text);
-    let count = usize::try_from(done.max(0))
-        .unwrap_or(0)
-        .min(statements.len());
-    let checksum = super::runner::prefix_checksum(&down.text, &statements[..count]);
-    let reason = match outcome {
-        StatementOutcome::Ran => format!("{reason} (down statement {k}: ran)"),
-        StatementOutcome::NotRun => format!("{reason} (down statement {k}: not run)"),
+        ),
+        (Some(k), None) => {
+            return Err(exit::refused(anyhow::anyhow!(
+                "{label}: down statement {k} was running on the server when its run died, and \
+                 whether it took effect is not known; check the database, then say so: {}",
+                super::statement_hint(version, &env.name)
+            )));
+        }
+        (Some(k), Some(outcome)) => {
+            let Some(local) = local else {
+                anyhow::bail!("{label}: no local file, so its down statements cannot be counted");
+            };
+            let Some(down) = local.migration.load_down()? else {
+                anyhow::bail!(
+                    "{label}: its down script is gone, so its statements cannot be counted"
+                );
+            };
+            let (done, checksum) = counted(&down.text, k, outcome);
+            let reason = format!("{reason} (down statement {k}: {})", outcome.word());
+            (done, Some(checksum), reason)
+        }
     };
     let resolved = store
         .resolve_down(
             &row.version,
             state::os_user().as_deref(),
             &reason,
-            done,
-            &checksum,
+            state::Settled {
+                done,
+                done_checksum: checksum.as_deref(),
+                reopen: unvouched,
+            },
         )
         .await
         .map_err(exit::execution)?;
@@ -314,4 +370,47 @@ async fn resolve_down(
         );
     }
     Ok(())
+}
+
+/// Statements done of `script` once statement `k`'s outcome is known, and their checksum.
+fn counted(script: &str, k: i32, outcome: StatementOutcome) -> (i32, String) {
+    let done = match outcome {
+        StatementOutcome::Ran => k,
+        StatementOutcome::NotRun => k - 1,
+    };
+    let statements = super::runner::sql_statements(script);
+    let count = usize::try_from(done.max(0))
+        .unwrap_or(0)
+        .min(statements.len());
+    (
+        done,
+        super::runner::prefix_checksum(script, &statements[..count]),
+    )
+}
+
+/// The count a row the log does not vouch for is settled at: the log's (`logged`), said
+/// when it differs from the row's; with none in the log, the row's own (`row`), on the word
+/// of the person resolving it. The last value says which, for the resolve event's reason.
+fn recount(
+    progress: &Sink,
+    label: &str,
+    statements: &str,
+    logged: Option<VouchedProgress>,
+    row: (i32, Option<String>),
+) -> (i32, Option<String>, &'static str) {
+    let Some(logged) = logged else {
+        return (row.0, row.1, "as the state row says, on this word");
+    };
+    if logged.statements_done != row.0 {
+        progress.note(&format!(
+            "{label}: the state row said {} {statements} done, the event log records {}; \
+             resolved at the log's count",
+            row.0, logged.statements_done
+        ));
+    }
+    (
+        logged.statements_done,
+        logged.done_checksum,
+        "as the event log records",
+    )
 }

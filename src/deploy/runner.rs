@@ -58,6 +58,24 @@ impl Interrupt {
     pub(crate) fn get(&self) -> Option<&'static str> {
         self.0.get().copied()
     }
+
+    /// Whether the next migration of a run may start (`what`: its label, or "reverting"
+    /// and its label): not after a signal, and never without the lock (another run may have
+    /// taken it). The error says it was not started.
+    pub(crate) async fn may_start(
+        &self,
+        lock: &mut crate::db::lock::AdvisoryLock,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        if let Some(signal) = self.get() {
+            return Err(exit::execution(anyhow::anyhow!(
+                "interrupted ({signal}) before {what}; it was not started"
+            )));
+        }
+        lock.check()
+            .await
+            .map_err(|error| exit::execution(anyhow::anyhow!("{error} ({what} was not started)")))
+    }
 }
 
 /// Listens for Ctrl-C, SIGTERM and SIGHUP while a run lasts: the first asks the server to
@@ -477,6 +495,8 @@ impl Runner<'_> {
                     .start_reverting(&RevertingRecord {
                         version: &record.version,
                         version_text: &record.version_text,
+                        name: &record.name,
+                        os_user: self.os_user,
                         checksum: &record.checksum,
                         down_checksum: record.down_checksum.as_deref(),
                         statements_done,

@@ -807,15 +807,11 @@ impl HeldLocks {
             .names
             .iter()
             .zip(&self.modes)
-            .take(super::rules::prelude::LISTED)
+            .take(super::LISTED)
             .map(|(name, mode)| format!("`{name}` ({})", mode.label()))
             .collect::<Vec<_>>()
             .join(", ");
-        let more = self
-            .tables
-            .names
-            .len()
-            .saturating_sub(super::rules::prelude::LISTED);
+        let more = self.tables.names.len().saturating_sub(super::LISTED);
         if more > 0 {
             out.push_str(&format!(" and {more} more"));
         }

@@ -30,6 +30,11 @@ pub(crate) use context::{Ctx, FileState, KeyColumn, SizeVerdict};
 pub use registry::RULES;
 pub(crate) use registry::Rule;
 
+/// Names a message lists before the rest are only counted (the rules' `quote_all`, the
+/// context's locked tables, the lines of repeated findings): a message stays short when a
+/// long transaction has locked thousands of tables.
+pub(crate) const LISTED: usize = 5;
+
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -484,7 +489,7 @@ fn group_per_transaction(
             .iter()
             .map(|&start| (first_line + lines.line(start) - 1).to_string())
             .collect();
-        let shown = numbers.len().min(rules::prelude::LISTED);
+        let shown = numbers.len().min(LISTED);
         let mut list = numbers[..shown].join(", ");
         if numbers.len() > shown {
             list.push_str(&format!(" and {} more", numbers.len() - shown));

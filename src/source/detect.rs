@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use super::SourceError;
+use super::entry::ListingEntry;
 use super::layout::{self, Layout};
-use super::listing::ListingEntry;
 
 /// Finds which layout a directory's entries are in, shown in any order; an empty directory
 /// counts as sqlx. The result does not depend on the order: each layout is named by its

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use super::detect::Detector;
+use super::entry::{Item, ListingEntry};
 use super::layout::{self, Layout};
-use super::listing::{Entries, Item, Listing, ListingEntry, list};
+use super::listing::{Entries, Listing, list};
 use super::{MigrationSet, SourceError};
 
 /// Reads `dir`, detecting its layout.

@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use super::layout::{Role, autocommit_file_name, sqlx_split_name};
+use super::entry::Role;
+use super::layout::{autocommit_file_name, sqlx_split_name};
 use super::{MigrationSet, ScriptRef, Section, SourceError};
 
 /// What a file in the down directory should be named.

@@ -13,6 +13,7 @@ mod detect;
 pub(crate) mod directives;
 mod discover;
 mod down_dir;
+mod entry;
 mod layout;
 mod listing;
 mod lone;

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::detect::Detector;
 use super::discover::{is_ignorable, read_entries, unknown_entry_warning};
+use super::entry::{ListingEntry, Ordered, io_error};
 use super::layout::{self, Layout};
-use super::listing::{
-    Entries, Listing, ListingEntry, Ordered, Paired, io_error, kind, not_utf8_warning, open,
-};
+use super::listing::{Entries, Listing, Paired, kind, not_utf8_warning, open};
 use super::{ScriptRef, SourceError};
 use crate::regular_file::Kind;
 

@@ -1363,3 +1363,267 @@ fn a_running_row_without_a_start_event_refuses_until_resolved() {
     assert_eq!(log_rows(&p), ["a", "b"]);
     assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
 }
+
+/// `statements_done` of migration 2 set by hand, as a forger who wants a resume to skip
+/// statements would.
+fn forge_statements_done(p: &Project, column: &str, done: i32) {
+    p.query(&format!(
+        "UPDATE stagegate.migrations SET {column} = {done} WHERE version = '2'"
+    ));
+}
+
+/// A `failed` row is vouched for by its attempt's latest progress event: moved past the
+/// statements the log says are done (before and after it was resolved), it refuses apply
+/// and fails `audit --verify`, nothing runs; `migrate resolve` puts it back at the log's
+/// count, and the resume runs the statements the forged count would have skipped.
+#[test]
+fn a_failed_row_with_more_statements_done_than_its_events_refuses_until_resolved() {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('a');\n\
+         INSERT INTO log VALUES ('b');\nINSERT INTO log SELECT v FROM ok;\n\
+         INSERT INTO log VALUES ('d');\n",
+    );
+    assert_exit(&p.apply(), 4);
+    let row = || {
+        p.query(
+            "SELECT status, statements_done::text, (resolved_at IS NOT NULL)::text \
+             FROM stagegate.migrations WHERE version = '2'",
+        )
+    };
+    assert_eq!(
+        row(),
+        [[
+            Some("failed".into()),
+            Some("2".into()),
+            Some("false".into())
+        ]]
+    );
+    assert_eq!(events_of(&p, "apply_progress"), ["2:2"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+
+    // Forged unresolved, then forged again once resolved: each time the log's count wins.
+    for resolved in ["false", "true"] {
+        forge_statements_done(&p, "statements_done", 3);
+        let audit = p.run(&["audit", "--env", "staging", "--verify"]);
+        assert_exit(&audit, 3);
+        assert!(
+            flat(&audit.stdout)
+                .contains("migration 2: the state row says 3 statement(s) done (sha256:")
+                && flat(&audit.stdout).contains("but its latest progress event records 2"),
+            "{}",
+            audit.stdout
+        );
+        let out = p.apply();
+        assert_exit(&out, 3);
+        let stderr = flat(&out.stderr);
+        assert!(
+            stderr.contains("state gate") && stderr.contains("stagegate migrate resolve 2"),
+            "{stderr}"
+        );
+        assert_eq!(log_rows(&p), ["a", "b"], "nothing ran");
+        assert_eq!(
+            row(),
+            [[
+                Some("failed".into()),
+                Some("3".into()),
+                Some(resolved.into())
+            ]]
+        );
+        let out = p.run(&[
+            "migrate", "resolve", "2", "--env", "staging", "--reason", "checked",
+        ]);
+        assert_exit(&out, 0);
+        assert!(
+            flat(&out.stderr).contains(
+                "the state row said 3 statement(s) done, the event log records 2; resolved at \
+                 the log's count"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            row(),
+            [[Some("failed".into()), Some("2".into()), Some("true".into())]]
+        );
+        assert_eq!(
+            p.scalar(
+                "SELECT detail FROM stagegate.events WHERE kind = 'resolve' \
+                 ORDER BY id DESC LIMIT 1"
+            )
+            .as_deref(),
+            Some("checked (2 statement(s) done, as the event log records)")
+        );
+        assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+    }
+    // Repaired, the resume runs statement 3 on: the one the forged count skipped included.
+    p.query("CREATE TABLE ok AS SELECT 'c'::text AS v");
+    assert_exit(&p.apply(), 0);
+    assert_eq!(log_rows(&p), ["a", "b", "c", "d"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+/// A `reverting` row is vouched for by its down script's `down_start` and `down_progress`
+/// events: a failed no-transaction down's row moved past the down statements the log says
+/// are done refuses `migrate down` and fails `audit --verify`, and nothing runs; `migrate
+/// resolve` puts it back at the log's count and the down resumes there.
+#[test]
+fn a_reverting_row_with_more_down_statements_done_than_its_events_refuses() {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('up');\n",
+    );
+    p.write(
+        "2_steps.down.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('down 1');\n\
+         INSERT INTO log SELECT v FROM ok;\nINSERT INTO log VALUES ('down 3');\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let down = || p.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&down(), 4);
+    let row = || {
+        p.query(
+            "SELECT status, down_statements_done::text FROM stagegate.migrations \
+             WHERE version = '2'",
+        )
+    };
+    assert_eq!(row(), [[Some("reverting".into()), Some("1".into())]]);
+    assert_eq!(events_of(&p, "down_start"), ["2:1"]);
+    assert_eq!(events_of(&p, "down_progress"), ["2:1"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+
+    forge_statements_done(&p, "down_statements_done", 2);
+    let audit = p.run(&["audit", "--env", "staging", "--verify"]);
+    assert_exit(&audit, 3);
+    assert!(
+        flat(&audit.stdout).contains("the state row says 2 down statement(s) done")
+            && flat(&audit.stdout).contains("but its latest progress event records 1"),
+        "{}",
+        audit.stdout
+    );
+    let out = down();
+    assert_exit(&out, 3);
+    assert!(flat(&out.stderr).contains("state gate"), "{}", out.stderr);
+    assert_eq!(log_rows(&p), ["down 1", "up"], "nothing ran");
+    assert_eq!(events_of(&p, "down_start"), ["2:1"]);
+
+    let out = p.run(&[
+        "migrate", "resolve", "2", "--env", "staging", "--reason", "checked",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        flat(&out.stderr)
+            .contains("the state row said 2 down statement(s) done, the event log records 1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(row(), [[Some("reverting".into()), Some("1".into())]]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+    // Repaired, the down resumes at down statement 2.
+    p.query("CREATE TABLE ok AS SELECT 'down 2'::text AS v");
+    assert_exit(&down(), 0);
+    assert_eq!(log_rows(&p), ["down 1", "down 2", "down 3", "up"]);
+    assert_eq!(events_of(&p, "down_start"), ["2:2"]);
+    assert_eq!(events_of(&p, "down_progress"), ["2:3"]);
+    assert_exit(&p.run(&["audit", "--env", "staging", "--verify"]), 0);
+}
+
+/// A no-transaction down of migration 2 killed while its second down statement runs (its
+/// first recorded done; the second, in a transaction with its record, rolls back when the
+/// server cancels it); `fault` is planted before the down. Returns the SQLSTATE of down
+/// statement 3 recorded done while 2 runs (in a transaction rolled back), the exit codes of
+/// `audit --verify` right after the kill, of the down run again (it resumes at statement 2)
+/// and of `audit --verify` after it, and the rows of `log` at the end.
+fn killed_down_audit(fault: Option<&SqlFault>) -> (Option<String>, [i32; 3], Vec<String>) {
+    let p = Project::new("");
+    p.write("1_log.up.sql", "CREATE TABLE log (v text);\n");
+    p.write(
+        "2_steps.up.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('up');\n",
+    );
+    p.write(
+        "2_steps.down.sql",
+        "-- stagegate:no-transaction\nINSERT INTO log VALUES ('down 1');\n\
+         SELECT pg_sleep(60) WHERE NOT EXISTS (SELECT FROM log WHERE v = 'x');\n\
+         INSERT INTO log VALUES ('down 3');\n",
+    );
+    assert_exit(&p.apply(), 0);
+    if let Some(fault) = fault {
+        fault.plant(&p);
+    }
+    let child = p
+        .child(&["migrate", "down", "--env", "staging", "--steps", "1"])
+        .spawn()
+        .unwrap();
+    wait_for_query(&p, "pg_sleep(60)");
+    let skipped = sqlstate_of(
+        &p,
+        "SELECT stagegate.record_down_progress('2', 3, 'sha256:00')",
+    );
+    signal(&child, "KILL");
+    finish(child);
+    p.query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+    );
+    let after_kill = p.run(&["audit", "--env", "staging", "--verify"]).code;
+    p.query("INSERT INTO log VALUES ('x')");
+    let down = p
+        .run(&["migrate", "down", "--env", "staging", "--steps", "1"])
+        .code;
+    let audit = p.run(&["audit", "--env", "staging", "--verify"]).code;
+    (skipped, [after_kill, down, audit], log_rows(&p))
+}
+
+/// A killed no-transaction down's `reverting` row is vouched for by its `down_start` and
+/// `down_progress` events (anchored on the progress of down statement 1): it verifies, and
+/// the down resumes at statement 2, running none twice. Down statement 3 cannot be recorded
+/// done while 2 runs (ST003).
+#[test]
+fn a_killed_no_transaction_down_is_vouched_for_by_its_down_progress_events() {
+    assert_eq!(
+        killed_down_audit(None),
+        (
+            Some("ST003".into()),
+            [0, 0, 0],
+            vec![
+                "down 1".to_string(),
+                "down 3".into(),
+                "up".into(),
+                "x".into()
+            ]
+        )
+    );
+}
+/// Bugs planted in `record_down_progress` (state migration 0012): each must change what
+/// the killed down's audit and resume see.
+#[test]
+fn planted_bugs_in_the_down_progress_record_are_caught() {
+    let expected = killed_down_audit(None);
+    for fault in [
+        // The step recorded as an event of another kind: no down progress vouches for it.
+        SqlFault {
+            function: "record_down_progress",
+            original: "'down_progress', v_row.version_text",
+            planted: "'repair', v_row.version_text",
+        },
+        // The row not anchored on its step's event.
+        SqlFault {
+            function: "record_down_progress",
+            original: "event_hash = v_hash",
+            planted: "event_hash = event_hash",
+        },
+        // Down statement k recorded done though k - 1 is not.
+        SqlFault {
+            function: "record_down_progress",
+            original: "AND m.down_statements_done = p_done - 1",
+            planted: "",
+        },
+    ] {
+        assert_ne!(killed_down_audit(Some(&fault)), expected, "{fault}");
+    }
+}

@@ -19,6 +19,7 @@ mod fuzz;
 mod gates;
 mod hazards;
 mod hostile;
+mod imports;
 mod install;
 mod json;
 mod layouts;

@@ -5,6 +5,69 @@ use sqlx::Connection;
 
 use super::error::{OrQueryError, StateError};
 use super::store::{StateStore, begin_locked};
+use crate::db::events::{Track, VouchedProgress};
+
+/// What an event of one migration names: its version as written, its name and checksum,
+/// and who acted.
+pub(super) struct EventIds<'a> {
+    pub version_text: &'a str,
+    pub name: &'a str,
+    pub checksum: &'a str,
+    pub os_user: Option<&'a str>,
+}
+
+/// What the log vouches for of `track`'s statements of a migration: its latest start or
+/// progress event's count (`None`: there is none), read inside `tx`.
+async fn logged_progress(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    track: Track,
+    version_text: &str,
+) -> Result<Option<VouchedProgress>, sqlx::Error> {
+    let detail = sqlx::query_scalar!(
+        r#"SELECT detail FROM stagegate.events
+           WHERE version = $1 AND kind IN ($2, $3) ORDER BY id DESC LIMIT 1"#,
+        version_text,
+        track.start_kind(),
+        track.progress_kind(),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(detail.flatten().and_then(|d| VouchedProgress::parse(&d)))
+}
+
+/// Appends a `track` progress event recording `done` of `total` statements (and their
+/// checksum) unless the log already vouches for that count: a count recorded otherwise than
+/// by a statement's own record (a failure's, a human's settling) is in the log before the
+/// row says it. Inside `tx`, which holds the events lock; the row is then anchored on the
+/// event that follows (the failure's or the resolve's).
+pub(super) async fn vouch_count(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    track: Track,
+    ids: &EventIds<'_>,
+    done: i32,
+    total: i32,
+    done_checksum: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let logged = logged_progress(tx, track, ids.version_text).await?;
+    if VouchedProgress::vouches(logged.as_ref(), done, done_checksum) {
+        return Ok(());
+    }
+    sqlx::query_scalar!(
+        r#"SELECT stagegate.append_event($1, $2, $3, $4, $5,
+                                         stagegate.progress_detail($6, $7, $8)) AS "hash!""#,
+        track.progress_kind(),
+        ids.version_text,
+        ids.name,
+        ids.checksum,
+        ids.os_user,
+        done,
+        total,
+        done_checksum,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// What a no-transaction migration records before its first statement.
 #[derive(Debug, Clone)]
@@ -45,6 +108,8 @@ pub struct FailureRecord<'a> {
 pub struct RevertingRecord<'a> {
     pub version: &'a str,
     pub version_text: &'a str,
+    pub name: &'a str,
+    pub os_user: Option<&'a str>,
     /// The up and down checksums the run read: the row must still have them.
     pub checksum: &'a str,
     pub down_checksum: Option<&'a str>,
@@ -101,9 +166,12 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records a failed attempt and appends its `failure` event, in one transaction. Returns
-    /// false, writing nothing, when the migration is recorded as applied (another run applied
-    /// it: this attempt's failure changes nothing of that).
+    /// Records a failed attempt and appends its `failure` event, in one transaction (after an
+    /// `apply_progress` event with its statements done when the log does not hold that count
+    /// already: a transactional attempt's 0 after an earlier no-transaction one, a killed
+    /// statement the catalog shows finished). Returns false, writing nothing, when the
+    /// migration is recorded as applied (another run applied it: this attempt's failure
+    /// changes nothing of that). `done_checksum` is `None` only with no statement done.
     pub async fn record_failure(&mut self, record: &FailureRecord<'_>) -> Result<bool, StateError> {
         let url = &self.url;
         let mut tx = begin_locked(&mut self.conn, url).await?;
@@ -119,6 +187,22 @@ impl StateStore {
         if applied {
             return Ok(false);
         }
+        let ids = EventIds {
+            version_text: record.version_text,
+            name: record.name,
+            checksum: record.checksum,
+            os_user: record.os_user,
+        };
+        vouch_count(
+            &mut tx,
+            Track::Up,
+            &ids,
+            record.statements_done,
+            record.statements_total,
+            record.done_checksum,
+        )
+        .await
+        .or_query_error(url)?;
         let hash = sqlx::query_scalar!(
             r#"SELECT stagegate.append_event('failure', $1, $2, $3, $4, $5) AS "hash!""#,
             record.version_text,
@@ -176,19 +260,17 @@ impl StateStore {
     }
 
     /// Records that a no-transaction down script is about to run (or resume) at down
-    /// statement `statements_done`: the row becomes `reverting`, unless it is no longer
-    /// applied (or reverting) with the checksums the run read.
+    /// statement `statements_done`, with its `down_start` event (the row is anchored on it):
+    /// the row becomes `reverting`, unless it is no longer applied (or reverting) with the
+    /// checksums the run read.
     pub async fn start_reverting(
         &mut self,
         record: &RevertingRecord<'_>,
     ) -> Result<(), StateError> {
         let url = &self.url;
         let mut tx = begin_locked(&mut self.conn, url).await?;
-        let written = sqlx::query!(
-            r#"UPDATE stagegate.migrations
-               SET status = 'reverting', down_statements_done = $4, down_statements_total = $5,
-                   down_done_checksum = $6, error = NULL, running_statement = NULL,
-                   running_pid = NULL, running_since = NULL
+        let found = sqlx::query_scalar!(
+            r#"SELECT version FROM stagegate.migrations
                WHERE version = $1 AND checksum = $2
                  AND down_checksum IS NOT DISTINCT FROM $3
                  AND (status = 'applied'
@@ -197,26 +279,53 @@ impl StateStore {
             record.checksum,
             record.down_checksum,
             record.statements_done,
-            record.statements_total,
-            record.done_checksum,
         )
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
-        .or_query_error(url)?
-        .rows_affected();
-        tx.commit().await.or_query_error(url)?;
-        if written == 0 {
+        .or_query_error(url)?;
+        if found.is_none() {
             return Err(StateError::NotApplied {
                 url: self.url.clone(),
                 version: record.version_text.to_string(),
             });
         }
+        let hash = sqlx::query_scalar!(
+            r#"SELECT stagegate.append_event('down_start', $1, $2, $3, $4,
+                                             stagegate.progress_detail($5, $6, $7)) AS "hash!""#,
+            record.version_text,
+            record.name,
+            record.checksum,
+            record.os_user,
+            record.statements_done,
+            record.statements_total,
+            record.done_checksum,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .or_query_error(url)?;
+        sqlx::query!(
+            r#"UPDATE stagegate.migrations
+               SET status = 'reverting', down_statements_done = $2, down_statements_total = $3,
+                   down_done_checksum = $4, error = NULL, running_statement = NULL,
+                   running_pid = NULL, running_since = NULL, event_hash = $5
+               WHERE version = $1"#,
+            record.version,
+            record.statements_done,
+            record.statements_total,
+            record.done_checksum,
+            hash,
+        )
+        .execute(&mut *tx)
+        .await
+        .or_query_error(url)?;
+        tx.commit().await.or_query_error(url)?;
         Ok(())
     }
 
     /// Records a failed down and appends its `down_failure` event, in one transaction. A down
     /// in a transaction was rolled back, so the row stays `applied`; a no-transaction one
-    /// stays `reverting` at the statements it got done. Returns false, writing nothing, when
+    /// stays `reverting` at the statements it got done (after a `down_progress` event with
+    /// them when the log does not hold that count already). Returns false, writing nothing, when
     /// the row is neither (another run reverted it meanwhile).
     pub async fn record_down_failure(
         &mut self,
@@ -224,8 +333,8 @@ impl StateStore {
     ) -> Result<bool, StateError> {
         let url = &self.url;
         let mut tx = begin_locked(&mut self.conn, url).await?;
-        let found = sqlx::query_scalar!(
-            r#"SELECT status AS "status!" FROM stagegate.migrations
+        let found = sqlx::query!(
+            r#"SELECT status AS "status!", down_statements_total FROM stagegate.migrations
                WHERE version = $1 AND checksum = $2"#,
             record.version,
             record.checksum,
@@ -233,8 +342,29 @@ impl StateStore {
         .fetch_optional(&mut *tx)
         .await
         .or_query_error(url)?;
-        if !matches!(found.as_deref(), Some("applied" | "reverting")) {
+        let Some(found) = found.filter(|f| matches!(f.status.as_str(), "applied" | "reverting"))
+        else {
             return Ok(false);
+        };
+        if found.status == "reverting" {
+            let ids = EventIds {
+                version_text: record.version_text,
+                name: record.name,
+                checksum: record.checksum,
+                os_user: record.os_user,
+            };
+            vouch_count(
+                &mut tx,
+                Track::Down,
+                &ids,
+                record.statements_done,
+                found
+                    .down_statements_total
+                    .unwrap_or(record.statements_done),
+                record.done_checksum,
+            )
+            .await
+            .or_query_error(url)?;
         }
         let hash = sqlx::query_scalar!(
             r#"SELECT stagegate.append_event('down_failure', $1, $2, $3, $4, $5) AS "hash!""#,

@@ -9,7 +9,8 @@
 //! One file per concern, each adding its queries to [`StateStore`]: the connection
 //! (`store.rs`), errors (`error.rs`, every failed query through its `query_error`), the
 //! schema and its version (`schema.rs`), the migrations' rows (`rows.rs`), what a run writes
-//! about an attempt (`attempts.rs`), resolving and abandoning (`resolve.rs`), baselines and
+//! about an attempt (`attempts.rs`), resolving and abandoning (`resolve.rs`, which records a settled count as `attempts.rs`
+//! does a failed one's), baselines and
 //! replaced downs (`baseline.rs`), the event log (`log.rs`), the environment binding
 //! (`binding.rs`) and the one-instant snapshot of all of it (`snapshot.rs`). The files import
 //! `store.rs` and `error.rs`, never each other in a circle.
@@ -30,6 +31,7 @@ pub(crate) use baseline::BaselineRecord;
 pub(crate) use binding::Binding;
 pub(crate) use error::StateError;
 pub(crate) use error::describe;
+pub(crate) use resolve::Settled;
 pub(crate) use rows::{MigrationRow, RowStatus};
 pub use schema::known_schema_version;
 pub(crate) use snapshot::Snapshot;

@@ -1,8 +1,20 @@
 //! A person settling a failed or interrupted attempt: `migrate resolve` (and `--abandon`),
 //! each with its event.
 
+use super::attempts::{EventIds, vouch_count};
 use super::error::{OrQueryError, StateError};
 use super::store::{StateStore, begin_locked};
+use crate::db::events::Track;
+
+/// How a human settles an attempt's count: `done` statements (with their checksum, `None`
+/// with none done) count as done, and `reopen` when the row's count is one the log does not
+/// vouch for (a resolved attempt is settled again).
+#[derive(Debug, Clone, Copy)]
+pub struct Settled<'a> {
+    pub done: i32,
+    pub done_checksum: Option<&'a str>,
+    pub reopen: bool,
+}
 
 /// A `resolve` event of one migration.
 struct ResolveEvent<'a> {
@@ -42,14 +54,16 @@ async fn append_resolve(
 
 impl StateStore {
     /// Marks a failed attempt resolved and appends its `resolve` event. Returns false when
-    /// there is no unresolved failed attempt of `version`. `settled` is what a human said of a
-    /// statement whose end was not known: how many statements are done, and their checksum.
+    /// there is no unresolved failed attempt of `version` (nor one `settled` reopens).
+    /// `settled` is what a human said of the statements done (of a statement whose end was
+    /// not known), or the log's count put back: the row takes it, and the log holds it (an
+    /// `apply_progress` event before the `resolve` one, where it did not yet).
     pub async fn resolve(
         &mut self,
         version: &str,
         os_user: Option<&str>,
         reason: &str,
-        settled: Option<(i32, &str)>,
+        settled: Option<Settled<'_>>,
     ) -> Result<bool, StateError> {
         let url = &self.url;
         let mut tx = begin_locked(&mut self.conn, url).await?;
@@ -57,14 +71,17 @@ impl StateStore {
             r#"UPDATE stagegate.migrations
                SET status = 'failed', resolved_at = clock_timestamp(), resolved_reason = $2,
                    statements_done = coalesce($3, statements_done),
-                   done_checksum = coalesce($4, done_checksum),
+                   done_checksum = CASE WHEN $3::integer IS NULL THEN done_checksum ELSE $4 END,
                    running_statement = NULL, running_pid = NULL, running_since = NULL
-               WHERE version = $1 AND status IN ('failed', 'running') AND resolved_at IS NULL
-               RETURNING version_text, name, checksum"#,
+               WHERE version = $1 AND status IN ('failed', 'running')
+                 AND (resolved_at IS NULL OR $5)
+               RETURNING version_text, name, checksum, statements_done, statements_total,
+                         done_checksum"#,
             version,
             reason,
-            settled.map(|(done, _)| done),
-            settled.map(|(_, checksum)| checksum),
+            settled.map(|s| s.done),
+            settled.and_then(|s| s.done_checksum),
+            settled.is_some_and(|s| s.reopen),
         )
         .fetch_optional(&mut *tx)
         .await
@@ -72,6 +89,22 @@ impl StateStore {
         let Some(row) = row else {
             return Ok(false);
         };
+        let ids = EventIds {
+            version_text: &row.version_text,
+            name: &row.name,
+            checksum: &row.checksum,
+            os_user,
+        };
+        vouch_count(
+            &mut tx,
+            Track::Up,
+            &ids,
+            row.statements_done,
+            row.statements_total,
+            row.done_checksum.as_deref(),
+        )
+        .await
+        .or_query_error(url)?;
         let event = ResolveEvent {
             version,
             version_text: &row.version_text,
@@ -134,17 +167,19 @@ impl StateStore {
         Ok(true)
     }
 
-    /// Settles the down statement of a partly reverted no-transaction migration whose process
-    /// died while the server ran it: `done` down statements count as done (with the checksum
-    /// over them), the running marker is cleared, and a `resolve` event is appended. The next
-    /// `migrate down` resumes after them. `false` when the row is not such a one.
+    /// Settles the down statements of a partly reverted no-transaction migration: whose
+    /// process died while the server ran one (`settled.done` down statements count as done,
+    /// with the checksum over them, and the running marker is cleared), or whose count the
+    /// log does not vouch for (`settled.reopen`: the log's count put back, or, with none, the
+    /// row's on a human's word). The log holds the count (a `down_progress` event where it did
+    /// not yet) and a `resolve` event is appended. The next `migrate down` resumes after them.
+    /// `false` when the row is not such a one.
     pub async fn resolve_down(
         &mut self,
         version: &str,
         os_user: Option<&str>,
         reason: &str,
-        done: i32,
-        done_checksum: &str,
+        settled: Settled<'_>,
     ) -> Result<bool, StateError> {
         let url = &self.url;
         let mut tx = begin_locked(&mut self.conn, url).await?;
@@ -152,11 +187,13 @@ impl StateStore {
             r#"UPDATE stagegate.migrations
                SET down_statements_done = $2, down_done_checksum = $3,
                    running_statement = NULL, running_pid = NULL, running_since = NULL
-               WHERE version = $1 AND status = 'reverting' AND running_statement IS NOT NULL
-               RETURNING version_text, name, checksum"#,
+               WHERE version = $1 AND status = 'reverting'
+                 AND (running_statement IS NOT NULL OR $4)
+               RETURNING version_text, name, checksum, down_statements_total"#,
             version,
-            done,
-            done_checksum,
+            settled.done,
+            settled.done_checksum,
+            settled.reopen,
         )
         .fetch_optional(&mut *tx)
         .await
@@ -164,6 +201,22 @@ impl StateStore {
         let Some(row) = row else {
             return Ok(false);
         };
+        let ids = EventIds {
+            version_text: &row.version_text,
+            name: &row.name,
+            checksum: &row.checksum,
+            os_user,
+        };
+        vouch_count(
+            &mut tx,
+            Track::Down,
+            &ids,
+            settled.done,
+            row.down_statements_total.unwrap_or(settled.done),
+            settled.done_checksum,
+        )
+        .await
+        .or_query_error(url)?;
         let event = ResolveEvent {
             version,
             version_text: &row.version_text,

@@ -27,11 +27,7 @@ pub(crate) mod prelude {
         Change, ColumnSpec, ColumnType, ConstraintKind, DefaultKind, Effect, Name, ObjectKind,
         Reach, RewriteCommand, TypeChange, locks,
     };
-    pub(crate) use crate::lint::{Ctx, Hit};
-
-    /// Names listed by [`quote_all`] before the rest are only counted: a message stays
-    /// short when a long transaction has locked thousands of tables.
-    pub(crate) const LISTED: usize = 5;
+    pub(crate) use crate::lint::{Ctx, Hit, LISTED};
 
     /// `a`, `b` and `c` in backticks, comma-separated; past [`LISTED`] names, "and N more".
     pub(crate) fn quote_all(names: &[Name]) -> String {

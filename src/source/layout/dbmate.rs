@@ -5,8 +5,8 @@
 use std::ops::Range;
 use std::path::Path;
 
-use super::{Role, sqlx};
-use crate::source::listing::{File, Item, ListingEntry, Slot, push};
+use super::sqlx;
+use crate::source::entry::{File, Item, ListingEntry, Role, Slot, push};
 use crate::source::{Section, SourceError, checksum, read_text};
 
 /// What a file that is not a migration of this layout should be named instead.

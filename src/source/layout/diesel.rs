@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use super::{Role, split_version_and_name};
+use super::split_version_and_name;
 use crate::regular_file::{self, Kind};
-use crate::source::listing::{File, Item, ListingEntry, Slot, io_error, push};
+use crate::source::entry::{File, Item, ListingEntry, Role, Slot, io_error, push};
 use crate::source::{Section, SourceError, read_text};
 
 /// Reads a directory `2021-02-02-153240_create_users` (or `00000000000000_setup`) as its

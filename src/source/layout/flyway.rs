@@ -1,8 +1,9 @@
 //! Flyway: `V<version>__<name>.sql`, undo `U<version>__<name>.sql` (and our
 //! `V<version>__<name>.verify.sql`); repeatable `R__` migrations are not supported.
 
-use super::{NameParts, Role};
+use super::NameParts;
 use crate::source::Version;
+use crate::source::entry::Role;
 
 /// Reads `V1__init.sql`, `V1.1__more.sql`, `U1__init.sql`, `V1__init.verify.sql`.
 pub(in crate::source) fn split_name(file_name: &str) -> Option<NameParts<'_>> {

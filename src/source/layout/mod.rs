@@ -9,7 +9,7 @@ mod sqlx;
 
 use serde::{Deserialize, Serialize};
 
-use super::listing::{File, Item, ListingEntry, Slot, push};
+use super::entry::{File, Item, ListingEntry, Role, Slot, push};
 use super::{Section, SourceError, Version};
 pub(super) use dbmate::sections as dbmate_sections;
 pub(crate) use sqlx::autocommit_file_name;
@@ -47,14 +47,6 @@ impl std::fmt::Display for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// What a script file is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    Up,
-    Down,
-    Verify,
 }
 
 /// A file name read as a migration script, its parts borrowed from the name: discovery

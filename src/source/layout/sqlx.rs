@@ -2,7 +2,8 @@
 //! `.verify.sql`), or `<version>_<name>.sql` alone (up only); pop's `.autocommit.` names run
 //! without a transaction.
 
-use super::{NameParts, Role, split_version_and_name};
+use super::{NameParts, split_version_and_name};
+use crate::source::entry::Role;
 
 /// Reads `1_init.up.sql`, `1_init.down.sql`, `1_init.verify.sql`, `1_init.sql`.
 pub(in crate::source) fn split_name(file_name: &str) -> Option<NameParts<'_>> {
