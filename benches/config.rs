@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use stagegate::config::Config;
+use stagegate::Config;
 
 fn main() {
     let n: usize = std::env::args()

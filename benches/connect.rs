@@ -11,15 +11,15 @@
 
 use std::time::{Duration, Instant};
 
-use stagegate::config::DatabaseUrl;
-use stagegate::db::StateStore;
+use stagegate::DatabaseUrl;
+use stagegate::StateStore;
 
 fn main() {
     let url = std::env::args()
         .skip(1)
         .find(|a| a.contains("://"))
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let runtime = stagegate::db::runtime().expect("runtime");
+    let runtime = stagegate::runtime().expect("runtime");
     for mode in ["disable", "require"] {
         let separator = if url.contains('?') { '&' } else { '?' };
         let url = DatabaseUrl::new(format!("{url}{separator}sslmode={mode}"));
@@ -35,7 +35,7 @@ async fn measure(url: &DatabaseUrl) {
         let mut both = Vec::new();
         for _ in 0..50 {
             let start = Instant::now();
-            let client = stagegate::db::connect(url).await.expect("tokio-postgres");
+            let client = stagegate::connect(url).await.expect("tokio-postgres");
             client.simple_query("SELECT 1").await.expect("query");
             tp.push(start.elapsed());
             drop(client);
@@ -47,7 +47,7 @@ async fn measure(url: &DatabaseUrl) {
             store.close().await;
 
             let start = Instant::now();
-            let (a, b) = tokio::join!(stagegate::db::connect(url), StateStore::connect(url));
+            let (a, b) = tokio::join!(stagegate::connect(url), StateStore::connect(url));
             both.push(start.elapsed());
             drop(a);
             b.expect("sqlx").close().await;

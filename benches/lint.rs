@@ -26,8 +26,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use stagegate::lint::{self, Analysis, Input, Options, RunState, report};
-use stagegate::{parallel, source};
+use stagegate::{
+    Analysis, Input, LINT_WINDOW, Options, RunState, Script, ScriptRef, SourceError,
+    default_workers, lint_analyzed, ordered, render_text, scan_windows,
+};
 
 const FILES_VAR: &str = "STAGEGATE_BENCH_FILES";
 const WINDOW_VAR: &str = "STAGEGATE_BENCH_WINDOW";
@@ -198,14 +200,14 @@ struct Run {
 fn lint_dir(dir: &Path) -> Run {
     let window = match std::env::var(WINDOW_VAR) {
         Ok(window) => window.parse().expect("window size"),
-        Err(_) => source::LINT_WINDOW,
+        Err(_) => LINT_WINDOW,
     };
-    let windows = source::scan_windows(dir, None, window).expect("discover");
+    let windows = scan_windows(dir, None, window).expect("discover");
     windows.check().expect("discover");
     let rss_after_discovery = status_kib("VmRSS:");
     let workers = match std::env::var(JOBS_VAR) {
         Ok(jobs) => jobs.parse().expect("worker count"),
-        Err(_) => parallel::default_workers(),
+        Err(_) => default_workers(),
     };
     let options = Options::default();
     let mut run = RunState::default();
@@ -213,7 +215,7 @@ fn lint_dir(dir: &Path) -> Run {
     let mut sink = 0usize;
     let analysis_nanos = AtomicU64::new(0);
     let mut rules = Duration::ZERO;
-    let prepare = |script_ref: Result<source::ScriptRef, source::SourceError>| {
+    let prepare = |script_ref: Result<ScriptRef, SourceError>| {
         let script = script_ref.expect("discover").load().expect("load");
         let started = Instant::now();
         let analysis = Analysis::of(&script.text);
@@ -221,17 +223,17 @@ fn lint_dir(dir: &Path) -> Run {
         analysis_nanos.fetch_add(nanos, Ordering::Relaxed);
         (script, analysis)
     };
-    let apply = |(script, analysis): (source::Script, Analysis)| {
+    let apply = |(script, analysis): (Script, Analysis)| {
         let started = Instant::now();
-        let result = lint::lint_analyzed(Input::of(&script), &analysis, &options, &mut run);
+        let result = lint_analyzed(Input::of(&script), &analysis, &options, &mut run);
         statements += result.statements;
         findings += result.findings.len();
         let path = script.path.display().to_string();
-        sink += report::render_text(&path, &script.text, &result.findings, false).len();
+        sink += render_text(&path, &script.text, &result.findings, false).len();
         rules += started.elapsed();
         Ok::<(), ()>(())
     };
-    parallel::ordered(windows.ups(), workers, 4 * workers, prepare, apply).expect("lint");
+    ordered(windows.ups(), workers, 4 * workers, prepare, apply).expect("lint");
     std::hint::black_box(sink);
     Run {
         workers,

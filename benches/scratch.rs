@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use stagegate::scratch::{Cluster, ScratchOptions, find_binaries};
+use stagegate::{Cluster, ScratchOptions, find_binaries};
 
 fn main() {
     let runs: usize = std::env::args()
@@ -24,7 +24,7 @@ fn main() {
         binaries.major,
         binaries.dir.display()
     );
-    let runtime = stagegate::db::runtime().expect("runtime");
+    let runtime = stagegate::runtime().expect("runtime");
     let (mut starts, mut queries, mut drops, mut totals) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         let begin = Instant::now();
@@ -32,7 +32,7 @@ fn main() {
         let started = Instant::now();
         let url = cluster.url("postgres");
         runtime.block_on(async {
-            let client = stagegate::db::connect(&url).await.expect("connect");
+            let client = stagegate::connect(&url).await.expect("connect");
             client.simple_query("SELECT 1").await.expect("query");
         });
         let queried = Instant::now();

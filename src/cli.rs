@@ -124,7 +124,7 @@ pub enum LintFormat {
 }
 
 /// The id of the `--scratch` argument, for the `mut_arg` that gives each command its help.
-pub const SCRATCH_FLAG: &str = "scratch";
+pub(crate) const SCRATCH_FLAG: &str = "scratch";
 
 // `--scratch [URL]`, the one definition of the flag every command with a scratch server takes
 // (`#[command(flatten)]`); `--shadow`, its former name, stays a visible alias. Each command

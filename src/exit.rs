@@ -47,7 +47,7 @@ impl From<Outcome> for ExitCode {
 /// Wrap a cause with [`refused`] or [`execution`]; errors without such a wrapper exit 2
 /// (see [`crate::commands::classify`]).
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub outcome: Outcome,
     pub error: anyhow::Error,
 }
@@ -65,7 +65,7 @@ impl std::error::Error for Failure {
 }
 
 /// A gate said no: exit 3.
-pub fn refused(error: impl Into<anyhow::Error>) -> anyhow::Error {
+pub(crate) fn refused(error: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(Failure {
         outcome: Outcome::Refused,
         error: error.into(),
@@ -73,7 +73,7 @@ pub fn refused(error: impl Into<anyhow::Error>) -> anyhow::Error {
 }
 
 /// The database or an external program failed: exit 4.
-pub fn execution(error: impl Into<anyhow::Error>) -> anyhow::Error {
+pub(crate) fn execution(error: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(Failure {
         outcome: Outcome::Execution,
         error: error.into(),

@@ -25,9 +25,7 @@ fn allocator_purges_at_once() {
 
 use clap::Parser;
 
-use stagegate::cli::Cli;
-use stagegate::exit::{self, Outcome};
-use stagegate::printer::{Printer, Verbosity};
+use stagegate::{Cli, Outcome, Printer, Verbosity};
 
 /// The stack the command runs on: the size of a main thread's stack on Linux, allocated
 /// once so that the size is known to `stacker` (see [`main`]).
@@ -37,8 +35,8 @@ fn main() -> ExitCode {
     #[cfg(target_env = "musl")]
     allocator_purges_at_once();
     // First, while this is the only thread: the connection target is the URL alone, never
-    // the caller's PG* variables (see stagegate::target::child).
-    stagegate::target::set_aside_libpq_environment();
+    // the caller's PG* variables (see src/target/child.rs).
+    stagegate::set_aside_libpq_environment();
     let cli = Cli::parse();
     let verbosity = if cli.quiet {
         Verbosity::Quiet
@@ -54,13 +52,13 @@ fn main() -> ExitCode {
     // on the main thread (all of them with `lint --jobs 1`) mapped and unmapped a stack of
     // its own: 3 system calls and fresh pages per statement, 3 s of system time on 20,000
     // files. On a stack `stacker` allocated itself, it knows the size.
-    let outcome = stacker::grow(STACK_BYTES, || stagegate::commands::run(cli, &printer));
+    let outcome = stacker::grow(STACK_BYTES, || stagegate::run(cli, &printer));
     match outcome {
         Ok(outcome) => outcome.into(),
-        Err(error) if exit::is_broken_pipe(&error) => Outcome::Success.into(),
+        Err(error) if stagegate::is_broken_pipe(&error) => Outcome::Success.into(),
         Err(error) => {
-            printer.error(&exit::message(&error));
-            stagegate::commands::classify(&error).into()
+            printer.error(&stagegate::error_message(&error));
+            stagegate::classify(&error).into()
         }
     }
 }

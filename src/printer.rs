@@ -134,7 +134,12 @@ fn line_to_stderr(line: String) {
 }
 
 /// The colour decision, separated from the environment for testing.
-pub fn use_color(choice: ColorChoice, no_color: bool, force: bool, is_terminal: bool) -> bool {
+pub(crate) fn use_color(
+    choice: ColorChoice,
+    no_color: bool,
+    force: bool,
+    is_terminal: bool,
+) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -143,7 +148,7 @@ pub fn use_color(choice: ColorChoice, no_color: bool, force: bool, is_terminal: 
 }
 
 /// `text` wrapped in an ANSI SGR sequence when `enabled`.
-pub fn paint(enabled: bool, sgr: &str, text: &str) -> String {
+pub(crate) fn paint(enabled: bool, sgr: &str, text: &str) -> String {
     if enabled {
         format!("\x1b[{sgr}m{text}\x1b[0m")
     } else {

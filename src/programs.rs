@@ -43,7 +43,7 @@ const SERVER_PROGRAMS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 
 /// A PostgreSQL version as `server_version_num` writes it (150020 for 15.20, 90624 for 9.6.24).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PgVersion {
+pub(crate) struct PgVersion {
     pub num: u32,
     pub text: String,
 }
@@ -51,7 +51,7 @@ pub struct PgVersion {
 impl PgVersion {
     /// The major version as a number comparable across the 9.x and the 10+ numbering
     /// (906 for 9.6, 1500 for 15).
-    pub fn major(&self) -> u32 {
+    pub(crate) fn major(&self) -> u32 {
         if self.num >= 100_000 {
             self.num / 10_000 * 100
         } else {
@@ -60,7 +60,7 @@ impl PgVersion {
     }
 
     /// The major version as people write it (`9.6`, `15`).
-    pub fn major_text(&self) -> String {
+    pub(crate) fn major_text(&self) -> String {
         if self.num >= 100_000 {
             (self.num / 10_000).to_string()
         } else {
@@ -70,7 +70,7 @@ impl PgVersion {
 
     /// Reads `pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)`, `... 9.6.24` or
     /// `postgres (PostgreSQL) 18devel`.
-    pub fn from_tool_output(output: &str) -> Option<PgVersion> {
+    pub(crate) fn from_tool_output(output: &str) -> Option<PgVersion> {
         let rest = output.split("(PostgreSQL)").nth(1)?.trim_start();
         let text: String = rest
             .chars()
@@ -251,7 +251,7 @@ fn is_executable(path: &Path) -> bool {
 
 /// One client program that was looked at, and why it was not used.
 #[derive(Debug, Clone)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub program: PathBuf,
     pub why: String,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// One thing the engine says while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProgressEvent<'a> {
+pub(crate) enum ProgressEvent<'a> {
     /// A step of the run, for a person following it.
     Note(&'a str),
     /// Something went wrong that the run goes on after (or records).
@@ -22,26 +22,26 @@ pub enum ProgressEvent<'a> {
 }
 
 /// Where the engine's events go.
-pub trait Progress: Send + Sync {
+pub(crate) trait Progress: Send + Sync {
     /// Renders `event`. For [`ProgressEvent::Status`]: whether it was shown as a status line (else
     /// the caller may say the same now and then with a note).
     fn emit(&self, event: ProgressEvent<'_>) -> bool;
 }
 
 impl dyn Progress + '_ {
-    pub fn note(&self, message: &str) {
+    pub(crate) fn note(&self, message: &str) {
         self.emit(ProgressEvent::Note(message));
     }
 
-    pub fn warning(&self, message: &str) {
+    pub(crate) fn warning(&self, message: &str) {
         self.emit(ProgressEvent::Warning(message));
     }
 
-    pub fn status(&self, line: &str) -> bool {
+    pub(crate) fn status(&self, line: &str) -> bool {
         self.emit(ProgressEvent::Status(line))
     }
 
-    pub fn status_end(&self) {
+    pub(crate) fn status_end(&self) {
         self.emit(ProgressEvent::StatusEnd);
     }
 }

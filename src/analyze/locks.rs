@@ -10,7 +10,7 @@ use super::model::{Change, ConstraintKind, DefaultKind, LockMode, ObjectKind, Re
 /// How long the lock is held for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Effect {
+pub(crate) enum Effect {
     /// A catalog change: milliseconds once granted.
     Brief,
     /// Reads the whole table (validation, index build).
@@ -21,7 +21,7 @@ pub enum Effect {
 
 /// One lock a change takes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Lock {
+pub(crate) struct Lock {
     pub mode: LockMode,
     pub table: String,
     pub effect: Effect,
@@ -84,7 +84,7 @@ fn fact(key: &str) -> (LockMode, Effect) {
 }
 
 /// The locks `change` takes on PostgreSQL `pg` (major version).
-pub fn locks(change: &Change, pg: u32) -> Vec<Lock> {
+pub(crate) fn locks(change: &Change, pg: u32) -> Vec<Lock> {
     let mut out = Vec::new();
     let mut push = |key: &str, table: &str, effect: Option<Effect>| {
         let (mode, base) = fact(key);

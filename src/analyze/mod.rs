@@ -8,12 +8,12 @@ pub(crate) mod model;
 pub(crate) mod names;
 pub(crate) mod types;
 
-pub use locks::{Effect, locks};
-pub use model::{
+pub(crate) use locks::{Effect, locks};
+pub(crate) use model::{
     Analyzed, Change, ColumnSpec, ConstraintKind, ConstraintSpec, DefaultKind, LockMode, Name,
     ObjectKind, Reach, RewriteCommand, TxnControl,
 };
-pub use types::{ColumnType, TypeChange, type_change};
+pub(crate) use types::{ColumnType, TypeChange, type_change};
 
 use crate::sql::{self, Parsed, RawKind, TokKind};
 
@@ -54,7 +54,7 @@ pub fn analyze(text: &str) -> Vec<Analyzed> {
 /// memory lint takes stays bounded whatever one statement's size (sqlparser's tokens and
 /// tree take about 100 bytes per byte of such a statement), and the rest is reported as not
 /// checked (SG505).
-pub const ANALYZED_BYTES: usize = 1 << 20;
+pub(crate) const ANALYZED_BYTES: usize = 1 << 20;
 
 fn analyze_statement(
     text: &str,

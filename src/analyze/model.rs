@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::types::ColumnType;
 
 /// A table, index, type or other object name: lower-cased unless quoted, `public.` dropped.
-pub type Name = String;
+pub(crate) type Name = String;
 
 /// How a column default behaves when a column is added with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ pub(crate) const POLICY_DELETE: u8 = 8;
 pub(crate) const POLICY_ALL: u8 = 15;
 
 /// Transaction control written into a migration: the statement classifier's.
-pub use crate::sql::TxnControl;
+pub(crate) use crate::sql::TxnControl;
 
 /// One change a statement makes. A statement may make several (`ALTER TABLE t ADD a, ADD b`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -160,7 +160,7 @@ impl ColumnType {
 
 /// What changing a column from `from` to `to` costs (docs/hazards.md 1C). `using` is a `USING`
 /// expression, which PostgreSQL treats as a rewrite.
-pub fn type_change(from: &ColumnType, to: &ColumnType, using: bool) -> TypeChange {
+pub(crate) fn type_change(from: &ColumnType, to: &ColumnType, using: bool) -> TypeChange {
     use ColumnType as T;
     if from == to && !using {
         return TypeChange::Free;

@@ -72,7 +72,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 }
 
 /// `pg_restore --list FILE`: the archive's table of contents, or why it cannot be read.
-pub async fn list_archive(pg_restore: &Path, file: &Path) -> Result<String, String> {
+pub(crate) async fn list_archive(pg_restore: &Path, file: &Path) -> Result<String, String> {
     let output = programs::tokio_command(pg_restore)
         .arg("--list")
         .arg(file)
@@ -92,7 +92,7 @@ pub async fn list_archive(pg_restore: &Path, file: &Path) -> Result<String, Stri
 /// Copies the database `from` names into the one `into` names: pg_dump's custom format
 /// piped straight into pg_restore (`--no-owner --no-privileges`), so no file of the data is
 /// ever written; what either program said when it failed.
-pub async fn copy(
+pub(crate) async fn copy(
     pg_dump: &Path,
     pg_restore: &Path,
     from: &Target,
@@ -152,7 +152,7 @@ pub async fn copy(
 
 /// Restores `file` into the database `target` names (`pg_restore --no-owner
 /// --no-privileges`); what pg_restore said when it reported errors.
-pub async fn restore(pg_restore: &Path, target: &Target, file: &Path) -> Result<(), String> {
+pub(crate) async fn restore(pg_restore: &Path, target: &Target, file: &Path) -> Result<(), String> {
     let mut command = programs::tokio_command(pg_restore);
     target
         .child_env("stagegate-restore")

@@ -8,7 +8,7 @@ use crate::exit::{self, Outcome};
 use crate::programs::Attempt;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BackupError {
+pub(crate) enum BackupError {
     #[error(
         "environment `{env}` has no backup configured: add `backup = {{ dir = \"backups/{env}\", \
          keep = 10 }}` to [environments.{env}] in stagegate.toml"
@@ -69,7 +69,7 @@ impl BackupError {
     /// run (3); a database that cannot be reached or written, or an interrupted run, is an
     /// execution error (4); a missing `backup = {...}` is a configuration error (2); a state
     /// store error has its own ([`StateError::outcome`]).
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         match self {
             BackupError::NotConfigured { .. } => Outcome::Usage,
             BackupError::Connect { .. }
@@ -82,7 +82,7 @@ impl BackupError {
     }
 
     /// As an error that carries its exit code ([`BackupError::outcome`]).
-    pub fn into_exit(self) -> anyhow::Error {
+    pub(crate) fn into_exit(self) -> anyhow::Error {
         match self.outcome() {
             Outcome::Refused => exit::refused(self),
             Outcome::Execution => exit::execution(self),

@@ -59,7 +59,7 @@ impl Manifest {
 
 /// A backup the event log records.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// The event's id.
     pub event: i64,
     pub at: OffsetDateTime,
@@ -68,7 +68,7 @@ pub struct Recorded {
 
 /// The backups `store` records, oldest first (events whose detail is not a manifest are
 /// left out).
-pub async fn recorded(store: &mut StateStore) -> Result<Vec<Recorded>, StateError> {
+pub(crate) async fn recorded(store: &mut StateStore) -> Result<Vec<Recorded>, StateError> {
     Ok(store
         .backup_events()
         .await?
@@ -137,13 +137,13 @@ pub(super) async fn prune(
     dir: &Path,
     config: &BackupConfig,
     progress: &dyn Progress,
-) -> Vec<PathBuf> {
+) {
     let keep = usize::try_from(config.keep.max(1)).unwrap_or(usize::MAX);
     let recorded = match recorded(store).await {
         Ok(recorded) => recorded,
         Err(error) => {
             progress.warning(&format!("not pruning old backups of `{env}`: {error}"));
-            return Vec::new();
+            return;
         }
     };
     // Newest first, each file once, only stagegate's own names in this directory.
@@ -156,7 +156,6 @@ pub(super) async fn prune(
         .map(|r| r.manifest.path())
         .filter(|path| path.is_file())
         .collect();
-    let mut pruned = Vec::new();
     for path in own.into_iter().skip(keep) {
         match std::fs::remove_file(&path) {
             Ok(()) => {
@@ -165,7 +164,6 @@ pub(super) async fn prune(
                     path.display(),
                     config.keep
                 ));
-                pruned.push(path);
             }
             Err(error) => progress.warning(&format!(
                 "cannot remove old backup {}: {error}",
@@ -173,7 +171,6 @@ pub(super) async fn prune(
             )),
         }
     }
-    pruned
 }
 
 #[cfg(test)]

@@ -27,10 +27,12 @@ mod error;
 mod manifest;
 mod take;
 
-pub use archive::{copy, hash_file, list_archive, restore};
-pub use error::BackupError;
-pub use manifest::{Manifest, Recorded, recorded};
-pub use take::{BackupRecord, server_version, take};
+pub use archive::hash_file;
+pub(crate) use archive::{copy, list_archive, restore};
+pub(crate) use error::BackupError;
+pub use manifest::Manifest;
+pub(crate) use manifest::{Recorded, recorded};
+pub(crate) use take::{BackupRecord, server_version, take};
 
 use crate::config::{BackupToolsConfig, Environment};
 use crate::db::state::StateStore;
@@ -38,7 +40,7 @@ use crate::progress::Progress;
 
 /// The backup gate of `migrate apply` and `migrate down`: when `env` configures `backup`, a
 /// verified backup (noted on stderr), else nothing. Errors carry their exit code.
-pub async fn gate(
+pub(crate) async fn gate(
     env: &Environment,
     tools: &BackupToolsConfig,
     store: &mut StateStore,

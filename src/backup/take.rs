@@ -26,13 +26,9 @@ const NOTE_EVERY: Duration = Duration::from_secs(30);
 
 /// What [`take`] made.
 #[derive(Debug, Clone)]
-pub struct BackupRecord {
+pub(crate) struct BackupRecord {
     pub path: PathBuf,
     pub manifest: Manifest,
-    /// Hash of the `backup` event.
-    pub event_hash: String,
-    /// Older backups removed to keep `keep`.
-    pub pruned: Vec<PathBuf>,
 }
 
 /// Takes a verified backup of `env` into its `backup.dir` and records it in `store` (the
@@ -43,7 +39,7 @@ pub struct BackupRecord {
 /// [`BackupError::Interrupted`]: pg_dump is killed and the partial file removed.
 ///
 /// Call it under the run's advisory lock, before the migration session runs anything.
-pub async fn take(
+pub(crate) async fn take(
     env: &Environment,
     tools: &BackupToolsConfig,
     store: &mut StateStore,
@@ -130,7 +126,7 @@ pub async fn take(
     };
     let detail = serde_json::to_string(&manifest).expect("a manifest serialises");
     let os_user = state::os_user();
-    let event_hash = match store
+    if let Err(source) = store
         .record_run_event(
             "backup",
             Some(&file),
@@ -140,16 +136,13 @@ pub async fn take(
         )
         .await
     {
-        Ok(hash) => hash,
-        Err(source) => {
-            // A file the log does not vouch for is not a backup: never leave one behind.
-            let _ = std::fs::remove_file(&path);
-            return Err(BackupError::State {
-                env: name.to_string(),
-                source,
-            });
-        }
-    };
+        // A file the log does not vouch for is not a backup: never leave one behind.
+        let _ = std::fs::remove_file(&path);
+        return Err(BackupError::State {
+            env: name.to_string(),
+            source,
+        });
+    }
     progress.note(&format!(
         "backup of `{name}`: {} ({}, {}) in {}",
         path.display(),
@@ -157,13 +150,8 @@ pub async fn take(
         sha256,
         human::elapsed(started.elapsed())
     ));
-    let pruned = manifest::prune(store, name, &dir, config, progress).await;
-    Ok(BackupRecord {
-        path,
-        manifest,
-        event_hash,
-        pruned,
-    })
+    manifest::prune(store, name, &dir, config, progress).await;
+    Ok(BackupRecord { path, manifest })
 }
 
 /// The archive, written and checked but not yet in place: the partial file (removed if
@@ -282,7 +270,7 @@ impl Errors<'_> {
 }
 
 /// The server's version (`server_version_num`, and `server_version`'s first word).
-pub async fn server_version(
+pub(crate) async fn server_version(
     client: &tokio_postgres::Client,
 ) -> Result<PgVersion, tokio_postgres::Error> {
     let row = client

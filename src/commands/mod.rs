@@ -101,7 +101,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
 }
 
 /// The configuration for this run: `--config`, else the nearest stagegate.toml, else defaults.
-pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+pub(crate) fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     let cwd = current_dir()?;
     Ok(Config::load(cli.config.as_deref(), &cwd)?)
 }
@@ -131,14 +131,14 @@ where
 /// that shows nothing, made visible ([`crate::visible::text`]): the names, versions,
 /// migration names, SQL and server messages in it come from a pull request or a server. The
 /// one place such a report passes through; a closed pipe surfaces as an error that exits 0.
-pub fn print_report(text: &str) -> anyhow::Result<()> {
+pub(crate) fn print_report(text: &str) -> anyhow::Result<()> {
     print_document(&crate::visible::text(text))
 }
 
 /// Writes a document to stdout as it is: JSON (which escapes what it must itself and keeps
 /// the exact text), or text whose untrusted parts were made visible already (a coloured
 /// table, whose colour escapes are stagegate's own).
-pub fn print_document(text: &str) -> anyhow::Result<()> {
+pub(crate) fn print_document(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .context("writing to stdout")?;

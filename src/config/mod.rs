@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::duration::HumanDuration;
+pub(crate) use crate::duration::HumanDuration;
 use crate::source::Layout;
-pub use crate::target::{DatabaseUrl, redact, redact_text};
+pub(crate) use crate::target::{DatabaseUrl, redact, redact_text};
 use interpolate::{InterpolateError, interpolate};
 
 /// The file name searched for.
-pub const CONFIG_FILE: &str = "stagegate.toml";
+pub(crate) const CONFIG_FILE: &str = "stagegate.toml";
 
 /// Default PostgreSQL major version that lint rules assume.
 pub const DEFAULT_POSTGRES_VERSION: u32 = 15;
@@ -392,9 +392,9 @@ pub struct AfterCheck {
 }
 
 /// The timeout of one attempt of an after_apply/after_down command when none is configured.
-pub const DEFAULT_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const DEFAULT_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// The wait between two attempts when none is configured.
-pub const DEFAULT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const DEFAULT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where backups of an environment go and how many are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -831,7 +831,7 @@ impl Config {
 }
 
 /// The nearest stagegate.toml in `start` or one of its ancestors.
-pub fn find_config(start: &Path) -> Option<PathBuf> {
+pub(crate) fn find_config(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|dir| dir.join(CONFIG_FILE))

@@ -38,7 +38,7 @@ pub enum DbError {
 
 /// An error and its causes on one line (tokio-postgres's TLS errors say only "error
 /// performing TLS handshake"; why is in the source).
-pub fn with_causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

@@ -30,17 +30,17 @@ impl Ctx<'_> {
     /// `COLUMN` or `IF EXISTS` skipped between them) followed by `name` when given, through
     /// the end of the clause: the next `,` or closing parenthesis at its depth, or the end of
     /// the statement. A byte range in the statement's text; `None` when it is not found.
-    pub fn clause(&self, keywords: &[&str], name: Option<&str>) -> Option<Range<usize>> {
+    pub(crate) fn clause(&self, keywords: &[&str], name: Option<&str>) -> Option<Range<usize>> {
         find(self.tokens()?, keywords, name, true)
     }
 
     /// Only the words [`Ctx::clause`] matches, not the rest of the clause.
-    pub fn words(&self, keywords: &[&str], name: Option<&str>) -> Option<Range<usize>> {
+    pub(crate) fn words(&self, keywords: &[&str], name: Option<&str>) -> Option<Range<usize>> {
         find(self.tokens()?, keywords, name, false)
     }
 
     /// The `ADD [CONSTRAINT name] ...` clause of a constraint being added.
-    pub fn constraint_clause(&self, constraint: &ConstraintSpec) -> Option<Range<usize>> {
+    pub(crate) fn constraint_clause(&self, constraint: &ConstraintSpec) -> Option<Range<usize>> {
         if let Some(name) = &constraint.name {
             return self.clause(&["ADD", "CONSTRAINT"], Some(name));
         }
@@ -58,7 +58,7 @@ impl Ctx<'_> {
     /// `ADD [COLUMN] c ...`, `ADD CONSTRAINT ...`, `DROP [COLUMN] c`, `ALTER [COLUMN] c ...`,
     /// `RENAME [COLUMN] a TO b`, `VALIDATE CONSTRAINT n`, `DROP CONSTRAINT n`. `None` for other
     /// changes (the finding then covers the statement).
-    pub fn change_clause(&self, change: &Change) -> Option<Range<usize>> {
+    pub(crate) fn change_clause(&self, change: &Change) -> Option<Range<usize>> {
         match change {
             Change::AddColumn { column, .. } => self.clause(&["ADD"], Some(&column.name)),
             Change::AddConstraint { constraint, .. } => self.constraint_clause(constraint),
@@ -80,7 +80,7 @@ impl Ctx<'_> {
     /// (`c varchar(20) NOT NULL`), or its `ADD [COLUMN] c ...` clause of an `ALTER TABLE`.
     /// `None` for other changes, or when it is not found (the finding then covers the
     /// statement).
-    pub fn column_clause(&self, change: &Change, column: &str) -> Option<Range<usize>> {
+    pub(crate) fn column_clause(&self, change: &Change, column: &str) -> Option<Range<usize>> {
         match change {
             Change::CreateTable { .. } => column_definition(self.tokens()?, column),
             Change::AddColumn { .. } => self.clause(&["ADD"], Some(column)),
@@ -89,7 +89,7 @@ impl Ctx<'_> {
     }
 
     /// `CREATE [UNIQUE] INDEX ... ON table`: the statement up to the table's name.
-    pub fn index_head(&self, table: &str) -> Option<Range<usize>> {
+    pub(crate) fn index_head(&self, table: &str) -> Option<Range<usize>> {
         let on = self.words(&["ON"], Some(table))?;
         let start = self.text.len() - self.text.trim_start().len();
         Some(start..on.end)

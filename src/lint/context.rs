@@ -491,13 +491,11 @@ impl RunState {
 
 /// Facts about the current file.
 #[derive(Debug)]
-pub struct FileState {
+pub(crate) struct FileState {
     /// Index of the statement being checked.
     pub index: usize,
     /// Top-level statements in the file (DO-body statements not counted).
     pub statement_count: usize,
-    /// How many of them are CONCURRENTLY commands.
-    pub concurrent_count: usize,
     /// A lock_timeout is in force (directive, environment, or an earlier SET).
     pub lock_timeout_set: bool,
     /// A traffic-blocking lock on an existing table was taken earlier in the file.
@@ -585,7 +583,7 @@ fn txn_refusals(
 }
 
 impl FileState {
-    pub fn new(statements: &[Analyzed], in_transaction: bool) -> FileState {
+    pub(crate) fn new(statements: &[Analyzed], in_transaction: bool) -> FileState {
         let top: Vec<&Analyzed> = statements.iter().filter(|s| !s.in_do_block).collect();
         FileState {
             index: 0,
@@ -602,10 +600,6 @@ impl FileState {
                         )
                     })
                 })
-                .count(),
-            concurrent_count: top
-                .iter()
-                .filter(|s| s.changes.iter().any(super::is_concurrent))
                 .count(),
             lock_timeout_set: false,
             blocking_lock_taken: false,
@@ -714,23 +708,23 @@ impl FileState {
     }
 
     /// The file sets the table's replica identity to FULL or an index.
-    pub fn replica_identity_set(&self, table: &str) -> bool {
+    pub(crate) fn replica_identity_set(&self, table: &str) -> bool {
         self.replica_identity.contains(table)
     }
 
     /// The enum labels added earlier in this transaction, quoted (`'team'`).
-    pub fn new_enum_values(&self) -> &[String] {
+    pub(crate) fn new_enum_values(&self) -> &[String] {
         &self.new_enum_values
     }
 
     /// A `SET DEFAULT` of the file gives the column a default.
-    pub fn sets_default(&self, table: &str, column: &str) -> bool {
+    pub(crate) fn sets_default(&self, table: &str, column: &str) -> bool {
         self.set_defaults.contains(&pair_hash(table, column))
     }
 
     /// A statement after the current one creates an object of this kind and name again: a
     /// drop of it now is a replacement.
-    pub fn recreated_later(&self, kind: ObjectKind, name: &str) -> bool {
+    pub(crate) fn recreated_later(&self, kind: ObjectKind, name: &str) -> bool {
         self.created
             .get(&(kind, name.to_string()))
             .is_some_and(|&(_, last)| last > self.index)
@@ -738,7 +732,7 @@ impl FileState {
 
     /// A statement before the current one created an object of this kind and name: dropping
     /// it drops nothing that readers or rows depend on.
-    pub fn created_earlier(&self, kind: ObjectKind, name: &str) -> bool {
+    pub(crate) fn created_earlier(&self, kind: ObjectKind, name: &str) -> bool {
         self.created
             .get(&(kind, name.to_string()))
             .is_some_and(|&(first, _)| first < self.index)
@@ -782,7 +776,7 @@ fn runs_again(change: &Change) -> bool {
 
 /// Tables locked by earlier statements of a transaction, with the strongest mode of each.
 #[derive(Debug, Default)]
-pub struct HeldLocks {
+pub(crate) struct HeldLocks {
     tables: Tables,
     modes: Vec<LockMode>,
 }
@@ -797,7 +791,7 @@ impl HeldLocks {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.tables.is_empty()
     }
 
@@ -806,17 +800,8 @@ impl HeldLocks {
         self.modes.clear();
     }
 
-    /// The mode held on `table`, if any.
-    pub fn mode(&self, table: &str) -> Option<LockMode> {
-        if !self.tables.contains(table) {
-            return None;
-        }
-        let at = self.tables.names.iter().position(|n| n == table)?;
-        Some(self.modes[at])
-    }
-
     /// "`orders` (ACCESS EXCLUSIVE), `users` (SHARE ROW EXCLUSIVE)", a few of them.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut out = self
             .tables
             .names
@@ -835,7 +820,7 @@ impl HeldLocks {
 
     /// What the application waits for while these are held: "reads and writes" if any is
     /// ACCESS EXCLUSIVE, else "writes".
-    pub fn blocks(&self) -> &'static str {
+    pub(crate) fn blocks(&self) -> &'static str {
         self.modes
             .iter()
             .max()
@@ -846,7 +831,7 @@ impl HeldLocks {
 /// A key column of an index: named (from the catalog) or known by its (table, column) hash
 /// (an index the run created).
 #[derive(Debug, Clone)]
-pub enum KeyColumn {
+pub(crate) enum KeyColumn {
     Named(Name),
     Hashed(u64),
 }
@@ -854,40 +839,40 @@ pub enum KeyColumn {
 /// Table names, each once, in the order first seen: a transaction of many statements
 /// looks a table up without going through the list.
 #[derive(Debug, Default)]
-pub struct Tables {
+pub(crate) struct Tables {
     names: Vec<Name>,
     seen: HashSet<Name>,
 }
 
 impl Tables {
-    pub fn insert(&mut self, table: &str) {
+    pub(crate) fn insert(&mut self, table: &str) {
         if !self.seen.contains(table) {
             self.seen.insert(table.to_string());
             self.names.push(table.to_string());
         }
     }
 
-    pub fn contains(&self, table: &str) -> bool {
+    pub(crate) fn contains(&self, table: &str) -> bool {
         self.seen.contains(table)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.names.clear();
         self.seen.clear();
     }
 
     /// In the order first seen.
-    pub fn names(&self) -> &[Name] {
+    pub(crate) fn names(&self) -> &[Name] {
         &self.names
     }
 }
 
 /// Everything a rule may look at.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// PostgreSQL major version.
     pub pg: u32,
     /// Facts read from a database (`--env`, `--scratch`), which the files' facts override.
@@ -909,7 +894,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// The tokens of [`Ctx::text`] (`None` when the tokenizer rejects it), made once per
     /// statement: from the tokens kept when sqlparser read it, else by tokenizing the text.
-    pub fn tokens(&self) -> Option<&[crate::sql::Tok]> {
+    pub(crate) fn tokens(&self) -> Option<&[crate::sql::Tok]> {
         self.tokens
             .get_or_init(|| {
                 self.statement
@@ -921,13 +906,13 @@ impl Ctx<'_> {
     }
 
     /// The table has no rows and no readers yet: created earlier in this run.
-    pub fn is_new(&self, table: &str) -> bool {
+    pub(crate) fn is_new(&self, table: &str) -> bool {
         self.run.is_new(table)
     }
 
     /// The column was added by this file, or by an unreleased script earlier in the run
     /// (or its table is new): it holds no value yet in any row.
-    pub fn column_is_new(&self, table: &str, column: &str) -> bool {
+    pub(crate) fn column_is_new(&self, table: &str, column: &str) -> bool {
         let hash = pair_hash(table, column);
         self.file.added_columns.contains(&hash)
             || self.run.has(Fact::NewColumn, hash)
@@ -936,7 +921,7 @@ impl Ctx<'_> {
 
     /// The statement reads every row of `table`: `reach` is broad, or an `IS NULL` on a
     /// column that is still empty.
-    pub fn reaches_every_row(&self, table: &str, reach: &Reach) -> bool {
+    pub(crate) fn reaches_every_row(&self, table: &str, reach: &Reach) -> bool {
         match reach {
             Reach::All | Reach::WholeTable => true,
             Reach::NullIn(column) => self.column_is_new(table, column),
@@ -945,7 +930,7 @@ impl Ctx<'_> {
     }
 
     /// The column's type and nullability: from the run, else from the catalog.
-    pub fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
+    pub(crate) fn column(&self, table: &str, column: &str) -> Option<KnownColumn> {
         self.run.column(table, column).or_else(|| {
             self.catalog?.column(table, column).map(|c| KnownColumn {
                 ty: KnownType::of(&c.ty),
@@ -956,7 +941,7 @@ impl Ctx<'_> {
 
     /// Some index uses the column: from the run (an index created in it keys on the column,
     /// or the run created the table and no index on it), else from the catalog.
-    pub fn column_indexed(&self, table: &str, column: &str) -> Option<bool> {
+    pub(crate) fn column_indexed(&self, table: &str, column: &str) -> Option<bool> {
         if self.run.has(Fact::IndexedColumn, pair_hash(table, column)) {
             return Some(true);
         }
@@ -968,7 +953,7 @@ impl Ctx<'_> {
     }
 
     /// The table as the catalog has it.
-    pub fn table_facts(&self, table: &str) -> Option<&TableFacts> {
+    pub(crate) fn table_facts(&self, table: &str) -> Option<&TableFacts> {
         self.catalog?.table(table)
     }
 
@@ -991,33 +976,33 @@ impl Ctx<'_> {
     }
 
     /// The table is partitioned (`PARTITION BY`).
-    pub fn partitioned(&self, table: &str) -> Option<bool> {
+    pub(crate) fn partitioned(&self, table: &str) -> Option<bool> {
         self.table_fact(table, Fact::Partitioned, |t| t.partitioned)
     }
 
     /// The partitioned table has a DEFAULT partition.
-    pub fn has_default_partition(&self, table: &str) -> Option<bool> {
+    pub(crate) fn has_default_partition(&self, table: &str) -> Option<bool> {
         self.table_fact(table, Fact::DefaultPartition, |t| t.has_default_partition)
     }
 
     /// The table has a validated CHECK constraint.
-    pub fn has_validated_check(&self, table: &str) -> Option<bool> {
+    pub(crate) fn has_validated_check(&self, table: &str) -> Option<bool> {
         self.table_fact(table, Fact::ValidatedCheck, |t| t.validated_check)
     }
 
     /// The table has a primary key.
-    pub fn has_primary_key(&self, table: &str) -> Option<bool> {
+    pub(crate) fn has_primary_key(&self, table: &str) -> Option<bool> {
         self.table_fact(table, Fact::PrimaryKey, |t| t.primary_key)
     }
 
     /// The table is in a publication that publishes updates or deletes.
-    pub fn is_published(&self, table: &str) -> Option<bool> {
+    pub(crate) fn is_published(&self, table: &str) -> Option<bool> {
         self.table_fact(table, Fact::Published, |t| t.published)
     }
 
     /// The key columns of index `index`, from the catalog (named) or from the run
     /// (an index it created: known by their hashes only); `None` when neither shows them.
-    pub fn index_key_columns(&self, index: &str) -> Option<Vec<KeyColumn>> {
+    pub(crate) fn index_key_columns(&self, index: &str) -> Option<Vec<KeyColumn>> {
         if let Some(facts) = self.catalog.and_then(|c| c.index(index)) {
             return Some(
                 facts
@@ -1044,7 +1029,7 @@ impl Ctx<'_> {
     /// The output columns a view had before this statement: from the run (a view it created:
     /// known by their (view, column) hashes) or, for a view the run did not create, from the
     /// catalog (named); `None` when neither shows them.
-    pub fn view_columns(&self, view: &str) -> Option<Vec<KeyColumn>> {
+    pub(crate) fn view_columns(&self, view: &str) -> Option<Vec<KeyColumn>> {
         let hash = name_hash(view);
         if let Some(count) = self.run.facts.get(Fact::ViewColumn.key(hash)) {
             return (0..count)
@@ -1075,7 +1060,7 @@ impl Ctx<'_> {
     /// The labels (their [`name_hash`]es) of the enum whose name has this [`KnownType::Other`]
     /// hash, as the run created it and added values to it; `None` when the run does not show
     /// them.
-    pub fn enum_labels(&self, type_hash: u64) -> Option<Vec<u64>> {
+    pub(crate) fn enum_labels(&self, type_hash: u64) -> Option<Vec<u64>> {
         let count = self
             .run
             .facts
@@ -1091,7 +1076,7 @@ impl Ctx<'_> {
     }
 
     /// A key column's NOT NULL and validated `CHECK (column IS NOT NULL)`, as far as known.
-    pub fn key_column_nulls(
+    pub(crate) fn key_column_nulls(
         &self,
         table: &str,
         column: &KeyColumn,
@@ -1115,7 +1100,7 @@ impl Ctx<'_> {
     }
 
     /// A validated `CHECK (column IS NOT NULL)` exists: from the run, else the catalog.
-    pub fn not_null_check(&self, table: &str, column: &str) -> Option<bool> {
+    pub(crate) fn not_null_check(&self, table: &str, column: &str) -> Option<bool> {
         if self.run.is_proven_not_null(table, column) {
             return Some(true);
         }
@@ -1127,7 +1112,7 @@ impl Ctx<'_> {
     }
 
     /// The type is a domain with a CHECK: known when the run created it, or from the catalog.
-    pub fn domain_has_check(&self, name: &str) -> Option<bool> {
+    pub(crate) fn domain_has_check(&self, name: &str) -> Option<bool> {
         if self.run.domain_has_check(name) {
             return Some(true);
         }
@@ -1138,7 +1123,7 @@ impl Ctx<'_> {
     }
 
     /// The session's TimeZone is UTC: from a `SET` earlier in the file, else the server's.
-    pub fn utc_time_zone(&self) -> Option<bool> {
+    pub(crate) fn utc_time_zone(&self) -> Option<bool> {
         if self.file.time_zone_set {
             return Some(self.file.utc_time_zone);
         }
@@ -1146,7 +1131,7 @@ impl Ctx<'_> {
     }
 
     /// The end of a message about a fact the linter could not know: how to know it.
-    pub fn unknown(&self, fact: &str) -> String {
+    pub(crate) fn unknown(&self, fact: &str) -> String {
         match self.catalog.and_then(|c| c.source.as_ref()) {
             Some(source) => format!(
                 "{fact} is not known: the migrations linted do not show it and the catalog of {} does not have it",
@@ -1159,7 +1144,7 @@ impl Ctx<'_> {
     /// What the catalog says of a table's size, for a lock-on-size verdict: `Some(message)`
     /// when the table is small (the finding is downgraded to info), else `None`; with a
     /// catalog but no estimate, `note` says why there is no downgrade.
-    pub fn size_verdict(&self, table: &str) -> SizeVerdict {
+    pub(crate) fn size_verdict(&self, table: &str) -> SizeVerdict {
         let Some(catalog) = self.catalog else {
             return SizeVerdict::NoCatalog;
         };
@@ -1188,7 +1173,7 @@ impl Ctx<'_> {
 
 /// A lock-on-size verdict from the catalog ([`Ctx::size_verdict`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SizeVerdict {
+pub(crate) enum SizeVerdict {
     /// No catalog: the rule's verdict stands.
     NoCatalog,
     /// Fewer rows than the threshold: the finding is info, with this message.

@@ -9,8 +9,8 @@ mod clause;
 mod context;
 pub(crate) mod emit;
 mod facts;
-pub mod registry;
-pub mod report;
+pub(crate) mod registry;
+pub(crate) mod report;
 pub(crate) mod rules;
 #[cfg(test)]
 pub(crate) mod test_utils;
@@ -25,8 +25,10 @@ use crate::source::{Directive, ScriptSettings};
 use crate::sql::Lines;
 
 use allows::Allows;
-pub use context::{Ctx, FileState, KeyColumn, RunState, SizeVerdict};
-pub use registry::{RULES, Rule};
+pub use context::RunState;
+pub(crate) use context::{Ctx, FileState, KeyColumn, SizeVerdict};
+pub use registry::RULES;
+pub(crate) use registry::Rule;
 
 /// Names a message lists before the rest are only counted (the rules' `quote_all`, the
 /// context's locked tables, the lines of repeated findings): a message stays short when a
@@ -63,7 +65,7 @@ impl Severity {
 
 /// What a rule reports: the engine adds the rule, severity and position.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub message: String,
     pub help: String,
     /// The clause that causes it, as a byte range in the statement's text (from
@@ -75,7 +77,7 @@ pub struct Hit {
 }
 
 impl Hit {
-    pub fn new(message: impl Into<String>, help: impl Into<String>) -> Hit {
+    pub(crate) fn new(message: impl Into<String>, help: impl Into<String>) -> Hit {
         Hit {
             message: message.into(),
             help: help.into(),
@@ -85,7 +87,7 @@ impl Hit {
     }
 
     /// The same hit, pointing at `clause` when it was found.
-    pub fn on(self, clause: Option<Range<usize>>) -> Hit {
+    pub(crate) fn on(self, clause: Option<Range<usize>>) -> Hit {
         Hit {
             clause: clause.or(self.clause),
             ..self
@@ -93,7 +95,7 @@ impl Hit {
     }
 
     /// The same hit at `severity` instead of the rule's default.
-    pub fn at(self, severity: Severity) -> Hit {
+    pub(crate) fn at(self, severity: Severity) -> Hit {
         Hit {
             severity: Some(severity),
             ..self
@@ -453,7 +455,7 @@ pub fn lint_analyzed(
 
 /// Rules about the transaction rather than one statement: each reports once per transaction,
 /// on the first statement it found, listing the lines of the others.
-pub const PER_TRANSACTION: &[&str] = &["SG116", "SG117"];
+pub(crate) const PER_TRANSACTION: &[&str] = &["SG116", "SG117"];
 
 /// Merges the findings of each [`PER_TRANSACTION`] rule within one transaction into the first
 /// one, whose message then names the lines of the other statements. Findings an `allow`
@@ -593,14 +595,14 @@ impl<'a> LineIndex<'a> {
 
 /// Counts of findings by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
 }
 
 impl Counts {
-    pub fn add(&mut self, findings: &[Finding]) {
+    pub(crate) fn add(&mut self, findings: &[Finding]) {
         for f in findings {
             match f.severity {
                 Severity::Error => self.errors += 1,
@@ -612,7 +614,7 @@ impl Counts {
 }
 
 /// True for a statement that is a `CONCURRENTLY` (or otherwise non-transactional) command.
-pub fn is_concurrent(change: &Change) -> bool {
+pub(crate) fn is_concurrent(change: &Change) -> bool {
     matches!(
         change,
         Change::CreateIndex {

@@ -16,7 +16,7 @@ pub struct Rule {
     family: &'static str,
     /// The rule file's source; its leading `//!` lines are the documentation.
     source: &'static str,
-    pub check: fn(&Ctx, &Change, &mut Vec<Hit>),
+    pub(crate) check: fn(&Ctx, &Change, &mut Vec<Hit>),
 }
 
 impl std::fmt::Debug for Rule {
@@ -632,7 +632,7 @@ pub fn find(code_or_name: &str) -> Option<&'static Rule> {
 
 /// The codes a `--select` or `--ignore` entry names: one rule by code or name, or every code
 /// that starts with a prefix such as `SG1` or `SG10`. `None` when nothing matches.
-pub fn matching(code_or_name: &str) -> Option<Vec<&'static str>> {
+pub(crate) fn matching(code_or_name: &str) -> Option<Vec<&'static str>> {
     if let Some(rule) = find(code_or_name) {
         return Some(vec![rule.code]);
     }

@@ -11,7 +11,7 @@ use super::{Counts, Finding, Severity};
 use crate::visible;
 
 /// Version of the JSON schema; bumped on any incompatible change.
-pub const JSON_VERSION: u32 = 1;
+pub(crate) const JSON_VERSION: u32 = 1;
 
 /// The findings of one file, rendered as text. `text` is the script text the spans index.
 pub fn render_text(path: &str, text: &str, findings: &[Finding], color: bool) -> String {
@@ -242,7 +242,12 @@ fn shown_line(text: &str, start: usize) -> Shown {
 }
 
 /// The closing summary line of a text report.
-pub fn text_summary(counts: Counts, files: usize, statements: usize, suppressed: usize) -> String {
+pub(crate) fn text_summary(
+    counts: Counts,
+    files: usize,
+    statements: usize,
+    suppressed: usize,
+) -> String {
     let plural = |n: usize, word: &str| {
         if n == 1 {
             format!("{n} {word}")
@@ -267,7 +272,7 @@ pub fn text_summary(counts: Counts, files: usize, statements: usize, suppressed:
 
 /// One finding in the JSON report.
 #[derive(Debug, Serialize)]
-pub struct JsonFinding<'a> {
+pub(crate) struct JsonFinding<'a> {
     pub path: String,
     #[serde(flatten)]
     pub finding: &'a Finding,
@@ -277,7 +282,7 @@ pub struct JsonFinding<'a> {
 
 /// Totals of a JSON report.
 #[derive(Debug, Serialize)]
-pub struct JsonSummary {
+pub(crate) struct JsonSummary {
     pub files: usize,
     pub statements: usize,
     pub errors: usize,
@@ -286,9 +291,11 @@ pub struct JsonSummary {
     pub suppressed: usize,
 }
 
-/// The whole JSON report: the schema that [`JsonWriter`] writes piece by piece.
+/// The whole JSON report: the schema that [`JsonWriter`] writes piece by piece. Only the test
+/// that holds the two to the same bytes builds one.
+#[cfg(test)]
 #[derive(Debug, Serialize)]
-pub struct JsonReport<'a> {
+pub(crate) struct JsonReport<'a> {
     pub version: u32,
     pub findings: Vec<JsonFinding<'a>>,
     pub summary: JsonSummary,
@@ -297,19 +304,19 @@ pub struct JsonReport<'a> {
 /// Writes the JSON report as findings arrive, so memory does not grow with their number. The
 /// bytes are those serde_json's pretty printer gives for the whole [`JsonReport`].
 #[derive(Debug)]
-pub struct JsonWriter {
+pub(crate) struct JsonWriter {
     wrote_finding: bool,
 }
 
 impl JsonWriter {
-    pub fn begin(out: &mut dyn std::io::Write) -> std::io::Result<JsonWriter> {
+    pub(crate) fn begin(out: &mut dyn std::io::Write) -> std::io::Result<JsonWriter> {
         write!(out, "{{\n  \"version\": {JSON_VERSION},\n  \"findings\": [")?;
         Ok(JsonWriter {
             wrote_finding: false,
         })
     }
 
-    pub fn finding(
+    pub(crate) fn finding(
         &mut self,
         out: &mut dyn std::io::Write,
         finding: &JsonFinding,
@@ -321,7 +328,7 @@ impl JsonWriter {
     }
 
     /// Closes the findings and writes the summary; ends with a newline.
-    pub fn finish(
+    pub(crate) fn finish(
         self,
         out: &mut dyn std::io::Write,
         summary: &JsonSummary,
@@ -361,7 +368,7 @@ fn write_indented(
 
 /// The first line of a finding's statement, for the JSON `snippet` (its `line` and `column`
 /// point at the clause inside it).
-pub fn snippet(text: &str, finding: &Finding) -> String {
+pub(crate) fn snippet(text: &str, finding: &Finding) -> String {
     let start = finding.statement.start.min(text.len());
     let end = finding.statement.end.clamp(start, text.len());
     text[start..end]

@@ -52,15 +52,6 @@ pub(crate) fn lint_errors(code: &str, sql: &str) -> String {
     lint_errors_pg(code, sql, crate::config::DEFAULT_POSTGRES_VERSION)
 }
 
-/// [`lint_ok_pg`] on the default PostgreSQL version.
-#[allow(
-    dead_code,
-    reason = "the quiet-case helper of docs/STYLE point 4; rules call lint_ok_pg today"
-)]
-pub(crate) fn lint_ok(code: &str, sql: &str) {
-    lint_ok_pg(code, sql, crate::config::DEFAULT_POSTGRES_VERSION)
-}
-
 /// Asserts that every statement of `sql` was understood: nothing fell through to the
 /// unrecognised-statement finding (SG505).
 pub(crate) fn assert_understood(sql: &str) {

@@ -61,7 +61,7 @@ impl ScriptSettings {
 
 /// Where the lint directives (`allow`, `allow-file`) stand: their lines' byte offsets. They
 /// change no SQL, so a checksum leaves these lines out ([`super::checksum::without_lines`]).
-pub fn lint_directive_lines(directives: &[Directive]) -> Vec<usize> {
+pub(crate) fn lint_directive_lines(directives: &[Directive]) -> Vec<usize> {
     directives
         .iter()
         .filter(|d| {
@@ -76,7 +76,7 @@ pub fn lint_directive_lines(directives: &[Directive]) -> Vec<usize> {
 
 /// `text` (normalised) without its lint directive lines; `None` when its directives cannot
 /// be read.
-pub fn without_lint_directives(text: &str) -> Option<String> {
+pub(crate) fn without_lint_directives(text: &str) -> Option<String> {
     let text = super::checksum::normalize(text);
     let (directives, _) = parse(&text, 1).ok()?;
     Some(super::checksum::without_lines(

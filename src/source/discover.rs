@@ -20,7 +20,7 @@ pub fn discover(dir: &Path) -> Result<MigrationSet, SourceError> {
 ///
 /// A directory of an Alembic project (the one holding `alembic.ini`, or its script location
 /// or versions directory) is read as one: its revisions in graph order, not yet rendered.
-pub fn discover_as(dir: &Path, layout: Option<Layout>) -> Result<MigrationSet, SourceError> {
+pub(crate) fn discover_as(dir: &Path, layout: Option<Layout>) -> Result<MigrationSet, SourceError> {
     if matches!(layout, None | Some(Layout::Alembic)) {
         match layout::alembic::find_project(dir)? {
             Some(project) => return layout::alembic::discover(&project),

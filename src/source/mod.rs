@@ -10,7 +10,7 @@
 
 pub(crate) mod checksum;
 mod detect;
-pub mod directives;
+pub(crate) mod directives;
 mod discover;
 mod down_dir;
 mod entry;
@@ -24,16 +24,19 @@ mod windows;
 use std::path::{Path, PathBuf};
 
 pub use checksum::Checksum;
-pub use directives::{Directive, DirectiveKind, ScriptSettings};
-pub use discover::{discover, discover_as, scan_as};
+pub(crate) use directives::{Directive, DirectiveKind, ScriptSettings};
+pub(crate) use discover::discover_as;
+pub use discover::{discover, scan_as};
 pub(crate) use down_dir::attach as attach_down_dir;
+pub use layout::Layout;
 pub(crate) use layout::alembic;
-pub use layout::{Layout, autocommit_file_name};
+pub(crate) use layout::autocommit_file_name;
 pub use listing::Listing;
 pub(crate) use lone::{lone_script, lone_version};
-pub use new::create_new;
-pub use version::Version;
-pub use windows::{LINT_WINDOW, Windows, scan_windows};
+pub(crate) use new::create_new;
+pub(crate) use version::Version;
+pub(crate) use windows::Windows;
+pub use windows::{LINT_WINDOW, scan_windows};
 
 /// Something wrong with the migration files; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -404,7 +407,7 @@ impl MigrationSet {
 }
 
 /// `*` matches any run of characters (`/` included), `?` one character, anything else itself.
-pub fn glob_matches(glob: &str, text: &str) -> bool {
+pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
     let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
     let (mut g, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
@@ -428,7 +431,7 @@ pub fn glob_matches(glob: &str, text: &str) -> bool {
 
 /// Reads a regular file (never through a link: [`crate::regular_file`]) as UTF-8, naming
 /// the file and the first bad byte otherwise.
-pub fn read_text(path: &Path) -> Result<String, SourceError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, SourceError> {
     let bytes = crate::regular_file::read(path).map_err(|source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -440,7 +443,7 @@ pub fn read_text(path: &Path) -> Result<String, SourceError> {
 }
 
 /// True when `sql` has nothing but whitespace, `--` comments and `/* */` comments.
-pub fn is_blank_sql(sql: &str) -> bool {
+pub(crate) fn is_blank_sql(sql: &str) -> bool {
     let mut rest = sql.trim_start();
     loop {
         if rest.is_empty() {

@@ -8,15 +8,14 @@ use super::{Layout, MigrationSet, SourceError, Version};
 
 /// The files a new migration was written to.
 #[derive(Debug, Clone)]
-pub struct NewMigration {
-    pub version: String,
+pub(crate) struct NewMigration {
     pub up: PathBuf,
     pub down: Option<PathBuf>,
 }
 
 /// Creates the next migration of `set` named `name` (turned into snake_case); a sqlx down
 /// script goes to `down_dir` where one is configured (and the up is then `<version>_<name>.sql`).
-pub fn create_new(
+pub(crate) fn create_new(
     set: &MigrationSet,
     name: &str,
     with_down: bool,
@@ -46,7 +45,7 @@ pub fn create_new(
                     )
                 })
                 .transpose()?;
-            NewMigration { version, up, down }
+            NewMigration { up, down }
         }
         Layout::Sqlx => {
             let (up, down) = if with_down {
@@ -61,7 +60,7 @@ pub fn create_new(
             let down = down
                 .map(|down| write_new(&dir.join(down), "-- Undo the migration here\n"))
                 .transpose()?;
-            NewMigration { version, up, down }
+            NewMigration { up, down }
         }
         Layout::Flyway => {
             let up = write_new(
@@ -76,7 +75,7 @@ pub fn create_new(
                     )
                 })
                 .transpose()?;
-            NewMigration { version, up, down }
+            NewMigration { up, down }
         }
         Layout::Diesel => {
             let folder = dir.join(format!("{version}_{name}"));
@@ -90,7 +89,7 @@ pub fn create_new(
                     )
                 })
                 .transpose()?;
-            NewMigration { version, up, down }
+            NewMigration { up, down }
         }
         Layout::Dbmate => {
             let body = if with_down {
@@ -100,7 +99,6 @@ pub fn create_new(
             };
             let up = write_new(&dir.join(format!("{version}_{name}.sql")), body)?;
             NewMigration {
-                version,
                 down: with_down.then(|| up.clone()),
                 up,
             }
@@ -111,7 +109,7 @@ pub fn create_new(
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum NewError {
+pub(crate) enum NewError {
     #[error("`{0}` is not a usable migration name: use letters, digits and underscores")]
     BadName(String),
     #[error(

@@ -71,7 +71,7 @@ impl TxnControl {
 /// A change of the session's state that outlives the statement's transaction: it would
 /// carry over into the next migration run on the same connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SessionChange {
+pub(crate) enum SessionChange {
     /// `SET name ...` (not `SET LOCAL`), `SET TIME ZONE`, `SET SCHEMA`, `SET NAMES`.
     Set,
     /// `RESET name`, `RESET ALL`.
@@ -86,7 +86,7 @@ pub enum SessionChange {
 
 /// What one piece of a script is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Class {
+pub(crate) enum Class {
     Transaction(TxnControl),
     Session(SessionChange),
     /// A psql meta-command (`\set`, `\i`): stagegate sends SQL to the server, not to psql.
@@ -109,7 +109,7 @@ pub(crate) fn classify(kind: RawKind, text: &str) -> Class {
 }
 
 /// Classifies one SQL statement (its text, `;` included or not).
-pub fn classify_sql(text: &str) -> Class {
+pub(crate) fn classify_sql(text: &str) -> Class {
     let Some(tokens) = tokenize(text) else {
         return Class::Other;
     };
@@ -346,7 +346,7 @@ pub(crate) fn refusal(
 
 /// Why stagegate refuses a statement: what goes wrong, and what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatementRefusal {
+pub(crate) struct StatementRefusal {
     pub hazard: String,
     pub remedy: &'static str,
 }

@@ -108,7 +108,7 @@ const RESERVED: [&str; 101] = [
 
 /// `name` as SQL: as it is when it is a plain lower-case identifier that is no reserved key
 /// word, else in double quotes with inner quotes doubled.
-pub fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     let plain = name
         .chars()
         .next()

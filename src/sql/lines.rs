@@ -7,7 +7,7 @@
 
 /// Where lines start in a text, and the last place looked up.
 #[derive(Debug)]
-pub struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     text: &'a str,
     /// Byte offsets where lines start; the first is 0.
     starts: Vec<usize>,
@@ -23,7 +23,7 @@ struct Place {
 }
 
 impl<'a> Lines<'a> {
-    pub fn new(text: &'a str) -> Lines<'a> {
+    pub(crate) fn new(text: &'a str) -> Lines<'a> {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Lines {
@@ -38,13 +38,13 @@ impl<'a> Lines<'a> {
     }
 
     /// The 1-based line of byte `offset`, by a binary search (the last place is kept).
-    pub fn line(&self, offset: usize) -> usize {
+    pub(crate) fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset)
     }
 
     /// 1-based line and 1-based character column of byte `offset` (a character boundary;
     /// past the end means the end).
-    pub fn position(&mut self, offset: usize) -> (usize, usize) {
+    pub(crate) fn position(&mut self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_of(offset);
         let start = self.starts[line];
@@ -68,7 +68,7 @@ impl<'a> Lines<'a> {
 
     /// Byte offset of a 1-based line and 1-based character column, as sqlparser's tokenizer
     /// counts them; the end of the text when there is no such place.
-    pub fn offset(&mut self, line: u64, column: u64) -> usize {
+    pub(crate) fn offset(&mut self, line: u64, column: u64) -> usize {
         let Some(line) = usize::try_from(line)
             .ok()
             .and_then(|l| l.checked_sub(1))

@@ -9,10 +9,11 @@ pub(crate) mod plpgsql;
 pub(crate) mod split;
 pub(crate) mod tokens;
 
-pub use classify::{Class, TxnControl, classify_sql};
-pub use ident::quote_ident;
+pub(crate) use classify::{Class, TxnControl, classify_sql};
+pub(crate) use ident::quote_ident;
 pub(crate) use ident::{quote_literal, quote_parts};
-pub use lines::Lines;
-pub use parse::{Parsed, parse};
-pub use split::{RawKind, RawStatement, split};
-pub use tokens::{Kept, Tok, TokKind, tokenize};
+pub(crate) use lines::Lines;
+pub(crate) use parse::{Parsed, parse};
+pub use split::split;
+pub(crate) use split::{RawKind, RawStatement};
+pub(crate) use tokens::{Kept, Tok, TokKind, tokenize};

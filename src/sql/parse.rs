@@ -12,7 +12,7 @@ use super::tokens::{self, Kept, Tok, tokenize};
 
 /// What reading a statement gave.
 #[derive(Debug)]
-pub enum Parsed {
+pub(crate) enum Parsed {
     /// sqlparser understood it; its tokens are kept for [`Ctx::tokens`](crate::lint::Ctx::tokens).
     Ast(Box<Statement>, Kept),
     /// sqlparser did not (or was not needed: see [`FIRST_WORD_DECIDES`]); its tokens are left
@@ -45,7 +45,7 @@ thread_local! {
 const KEPT_TOKENS: usize = 8_192;
 
 /// Reads one statement (its text, `;` included or not).
-pub fn parse(text: &str) -> Parsed {
+pub(crate) fn parse(text: &str) -> Parsed {
     let first = first_word(text);
     if TOKEN_FIRST.iter().any(|w| first.eq_ignore_ascii_case(w)) {
         return match tokenize(text) {

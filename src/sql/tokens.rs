@@ -10,7 +10,7 @@ use super::lines::Lines;
 
 /// One token, without whitespace and comments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tok {
+pub(crate) struct Tok {
     pub kind: TokKind,
     /// Byte range in the statement text.
     pub start: usize,
@@ -18,7 +18,7 @@ pub struct Tok {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokKind {
+pub(crate) enum TokKind {
     /// A keyword or identifier: `upper` for keyword matching, `value` as written (quotes
     /// removed), `quoted` for `"Ident"`.
     Word {
@@ -40,18 +40,18 @@ pub enum TokKind {
 
 impl Tok {
     /// The upper-cased word, if this is an unquoted word.
-    pub fn keyword(&self) -> Option<&str> {
+    pub(crate) fn keyword(&self) -> Option<&str> {
         match &self.kind {
             TokKind::Word { upper, quoted, .. } if !quoted => Some(upper),
             _ => None,
         }
     }
 
-    pub fn is(&self, keyword: &str) -> bool {
+    pub(crate) fn is(&self, keyword: &str) -> bool {
         self.keyword() == Some(keyword)
     }
 
-    pub fn is_punct(&self, punct: &str) -> bool {
+    pub(crate) fn is_punct(&self, punct: &str) -> bool {
         matches!(&self.kind, TokKind::Punct(p) if p == punct)
     }
 
@@ -120,7 +120,7 @@ impl PartialEq for Kept {
 impl Eq for Kept {}
 
 /// Tokens of `text`, or `None` when the tokenizer rejects it (an unterminated string).
-pub fn tokenize(text: &str) -> Option<Vec<Tok>> {
+pub(crate) fn tokenize(text: &str) -> Option<Vec<Tok>> {
     let dialect = PostgreSqlDialect {};
     let mut tokens = Tokenizer::new(&dialect, text)
         .tokenize_with_location()

@@ -28,7 +28,8 @@ use std::time::Duration;
 use sqlx::ConnectOptions as _;
 
 pub use child::set_aside_libpq_environment;
-pub use redact::{redact, redact_text};
+pub use redact::redact;
+pub(crate) use redact::redact_text;
 use tls::Tls;
 use tokio_postgres::config::Host;
 

@@ -4,7 +4,7 @@ const MASK: &str = "***";
 
 /// Masks passwords of connection URLs and `password=` settings wherever they appear in free
 /// text, such as a parser's error message that quotes a line of the config file.
-pub fn redact_text(text: &str) -> String {
+pub(crate) fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(found) = rest.find("://") {

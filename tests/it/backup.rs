@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use stagegate::backup::Manifest;
+use stagegate::Manifest;
 
 use crate::support::harness::TestDb;
 use crate::support::project::{Output, Project, URL_VAR, assert_exit, query, tables};
@@ -114,7 +114,7 @@ fn backup_create_writes_a_private_archive_with_exact_counts_that_list_can_restor
     let recorded = manifests(&p);
     assert_eq!(recorded.len(), 1);
     let manifest = &recorded[0];
-    let (size, sha256) = stagegate::backup::hash_file(&file).unwrap();
+    let (size, sha256) = stagegate::hash_file(&file).unwrap();
     assert_eq!(
         (manifest.size, manifest.sha256.as_str()),
         (size, sha256.as_str())

@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use stagegate::env_vars::STAGEGATE_CHROMIUM;
+use stagegate::STAGEGATE_CHROMIUM;
 
 pub(crate) use crate::support::png::Png;
 

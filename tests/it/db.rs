@@ -1,7 +1,7 @@
 //! The harness and the fixtures against a real PostgreSQL.
 
-use stagegate::config::DatabaseUrl;
-use stagegate::source::{self, Script};
+use stagegate::DatabaseUrl;
+use stagegate::{Script, discover};
 use tokio_postgres::Client;
 
 use crate::support::harness::{TestDb, block_on};
@@ -49,10 +49,10 @@ fn every_layout_applies_and_rolls_back_on_a_real_server() {
         "dbmate-crlf",
     ] {
         let db = TestDb::create();
-        let set = source::discover(&fixture(layout)).unwrap();
+        let set = discover(&fixture(layout)).unwrap();
         let url = db.database_url();
         block_on(async {
-            let mut client = stagegate::db::connect(&url).await.unwrap();
+            let mut client = stagegate::connect(&url).await.unwrap();
             for migration in &set.migrations {
                 let up = migration.load_up().unwrap();
                 let verify = migration.load_verify().unwrap();
@@ -107,11 +107,11 @@ fn a_failing_verify_script_rolls_the_migration_back() {
         "DO $$ BEGIN IF (SELECT count(*) FROM t) = 0 THEN RAISE EXCEPTION 't is empty'; END IF; END $$;\n",
     )
     .unwrap();
-    let set = source::discover(dir.path()).unwrap();
+    let set = discover(dir.path()).unwrap();
     let up = set.migrations[0].load_up().unwrap();
     let verify = set.migrations[0].load_verify().unwrap().unwrap();
     block_on(async {
-        let mut client = stagegate::db::connect(&url).await.unwrap();
+        let mut client = stagegate::connect(&url).await.unwrap();
         let transaction = client.transaction().await.unwrap();
         transaction.batch_execute(&up.text).await.unwrap();
         let error = transaction.batch_execute(&verify.text).await.unwrap_err();
@@ -134,7 +134,7 @@ fn a_failing_verify_script_rolls_the_migration_back() {
 fn connection_errors_never_show_the_password() {
     let url =
         DatabaseUrl::new("postgres://postgres:s3cr3t-pw@127.0.0.1:1/nowhere?connect_timeout=2");
-    let error = block_on(async move { stagegate::db::connect(&url).await.map(drop) }).unwrap_err();
+    let error = block_on(async move { stagegate::connect(&url).await.map(drop) }).unwrap_err();
     let message = format!("{error} {error:?}");
     assert!(
         message.contains("cannot connect to postgres://postgres:***@127.0.0.1:1/nowhere"),
@@ -148,7 +148,7 @@ fn tls_of_other_sessions(db: &TestDb) -> Vec<bool> {
     let url = db.database_url();
     block_on(async move {
         let plain = DatabaseUrl::new(format!("{}?sslmode=disable", url.expose()));
-        let client = stagegate::db::connect(&plain).await.unwrap();
+        let client = stagegate::connect(&plain).await.unwrap();
         client
             .query(
                 "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
@@ -170,7 +170,7 @@ const SERVER_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 /// server to offer TLS, as Debian's PostgreSQL does out of the box.
 #[test]
 fn both_drivers_speak_tls_as_sslmode_asks() {
-    use stagegate::db::StateStore;
+    use stagegate::StateStore;
 
     let db = TestDb::create();
     let base = db.database_url().expose().to_string();
@@ -190,9 +190,7 @@ fn both_drivers_speak_tls_as_sslmode_asks() {
     let open = |url: DatabaseUrl| -> Result<Vec<bool>, String> {
         let db = &db;
         block_on(async move {
-            let session = stagegate::db::connect(&url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let session = stagegate::connect(&url).await.map_err(|e| e.to_string())?;
             let store = StateStore::connect(&url).await.map_err(|e| e.to_string())?;
             let seen = tls_of_other_sessions(db);
             drop(session);
@@ -245,7 +243,7 @@ fn both_drivers_speak_tls_as_sslmode_asks() {
     ));
     let (session, store) = block_on(async move {
         (
-            stagegate::db::connect(&url)
+            stagegate::connect(&url)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),

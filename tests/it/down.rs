@@ -416,7 +416,7 @@ fn recording_a_revert_twice_fails_and_rolls_its_transaction_back() {
     );
     let url = p.db.database_url();
     let error = crate::support::harness::block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         let error = client.batch_execute(&sql).await.unwrap_err();
         let _ = client.batch_execute("ROLLBACK").await;
         error
@@ -696,7 +696,7 @@ fn a_down_that_lost_its_lock_stops_before_the_next_migration() {
         );
         std::thread::sleep(Duration::from_millis(25));
     }
-    let key = stagegate::db::LOCK_KEY;
+    let key = stagegate::LOCK_KEY;
     let terminated = p.scalar(&format!(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks \
          WHERE locktype = 'advisory' AND granted \

@@ -139,7 +139,7 @@ fn a_terminated_lock_connection_stops_the_run_before_the_next_migration() {
     three_inserts(&p);
     let mut first = spawn_apply(&p);
     wait_for_query(&p, &mut first, "pg_sleep(1.5)");
-    let key = stagegate::db::LOCK_KEY;
+    let key = stagegate::LOCK_KEY;
     let terminated = p.scalar(&format!(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks \
          WHERE locktype = 'advisory' AND granted \
@@ -191,7 +191,7 @@ fn record_an_applied_version_again(
     }
     let url = p.db.database_url();
     let error = crate::support::harness::block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         let result = client
             .batch_execute(
                 "BEGIN; INSERT INTO log VALUES ('one'); \
@@ -305,7 +305,7 @@ fn hold_share_lock(p: &Project) -> (std::sync::mpsc::Sender<()>, std::thread::Jo
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
         crate::support::harness::block_on(async move {
-            let client = stagegate::db::connect(&url).await.unwrap();
+            let client = stagegate::connect(&url).await.unwrap();
             client
                 .batch_execute("BEGIN; LOCK TABLE t IN SHARE MODE")
                 .await
@@ -739,7 +739,7 @@ fn a_failed_concurrent_reindex_names_its_ccnew_leftover() {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let writer = std::thread::spawn(move || {
         crate::support::harness::block_on(async move {
-            let client = stagegate::db::connect(&url).await.unwrap();
+            let client = stagegate::connect(&url).await.unwrap();
             client
                 .batch_execute("BEGIN; INSERT INTO t VALUES (1)")
                 .await
@@ -937,7 +937,7 @@ fn sqlstate_of(p: &Project, sql: &str) -> Option<String> {
     let url = p.db.database_url();
     let sql = format!("BEGIN; {sql}; ROLLBACK");
     crate::support::harness::block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         let result = client.batch_execute(&sql).await;
         let _ = client.batch_execute("ROLLBACK").await;
         result.err().map(|e| {
@@ -1250,7 +1250,7 @@ fn a_concurrent_build_that_ends_with_an_invalid_index_is_not_recorded_done() {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
         crate::support::harness::block_on(async move {
-            let client = stagegate::db::connect(&url).await.unwrap();
+            let client = stagegate::connect(&url).await.unwrap();
             client
                 .batch_execute("BEGIN; LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE")
                 .await

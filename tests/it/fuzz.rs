@@ -8,8 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use stagegate::lint::{Input, Options, RunState, lint_script, report};
-use stagegate::source::{ScriptRef, Section};
+use stagegate::{Input, Options, RunState, ScriptRef, Section, lint_script, render_text};
 
 const SQL_CASES: usize = 1_500;
 const TOML_CASES: usize = 600;
@@ -164,8 +163,8 @@ fn obeyed(text: &str) -> Option<char> {
 }
 
 fn check_sql(text: &str) {
-    let _ = stagegate::sql::split(text);
-    let _ = stagegate::analyze::analyze(text);
+    let _ = stagegate::split(text);
+    let _ = stagegate::analyze(text);
     for section in [Section::Whole, Section::DbmateUp] {
         let reference = ScriptRef {
             path: PathBuf::from("fuzz.sql"),
@@ -181,7 +180,7 @@ fn check_sql(text: &str) {
             &Options::default(),
             &mut RunState::default(),
         );
-        let rendered = report::render_text("m/1_x.up.sql", &script.text, &result.findings, false);
+        let rendered = render_text("m/1_x.up.sql", &script.text, &result.findings, false);
         if let Some(c) = obeyed(&rendered) {
             panic!("{c:?} reached the text report:\n{rendered}");
         }
@@ -219,7 +218,7 @@ fn mutated_configs_never_panic() {
             }
         };
         case("toml", index, &input, || {
-            if let Ok(config) = stagegate::config::Config::parse(&input, path) {
+            if let Ok(config) = stagegate::Config::parse(&input, path) {
                 let _ = config.environment_names();
             }
         });
@@ -287,7 +286,7 @@ fn migrations_named(names: &[String]) -> tempfile::TempDir {
 fn run_binary_on(names: &[String]) -> serde_json::Value {
     let mut report = serde_json::Value::Null;
     let dir = migrations_named(names);
-    let _ = stagegate::source::discover(&dir.path().join("migrations"));
+    let _ = stagegate::discover(&dir.path().join("migrations"));
     for args in [
         &["lint"][..],
         &["lint", "--format", "json"],

@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use stagegate::lint::{Finding, Input, Options, RULES, RunState, Severity, lint_script, registry};
-use stagegate::source::directives;
+use stagegate::{
+    Finding, Input, Options, RULES, RunState, Severity, find_rule, get_rule, lint_script,
+    parse_directives,
+};
 
 const BEGIN: &str = "<!-- BEGIN GENERATED: tests/hazards/coverage.toml -->";
 const END: &str = "<!-- END GENERATED -->";
@@ -120,13 +122,13 @@ fn severity(label: &str) -> Severity {
 /// on a directory does; returns the findings of `sql`.
 fn lint(setup: &[String], sql: &str, pg: Option<u32>) -> Vec<Finding> {
     let options = Options {
-        postgres_version: pg.unwrap_or(stagegate::config::DEFAULT_POSTGRES_VERSION),
+        postgres_version: pg.unwrap_or(stagegate::DEFAULT_POSTGRES_VERSION),
         ..Options::default()
     };
     let mut run = RunState::default();
     let mut last = Vec::new();
     for text in setup.iter().map(String::as_str).chain([sql]) {
-        let (directives, settings) = directives::parse(text, 1)
+        let (directives, settings) = parse_directives(text, 1)
             .unwrap_or_else(|e| panic!("directive in {text:?}: {}", e.message));
         let input = Input {
             text,
@@ -194,7 +196,7 @@ fn hazards_coverage_names_every_rule_of_the_registry() {
     let mut mapped = BTreeSet::new();
     for row in &coverage.row {
         for case in &row.case {
-            let rule = registry::find(&case.rule)
+            let rule = find_rule(&case.rule)
                 .unwrap_or_else(|| panic!("row #{}: {} is not a rule", row.id, case.rule));
             assert_eq!(
                 rule.code, case.rule,
@@ -214,10 +216,7 @@ fn hazards_coverage_names_every_rule_of_the_registry() {
         }
     }
     for (code, why) in &coverage.hygiene {
-        assert!(
-            registry::find(code).is_some(),
-            "hygiene: {code} is not a rule"
-        );
+        assert!(find_rule(code).is_some(), "hygiene: {code} is not a rule");
         assert!(!why.is_empty(), "hygiene: {code} needs a reason");
         assert!(
             !mapped.contains(code.as_str()),
@@ -315,7 +314,7 @@ fn render(coverage: &Coverage) -> String {
     for row in &coverage.row {
         let op = cell(&row.operation);
         for case in &row.case {
-            let rule = registry::get(&case.rule);
+            let rule = get_rule(&case.rule);
             let pg = case.pg.map(|v| format!(" (PG {v})")).unwrap_or_default();
             out.push_str(&format!(
                 "| {} | {op} | {} {}{pg} | {} | {} | {} |\n",
@@ -350,7 +349,7 @@ fn render(coverage: &Coverage) -> String {
     }
     out.push_str("\nRules not from the catalog:\n\n| Rule | Why |\n|---|---|\n");
     for (code, why) in &coverage.hygiene {
-        let rule = registry::get(code);
+        let rule = get_rule(code);
         out.push_str(&format!(
             "| {} {} | {} |\n",
             rule.code,

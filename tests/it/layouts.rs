@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use stagegate::source::{self, Layout, MigrationSet, SourceError};
+use stagegate::{Layout, Listing, MigrationSet, ScriptRef, SourceError, scan_as, scan_windows};
 
 use crate::support::tools::fixture;
 
 fn discover(name: &str) -> MigrationSet {
-    source::discover(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    stagegate::discover(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// (version, name, has down, has verify, no-transaction) for each migration.
@@ -159,7 +159,7 @@ fn a_one_character_edit_changes_the_checksum() {
     let original = fixture("sqlx/20240105093000_create_users.up.sql");
     let copy = dir.path().join("20240105093000_create_users.up.sql");
     std::fs::copy(&original, &copy).unwrap();
-    let before = source::discover(dir.path()).unwrap().migrations[0]
+    let before = stagegate::discover(dir.path()).unwrap().migrations[0]
         .load_up()
         .unwrap()
         .checksum;
@@ -168,7 +168,7 @@ fn a_one_character_edit_changes_the_checksum() {
             .unwrap()
             .replacen("NOT NULL UNIQUE", "NOT NULL UNIQUe", 1);
     std::fs::write(&copy, text).unwrap();
-    let after = source::discover(dir.path()).unwrap().migrations[0]
+    let after = stagegate::discover(dir.path()).unwrap().migrations[0]
         .load_up()
         .unwrap()
         .checksum;
@@ -178,7 +178,7 @@ fn a_one_character_edit_changes_the_checksum() {
 
 fn bad(name: &str) -> String {
     let dir = fixture(&format!("bad/{name}"));
-    let result = source::discover(&dir).and_then(|set| {
+    let result = stagegate::discover(&dir).and_then(|set| {
         for migration in &set.migrations {
             migration.load_up()?;
             migration.load_down()?;
@@ -208,7 +208,7 @@ fn bad_inputs_name_the_file() {
     );
 
     // An up script not written yet loads (apply refuses it, see runner.rs).
-    let empty = source::discover(&fixture("bad/empty-up")).unwrap();
+    let empty = stagegate::discover(&fixture("bad/empty-up")).unwrap();
     let placeholder = empty.migrations[1].load_up().unwrap();
     assert!(placeholder.is_blank() && placeholder.path.ends_with("0002_placeholder.up.sql"));
 
@@ -251,7 +251,7 @@ fn unknown_files_are_skipped_with_a_warning() {
 
 #[test]
 fn missing_directory_is_named() {
-    let error = source::discover(&fixture("does-not-exist")).unwrap_err();
+    let error = stagegate::discover(&fixture("does-not-exist")).unwrap_err();
     assert!(matches!(error, SourceError::MissingDir { .. }));
     assert!(error.to_string().contains("does-not-exist"));
 }
@@ -268,7 +268,7 @@ fn a_file_name_that_is_not_utf8_is_skipped_with_a_warning() {
     .unwrap();
     let latin1 = std::ffi::OsStr::from_bytes(b"0002_caf\xe9.up.sql");
     std::fs::write(dir.path().join(latin1), "CREATE TABLE b (id int);\n").unwrap();
-    let set = source::discover(dir.path()).unwrap();
+    let set = stagegate::discover(dir.path()).unwrap();
     assert_eq!(set.migrations.len(), 1);
     assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
     assert!(
@@ -282,12 +282,12 @@ fn a_file_name_that_is_not_utf8_is_skipped_with_a_warning() {
 type Row = (
     String,
     String,
-    source::ScriptRef,
-    Option<source::ScriptRef>,
-    Option<source::ScriptRef>,
+    ScriptRef,
+    Option<ScriptRef>,
+    Option<ScriptRef>,
 );
 
-fn rows(listing: &source::Listing) -> Vec<Row> {
+fn rows(listing: &Listing) -> Vec<Row> {
     listing
         .migrations()
         .map(|m| (m.version.to_string(), m.name, m.up, m.down, m.verify))
@@ -305,7 +305,7 @@ struct Windowed {
 }
 
 fn windowed(dir: &Path, window: usize) -> Result<Windowed, SourceError> {
-    let windows = source::scan_windows(dir, None, window)?;
+    let windows = scan_windows(dir, None, window)?;
     let checked = windows.check()?;
     let (mut migrations, mut sizes) = (Vec::new(), Vec::new());
     for listing in windows {
@@ -332,7 +332,7 @@ fn windows_concatenate_to_the_listing_for_every_fixture_layout() {
         "dbmate",
         "dbmate-crlf",
     ] {
-        let listing = source::scan_as(&fixture(layout), None).unwrap();
+        let listing = scan_as(&fixture(layout), None).unwrap();
         let expected = rows(&listing);
         assert!(expected.len() >= 3, "{layout}");
         for window in [1, 2, 3, 10_000] {
@@ -355,7 +355,7 @@ fn windows_give_the_listing_errors_for_every_bad_fixture() {
     assert_eq!(cases.len(), 8);
     let mut errors = 0;
     for dir in &cases {
-        let expected = source::scan_as(dir, None).map(|listing| (rows(&listing), listing.warnings));
+        let expected = scan_as(dir, None).map(|listing| (rows(&listing), listing.warnings));
         errors += usize::from(expected.is_err());
         for window in [1, 2, 3, 10_000] {
             let got = windowed(dir, window).map(|got| (got.migrations, got.warnings));

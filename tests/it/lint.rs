@@ -401,7 +401,7 @@ fn discovery_errors_come_before_any_finding() {
 /// default the first is released, and the index on its table in the last is an error).
 #[test]
 fn a_directory_larger_than_a_window_is_checked_whole_then_linted_in_order() {
-    let count = stagegate::source::LINT_WINDOW + 5;
+    let count = stagegate::LINT_WINDOW + 5;
     let tmp = tempfile::tempdir().unwrap();
     // Unpadded versions: name order (1, 10, 100, ...) is not version order.
     for n in 1..=count {

@@ -332,7 +332,7 @@ fn catalog_reads_do_not_wait_for_a_locked_table() {
             .build()
             .unwrap()
             .block_on(async move {
-                let client = stagegate::db::connect(&url).await.unwrap();
+                let client = stagegate::connect(&url).await.unwrap();
                 client
                     .batch_execute("BEGIN; LOCK TABLE small IN ACCESS EXCLUSIVE MODE")
                     .await

@@ -40,7 +40,7 @@ fn schema(db: &TestDb) -> String {
 
 #[test]
 fn real_world_history_applies_from_scratch_and_matches_psql() {
-    let set = stagegate::source::discover(&fixture()).unwrap();
+    let set = stagegate::discover(&fixture()).unwrap();
     assert_eq!(set.layout.name(), "diesel");
     assert!(set.migrations.len() >= 50, "{}", set.migrations.len());
 

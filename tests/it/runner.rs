@@ -34,7 +34,7 @@ fn state_schema_is_created_by_the_tools_own_sqlx_migrations() {
     assert_eq!(files, (1..=files.len() as i64).collect::<Vec<_>>());
     assert_eq!(
         files.last().copied(),
-        Some(stagegate::db::known_schema_version()),
+        Some(stagegate::known_schema_version()),
         "the binary knows the newest state migration"
     );
     assert_eq!(
@@ -100,7 +100,7 @@ fn a_state_schema_newer_than_the_binary_is_refused() {
     ] {
         let out = p.run(args);
         assert_exit(&out, 3);
-        let known = stagegate::db::known_schema_version();
+        let known = stagegate::known_schema_version();
         assert!(
             out.stderr.contains(&format!(
                 "is at version 999, newer than this stagegate knows ({known})"
@@ -194,7 +194,7 @@ fn hold_table_lock(p: &Project, table: &str, hold: Duration) -> std::thread::Joi
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         block_on(async move {
-            let client = stagegate::db::connect(&url).await.unwrap();
+            let client = stagegate::connect(&url).await.unwrap();
             client.batch_execute(&sql).await.unwrap();
             ready_tx.send(()).unwrap();
             tokio::time::sleep(hold).await;
@@ -333,7 +333,7 @@ fn refusals_before_anything_runs() {
     p.write("4_d.up.sql", "CREATE TABLE d (id int);\n");
     let out = p.apply();
     assert_exit(&out, 3);
-    let now = stagegate::source::Checksum::of_text("CREATE TABLE a (id bigint);\n").to_string();
+    let now = stagegate::Checksum::of_text("CREATE TABLE a (id bigint);\n").to_string();
     assert!(
         out.stderr.contains(&format!(
             "1_a was applied with checksum {recorded} but the file now has {now}"
@@ -514,11 +514,11 @@ fn a_second_apply_waits_a_bounded_time_and_names_the_holder() {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         block_on(async move {
-            let client = stagegate::db::connect(&url).await.unwrap();
+            let client = stagegate::connect(&url).await.unwrap();
             let pid: i32 = client
                 .query_one(
                     "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock($1)) l",
-                    &[&stagegate::db::LOCK_KEY],
+                    &[&stagegate::LOCK_KEY],
                 )
                 .await
                 .unwrap()
@@ -655,7 +655,7 @@ fn audit_verify_detects_an_edited_event() {
     // The table refuses edits...
     let url = p.db.database_url();
     let refused = block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         client
             .batch_execute("UPDATE stagegate.events SET detail = 'nothing happened' WHERE id = 4")
             .await
@@ -823,7 +823,7 @@ fn plan_lists_pending_migrations_and_apply_checks_the_plan_hash() {
     assert_eq!(plan["migrations"][1]["mode"], "no-transaction");
     assert_eq!(
         plan["migrations"][1]["checksum"],
-        stagegate::source::Checksum::of_text(
+        stagegate::Checksum::of_text(
             "-- stagegate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
         )
         .to_string()
@@ -1010,7 +1010,7 @@ fn ctrl_c_in_a_no_transaction_migration_records_where_it_stopped() {
 /// underneath, where the guard lives.)
 #[test]
 fn the_record_follows_only_a_script_that_ran_to_its_end() {
-    use stagegate::db::{ApplyRecord, Finish, Session, Step, Timeouts};
+    use stagegate::{ApplyRecord, Finish, Session, Step, Timeouts};
 
     let p = Project::new("");
     p.write("1_first.up.sql", "CREATE TABLE first (id int);\n");
@@ -1090,13 +1090,13 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     // The state as stagegate with state schema 3 left it, with one applied migration.
     let url = p.db.database_url();
     // (On a runtime of its own: sqlx's migrator future is not Send.)
-    stagegate::db::runtime().unwrap().block_on(async move {
-        let mut store = stagegate::db::StateStore::connect(&url).await.unwrap();
+    stagegate::runtime().unwrap().block_on(async move {
+        let mut store = stagegate::StateStore::connect(&url).await.unwrap();
         store.ensure_schema_at(3).await.unwrap();
         store.close().await;
     });
     p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
-    let checksum = stagegate::source::Checksum::of_text("CREATE TABLE a (id int);\n");
+    let checksum = stagegate::Checksum::of_text("CREATE TABLE a (id int);\n");
     p.query(&format!(
         "CREATE TABLE a (id int);
          SELECT stagegate.record_apply('1', '1', 'a', '{checksum}', NULL, NULL, false, NULL, 1,
@@ -1127,7 +1127,7 @@ fn a_state_schema_left_by_an_older_stagegate_is_read_and_then_upgraded() {
     assert_exit(&p.apply(), 0);
     assert_eq!(
         version(),
-        Some(stagegate::db::known_schema_version().to_string())
+        Some(stagegate::known_schema_version().to_string())
     );
     assert_eq!(tables(&p), ["a", "b"]);
 }

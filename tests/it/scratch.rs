@@ -1,4 +1,4 @@
-//! The throwaway scratch cluster (`stagegate::scratch`), started from the real server
+//! The throwaway scratch cluster (`stagegate::Cluster`), started from the real server
 //! binaries: it answers, it leaves nothing behind when dropped, when its start fails, or when
 //! the process holding it is interrupted or killed.
 
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stagegate::scratch::{Cluster, ScratchOptions};
+use stagegate::{Cluster, ScratchOptions};
 
 use crate::support::harness::{block_on, run_output};
 use crate::support::project::{Output, Project, assert_exit};
@@ -17,7 +17,7 @@ const CHILD_VAR: &str = "STAGEGATE_TEST_SCRATCH_CHILD";
 fn server_version_num(cluster: &Cluster) -> u32 {
     let url = cluster.url("postgres");
     block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
@@ -72,15 +72,15 @@ fn a_cluster_answers_with_its_major_version_and_is_gone_after_drop() {
 
 #[test]
 fn the_preferred_major_version_is_chosen_when_installed() {
-    let newest = stagegate::scratch::find_binaries(&ScratchOptions::default()).unwrap();
-    let preferred = stagegate::scratch::find_binaries(&ScratchOptions {
+    let newest = stagegate::find_binaries(&ScratchOptions::default()).unwrap();
+    let preferred = stagegate::find_binaries(&ScratchOptions {
         bin_dir: None,
         prefer_major: Some(newest.major),
     })
     .unwrap();
     assert_eq!(preferred.major, newest.major);
     // Not installed: the newest, rather than nothing.
-    let fallback = stagegate::scratch::find_binaries(&ScratchOptions {
+    let fallback = stagegate::find_binaries(&ScratchOptions {
         bin_dir: None,
         prefer_major: Some(8),
     })
@@ -243,9 +243,9 @@ fn a_cluster_is_removed_when_its_process_gets_sigkill() {
 
 #[test]
 fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
-    use stagegate::config::Config;
-    use stagegate::printer::Printer;
-    use stagegate::scratch::ScratchServer;
+    use stagegate::Config;
+    use stagegate::Printer;
+    use stagegate::ScratchServer;
 
     let printer = Printer::plain();
     let configured = Config::parse(
@@ -276,11 +276,11 @@ fn shadow_uses_the_flag_then_the_config_then_a_cluster_of_its_own() {
 
 #[test]
 fn a_path_taken_for_the_shadow_url_is_named() {
-    let config = stagegate::config::Config::defaults(Path::new("/project"));
-    let error = stagegate::scratch::ScratchServer::resolve(
+    let config = stagegate::Config::defaults(Path::new("/project"));
+    let error = stagegate::ScratchServer::resolve(
         &config,
         Some("migrations/0001_x.up.sql"),
-        &stagegate::printer::Printer::plain(),
+        &stagegate::Printer::plain(),
     )
     .unwrap_err()
     .to_string();

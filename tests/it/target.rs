@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use stagegate::config::DatabaseUrl;
-use stagegate::scratch::{Cluster, ScratchOptions};
+use stagegate::DatabaseUrl;
+use stagegate::{Cluster, ScratchOptions};
 
 use crate::support::harness::{TestDb, block_on};
 use crate::support::project::{Output, Project, URL_VAR, assert_exit, query};
@@ -52,7 +52,7 @@ impl ScramCluster {
         let password = "Scr@m:pa\\ss word";
         let trusted = cluster.url("postgres");
         block_on(async move {
-            let client = stagegate::db::connect(&trusted).await.unwrap();
+            let client = stagegate::connect(&trusted).await.unwrap();
             client
                 .batch_execute(&format!(
                     "SET password_encryption = 'scram-sha-256'; \
@@ -72,7 +72,7 @@ impl ScramCluster {
         .unwrap();
         let trusted = cluster.url("postgres");
         block_on(async move {
-            let client = stagegate::db::connect(&trusted).await.unwrap();
+            let client = stagegate::connect(&trusted).await.unwrap();
             client
                 .batch_execute("SELECT pg_reload_conf()")
                 .await
@@ -86,7 +86,7 @@ impl ScramCluster {
                 "postgres://postgres@127.0.0.1:{}/postgres",
                 scram.cluster.port()
             ));
-            let refused = block_on(async move { stagegate::db::connect(&probe).await.is_err() });
+            let refused = block_on(async move { stagegate::connect(&probe).await.is_err() });
             if refused {
                 break;
             }
@@ -122,7 +122,7 @@ impl ScramCluster {
         let url = DatabaseUrl::new(self.url(database));
         let sql = sql.to_string();
         block_on(async move {
-            let client = stagegate::db::connect(&url).await.unwrap();
+            let client = stagegate::connect(&url).await.unwrap();
             client
                 .simple_query(&sql)
                 .await
@@ -398,7 +398,7 @@ impl Drop for LockHolder {
         // The backend sleeps on with its lock until it notices: end it.
         let db = self.db.clone();
         block_on(async move {
-            let client = stagegate::db::connect(&db).await.unwrap();
+            let client = stagegate::connect(&db).await.unwrap();
             client
                 .batch_execute(&format!(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

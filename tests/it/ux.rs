@@ -88,8 +88,8 @@ fn status_summarises_each_environment_and_a_deleted_migration_is_never_pending()
     assert!(!row(text, "2").contains("pending"), "{text}");
     assert!(row(text, "4").matches("pending").count() == 2, "{text}");
     // Drift names both checksums, shortened.
-    let file = stagegate::source::Checksum::of_text("CREATE TABLE c (id bigint);\n").to_string();
-    let applied = stagegate::source::Checksum::of_text("CREATE TABLE c (id int);\n").to_string();
+    let file = stagegate::Checksum::of_text("CREATE TABLE c (id bigint);\n").to_string();
+    let applied = stagegate::Checksum::of_text("CREATE TABLE c (id int);\n").to_string();
     let short = |c: &str| c.trim_start_matches("sha256:")[..8].to_string();
     assert!(
         text.contains(&format!(

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::entry::{File, Item, ListingEntry, Role, Slot, push};
 use super::{Section, SourceError, Version};
 pub(super) use dbmate::sections as dbmate_sections;
-pub use sqlx::autocommit_file_name;
+pub(crate) use sqlx::autocommit_file_name;
 pub(super) use sqlx::split_name as sqlx_split_name;
 
 /// How a project names its migration files.

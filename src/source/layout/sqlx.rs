@@ -34,7 +34,7 @@ pub(super) const HINT: &str = "<version>_<name>.up.sql, .down.sql or <version>_<
 
 /// pop's (ory/pop, ory/x popx) marker for a migration that runs without a transaction: the
 /// file name `<version>_<name>[.<dialect>].autocommit.up.sql` (or `.down.sql`).
-pub fn autocommit_file_name(file_name: &str) -> bool {
+pub(crate) fn autocommit_file_name(file_name: &str) -> bool {
     [".autocommit.up.sql", ".autocommit.down.sql"]
         .iter()
         .any(|suffix| file_name.len() > suffix.len() && file_name.ends_with(suffix))

@@ -3,7 +3,7 @@
 //! `STAGEGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names
 //! a server where the tests may create databases. Each [`TestDb`] is a new, uniquely named
 //! database, dropped when the value is dropped. Where no server answers there, the harness
-//! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::scratch::Cluster`])
+//! starts the throwaway cluster `--shadow`-less commands use ([`stagegate::Cluster`])
 //! from the local server binaries, once per test process (under nextest, one for all its test
 //! processes: [`shared_cluster`]); its watchdog stops it and removes its directory when the
 //! process holding it exits (statics are never dropped). Without server binaries, a
@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use stagegate::config::DatabaseUrl;
-use stagegate::env_vars::STAGEGATE_TEST_DATABASE_URL;
+use stagegate::DatabaseUrl;
+use stagegate::STAGEGATE_TEST_DATABASE_URL;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Pinned so every run tests the same server.
@@ -92,7 +92,7 @@ fn admin(server: &str, sql: &str) {
     let url = DatabaseUrl::new(server.to_string());
     let sql = sql.to_string();
     block_on(async move {
-        let client = stagegate::db::connect(&url)
+        let client = stagegate::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         client
@@ -114,7 +114,7 @@ fn server() -> &'static str {
             "{url}{}connect_timeout=5",
             if url.contains('?') { '&' } else { '?' }
         ));
-        let reached = block_on(async move { stagegate::db::connect(&probe).await.map(drop) });
+        let reached = block_on(async move { stagegate::connect(&probe).await.map(drop) });
         let Err(error) = reached else {
             return url;
         };
@@ -141,14 +141,14 @@ fn server() -> &'static str {
 
 /// Starts the throwaway cluster, kept for the life of the test process.
 fn start_cluster() -> Result<String, String> {
-    static CLUSTER: OnceLock<stagegate::scratch::Cluster> = OnceLock::new();
+    static CLUSTER: OnceLock<stagegate::Cluster> = OnceLock::new();
     let (cluster, url) = new_cluster()?;
     let _ = CLUSTER.set(cluster);
     Ok(url)
 }
 
-fn new_cluster() -> Result<(stagegate::scratch::Cluster, String), String> {
-    use stagegate::scratch::{Cluster, ScratchOptions};
+fn new_cluster() -> Result<(stagegate::Cluster, String), String> {
+    use stagegate::{Cluster, ScratchOptions};
     let options = ScratchOptions {
         bin_dir: None,
         prefer_major: Some(MAJOR),
@@ -221,7 +221,7 @@ fn shared_cluster() -> Result<String, String> {
     let _held_until_return = setup;
     if let Ok(url) = std::fs::read_to_string(&url_file) {
         let probe = DatabaseUrl::new(url.clone());
-        if block_on(async move { stagegate::db::connect(&probe).await.is_ok() }) {
+        if block_on(async move { stagegate::connect(&probe).await.is_ok() }) {
             return Ok(url);
         }
     }
@@ -325,7 +325,7 @@ const SNAKEOIL: (&str, &str) = (
 /// Serves TLS with the snakeoil certificate where it exists, as the machine's cluster does, so
 /// the TLS tests (and `sslmode=prefer`) see the same server. The key is copied into the
 /// cluster's directory for the server's user, who may not read the original.
-fn offer_tls(cluster: &stagegate::scratch::Cluster, url: &str) -> Result<(), String> {
+fn offer_tls(cluster: &stagegate::Cluster, url: &str) -> Result<(), String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let (cert, key) = SNAKEOIL;
     let Ok(key_text) = std::fs::read(key) else {
@@ -356,7 +356,7 @@ fn offer_tls(cluster: &stagegate::scratch::Cluster, url: &str) -> Result<(), Str
     for _ in 0..100 {
         let probe = DatabaseUrl::new(url.to_string());
         let ssl = block_on(async move {
-            let client = stagegate::db::connect(&probe).await.ok()?;
+            let client = stagegate::connect(&probe).await.ok()?;
             let row = client.query_one("SHOW ssl", &[]).await.ok()?;
             Some(row.get::<_, String>(0))
         });
@@ -378,7 +378,7 @@ fn fail(url: &str, why: &str, cluster: &str) -> ! {
          - the server binaries: apt-get install postgresql (Debian/Ubuntu)\n  \
          - a server where the tests may create databases, named by {STAGEGATE_TEST_DATABASE_URL}\n  \
          - a running Docker engine, so the tests start {}:{} with testcontainers\n",
-        stagegate::config::redact(url),
+        stagegate::redact(url),
         IMAGE.0,
         IMAGE.1
     )
@@ -447,7 +447,7 @@ fn start_container() -> Result<String, String> {
     // The image logs "ready" once for its init run and once for real; wait for the real one.
     for _ in 0..60 {
         let probe = DatabaseUrl::new(url.clone());
-        if block_on(async move { stagegate::db::connect(&probe).await.is_ok() }) {
+        if block_on(async move { stagegate::connect(&probe).await.is_ok() }) {
             return Ok(url);
         }
         std::thread::sleep(Duration::from_millis(500));

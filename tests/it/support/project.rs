@@ -134,7 +134,7 @@ pub(crate) fn query(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
     let url = db.database_url();
     let sql = sql.to_string();
     block_on(async move {
-        let client = stagegate::db::connect(&url).await.unwrap();
+        let client = stagegate::connect(&url).await.unwrap();
         let messages = client
             .simple_query(&sql)
             .await

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use stagegate::env_vars::STAGEGATE_TEST_VENV;
+use stagegate::STAGEGATE_TEST_VENV;
 
 /// The repository's root.
 pub(crate) fn root() -> &'static Path {
