@@ -123,7 +123,6 @@ pub(crate) fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<
         });
     }
     let mut failures = Vec::new();
-    let mut downgrade_errors = BTreeMap::new();
     for migration in &mut set.migrations {
         let id = migration.version.as_str().to_string();
         let Some(rendered) = output.revisions.get(&id) else {
@@ -143,7 +142,7 @@ pub(crate) fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<
         migration.up.layout_no_transaction = rendered.upgrade_autocommit;
         match (&rendered.downgrade_error, &mut migration.down) {
             (Some(error), _) => {
-                downgrade_errors.insert(id.clone(), error.clone());
+                migration.down_error = Some(error.clone());
                 migration.down = None;
             }
             (None, Some(down)) => {
@@ -183,8 +182,6 @@ pub(crate) fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<
                 "alembic {}, SQLAlchemy {}",
                 output.alembic, output.sqlalchemy
             ),
-            version_table,
-            downgrade_errors,
         }),
     }));
     Ok(())

@@ -554,6 +554,14 @@ fn check_targets<'a>(
             continue;
         }
         let Some(down_ref) = &local.migration.down else {
+            if let Some(error) = &local.migration.down_error {
+                problems.push(format!(
+                    "{label}'s downgrade() could not be rendered to SQL ({error}), so there is \
+                     no down script to run; make downgrade() render offline, as `alembic \
+                     downgrade --sql` needs"
+                ));
+                continue;
+            }
             problems.push(format!(
                 "{label} has no down script; write one and record it with {}, or declare that \
                  undoing it needs nothing: {}",

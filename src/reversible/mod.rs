@@ -328,10 +328,12 @@ impl Checker<'_> {
         let migration = &prepared.migration;
         let down = match &prepared.down {
             Down::Missing => {
-                return Ok((
-                    CheckedMigration::new(migration, Reversibility::NoDown),
-                    false,
-                ));
+                // An Alembic downgrade() that raised when rendered: the error says why.
+                let checked = CheckedMigration {
+                    error: migration.down_error.clone(),
+                    ..CheckedMigration::new(migration, Reversibility::NoDown)
+                };
+                return Ok((checked, false));
             }
             Down::Empty(path) => {
                 let checked = CheckedMigration {

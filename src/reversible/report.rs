@@ -41,6 +41,9 @@ fn headline(checked: &CheckedMigration) -> String {
         Reversibility::Ok => "ok: the down script restores the schema".to_string(),
         Reversibility::DownFailed => format!("down failed: {error}"),
         Reversibility::SchemaDiffers => format!("schema differs after the down script: {error}"),
+        Reversibility::NoDown if checked.error.is_some() => {
+            format!("no down script: downgrade() could not be rendered to SQL ({error})")
+        }
         Reversibility::NoDown => "no down script: there is no way back".to_string(),
         Reversibility::EmptyDown => {
             "empty down script (comments only): there is no way back".to_string()

@@ -55,6 +55,7 @@ impl Listing {
             verify: group.verify.map(|slot| self.script(slot)),
             ancestors: None,
             bookkeeping: None,
+            down_error: None,
         }
     }
 

@@ -323,6 +323,9 @@ pub struct Migration {
     /// For an Alembic revision: the SQL that keeps Alembic's version table in step, run in
     /// the revision's transaction just before stagegate's own record.
     pub bookkeeping: Option<std::sync::Arc<alembic::Bookkeeping>>,
+    /// For an Alembic revision whose `downgrade()` raised when Alembic rendered it: the error
+    /// (its type, message and line). `down` is then `None`, and what refuses the down says why.
+    pub down_error: Option<String>,
 }
 
 impl Migration {

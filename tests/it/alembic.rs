@@ -353,6 +353,59 @@ fn down_reverts_a_revision_with_its_rendered_downgrade_and_refuses_a_pass_downgr
     assert_eq!(heads(&project.staging), ["c81d4a07e5f3"]);
 }
 
+/// A `downgrade()` that raises when Alembic renders it (here the common `raise
+/// NotImplementedError(...)` of a revision meant to be one-way): `migrate down` refuses it
+/// naming the revision and the error, and `check-reversible` says why it has no down script,
+/// instead of both reporting a plain missing down script.
+#[test]
+fn a_downgrade_that_raises_is_refused_by_down_and_check_reversible_with_its_error() {
+    let project = Project::new();
+    std::fs::write(
+        project.versions().join("0d1e2f3a4b5c_users_note.py"),
+        "\"\"\"users.note\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\n\
+         revision = \"0d1e2f3a4b5c\"\ndown_revision = \"c81d4a07e5f3\"\n\n\n\
+         def upgrade() -> None:\n    op.add_column(\"users\", sa.Column(\"note\", sa.Text()))\n\n\n\
+         def downgrade() -> None:\n    raise NotImplementedError(\"one-way: notes are kept\")\n",
+    )
+    .unwrap();
+    let out = project.run(&["migrate", "apply", "--env", "staging"]);
+    assert_exit(&out, 0);
+    assert_eq!(heads(&project.staging), ["0d1e2f3a4b5c"]);
+    let out = project.run(&["migrate", "down", "--env", "staging", "--steps", "1"]);
+    assert_exit(&out, 3);
+    let stderr = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        stderr.contains("0d1e2f3a4b5c")
+            && stderr.contains("downgrade() could not be rendered to SQL")
+            && stderr.contains("NotImplementedError: one-way: notes are kept (line 14:"),
+        "{stderr}"
+    );
+    assert_eq!(heads(&project.staging), ["0d1e2f3a4b5c"]);
+    assert_eq!(
+        columns(&project.staging, "users"),
+        ["id", "email", "created_at", "display_name", "note"]
+    );
+
+    let scratch = TestDb::create();
+    let url = scratch.database_url();
+    let out = project.run(&[
+        "check-reversible",
+        "--scratch",
+        url.expose(),
+        "--from",
+        "0d1e2f3a4b5c",
+    ]);
+    assert_exit(&out, 1);
+    let stdout = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        stdout.contains(
+            "no down script: downgrade() could not be rendered to SQL (NotImplementedError: \
+             one-way: notes are kept"
+        ),
+        "{stdout}"
+    );
+}
+
 /// Alembic's version table of `db`, or nothing when it does not exist.
 fn heads_exist(db: &TestDb) -> Vec<String> {
     query(

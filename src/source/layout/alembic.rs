@@ -750,6 +750,7 @@ pub(crate) fn discover(project: &Project) -> Result<MigrationSet, SourceError> {
                 verify: None,
                 ancestors: Some(ancestors.into()),
                 bookkeeping: None,
+                down_error: None,
             }
         })
         .collect();
@@ -890,10 +891,6 @@ pub struct Rendering {
     /// `alembic <version>, SQLAlchemy <version>`: recorded beside each applied revision, so a
     /// different rendering can be told from an edit.
     pub tools: String,
-    /// The version table, schema-qualified when `env.py` sets a schema.
-    pub version_table: String,
-    /// Revisions whose `downgrade()` could not be rendered, and why.
-    pub downgrade_errors: BTreeMap<String, String>,
 }
 
 #[cfg(test)]
