@@ -177,12 +177,7 @@ pub(crate) fn render(set: &mut MigrationSet, options: &RenderOptions) -> Result<
     set.alembic = Some(Arc::new(AlembicSet {
         project: alembic.project.clone(),
         graph: alembic.graph.clone(),
-        rendering: Some(Rendering {
-            tools: format!(
-                "alembic {}, SQLAlchemy {}",
-                output.alembic, output.sqlalchemy
-            ),
-        }),
+        rendering: Some(Rendering { tools }),
     }));
     Ok(())
 }

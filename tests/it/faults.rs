@@ -34,24 +34,17 @@ fn wait_for_query(p: &Project, child: &mut Child, needle: &str) {
     let started = Instant::now();
     while p.scalar(&sql).as_deref() != Some("1") {
         if let Some(status) = child.try_wait().unwrap() {
-            let mut output = String::new();
-            for pipe in [
-                child
-                    .stdout
-                    .take()
-                    .map(|o| Box::new(o) as Box<dyn std::io::Read>),
-                child
-                    .stderr
-                    .take()
-                    .map(|e| Box::new(e) as Box<dyn std::io::Read>),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let mut pipe = pipe;
-                pipe.read_to_string(&mut output).unwrap();
+            let mut output = Vec::new();
+            if let Some(mut stdout) = child.stdout.take() {
+                stdout.read_to_end(&mut output).unwrap();
             }
-            panic!("the child ended ({status}) before the server ran {needle}:\n{output}");
+            if let Some(mut stderr) = child.stderr.take() {
+                stderr.read_to_end(&mut output).unwrap();
+            }
+            panic!(
+                "the child ended ({status}) before the server ran {needle}:\n{}",
+                String::from_utf8_lossy(&output)
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
