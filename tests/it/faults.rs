@@ -1305,7 +1305,8 @@ fn a_running_row_with_more_statements_done_than_its_events_refuses() {
     // The killed run's statement ends (cancelled: the sleep was not finished).
     p.query(
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
-         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid() \
+           AND datname = current_database()",
     );
     assert_eq!(
         p.query(
@@ -1612,7 +1613,8 @@ fn killed_down_audit(fault: Option<&SqlFault>) -> (Option<String>, [i32; 3], Vec
     finish(child);
     p.query(
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
-         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid() \
+           AND datname = current_database()",
     );
     let after_kill = p.run(&["audit", "--env", "staging", "--verify"]).code;
     p.query("INSERT INTO log VALUES ('x')");
