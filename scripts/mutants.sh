@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 # it: tests/it) | nextest filter: the tests that cover those files, and no others.
 groups=(
   "events|src/db/events.rs|lib|test(/^db::events::/)"
-  "audit|src/commands/audit.rs|it|test(/audit/)"
+  "audit|src/commands/audit.rs src/db/trust.rs|it|test(/audit/) | test(/^faults::/)"
   "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/) | test(/^alembic::sql_that_renders_differently/)"
   "confirm|src/deploy/confirm.rs|it|test(/^gates::(in_ci|on_a_terminal|the_confirmation|without_a_terminal|a_typed_reason)/) | test(/^down::a_gated_environment/)"
   "approve|src/deploy/approve.rs src/deploy/approvals.rs|it|test(/^approvals::(apply_waits|an_edited|only_the|an_approval)/)"
@@ -34,10 +34,10 @@ groups=(
   "down|src/deploy/down.rs|it|test(/^down::/)"
   "backup|src/backup/*.rs|lib it|test(/^backup::/) | test(/^down::a_(down_whose_backup|gated_environment)/) | test(/^gates::a_soak/) | test(/^execution::a_(down_)?dry_run_on_a_scratch_copy/)"
   "concurrent|src/deploy/concurrent.rs|lib it|test(/^deploy::concurrent::/) | test(/concurrent|index|reindex/)"
-  "runner|src/deploy/runner.rs src/deploy/apply.rs src/deploy/resolve.rs|it|test(/^runner::/) | test(/^faults::/) | test(/^execution::/)"
+  "runner|src/deploy/runner.rs src/deploy/runner/*.rs src/deploy/apply.rs src/deploy/resolve.rs src/db/script.rs|it|test(/^runner::/) | test(/^faults::/) | test(/^execution::/)"
   "plan|src/deploy/plan.rs src/deploy/mod.rs src/deploy/gates.rs|it|test(/^runner::/) | test(/^gates::/)"
   "baseline|src/deploy/baseline.rs|lib it|test(/^deploy::baseline::/) | test(/^baseline::/)"
-  "state|src/db/state.rs src/db/session.rs src/db/lock.rs|lib it|test(/^db::session::/) | test(/^runner::/) | test(/^faults::/) | test(/^down::/)"
+  "state|src/db/state/*.rs src/db/session.rs src/db/lock.rs|lib it|test(/^db::session::/) | test(/^runner::/) | test(/^faults::/) | test(/^down::/)"
 )
 
 if [[ $# -lt 1 ]]; then
