@@ -3,7 +3,13 @@
 # tests that cover it (see docs/testing.md). Usage:
 #
 #   scripts/mutants.sh GROUP [cargo-mutants options...]     e.g. scripts/mutants.sh audit
+#   scripts/mutants.sh changed [BASE [options...]]          the mutants in the lines a change
+#                                                           touches, in every group it touches
 #   scripts/mutants.sh list                                 the groups, their files and tests
+#
+# `changed` is the run for a change before it merges: the diff of the working tree (commits
+# and uncommitted edits) against its merge base with BASE (default main), each group whose
+# files it touches run with `--in-diff`, one after the other on one server.
 #
 # Extra options go to cargo-mutants: `--shard 1/4` splits a group across runs or machines,
 # `--list` only lists its mutants, `-F REGEX` picks some, `--in-diff FILE` keeps the mutants in
@@ -16,7 +22,8 @@
 # them): see scripts/mutants-cargo.sh.
 # Results: target/mutants/GROUP/mutants.out (caught.txt, missed.txt, unviable.txt, timeout.txt).
 # Needs cargo-mutants (`cargo install --locked cargo-mutants`), cargo-nextest, rsync, and what
-# the end-to-end tests need (a PostgreSQL, the client programs, `bash scripts/test-deps.sh`).
+# the end-to-end tests need (PostgreSQL's server binaries and client programs, `bash
+# scripts/test-deps.sh`); the tests' server is started for the run (start_server below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,6 +116,47 @@ start_server() {
   export STAGEGATE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   echo "mutants.sh: the tests' server: $STAGEGATE_TEST_DATABASE_URL (its files in $dir)" >&2
 }
+
+if [[ $group == changed ]]; then
+  base=${1:-main}
+  shift || true
+  work=${STAGEGATE_MUTANTS_DIR:-/tmp/stagegate-mutants}
+  mkdir -p "$work"
+  diff=$work/changes.diff
+  git diff "$(git merge-base "$base" HEAD)" -- src >"$diff"
+  mapfile -t changed < <(git diff --name-only "$(git merge-base "$base" HEAD)" -- src)
+  touched=()
+  for entry in "${groups[@]}"; do
+    IFS='|' read -r name files _ _ <<<"$entry"
+    set -f
+    # shellcheck disable=SC2206 # the globs are split here and matched below, not expanded
+    globs=($files)
+    set +f
+    for file in "${changed[@]}"; do
+      for glob in "${globs[@]}"; do
+        # shellcheck disable=SC2053 # a glob, matched as one
+        if [[ $file == $glob ]]; then
+          touched+=("$name")
+          continue 3
+        fi
+      done
+    done
+  done
+  if [[ ${#touched[@]} -eq 0 ]]; then
+    echo "mutants.sh: the change touches no group's files (${#changed[@]} files under src/ changed)" >&2
+    exit 0
+  fi
+  echo "mutants.sh: the change touches ${touched[*]}" >&2
+  [[ -n ${STAGEGATE_TEST_DATABASE_URL-} ]] || start_server "$work/server"
+  worst=0
+  for name in "${touched[@]}"; do
+    status=0
+    "$0" "$name" --in-diff "$diff" "$@" || status=$?
+    echo "mutants.sh: $name: exit $status (results in target/mutants/$name/mutants.out)" >&2
+    ((status > worst)) && worst=$status
+  done
+  exit "$worst"
+fi
 
 for entry in "${groups[@]}"; do
   name=${entry%%|*}
