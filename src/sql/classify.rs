@@ -292,7 +292,15 @@ fn needs_no_transaction_block(words: &[&str]) -> bool {
         "ALTER" if at(1) == "SYSTEM" => true,
         "ALTER" if at(1) == "DATABASE" && has("TABLESPACE") => true,
         "DISCARD" if at(1) == "ALL" => true,
-        _ => has("SUBSCRIPTION") || (has("DETACH") && has("CONCURRENTLY")),
+        // The words of a statement include its unquoted names, so a word is looked for only
+        // where the syntax puts it: `INSERT INTO subscription ...` and `ALTER TABLE
+        // subscription ...` run in a block like any other statement.
+        "CREATE" | "ALTER" | "DROP" if at(1) == "SUBSCRIPTION" => true,
+        // ALTER TABLE [IF EXISTS] [ONLY] t DETACH PARTITION p CONCURRENTLY
+        "ALTER" if at(1) == "TABLE" && has("DETACH") => {
+            words.iter().rev().find(|w| !w.is_empty()) == Some(&"CONCURRENTLY")
+        }
+        _ => false,
     }
 }
 
@@ -615,6 +623,28 @@ mod tests {
                 Class::NoTransactionBlock,
             ),
             ("CREATE INDEX i ON t (a);", Class::Other),
+            (
+                "CREATE SUBSCRIPTION s CONNECTION 'host=h' PUBLICATION p;",
+                Class::NoTransactionBlock,
+            ),
+            (
+                "ALTER SUBSCRIPTION s REFRESH PUBLICATION;",
+                Class::NoTransactionBlock,
+            ),
+            ("DROP SUBSCRIPTION IF EXISTS s;", Class::NoTransactionBlock),
+            // Names that are words of that syntax: statements like any other.
+            ("CREATE TABLE subscription (id bigint);", Class::Other),
+            ("INSERT INTO subscription VALUES (1);", Class::Other),
+            (
+                "ALTER TABLE subscription ADD COLUMN plan text;",
+                Class::Other,
+            ),
+            ("ALTER TABLE p DETACH PARTITION c;", Class::Other),
+            ("ALTER TABLE p DETACH PARTITION c FINALIZE;", Class::Other),
+            (
+                "UPDATE jobs SET detach = true WHERE concurrently;",
+                Class::Other,
+            ),
         ] {
             assert_eq!(classify_sql(sql), expected, "{sql}");
         }
