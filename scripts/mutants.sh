@@ -14,7 +14,7 @@
 # Extra options go to cargo-mutants: `--shard 1/4` splits a group across runs or machines,
 # `--list` only lists its mutants, `-F REGEX` picks some, `--in-diff FILE` keeps the mutants in
 # the lines a diff touches, `--iterate` skips what the last run caught or found unviable.
-# The tree is copied (tracked and untracked files, times kept) to a fixed place,
+# The tree is copied (tracked and untracked files; the first time, times kept) to a fixed place,
 # $STAGEGATE_MUTANTS_DIR (default /tmp/stagegate-mutants), mutated there in place and built in
 # its own target/ (seeded from target/debug), both kept between runs, so a run rebuilds only
 # what changed. The test binaries are built once per run from the unmutated copy; each mutant
@@ -175,8 +175,20 @@ for entry in "${groups[@]}"; do
   if [[ -z ${STAGEGATE_TEST_VENV-} && -d target/test-venv ]]; then
     export STAGEGATE_TEST_VENV=$source_dir/target/test-venv
   fi
-  # The copy keeps the files' times, so what did not change since the last run is not rebuilt.
-  rsync -a --delete --exclude=/target --exclude=/.git --exclude=/mutants.out "$source_dir/" "$tree/"
+  # The first copy keeps the files' times, so the build seeded from target/debug is fresh.
+  # Later copies write only the files whose content differs, with a new time, and leave the
+  # others' times alone: a file the last run mutated and restored (or left mutated, if it was
+  # stopped) is newer than that run's last build, so cargo rebuilds it. Copying the times
+  # again put the source's older time back on such a file, older than the last mutant's
+  # build, and cargo took that build as fresh: the next run's baseline tested the last
+  # mutant's binary (`after` shard 3/4's baseline failed on shard 2/4's last mutant).
+  copy=(rsync --delete --exclude=/target --exclude=/.git --exclude=/mutants.out)
+  if [[ -e $tree/Cargo.toml ]]; then
+    copy+=(-rlpgoD --checksum)
+  else
+    copy+=(-a)
+  fi
+  "${copy[@]}" "$source_dir/" "$tree/"
   # The dependencies come from target/debug, times kept, the first time.
   if [[ ! -d $CARGO_TARGET_DIR/debug && -d target/debug ]]; then
     cp -a target/debug "$CARGO_TARGET_DIR/debug"
