@@ -38,7 +38,7 @@ groups=(
   "after|src/deploy/after.rs|it|test(/^approvals::(after_|a_failing_after|a_timed_out_after|sigterm_)/)"
   "replace_down|src/deploy/replace_down.rs|it|test(/^playbooks::a_wrong_or_missing_down_is_replaced/)"
   "who|src/who.rs|lib it|test(/^who::/) | test(/^gates::(in_ci|without_a_terminal)/) | test(/^ux::apply_records_the_os_user/) | test(/^approvals::(apply_waits|only_the)/)"
-  "down|src/deploy/down.rs|it|test(/^down::/)"
+  "down|src/deploy/down.rs|it|test(/^down::/) | test(/^faults::a_killed_no_transaction_down_needs/) | test(/^alembic::down_reverts_a_merge/)"
   "backup|src/backup/*.rs|lib it|test(/^backup::/) | test(/^down::a_(down_whose_backup|gated_environment)/) | test(/^gates::a_soak/) | test(/^execution::a_(down_)?dry_run_on_a_scratch_copy/)"
   "concurrent|src/deploy/concurrent.rs|lib it|test(/^deploy::concurrent::/) | test(/concurrent|index|reindex/)"
   "runner|src/deploy/runner.rs src/deploy/runner/*.rs src/deploy/apply.rs src/deploy/resolve.rs src/db/script.rs|it|test(/^runner::/) | test(/^faults::/) | test(/^execution::/)"

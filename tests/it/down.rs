@@ -801,3 +801,209 @@ fn a_down_script_runs_with_the_environments_timeouts_and_its_own_directives() {
     assert_eq!(seen("seen_env"), pair("3s", "15min"));
     assert_eq!(seen("seen_file"), pair("500ms", "15min"));
 }
+
+/// What a down script creates before it drops it is not counted, whatever kind it is: a
+/// schema, a type, a column (dropped, or narrowed), a table (emptied by DELETE). Each of them
+/// here has the name of a live object that holds data, renamed out of the way first.
+/// (Mutants in deploy/down.rs `data_loss`: the `CreateSchema`, `CreateEnum`/`CreateDomain`
+/// and `AddColumn` arms deleted, the `DropColumn`, `AlterColumnType` and `Delete` guards made
+/// `true`, and their `&&` made `||`.)
+#[test]
+fn objects_of_every_kind_the_down_script_creates_first_are_not_counted() {
+    let p = Project::new("");
+    p.write(
+        "1_all.up.sql",
+        "CREATE SCHEMA s;\nCREATE TABLE s.t (id int);\nCREATE TYPE mood AS ENUM ('ok');\n\
+         CREATE TABLE people (id int, m mood, email text, code varchar(100));\n\
+         CREATE TABLE logs (id int);\n",
+    );
+    p.write(
+        "1_all.down.sql",
+        "ALTER SCHEMA s RENAME TO s_saved;\nCREATE SCHEMA s;\nDROP SCHEMA s CASCADE;\n\
+         ALTER TYPE mood RENAME TO mood_saved;\nCREATE TYPE mood AS ENUM ('ok');\n\
+         DROP TYPE mood CASCADE;\n\
+         ALTER TABLE people RENAME COLUMN email TO email_saved;\n\
+         ALTER TABLE people ADD COLUMN email text;\nALTER TABLE people DROP COLUMN email;\n\
+         ALTER TABLE people RENAME COLUMN code TO code_saved;\n\
+         ALTER TABLE people ADD COLUMN code varchar(100);\n\
+         ALTER TABLE people ALTER COLUMN code TYPE varchar(50);\n\
+         ALTER TABLE logs RENAME TO logs_saved;\nCREATE TABLE logs (id int);\nDELETE FROM logs;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    p.query(
+        "INSERT INTO s.t VALUES (1); INSERT INTO people VALUES (1, 'ok', 'a@b', 'x'); \
+         INSERT INTO logs VALUES (1)",
+    );
+    let out = down(&p, &["--steps", "1"]);
+    assert_exit(&out, 0);
+    assert!(!out.stderr.contains("allow-data-loss"), "{}", out.stderr);
+    assert_eq!(statuses(&p), ["1:reverted"]);
+    let saved = p.query(
+        "SELECT (SELECT count(*) FROM s_saved.t)::text, \
+         (SELECT m::text || ' ' || email_saved || ' ' || code_saved FROM people), \
+         (SELECT count(*) FROM logs_saved)::text",
+    );
+    assert_eq!(
+        saved[0],
+        [
+            Some("1".to_string()),
+            Some("ok a@b x".to_string()),
+            Some("1".to_string())
+        ]
+    );
+}
+
+/// A dry run on a gated environment sends no statement of the down script there: it lists
+/// them at their lines in the file, and what they drop as the statements read.
+/// (Mutants in deploy/down.rs: `env.is_gated() || options.read_only` made `&&`, so the
+/// statements ran on the gated database; `read_only_dry_run` returning nothing, its line
+/// arithmetic, its `Drop` and `DropColumn` arms deleted.)
+#[test]
+fn a_dry_run_on_a_gated_environment_runs_no_statement_and_lists_what_they_drop() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int, email text);\nCREATE TABLE u (id int);\n",
+    );
+    p.write(
+        "1_t.down.sql",
+        "-- undoes 1\nALTER TABLE t DROP COLUMN email;\n\nDROP TABLE t, u;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let config = p.dir.path().join("stagegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}confirm = true\n")).unwrap();
+    p.query("INSERT INTO t VALUES (1, 'a@b')");
+
+    let out = down(&p, &["--steps", "1", "--dry-run", "--allow-data-loss"]);
+    assert_exit(&out, 0);
+    let why = "not run: `staging` is gated, so a dry run sends no statement of the script there";
+    for expected in [
+        "dry run of the down of 1_t on `staging`:".to_string(),
+        format!("  line 2: ALTER TABLE t DROP COLUMN email;  -> {why}"),
+        format!("  line 4: DROP TABLE t, u;  -> {why}"),
+        "  drops (as its statements read): column t.email, table t, table u".to_string(),
+        "dry run: no statement was run on `staging` (read-only queries only); nothing was changed"
+            .to_string(),
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == expected),
+            "wanted `{expected}` in\n{}",
+            out.stdout
+        );
+    }
+    assert_eq!(p.scalar("SELECT email FROM t"), Some("a@b".into()));
+    assert_eq!(tables(&p), ["t", "u"]);
+    assert_eq!(statuses(&p), ["1:applied"]);
+    assert!(down_events(&p).is_empty());
+}
+
+/// A dry run of a no-transaction down runs what it can in its own transaction and reports the
+/// rest as not run: the script's own BEGIN and COMMIT (its COMMIT would commit the dry run),
+/// what the classifier knows cannot run in a transaction block (not sent at all, even where
+/// the server would take it: `CREATE SUBSCRIPTION ... WITH (connect = false)`), and what the
+/// server refuses in a block (`CLUSTER` without a table). Then the down itself runs, its
+/// explicit block included. (Mutants in deploy/down.rs: `dry_run_body`'s and
+/// `check_targets`' `check_script(.., !no_transaction)` with the `!` deleted, which refuses
+/// the block; the `Class::Transaction` and `Class::NoTransactionBlock` arms deleted; the
+/// guard of the server's refusal made `false`.)
+#[test]
+fn a_dry_run_of_a_no_transaction_down_skips_its_transaction_control_and_what_cannot_run_in_a_block()
+{
+    let p = Project::new("");
+    p.write("1_sub.up.sql", "CREATE TABLE s (id int);\n");
+    // Only dry-run: run for real it would leave a subscription, which keeps its database.
+    p.write(
+        "1_sub.down.sql",
+        "-- stagegate:no-transaction\n\
+         CREATE SUBSCRIPTION stagegate_dry CONNECTION 'host=127.0.0.1 dbname=none' \
+         PUBLICATION p WITH (connect = false);\nDROP TABLE s;\n",
+    );
+    p.write(
+        "2_idx.up.sql",
+        "-- stagegate:no-transaction\nCREATE TABLE t (id int);\n\
+         CREATE INDEX CONCURRENTLY t_a ON t (id);\n",
+    );
+    p.write(
+        "2_idx.down.sql",
+        "-- stagegate:no-transaction\nDROP INDEX CONCURRENTLY t_a;\nBEGIN;\nDROP TABLE t;\n\
+         COMMIT;\nCLUSTER;\n",
+    );
+    assert_exit(&p.apply(), 0);
+
+    let out = down(&p, &["--steps", "2", "--dry-run", "--allow-data-loss"]);
+    assert_exit(&out, 0);
+    let block = "not run: cannot run inside a transaction block, so a dry run does not run it";
+    let control =
+        "transaction control; the dry run's own transaction stays open and is rolled back";
+    for expected in [
+        format!("  line 2: DROP INDEX CONCURRENTLY t_a;  -> {block}"),
+        format!("  line 3: BEGIN;  -> not run: BEGIN: {control}"),
+        format!("  line 5: COMMIT;  -> not run: COMMIT: {control}"),
+        format!("  line 6: CLUSTER;  -> {block}"),
+        "  dropped: index t_a, table t".to_string(),
+        // The statement shown is its first 80 characters.
+        format!(
+            "  line 2: CREATE SUBSCRIPTION stagegate_dry CONNECTION 'host=127.0.0.1 dbname=none' \
+             PUBLIC  -> {block}"
+        ),
+        "dry run: everything was rolled back, nothing was changed".to_string(),
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == expected),
+            "wanted `{expected}` in\n{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("  line 4: DROP TABLE t;  -> "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(tables(&p), ["s", "t"]);
+    assert_eq!(
+        p.scalar("SELECT count(*)::text FROM pg_subscription"),
+        Some("0".into())
+    );
+    assert_eq!(
+        p.scalar("SELECT to_regclass('t_a') IS NOT NULL"),
+        Some("t".into())
+    );
+
+    // The down runs its explicit block.
+    let out = down(&p, &["--steps", "1", "--allow-data-loss"]);
+    assert_exit(&out, 0);
+    assert_eq!(tables(&p), ["s"]);
+    assert_eq!(statuses(&p), ["1:applied", "2:reverted"]);
+    audit_verifies(&p);
+}
+
+/// A dry run stops at a statement that fails, says where, and rolls everything back.
+/// (Mutant: deploy/down.rs `dry_run_body`'s guard for the server's "cannot run inside a
+/// transaction block" made `true`, which reported every failure as a statement not run.)
+#[test]
+fn a_dry_run_stops_at_the_statement_that_fails_and_rolls_back() {
+    let p = Project::new("");
+    p.write(
+        "1_t.up.sql",
+        "CREATE TABLE t (id int);\nCREATE TABLE u (id int);\n",
+    );
+    p.write(
+        "1_t.down.sql",
+        "DROP TABLE u;\nDROP TABLE gone;\nDROP TABLE t;\n",
+    );
+    assert_exit(&p.apply(), 0);
+    let out = down(&p, &["--steps", "1", "--dry-run"]);
+    assert_exit(&out, 4);
+    assert!(
+        out.stderr.contains("dry run of 1_t: ")
+            && out.stderr.contains("1_t.down.sql line 2 failed")
+            && out
+                .stderr
+                .contains("the down would fail there (everything was rolled back)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tables(&p), ["t", "u"]);
+    assert_eq!(statuses(&p), ["1:applied"]);
+}
