@@ -20,7 +20,8 @@
 # instead of applying them (on a loaded machine, 10,000 CREATE TABLEs take many minutes); what
 # is timed is the same. SSLMODE (default
 # prefer, both tools' default) is given to both tools. STAGEGATE=path uses that binary
-# instead of building target/release/stagegate.
+# instead of building target/release/stagegate. KEEP=1 keeps the databases and the project
+# directories at the end (their names are printed), for profiling a command on them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,11 @@ fi
 
 work=$(mktemp -d)
 cleanup() {
+  if [[ -n ${KEEP:-} ]]; then
+    echo "kept: projects in $work, databases:" \
+      $(psql -X -At "$admin" -c "SELECT datname FROM pg_database WHERE datname LIKE 'sg\_bench\_$$\_%'") >&2
+    return
+  fi
   for db in $(psql -X -At "$admin" -c "SELECT datname FROM pg_database WHERE datname LIKE 'sg\_bench\_$$\_%'"); do
     psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
   done

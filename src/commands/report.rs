@@ -152,7 +152,7 @@ fn read_environments(
     for (name, rows) in &reads {
         match rows {
             Ok(rows) => {
-                entries_of.insert(name.clone(), deploy::compare(local, rows));
+                entries_of.insert(name.clone(), deploy::compare(local, rows.clone()));
             }
             Err(error) => {
                 if env.is_some_and(|e| e.name == *name) {

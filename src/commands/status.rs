@@ -320,7 +320,7 @@ pub(super) fn run(
                     identity: Some(identity),
                     binding_problems: Vec::new(),
                 });
-                let entries = deploy::compare(&local, &rows);
+                let entries = deploy::compare(&local, rows);
                 if let Some(env) = report.environments.last_mut() {
                     env.summary = Some(StatusSummary::of(&entries));
                 }

@@ -158,7 +158,7 @@ fn recorded_problems(
             }
         };
         let mut found = Vec::new();
-        for entry in crate::deploy::compare(local, &rows) {
+        for entry in crate::deploy::compare(local, rows) {
             let recorded = entry
                 .row
                 .as_ref()

@@ -89,14 +89,23 @@ pub(crate) async fn apply(
         });
     }
 
-    let (local, mut c) =
-        runner::Connections::open(env, local, options.lock_wait, started, progress).await?;
+    // The state is read and verified under the lock while the files are still being read.
+    let (local, mut c, facts) = runner::Connections::open(
+        env,
+        local,
+        options.lock_wait,
+        started,
+        progress,
+        async |store| gates::read(env, store).await,
+    )
+    .await?;
     let result = apply_locked(
         env,
         &mut c.lock,
         &mut c.store,
         &c.session,
         &local,
+        facts,
         options,
         progress,
         started,
@@ -151,6 +160,7 @@ async fn apply_locked(
     store: &mut StateStore,
     session: &Session,
     local: &[LocalMigration],
+    facts: gates::Facts,
     options: &ApplyOptions,
     progress: &Sink,
     started: Instant,
@@ -158,7 +168,7 @@ async fn apply_locked(
     let os_user = state::os_user();
     // A killed run's no-transaction attempt is settled first: how far it got, read from the
     // server, is recorded as a failed attempt that a human then resolves.
-    let mut evaluation = gates::evaluate(env, store, local, &inputs(options)).await?;
+    let mut evaluation = gates::judge(env, facts, local, &inputs(options)).await?;
     let trusted = |e: &gates::Evaluation| {
         e.plan
             .gates

@@ -141,8 +141,15 @@ pub(crate) async fn down(
     progress: &Sink,
 ) -> anyhow::Result<DownReport> {
     let started = Instant::now();
-    let (local, mut c) =
-        runner::Connections::open(env, local, options.lock_wait, started, progress).await?;
+    let (local, mut c, ()) = runner::Connections::open(
+        env,
+        local,
+        options.lock_wait,
+        started,
+        progress,
+        async |_| Ok(()),
+    )
+    .await?;
     let result = down_locked(
         env,
         &mut c.lock,
@@ -180,7 +187,7 @@ async fn down_locked(
     let rows = super::gates::trusted_snapshot(env, store, "roll back")
         .await?
         .rows;
-    let entries = super::compare(local, &rows);
+    let entries = super::compare(local, rows);
     let mut report = DownReport {
         environment: env.name.clone(),
         dry_run: options.dry_run,

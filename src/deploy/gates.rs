@@ -42,13 +42,20 @@ pub(crate) struct Evaluation {
     pub identity: String,
 }
 
-/// Judges every gate of `env` on its database (through `store`).
-pub(crate) async fn evaluate(
-    env: &Environment,
-    store: &mut StateStore,
-    local: &[LocalMigration],
-    inputs: &Inputs<'_>,
-) -> anyhow::Result<Evaluation> {
+/// What the gates read from the database, and the state gate's verdict on it: everything
+/// that needs no migration file, so that a run reads it (under its lock) while the files are
+/// still being read ([`read`], then [`judge`]).
+pub(crate) struct Facts {
+    snapshot: Snapshot,
+    identity: String,
+    invalid: Result<Vec<super::concurrent::InvalidIndex>, String>,
+    /// The `state` gate: the trust check of the whole chain against every row.
+    trusted: Gate,
+}
+
+/// Reads the state in one snapshot, this server's identity and the invalid indexes on
+/// `store`'s connection, and verifies the state against its event log (the `state` gate).
+pub(crate) async fn read(env: &Environment, store: &mut StateStore) -> anyhow::Result<Facts> {
     // The state, then the invalid indexes on the same connection (a connection of their
     // own cost more than the query). A state schema newer than this binary refuses (its own
     // exit outcome), so no wrapping.
@@ -56,9 +63,41 @@ pub(crate) async fn evaluate(
     let identity = store.server_identity().await?;
     let invalid = super::concurrent::read_invalid_on(store).await;
     let trusted = state_gate(&env.name, &snapshot);
+    Ok(Facts {
+        snapshot,
+        identity,
+        invalid,
+        trusted,
+    })
+}
+
+/// Judges every gate of `env` on its database (through `store`).
+pub(crate) async fn evaluate(
+    env: &Environment,
+    store: &mut StateStore,
+    local: &[LocalMigration],
+    inputs: &Inputs<'_>,
+) -> anyhow::Result<Evaluation> {
+    let facts = read(env, store).await?;
+    judge(env, facts, local, inputs).await
+}
+
+/// Judges every gate of `env` on `facts` ([`read`] from its database) and the local files.
+pub(crate) async fn judge(
+    env: &Environment,
+    facts: Facts,
+    local: &[LocalMigration],
+    inputs: &Inputs<'_>,
+) -> anyhow::Result<Evaluation> {
+    let Facts {
+        mut snapshot,
+        identity,
+        invalid,
+        trusted,
+    } = facts;
     let trusted_status = trusted.status;
     let bound = environment_gate(env, snapshot.binding.as_ref(), &identity);
-    let entries = super::compare(local, &snapshot.rows);
+    let entries = super::compare(local, std::mem::take(&mut snapshot.rows));
     let refusals = super::refusals(&env.name, &entries);
     // Facts no migration shows (sizes, column types, the server's TimeZone) make the lint
     // gate's findings the ones `lint --env` gives; only pending migrations are linted, so

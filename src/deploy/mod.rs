@@ -175,14 +175,17 @@ impl Entry {
     }
 }
 
-/// Every version known locally or recorded, in version order, with its state.
-pub(crate) fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<Entry> {
+/// Every version known locally or recorded, in version order, with its state. The rows are
+/// moved into the entries (a no-op apply of 5,000 migrations cloned 5,000 rows here).
+pub(crate) fn compare(local: &[LocalMigration], rows: Vec<MigrationRow>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::with_capacity(local.len().max(rows.len()));
-    let mut by_version: std::collections::HashMap<&str, &MigrationRow> =
-        rows.iter().map(|row| (row.version.as_str(), row)).collect();
+    let mut by_version: std::collections::HashMap<String, MigrationRow> = rows
+        .into_iter()
+        .map(|row| (row.version.clone(), row))
+        .collect();
     for migration in local {
         let canonical = migration.canonical();
-        let row = by_version.remove(canonical.as_str()).cloned();
+        let row = by_version.remove(canonical.as_str());
         let state = match &row {
             None => State::Pending,
             Some(row) => match row.status {
@@ -211,21 +214,22 @@ pub(crate) fn compare(local: &[LocalMigration], rows: &[MigrationRow]) -> Vec<En
             continue;
         };
         // A failed attempt of a file that is gone left nothing to point at; it is still shown.
+        let state = match row.status {
+            RowStatus::Applied => State::MissingLocally,
+            RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
+            RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
+            RowStatus::Failed => State::Failed,
+            RowStatus::Running => State::Interrupted,
+            RowStatus::Reverted => State::Reverted,
+            RowStatus::Reverting => State::Reverting,
+            RowStatus::Abandoned => State::Abandoned,
+        };
         entries.push(Entry {
             version,
             name: row.name.clone(),
             local: None,
-            row: Some(row.clone()),
-            state: match row.status {
-                RowStatus::Applied => State::MissingLocally,
-                RowStatus::Failed if row.rolled_back => State::FailedRolledBack,
-                RowStatus::Failed if row.resolved_at.is_some() => State::Resolved,
-                RowStatus::Failed => State::Failed,
-                RowStatus::Running => State::Interrupted,
-                RowStatus::Reverted => State::Reverted,
-                RowStatus::Reverting => State::Reverting,
-                RowStatus::Abandoned => State::Abandoned,
-            },
+            row: Some(row),
+            state,
         });
     }
     entries.sort_by(|a, b| a.version.cmp(&b.version));

@@ -630,17 +630,48 @@ pub(crate) struct Connections {
 }
 
 impl Connections {
-    /// Connects all three while `local` reads the files, then waits (within what is left of
-    /// `lock_wait` since `started`) for the migration connection of a killed earlier run to
-    /// finish what it was sent. A problem with the files is reported before one with the
-    /// database; whatever was opened is closed on failure.
-    pub(crate) async fn open<T>(
+    /// Connects all three, takes the lock, waits (within what is left of `lock_wait` since
+    /// `started`) for the migration connection of a killed earlier run to finish what it was
+    /// sent, then runs `read` on the store: all of it while `local` reads the files. A problem
+    /// with the files is reported before one with the database; whatever was opened is closed
+    /// on failure.
+    pub(crate) async fn open<T, R>(
         env: &Environment,
         local: impl std::future::Future<Output = anyhow::Result<T>>,
         lock_wait: Duration,
         started: Instant,
         progress: &Sink,
-    ) -> anyhow::Result<(T, Connections)> {
+        read: impl AsyncFnOnce(&mut crate::db::state::StateStore) -> anyhow::Result<R>,
+    ) -> anyhow::Result<(T, Connections, R)> {
+        let opened = async {
+            let mut connections = Self::locked(env, lock_wait, started, progress).await?;
+            match read(&mut connections.store).await {
+                Ok(read) => Ok((connections, read)),
+                Err(error) => {
+                    connections.close().await;
+                    Err(error)
+                }
+            }
+        };
+        match tokio::join!(local, opened) {
+            (Ok(local), Ok((connections, read))) => Ok((local, connections, read)),
+            (Err(error), opened) => {
+                if let Ok((connections, _)) = opened {
+                    connections.close().await;
+                }
+                Err(error)
+            }
+            (Ok(_), Err(error)) => Err(error),
+        }
+    }
+
+    /// The three connections, with the lock and the run lock taken.
+    async fn locked(
+        env: &Environment,
+        lock_wait: Duration,
+        started: Instant,
+        progress: &Sink,
+    ) -> anyhow::Result<Connections> {
         use crate::db::lock::{AdvisoryLock, LockError};
         use crate::db::state::StateStore;
         // The lock's pooler probe uses the session as its second client (it holds nothing
@@ -663,11 +694,10 @@ impl Connections {
             };
             (lock, session)
         };
-        let (local, (lock, session), store) =
-            tokio::join!(local, locked_session, StateStore::connect(&env.url));
-        let (local, lock, store, session) = match (local, lock, store, session) {
-            (Ok(local), Ok(lock), Ok(store), Ok(session)) => (local, lock, store, session),
-            (local, lock, store, session) => {
+        let ((lock, session), store) = tokio::join!(locked_session, StateStore::connect(&env.url));
+        let (lock, store, session) = match (lock, store, session) {
+            (Ok(lock), Ok(store), Ok(session)) => (lock, store, session),
+            (lock, store, session) => {
                 let lock_error = match lock {
                     Ok(lock) => {
                         lock.release().await;
@@ -677,12 +707,11 @@ impl Connections {
                     Err(error) if error.is_pooler() => Some(anyhow::Error::from(error)),
                     Err(error) => Some(exit::execution(error)),
                 };
-                return Err(match (local, lock_error, store, session) {
-                    (Err(error), _, _, _) => error,
-                    (_, Some(error), _, _) => error,
-                    (_, None, Err(error), _) => exit::execution(error),
-                    (_, None, _, Err(error)) => exit::execution(error),
-                    (Ok(_), None, Ok(_), Ok(_)) => unreachable!("all four succeeded"),
+                return Err(match (lock_error, store, session) {
+                    (Some(error), _, _) => error,
+                    (None, Err(error), _) => exit::execution(error),
+                    (None, _, Err(error)) => exit::execution(error),
+                    (None, Ok(_), Ok(_)) => unreachable!("all three succeeded"),
                 });
             }
         };
@@ -704,7 +733,7 @@ impl Connections {
             })
             .await;
         match taken {
-            Ok(()) => Ok((local, connections)),
+            Ok(()) => Ok(connections),
             Err(error) => {
                 connections.close().await;
                 Err(if error.is_busy() {

@@ -202,11 +202,15 @@ impl ScriptRef {
             ),
             None => {
                 let lint_lines = directives::lint_directive_lines(&body.directives);
-                (
-                    Checksum::of_normalized(&checksum::without_lines(&body.text, &lint_lines)),
-                    Checksum::of_normalized(&body.text),
-                    None,
-                )
+                let text = Checksum::of_normalized(&body.text);
+                // Without lint directive lines the two are of the same text: hashed once
+                // (a no-op apply checksums every file).
+                let checksum = if lint_lines.is_empty() {
+                    text.clone()
+                } else {
+                    Checksum::of_normalized(&checksum::without_lines(&body.text, &lint_lines))
+                };
+                (checksum, text, None)
             }
         };
         Ok(Script {

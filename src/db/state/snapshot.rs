@@ -31,7 +31,9 @@ impl StateStore {
     /// Rows, events, head anchor and binding in one read-only snapshot (REPEATABLE READ), so
     /// an event appended meanwhile by another session cannot look like a mismatch.
     pub async fn snapshot(&mut self) -> Result<Snapshot, StateError> {
-        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        // Both ends of the transaction as simple queries: one round trip each, where a
+        // prepared statement takes two on a fresh connection (its preparation, then its run).
+        sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .execute(&mut self.conn)
             .await
             .or_query_error(&self.url)?;
@@ -51,7 +53,7 @@ impl StateStore {
         }
         .await;
         // Read only: ending it either way changes nothing.
-        let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
         read
     }
 }
