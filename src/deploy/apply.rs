@@ -212,7 +212,8 @@ async fn apply_locked(
         return Ok(report);
     }
     let pending = plan::pending(entries, options.to.as_ref());
-    check_scripts(pending.iter().filter_map(|e| e.local.as_ref()))?;
+    let scripts: Vec<&LocalMigration> = pending.iter().filter_map(|e| e.local.as_ref()).collect();
+    check_scripts(&scripts)?;
     // What plan would have shown about what is about to run (infos stay in plan).
     for finding in &report.plan.findings {
         if finding.severity != "info" {
@@ -453,26 +454,45 @@ async fn backend_alive(
 /// Refuses scripts stagegate cannot run as they are: psql meta-commands, COPY data, and
 /// transaction control in a migration that runs in a transaction (a COMMIT in the file, or in
 /// its verify script, would commit half a migration without its record and before its check).
-fn check_scripts<'a>(local: impl Iterator<Item = &'a LocalMigration>) -> anyhow::Result<()> {
-    for migration in local {
-        // An Alembic revision that renders no SQL (a merge, an `upgrade()` that is `pass`)
-        // is applied for its bookkeeping alone.
-        if migration.up.is_blank() && migration.up.rendered_checksum.is_none() {
-            return Err(crate::source::SourceError::EmptyUp {
-                path: migration.up.path.clone(),
-            }
-            .into());
+/// Checked in chunks on worker threads, in order: the first refusal in file order is the one
+/// returned.
+fn check_scripts(local: &[&LocalMigration]) -> anyhow::Result<()> {
+    let workers = if local.len() < CHECK_CHUNK * 2 {
+        1
+    } else {
+        crate::parallel::default_workers().min(4)
+    };
+    crate::parallel::ordered(
+        local.chunks(CHECK_CHUNK),
+        workers,
+        workers * 2,
+        |part| part.iter().map(|m| check_one(m)).collect::<Vec<_>>(),
+        |checked| checked.into_iter().collect::<anyhow::Result<()>>(),
+    )
+}
+
+/// Scripts checked by one worker at a time ([`check_scripts`]).
+const CHECK_CHUNK: usize = 32;
+
+/// [`check_scripts`] of one migration: its up script and its verify script.
+fn check_one(migration: &LocalMigration) -> anyhow::Result<()> {
+    // An Alembic revision that renders no SQL (a merge, an `upgrade()` that is `pass`) is
+    // applied for its bookkeeping alone.
+    if migration.up.is_blank() && migration.up.rendered_checksum.is_none() {
+        return Err(crate::source::SourceError::EmptyUp {
+            path: migration.up.path.clone(),
         }
-        let in_transaction = !migration.up.settings.no_transaction;
-        check_script(&migration.up, in_transaction)?;
-        if let Some(verify) = migration
-            .migration
-            .load_verify()
-            .context("reading the verify script")?
-        {
-            // A verify script always runs inside a transaction.
-            check_script(&verify, true)?;
-        }
+        .into());
+    }
+    let in_transaction = !migration.up.settings.no_transaction;
+    check_script(&migration.up, in_transaction)?;
+    if let Some(verify) = migration
+        .migration
+        .load_verify()
+        .context("reading the verify script")?
+    {
+        // A verify script always runs inside a transaction.
+        check_script(&verify, true)?;
     }
     Ok(())
 }

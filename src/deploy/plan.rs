@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use std::collections::BTreeMap;
 
-use super::{Entry, Refusal, State};
+use super::{Entry, LocalMigration, Refusal, State};
 use crate::analyze::{self, Effect, LockMode};
 use crate::config::{Environment, HumanDuration, LintGate};
 use crate::db::session::Timeouts;
@@ -176,7 +176,8 @@ pub(crate) struct Plan {
 
 /// Lints the migrations about to run, in order (a table created by an earlier pending
 /// migration counts as new for the later ones), and summarises the strongest lock each takes
-/// per table.
+/// per table. Each script is analysed once, for both, ahead on worker threads (in chunks, in
+/// order); the rules run here in file order, as `stagegate lint` runs them.
 pub(crate) fn lint_findings(
     pending: &[&Entry],
     options: &lint::Options,
@@ -184,52 +185,103 @@ pub(crate) fn lint_findings(
     let mut run = lint::RunState::default();
     let mut findings = Vec::new();
     let mut locks = Vec::new();
-    for entry in pending {
-        let Some(local) = &entry.local else { continue };
-        let up = &local.up;
-        let version = entry.version.to_string();
-        // Pending on the environment: unreleased there, so its tables are new for the next.
-        let input = lint::Input::of(up).unreleased(true);
-        let result = lint::lint_script(input, options, &mut run);
-        findings.extend(result.findings.into_iter().map(|finding| {
-            PlanFinding {
-                version: version.clone(),
-                code: finding.code.to_string(),
-                severity: finding.severity.label().to_string(),
-                // An Alembic revision's finding is at its operation's line in the .py file, as
-                // lint shows it.
-                line: up
-                    .rendered_checksum
-                    .as_ref()
-                    .and_then(|_| crate::source::alembic::source_line(&up.text, finding.span.start))
-                    .unwrap_or(finding.line),
-                message: finding.message,
+    let local: Vec<(&Entry, &LocalMigration)> = pending
+        .iter()
+        .filter_map(|entry| entry.local.as_ref().map(|local| (*entry, local)))
+        .collect();
+    let workers = if local.len() < ANALYSIS_CHUNK * 2 {
+        1
+    } else {
+        crate::parallel::default_workers().min(4)
+    };
+    let mut next = local.iter();
+    let analysed = crate::parallel::ordered(
+        local.chunks(ANALYSIS_CHUNK),
+        workers,
+        workers * 2,
+        |part| {
+            part.iter()
+                .map(|(_, local)| lint::Analysis::of(&local.up.text))
+                .collect::<Vec<_>>()
+        },
+        |analyses| {
+            for analysis in analyses {
+                let (entry, local) = next.next().expect("one analysis per script");
+                lint_one(
+                    entry,
+                    local,
+                    &analysis,
+                    options,
+                    &mut run,
+                    &mut findings,
+                    &mut locks,
+                );
             }
-        }));
-        let mut strongest: BTreeMap<String, (LockMode, Effect)> = BTreeMap::new();
-        for statement in analyze::analyze(&up.text) {
-            for change in &statement.changes {
-                for lock in analyze::locks(change, options.postgres_version) {
-                    let slot = strongest
-                        .entry(lock.table)
-                        .or_insert((lock.mode, lock.effect));
-                    *slot = (slot.0.max(lock.mode), slot.1.max(lock.effect));
-                }
-            }
-        }
-        locks.extend(
-            strongest
-                .into_iter()
-                .map(|(table, (mode, effect))| LockSummary {
-                    version: version.clone(),
-                    table,
-                    lock: mode.label().to_string(),
-                    effect,
-                    blocks: mode.blocks(),
-                }),
-        );
+            Ok::<(), std::convert::Infallible>(())
+        },
+    );
+    match analysed {
+        Ok(()) => {}
+        Err(never) => match never {},
     }
     (findings, locks)
+}
+
+/// Scripts analysed by one worker at a time ([`lint_findings`]).
+const ANALYSIS_CHUNK: usize = 32;
+
+/// [`lint_findings`] of one pending script, from its analysis.
+fn lint_one(
+    entry: &Entry,
+    local: &LocalMigration,
+    analysis: &lint::Analysis,
+    options: &lint::Options,
+    run: &mut lint::RunState,
+    findings: &mut Vec<PlanFinding>,
+    locks: &mut Vec<LockSummary>,
+) {
+    let up = &local.up;
+    let version = entry.version.to_string();
+    // Pending on the environment: unreleased there, so its tables are new for the next.
+    let input = lint::Input::of(up).unreleased(true);
+    let result = lint::lint_analyzed(input, analysis, options, run);
+    findings.extend(result.findings.into_iter().map(|finding| {
+        PlanFinding {
+            version: version.clone(),
+            code: finding.code.to_string(),
+            severity: finding.severity.label().to_string(),
+            // An Alembic revision's finding is at its operation's line in the .py file, as
+            // lint shows it.
+            line: up
+                .rendered_checksum
+                .as_ref()
+                .and_then(|_| crate::source::alembic::source_line(&up.text, finding.span.start))
+                .unwrap_or(finding.line),
+            message: finding.message,
+        }
+    }));
+    let mut strongest: BTreeMap<String, (LockMode, Effect)> = BTreeMap::new();
+    for statement in analysis.statements() {
+        for change in &statement.changes {
+            for lock in analyze::locks(change, options.postgres_version) {
+                let slot = strongest
+                    .entry(lock.table)
+                    .or_insert((lock.mode, lock.effect));
+                *slot = (slot.0.max(lock.mode), slot.1.max(lock.effect));
+            }
+        }
+    }
+    locks.extend(
+        strongest
+            .into_iter()
+            .map(|(table, (mode, effect))| LockSummary {
+                version: version.clone(),
+                table,
+                lock: mode.label().to_string(),
+                effect,
+                blocks: mode.blocks(),
+            }),
+    );
 }
 
 /// The entries apply would run, in order, up to and including `to`.

@@ -305,6 +305,11 @@ impl Analysis {
             statements: analyze::analyze(text),
         }
     }
+
+    /// The analysed statements, in script order.
+    pub(crate) fn statements(&self) -> &[analyze::Analyzed] {
+        &self.statements
+    }
 }
 
 /// Lints one script; `run` carries what earlier scripts of the run created.

@@ -1124,7 +1124,7 @@ fn planted_bugs_in_the_event_chain_are_caught() {
         // The head anchor not moved to the new event.
         SqlFault {
             function: "append_event",
-            original: "UPDATE stagegate.chain_head SET id = v_id, hash = v_hash;",
+            original: "UPDATE stagegate.chain_head SET id = v_id, hash = v_hash WHERE one;",
             planted: "",
         },
         // An id skipped.
