@@ -43,8 +43,8 @@ fi
 work=$(mktemp -d)
 cleanup() {
   if [[ -n ${KEEP:-} ]]; then
-    echo "kept: projects in $work, databases:" \
-      $(psql -X -At "$admin" -c "SELECT datname FROM pg_database WHERE datname LIKE 'sg\_bench\_$$\_%'") >&2
+    echo "kept: projects in $work, databases:" >&2
+    psql -X -At "$admin" -c "SELECT datname FROM pg_database WHERE datname LIKE 'sg\_bench\_$$\_%'" >&2
     return
   fi
   for db in $(psql -X -At "$admin" -c "SELECT datname FROM pg_database WHERE datname LIKE 'sg\_bench\_$$\_%'"); do
