@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 # it: tests/it) | nextest filter: the tests that cover those files, and no others.
 groups=(
   "events|src/db/events.rs|lib|test(/^db::events::/)"
-  "audit|src/commands/audit.rs src/db/trust.rs|it|test(/audit/) | test(/^faults::/)"
+  "audit|src/commands/audit.rs src/db/trust.rs|it|test(/audit/) | test(/^faults::/) | test(/^trust::/)"
   "promotion|src/deploy/promote.rs|it|test(/^gates::(promotion_|production_|a_migration_reverted|a_soak|each_environment)/) | test(/^baseline::a_gated_environment/) | test(/^alembic::sql_that_renders_differently/)"
   "confirm|src/deploy/confirm.rs|it|test(/^gates::(in_ci|on_a_terminal|the_confirmation|without_a_terminal|a_typed_reason)/) | test(/^down::a_gated_environment/)"
   "approve|src/deploy/approve.rs src/deploy/approvals.rs|it|test(/^approvals::(apply_waits|an_edited|only_the|an_approval)/)"

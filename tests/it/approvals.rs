@@ -754,3 +754,51 @@ fn after_apply_keeps_the_last_4096_bytes_of_long_output_from_a_whole_character()
     let tail = recorded[0]["output_tail"].as_str().unwrap();
     assert_eq!(tail, format!("{}end", "é".repeat(2046)));
 }
+
+/// `audit`'s table names the approver (not the OS user who ran `migrate approve`) of an
+/// approval and shows a line for an approval and an after_apply check in place of their JSON
+/// (`--format json` has it whole). (The mutants: audit.rs `summary` returning any fixed pair,
+/// or its approval or after_apply arm deleted.)
+#[test]
+fn audit_shows_the_approver_and_a_line_for_an_approval_and_an_after_apply_check() {
+    let p = Project::new("approvals = 1\nafter_apply = { run = \"echo healthy\" }");
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    let (_, plan0) = plan(&p, "carol");
+    let hash = plan0["hash"].as_str().unwrap().to_string();
+    assert_exit(&approve(&p, "alice", &hash, "reviewed"), 0);
+    assert_exit(&apply(&p, "carol"), 0);
+    // The approval's OS user is whoever runs the tests: not `alice`, or the test proves nothing.
+    let os_user =
+        p.scalar("SELECT coalesce(os_user, db_user) FROM stagegate.events WHERE kind = 'approval'");
+    assert_ne!(os_user.as_deref(), Some("alice"));
+
+    let audit = p.run(&["audit", "--env", "staging"]);
+    assert_exit(&audit, 0);
+    // The body rows' cells (id, at, kind, migration, who, detail), cut to 80 columns.
+    let rows: Vec<Vec<&str>> = audit
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.trim_matches('│').split('│').map(str::trim).collect())
+        .collect();
+    let row = |kind: &str| {
+        rows.iter()
+            .find(|r| r.get(2) == Some(&kind))
+            .unwrap_or_else(|| panic!("no {kind} row:\n{}", audit.stdout))
+    };
+    let approval = row("approval");
+    assert_eq!(approval[4], "alice", "{}", audit.stdout);
+    assert!(
+        approval[5].starts_with("approved plan "),
+        "{}",
+        audit.stdout
+    );
+    let after = row("after_apply");
+    assert!(
+        after[5].starts_with("passed (exit 0), "),
+        "{}",
+        audit.stdout
+    );
+    // Every other event is left as recorded: the apply's who is its OS user.
+    assert_ne!(row("apply")[4], "alice", "{}", audit.stdout);
+}
